@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * microsandbox.h - run untrusted code in microVMs.
+ *
+ * A sandbox is a real virtual machine with its own Linux kernel. Create one
+ * with msb_sandbox_create(), run commands in it with msb_sandbox_exec() or
+ * msb_sandbox_shell(), then msb_sandbox_stop() and msb_sandbox_free() it.
+ *
+ * Conventions:
+ * - Fallible functions return 0 or a negative MSB_E* code; details of the
+ *   last failure on the calling thread are in msb_last_error().
+ * - Output parameters come first. Objects returned through them belong to
+ *   the caller and are released with the matching _free() function, which
+ *   accepts NULL.
+ * - Options structs start with a version field; initialise them with their
+ *   _INIT macro so that new fields get defaults.
+ * - The library never prints and never exits; it reports warnings through
+ *   the log callback set with msb_set_log_callback().
+ * - A handle may be used from one thread at a time; different handles may
+ *   be used from different threads at once.
+ */
+#ifndef MICROSANDBOX_H
+#define MICROSANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MSB_VERSION_STRING "0.1.0"
+
+/* Error codes (negated in return values). */
+enum msb_error_code {
+	MSB_OK = 0,
+	MSB_EINVAL = 1,      /* invalid argument or option */
+	MSB_ENOMEM = 2,      /* out of memory */
+	MSB_ESYS = 3,        /* a system call failed; see errno in the error */
+	MSB_ENOTFOUND = 4,   /* a required program or file is missing */
+	MSB_EKVM = 5,        /* KVM was requested but cannot be used */
+	MSB_ETIMEDOUT = 6,   /* the guest or an operation did not answer */
+	MSB_EVMDIED = 7,     /* the VM stopped unexpectedly (crash, panic) */
+	MSB_EPROTO = 8,      /* the guest sent something invalid */
+	MSB_EEXIST = 9,      /* a sandbox with that name exists */
+	MSB_ESTATE = 10,     /* the sandbox is not in a usable state */
+	MSB_ECMDNOTFOUND = 11, /* the command does not exist in the guest */
+	MSB_EEXEC = 12,      /* the command could not be started in the guest */
+	MSB_EAGENT = 13,     /* the guest agent reported an error */
+};
+
+typedef struct msb_error {
+	int code;        /* enum msb_error_code (positive) */
+	int sys_errno;   /* errno of the failing system call, or 0 */
+	char message[1024]; /* one line, no trailing newline */
+} msb_error;
+
+/*
+ * msb_last_error() - the last error on this thread.
+ * Return: a pointer to thread-local storage, valid until the next library
+ * call on this thread; never NULL (code MSB_OK if there was no error).
+ */
+const msb_error *msb_last_error(void);
+
+/* Name of an error code ("invalid argument"...), never NULL. */
+const char *msb_strerror(int code);
+
+/* Library version, MSB_VERSION_STRING of the built library. */
+const char *msb_version(void);
+
+enum msb_log_level {
+	MSB_LOG_ERROR = 0,
+	MSB_LOG_WARN = 1,
+	MSB_LOG_INFO = 2,
+	MSB_LOG_DEBUG = 3,
+};
+
+typedef void (*msb_log_fn)(int level, const char *message, void *userdata);
+
+/*
+ * msb_set_log_callback() - receive the library's warnings and diagnostics.
+ * @fn: called with one line (no newline); NULL disables logging (default)
+ * @max_level: messages above this level are not delivered
+ * Process-wide; the callback may be called from any thread that calls the
+ * library.
+ */
+void msb_set_log_callback(msb_log_fn fn, int max_level, void *userdata);
+
+/* ------------------------------------------------------------------ */
+/* Sandboxes                                                           */
+
+typedef struct msb_sandbox msb_sandbox;
+
+#define MSB_SANDBOX_OPTIONS_VERSION 1
+
+typedef struct msb_sandbox_options {
+	unsigned int version; /* MSB_SANDBOX_OPTIONS_VERSION */
+	/*
+	 * Sandbox name: letters, digits, '-', '_' and '.', starting with a
+	 * letter or digit, at most 63 characters. NULL gives a generated
+	 * name; such a sandbox is removed when it stops.
+	 */
+	const char *name;
+	/* Root filesystem image. NULL: the built-in default (busybox). */
+	const char *image;
+	unsigned int cpus;       /* vCPUs, 1..64; 0 means 1 */
+	unsigned int memory_mib; /* guest RAM in MiB, 64..65536; 0 means 512 */
+	/*
+	 * Environment of every command, NULL-terminated array of "KEY=VALUE"
+	 * strings, or NULL. The host environment is never passed in.
+	 */
+	const char *const *env;
+	/* Seconds to wait for the guest to become ready; 0 means 60. */
+	unsigned int boot_timeout_s;
+} msb_sandbox_options;
+
+#define MSB_SANDBOX_OPTIONS_INIT {MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0}
+
+/*
+ * msb_sandbox_create() - boot a new sandbox and wait until it is ready.
+ * @out: on success, the new handle; free it with msb_sandbox_free()
+ * @opts: options; copied, need not outlive the call
+ *
+ * Starts a supervisor process that owns the VM. The sandbox stops when the
+ * handle is freed or when the calling process exits.
+ *
+ * Return: 0, or a negative MSB_E* code (MSB_ENOTFOUND for a missing QEMU or
+ * guest kernel, MSB_EKVM, MSB_ETIMEDOUT, MSB_EVMDIED, MSB_EEXIST...).
+ */
+int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts);
+
+/* The sandbox's name; owned by the handle. */
+const char *msb_sandbox_name(const msb_sandbox *sb);
+
+/*
+ * msb_sandbox_stop() - stop the VM: the guest syncs and powers off; after
+ * @timeout_ms (0 means 10000) the VM is killed. Idempotent.
+ * Return: 0, or a negative MSB_E* code.
+ */
+int msb_sandbox_stop(msb_sandbox *sb, unsigned int timeout_ms);
+
+/* Stop the sandbox if it runs (forcefully) and release the handle. */
+void msb_sandbox_free(msb_sandbox *sb);
+
+/* ------------------------------------------------------------------ */
+/* Commands                                                            */
+
+typedef struct msb_exec_output msb_exec_output;
+
+/*
+ * Receives output as it arrives: @stream is 1 (stdout) or 2 (stderr).
+ * Returning non-zero stops collecting; the command keeps running.
+ */
+typedef int (*msb_output_fn)(int stream, const void *data, size_t len,
+			     void *userdata);
+
+#define MSB_EXEC_OPTIONS_VERSION 1
+
+typedef struct msb_exec_options {
+	unsigned int version; /* MSB_EXEC_OPTIONS_VERSION */
+	/* Extra environment ("KEY=VALUE"), over the sandbox's; or NULL. */
+	const char *const *env;
+	/* Working directory in the guest, or NULL for "/". */
+	const char *cwd;
+	/*
+	 * If set, output is passed to this callback as it arrives instead of
+	 * being collected into the msb_exec_output.
+	 */
+	msb_output_fn on_output;
+	void *userdata;
+} msb_exec_options;
+
+#define MSB_EXEC_OPTIONS_INIT {MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL}
+
+/*
+ * msb_sandbox_exec() - run a command in the sandbox and wait for it.
+ * @out: the result (free with msb_exec_output_free())
+ * @sb: a running sandbox
+ * @argv: NULL-terminated; argv[0] is looked up in the guest's PATH
+ * @opts: options, or NULL for defaults
+ *
+ * A command that ran counts as success whatever its exit status; read it
+ * with msb_exec_output_exit_code(). Standard input is empty.
+ *
+ * Return: 0; MSB_ECMDNOTFOUND if argv[0] does not exist in the guest;
+ * MSB_EEXEC if it could not be started; MSB_EVMDIED if the VM stopped.
+ */
+int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
+		     const char *const *argv, const msb_exec_options *opts);
+
+/* msb_sandbox_shell() - msb_sandbox_exec() of /bin/sh -c @command. */
+int msb_sandbox_shell(msb_exec_output **out, msb_sandbox *sb,
+		      const char *command, const msb_exec_options *opts);
+
+/*
+ * Collected output; owned by @o. @len may be NULL. The data is followed by
+ * a NUL byte (not counted), so text output can be used as a C string.
+ */
+const char *msb_exec_output_stdout(const msb_exec_output *o, size_t *len);
+const char *msb_exec_output_stderr(const msb_exec_output *o, size_t *len);
+
+/* Exit status 0..255, or -1 if the command was killed by a signal. */
+int msb_exec_output_exit_code(const msb_exec_output *o);
+
+/* The signal that killed the command, or 0. */
+int msb_exec_output_signal(const msb_exec_output *o);
+
+void msb_exec_output_free(msb_exec_output *o);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

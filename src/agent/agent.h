@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* msb-agent internals: state shared by the agent's modules. */
+#ifndef MSB_AGENT_H
+#define MSB_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "proto/proto.h"
+#include "util/util.h"
+
+/* Limits on what one host can make the agent hold. */
+#define AGENT_MAX_PROCS 1024               /* concurrent exec streams */
+#define AGENT_OUT_HIGH (1u << 20)          /* stop reading pipes/port above */
+#define AGENT_OUT_LOW (AGENT_OUT_HIGH / 2) /* ...resume below */
+#define AGENT_PORT_BACKOFF_MS 50           /* retry a disconnected port */
+#define AGENT_PORT_READ_MAX (1u << 20)     /* port bytes per loop iteration */
+
+/* Where the root filesystem is mounted before the switch. */
+#define AGENT_NEWROOT "/mnt/root"
+
+/* One process started by an exec request. */
+struct proc {
+	uint32_t stream;
+	pid_t pid;   /* also its process group (setsid) */
+	int out_fd;  /* read end of its stdout pipe, -1 after EOF */
+	int err_fd;  /* read end of its stderr pipe, -1 after EOF */
+	bool reaped; /* waitpid() returned its status */
+	int status;
+};
+
+/* Boot timings reported in ready, CLOCK_BOOTTIME microseconds. */
+struct agent_times {
+	uint64_t start;   /* agent entered main() */
+	uint64_t modules; /* time spent loading modules */
+	uint64_t mount;   /* root mount + switch */
+};
+
+enum agent_state {
+	AGENT_WAIT_HELLO, /* before a good hello: only hello, ping, shutdown */
+	AGENT_READY,      /* root switched, serving requests */
+};
+
+struct agent {
+	enum agent_state state;
+	struct agent_times t;
+
+	int port;            /* the virtio-serial port, O_NONBLOCK */
+	bool port_up;        /* false while the host is disconnected */
+	uint64_t port_retry; /* now_ms() at which to look again */
+	int sigfd;           /* signalfd: SIGCHLD, SIGIO */
+
+	struct msb_buf in;  /* bytes from the host, not yet a frame */
+	struct msb_buf out; /* frames for the host, not yet written */
+	bool throttled;     /* out queue above high water, not yet low */
+
+	char **env;           /* default environment from hello (one alloc) */
+	struct rlimit nofile; /* RLIMIT_NOFILE to give children */
+
+	struct proc *procs[AGENT_MAX_PROCS];
+	size_t nprocs;
+	size_t rr; /* round-robin start for reading pipes */
+};
+
+/* main.c */
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t boot_us(void);
+uint64_t now_ms(void);
+
+/* init.c: everything that touches mounts, modules and devices. */
+void init_early(void);
+uint64_t init_modules(void);
+int init_find_port(void);
+int init_switch_root(const char *dev, const char *fstype, char *err,
+		     size_t errlen);
+void init_shutdown(struct agent *a);
+
+/* exec.c: processes started for the host. */
+void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m);
+void exec_signal(struct agent *a, uint32_t stream, const struct msb_msg *m);
+struct proc *proc_find(struct agent *a, uint32_t stream);
+void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err);
+bool procs_reap(struct agent *a);
+void procs_finish(struct agent *a);
+
+/* loop.c: frames in and out. */
+void agent_send(struct agent *a, uint32_t stream, uint8_t flags,
+		const struct msb_msg *m);
+void agent_error(struct agent *a, uint32_t stream, bool end, int err,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void agent_flush(struct agent *a);
+void agent_loop(struct agent *a) __attribute__((noreturn));
+
+#endif

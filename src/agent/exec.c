@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * msb-agent: processes started by exec requests.
+ *
+ * DOC: Theory of operation
+ *
+ * An exec request names a new stream. Everything the child needs (argv,
+ * the merged environment, cwd, a buffer for the PATH search) is allocated
+ * before fork(); the child only makes system calls, and if one fails it
+ * writes {step, errno} to a close-on-exec pipe and _exit(127)s. The parent
+ * blocks on that pipe: end of file means execve() succeeded (STARTED),
+ * a report means it did not (FAILED, the child is reaped at once).
+ *
+ * The child runs in its own session and process group (setsid), so a
+ * signal request reaches it and everything it forked. Its stdin is
+ * /dev/null, stdout and stderr are pipes the loop reads in chunks. The
+ * stream ends with EXITED once the child has been reaped and both pipes
+ * have reached end of file, so no output is lost and EXITED is last.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define DEFAULT_PATH                                                           \
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_HOME "HOME=/root"
+
+enum child_step {
+	STEP_SETSID,
+	STEP_SIGMASK,
+	STEP_RLIMIT,
+	STEP_STDIO,
+	STEP_CWD,
+	STEP_EXEC,
+};
+
+static const char *const step_names[] = {
+	[STEP_SETSID] = "setsid",    [STEP_SIGMASK] = "sigprocmask",
+	[STEP_RLIMIT] = "setrlimit", [STEP_STDIO] = "dup2",
+	[STEP_CWD] = "chdir",        [STEP_EXEC] = "exec",
+};
+
+struct child_report {
+	int step;
+	int err;
+};
+
+/* Everything the child uses, prepared before fork(). */
+struct spawn {
+	char **argv;       /* from the request, one allocation */
+	char **xenv;       /* env of the request, one allocation */
+	const char **envp; /* merged environment (points into the above) */
+	char *cwd;         /* NULL: stay in / */
+	const char *path;  /* PATH value to search */
+	char *pathbuf;     /* room for one PATH entry + '/' + argv[0] */
+	const struct rlimit *nofile;
+	int null_fd;
+	int out[2], err[2], rep[2];
+};
+
+static void spawn_free(struct spawn *sp)
+{
+	free(sp->argv);
+	free(sp->xenv);
+	free(sp->envp);
+	free(sp->cwd);
+	free(sp->pathbuf);
+	close_fd(&sp->null_fd);
+	for (int i = 0; i < 2; i++) {
+		close_fd(&sp->out[i]);
+		close_fd(&sp->err[i]);
+		close_fd(&sp->rep[i]);
+	}
+}
+
+struct env_ent {
+	const char *s;
+	size_t klen;
+	size_t order; /* position across all sources: later wins */
+};
+
+static int env_cmp(const void *pa, const void *pb)
+{
+	const struct env_ent *a = pa, *b = pb;
+	size_t n = a->klen < b->klen ? a->klen : b->klen;
+	int c = memcmp(a->s, b->s, n);
+
+	if (c)
+		return c;
+	if (a->klen != b->klen)
+		return a->klen < b->klen ? -1 : 1;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Number of entries of a NULL-terminated array (NULL counts as empty). */
+static size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+/*
+ * Merge the defaults, the hello environment and the request's, a later
+ * "K=" replacing an earlier one. Sorting keeps this O(n log n) whatever
+ * the host sends. Entries are known to contain '='.
+ */
+static const char **env_merge(char *const *hello, char *const *req)
+{
+	static const char *const defaults[] = {DEFAULT_PATH, DEFAULT_HOME};
+	size_t nh = strv_len(hello), nr = strv_len(req);
+	size_t total = ARRAY_SIZE(defaults) + nh + nr, n = 0, out = 0;
+	_cleanup_free_ struct env_ent *ents = NULL;
+	const char **envp;
+
+	ents = calloc(total, sizeof(*ents));
+	envp = calloc(total + 1, sizeof(*envp));
+	if (!ents || !envp) {
+		free(envp);
+		return NULL;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++, n++)
+		ents[n].s = defaults[i];
+	for (size_t i = 0; i < nh; i++, n++)
+		ents[n].s = hello[i];
+	for (size_t i = 0; i < nr; i++, n++)
+		ents[n].s = req[i];
+	for (size_t i = 0; i < total; i++) {
+		ents[i].klen = (size_t)(strchr(ents[i].s, '=') - ents[i].s);
+		ents[i].order = i;
+	}
+	qsort(ents, total, sizeof(*ents), env_cmp);
+	for (size_t i = 0; i < total; i++) {
+		if (i + 1 < total && ents[i + 1].klen == ents[i].klen &&
+		    !memcmp(ents[i + 1].s, ents[i].s, ents[i].klen))
+			continue;
+		envp[out++] = ents[i].s;
+	}
+	envp[out] = NULL;
+	return envp;
+}
+
+/* The value of PATH in @envp (which always has one after env_merge). */
+static const char *env_path(const char *const *envp)
+{
+	for (size_t i = 0; envp[i]; i++) {
+		if (!strncmp(envp[i], "PATH=", 5))
+			return envp[i] + 5;
+	}
+	return &DEFAULT_PATH[5];
+}
+
+/*
+ * env_check() - whether every entry of a decoded environment is "K=V"
+ * with a non-empty K. Return: the index of the first bad entry, or -1.
+ */
+static ssize_t env_check(char *const *env)
+{
+	for (size_t i = 0; env && env[i]; i++) {
+		const char *eq = strchr(env[i], '=');
+
+		if (!eq || eq == env[i])
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+static void __attribute__((noreturn))
+child_fail(const struct spawn *sp, enum child_step step, int err)
+{
+	struct child_report r = {step, err};
+
+	(void)!write(sp->rep[1], &r, sizeof(r));
+	_exit(127);
+}
+
+/*
+ * Search PATH like execvp() does, but in the merged environment and
+ * without its fallback to /bin/sh for ENOEXEC. Only system calls and
+ * string operations on memory prepared before fork(). Returns the errno
+ * to report.
+ */
+static int child_exec(const struct spawn *sp)
+{
+	const char *file = sp->argv[0];
+	char *const *argv = sp->argv;
+	char *const *envp = (char *const *)sp->envp;
+	const char *p = sp->path;
+	bool denied = false;
+	size_t flen = strlen(file);
+
+	if (!*file)
+		return ENOENT;
+	if (strchr(file, '/')) {
+		execve(file, argv, envp);
+		return errno;
+	}
+	for (;;) {
+		const char *end = strchrnul(p, ':');
+		size_t dlen = (size_t)(end - p);
+		char *b = sp->pathbuf;
+
+		memcpy(b, p, dlen);
+		if (dlen)
+			b[dlen++] = '/';
+		memcpy(b + dlen, file, flen + 1);
+		execve(b, argv, envp);
+		switch (errno) {
+		case EACCES:
+			denied = true;
+			break;
+		case ENOENT:
+		case ENOTDIR:
+		case ESTALE:
+		case ENODEV:
+		case ETIMEDOUT:
+		case ENAMETOOLONG:
+		case ELOOP:
+			break;
+		default:
+			return errno;
+		}
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+	return denied ? EACCES : ENOENT;
+}
+
+static void __attribute__((noreturn)) child(const struct spawn *sp)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	if (setsid() < 0)
+		child_fail(sp, STEP_SETSID, errno);
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL); /* EINVAL for KILL, STOP: fine */
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		child_fail(sp, STEP_SIGMASK, errno);
+	if (setrlimit(RLIMIT_NOFILE, sp->nofile) < 0)
+		child_fail(sp, STEP_RLIMIT, errno);
+	if (dup2(sp->null_fd, STDIN_FILENO) < 0 ||
+	    dup2(sp->out[1], STDOUT_FILENO) < 0 ||
+	    dup2(sp->err[1], STDERR_FILENO) < 0)
+		child_fail(sp, STEP_STDIO, errno);
+	if (sp->cwd && chdir(sp->cwd) < 0)
+		child_fail(sp, STEP_CWD, errno);
+	child_fail(sp, STEP_EXEC, child_exec(sp));
+}
+
+static const char *exec_kind(int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+		return "not_found";
+	case EACCES:
+	case EPERM:
+		return "permission";
+	case ENOEXEC:
+		return "not_executable";
+	default:
+		return "internal";
+	}
+}
+
+/* Send FAILED (END) on @stream. */
+static void send_failed(struct agent *a, uint32_t stream, const char *kind,
+			int err, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void send_failed(struct agent *a, uint32_t stream, const char *kind,
+			int err, const char *fmt, ...)
+{
+	struct msb_msg m = {
+		.type = MSB_MSG_FAILED,
+		.has = MSB_HAS(MSB_FLD_KIND) | MSB_HAS(MSB_FLD_ERRNO) |
+		       MSB_HAS(MSB_FLD_MSG),
+		.err = err,
+	};
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	m.kind = msb_str(kind);
+	m.msg = msb_str(msg);
+	agent_send(a, stream, MSB_F_END, &m);
+}
+
+struct proc *proc_find(struct agent *a, uint32_t stream)
+{
+	for (size_t i = 0; i < a->nprocs; i++) {
+		if (a->procs[i]->stream == stream)
+			return a->procs[i];
+	}
+	return NULL;
+}
+
+/*
+ * Decode and check a request into @sp. Return: 0, or -1 after replying
+ * ERROR (the request itself is bad).
+ */
+static int spawn_prepare(struct agent *a, uint32_t stream,
+			 const struct msb_msg *m, struct spawn *sp)
+{
+	ssize_t bad;
+	size_t plen;
+
+	if (!(m->has & MSB_HAS(MSB_FLD_ARGV)) || !m->argv.count) {
+		agent_error(a, stream, true, EINVAL,
+			    "exec: `argv` is missing or empty");
+		return -1;
+	}
+	sp->argv = msb_strv_dup(&m->argv);
+	if (!sp->argv) {
+		agent_error(a, stream, true, errno, "exec: bad `argv`: %m");
+		return -1;
+	}
+	if (m->has & MSB_HAS(MSB_FLD_ENV)) {
+		sp->xenv = msb_strv_dup(&m->env);
+		if (!sp->xenv) {
+			agent_error(a, stream, true, errno,
+				    "exec: bad `env`: %m");
+			return -1;
+		}
+		bad = env_check(sp->xenv);
+		if (bad >= 0) {
+			agent_error(a, stream, true, EINVAL,
+				    "exec: `env` entry %zd is not K=V", bad);
+			return -1;
+		}
+	}
+	if (m->has & MSB_HAS(MSB_FLD_CWD)) {
+		sp->cwd = msb_bytes_dup(m->cwd);
+		if (!sp->cwd) {
+			agent_error(a, stream, true, errno,
+				    "exec: bad `cwd`: %m");
+			return -1;
+		}
+	}
+	sp->envp = env_merge(a->env, sp->xenv);
+	if (!sp->envp)
+		goto nomem;
+	sp->path = env_path(sp->envp);
+	plen = strlen(sp->path) + strlen(sp->argv[0]) + 2;
+	sp->pathbuf = malloc(plen);
+	if (!sp->pathbuf)
+		goto nomem;
+	sp->nofile = &a->nofile;
+	return 0;
+
+nomem:
+	send_failed(a, stream, "internal", errno, "exec `%s`: %m", sp->argv[0]);
+	return -1;
+}
+
+/*
+ * exec_start() - handle an exec request on a new stream: reply STARTED
+ * (and register the process) or FAILED or ERROR.
+ */
+void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
+{
+	struct spawn sp = {
+		.null_fd = -1,
+		.out = {-1, -1},
+		.err = {-1, -1},
+		.rep = {-1, -1},
+	};
+	struct child_report rep;
+	struct proc *p = NULL;
+	ssize_t n;
+	pid_t pid;
+
+	if (stream == 0) {
+		agent_error(a, stream, true, EINVAL,
+			    "exec: stream 0 is the control stream");
+		return;
+	}
+	if (proc_find(a, stream)) {
+		agent_error(a, stream, false, EEXIST,
+			    "exec: stream %u is already in use", stream);
+		return;
+	}
+	if (spawn_prepare(a, stream, m, &sp) < 0)
+		goto out;
+	if (a->nprocs >= AGENT_MAX_PROCS) {
+		send_failed(a, stream, "internal", EAGAIN,
+			    "exec `%s`: too many processes running (limit %u)",
+			    sp.argv[0], AGENT_MAX_PROCS);
+		goto out;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		send_failed(a, stream, "internal", errno, "exec `%s`: %m",
+			    sp.argv[0]);
+		goto out;
+	}
+	sp.null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (sp.null_fd < 0) {
+		send_failed(a, stream, "internal", errno,
+			    "open `/dev/null`: %m");
+		goto out;
+	}
+	if (pipe2(sp.out, O_CLOEXEC) < 0 || pipe2(sp.err, O_CLOEXEC) < 0 ||
+	    pipe2(sp.rep, O_CLOEXEC) < 0) {
+		send_failed(a, stream, "internal", errno, "pipe2: %m");
+		goto out;
+	}
+
+	pid = fork();
+	if (pid < 0) {
+		send_failed(a, stream, "internal", errno, "exec `%s`: fork: %m",
+			    sp.argv[0]);
+		goto out;
+	}
+	if (pid == 0)
+		child(&sp);
+
+	close_fd(&sp.out[1]);
+	close_fd(&sp.err[1]);
+	close_fd(&sp.rep[1]);
+	do
+		n = read(sp.rep[0], &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	if (n != 0) {
+		int err = n == (ssize_t)sizeof(rep) ? rep.err : EIO;
+		int step = n == (ssize_t)sizeof(rep) ? rep.step : STEP_EXEC;
+
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		if (step == STEP_EXEC)
+			send_failed(a, stream, exec_kind(err), err,
+				    "exec `%s`: %s", sp.argv[0], strerror(err));
+		else if (step == STEP_CWD)
+			send_failed(a, stream, "cwd", err, "chdir `%s`: %s",
+				    sp.cwd, strerror(err));
+		else
+			send_failed(a, stream, "internal", err,
+				    "exec `%s`: %s: %s", sp.argv[0],
+				    step >= 0 && step <= STEP_EXEC
+					    ? step_names[step]
+					    : "child",
+				    strerror(err));
+		goto out;
+	}
+
+	p->stream = stream;
+	p->pid = pid;
+	p->out_fd = steal_fd(&sp.out[0]);
+	p->err_fd = steal_fd(&sp.err[0]);
+	if (set_nonblock(p->out_fd, 1) < 0 || set_nonblock(p->err_fd, 1) < 0)
+		agent_log("fcntl O_NONBLOCK on pipes of pid %d: %m", pid);
+	a->procs[a->nprocs++] = steal_ptr(&p);
+	{
+		struct msb_msg st = {
+			.type = MSB_MSG_STARTED,
+			.has = MSB_HAS(MSB_FLD_PID),
+			.pid = pid,
+		};
+		agent_send(a, stream, 0, &st);
+	}
+out:
+	free(p);
+	spawn_free(&sp);
+}
+
+/* exec_signal() - handle a signal request: kill the stream's process group. */
+void exec_signal(struct agent *a, uint32_t stream, const struct msb_msg *m)
+{
+	struct proc *p = proc_find(a, stream);
+
+	if (!p) {
+		agent_error(a, stream, true, ESRCH,
+			    "signal: no process on stream %u", stream);
+		return;
+	}
+	if (!(m->has & MSB_HAS(MSB_FLD_SIG)) || m->sig <= 0 || m->sig >= NSIG) {
+		agent_error(a, stream, false, EINVAL,
+			    "signal: `sig` is missing or out of range");
+		return;
+	}
+	/* ESRCH: the group is gone and EXITED is on its way; not an error. */
+	if (kill(-p->pid, (int)m->sig) < 0 && errno != ESRCH)
+		agent_error(a, stream, false, errno,
+			    "kill process group %d with signal %d: %m", p->pid,
+			    (int)m->sig);
+}
+
+/*
+ * proc_read() - read one chunk from a pipe of @p and queue it as STDOUT or
+ * STDERR; at end of file close *@fd (and set it to -1).
+ */
+void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err)
+{
+	static uint8_t chunk[MSB_CHUNK_MAX];
+	struct msb_msg m = {
+		.type = is_err ? MSB_MSG_STDERR : MSB_MSG_STDOUT,
+		.has = MSB_HAS(MSB_FLD_DATA),
+	};
+	ssize_t n;
+
+	do
+		n = read(*fd, chunk, sizeof(chunk));
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		if (n < 0)
+			agent_log("read %s of pid %d: %m",
+				  is_err ? "stderr" : "stdout", p->pid);
+		close_fd(fd);
+		return;
+	}
+	m.data.p = chunk;
+	m.data.n = (size_t)n;
+	agent_send(a, p->stream, 0, &m);
+}
+
+/*
+ * procs_reap() - collect every exited child; remember the status of ours.
+ * Orphans reparented to init are reaped and forgotten.
+ * Return: true when the agent has no children left.
+ */
+bool procs_reap(struct agent *a)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			return errno == ECHILD;
+		if (pid == 0)
+			return false;
+		for (size_t i = 0; i < a->nprocs; i++) {
+			struct proc *p = a->procs[i];
+
+			if (p->pid == pid && !p->reaped) {
+				p->reaped = true;
+				p->status = status;
+				break;
+			}
+		}
+	}
+}
+
+/*
+ * procs_finish() - end the streams whose process was reaped and whose
+ * pipes are both at end of file: EXITED (END), then forget them.
+ */
+void procs_finish(struct agent *a)
+{
+	size_t i = 0;
+
+	while (i < a->nprocs) {
+		struct proc *p = a->procs[i];
+		struct msb_msg m = {.type = MSB_MSG_EXITED};
+
+		if (!p->reaped || p->out_fd >= 0 || p->err_fd >= 0) {
+			i++;
+			continue;
+		}
+		if (WIFSIGNALED(p->status)) {
+			m.has = MSB_HAS(MSB_FLD_SIG);
+			m.sig = WTERMSIG(p->status);
+		} else {
+			m.has = MSB_HAS(MSB_FLD_CODE);
+			m.code = WEXITSTATUS(p->status);
+		}
+		agent_send(a, p->stream, MSB_F_END, &m);
+		free(p);
+		a->procs[i] = a->procs[--a->nprocs];
+	}
+}

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * msb-agent: the event loop, frames in and out of the agent port.
+ *
+ * DOC: Theory of operation
+ *
+ * One thread, one poll() over the port, a signalfd (SIGCHLD, SIGIO) and
+ * the stdout/stderr pipes of every running process.
+ *
+ * Output: every frame for the host is appended to one queue (a->out) and
+ * written without blocking when the port is writable, so frames of a
+ * stream stay in order and nothing is dropped. When the queue holds more
+ * than AGENT_OUT_HIGH bytes the loop stops reading the pipes and the port
+ * (the children block on full pipes, the host on a full port) until it
+ * drains below AGENT_OUT_LOW.
+ *
+ * Input: bytes from the port are collected in a->in and cut into frames.
+ * A bad payload is answered with an error frame; a bad length field
+ * cannot be resynchronised, so the buffered input is thrown away.
+ *
+ * While the host side is disconnected, virtio_console makes read() return
+ * 0 and poll() report POLLHUP at once. The loop then leaves the port out
+ * for AGENT_PORT_BACKOFF_MS, or until SIGIO says the host connected.
+ *
+ * Error replies carry END unless the stream is still running a process:
+ * an error about one frame (stdin, signal) must not end a live stream.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define PORT_READ_CHUNK (64u << 10)
+
+void agent_send(struct agent *a, uint32_t stream, uint8_t flags,
+		const struct msb_msg *m)
+{
+	if (msb_frame_encode(&a->out, stream, flags, m) < 0)
+		agent_log("encode %s frame for stream %u: %m",
+			  msb_msg_type_name(m->type), stream);
+}
+
+/*
+ * agent_error() - queue an ERROR frame on @stream.
+ * @end: set MSB_F_END (the stream is over, or never started)
+ * @err: errno value to send, 0 for none
+ */
+void agent_error(struct agent *a, uint32_t stream, bool end, int err,
+		 const char *fmt, ...)
+{
+	struct msb_msg m = {
+		.type = MSB_MSG_ERROR,
+		.has = MSB_HAS(MSB_FLD_MSG),
+	};
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	m.msg = msb_str(msg);
+	if (err) {
+		m.has |= MSB_HAS(MSB_FLD_ERRNO);
+		m.err = err;
+	}
+	agent_send(a, stream, end ? MSB_F_END : 0, &m);
+}
+
+static void port_down(struct agent *a)
+{
+	if (a->port_up && msb_buf_avail(&a->in))
+		agent_log(
+			"host disconnected: dropping %zu bytes of a partial frame",
+			msb_buf_avail(&a->in));
+	a->port_up = false;
+	a->port_retry = now_ms() + AGENT_PORT_BACKOFF_MS;
+	/* A new connection starts on a frame boundary. */
+	msb_buf_reset(&a->in);
+}
+
+/* agent_flush() - write as much of the out queue as the port takes. */
+void agent_flush(struct agent *a)
+{
+	while (a->port_up && msb_buf_avail(&a->out)) {
+		ssize_t n = write(a->port, msb_buf_head(&a->out),
+				  msb_buf_avail(&a->out));
+
+		if (n > 0) {
+			msb_buf_consume(&a->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN) {
+			agent_log("write agent port: %m");
+			port_down(a);
+		}
+		break;
+	}
+}
+
+/* Whether @stream has a process the agent still reports on. */
+static bool live(struct agent *a, uint32_t stream)
+{
+	return stream != 0 && proc_find(a, stream);
+}
+
+static void send_ready(struct agent *a, uint32_t stream)
+{
+	uint64_t now = boot_us();
+	struct msb_msg m = {
+		.type = MSB_MSG_READY,
+		.has = MSB_HAS(MSB_FLD_VERSION) | MSB_HAS(MSB_FLD_UPTIME) |
+		       MSB_HAS(MSB_FLD_AGENT) | MSB_HAS(MSB_FLD_MODULES) |
+		       MSB_HAS(MSB_FLD_MOUNT),
+		.version = MSB_PROTO_VERSION,
+		.uptime_us = now,
+		.agent_us = now - a->t.start,
+		.modules_us = a->t.modules,
+		.mount_us = a->t.mount,
+	};
+
+	agent_send(a, stream, 0, &m);
+	agent_log(
+		"ready %llu ms after boot (agent %llu ms, modules %llu ms, root %llu ms)",
+		(unsigned long long)(now / 1000u),
+		(unsigned long long)((now - a->t.start) / 1000u),
+		(unsigned long long)(a->t.modules / 1000u),
+		(unsigned long long)(a->t.mount / 1000u));
+}
+
+/*
+ * Check and duplicate the optional string fields of a hello. Return 0, or
+ * -1 after replying ERROR.
+ */
+static int hello_strings(struct agent *a, uint32_t stream,
+			 const struct msb_msg *m, char **root, char **fstype,
+			 char **host, char ***env)
+{
+	if (!(m->has & MSB_HAS(MSB_FLD_ROOT))) {
+		agent_error(a, stream, true, EINVAL,
+			    "hello: `root` is missing");
+		return -1;
+	}
+	*root = msb_bytes_dup(m->root);
+	if (!*root || !**root) {
+		agent_error(a, stream, true, EINVAL, "hello: bad `root`");
+		return -1;
+	}
+	if (m->has & MSB_HAS(MSB_FLD_FSTYPE)) {
+		*fstype = msb_bytes_dup(m->fstype);
+		if (!*fstype) {
+			agent_error(a, stream, true, EINVAL, "hello: bad `fs`");
+			return -1;
+		}
+	}
+	if (m->has & MSB_HAS(MSB_FLD_HOSTNAME)) {
+		*host = msb_bytes_dup(m->hostname);
+		if (!*host || strlen(*host) > 64) {
+			agent_error(
+				a, stream, true, EINVAL,
+				"hello: bad `host` (at most 64 bytes, no NUL)");
+			return -1;
+		}
+	}
+	if (m->has & MSB_HAS(MSB_FLD_ENV)) {
+		*env = msb_strv_dup(&m->env);
+		if (!*env) {
+			agent_error(a, stream, true, EINVAL,
+				    "hello: bad `env`: %m");
+			return -1;
+		}
+		for (size_t i = 0; (*env)[i]; i++) {
+			const char *eq = strchr((*env)[i], '=');
+
+			if (!eq || eq == (*env)[i]) {
+				agent_error(a, stream, true, EINVAL,
+					    "hello: `env` entry %zu is not K=V",
+					    i);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * handle_hello() - set the clock, switch to the root filesystem, reply
+ * READY. On any failure reply ERROR and stay waiting for a hello.
+ */
+static void handle_hello(struct agent *a, uint32_t stream,
+			 const struct msb_msg *m)
+{
+	_cleanup_free_ char *root = NULL, *fstype = NULL, *host = NULL;
+	_cleanup_free_ char **env = NULL;
+	char err[512];
+	uint64_t t0;
+
+	if (stream != 0) {
+		agent_error(a, stream, true, EINVAL,
+			    "hello belongs on stream 0");
+		return;
+	}
+	if (a->state == AGENT_READY) {
+		agent_error(a, stream, true, EALREADY,
+			    "hello: the agent is already initialised");
+		return;
+	}
+	if (!(m->has & MSB_HAS(MSB_FLD_VERSION))) {
+		agent_error(a, stream, true, EINVAL, "hello: `v` is missing");
+		return;
+	}
+	if (m->version != MSB_PROTO_VERSION) {
+		agent_error(
+			a, stream, true, EPROTO,
+			"hello: unsupported protocol version %llu (the agent speaks %d)",
+			(unsigned long long)m->version, MSB_PROTO_VERSION);
+		return;
+	}
+	if (hello_strings(a, stream, m, &root, &fstype, &host, &env) < 0)
+		return;
+
+	if (m->has & MSB_HAS(MSB_FLD_TIME)) {
+		struct timespec ts = {
+			.tv_sec = (time_t)(m->time / 1000000000u),
+			.tv_nsec = (long)(m->time % 1000000000u),
+		};
+		if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+			agent_log("clock_settime CLOCK_REALTIME: %m");
+	}
+
+	t0 = boot_us();
+	if (init_switch_root(root, fstype, err, sizeof(err)) < 0) {
+		agent_log("%s", err);
+		agent_error(a, stream, true, 0, "%s", err);
+		return;
+	}
+	a->t.mount = boot_us() - t0;
+	if (host && sethostname(host, strlen(host)) < 0)
+		agent_log("sethostname `%s`: %m", host);
+	free(a->env);
+	a->env = steal_ptr(&env);
+	a->state = AGENT_READY;
+	send_ready(a, stream);
+}
+
+static void handle_stdin(struct agent *a, uint32_t stream,
+			 const struct msb_msg *m)
+{
+	if (!live(a, stream)) {
+		agent_error(a, stream, true, ESRCH,
+			    "stdin: no process on stream %u", stream);
+		return;
+	}
+	/* stdin is /dev/null: an empty chunk or a bare EOF asks nothing. */
+	if ((m->has & MSB_HAS(MSB_FLD_DATA)) && m->data.n)
+		agent_error(a, stream, false, ENOTSUP,
+			    "stdin is not supported yet (it is /dev/null)");
+}
+
+static void handle_frame(struct agent *a, const struct msb_frame *f)
+{
+	uint32_t id = f->hdr.stream;
+	struct msb_msg m;
+	const char *name;
+
+	if (msb_msg_decode(&m, f->payload, f->payload_len) < 0) {
+		agent_error(a, id, !live(a, id), EINVAL,
+			    "malformed payload (%zu bytes)", f->payload_len);
+		return;
+	}
+	switch (m.type) {
+	case MSB_MSG_HELLO:
+		handle_hello(a, id, &m);
+		return;
+	case MSB_MSG_PING: {
+		struct msb_msg pong = {.type = MSB_MSG_PONG};
+
+		agent_send(a, id, MSB_F_END, &pong);
+		return;
+	}
+	case MSB_MSG_SHUTDOWN:
+		init_shutdown(a);
+		return;
+	case MSB_MSG_ERROR:
+		/* Never answer an error with an error. */
+		agent_log("error from the host on stream %u: %.*s", id,
+			  (int)(m.msg.n > 200 ? 200 : m.msg.n),
+			  m.msg.p ? (const char *)m.msg.p : "");
+		return;
+	case MSB_MSG_UNKNOWN:
+		agent_error(a, id, !live(a, id), ENOTSUP,
+			    "unknown message type");
+		return;
+	default:
+		break;
+	}
+
+	if (m.type == MSB_MSG_EXEC || m.type == MSB_MSG_SIGNAL ||
+	    m.type == MSB_MSG_STDIN) {
+		if (a->state != AGENT_READY) {
+			agent_error(
+				a, id, true, EAGAIN,
+				"%s: the agent is not ready (send hello first)",
+				msb_msg_type_name(m.type));
+			return;
+		}
+	}
+	switch (m.type) {
+	case MSB_MSG_EXEC:
+		if (!(f->hdr.flags & MSB_F_START)) {
+			agent_error(a, id, !live(a, id), EINVAL,
+				    "exec without the START flag");
+			return;
+		}
+		exec_start(a, id, &m);
+		return;
+	case MSB_MSG_SIGNAL:
+		exec_signal(a, id, &m);
+		return;
+	case MSB_MSG_STDIN:
+		handle_stdin(a, id, &m);
+		return;
+	default:
+		name = msb_msg_type_name(m.type);
+		agent_error(a, id, !live(a, id), ENOTSUP,
+			    "unexpected message `%s` from the host",
+			    name ? name : "?");
+		return;
+	}
+}
+
+/* Log a bad length field, at most once a second. */
+static void log_desync(size_t dropped)
+{
+	static uint64_t last;
+	static unsigned long suppressed;
+	uint64_t now = now_ms();
+
+	if (last && now - last < 1000) {
+		suppressed++;
+		return;
+	}
+	agent_log(
+		"bad frame length from the host: dropped %zu buffered bytes (%lu similar messages suppressed)",
+		dropped, suppressed);
+	last = now;
+	suppressed = 0;
+}
+
+static void process_frames(struct agent *a)
+{
+	for (;;) {
+		struct msb_frame f;
+		int r = msb_frame_next(&f, &a->in);
+
+		if (r == 0)
+			return;
+		if (r < 0) {
+			log_desync(msb_buf_avail(&a->in));
+			msb_buf_reset(&a->in);
+			return;
+		}
+		handle_frame(a, &f);
+		msb_buf_consume(&a->in, msb_frame_size(&f));
+		if (msb_buf_avail(&a->out) > AGENT_OUT_HIGH)
+			return; /* the rest waits for the host to read */
+	}
+}
+
+/* Read what the port has (bounded), handling complete frames. */
+static void port_read(struct agent *a)
+{
+	size_t total = 0;
+
+	while (a->port_up && total < AGENT_PORT_READ_MAX &&
+	       msb_buf_avail(&a->out) <= AGENT_OUT_HIGH) {
+		ssize_t n;
+
+		if (msb_buf_reserve(&a->in, PORT_READ_CHUNK) < 0) {
+			agent_log("read agent port: %m");
+			return;
+		}
+		n = read(a->port, a->in.data + a->in.len, PORT_READ_CHUNK);
+		if (n > 0) {
+			a->in.len += (size_t)n;
+			total += (size_t)n;
+			process_frames(a);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0)
+			agent_log("read agent port: %m");
+		port_down(a);
+		return;
+	}
+}
+
+/* Drain the signalfd; reap on SIGCHLD, look at the port again on SIGIO. */
+static void handle_signals(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGIO && !a->port_up)
+			a->port_retry = 0;
+	}
+	/* Standard signals coalesce: reap whatever woke us. */
+	procs_reap(a);
+}
+
+/* What a pollfd of a process pipe belongs to. */
+struct pipe_ref {
+	struct proc *p;
+	bool is_err;
+};
+
+void agent_loop(struct agent *a)
+{
+	static struct pollfd pfd[2 + 2 * AGENT_MAX_PROCS];
+	static struct pipe_ref ref[2 + 2 * AGENT_MAX_PROCS];
+
+	for (;;) {
+		size_t avail = msb_buf_avail(&a->out), n = 2;
+		uint64_t now = now_ms();
+		int timeout = -1, r;
+
+		if (avail > AGENT_OUT_HIGH)
+			a->throttled = true;
+		else if (avail < AGENT_OUT_LOW)
+			a->throttled = false;
+		if (!a->port_up && now >= a->port_retry)
+			a->port_up = true;
+		/* Frames left over when the out queue filled up. */
+		if (!a->throttled && msb_buf_avail(&a->in)) {
+			process_frames(a);
+			avail = msb_buf_avail(&a->out);
+		}
+
+		pfd[0] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = -1};
+		if (a->port_up) {
+			pfd[1].fd = a->port;
+			pfd[1].events = (a->throttled ? 0 : POLLIN) |
+					(avail ? POLLOUT : 0);
+		} else {
+			timeout = (int)(a->port_retry - now);
+		}
+		/* Start at a different process each time: fairness when
+		 * the out queue fills up within one pass. */
+		for (size_t i = 0; !a->throttled && i < a->nprocs; i++) {
+			struct proc *p = a->procs[(a->rr + i) % a->nprocs];
+
+			if (p->out_fd >= 0) {
+				ref[n] = (struct pipe_ref){p, false};
+				pfd[n++] =
+					(struct pollfd){p->out_fd, POLLIN, 0};
+			}
+			if (p->err_fd >= 0) {
+				ref[n] = (struct pipe_ref){p, true};
+				pfd[n++] =
+					(struct pollfd){p->err_fd, POLLIN, 0};
+			}
+		}
+
+		r = poll(pfd, n, timeout);
+		if (r < 0) {
+			if (errno != EINTR) {
+				agent_log("poll: %m");
+				sleep(1);
+			}
+			continue;
+		}
+
+		if (pfd[0].revents)
+			handle_signals(a);
+		a->rr++;
+		for (size_t i = 2; i < n; i++) {
+			struct proc *p = ref[i].p;
+
+			if (msb_buf_avail(&a->out) > AGENT_OUT_HIGH)
+				break;
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			proc_read(a, p, ref[i].is_err ? &p->err_fd : &p->out_fd,
+				  ref[i].is_err);
+		}
+		if (pfd[1].fd >= 0 && pfd[1].revents) {
+			short rev = pfd[1].revents;
+
+			if (rev & POLLOUT)
+				agent_flush(a);
+			if (rev & POLLIN)
+				port_read(a);
+			else if (rev & (POLLHUP | POLLERR))
+				port_down(a);
+		}
+		procs_finish(a);
+		agent_flush(a);
+	}
+}

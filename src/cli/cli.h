@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* msb command-line tool: shared helpers of the command files. */
+#ifndef MSB_CLI_H
+#define MSB_CLI_H
+
+#include <stdbool.h>
+
+/* Exit statuses of msb itself (as docker run): */
+#define EXIT_MSB_ERROR 125  /* msb failed, the command did not run */
+#define EXIT_CANNOT_RUN 126 /* the command could not be started */
+#define EXIT_NOT_FOUND 127  /* the command does not exist */
+
+int cmd_run(int argc, char **argv);
+
+/* Print "msb: <message>" for the library's last error; return @status. */
+int cli_fail(int status);
+
+/* Print "msb: <formatted>" to stderr. */
+__attribute__((format(printf, 1, 2))) void cli_err(const char *fmt, ...);
+
+/* Parse an unsigned number with an optional K/M/G suffix in units of
+ * @unit_div (1 for plain counts, MiB for sizes given in MiB). */
+bool cli_parse_uint(const char *s, unsigned int *out, bool size_mib);
+
+#endif

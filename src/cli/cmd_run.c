@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+/* msb run: boot a sandbox, run one command with its output streamed, exit
+ * with the command's status, remove the sandbox. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "microsandbox.h"
+#include "util/util.h"
+
+#define MAX_ENV 1024
+
+static const char run_usage[] =
+	"Usage: msb run [OPTIONS] [IMAGE] -- CMD [ARG...]\n"
+	"\n"
+	"Boot a new sandbox, run CMD in it with its output streamed here, and\n"
+	"remove the sandbox afterwards. msb exits with CMD's exit status\n"
+	"(128+N if a signal N killed it; 125 if msb failed, 126 if CMD could\n"
+	"not be started, 127 if CMD does not exist in the sandbox).\n"
+	"\n"
+	"IMAGE is the root filesystem: omit it for the built-in default (a\n"
+	"busybox system), or give the path of an ext4 disk image.\n"
+	"\n"
+	"Options:\n"
+	"  -c, --cpus N          virtual CPUs (1-64, default 1)\n"
+	"  -m, --memory MIB      guest memory in MiB, or with a G suffix\n"
+	"                        (64-65536 MiB, default 512)\n"
+	"  -e, --env KEY=VALUE   set an environment variable (repeatable);\n"
+	"                        the host environment is never passed in\n"
+	"  -w, --workdir DIR     working directory of CMD (default /)\n"
+	"      --boot-timeout S  seconds to wait for the guest (default 60)\n"
+	"  -h, --help            show this help\n"
+	"\n"
+	"Example:\n"
+	"  msb run -- uname -a\n"
+	"  msb run --cpus 2 --memory 1G -e GREETING=hi -- sh -c 'echo $GREETING'\n";
+
+/* Output goes straight to our stdout/stderr as it arrives. */
+static int forward(int stream, const void *data, size_t len, void *userdata)
+{
+	bool *broken = userdata;
+
+	if (broken[stream - 1])
+		return 0;
+	if (write_all(stream == 1 ? STDOUT_FILENO : STDERR_FILENO, data,
+		      len) < 0)
+		broken[stream - 1] = true;
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"cpus", required_argument, NULL, 'c'},
+		{"memory", required_argument, NULL, 'm'},
+		{"env", required_argument, NULL, 'e'},
+		{"workdir", required_argument, NULL, 'w'},
+		{"boot-timeout", required_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_exec_options eo = MSB_EXEC_OPTIONS_INIT;
+	const char *env[MAX_ENV + 1] = {0};
+	size_t nenv = 0;
+	int c;
+
+	/* Options end at the first positional argument or at "--". */
+	while ((c = getopt_long(argc, argv, "+c:m:e:w:h", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'c':
+			if (!cli_parse_uint(optarg, &o.cpus, false) ||
+			    o.cpus == 0 || o.cpus > 64) {
+				cli_err("invalid --cpus `%s`: must be a number between 1 and 64",
+					optarg);
+				return EXIT_MSB_ERROR;
+			}
+			break;
+		case 'm':
+			if (!cli_parse_uint(optarg, &o.memory_mib, true) ||
+			    o.memory_mib < 64 || o.memory_mib > 65536) {
+				cli_err("invalid --memory `%s`: must be between 64 and 65536 MiB (e.g. 512 or 2G)",
+					optarg);
+				return EXIT_MSB_ERROR;
+			}
+			break;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				cli_err("invalid --env `%s`: expected KEY=VALUE",
+					optarg);
+				return EXIT_MSB_ERROR;
+			}
+			if (nenv == MAX_ENV) {
+				cli_err("too many --env options (at most %d)",
+					MAX_ENV);
+				return EXIT_MSB_ERROR;
+			}
+			env[nenv++] = optarg;
+			break;
+		case 'w':
+			eo.cwd = optarg;
+			break;
+		case 'T':
+			if (!cli_parse_uint(optarg, &o.boot_timeout_s, false) ||
+			    o.boot_timeout_s == 0) {
+				cli_err("invalid --boot-timeout `%s`: must be a positive number of seconds",
+					optarg);
+				return EXIT_MSB_ERROR;
+			}
+			break;
+		case 'h':
+			fputs(run_usage, stdout);
+			return 0;
+		default:
+			fputs("See 'msb run --help'.\n", stderr);
+			return EXIT_MSB_ERROR;
+		}
+	}
+
+	/* [IMAGE] -- CMD... ; or, docker-style, IMAGE CMD... */
+	char **rest = argv + optind;
+	int nrest = argc - optind;
+	bool dashed = optind > 0 && !strcmp(argv[optind - 1], "--");
+	if (!dashed && nrest > 0) {
+		o.image = rest[0];
+		rest++;
+		nrest--;
+		if (nrest > 0 && !strcmp(rest[0], "--")) {
+			rest++;
+			nrest--;
+		}
+	}
+	if (nrest == 0 || !rest[0][0]) {
+		cli_err("no command given: usage: msb run [OPTIONS] [IMAGE] -- CMD [ARG...]");
+		return EXIT_MSB_ERROR;
+	}
+	o.env = nenv ? env : NULL;
+
+	msb_sandbox *sb;
+	if (msb_sandbox_create(&sb, &o) < 0)
+		return cli_fail(EXIT_MSB_ERROR);
+
+	bool broken[2] = {false, false};
+	eo.on_output = forward;
+	eo.userdata = broken;
+	msb_exec_output *out = NULL;
+	int status;
+	int rc = msb_sandbox_exec(&out, sb, (const char *const *)rest, &eo);
+	if (rc == 0) {
+		int sig = msb_exec_output_signal(out);
+		status = msb_exec_output_exit_code(out);
+		if (sig) {
+			cli_err("command killed by signal %d (%s)", sig,
+				strsignal(sig));
+			status = 128 + sig;
+		}
+	} else {
+		status = rc == -MSB_ECMDNOTFOUND ? EXIT_NOT_FOUND
+			 : rc == -MSB_EEXEC	 ? EXIT_CANNOT_RUN
+						 : EXIT_MSB_ERROR;
+		cli_fail(status);
+	}
+	msb_exec_output_free(out);
+	if (msb_sandbox_stop(sb, 0) < 0)
+		cli_fail(0);
+	msb_sandbox_free(sb);
+	return status;
+}

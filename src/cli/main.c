@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+/* msb - run commands in microVM sandboxes: entry point and dispatch. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "microsandbox.h"
+
+static const char usage[] =
+	"Usage: msb [--version] [--help] COMMAND [ARGS...]\n"
+	"\n"
+	"Run untrusted code in microVM sandboxes: each sandbox is a virtual\n"
+	"machine with its own Linux kernel.\n"
+	"\n"
+	"Commands:\n"
+	"  run     boot a new sandbox, run one command in it, remove it\n"
+	"\n"
+	"Run 'msb COMMAND --help' for a command's options.\n"
+	"\n"
+	"Environment:\n"
+	"  MSB_HOME    state folder (default ~/.microsandbox)\n"
+	"  MSB_ACCEL   kvm, tcg or auto (default: kvm when /dev/kvm is usable)\n"
+	"  MSB_LOG     debug: show the library's diagnostics\n";
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("msb: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_fail(int status)
+{
+	const msb_error *e = msb_last_error();
+
+	cli_err("%s", e->message[0] ? e->message : msb_strerror(e->code));
+	return status;
+}
+
+bool cli_parse_uint(const char *s, unsigned int *out, bool size_mib)
+{
+	char *end;
+	unsigned long long mult = 1;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return false;
+	if (size_mib && *end) {
+		if (!strcasecmp(end, "m") || !strcasecmp(end, "mib") ||
+		    !strcasecmp(end, "mb"))
+			mult = 1;
+		else if (!strcasecmp(end, "g") || !strcasecmp(end, "gib") ||
+			 !strcasecmp(end, "gb"))
+			mult = 1024;
+		else
+			return false;
+	} else if (*end) {
+		return false;
+	}
+	if (__builtin_mul_overflow(v, mult, &v) || v > 0xffffffffULL)
+		return false;
+	*out = (unsigned int)v;
+	return true;
+}
+
+static void log_to_stderr(int level, const char *message, void *userdata)
+{
+	fprintf(stderr, "msb: %s%s\n",
+		level == MSB_LOG_WARN	 ? "warning: "
+		: level == MSB_LOG_ERROR ? "error: "
+					 : "",
+		message);
+}
+
+int main(int argc, char **argv)
+{
+	const char *log = getenv("MSB_LOG");
+
+	msb_set_log_callback(log_to_stderr,
+			     log && !strcmp(log, "debug") ? MSB_LOG_DEBUG
+							  : MSB_LOG_WARN,
+			     NULL);
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
+	    !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		printf("msb %s\n", msb_version());
+		return 0;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	cli_err("unknown command `%s`: see 'msb --help'", cmd);
+	return 2;
+}

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Running commands in a sandbox and collecting their output. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/internal.h"
+
+struct msb_exec_output {
+	struct msb_buf out, err;
+	int code;
+	int sig;
+};
+
+static int check_exec_options(const msb_exec_options *o)
+{
+	if (o && o->version != MSB_EXEC_OPTIONS_VERSION)
+		return msb__error(MSB_EINVAL, 0,
+				  "unsupported exec options version %u: initialise with MSB_EXEC_OPTIONS_INIT",
+				  o->version);
+	for (const char *const *e = o ? o->env : NULL; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		if (!eq || eq == *e)
+			return msb__error(MSB_EINVAL, 0,
+					  "invalid environment entry `%s`: expected KEY=VALUE",
+					  *e);
+	}
+	return 0;
+}
+
+/* Deliver one chunk of output to the callback or the collected buffer. */
+static int take_output(msb_exec_output *o, const msb_exec_options *opts,
+		       bool *cb_on, int stream, struct msb_bytes d)
+{
+	if (opts && opts->on_output) {
+		if (*cb_on && opts->on_output(stream, d.p, d.n, opts->userdata))
+			*cb_on = false;
+		return 0;
+	}
+	if (msb_buf_append(stream == 1 ? &o->out : &o->err, d.p, d.n) < 0)
+		return msb__error(MSB_ENOMEM, errno, "out of memory");
+	return 0;
+}
+
+static int finish_failed(const msb_exec_options *opts, const char *cmd,
+			 const struct msb_msg *m)
+{
+	if (msb_bytes_eq(m->kind, "not_found"))
+		return msb__error(MSB_ECMDNOTFOUND, (int)m->err,
+				  "command not found in the sandbox: `%s`", cmd);
+	return msb__error(MSB_EEXEC, (int)m->err, "cannot run `%s`: %.*s", cmd,
+			  (int)m->msg.n, (const char *)m->msg.p);
+}
+
+EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
+			    const char *const *argv,
+			    const msb_exec_options *opts)
+{
+	int rc;
+
+	msb__error_clear();
+	if (!out || !sb || !argv)
+		return msb__error(MSB_EINVAL, 0, "out, sandbox and argv are required");
+	*out = NULL;
+	if (!argv[0] || !argv[0][0])
+		return msb__error(MSB_EINVAL, 0, "empty command");
+	if ((rc = check_exec_options(opts)) < 0)
+		return rc;
+	if (sb->stopped || sb->conn.fd < 0)
+		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
+				  sb->name);
+
+	msb_exec_output *o = calloc(1, sizeof(*o));
+	if (!o)
+		return msb__error(MSB_ENOMEM, errno, "out of memory");
+
+	uint32_t id = sb->next_stream++;
+	if (sb->next_stream == 0)
+		sb->next_stream = 1;
+	struct msb_msg req = {
+		.type = MSB_MSG_EXEC,
+		.has = MSB_HAS(MSB_FLD_ARGV),
+		.argv = {.v = argv},
+	};
+	if (opts && opts->env) {
+		req.has |= MSB_HAS(MSB_FLD_ENV);
+		req.env.v = opts->env;
+	}
+	if (opts && opts->cwd) {
+		req.has |= MSB_HAS(MSB_FLD_CWD);
+		req.cwd = msb_str(opts->cwd);
+	}
+	if ((rc = msb__conn_send(&sb->conn, id, MSB_F_START, &req)) < 0)
+		goto fail;
+
+	bool cb_on = true, done = false;
+	while (!done) {
+		struct msb_frame f;
+		struct msb_msg m;
+		if ((rc = msb__conn_recv(&sb->conn, &f, &m, -1)) < 0)
+			goto fail;
+		if (f.hdr.stream != id) {
+			msb__conn_done(&sb->conn, &f);
+			continue;
+		}
+		switch (m.type) {
+		case MSB_MSG_STARTED:
+			break;
+		case MSB_MSG_STDOUT:
+		case MSB_MSG_STDERR:
+			rc = take_output(o, opts, &cb_on,
+					 m.type == MSB_MSG_STDOUT ? 1 : 2,
+					 m.data);
+			break;
+		case MSB_MSG_EXITED:
+			if (m.has & MSB_HAS(MSB_FLD_SIG) && m.sig > 0) {
+				o->code = -1;
+				o->sig = (int)m.sig;
+			} else {
+				o->code = (int)m.code;
+			}
+			done = true;
+			break;
+		case MSB_MSG_FAILED:
+			rc = finish_failed(opts, argv[0], &m);
+			break;
+		case MSB_MSG_ERROR:
+			rc = msb__error(MSB_EAGENT, 0, "guest agent: %.*s",
+					(int)m.msg.n, (const char *)m.msg.p);
+			break;
+		default:
+			break;
+		}
+		msb__conn_done(&sb->conn, &f);
+		if (rc < 0)
+			goto fail;
+	}
+	/* NUL-terminate the collected text without counting it. */
+	if (msb_buf_reserve(&o->out, 1) < 0 || msb_buf_reserve(&o->err, 1) < 0) {
+		rc = msb__error(MSB_ENOMEM, errno, "out of memory");
+		goto fail;
+	}
+	o->out.data[o->out.len] = '\0';
+	o->err.data[o->err.len] = '\0';
+	*out = o;
+	return 0;
+fail:
+	msb_exec_output_free(o);
+	return rc;
+}
+
+EXPORT int msb_sandbox_shell(msb_exec_output **out, msb_sandbox *sb,
+			     const char *command, const msb_exec_options *opts)
+{
+	if (!command) {
+		msb__error_clear();
+		return msb__error(MSB_EINVAL, 0, "command is NULL");
+	}
+	const char *argv[] = {"/bin/sh", "-c", command, NULL};
+	return msb_sandbox_exec(out, sb, argv, opts);
+}
+
+EXPORT const char *msb_exec_output_stdout(const msb_exec_output *o,
+					  size_t *len)
+{
+	if (len)
+		*len = o ? o->out.len : 0;
+	return o && o->out.data ? (const char *)o->out.data : "";
+}
+
+EXPORT const char *msb_exec_output_stderr(const msb_exec_output *o,
+					  size_t *len)
+{
+	if (len)
+		*len = o ? o->err.len : 0;
+	return o && o->err.data ? (const char *)o->err.data : "";
+}
+
+EXPORT int msb_exec_output_exit_code(const msb_exec_output *o)
+{
+	return o ? o->code : -1;
+}
+
+EXPORT int msb_exec_output_signal(const msb_exec_output *o)
+{
+	return o ? o->sig : 0;
+}
+
+EXPORT void msb_exec_output_free(msb_exec_output *o)
+{
+	if (!o)
+		return;
+	msb_buf_free(&o->out);
+	msb_buf_free(&o->err);
+	free(o);
+}

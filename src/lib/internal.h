@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libmicrosandbox internals shared between its files. */
+#ifndef MSB_LIB_INTERNAL_H
+#define MSB_LIB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "microsandbox.h"
+#include "proto/proto.h"
+#include "util/util.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/*
+ * msb__error() - record the error of this thread and return -code.
+ * @code: enum msb_error_code
+ * @err: errno of the failing call, or 0
+ */
+__attribute__((format(printf, 3, 4))) int msb__error(int code, int err,
+						     const char *fmt, ...);
+/* Clear the thread's error (at the start of public calls). */
+void msb__error_clear(void);
+__attribute__((format(printf, 2, 3))) void msb__log(int level,
+						   const char *fmt, ...);
+
+/* Runtime files: QEMU, msb-vmm, guest kernel, initramfs, rootfs. */
+struct msb_paths {
+	char *home;     /* $MSB_HOME or ~/.microsandbox */
+	char *vmm;      /* msb-vmm */
+	char *qemu;     /* qemu-system-x86_64 */
+	char *qemu_img;
+	char *kernel;
+	char *initrd;
+	char *rootfs;
+};
+int msb__paths_resolve(struct msb_paths *p);
+void msb__paths_clear(struct msb_paths *p);
+
+/* A connection to a sandbox's supervisor: framed agent channel. */
+struct msb_conn {
+	int fd;
+	struct msb_buf in;
+	char *died; /* why the VM stopped, as told on stream 0; or NULL */
+};
+
+/* Send one frame (blocking). Return 0 or -MSB_E* (error set). */
+int msb__conn_send(struct msb_conn *c, uint32_t stream, uint8_t flags,
+		   const struct msb_msg *m);
+/*
+ * Receive the next frame (blocking, up to @timeout_ms, -1 forever).
+ * The frame and the decoded message point into c->in and are valid until
+ * msb__conn_done(c, f). Control frames from the supervisor (stream 0
+ * ERROR: the VM died) are handled inside.
+ * Return: 0, or -MSB_E* (EVMDIED at EOF, ETIMEDOUT, EPROTO).
+ */
+int msb__conn_recv(struct msb_conn *c, struct msb_frame *f,
+		   struct msb_msg *m, int timeout_ms);
+void msb__conn_done(struct msb_conn *c, const struct msb_frame *f);
+void msb__conn_close(struct msb_conn *c);
+
+struct msb_sandbox {
+	char *name;
+	pid_t vmm_pid;
+	int watch_fd; /* write end; closing it tells the supervisor to stop */
+	struct msb_conn conn;
+	uint32_t next_stream;
+	bool stopped;
+};
+
+#endif

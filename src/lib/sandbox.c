@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Sandbox lifecycle: create (spawn the supervisor, wait for ready), stop,
+ * free. See src/vmm/main.c for the supervisor's side.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/internal.h"
+#include "vmm/spec.h"
+
+#define DEFAULT_CPUS 1
+#define DEFAULT_MEMORY_MIB 512
+#define DEFAULT_BOOT_TIMEOUT_S 60
+#define DEFAULT_STOP_MS 10000
+#define FREE_STOP_MS 3000
+
+extern char **environ;
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63 || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
+static int check_options(const msb_sandbox_options *o)
+{
+	if (!o)
+		return msb__error(MSB_EINVAL, 0, "options are required");
+	if (o->version != MSB_SANDBOX_OPTIONS_VERSION)
+		return msb__error(MSB_EINVAL, 0,
+				  "unsupported options version %u (this library knows %d): initialise with MSB_SANDBOX_OPTIONS_INIT",
+				  o->version, MSB_SANDBOX_OPTIONS_VERSION);
+	if (o->name && !valid_name(o->name))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid sandbox name `%s`: use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit",
+				  o->name);
+	if (o->cpus > 64)
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid cpus %u: must be between 1 and 64",
+				  o->cpus);
+	if (o->memory_mib && (o->memory_mib < 64 || o->memory_mib > 65536))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid memory %u MiB: must be between 64 and 65536",
+				  o->memory_mib);
+	for (const char *const *e = o->env; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		if (!eq || eq == *e)
+			return msb__error(MSB_EINVAL, 0,
+					  "invalid environment entry `%s`: expected KEY=VALUE",
+					  *e);
+	}
+	return 0;
+}
+
+/* Choose the root filesystem for @image (NULL: the built-in default). */
+static int pick_rootfs(char **rootfs, const char *image)
+{
+	struct stat st;
+
+	if (!image || !*image)
+		return 0;
+	if (stat(image, &st) == 0 && S_ISREG(st.st_mode)) {
+		char *abs = realpath(image, NULL);
+		if (!abs)
+			return msb__error(MSB_ESYS, errno, "realpath `%s`: %s",
+					  image, strerror(errno));
+		free(*rootfs);
+		*rootfs = abs;
+		return 0;
+	}
+	return msb__error(MSB_ENOTFOUND, 0,
+			  "image `%s`: pulling OCI images is not supported yet; use the default root filesystem or the path of an ext4 disk image",
+			  image);
+}
+
+static int accel_from_env(const char **accel)
+{
+	const char *a = getenv("MSB_ACCEL");
+
+	if (!a || !*a || !strcmp(a, "auto"))
+		*accel = "auto";
+	else if (!strcmp(a, "kvm") || !strcmp(a, "tcg"))
+		*accel = a;
+	else
+		return msb__error(MSB_EINVAL, 0,
+				  "MSB_ACCEL must be `kvm`, `tcg` or `auto`, not `%s`",
+				  a);
+	return 0;
+}
+
+static char *random_name(void)
+{
+	uint8_t r[4] = {0};
+	char *s;
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+		uint32_t x = (uint32_t)getpid() ^ (uint32_t)now_us();
+		memcpy(r, &x, sizeof(r));
+	}
+	if (asprintf(&s, "msb-%02x%02x%02x%02x", r[0], r[1], r[2], r[3]) < 0)
+		return NULL;
+	return s;
+}
+
+/* A CLOEXEC copy of @fd numbered at least 10, so that the dup2 actions of
+ * posix_spawn never have source == target. Closes @fd. */
+static int high_fd(int fd)
+{
+	int h = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	int err = errno;
+
+	close(fd);
+	errno = err;
+	return h;
+}
+
+struct spawn_fds {
+	int spec[2], status[2], client[2], watch[2];
+};
+
+static void close_spawn_fds(struct spawn_fds *f)
+{
+	int *all = (int *)f;
+
+	for (size_t i = 0; i < sizeof(*f) / sizeof(int); i++)
+		close_fd(&all[i]);
+}
+
+static int make_spawn_fds(struct spawn_fds *f)
+{
+	int *all = (int *)f;
+
+	for (size_t i = 0; i < sizeof(*f) / sizeof(int); i++)
+		all[i] = -1;
+	if (pipe2(f->spec, O_CLOEXEC) < 0 || pipe2(f->status, O_CLOEXEC) < 0 ||
+	    pipe2(f->watch, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->client) < 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof(*f) / sizeof(int); i++)
+		if ((all[i] = high_fd(all[i])) < 0)
+			goto fail;
+	return 0;
+fail:;
+	int err = errno;
+	close_spawn_fds(f);
+	return msb__error(MSB_ESYS, err, "pipe: %s", strerror(err));
+}
+
+static int spawn_vmm(pid_t *pid, const char *vmm, struct spawn_fds *f)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dflt;
+	char *argv[] = {(char *)vmm, NULL};
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGPIPE);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGCHLD);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dflt);
+	/* Own session: the terminal's ^C goes to the caller, which then
+	 * stops the sandbox in order. */
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
+						POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, f->spec[0], MSB_VMM_FD_SPEC);
+	posix_spawn_file_actions_adddup2(&fa, f->status[1], MSB_VMM_FD_STATUS);
+	posix_spawn_file_actions_adddup2(&fa, f->client[1], MSB_VMM_FD_CLIENT);
+	posix_spawn_file_actions_adddup2(&fa, f->watch[0], MSB_VMM_FD_WATCH);
+
+	rc = posix_spawn(pid, vmm, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc != 0)
+		return msb__error(MSB_ESYS, rc, "spawn `%s`: %s", vmm,
+				  strerror(rc));
+	close_fd(&f->spec[0]);
+	close_fd(&f->status[1]);
+	close_fd(&f->client[1]);
+	close_fd(&f->watch[0]);
+	return 0;
+}
+
+static void reap(pid_t pid, int *status)
+{
+	int st = 0;
+
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (status)
+		*status = st;
+}
+
+/*
+ * Read the supervisor's status lines until it says ready or failed.
+ * Return: 0 when ready, or -MSB_E* with the error set.
+ */
+static int wait_ready(int fd, pid_t pid)
+{
+	struct msb_buf b = {0};
+	int rc = 1;
+
+	while (rc == 1) {
+		if (msb_buf_reserve(&b, 2048) < 0) {
+			rc = msb__error(MSB_ENOMEM, errno, "out of memory");
+			break;
+		}
+		ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int st;
+			reap(pid, &st);
+			rc = msb__error(MSB_ESYS, 0,
+					"the supervisor exited before the sandbox was ready (%s %d)",
+					WIFSIGNALED(st) ? "signal" : "status",
+					WIFSIGNALED(st) ? WTERMSIG(st)
+							: WEXITSTATUS(st));
+			break;
+		}
+		b.len += (size_t)n;
+		char *nl;
+		while (rc == 1 && (nl = memchr(msb_buf_head(&b), '\n',
+					       msb_buf_avail(&b)))) {
+			char *line = (char *)msb_buf_head(&b);
+			size_t len = (size_t)(nl - line);
+			*nl = '\0';
+			if (line[0] == 'W' && line[1] == ' ') {
+				msb__log(MSB_LOG_WARN, "%s", line + 2);
+			} else if (line[0] == 'R') {
+				msb__log(MSB_LOG_DEBUG, "ready: %s", line + 1);
+				rc = 0;
+			} else if (line[0] == 'E' && line[1] == ' ') {
+				int code = 0, err = 0, off = 0;
+				if (sscanf(line + 2, "%d %d %n", &code, &err,
+					   &off) < 2)
+					code = MSB_ESYS;
+				if (code <= 0 || code > MSB_EAGENT)
+					code = MSB_ESYS;
+				rc = msb__error(code, err, "%s", line + 2 + off);
+				reap(pid, NULL);
+			}
+			msb_buf_consume(&b, len + 1);
+		}
+	}
+	msb_buf_free(&b);
+	return rc;
+}
+
+EXPORT int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts)
+{
+	struct msb_paths paths;
+	struct msb_vm_spec spec = {0};
+	struct spawn_fds fds;
+	_cleanup_free_ char *json = NULL;
+	const char *accel = NULL;
+	msb_sandbox *sb = NULL;
+	int rc;
+
+	msb__error_clear();
+	if (!out)
+		return msb__error(MSB_EINVAL, 0, "out is NULL");
+	*out = NULL;
+	if ((rc = check_options(opts)) < 0 || (rc = accel_from_env(&accel)) < 0)
+		return rc;
+	if ((rc = msb__paths_resolve(&paths)) < 0)
+		return rc;
+	if ((rc = pick_rootfs(&paths.rootfs, opts->image)) < 0)
+		goto out;
+
+	sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		goto nomem;
+	sb->watch_fd = -1;
+	sb->conn.fd = -1;
+	sb->next_stream = 1;
+	sb->name = opts->name ? strdup(opts->name) : random_name();
+	if (!sb->name)
+		goto nomem;
+
+	size_t nenv = 0;
+	while (opts->env && opts->env[nenv])
+		nenv++;
+	char *no_env[] = {NULL};
+	spec = (struct msb_vm_spec){
+		.name = sb->name,
+		.ephemeral = opts->name == NULL,
+		.cpus = opts->cpus ? opts->cpus : DEFAULT_CPUS,
+		.memory_mib = opts->memory_mib ? opts->memory_mib
+					       : DEFAULT_MEMORY_MIB,
+		.env = opts->env ? (char **)opts->env : no_env,
+		.qemu = paths.qemu,
+		.qemu_img = paths.qemu_img,
+		.kernel = paths.kernel,
+		.initrd = paths.initrd,
+		.rootfs = paths.rootfs,
+		.accel = (char *)accel,
+		.boot_timeout_ms = (opts->boot_timeout_s ? opts->boot_timeout_s
+							 : DEFAULT_BOOT_TIMEOUT_S) *
+				   1000u,
+	};
+	if (asprintf(&spec.sandbox_dir, "%s/sandboxes/%s", paths.home,
+		     sb->name) < 0) {
+		spec.sandbox_dir = NULL;
+		goto nomem;
+	}
+	rc = msb_spec_to_json(&json, &spec);
+	free(spec.sandbox_dir);
+	if (rc < 0)
+		goto nomem;
+
+	if ((rc = make_spawn_fds(&fds)) < 0)
+		goto out;
+	if ((rc = spawn_vmm(&sb->vmm_pid, paths.vmm, &fds)) < 0) {
+		close_spawn_fds(&fds);
+		goto out;
+	}
+	/* The spec is small: it fits the pipe, so this cannot block long. */
+	if (write_all(fds.spec[1], json, strlen(json)) < 0)
+		msb__log(MSB_LOG_DEBUG, "write spec: %s", strerror(errno));
+	close_fd(&fds.spec[1]);
+
+	rc = wait_ready(fds.status[0], sb->vmm_pid);
+	close_fd(&fds.status[0]);
+	sb->watch_fd = steal_fd(&fds.watch[1]);
+	sb->conn.fd = steal_fd(&fds.client[0]);
+	close_spawn_fds(&fds);
+	if (rc < 0) {
+		/* The supervisor has cleaned up and exited (reaped). */
+		sb->vmm_pid = 0;
+		sb->stopped = true;
+		goto out;
+	}
+	*out = steal_ptr(&sb);
+	rc = 0;
+	goto out;
+nomem:
+	rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+out:
+	msb_sandbox_free(sb);
+	msb__paths_clear(&paths);
+	return rc;
+}
+
+EXPORT const char *msb_sandbox_name(const msb_sandbox *sb)
+{
+	return sb ? sb->name : NULL;
+}
+
+EXPORT int msb_sandbox_stop(msb_sandbox *sb, unsigned int timeout_ms)
+{
+	int rc = 0;
+
+	msb__error_clear();
+	if (!sb)
+		return msb__error(MSB_EINVAL, 0, "sandbox is NULL");
+	if (sb->stopped)
+		return 0;
+	if (!timeout_ms)
+		timeout_ms = DEFAULT_STOP_MS;
+	uint64_t t0 = now_us();
+
+	struct msb_msg m = {
+		.type = MSB_MSG_SHUTDOWN,
+		.has = MSB_HAS(MSB_FLD_TIME),
+		.time = (uint64_t)timeout_ms * 1000000u,
+	};
+	if (msb__conn_send(&sb->conn, 0, MSB_F_START | MSB_F_END, &m) == 0) {
+		/* The supervisor kills the VM at the deadline; give it a
+		 * margin before we kill the supervisor itself. */
+		int wait_ms = (int)timeout_ms + 5000;
+		for (;;) {
+			struct msb_frame f;
+			struct msb_msg r;
+			int e = msb__conn_recv(&sb->conn, &f, &r, wait_ms);
+			if (e == 0) {
+				msb__conn_done(&sb->conn, &f);
+				continue;
+			}
+			if (e == -MSB_ETIMEDOUT) {
+				kill(sb->vmm_pid, SIGKILL);
+				rc = msb__error(MSB_ETIMEDOUT, 0,
+						"sandbox `%s` did not stop in time: killed",
+						sb->name);
+			}
+			break;
+		}
+	}
+	if (sb->vmm_pid > 0) {
+		reap(sb->vmm_pid, NULL);
+		sb->vmm_pid = 0;
+	}
+	close_fd(&sb->watch_fd);
+	msb__conn_close(&sb->conn);
+	sb->stopped = true;
+	msb__log(MSB_LOG_DEBUG, "sandbox `%s` stopped in %llu ms", sb->name,
+		 (unsigned long long)(now_us() - t0) / 1000);
+	if (rc == 0)
+		msb__error_clear();
+	return rc;
+}
+
+EXPORT void msb_sandbox_free(msb_sandbox *sb)
+{
+	if (!sb)
+		return;
+	if (!sb->stopped) {
+		msb_error saved = *msb_last_error();
+		msb_sandbox_stop(sb, FREE_STOP_MS);
+		msb__error(saved.code, saved.sys_errno, "%s", saved.message);
+	}
+	close_fd(&sb->watch_fd);
+	msb__conn_close(&sb->conn);
+	free(sb->name);
+	free(sb);
+}

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Wire protocol between the host and the guest agent (DESIGN.md §3).
+ *
+ * DOC: Theory of operation
+ *
+ * The agent channel is a byte stream (virtio-serial). It carries frames:
+ *
+ *   [u32 BE length][u32 BE stream id][u8 flags][payload]
+ *
+ * where length covers stream id + flags + payload and is at most
+ * MSB_FRAME_MAX. A stream is one conversation (one exec, one file
+ * transfer): its first frame carries MSB_F_START, its last MSB_F_END.
+ * Stream 0 is the control stream (hello/ready, ping, shutdown).
+ *
+ * The payload is one CBOR map (RFC 8949, definite lengths only) with text
+ * keys. Key "t" holds the message type as a text string; the other keys are
+ * the fields of struct msb_msg. Unknown keys are skipped, so a newer peer
+ * may add fields; an unknown type decodes as MSB_MSG_UNKNOWN and is answered
+ * with an error message, never a crash.
+ *
+ * Decoding is zero-copy: byte and text strings in a decoded message point
+ * into the caller's payload buffer, which must outlive the message.
+ * Decoders are pure functions over (buf, len), bounded by the input length
+ * and by MSB_PROTO_MAX_ITEMS / MSB_PROTO_MAX_DEPTH.
+ */
+#ifndef MSB_PROTO_H
+#define MSB_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define MSB_PROTO_VERSION 1
+
+#define MSB_FRAME_HDR 9u               /* length + stream id + flags */
+#define MSB_FRAME_MAX (4u << 20)        /* max value of the length field */
+#define MSB_FRAME_PAYLOAD_MAX (MSB_FRAME_MAX - 5u)
+/* Bulk data (stdout, stdin, file contents) is sent in chunks of at most: */
+#define MSB_CHUNK_MAX (64u << 10)
+
+#define MSB_PROTO_MAX_DEPTH 8     /* nesting of arrays/maps */
+#define MSB_PROTO_MAX_ITEMS 65536 /* CBOR items in one payload */
+
+enum msb_frame_flags {
+	MSB_F_START = 1u << 0,
+	MSB_F_END = 1u << 1,
+	MSB_F_SHUTDOWN = 1u << 2,
+};
+
+struct msb_frame_hdr {
+	uint32_t len; /* stream id + flags + payload */
+	uint32_t stream;
+	uint8_t flags;
+};
+
+/*
+ * msb_frame_parse_hdr() - parse a frame header.
+ * @h: filled on success
+ * @buf, @n: the bytes received so far
+ *
+ * Return: 1 when a header was parsed (payload length is h->len - 5),
+ * 0 when @n < MSB_FRAME_HDR (need more), -1 when the length field is out of
+ * range (< 5 or > MSB_FRAME_MAX): the stream cannot be resynchronised.
+ */
+int msb_frame_parse_hdr(struct msb_frame_hdr *h, const uint8_t *buf,
+			size_t n);
+
+/* Write a 9-byte frame header for a payload of @payload_len bytes. */
+void msb_frame_put_hdr(uint8_t *buf, uint32_t payload_len, uint32_t stream,
+		       uint8_t flags);
+
+enum msb_msg_type {
+	MSB_MSG_UNKNOWN = 0,
+	MSB_MSG_HELLO,    /* host → guest, stream 0: version + bootstrap */
+	MSB_MSG_READY,    /* guest → host, stream 0: version + boot timings */
+	MSB_MSG_EXEC,     /* host → guest, START: run argv */
+	MSB_MSG_STARTED,  /* guest → host: pid */
+	MSB_MSG_STDIN,    /* host → guest: data; END flag = EOF */
+	MSB_MSG_STDOUT,   /* guest → host: data */
+	MSB_MSG_STDERR,   /* guest → host: data */
+	MSB_MSG_SIGNAL,   /* host → guest: sig, to the process group */
+	MSB_MSG_EXITED,   /* guest → host, END: code or sig */
+	MSB_MSG_FAILED,   /* guest → host, END: kind, errno, msg */
+	MSB_MSG_ERROR,    /* either way: msg (bad request), END */
+	MSB_MSG_SHUTDOWN, /* host → guest: sync and power off */
+	MSB_MSG_PING,     /* either way */
+	MSB_MSG_PONG,
+	MSB_MSG__COUNT
+};
+
+/* Text name of a type as sent on the wire ("exec"...), NULL if unknown. */
+const char *msb_msg_type_name(enum msb_msg_type t);
+
+/* A byte or text string. In a decoded message it points into the payload. */
+struct msb_bytes {
+	const uint8_t *p;
+	size_t n;
+};
+
+/*
+ * An array of text strings. To encode, set @v (a NULL-terminated C array).
+ * A decoded one has @raw/@rawlen (the CBOR array items) and @count; read it
+ * with msb_strv_next() or msb_strv_dup().
+ */
+struct msb_strv {
+	const char *const *v;
+	const uint8_t *raw;
+	size_t rawlen;
+	size_t count;
+};
+
+/* Fields of a message; a field is present when its bit is set in @has. */
+enum msb_field {
+	MSB_FLD_VERSION,  /* "v"    uint: protocol version (hello, ready) */
+	MSB_FLD_DATA,     /* "data" bytes: stdin/stdout/stderr chunk */
+	MSB_FLD_ARGV,     /* "argv" [text]: exec */
+	MSB_FLD_ENV,      /* "env"  [text] "K=V": exec, hello (defaults) */
+	MSB_FLD_CWD,      /* "cwd"  text: exec */
+	MSB_FLD_HOSTNAME, /* "host" text: hello */
+	MSB_FLD_ROOT,     /* "root" text: hello, root device ("/dev/vda") */
+	MSB_FLD_FSTYPE,   /* "fs"   text: hello, root filesystem type */
+	MSB_FLD_TIME,     /* "time" uint: hello, host wall clock in ns */
+	MSB_FLD_CODE,     /* "code" int: exited, exit status */
+	MSB_FLD_SIG,      /* "sig"  int: exited (killed by), signal */
+	MSB_FLD_PID,      /* "pid"  int: started */
+	MSB_FLD_ERRNO,    /* "errno" int: failed, error */
+	MSB_FLD_KIND,     /* "kind" text: failed ("not_found", ...) */
+	MSB_FLD_MSG,      /* "msg"  text: failed, error */
+	MSB_FLD_UPTIME,   /* "uptime_us" uint: ready, guest uptime */
+	MSB_FLD_AGENT,    /* "agent_us" uint: ready, time spent in the agent */
+	MSB_FLD_MODULES,  /* "modules_us" uint: ready, module loading */
+	MSB_FLD_MOUNT,    /* "mount_us" uint: ready, root mount + switch */
+	MSB_FLD__COUNT
+};
+
+#define MSB_HAS(f) (1u << (f))
+
+struct msb_msg {
+	enum msb_msg_type type;
+	uint32_t has; /* MSB_HAS(field) bits */
+	uint64_t version;
+	struct msb_bytes data;
+	struct msb_strv argv;
+	struct msb_strv env;
+	struct msb_bytes cwd;
+	struct msb_bytes hostname;
+	struct msb_bytes root;
+	struct msb_bytes fstype;
+	uint64_t time;
+	int64_t code;
+	int64_t sig;
+	int64_t pid;
+	int64_t err;
+	struct msb_bytes kind;
+	struct msb_bytes msg;
+	uint64_t uptime_us;
+	uint64_t agent_us;
+	uint64_t modules_us;
+	uint64_t mount_us;
+};
+
+/* Set a text field from a C string (no copy). */
+static inline struct msb_bytes msb_str(const char *s)
+{
+	struct msb_bytes b = {(const uint8_t *)s, 0};
+
+	while (s && s[b.n])
+		b.n++;
+	return b;
+}
+
+/*
+ * msb_msg_decode() - decode one payload.
+ * @m: zeroed and filled; its strings point into @buf
+ * @buf, @len: the payload (not the frame header)
+ *
+ * The payload must be exactly one CBOR map with a text "t" key; every field
+ * must have the type documented above, else the payload is rejected.
+ * Unknown keys are skipped (any well-formed item of the supported subset:
+ * no tags, floats or indefinite lengths). An unknown "t" value gives
+ * type MSB_MSG_UNKNOWN with return 0.
+ *
+ * Return: 0, or -1 if the payload is malformed.
+ */
+int msb_msg_decode(struct msb_msg *m, const uint8_t *buf, size_t len);
+
+/*
+ * msb_msg_encode() - append the CBOR payload for @m to @out.
+ * Only fields with their bit in @m->has are written.
+ * Return: 0, or -1 (ENOMEM; EINVAL for an unknown type or a text field that
+ * is not valid UTF-8). On failure @out is left as it was.
+ */
+int msb_msg_encode(struct msb_buf *out, const struct msb_msg *m);
+
+/*
+ * msb_frame_encode() - append a whole frame (header + payload) to @out.
+ * Return: 0, or -1 (ENOMEM; E2BIG if the payload exceeds the frame limit).
+ */
+int msb_frame_encode(struct msb_buf *out, uint32_t stream, uint8_t flags,
+		     const struct msb_msg *m);
+
+/*
+ * msb_strv_next() - iterate a decoded string array.
+ * @it: cursor, start at 0
+ * Return: true with *@s set, false at the end.
+ */
+bool msb_strv_next(const struct msb_strv *v, size_t *it, struct msb_bytes *s);
+
+/*
+ * msb_strv_dup() - copy a decoded string array into a NULL-terminated array
+ * of NUL-terminated strings, one allocation. Strings containing a NUL byte
+ * are rejected. Return: the array (free() it), or NULL (errno set).
+ */
+char **msb_strv_dup(const struct msb_strv *v);
+
+/* Copy a string field into a new NUL-terminated string, NULL on failure or
+ * if it contains a NUL byte (errno EINVAL). */
+char *msb_bytes_dup(struct msb_bytes b);
+
+/* Compare a string field with a C string. */
+bool msb_bytes_eq(struct msb_bytes b, const char *s);
+
+/*
+ * Incremental frame reader for a byte stream: feed bytes into @buf (a
+ * struct msb_buf), then call msb_frame_next() until it returns 0.
+ */
+struct msb_frame {
+	struct msb_frame_hdr hdr;
+	const uint8_t *payload; /* points into the reader's buffer */
+	size_t payload_len;
+};
+
+/*
+ * msb_frame_next() - take the next complete frame from @in.
+ * Return: 1 with @f filled (valid until @in is next modified; call
+ * msb_buf_consume(@in, msb_frame_size(@f)) when done), 0 if more bytes are
+ * needed, -1 on a bad length field.
+ */
+int msb_frame_next(struct msb_frame *f, const struct msb_buf *in);
+
+static inline size_t msb_frame_size(const struct msb_frame *f)
+{
+	return 4u + f->hdr.len;
+}
+
+#endif

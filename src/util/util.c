@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Small helpers shared by the host components and the guest agent. */
+#include "util.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+
+int msb_buf_reserve(struct msb_buf *b, size_t extra)
+{
+	size_t need;
+
+	if (b->off && b->off == b->len) {
+		b->off = b->len = 0;
+	}
+	if (__builtin_add_overflow(b->len, extra, &need)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (need <= b->cap)
+		return 0;
+	if (b->off) {
+		/* Compact before growing. */
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+		need = b->len + extra;
+		if (need <= b->cap)
+			return 0;
+	}
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < need) {
+		if (__builtin_mul_overflow(cap, 2, &cap)) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	uint8_t *p = realloc(b->data, cap);
+	if (!p)
+		return -1;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int msb_buf_append(struct msb_buf *b, const void *p, size_t n)
+{
+	if (msb_buf_reserve(b, n) < 0)
+		return -1;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+void msb_buf_consume(struct msb_buf *b, size_t n)
+{
+	b->off += n;
+	if (b->off >= b->len)
+		b->off = b->len = 0;
+}
+
+void msb_buf_reset(struct msb_buf *b)
+{
+	b->off = b->len = 0;
+}
+
+void msb_buf_free(struct msb_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+ssize_t read_all(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int write_all(int fd, const void *buf, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = write(fd, (const char *)buf + done, n - done);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int set_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	return fcntl(fd, F_SETFL, fl);
+}

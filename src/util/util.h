@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Small helpers shared by the host components and the guest agent. */
+#ifndef MSB_UTIL_H
+#define MSB_UTIL_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+
+/* Return the pointer and leave NULL behind (ownership moves to the caller). */
+#define steal_ptr(pp)                                                          \
+	({                                                                     \
+		__typeof__(*(pp)) _p = *(pp);                                  \
+		*(pp) = NULL;                                                  \
+		_p;                                                            \
+	})
+
+/* Return the descriptor and leave -1 behind. */
+static inline int steal_fd(int *fd)
+{
+	int r = *fd;
+	*fd = -1;
+	return r;
+}
+
+/* Close *fd if open and set it to -1. */
+static inline void close_fd(int *fd)
+{
+	closep(fd);
+	*fd = -1;
+}
+
+/*
+ * Growable byte buffer. @data is owned by the buffer; msb_buf_free()
+ * releases it. Reading consumes from @off; compact with msb_buf_consume().
+ */
+struct msb_buf {
+	uint8_t *data;
+	size_t len; /* bytes in use, starting at 0 */
+	size_t off; /* bytes already consumed from the front */
+	size_t cap;
+};
+
+int msb_buf_reserve(struct msb_buf *b, size_t extra);
+int msb_buf_append(struct msb_buf *b, const void *p, size_t n);
+void msb_buf_consume(struct msb_buf *b, size_t n);
+void msb_buf_reset(struct msb_buf *b);
+void msb_buf_free(struct msb_buf *b);
+static inline size_t msb_buf_avail(const struct msb_buf *b)
+{
+	return b->len - b->off;
+}
+static inline uint8_t *msb_buf_head(const struct msb_buf *b)
+{
+	return b->data + b->off;
+}
+
+/* read()/write() the whole range, retrying EINTR and short transfers.
+ * read_all returns bytes read (less than n only at EOF) or -1. */
+ssize_t read_all(int fd, void *buf, size_t n);
+int write_all(int fd, const void *buf, size_t n);
+
+/* Monotonic clock in microseconds. */
+uint64_t now_us(void);
+
+/* Set or clear O_NONBLOCK. Returns 0 or -1 with errno. */
+int set_nonblock(int fd, int on);
+
+/* Big-endian load/store. */
+static inline uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+#endif

@@ -1,0 +1,1106 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * msb-vmm - the per-sandbox supervisor.
+ *
+ * DOC: Theory of operation
+ *
+ * The library starts one msb-vmm per sandbox (posix_spawn, new session) with
+ * four descriptors (spec.h): the VM spec as JSON, a status pipe, the
+ * creator's agent connection and a watch pipe. The supervisor
+ *
+ *  1. creates the sandbox folder (the name's lock), its logs/ and a qcow2
+ *     overlay over the read-only base root disk;
+ *  2. picks KVM or TCG and starts QEMU with the agent's virtio-serial port
+ *     on one end of a socketpair (QEMU dies with the supervisor:
+ *     PR_SET_PDEATHSIG);
+ *  3. sends the agent its HELLO (bootstrap) and waits for READY, with a
+ *     deadline; reports "R" (or "E" with the reason and the kernel log's
+ *     last lines) on the status pipe;
+ *  4. relays frames between its clients and the guest: each client has its
+ *     own stream id space, mapped to guest stream ids here, so the relay
+ *     only rewrites frame headers and never decodes bulk data. Stream 0 of
+ *     a client is the supervisor's control stream (SHUTDOWN, PING);
+ *  5. stops the VM when asked, when the creator goes away (watch pipe EOF)
+ *     or on SIGTERM: SHUTDOWN to the agent, then SIGKILL at the deadline;
+ *  6. when QEMU has exited, tells clients why if it was unexpected, removes
+ *     what must not outlive the VM (everything, for an ephemeral sandbox)
+ *     and exits.
+ *
+ * Single-threaded: one poll() loop, a signalfd for SIGCHLD/SIGTERM/SIGINT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "microsandbox.h"
+#include "proto/proto.h"
+#include "util/util.h"
+#include "vmm/qemu.h"
+#include "vmm/spec.h"
+
+#define MAX_CLIENTS 64
+#define BUF_HIGH (8u << 20) /* stop reading a producer above this */
+#define DEFAULT_STOP_MS 10000
+
+struct client {
+	int fd;
+	struct msb_buf in, out;
+};
+
+/* One open guest stream and the client stream it belongs to. */
+struct route {
+	uint32_t guest_id;
+	uint32_t client_id;
+	struct client *c; /* NULL once the client has gone */
+};
+
+enum state { BOOTING, RUNNING, STOPPING };
+
+static struct vmm {
+	struct msb_vm_spec spec;
+	enum state state;
+	int status_fd, watch_fd, agent_fd, sig_fd, lock_fd;
+	pid_t qemu_pid;
+	int qemu_status;
+	bool qemu_exited;
+	uint64_t start_us, deadline_us;
+	struct msb_buf agent_in, agent_out;
+	struct client *clients[MAX_CLIENTS];
+	struct route *routes;
+	size_t nroutes, cap_routes;
+	uint32_t next_guest_id;
+	bool dir_created;
+	char log_dir[PATH_MAX], console_log[PATH_MAX + 32], disk[PATH_MAX + 32];
+} vmm = {
+	.status_fd = MSB_VMM_FD_STATUS,
+	.watch_fd = MSB_VMM_FD_WATCH,
+	.agent_fd = -1,
+	.sig_fd = -1,
+	.lock_fd = -1,
+	.next_guest_id = 1,
+};
+
+__attribute__((format(printf, 1, 2))) static void logmsg(const char *fmt,
+							 ...)
+{
+	struct timespec ts;
+	va_list ap;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(stderr, "%lld.%03ld msb-vmm[%d]: ", (long long)ts.tv_sec,
+		ts.tv_nsec / 1000000, (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+__attribute__((format(printf, 1, 2))) static void status(const char *fmt,
+							 ...)
+{
+	char line[2048];
+	va_list ap;
+
+	if (vmm.status_fd < 0)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	/* One line: fold any newline inside the message. */
+	for (int i = 0; i < n; i++)
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	line[n++] = '\n';
+	if (write_all(vmm.status_fd, line, (size_t)n) < 0)
+		close_fd(&vmm.status_fd);
+}
+
+/* The last lines of the kernel console, joined with " | ". */
+static void console_tail(char *out, size_t outlen, int lines)
+{
+	char buf[8192];
+	_cleanup_close_ int fd = open(vmm.console_log, O_RDONLY | O_CLOEXEC);
+
+	out[0] = '\0';
+	if (fd < 0)
+		return;
+	off_t size = lseek(fd, 0, SEEK_END);
+	off_t from = size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	/* Walk back over @lines non-empty lines. */
+	char *end = buf + n, *start = end;
+	int found = 0;
+	while (start > buf && found < lines) {
+		char *p = start - 1;
+		while (p > buf && (*p == '\n' || *p == '\r'))
+			p--;
+		char *q = p;
+		while (q > buf && q[-1] != '\n')
+			q--;
+		if (p >= q && (*p != '\n'))
+			found++;
+		start = q;
+		if (q == buf)
+			break;
+	}
+	size_t o = 0;
+	for (char *p = start; p < end && o + 4 < outlen; p++) {
+		if (*p == '\r')
+			continue;
+		if (*p == '\n') {
+			if (o && p + 1 < end) {
+				memcpy(out + o, " | ", 3);
+				o += 3;
+			}
+			continue;
+		}
+		out[o++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+	}
+	/* Drop a trailing separator. */
+	while (o >= 3 && !memcmp(out + o - 3, " | ", 3))
+		o -= 3;
+	out[o] = '\0';
+}
+
+/* The last console line containing @needle, copied to @out; false if
+ * there is none. */
+static bool console_line(const char *needle, char *out, size_t outlen)
+{
+	char buf[65536];
+	_cleanup_close_ int fd = open(vmm.console_log, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	off_t size = lseek(fd, 0, SEEK_END);
+	off_t from = size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	char *hit = NULL;
+	for (char *p = buf; (p = strstr(p, needle)); p++)
+		hit = p;
+	if (!hit)
+		return false;
+	size_t len = strcspn(hit, "\r\n");
+	snprintf(out, outlen, "%.*s", (int)len, hit);
+	return true;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	if (remove(path) < 0 && errno != ENOENT)
+		logmsg("remove `%s`: %s", path, strerror(errno));
+	return 0;
+}
+
+static void rm_rf(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* Remove what must not outlive the VM. */
+static void cleanup_dir(bool everything)
+{
+	if (!vmm.dir_created)
+		return;
+	if (everything) {
+		rm_rf(vmm.spec.sandbox_dir);
+		return;
+	}
+	char run[PATH_MAX];
+	snprintf(run, sizeof(run), "%s/run", vmm.spec.sandbox_dir);
+	rm_rf(run);
+}
+
+static void kill_qemu(void)
+{
+	if (vmm.qemu_pid > 0 && !vmm.qemu_exited)
+		kill(vmm.qemu_pid, SIGKILL);
+}
+
+static void reap_qemu_blocking(void)
+{
+	if (vmm.qemu_pid <= 0 || vmm.qemu_exited)
+		return;
+	while (waitpid(vmm.qemu_pid, &vmm.qemu_status, 0) < 0 &&
+	       errno == EINTR)
+		;
+	vmm.qemu_exited = true;
+}
+
+/* Creation failed: report, undo everything, exit. */
+__attribute__((noreturn, format(printf, 3, 4))) static void
+fail(int code, int err, const char *fmt, ...)
+{
+	char msg[1536];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	logmsg("error: %s", msg);
+	status("E %d %d %s", code, err, msg);
+	kill_qemu();
+	reap_qemu_blocking();
+	cleanup_dir(true);
+	_exit(1);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void setup_dir(void)
+{
+	const char *dir = vmm.spec.sandbox_dir;
+	char parent[PATH_MAX], path[PATH_MAX + 32];
+
+	if (strlen(dir) > PATH_MAX - 64)
+		fail(MSB_EINVAL, ENAMETOOLONG, "sandbox folder `%s` too long",
+		     dir);
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (mkdir_p(parent, 0700) < 0)
+			fail(MSB_ESYS, errno, "mkdir `%s`: %s", parent,
+			     strerror(errno));
+	}
+	if (mkdir(dir, 0700) < 0) {
+		if (errno == EEXIST)
+			fail(MSB_EEXIST, 0,
+			     "sandbox `%s` already exists (%s): choose another name or remove it",
+			     vmm.spec.name, dir);
+		fail(MSB_ESYS, errno, "mkdir `%s`: %s", dir, strerror(errno));
+	}
+	vmm.dir_created = true;
+
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	vmm.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (vmm.lock_fd < 0 || flock(vmm.lock_fd, LOCK_EX | LOCK_NB) < 0)
+		fail(MSB_ESYS, errno, "lock `%s`: %s", path, strerror(errno));
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (write_all(vmm.lock_fd, pid, (size_t)n) < 0)
+		fail(MSB_ESYS, errno, "write `%s`: %s", path, strerror(errno));
+
+	snprintf(vmm.log_dir, sizeof(vmm.log_dir), "%s/logs", dir);
+	snprintf(path, sizeof(path), "%s/run", dir);
+	if (mkdir(vmm.log_dir, 0700) < 0 || mkdir(path, 0700) < 0)
+		fail(MSB_ESYS, errno, "mkdir in `%s`: %s", dir,
+		     strerror(errno));
+	snprintf(vmm.console_log, sizeof(vmm.console_log), "%s/kernel.log",
+		 vmm.log_dir);
+	snprintf(vmm.disk, sizeof(vmm.disk), "%s/disk.qcow2", dir);
+
+	/* From here on our own diagnostics go to logs/vmm.log. */
+	snprintf(path, sizeof(path), "%s/vmm.log", vmm.log_dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fail(MSB_ESYS, errno, "open `%s`: %s", path, strerror(errno));
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+}
+
+/*
+ * Run a helper program to completion with stdout/stderr in vmm.log.
+ * Return: its exit status (0..255), or -1 if it could not run.
+ */
+static int run_helper(char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void create_disk(void)
+{
+	char *argv[] = {vmm.spec.qemu_img, "create", "-q", "-f", "qcow2",
+			"-b", vmm.spec.rootfs, "-F", "raw", vmm.disk, NULL};
+
+	int rc = run_helper(argv);
+	if (rc != 0)
+		fail(MSB_ESYS, 0,
+		     "qemu-img create `%s` over `%s` failed (status %d): see %s/vmm.log",
+		     vmm.disk, vmm.spec.rootfs, rc, vmm.log_dir);
+}
+
+/* KVM when it is usable (or required), else TCG. */
+static bool choose_kvm(void)
+{
+	const char *accel = vmm.spec.accel;
+	char why[256];
+
+	if (!strcmp(accel, "tcg"))
+		return false;
+	if (msb_kvm_usable(why, sizeof(why)))
+		return true;
+	if (!strcmp(accel, "kvm"))
+		fail(MSB_EKVM, 0,
+		     "MSB_ACCEL=kvm but KVM is not usable: %s: enable KVM and add yourself to the kvm group, or set MSB_ACCEL=tcg",
+		     why);
+	status("W KVM is not usable (%s): running under TCG software emulation, which is much slower",
+	       why);
+	return false;
+}
+
+static void spawn_qemu(void)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		fail(MSB_ESYS, errno, "socketpair: %s", strerror(errno));
+
+	bool kvm = choose_kvm();
+	struct msb_qemu_config qc = {
+		.qemu = vmm.spec.qemu,
+		.name = vmm.spec.name,
+		.kernel = vmm.spec.kernel,
+		.initrd = vmm.spec.initrd,
+		.disk = vmm.disk,
+		.console_log = vmm.console_log,
+		.cpus = vmm.spec.cpus,
+		.memory_mib = vmm.spec.memory_mib,
+		.kvm = kvm,
+		.tsc_khz = kvm ? 0 : msb_host_tsc_khz(),
+		.agent_fd = 3,
+	};
+	_cleanup_free_ char **argv = msb_qemu_argv(&qc);
+	if (!argv)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (char **a = argv; *a; a++)
+		fprintf(stderr, "%s%s", a == argv ? "exec: " : " ", *a);
+	fputc('\n', stderr);
+
+	pid_t parent = getpid();
+	vmm.start_us = now_us();
+	pid_t pid = fork();
+	if (pid < 0)
+		fail(MSB_ESYS, errno, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		/* Child: only async-signal-safe calls until exec. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		int devnull = open("/dev/null", O_RDWR);
+		if (devnull >= 0) {
+			dup2(devnull, STDIN_FILENO);
+			dup2(devnull, STDOUT_FILENO);
+		}
+		/* stderr stays: vmm.log */
+		close_range(4, ~0U, 0);
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	vmm.qemu_pid = pid;
+	vmm.agent_fd = sv[0];
+	if (set_nonblock(vmm.agent_fd, 1) < 0)
+		fail(MSB_ESYS, errno, "fcntl: %s", strerror(errno));
+	logmsg("qemu pid %d (%s)", (int)pid, kvm ? "kvm" : "tcg");
+}
+
+static int send_to_agent(uint32_t stream, uint8_t flags,
+			 const struct msb_msg *m)
+{
+	if (msb_frame_encode(&vmm.agent_out, stream, flags, m) < 0) {
+		logmsg("encode %s: %s", msb_msg_type_name(m->type),
+		       strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void send_hello(void)
+{
+	struct timespec ts;
+	char host[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(host, sizeof(host), "%s", vmm.spec.name);
+	struct msb_msg m = {
+		.type = MSB_MSG_HELLO,
+		.has = MSB_HAS(MSB_FLD_VERSION) | MSB_HAS(MSB_FLD_ROOT) |
+		       MSB_HAS(MSB_FLD_FSTYPE) | MSB_HAS(MSB_FLD_HOSTNAME) |
+		       MSB_HAS(MSB_FLD_ENV) | MSB_HAS(MSB_FLD_TIME),
+		.version = MSB_PROTO_VERSION,
+		.root = msb_str("/dev/vda"),
+		.fstype = msb_str("ext4"),
+		.hostname = msb_str(host),
+		.env = {.v = (const char *const *)vmm.spec.env},
+		.time = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+	};
+	if (send_to_agent(0, MSB_F_START, &m) < 0)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+}
+
+static void send_client_error(struct client *c, uint32_t stream,
+			      const char *msg)
+{
+	struct msb_msg m = {
+		.type = MSB_MSG_ERROR,
+		.has = MSB_HAS(MSB_FLD_MSG),
+		.msg = msb_str(msg),
+	};
+	msb_frame_encode(&c->out, stream, MSB_F_END, &m);
+}
+
+static void begin_stop(unsigned int timeout_ms, const char *why)
+{
+	if (vmm.state == STOPPING)
+		return;
+	logmsg("stopping (%s)", why);
+	if (vmm.state == BOOTING) {
+		kill_qemu();
+		vmm.state = STOPPING;
+		return;
+	}
+	vmm.state = STOPPING;
+	vmm.deadline_us = now_us() + (uint64_t)timeout_ms * 1000u;
+	struct msb_msg m = {.type = MSB_MSG_SHUTDOWN};
+	send_to_agent(0, MSB_F_START | MSB_F_END | MSB_F_SHUTDOWN, &m);
+}
+
+static struct route *find_route_guest(uint32_t id)
+{
+	for (size_t i = 0; i < vmm.nroutes; i++)
+		if (vmm.routes[i].guest_id == id)
+			return &vmm.routes[i];
+	return NULL;
+}
+
+static struct route *find_route_client(struct client *c, uint32_t id)
+{
+	for (size_t i = 0; i < vmm.nroutes; i++)
+		if (vmm.routes[i].c == c && vmm.routes[i].client_id == id)
+			return &vmm.routes[i];
+	return NULL;
+}
+
+static void drop_route(struct route *r)
+{
+	*r = vmm.routes[--vmm.nroutes];
+}
+
+static struct route *add_route(struct client *c, uint32_t client_id)
+{
+	if (vmm.nroutes == vmm.cap_routes) {
+		size_t cap = vmm.cap_routes ? vmm.cap_routes * 2 : 16;
+		struct route *r = realloc(vmm.routes, cap * sizeof(*r));
+		if (!r)
+			return NULL;
+		vmm.routes = r;
+		vmm.cap_routes = cap;
+	}
+	uint32_t id;
+	do {
+		id = vmm.next_guest_id++;
+		if (vmm.next_guest_id == 0)
+			vmm.next_guest_id = 1;
+	} while (id == 0 || find_route_guest(id));
+	struct route *r = &vmm.routes[vmm.nroutes++];
+	*r = (struct route){.guest_id = id, .client_id = client_id, .c = c};
+	return r;
+}
+
+/* Queue a copy of the frame @raw with its stream id replaced by @id. */
+static void append_frame(struct msb_buf *out, const uint8_t *raw, size_t size,
+			 uint32_t id)
+{
+	if (msb_buf_append(out, raw, size) < 0) {
+		logmsg("out of memory: frame dropped");
+		return;
+	}
+	/* Appending may have compacted the buffer: find the copy from its
+	 * end, not from the length before. */
+	put_be32(out->data + out->len - size + 4, id);
+}
+
+static void on_ready(const struct msb_msg *m)
+{
+	uint64_t boot_us = now_us() - vmm.start_us;
+
+	if (!(m->has & MSB_HAS(MSB_FLD_VERSION)) ||
+	    m->version != MSB_PROTO_VERSION)
+		fail(MSB_EPROTO, 0,
+		     "guest agent speaks protocol version %" PRIu64
+		     ", the host %d: rebuild the initramfs (./setup.sh)",
+		     m->version, MSB_PROTO_VERSION);
+	logmsg("ready after %" PRIu64 " ms (guest uptime %" PRIu64
+	       " ms, agent %" PRIu64 " ms, modules %" PRIu64
+	       " ms, mount %" PRIu64 " ms)",
+	       boot_us / 1000, m->uptime_us / 1000, m->agent_us / 1000,
+	       m->modules_us / 1000, m->mount_us / 1000);
+	status("R {\"boot_us\":%" PRIu64 ",\"guest_uptime_us\":%" PRIu64
+	       ",\"agent_us\":%" PRIu64 ",\"modules_us\":%" PRIu64
+	       ",\"mount_us\":%" PRIu64 "}",
+	       boot_us, m->uptime_us, m->agent_us, m->modules_us,
+	       m->mount_us);
+	close_fd(&vmm.status_fd);
+	vmm.state = RUNNING;
+	vmm.deadline_us = 0;
+}
+
+/* A frame on the guest's control stream. */
+static void on_guest_control(const struct msb_frame *f)
+{
+	struct msb_msg m;
+
+	if (msb_msg_decode(&m, f->payload, f->payload_len) < 0) {
+		logmsg("malformed control frame from the guest");
+		return;
+	}
+	switch (m.type) {
+	case MSB_MSG_READY:
+		if (vmm.state == BOOTING)
+			on_ready(&m);
+		break;
+	case MSB_MSG_ERROR:
+		logmsg("guest agent: %.*s", (int)m.msg.n,
+		       (const char *)m.msg.p);
+		if (vmm.state == BOOTING)
+			fail(MSB_EAGENT, 0, "guest agent failed to start: %.*s",
+			     (int)m.msg.n, (const char *)m.msg.p);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_guest_frame(const struct msb_frame *f, const uint8_t *raw)
+{
+	if (f->hdr.stream == 0) {
+		on_guest_control(f);
+		return;
+	}
+	struct route *r = find_route_guest(f->hdr.stream);
+	if (!r)
+		return; /* a stream nobody listens to any more */
+	if (r->c)
+		append_frame(&r->c->out, raw, msb_frame_size(f), r->client_id);
+	if (f->hdr.flags & MSB_F_END)
+		drop_route(r);
+}
+
+static void on_client_control(struct client *c, const struct msb_frame *f)
+{
+	struct msb_msg m;
+
+	if (msb_msg_decode(&m, f->payload, f->payload_len) < 0) {
+		send_client_error(c, 0, "malformed control frame");
+		return;
+	}
+	switch (m.type) {
+	case MSB_MSG_SHUTDOWN:
+		begin_stop(m.has & MSB_HAS(MSB_FLD_TIME) && m.time
+				   ? (unsigned int)(m.time / 1000000u)
+				   : DEFAULT_STOP_MS,
+			   "requested");
+		break;
+	case MSB_MSG_PING: {
+		struct msb_msg pong = {.type = MSB_MSG_PONG};
+		msb_frame_encode(&c->out, 0, MSB_F_END, &pong);
+		break;
+	}
+	default:
+		send_client_error(c, 0, "unknown control request");
+		break;
+	}
+}
+
+static void on_client_frame(struct client *c, const struct msb_frame *f,
+			    const uint8_t *raw)
+{
+	uint32_t id = f->hdr.stream;
+
+	if (id == 0) {
+		on_client_control(c, f);
+		return;
+	}
+	struct route *r = find_route_client(c, id);
+	if (f->hdr.flags & MSB_F_START) {
+		if (r) {
+			send_client_error(c, id, "stream id already in use");
+			return;
+		}
+		if (vmm.state != RUNNING) {
+			send_client_error(c, id, "the sandbox is stopping");
+			return;
+		}
+		r = add_route(c, id);
+		if (!r) {
+			send_client_error(c, id, "out of memory");
+			return;
+		}
+	} else if (!r) {
+		send_client_error(c, id, "unknown stream");
+		return;
+	}
+	append_frame(&vmm.agent_out, raw, msb_frame_size(f), r->guest_id);
+}
+
+static struct client *add_client(int fd)
+{
+	for (size_t i = 0; i < MAX_CLIENTS; i++) {
+		if (vmm.clients[i])
+			continue;
+		struct client *c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->fd = fd;
+		set_nonblock(fd, 1);
+		vmm.clients[i] = c;
+		return c;
+	}
+	return NULL;
+}
+
+/* A client went away: kill what it started, forget it. */
+static void drop_client(size_t i)
+{
+	struct client *c = vmm.clients[i];
+
+	for (size_t k = 0; k < vmm.nroutes; k++) {
+		struct route *r = &vmm.routes[k];
+		if (r->c != c)
+			continue;
+		r->c = NULL;
+		struct msb_msg m = {
+			.type = MSB_MSG_SIGNAL,
+			.has = MSB_HAS(MSB_FLD_SIG),
+			.sig = SIGKILL,
+		};
+		send_to_agent(r->guest_id, 0, &m);
+	}
+	close(c->fd);
+	msb_buf_free(&c->in);
+	msb_buf_free(&c->out);
+	free(c);
+	vmm.clients[i] = NULL;
+}
+
+/*
+ * Read what @fd has into @in. Return: 1 if data or nothing yet, 0 at EOF,
+ * -1 on error.
+ */
+static int fill(int fd, struct msb_buf *in)
+{
+	for (int rounds = 0; rounds < 16; rounds++) {
+		if (msb_buf_reserve(in, 65536) < 0)
+			return -1;
+		ssize_t n = read(fd, in->data + in->len, in->cap - in->len);
+		if (n > 0) {
+			in->len += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			return 1;
+		return -1;
+	}
+	return 1;
+}
+
+/* Write what we can of @out. Return 0, or -1 if the peer is gone. */
+static int flush(int fd, struct msb_buf *out)
+{
+	while (msb_buf_avail(out)) {
+		ssize_t n = write(fd, msb_buf_head(out), msb_buf_avail(out));
+		if (n > 0) {
+			msb_buf_consume(out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		return -1;
+	}
+	return 0;
+}
+
+static void read_agent(void)
+{
+	int rc = fill(vmm.agent_fd, &vmm.agent_in);
+	struct msb_frame f;
+
+	for (;;) {
+		int r = msb_frame_next(&f, &vmm.agent_in);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			/* Cannot resynchronise a byte stream: the guest is
+			 * not trustworthy any more. */
+			logmsg("invalid frame length from the guest: stopping");
+			msb_buf_reset(&vmm.agent_in);
+			kill_qemu();
+			break;
+		}
+		on_guest_frame(&f, msb_buf_head(&vmm.agent_in));
+		msb_buf_consume(&vmm.agent_in, msb_frame_size(&f));
+	}
+	if (rc <= 0) {
+		/* QEMU closed the channel: it is exiting. */
+		close_fd(&vmm.agent_fd);
+	}
+}
+
+static void read_client(size_t i)
+{
+	struct client *c = vmm.clients[i];
+	int rc = fill(c->fd, &c->in);
+	struct msb_frame f;
+
+	for (;;) {
+		int r = msb_frame_next(&f, &c->in);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			rc = -1;
+			break;
+		}
+		on_client_frame(c, &f, msb_buf_head(&c->in));
+		msb_buf_consume(&c->in, msb_frame_size(&f));
+	}
+	if (rc <= 0)
+		drop_client(i);
+}
+
+static void on_signal(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(vmm.sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			int st;
+			pid_t p;
+			while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+				if (p == vmm.qemu_pid) {
+					vmm.qemu_exited = true;
+					vmm.qemu_status = st;
+				}
+			}
+		} else {
+			begin_stop(DEFAULT_STOP_MS, "signal");
+		}
+	}
+}
+
+static void describe_exit(char *out, size_t len)
+{
+	int st = vmm.qemu_status;
+
+	if (WIFSIGNALED(st))
+		snprintf(out, len, "QEMU was killed by signal %d (%s)",
+			 WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		snprintf(out, len, "QEMU exited with status %d",
+			 WEXITSTATUS(st));
+}
+
+/* QEMU is gone while it should be running: say why. */
+static void vm_died(void)
+{
+	char why[256], tail[1024], panic[512], msg[1536];
+
+	describe_exit(why, sizeof(why));
+	console_tail(tail, sizeof(tail), 5);
+	if (console_line("Kernel panic", panic, sizeof(panic)))
+		snprintf(msg, sizeof(msg), "guest kernel panicked: %s (%s)",
+			 panic, why);
+	else if (vmm.state == BOOTING)
+		snprintf(msg, sizeof(msg), "the VM stopped during boot (%s)%s%s",
+			 why, tail[0] ? ": " : "", tail);
+	else
+		snprintf(msg, sizeof(msg), "the VM stopped unexpectedly (%s)",
+			 why);
+	if (vmm.state == BOOTING)
+		fail(MSB_EVMDIED, 0, "%s", msg);
+	logmsg("%s", msg);
+	struct msb_msg m = {
+		.type = MSB_MSG_ERROR,
+		.has = MSB_HAS(MSB_FLD_MSG),
+		.msg = msb_str(msg),
+	};
+	for (size_t i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = vmm.clients[i];
+		if (!c)
+			continue;
+		msb_frame_encode(&c->out, 0, MSB_F_END, &m);
+		set_nonblock(c->fd, 0);
+		flush(c->fd, &c->out);
+	}
+}
+
+static int poll_timeout(void)
+{
+	if (!vmm.deadline_us)
+		return -1;
+	uint64_t now = now_us();
+	if (now >= vmm.deadline_us)
+		return 0;
+	uint64_t ms = (vmm.deadline_us - now + 999) / 1000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static void on_deadline(void)
+{
+	if (vmm.state == BOOTING) {
+		char tail[1024];
+		kill_qemu();
+		reap_qemu_blocking();
+		console_tail(tail, sizeof(tail), 5);
+		fail(MSB_ETIMEDOUT, 0,
+		     "the guest was not ready after %u s%s%s",
+		     vmm.spec.boot_timeout_ms / 1000,
+		     tail[0] ? "; kernel log: " : " and printed nothing",
+		     tail);
+	}
+	if (vmm.state == STOPPING) {
+		logmsg("graceful stop timed out: killing QEMU");
+		kill_qemu();
+		vmm.deadline_us = 0;
+	}
+}
+
+static void loop(void)
+{
+	struct pollfd pfd[MAX_CLIENTS + 3];
+	size_t idx[MAX_CLIENTS];
+
+	while (!vmm.qemu_exited) {
+		size_t n = 0, nc = 0;
+		bool agent_full = false;
+
+		for (size_t i = 0; i < MAX_CLIENTS; i++)
+			if (vmm.clients[i] &&
+			    msb_buf_avail(&vmm.clients[i]->out) > BUF_HIGH)
+				agent_full = true;
+
+		pfd[n++] = (struct pollfd){.fd = vmm.sig_fd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){
+			.fd = vmm.watch_fd,
+			.events = vmm.watch_fd >= 0 ? POLLIN : 0,
+		};
+		short ev = agent_full ? 0 : POLLIN;
+		if (msb_buf_avail(&vmm.agent_out))
+			ev |= POLLOUT;
+		pfd[n++] = (struct pollfd){.fd = vmm.agent_fd, .events = ev};
+		bool clients_wait = msb_buf_avail(&vmm.agent_out) > BUF_HIGH;
+		for (size_t i = 0; i < MAX_CLIENTS; i++) {
+			struct client *c = vmm.clients[i];
+			if (!c)
+				continue;
+			short cev = clients_wait ? 0 : POLLIN;
+			if (msb_buf_avail(&c->out))
+				cev |= POLLOUT;
+			idx[nc++] = i;
+			pfd[n++] = (struct pollfd){.fd = c->fd, .events = cev};
+		}
+
+		int r = poll(pfd, n, poll_timeout());
+		if (r < 0 && errno != EINTR) {
+			logmsg("poll: %s", strerror(errno));
+			kill_qemu();
+			break;
+		}
+		if (r == 0 && vmm.deadline_us && now_us() >= vmm.deadline_us) {
+			on_deadline();
+			continue;
+		}
+		if (pfd[0].revents)
+			on_signal();
+		if (pfd[1].revents) {
+			char b[64];
+			ssize_t k = read(vmm.watch_fd, b, sizeof(b));
+			if (k == 0 || (k < 0 && errno != EINTR &&
+				       errno != EAGAIN)) {
+				close_fd(&vmm.watch_fd);
+				begin_stop(DEFAULT_STOP_MS, "creator gone");
+			}
+		}
+		if (vmm.agent_fd >= 0 && pfd[2].revents & (POLLIN | POLLHUP))
+			read_agent();
+		if (vmm.agent_fd >= 0 && pfd[2].revents & POLLOUT &&
+		    flush(vmm.agent_fd, &vmm.agent_out) < 0)
+			close_fd(&vmm.agent_fd);
+		for (size_t k = 0; k < nc; k++) {
+			size_t i = idx[k];
+			struct pollfd *p = &pfd[3 + k];
+			if (!vmm.clients[i])
+				continue;
+			if (p->revents & (POLLIN | POLLHUP | POLLERR)) {
+				read_client(i);
+				if (!vmm.clients[i])
+					continue;
+			}
+		}
+		/* Push out what the guest produced for clients. */
+		for (size_t i = 0; i < MAX_CLIENTS; i++) {
+			struct client *c = vmm.clients[i];
+			if (c && msb_buf_avail(&c->out) &&
+			    flush(c->fd, &c->out) < 0)
+				drop_client(i);
+		}
+		if (vmm.agent_fd < 0 && !vmm.qemu_exited) {
+			/* Channel closed: QEMU is on its way out. Wait for it,
+			 * but not forever. */
+			if (!vmm.deadline_us)
+				vmm.deadline_us = now_us() + 5000000u;
+		}
+	}
+}
+
+static void setup_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	vmm.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vmm.sig_fd < 0)
+		fail(MSB_ESYS, errno, "signalfd: %s", strerror(errno));
+}
+
+static void read_spec(void)
+{
+	struct msb_buf b = {0};
+	char err[256];
+
+	for (;;) {
+		if (msb_buf_reserve(&b, 4096) < 0)
+			fail(MSB_ENOMEM, ENOMEM, "out of memory");
+		ssize_t n = read(MSB_VMM_FD_SPEC, b.data + b.len,
+				 b.cap - b.len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fail(MSB_ESYS, errno, "read spec: %s", strerror(errno));
+		if (n == 0)
+			break;
+		b.len += (size_t)n;
+		if (b.len > (1u << 20))
+			fail(MSB_EINVAL, 0, "spec too large");
+	}
+	close(MSB_VMM_FD_SPEC);
+	if (msb_spec_from_json(&vmm.spec, (const char *)b.data, b.len, err,
+			       sizeof(err)) < 0)
+		fail(MSB_EINVAL, 0, "%s", err);
+	msb_buf_free(&b);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") ||
+			 !strcmp(argv[1], "--version"))) {
+		printf("msb-vmm %s: the microsandbox supervisor; started by "
+		       "libmicrosandbox, not by hand\n",
+		       MSB_VERSION_STRING);
+		return 0;
+	}
+	if (fcntl(MSB_VMM_FD_SPEC, F_GETFD) < 0 ||
+	    fcntl(MSB_VMM_FD_CLIENT, F_GETFD) < 0) {
+		fprintf(stderr, "msb-vmm: started without its descriptors; "
+				"it is run by libmicrosandbox\n");
+		return 2;
+	}
+	for (int fd = MSB_VMM_FD_SPEC; fd <= MSB_VMM_FD_WATCH; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	set_nonblock(vmm.watch_fd, 1);
+
+	setup_signals();
+	read_spec();
+	setup_dir();
+	logmsg("sandbox `%s`: %u vCPU, %u MiB", vmm.spec.name, vmm.spec.cpus,
+	       vmm.spec.memory_mib);
+	create_disk();
+	spawn_qemu();
+	if (!add_client(MSB_VMM_FD_CLIENT))
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	send_hello();
+	vmm.deadline_us = now_us() + (uint64_t)vmm.spec.boot_timeout_ms * 1000u;
+
+	loop();
+
+	reap_qemu_blocking();
+	if (vmm.state != STOPPING)
+		vm_died();
+	else
+		logmsg("stopped");
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		if (vmm.clients[i])
+			drop_client(i);
+	cleanup_dir(vmm.spec.ephemeral);
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * QEMU backend: the one place where a sandbox's VM (machine, memory, vCPUs,
+ * kernel command line, devices) is turned into a QEMU command line. Another
+ * VMM backend would implement the same build/launch steps.
+ */
+#ifndef MSB_VMM_QEMU_H
+#define MSB_VMM_QEMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct msb_qemu_config {
+	const char *qemu;        /* binary */
+	const char *name;        /* sandbox name, shown by ps (-name) */
+	const char *kernel;      /* vmlinux, booted through PVH */
+	const char *initrd;
+	const char *disk;        /* root disk, qcow2 overlay */
+	const char *console_log; /* serial console is written here */
+	unsigned int cpus;
+	unsigned int memory_mib;
+	bool kvm;                /* else TCG */
+	unsigned long tsc_khz;   /* TCG only: host TSC, 0 if unknown */
+	int agent_fd;            /* connected stream socket, in the child */
+};
+
+/*
+ * msb_qemu_argv() - build the QEMU command line.
+ * Return: a NULL-terminated argv; the array and its strings are one
+ * allocation owned by the caller (free() it); NULL on ENOMEM.
+ */
+char **msb_qemu_argv(const struct msb_qemu_config *c);
+
+/*
+ * msb_qemu_escape() - escape a value for a QEMU option list (',' → ',,').
+ * Return: a malloc'd string, or NULL on ENOMEM.
+ */
+char *msb_qemu_escape(const char *s);
+
+/*
+ * msb_kvm_usable() - whether KVM can run our guests here: /dev/kvm opens
+ * read-write and the CPU has hardware virtualisation (vmx or svm). Some
+ * hosts offer a /dev/kvm without it (paravirtual KVM in a nested VM) on
+ * which the guest hangs silently.
+ * @why: on false, the reason, one line
+ */
+bool msb_kvm_usable(char *why, size_t len);
+
+/*
+ * msb_host_tsc_khz() - the host TSC frequency in kHz, from sysfs or
+ * /proc/cpuinfo; 0 if unknown. Passed to TCG guests (tsc_early_khz) because
+ * microvm has no PIT/HPET to calibrate against (see FACTS.md).
+ */
+unsigned long msb_host_tsc_khz(void);
+
+#endif

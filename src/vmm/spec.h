@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The VM spec: everything the supervisor needs to run one sandbox, resolved
+ * by the library (paths, defaults) and handed to msb-vmm as JSON on fd 3.
+ */
+#ifndef MSB_VMM_SPEC_H
+#define MSB_VMM_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* File descriptors msb-vmm is started with. */
+enum {
+	MSB_VMM_FD_SPEC = 3,   /* read: the spec as JSON, until EOF */
+	MSB_VMM_FD_STATUS = 4, /* write: status lines, closed when ready */
+	MSB_VMM_FD_CLIENT = 5, /* the creator's agent connection (frames) */
+	MSB_VMM_FD_WATCH = 6,  /* read: EOF means the creator is gone */
+};
+
+/*
+ * Status lines on MSB_VMM_FD_STATUS, each ending in '\n':
+ *   "W <message>"                 a warning for the user
+ *   "E <code> <errno> <message>"  creation failed (code: enum
+ *                                 msb_error_code), the supervisor exits
+ *   "R <json>"                    the guest is ready (boot timings)
+ */
+
+struct msb_vm_spec {
+	char *name;
+	bool ephemeral;          /* remove the sandbox folder when stopped */
+	unsigned int cpus;
+	unsigned int memory_mib;
+	char **env;              /* NULL-terminated "K=V", never NULL */
+	char *sandbox_dir;       /* absolute; created by the supervisor */
+	char *qemu;              /* qemu-system-x86_64 */
+	char *qemu_img;          /* qemu-img */
+	char *kernel;            /* uncompressed vmlinux (PVH) */
+	char *initrd;            /* initramfs holding msb-agent */
+	char *rootfs;            /* raw ext4 base image */
+	char *accel;             /* "auto", "kvm" or "tcg" */
+	unsigned int boot_timeout_ms;
+};
+
+/* Serialise @s; *@out is malloc'd, NUL-terminated. Return 0 or -1. */
+int msb_spec_to_json(char **out, const struct msb_vm_spec *s);
+
+/*
+ * msb_spec_from_json() - parse a spec; on failure a one-line reason is
+ * written to @err. Every string field is required. Return: 0 or -1.
+ */
+int msb_spec_from_json(struct msb_vm_spec *s, const char *json, size_t len,
+		       char *err, size_t errlen);
+
+/* Free the fields of @s (not @s itself). */
+void msb_spec_clear(struct msb_vm_spec *s);
+
+#endif

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Integration tests through the public API, with real VMs: one shared
+ * sandbox for the command cases, three sandboxes booted at once, QEMU
+ * killed under a running command, and the boot errors (timeout, panic,
+ * KVM). Each case checks that nothing is left behind.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "../unit/check.h"
+#include "helpers.h"
+#include "microsandbox.h"
+
+static void log_cb(int level, const char *msg, void *u)
+{
+	(void)u;
+	fprintf(stderr, "  [lib %d] %s\n", level, msg);
+}
+
+static msb_exec_output *sh(msb_sandbox *sb, const char *cmd)
+{
+	msb_exec_output *o = NULL;
+	int rc = msb_sandbox_shell(&o, sb, cmd, NULL);
+	if (rc < 0)
+		fprintf(stderr, "  shell `%s`: %s\n", cmd,
+			msb_last_error()->message);
+	return o;
+}
+
+static int collected_calls;
+static size_t collected_bytes;
+static int count_output(int stream, const void *d, size_t n, void *u)
+{
+	(void)d;
+	(void)u;
+	if (stream == 1) {
+		collected_calls++;
+		collected_bytes += n;
+	}
+	return 0;
+}
+
+/* The command cases, all in one booted sandbox. */
+static void test_commands(void)
+{
+	const char *env[] = {"SB_VAR=sandbox", "SHARED=from-sandbox", NULL};
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_sandbox *sb = NULL;
+	msb_exec_output *out;
+
+	o.env = env;
+	o.cpus = 2;
+	o.memory_mib = 256;
+	setenv("HOST_ONLY_SECRET", "leak", 1);
+	int rc = msb_sandbox_create(&sb, &o);
+	CHECK(rc == 0);
+	if (rc < 0) {
+		fprintf(stderr, "  create: %s\n", msb_last_error()->message);
+		return;
+	}
+	CHECK(msb_last_error()->code == MSB_OK);
+	CHECK(strncmp(msb_sandbox_name(sb), "msb-", 4) == 0);
+
+	/* echo, argv passed as is */
+	const char *echo[] = {"echo", "hello", "two words", NULL};
+	CHECK(msb_sandbox_exec(&out, sb, echo, NULL) == 0);
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "hello two words\n");
+	CHECK(msb_exec_output_exit_code(out) == 0);
+	CHECK(msb_exec_output_signal(out) == 0);
+	msb_exec_output_free(out);
+
+	/* the guest kernel, vCPUs and memory */
+	out = sh(sb, "uname -s; nproc; grep MemTotal /proc/meminfo");
+	const char *s = msb_exec_output_stdout(out, NULL);
+	CHECK(strncmp(s, "Linux\n2\nMemTotal:", 17) == 0);
+	unsigned long kb = 0;
+	const char *mt = strstr(s, "MemTotal:");
+	if (mt)
+		kb = strtoul(mt + 9, NULL, 10);
+	CHECK(kb > 150 * 1024 && kb <= 256 * 1024);
+	msb_exec_output_free(out);
+
+	/* exit codes and stderr */
+	out = sh(sb, "echo to-out; echo to-err >&2; exit 7");
+	CHECK(msb_exec_output_exit_code(out) == 7);
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "to-out\n");
+	CHECK_STR(msb_exec_output_stderr(out, NULL), "to-err\n");
+	msb_exec_output_free(out);
+	out = sh(sb, "exit 255");
+	CHECK(msb_exec_output_exit_code(out) == 255);
+	msb_exec_output_free(out);
+
+	/* environment: sandbox env, exec env over it, no host env */
+	msb_exec_options eo = MSB_EXEC_OPTIONS_INIT;
+	const char *xenv[] = {"EX_VAR=exec", "SHARED=from-exec", NULL};
+	eo.env = xenv;
+	CHECK(msb_sandbox_shell(&out, sb, "echo $SB_VAR $EX_VAR $SHARED", &eo) ==
+	      0);
+	CHECK_STR(msb_exec_output_stdout(out, NULL),
+		  "sandbox exec from-exec\n");
+	msb_exec_output_free(out);
+	out = sh(sb, "env");
+	CHECK(strstr(msb_exec_output_stdout(out, NULL), "HOST_ONLY_SECRET") ==
+	      NULL);
+	CHECK(strstr(msb_exec_output_stdout(out, NULL), "PATH=") != NULL);
+	msb_exec_output_free(out);
+
+	/* working directory */
+	eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
+	eo.cwd = "/tmp";
+	CHECK(msb_sandbox_shell(&out, sb, "pwd", &eo) == 0);
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "/tmp\n");
+	msb_exec_output_free(out);
+	eo.cwd = "/nonexistent";
+	CHECK(msb_sandbox_shell(&out, sb, "pwd", &eo) == -MSB_EEXEC);
+	CHECK(strstr(msb_last_error()->message, "/nonexistent") != NULL);
+
+	/* 10 MiB of binary output, intact */
+	out = sh(sb, "head -c 10485760 /dev/urandom > /tmp/big && wc -c < /tmp/big && crc32 /tmp/big");
+	unsigned long want = 0, wantlen = 0;
+	CHECK(sscanf(msb_exec_output_stdout(out, NULL), "%lu %lx", &wantlen,
+		     &want) == 2);
+	CHECK(wantlen == 10485760);
+	msb_exec_output_free(out);
+	const char *cat[] = {"cat", "/tmp/big", NULL};
+	CHECK(msb_sandbox_exec(&out, sb, cat, NULL) == 0);
+	size_t len = 0;
+	const char *data = msb_exec_output_stdout(out, &len);
+	CHECK(len == 10485760);
+	CHECK(crc32_buf((const uint8_t *)data, len) == (uint32_t)want);
+	msb_exec_output_free(out);
+
+	/* streamed output reaches the callback, nothing is collected */
+	eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
+	eo.on_output = count_output;
+	CHECK(msb_sandbox_exec(&out, sb, cat, &eo) == 0);
+	CHECK(collected_bytes == 10485760);
+	CHECK(collected_calls > 1);
+	size_t l2 = 1;
+	msb_exec_output_stdout(out, &l2);
+	CHECK(l2 == 0);
+	msb_exec_output_free(out);
+
+	/* a missing command, distinct from a failing one; the sandbox stays
+	 * usable */
+	const char *missing[] = {"no-such-command", "x", NULL};
+	CHECK(msb_sandbox_exec(&out, sb, missing, NULL) == -MSB_ECMDNOTFOUND);
+	CHECK(out == NULL);
+	CHECK(strstr(msb_last_error()->message, "no-such-command") != NULL);
+	const char *abs_missing[] = {"/bin/nope", NULL};
+	CHECK(msb_sandbox_exec(&out, sb, abs_missing, NULL) ==
+	      -MSB_ECMDNOTFOUND);
+	out = sh(sb, "echo still-alive");
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "still-alive\n");
+	msb_exec_output_free(out);
+
+	/* not executable: permission denied, not "not found" */
+	out = sh(sb, "echo 'echo hi' > /tmp/noexec; chmod 644 /tmp/noexec");
+	msb_exec_output_free(out);
+	const char *noexec[] = {"/tmp/noexec", NULL};
+	CHECK(msb_sandbox_exec(&out, sb, noexec, NULL) == -MSB_EEXEC);
+
+	/* killed by a signal */
+	out = sh(sb, "kill -9 $$");
+	CHECK(msb_exec_output_signal(out) == 9);
+	CHECK(msb_exec_output_exit_code(out) == -1);
+	msb_exec_output_free(out);
+	out = sh(sb, "kill -TERM $$");
+	CHECK(msb_exec_output_signal(out) == SIGTERM);
+	msb_exec_output_free(out);
+
+	/* empty command */
+	const char *empty[] = {"", NULL};
+	CHECK(msb_sandbox_exec(&out, sb, empty, NULL) == -MSB_EINVAL);
+	const char *none[] = {NULL};
+	CHECK(msb_sandbox_exec(&out, sb, none, NULL) == -MSB_EINVAL);
+
+	/* the base image is never changed by a sandbox */
+	out = sh(sb, "echo scribble > /etc/scribble && sync && cat /etc/scribble");
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "scribble\n");
+	msb_exec_output_free(out);
+
+	char name[64];
+	snprintf(name, sizeof(name), "msb-%s,", msb_sandbox_name(sb));
+	CHECK(find_process(name) > 0);
+	CHECK(msb_sandbox_stop(sb, 0) == 0);
+	CHECK(msb_sandbox_stop(sb, 0) == 0); /* idempotent */
+	CHECK(msb_sandbox_shell(&out, sb, "true", NULL) == -MSB_ESTATE);
+	msb_sandbox_free(sb);
+	CHECK(find_process(name) == 0);
+	CHECK(count_sandbox_dirs() == 0);
+	unsetenv("HOST_ONLY_SECRET");
+}
+
+/* A named sandbox persists when stopped; a second one of that name is
+ * refused while the first exists. The base image stays pristine. */
+static void test_named(void)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_sandbox *a = NULL, *b = NULL;
+	msb_exec_output *out;
+
+	o.name = "named-one";
+	if (msb_sandbox_create(&a, &o) < 0) {
+		CHECK(!"create named-one");
+		fprintf(stderr, "  %s\n", msb_last_error()->message);
+		return;
+	}
+	CHECK_STR(msb_sandbox_name(a), "named-one");
+	CHECK(msb_sandbox_create(&b, &o) == -MSB_EEXIST);
+	CHECK(strstr(msb_last_error()->message, "named-one") != NULL);
+	out = sh(a, "test -e /etc/scribble && echo changed || echo pristine");
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "pristine\n");
+	msb_exec_output_free(out);
+	CHECK(msb_sandbox_stop(a, 0) == 0);
+	msb_sandbox_free(a);
+	CHECK(find_process("msb-named-one,") == 0);
+	/* Its folder (disk, logs) stays; nothing runs. */
+	CHECK(count_sandbox_dirs() == 1);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/sandboxes/named-one",
+		 getenv("MSB_HOME"));
+	remove_tree(path);
+}
+
+struct par {
+	int index;
+	int ok;
+};
+
+static void *boot_one(void *arg)
+{
+	struct par *p = arg;
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_sandbox *sb;
+	msb_exec_output *out;
+	char cmd[64], want[64];
+
+	if (msb_sandbox_create(&sb, &o) < 0) {
+		fprintf(stderr, "  parallel create %d: %s\n", p->index,
+			msb_last_error()->message);
+		return NULL;
+	}
+	snprintf(cmd, sizeof(cmd), "echo sandbox-%d", p->index);
+	snprintf(want, sizeof(want), "sandbox-%d\n", p->index);
+	if (msb_sandbox_shell(&out, sb, cmd, NULL) == 0) {
+		p->ok = !strcmp(msb_exec_output_stdout(out, NULL), want);
+		msb_exec_output_free(out);
+	}
+	if (msb_sandbox_stop(sb, 0) < 0)
+		p->ok = 0;
+	msb_sandbox_free(sb);
+	return NULL;
+}
+
+static void test_three_at_once(void)
+{
+	pthread_t t[3];
+	struct par p[3];
+
+	for (int i = 0; i < 3; i++) {
+		p[i] = (struct par){.index = i};
+		pthread_create(&t[i], NULL, boot_one, &p[i]);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		CHECK(p[i].ok);
+	}
+	CHECK(count_sandbox_dirs() == 0);
+}
+
+struct bg_exec {
+	msb_sandbox *sb;
+	int rc;
+	char message[1024];
+};
+
+static void *run_sleep(void *arg)
+{
+	struct bg_exec *b = arg;
+	msb_exec_output *out = NULL;
+
+	b->rc = msb_sandbox_shell(&out, b->sb, "echo started; sleep 60", NULL);
+	snprintf(b->message, sizeof(b->message), "%s",
+		 msb_last_error()->message);
+	msb_exec_output_free(out);
+	return NULL;
+}
+
+/* QEMU killed under a running command: a clear error, nothing left. */
+static void test_qemu_killed(void)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_sandbox *sb;
+	char name[64];
+
+	if (msb_sandbox_create(&sb, &o) < 0) {
+		CHECK(!"create");
+		return;
+	}
+	snprintf(name, sizeof(name), "msb-%s,", msb_sandbox_name(sb));
+	pid_t qemu = find_process(name);
+	CHECK(qemu > 0);
+
+	struct bg_exec b = {.sb = sb};
+	pthread_t t;
+	pthread_create(&t, NULL, run_sleep, &b);
+	struct timespec ts = {.tv_sec = 1};
+	nanosleep(&ts, NULL);
+	if (qemu > 0)
+		kill(qemu, SIGKILL);
+	pthread_join(t, NULL);
+	CHECK(b.rc == -MSB_EVMDIED);
+	CHECK(strstr(b.message, "signal 9") != NULL);
+	fprintf(stderr, "  QEMU killed: %s\n", b.message);
+	msb_sandbox_free(sb);
+	CHECK(find_process(name) == 0);
+	CHECK(count_sandbox_dirs() == 0);
+}
+
+/* Boot failures, with test guests whose init hangs or exits. */
+/* A guest folder like the real one but with another initramfs. */
+static void make_guest(char *dir, size_t len, const char *home,
+		       const char *tag, const char *initramfs)
+{
+	const char *real = getenv("MSB_TEST_GUEST_DIR");
+	char src[4096], dst[4096];
+
+	snprintf(dir, len, "%s/guest-%s", home, tag);
+	mkdir(dir, 0700);
+	const char *names[] = {"vmlinux", "rootfs.ext4"};
+	for (int i = 0; i < 2; i++) {
+		snprintf(src, sizeof(src), "%s/%s", real, names[i]);
+		snprintf(dst, sizeof(dst), "%s/%s", dir, names[i]);
+		if (symlink(src, dst) < 0)
+			perror(dst);
+	}
+	snprintf(dst, sizeof(dst), "%s/initramfs.cpio", dir);
+	char *abs = realpath(initramfs, NULL);
+	if (!abs || symlink(abs, dst) < 0)
+		perror(dst);
+	free(abs);
+}
+
+static void test_boot_errors(const char *home, const char *hang_initrd,
+			     const char *panic_initrd)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_sandbox *sb = NULL;
+	char hang_dir[4096], panic_dir[4096];
+
+	make_guest(hang_dir, sizeof(hang_dir), home, "hang", hang_initrd);
+	make_guest(panic_dir, sizeof(panic_dir), home, "panic", panic_initrd);
+
+	setenv("MSB_GUEST_DIR", hang_dir, 1);
+	o.boot_timeout_s = 4;
+	CHECK(msb_sandbox_create(&sb, &o) == -MSB_ETIMEDOUT);
+	fprintf(stderr, "  timeout: %s\n", msb_last_error()->message);
+	CHECK(strstr(msb_last_error()->message, "not ready after 4 s") != NULL);
+	/* the kernel log's last lines are part of the message */
+	CHECK(strstr(msb_last_error()->message, "test-init: hanging") != NULL);
+	CHECK(count_sandbox_dirs() == 0);
+
+	setenv("MSB_GUEST_DIR", panic_dir, 1);
+	o.boot_timeout_s = 30;
+	CHECK(msb_sandbox_create(&sb, &o) == -MSB_EVMDIED);
+	fprintf(stderr, "  panic: %s\n", msb_last_error()->message);
+	CHECK(strstr(msb_last_error()->message, "panic") != NULL);
+	CHECK(count_sandbox_dirs() == 0);
+	unsetenv("MSB_GUEST_DIR");
+}
+
+static void test_kvm_required(void)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_sandbox *sb = NULL;
+
+	if (kvm_usable()) {
+		printf("  KVM is usable here: the MSB_ACCEL=kvm error is not testable\n");
+		return;
+	}
+	setenv("MSB_ACCEL", "kvm", 1);
+	CHECK(msb_sandbox_create(&sb, &o) == -MSB_EKVM);
+	CHECK(strstr(msb_last_error()->message, "MSB_ACCEL=tcg") != NULL);
+	unsetenv("MSB_ACCEL");
+	CHECK(count_sandbox_dirs() == 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s HANG_INITRAMFS PANIC_INITRAMFS\n",
+			argv[0]);
+		return 2;
+	}
+	const char *home = temp_home();
+	msb_set_log_callback(log_cb, MSB_LOG_INFO, NULL);
+	unsetenv("MSB_ACCEL");
+
+	test_commands();
+	test_named();
+	test_three_at_once();
+	test_qemu_killed();
+	test_boot_errors(home, argv[1], argv[2]);
+	test_kvm_required();
+
+	remove_tree(home);
+	return check_summary("test_sandbox");
+}

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Unit tests of the public API that need no VM: option validation, error
+ * reporting, missing runtime files. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "microsandbox.h"
+
+static int create_fails(const msb_sandbox_options *o, int code,
+			const char *needle)
+{
+	msb_sandbox *sb = (msb_sandbox *)0x1;
+	int rc = msb_sandbox_create(&sb, o);
+	const msb_error *e = msb_last_error();
+	int ok = rc == -code && e->code == code && sb == NULL &&
+		 strstr(e->message, needle) != NULL &&
+		 !strchr(e->message, '\n');
+	if (!ok)
+		fprintf(stderr, "  create: rc %d code %d message `%s`\n", rc,
+			e->code, e->message);
+	return ok;
+}
+
+static void test_invalid_options(void)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+
+	CHECK(create_fails(NULL, MSB_EINVAL, "options"));
+	o.version = 0;
+	CHECK(create_fails(&o, MSB_EINVAL, "MSB_SANDBOX_OPTIONS_INIT"));
+	o.version = MSB_SANDBOX_OPTIONS_VERSION;
+	o.cpus = 65;
+	CHECK(create_fails(&o, MSB_EINVAL, "cpus 65"));
+	o.cpus = 1000000;
+	CHECK(create_fails(&o, MSB_EINVAL, "between 1 and 64"));
+	o.cpus = 0;
+	o.memory_mib = 32;
+	CHECK(create_fails(&o, MSB_EINVAL, "memory 32"));
+	o.memory_mib = 1u << 20;
+	CHECK(create_fails(&o, MSB_EINVAL, "between 64 and 65536"));
+	o.memory_mib = 0;
+	const char *names[] = {"", "../x", "a/b", "-x", "has space",
+			       "0123456789012345678901234567890123456789012345678901234567890123"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		o.name = names[i];
+		CHECK(create_fails(&o, MSB_EINVAL, "invalid sandbox name"));
+	}
+	o.name = NULL;
+	const char *env[] = {"OK=1", "NOEQUALS", NULL};
+	o.env = env;
+	CHECK(create_fails(&o, MSB_EINVAL, "`NOEQUALS`"));
+	const char *env2[] = {"=x", NULL};
+	o.env = env2;
+	CHECK(create_fails(&o, MSB_EINVAL, "KEY=VALUE"));
+	o.env = NULL;
+	CHECK(msb_sandbox_create(NULL, &o) == -MSB_EINVAL);
+}
+
+static void test_environment_errors(void)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+
+	setenv("MSB_ACCEL", "fast", 1);
+	CHECK(create_fails(&o, MSB_EINVAL, "MSB_ACCEL"));
+	unsetenv("MSB_ACCEL");
+
+	setenv("MSB_QEMU", "/nonexistent/qemu", 1);
+	CHECK(create_fails(&o, MSB_ENOTFOUND, "qemu-system-x86"));
+	unsetenv("MSB_QEMU");
+
+	setenv("MSB_HOME", "relative/home", 1);
+	CHECK(create_fails(&o, MSB_EINVAL, "absolute"));
+	setenv("MSB_HOME", "/tmp/msb-unit-home", 1);
+
+	/* The checks for QEMU come first; where QEMU is installed, a missing
+	 * kernel is reported with the setup command. */
+	setenv("MSB_QEMU", "/bin/true", 1);
+	setenv("MSB_QEMU_IMG", "/bin/true", 1);
+	setenv("MSB_GUEST_DIR", "/nonexistent/guest", 1);
+	CHECK(create_fails(&o, MSB_ENOTFOUND, "setup.sh"));
+	CHECK(create_fails(&o, MSB_ENOTFOUND, "guest kernel"));
+	setenv("MSB_VMM", "/nonexistent/msb-vmm", 1);
+	CHECK(create_fails(&o, MSB_ENOTFOUND, "msb-vmm"));
+	unsetenv("MSB_VMM");
+	unsetenv("MSB_GUEST_DIR");
+	unsetenv("MSB_QEMU");
+	unsetenv("MSB_QEMU_IMG");
+
+	/* An image that is neither a file nor (yet) pullable. */
+	o.image = "docker.io/library/alpine:latest";
+	if (msb_sandbox_create(&(msb_sandbox *){NULL}, &o) < 0)
+		CHECK(msb_last_error()->code == MSB_ENOTFOUND);
+}
+
+static void test_misc(void)
+{
+	msb_exec_output *out = (msb_exec_output *)0x1;
+
+	CHECK(msb_sandbox_exec(&out, NULL, NULL, NULL) == -MSB_EINVAL);
+	CHECK(msb_sandbox_shell(&out, NULL, NULL, NULL) == -MSB_EINVAL);
+	CHECK(msb_sandbox_stop(NULL, 0) == -MSB_EINVAL);
+	msb_sandbox_free(NULL);
+	msb_exec_output_free(NULL);
+	CHECK(msb_exec_output_exit_code(NULL) == -1);
+	size_t len = 99;
+	CHECK_STR(msb_exec_output_stdout(NULL, &len), "");
+	CHECK(len == 0);
+	CHECK_STR(msb_strerror(MSB_ECMDNOTFOUND), "command not found");
+	CHECK_STR(msb_strerror(-MSB_EINVAL), "invalid argument");
+	CHECK_STR(msb_strerror(9999), "unknown error");
+	CHECK_STR(msb_version(), MSB_VERSION_STRING);
+	CHECK(msb_last_error() != NULL);
+	CHECK(msb_sandbox_name(NULL) == NULL);
+}
+
+int main(void)
+{
+	unsetenv("MSB_ACCEL");
+	test_invalid_options();
+	test_environment_errors();
+	test_misc();
+	return check_summary("test_api");
+}

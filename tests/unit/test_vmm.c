@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Unit tests: the QEMU command line and the VM spec (no VM). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "vmm/qemu.h"
+#include "vmm/spec.h"
+
+/* Index of @arg in @argv, or -1. */
+static int find(char **argv, const char *arg)
+{
+	for (int i = 0; argv[i]; i++)
+		if (!strcmp(argv[i], arg))
+			return i;
+	return -1;
+}
+
+/* The value following option @opt, or NULL. */
+static const char *opt(char **argv, const char *o)
+{
+	int i = find(argv, o);
+	return i >= 0 ? argv[i + 1] : NULL;
+}
+
+static void test_argv_tcg(void)
+{
+	struct msb_qemu_config c = {
+		.qemu = "/usr/bin/qemu-system-x86_64",
+		.name = "box,1",
+		.kernel = "/k/vmlinux",
+		.initrd = "/k/initramfs.cpio",
+		.disk = "/s/a,b/disk.qcow2",
+		.console_log = "/s/logs/kernel.log",
+		.cpus = 2,
+		.memory_mib = 768,
+		.kvm = false,
+		.tsc_khz = 2600000,
+		.agent_fd = 3,
+	};
+	char **argv = msb_qemu_argv(&c);
+	CHECK(argv != NULL);
+	CHECK_STR(argv[0], "/usr/bin/qemu-system-x86_64");
+	CHECK_STR(opt(argv, "-M"), "microvm");
+	CHECK_STR(opt(argv, "-accel"), "tcg");
+	CHECK(find(argv, "-cpu") < 0);
+	CHECK_STR(opt(argv, "-m"), "768");
+	CHECK_STR(opt(argv, "-smp"), "2");
+	CHECK(find(argv, "-nodefaults") > 0);
+	CHECK(find(argv, "-no-reboot") > 0);
+	CHECK_STR(opt(argv, "-kernel"), "/k/vmlinux");
+	CHECK_STR(opt(argv, "-initrd"), "/k/initramfs.cpio");
+	const char *append = opt(argv, "-append");
+	CHECK(append && strstr(append, "console=ttyS0"));
+	CHECK(append && strstr(append, "tsc_early_khz=2600000"));
+	CHECK(append && strstr(append, "panic=-1"));
+	/* Commas in paths and names are doubled in option lists. */
+	CHECK(find(argv, "file=/s/a,,b/disk.qcow2,if=none,id=root,format=qcow2,discard=unmap") > 0);
+	CHECK(find(argv, "msb-box,,1,process=msb-box,,1") > 0);
+	CHECK(find(argv, "socket,id=agent,fd=3") > 0);
+	CHECK(find(argv, "virtserialport,chardev=agent,name=agent") > 0);
+	CHECK(find(argv, "virtio-rng-device") > 0);
+	CHECK(find(argv, "virtio-blk-device,drive=root") > 0);
+	CHECK(find(argv, "file,id=con,path=/s/logs/kernel.log") > 0);
+	CHECK(find(argv, "virtio-mmio.force-legacy=false") > 0);
+	free(argv);
+}
+
+static void test_argv_kvm(void)
+{
+	struct msb_qemu_config c = {
+		.qemu = "qemu",
+		.name = "k",
+		.kernel = "k",
+		.initrd = "i",
+		.disk = "d",
+		.console_log = "c",
+		.cpus = 1,
+		.memory_mib = 512,
+		.kvm = true,
+		.tsc_khz = 2600000,
+		.agent_fd = 3,
+	};
+	char **argv = msb_qemu_argv(&c);
+	CHECK(argv != NULL);
+	CHECK_STR(opt(argv, "-accel"), "kvm");
+	CHECK_STR(opt(argv, "-cpu"), "host");
+	/* A TSC hint would skew the guest clock under KVM. */
+	const char *append = opt(argv, "-append");
+	CHECK(append && !strstr(append, "tsc_early_khz"));
+	free(argv);
+}
+
+static void test_escape(void)
+{
+	char *s = msb_qemu_escape("a,b,,c");
+	CHECK_STR(s, "a,,b,,,,c");
+	free(s);
+	s = msb_qemu_escape("");
+	CHECK_STR(s, "");
+	free(s);
+}
+
+static void test_spec_roundtrip(void)
+{
+	char *env[] = {"A=1", "B=two words", NULL};
+	struct msb_vm_spec s = {
+		.name = "n",
+		.ephemeral = true,
+		.cpus = 3,
+		.memory_mib = 1024,
+		.env = env,
+		.sandbox_dir = "/h/sandboxes/n",
+		.qemu = "/q",
+		.qemu_img = "/qi",
+		.kernel = "/k",
+		.initrd = "/i",
+		.rootfs = "/r",
+		.accel = "tcg",
+		.boot_timeout_ms = 5000,
+	};
+	char *json = NULL, err[256];
+	struct msb_vm_spec t;
+
+	CHECK(msb_spec_to_json(&json, &s) == 0);
+	CHECK(msb_spec_from_json(&t, json, strlen(json), err, sizeof(err)) ==
+	      0);
+	CHECK_STR(t.name, "n");
+	CHECK(t.ephemeral);
+	CHECK(t.cpus == 3 && t.memory_mib == 1024 && t.boot_timeout_ms == 5000);
+	CHECK_STR(t.env[0], "A=1");
+	CHECK_STR(t.env[1], "B=two words");
+	CHECK(t.env[2] == NULL);
+	CHECK_STR(t.accel, "tcg");
+	CHECK_STR(t.rootfs, "/r");
+	msb_spec_clear(&t);
+	free(json);
+
+	/* Missing fields, wrong types and duplicates are refused. */
+	const char *bad[] = {
+		"",
+		"[]",
+		"{\"name\":\"n\"}",
+		"{\"name\":\"n\",\"name\":\"m\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(msb_spec_from_json(&t, bad[i], strlen(bad[i]), err,
+					 sizeof(err)) < 0);
+		CHECK(err[0] != '\0');
+	}
+}
+
+int main(void)
+{
+	test_argv_tcg();
+	test_argv_kvm();
+	test_escape();
+	test_spec_roundtrip();
+	return check_summary("test_vmm");
+}
