@@ -13,12 +13,15 @@ cd "$(dirname "$0")"
 PACKAGES=(
 	# build
 	gcc libc6-dev meson ninja-build pkg-config libjansson-dev
+	libcurl4-openssl-dev libarchive-dev libext2fs-dev libssl-dev
+	zlib1g-dev libzstd-dev libsqlite3-dev
 	# run: the VMM and the tools that make root disks
 	qemu-system-x86 qemu-utils
 	# guest assembly: kernel unpacking, initramfs, default rootfs
 	busybox-static e2fsprogs cpio kmod lz4 dpkg
-	# tests: sanitizers and fuzzing
+	# tests: sanitizers and fuzzing; a real registry and image tools
 	clang libclang-rt-14-dev
+	docker-registry umoci skopeo apache2-utils debootstrap zstd
 )
 
 want_deps=1

@@ -324,6 +324,50 @@ static void test_qemu_killed(void)
 	CHECK(count_sandbox_dirs() == 0);
 }
 
+/* The sandbox stops when the process that created it dies, even by
+ * SIGKILL: the supervisor sees EOF on its watch pipe. */
+static void test_creator_killed(void)
+{
+	int pfd[2];
+	char name[80] = "";
+
+	if (pipe(pfd) < 0)
+		return;
+	pid_t child = fork();
+	if (child == 0) {
+		msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+		msb_sandbox *sb;
+		close(pfd[0]);
+		if (msb_sandbox_create(&sb, &o) == 0)
+			dprintf(pfd[1], "msb-%s,", msb_sandbox_name(sb));
+		close(pfd[1]);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	ssize_t n = read(pfd[0], name, sizeof(name) - 1);
+	close(pfd[0]);
+	CHECK(n > 0);
+	if (n > 0)
+		name[n] = '\0';
+	CHECK(n > 0 && find_process(name) > 0);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	/* Gone within seconds. */
+	int tries = 0;
+	while (n > 0 && find_process(name) && tries++ < 150) {
+		struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	CHECK(n > 0 && find_process(name) == 0);
+	tries = 0;
+	while (count_sandbox_dirs() && tries++ < 50) {
+		struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	CHECK(count_sandbox_dirs() == 0);
+}
+
 /* Boot failures, with test guests whose init hangs or exits. */
 /* A guest folder like the real one but with another initramfs. */
 static void make_guest(char *dir, size_t len, const char *home,
@@ -407,6 +451,7 @@ int main(int argc, char **argv)
 	test_named();
 	test_three_at_once();
 	test_qemu_killed();
+	test_creator_killed();
 	test_boot_errors(home, argv[1], argv[2]);
 	test_kvm_required();
 
