@@ -389,8 +389,8 @@ EXPORT int msb_sandbox_stop(msb_sandbox *sb, unsigned int timeout_ms)
 
 	struct msb_msg m = {
 		.type = MSB_MSG_SHUTDOWN,
-		.has = MSB_HAS(MSB_FLD_TIME),
-		.time = (uint64_t)timeout_ms * 1000000u,
+		.has = MSB_HAS(MSB_FLD_TIMEOUT),
+		.timeout_ms = timeout_ms,
 	};
 	if (msb__conn_send(&sb->conn, 0, MSB_F_START | MSB_F_END, &m) == 0) {
 		/* The supervisor kills the VM at the deadline; give it a

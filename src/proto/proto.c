@@ -59,6 +59,7 @@ static const struct field fields[] = {
 	FIELD(MSB_FLD_AGENT, "agent_us", FK_UINT, agent_us),
 	FIELD(MSB_FLD_MODULES, "modules_us", FK_UINT, modules_us),
 	FIELD(MSB_FLD_MOUNT, "mount_us", FK_UINT, mount_us),
+	FIELD(MSB_FLD_TIMEOUT, "timeout_ms", FK_UINT, timeout_ms),
 };
 
 _Static_assert(ARRAY_SIZE(fields) == MSB_FLD__COUNT,

@@ -133,6 +133,8 @@ enum msb_field {
 	MSB_FLD_AGENT,    /* "agent_us" uint: ready, time spent in the agent */
 	MSB_FLD_MODULES,  /* "modules_us" uint: ready, module loading */
 	MSB_FLD_MOUNT,    /* "mount_us" uint: ready, root mount + switch */
+	MSB_FLD_TIMEOUT,  /* "timeout_ms" uint: shutdown (client → supervisor),
+			     grace period before the VM is killed */
 	MSB_FLD__COUNT
 };
 
@@ -160,6 +162,7 @@ struct msb_msg {
 	uint64_t agent_us;
 	uint64_t modules_us;
 	uint64_t mount_us;
+	uint64_t timeout_ms;
 };
 
 /* Set a text field from a C string (no copy). */

@@ -178,7 +178,9 @@ static void console_tail(char *out, size_t outlen, int lines)
 			}
 			continue;
 		}
-		out[o++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+		/* One printable ASCII line: it travels in a CBOR text. */
+		unsigned char ch = (unsigned char)*p;
+		out[o++] = ch < 0x20 ? ' ' : ch >= 0x7f ? '?' : (char)ch;
 	}
 	/* Drop a trailing separator. */
 	while (o >= 3 && !memcmp(out + o - 3, " | ", 3))
@@ -208,6 +210,9 @@ static bool console_line(const char *needle, char *out, size_t outlen)
 		return false;
 	size_t len = strcspn(hit, "\r\n");
 	snprintf(out, outlen, "%.*s", (int)len, hit);
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	return true;
 }
 
@@ -655,8 +660,9 @@ static void on_client_control(struct client *c, const struct msb_frame *f)
 	}
 	switch (m.type) {
 	case MSB_MSG_SHUTDOWN:
-		begin_stop(m.has & MSB_HAS(MSB_FLD_TIME) && m.time
-				   ? (unsigned int)(m.time / 1000000u)
+		begin_stop(m.has & MSB_HAS(MSB_FLD_TIMEOUT) && m.timeout_ms &&
+					   m.timeout_ms <= 3600000u
+				   ? (unsigned int)m.timeout_ms
 				   : DEFAULT_STOP_MS,
 			   "requested");
 		break;
