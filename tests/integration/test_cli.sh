@@ -101,7 +101,8 @@ done
 # nothing left behind
 left=$(find "$MSB_HOME/sandboxes" -mindepth 1 2>/dev/null | wc -l)
 [ "$left" = 0 ] && ok "no sandbox folders left" || bad "no sandbox folders left ($left)"
-if pgrep -f 'process=msb-msb-' >/dev/null; then bad "no QEMU left"; else ok "no QEMU left"; fi
+# QEMU's command line names its console log under our MSB_HOME.
+if pgrep -f "$MSB_HOME/" >/dev/null; then bad "no QEMU left"; else ok "no QEMU left"; fi
 
 echo "test_cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The state database: SQLite in WAL mode at $MSB_HOME/db/msb.db, with
+ * numbered migrations applied at open (PRAGMA user_version), safe under
+ * many concurrent processes (busy timeout; migrations in an IMMEDIATE
+ * transaction).
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lib/db.h"
+
+static const char *const migrations[] = {
+	/* 1: images */
+	"CREATE TABLE images ("
+	"  reference TEXT PRIMARY KEY,"
+	"  manifest_digest TEXT NOT NULL,"
+	"  config_digest TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  created TEXT,"
+	"  pulled_at INTEGER NOT NULL);"
+	"CREATE INDEX images_manifest ON images(manifest_digest);",
+};
+
+static int db_err(sqlite3 *db, const char *what)
+{
+	return msb__error(MSB_ESYS, 0, "database: %s: %s", what,
+			  db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+static int migrate(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_err(db, "begin");
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	int n = (int)ARRAY_SIZE(migrations);
+	if (version > n) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return msb__error(MSB_ESTATE, 0,
+				  "database schema %d is newer than this msb (%d): upgrade msb",
+				  version, n);
+	}
+	for (int v = version; v < n; v++) {
+		char pragma[64];
+		if (sqlite3_exec(db, migrations[v], NULL, NULL, NULL) !=
+		    SQLITE_OK) {
+			int rc = db_err(db, "migration");
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return rc;
+		}
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+			 v + 1);
+		sqlite3_exec(db, pragma, NULL, NULL, NULL);
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		int rc = db_err(db, "commit");
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	return 0;
+}
+
+int msb__db_open(sqlite3 **out, const char *home)
+{
+	char path[4096];
+	sqlite3 *db = NULL;
+	int rc;
+
+	*out = NULL;
+	snprintf(path, sizeof(path), "%s/db", home);
+	if (mkdir(home, 0700) < 0 && errno != EEXIST)
+		return msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", home,
+				  strerror(errno));
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", path,
+				  strerror(errno));
+	snprintf(path, sizeof(path), "%s/db/msb.db", home);
+	if (sqlite3_open_v2(path, &db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "open database `%s`: %s", path,
+				db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return rc;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+	sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+	sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+	if ((rc = migrate(db)) < 0) {
+		sqlite3_close(db);
+		return rc;
+	}
+	*out = db;
+	return 0;
+}
+
+void msb__db_close(sqlite3 *db)
+{
+	sqlite3_close(db);
+}
