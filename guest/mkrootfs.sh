@@ -23,7 +23,14 @@ die() {
 	exit 1
 }
 
-{ [ $# -ge 1 ] && [ $# -le 2 ]; } || die "usage: $prog OUT [SIZE_MIB]"
+layout=
+if [ "${1:-}" = --layout ]; then
+	# OCI image layout of the same tree: the built-in default image.
+	[ $# -eq 2 ] || die "usage: $prog --layout OUTDIR"
+	layout=1
+	shift
+fi
+{ [ $# -ge 1 ] && [ $# -le 2 ]; } || die "usage: $prog OUT [SIZE_MIB] | --layout OUTDIR"
 out=$1
 size_mib=${2:-256}
 busybox=${BUSYBOX:-/bin/busybox}
@@ -50,8 +57,7 @@ stage=$(mktemp -d "$outdir/.rootfs.XXXXXX") ||
 	die "cannot create a folder in $outdir"
 tmp=$out.tmp
 cleanup() {
-	rm -rf "$stage"
-	rm -f "$tmp"
+	rm -rf "$stage" "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -117,6 +123,40 @@ fi
 find "$tree" -exec touch -h -d "@$epoch" {} +
 
 # Same inputs, same UUID (so the same image bytes).
+if [ -n "$layout" ]; then
+	# One gzip layer (owners 0:0, sorted, fixed times), config, manifest,
+	# index: a deterministic OCI layout written to $out.tmp, then renamed.
+	rm -rf "$tmp"
+	mkdir -p "$tmp/blobs/sha256"
+	(cd "$tree" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
+		tar --create --no-recursion --files-from=- --numeric-owner \
+			--owner=0 --group=0 --mtime="@$epoch" --format=pax \
+			--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime) \
+		>"$stage/layer.tar" || die "tar failed"
+	diff_id=$(sha256sum "$stage/layer.tar" | cut -d' ' -f1)
+	gzip -n -9 <"$stage/layer.tar" >"$stage/layer.tar.gz" || die "gzip failed"
+	layer=$(sha256sum "$stage/layer.tar.gz" | cut -d' ' -f1)
+	layer_size=$(stat -c %s "$stage/layer.tar.gz")
+	mv "$stage/layer.tar.gz" "$tmp/blobs/sha256/$layer"
+	created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
+	printf '{"architecture":"amd64","os":"linux","created":"%s","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+		"$created" "$diff_id" >"$stage/config.json"
+	config=$(sha256sum "$stage/config.json" | cut -d' ' -f1)
+	config_size=$(stat -c %s "$stage/config.json")
+	mv "$stage/config.json" "$tmp/blobs/sha256/$config"
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}]}' \
+		"$config" "$config_size" "$layer" "$layer_size" >"$stage/manifest.json"
+	manifest=$(sha256sum "$stage/manifest.json" | cut -d' ' -f1)
+	manifest_size=$(stat -c %s "$stage/manifest.json")
+	mv "$stage/manifest.json" "$tmp/blobs/sha256/$manifest"
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"latest"}}]}' \
+		"$manifest" "$manifest_size" >"$tmp/index.json"
+	printf '{"imageLayoutVersion":"1.0.0"}' >"$tmp/oci-layout"
+	rm -rf "$out"
+	mv "$tmp" "$out"
+	exit 0
+fi
+
 uuid=$( {
 	sha256sum "$busybox" | cut -d' ' -f1
 	echo "$size_mib $epoch"

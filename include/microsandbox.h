@@ -87,6 +87,103 @@ typedef void (*msb_log_fn)(int level, const char *message, void *userdata);
 void msb_set_log_callback(msb_log_fn fn, int max_level, void *userdata);
 
 /* ------------------------------------------------------------------ */
+/* Images                                                              */
+
+/*
+ * OCI images from any registry ("alpine", "python:3.12",
+ * "ghcr.io/org/app@sha256:...", "localhost:5000/team/tool:v2"), kept in a
+ * content store under $MSB_HOME/images with each image's layers flattened
+ * into a read-only ext4 root disk.
+ */
+typedef struct msb_image msb_image;
+
+typedef enum msb_pull_policy {
+	MSB_PULL_IF_MISSING = 0, /* use the stored image if there is one */
+	MSB_PULL_ALWAYS = 1,     /* ask the registry for the reference again */
+	MSB_PULL_NEVER = 2,      /* only the store; fail if missing */
+} msb_pull_policy;
+
+/* Progress of one layer download: @done of @total bytes. */
+typedef void (*msb_pull_progress_fn)(const char *layer_digest, uint64_t done,
+				     uint64_t total, void *userdata);
+
+#define MSB_PULL_OPTIONS_VERSION 1
+
+typedef struct msb_pull_options {
+	unsigned int version; /* MSB_PULL_OPTIONS_VERSION */
+	msb_pull_policy policy;
+	/* "os/arch[/variant]"; NULL: the host's platform. */
+	const char *platform;
+	/*
+	 * Registry credentials. NULL: those of ~/.docker/config.json for the
+	 * registry (auths, credHelpers, credsStore), else anonymous.
+	 */
+	const char *username;
+	const char *password;
+	/*
+	 * SECURITY NOTE: non-zero allows plain HTTP to this registry, so the
+	 * image and credentials travel unprotected. Registries on localhost
+	 * may always use HTTP.
+	 */
+	int insecure;
+	msb_pull_progress_fn progress; /* or NULL */
+	void *userdata;
+} msb_pull_options;
+
+#define MSB_PULL_OPTIONS_INIT {MSB_PULL_OPTIONS_VERSION, MSB_PULL_IF_MISSING, NULL, NULL, NULL, 0, NULL, NULL}
+
+/*
+ * msb_image_pull() - make @reference available: pull it (manifest, config,
+ * layers verified by digest, in parallel) and build its root disk, or find
+ * it in the store, as @opts->policy says.
+ * @out: the image (free with msb_image_free()), or NULL if not wanted
+ * @opts: NULL for defaults
+ * Return: 0, or MSB_EINVAL (bad reference), MSB_ENOTFOUND (no such image,
+ * or not stored with MSB_PULL_NEVER), MSB_EPROTO (a document or blob that
+ * does not verify), MSB_ESYS...
+ */
+int msb_image_pull(msb_image **out, const char *reference,
+		   const msb_pull_options *opts);
+
+/* A stored image, without network access. MSB_ENOTFOUND if absent. */
+int msb_image_get(msb_image **out, const char *reference);
+
+/*
+ * msb_image_list() - all stored images, sorted by reference.
+ * @out: array of @count images; free with msb_image_list_free()
+ */
+int msb_image_list(msb_image ***out, size_t *count);
+void msb_image_list_free(msb_image **images, size_t count);
+
+/*
+ * msb_image_remove() - forget a reference. Its root disk and blobs go when
+ * no other reference uses them. Refused (MSB_ESTATE) while a sandbox uses
+ * the image.
+ */
+int msb_image_remove(const char *reference);
+
+/* Delete blobs and root disks that no stored image uses; @freed (may be
+ * NULL) receives the bytes freed. */
+int msb_image_prune(uint64_t *freed);
+
+/* Accessors; strings are owned by the image. Arrays are NULL-terminated
+ * and never NULL (empty when the image config has none). */
+const char *msb_image_reference(const msb_image *img); /* canonical */
+const char *msb_image_digest(const msb_image *img);    /* manifest */
+const char *msb_image_created(const msb_image *img);   /* or NULL */
+uint64_t msb_image_size(const msb_image *img);         /* layer bytes */
+const char *const *msb_image_env(const msb_image *img);
+const char *const *msb_image_entrypoint(const msb_image *img);
+const char *const *msb_image_cmd(const msb_image *img);
+const char *msb_image_workdir(const msb_image *img); /* or NULL */
+const char *msb_image_user(const msb_image *img);    /* or NULL */
+
+/* The image as JSON (reference, digests, platform, config); malloc'd. */
+char *msb_image_inspect_json(const msb_image *img);
+
+void msb_image_free(msb_image *img);
+
+/* ------------------------------------------------------------------ */
 /* Sandboxes                                                           */
 
 typedef struct msb_sandbox msb_sandbox;
@@ -101,7 +198,10 @@ typedef struct msb_sandbox_options {
 	 * name; such a sandbox is removed when it stops.
 	 */
 	const char *name;
-	/* Root filesystem image. NULL: the built-in default (busybox). */
+	/*
+	 * Root filesystem: an OCI image reference, the path of an ext4 disk
+	 * image, or NULL for the built-in default image (busybox).
+	 */
 	const char *image;
 	unsigned int cpus;       /* vCPUs, 1..64; 0 means 1 */
 	unsigned int memory_mib; /* guest RAM in MiB, 64..65536; 0 means 512 */
@@ -112,9 +212,11 @@ typedef struct msb_sandbox_options {
 	const char *const *env;
 	/* Seconds to wait for the guest to become ready; 0 means 60. */
 	unsigned int boot_timeout_s;
+	/* How to get an OCI image (policy, credentials...); NULL: defaults. */
+	const msb_pull_options *pull;
 } msb_sandbox_options;
 
-#define MSB_SANDBOX_OPTIONS_INIT {MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0}
+#define MSB_SANDBOX_OPTIONS_INIT {MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL}
 
 /*
  * msb_sandbox_create() - boot a new sandbox and wait until it is ready.
@@ -131,6 +233,10 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts);
 
 /* The sandbox's name; owned by the handle. */
 const char *msb_sandbox_name(const msb_sandbox *sb);
+
+/* The OCI image the sandbox runs, owned by the handle; NULL when it boots
+ * a disk image. Its entrypoint and cmd are what `msb run IMAGE` runs. */
+const msb_image *msb_sandbox_image(const msb_sandbox *sb);
 
 /*
  * msb_sandbox_stop() - stop the VM: the guest syncs and powers off; after
@@ -160,7 +266,7 @@ typedef struct msb_exec_options {
 	unsigned int version; /* MSB_EXEC_OPTIONS_VERSION */
 	/* Extra environment ("KEY=VALUE"), over the sandbox's; or NULL. */
 	const char *const *env;
-	/* Working directory in the guest, or NULL for "/". */
+	/* Working directory in the guest; NULL: the image's, else "/". */
 	const char *cwd;
 	/*
 	 * If set, output is passed to this callback as it arrives instead of
@@ -168,9 +274,15 @@ typedef struct msb_exec_options {
 	 */
 	msb_output_fn on_output;
 	void *userdata;
+	/*
+	 * User to run as: "name", "uid", "name:group" or "uid:gid", resolved
+	 * with the guest's /etc/passwd and /etc/group. NULL: the image's
+	 * user, else root.
+	 */
+	const char *user;
 } msb_exec_options;
 
-#define MSB_EXEC_OPTIONS_INIT {MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL}
+#define MSB_EXEC_OPTIONS_INIT {MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL}
 
 /*
  * msb_sandbox_exec() - run a command in the sandbox and wait for it.
@@ -183,7 +295,8 @@ typedef struct msb_exec_options {
  * with msb_exec_output_exit_code(). Standard input is empty.
  *
  * Return: 0; MSB_ECMDNOTFOUND if argv[0] does not exist in the guest;
- * MSB_EEXEC if it could not be started; MSB_EVMDIED if the VM stopped.
+ * MSB_EEXEC if it could not be started (permission, not executable, bad
+ * working directory, unknown user); MSB_EVMDIED if the VM stopped.
  */
 int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 		     const char *const *argv, const msb_exec_options *opts);

@@ -19,14 +19,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "user.h"
 
 #define DEFAULT_PATH                                                           \
 	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -38,13 +41,15 @@ enum child_step {
 	STEP_RLIMIT,
 	STEP_STDIO,
 	STEP_CWD,
+	STEP_USER,
 	STEP_EXEC,
 };
 
 static const char *const step_names[] = {
 	[STEP_SETSID] = "setsid",    [STEP_SIGMASK] = "sigprocmask",
 	[STEP_RLIMIT] = "setrlimit", [STEP_STDIO] = "dup2",
-	[STEP_CWD] = "chdir",        [STEP_EXEC] = "exec",
+	[STEP_CWD] = "chdir",        [STEP_USER] = "setuid",
+	[STEP_EXEC] = "exec",
 };
 
 struct child_report {
@@ -58,6 +63,9 @@ struct spawn {
 	char **xenv;       /* env of the request, one allocation */
 	const char **envp; /* merged environment (points into the above) */
 	char *cwd;         /* NULL: stay in / */
+	bool set_user;     /* switch to ids before exec */
+	struct user_ids ids;
+	char *home;        /* "HOME=<the user's home>" or NULL */
 	const char *path;  /* PATH value to search */
 	char *pathbuf;     /* room for one PATH entry + '/' + argv[0] */
 	const struct rlimit *nofile;
@@ -71,6 +79,7 @@ static void spawn_free(struct spawn *sp)
 	free(sp->xenv);
 	free(sp->envp);
 	free(sp->cwd);
+	free(sp->home);
 	free(sp->pathbuf);
 	close_fd(&sp->null_fd);
 	for (int i = 0; i < 2; i++) {
@@ -110,13 +119,15 @@ static size_t strv_len(char *const *v)
 }
 
 /*
- * Merge the defaults, the hello environment and the request's, a later
+ * Merge the defaults (with @home, "HOME=..." of the user, if given), the
+ * hello environment and the request's, a later
  * "K=" replacing an earlier one. Sorting keeps this O(n log n) whatever
  * the host sends. Entries are known to contain '='.
  */
-static const char **env_merge(char *const *hello, char *const *req)
+static const char **env_merge(char *const *hello, char *const *req,
+			      const char *home)
 {
-	static const char *const defaults[] = {DEFAULT_PATH, DEFAULT_HOME};
+	const char *const defaults[] = {DEFAULT_PATH, home ? home : DEFAULT_HOME};
 	size_t nh = strv_len(hello), nr = strv_len(req);
 	size_t total = ARRAY_SIZE(defaults) + nh + nr, n = 0, out = 0;
 	_cleanup_free_ struct env_ent *ents = NULL;
@@ -254,6 +265,10 @@ static void __attribute__((noreturn)) child(const struct spawn *sp)
 	    dup2(sp->out[1], STDOUT_FILENO) < 0 ||
 	    dup2(sp->err[1], STDERR_FILENO) < 0)
 		child_fail(sp, STEP_STDIO, errno);
+	if (sp->set_user &&
+	    (setgroups(sp->ids.ngroups, sp->ids.groups) < 0 ||
+	     setgid(sp->ids.gid) < 0 || setuid(sp->ids.uid) < 0))
+		child_fail(sp, STEP_USER, errno);
 	if (sp->cwd && chdir(sp->cwd) < 0)
 		child_fail(sp, STEP_CWD, errno);
 	child_fail(sp, STEP_EXEC, child_exec(sp));
@@ -309,6 +324,37 @@ struct proc *proc_find(struct agent *a, uint32_t stream)
 	return NULL;
 }
 
+/* Read at most 1 MiB of a file into a malloc'd buffer; NULL if absent. */
+static char *slurp(const char *path, size_t *len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 1u << 20;
+	char *buf;
+	ssize_t n;
+
+	*len = 0;
+	if (fd < 0 || !(buf = malloc(cap)))
+		return NULL;
+	n = read_all(fd, buf, cap);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return buf;
+}
+
+/* Resolve a user spec with the guest's /etc/passwd and /etc/group. */
+static int resolve_user(const char *spec, struct user_ids *ids, char *why,
+			size_t whylen)
+{
+	size_t pl, gl;
+	_cleanup_free_ char *pw = slurp("/etc/passwd", &pl);
+	_cleanup_free_ char *gr = slurp("/etc/group", &gl);
+
+	return user_resolve(ids, spec, pw, pl, gr, gl, why, whylen);
+}
+
 /*
  * Decode and check a request into @sp. Return: 0, or -1 after replying
  * ERROR (the request itself is bad).
@@ -351,7 +397,27 @@ static int spawn_prepare(struct agent *a, uint32_t stream,
 			return -1;
 		}
 	}
-	sp->envp = env_merge(a->env, sp->xenv);
+	if (m->has & MSB_HAS(MSB_FLD_USER) && m->user.n) {
+		_cleanup_free_ char *spec = msb_bytes_dup(m->user);
+		char why[160];
+		if (!spec) {
+			agent_error(a, stream, true, errno,
+				    "exec: bad `user`: %m");
+			return -1;
+		}
+		if (resolve_user(spec, &sp->ids, why, sizeof(why)) < 0) {
+			send_failed(a, stream, "user", ENOENT, "exec `%s`: %s",
+				    sp->argv[0], why);
+			return -1;
+		}
+		sp->set_user = true;
+		if (sp->ids.home[0] &&
+		    asprintf(&sp->home, "HOME=%s", sp->ids.home) < 0) {
+			sp->home = NULL;
+			goto nomem;
+		}
+	}
+	sp->envp = env_merge(a->env, sp->xenv, sp->home);
 	if (!sp->envp)
 		goto nomem;
 	sp->path = env_path(sp->envp);

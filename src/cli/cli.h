@@ -10,7 +10,19 @@
 #define EXIT_CANNOT_RUN 126 /* the command could not be started */
 #define EXIT_NOT_FOUND 127  /* the command does not exist */
 
+#include <stdint.h>
+
 int cmd_run(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_image(int argc, char **argv);
+
+/* Layer progress (msb_pull_progress_fn), to stderr. */
+void cli_progress_init(void);
+void cli_progress(const char *digest, uint64_t done, uint64_t total,
+		  void *userdata);
+
+/* Parse --pull: "always", "missing" (or "if-missing"), "never". */
+bool cli_parse_policy(const char *s, int *policy);
 
 /* Print "msb: <message>" for the library's last error; return @status. */
 int cli_fail(int status);

@@ -15,15 +15,18 @@
 #define MAX_ENV 1024
 
 static const char run_usage[] =
-	"Usage: msb run [OPTIONS] [IMAGE] -- CMD [ARG...]\n"
+	"Usage: msb run [OPTIONS] [IMAGE] [-- CMD [ARG...]]\n"
 	"\n"
 	"Boot a new sandbox, run CMD in it with its output streamed here, and\n"
 	"remove the sandbox afterwards. msb exits with CMD's exit status\n"
 	"(128+N if a signal N killed it; 125 if msb failed, 126 if CMD could\n"
 	"not be started, 127 if CMD does not exist in the sandbox).\n"
 	"\n"
-	"IMAGE is the root filesystem: omit it for the built-in default (a\n"
-	"busybox system), or give the path of an ext4 disk image.\n"
+	"IMAGE is an OCI image (alpine, python:3.12, localhost:5000/app:v2...),\n"
+	"pulled if it is not stored yet; the path of an ext4 disk image\n"
+	"(starting with / or .); or omitted for the built-in default (a\n"
+	"busybox system). As with docker run, the image's entrypoint is put\n"
+	"before CMD, and without CMD the image's own command runs.\n"
 	"\n"
 	"Options:\n"
 	"  -c, --cpus N          virtual CPUs (1-64, default 1)\n"
@@ -31,8 +34,11 @@ static const char run_usage[] =
 	"                        (64-65536 MiB, default 512)\n"
 	"  -e, --env KEY=VALUE   set an environment variable (repeatable);\n"
 	"                        the host environment is never passed in\n"
-	"  -w, --workdir DIR     working directory of CMD (default /)\n"
+	"  -w, --workdir DIR     working directory of CMD (default: the image's, or /)\n"
+	"  -u, --user USER       run CMD as USER: name, uid, name:group or uid:gid\n"
 	"      --boot-timeout S  seconds to wait for the guest (default 60)\n"
+	"      --pull POLICY     always, missing (default) or never\n"
+	"      --platform OS/ARCH[/VARIANT]  image platform (default: this host's)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Example:\n"
@@ -59,18 +65,23 @@ int cmd_run(int argc, char **argv)
 		{"memory", required_argument, NULL, 'm'},
 		{"env", required_argument, NULL, 'e'},
 		{"workdir", required_argument, NULL, 'w'},
+		{"user", required_argument, NULL, 'u'},
 		{"boot-timeout", required_argument, NULL, 'T'},
+		{"pull", required_argument, NULL, 'P'},
+		{"platform", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
 	msb_exec_options eo = MSB_EXEC_OPTIONS_INIT;
+	msb_pull_options po = MSB_PULL_OPTIONS_INIT;
+	int policy = MSB_PULL_IF_MISSING;
 	const char *env[MAX_ENV + 1] = {0};
 	size_t nenv = 0;
 	int c;
 
 	/* Options end at the first positional argument or at "--". */
-	while ((c = getopt_long(argc, argv, "+c:m:e:w:h", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+c:m:e:w:u:h", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'c':
@@ -105,6 +116,9 @@ int cmd_run(int argc, char **argv)
 		case 'w':
 			eo.cwd = optarg;
 			break;
+		case 'u':
+			eo.user = optarg;
+			break;
 		case 'T':
 			if (!cli_parse_uint(optarg, &o.boot_timeout_s, false) ||
 			    o.boot_timeout_s == 0) {
@@ -112,6 +126,16 @@ int cmd_run(int argc, char **argv)
 					optarg);
 				return EXIT_MSB_ERROR;
 			}
+			break;
+		case 'P':
+			if (!cli_parse_policy(optarg, &policy)) {
+				cli_err("invalid --pull `%s`: use always, missing or never",
+					optarg);
+				return EXIT_MSB_ERROR;
+			}
+			break;
+		case 'p':
+			po.platform = optarg;
 			break;
 		case 'h':
 			fputs(run_usage, stdout);
@@ -135,22 +159,52 @@ int cmd_run(int argc, char **argv)
 			nrest--;
 		}
 	}
-	if (nrest == 0 || !rest[0][0]) {
+	if ((nrest > 0 && !rest[0][0]) || (nrest == 0 && !o.image)) {
 		cli_err("no command given: usage: msb run [OPTIONS] [IMAGE] -- CMD [ARG...]");
 		return EXIT_MSB_ERROR;
 	}
 	o.env = nenv ? env : NULL;
+	po.policy = (msb_pull_policy)policy;
+	cli_progress_init();
+	po.progress = cli_progress;
+	o.pull = &po;
 
 	msb_sandbox *sb;
 	if (msb_sandbox_create(&sb, &o) < 0)
 		return cli_fail(EXIT_MSB_ERROR);
+
+	/* docker run semantics: ENTRYPOINT + (CMD given here, or the
+	 * image's CMD). */
+	const msb_image *img = msb_sandbox_image(sb);
+	const char *const *ep = msb_image_entrypoint(img);
+	const char *const *cmd = nrest ? (const char *const *)rest
+				       : msb_image_cmd(img);
+	size_t nep = 0, ncmd = 0;
+	while (ep[nep])
+		nep++;
+	while (cmd[ncmd])
+		ncmd++;
+	const char **full = calloc(nep + ncmd + 1, sizeof(char *));
+	if (!full) {
+		cli_err("out of memory");
+		msb_sandbox_free(sb);
+		return EXIT_MSB_ERROR;
+	}
+	memcpy(full, ep, nep * sizeof(char *));
+	memcpy(full + nep, cmd, ncmd * sizeof(char *));
+	if (nep + ncmd == 0) {
+		cli_err("the image defines no command: give one after --");
+		free(full);
+		msb_sandbox_free(sb);
+		return EXIT_MSB_ERROR;
+	}
 
 	bool broken[2] = {false, false};
 	eo.on_output = forward;
 	eo.userdata = broken;
 	msb_exec_output *out = NULL;
 	int status;
-	int rc = msb_sandbox_exec(&out, sb, (const char *const *)rest, &eo);
+	int rc = msb_sandbox_exec(&out, sb, full, &eo);
 	if (rc == 0) {
 		int sig = msb_exec_output_signal(out);
 		status = msb_exec_output_exit_code(out);
@@ -166,6 +220,7 @@ int cmd_run(int argc, char **argv)
 		cli_fail(status);
 	}
 	msb_exec_output_free(out);
+	free(full);
 	if (msb_sandbox_stop(sb, 0) < 0)
 		cli_fail(0);
 	msb_sandbox_free(sb);

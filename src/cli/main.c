@@ -17,6 +17,8 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  run     boot a new sandbox, run one command in it, remove it\n"
+	"  pull    pull an image from its registry\n"
+	"  image   list, inspect, remove and prune stored images\n"
 	"\n"
 	"Run 'msb COMMAND --help' for a command's options.\n"
 	"\n"
@@ -106,6 +108,14 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "pull"))
+		return cmd_pull(argc - 1, argv + 1);
+	if (!strcmp(cmd, "image"))
+		return cmd_image(argc - 1, argv + 1);
+	if (!strcmp(cmd, "images")) {
+		char *ls[] = {"image", "ls", NULL};
+		return cmd_image(2, ls);
+	}
 	cli_err("unknown command `%s`: see 'msb --help'", cmd);
 	return 2;
 }

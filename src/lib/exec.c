@@ -86,9 +86,15 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 		req.has |= MSB_HAS(MSB_FLD_ENV);
 		req.env.v = opts->env;
 	}
-	if (opts && opts->cwd) {
+	const char *cwd = opts && opts->cwd ? opts->cwd : sb->workdir;
+	const char *user = opts && opts->user ? opts->user : sb->user;
+	if (cwd) {
 		req.has |= MSB_HAS(MSB_FLD_CWD);
-		req.cwd = msb_str(opts->cwd);
+		req.cwd = msb_str(cwd);
+	}
+	if (user) {
+		req.has |= MSB_HAS(MSB_FLD_USER);
+		req.user = msb_str(user);
 	}
 	if ((rc = msb__conn_send(&sb->conn, id, MSB_F_START, &req)) < 0)
 		goto fail;

@@ -33,9 +33,12 @@ struct msb_paths {
 	char *qemu_img;
 	char *kernel;
 	char *initrd;
-	char *rootfs;
+	char *rootfs;   /* the default raw root disk (fallback) */
+	char *default_layout; /* OCI layout of the built-in default image */
 };
 int msb__paths_resolve(struct msb_paths *p);
+/* Only p->home (for the image functions). */
+int msb__paths_home(struct msb_paths *p);
 void msb__paths_clear(struct msb_paths *p);
 
 /* A connection to a sandbox's supervisor: framed agent channel. */
@@ -67,6 +70,10 @@ struct msb_sandbox {
 	struct msb_conn conn;
 	uint32_t next_stream;
 	bool stopped;
+	/* Defaults of every exec, from the image config (or NULL). */
+	char *workdir;
+	char *user;
+	msb_image *image; /* NULL for a disk image root */
 };
 
 #endif

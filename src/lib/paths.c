@@ -63,13 +63,12 @@ static int need_file(const char *path, const char *what)
 			  what, path, strerror(errno));
 }
 
-int msb__paths_resolve(struct msb_paths *p)
+int msb__paths_home(struct msb_paths *p)
 {
-	_cleanup_free_ char *guest = NULL;
+	const char *home = getenv("MSB_HOME");
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	const char *home = getenv("MSB_HOME");
 	if (home && *home) {
 		p->home = strdup(home);
 	} else {
@@ -94,6 +93,21 @@ int msb__paths_resolve(struct msb_paths *p)
 				p->home);
 		goto fail;
 	}
+	return 0;
+nomem:
+	rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+fail:
+	msb__paths_clear(p);
+	return rc;
+}
+
+int msb__paths_resolve(struct msb_paths *p)
+{
+	_cleanup_free_ char *guest = NULL;
+	int rc;
+
+	if ((rc = msb__paths_home(p)) < 0)
+		return rc;
 
 	p->qemu = find_program("MSB_QEMU", "qemu-system-x86_64");
 	if (!p->qemu) {
@@ -115,7 +129,8 @@ int msb__paths_resolve(struct msb_paths *p)
 	if (!guest || !p->vmm ||
 	    asprintf(&p->kernel, "%s/vmlinux", guest) < 0 ||
 	    asprintf(&p->initrd, "%s/initramfs.cpio", guest) < 0 ||
-	    asprintf(&p->rootfs, "%s/rootfs.ext4", guest) < 0)
+	    asprintf(&p->rootfs, "%s/rootfs.ext4", guest) < 0 ||
+	    asprintf(&p->default_layout, "%s/default-image", guest) < 0)
 		goto nomem;
 	if (access(p->vmm, X_OK) < 0) {
 		rc = msb__error(MSB_ENOTFOUND, errno,
@@ -144,5 +159,6 @@ void msb__paths_clear(struct msb_paths *p)
 	free(p->kernel);
 	free(p->initrd);
 	free(p->rootfs);
+	free(p->default_layout);
 	memset(p, 0, sizeof(*p));
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lib/internal.h"
+#include "lib/image/image.h"
 #include "vmm/spec.h"
 
 #define DEFAULT_CPUS 1
@@ -70,25 +71,82 @@ static int check_options(const msb_sandbox_options *o)
 	return 0;
 }
 
-/* Choose the root filesystem for @image (NULL: the built-in default). */
-static int pick_rootfs(char **rootfs, const char *image)
+/* Does @image name a disk image file rather than an OCI reference? */
+static bool is_disk_path(const char *image)
 {
-	struct stat st;
+	return image[0] == '/' || image[0] == '.';
+}
 
-	if (!image || !*image)
-		return 0;
-	if (stat(image, &st) == 0 && S_ISREG(st.st_mode)) {
+/*
+ * Choose the root filesystem: the built-in default image, an OCI image
+ * (pulled as opts->pull says), or a raw ext4 disk image. Sets sb->image
+ * and the exec defaults from the image config; *@rootfs is the base disk.
+ */
+static int pick_root(msb_sandbox *sb, struct msb_paths *paths,
+		     const msb_sandbox_options *opts)
+{
+	const char *image = opts->image;
+	char probe[4200];
+	struct stat st;
+	int rc;
+
+	if (!image || !*image) {
+		snprintf(probe, sizeof(probe), "%s/index.json",
+			 paths->default_layout);
+		if (access(probe, R_OK) != 0)
+			return 0; /* the build's raw default disk */
+		rc = msb__image_default(&sb->image, paths->home,
+					paths->default_layout);
+	} else if (is_disk_path(image)) {
+		if (stat(image, &st) < 0 || !S_ISREG(st.st_mode))
+			return msb__error(MSB_ENOTFOUND, errno,
+					  "disk image `%s` not found or not a file",
+					  image);
 		char *abs = realpath(image, NULL);
 		if (!abs)
 			return msb__error(MSB_ESYS, errno, "realpath `%s`: %s",
 					  image, strerror(errno));
-		free(*rootfs);
-		*rootfs = abs;
+		free(paths->rootfs);
+		paths->rootfs = abs;
 		return 0;
+	} else {
+		rc = msb__image_resolve(&sb->image, paths->home, image,
+					opts->pull);
 	}
-	return msb__error(MSB_ENOTFOUND, 0,
-			  "image `%s`: pulling OCI images is not supported yet; use the default root filesystem or the path of an ext4 disk image",
-			  image);
+	if (rc < 0)
+		return rc;
+	const struct msb_image_config *c = &sb->image->cfg;
+	char *rootfs = strdup(sb->image->rootfs);
+	if (!rootfs || (c->workdir && *c->workdir &&
+			!(sb->workdir = strdup(c->workdir))) ||
+	    (c->user && *c->user && !(sb->user = strdup(c->user)))) {
+		free(rootfs);
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	free(paths->rootfs);
+	paths->rootfs = rootfs;
+	return 0;
+}
+
+/* The image's environment, then the sandbox's (the agent lets a later
+ * KEY= win). One allocation of pointers; strings are borrowed. */
+static char **merge_env(const msb_sandbox *sb, const char *const *env)
+{
+	size_t ni = 0, ne = 0;
+	char *const *ienv = sb->image ? sb->image->cfg.env : NULL;
+
+	while (ienv && ienv[ni])
+		ni++;
+	while (env && env[ne])
+		ne++;
+	char **out = calloc(ni + ne + 1, sizeof(char *));
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < ni; i++)
+		out[i] = ienv[i];
+	for (size_t i = 0; i < ne; i++)
+		out[ni + i] = (char *)env[i];
+	return out;
 }
 
 static int accel_from_env(const char **accel)
@@ -280,6 +338,7 @@ EXPORT int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts
 	struct msb_vm_spec spec = {0};
 	struct spawn_fds fds;
 	_cleanup_free_ char *json = NULL;
+	_cleanup_free_ char **env = NULL;
 	const char *accel = NULL;
 	msb_sandbox *sb = NULL;
 	int rc;
@@ -292,8 +351,6 @@ EXPORT int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts
 		return rc;
 	if ((rc = msb__paths_resolve(&paths)) < 0)
 		return rc;
-	if ((rc = pick_rootfs(&paths.rootfs, opts->image)) < 0)
-		goto out;
 
 	sb = calloc(1, sizeof(*sb));
 	if (!sb)
@@ -301,21 +358,22 @@ EXPORT int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts
 	sb->watch_fd = -1;
 	sb->conn.fd = -1;
 	sb->next_stream = 1;
+	if ((rc = pick_root(sb, &paths, opts)) < 0)
+		goto out;
+	if (!(env = merge_env(sb, opts->env)))
+		goto nomem;
 	sb->name = opts->name ? strdup(opts->name) : random_name();
 	if (!sb->name)
 		goto nomem;
 
-	size_t nenv = 0;
-	while (opts->env && opts->env[nenv])
-		nenv++;
-	char *no_env[] = {NULL};
 	spec = (struct msb_vm_spec){
 		.name = sb->name,
 		.ephemeral = opts->name == NULL,
 		.cpus = opts->cpus ? opts->cpus : DEFAULT_CPUS,
 		.memory_mib = opts->memory_mib ? opts->memory_mib
 					       : DEFAULT_MEMORY_MIB,
-		.env = opts->env ? (char **)opts->env : no_env,
+		.env = env,
+		.image = sb->image ? sb->image->digest : "",
 		.qemu = paths.qemu,
 		.qemu_img = paths.qemu_img,
 		.kernel = paths.kernel,
@@ -372,6 +430,11 @@ out:
 EXPORT const char *msb_sandbox_name(const msb_sandbox *sb)
 {
 	return sb ? sb->name : NULL;
+}
+
+EXPORT const msb_image *msb_sandbox_image(const msb_sandbox *sb)
+{
+	return sb ? sb->image : NULL;
 }
 
 EXPORT int msb_sandbox_stop(msb_sandbox *sb, unsigned int timeout_ms)
@@ -439,5 +502,8 @@ EXPORT void msb_sandbox_free(msb_sandbox *sb)
 	close_fd(&sb->watch_fd);
 	msb__conn_close(&sb->conn);
 	free(sb->name);
+	free(sb->workdir);
+	free(sb->user);
+	msb__image_free(sb->image);
 	free(sb);
 }

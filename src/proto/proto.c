@@ -60,6 +60,7 @@ static const struct field fields[] = {
 	FIELD(MSB_FLD_MODULES, "modules_us", FK_UINT, modules_us),
 	FIELD(MSB_FLD_MOUNT, "mount_us", FK_UINT, mount_us),
 	FIELD(MSB_FLD_TIMEOUT, "timeout_ms", FK_UINT, timeout_ms),
+	FIELD(MSB_FLD_USER, "user", FK_TEXT, user),
 };
 
 _Static_assert(ARRAY_SIZE(fields) == MSB_FLD__COUNT,

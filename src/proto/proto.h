@@ -135,6 +135,7 @@ enum msb_field {
 	MSB_FLD_MOUNT,    /* "mount_us" uint: ready, root mount + switch */
 	MSB_FLD_TIMEOUT,  /* "timeout_ms" uint: shutdown (client → supervisor),
 			     grace period before the VM is killed */
+	MSB_FLD_USER,     /* "user" text: exec, "name|uid[:group|gid]" */
 	MSB_FLD__COUNT
 };
 
@@ -163,6 +164,7 @@ struct msb_msg {
 	uint64_t modules_us;
 	uint64_t mount_us;
 	uint64_t timeout_ms;
+	struct msb_bytes user;
 };
 
 /* Set a text field from a C string (no copy). */

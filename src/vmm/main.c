@@ -332,6 +332,17 @@ static void setup_dir(void)
 	if (write_all(vmm.lock_fd, pid, (size_t)n) < 0)
 		fail(MSB_ESYS, errno, "write `%s`: %s", path, strerror(errno));
 
+	/* Which image this sandbox's disk depends on (image rm checks). */
+	if (vmm.spec.image[0]) {
+		snprintf(path, sizeof(path), "%s/image", dir);
+		_cleanup_close_ int ifd =
+			open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (ifd < 0 || write_all(ifd, vmm.spec.image,
+					 strlen(vmm.spec.image)) < 0)
+			fail(MSB_ESYS, errno, "write `%s`: %s", path,
+			     strerror(errno));
+	}
+
 	snprintf(vmm.log_dir, sizeof(vmm.log_dir), "%s/logs", dir);
 	snprintf(path, sizeof(path), "%s/run", dir);
 	if (mkdir(vmm.log_dir, 0700) < 0 || mkdir(path, 0700) < 0)

@@ -22,6 +22,7 @@ static const struct {
 	{"kernel", offsetof(struct msb_vm_spec, kernel)},
 	{"initrd", offsetof(struct msb_vm_spec, initrd)},
 	{"rootfs", offsetof(struct msb_vm_spec, rootfs)},
+	{"image", offsetof(struct msb_vm_spec, image)},
 	{"accel", offsetof(struct msb_vm_spec, accel)},
 };
 

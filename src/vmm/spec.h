@@ -37,6 +37,7 @@ struct msb_vm_spec {
 	char *kernel;            /* uncompressed vmlinux (PVH) */
 	char *initrd;            /* initramfs holding msb-agent */
 	char *rootfs;            /* raw ext4 base image */
+	char *image;             /* its OCI manifest digest, or "" */
 	char *accel;             /* "auto", "kvm" or "tcg" */
 	unsigned int boot_timeout_ms;
 };

@@ -116,6 +116,7 @@ static void test_spec_roundtrip(void)
 		.kernel = "/k",
 		.initrd = "/i",
 		.rootfs = "/r",
+		.image = "",
 		.accel = "tcg",
 		.boot_timeout_ms = 5000,
 	};

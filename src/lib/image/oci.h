@@ -46,6 +46,8 @@ struct msb_descriptor {
 	char *os;
 	char *arch;
 	char *variant;
+	/* annotated "vnd.docker.reference.type": "attestation-manifest" */
+	bool attestation;
 };
 
 struct msb_index {
@@ -86,7 +88,8 @@ int msb_config_parse(struct msb_image_config *out, const uint8_t *buf,
 /*
  * msb_index_select() - the manifest for a platform: exact os/arch, then
  * variant when given (for arm64 a missing variant matches "v8"). NULL if
- * none; attestation entries ("unknown/unknown") are never chosen.
+ * none; attestation entries ("unknown/unknown", or @attestation set) are
+ * never chosen.
  */
 const struct msb_descriptor *msb_index_select(const struct msb_index *ix,
 					      const char *os, const char *arch,

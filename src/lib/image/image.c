@@ -1,0 +1,1091 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Images: pull, store lookup, list, remove, prune, and the built-in default.
+ *
+ * DOC: Theory of operation
+ *
+ * A pull resolves the reference to a manifest (through an index when the
+ * registry has one, for the requested platform), fetches the config and
+ * the layers into the content store (store.c verifies every byte: blob
+ * digests and the layers' diff_ids), then flattens the layers into one
+ * ext4 root disk (rootfs.c), cached per manifest digest under
+ * images/rootfs/<hex>.ext4 and built under a lock, so concurrent pulls of
+ * one image build it once. The reference → manifest mapping lives in the
+ * database (db.c); documents and layers live in the store, so a root disk
+ * can always be rebuilt from stored blobs.
+ *
+ * The built-in default image is an OCI layout made by the build from
+ * Debian's busybox-static; it is imported into the store on first use, so
+ * it needs no network.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "lib/db.h"
+#include "lib/image/image.h"
+#include "lib/image/oci.h"
+#include "lib/image/ref.h"
+#include "lib/image/registry.h"
+#include "lib/image/rootfs.h"
+#include "lib/image/store.h"
+
+#define MAX_PARALLEL 4
+#define GIB (1024ull * 1024 * 1024)
+
+static const char *const empty_strv[] = {NULL};
+
+void msb__image_free(msb_image *img)
+{
+	if (!img)
+		return;
+	free(img->reference);
+	free(img->digest);
+	free(img->config_digest);
+	free(img->rootfs);
+	msb_config_clear(&img->cfg);
+	free(img);
+}
+
+EXPORT void msb_image_free(msb_image *img)
+{
+	msb__image_free(img);
+}
+
+/* Stored paths. */
+static char *rootfs_path(const char *home, const char *digest)
+{
+	const char *hex = strchr(digest, ':');
+	char *p;
+
+	if (asprintf(&p, "%s/images/rootfs/%s.ext4", home, hex ? hex + 1 : digest) <
+	    0)
+		return NULL;
+	return p;
+}
+
+/* ---- the database ------------------------------------------------ */
+
+static int db_record(const char *home, const msb_image *img)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	int rc = msb__db_open(&db, home);
+
+	if (rc < 0)
+		return rc;
+	if (sqlite3_prepare_v2(db,
+			       "INSERT OR REPLACE INTO images (reference, "
+			       "manifest_digest, config_digest, size, created, "
+			       "pulled_at) VALUES (?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, img->reference, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, img->digest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, img->config_digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)img->size);
+	if (img->cfg.created)
+		sqlite3_bind_text(st, 5, img->cfg.created, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 5);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = msb__error(MSB_ESYS, 0, "database: record `%s`: %s",
+				img->reference, sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(st);
+	msb__db_close(db);
+	return rc;
+}
+
+/* Find @reference: fills digest, config_digest, size. 0, or ENOTFOUND. */
+static int db_lookup(const char *home, const char *reference, msb_image *img)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	int rc = msb__db_open(&db, home);
+
+	if (rc < 0)
+		return rc;
+	rc = -MSB_ENOTFOUND;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT manifest_digest, config_digest, size "
+			       "FROM images WHERE reference = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, reference, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			img->digest = strdup(
+				(const char *)sqlite3_column_text(st, 0));
+			img->config_digest = strdup(
+				(const char *)sqlite3_column_text(st, 1));
+			img->size = (uint64_t)sqlite3_column_int64(st, 2);
+			rc = img->digest && img->config_digest
+				     ? 0
+				     : msb__error(MSB_ENOMEM, ENOMEM,
+						  "out of memory");
+		}
+	}
+	sqlite3_finalize(st);
+	msb__db_close(db);
+	return rc;
+}
+
+/* ---- building the root disk --------------------------------------- */
+
+/* Flatten the stored layers of @m into the image's root disk, unless a
+ * previous pull (maybe in another process) already did. */
+static int build_rootfs(const char *home, struct msb_store *store,
+			msb_image *img, const struct msb_manifest *m)
+{
+	char lockpath[4096], tmp[4200];
+	int rc;
+
+	if (!(img->rootfs = rootfs_path(home, img->digest)))
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	snprintf(lockpath, sizeof(lockpath), "%s/images/rootfs", home);
+	if (mkdir(lockpath, 0700) < 0 && errno != EEXIST)
+		return msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", lockpath,
+				  strerror(errno));
+	snprintf(lockpath, sizeof(lockpath), "%s.lock", img->rootfs);
+	_cleanup_close_ int lock =
+		open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0)
+		return msb__error(MSB_ESYS, errno, "lock `%s`: %s", lockpath,
+				  strerror(errno));
+	if (access(img->rootfs, R_OK) == 0)
+		return 0;
+
+	/* Sparse: the size costs nothing until written. It is the sandbox's
+	 * room too: its writes land in this filesystem (via the overlay). */
+	uint64_t size = 4 * img->size + GIB;
+	if (size < 2 * GIB)
+		size = 2 * GIB;
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", img->rootfs, (int)getpid());
+	for (int attempt = 0; attempt < 2; attempt++, size *= 4) {
+		struct msb_rootfs *r;
+		unlink(tmp);
+		if ((rc = msb_rootfs_create(&r, tmp, size)) < 0)
+			break;
+		for (size_t i = 0; i < m->nlayers && rc == 0; i++) {
+			const char *dg = m->layers[i].digest;
+			_cleanup_free_ char *path = msb_store_blob_path(store, dg);
+			_cleanup_close_ int fd =
+				path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+			if (fd < 0)
+				rc = msb__error(MSB_ESYS, errno,
+						"open layer `%s`: %s", dg,
+						strerror(errno));
+			else
+				rc = msb_rootfs_apply(r, fd, dg);
+		}
+		if (rc == 0) {
+			rc = msb_rootfs_finish(r);
+		} else {
+			msb_rootfs_free(r);
+		}
+		/* Out of room: the layers were larger than estimated. */
+		if (rc < 0 && msb_last_error()->sys_errno == ENOSPC)
+			continue;
+		break;
+	}
+	if (rc == 0 && (chmod(tmp, 0444) < 0 || rename(tmp, img->rootfs) < 0))
+		rc = msb__error(MSB_ESYS, errno, "rename `%s`: %s", tmp,
+				strerror(errno));
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+/* ---- loading a stored image --------------------------------------- */
+
+static int load_config(struct msb_store *store, msb_image *img)
+{
+	struct msb_buf b = {0};
+	int rc = msb_store_read(store, img->config_digest, MSB_OCI_DOC_MAX, &b);
+
+	if (rc == 0)
+		rc = msb_config_parse(&img->cfg, b.data, b.len);
+	msb_buf_free(&b);
+	return rc;
+}
+
+static int load_manifest(struct msb_store *store, const char *digest,
+			 struct msb_manifest *m)
+{
+	struct msb_buf b = {0};
+	int rc = msb_store_read(store, digest, MSB_OCI_DOC_MAX, &b);
+
+	if (rc == 0)
+		rc = msb_manifest_parse(m, b.data, b.len);
+	msb_buf_free(&b);
+	return rc;
+}
+
+/* A stored image by canonical reference, its root disk rebuilt if gone. */
+static int load_stored(msb_image **out, const char *home,
+		       struct msb_store *store, const char *canonical)
+{
+	msb_image *img = calloc(1, sizeof(*img));
+	struct msb_manifest m = {0};
+	int rc;
+
+	if (!img || !(img->reference = strdup(canonical))) {
+		msb__image_free(img);
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	if ((rc = db_lookup(home, canonical, img)) < 0 ||
+	    (rc = load_config(store, img)) < 0)
+		goto fail;
+	if (!(img->rootfs = rootfs_path(home, img->digest))) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (access(img->rootfs, R_OK) < 0) {
+		free(img->rootfs);
+		img->rootfs = NULL;
+		if ((rc = load_manifest(store, img->digest, &m)) < 0 ||
+		    (rc = build_rootfs(home, store, img, &m)) < 0)
+			goto fail;
+	}
+	msb_manifest_clear(&m);
+	*out = img;
+	return 0;
+fail:
+	msb_manifest_clear(&m);
+	msb__image_free(img);
+	return rc;
+}
+
+/* ---- pulling ------------------------------------------------------ */
+
+struct fetch_job {
+	struct msb_store *store;
+	struct msb_registry *reg;
+	const struct msb_manifest *m;
+	const struct msb_image_config *cfg;
+	const msb_pull_options *opts;
+	pthread_mutex_t lock;
+	size_t next;
+	int rc;
+	msb_error err;
+};
+
+static void progress_cb(const char *digest, uint64_t done, uint64_t total,
+			void *ud)
+{
+	struct fetch_job *j = ud;
+
+	if (j->opts && j->opts->progress)
+		j->opts->progress(digest, done, total, j->opts->userdata);
+}
+
+static void *fetch_worker(void *arg)
+{
+	struct fetch_job *j = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&j->lock);
+		size_t i = j->next++;
+		bool stop = j->rc < 0 || i >= j->m->nlayers;
+		pthread_mutex_unlock(&j->lock);
+		if (stop)
+			return NULL;
+		int rc = msb_store_fetch(j->store, j->reg, &j->m->layers[i],
+					 j->cfg->diff_ids[i], progress_cb, j);
+		if (rc < 0) {
+			pthread_mutex_lock(&j->lock);
+			if (j->rc == 0) {
+				j->rc = rc;
+				j->err = *msb_last_error();
+			}
+			pthread_mutex_unlock(&j->lock);
+			return NULL;
+		}
+	}
+}
+
+/* Fetch all layers, MAX_PARALLEL at a time. */
+static int fetch_layers(struct fetch_job *j)
+{
+	pthread_t t[MAX_PARALLEL];
+	size_t n = j->m->nlayers < MAX_PARALLEL ? j->m->nlayers : MAX_PARALLEL;
+	size_t started = 0;
+
+	pthread_mutex_init(&j->lock, NULL);
+	for (; started < n; started++)
+		if (pthread_create(&t[started], NULL, fetch_worker, j) != 0)
+			break;
+	if (started == 0 && n > 0)
+		fetch_worker(j);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	pthread_mutex_destroy(&j->lock);
+	if (j->rc < 0)
+		return msb__error(j->err.code, j->err.sys_errno, "%s",
+				  j->err.message);
+	return 0;
+}
+
+static int parse_platform(const char *p, char **os, char **arch,
+			  char **variant)
+{
+	*os = *arch = *variant = NULL;
+	if (!p)
+		return 0;
+	char *copy = strdup(p);
+	if (!copy)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	char *a = strchr(copy, '/');
+	char *v = a ? strchr(a + 1, '/') : NULL;
+	if (!a || a == copy || !a[1] || (v && (v == a + 1 || !v[1]))) {
+		free(copy);
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid platform `%s`: expected os/arch[/variant]",
+				  p);
+	}
+	*a = '\0';
+	if (v)
+		*v = '\0';
+	*os = strdup(copy);
+	*arch = strdup(a + 1);
+	*variant = v ? strdup(v + 1) : NULL;
+	free(copy);
+	if (!*os || !*arch || (v && !*variant))
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Resolve the reference to a manifest (through an index if needed). */
+static int get_manifest(struct msb_registry *reg, const struct msb_ref *ref,
+			const char *canonical, const msb_pull_options *opts,
+			struct msb_store *store, struct msb_buf *body,
+			char **digest)
+{
+	_cleanup_free_ char *ct = NULL;
+	int rc = msb_registry_manifest(reg, ref->digest ? ref->digest : ref->tag,
+				       body, &ct, digest);
+
+	if (rc < 0)
+		return rc;
+	enum msb_doc_kind kind = msb_doc_kind(ct, body->data, body->len);
+	if (kind == MSB_DOC_MANIFEST)
+		return msb_store_put(store, *digest, body->data, body->len);
+	if (kind != MSB_DOC_INDEX)
+		return msb__error(MSB_EPROTO, 0,
+				  "pull `%s`: the registry answered a document of unknown type `%s`",
+				  canonical, ct ? ct : "(none)");
+
+	struct msb_index ix = {0};
+	_cleanup_free_ char *os = NULL, *arch = NULL, *variant = NULL;
+	const char *hos, *harch, *hvariant;
+	if ((rc = msb_index_parse(&ix, body->data, body->len)) < 0)
+		return rc;
+	if ((rc = parse_platform(opts ? opts->platform : NULL, &os, &arch,
+				 &variant)) < 0) {
+		msb_index_clear(&ix);
+		return rc;
+	}
+	msb_host_platform(&hos, &harch, &hvariant);
+	const char *wos = os ? os : hos, *warch = arch ? arch : harch;
+	const char *wvar = os ? variant : hvariant;
+	const struct msb_descriptor *d =
+		msb_index_select(&ix, wos, warch, wvar);
+	if (!d) {
+		msb_index_clear(&ix);
+		return msb__error(MSB_ENOTFOUND, 0,
+				  "pull `%s`: the image has no variant for platform %s/%s%s%s",
+				  canonical, wos, warch, wvar ? "/" : "",
+				  wvar ? wvar : "");
+	}
+	_cleanup_free_ char *want = strdup(d->digest);
+	msb_index_clear(&ix);
+	if (!want)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	free(*digest);
+	*digest = NULL;
+	free(ct);
+	ct = NULL;
+	msb_buf_reset(body);
+	if ((rc = msb_registry_manifest(reg, want, body, &ct, digest)) < 0)
+		return rc;
+	if (msb_doc_kind(ct, body->data, body->len) != MSB_DOC_MANIFEST)
+		return msb__error(MSB_EPROTO, 0,
+				  "pull `%s`: platform entry `%s` is not an image manifest",
+				  canonical, want);
+	return msb_store_put(store, *digest, body->data, body->len);
+}
+
+static int pull_remote(msb_image **out, const char *home,
+		       struct msb_store *store, const struct msb_ref *ref,
+		       const char *canonical, const msb_pull_options *opts)
+{
+	struct msb_registry_opts ro = {
+		.username = opts ? opts->username : NULL,
+		.password = opts ? opts->password : NULL,
+		.insecure = opts && opts->insecure,
+	};
+	struct msb_registry *reg = NULL;
+	struct msb_buf body = {0};
+	struct msb_manifest m = {0};
+	msb_image *img = calloc(1, sizeof(*img));
+	int rc;
+
+	if (!img || !(img->reference = strdup(canonical))) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = msb_registry_open(&reg, ref, &ro)) < 0 ||
+	    (rc = get_manifest(reg, ref, canonical, opts, store, &body,
+			       &img->digest)) < 0 ||
+	    (rc = msb_manifest_parse(&m, body.data, body.len)) < 0)
+		goto out;
+	for (size_t i = 0; i < m.nlayers; i++) {
+		if (!msb_layer_type_supported(m.layers[i].media_type)) {
+			rc = msb__error(MSB_EPROTO, 0,
+					"pull `%s`: layer `%s` has unsupported media type `%s`",
+					canonical, m.layers[i].digest,
+					m.layers[i].media_type);
+			goto out;
+		}
+		img->size += m.layers[i].size;
+	}
+	if (!(img->config_digest = strdup(m.config.digest))) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = msb_store_fetch(store, reg, &m.config, NULL, NULL, NULL)) <
+		    0 ||
+	    (rc = load_config(store, img)) < 0)
+		goto out;
+	if (img->cfg.ndiff_ids != m.nlayers) {
+		rc = msb__error(MSB_EPROTO, 0,
+				"pull `%s`: the config lists %zu layers, the manifest %zu",
+				canonical, img->cfg.ndiff_ids, m.nlayers);
+		goto out;
+	}
+	struct fetch_job job = {
+		.store = store, .reg = reg, .m = &m, .cfg = &img->cfg,
+		.opts = opts,
+	};
+	if ((rc = fetch_layers(&job)) < 0 ||
+	    (rc = build_rootfs(home, store, img, &m)) < 0 ||
+	    (rc = db_record(home, img)) < 0)
+		goto out;
+	*out = steal_ptr(&img);
+out:
+	msb_manifest_clear(&m);
+	msb_buf_free(&body);
+	msb_registry_free(reg);
+	msb__image_free(img);
+	return rc;
+}
+
+int msb__image_resolve(msb_image **out, const char *home,
+		       const char *reference, const msb_pull_options *opts)
+{
+	struct msb_ref ref = {0};
+	struct msb_store store = {0};
+	_cleanup_free_ char *canonical = NULL;
+	msb_pull_policy policy = opts ? opts->policy : MSB_PULL_IF_MISSING;
+	int rc;
+
+	*out = NULL;
+	if (opts && opts->version != MSB_PULL_OPTIONS_VERSION)
+		return msb__error(MSB_EINVAL, 0,
+				  "unsupported pull options version %u: initialise with MSB_PULL_OPTIONS_INIT",
+				  opts->version);
+	if (policy > MSB_PULL_NEVER)
+		return msb__error(MSB_EINVAL, 0, "invalid pull policy %d",
+				  (int)policy);
+	if ((rc = msb_ref_parse(&ref, reference)) < 0)
+		return rc;
+	if (!(canonical = msb_ref_format(&ref))) {
+		msb_ref_clear(&ref);
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	if ((rc = msb_store_open(&store, home)) < 0)
+		goto out;
+	if (policy != MSB_PULL_ALWAYS) {
+		rc = load_stored(out, home, &store, canonical);
+		if (rc != -MSB_ENOTFOUND || policy == MSB_PULL_NEVER) {
+			if (rc == -MSB_ENOTFOUND)
+				rc = msb__error(MSB_ENOTFOUND, 0,
+						"image `%s` is not stored and the pull policy is never: pull it first",
+						canonical);
+			goto out;
+		}
+	}
+	rc = pull_remote(out, home, &store, &ref, canonical, opts);
+out:
+	msb_store_close(&store);
+	msb_ref_clear(&ref);
+	return rc;
+}
+
+/* ---- the built-in default image ----------------------------------- */
+
+/* Read a file of an OCI layout, at most @max bytes. */
+static int layout_read(const char *layout, const char *digest, size_t max,
+		       struct msb_buf *out)
+{
+	char path[4096];
+	const char *hex = strchr(digest, ':');
+
+	if (!hex || !msb_digest_valid(digest))
+		return msb__error(MSB_EPROTO, 0, "bad digest `%s` in `%s`",
+				  digest, layout);
+	snprintf(path, sizeof(path), "%s/blobs/%.*s/%s", layout,
+		 (int)(hex - digest), digest, hex + 1);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return msb__error(MSB_ENOTFOUND, errno, "open `%s`: %s", path,
+				  strerror(errno));
+	for (;;) {
+		if (msb_buf_reserve(out, 65536) < 0)
+			return msb__error(MSB_ENOMEM, errno, "out of memory");
+		ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return msb__error(MSB_ESYS, errno, "read `%s`: %s", path,
+					  strerror(errno));
+		if (n == 0)
+			return 0;
+		out->len += (size_t)n;
+		if (out->len > max)
+			return msb__error(MSB_EPROTO, 0, "`%s` is too large",
+					  path);
+	}
+}
+
+/* Copy one blob of the layout into the store (verified there). */
+static int layout_import_blob(struct msb_store *store, const char *layout,
+			      const char *digest, size_t max)
+{
+	struct msb_buf b = {0};
+	int rc = 0;
+
+	if (!msb_store_has_blob(store, digest) &&
+	    (rc = layout_read(layout, digest, max, &b)) == 0)
+		rc = msb_store_put(store, digest, b.data, b.len);
+	msb_buf_free(&b);
+	return rc;
+}
+
+/*
+ * Import the OCI layout at @layout (its index's first manifest) into the
+ * store as @canonical.
+ */
+static int import_layout(const char *home, struct msb_store *store,
+			 const char *layout, const char *canonical)
+{
+	char path[4096];
+	struct msb_buf b = {0};
+	struct msb_index ix = {0};
+	struct msb_manifest m = {0};
+	msb_image *img = calloc(1, sizeof(*img));
+	int rc;
+
+	if (!img || !(img->reference = strdup(canonical))) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/index.json", layout);
+	json_error_t jerr;
+	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!txt) {
+		rc = msb__error(MSB_ENOTFOUND, 0,
+				"default image layout `%s` unreadable (%s): run ./setup.sh",
+				layout, jerr.text);
+		goto out;
+	}
+	rc = msb_index_parse(&ix, (const uint8_t *)txt, strlen(txt));
+	free(txt);
+	if (rc < 0)
+		goto out;
+	if (ix.n == 0) {
+		rc = msb__error(MSB_EPROTO, 0, "`%s` lists no image", path);
+		goto out;
+	}
+	if (!(img->digest = strdup(ix.manifests[0].digest))) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = layout_import_blob(store, layout, img->digest,
+				     MSB_OCI_DOC_MAX)) < 0 ||
+	    (rc = load_manifest(store, img->digest, &m)) < 0 ||
+	    (rc = layout_import_blob(store, layout, m.config.digest,
+				     MSB_OCI_DOC_MAX)) < 0)
+		goto out;
+	if (!(img->config_digest = strdup(m.config.digest))) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < m.nlayers && rc == 0; i++) {
+		rc = layout_import_blob(store, layout, m.layers[i].digest,
+					256u << 20);
+		img->size += m.layers[i].size;
+	}
+	if (rc < 0 || (rc = load_config(store, img)) < 0 ||
+	    (rc = build_rootfs(home, store, img, &m)) < 0)
+		goto out;
+	rc = db_record(home, img);
+out:
+	msb_index_clear(&ix);
+	msb_manifest_clear(&m);
+	msb_buf_free(&b);
+	msb__image_free(img);
+	return rc;
+}
+
+int msb__image_default(msb_image **out, const char *home, const char *layout)
+{
+	struct msb_store store = {0};
+	int rc;
+
+	*out = NULL;
+	if ((rc = msb_store_open(&store, home)) < 0)
+		return rc;
+	rc = load_stored(out, home, &store, MSB_DEFAULT_IMAGE);
+	if (rc == -MSB_ENOTFOUND) {
+		rc = import_layout(home, &store, layout, MSB_DEFAULT_IMAGE);
+		if (rc == 0)
+			rc = load_stored(out, home, &store, MSB_DEFAULT_IMAGE);
+	}
+	msb_store_close(&store);
+	return rc;
+}
+
+/* ---- public API ----------------------------------------------------- */
+
+EXPORT int msb_image_pull(msb_image **out, const char *reference,
+			  const msb_pull_options *opts)
+{
+	struct msb_paths paths;
+	msb_image *img = NULL;
+	int rc;
+
+	msb__error_clear();
+	if (out)
+		*out = NULL;
+	if (!reference || !*reference)
+		return msb__error(MSB_EINVAL, 0, "image reference is empty");
+	if ((rc = msb__paths_home(&paths)) < 0)
+		return rc;
+	rc = msb__image_resolve(&img, paths.home, reference, opts);
+	msb__paths_clear(&paths);
+	if (rc == 0 && out)
+		*out = img;
+	else
+		msb__image_free(img);
+	return rc;
+}
+
+EXPORT int msb_image_get(msb_image **out, const char *reference)
+{
+	msb_pull_options o = MSB_PULL_OPTIONS_INIT;
+
+	if (!out)
+		return msb__error(MSB_EINVAL, 0, "out is NULL");
+	o.policy = MSB_PULL_NEVER;
+	return msb_image_pull(out, reference, &o);
+}
+
+EXPORT int msb_image_list(msb_image ***out, size_t *count)
+{
+	struct msb_paths paths;
+	struct msb_store store = {0};
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	msb_image **list = NULL;
+	size_t n = 0;
+	int rc;
+
+	msb__error_clear();
+	if (!out || !count)
+		return msb__error(MSB_EINVAL, 0, "out and count are required");
+	*out = NULL;
+	*count = 0;
+	if ((rc = msb__paths_home(&paths)) < 0)
+		return rc;
+	if ((rc = msb_store_open(&store, paths.home)) < 0 ||
+	    (rc = msb__db_open(&db, paths.home)) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT reference FROM images ORDER BY reference",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(st, 0);
+		msb_image *img = calloc(1, sizeof(*img));
+		msb_image **grown = realloc(list, (n + 1) * sizeof(*list));
+		if (!img || !grown || !(img->reference = strdup(r))) {
+			free(img);
+			if (grown)
+				list = grown;
+			rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+			goto out;
+		}
+		list = grown;
+		list[n++] = img;
+		if (db_lookup(paths.home, r, img) == 0)
+			load_config(&store, img);
+		img->rootfs = rootfs_path(paths.home, img->digest ? img->digest : "");
+	}
+	*out = steal_ptr(&list);
+	*count = n;
+	n = 0;
+	msb__error_clear();
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	msb__db_close(db);
+	msb_image_list_free(list, n);
+	msb_store_close(&store);
+	msb__paths_clear(&paths);
+	return rc;
+}
+
+EXPORT void msb_image_list_free(msb_image **images, size_t count)
+{
+	for (size_t i = 0; images && i < count; i++)
+		msb__image_free(images[i]);
+	free(images);
+}
+
+/* Is the image with manifest @digest used by a sandbox? (Each sandbox
+ * folder records its image's manifest digest in `image`.) */
+static bool image_in_use(const char *home, const char *digest, char *who,
+			 size_t wholen)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/sandboxes", home);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool used = false;
+
+	if (!d)
+		return false;
+	while (!used && (e = readdir(d))) {
+		char buf[200] = "";
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/sandboxes/%s/image", home,
+			 e->d_name);
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			if (!strcmp(buf, digest)) {
+				used = true;
+				snprintf(who, wholen, "%s", e->d_name);
+			}
+		}
+	}
+	closedir(d);
+	return used;
+}
+
+EXPORT int msb_image_remove(const char *reference)
+{
+	struct msb_paths paths;
+	struct msb_ref ref = {0};
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	_cleanup_free_ char *canonical = NULL;
+	msb_image tmp = {0};
+	char who[256];
+	int rc;
+
+	msb__error_clear();
+	if (!reference)
+		return msb__error(MSB_EINVAL, 0, "image reference is NULL");
+	if ((rc = msb__paths_home(&paths)) < 0)
+		return rc;
+	if ((rc = msb_ref_parse(&ref, reference)) < 0)
+		goto out;
+	if (!(canonical = msb_ref_format(&ref))) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = db_lookup(paths.home, canonical, &tmp)) < 0) {
+		if (rc == -MSB_ENOTFOUND)
+			rc = msb__error(MSB_ENOTFOUND, 0,
+					"image `%s` is not stored", canonical);
+		goto out;
+	}
+	if (image_in_use(paths.home, tmp.digest, who, sizeof(who))) {
+		rc = msb__error(MSB_ESTATE, 0,
+				"image `%s` is used by sandbox `%s`: remove the sandbox first",
+				canonical, who);
+		goto out;
+	}
+	if ((rc = msb__db_open(&db, paths.home)) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db, "DELETE FROM images WHERE reference = ?", -1,
+			       &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, canonical, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	st = NULL;
+	msb__db_close(db);
+	db = NULL;
+	/* Its root disk and blobs go unless another reference uses them. */
+	if (rc == 0)
+		rc = msb_image_prune(NULL);
+out:
+	free(tmp.digest);
+	free(tmp.config_digest);
+	sqlite3_finalize(st);
+	msb__db_close(db);
+	msb_ref_clear(&ref);
+	msb__paths_clear(&paths);
+	return rc;
+}
+
+/* Collect the digests (manifests, configs, layers) that stored images use. */
+static int used_digests(const char *home, struct msb_store *store,
+			char ***out, size_t *n)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = msb__db_open(&db, home);
+
+#define PUSH(s)                                                                \
+	do {                                                                   \
+		if (cnt == cap) {                                              \
+			cap = cap ? cap * 2 : 64;                              \
+			char **g = realloc(v, cap * sizeof(*v));               \
+			if (!g)                                                \
+				goto nomem;                                    \
+			v = g;                                                 \
+		}                                                              \
+		if (!(v[cnt] = strdup(s)))                                     \
+			goto nomem;                                            \
+		cnt++;                                                         \
+	} while (0)
+
+	if (rc < 0)
+		return rc;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT manifest_digest, config_digest FROM images",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *md = (const char *)sqlite3_column_text(st, 0);
+		const char *cd = (const char *)sqlite3_column_text(st, 1);
+		struct msb_manifest m = {0};
+		PUSH(md);
+		PUSH(cd);
+		if (load_manifest(store, md, &m) == 0) {
+			for (size_t i = 0; i < m.nlayers; i++) {
+				if (cnt == cap) {
+					cap = cap ? cap * 2 : 64;
+					char **g = realloc(v, cap * sizeof(*v));
+					if (!g) {
+						msb_manifest_clear(&m);
+						goto nomem;
+					}
+					v = g;
+				}
+				if (!(v[cnt] = strdup(m.layers[i].digest))) {
+					msb_manifest_clear(&m);
+					goto nomem;
+				}
+				cnt++;
+			}
+		}
+		msb_manifest_clear(&m);
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	cnt = 0;
+	rc = 0;
+	goto out;
+nomem:
+	rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+out:
+#undef PUSH
+	for (size_t i = 0; i < cnt; i++)
+		free(v[i]);
+	free(v);
+	sqlite3_finalize(st);
+	msb__db_close(db);
+	return rc;
+}
+
+static bool listed(char **v, size_t n, const char *alg, const char *hex)
+{
+	size_t al = strlen(alg);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(v[i], alg, al) && v[i][al] == ':' &&
+		    !strcmp(v[i] + al + 1, hex))
+			return true;
+	return false;
+}
+
+/* Remove unlisted files of @dir whose name is HEX@suffix. */
+static void prune_dir(const char *dir, const char *alg, const char *suffix,
+		      char **v, size_t n, uint64_t *freed)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t sl = strlen(suffix);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		char hex[200], path[4400];
+		struct stat st;
+		if (e->d_name[0] == '.' || l <= sl || l - sl >= sizeof(hex) ||
+		    strcmp(e->d_name + l - sl, suffix))
+			continue;
+		memcpy(hex, e->d_name, l - sl);
+		hex[l - sl] = '\0';
+		if (strchr(hex, '.') || listed(v, n, alg, hex))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) == 0 && unlink(path) == 0 && freed)
+			*freed += (uint64_t)st.st_blocks * 512;
+	}
+	closedir(d);
+}
+
+EXPORT int msb_image_prune(uint64_t *freed)
+{
+	struct msb_paths paths;
+	struct msb_store store = {0};
+	char **v = NULL;
+	size_t n = 0;
+	char dir[4096];
+	int rc;
+
+	msb__error_clear();
+	if (freed)
+		*freed = 0;
+	if ((rc = msb__paths_home(&paths)) < 0)
+		return rc;
+	if ((rc = msb_store_open(&store, paths.home)) < 0 ||
+	    (rc = used_digests(paths.home, &store, &v, &n)) < 0)
+		goto out;
+	snprintf(dir, sizeof(dir), "%s/images/rootfs", paths.home);
+	/* A root disk in use by a sandbox is listed: its image is stored
+	 * (removal is refused while a sandbox uses it). */
+	prune_dir(dir, "sha256", ".ext4", v, n, freed);
+	snprintf(dir, sizeof(dir), "%s/images/blobs/sha256", paths.home);
+	prune_dir(dir, "sha256", "", v, n, freed);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	msb_store_close(&store);
+	msb__paths_clear(&paths);
+	return rc;
+}
+
+EXPORT const char *msb_image_reference(const msb_image *img)
+{
+	return img ? img->reference : NULL;
+}
+
+EXPORT const char *msb_image_digest(const msb_image *img)
+{
+	return img ? img->digest : NULL;
+}
+
+EXPORT const char *msb_image_created(const msb_image *img)
+{
+	return img ? img->cfg.created : NULL;
+}
+
+EXPORT uint64_t msb_image_size(const msb_image *img)
+{
+	return img ? img->size : 0;
+}
+
+#define STRV(x) ((x) ? (const char *const *)(x) : empty_strv)
+
+EXPORT const char *const *msb_image_env(const msb_image *img)
+{
+	return img ? STRV(img->cfg.env) : empty_strv;
+}
+
+EXPORT const char *const *msb_image_entrypoint(const msb_image *img)
+{
+	return img ? STRV(img->cfg.entrypoint) : empty_strv;
+}
+
+EXPORT const char *const *msb_image_cmd(const msb_image *img)
+{
+	return img ? STRV(img->cfg.cmd) : empty_strv;
+}
+
+EXPORT const char *msb_image_workdir(const msb_image *img)
+{
+	return img ? img->cfg.workdir : NULL;
+}
+
+EXPORT const char *msb_image_user(const msb_image *img)
+{
+	return img ? img->cfg.user : NULL;
+}
+
+static json_t *strv_json(char **v)
+{
+	json_t *a;
+
+	if (!v)
+		return json_null();
+	a = json_array();
+	for (; a && *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
+EXPORT char *msb_image_inspect_json(const msb_image *img)
+{
+	if (!img)
+		return NULL;
+	const struct msb_image_config *c = &img->cfg;
+	json_t *o = json_pack(
+		"{s:s?, s:s?, s:s?, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:s?}",
+		"reference", img->reference, "digest", img->digest,
+		"config_digest", img->config_digest, "size",
+		(json_int_t)img->size, "created", c->created, "os", c->os,
+		"architecture", c->arch, "variant", c->variant, "rootfs",
+		img->rootfs, "env", strv_json(c->env), "entrypoint",
+		strv_json(c->entrypoint), "cmd", strv_json(c->cmd), "workdir",
+		c->workdir, "user", c->user);
+	char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+	json_decref(o);
+	return s;
+}
