@@ -153,7 +153,7 @@ msb_once() {
 # median - of the ns values on stdin, in ns
 median() {
 	sort -n | awk '{ v[NR] = $1 }
-		END { printf "%d\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+		END { printf "%.0f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 secs() {
 	awk -v ns="$1" 'BEGIN { printf "%.2f", ns / 1e9 }'

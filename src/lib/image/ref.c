@@ -82,7 +82,7 @@ __attribute__((format(printf, 2, 3))) static int invalid(const char *shown,
 			  shown, why);
 }
 
-/* port := [0-9]{1,5}, at most 65535 */
+/* port := [0-9]{1,5}, 1 to 65535 */
 static bool port_valid(const char *p, size_t n)
 {
 	unsigned v = 0;
@@ -94,23 +94,30 @@ static bool port_valid(const char *p, size_t n)
 			return false;
 		v = v * 10 + (unsigned)(p[i] - '0');
 	}
-	return v <= 65535;
+	return v >= 1 && v <= 65535;
 }
 
 /*
  * host[:port]: host is a domain name (components of letters, digits and
  * inner '-', joined by '.'; IPv4 addresses are a case of it) or an IPv6
- * address in brackets.
+ * address in brackets (stricter than Docker: it must parse as one).
  */
 static bool domain_valid(const char *d, size_t n)
 {
 	size_t i = 0;
 
 	if (n > 0 && d[0] == '[') {
+		char a[INET6_ADDRSTRLEN];
+		struct in6_addr a6;
+
 		for (i = 1; i < n && d[i] != ']'; i++)
 			if (!is_hex(d[i]) && d[i] != ':')
 				return false;
-		if (i == n || i == 1)
+		if (i == n || i - 1 >= sizeof(a))
+			return false;
+		memcpy(a, d + 1, i - 1);
+		a[i - 1] = '\0';
+		if (inet_pton(AF_INET6, a, &a6) != 1)
 			return false;
 		i++;
 	} else {

@@ -132,6 +132,8 @@ struct xfer {
 	long status;
 	bool begun; /* first body byte (or the end) seen */
 	int rc;	    /* error from a callback */
+	uint64_t last_data_us; /* when bytes last arrived (now_us) */
+	bool stalled;	       /* none for the timeout: aborted */
 	long os_errno;
 	char errbuf[CURL_ERROR_SIZE];
 	char www_auth[WWW_AUTH_MAX];
@@ -992,6 +994,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 	struct xfer *x = ud;
 	size_t len = size * n;
 
+	x->last_data_us = now_us();
 	if (!x->begun && body_begin(x) < 0)
 		return 0;
 	if (x->status != 200 && x->status != 206) {
@@ -1031,6 +1034,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	size_t len = size * n, vlen;
 	const char *v;
 
+	x->last_data_us = now_us();
 	if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
 		/* a new response (after a redirect or 100) */
 		x->www_auth_len = 0;
@@ -1075,6 +1079,24 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/*
+ * Stall detection: no byte (header or body) for the timeout. libcurl's
+ * LOW_SPEED_* options average over a window of several seconds, so a
+ * burst followed by silence would go unnoticed for longer than that.
+ */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = ud;
+
+	if (now_us() - x->last_data_us >
+	    (uint64_t)x->r->timeout_s * 1000000) {
+		x->stalled = true;
+		return 1;
+	}
+	return 0;
+}
+
 /* One attempt: fills x->status, x->rc, x->os_errno. */
 static CURLcode attempt(struct xfer *x, const char *auth)
 {
@@ -1086,6 +1108,7 @@ static CURLcode attempt(struct xfer *x, const char *auth)
 	x->status = 0;
 	x->begun = false;
 	x->rc = 0;
+	x->stalled = false;
 	x->os_errno = 0;
 	x->errbuf[0] = '\0';
 	x->www_auth_len = 0;
@@ -1129,8 +1152,9 @@ static CURLcode attempt(struct xfer *x, const char *auth)
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, r->timeout_s);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, r->timeout_s);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
 	curl_easy_setopt(c, CURLOPT_USERAGENT,
@@ -1145,7 +1169,10 @@ static CURLcode attempt(struct xfer *x, const char *auth)
 		snprintf(range, sizeof(range), "%" PRIu64 "-", x->range_start);
 		curl_easy_setopt(c, CURLOPT_RANGE, range);
 	}
+	x->last_data_us = now_us();
 	res = curl_easy_perform(c);
+	if (res == CURLE_ABORTED_BY_CALLBACK && x->stalled)
+		res = CURLE_OPERATION_TIMEDOUT;
 	if (res == CURLE_OK && !x->begun && body_begin(x) < 0)
 		res = CURLE_WRITE_ERROR;
 	if (!x->begun)

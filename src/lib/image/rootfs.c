@@ -623,10 +623,12 @@ static int walk(struct msb_rootfs *r, const struct rf_path *p,
 			return refuse(r, "goes through the symlink `%s`",
 				      shown(name, sizeof(name), comp(p, i)));
 		} else if (n->type != EXT2_FT_DIR) {
+			char name[256];
+
 			if (mode == WALK_FIND)
 				return 0;
-			return refuse(r, "is under `%.*s`, not a directory",
-				      (int)p->len[i], comp(p, i));
+			return refuse(r, "is under `%s`, not a directory",
+				      shown(name, sizeof(name), comp(p, i)));
 		}
 		if (mode == WALK_CREATE)
 			n->layer = r->layer;
@@ -1160,11 +1162,11 @@ static int whiteout(struct msb_rootfs *r, const char *name, size_t len)
 static int apply_entry(struct msb_rootfs *r, struct archive *a,
 		       struct archive_entry *ae)
 {
-	const char *raw = archive_entry_pathname(ae), *why, *name;
+	const char *raw = archive_entry_pathname(ae), *why, *name = NULL;
 	unsigned type;
 	struct node *dir, *old;
 	struct rf_meta m;
-	size_t len;
+	size_t len = 0;
 	errcode_t e;
 	int rc;
 

@@ -700,7 +700,8 @@ int msb__store_fetch_from(struct msb_store *s, msb__blob_source_fn src,
 		goto out;
 	report(&f, f.reported != d->size);
 out:
-	if (f.bad)
+	/* keep a partial file only for a later resume */
+	if (rc < 0 && fd >= 0 && (f.bad || !f.done))
 		unlink(partial);
 	msb__verifier_free(f.v);
 	unlink(lockp);
