@@ -73,13 +73,16 @@ contains "image ls lists it" "$work/out" "$R/busybox:latest"
 expect "pull policy never finds it" 0 "$MSB" run --pull never "$R/busybox:latest" -- true
 
 expect "layers: entrypoint, cmd, user, workdir, env" 0 "$MSB" run "$R/layers:latest"
-cp "$work/out" "$work/layers-default"
-expect "layers: user and workdir apply to commands" 0 "$MSB" run "$R/layers:latest" -- sh -c 'id -u; id -g; pwd'
+[ "$(tr '\n' ' ' <"$work/out")" = "hello from layers 1000 1000 /work " ] &&
+	ok "image env, user and workdir by default" ||
+	bad "image defaults: $(tr '\n' ' ' <"$work/out")"
+# Its entrypoint is /bin/sh -c: our command is its script (docker run).
+expect "layers: user and workdir apply to commands" 0 "$MSB" run "$R/layers:latest" -- 'id -u; id -g; pwd'
 [ "$(tr '\n' ' ' <"$work/out")" = "1000 1000 /work " ] && ok "user 1000:1000 in /work" ||
 	bad "user 1000:1000 in /work: $(tr '\n' ' ' <"$work/out")"
-expect "layers: named user" 0 "$MSB" run "$R/layers:named" -- id -un
+expect "layers: named user" 0 "$MSB" run "$R/layers:named" -- 'id -un'
 contains "named user resolved" "$work/out" "user"
-expect "layers: --user overrides" 0 "$MSB" run -u 0 "$R/layers:latest" -- id -u
+expect "layers: --user overrides" 0 "$MSB" run -u 0 "$R/layers:latest" -- 'id -u'
 [ "$(cat "$work/out")" = 0 ] && ok "--user 0" || bad "--user 0"
 
 expect "multi: host platform chosen" 0 "$MSB" run "$R/multi:latest" -- cat /platform

@@ -16,6 +16,10 @@
 # REG_USER, REG_PASS, TOKEN_LOG (one line per token request: "STATUS
 # ACCOUNT SCOPE...").
 # Exit status 77 (skip) when docker-registry is not installed.
+#
+# Sourced (`source registry.sh`), it only defines cmd_start, cmd_stop and
+# cmd_push: the servers are then children of the sourcing shell, which
+# reaps them when it stops them.
 set -uo pipefail
 
 USER_NAME=testuser
@@ -60,6 +64,8 @@ stop_pid() {
 				echo "registry.sh: $2 ($pid) survives" >&2
 		fi
 	fi
+	# reap it if it is a child of this shell (sourced use)
+	wait "$pid" 2>/dev/null
 	rm -f "$1"
 }
 
@@ -121,7 +127,6 @@ cmd_start() {
 	for k in $KINDS; do
 		mkdir -p "$dir/$k/data" || die "mkdir \`$dir/$k\`"
 	done
-	trap 'cmd_stop "$dir"' ERR
 
 	htpasswd -Bbn "$USER_NAME" "$USER_PASS" >"$dir/basic/htpasswd" ||
 		die "htpasswd failed"
@@ -178,6 +183,11 @@ cmd_push() {
 	skopeo --insecure-policy copy --quiet --dest-tls-verify=false \
 		"${creds[@]}" "$@" "$src" "docker://${!var}/$dst"
 }
+
+# sourced: functions only
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+	return 0
+fi
 
 case ${1:-} in
 start)

@@ -16,17 +16,19 @@ for t in docker-registry skopeo umoci htpasswd openssl; do
 	fi
 done
 
+# shellcheck source=registry.sh
+source "$here/registry.sh"
 dir=$(mktemp -d /tmp/msb-registry-test-XXXXXX)
 cleanup() {
-	"$here/registry.sh" stop "$dir/reg"
+	cmd_stop "$dir/reg"
 	chmod -R u+w "$dir" 2>/dev/null
 	rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
-"$here/registry.sh" start "$dir/reg" "$token_server"
-rc=$?
-[ $rc -eq 0 ] || exit $rc
+cmd_start "$dir/reg" "$token_server"
 
 # skopeo and umoci keep caches under $HOME: a private one, so that no
 # blob is reused from an earlier run
@@ -54,7 +56,7 @@ lay=$dir/layout
 	cat "$dir/umoci.log"
 	exit 1
 }
-push() { "$here/registry.sh" push "$dir/reg" "$@"; }
+push() { cmd_push "$dir/reg" "$@"; }
 for kind in noauth basic token; do
 	push "$kind" "oci:$lay:small" small:1 || exit 1
 done
@@ -64,4 +66,10 @@ set -a
 # shellcheck disable=SC1091
 source "$dir/reg/env"
 set +a
-"$test_bin"
+# in the background, so that a TERM (meson's timeout) is acted on at once;
+# its temporary files in $dir
+TMPDIR=$dir "$test_bin" &
+test_pid=$!
+trap 'kill "$test_pid" 2>/dev/null; exit 143' TERM
+trap 'kill "$test_pid" 2>/dev/null; exit 130' INT
+wait "$test_pid"

@@ -113,8 +113,8 @@ static void make_kid(EVP_PKEY *k)
 
 static char *sign_jwt(json_t *claims)
 {
-	json_t *hdr = json_pack("{s:s, s:s, s:s}", "typ", "JWT", "alg",
-				"RS256", "kid", kid);
+	json_t *hdr = json_pack("{s:s, s:s, s:s}", "typ", "JWT", "alg", "RS256",
+				"kid", kid);
 	char *h = json_dumps(hdr, JSON_COMPACT);
 	char *c = json_dumps(claims, JSON_COMPACT);
 	char *h64 = b64url((unsigned char *)h, strlen(h));
@@ -129,8 +129,8 @@ static char *sign_jwt(json_t *claims)
 		die("malloc");
 	sprintf(input, "%s.%s", h64, c64);
 	if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
-	    EVP_DigestSign(md, sig, &siglen, (unsigned char *)input,
-			   inlen) != 1)
+	    EVP_DigestSign(md, sig, &siglen, (unsigned char *)input, inlen) !=
+		    1)
 		die("sign");
 	char *s64 = b64url(sig, siglen);
 	char *jwt = malloc(inlen + 2 + strlen(s64));
@@ -202,16 +202,16 @@ static bool b64_basic_ok(const char *b64)
 static void reply(int fd, int status, const char *ctype, const char *body)
 {
 	char head[512];
-	const char *reason = status == 200 ? "OK" :
-			     status == 401 ? "Unauthorized" :
-					     "Not Found";
+	const char *reason = status == 200   ? "OK"
+			     : status == 401 ? "Unauthorized"
+					     : "Not Found";
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 			 "Content-Length: %zu\r\nConnection: close\r\n%s\r\n",
 			 status, reason, ctype, strlen(body),
-			 status == 401 ?
-				 "WWW-Authenticate: Basic realm=\"token\"\r\n" :
-				 "");
+			 status == 401
+				 ? "WWW-Authenticate: Basic realm=\"token\"\r\n"
+				 : "");
 	if (write(fd, head, n) < 0 || write(fd, body, strlen(body)) < 0)
 		return;
 }
@@ -310,15 +310,15 @@ static void handle(int fd)
 	}
 	json_t *claims = json_pack(
 		"{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o}", "iss", opt_issuer,
-		"sub", authed ? opt_user : "", "aud",
-		service ? service : "", "exp", (json_int_t)(now + opt_expires),
-		"nbf", (json_int_t)(now - 10), "iat", (json_int_t)now, "jti",
-		jtis, "access", access);
+		"sub", authed ? opt_user : "", "aud", service ? service : "",
+		"exp", (json_int_t)(now + opt_expires), "nbf",
+		(json_int_t)(now - 10), "iat", (json_int_t)now, "jti", jtis,
+		"access", access);
 	char *jwt = sign_jwt(claims);
-	json_t *resp = json_pack("{s:s, s:s, s:I, s:s}", "token", jwt,
-				 "access_token", jwt, "expires_in",
-				 (json_int_t)opt_expires, "issued_at",
-				 "2024-01-01T00:00:00Z");
+	json_t *resp =
+		json_pack("{s:s, s:s, s:I, s:s}", "token", jwt, "access_token",
+			  jwt, "expires_in", (json_int_t)opt_expires,
+			  "issued_at", "2024-01-01T00:00:00Z");
 	char *body = json_dumps(resp, JSON_COMPACT);
 	log_line(200, authed ? opt_user : "-", scopes, nscopes);
 	reply(fd, 200, "application/json", body);

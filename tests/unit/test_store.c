@@ -42,9 +42,17 @@ static const char *lasterr(void)
 /* ------------------------------------------------------------------ */
 /* WWW-Authenticate                                                    */
 
+/* Parse a copy without the NUL, so that ASan sees any read past @len. */
 static int chal(struct msb_challenge *c, const char *s)
 {
-	return msb__challenge_parse(c, s, strlen(s));
+	size_t n = strlen(s);
+	char *copy = malloc(n ? n : 1);
+	int rc;
+
+	memcpy(copy, s, n);
+	rc = msb__challenge_parse(c, copy, n);
+	free(copy);
+	return rc;
 }
 
 static void test_challenge(void)
@@ -109,6 +117,8 @@ static void test_challenge(void)
 	CHECK(chal(&c, "realm=\"x\"") == -MSB_EPROTO);
 	CHECK(chal(&c, ",,, ,") == -MSB_EPROTO);
 	CHECK(chal(&c, "\"\"\"") == -MSB_EPROTO);
+	CHECK(chal(&c, "\xa4\"x\"") == -MSB_EPROTO); /* ends after junk */
+	CHECK(chal(&c, "Basic realm=\"r\", \xa4\"x\"") == 0);
 
 	/* a realm longer than its field */
 	char big[3000];
@@ -132,11 +142,15 @@ static void test_challenge(void)
 	CHECK(msb__challenge_parse(&c, s, 14) == -MSB_EPROTO);
 
 	/* every prefix of a valid header parses or fails cleanly */
-	const char *full = "Bearer realm=\"https://auth/t\",service=\"reg\","
-			   "scope=\"repository:x:pull\", Basic realm=\"b\\\"q\"";
+	const char *full =
+		"Bearer realm=\"https://auth/t\",service=\"reg\","
+		"scope=\"repository:x:pull\", Basic realm=\"b\\\"q\"";
 	for (size_t i = 0; i <= strlen(full); i++) {
-		int rc = msb__challenge_parse(&c, full, i);
+		char *copy = malloc(i ? i : 1);
+		memcpy(copy, full, i);
+		int rc = msb__challenge_parse(&c, copy, i);
 		CHECK(rc == 0 || rc == -MSB_EPROTO);
+		free(copy);
 	}
 }
 
@@ -148,32 +162,36 @@ static void test_token(void)
 	char *t = NULL;
 	unsigned int e = 0;
 
-	CHECK(msb__token_parse(&t, &e, STR("{\"token\":\"abc.def\","
-					   "\"expires_in\":300}")) == 0);
+	CHECK(msb__token_parse(&t, &e,
+			       STR("{\"token\":\"abc.def\","
+				   "\"expires_in\":300}")) == 0);
 	CHECK_STR(t, "abc.def");
 	CHECK(e == 300);
 	free(t);
-	CHECK(msb__token_parse(&t, &e, STR("{\"access_token\":\"xyz\"}")) ==
-	      0);
+	CHECK(msb__token_parse(&t, &e, STR("{\"access_token\":\"xyz\"}")) == 0);
 	CHECK_STR(t, "xyz");
 	CHECK(e == 60);
 	free(t);
 	/* "token" wins; an empty one falls back */
-	CHECK(msb__token_parse(&t, &e, STR("{\"access_token\":\"a\","
-					   "\"token\":\"b\"}")) == 0);
+	CHECK(msb__token_parse(&t, &e,
+			       STR("{\"access_token\":\"a\","
+				   "\"token\":\"b\"}")) == 0);
 	CHECK_STR(t, "b");
 	free(t);
-	CHECK(msb__token_parse(&t, &e, STR("{\"token\":\"\","
-					   "\"access_token\":\"a\"}")) == 0);
+	CHECK(msb__token_parse(&t, &e,
+			       STR("{\"token\":\"\","
+				   "\"access_token\":\"a\"}")) == 0);
 	CHECK_STR(t, "a");
 	free(t);
 	/* expires_in: absurd values */
-	CHECK(msb__token_parse(&t, &e, STR("{\"token\":\"a\","
-					   "\"expires_in\":-5}")) == 0);
+	CHECK(msb__token_parse(&t, &e,
+			       STR("{\"token\":\"a\","
+				   "\"expires_in\":-5}")) == 0);
 	CHECK(e == 60);
 	free(t);
-	CHECK(msb__token_parse(&t, &e, STR("{\"token\":\"a\","
-					   "\"expires_in\":99999999999}")) == 0);
+	CHECK(msb__token_parse(&t, &e,
+			       STR("{\"token\":\"a\","
+				   "\"expires_in\":99999999999}")) == 0);
 	CHECK(e == 86400);
 	free(t);
 	/* refused: header injection, not JSON, no token, duplicates */
@@ -186,8 +204,9 @@ static void test_token(void)
 	CHECK(msb__token_parse(&t, &e, STR("[\"token\"]")) == -MSB_EPROTO);
 	CHECK(msb__token_parse(&t, &e, STR("{\"token\":1}")) == -MSB_EPROTO);
 	CHECK(msb__token_parse(&t, &e, STR("{}")) == -MSB_EPROTO);
-	CHECK(msb__token_parse(&t, &e, STR("{\"token\":\"a\","
-					   "\"token\":\"b\"}")) == -MSB_EPROTO);
+	CHECK(msb__token_parse(&t, &e,
+			       STR("{\"token\":\"a\","
+				   "\"token\":\"b\"}")) == -MSB_EPROTO);
 	CHECK(t == NULL);
 }
 
@@ -254,8 +273,15 @@ static void test_docker_config(void)
 	/* refused */
 	CHECK(lookup(&a, "x", "{\"auths\":{\"x\":{\"auth\":\"!!!!\"}}}") ==
 	      -MSB_EINVAL);
+	CHECK(lookup(&a, "x", "{\"auths\":{\"x\":{\"auth\":\"====\"}}}") ==
+	      -MSB_EINVAL);
+	CHECK(lookup(&a, "x", "{\"auths\":{\"x\":{\"auth\":\"YT=i\"}}}") ==
+	      -MSB_EINVAL);
+	CHECK(lookup(&a, "x", "{\"auths\":{\"x\":{\"auth\":\"abc\"}}}") ==
+	      -MSB_EINVAL);
 	CHECK(has(lasterr(), "not base64"));
-	CHECK(lookup(&a, "x", "{\"auths\":{\"x\":{\"auth\":\"bm9jb2xvbg==\"}}}") ==
+	CHECK(lookup(&a, "x",
+		     "{\"auths\":{\"x\":{\"auth\":\"bm9jb2xvbg==\"}}}") ==
 	      -MSB_EINVAL); /* "nocolon" */
 	CHECK(lookup(&a, "x", "{\"credsStore\":\"../../bin/sh\"}") ==
 	      -MSB_EINVAL);
@@ -332,15 +358,15 @@ static void make_data(struct data *d)
 	d->plain = malloc(d->nplain);
 	for (size_t i = 0; i < d->nplain; i++) {
 		x = x * 1103515245 + 12345;
-		d->plain[i] = (i / 4096) % 2 ? (uint8_t)(x >> 16) :
-					       (uint8_t)("tar-ish "[i % 8]);
+		d->plain[i] = (i / 4096) % 2 ? (uint8_t)(x >> 16)
+					     : (uint8_t)("tar-ish "[i % 8]);
 	}
 	size_t cap = d->nplain + 4096;
 	d->gz = malloc(cap);
 	d->ngz = gzip_buf(d->gz, cap, d->plain, d->nplain);
 	d->zst = malloc(ZSTD_compressBound(d->nplain));
-	d->nzst = ZSTD_compress(d->zst, ZSTD_compressBound(d->nplain),
-				d->plain, d->nplain, 3);
+	d->nzst = ZSTD_compress(d->zst, ZSTD_compressBound(d->nplain), d->plain,
+				d->nplain, 3);
 	CHECK(!ZSTD_isError(d->nzst));
 	/* two gzip members; two zstd frames (the same plain stream) */
 	size_t half = d->nplain / 3;
@@ -351,9 +377,9 @@ static void make_data(struct data *d)
 	d->zst2 = malloc(2 * ZSTD_compressBound(d->nplain));
 	d->nzst2 = ZSTD_compress(d->zst2, ZSTD_compressBound(d->nplain),
 				 d->plain, half, 1);
-	d->nzst2 += ZSTD_compress(d->zst2 + d->nzst2,
-				  ZSTD_compressBound(d->nplain),
-				  d->plain + half, d->nplain - half, 19);
+	d->nzst2 +=
+		ZSTD_compress(d->zst2 + d->nzst2, ZSTD_compressBound(d->nplain),
+			      d->plain + half, d->nplain - half, 19);
 	sha256_hex(d->dplain, d->plain, d->nplain);
 	sha256_hex(d->dgz, d->gz, d->ngz);
 	sha256_hex(d->dzst, d->zst, d->nzst);
@@ -404,7 +430,7 @@ static void test_verifier(struct data *d)
 		const char *dg;
 	} kinds[] = {
 		{d->plain, d->nplain, d->dplain}, {d->gz, d->ngz, d->dgz},
-		{d->zst, d->nzst, d->dzst},	  {d->gz2, d->ngz2, d->dgz2},
+		{d->zst, d->nzst, d->dzst},       {d->gz2, d->ngz2, d->dgz2},
 		{d->zst2, d->nzst2, d->dzst2},
 	};
 
@@ -413,8 +439,8 @@ static void test_verifier(struct data *d)
 			CHECK(verify(kinds[k].dg, d->dplain, kinds[k].p,
 				     kinds[k].n, steps[s]) == 0);
 		/* without diff_id: the digest only */
-		CHECK(verify(kinds[k].dg, NULL, kinds[k].p, kinds[k].n,
-			     4096) == 0);
+		CHECK(verify(kinds[k].dg, NULL, kinds[k].p, kinds[k].n, 4096) ==
+		      0);
 	}
 
 	/* wrong digest, right stream */
@@ -500,9 +526,9 @@ struct source {
 	uint64_t last_offset;
 	bool ignore_range;    /* answer 200 from byte 0 */
 	size_t fail_after;    /* stop with an error after so many bytes */
-	size_t chunk;	      /* bytes per sink call */
-	size_t extra;	      /* bytes past the end */
-	int delay_us;	      /* per chunk */
+	size_t chunk;         /* bytes per sink call */
+	size_t extra;         /* bytes past the end */
+	int delay_us;         /* per chunk */
 	pthread_mutex_t lock; /* calls, from several threads */
 };
 
@@ -569,8 +595,8 @@ static char *partial_path(const char *digest)
 {
 	char *p = NULL;
 
-	if (asprintf(&p, "%s/images/blobs/tmp/%s.partial", home,
-		     digest + 7) < 0)
+	if (asprintf(&p, "%s/images/blobs/tmp/%s.partial", home, digest + 7) <
+	    0)
 		return NULL;
 	return p;
 }
@@ -622,8 +648,8 @@ static int fetch(struct source *src, const char *digest, size_t size,
 {
 	struct msb_descriptor d = {.digest = (char *)digest, .size = size};
 
-	return msb__store_fetch_from(&store, mem_source, src, &d, diff_id,
-				     NULL, NULL);
+	return msb__store_fetch_from(&store, mem_source, src, &d, diff_id, NULL,
+				     NULL);
 }
 
 static void test_store_fetch(struct data *d)
@@ -784,8 +810,8 @@ static void *fetch_thread(void *p)
 
 static void test_store_concurrent(struct data *d)
 {
-	struct source src = {.data = d->zst, .n = d->nzst, .chunk = 4096,
-			     .delay_us = 200};
+	struct source src = {
+		.data = d->zst, .n = d->nzst, .chunk = 4096, .delay_us = 200};
 	struct thread_arg a[4];
 	pthread_t t[4];
 

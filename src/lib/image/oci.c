@@ -23,8 +23,9 @@
 #include "lib/image/oci.h"
 #include "lib/internal.h"
 
-#define SIZE_MAX_ (UINT64_C(1) << 53) /* largest size JSON carries exactly */
-#define PATH_LEN 96                   /* a field path: "manifests[4095].x" */
+#define DESC_SIZE_MAX                                                          \
+	(UINT64_C(1) << 53) /* largest size JSON carries exactly */
+#define PATH_LEN 96         /* a field path: "manifests[4095].x" */
 
 static const char doc_index[] = "image index";
 static const char doc_manifest[] = "image manifest";
@@ -175,7 +176,7 @@ static int parse_descriptor(struct msb_descriptor *d, const char *doc,
 		return bad(doc, p, "is missing");
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return bad(doc, p, "is not a non-negative integer");
-	if ((uint64_t)json_integer_value(v) > SIZE_MAX_)
+	if ((uint64_t)json_integer_value(v) > DESC_SIZE_MAX)
 		return bad(doc, p, "is larger than 2^53");
 	d->size = (uint64_t)json_integer_value(v);
 
@@ -187,17 +188,16 @@ static int parse_descriptor(struct msb_descriptor *d, const char *doc,
 			snprintf(p, sizeof(p), "%s.platform", path);
 			return bad(doc, p, "is not an object");
 		}
-		snprintf(p, sizeof(p), "%s.platform.os", path);
-		if ((rc = opt_str(&d->os, doc, v, "os", p, false)) < 0)
-			return rc;
-		snprintf(p, sizeof(p), "%s.platform.architecture", path);
-		if ((rc = opt_str(&d->arch, doc, v, "architecture", p, false)) <
-		    0)
-			return rc;
-		snprintf(p, sizeof(p), "%s.platform.variant", path);
-		if ((rc = opt_str(&d->variant, doc, v, "variant", p, false)) <
-		    0)
-			return rc;
+		static const char *const keys[] = {"os", "architecture",
+						   "variant"};
+		char **dst[] = {&d->os, &d->arch, &d->variant};
+
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+			snprintf(p, sizeof(p), "%s.platform.%s", path, keys[i]);
+			rc = opt_str(dst[i], doc, v, keys[i], p, false);
+			if (rc < 0)
+				return rc;
+		}
 	}
 	v = json_object_get(j, "annotations");
 	if (v && !json_is_object(v)) {

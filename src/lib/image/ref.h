@@ -5,8 +5,9 @@
  *   python:3.12                 → docker.io/library/python:3.12
  *   ghcr.io/org/app@sha256:...  → ghcr.io/org/app@sha256:...
  *   localhost:5000/team/tool:v2 → localhost:5000/team/tool:v2
- * The first component is a registry if it contains '.' or ':' or is
- * "localhost"; otherwise the registry is docker.io.
+ * The first component is a registry if it contains '.' or ':', is
+ * "localhost" or has an uppercase letter (as in Docker); otherwise the
+ * registry is docker.io.
  */
 #ifndef MSB_IMAGE_REF_H
 #define MSB_IMAGE_REF_H
@@ -25,8 +26,8 @@ struct msb_ref {
  * msb_ref_parse() - parse and normalise @s.
  * Return: 0, or -MSB_EINVAL with an error that shows the reference and
  * says what is wrong ("invalid image reference `Foo`: repository names
- * must be lowercase"). Pure apart from the thread's error; bounded by
- * strlen(@s) (at most 4096 accepted).
+ * must be lowercase"), or -MSB_ENOMEM. Pure apart from the thread's error;
+ * bounded by strlen(@s) (at most 4096 accepted). @out is zeroed on error.
  */
 int msb_ref_parse(struct msb_ref *out, const char *s);
 

@@ -53,8 +53,8 @@
 
 extern char **environ;
 
-#define POOL_MAX 8		 /* idle easy handles kept */
-#define TOKENS_MAX 8		 /* cached tokens (scopes) per handle */
+#define POOL_MAX 8                /* idle easy handles kept */
+#define TOKENS_MAX 8              /* cached tokens (scopes) per handle */
 #define TOKEN_BODY_MAX (1u << 20) /* token server answer */
 #define TOKEN_DEFAULT_S 60
 #define TOKEN_MAX_S 86400
@@ -64,26 +64,26 @@ extern char **environ;
 #define BACKOFF_FIRST_MS 200
 #define BACKOFF_MAX_MS 5000
 #define AUTH_ROUNDS_MAX 3
-#define CONFIG_MAX (4u << 20)  /* Docker config.json */
-#define HELPER_OUT_MAX 65536u  /* credential helper output */
+#define CONFIG_MAX (4u << 20) /* Docker config.json */
+#define HELPER_OUT_MAX 65536u /* credential helper output */
 #define RECV_BUFFER (256 * 1024)
 
 struct token {
-	char *key;	     /* realm '\n' service '\n' scope */
-	char *header;	     /* "Authorization: Bearer …" */
+	char *key;           /* realm '\n' service '\n' scope */
+	char *header;        /* "Authorization: Bearer …" */
 	uint64_t expires_us; /* now_us() clock */
-	uint64_t used;	     /* for eviction */
+	uint64_t used;       /* for eviction */
 };
 
 struct msb_registry {
-	char *name;	/* the image reference, for messages */
+	char *name;                 /* the image reference, for messages */
 	char *ref_tag, *ref_digest; /* of the reference, or NULL */
-	char *registry; /* as in the reference, for credentials */
+	char *registry;             /* as in the reference, for credentials */
 	char *repo;
-	char *host; /* API host[:port] */
-	char *base; /* "https://host" */
+	char *host;            /* API host[:port] */
+	char *base;            /* "https://host" */
 	const char *protocols; /* allowed for requests and redirects */
-	bool plain;	       /* http allowed (local or insecure) */
+	bool plain;            /* http allowed (local or insecure) */
 	long timeout_s;
 	unsigned int retries;
 	char *opt_user, *opt_pass;
@@ -96,8 +96,8 @@ struct msb_registry {
 	pthread_mutex_t auth_lock; /* everything below */
 	bool creds_loaded;
 	bool have_creds; /* atomic: also read without the lock */
-	char *basic; /* "Authorization: Basic …", or NULL (anonymous) */
-	char *user;  /* for the token request's "account" */
+	char *basic;     /* "Authorization: Basic …", or NULL (anonymous) */
+	char *user;      /* for the token request's "account" */
 	bool have_chal;
 	struct msb_challenge chal;
 	struct token tokens[TOKENS_MAX];
@@ -130,10 +130,10 @@ struct xfer {
 	/* the current attempt */
 	uint64_t range_start; /* asked from here; 0: no Range */
 	long status;
-	bool begun; /* first body byte (or the end) seen */
-	int rc;	    /* error from a callback */
+	bool begun;            /* first body byte (or the end) seen */
+	int rc;                /* error from a callback */
 	uint64_t last_data_us; /* when bytes last arrived (now_us) */
-	bool stalled;	       /* none for the timeout: aborted */
+	bool stalled;          /* none for the timeout: aborted */
 	long os_errno;
 	char errbuf[CURL_ERROR_SIZE];
 	char www_auth[WWW_AUTH_MAX];
@@ -230,21 +230,26 @@ static char *base64(const void *buf, size_t len)
 /* Decode standard base64 (padding required); malloc'd, NUL-terminated. */
 static char *unbase64(const char *s, size_t len, size_t *outlen)
 {
+	size_t pad = 0;
 	unsigned char *out;
 	int n;
 
-	if (len % 4 || len > INT_MAX / 2)
+	if (!len || len % 4 || len > INT_MAX / 2)
 		return NULL;
+	while (pad < 2 && s[len - 1 - pad] == '=')
+		pad++;
+	for (size_t i = 0; i < len - pad; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '+' && s[i] != '/')
+			return NULL;
 	out = malloc(len / 4 * 3 + 1);
 	if (!out)
 		return NULL;
 	n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-	if (n < 0) {
+	if (n < (int)pad) {
 		free(out);
 		return NULL;
 	}
-	for (size_t i = len; i > 0 && s[i - 1] == '='; i--)
-		n--;
+	n -= (int)pad;
 	out[n] = '\0';
 	*outlen = (size_t)n;
 	return (char *)out;
@@ -270,8 +275,8 @@ static bool repo_valid(const char *s)
 	if (!*s || strlen(s) > 255)
 		return false;
 	for (; *s; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
-		    !strchr("._-/", *s))
+		if (!islower((unsigned char)*s) &&
+		    !isdigit((unsigned char)*s) && !strchr("._-/", *s))
 			return false;
 	return true;
 }
@@ -318,8 +323,8 @@ static int read_value(const char *s, size_t len, size_t *i, char *dst,
 			return -1;
 		++*i; /* closing quote */
 	} else {
-		for (; *i < len && s[*i] != ',' && s[*i] != ' ' &&
-		       s[*i] != '\t';
+		for (;
+		     *i < len && s[*i] != ',' && s[*i] != ' ' && s[*i] != '\t';
 		     ++*i) {
 			if (dst && o + 1 < cap)
 				dst[o++] = s[*i];
@@ -367,11 +372,10 @@ int msb__challenge_parse(struct msb_challenge *out, const char *s, size_t len)
 		if (!tlen) {
 			/* not a token (token68 data…): skip to a comma */
 			while (i < len && s[i] != ',') {
-				if (s[i] == '"' &&
-				    read_value(s, len, &i, NULL, 0) < 0)
-					goto unterminated;
-				else if (s[i] != '"')
+				if (s[i] != '"')
 					i++;
+				else if (read_value(s, len, &i, NULL, 0) < 0)
+					goto unterminated;
 			}
 			continue;
 		}
@@ -407,9 +411,10 @@ int msb__challenge_parse(struct msb_challenge *out, const char *s, size_t len)
 			if (rc == -1)
 				goto unterminated;
 			if (rc == -2)
-				return msb__error(MSB_EPROTO, 0,
-						  "authentication challenge: `%.*s` is too long",
-						  (int)tlen, s + t0);
+				return msb__error(
+					MSB_EPROTO, 0,
+					"authentication challenge: `%.*s` is too long",
+					(int)tlen, s + t0);
 			if (dst)
 				*set = true;
 			/* token68 padding "abc==": skip the other '=' */
@@ -440,11 +445,13 @@ int msb__challenge_parse(struct msb_challenge *out, const char *s, size_t len)
 		*out = basic;
 		return 0;
 	}
-	return msb__error(MSB_EPROTO, 0,
-			  "authentication challenge: no Basic or Bearer scheme");
+	return msb__error(
+		MSB_EPROTO, 0,
+		"authentication challenge: no Basic or Bearer scheme");
 unterminated:
-	return msb__error(MSB_EPROTO, 0,
-			  "authentication challenge: unterminated quoted string");
+	return msb__error(
+		MSB_EPROTO, 0,
+		"authentication challenge: unterminated quoted string");
 }
 
 /* ------------------------------------------------------------------ */
@@ -460,8 +467,8 @@ static bool token_chars_ok(const char *t)
 	return true;
 }
 
-int msb__token_parse(char **token, unsigned int *expires_in,
-		     const uint8_t *buf, size_t len)
+int msb__token_parse(char **token, unsigned int *expires_in, const uint8_t *buf,
+		     size_t len)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb((const char *)buf, len,
@@ -491,9 +498,9 @@ int msb__token_parse(char **token, unsigned int *expires_in,
 	*expires_in = TOKEN_DEFAULT_S;
 	v = json_object_get(root, "expires_in");
 	if (json_is_integer(v) && json_integer_value(v) > 0)
-		*expires_in = json_integer_value(v) > TOKEN_MAX_S ?
-				      TOKEN_MAX_S :
-				      (unsigned int)json_integer_value(v);
+		*expires_in = json_integer_value(v) > TOKEN_MAX_S
+				      ? TOKEN_MAX_S
+				      : (unsigned int)json_integer_value(v);
 	*token = strdup(t);
 	if (!*token)
 		rc = oom();
@@ -604,16 +611,16 @@ static bool helper_name_valid(const char *s)
 static int set_helper(struct msb_docker_auth *out, const char *name)
 {
 	if (!helper_name_valid(name))
-		return msb__error(MSB_EINVAL, 0,
-				  "docker config: invalid credential helper name `%.64s`",
-				  name);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"docker config: invalid credential helper name `%.64s`",
+			name);
 	out->helper = strdup(name);
 	return out->helper ? 0 : oom();
 }
 
-int msb__docker_config_lookup(struct msb_docker_auth *out,
-			      const char *registry, const uint8_t *buf,
-			      size_t len)
+int msb__docker_config_lookup(struct msb_docker_auth *out, const char *registry,
+			      const uint8_t *buf, size_t len)
 {
 	json_error_t jerr;
 	json_t *root, *e;
@@ -626,7 +633,8 @@ int msb__docker_config_lookup(struct msb_docker_auth *out,
 		json_decref(root);
 		return msb__error(MSB_EINVAL, 0,
 				  "docker config: invalid JSON at line %d: %s",
-				  jerr.line, root ? "not an object" : jerr.text);
+				  jerr.line,
+				  root ? "not an object" : jerr.text);
 	}
 
 	e = lookup_registry(json_object_get(root, "auths"), registry,
@@ -638,12 +646,12 @@ int msb__docker_config_lookup(struct msb_docker_auth *out,
 			char *dec = unbase64(json_string_value(a),
 					     json_string_length(a), &n);
 			char *colon = dec ? memchr(dec, ':', n) : NULL;
-			if (!colon || colon == dec ||
-			    strlen(dec) != n) {
+			if (!colon || colon == dec || strlen(dec) != n) {
 				free(dec);
-				rc = msb__error(MSB_EINVAL, 0,
-						"docker config: the `auth` for `%s` is not base64 of user:password",
-						registry);
+				rc = msb__error(
+					MSB_EINVAL, 0,
+					"docker config: the `auth` for `%s` is not base64 of user:password",
+					registry);
 				goto out;
 			}
 			*colon = '\0';
@@ -689,10 +697,10 @@ int msb__cred_helper_parse(struct msb_docker_auth *out, const uint8_t *buf,
 			  &jerr);
 	u = json_object_get(root, "Username");
 	p = json_object_get(root, "Secret");
-	if (!json_is_object(root) || !json_is_string(u) ||
-	    !json_is_string(p)) {
-		rc = msb__error(MSB_EINVAL, 0,
-				"credential helper output is not {\"Username\", \"Secret\"}");
+	if (!json_is_object(root) || !json_is_string(u) || !json_is_string(p)) {
+		rc = msb__error(
+			MSB_EINVAL, 0,
+			"credential helper output is not {\"Username\", \"Secret\"}");
 		goto out;
 	}
 	if (!strcmp(json_string_value(u), "<token>"))
@@ -749,9 +757,10 @@ static int run_helper(struct msb_buf *out, bool *found, const char *name,
 	rc = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc == ENOENT)
-		return msb__error(MSB_ENOTFOUND, rc,
-				  "docker credential helper `%s` is not installed: install it or fix credHelpers/credsStore in the docker config",
-				  prog);
+		return msb__error(
+			MSB_ENOTFOUND, rc,
+			"docker credential helper `%s` is not installed: install it or fix credHelpers/credsStore in the docker config",
+			prog);
 	if (rc)
 		return msb__error(MSB_ESYS, rc, "run `%s`: %s", prog,
 				  strerror(rc));
@@ -803,15 +812,13 @@ static int run_helper(struct msb_buf *out, bool *found, const char *name,
 		*found = true;
 	else if (!memmem(out->data ? (char *)out->data : "", out->len,
 			 "credentials not found", 21))
-		return msb__error(MSB_EINVAL, 0,
-				  "`%s get` failed (%s %d): %.*s", prog,
-				  WIFEXITED(status) ? "exit status" : "signal",
-				  WIFEXITED(status) ? WEXITSTATUS(status) :
-						      WTERMSIG(status),
-				  (int)strcspn(out->data ? (char *)out->data :
-							   "",
-					       "\n"),
-				  out->data ? (char *)out->data : "");
+		return msb__error(
+			MSB_EINVAL, 0, "`%s get` failed (%s %d): %.*s", prog,
+			WIFEXITED(status) ? "exit status" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status)
+					  : WTERMSIG(status),
+			(int)strcspn(out->data ? (char *)out->data : "", "\n"),
+			out->data ? (char *)out->data : "");
 	return 0;
 }
 
@@ -841,9 +848,10 @@ static int read_docker_config(struct msb_registry *r, struct msb_buf *buf,
 		return msb__error(MSB_ESYS, errno, "open `%s`: %s", path,
 				  strerror(errno));
 	if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX)
-		return msb__error(MSB_EINVAL, 0,
-				  "docker config `%s` is not a file of at most 4 MiB",
-				  path);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"docker config `%s` is not a file of at most 4 MiB",
+			path);
 	if (msb_buf_reserve(buf, (size_t)st.st_size + 1) < 0)
 		return oom();
 	ssize_t n = read_all(fd, buf->data, (size_t)st.st_size);
@@ -855,8 +863,7 @@ static int read_docker_config(struct msb_registry *r, struct msb_buf *buf,
 	return 0;
 }
 
-static int set_basic(struct msb_registry *r, const char *user,
-		     const char *pass)
+static int set_basic(struct msb_registry *r, const char *user, const char *pass)
 {
 	_cleanup_free_ char *up = xasprintf("%s:%s", user, pass);
 	_cleanup_free_ char *b64 = NULL;
@@ -966,22 +973,25 @@ static int body_begin(struct xfer *x)
 		return 0;
 	if (x->status == 206) {
 		if (x->kind != XFER_BLOB || !x->range_start)
-			return x->rc = msb__error(MSB_EPROTO, 0,
-						  "pull `%s`: %s: unexpected partial content (206)",
-						  x->r->name, x->what);
+			return x->rc = msb__error(
+				       MSB_EPROTO, 0,
+				       "pull `%s`: %s: unexpected partial content (206)",
+				       x->r->name, x->what);
 		if (!x->have_crange || x->crange_start != x->range_start)
-			return x->rc = msb__error(MSB_EPROTO, 0,
-						  "pull `%s`: %s: asked for bytes from %" PRIu64 ", got another range",
-						  x->r->name, x->what,
-						  x->range_start);
+			return x->rc = msb__error(
+				       MSB_EPROTO, 0,
+				       "pull `%s`: %s: asked for bytes from %" PRIu64
+				       ", got another range",
+				       x->r->name, x->what, x->range_start);
 		return 0;
 	}
 	if (x->kind == XFER_BLOB && x->range_start) {
 		/* Range ignored: the data starts again from byte 0 */
 		if (!x->on_restart)
-			return x->rc = msb__error(MSB_EPROTO, 0,
-						  "pull `%s`: %s: the server does not resume downloads",
-						  x->r->name, x->what);
+			return x->rc = msb__error(
+				       MSB_EPROTO, 0,
+				       "pull `%s`: %s: the server does not resume downloads",
+				       x->r->name, x->what);
 		x->on_restart(x->ud);
 		x->offset = 0;
 		x->delivered = 0;
@@ -1066,8 +1076,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 		size_t i = 6;
 		if (vlen > 6 && !strncasecmp(v, "bytes ", 6) &&
 		    isdigit((unsigned char)v[6])) {
-			for (; i < vlen && isdigit((unsigned char)v[i]) &&
-			       i < 26;
+			for (;
+			     i < vlen && isdigit((unsigned char)v[i]) && i < 26;
 			     i++)
 				start = start * 10 + (uint64_t)(v[i] - '0');
 			if (i < vlen && v[i] == '-') {
@@ -1089,8 +1099,11 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 {
 	struct xfer *x = ud;
 
-	if (now_us() - x->last_data_us >
-	    (uint64_t)x->r->timeout_s * 1000000) {
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (now_us() - x->last_data_us > (uint64_t)x->r->timeout_s * 1000000) {
 		x->stalled = true;
 		return 1;
 	}
@@ -1249,21 +1262,22 @@ static int curl_failure(struct xfer *x, CURLcode res, unsigned int tries)
 	msg[0] = (char)tolower((unsigned char)msg[0]);
 	switch (res) {
 	case CURLE_OPERATION_TIMEDOUT:
-		return msb__error(MSB_ETIMEDOUT, 0,
-				  "pull `%s`: %s: `%s` timed out (no data for %ld s, %u attempts)",
-				  name, x->what, x->r->host, x->r->timeout_s,
-				  tries);
+		return msb__error(
+			MSB_ETIMEDOUT, 0,
+			"pull `%s`: %s: `%s` timed out (no data for %ld s, %u attempts)",
+			name, x->what, x->r->host, x->r->timeout_s, tries);
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		return msb__error(MSB_ENOTFOUND, 0, "pull `%s`: %s", name, msg);
 	case CURLE_COULDNT_CONNECT:
-		return msb__error(MSB_ESYS, err, "pull `%s`: connect to `%s`: %s",
-				  name, x->r->host,
-				  err ? strerror(err) : msg);
+		return msb__error(MSB_ESYS, err,
+				  "pull `%s`: connect to `%s`: %s", name,
+				  x->r->host, err ? strerror(err) : msg);
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		return msb__error(MSB_EPROTO, 0,
-				  "pull `%s`: %s: refused a redirect to another scheme (%s)",
-				  name, x->what, msg);
+		return msb__error(
+			MSB_EPROTO, 0,
+			"pull `%s`: %s: refused a redirect to another scheme (%s)",
+			name, x->what, msg);
 	case CURLE_TOO_MANY_REDIRECTS:
 		return msb__error(MSB_EPROTO, 0,
 				  "pull `%s`: %s: too many redirects", name,
@@ -1286,12 +1300,14 @@ static int status_failure(struct xfer *x, unsigned int tries)
 	error_detail(x, detail, sizeof(detail));
 	if (st == 401 || (x->kind == XFER_TOKEN && st == 403)) {
 		if (__atomic_load_n(&x->r->have_creds, __ATOMIC_ACQUIRE))
-			return msb__error(MSB_EINVAL, 0,
-					  "pull `%s`: authentication failed (401): check the user name and password",
-					  name);
-		return msb__error(MSB_EINVAL, 0,
-				  "pull `%s`: authentication required (401): log in (docker login) or give a user name and password",
-				  name);
+			return msb__error(
+				MSB_EINVAL, 0,
+				"pull `%s`: authentication failed (401): check the user name and password",
+				name);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"pull `%s`: authentication required (401): log in (docker login) or give a user name and password",
+			name);
 	}
 	if (st == 403)
 		return msb__error(MSB_EINVAL, 0,
@@ -1308,9 +1324,10 @@ static int status_failure(struct xfer *x, unsigned int tries)
 				  "pull `%s`: %s: range not satisfiable (416)",
 				  name, x->what);
 	if (st >= 500 || st == 429)
-		return msb__error(MSB_EPROTO, 0,
-				  "pull `%s`: %s: registry error %ld after %u attempts%s",
-				  name, x->what, st, tries, detail);
+		return msb__error(
+			MSB_EPROTO, 0,
+			"pull `%s`: %s: registry error %ld after %u attempts%s",
+			name, x->what, st, tries, detail);
 	return msb__error(MSB_EPROTO, 0,
 			  "pull `%s`: %s: unexpected HTTP status %ld%s", name,
 			  x->what, st, detail);
@@ -1340,14 +1357,15 @@ static int fetch_token(struct msb_registry *r, const struct msb_challenge *ch,
 
 	if (strncmp(ch->realm, "https://", 8) &&
 	    (!r->plain || strncmp(ch->realm, "http://", 7)))
-		return msb__error(MSB_EPROTO, 0,
-				  "pull `%s`: the token server `%.200s` is not an https URL",
-				  r->name, ch->realm);
+		return msb__error(
+			MSB_EPROTO, 0,
+			"pull `%s`: the token server `%.200s` is not an https URL",
+			r->name, ch->realm);
 	rc = load_creds(r);
 	if (rc < 0)
 		return rc;
-	scope = ch->scope[0] ? strdup(ch->scope) :
-			       xasprintf("repository:%s:pull", r->repo);
+	scope = ch->scope[0] ? strdup(ch->scope)
+			     : xasprintf("repository:%s:pull", r->repo);
 	svc = curl_easy_escape(NULL, ch->service, 0);
 	sc = scope ? curl_easy_escape(NULL, scope, 0) : NULL;
 	acct = r->user ? curl_easy_escape(NULL, r->user, 0) : NULL;
@@ -1472,9 +1490,10 @@ static int on_unauthorized(struct xfer *x, bool sent, bool *refreshed,
 
 	if (x->www_auth_trunc || !x->www_auth_len ||
 	    msb__challenge_parse(&ch, x->www_auth, x->www_auth_len) < 0)
-		return msb__error(MSB_EPROTO, 0,
-				  "pull `%s`: %s: 401 without a usable authentication challenge",
-				  r->name, x->what);
+		return msb__error(
+			MSB_EPROTO, 0,
+			"pull `%s`: %s: 401 without a usable authentication challenge",
+			r->name, x->what);
 	pthread_mutex_lock(&r->auth_lock);
 	if (sent && ch.scheme == MSB_AUTH_BEARER && !*refreshed) {
 		/* expired, revoked, or another scope: one new token */
@@ -1573,11 +1592,13 @@ int msb_registry_open(struct msb_registry **out, const struct msb_ref *ref,
 
 	*out = NULL;
 	if (!ref || !ref->registry || !ref->repository)
-		return msb__error(MSB_EINVAL, 0, "registry: no image reference");
+		return msb__error(MSB_EINVAL, 0,
+				  "registry: no image reference");
 	host = msb_ref_api_host(ref);
 	if (!host || !host_valid(host) || !repo_valid(ref->repository))
-		return msb__error(MSB_EINVAL, 0,
-				  "registry: invalid host or repository in the image reference");
+		return msb__error(
+			MSB_EINVAL, 0,
+			"registry: invalid host or repository in the image reference");
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_res != CURLE_OK)
 		return msb__error(MSB_ESYS, 0, "initialise libcurl: %s",
@@ -1685,17 +1706,18 @@ int msb_registry_manifest(struct msb_registry *r, const char *reference,
 		msb_buf_reset(body);
 		return rc;
 	}
-	dg = digest_of(by_digest && !strncmp(reference, "sha512:", 7) ?
-			       "sha512" :
-			       "sha256",
+	dg = digest_of(by_digest && !strncmp(reference, "sha512:", 7)
+			       ? "sha512"
+			       : "sha256",
 		       body->data ? body->data : (uint8_t *)"", body->len);
 	if (!dg)
 		return oom();
 	if (by_digest && strcmp(dg, reference)) {
 		msb_buf_reset(body);
-		return msb__error(MSB_EPROTO, 0,
-				  "pull `%s`: manifest `%s`: content does not match its digest",
-				  r->name, reference);
+		return msb__error(
+			MSB_EPROTO, 0,
+			"pull `%s`: manifest `%s`: content does not match its digest",
+			r->name, reference);
 	}
 	*content_type = strdup(x.ctype);
 	if (!*content_type)

@@ -34,8 +34,7 @@ struct msb_challenge {
  * Return: 0, or -MSB_EPROTO when there is neither (or an unterminated
  * quoted string, or a value longer than its field).
  */
-int msb__challenge_parse(struct msb_challenge *out, const char *s,
-			 size_t len);
+int msb__challenge_parse(struct msb_challenge *out, const char *s, size_t len);
 
 /*
  * msb__token_parse() - a token server's answer: {"token": …} or
@@ -45,8 +44,8 @@ int msb__challenge_parse(struct msb_challenge *out, const char *s,
  * @token: malloc'd on success
  * Return: 0 or -MSB_EPROTO.
  */
-int msb__token_parse(char **token, unsigned int *expires_in,
-		     const uint8_t *buf, size_t len);
+int msb__token_parse(char **token, unsigned int *expires_in, const uint8_t *buf,
+		     size_t len);
 
 /* Credentials found for one registry. Strings are malloc'd or NULL. */
 struct msb_docker_auth {
@@ -66,9 +65,8 @@ struct msb_docker_auth {
  * Return: 0 (all fields NULL when nothing applies) or -MSB_EINVAL (not a
  * JSON object, an invalid "auth", an invalid helper name).
  */
-int msb__docker_config_lookup(struct msb_docker_auth *out,
-			      const char *registry, const uint8_t *buf,
-			      size_t len);
+int msb__docker_config_lookup(struct msb_docker_auth *out, const char *registry,
+			      const uint8_t *buf, size_t len);
 
 /*
  * msb__cred_helper_parse() - the output of `docker-credential-NAME get`:

@@ -54,15 +54,15 @@
 #include "lib/internal.h"
 
 #define RF_BLOCK_SIZE 4096
-#define RF_LOG_BLOCK 2		/* 1024 << 2 */
-#define RF_INODE_SIZE 256	/* room for xattrs and nanosecond times */
-#define RF_INODE_RATIO 8192	/* bytes of image per inode */
+#define RF_LOG_BLOCK 2      /* 1024 << 2 */
+#define RF_INODE_SIZE 256   /* room for xattrs and nanosecond times */
+#define RF_INODE_RATIO 8192 /* bytes of image per inode */
 #define RF_MIN_SIZE (16ULL << 20)
 #define RF_MAX_SIZE (1ULL << 44) /* 16 TiB: the 32-bit extent limit */
-#define RF_LPF_BLOCKS 4		/* lost+found, as mke2fs makes it */
-#define RF_RUN_BLOCKS 64	/* file data staged per write */
+#define RF_LPF_BLOCKS 4          /* lost+found, as mke2fs makes it */
+#define RF_RUN_BLOCKS 64         /* file data staged per write */
 #define RF_READ_BLOCK (64 * 1024)
-#define RF_XATTR_MAX 65536	/* XATTR_SIZE_MAX */
+#define RF_XATTR_MAX 65536 /* XATTR_SIZE_MAX */
 #define RF_MAX_FILE_BLOCKS (1ULL << 32)
 
 /* Where a tar entry's name lands: components, each NUL-terminated. */
@@ -98,8 +98,8 @@ struct msb_rootfs {
 	uint32_t layer;
 	bool broken; /* a layer failed half-way: only _free() remains */
 	unsigned isize;
-	uint8_t *ibuf; /* one on-disk inode */
-	uint8_t *data; /* RF_RUN_BLOCKS blocks of file data */
+	uint8_t *ibuf;     /* one on-disk inode */
+	uint8_t *data;     /* RF_RUN_BLOCKS blocks of file data */
 	const char *lname; /* the layer being applied */
 	const char *ename; /* the raw name of its current entry */
 	struct rf_path path;
@@ -215,6 +215,29 @@ static int nomem(struct msb_rootfs *r)
 			  r->lname);
 }
 
+/* libarchive failed: a bad layer, unless reading the file failed. */
+static int read_fail(struct msb_rootfs *r, struct archive *a)
+{
+	const char *why = archive_error_string(a);
+	int err = archive_errno(a), code = MSB_EPROTO;
+	char name[256];
+
+	if (err == ENOMEM)
+		code = MSB_ENOMEM;
+	else if (err == EIO || err == EBADF || err == ENXIO || err == EINTR ||
+		 err == EISDIR)
+		code = MSB_ESYS;
+	r->broken = true;
+	if (!why)
+		why = "not a tar archive";
+	if (r->ename)
+		return msb__error(code, err > 0 ? err : 0,
+				  "layer `%s`: read `%s`: %s", r->lname,
+				  shown(name, sizeof(name), r->ename), why);
+	return msb__error(code, err > 0 ? err : 0, "layer `%s`: read: %s",
+			  r->lname, why);
+}
+
 /* --- The name table: SipHash-2-4 of (directory inode, name) --- */
 
 #define ROTL64(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
@@ -237,8 +260,7 @@ static void sip_round(uint64_t v[4])
 	v[2] = ROTL64(v[2], 32);
 }
 
-static uint64_t siphash(uint64_t k0, uint64_t k1, const void *data,
-			size_t len)
+static uint64_t siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	uint64_t v[4] = {
@@ -381,8 +403,7 @@ static errcode_t inode_write(struct msb_rootfs *r, ext2_ino_t ino)
 
 /* ext4 times: 32 bits of seconds, 2 more bits in the "extra" field with
  * the nanoseconds; the range is 1901 to 2446. */
-static void set_time(uint32_t *t, uint32_t *extra, int64_t sec,
-		     uint32_t nsec)
+static void set_time(uint32_t *t, uint32_t *extra, int64_t sec, uint32_t nsec)
 {
 	const int64_t lo = INT32_MIN, hi = (int64_t)INT32_MIN + (4LL << 32) - 1;
 
@@ -434,8 +455,8 @@ static errcode_t extents_init(struct msb_rootfs *r, ext2_ino_t ino)
 	return e;
 }
 
-static errcode_t ino_alloc(struct msb_rootfs *r, ext2_ino_t dir,
-			   unsigned mode, ext2_ino_t *ino)
+static errcode_t ino_alloc(struct msb_rootfs *r, ext2_ino_t dir, unsigned mode,
+			   ext2_ino_t *ino)
 {
 	errcode_t e = ext2fs_new_inode(r->fs, dir, (int)mode, NULL, ino);
 
@@ -587,9 +608,8 @@ static const char *comp(const struct rf_path *p, size_t i)
 	return p->buf + p->off[i];
 }
 
-static int mkdir_node(struct msb_rootfs *r, struct node *dir,
-		      const char *name, size_t len, const struct rf_meta *m,
-		      struct node **out);
+static int mkdir_node(struct msb_rootfs *r, struct node *dir, const char *name,
+		      size_t len, const struct rf_meta *m, struct node **out);
 
 enum walk_mode {
 	WALK_CREATE, /* make missing directories, stamp what is passed */
@@ -601,8 +621,7 @@ enum walk_mode {
  * following symlinks (one on the way is refused).
  */
 static int walk(struct msb_rootfs *r, const struct rf_path *p,
-		enum walk_mode mode, const struct rf_meta *m,
-		struct node **out)
+		enum walk_mode mode, const struct rf_meta *m, struct node **out)
 {
 	struct node *d = r->root, *n;
 	size_t i;
@@ -726,9 +745,10 @@ static int xattrs_set(struct msb_rootfs *r, ext2_ino_t ino,
 		if (!name || !xattr_kept(name, &suffix)) {
 			char sn[256];
 
-			msb__log(MSB_LOG_DEBUG,
-				 "layer `%s`: xattr `%s` skipped: not kept by ext4",
-				 r->lname, shown(sn, sizeof(sn), name));
+			msb__log(
+				MSB_LOG_DEBUG,
+				"layer `%s`: xattr `%s` skipped: not kept by ext4",
+				r->lname, shown(sn, sizeof(sn), name));
 			continue;
 		}
 		if (suffix > 255 || size > RF_XATTR_MAX) {
@@ -782,9 +802,8 @@ static int get_meta(struct msb_rootfs *r, struct archive_entry *ae,
  * mkdir_node() - a new directory @name in @dir: its inode now, its blocks
  * at finish.
  */
-static int mkdir_node(struct msb_rootfs *r, struct node *dir,
-		      const char *name, size_t len, const struct rf_meta *m,
-		      struct node **out)
+static int mkdir_node(struct msb_rootfs *r, struct node *dir, const char *name,
+		      size_t len, const struct rf_meta *m, struct node **out)
 {
 	unsigned mode = LINUX_S_IFDIR | m->perm;
 	ext2_ino_t ino;
@@ -830,9 +849,9 @@ static bool is_zero(const uint8_t *p, size_t n)
 
 struct rf_writer {
 	ext2_file_t f;
-	uint64_t blk;  /* file block of data[0] */
-	size_t fill;   /* bytes staged from there */
-	uint64_t end;  /* end of the data seen */
+	uint64_t blk; /* file block of data[0] */
+	size_t fill;  /* bytes staged from there */
+	uint64_t end; /* end of the data seen */
 };
 
 /* Write the staged blocks, leaving holes for blocks of zeroes. */
@@ -864,8 +883,8 @@ static errcode_t writer_commit(struct msb_rootfs *r, struct rf_writer *w)
 }
 
 /* Stage @len bytes at file offset @off. */
-static int writer_add(struct msb_rootfs *r, struct rf_writer *w,
-		      uint64_t off, const uint8_t *p, size_t len)
+static int writer_add(struct msb_rootfs *r, struct rf_writer *w, uint64_t off,
+		      const uint8_t *p, size_t len)
 {
 	size_t bs = r->fs->blocksize, cap = RF_RUN_BLOCKS * bs, n;
 	uint64_t cur = w->blk * bs + w->fill, last;
@@ -932,10 +951,7 @@ static int file_data(struct msb_rootfs *r, struct archive *a,
 		if (ar == ARCHIVE_EOF)
 			break;
 		if (ar < ARCHIVE_WARN || off < 0) {
-			rc = refuse(r, "cannot be read: %s",
-				    archive_error_string(a)
-					    ? archive_error_string(a)
-					    : "bad data");
+			rc = read_fail(r, a);
 			break;
 		}
 		if (len) {
@@ -978,9 +994,11 @@ static int new_file(struct msb_rootfs *r, struct archive *a,
 		return fail(r, e, "create");
 	if (!node_add(r, dir, name, len, EXT2_FT_REG_FILE, ino))
 		return nomem(r);
-	rc = file_data(r, a, ae, ino);
-	if (rc < 0)
-		return rc;
+	if (!archive_entry_size_is_set(ae) || archive_entry_size(ae) != 0) {
+		rc = file_data(r, a, ae, ino);
+		if (rc < 0)
+			return rc;
+	}
 	return xattrs_set(r, ino, ae);
 }
 
@@ -1073,11 +1091,11 @@ static int new_hardlink(struct msb_rootfs *r, struct archive_entry *ae,
 	if (why)
 		return refuse(r, "is a hard link whose target `%s` %s",
 			      shown(tn, sizeof(tn), raw), why);
-	if (r->target.n) {
-		rc = walk(r, &r->target, WALK_FIND, NULL, &tdir);
-		if (rc < 0)
-			return rc;
-	}
+	if (!r->target.n)
+		return refuse(r, "is a hard link to the root");
+	rc = walk(r, &r->target, WALK_FIND, NULL, &tdir);
+	if (rc < 0)
+		return rc;
 	if (tdir)
 		t = node_find(r, tdir, comp(&r->target, r->target.n - 1),
 			      r->target.len[r->target.n - 1]);
@@ -1254,20 +1272,8 @@ static int apply_archive(struct msb_rootfs *r, struct archive *a)
 		ar = archive_read_next_header(a, &ae);
 		if (ar == ARCHIVE_EOF)
 			return 0;
-		if (ar < ARCHIVE_WARN) {
-			int err = archive_errno(a), code = MSB_EPROTO;
-			const char *s = archive_error_string(a);
-
-			if (err == ENOMEM)
-				code = MSB_ENOMEM;
-			else if (err == EIO || err == EBADF || err == ENXIO ||
-				 err == EINTR)
-				code = MSB_ESYS;
-			r->broken = true;
-			return msb__error(code, err > 0 ? err : 0,
-					  "layer `%s`: read: %s", r->lname,
-					  s ? s : "not a tar archive");
-		}
+		if (ar < ARCHIVE_WARN)
+			return read_fail(r, a);
 		rc = apply_entry(r, a, ae);
 		if (rc < 0)
 			return rc;
@@ -1284,24 +1290,28 @@ static int apply(struct msb_rootfs *r, int fd, const void *buf, size_t len,
 	if (!r)
 		return msb__error(MSB_EINVAL, 0, "apply a layer: no image");
 	if (r->broken)
-		return msb__error(MSB_EINVAL, 0,
-				  "apply layer `%s`: an earlier layer failed, the image is unusable",
-				  name ? name : "");
+		return msb__error(
+			MSB_EINVAL, 0,
+			"apply layer `%s`: an earlier layer failed, the image is unusable",
+			name ? name : "");
 	if (r->layer == UINT32_MAX)
-		return msb__error(MSB_EINVAL, 0, "apply layer `%s`: too many layers",
+		return msb__error(MSB_EINVAL, 0,
+				  "apply layer `%s`: too many layers",
 				  name ? name : "");
 	a = archive_read_new();
 	if (!a)
-		return msb__error(MSB_ENOMEM, ENOMEM, "apply a layer: out of memory");
+		return msb__error(MSB_ENOMEM, ENOMEM,
+				  "apply a layer: out of memory");
 	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
 	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
 	    archive_read_support_filter_none(a) != ARCHIVE_OK ||
 	    archive_read_support_format_tar(a) != ARCHIVE_OK ||
 	    archive_read_support_format_empty(a) != ARCHIVE_OK) {
-		rc = msb__error(MSB_ENOTFOUND, 0,
-				"apply a layer: libarchive lacks built-in gzip or zstd: %s",
-				archive_error_string(a) ? archive_error_string(a)
-							: "unknown");
+		rc = msb__error(
+			MSB_ENOTFOUND, 0,
+			"apply a layer: libarchive lacks built-in gzip or zstd: %s",
+			archive_error_string(a) ? archive_error_string(a)
+						: "unknown");
 		archive_read_free(a);
 		return rc;
 	}
@@ -1311,15 +1321,11 @@ static int apply(struct msb_rootfs *r, int fd, const void *buf, size_t len,
 		rc = archive_read_open_memory(a, buf, len);
 	r->lname = name ? name : "";
 	r->layer++;
-	if (rc != ARCHIVE_OK) {
-		r->broken = true;
-		rc = msb__error(MSB_EPROTO, archive_errno(a) > 0 ? archive_errno(a) : 0,
-				"layer `%s`: read: %s", r->lname,
-				archive_error_string(a) ? archive_error_string(a)
-							: "cannot open");
-	} else {
+	r->ename = NULL;
+	if (rc != ARCHIVE_OK)
+		rc = read_fail(r, a);
+	else
 		rc = apply_archive(r, a);
-	}
 	archive_read_free(a);
 	r->lname = NULL;
 	r->ename = NULL;
@@ -1414,8 +1420,7 @@ static errcode_t dirw_add(struct msb_rootfs *r, struct rf_dirw *w,
 }
 
 /* Write the blocks of directory @d and finish its inode. */
-static errcode_t dir_write(struct msb_rootfs *r, struct node *d,
-			   uint8_t *blk)
+static errcode_t dir_write(struct msb_rootfs *r, struct node *d, uint8_t *blk)
 {
 	ext2_filsys fs = r->fs;
 	struct rf_dirw w = {blk, 0, 0, fs->blocksize, 0, d->ino};
@@ -1480,11 +1485,49 @@ static int finish_dirs(struct msb_rootfs *r)
 	if (e) {
 		int err, code = ext2_code(e, &err);
 
-		return msb__error(code, err,
-				  "finish ext4 image `%s`: write directories: %s",
-				  r->image, ext2_msg(e));
+		return msb__error(
+			code, err,
+			"finish ext4 image `%s`: write directories: %s",
+			r->image, ext2_msg(e));
 	}
 	return 0;
+}
+
+/* lost+found, mode 0700, unless a layer removed it. */
+static errcode_t lpf_make(struct msb_rootfs *r, time_t now)
+{
+	struct rf_meta m = {0700, 0, 0, (int64_t)now, 0};
+	ext2_ino_t ino;
+	errcode_t e;
+
+	e = ino_alloc(r, EXT2_ROOT_INO, LINUX_S_IFDIR | 0700, &ino);
+	if (e)
+		return e;
+	inode_new(r, LINUX_S_IFDIR | 0700, &m)->i_links_count = 2;
+	e = extents_init(r, ino);
+	if (!e)
+		e = inode_write(r, ino);
+	if (e)
+		return e;
+	if (!node_add(r, r->root, "lost+found", 10, EXT2_FT_DIR, ino))
+		return EXT2_ET_NO_MEMORY;
+	return 0;
+}
+
+/* e2fsck puts what it finds unconnected there: put it back if hidden. */
+static int lost_found(struct msb_rootfs *r)
+{
+	errcode_t e;
+	int err, code;
+
+	if (node_find(r, r->root, "lost+found", 10))
+		return 0;
+	e = lpf_make(r, time(NULL));
+	if (!e)
+		return 0;
+	code = ext2_code(e, &err);
+	return msb__error(code, err, "finish ext4 image `%s`: lost+found: %s",
+			  r->image, ext2_msg(e));
 }
 
 /* Reserved inodes (1 to 10), zeroed with valid checksums, as mke2fs. */
@@ -1538,7 +1581,6 @@ static errcode_t make_fs(struct msb_rootfs *r, uint64_t size)
 	struct ext2fs_journal_params jp;
 	ext2_filsys fs;
 	struct rf_meta m = {0755, 0, 0, (int64_t)time(NULL), 0};
-	ext2_ino_t lpf;
 	dgrp_t g;
 	errcode_t e;
 	uint64_t inodes = size / RF_INODE_RATIO;
@@ -1549,22 +1591,21 @@ static errcode_t make_fs(struct msb_rootfs *r, uint64_t size)
 	param.s_rev_level = EXT2_DYNAMIC_REV;
 	param.s_inode_size = RF_INODE_SIZE;
 	param.s_inodes_count = inodes > UINT32_MAX - 65536 ? UINT32_MAX - 65536
-							  : (uint32_t)inodes;
+							   : (uint32_t)inodes;
 	param.s_log_groups_per_flex = 4;
 	param.s_feature_compat =
 		EXT2_FEATURE_COMPAT_DIR_INDEX | EXT2_FEATURE_COMPAT_EXT_ATTR;
 	param.s_feature_incompat =
 		EXT2_FEATURE_INCOMPAT_FILETYPE | EXT3_FEATURE_INCOMPAT_EXTENTS |
 		EXT4_FEATURE_INCOMPAT_64BIT | EXT4_FEATURE_INCOMPAT_FLEX_BG;
-	param.s_feature_ro_compat =
-		EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER |
-		EXT2_FEATURE_RO_COMPAT_LARGE_FILE |
-		EXT4_FEATURE_RO_COMPAT_HUGE_FILE |
-		EXT4_FEATURE_RO_COMPAT_DIR_NLINK |
-		EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE |
-		EXT4_FEATURE_RO_COMPAT_METADATA_CSUM;
-	e = ext2fs_initialize(r->image, EXT2_FLAG_RW | EXT2_FLAG_64BITS,
-			      &param, unix_io_manager, &fs);
+	param.s_feature_ro_compat = EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER |
+				    EXT2_FEATURE_RO_COMPAT_LARGE_FILE |
+				    EXT4_FEATURE_RO_COMPAT_HUGE_FILE |
+				    EXT4_FEATURE_RO_COMPAT_DIR_NLINK |
+				    EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE |
+				    EXT4_FEATURE_RO_COMPAT_METADATA_CSUM;
+	e = ext2fs_initialize(r->image, EXT2_FLAG_RW | EXT2_FLAG_64BITS, &param,
+			      unix_io_manager, &fs);
 	if (e)
 		return e;
 	r->fs = fs;
@@ -1586,8 +1627,8 @@ static errcode_t make_fs(struct msb_rootfs *r, uint64_t size)
 		ext2fs_group_desc_csum_set(fs, g);
 	}
 	r->ibuf = calloc(1, r->isize > sizeof(struct ext2_inode_large)
-				   ? r->isize
-				   : sizeof(struct ext2_inode_large));
+				    ? r->isize
+				    : sizeof(struct ext2_inode_large));
 	r->data = malloc((size_t)RF_RUN_BLOCKS * fs->blocksize);
 	r->root = calloc(1, sizeof(*r->root));
 	r->tab = calloc(1024, sizeof(*r->tab));
@@ -1608,24 +1649,14 @@ static errcode_t make_fs(struct msb_rootfs *r, uint64_t size)
 		return e;
 	r->root->ino = EXT2_ROOT_INO;
 	r->root->type = EXT2_FT_DIR;
-	/* lost+found */
-	m.perm = 0700;
-	e = ino_alloc(r, EXT2_ROOT_INO, LINUX_S_IFDIR | 0700, &lpf);
+	e = lpf_make(r, (time_t)m.sec);
 	if (e)
 		return e;
-	inode_new(r, LINUX_S_IFDIR | 0700, &m)->i_links_count = 2;
-	e = extents_init(r, lpf);
-	if (!e)
-		e = inode_write(r, lpf);
-	if (e)
-		return e;
-	if (!node_add(r, r->root, "lost+found", 10, EXT2_FT_DIR, lpf))
-		return EXT2_ET_NO_MEMORY;
 	/* a journal, never written until the guest mounts the image */
 	if (!ext2fs_get_journal_params(&jp, fs)) {
-		e = ext2fs_add_journal_inode3(fs, &jp, ~0ULL,
-					      EXT2_MKJOURNAL_LAZYINIT |
-						      EXT2_MKJOURNAL_NO_MNT_CHECK);
+		e = ext2fs_add_journal_inode3(
+			fs, &jp, ~0ULL,
+			EXT2_MKJOURNAL_LAZYINIT | EXT2_MKJOURNAL_NO_MNT_CHECK);
 		if (e)
 			return e;
 	}
@@ -1643,9 +1674,10 @@ int msb_rootfs_create(struct msb_rootfs **out, const char *path,
 		return msb__error(MSB_EINVAL, 0, "create ext4 image: no path");
 	*out = NULL;
 	if (size_bytes < RF_MIN_SIZE || size_bytes > RF_MAX_SIZE)
-		return msb__error(MSB_EINVAL, 0,
-				  "create ext4 image `%s`: size %llu is not between 16 MiB and 16 TiB",
-				  path, (unsigned long long)size_bytes);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"create ext4 image `%s`: size %llu is not between 16 MiB and 16 TiB",
+			path, (unsigned long long)size_bytes);
 	pthread_once(&et_once, et_init);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -1662,7 +1694,8 @@ int msb_rootfs_create(struct msb_rootfs **out, const char *path,
 	if (!r || !(r->image = strdup(path))) {
 		free(r);
 		return msb__error(MSB_ENOMEM, ENOMEM,
-				  "create ext4 image `%s`: out of memory", path);
+				  "create ext4 image `%s`: out of memory",
+				  path);
 	}
 	e = make_fs(r, size_bytes);
 	if (e) {
@@ -1683,13 +1716,16 @@ int msb_rootfs_finish(struct msb_rootfs *r)
 	if (!r)
 		return msb__error(MSB_EINVAL, 0, "finish ext4 image: no image");
 	if (r->broken) {
-		rc = msb__error(MSB_EINVAL, 0,
-				"finish ext4 image `%s`: a layer failed, the image is unusable",
-				r->image);
+		rc = msb__error(
+			MSB_EINVAL, 0,
+			"finish ext4 image `%s`: a layer failed, the image is unusable",
+			r->image);
 		msb_rootfs_free(r);
 		return rc;
 	}
-	rc = finish_dirs(r);
+	rc = lost_found(r);
+	if (!rc)
+		rc = finish_dirs(r);
 	if (rc < 0) {
 		msb_rootfs_free(r);
 		return rc;

@@ -32,14 +32,16 @@ struct msb_rootfs;
 /*
  * msb_rootfs_create() - make a new, empty, sparse ext4 image at @path of
  * @size_bytes (the caller adds headroom for the sandbox's writes), with a
- * root directory owned by 0:0, mode 0755.
+ * root directory owned by 0:0, mode 0755. @size_bytes is 16 MiB to 16 TiB;
+ * an existing file at @path is truncated.
  */
 int msb_rootfs_create(struct msb_rootfs **out, const char *path,
 		      uint64_t size_bytes);
 
 /*
  * msb_rootfs_apply() - apply one layer read from @fd (not closed) to the
- * image. @name identifies the layer in errors (its digest).
+ * image. @name identifies the layer in errors (its digest). After an
+ * error the image is half-written: only msb_rootfs_free() remains.
  */
 int msb_rootfs_apply(struct msb_rootfs *r, int fd, const char *name);
 

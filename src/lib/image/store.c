@@ -34,9 +34,9 @@
 #include "lib/image/store_internal.h"
 #include "lib/internal.h"
 
-#define OUT_CHUNK (128 * 1024)	   /* decompressed bytes per step */
-#define READ_CHUNK (256 * 1024)	   /* re-hashing a partial file */
-#define PROGRESS_STEP (256 * 1024) /* progress callback granularity */
+#define OUT_CHUNK (128 * 1024)          /* decompressed bytes per step */
+#define READ_CHUNK (256 * 1024)         /* re-hashing a partial file */
+#define PROGRESS_STEP (256 * 1024)      /* progress callback granularity */
 #define UNCOMPRESSED_MAX (256ull << 30) /* a layer's tar stream */
 #define LOCK_TRIES 1000
 
@@ -153,8 +153,8 @@ int msb__verifier_new(struct msb_verifier **out, const char *digest,
 		v->out = malloc(OUT_CHUNK);
 	}
 	if (!v->md || !v->digest || !v->ctx ||
-	    (diff_id && (!v->diff_md || !v->diff_id || !v->diff_ctx ||
-			 !v->out)) ||
+	    (diff_id &&
+	     (!v->diff_md || !v->diff_id || !v->diff_ctx || !v->out)) ||
 	    msb__verifier_reset(v) < 0) {
 		msb__verifier_free(v);
 		return oom();
@@ -174,9 +174,10 @@ static int hash_out(struct msb_verifier *v, const void *buf, size_t len)
 		return 0;
 	v->out_size += len;
 	if (v->out_size > UNCOMPRESSED_MAX)
-		return msb__error(MSB_EPROTO, 0,
-				  "layer `%s`: uncompressed stream larger than %llu GiB",
-				  v->digest, UNCOMPRESSED_MAX >> 30);
+		return msb__error(
+			MSB_EPROTO, 0,
+			"layer `%s`: uncompressed stream larger than %llu GiB",
+			v->digest, UNCOMPRESSED_MAX >> 30);
 	if (!EVP_DigestUpdate(v->diff_ctx, buf, len))
 		return oom();
 	return 0;
@@ -188,8 +189,7 @@ static int bad_stream(struct msb_verifier *v, const char *why)
 			  v->digest, fmt_names[v->fmt], why ? why : "corrupt");
 }
 
-static int decode_gzip(struct msb_verifier *v, const uint8_t *buf,
-		       size_t len)
+static int decode_gzip(struct msb_verifier *v, const uint8_t *buf, size_t len)
 {
 	while (len) {
 		uInt n = len > UINT_MAX / 2 ? UINT_MAX / 2 : (uInt)len;
@@ -210,7 +210,8 @@ static int decode_gzip(struct msb_verifier *v, const uint8_t *buf,
 			v->z.next_out = v->out;
 			v->z.avail_out = OUT_CHUNK;
 			int ret = inflate(&v->z, Z_NO_FLUSH);
-			int rc = hash_out(v, v->out, OUT_CHUNK - v->z.avail_out);
+			int rc =
+				hash_out(v, v->out, OUT_CHUNK - v->z.avail_out);
 			if (rc < 0)
 				return rc;
 			if (ret == Z_STREAM_END) {
@@ -228,8 +229,7 @@ static int decode_gzip(struct msb_verifier *v, const uint8_t *buf,
 	return 0;
 }
 
-static int decode_zstd(struct msb_verifier *v, const uint8_t *buf,
-		       size_t len)
+static int decode_zstd(struct msb_verifier *v, const uint8_t *buf, size_t len)
 {
 	ZSTD_inBuffer in = {buf, len, 0};
 
@@ -319,9 +319,10 @@ int msb__verifier_finish(struct msb_verifier *v)
 			return rc;
 	}
 	if (!digest_equal(v->ctx, v->digest))
-		return msb__error(MSB_EPROTO, 0,
-				  "blob `%s`: content does not match its digest",
-				  v->digest);
+		return msb__error(
+			MSB_EPROTO, 0,
+			"blob `%s`: content does not match its digest",
+			v->digest);
 	if (!v->diff_id)
 		return 0;
 	if ((v->fmt == FMT_GZIP && !v->z_end) ||
@@ -330,9 +331,10 @@ int msb__verifier_finish(struct msb_verifier *v)
 				  "layer `%s`: truncated %s stream", v->digest,
 				  fmt_names[v->fmt]);
 	if (!digest_equal(v->diff_ctx, v->diff_id))
-		return msb__error(MSB_EPROTO, 0,
-				  "layer `%s`: uncompressed content does not match its diff_id `%s`",
-				  v->digest, v->diff_id);
+		return msb__error(
+			MSB_EPROTO, 0,
+			"layer `%s`: uncompressed content does not match its diff_id `%s`",
+			v->digest, v->diff_id);
 	return 0;
 }
 
@@ -419,8 +421,8 @@ void msb_store_close(struct msb_store *s)
 }
 
 /* "<dir>/blobs/<what>/<hex><suffix>"; NULL for an invalid digest. */
-static char *store_path(const struct msb_store *s, const char *digest,
-			bool tmp, const char *suffix)
+static char *store_path(const struct msb_store *s, const char *digest, bool tmp,
+			const char *suffix)
 {
 	if (!digest || !msb_digest_valid(digest)) {
 		errno = EINVAL;
@@ -499,8 +501,8 @@ static int lock_blob(const char *path, int *out)
 		}
 		/* the previous holder removed it: lock the new one */
 	}
-	return msb__error(MSB_ESYS, 0, "lock `%s`: the lock file keeps changing",
-			  path);
+	return msb__error(MSB_ESYS, 0,
+			  "lock `%s`: the lock file keeps changing", path);
 }
 
 /* ------------------------------------------------------------------ */
@@ -540,13 +542,15 @@ static int fetch_sink(const void *buf, size_t len, void *ud)
 		return f->err;
 	if (len > f->d->size - f->done) {
 		f->bad = true;
-		return msb__error(MSB_EPROTO, 0,
-				  "blob `%s`: the registry sent more than the %" PRIu64 " bytes of its descriptor",
-				  f->d->digest, f->d->size);
+		return msb__error(
+			MSB_EPROTO, 0,
+			"blob `%s`: the registry sent more than the %" PRIu64
+			" bytes of its descriptor",
+			f->d->digest, f->d->size);
 	}
 	if (write_all(f->fd, buf, len) < 0)
-		return msb__error(MSB_ESYS, errno, "write `%s`: %s",
-				  f->partial, strerror(errno));
+		return msb__error(MSB_ESYS, errno, "write `%s`: %s", f->partial,
+				  strerror(errno));
 	rc = msb__verifier_update(f->v, buf, len);
 	if (rc < 0) {
 		f->bad = true;
@@ -621,8 +625,8 @@ int msb__store_fetch_from(struct msb_store *s, msb__blob_source_fn src,
 {
 	_cleanup_free_ char *path = NULL, *partial = NULL, *lockp = NULL;
 	_cleanup_close_ int lockfd = -1, fd = -1;
-	struct fetch f = {.d = d, .fd = -1, .progress = progress,
-			  .userdata = userdata};
+	struct fetch f = {
+		.d = d, .fd = -1, .progress = progress, .userdata = userdata};
 	int rc;
 
 	if (!s || !s->dir || !src || !d || !d->digest ||
@@ -677,7 +681,8 @@ int msb__store_fetch_from(struct msb_store *s, msb__blob_source_fn src,
 		if (rc == 0 && f.done != d->size) {
 			f.bad = true;
 			rc = msb__error(MSB_EPROTO, 0,
-					"blob `%s`: the registry sent %" PRIu64 " bytes, its descriptor says %" PRIu64,
+					"blob `%s`: the registry sent %" PRIu64
+					" bytes, its descriptor says %" PRIu64,
 					d->digest, f.done, d->size);
 		}
 		if (rc == 0) {
@@ -788,11 +793,11 @@ int msb_store_read(const struct msb_store *s, const char *digest, size_t max,
 		return msb__error(MSB_EINVAL, 0, "store: invalid argument");
 	path = msb_store_blob_path(s, digest);
 	if (!path)
-		return errno == EINVAL ?
-			       msb__error(MSB_EINVAL, 0,
-					  "blob `%.80s`: invalid digest",
-					  digest ? digest : "(null)") :
-			       oom();
+		return errno == EINVAL
+			       ? msb__error(MSB_EINVAL, 0,
+					    "blob `%.80s`: invalid digest",
+					    digest ? digest : "(null)")
+			       : oom();
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT)
 		return msb__error(MSB_ENOTFOUND, 0,
@@ -816,9 +821,10 @@ int msb_store_read(const struct msb_store *s, const char *digest, size_t max,
 	if (rc == 0)
 		rc = msb__verifier_update(v, out->data, out->len);
 	if (rc == 0 && msb__verifier_finish(v) < 0)
-		rc = msb__error(MSB_EPROTO, 0,
-				"blob `%s` in the store is corrupt: delete `%s`",
-				digest, path);
+		rc = msb__error(
+			MSB_EPROTO, 0,
+			"blob `%s` in the store is corrupt: delete `%s`",
+			digest, path);
 	msb__verifier_free(v);
 	if (rc < 0)
 		msb_buf_reset(out);

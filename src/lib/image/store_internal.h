@@ -22,8 +22,7 @@ struct msb_verifier;
 int msb__verifier_new(struct msb_verifier **out, const char *digest,
 		      const char *diff_id);
 /* Feed bytes. Return 0 or -MSB_EPROTO (invalid compressed stream). */
-int msb__verifier_update(struct msb_verifier *v, const void *buf,
-			 size_t len);
+int msb__verifier_update(struct msb_verifier *v, const void *buf, size_t len);
 /* Start again from byte 0. Return 0 or -MSB_ENOMEM. */
 int msb__verifier_reset(struct msb_verifier *v);
 /*
