@@ -146,6 +146,25 @@ contains "invalid reference shown" "$work/err" "Bad/Name"
 expect "pull policy never, not stored" 125 "$MSB" run --pull never "$R/zstd:gzip" -- true
 contains "never message" "$work/err" "pull policy is never"
 
+# --- two processes pulling one image at once ---
+export MSB_HOME_SAVED=$MSB_HOME
+MSB_HOME=$work/home2
+for i in 1 2; do
+	"$MSB" pull -q "$R/layers:named" >"$work/par$i" 2>"$work/par$i.err" &
+done
+wait
+if [ "$(cat "$work/par1")" = "$IMG_LAYERS_NAMED_DIGEST" ] &&
+	[ "$(cat "$work/par2")" = "$IMG_LAYERS_NAMED_DIGEST" ]; then
+	ok "concurrent pulls both succeed"
+else
+	bad "concurrent pulls: $(cat "$work/par1" "$work/par1.err" "$work/par2" "$work/par2.err")"
+fi
+n=$(find "$MSB_HOME/images/rootfs" -name '*.ext4' | wc -l)
+[ "$n" = 1 ] && ok "one root disk built" || bad "root disks: $n"
+[ -z "$(find "$MSB_HOME/images/blobs/tmp" -name '*.partial' 2>/dev/null)" ] &&
+	ok "no partial downloads left" || bad "partial downloads left"
+MSB_HOME=$MSB_HOME_SAVED
+
 # --- management ---
 expect "image inspect" 0 "$MSB" image inspect "$R/layers:latest"
 contains "inspect shows the entrypoint" "$work/out" '"entrypoint"'

@@ -218,6 +218,11 @@ static void test_named(void)
 	out = sh(a, "test -e /etc/scribble && echo changed || echo pristine");
 	CHECK_STR(msb_exec_output_stdout(out, NULL), "pristine\n");
 	msb_exec_output_free(out);
+	/* Its image cannot be removed while the sandbox exists. */
+	const msb_image *img = msb_sandbox_image(a);
+	CHECK(img != NULL);
+	CHECK(msb_image_remove(msb_image_reference(img)) == -MSB_ESTATE);
+	CHECK(strstr(msb_last_error()->message, "named-one") != NULL);
 	CHECK(msb_sandbox_stop(a, 0) == 0);
 	msb_sandbox_free(a);
 	CHECK(find_process("msb-named-one,") == 0);

@@ -16,7 +16,7 @@ for t in docker-registry skopeo umoci htpasswd openssl; do
 	fi
 done
 
-# shellcheck source=registry.sh
+# shellcheck disable=SC1091
 source "$here/registry.sh"
 dir=$(mktemp -d /tmp/msb-registry-test-XXXXXX)
 cleanup() {

@@ -494,7 +494,7 @@ enum fake_mode {
 
 struct fake {
 	int mode;
-	int auth; /* 0 none, 1 Basic, 2 Bearer */
+	int auth; /* 0 none, 1 Basic, 2 Bearer, 3 Bearer never satisfied */
 	int port, port2;
 	int blob_gets; /* on /v2/.../blobs/ */
 	int token_gets;
@@ -503,6 +503,7 @@ struct fake {
 	int blob_auth;        /* blob requests with Authorization */
 	long long last_range; /* -1: none */
 	long long sent;       /* body bytes of the last blob answer */
+	int accept_all;       /* manifest GETs accepting all 4 types */
 	char digest[72];
 	uint8_t blob[FAKE_BLOB];
 };
@@ -581,6 +582,37 @@ static void serve_blob(int fd, int mode, long long range)
 	__atomic_store_n(&fk->sent, (long long)(n - from), __ATOMIC_SEQ_CST);
 }
 
+/* manifests/big: one byte too many; any other: a small document (which
+ * matches no digest asked for but its own). */
+static void fake_manifest(int fd, const char *req, const char *path)
+{
+	static const char *const types[] = {
+		MSB_MT_OCI_MANIFEST, MSB_MT_OCI_INDEX, MSB_MT_DOCKER_MANIFEST,
+		MSB_MT_DOCKER_LIST};
+	const char *accept = strcasestr(req, "\r\nAccept:");
+	const char *eol = accept ? strstr(accept + 2, "\r\n") : NULL;
+	int all = accept && eol ? 1 : 0;
+
+	for (size_t i = 0; all && i < ARRAY_SIZE(types); i++) {
+		const char *t = strstr(accept, types[i]);
+		all = t && t < eol;
+	}
+	__atomic_add_fetch(&fk->accept_all, all, __ATOMIC_SEQ_CST);
+	if (strstr(path, "/manifests/big")) {
+		size_t n = MSB_OCI_DOC_MAX + 1;
+		char *big = malloc(n);
+		memset(big, ' ', n);
+		reply(fd, "200 OK", "Content-Type: " MSB_MT_OCI_MANIFEST "\r\n",
+		      big, n);
+		free(big);
+		return;
+	}
+	const char *doc = "{\"schemaVersion\":2}";
+	reply(fd, "200 OK",
+	      "Content-Type: " MSB_MT_DOCKER_MANIFEST "; charset=utf-8\r\n",
+	      doc, strlen(doc));
+}
+
 static void handle(int fd, int local_port)
 {
 	char req[16384];
@@ -616,6 +648,10 @@ static void handle(int fd, int local_port)
 		serve_blob(fd, M_OK, range);
 		return;
 	}
+	if (strstr(path, "/manifests/")) {
+		fake_manifest(fd, req, path);
+		return;
+	}
 	if (!strstr(path, "/blobs/")) {
 		reply(fd, "404 Not Found", "", NULL, 0);
 		return;
@@ -624,7 +660,7 @@ static void handle(int fd, int local_port)
 	if (auth)
 		__atomic_add_fetch(&fk->blob_auth, 1, __ATOMIC_SEQ_CST);
 	fk->last_range = range;
-	if (fk->auth && !auth) {
+	if (fk->auth && (!auth || fk->auth == 3)) {
 		char ch[512];
 		if (fk->auth == 1)
 			snprintf(ch, sizeof(ch),
@@ -749,6 +785,7 @@ static void fake_reset(int mode, int auth)
 	fk->redir_auth = fk->blob_auth = 0;
 	fk->last_range = -1;
 	fk->sent = 0;
+	fk->accept_all = 0;
 }
 
 static int fake_fetch(const struct msb_registry_opts *o)
@@ -787,6 +824,37 @@ static void test_fake(void)
 	CHECK(msb_store_has_blob(&store, fk->digest));
 	CHECK(fk->blob_gets == 1 && fk->last_range == -1);
 	remove_blob(fk->digest);
+
+	/* manifests: Accept, Content-Type, digest, size limit */
+	{
+		struct msb_registry *r;
+		struct msb_buf b = {0};
+		char ref[64], *ct = NULL, *dg = NULL, want[72];
+
+		snprintf(ref, sizeof(ref), "127.0.0.1:%d/test/blob:ok",
+			 fk->port);
+		CHECK(open_reg(&r, ref, NULL) == 0);
+		CHECK(msb_registry_manifest(r, "ok", &b, &ct, &dg) == 0);
+		sha256_hex(want, "{\"schemaVersion\":2}", 19);
+		CHECK_STR(dg, want);
+		CHECK_STR(ct, MSB_MT_DOCKER_MANIFEST "; charset=utf-8");
+		CHECK(b.len == 19);
+		free(ct);
+		free(dg);
+		CHECK(msb_registry_manifest(r, want, &b, &ct, &dg) == 0);
+		free(ct);
+		free(dg);
+		sha256_hex(want, "other", 5);
+		CHECK(msb_registry_manifest(r, want, &b, &ct, &dg) ==
+		      -MSB_EPROTO);
+		CHECK(has(lasterr(), "does not match its digest"));
+		CHECK(msb_registry_manifest(r, "big", &b, &ct, &dg) ==
+		      -MSB_EPROTO);
+		CHECK(has(lasterr(), "larger than"));
+		CHECK(fk->accept_all == 4);
+		msb_registry_free(r);
+		msb_buf_free(&b);
+	}
 
 	/* wrong bytes: an error, nothing in blobs/ or tmp/ */
 	fake_reset(M_BAD, 0);
@@ -899,6 +967,17 @@ static void test_fake(void)
 		CHECK(fk->token_gets == (redirs[i].auth == 2));
 		remove_blob(fk->digest);
 	}
+
+	/* the registry refuses every token: one fresh token, then a clear
+	 * error */
+	fake_reset(M_OK, 3);
+	CHECK(fake_fetch(&o) == -MSB_EINVAL);
+	CHECK(has(lasterr(), "access denied (401)"));
+	CHECK(fk->token_gets == 2 && fk->blob_gets == 3);
+	fake_reset(M_OK, 3);
+	CHECK(fake_fetch(NULL) == -MSB_EINVAL);
+	CHECK(has(lasterr(), "authentication required (401)"));
+	CHECK(count_dir("tmp") == 0);
 
 	/* one token for many requests through one handle */
 	fake_reset(M_OK, 2);

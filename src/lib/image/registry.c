@@ -1509,7 +1509,20 @@ static int on_unauthorized(struct xfer *x, bool sent, bool *refreshed,
 	}
 	if (sent) {
 		pthread_mutex_unlock(&r->auth_lock);
-		return status_failure(x, tries);
+		if (ch.scheme != MSB_AUTH_BEARER)
+			return status_failure(x, tries);
+		/* the token server accepted us; the registry does not:
+		 * insufficient scope (what Docker Hub says for a missing
+		 * repository too) */
+		if (__atomic_load_n(&r->have_creds, __ATOMIC_ACQUIRE))
+			return msb__error(
+				MSB_EINVAL, 0,
+				"pull `%s`: access denied (401): the image does not exist or this user may not pull it",
+				r->name);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"pull `%s`: authentication required (401): the image does not exist or needs a login (docker login, or a user name and password)",
+			r->name);
 	}
 	r->chal = ch;
 	r->have_chal = true;
