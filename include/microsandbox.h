@@ -47,6 +47,7 @@ enum msb_error_code {
 	MSB_ECMDNOTFOUND = 11, /* the command does not exist in the guest */
 	MSB_EEXEC = 12,      /* the command could not be started in the guest */
 	MSB_EAGENT = 13,     /* the guest agent reported an error */
+	MSB_EAUTH = 14,      /* a registry refused the credentials */
 };
 
 typedef struct msb_error {

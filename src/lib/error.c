@@ -53,6 +53,7 @@ EXPORT const char *msb_strerror(int code)
 		[MSB_ECMDNOTFOUND] = "command not found",
 		[MSB_EEXEC] = "command could not be started",
 		[MSB_EAGENT] = "guest agent error",
+		[MSB_EAUTH] = "authentication failed",
 	};
 	if (code < 0)
 		code = -code;

@@ -288,7 +288,7 @@ static void test_basic(const char *reg, const char *user, const char *pass)
 	/* wrong password: a clear error */
 	o.password = "wrong";
 	CHECK(open_reg(&r, ref, &o) == 0);
-	CHECK(msb_registry_manifest(r, "1", &b, &ct, &dg) == -MSB_EINVAL);
+	CHECK(msb_registry_manifest(r, "1", &b, &ct, &dg) == -MSB_EAUTH);
 	char want[400];
 	snprintf(
 		want, sizeof(want),
@@ -299,7 +299,7 @@ static void test_basic(const char *reg, const char *user, const char *pass)
 
 	/* no credentials at all */
 	CHECK(open_reg(&r, ref, NULL) == 0);
-	CHECK(msb_registry_manifest(r, "1", &b, &ct, &dg) == -MSB_EINVAL);
+	CHECK(msb_registry_manifest(r, "1", &b, &ct, &dg) == -MSB_EAUTH);
 	CHECK(has(lasterr(), "authentication required (401)"));
 	msb_registry_free(r);
 
@@ -354,7 +354,7 @@ static void test_basic(const char *reg, const char *user, const char *pass)
 	snprintf(ref, sizeof(ref), "localhost:%s/small:1",
 		 strchr(reg, ':') + 1);
 	CHECK(open_reg(&r, ref, &o) == 0);
-	CHECK(msb_registry_manifest(r, "1", &b, &ct, &dg) == -MSB_EINVAL);
+	CHECK(msb_registry_manifest(r, "1", &b, &ct, &dg) == -MSB_EAUTH);
 	CHECK(has(lasterr(), "authentication required"));
 	msb_registry_free(r);
 	snprintf(ref, sizeof(ref), "%s/small:1", reg);
@@ -456,7 +456,7 @@ static void test_token(const char *reg, const char *user, const char *pass,
 	/* wrong password: the token server says 401 */
 	o.password = "wrong";
 	CHECK(open_reg(&r, ref, &o) == 0);
-	CHECK(msb_registry_manifest(r, "1", &b, &ct, &dg) == -MSB_EINVAL);
+	CHECK(msb_registry_manifest(r, "1", &b, &ct, &dg) == -MSB_EAUTH);
 	char want[400];
 	snprintf(
 		want, sizeof(want),
@@ -467,7 +467,7 @@ static void test_token(const char *reg, const char *user, const char *pass,
 
 	/* anonymous: a token without rights, then 401 */
 	CHECK(open_reg(&r, ref, NULL) == 0);
-	CHECK(msb_registry_manifest(r, "1", &b, &ct, &dg) == -MSB_EINVAL);
+	CHECK(msb_registry_manifest(r, "1", &b, &ct, &dg) == -MSB_EAUTH);
 	CHECK(has(lasterr(), "authentication required (401)"));
 	msb_registry_free(r);
 	msb_buf_free(&b);
@@ -971,11 +971,11 @@ static void test_fake(void)
 	/* the registry refuses every token: one fresh token, then a clear
 	 * error */
 	fake_reset(M_OK, 3);
-	CHECK(fake_fetch(&o) == -MSB_EINVAL);
+	CHECK(fake_fetch(&o) == -MSB_EAUTH);
 	CHECK(has(lasterr(), "access denied (401)"));
 	CHECK(fk->token_gets == 2 && fk->blob_gets == 3);
 	fake_reset(M_OK, 3);
-	CHECK(fake_fetch(NULL) == -MSB_EINVAL);
+	CHECK(fake_fetch(NULL) == -MSB_EAUTH);
 	CHECK(has(lasterr(), "authentication required (401)"));
 	CHECK(count_dir("tmp") == 0);
 

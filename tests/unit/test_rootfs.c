@@ -939,6 +939,11 @@ static void test_refused(void)
 		{.path = "d/", .type = AE_IFDIR},
 		{.path = "h", .link = "d"},
 	};
+	struct ent replaced[] = {
+		{.path = "x/y/f1", .data = "1", .len = 1},
+		{.path = "x", .data = "x", .len = 1},
+		{.path = "x/y/f2", .data = "2", .len = 1},
+	};
 	struct ent notdir[] = {
 		{.path = "f", .data = "f", .len = 1},
 		{.path = "f/x", .data = "x", .len = 1},
@@ -957,6 +962,7 @@ static void test_refused(void)
 	refused(linkdir, 2, "hard link to the directory");
 	refused(linkroot, 1, "hard link to the root");
 	refused(notdir, 2, "not a directory");
+	refused(replaced, 3, "path `x/y/f2` is under `x`, not a directory");
 	memset(longname, 'x', 256);
 	longname[256] = '\0';
 	refused(toolong, 1, "longer than 255");

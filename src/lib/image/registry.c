@@ -1301,16 +1301,16 @@ static int status_failure(struct xfer *x, unsigned int tries)
 	if (st == 401 || (x->kind == XFER_TOKEN && st == 403)) {
 		if (__atomic_load_n(&x->r->have_creds, __ATOMIC_ACQUIRE))
 			return msb__error(
-				MSB_EINVAL, 0,
+				MSB_EAUTH, 0,
 				"pull `%s`: authentication failed (401): check the user name and password",
 				name);
 		return msb__error(
-			MSB_EINVAL, 0,
+			MSB_EAUTH, 0,
 			"pull `%s`: authentication required (401): log in (docker login) or give a user name and password",
 			name);
 	}
 	if (st == 403)
-		return msb__error(MSB_EINVAL, 0,
+		return msb__error(MSB_EAUTH, 0,
 				  "pull `%s`: access denied (403)%s", name,
 				  detail);
 	if (st == 404 && x->kind == XFER_MANIFEST)
@@ -1516,11 +1516,11 @@ static int on_unauthorized(struct xfer *x, bool sent, bool *refreshed,
 		 * repository too) */
 		if (__atomic_load_n(&r->have_creds, __ATOMIC_ACQUIRE))
 			return msb__error(
-				MSB_EINVAL, 0,
+				MSB_EAUTH, 0,
 				"pull `%s`: access denied (401): the image does not exist or this user may not pull it",
 				r->name);
 		return msb__error(
-			MSB_EINVAL, 0,
+			MSB_EAUTH, 0,
 			"pull `%s`: authentication required (401): the image does not exist or needs a login (docker login, or a user name and password)",
 			r->name);
 	}

@@ -104,6 +104,14 @@ struct msb_rootfs {
 	const char *ename; /* the raw name of its current entry */
 	struct rf_path path;
 	struct rf_path target;
+	uint64_t removals; /* tree_remove() calls, to trust the cache */
+	struct {
+		char buf[PATH_MAX]; /* parent components of the last entry */
+		size_t len;
+		struct node *dir;
+		uint32_t layer;
+		uint64_t removals;
+	} last; /* where the last entry went: the next often goes there too */
 };
 
 /* Metadata of an entry, validated. */
@@ -518,6 +526,7 @@ static errcode_t tree_remove(struct msb_rootfs *r, struct node *top)
 	struct node *n = top, *up;
 	errcode_t e = 0, e2;
 
+	r->removals++;
 	node_detach(r, top);
 	for (;;) {
 		while (n->child)
@@ -624,10 +633,16 @@ static int walk(struct msb_rootfs *r, const struct rf_path *p,
 		enum walk_mode mode, const struct rf_meta *m, struct node **out)
 {
 	struct node *d = r->root, *n;
-	size_t i;
+	size_t i, plen = p->n ? p->off[p->n - 1] : 0;
 	int rc;
 
 	*out = NULL;
+	if (mode == WALK_CREATE && r->last.dir && r->last.len == plen &&
+	    r->last.layer == r->layer && r->last.removals == r->removals &&
+	    !memcmp(r->last.buf, p->buf, plen)) {
+		*out = r->last.dir;
+		return 0;
+	}
 	for (i = 0; i + 1 < p->n; i++) {
 		n = node_find(r, d, comp(p, i), p->len[i]);
 		if (!n) {
@@ -652,6 +667,13 @@ static int walk(struct msb_rootfs *r, const struct rf_path *p,
 		if (mode == WALK_CREATE)
 			n->layer = r->layer;
 		d = n;
+	}
+	if (mode == WALK_CREATE) {
+		memcpy(r->last.buf, p->buf, plen);
+		r->last.len = plen;
+		r->last.dir = d;
+		r->last.layer = r->layer;
+		r->last.removals = r->removals;
 	}
 	*out = d;
 	return 0;
