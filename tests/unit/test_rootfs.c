@@ -515,12 +515,16 @@ static void test_entries(int filter)
 	static const char longlink[] =
 		"/usr/lib/x86_64-linux-gnu/some/very/long/target/path/that/"
 		"does/not/fit/in/the/inode/at/all.so.1";
-	static const uint8_t acl[] = {2, 0,    0,    0,    1,    0,    6,
-				      0, 0xff, 0xff, 0xff, 0xff, 4,    0,
-				      4, 0,    0xff, 0xff, 0xff, 0xff, 0x20,
-				      0, 4,    0,    0xff, 0xff, 0xff, 0xff};
-	static const uint8_t acl_disk[] = {1, 0, 0, 0, 1,    0, 6, 0,
-					   4, 0, 4, 0, 0x20, 0, 4, 0};
+	/* user::rw- group::r-- other::r--, in the Linux API's format... */
+	static const char acl[] = "\x02\0\0\0"
+				  "\x01\0\x06\0\xff\xff\xff\xff"
+				  "\x04\0\x04\0\xff\xff\xff\xff"
+				  "\x20\0\x04\0\xff\xff\xff\xff";
+	/* ...and in ext4's: version 1, short entries without ids */
+	static const char acl_disk[] = "\x01\0\0\0"
+				       "\x01\0\x06\0"
+				       "\x04\0\x04\0"
+				       "\x20\0\x04\0";
 	size_t big_len = 6 << 20, i;
 	uint8_t *big = malloc(big_len);
 	char longname[300], longpath[PATH_MAX], img[PATH_MAX], buf[512];
@@ -606,8 +610,8 @@ static void test_entries(int filter)
 		{.path = "./acl/",
 		 .type = AE_IFDIR,
 		 .xname = {"system.posix_acl_access"},
-		 .xval = {(char *)acl},
-		 .xlen = {sizeof(acl)}},
+		 .xval = {acl},
+		 .xlen = {sizeof(acl) - 1}},
 		{.path = "./weird",
 		 .xname = {"foo.bar"},
 		 .xval = {"z"},
@@ -688,10 +692,9 @@ static void test_entries(int filter)
 	CHECK(img_data_is(fs, "raw\xff\xfe", "raw", 3));
 	CHECK(img_data_is(fs, "abs", "abs", 3));
 	CHECK(img_data_is(fs, "a/b/c", "c", 1));
-	/* ext4's ACL format: version 1, short entries without ids */
 	CHECK(img_xattr(fs, "acl", "system.posix_acl_access", buf,
-			sizeof(buf)) == sizeof(acl_disk) &&
-	      !memcmp(buf, acl_disk, sizeof(acl_disk)));
+			sizeof(buf)) == sizeof(acl_disk) - 1 &&
+	      !memcmp(buf, acl_disk, sizeof(acl_disk) - 1));
 	CHECK(img_ino(fs, "weird") != 0);
 	CHECK(img_xattr_count(fs, "weird") == 0);
 	ext2fs_close_free(&fs);
