@@ -48,6 +48,12 @@ enum msb_error_code {
 	MSB_EEXEC = 12,      /* the command could not be started in the guest */
 	MSB_EAGENT = 13,     /* the guest agent reported an error */
 	MSB_EAUTH = 14,      /* a registry refused the credentials */
+	/* Guest filesystem errors (the guest errno is in sys_errno): */
+	MSB_EPERM = 15,      /* permission denied, read-only */
+	MSB_EISDIR = 16,     /* is a directory */
+	MSB_ENOTDIR = 17,    /* a path component is not a directory */
+	MSB_ENOTEMPTY = 18,  /* directory not empty */
+	MSB_ENOSPC = 19,     /* no space left, quota exceeded */
 };
 
 typedef struct msb_error {
@@ -320,6 +326,101 @@ int msb_exec_output_exit_code(const msb_exec_output *o);
 int msb_exec_output_signal(const msb_exec_output *o);
 
 void msb_exec_output_free(msb_exec_output *o);
+
+/* ------------------------------------------------------------------ */
+/* Guest filesystem                                                    */
+
+/*
+ * Paths are absolute paths in the guest. Operations run as root in the
+ * guest. Errors: MSB_ENOTFOUND, MSB_EEXIST, MSB_EPERM, MSB_EISDIR,
+ * MSB_ENOTDIR, MSB_ENOTEMPTY, MSB_ENOSPC (or MSB_ESYS) for the guest's
+ * errno, which is also in sys_errno, with the path in the message.
+ */
+
+typedef enum msb_fs_type {
+	MSB_FS_FILE = 0,
+	MSB_FS_DIR,
+	MSB_FS_SYMLINK,
+	MSB_FS_CHAR,
+	MSB_FS_BLOCK,
+	MSB_FS_FIFO,
+	MSB_FS_SOCKET,
+	MSB_FS_UNKNOWN,
+} msb_fs_type;
+
+typedef struct msb_fs_entry {
+	char *name;        /* base name */
+	msb_fs_type type;
+	uint64_t size;
+	unsigned int mode; /* permission bits, 07777 */
+	int64_t uid;
+	int64_t gid;
+	int64_t mtime_ns;  /* nanoseconds since the epoch */
+	char *target;      /* a symlink's target, else NULL */
+} msb_fs_entry;
+
+/* Metadata of @path (not following a final symlink). Release the
+ * strings with msb_fs_entry_clear(). */
+int msb_sandbox_fs_stat(msb_fs_entry *out, msb_sandbox *sb, const char *path);
+void msb_fs_entry_clear(msb_fs_entry *e);
+
+/* *@exists = 1 if @path exists (as lstat sees it), else 0. */
+int msb_sandbox_fs_exists(int *exists, msb_sandbox *sb, const char *path);
+
+/* The entries of directory @path (no "." or ".."), unsorted. Free with
+ * msb_fs_entries_free(). */
+int msb_sandbox_fs_list(msb_fs_entry **out, size_t *count, msb_sandbox *sb,
+			const char *path);
+void msb_fs_entries_free(msb_fs_entry *entries, size_t count);
+
+/* The whole file: *@data is malloc'd (free()), NUL-terminated (not
+ * counted in *@len). */
+int msb_sandbox_fs_read(void **data, size_t *len, msb_sandbox *sb,
+			const char *path);
+
+/* Receives file contents in chunks; non-zero stops the transfer. */
+typedef int (*msb_fs_sink_fn)(const void *data, size_t len, void *userdata);
+
+/* The file in chunks of at most 64 KiB, in bounded memory. */
+int msb_sandbox_fs_read_stream(msb_sandbox *sb, const char *path,
+			       msb_fs_sink_fn sink, void *userdata);
+
+enum msb_fs_write_flags {
+	MSB_FS_WRITE_APPEND = 1 << 0, /* append instead of truncating */
+	MSB_FS_WRITE_EXCL = 1 << 1,   /* fail with MSB_EEXIST if it exists */
+};
+
+/*
+ * msb_sandbox_fs_write() - create or replace (or append to) a file.
+ * @mode: permission bits of a new file; 0 means 0644
+ * @flags: MSB_FS_WRITE_*
+ */
+int msb_sandbox_fs_write(msb_sandbox *sb, const char *path, const void *data,
+			 size_t len, unsigned int mode, int flags);
+
+/* Supplies data to write: returns bytes put in @buf (at most @cap), 0 at
+ * the end, or a negative value to abort (the call fails, MSB_EINVAL). */
+typedef long (*msb_fs_source_fn)(void *buf, size_t cap, void *userdata);
+
+/* As msb_sandbox_fs_write(), with the data streamed from @source. */
+int msb_sandbox_fs_write_stream(msb_sandbox *sb, const char *path,
+				msb_fs_source_fn source, void *userdata,
+				unsigned int mode, int flags);
+
+/* mkdir; @parents: create missing parents, fine if it exists (mkdir -p).
+ * @mode 0 means 0755. */
+int msb_sandbox_fs_mkdir(msb_sandbox *sb, const char *path, unsigned int mode,
+			 int parents);
+/* Remove a file, symlink or empty directory; @recursive: whole trees. */
+int msb_sandbox_fs_remove(msb_sandbox *sb, const char *path, int recursive);
+int msb_sandbox_fs_rename(msb_sandbox *sb, const char *from, const char *to);
+/* Copy inside the guest; @recursive for directories. */
+int msb_sandbox_fs_copy(msb_sandbox *sb, const char *from, const char *to,
+			int recursive);
+int msb_sandbox_fs_chmod(msb_sandbox *sb, const char *path, unsigned int mode);
+/* @uid, @gid: -1 leaves it unchanged. */
+int msb_sandbox_fs_chown(msb_sandbox *sb, const char *path, int64_t uid,
+			 int64_t gid);
 
 #ifdef __cplusplus
 }

@@ -54,6 +54,11 @@ EXPORT const char *msb_strerror(int code)
 		[MSB_EEXEC] = "command could not be started",
 		[MSB_EAGENT] = "guest agent error",
 		[MSB_EAUTH] = "authentication failed",
+		[MSB_EPERM] = "permission denied",
+		[MSB_EISDIR] = "is a directory",
+		[MSB_ENOTDIR] = "not a directory",
+		[MSB_ENOTEMPTY] = "directory not empty",
+		[MSB_ENOSPC] = "no space left",
 	};
 	if (code < 0)
 		code = -code;

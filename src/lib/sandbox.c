@@ -320,7 +320,7 @@ static int wait_ready(int fd, pid_t pid)
 				if (sscanf(line + 2, "%d %d %n", &code, &err,
 					   &off) < 2)
 					code = MSB_ESYS;
-				if (code <= 0 || code > MSB_EAUTH)
+				if (code <= 0 || code > MSB_ENOSPC)
 					code = MSB_ESYS;
 				rc = msb__error(code, err, "%s", line + 2 + off);
 				reap(pid, NULL);

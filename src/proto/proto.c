@@ -61,11 +61,23 @@ static const struct field fields[] = {
 	FIELD(MSB_FLD_MOUNT, "mount_us", FK_UINT, mount_us),
 	FIELD(MSB_FLD_TIMEOUT, "timeout_ms", FK_UINT, timeout_ms),
 	FIELD(MSB_FLD_USER, "user", FK_TEXT, user),
+	FIELD(MSB_FLD_PATH, "path", FK_TEXT, path),
+	FIELD(MSB_FLD_PATH2, "path2", FK_TEXT, path2),
+	FIELD(MSB_FLD_MODE, "mode", FK_UINT, mode),
+	FIELD(MSB_FLD_UID, "uid", FK_INT, uid),
+	FIELD(MSB_FLD_GID, "gid", FK_INT, gid),
+	FIELD(MSB_FLD_FLAGS, "flags", FK_UINT, flags),
+	FIELD(MSB_FLD_OFFSET, "offset", FK_UINT, offset),
+	FIELD(MSB_FLD_SIZE, "size", FK_UINT, size),
+	FIELD(MSB_FLD_NAME, "name", FK_TEXT, name),
+	FIELD(MSB_FLD_FTYPE, "ftype", FK_TEXT, ftype),
+	FIELD(MSB_FLD_MTIME, "mtime_ns", FK_INT, mtime_ns),
+	FIELD(MSB_FLD_TARGET, "target", FK_TEXT, target),
 };
 
 _Static_assert(ARRAY_SIZE(fields) == MSB_FLD__COUNT,
 	       "every enum msb_field needs a line in fields[]");
-_Static_assert(MSB_FLD__COUNT <= 32, "msb_msg.has is 32 bits");
+_Static_assert(MSB_FLD__COUNT <= 64, "msb_msg.has is 64 bits");
 
 #define TYPE_KEY "t"
 
@@ -77,6 +89,13 @@ static const char *const type_names[MSB_MSG__COUNT] = {
 	[MSB_MSG_EXITED] = "exited", [MSB_MSG_FAILED] = "failed",
 	[MSB_MSG_ERROR] = "error",   [MSB_MSG_SHUTDOWN] = "shutdown",
 	[MSB_MSG_PING] = "ping",     [MSB_MSG_PONG] = "pong",
+	[MSB_MSG_FS_STAT] = "fs_stat", [MSB_MSG_FS_LIST] = "fs_list",
+	[MSB_MSG_FS_READ] = "fs_read", [MSB_MSG_FS_WRITE] = "fs_write",
+	[MSB_MSG_FS_MKDIR] = "fs_mkdir", [MSB_MSG_FS_REMOVE] = "fs_remove",
+	[MSB_MSG_FS_RENAME] = "fs_rename", [MSB_MSG_FS_COPY] = "fs_copy",
+	[MSB_MSG_FS_CHMOD] = "fs_chmod", [MSB_MSG_FS_CHOWN] = "fs_chown",
+	[MSB_MSG_FS_ENTRY] = "fs_entry", [MSB_MSG_FS_DATA] = "fs_data",
+	[MSB_MSG_FS_DONE] = "fs_done",
 };
 
 const char *msb_msg_type_name(enum msb_msg_type t)

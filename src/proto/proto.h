@@ -88,6 +88,29 @@ enum msb_msg_type {
 	MSB_MSG_SHUTDOWN, /* host → guest: sync and power off */
 	MSB_MSG_PING,     /* either way */
 	MSB_MSG_PONG,
+	/*
+	 * Guest filesystem. Requests carry START; the agent answers on the
+	 * same stream and ends it (END) with FS_DONE or FAILED (kind "fs",
+	 * errno, msg naming the path). Paths are absolute guest paths.
+	 */
+	MSB_MSG_FS_STAT,   /* path → FS_ENTRY (lstat), FS_DONE */
+	MSB_MSG_FS_LIST,   /* path → one FS_ENTRY per child (name set; no "."
+			      or ".."), FS_DONE */
+	MSB_MSG_FS_READ,   /* path [offset] [size] → FS_ENTRY of the file,
+			      FS_DATA chunks (≤ MSB_CHUNK_MAX), FS_DONE */
+	MSB_MSG_FS_WRITE,  /* path [mode] flags (CREATE|TRUNC|APPEND) →
+			      then FS_DATA frames from the host, the last one
+			      with END (may be empty) → FS_DONE {size} */
+	MSB_MSG_FS_MKDIR,  /* path [mode] [flags PARENTS] → FS_DONE */
+	MSB_MSG_FS_REMOVE, /* path [flags RECURSIVE] → FS_DONE */
+	MSB_MSG_FS_RENAME, /* path path2 → FS_DONE */
+	MSB_MSG_FS_COPY,   /* path path2 [flags RECURSIVE] → FS_DONE */
+	MSB_MSG_FS_CHMOD,  /* path mode → FS_DONE */
+	MSB_MSG_FS_CHOWN,  /* path uid gid (-1: unchanged) → FS_DONE */
+	MSB_MSG_FS_ENTRY,  /* guest → host: name ftype size mode uid gid
+			      mtime_ns [target] */
+	MSB_MSG_FS_DATA,   /* either way: data */
+	MSB_MSG_FS_DONE,   /* guest → host, END: [size] */
 	MSB_MSG__COUNT
 };
 
@@ -136,14 +159,27 @@ enum msb_field {
 	MSB_FLD_TIMEOUT,  /* "timeout_ms" uint: shutdown (client → supervisor),
 			     grace period before the VM is killed */
 	MSB_FLD_USER,     /* "user" text: exec, "name|uid[:group|gid]" */
+	MSB_FLD_PATH,     /* "path" text: fs requests */
+	MSB_FLD_PATH2,    /* "path2" text: fs_rename, fs_copy destination */
+	MSB_FLD_MODE,     /* "mode" uint: permission bits (07777) */
+	MSB_FLD_UID,      /* "uid" int */
+	MSB_FLD_GID,      /* "gid" int */
+	MSB_FLD_FLAGS,    /* "flags" uint: MSB_FS_* */
+	MSB_FLD_OFFSET,   /* "offset" uint: fs_read start */
+	MSB_FLD_SIZE,     /* "size" uint: fs_read length, entry/written size */
+	MSB_FLD_NAME,     /* "name" text: fs_entry (base name) */
+	MSB_FLD_FTYPE,    /* "ftype" text: "file", "dir", "symlink", "char",
+			     "block", "fifo", "socket" */
+	MSB_FLD_MTIME,    /* "mtime_ns" int: fs_entry */
+	MSB_FLD_TARGET,   /* "target" text: fs_entry of a symlink */
 	MSB_FLD__COUNT
 };
 
-#define MSB_HAS(f) (1u << (f))
+#define MSB_HAS(f) (UINT64_C(1) << (f))
 
 struct msb_msg {
 	enum msb_msg_type type;
-	uint32_t has; /* MSB_HAS(field) bits */
+	uint64_t has; /* MSB_HAS(field) bits */
 	uint64_t version;
 	struct msb_bytes data;
 	struct msb_strv argv;
@@ -165,6 +201,28 @@ struct msb_msg {
 	uint64_t mount_us;
 	uint64_t timeout_ms;
 	struct msb_bytes user;
+	struct msb_bytes path;
+	struct msb_bytes path2;
+	uint64_t mode;
+	int64_t uid;
+	int64_t gid;
+	uint64_t flags;
+	uint64_t offset;
+	uint64_t size;
+	struct msb_bytes name;
+	struct msb_bytes ftype;
+	int64_t mtime_ns;
+	struct msb_bytes target;
+};
+
+/* MSB_FLD_FLAGS bits of fs requests. */
+enum msb_fs_flags {
+	MSB_FS_CREATE = 1u << 0,    /* fs_write: create if missing */
+	MSB_FS_TRUNC = 1u << 1,     /* fs_write: truncate */
+	MSB_FS_APPEND = 1u << 2,    /* fs_write: append */
+	MSB_FS_EXCL = 1u << 3,      /* fs_write: fail if it exists */
+	MSB_FS_PARENTS = 1u << 4,   /* fs_mkdir: create parents, ok if exists */
+	MSB_FS_RECURSIVE = 1u << 5, /* fs_remove, fs_copy: directories too */
 };
 
 /* Set a text field from a C string (no copy). */

@@ -877,7 +877,7 @@ static void test_msg_roundtrip(void)
 	/* Every field at once. */
 	memset(&m, 0, sizeof(m));
 	m.type = MSB_MSG_EXEC;
-	m.has = (1u << MSB_FLD__COUNT) - 1;
+	m.has = (UINT64_C(1) << MSB_FLD__COUNT) - 1;
 	m.version = 1;
 	m.data = (struct msb_bytes){data, sizeof(data)};
 	m.argv.v = argv;
@@ -963,6 +963,9 @@ static void test_type_names(void)
 		NULL,     "hello",  "ready",    "exec",   "started",
 		"stdin",  "stdout", "stderr",   "signal", "exited",
 		"failed", "error",  "shutdown", "ping",   "pong",
+		"fs_stat", "fs_list", "fs_read", "fs_write", "fs_mkdir",
+		"fs_remove", "fs_rename", "fs_copy", "fs_chmod", "fs_chown",
+		"fs_entry", "fs_data", "fs_done",
 	};
 
 	for (unsigned t = 0; t < MSB_MSG__COUNT; t++) {

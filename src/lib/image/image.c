@@ -1001,6 +1001,7 @@ EXPORT int msb_image_prune(uint64_t *freed)
 	/* A root disk in use by a sandbox is listed: its image is stored
 	 * (removal is refused while a sandbox uses it). */
 	prune_dir(dir, "sha256", ".ext4", v, n, freed);
+	prune_dir(dir, "sha256", ".ext4.lock", v, n, freed);
 	snprintf(dir, sizeof(dir), "%s/images/blobs/sha256", paths.home);
 	prune_dir(dir, "sha256", "", v, n, freed);
 out:
