@@ -55,7 +55,8 @@ static struct line *lines;
 static size_t nlines, caplines;
 static bool show_mtime = true;
 
-static void die(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
+								...)
 {
 	va_list ap;
 
@@ -86,7 +87,8 @@ static void put(struct buf *b, const void *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-static void putf(struct buf *b, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void putf(struct buf *b,
+						       const char *fmt, ...)
 {
 	char tmp[256];
 	va_list ap;
