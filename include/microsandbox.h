@@ -287,9 +287,15 @@ typedef struct msb_exec_options {
 	 * user, else root.
 	 */
 	const char *user;
+	/*
+	 * Milliseconds after which the host kills the command's whole
+	 * process group; the call then fails with MSB_ETIMEDOUT (output so
+	 * far is discarded). 0: no limit.
+	 */
+	unsigned int timeout_ms;
 } msb_exec_options;
 
-#define MSB_EXEC_OPTIONS_INIT {MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL}
+#define MSB_EXEC_OPTIONS_INIT {MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0}
 
 /*
  * msb_sandbox_exec() - run a command in the sandbox and wait for it.
@@ -303,7 +309,8 @@ typedef struct msb_exec_options {
  *
  * Return: 0; MSB_ECMDNOTFOUND if argv[0] does not exist in the guest;
  * MSB_EEXEC if it could not be started (permission, not executable, bad
- * working directory, unknown user); MSB_EVMDIED if the VM stopped.
+ * working directory, unknown user); MSB_ETIMEDOUT if it ran past
+ * opts->timeout_ms (it was killed); MSB_EVMDIED if the VM stopped.
  */
 int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 		     const char *const *argv, const msb_exec_options *opts);
@@ -324,6 +331,9 @@ int msb_exec_output_exit_code(const msb_exec_output *o);
 
 /* The signal that killed the command, or 0. */
 int msb_exec_output_signal(const msb_exec_output *o);
+
+/* Wall time from the request to the exit, in milliseconds. */
+uint64_t msb_exec_output_duration_ms(const msb_exec_output *o);
 
 void msb_exec_output_free(msb_exec_output *o);
 

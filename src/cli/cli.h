@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 /* Exit statuses of msb itself (as docker run): */
+#define EXIT_TIMEOUT 124    /* the command ran past --timeout */
 #define EXIT_MSB_ERROR 125  /* msb failed, the command did not run */
 #define EXIT_CANNOT_RUN 126 /* the command could not be started */
 #define EXIT_NOT_FOUND 127  /* the command does not exist */

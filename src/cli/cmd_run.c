@@ -37,6 +37,8 @@ static const char run_usage[] =
 	"  -w, --workdir DIR     working directory of CMD (default: the image's, or /)\n"
 	"  -u, --user USER       run CMD as USER: name, uid, name:group or uid:gid\n"
 	"      --boot-timeout S  seconds to wait for the guest (default 60)\n"
+	"      --timeout S       kill CMD (and its children) after S seconds;\n"
+	"                        msb then exits with 124\n"
 	"      --pull POLICY     always, missing (default) or never\n"
 	"      --platform OS/ARCH[/VARIANT]  image platform (default: this host's)\n"
 	"  -h, --help            show this help\n"
@@ -68,6 +70,7 @@ int cmd_run(int argc, char **argv)
 		{"user", required_argument, NULL, 'u'},
 		{"boot-timeout", required_argument, NULL, 'T'},
 		{"pull", required_argument, NULL, 'P'},
+		{"timeout", required_argument, NULL, 't'},
 		{"platform", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -136,6 +139,15 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'p':
 			po.platform = optarg;
+			break;
+		case 't':
+			if (!cli_parse_uint(optarg, &eo.timeout_ms, false) ||
+			    eo.timeout_ms == 0 || eo.timeout_ms > 4000000) {
+				cli_err("invalid --timeout `%s`: a positive number of seconds",
+					optarg);
+				return EXIT_MSB_ERROR;
+			}
+			eo.timeout_ms *= 1000;
 			break;
 		case 'h':
 			fputs(run_usage, stdout);
@@ -216,6 +228,7 @@ int cmd_run(int argc, char **argv)
 	} else {
 		status = rc == -MSB_ECMDNOTFOUND ? EXIT_NOT_FOUND
 			 : rc == -MSB_EEXEC	 ? EXIT_CANNOT_RUN
+			 : rc == -MSB_ETIMEDOUT	 ? EXIT_TIMEOUT
 						 : EXIT_MSB_ERROR;
 		cli_fail(status);
 	}

@@ -10,6 +10,7 @@ struct msb_exec_output {
 	struct msb_buf out, err;
 	int code;
 	int sig;
+	uint64_t duration_ms;
 };
 
 static int check_exec_options(const msb_exec_options *o)
@@ -99,11 +100,35 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 	if ((rc = msb__conn_send(&sb->conn, id, MSB_F_START, &req)) < 0)
 		goto fail;
 
-	bool cb_on = true, done = false;
+	bool cb_on = true, done = false, killed = false;
+	uint64_t start = now_us();
+	uint64_t deadline = opts && opts->timeout_ms
+				    ? start + (uint64_t)opts->timeout_ms * 1000u
+				    : 0;
 	while (!done) {
 		struct msb_frame f;
 		struct msb_msg m;
-		if ((rc = msb__conn_recv(&sb->conn, &f, &m, -1)) < 0)
+		int wait = -1;
+		if (deadline && !killed) {
+			uint64_t now = now_us();
+			wait = now >= deadline
+				       ? 0
+				       : (int)((deadline - now + 999) / 1000);
+		}
+		rc = msb__conn_recv(&sb->conn, &f, &m, wait);
+		if (rc == -MSB_ETIMEDOUT && deadline && !killed) {
+			/* Kill the process group; its exit ends the stream. */
+			struct msb_msg kill = {
+				.type = MSB_MSG_SIGNAL,
+				.has = MSB_HAS(MSB_FLD_SIG),
+				.sig = 9,
+			};
+			if ((rc = msb__conn_send(&sb->conn, id, 0, &kill)) < 0)
+				goto fail;
+			killed = true;
+			continue;
+		}
+		if (rc < 0)
 			goto fail;
 		if (f.hdr.stream != id) {
 			msb__conn_done(&sb->conn, &f);
@@ -141,6 +166,13 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 		if (rc < 0)
 			goto fail;
 	}
+	if (killed) {
+		rc = msb__error(MSB_ETIMEDOUT, 0,
+				"command `%s` timed out after %u ms: killed",
+				argv[0], opts->timeout_ms);
+		goto fail;
+	}
+	o->duration_ms = (now_us() - start) / 1000;
 	/* NUL-terminate the collected text without counting it. */
 	if (msb_buf_reserve(&o->out, 1) < 0 || msb_buf_reserve(&o->err, 1) < 0) {
 		rc = msb__error(MSB_ENOMEM, errno, "out of memory");
@@ -190,6 +222,11 @@ EXPORT int msb_exec_output_exit_code(const msb_exec_output *o)
 EXPORT int msb_exec_output_signal(const msb_exec_output *o)
 {
 	return o ? o->sig : 0;
+}
+
+EXPORT uint64_t msb_exec_output_duration_ms(const msb_exec_output *o)
+{
+	return o ? o->duration_ms : 0;
 }
 
 EXPORT void msb_exec_output_free(msb_exec_output *o)

@@ -83,6 +83,8 @@ expect "env, cpus, memory" 0 "$MSB" run --cpus 2 --memory 300 -e A=1 -e 'B=two w
 	sh -c 'echo "$A|$B"; nproc; grep MemTotal /proc/meminfo'
 contains "env passed" "$work/out" "1|two words"
 [ "$(sed -n 2p "$work/out")" = 2 ] && ok "2 vCPUs" || bad "2 vCPUs: $(cat "$work/out")"
+expect "timeout" 124 "$MSB" run --timeout 1 -- sleep 30
+contains "timeout message" "$work/err" "timed out"
 expect "workdir" 0 "$MSB" run -w /tmp -- pwd
 [ "$(cat "$work/out")" = /tmp ] && ok "workdir applied" || bad "workdir applied"
 expect "image as a disk path" 0 "$MSB" run "$MSB_TEST_GUEST_DIR/rootfs.ext4" -- cat /etc/os-release

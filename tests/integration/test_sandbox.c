@@ -175,6 +175,24 @@ static void test_commands(void)
 	CHECK(msb_exec_output_signal(out) == SIGTERM);
 	msb_exec_output_free(out);
 
+	/* a timeout kills the whole process group */
+	eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
+	eo.timeout_ms = 1000;
+	CHECK(msb_sandbox_shell(&out, sb, "sleep 30 & sleep 31; echo done", &eo) ==
+	      -MSB_ETIMEDOUT);
+	CHECK(strstr(msb_last_error()->message, "timed out") != NULL);
+	out = sh(sb, "pgrep sleep || echo none");
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "none\n");
+	msb_exec_output_free(out);
+	/* ...and does not touch a command that finishes in time */
+	eo.timeout_ms = 30000;
+	CHECK(msb_sandbox_shell(&out, sb, "sleep 1; echo in-time", &eo) == 0);
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "in-time\n");
+	msb_exec_output_free(out);
+	out = sh(sb, "sleep 1");
+	CHECK(msb_exec_output_duration_ms(out) >= 1000);
+	msb_exec_output_free(out);
+
 	/* empty command */
 	const char *empty[] = {"", NULL};
 	CHECK(msb_sandbox_exec(&out, sb, empty, NULL) == -MSB_EINVAL);
