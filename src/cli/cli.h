@@ -4,6 +4,7 @@
 #define MSB_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Exit statuses of msb itself (as docker run): */
 #define EXIT_TIMEOUT 124    /* the command ran past --timeout */
@@ -21,6 +22,9 @@ int cmd_image(int argc, char **argv);
 void cli_progress_init(void);
 void cli_progress(const char *digest, uint64_t done, uint64_t total,
 		  void *userdata);
+
+/* "12.3 MB": a byte count for people (decimal units). */
+void cli_human_size(char *out, size_t len, double bytes);
 
 /* Parse --pull: "always", "missing" (or "if-missing"), "never". */
 bool cli_parse_policy(const char *s, int *policy);

@@ -16,18 +16,6 @@ static const char image_usage[] =
 	"  rm IMAGE...      forget images (refused while a sandbox uses one)\n"
 	"  prune            delete blobs and root disks no image uses\n";
 
-static void human(char *out, size_t len, double bytes)
-{
-	const char *unit[] = {"B", "kB", "MB", "GB", "TB"};
-	int u = 0;
-
-	while (bytes >= 1000 && u < 4) {
-		bytes /= 1000;
-		u++;
-	}
-	snprintf(out, len, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
-}
-
 static int image_ls(void)
 {
 	msb_image **list;
@@ -41,7 +29,7 @@ static int image_ls(void)
 		char size[32];
 		const char *d = msb_image_digest(list[i]);
 		const char *created = msb_image_created(list[i]);
-		human(size, sizeof(size), (double)msb_image_size(list[i]));
+		cli_human_size(size, sizeof(size), (double)msb_image_size(list[i]));
 		printf("%-48s %-19.19s %-10s %.19s\n",
 		       msb_image_reference(list[i]), d ? d : "-", size,
 		       created ? created : "-");
@@ -88,7 +76,7 @@ static int image_prune(void)
 
 	if (msb_image_prune(&freed) < 0)
 		return cli_fail(1);
-	human(size, sizeof(size), (double)freed);
+	cli_human_size(size, sizeof(size), (double)freed);
 	printf("freed %s\n", size);
 	return 0;
 }

@@ -75,6 +75,18 @@ bool cli_parse_uint(const char *s, unsigned int *out, bool size_mib)
 	return true;
 }
 
+void cli_human_size(char *out, size_t len, double bytes)
+{
+	const char *unit[] = {"B", "kB", "MB", "GB", "TB"};
+	int u = 0;
+
+	while (bytes >= 1000 && u < 4) {
+		bytes /= 1000;
+		u++;
+	}
+	snprintf(out, len, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+}
+
 static void log_to_stderr(int level, const char *message, void *userdata)
 {
 	fprintf(stderr, "msb: %s%s\n",

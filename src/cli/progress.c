@@ -36,18 +36,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void human(char *out, size_t len, double bytes)
-{
-	const char *unit[] = {"B", "kB", "MB", "GB", "TB"};
-	int u = 0;
-
-	while (bytes >= 1000 && u < 4) {
-		bytes /= 1000;
-		u++;
-	}
-	snprintf(out, len, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
-}
-
 static void redraw(void)
 {
 	double t = now_s();
@@ -57,9 +45,9 @@ static void redraw(void)
 	for (size_t i = 0; i < P.n; i++) {
 		char done[32], total[32], rate[32];
 		double el = t - P.l[i].start;
-		human(done, sizeof(done), (double)P.l[i].done);
-		human(total, sizeof(total), (double)P.l[i].total);
-		human(rate, sizeof(rate), el > 0 ? (double)P.l[i].done / el : 0);
+		cli_human_size(done, sizeof(done), (double)P.l[i].done);
+		cli_human_size(total, sizeof(total), (double)P.l[i].total);
+		cli_human_size(rate, sizeof(rate), el > 0 ? (double)P.l[i].done / el : 0);
 		int width = 30;
 		int fill = P.l[i].total ? (int)(width * (double)P.l[i].done /
 						(double)P.l[i].total)
@@ -103,7 +91,7 @@ void cli_progress(const char *digest, uint64_t done, uint64_t total,
 			redraw();
 		} else if (done >= total && !P.l[i].finished) {
 			char size[32];
-			human(size, sizeof(size), (double)total);
+			cli_human_size(size, sizeof(size), (double)total);
 			fprintf(stderr, "msb: layer %s: downloaded %s\n", digest,
 				size);
 		}

@@ -3,6 +3,8 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -103,6 +105,18 @@ int write_all(int fd, const void *buf, size_t n)
 		done += (size_t)r;
 	}
 	return 0;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
 }
 
 uint64_t now_us(void)

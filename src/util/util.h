@@ -82,6 +82,9 @@ static inline uint8_t *msb_buf_head(const struct msb_buf *b)
 ssize_t read_all(int fd, void *buf, size_t n);
 int write_all(int fd, const void *buf, size_t n);
 
+/* asprintf() returning the string, or NULL on ENOMEM. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Monotonic clock in microseconds. */
 uint64_t now_us(void);
 

@@ -865,6 +865,23 @@ out:
 	return rc;
 }
 
+/* Append a copy of @s to the growing array *@v. */
+static int strv_push(char ***v, size_t *n, size_t *cap, const char *s)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		char **g = realloc(*v, c * sizeof(**v));
+		if (!g)
+			return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		*v = g;
+		*cap = c;
+	}
+	if (!((*v)[*n] = strdup(s)))
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	(*n)++;
+	return 0;
+}
+
 /* Collect the digests (manifests, configs, layers) that stored images use. */
 static int used_digests(const char *home, struct msb_store *store,
 			char ***out, size_t *n)
@@ -875,20 +892,6 @@ static int used_digests(const char *home, struct msb_store *store,
 	size_t cnt = 0, cap = 0;
 	int rc = msb__db_open(&db, home);
 
-#define PUSH(s)                                                                \
-	do {                                                                   \
-		if (cnt == cap) {                                              \
-			cap = cap ? cap * 2 : 64;                              \
-			char **g = realloc(v, cap * sizeof(*v));               \
-			if (!g)                                                \
-				goto nomem;                                    \
-			v = g;                                                 \
-		}                                                              \
-		if (!(v[cnt] = strdup(s)))                                     \
-			goto nomem;                                            \
-		cnt++;                                                         \
-	} while (0)
-
 	if (rc < 0)
 		return rc;
 	if (sqlite3_prepare_v2(db,
@@ -897,42 +900,26 @@ static int used_digests(const char *home, struct msb_store *store,
 		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
 		goto out;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
 		const char *md = (const char *)sqlite3_column_text(st, 0);
 		const char *cd = (const char *)sqlite3_column_text(st, 1);
 		struct msb_manifest m = {0};
-		PUSH(md);
-		PUSH(cd);
-		if (load_manifest(store, md, &m) == 0) {
-			for (size_t i = 0; i < m.nlayers; i++) {
-				if (cnt == cap) {
-					cap = cap ? cap * 2 : 64;
-					char **g = realloc(v, cap * sizeof(*v));
-					if (!g) {
-						msb_manifest_clear(&m);
-						goto nomem;
-					}
-					v = g;
-				}
-				if (!(v[cnt] = strdup(m.layers[i].digest))) {
-					msb_manifest_clear(&m);
-					goto nomem;
-				}
-				cnt++;
-			}
-		}
+		if ((rc = strv_push(&v, &cnt, &cap, md)) < 0 ||
+		    (rc = strv_push(&v, &cnt, &cap, cd)) < 0)
+			break;
+		if (load_manifest(store, md, &m) == 0)
+			for (size_t i = 0; i < m.nlayers && rc == 0; i++)
+				rc = strv_push(&v, &cnt, &cap,
+					       m.layers[i].digest);
 		msb_manifest_clear(&m);
 	}
-	*out = v;
-	*n = cnt;
-	v = NULL;
-	cnt = 0;
-	rc = 0;
-	goto out;
-nomem:
-	rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	if (rc == 0) {
+		*out = v;
+		*n = cnt;
+		v = NULL;
+		cnt = 0;
+	}
 out:
-#undef PUSH
 	for (size_t i = 0; i < cnt; i++)
 		free(v[i]);
 	free(v);

@@ -154,19 +154,6 @@ static int oom(void)
 	return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 }
 
-static char *xasprintf(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
 
 static void sleep_ms(unsigned int ms)
 {

@@ -341,19 +341,6 @@ int msb__verifier_finish(struct msb_verifier *v)
 /* ------------------------------------------------------------------ */
 /* Files                                                               */
 
-static char *xasprintf(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
 
 /* mkdir -p with @mode for the directories it creates. */
 static int mkdir_p(const char *path, mode_t mode)
