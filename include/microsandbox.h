@@ -34,31 +34,31 @@ extern "C" {
 /* Error codes (negated in return values). */
 enum msb_error_code {
 	MSB_OK = 0,
-	MSB_EINVAL = 1,      /* invalid argument or option */
-	MSB_ENOMEM = 2,      /* out of memory */
-	MSB_ESYS = 3,        /* a system call failed; see errno in the error */
-	MSB_ENOTFOUND = 4,   /* a required program or file is missing */
-	MSB_EKVM = 5,        /* KVM was requested but cannot be used */
-	MSB_ETIMEDOUT = 6,   /* the guest or an operation did not answer */
-	MSB_EVMDIED = 7,     /* the VM stopped unexpectedly (crash, panic) */
-	MSB_EPROTO = 8,      /* the guest sent something invalid */
-	MSB_EEXIST = 9,      /* a sandbox with that name exists */
-	MSB_ESTATE = 10,     /* the sandbox is not in a usable state */
+	MSB_EINVAL = 1,    /* invalid argument or option */
+	MSB_ENOMEM = 2,    /* out of memory */
+	MSB_ESYS = 3,      /* a system call failed; see errno in the error */
+	MSB_ENOTFOUND = 4, /* a required program or file is missing */
+	MSB_EKVM = 5,      /* KVM was requested but cannot be used */
+	MSB_ETIMEDOUT = 6, /* the guest or an operation did not answer */
+	MSB_EVMDIED = 7,   /* the VM stopped unexpectedly (crash, panic) */
+	MSB_EPROTO = 8,    /* the guest sent something invalid */
+	MSB_EEXIST = 9,    /* a sandbox with that name exists */
+	MSB_ESTATE = 10,   /* the sandbox is not in a usable state */
 	MSB_ECMDNOTFOUND = 11, /* the command does not exist in the guest */
-	MSB_EEXEC = 12,      /* the command could not be started in the guest */
-	MSB_EAGENT = 13,     /* the guest agent reported an error */
-	MSB_EAUTH = 14,      /* a registry refused the credentials */
+	MSB_EEXEC = 12,  /* the command could not be started in the guest */
+	MSB_EAGENT = 13, /* the guest agent reported an error */
+	MSB_EAUTH = 14,  /* a registry refused the credentials */
 	/* Guest filesystem errors (the guest errno is in sys_errno): */
-	MSB_EPERM = 15,      /* permission denied, read-only */
-	MSB_EISDIR = 16,     /* is a directory */
-	MSB_ENOTDIR = 17,    /* a path component is not a directory */
-	MSB_ENOTEMPTY = 18,  /* directory not empty */
-	MSB_ENOSPC = 19,     /* no space left, quota exceeded */
+	MSB_EPERM = 15,     /* permission denied, read-only */
+	MSB_EISDIR = 16,    /* is a directory */
+	MSB_ENOTDIR = 17,   /* a path component is not a directory */
+	MSB_ENOTEMPTY = 18, /* directory not empty */
+	MSB_ENOSPC = 19,    /* no space left, quota exceeded */
 };
 
 typedef struct msb_error {
-	int code;        /* enum msb_error_code (positive) */
-	int sys_errno;   /* errno of the failing system call, or 0 */
+	int code;           /* enum msb_error_code (positive) */
+	int sys_errno;      /* errno of the failing system call, or 0 */
 	char message[1024]; /* one line, no trailing newline */
 } msb_error;
 
@@ -137,7 +137,11 @@ typedef struct msb_pull_options {
 	void *userdata;
 } msb_pull_options;
 
-#define MSB_PULL_OPTIONS_INIT {MSB_PULL_OPTIONS_VERSION, MSB_PULL_IF_MISSING, NULL, NULL, NULL, 0, NULL, NULL}
+#define MSB_PULL_OPTIONS_INIT                                                  \
+	{                                                                      \
+		MSB_PULL_OPTIONS_VERSION, MSB_PULL_IF_MISSING, NULL, NULL,     \
+			NULL, 0, NULL, NULL                                    \
+	}
 
 /*
  * msb_image_pull() - make @reference available: pull it (manifest, config,
@@ -223,7 +227,10 @@ typedef struct msb_sandbox_options {
 	const msb_pull_options *pull;
 } msb_sandbox_options;
 
-#define MSB_SANDBOX_OPTIONS_INIT {MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL}
+#define MSB_SANDBOX_OPTIONS_INIT                                               \
+	{                                                                      \
+		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL   \
+	}
 
 /*
  * msb_sandbox_create() - boot a new sandbox and wait until it is ready.
@@ -295,7 +302,10 @@ typedef struct msb_exec_options {
 	unsigned int timeout_ms;
 } msb_exec_options;
 
-#define MSB_EXEC_OPTIONS_INIT {MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0}
+#define MSB_EXEC_OPTIONS_INIT                                                  \
+	{                                                                      \
+		MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0      \
+	}
 
 /*
  * msb_sandbox_exec() - run a command in the sandbox and wait for it.
@@ -359,14 +369,14 @@ typedef enum msb_fs_type {
 } msb_fs_type;
 
 typedef struct msb_fs_entry {
-	char *name;        /* base name */
+	char *name; /* base name */
 	msb_fs_type type;
 	uint64_t size;
 	unsigned int mode; /* permission bits, 07777 */
 	int64_t uid;
 	int64_t gid;
-	int64_t mtime_ns;  /* nanoseconds since the epoch */
-	char *target;      /* a symlink's target, else NULL */
+	int64_t mtime_ns; /* nanoseconds since the epoch */
+	char *target;     /* a symlink's target, else NULL */
 } msb_fs_entry;
 
 /* Metadata of @path (not following a final symlink). Release the

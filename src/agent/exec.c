@@ -65,9 +65,9 @@ struct spawn {
 	char *cwd;         /* NULL: stay in / */
 	bool set_user;     /* switch to ids before exec */
 	struct user_ids ids;
-	char *home;        /* "HOME=<the user's home>" or NULL */
-	const char *path;  /* PATH value to search */
-	char *pathbuf;     /* room for one PATH entry + '/' + argv[0] */
+	char *home;       /* "HOME=<the user's home>" or NULL */
+	const char *path; /* PATH value to search */
+	char *pathbuf;    /* room for one PATH entry + '/' + argv[0] */
 	const struct rlimit *nofile;
 	int null_fd;
 	int out[2], err[2], rep[2];
@@ -127,7 +127,8 @@ static size_t strv_len(char *const *v)
 static const char **env_merge(char *const *hello, char *const *req,
 			      const char *home)
 {
-	const char *const defaults[] = {DEFAULT_PATH, home ? home : DEFAULT_HOME};
+	const char *const defaults[] = {DEFAULT_PATH,
+					home ? home : DEFAULT_HOME};
 	size_t nh = strv_len(hello), nr = strv_len(req);
 	size_t total = ARRAY_SIZE(defaults) + nh + nr, n = 0, out = 0;
 	_cleanup_free_ struct env_ent *ents = NULL;

@@ -28,8 +28,8 @@ static bool parse_id(const char *s, size_t n, unsigned long *out)
 /*
  * Split line [p, end) at ':' into at most @max fields. Return the count.
  */
-static size_t fields(const char *p, const char *end, const char **f,
-		     size_t *fl, size_t max)
+static size_t fields(const char *p, const char *end, const char **f, size_t *fl,
+		     size_t max)
 {
 	size_t n = 0;
 
@@ -83,8 +83,7 @@ static bool pw_match(const char **f, size_t *fl, size_t n, void *ud)
 
 	if (!parse_id(f[2], fl[2], &uid) || !parse_id(f[3], fl[3], &gid))
 		return false;
-	if (q->name ? (strlen(q->name) != fl[0] ||
-		       memcmp(q->name, f[0], fl[0]))
+	if (q->name ? (strlen(q->name) != fl[0] || memcmp(q->name, f[0], fl[0]))
 		    : uid != q->id)
 		return false;
 	q->uid = uid;
@@ -185,7 +184,8 @@ int user_resolve(struct user_ids *out, const char *spec, const char *passwd,
 		} else {
 			struct gr_find g = {.name = grp};
 			if (!each_line(group, group_len, gr_match, 4, &g)) {
-				snprintf(why, whylen, "unknown group `%s`", grp);
+				snprintf(why, whylen, "unknown group `%s`",
+					 grp);
 				return -1;
 			}
 			out->gid = (gid_t)g.gid;

@@ -29,7 +29,8 @@ static int image_ls(void)
 		char size[32];
 		const char *d = msb_image_digest(list[i]);
 		const char *created = msb_image_created(list[i]);
-		cli_human_size(size, sizeof(size), (double)msb_image_size(list[i]));
+		cli_human_size(size, sizeof(size),
+			       (double)msb_image_size(list[i]));
 		printf("%-48s %-19.19s %-10s %.19s\n",
 		       msb_image_reference(list[i]), d ? d : "-", size,
 		       created ? created : "-");

@@ -54,8 +54,8 @@ static int forward(int stream, const void *data, size_t len, void *userdata)
 
 	if (broken[stream - 1])
 		return 0;
-	if (write_all(stream == 1 ? STDOUT_FILENO : STDERR_FILENO, data,
-		      len) < 0)
+	if (write_all(stream == 1 ? STDOUT_FILENO : STDERR_FILENO, data, len) <
+	    0)
 		broken[stream - 1] = true;
 	return 0;
 }
@@ -189,8 +189,8 @@ int cmd_run(int argc, char **argv)
 	 * image's CMD). */
 	const msb_image *img = msb_sandbox_image(sb);
 	const char *const *ep = msb_image_entrypoint(img);
-	const char *const *cmd = nrest ? (const char *const *)rest
-				       : msb_image_cmd(img);
+	const char *const *cmd =
+		nrest ? (const char *const *)rest : msb_image_cmd(img);
 	size_t nep = 0, ncmd = 0;
 	while (ep[nep])
 		nep++;
@@ -227,8 +227,8 @@ int cmd_run(int argc, char **argv)
 		}
 	} else {
 		status = rc == -MSB_ECMDNOTFOUND ? EXIT_NOT_FOUND
-			 : rc == -MSB_EEXEC	 ? EXIT_CANNOT_RUN
-			 : rc == -MSB_ETIMEDOUT	 ? EXIT_TIMEOUT
+			 : rc == -MSB_EEXEC      ? EXIT_CANNOT_RUN
+			 : rc == -MSB_ETIMEDOUT  ? EXIT_TIMEOUT
 						 : EXIT_MSB_ERROR;
 		cli_fail(status);
 	}

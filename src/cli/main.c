@@ -90,7 +90,7 @@ void cli_human_size(char *out, size_t len, double bytes)
 static void log_to_stderr(int level, const char *message, void *userdata)
 {
 	fprintf(stderr, "msb: %s%s\n",
-		level == MSB_LOG_WARN	 ? "warning: "
+		level == MSB_LOG_WARN    ? "warning: "
 		: level == MSB_LOG_ERROR ? "error: "
 					 : "",
 		message);

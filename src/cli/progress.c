@@ -47,7 +47,8 @@ static void redraw(void)
 		double el = t - P.l[i].start;
 		cli_human_size(done, sizeof(done), (double)P.l[i].done);
 		cli_human_size(total, sizeof(total), (double)P.l[i].total);
-		cli_human_size(rate, sizeof(rate), el > 0 ? (double)P.l[i].done / el : 0);
+		cli_human_size(rate, sizeof(rate),
+			       el > 0 ? (double)P.l[i].done / el : 0);
 		int width = 30;
 		int fill = P.l[i].total ? (int)(width * (double)P.l[i].done /
 						(double)P.l[i].total)
@@ -92,8 +93,8 @@ void cli_progress(const char *digest, uint64_t done, uint64_t total,
 		} else if (done >= total && !P.l[i].finished) {
 			char size[32];
 			cli_human_size(size, sizeof(size), (double)total);
-			fprintf(stderr, "msb: layer %s: downloaded %s\n", digest,
-				size);
+			fprintf(stderr, "msb: layer %s: downloaded %s\n",
+				digest, size);
 		}
 		if (done >= total)
 			P.l[i].finished = true;

@@ -32,9 +32,10 @@ int msb__conn_send(struct msb_conn *c, uint32_t stream, uint8_t flags,
 			int err = errno;
 			msb_buf_free(&out);
 			if (err == EPIPE || err == ECONNRESET)
-				return msb__error(MSB_EVMDIED, err, "%s",
-						  c->died ? c->died
-							  : "the sandbox is not running any more");
+				return msb__error(
+					MSB_EVMDIED, err, "%s",
+					c->died ? c->died
+						: "the sandbox is not running any more");
 			return msb__error(MSB_ESYS, err,
 					  "send to the sandbox: %s",
 					  strerror(err));
@@ -56,11 +57,11 @@ static bool control_frame(struct msb_conn *c, const struct msb_frame *f,
 	return true;
 }
 
-int msb__conn_recv(struct msb_conn *c, struct msb_frame *f,
-		   struct msb_msg *m, int timeout_ms)
+int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,
+		   int timeout_ms)
 {
-	uint64_t deadline = timeout_ms < 0 ? 0
-					   : now_us() + (uint64_t)timeout_ms * 1000u;
+	uint64_t deadline =
+		timeout_ms < 0 ? 0 : now_us() + (uint64_t)timeout_ms * 1000u;
 
 	for (;;) {
 		int r = msb_frame_next(f, &c->in);
@@ -72,8 +73,9 @@ int msb__conn_recv(struct msb_conn *c, struct msb_frame *f,
 		if (r > 0) {
 			if (msb_msg_decode(m, f->payload, f->payload_len) < 0) {
 				msb__conn_done(c, f);
-				return msb__error(MSB_EPROTO, 0,
-						  "malformed message from the guest");
+				return msb__error(
+					MSB_EPROTO, 0,
+					"malformed message from the guest");
 			}
 			if (control_frame(c, f, m)) {
 				msb__conn_done(c, f);
@@ -112,9 +114,10 @@ int msb__conn_recv(struct msb_conn *c, struct msb_frame *f,
 		if (n <= 0) {
 			int err = n < 0 ? errno : 0;
 			close_fd(&c->fd);
-			return msb__error(MSB_EVMDIED, err, "%s",
-					  c->died ? c->died
-						  : "the sandbox's supervisor exited");
+			return msb__error(
+				MSB_EVMDIED, err, "%s",
+				c->died ? c->died
+					: "the sandbox's supervisor exited");
 		}
 		c->in.len += (size_t)n;
 	}

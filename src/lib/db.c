@@ -47,9 +47,10 @@ static int migrate(sqlite3 *db)
 	int n = (int)ARRAY_SIZE(migrations);
 	if (version > n) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return msb__error(MSB_ESTATE, 0,
-				  "database schema %d is newer than this msb (%d): upgrade msb",
-				  version, n);
+		return msb__error(
+			MSB_ESTATE, 0,
+			"database schema %d is newer than this msb (%d): upgrade msb",
+			version, n);
 	}
 	for (int v = version; v < n; v++) {
 		char pragma[64];

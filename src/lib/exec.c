@@ -16,15 +16,17 @@ struct msb_exec_output {
 static int check_exec_options(const msb_exec_options *o)
 {
 	if (o && o->version != MSB_EXEC_OPTIONS_VERSION)
-		return msb__error(MSB_EINVAL, 0,
-				  "unsupported exec options version %u: initialise with MSB_EXEC_OPTIONS_INIT",
-				  o->version);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"unsupported exec options version %u: initialise with MSB_EXEC_OPTIONS_INIT",
+			o->version);
 	for (const char *const *e = o ? o->env : NULL; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 		if (!eq || eq == *e)
-			return msb__error(MSB_EINVAL, 0,
-					  "invalid environment entry `%s`: expected KEY=VALUE",
-					  *e);
+			return msb__error(
+				MSB_EINVAL, 0,
+				"invalid environment entry `%s`: expected KEY=VALUE",
+				*e);
 	}
 	return 0;
 }
@@ -48,7 +50,8 @@ static int finish_failed(const msb_exec_options *opts, const char *cmd,
 {
 	if (msb_bytes_eq(m->kind, "not_found"))
 		return msb__error(MSB_ECMDNOTFOUND, (int)m->err,
-				  "command not found in the sandbox: `%s`", cmd);
+				  "command not found in the sandbox: `%s`",
+				  cmd);
 	return msb__error(MSB_EEXEC, (int)m->err, "cannot run `%s`: %.*s", cmd,
 			  (int)m->msg.n, (const char *)m->msg.p);
 }
@@ -61,7 +64,8 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 
 	msb__error_clear();
 	if (!out || !sb || !argv)
-		return msb__error(MSB_EINVAL, 0, "out, sandbox and argv are required");
+		return msb__error(MSB_EINVAL, 0,
+				  "out, sandbox and argv are required");
 	*out = NULL;
 	if (!argv[0] || !argv[0][0])
 		return msb__error(MSB_EINVAL, 0, "empty command");
@@ -174,7 +178,8 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 	}
 	o->duration_ms = (now_us() - start) / 1000;
 	/* NUL-terminate the collected text without counting it. */
-	if (msb_buf_reserve(&o->out, 1) < 0 || msb_buf_reserve(&o->err, 1) < 0) {
+	if (msb_buf_reserve(&o->out, 1) < 0 ||
+	    msb_buf_reserve(&o->err, 1) < 0) {
 		rc = msb__error(MSB_ENOMEM, errno, "out of memory");
 		goto fail;
 	}
@@ -198,16 +203,14 @@ EXPORT int msb_sandbox_shell(msb_exec_output **out, msb_sandbox *sb,
 	return msb_sandbox_exec(out, sb, argv, opts);
 }
 
-EXPORT const char *msb_exec_output_stdout(const msb_exec_output *o,
-					  size_t *len)
+EXPORT const char *msb_exec_output_stdout(const msb_exec_output *o, size_t *len)
 {
 	if (len)
 		*len = o ? o->out.len : 0;
 	return o && o->out.data ? (const char *)o->out.data : "";
 }
 
-EXPORT const char *msb_exec_output_stderr(const msb_exec_output *o,
-					  size_t *len)
+EXPORT const char *msb_exec_output_stderr(const msb_exec_output *o, size_t *len)
 {
 	if (len)
 		*len = o ? o->err.len : 0;

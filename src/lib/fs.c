@@ -16,7 +16,7 @@
 
 /* What to do with the answers of one call. */
 struct fs_call {
-	const char *op;   /* for messages: "stat", "read"... */
+	const char *op; /* for messages: "stat", "read"... */
 	const char *path;
 	int (*on_entry)(const struct msb_msg *m, void *ud);
 	int (*on_data)(const struct msb_msg *m, void *ud);
@@ -125,8 +125,9 @@ static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 			rc = fs_failed(c, &m);
 			break;
 		case MSB_MSG_ERROR:
-			rc = msb__error(MSB_EAGENT, 0, "%s `%s`: guest agent: %.*s",
-					c->op, c->path, (int)m.msg.n,
+			rc = msb__error(MSB_EAGENT, 0,
+					"%s `%s`: guest agent: %.*s", c->op,
+					c->path, (int)m.msg.n,
 					(const char *)m.msg.p);
 			break;
 		default:
@@ -170,9 +171,9 @@ static int fs_request(msb_sandbox *sb, struct msb_msg *req, struct fs_call *c)
 static msb_fs_type ftype_of(struct msb_bytes t)
 {
 	static const char *const names[] = {
-		[MSB_FS_FILE] = "file",	  [MSB_FS_DIR] = "dir",
+		[MSB_FS_FILE] = "file",       [MSB_FS_DIR] = "dir",
 		[MSB_FS_SYMLINK] = "symlink", [MSB_FS_CHAR] = "char",
-		[MSB_FS_BLOCK] = "block",   [MSB_FS_FIFO] = "fifo",
+		[MSB_FS_BLOCK] = "block",     [MSB_FS_FIFO] = "fifo",
 		[MSB_FS_SOCKET] = "socket",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -186,7 +187,8 @@ static int entry_from(msb_fs_entry *e, const struct msb_msg *m)
 	memset(e, 0, sizeof(*e));
 	e->name = msb_bytes_dup(m->name);
 	if (!e->name)
-		return msb__error(MSB_EPROTO, 0, "bad entry name from the guest");
+		return msb__error(MSB_EPROTO, 0,
+				  "bad entry name from the guest");
 	e->type = ftype_of(m->ftype);
 	e->size = m->size;
 	e->mode = (unsigned int)(m->mode & 07777);
@@ -231,8 +233,8 @@ EXPORT int msb_sandbox_fs_stat(msb_fs_entry *out, msb_sandbox *sb,
 			       const char *path)
 {
 	struct msb_msg req = {.type = MSB_MSG_FS_STAT};
-	struct fs_call c = {.op = "stat", .path = path, .on_entry = stat_entry,
-			    .ud = out};
+	struct fs_call c = {
+		.op = "stat", .path = path, .on_entry = stat_entry, .ud = out};
 
 	if (!out)
 		return msb__error(MSB_EINVAL, 0, "out is NULL");
@@ -245,8 +247,7 @@ EXPORT int msb_sandbox_fs_stat(msb_fs_entry *out, msb_sandbox *sb,
 	return rc;
 }
 
-EXPORT int msb_sandbox_fs_exists(int *exists, msb_sandbox *sb,
-				 const char *path)
+EXPORT int msb_sandbox_fs_exists(int *exists, msb_sandbox *sb, const char *path)
 {
 	msb_fs_entry e;
 
@@ -293,8 +294,8 @@ EXPORT int msb_sandbox_fs_list(msb_fs_entry **out, size_t *count,
 {
 	struct msb_msg req = {.type = MSB_MSG_FS_LIST};
 	struct list_acc a = {0};
-	struct fs_call c = {.op = "list", .path = path, .on_entry = list_entry,
-			    .ud = &a};
+	struct fs_call c = {
+		.op = "list", .path = path, .on_entry = list_entry, .ud = &a};
 
 	if (!out || !count)
 		return msb__error(MSB_EINVAL, 0, "out and count are required");
@@ -330,8 +331,8 @@ EXPORT int msb_sandbox_fs_read_stream(msb_sandbox *sb, const char *path,
 {
 	struct msb_msg req = {.type = MSB_MSG_FS_READ};
 	struct sink_call s = {.sink = sink, .ud = userdata};
-	struct fs_call c = {.op = "read", .path = path, .on_data = read_data,
-			    .ud = &s};
+	struct fs_call c = {
+		.op = "read", .path = path, .on_data = read_data, .ud = &s};
 
 	if (!sink)
 		return msb__error(MSB_EINVAL, 0, "sink is NULL");
@@ -408,11 +409,13 @@ EXPORT int msb_sandbox_fs_write_stream(msb_sandbox *sb, const char *path,
 	for (;;) {
 		long n = buf ? source(buf, FS_CHUNK, userdata) : -1;
 		if (n < 0 || n > (long)FS_CHUNK) {
-			abort_rc = buf ? msb__error(MSB_EINVAL, 0,
-						    "write `%s`: the data source failed",
-						    path)
-				       : msb__error(MSB_ENOMEM, ENOMEM,
-						    "out of memory");
+			abort_rc =
+				buf ? msb__error(
+					      MSB_EINVAL, 0,
+					      "write `%s`: the data source failed",
+					      path)
+				    : msb__error(MSB_ENOMEM, ENOMEM,
+						 "out of memory");
 			n = 0;
 		}
 		struct msb_msg d = {
@@ -532,8 +535,8 @@ EXPORT int msb_sandbox_fs_chmod(msb_sandbox *sb, const char *path,
 	return fs_simple(sb, MSB_MSG_FS_CHMOD, "chmod", path, &req);
 }
 
-EXPORT int msb_sandbox_fs_chown(msb_sandbox *sb, const char *path,
-				int64_t uid, int64_t gid)
+EXPORT int msb_sandbox_fs_chown(msb_sandbox *sb, const char *path, int64_t uid,
+				int64_t gid)
 {
 	struct msb_msg req = {
 		.has = MSB_HAS(MSB_FLD_UID) | MSB_HAS(MSB_FLD_GID),

@@ -22,18 +22,18 @@ __attribute__((format(printf, 3, 4))) int msb__error(int code, int err,
 						     const char *fmt, ...);
 /* Clear the thread's error (at the start of public calls). */
 void msb__error_clear(void);
-__attribute__((format(printf, 2, 3))) void msb__log(int level,
-						   const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void msb__log(int level, const char *fmt,
+						    ...);
 
 /* Runtime files: QEMU, msb-vmm, guest kernel, initramfs, rootfs. */
 struct msb_paths {
-	char *home;     /* $MSB_HOME or ~/.microsandbox */
-	char *vmm;      /* msb-vmm */
-	char *qemu;     /* qemu-system-x86_64 */
+	char *home; /* $MSB_HOME or ~/.microsandbox */
+	char *vmm;  /* msb-vmm */
+	char *qemu; /* qemu-system-x86_64 */
 	char *qemu_img;
 	char *kernel;
 	char *initrd;
-	char *rootfs;   /* the default raw root disk (fallback) */
+	char *rootfs;         /* the default raw root disk (fallback) */
 	char *default_layout; /* OCI layout of the built-in default image */
 };
 int msb__paths_resolve(struct msb_paths *p);
@@ -58,8 +58,8 @@ int msb__conn_send(struct msb_conn *c, uint32_t stream, uint8_t flags,
  * ERROR: the VM died) are handled inside.
  * Return: 0, or -MSB_E* (EVMDIED at EOF, ETIMEDOUT, EPROTO).
  */
-int msb__conn_recv(struct msb_conn *c, struct msb_frame *f,
-		   struct msb_msg *m, int timeout_ms);
+int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,
+		   int timeout_ms);
 void msb__conn_done(struct msb_conn *c, const struct msb_frame *f);
 void msb__conn_close(struct msb_conn *c);
 

@@ -58,9 +58,10 @@ static int need_file(const char *path, const char *what)
 {
 	if (access(path, R_OK) == 0)
 		return 0;
-	return msb__error(MSB_ENOTFOUND, errno,
-			  "%s not found at `%s` (%s): run ./setup.sh to build it",
-			  what, path, strerror(errno));
+	return msb__error(
+		MSB_ENOTFOUND, errno,
+		"%s not found at `%s` (%s): run ./setup.sh to build it", what,
+		path, strerror(errno));
 }
 
 int msb__paths_home(struct msb_paths *p)
@@ -111,16 +112,18 @@ int msb__paths_resolve(struct msb_paths *p)
 
 	p->qemu = find_program("MSB_QEMU", "qemu-system-x86_64");
 	if (!p->qemu) {
-		rc = msb__error(MSB_ENOTFOUND, ENOENT,
-				"qemu-system-x86_64 not found%s: install the qemu-system-x86 package (./setup.sh does)",
-				getenv("MSB_QEMU") ? " (MSB_QEMU is set)" : "");
+		rc = msb__error(
+			MSB_ENOTFOUND, ENOENT,
+			"qemu-system-x86_64 not found%s: install the qemu-system-x86 package (./setup.sh does)",
+			getenv("MSB_QEMU") ? " (MSB_QEMU is set)" : "");
 		goto fail;
 	}
 	p->qemu_img = find_program("MSB_QEMU_IMG", "qemu-img");
 	if (!p->qemu_img) {
-		rc = msb__error(MSB_ENOTFOUND, ENOENT,
-				"qemu-img not found%s: install the qemu-utils package (./setup.sh does)",
-				getenv("MSB_QEMU_IMG") ? " (MSB_QEMU_IMG is set)" : "");
+		rc = msb__error(
+			MSB_ENOTFOUND, ENOENT,
+			"qemu-img not found%s: install the qemu-utils package (./setup.sh does)",
+			getenv("MSB_QEMU_IMG") ? " (MSB_QEMU_IMG is set)" : "");
 		goto fail;
 	}
 
@@ -133,9 +136,10 @@ int msb__paths_resolve(struct msb_paths *p)
 	    asprintf(&p->default_layout, "%s/default-image", guest) < 0)
 		goto nomem;
 	if (access(p->vmm, X_OK) < 0) {
-		rc = msb__error(MSB_ENOTFOUND, errno,
-				"supervisor msb-vmm not found at `%s`: run ./setup.sh to build it",
-				p->vmm);
+		rc = msb__error(
+			MSB_ENOTFOUND, errno,
+			"supervisor msb-vmm not found at `%s`: run ./setup.sh to build it",
+			p->vmm);
 		goto fail;
 	}
 	if ((rc = need_file(p->kernel, "guest kernel")) < 0 ||

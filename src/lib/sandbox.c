@@ -46,27 +46,31 @@ static int check_options(const msb_sandbox_options *o)
 	if (!o)
 		return msb__error(MSB_EINVAL, 0, "options are required");
 	if (o->version != MSB_SANDBOX_OPTIONS_VERSION)
-		return msb__error(MSB_EINVAL, 0,
-				  "unsupported options version %u (this library knows %d): initialise with MSB_SANDBOX_OPTIONS_INIT",
-				  o->version, MSB_SANDBOX_OPTIONS_VERSION);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"unsupported options version %u (this library knows %d): initialise with MSB_SANDBOX_OPTIONS_INIT",
+			o->version, MSB_SANDBOX_OPTIONS_VERSION);
 	if (o->name && !valid_name(o->name))
-		return msb__error(MSB_EINVAL, 0,
-				  "invalid sandbox name `%s`: use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit",
-				  o->name);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"invalid sandbox name `%s`: use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit",
+			o->name);
 	if (o->cpus > 64)
 		return msb__error(MSB_EINVAL, 0,
 				  "invalid cpus %u: must be between 1 and 64",
 				  o->cpus);
 	if (o->memory_mib && (o->memory_mib < 64 || o->memory_mib > 65536))
-		return msb__error(MSB_EINVAL, 0,
-				  "invalid memory %u MiB: must be between 64 and 65536",
-				  o->memory_mib);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"invalid memory %u MiB: must be between 64 and 65536",
+			o->memory_mib);
 	for (const char *const *e = o->env; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 		if (!eq || eq == *e)
-			return msb__error(MSB_EINVAL, 0,
-					  "invalid environment entry `%s`: expected KEY=VALUE",
-					  *e);
+			return msb__error(
+				MSB_EINVAL, 0,
+				"invalid environment entry `%s`: expected KEY=VALUE",
+				*e);
 	}
 	return 0;
 }
@@ -99,9 +103,10 @@ static int pick_root(msb_sandbox *sb, struct msb_paths *paths,
 					paths->default_layout);
 	} else if (is_disk_path(image)) {
 		if (stat(image, &st) < 0 || !S_ISREG(st.st_mode))
-			return msb__error(MSB_ENOTFOUND, errno,
-					  "disk image `%s` not found or not a file",
-					  image);
+			return msb__error(
+				MSB_ENOTFOUND, errno,
+				"disk image `%s` not found or not a file",
+				image);
 		char *abs = realpath(image, NULL);
 		if (!abs)
 			return msb__error(MSB_ESYS, errno, "realpath `%s`: %s",
@@ -117,8 +122,9 @@ static int pick_root(msb_sandbox *sb, struct msb_paths *paths,
 		return rc;
 	const struct msb_image_config *c = &sb->image->cfg;
 	char *rootfs = strdup(sb->image->rootfs);
-	if (!rootfs || (c->workdir && *c->workdir &&
-			!(sb->workdir = strdup(c->workdir))) ||
+	if (!rootfs ||
+	    (c->workdir && *c->workdir &&
+	     !(sb->workdir = strdup(c->workdir))) ||
 	    (c->user && *c->user && !(sb->user = strdup(c->user)))) {
 		free(rootfs);
 		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
@@ -158,9 +164,10 @@ static int accel_from_env(const char **accel)
 	else if (!strcmp(a, "kvm") || !strcmp(a, "tcg"))
 		*accel = a;
 	else
-		return msb__error(MSB_EINVAL, 0,
-				  "MSB_ACCEL must be `kvm`, `tcg` or `auto`, not `%s`",
-				  a);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"MSB_ACCEL must be `kvm`, `tcg` or `auto`, not `%s`",
+			a);
 	return 0;
 }
 
@@ -296,11 +303,12 @@ static int wait_ready(int fd, pid_t pid)
 		if (n <= 0) {
 			int st;
 			reap(pid, &st);
-			rc = msb__error(MSB_ESYS, 0,
-					"the supervisor exited before the sandbox was ready (%s %d)",
-					WIFSIGNALED(st) ? "signal" : "status",
-					WIFSIGNALED(st) ? WTERMSIG(st)
-							: WEXITSTATUS(st));
+			rc = msb__error(
+				MSB_ESYS, 0,
+				"the supervisor exited before the sandbox was ready (%s %d)",
+				WIFSIGNALED(st) ? "signal" : "status",
+				WIFSIGNALED(st) ? WTERMSIG(st)
+						: WEXITSTATUS(st));
 			break;
 		}
 		b.len += (size_t)n;
@@ -322,7 +330,8 @@ static int wait_ready(int fd, pid_t pid)
 					code = MSB_ESYS;
 				if (code <= 0 || code > MSB_ENOSPC)
 					code = MSB_ESYS;
-				rc = msb__error(code, err, "%s", line + 2 + off);
+				rc = msb__error(code, err, "%s",
+						line + 2 + off);
 				reap(pid, NULL);
 			}
 			msb_buf_consume(&b, len + 1);
@@ -332,7 +341,8 @@ static int wait_ready(int fd, pid_t pid)
 	return rc;
 }
 
-EXPORT int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts)
+EXPORT int msb_sandbox_create(msb_sandbox **out,
+			      const msb_sandbox_options *opts)
 {
 	struct msb_paths paths;
 	struct msb_vm_spec spec = {0};
@@ -380,9 +390,10 @@ EXPORT int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts
 		.initrd = paths.initrd,
 		.rootfs = paths.rootfs,
 		.accel = (char *)accel,
-		.boot_timeout_ms = (opts->boot_timeout_s ? opts->boot_timeout_s
-							 : DEFAULT_BOOT_TIMEOUT_S) *
-				   1000u,
+		.boot_timeout_ms =
+			(opts->boot_timeout_s ? opts->boot_timeout_s
+					      : DEFAULT_BOOT_TIMEOUT_S) *
+			1000u,
 	};
 	if (asprintf(&spec.sandbox_dir, "%s/sandboxes/%s", paths.home,
 		     sb->name) < 0) {
@@ -469,9 +480,10 @@ EXPORT int msb_sandbox_stop(msb_sandbox *sb, unsigned int timeout_ms)
 			}
 			if (e == -MSB_ETIMEDOUT) {
 				kill(sb->vmm_pid, SIGKILL);
-				rc = msb__error(MSB_ETIMEDOUT, 0,
-						"sandbox `%s` did not stop in time: killed",
-						sb->name);
+				rc = msb__error(
+					MSB_ETIMEDOUT, 0,
+					"sandbox `%s` did not stop in time: killed",
+					sb->name);
 			}
 			break;
 		}

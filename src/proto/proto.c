@@ -82,19 +82,19 @@ _Static_assert(MSB_FLD__COUNT <= 64, "msb_msg.has is 64 bits");
 #define TYPE_KEY "t"
 
 static const char *const type_names[MSB_MSG__COUNT] = {
-	[MSB_MSG_HELLO] = "hello",   [MSB_MSG_READY] = "ready",
-	[MSB_MSG_EXEC] = "exec",     [MSB_MSG_STARTED] = "started",
-	[MSB_MSG_STDIN] = "stdin",   [MSB_MSG_STDOUT] = "stdout",
-	[MSB_MSG_STDERR] = "stderr", [MSB_MSG_SIGNAL] = "signal",
-	[MSB_MSG_EXITED] = "exited", [MSB_MSG_FAILED] = "failed",
-	[MSB_MSG_ERROR] = "error",   [MSB_MSG_SHUTDOWN] = "shutdown",
-	[MSB_MSG_PING] = "ping",     [MSB_MSG_PONG] = "pong",
-	[MSB_MSG_FS_STAT] = "fs_stat", [MSB_MSG_FS_LIST] = "fs_list",
-	[MSB_MSG_FS_READ] = "fs_read", [MSB_MSG_FS_WRITE] = "fs_write",
-	[MSB_MSG_FS_MKDIR] = "fs_mkdir", [MSB_MSG_FS_REMOVE] = "fs_remove",
+	[MSB_MSG_HELLO] = "hello",         [MSB_MSG_READY] = "ready",
+	[MSB_MSG_EXEC] = "exec",           [MSB_MSG_STARTED] = "started",
+	[MSB_MSG_STDIN] = "stdin",         [MSB_MSG_STDOUT] = "stdout",
+	[MSB_MSG_STDERR] = "stderr",       [MSB_MSG_SIGNAL] = "signal",
+	[MSB_MSG_EXITED] = "exited",       [MSB_MSG_FAILED] = "failed",
+	[MSB_MSG_ERROR] = "error",         [MSB_MSG_SHUTDOWN] = "shutdown",
+	[MSB_MSG_PING] = "ping",           [MSB_MSG_PONG] = "pong",
+	[MSB_MSG_FS_STAT] = "fs_stat",     [MSB_MSG_FS_LIST] = "fs_list",
+	[MSB_MSG_FS_READ] = "fs_read",     [MSB_MSG_FS_WRITE] = "fs_write",
+	[MSB_MSG_FS_MKDIR] = "fs_mkdir",   [MSB_MSG_FS_REMOVE] = "fs_remove",
 	[MSB_MSG_FS_RENAME] = "fs_rename", [MSB_MSG_FS_COPY] = "fs_copy",
-	[MSB_MSG_FS_CHMOD] = "fs_chmod", [MSB_MSG_FS_CHOWN] = "fs_chown",
-	[MSB_MSG_FS_ENTRY] = "fs_entry", [MSB_MSG_FS_DATA] = "fs_data",
+	[MSB_MSG_FS_CHMOD] = "fs_chmod",   [MSB_MSG_FS_CHOWN] = "fs_chown",
+	[MSB_MSG_FS_ENTRY] = "fs_entry",   [MSB_MSG_FS_DATA] = "fs_data",
 	[MSB_MSG_FS_DONE] = "fs_done",
 };
 

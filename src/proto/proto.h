@@ -35,8 +35,8 @@
 
 #define MSB_PROTO_VERSION 1
 
-#define MSB_FRAME_HDR 9u               /* length + stream id + flags */
-#define MSB_FRAME_MAX (4u << 20)        /* max value of the length field */
+#define MSB_FRAME_HDR 9u         /* length + stream id + flags */
+#define MSB_FRAME_MAX (4u << 20) /* max value of the length field */
 #define MSB_FRAME_PAYLOAD_MAX (MSB_FRAME_MAX - 5u)
 /* Bulk data (stdout, stdin, file contents) is sent in chunks of at most: */
 #define MSB_CHUNK_MAX (64u << 10)
@@ -65,8 +65,7 @@ struct msb_frame_hdr {
  * 0 when @n < MSB_FRAME_HDR (need more), -1 when the length field is out of
  * range (< 5 or > MSB_FRAME_MAX): the stream cannot be resynchronised.
  */
-int msb_frame_parse_hdr(struct msb_frame_hdr *h, const uint8_t *buf,
-			size_t n);
+int msb_frame_parse_hdr(struct msb_frame_hdr *h, const uint8_t *buf, size_t n);
 
 /* Write a 9-byte frame header for a payload of @payload_len bytes. */
 void msb_frame_put_hdr(uint8_t *buf, uint32_t payload_len, uint32_t stream,
@@ -156,22 +155,22 @@ enum msb_field {
 	MSB_FLD_AGENT,    /* "agent_us" uint: ready, time spent in the agent */
 	MSB_FLD_MODULES,  /* "modules_us" uint: ready, module loading */
 	MSB_FLD_MOUNT,    /* "mount_us" uint: ready, root mount + switch */
-	MSB_FLD_TIMEOUT,  /* "timeout_ms" uint: shutdown (client → supervisor),
-			     grace period before the VM is killed */
-	MSB_FLD_USER,     /* "user" text: exec, "name|uid[:group|gid]" */
-	MSB_FLD_PATH,     /* "path" text: fs requests */
-	MSB_FLD_PATH2,    /* "path2" text: fs_rename, fs_copy destination */
-	MSB_FLD_MODE,     /* "mode" uint: permission bits (07777) */
-	MSB_FLD_UID,      /* "uid" int */
-	MSB_FLD_GID,      /* "gid" int */
-	MSB_FLD_FLAGS,    /* "flags" uint: MSB_FS_* */
-	MSB_FLD_OFFSET,   /* "offset" uint: fs_read start */
-	MSB_FLD_SIZE,     /* "size" uint: fs_read length, entry/written size */
-	MSB_FLD_NAME,     /* "name" text: fs_entry (base name) */
-	MSB_FLD_FTYPE,    /* "ftype" text: "file", "dir", "symlink", "char",
-			     "block", "fifo", "socket" */
-	MSB_FLD_MTIME,    /* "mtime_ns" int: fs_entry */
-	MSB_FLD_TARGET,   /* "target" text: fs_entry of a symlink */
+	MSB_FLD_TIMEOUT, /* "timeout_ms" uint: shutdown (client → supervisor),
+			    grace period before the VM is killed */
+	MSB_FLD_USER,    /* "user" text: exec, "name|uid[:group|gid]" */
+	MSB_FLD_PATH,    /* "path" text: fs requests */
+	MSB_FLD_PATH2,   /* "path2" text: fs_rename, fs_copy destination */
+	MSB_FLD_MODE,    /* "mode" uint: permission bits (07777) */
+	MSB_FLD_UID,     /* "uid" int */
+	MSB_FLD_GID,     /* "gid" int */
+	MSB_FLD_FLAGS,   /* "flags" uint: MSB_FS_* */
+	MSB_FLD_OFFSET,  /* "offset" uint: fs_read start */
+	MSB_FLD_SIZE,    /* "size" uint: fs_read length, entry/written size */
+	MSB_FLD_NAME,    /* "name" text: fs_entry (base name) */
+	MSB_FLD_FTYPE,   /* "ftype" text: "file", "dir", "symlink", "char",
+			    "block", "fifo", "socket" */
+	MSB_FLD_MTIME,   /* "mtime_ns" int: fs_entry */
+	MSB_FLD_TARGET,  /* "target" text: fs_entry of a symlink */
 	MSB_FLD__COUNT
 };
 

@@ -97,8 +97,7 @@ static struct vmm {
 	.next_guest_id = 1,
 };
 
-__attribute__((format(printf, 1, 2))) static void logmsg(const char *fmt,
-							 ...)
+__attribute__((format(printf, 1, 2))) static void logmsg(const char *fmt, ...)
 {
 	struct timespec ts;
 	va_list ap;
@@ -112,8 +111,7 @@ __attribute__((format(printf, 1, 2))) static void logmsg(const char *fmt,
 	fputc('\n', stderr);
 }
 
-__attribute__((format(printf, 1, 2))) static void status(const char *fmt,
-							 ...)
+__attribute__((format(printf, 1, 2))) static void status(const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
@@ -146,7 +144,9 @@ static void console_tail(char *out, size_t outlen, int lines)
 	if (fd < 0)
 		return;
 	off_t size = lseek(fd, 0, SEEK_END);
-	off_t from = size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0;
+	off_t from = size > (off_t)sizeof(buf) - 1
+			     ? size - (off_t)sizeof(buf) + 1
+			     : 0;
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
 	if (n <= 0)
 		return;
@@ -198,7 +198,9 @@ static bool console_line(const char *needle, char *out, size_t outlen)
 	if (fd < 0)
 		return false;
 	off_t size = lseek(fd, 0, SEEK_END);
-	off_t from = size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0;
+	off_t from = size > (off_t)sizeof(buf) - 1
+			     ? size - (off_t)sizeof(buf) + 1
+			     : 0;
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
 	if (n <= 0)
 		return false;
@@ -253,8 +255,7 @@ static void reap_qemu_blocking(void)
 {
 	if (vmm.qemu_pid <= 0 || vmm.qemu_exited)
 		return;
-	while (waitpid(vmm.qemu_pid, &vmm.qemu_status, 0) < 0 &&
-	       errno == EINTR)
+	while (waitpid(vmm.qemu_pid, &vmm.qemu_status, 0) < 0 && errno == EINTR)
 		;
 	vmm.qemu_exited = true;
 }
@@ -337,8 +338,8 @@ static void setup_dir(void)
 		snprintf(path, sizeof(path), "%s/image", dir);
 		_cleanup_close_ int ifd =
 			open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (ifd < 0 || write_all(ifd, vmm.spec.image,
-					 strlen(vmm.spec.image)) < 0)
+		if (ifd < 0 ||
+		    write_all(ifd, vmm.spec.image, strlen(vmm.spec.image)) < 0)
 			fail(MSB_ESYS, errno, "write `%s`: %s", path,
 			     strerror(errno));
 	}
@@ -389,8 +390,9 @@ static int run_helper(char *const argv[])
 
 static void create_disk(void)
 {
-	char *argv[] = {vmm.spec.qemu_img, "create", "-q", "-f", "qcow2",
-			"-b", vmm.spec.rootfs, "-F", "raw", vmm.disk, NULL};
+	char *argv[] = {
+		vmm.spec.qemu_img, "create", "-q",  "-f",     "qcow2", "-b",
+		vmm.spec.rootfs,   "-F",     "raw", vmm.disk, NULL};
 
 	int rc = run_helper(argv);
 	if (rc != 0)
@@ -507,7 +509,8 @@ static void send_hello(void)
 		.fstype = msb_str("ext4"),
 		.hostname = msb_str(host),
 		.env = {.v = (const char *const *)vmm.spec.env},
-		.time = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+		.time = (uint64_t)ts.tv_sec * 1000000000u +
+			(uint64_t)ts.tv_nsec,
 	};
 	if (send_to_agent(0, MSB_F_START, &m) < 0)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
@@ -613,8 +616,7 @@ static void on_ready(const struct msb_msg *m)
 	status("R {\"boot_us\":%" PRIu64 ",\"guest_uptime_us\":%" PRIu64
 	       ",\"agent_us\":%" PRIu64 ",\"modules_us\":%" PRIu64
 	       ",\"mount_us\":%" PRIu64 "}",
-	       boot_us, m->uptime_us, m->agent_us, m->modules_us,
-	       m->mount_us);
+	       boot_us, m->uptime_us, m->agent_us, m->modules_us, m->mount_us);
 	close_fd(&vmm.status_fd);
 	vmm.state = RUNNING;
 	vmm.deadline_us = 0;
@@ -892,8 +894,9 @@ static void vm_died(void)
 		snprintf(msg, sizeof(msg), "guest kernel panicked: %s (%s)",
 			 panic, why);
 	else if (vmm.state == BOOTING)
-		snprintf(msg, sizeof(msg), "the VM stopped during boot (%s)%s%s",
-			 why, tail[0] ? ": " : "", tail);
+		snprintf(msg, sizeof(msg),
+			 "the VM stopped during boot (%s)%s%s", why,
+			 tail[0] ? ": " : "", tail);
 	else
 		snprintf(msg, sizeof(msg), "the VM stopped unexpectedly (%s)",
 			 why);
@@ -933,11 +936,9 @@ static void on_deadline(void)
 		kill_qemu();
 		reap_qemu_blocking();
 		console_tail(tail, sizeof(tail), 5);
-		fail(MSB_ETIMEDOUT, 0,
-		     "the guest was not ready after %u s%s%s",
+		fail(MSB_ETIMEDOUT, 0, "the guest was not ready after %u s%s%s",
 		     vmm.spec.boot_timeout_ms / 1000,
-		     tail[0] ? "; kernel log: " : " and printed nothing",
-		     tail);
+		     tail[0] ? "; kernel log: " : " and printed nothing", tail);
 	}
 	if (vmm.state == STOPPING) {
 		logmsg("graceful stop timed out: killing QEMU");
@@ -996,8 +997,8 @@ static void loop(void)
 		if (pfd[1].revents) {
 			char b[64];
 			ssize_t k = read(vmm.watch_fd, b, sizeof(b));
-			if (k == 0 || (k < 0 && errno != EINTR &&
-				       errno != EAGAIN)) {
+			if (k == 0 ||
+			    (k < 0 && errno != EINTR && errno != EAGAIN)) {
 				close_fd(&vmm.watch_fd);
 				begin_stop(DEFAULT_STOP_MS, "creator gone");
 			}
@@ -1058,8 +1059,8 @@ static void read_spec(void)
 	for (;;) {
 		if (msb_buf_reserve(&b, 4096) < 0)
 			fail(MSB_ENOMEM, ENOMEM, "out of memory");
-		ssize_t n = read(MSB_VMM_FD_SPEC, b.data + b.len,
-				 b.cap - b.len);
+		ssize_t n =
+			read(MSB_VMM_FD_SPEC, b.data + b.len, b.cap - b.len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -1079,8 +1080,8 @@ static void read_spec(void)
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") ||
-			 !strcmp(argv[1], "--version"))) {
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "--version"))) {
 		printf("msb-vmm %s: the microsandbox supervisor; started by "
 		       "libmicrosandbox, not by hand\n",
 		       MSB_VERSION_STRING);

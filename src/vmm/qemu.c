@@ -184,8 +184,9 @@ bool msb_kvm_usable(char *why, size_t len)
 	}
 	close(fd);
 	if (!cpu_has_virt()) {
-		snprintf(why, len,
-			 "/dev/kvm exists but the CPU has no hardware virtualisation (no vmx/svm flag)");
+		snprintf(
+			why, len,
+			"/dev/kvm exists but the CPU has no hardware virtualisation (no vmx/svm flag)");
 		return false;
 	}
 	return true;

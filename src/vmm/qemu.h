@@ -11,17 +11,17 @@
 #include <stddef.h>
 
 struct msb_qemu_config {
-	const char *qemu;        /* binary */
-	const char *name;        /* sandbox name, shown by ps (-name) */
-	const char *kernel;      /* vmlinux, booted through PVH */
+	const char *qemu;   /* binary */
+	const char *name;   /* sandbox name, shown by ps (-name) */
+	const char *kernel; /* vmlinux, booted through PVH */
 	const char *initrd;
 	const char *disk;        /* root disk, qcow2 overlay */
 	const char *console_log; /* serial console is written here */
 	unsigned int cpus;
 	unsigned int memory_mib;
-	bool kvm;                /* else TCG */
-	unsigned long tsc_khz;   /* TCG only: host TSC, 0 if unknown */
-	int agent_fd;            /* connected stream socket, in the child */
+	bool kvm;              /* else TCG */
+	unsigned long tsc_khz; /* TCG only: host TSC, 0 if unknown */
+	int agent_fd;          /* connected stream socket, in the child */
 };
 
 /*

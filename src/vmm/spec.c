@@ -57,8 +57,7 @@ int msb_spec_to_json(char **out, const struct msb_vm_spec *s)
 					json_integer(v)) < 0)
 			goto out;
 	}
-	if (json_object_set_new(o, "ephemeral", json_boolean(s->ephemeral)) <
-	    0)
+	if (json_object_set_new(o, "ephemeral", json_boolean(s->ephemeral)) < 0)
 		goto out;
 	for (char **e = s->env; e && *e; e++)
 		if (json_array_append_new(env, json_string(*e)) < 0)
@@ -83,7 +82,8 @@ int msb_spec_from_json(struct msb_vm_spec *s, const char *json, size_t len,
 
 	memset(s, 0, sizeof(*s));
 	if (!o || !json_is_object(o)) {
-		snprintf(err, errlen, "invalid spec: %s", o ? "not an object" : jerr.text);
+		snprintf(err, errlen, "invalid spec: %s",
+			 o ? "not an object" : jerr.text);
 		json_decref(o);
 		return -1;
 	}

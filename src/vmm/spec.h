@@ -27,18 +27,18 @@ enum {
 
 struct msb_vm_spec {
 	char *name;
-	bool ephemeral;          /* remove the sandbox folder when stopped */
+	bool ephemeral; /* remove the sandbox folder when stopped */
 	unsigned int cpus;
 	unsigned int memory_mib;
-	char **env;              /* NULL-terminated "K=V", never NULL */
-	char *sandbox_dir;       /* absolute; created by the supervisor */
-	char *qemu;              /* qemu-system-x86_64 */
-	char *qemu_img;          /* qemu-img */
-	char *kernel;            /* uncompressed vmlinux (PVH) */
-	char *initrd;            /* initramfs holding msb-agent */
-	char *rootfs;            /* raw ext4 base image */
-	char *image;             /* its OCI manifest digest, or "" */
-	char *accel;             /* "auto", "kvm" or "tcg" */
+	char **env;        /* NULL-terminated "K=V", never NULL */
+	char *sandbox_dir; /* absolute; created by the supervisor */
+	char *qemu;        /* qemu-system-x86_64 */
+	char *qemu_img;    /* qemu-img */
+	char *kernel;      /* uncompressed vmlinux (PVH) */
+	char *initrd;      /* initramfs holding msb-agent */
+	char *rootfs;      /* raw ext4 base image */
+	char *image;       /* its OCI manifest digest, or "" */
+	char *accel;       /* "auto", "kvm" or "tcg" */
 	unsigned int boot_timeout_ms;
 };
 

@@ -68,8 +68,8 @@ int main(void)
 	      MSB_MSG_ERROR);
 	/* An unknown message type. */
 	static const uint8_t unknown[] = {0xa1, 0x61, 't', 0x63, 'z', 'z', 'z'};
-	CHECK(roundtrip_raw(sb, 103, MSB_F_START, unknown, sizeof(unknown),
-			    msg, sizeof(msg)) == MSB_MSG_ERROR);
+	CHECK(roundtrip_raw(sb, 103, MSB_F_START, unknown, sizeof(unknown), msg,
+			    sizeof(msg)) == MSB_MSG_ERROR);
 	/* exec without argv, and with an empty one. */
 	struct msb_msg req = {.type = MSB_MSG_EXEC};
 	CHECK(roundtrip_msg(sb, 104, MSB_F_START, &req, msg, sizeof(msg)) ==

@@ -100,8 +100,8 @@ static void test_commands(void)
 	msb_exec_options eo = MSB_EXEC_OPTIONS_INIT;
 	const char *xenv[] = {"EX_VAR=exec", "SHARED=from-exec", NULL};
 	eo.env = xenv;
-	CHECK(msb_sandbox_shell(&out, sb, "echo $SB_VAR $EX_VAR $SHARED", &eo) ==
-	      0);
+	CHECK(msb_sandbox_shell(&out, sb, "echo $SB_VAR $EX_VAR $SHARED",
+				&eo) == 0);
 	CHECK_STR(msb_exec_output_stdout(out, NULL),
 		  "sandbox exec from-exec\n");
 	msb_exec_output_free(out);
@@ -122,7 +122,9 @@ static void test_commands(void)
 	CHECK(strstr(msb_last_error()->message, "/nonexistent") != NULL);
 
 	/* 10 MiB of binary output, intact */
-	out = sh(sb, "head -c 10485760 /dev/urandom > /tmp/big && wc -c < /tmp/big && crc32 /tmp/big");
+	out = sh(
+		sb,
+		"head -c 10485760 /dev/urandom > /tmp/big && wc -c < /tmp/big && crc32 /tmp/big");
 	unsigned long want = 0, wantlen = 0;
 	CHECK(sscanf(msb_exec_output_stdout(out, NULL), "%lu %lx", &wantlen,
 		     &want) == 2);
@@ -178,8 +180,8 @@ static void test_commands(void)
 	/* a timeout kills the whole process group */
 	eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
 	eo.timeout_ms = 1000;
-	CHECK(msb_sandbox_shell(&out, sb, "sleep 30 & sleep 31; echo done", &eo) ==
-	      -MSB_ETIMEDOUT);
+	CHECK(msb_sandbox_shell(&out, sb, "sleep 30 & sleep 31; echo done",
+				&eo) == -MSB_ETIMEDOUT);
 	CHECK(strstr(msb_last_error()->message, "timed out") != NULL);
 	out = sh(sb, "pgrep sleep || echo none");
 	CHECK_STR(msb_exec_output_stdout(out, NULL), "none\n");
@@ -200,7 +202,8 @@ static void test_commands(void)
 	CHECK(msb_sandbox_exec(&out, sb, none, NULL) == -MSB_EINVAL);
 
 	/* the base image is never changed by a sandbox */
-	out = sh(sb, "echo scribble > /etc/scribble && sync && cat /etc/scribble");
+	out = sh(sb,
+		 "echo scribble > /etc/scribble && sync && cat /etc/scribble");
 	CHECK_STR(msb_exec_output_stdout(out, NULL), "scribble\n");
 	msb_exec_output_free(out);
 
@@ -393,8 +396,8 @@ static void test_creator_killed(void)
 
 /* Boot failures, with test guests whose init hangs or exits. */
 /* A guest folder like the real one but with another initramfs. */
-static void make_guest(char *dir, size_t len, const char *home,
-		       const char *tag, const char *initramfs)
+static void make_guest(char *dir, size_t len, const char *home, const char *tag,
+		       const char *initramfs)
 {
 	const char *real = getenv("MSB_TEST_GUEST_DIR");
 	char src[4096], dst[4096];

@@ -12,8 +12,8 @@ static int check_failures, check_count;
 		check_count++;                                                 \
 		if (!(cond)) {                                                 \
 			check_failures++;                                      \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n",           \
-				__FILE__, __LINE__, #cond);                    \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+				__LINE__, #cond);                              \
 		}                                                              \
 	} while (0)
 
@@ -31,8 +31,7 @@ static int check_failures, check_count;
 
 static inline int check_summary(const char *name)
 {
-	printf("%s: %d checks, %d failed\n", name, check_count,
-	       check_failures);
+	printf("%s: %d checks, %d failed\n", name, check_count, check_failures);
 	return check_failures ? 1 : 0;
 }
 

@@ -40,8 +40,13 @@ static void test_invalid_options(void)
 	o.memory_mib = 1u << 20;
 	CHECK(create_fails(&o, MSB_EINVAL, "between 64 and 65536"));
 	o.memory_mib = 0;
-	const char *names[] = {"", "../x", "a/b", "-x", "has space",
-			       "0123456789012345678901234567890123456789012345678901234567890123"};
+	const char *names[] = {
+		"",
+		"../x",
+		"a/b",
+		"-x",
+		"has space",
+		"0123456789012345678901234567890123456789012345678901234567890123"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		o.name = names[i];
 		CHECK(create_fails(&o, MSB_EINVAL, "invalid sandbox name"));

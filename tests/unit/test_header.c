@@ -9,7 +9,8 @@ int main(void)
 	msb_exec_options e = MSB_EXEC_OPTIONS_INIT;
 
 	return o.version == MSB_SANDBOX_OPTIONS_VERSION &&
-			       e.version == MSB_EXEC_OPTIONS_VERSION && o.cpus == 0
+			       e.version == MSB_EXEC_OPTIONS_VERSION &&
+			       o.cpus == 0
 		       ? 0
 		       : 1;
 }

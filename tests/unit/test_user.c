@@ -13,12 +13,11 @@ static const char passwd[] =
 	"app:x:1000:1000:App,,,:/home/app:/bin/sh\n"
 	"huge:x:99999999999:1:x:/:/bin/sh\n"
 	"last:x:1001:1001::/home/last:/bin/sh"; /* no final newline */
-static const char group[] =
-	"root:x:0:\n"
-	"wheel:x:10:app,last\n"
-	"staff:x:50:other,app\n"
-	"app:x:1000:\n"
-	"bad:x:notanumber:app\n";
+static const char group[] = "root:x:0:\n"
+			    "wheel:x:10:app,last\n"
+			    "staff:x:50:other,app\n"
+			    "app:x:1000:\n"
+			    "bad:x:notanumber:app\n";
 
 static int resolve(struct user_ids *u, const char *spec, char *why)
 {
@@ -56,7 +55,8 @@ int main(void)
 	CHECK(resolve(&u, ":1", why) < 0);
 	CHECK(resolve(&u, "4294967295", why) < 0);
 	/* no files at all: numeric ids still work */
-	CHECK(user_resolve(&u, "5:6", NULL, 0, NULL, 0, why, sizeof(why)) == 0 &&
+	CHECK(user_resolve(&u, "5:6", NULL, 0, NULL, 0, why, sizeof(why)) ==
+		      0 &&
 	      u.uid == 5 && u.gid == 6);
 	CHECK(user_resolve(&u, "root", NULL, 0, NULL, 0, why, sizeof(why)) < 0);
 	return check_summary("test_user");

@@ -55,7 +55,9 @@ static void test_argv_tcg(void)
 	CHECK(append && strstr(append, "tsc_early_khz=2600000"));
 	CHECK(append && strstr(append, "panic=-1"));
 	/* Commas in paths and names are doubled in option lists. */
-	CHECK(find(argv, "file=/s/a,,b/disk.qcow2,if=none,id=root,format=qcow2,discard=unmap") > 0);
+	CHECK(find(argv,
+		   "file=/s/a,,b/disk.qcow2,if=none,id=root,format=qcow2,discard=unmap") >
+	      0);
 	CHECK(find(argv, "msb-box,,1,process=msb-box,,1") > 0);
 	CHECK(find(argv, "socket,id=agent,fd=3") > 0);
 	CHECK(find(argv, "virtserialport,chardev=agent,name=agent") > 0);

@@ -67,8 +67,8 @@ static char *rootfs_path(const char *home, const char *digest)
 	const char *hex = strchr(digest, ':');
 	char *p;
 
-	if (asprintf(&p, "%s/images/rootfs/%s.ext4", home, hex ? hex + 1 : digest) <
-	    0)
+	if (asprintf(&p, "%s/images/rootfs/%s.ext4", home,
+		     hex ? hex + 1 : digest) < 0)
 		return NULL;
 	return p;
 }
@@ -88,7 +88,8 @@ static int db_record(const char *home, const msb_image *img)
 			       "manifest_digest, config_digest, size, created, "
 			       "pulled_at) VALUES (?, ?, ?, ?, ?, ?)",
 			       -1, &st, NULL) != SQLITE_OK) {
-		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, img->reference, -1, SQLITE_STATIC);
@@ -179,7 +180,8 @@ static int build_rootfs(const char *home, struct msb_store *store,
 			break;
 		for (size_t i = 0; i < m->nlayers && rc == 0; i++) {
 			const char *dg = m->layers[i].digest;
-			_cleanup_free_ char *path = msb_store_blob_path(store, dg);
+			_cleanup_free_ char *path =
+				msb_store_blob_path(store, dg);
 			_cleanup_close_ int fd =
 				path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 			if (fd < 0)
@@ -337,8 +339,7 @@ static int fetch_layers(struct fetch_job *j)
 	return 0;
 }
 
-static int parse_platform(const char *p, char **os, char **arch,
-			  char **variant)
+static int parse_platform(const char *p, char **os, char **arch, char **variant)
 {
 	*os = *arch = *variant = NULL;
 	if (!p)
@@ -350,9 +351,9 @@ static int parse_platform(const char *p, char **os, char **arch,
 	char *v = a ? strchr(a + 1, '/') : NULL;
 	if (!a || a == copy || !a[1] || (v && (v == a + 1 || !v[1]))) {
 		free(copy);
-		return msb__error(MSB_EINVAL, 0,
-				  "invalid platform `%s`: expected os/arch[/variant]",
-				  p);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"invalid platform `%s`: expected os/arch[/variant]", p);
 	}
 	*a = '\0';
 	if (v)
@@ -373,8 +374,8 @@ static int get_manifest(struct msb_registry *reg, const struct msb_ref *ref,
 			char **digest)
 {
 	_cleanup_free_ char *ct = NULL;
-	int rc = msb_registry_manifest(reg, ref->digest ? ref->digest : ref->tag,
-				       body, &ct, digest);
+	int rc = msb_registry_manifest(
+		reg, ref->digest ? ref->digest : ref->tag, body, &ct, digest);
 
 	if (rc < 0)
 		return rc;
@@ -382,9 +383,10 @@ static int get_manifest(struct msb_registry *reg, const struct msb_ref *ref,
 	if (kind == MSB_DOC_MANIFEST)
 		return msb_store_put(store, *digest, body->data, body->len);
 	if (kind != MSB_DOC_INDEX)
-		return msb__error(MSB_EPROTO, 0,
-				  "pull `%s`: the registry answered a document of unknown type `%s`",
-				  canonical, ct ? ct : "(none)");
+		return msb__error(
+			MSB_EPROTO, 0,
+			"pull `%s`: the registry answered a document of unknown type `%s`",
+			canonical, ct ? ct : "(none)");
 
 	struct msb_index ix = {0};
 	_cleanup_free_ char *os = NULL, *arch = NULL, *variant = NULL;
@@ -403,10 +405,11 @@ static int get_manifest(struct msb_registry *reg, const struct msb_ref *ref,
 		msb_index_select(&ix, wos, warch, wvar);
 	if (!d) {
 		msb_index_clear(&ix);
-		return msb__error(MSB_ENOTFOUND, 0,
-				  "pull `%s`: the image has no variant for platform %s/%s%s%s",
-				  canonical, wos, warch, wvar ? "/" : "",
-				  wvar ? wvar : "");
+		return msb__error(
+			MSB_ENOTFOUND, 0,
+			"pull `%s`: the image has no variant for platform %s/%s%s%s",
+			canonical, wos, warch, wvar ? "/" : "",
+			wvar ? wvar : "");
 	}
 	_cleanup_free_ char *want = strdup(d->digest);
 	msb_index_clear(&ix);
@@ -420,9 +423,10 @@ static int get_manifest(struct msb_registry *reg, const struct msb_ref *ref,
 	if ((rc = msb_registry_manifest(reg, want, body, &ct, digest)) < 0)
 		return rc;
 	if (msb_doc_kind(ct, body->data, body->len) != MSB_DOC_MANIFEST)
-		return msb__error(MSB_EPROTO, 0,
-				  "pull `%s`: platform entry `%s` is not an image manifest",
-				  canonical, want);
+		return msb__error(
+			MSB_EPROTO, 0,
+			"pull `%s`: platform entry `%s` is not an image manifest",
+			canonical, want);
 	return msb_store_put(store, *digest, body->data, body->len);
 }
 
@@ -452,10 +456,11 @@ static int pull_remote(msb_image **out, const char *home,
 		goto out;
 	for (size_t i = 0; i < m.nlayers; i++) {
 		if (!msb_layer_type_supported(m.layers[i].media_type)) {
-			rc = msb__error(MSB_EPROTO, 0,
-					"pull `%s`: layer `%s` has unsupported media type `%s`",
-					canonical, m.layers[i].digest,
-					m.layers[i].media_type);
+			rc = msb__error(
+				MSB_EPROTO, 0,
+				"pull `%s`: layer `%s` has unsupported media type `%s`",
+				canonical, m.layers[i].digest,
+				m.layers[i].media_type);
 			goto out;
 		}
 		img->size += m.layers[i].size;
@@ -469,13 +474,17 @@ static int pull_remote(msb_image **out, const char *home,
 	    (rc = load_config(store, img)) < 0)
 		goto out;
 	if (img->cfg.ndiff_ids != m.nlayers) {
-		rc = msb__error(MSB_EPROTO, 0,
-				"pull `%s`: the config lists %zu layers, the manifest %zu",
-				canonical, img->cfg.ndiff_ids, m.nlayers);
+		rc = msb__error(
+			MSB_EPROTO, 0,
+			"pull `%s`: the config lists %zu layers, the manifest %zu",
+			canonical, img->cfg.ndiff_ids, m.nlayers);
 		goto out;
 	}
 	struct fetch_job job = {
-		.store = store, .reg = reg, .m = &m, .cfg = &img->cfg,
+		.store = store,
+		.reg = reg,
+		.m = &m,
+		.cfg = &img->cfg,
 		.opts = opts,
 	};
 	if ((rc = fetch_layers(&job)) < 0 ||
@@ -491,8 +500,8 @@ out:
 	return rc;
 }
 
-int msb__image_resolve(msb_image **out, const char *home,
-		       const char *reference, const msb_pull_options *opts)
+int msb__image_resolve(msb_image **out, const char *home, const char *reference,
+		       const msb_pull_options *opts)
 {
 	struct msb_ref ref = {0};
 	struct msb_store store = {0};
@@ -502,9 +511,10 @@ int msb__image_resolve(msb_image **out, const char *home,
 
 	*out = NULL;
 	if (opts && opts->version != MSB_PULL_OPTIONS_VERSION)
-		return msb__error(MSB_EINVAL, 0,
-				  "unsupported pull options version %u: initialise with MSB_PULL_OPTIONS_INIT",
-				  opts->version);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"unsupported pull options version %u: initialise with MSB_PULL_OPTIONS_INIT",
+			opts->version);
 	if (policy > MSB_PULL_NEVER)
 		return msb__error(MSB_EINVAL, 0, "invalid pull policy %d",
 				  (int)policy);
@@ -520,9 +530,10 @@ int msb__image_resolve(msb_image **out, const char *home,
 		rc = load_stored(out, home, &store, canonical);
 		if (rc != -MSB_ENOTFOUND || policy == MSB_PULL_NEVER) {
 			if (rc == -MSB_ENOTFOUND)
-				rc = msb__error(MSB_ENOTFOUND, 0,
-						"image `%s` is not stored and the pull policy is never: pull it first",
-						canonical);
+				rc = msb__error(
+					MSB_ENOTFOUND, 0,
+					"image `%s` is not stored and the pull policy is never: pull it first",
+					canonical);
 			goto out;
 		}
 	}
@@ -558,8 +569,8 @@ static int layout_read(const char *layout, const char *digest, size_t max,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return msb__error(MSB_ESYS, errno, "read `%s`: %s", path,
-					  strerror(errno));
+			return msb__error(MSB_ESYS, errno, "read `%s`: %s",
+					  path, strerror(errno));
 		if (n == 0)
 			return 0;
 		out->len += (size_t)n;
@@ -607,9 +618,10 @@ static int import_layout(const char *home, struct msb_store *store,
 	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!txt) {
-		rc = msb__error(MSB_ENOTFOUND, 0,
-				"default image layout `%s` unreadable (%s): run ./setup.sh",
-				layout, jerr.text);
+		rc = msb__error(
+			MSB_ENOTFOUND, 0,
+			"default image layout `%s` unreadable (%s): run ./setup.sh",
+			layout, jerr.text);
 		goto out;
 	}
 	rc = msb_index_parse(&ix, (const uint8_t *)txt, strlen(txt));
@@ -724,10 +736,11 @@ EXPORT int msb_image_list(msb_image ***out, size_t *count)
 	if ((rc = msb_store_open(&store, paths.home)) < 0 ||
 	    (rc = msb__db_open(&db, paths.home)) < 0)
 		goto out;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT reference FROM images ORDER BY reference",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+	if (sqlite3_prepare_v2(
+		    db, "SELECT reference FROM images ORDER BY reference", -1,
+		    &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
 		goto out;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -745,7 +758,8 @@ EXPORT int msb_image_list(msb_image ***out, size_t *count)
 		list[n++] = img;
 		if (db_lookup(paths.home, r, img) == 0)
 			load_config(&store, img);
-		img->rootfs = rootfs_path(paths.home, img->digest ? img->digest : "");
+		img->rootfs =
+			rootfs_path(paths.home, img->digest ? img->digest : "");
 	}
 	*out = steal_ptr(&list);
 	*count = n;
@@ -833,21 +847,24 @@ EXPORT int msb_image_remove(const char *reference)
 		goto out;
 	}
 	if (image_in_use(paths.home, tmp.digest, who, sizeof(who))) {
-		rc = msb__error(MSB_ESTATE, 0,
-				"image `%s` is used by sandbox `%s`: remove the sandbox first",
-				canonical, who);
+		rc = msb__error(
+			MSB_ESTATE, 0,
+			"image `%s` is used by sandbox `%s`: remove the sandbox first",
+			canonical, who);
 		goto out;
 	}
 	if ((rc = msb__db_open(&db, paths.home)) < 0)
 		goto out;
 	if (sqlite3_prepare_v2(db, "DELETE FROM images WHERE reference = ?", -1,
 			       &st, NULL) != SQLITE_OK) {
-		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, canonical, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	st = NULL;
 	msb__db_close(db);
@@ -883,8 +900,8 @@ static int strv_push(char ***v, size_t *n, size_t *cap, const char *s)
 }
 
 /* Collect the digests (manifests, configs, layers) that stored images use. */
-static int used_digests(const char *home, struct msb_store *store,
-			char ***out, size_t *n)
+static int used_digests(const char *home, struct msb_store *store, char ***out,
+			size_t *n)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
@@ -894,10 +911,11 @@ static int used_digests(const char *home, struct msb_store *store,
 
 	if (rc < 0)
 		return rc;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT manifest_digest, config_digest FROM images",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+	if (sqlite3_prepare_v2(
+		    db, "SELECT manifest_digest, config_digest FROM images", -1,
+		    &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
 		goto out;
 	}
 	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {

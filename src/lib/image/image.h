@@ -10,20 +10,20 @@
 #define MSB_DEFAULT_IMAGE "msb.local/default:latest"
 
 struct msb_image {
-	char *reference;     /* canonical */
-	char *digest;        /* manifest */
+	char *reference; /* canonical */
+	char *digest;    /* manifest */
 	char *config_digest;
-	uint64_t size;       /* sum of layer blob sizes */
+	uint64_t size; /* sum of layer blob sizes */
 	struct msb_image_config cfg;
-	char *rootfs;        /* the flattened ext4 root disk */
+	char *rootfs; /* the flattened ext4 root disk */
 };
 
 /*
  * msb__image_resolve() - the image for @reference under @home, pulled or
  * taken from the store as @opts (NULL: defaults) says.
  */
-int msb__image_resolve(msb_image **out, const char *home,
-		       const char *reference, const msb_pull_options *opts);
+int msb__image_resolve(msb_image **out, const char *home, const char *reference,
+		       const msb_pull_options *opts);
 
 /* The built-in default image, imported from the OCI layout @layout on
  * first use. */

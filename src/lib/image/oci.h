@@ -15,13 +15,15 @@
 
 #define MSB_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MSB_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MSB_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MSB_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MSB_MT_DOCKER_LIST                                                     \
+	"application/vnd.docker.distribution.manifest.list.v2+json"
+#define MSB_MT_DOCKER_MANIFEST                                                 \
+	"application/vnd.docker.distribution.manifest.v2+json"
 
-#define MSB_OCI_DOC_MAX (4u << 20)  /* manifest, index or config bytes */
+#define MSB_OCI_DOC_MAX (4u << 20) /* manifest, index or config bytes */
 #define MSB_OCI_MAX_LAYERS 1024
 #define MSB_OCI_MAX_MANIFESTS 4096
-#define MSB_OCI_MAX_STRINGS 65536   /* env/cmd/entrypoint entries */
+#define MSB_OCI_MAX_STRINGS 65536 /* env/cmd/entrypoint entries */
 
 enum msb_doc_kind {
 	MSB_DOC_UNKNOWN = 0,
@@ -69,13 +71,13 @@ struct msb_image_config {
 	char *os;
 	char *arch;
 	char *variant;
-	char *created;     /* RFC 3339 or NULL */
-	char **env;        /* NULL-terminated arrays; NULL when absent */
+	char *created; /* RFC 3339 or NULL */
+	char **env;    /* NULL-terminated arrays; NULL when absent */
 	char **entrypoint;
 	char **cmd;
-	char *workdir;     /* NULL when absent */
-	char *user;        /* NULL when absent */
-	char **diff_ids;   /* rootfs.diff_ids, NULL-terminated, never NULL */
+	char *workdir;   /* NULL when absent */
+	char *user;      /* NULL when absent */
+	char **diff_ids; /* rootfs.diff_ids, NULL-terminated, never NULL */
 	size_t ndiff_ids;
 };
 

@@ -154,7 +154,6 @@ static int oom(void)
 	return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 }
 
-
 static void sleep_ms(unsigned int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};

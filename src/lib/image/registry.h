@@ -36,9 +36,9 @@
 struct msb_registry_opts {
 	const char *username; /* with password: overrides the Docker config */
 	const char *password;
-	bool insecure;           /* allow plain HTTP for this registry */
-	unsigned int timeout_s;  /* connect and stall timeout; 0: 30 */
-	unsigned int retries;    /* on 5xx/429/reset/timeout; 0: 3 */
+	bool insecure;             /* allow plain HTTP for this registry */
+	unsigned int timeout_s;    /* connect and stall timeout; 0: 30 */
+	unsigned int retries;      /* on 5xx/429/reset/timeout; 0: 3 */
 	const char *docker_config; /* path of config.json; NULL: default */
 };
 

@@ -341,7 +341,6 @@ int msb__verifier_finish(struct msb_verifier *v)
 /* ------------------------------------------------------------------ */
 /* Files                                                               */
 
-
 /* mkdir -p with @mode for the directories it creates. */
 static int mkdir_p(const char *path, mode_t mode)
 {
