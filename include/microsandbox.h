@@ -225,11 +225,19 @@ typedef struct msb_sandbox_options {
 	unsigned int boot_timeout_s;
 	/* How to get an OCI image (policy, credentials...); NULL: defaults. */
 	const msb_pull_options *pull;
+	/*
+	 * Non-zero: the sandbox outlives this process and this handle
+	 * (freeing the handle only disconnects); reconnect by name with
+	 * msb_sandbox_connect(). Needs a name. Zero: it stops when the
+	 * handle is freed or this process exits, even by SIGKILL.
+	 */
+	int detached;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
 	{                                                                      \
-		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL   \
+		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL, \
+			0                                                      \
 	}
 
 /*
@@ -244,6 +252,45 @@ typedef struct msb_sandbox_options {
  * guest kernel, MSB_EKVM, MSB_ETIMEDOUT, MSB_EVMDIED, MSB_EEXIST...).
  */
 int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts);
+
+/*
+ * msb_sandbox_start() - boot a stored, stopped sandbox by name, with the
+ * options it was created with; its root disk keeps what earlier runs
+ * wrote. @detached as in msb_sandbox_options.
+ * Return: 0; MSB_ENOTFOUND (no such sandbox), MSB_ESTATE (already
+ * running), or the errors of msb_sandbox_create().
+ */
+int msb_sandbox_start(msb_sandbox **out, const char *name, int detached);
+
+/*
+ * msb_sandbox_connect() - a handle on a running sandbox, from any process
+ * (through its supervisor). Freeing it leaves the sandbox running;
+ * msb_sandbox_stop() stops it.
+ */
+int msb_sandbox_connect(msb_sandbox **out, const char *name);
+
+/* Remove a stopped sandbox (its disk and logs); @force stops it first
+ * if it runs, else that is MSB_ESTATE. */
+int msb_sandbox_remove(const char *name, int force);
+
+typedef struct msb_sandbox_info {
+	char *name;
+	char *status; /* created starting running stopping stopped crashed */
+	char *image;  /* reference or disk path; NULL: the default */
+	unsigned int cpus;
+	unsigned int memory_mib;
+	int ephemeral;
+	int pid;         /* supervisor, 0 when not running */
+	int64_t created; /* Unix seconds */
+	int64_t updated;
+} msb_sandbox_info;
+
+/*
+ * msb_sandbox_list() - every sandbox, sorted by name. A sandbox whose
+ * supervisor died is reported (and recorded) as "crashed".
+ */
+int msb_sandbox_list(msb_sandbox_info **out, size_t *count);
+void msb_sandbox_list_free(msb_sandbox_info *list, size_t count);
 
 /* The sandbox's name; owned by the handle. */
 const char *msb_sandbox_name(const msb_sandbox *sb);

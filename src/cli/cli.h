@@ -17,6 +17,16 @@
 int cmd_run(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+
+struct msb_exec_output;
+/* msb's exit status for an exec: the command's, 128+signal, or 124-127
+ * for msb's own failures (which it prints). */
+int cli_exec_status(int rc, const struct msb_exec_output *out);
 
 /* Layer progress (msb_pull_progress_fn), to stderr. */
 void cli_progress_init(void);

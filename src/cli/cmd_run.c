@@ -40,12 +40,33 @@ static const char run_usage[] =
 	"      --timeout S       kill CMD (and its children) after S seconds;\n"
 	"                        msb then exits with 124\n"
 	"      --pull POLICY     always, missing (default) or never\n"
+	"      --name NAME       name the sandbox: it is kept when it stops\n"
+	"                        (msb start/exec/stop/rm NAME); without a name\n"
+	"                        it is removed\n"
+	"  -d, --detach          with --name and no CMD: boot the sandbox in the\n"
+	"                        background and print its name\n"
 	"      --platform OS/ARCH[/VARIANT]  image platform (default: this host's)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Example:\n"
 	"  msb run -- uname -a\n"
 	"  msb run --cpus 2 --memory 1G -e GREETING=hi -- sh -c 'echo $GREETING'\n";
+
+int cli_exec_status(int rc, const struct msb_exec_output *out)
+{
+	if (rc < 0)
+		return cli_fail(rc == -MSB_ECMDNOTFOUND ? EXIT_NOT_FOUND
+				: rc == -MSB_EEXEC	? EXIT_CANNOT_RUN
+				: rc == -MSB_ETIMEDOUT	? EXIT_TIMEOUT
+							: EXIT_MSB_ERROR);
+	int sig = msb_exec_output_signal(out);
+	if (sig) {
+		cli_err("command killed by signal %d (%s)", sig,
+			strsignal(sig));
+		return 128 + sig;
+	}
+	return msb_exec_output_exit_code(out);
+}
 
 /* Output goes straight to our stdout/stderr as it arrives. */
 static int forward(int stream, const void *data, size_t len, void *userdata)
@@ -71,6 +92,8 @@ int cmd_run(int argc, char **argv)
 		{"boot-timeout", required_argument, NULL, 'T'},
 		{"pull", required_argument, NULL, 'P'},
 		{"timeout", required_argument, NULL, 't'},
+		{"name", required_argument, NULL, 'n'},
+		{"detach", no_argument, NULL, 'd'},
 		{"platform", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -84,7 +107,7 @@ int cmd_run(int argc, char **argv)
 	int c;
 
 	/* Options end at the first positional argument or at "--". */
-	while ((c = getopt_long(argc, argv, "+c:m:e:w:u:h", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+c:m:e:w:u:dh", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'c':
@@ -149,6 +172,12 @@ int cmd_run(int argc, char **argv)
 			}
 			eo.timeout_ms *= 1000;
 			break;
+		case 'n':
+			o.name = optarg;
+			break;
+		case 'd':
+			o.detached = 1;
+			break;
 		case 'h':
 			fputs(run_usage, stdout);
 			return 0;
@@ -170,6 +199,23 @@ int cmd_run(int argc, char **argv)
 			rest++;
 			nrest--;
 		}
+	}
+	if (o.detached) {
+		if (!o.name || nrest > 0) {
+			cli_err("--detach needs --name and no command: run commands with msb exec NAME -- CMD");
+			return EXIT_MSB_ERROR;
+		}
+		o.env = nenv ? env : NULL;
+		po.policy = (msb_pull_policy)policy;
+		cli_progress_init();
+		po.progress = cli_progress;
+		o.pull = &po;
+		msb_sandbox *sb;
+		if (msb_sandbox_create(&sb, &o) < 0)
+			return cli_fail(EXIT_MSB_ERROR);
+		msb_sandbox_free(sb);
+		printf("%s\n", o.name);
+		return 0;
 	}
 	if ((nrest > 0 && !rest[0][0]) || (nrest == 0 && !o.image)) {
 		cli_err("no command given: usage: msb run [OPTIONS] [IMAGE] -- CMD [ARG...]");
@@ -215,23 +261,8 @@ int cmd_run(int argc, char **argv)
 	eo.on_output = forward;
 	eo.userdata = broken;
 	msb_exec_output *out = NULL;
-	int status;
 	int rc = msb_sandbox_exec(&out, sb, full, &eo);
-	if (rc == 0) {
-		int sig = msb_exec_output_signal(out);
-		status = msb_exec_output_exit_code(out);
-		if (sig) {
-			cli_err("command killed by signal %d (%s)", sig,
-				strsignal(sig));
-			status = 128 + sig;
-		}
-	} else {
-		status = rc == -MSB_ECMDNOTFOUND ? EXIT_NOT_FOUND
-			 : rc == -MSB_EEXEC      ? EXIT_CANNOT_RUN
-			 : rc == -MSB_ETIMEDOUT  ? EXIT_TIMEOUT
-						 : EXIT_MSB_ERROR;
-		cli_fail(status);
-	}
+	int status = cli_exec_status(rc, out);
 	msb_exec_output_free(out);
 	free(full);
 	if (msb_sandbox_stop(sb, 0) < 0)

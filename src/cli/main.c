@@ -17,6 +17,11 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  run     boot a new sandbox, run one command in it, remove it\n"
+	"  exec    run a command in a running sandbox\n"
+	"  ls      list sandboxes\n"
+	"  start   start a stopped sandbox\n"
+	"  stop    stop sandboxes\n"
+	"  rm      remove sandboxes\n"
 	"  pull    pull an image from its registry\n"
 	"  image   list, inspect, remove and prune stored images\n"
 	"\n"
@@ -120,6 +125,16 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "exec"))
+		return cmd_exec(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ls") || !strcmp(cmd, "ps"))
+		return cmd_ls(argc - 1, argv + 1);
+	if (!strcmp(cmd, "start"))
+		return cmd_start(argc - 1, argv + 1);
+	if (!strcmp(cmd, "stop"))
+		return cmd_stop(argc - 1, argv + 1);
+	if (!strcmp(cmd, "rm"))
+		return cmd_rm(argc - 1, argv + 1);
 	if (!strcmp(cmd, "pull"))
 		return cmd_pull(argc - 1, argv + 1);
 	if (!strcmp(cmd, "image"))

@@ -23,6 +23,25 @@ static const char *const migrations[] = {
 	"  created TEXT,"
 	"  pulled_at INTEGER NOT NULL);"
 	"CREATE INDEX images_manifest ON images(manifest_digest);",
+	/* 2: sandboxes and their runs */
+	"CREATE TABLE sandboxes ("
+	"  name TEXT PRIMARY KEY,"
+	"  config TEXT NOT NULL,"         /* JSON: the options to start it */
+	"  status TEXT NOT NULL,"         /* created starting running stopping
+					     stopped crashed */
+	"  image TEXT,"                   /* reference, or NULL */
+	"  ephemeral INTEGER NOT NULL,"
+	"  pid INTEGER,"                  /* supervisor, while it runs */
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL);"
+	"CREATE TABLE runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  sandbox TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL,"
+	"  started INTEGER NOT NULL,"
+	"  ended INTEGER,"
+	"  exit_reason TEXT);"
+	"CREATE INDEX runs_sandbox ON runs(sandbox);",
 };
 
 static int db_err(sqlite3 *db, const char *what)

@@ -70,10 +70,20 @@ struct msb_sandbox {
 	struct msb_conn conn;
 	uint32_t next_stream;
 	bool stopped;
+	bool detached; /* freeing the handle leaves the sandbox running */
 	/* Defaults of every exec, from the image config (or NULL). */
 	char *workdir;
 	char *user;
 	msb_image *image; /* NULL for a disk image root */
 };
+
+/* Boot a sandbox ("create" a new one, or "start" a stored one). */
+int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
+		      const char *mode);
+
+/* lifecycle.c: the sandboxes table. */
+int msb__state_insert(const char *home, const char *name,
+		      const msb_sandbox_options *opts);
+void msb__state_forget(const char *home, const char *name);
 
 #endif

@@ -55,6 +55,9 @@ static int check_options(const msb_sandbox_options *o)
 			MSB_EINVAL, 0,
 			"invalid sandbox name `%s`: use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit",
 			o->name);
+	if (o->detached && !o->name)
+		return msb__error(MSB_EINVAL, 0,
+				  "a detached sandbox needs a name, to be found again");
 	if (o->cpus > 64)
 		return msb__error(MSB_EINVAL, 0,
 				  "invalid cpus %u: must be between 1 and 64",
@@ -229,12 +232,13 @@ fail:;
 	return msb__error(MSB_ESYS, err, "pipe: %s", strerror(err));
 }
 
-static int spawn_vmm(pid_t *pid, const char *vmm, struct spawn_fds *f)
+static int spawn_vmm(pid_t *pid, const char *vmm, struct spawn_fds *f,
+		     bool detach)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, dflt;
-	char *argv[] = {(char *)vmm, NULL};
+	char *argv[] = {(char *)vmm, detach ? "--detach" : NULL, NULL};
 	int rc;
 
 	posix_spawn_file_actions_init(&fa);
@@ -341,8 +345,12 @@ static int wait_ready(int fd, pid_t pid)
 	return rc;
 }
 
-EXPORT int msb_sandbox_create(msb_sandbox **out,
-			      const msb_sandbox_options *opts)
+/*
+ * msb__sandbox_boot() - start a supervisor for @opts and wait for ready.
+ * @mode: "create" (a new sandbox folder) or "start" (an existing one)
+ */
+int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
+		      const char *mode)
 {
 	struct msb_paths paths;
 	struct msb_vm_spec spec = {0};
@@ -353,9 +361,6 @@ EXPORT int msb_sandbox_create(msb_sandbox **out,
 	msb_sandbox *sb = NULL;
 	int rc;
 
-	msb__error_clear();
-	if (!out)
-		return msb__error(MSB_EINVAL, 0, "out is NULL");
 	*out = NULL;
 	if ((rc = check_options(opts)) < 0 || (rc = accel_from_env(&accel)) < 0)
 		return rc;
@@ -368,22 +373,31 @@ EXPORT int msb_sandbox_create(msb_sandbox **out,
 	sb->watch_fd = -1;
 	sb->conn.fd = -1;
 	sb->next_stream = 1;
-	if ((rc = pick_root(sb, &paths, opts)) < 0)
-		goto out;
-	if (!(env = merge_env(sb, opts->env)))
-		goto nomem;
+	sb->detached = opts->detached;
 	sb->name = opts->name ? strdup(opts->name) : random_name();
 	if (!sb->name)
 		goto nomem;
+	bool creating = !strcmp(mode, "create");
+	/* The name is taken in the database first: concurrent creates of
+	 * one name get a clear error, and `msb ls` shows booting ones. */
+	if (creating && (rc = msb__state_insert(paths.home, sb->name, opts)) < 0)
+		goto out;
+	if ((rc = pick_root(sb, &paths, opts)) < 0)
+		goto undo;
+	if (!(env = merge_env(sb, opts->env)))
+		goto nomem_undo;
 
 	spec = (struct msb_vm_spec){
 		.name = sb->name,
 		.ephemeral = opts->name == NULL,
+		.detached = opts->detached,
 		.cpus = opts->cpus ? opts->cpus : DEFAULT_CPUS,
 		.memory_mib = opts->memory_mib ? opts->memory_mib
 					       : DEFAULT_MEMORY_MIB,
 		.env = env,
 		.image = sb->image ? sb->image->digest : "",
+		.home = paths.home,
+		.mode = (char *)mode,
 		.qemu = paths.qemu,
 		.qemu_img = paths.qemu_img,
 		.kernel = paths.kernel,
@@ -398,18 +412,19 @@ EXPORT int msb_sandbox_create(msb_sandbox **out,
 	if (asprintf(&spec.sandbox_dir, "%s/sandboxes/%s", paths.home,
 		     sb->name) < 0) {
 		spec.sandbox_dir = NULL;
-		goto nomem;
+		goto nomem_undo;
 	}
 	rc = msb_spec_to_json(&json, &spec);
 	free(spec.sandbox_dir);
 	if (rc < 0)
-		goto nomem;
+		goto nomem_undo;
 
 	if ((rc = make_spawn_fds(&fds)) < 0)
-		goto out;
-	if ((rc = spawn_vmm(&sb->vmm_pid, paths.vmm, &fds)) < 0) {
+		goto undo;
+	if ((rc = spawn_vmm(&sb->vmm_pid, paths.vmm, &fds, opts->detached)) <
+	    0) {
 		close_spawn_fds(&fds);
-		goto out;
+		goto undo;
 	}
 	/* The spec is small: it fits the pipe, so this cannot block long. */
 	if (write_all(fds.spec[1], json, strlen(json)) < 0)
@@ -422,20 +437,44 @@ EXPORT int msb_sandbox_create(msb_sandbox **out,
 	sb->conn.fd = steal_fd(&fds.client[0]);
 	close_spawn_fds(&fds);
 	if (rc < 0) {
-		/* The supervisor has cleaned up and exited (reaped). */
+		/* The supervisor has cleaned up (its state too) and exited. */
 		sb->vmm_pid = 0;
 		sb->stopped = true;
 		goto out;
 	}
+	if (opts->detached) {
+		/* Not our child any more (it forked away): nothing to reap,
+		 * nothing to watch. */
+		sb->vmm_pid = 0;
+		close_fd(&sb->watch_fd);
+	}
 	*out = steal_ptr(&sb);
 	rc = 0;
+	goto out;
+nomem_undo:
+	rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+undo:
+	if (creating)
+		msb__state_forget(paths.home, sb->name);
 	goto out;
 nomem:
 	rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 out:
+	if (sb)
+		sb->stopped = sb->stopped || sb->conn.fd < 0;
 	msb_sandbox_free(sb);
 	msb__paths_clear(&paths);
 	return rc;
+}
+
+EXPORT int msb_sandbox_create(msb_sandbox **out,
+			      const msb_sandbox_options *opts)
+{
+	msb__error_clear();
+	if (!out)
+		return msb__error(MSB_EINVAL, 0, "out is NULL");
+	*out = NULL;
+	return msb__sandbox_boot(out, opts, "create");
 }
 
 EXPORT const char *msb_sandbox_name(const msb_sandbox *sb)
@@ -506,7 +545,7 @@ EXPORT void msb_sandbox_free(msb_sandbox *sb)
 {
 	if (!sb)
 		return;
-	if (!sb->stopped) {
+	if (!sb->stopped && !sb->detached) {
 		msb_error saved = *msb_last_error();
 		msb_sandbox_stop(sb, FREE_STOP_MS);
 		msb__error(saved.code, saved.sys_errno, "%s", saved.message);

@@ -85,6 +85,10 @@ int write_all(int fd, const void *buf, size_t n);
 /* asprintf() returning the string, or NULL on ENOMEM. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Remove a file or a whole tree (not following symlinks, not crossing
+ * mounts). Return 0, or -1 with errno of the first failure. */
+int rm_rf(const char *path);
+
 /* Monotonic clock in microseconds. */
 uint64_t now_us(void);
 

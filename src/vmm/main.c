@@ -54,6 +54,8 @@
 #include "util/util.h"
 #include "vmm/qemu.h"
 #include "vmm/spec.h"
+#include "vmm/state.h"
+#include <sys/un.h>
 
 #define MAX_CLIENTS 64
 #define BUF_HIGH (8u << 20) /* stop reading a producer above this */
@@ -86,7 +88,9 @@ static struct vmm {
 	struct route *routes;
 	size_t nroutes, cap_routes;
 	uint32_t next_guest_id;
-	bool dir_created;
+	bool dir_created; /* by this run: remove it all if creation fails */
+	bool locked;      /* we hold the sandbox's lock */
+	int listen_fd;    /* run/agent.sock: more clients (reconnect) */
 	char log_dir[PATH_MAX], console_log[PATH_MAX + 32], disk[PATH_MAX + 32];
 } vmm = {
 	.status_fd = MSB_VMM_FD_STATUS,
@@ -94,6 +98,7 @@ static struct vmm {
 	.agent_fd = -1,
 	.sig_fd = -1,
 	.lock_fd = -1,
+	.listen_fd = -1,
 	.next_guest_id = 1,
 };
 
@@ -218,28 +223,16 @@ static bool console_line(const char *needle, char *out, size_t outlen)
 	return true;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	if (remove(path) < 0 && errno != ENOENT)
-		logmsg("remove `%s`: %s", path, strerror(errno));
-	return 0;
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
 
 /* Remove what must not outlive the VM. */
 static void cleanup_dir(bool everything)
 {
-	if (!vmm.dir_created)
-		return;
-	if (everything) {
+	if (everything && vmm.dir_created) {
 		rm_rf(vmm.spec.sandbox_dir);
 		return;
 	}
+	if (!vmm.locked)
+		return;
 	char run[PATH_MAX];
 	snprintf(run, sizeof(run), "%s/run", vmm.spec.sandbox_dir);
 	rm_rf(run);
@@ -274,6 +267,12 @@ fail(int code, int err, const char *fmt, ...)
 	status("E %d %d %s", code, err, msg);
 	kill_qemu();
 	reap_qemu_blocking();
+	if (vmm.dir_created || vmm.spec.ephemeral) {
+		state_delete();
+	} else if (vmm.locked) {
+		state_run_end(msg);
+		state_status("stopped", 0);
+	}
 	cleanup_dir(true);
 	_exit(1);
 }
@@ -315,19 +314,31 @@ static void setup_dir(void)
 			fail(MSB_ESYS, errno, "mkdir `%s`: %s", parent,
 			     strerror(errno));
 	}
-	if (mkdir(dir, 0700) < 0) {
+	bool starting = !strcmp(vmm.spec.mode, "start");
+	if (!starting && mkdir(dir, 0700) < 0) {
 		if (errno == EEXIST)
 			fail(MSB_EEXIST, 0,
 			     "sandbox `%s` already exists (%s): choose another name or remove it",
 			     vmm.spec.name, dir);
 		fail(MSB_ESYS, errno, "mkdir `%s`: %s", dir, strerror(errno));
 	}
-	vmm.dir_created = true;
+	vmm.dir_created = !starting;
 
 	snprintf(path, sizeof(path), "%s/lock", dir);
 	vmm.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (vmm.lock_fd < 0 || flock(vmm.lock_fd, LOCK_EX | LOCK_NB) < 0)
+	if (vmm.lock_fd < 0)
+		fail(starting && errno == ENOENT ? MSB_ENOTFOUND : MSB_ESYS,
+		     errno, "open `%s`: %s", path, strerror(errno));
+	if (flock(vmm.lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			fail(MSB_ESTATE, 0, "sandbox `%s` is already running",
+			     vmm.spec.name);
 		fail(MSB_ESYS, errno, "lock `%s`: %s", path, strerror(errno));
+	}
+	vmm.locked = true;
+	if (ftruncate(vmm.lock_fd, 0) < 0)
+		fail(MSB_ESYS, errno, "truncate `%s`: %s", path,
+		     strerror(errno));
 	char pid[32];
 	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (write_all(vmm.lock_fd, pid, (size_t)n) < 0)
@@ -346,7 +357,8 @@ static void setup_dir(void)
 
 	snprintf(vmm.log_dir, sizeof(vmm.log_dir), "%s/logs", dir);
 	snprintf(path, sizeof(path), "%s/run", dir);
-	if (mkdir(vmm.log_dir, 0700) < 0 || mkdir(path, 0700) < 0)
+	if ((mkdir(vmm.log_dir, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(path, 0700) < 0 && errno != EEXIST))
 		fail(MSB_ESYS, errno, "mkdir in `%s`: %s", dir,
 		     strerror(errno));
 	snprintf(vmm.console_log, sizeof(vmm.console_log), "%s/kernel.log",
@@ -390,6 +402,9 @@ static int run_helper(char *const argv[])
 
 static void create_disk(void)
 {
+	/* A started sandbox keeps its disk: its writes survive restarts. */
+	if (!strcmp(vmm.spec.mode, "start") && access(vmm.disk, F_OK) == 0)
+		return;
 	char *argv[] = {
 		vmm.spec.qemu_img, "create", "-q",  "-f",     "qcow2", "-b",
 		vmm.spec.rootfs,   "-F",     "raw", vmm.disk, NULL};
@@ -532,6 +547,7 @@ static void begin_stop(unsigned int timeout_ms, const char *why)
 	if (vmm.state == STOPPING)
 		return;
 	logmsg("stopping (%s)", why);
+	state_status("stopping", getpid());
 	if (vmm.state == BOOTING) {
 		kill_qemu();
 		vmm.state = STOPPING;
@@ -619,6 +635,7 @@ static void on_ready(const struct msb_msg *m)
 	       boot_us, m->uptime_us, m->agent_us, m->modules_us, m->mount_us);
 	close_fd(&vmm.status_fd);
 	vmm.state = RUNNING;
+	state_status("running", getpid());
 	vmm.deadline_us = 0;
 }
 
@@ -884,21 +901,21 @@ static void describe_exit(char *out, size_t len)
 }
 
 /* QEMU is gone while it should be running: say why. */
-static void vm_died(void)
+static void vm_died(char *msg, size_t msglen)
 {
-	char why[256], tail[1024], panic[512], msg[1536];
+	char why[256], tail[1024], panic[512];
 
 	describe_exit(why, sizeof(why));
 	console_tail(tail, sizeof(tail), 5);
 	if (console_line("Kernel panic", panic, sizeof(panic)))
-		snprintf(msg, sizeof(msg), "guest kernel panicked: %s (%s)",
+		snprintf(msg, msglen, "guest kernel panicked: %s (%s)",
 			 panic, why);
 	else if (vmm.state == BOOTING)
-		snprintf(msg, sizeof(msg),
+		snprintf(msg, msglen,
 			 "the VM stopped during boot (%s)%s%s", why,
 			 tail[0] ? ": " : "", tail);
 	else
-		snprintf(msg, sizeof(msg), "the VM stopped unexpectedly (%s)",
+		snprintf(msg, msglen, "the VM stopped unexpectedly (%s)",
 			 why);
 	if (vmm.state == BOOTING)
 		fail(MSB_EVMDIED, 0, "%s", msg);
@@ -915,6 +932,43 @@ static void vm_died(void)
 		msb_frame_encode(&c->out, 0, MSB_F_END, &m);
 		set_nonblock(c->fd, 0);
 		flush(c->fd, &c->out);
+	}
+}
+
+/*
+ * run/agent.sock: other processes (msb exec, a reconnecting library) join
+ * as more clients. Only the owner may connect (the folder is 0700).
+ */
+static void listen_agent(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/run/agent.sock",
+			 vmm.spec.sandbox_dir);
+
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+		logmsg("%s/run/agent.sock: path too long for a socket; other processes cannot connect",
+		       vmm.spec.sandbox_dir);
+		return;
+	}
+	unlink(sa.sun_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 16) < 0)
+		fail(MSB_ESYS, errno, "listen on `%s`: %s", sa.sun_path,
+		     strerror(errno));
+	vmm.listen_fd = fd;
+}
+
+static void accept_clients(void)
+{
+	for (;;) {
+		int fd = accept4(vmm.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (!add_client(fd)) {
+			logmsg("too many clients: connection refused");
+			close(fd);
+		}
 	}
 }
 
@@ -949,7 +1003,7 @@ static void on_deadline(void)
 
 static void loop(void)
 {
-	struct pollfd pfd[MAX_CLIENTS + 3];
+	struct pollfd pfd[MAX_CLIENTS + 4];
 	size_t idx[MAX_CLIENTS];
 
 	while (!vmm.qemu_exited) {
@@ -970,6 +1024,10 @@ static void loop(void)
 		if (msb_buf_avail(&vmm.agent_out))
 			ev |= POLLOUT;
 		pfd[n++] = (struct pollfd){.fd = vmm.agent_fd, .events = ev};
+		pfd[n++] = (struct pollfd){
+			.fd = vmm.listen_fd,
+			.events = vmm.state == RUNNING ? POLLIN : 0,
+		};
 		bool clients_wait = msb_buf_avail(&vmm.agent_out) > BUF_HIGH;
 		for (size_t i = 0; i < MAX_CLIENTS; i++) {
 			struct client *c = vmm.clients[i];
@@ -1003,6 +1061,8 @@ static void loop(void)
 				begin_stop(DEFAULT_STOP_MS, "creator gone");
 			}
 		}
+		if (pfd[3].revents & POLLIN)
+			accept_clients();
 		if (vmm.agent_fd >= 0 && pfd[2].revents & (POLLIN | POLLHUP))
 			read_agent();
 		if (vmm.agent_fd >= 0 && pfd[2].revents & POLLOUT &&
@@ -1010,7 +1070,7 @@ static void loop(void)
 			close_fd(&vmm.agent_fd);
 		for (size_t k = 0; k < nc; k++) {
 			size_t i = idx[k];
-			struct pollfd *p = &pfd[3 + k];
+			struct pollfd *p = &pfd[4 + k];
 			if (!vmm.clients[i])
 				continue;
 			if (p->revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -1095,11 +1155,26 @@ int main(int argc, char **argv)
 	}
 	for (int fd = MSB_VMM_FD_SPEC; fd <= MSB_VMM_FD_WATCH; fd++)
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	/* Detached: leave the creator's process tree (it reaps the parent at
+	 * once); the sandbox outlives it. */
+	if (argc > 1 && !strcmp(argv[1], "--detach")) {
+		pid_t child = fork();
+		if (child < 0)
+			return 1;
+		if (child > 0)
+			_exit(0);
+	}
 	set_nonblock(vmm.watch_fd, 1);
 
 	setup_signals();
 	read_spec();
+	state_open(vmm.spec.home, vmm.spec.name);
+	if (vmm.spec.detached)
+		close_fd(&vmm.watch_fd);
 	setup_dir();
+	state_status("starting", getpid());
+	state_run_begin(getpid());
+	listen_agent();
 	logmsg("sandbox `%s`: %u vCPU, %u MiB", vmm.spec.name, vmm.spec.cpus,
 	       vmm.spec.memory_mib);
 	create_disk();
@@ -1112,13 +1187,22 @@ int main(int argc, char **argv)
 	loop();
 
 	reap_qemu_blocking();
+	char reason[1536] = "stopped";
 	if (vmm.state != STOPPING)
-		vm_died();
+		vm_died(reason, sizeof(reason));
 	else
 		logmsg("stopped");
 	for (size_t i = 0; i < MAX_CLIENTS; i++)
 		if (vmm.clients[i])
 			drop_client(i);
+	close_fd(&vmm.listen_fd);
+	if (vmm.spec.ephemeral) {
+		state_delete();
+	} else {
+		state_run_end(reason);
+		state_status(vmm.state == STOPPING ? "stopped" : "crashed", 0);
+	}
+	state_close();
 	cleanup_dir(vmm.spec.ephemeral);
 	return 0;
 }

@@ -23,6 +23,8 @@ static const struct {
 	{"initrd", offsetof(struct msb_vm_spec, initrd)},
 	{"rootfs", offsetof(struct msb_vm_spec, rootfs)},
 	{"image", offsetof(struct msb_vm_spec, image)},
+	{"home", offsetof(struct msb_vm_spec, home)},
+	{"mode", offsetof(struct msb_vm_spec, mode)},
 	{"accel", offsetof(struct msb_vm_spec, accel)},
 };
 
@@ -57,7 +59,9 @@ int msb_spec_to_json(char **out, const struct msb_vm_spec *s)
 					json_integer(v)) < 0)
 			goto out;
 	}
-	if (json_object_set_new(o, "ephemeral", json_boolean(s->ephemeral)) < 0)
+	if (json_object_set_new(o, "ephemeral", json_boolean(s->ephemeral)) <
+		    0 ||
+	    json_object_set_new(o, "detached", json_boolean(s->detached)) < 0)
 		goto out;
 	for (char **e = s->env; e && *e; e++)
 		if (json_array_append_new(env, json_string(*e)) < 0)
@@ -110,6 +114,7 @@ int msb_spec_from_json(struct msb_vm_spec *s, const char *json, size_t len,
 			(unsigned int)json_integer_value(v);
 	}
 	s->ephemeral = json_is_true(json_object_get(o, "ephemeral"));
+	s->detached = json_is_true(json_object_get(o, "detached"));
 
 	json_t *env = json_object_get(o, "env");
 	size_t n = json_is_array(env) ? json_array_size(env) : 0;

@@ -38,6 +38,10 @@ struct msb_vm_spec {
 	char *initrd;      /* initramfs holding msb-agent */
 	char *rootfs;      /* raw ext4 base image */
 	char *image;       /* its OCI manifest digest, or "" */
+	char *home;    /* $MSB_HOME: the state database is here */
+	char *mode;    /* "create" (a new folder) or "start" (an existing,
+			  stopped sandbox) */
+	bool detached; /* ignore the watch pipe */
 	char *accel;       /* "auto", "kvm" or "tcg" */
 	unsigned int boot_timeout_ms;
 };

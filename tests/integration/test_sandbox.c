@@ -249,10 +249,16 @@ static void test_named(void)
 	CHECK(find_process("msb-named-one,") == 0);
 	/* Its folder (disk, logs) stays; nothing runs. */
 	CHECK(count_sandbox_dirs() == 1);
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/sandboxes/named-one",
-		 getenv("MSB_HOME"));
-	remove_tree(path);
+	/* Started again by name, with its disk. */
+	CHECK(msb_sandbox_start(&a, "named-one", 0) == 0);
+	out = sh(a, "test -e /etc/scribble && echo changed || echo pristine");
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "pristine\n");
+	msb_exec_output_free(out);
+	CHECK(msb_sandbox_remove("named-one", 0) == -MSB_ESTATE);
+	msb_sandbox_free(a);
+	CHECK(msb_sandbox_remove("named-one", 0) == 0);
+	CHECK(count_sandbox_dirs() == 0);
+	CHECK(msb_sandbox_remove("named-one", 0) == -MSB_ENOTFOUND);
 }
 
 struct par {

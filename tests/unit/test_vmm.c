@@ -119,6 +119,8 @@ static void test_spec_roundtrip(void)
 		.initrd = "/i",
 		.rootfs = "/r",
 		.image = "",
+		.home = "/h",
+		.mode = "create",
 		.accel = "tcg",
 		.boot_timeout_ms = 5000,
 	};

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+/* msb exec: run a command in a running sandbox, by name. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "microsandbox.h"
+#include "util/util.h"
+
+#define MAX_ENV 1024
+
+static const char exec_usage[] =
+	"Usage: msb exec [OPTIONS] NAME -- CMD [ARG...]\n"
+	"\n"
+	"Run CMD in the running sandbox NAME, with its output streamed here;\n"
+	"exit with CMD's status (as msb run does).\n"
+	"\n"
+	"Options:\n"
+	"  -e, --env KEY=VALUE   environment variable (repeatable)\n"
+	"  -w, --workdir DIR     working directory (default: the image's, or /)\n"
+	"  -u, --user USER       name, uid, name:group or uid:gid\n"
+	"      --timeout S       kill CMD after S seconds (exit 124)\n"
+	"  -h, --help            show this help\n";
+
+static int forward(int stream, const void *data, size_t len, void *userdata)
+{
+	(void)userdata;
+	write_all(stream == 1 ? STDOUT_FILENO : STDERR_FILENO, data, len);
+	return 0;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"env", required_argument, NULL, 'e'},
+		{"workdir", required_argument, NULL, 'w'},
+		{"user", required_argument, NULL, 'u'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	msb_exec_options eo = MSB_EXEC_OPTIONS_INIT;
+	const char *env[MAX_ENV + 1] = {0};
+	size_t nenv = 0;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+e:w:u:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=' ||
+			    nenv == MAX_ENV) {
+				cli_err("invalid --env `%s`: expected KEY=VALUE",
+					optarg);
+				return EXIT_MSB_ERROR;
+			}
+			env[nenv++] = optarg;
+			break;
+		case 'w':
+			eo.cwd = optarg;
+			break;
+		case 'u':
+			eo.user = optarg;
+			break;
+		case 't':
+			if (!cli_parse_uint(optarg, &eo.timeout_ms, false) ||
+			    !eo.timeout_ms || eo.timeout_ms > 4000000) {
+				cli_err("invalid --timeout `%s`", optarg);
+				return EXIT_MSB_ERROR;
+			}
+			eo.timeout_ms *= 1000;
+			break;
+		case 'h':
+			fputs(exec_usage, stdout);
+			return 0;
+		default:
+			fputs("See 'msb exec --help'.\n", stderr);
+			return EXIT_MSB_ERROR;
+		}
+	}
+	if (argc - optind < 2) {
+		cli_err("usage: msb exec [OPTIONS] NAME -- CMD [ARG...]");
+		return EXIT_MSB_ERROR;
+	}
+	const char *name = argv[optind++];
+	if (!strcmp(argv[optind], "--"))
+		optind++;
+	if (optind >= argc) {
+		cli_err("no command given");
+		return EXIT_MSB_ERROR;
+	}
+	eo.env = nenv ? env : NULL;
+	eo.on_output = forward;
+
+	msb_sandbox *sb;
+	if (msb_sandbox_connect(&sb, name) < 0)
+		return cli_fail(EXIT_MSB_ERROR);
+	msb_exec_output *out = NULL;
+	int rc = msb_sandbox_exec(&out, sb, (const char *const *)argv + optind,
+				  &eo);
+	int status = cli_exec_status(rc, out);
+	msb_exec_output_free(out);
+	msb_sandbox_free(sb);
+	return status;
+}

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Sandboxes by name: the sandboxes table, start, connect, remove, list.
+ *
+ * DOC: Theory of operation
+ *
+ * A sandbox exists while its row exists in the sandboxes table (and its
+ * folder, $MSB_HOME/sandboxes/<name>/). The library inserts the row when
+ * it creates the sandbox, with the options it was created with (config,
+ * JSON), which `start` reuses. From then on the sandbox's supervisor is
+ * the only writer of its runtime state (status, pid, runs). Whether a
+ * supervisor is alive is decided by its lock (<dir>/lock, held with
+ * flock for the supervisor's lifetime), never by a pid alone; a row that
+ * says running without a live lock is repaired to "crashed".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/db.h"
+#include "lib/image/image.h"
+#include "lib/internal.h"
+
+static char *sandbox_dir(const char *home, const char *name)
+{
+	return xasprintf("%s/sandboxes/%s", home, name);
+}
+
+/* Is a supervisor holding the sandbox's lock? */
+static bool supervisor_alive(const char *home, const char *name)
+{
+	_cleanup_free_ char *dir = sandbox_dir(home, name);
+	_cleanup_free_ char *path = dir ? xasprintf("%s/lock", dir) : NULL;
+	_cleanup_close_ int fd =
+		path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		flock(fd, LOCK_UN);
+		return false;
+	}
+	return errno == EWOULDBLOCK;
+}
+
+static char *config_json(const msb_sandbox_options *o)
+{
+	json_t *env = json_array();
+	for (const char *const *e = o->env; env && e && *e; e++)
+		json_array_append_new(env, json_string(*e));
+	json_t *c = json_pack("{s:I, s:I, s:I, s:o, s:s?}", "cpus",
+			      (json_int_t)o->cpus, "memory_mib",
+			      (json_int_t)o->memory_mib, "boot_timeout_s",
+			      (json_int_t)o->boot_timeout_s, "env",
+			      env ? env : json_array(), "image", o->image);
+	char *s = c ? json_dumps(c, JSON_COMPACT) : NULL;
+	json_decref(c);
+	return s;
+}
+
+int msb__state_insert(const char *home, const char *name,
+		      const msb_sandbox_options *opts)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	_cleanup_free_ char *config = config_json(opts);
+	int rc;
+
+	if (!config)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	if ((rc = msb__db_open(&db, home)) < 0)
+		return rc;
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO sandboxes (name, config, status, "
+			       "image, ephemeral, created, updated) "
+			       "VALUES (?, ?, 'created', ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, config, -1, SQLITE_STATIC);
+	if (opts->image)
+		sqlite3_bind_text(st, 3, opts->image, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_int(st, 4, opts->name == NULL);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, now);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_CONSTRAINT)
+		rc = msb__error(MSB_EEXIST, 0,
+				"sandbox `%s` already exists: remove it (msb rm %s) or choose another name",
+				name, name);
+	else if (step != SQLITE_DONE)
+		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(st);
+	msb__db_close(db);
+	return rc;
+}
+
+static void forget(sqlite3 *db, const char *name)
+{
+	static const char *const sql[] = {
+		"DELETE FROM runs WHERE sandbox = ?",
+		"DELETE FROM sandboxes WHERE name = ?",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(sql); i++) {
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL) != SQLITE_OK)
+			continue;
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+}
+
+void msb__state_forget(const char *home, const char *name)
+{
+	sqlite3 *db;
+	msb_error saved = *msb_last_error();
+
+	if (msb__db_open(&db, home) == 0) {
+		forget(db, name);
+		msb__db_close(db);
+	}
+	msb__error(saved.code, saved.sys_errno, "%s", saved.message);
+}
+
+/* One row: fills @info (and @config, the JSON, if not NULL). */
+static int lookup(sqlite3 *db, const char *name, msb_sandbox_info *info,
+		  char **config)
+{
+	sqlite3_stmt *st;
+	int rc = -MSB_ENOTFOUND;
+
+	memset(info, 0, sizeof(*info));
+	if (sqlite3_prepare_v2(db,
+			       "SELECT name, status, image, config, ephemeral, "
+			       "pid, created, updated FROM sandboxes "
+			       "WHERE name = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return msb__error(MSB_ESYS, 0, "database: %s",
+				  sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *img = (const char *)sqlite3_column_text(st, 2);
+		const char *cfg = (const char *)sqlite3_column_text(st, 3);
+		info->name = strdup((const char *)sqlite3_column_text(st, 0));
+		info->status =
+			strdup((const char *)sqlite3_column_text(st, 1));
+		info->image = img ? strdup(img) : NULL;
+		info->ephemeral = sqlite3_column_int(st, 4);
+		info->pid = sqlite3_column_int(st, 5);
+		info->created = sqlite3_column_int64(st, 6);
+		info->updated = sqlite3_column_int64(st, 7);
+		json_t *c = json_loads(cfg ? cfg : "{}", 0, NULL);
+		info->cpus = (unsigned int)json_integer_value(
+			json_object_get(c, "cpus"));
+		info->memory_mib = (unsigned int)json_integer_value(
+			json_object_get(c, "memory_mib"));
+		json_decref(c);
+		if (config)
+			*config = cfg ? strdup(cfg) : NULL;
+		rc = info->name && info->status && (!img || info->image) &&
+				     (!config || *config)
+			     ? 0
+			     : msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	} else {
+		rc = msb__error(MSB_ENOTFOUND, 0, "no sandbox named `%s`",
+				name);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void info_clear(msb_sandbox_info *i)
+{
+	free(i->name);
+	free(i->status);
+	free(i->image);
+	memset(i, 0, sizeof(*i));
+}
+
+/* A row says the supervisor runs but its lock is free: it died. */
+static bool repair(sqlite3 *db, const char *home, msb_sandbox_info *info)
+{
+	static const char *const live[] = {"starting", "running", "stopping"};
+	bool claims = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(live); i++)
+		claims |= !strcmp(info->status, live[i]);
+	if (!claims || supervisor_alive(home, info->name))
+		return false;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE sandboxes SET status = 'crashed', "
+			       "pid = NULL, updated = ? WHERE name = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+		sqlite3_bind_text(st, 2, info->name, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	char *crashed = strdup("crashed");
+	if (crashed) {
+		free(info->status);
+		info->status = crashed;
+	}
+	info->pid = 0;
+	return true;
+}
+
+EXPORT int msb_sandbox_list(msb_sandbox_info **out, size_t *count)
+{
+	struct msb_paths paths;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	msb_sandbox_info *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	msb__error_clear();
+	if (!out || !count)
+		return msb__error(MSB_EINVAL, 0, "out and count are required");
+	*out = NULL;
+	*count = 0;
+	if ((rc = msb__paths_home(&paths)) < 0)
+		return rc;
+	if ((rc = msb__db_open(&db, paths.home)) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db, "SELECT name FROM sandboxes ORDER BY name",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		_cleanup_free_ char *name =
+			strdup((const char *)sqlite3_column_text(st, 0));
+		msb_sandbox_info *g = realloc(v, (n + 1) * sizeof(*v));
+		if (!name || !g) {
+			if (g)
+				v = g;
+			rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+			goto out;
+		}
+		v = g;
+		if (lookup(db, name, &v[n], NULL) < 0)
+			continue; /* removed meanwhile */
+		repair(db, paths.home, &v[n]);
+		n++;
+	}
+	*out = steal_ptr(&v);
+	*count = n;
+	n = 0;
+	msb__error_clear();
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	msb__db_close(db);
+	msb_sandbox_list_free(v, n);
+	msb__paths_clear(&paths);
+	return rc;
+}
+
+EXPORT void msb_sandbox_list_free(msb_sandbox_info *list, size_t count)
+{
+	for (size_t i = 0; list && i < count; i++)
+		info_clear(&list[i]);
+	free(list);
+}
+
+/* The options a sandbox was created with, from its config JSON. The
+ * strings point into @c; @env is malloc'd. */
+static int options_from(msb_sandbox_options *o, const char **env_store[],
+			json_t *c)
+{
+	json_t *env = json_object_get(c, "env");
+	size_t n = json_array_size(env);
+	const char **v = calloc(n + 1, sizeof(char *));
+
+	if (!v)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_string_value(json_array_get(env, i));
+	o->cpus = (unsigned int)json_integer_value(json_object_get(c, "cpus"));
+	o->memory_mib = (unsigned int)json_integer_value(
+		json_object_get(c, "memory_mib"));
+	o->boot_timeout_s = (unsigned int)json_integer_value(
+		json_object_get(c, "boot_timeout_s"));
+	o->image = json_string_value(json_object_get(c, "image"));
+	o->env = v;
+	*env_store = v;
+	return 0;
+}
+
+EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name,
+			     int detached)
+{
+	struct msb_paths paths;
+	msb_sandbox_info info = {0};
+	_cleanup_free_ char *config = NULL;
+	_cleanup_free_ const char **env = NULL;
+	sqlite3 *db = NULL;
+	int rc;
+
+	msb__error_clear();
+	if (!out || !name)
+		return msb__error(MSB_EINVAL, 0, "out and name are required");
+	*out = NULL;
+	if ((rc = msb__paths_home(&paths)) < 0)
+		return rc;
+	if ((rc = msb__db_open(&db, paths.home)) < 0 ||
+	    (rc = lookup(db, name, &info, &config)) < 0)
+		goto out;
+	if (supervisor_alive(paths.home, name)) {
+		rc = msb__error(MSB_ESTATE, 0, "sandbox `%s` is already running",
+				name);
+		goto out;
+	}
+	if (info.ephemeral) {
+		rc = msb__error(MSB_ESTATE, 0,
+				"sandbox `%s` was ephemeral: it cannot be started again",
+				name);
+		goto out;
+	}
+	msb__db_close(db);
+	db = NULL;
+
+	json_t *c = json_loads(config, 0, NULL);
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_pull_options po = MSB_PULL_OPTIONS_INIT;
+	if (!c) {
+		rc = msb__error(MSB_EPROTO, 0, "sandbox `%s`: stored config unreadable",
+				name);
+		goto out;
+	}
+	if ((rc = options_from(&o, &env, c)) == 0) {
+		o.name = name;
+		o.detached = detached;
+		/* Its image was pulled when it was created. */
+		po.policy = MSB_PULL_IF_MISSING;
+		o.pull = &po;
+		rc = msb__sandbox_boot(out, &o, "start");
+	}
+	json_decref(c);
+out:
+	info_clear(&info);
+	msb__db_close(db);
+	msb__paths_clear(&paths);
+	return rc;
+}
+
+EXPORT int msb_sandbox_connect(msb_sandbox **out, const char *name)
+{
+	struct msb_paths paths;
+	msb_sandbox_info info = {0};
+	sqlite3 *db = NULL;
+	msb_sandbox *sb = NULL;
+	int rc;
+
+	msb__error_clear();
+	if (!out || !name)
+		return msb__error(MSB_EINVAL, 0, "out and name are required");
+	*out = NULL;
+	if ((rc = msb__paths_home(&paths)) < 0)
+		return rc;
+	if ((rc = msb__db_open(&db, paths.home)) < 0 ||
+	    (rc = lookup(db, name, &info, NULL)) < 0)
+		goto out;
+	if (!supervisor_alive(paths.home, name)) {
+		repair(db, paths.home, &info);
+		rc = msb__error(MSB_ESTATE, 0,
+				"sandbox `%s` is not running (%s): start it first",
+				name, info.status);
+		goto out;
+	}
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int n = snprintf(sa.sun_path, sizeof(sa.sun_path),
+			 "%s/sandboxes/%s/run/agent.sock", paths.home, name);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+		rc = msb__error(MSB_ESYS, ENAMETOOLONG,
+				"sandbox `%s`: socket path too long: use a shorter MSB_HOME",
+				name);
+		goto out;
+	}
+	sb = calloc(1, sizeof(*sb));
+	if (!sb || !(sb->name = strdup(name))) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	sb->watch_fd = -1;
+	sb->next_stream = 1;
+	sb->detached = true;
+	sb->conn.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sb->conn.fd < 0 ||
+	    connect(sb->conn.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = msb__error(MSB_ESTATE, errno,
+				"connect to sandbox `%s`: %s (is it still booting?)",
+				name, strerror(errno));
+		goto out;
+	}
+	/* The image's defaults for exec (working directory, user). */
+	if (info.image && info.image[0] != '/' && info.image[0] != '.') {
+		msb_pull_options po = MSB_PULL_OPTIONS_INIT;
+		po.policy = MSB_PULL_NEVER;
+		if (msb__image_resolve(&sb->image, paths.home, info.image,
+				       &po) == 0) {
+			const struct msb_image_config *c = &sb->image->cfg;
+			if (c->workdir && *c->workdir)
+				sb->workdir = strdup(c->workdir);
+			if (c->user && *c->user)
+				sb->user = strdup(c->user);
+		}
+		msb__error_clear();
+	}
+	*out = steal_ptr(&sb);
+	rc = 0;
+out:
+	if (sb)
+		sb->stopped = true;
+	msb_sandbox_free(sb);
+	info_clear(&info);
+	msb__db_close(db);
+	msb__paths_clear(&paths);
+	return rc;
+}
+
+EXPORT int msb_sandbox_remove(const char *name, int force)
+{
+	struct msb_paths paths;
+	msb_sandbox_info info = {0};
+	_cleanup_free_ char *dir = NULL;
+	sqlite3 *db = NULL;
+	int rc;
+
+	msb__error_clear();
+	if (!name)
+		return msb__error(MSB_EINVAL, 0, "name is NULL");
+	if ((rc = msb__paths_home(&paths)) < 0)
+		return rc;
+	if ((rc = msb__db_open(&db, paths.home)) < 0 ||
+	    (rc = lookup(db, name, &info, NULL)) < 0)
+		goto out;
+	if (supervisor_alive(paths.home, name)) {
+		if (!force) {
+			rc = msb__error(MSB_ESTATE, 0,
+					"sandbox `%s` is running: stop it first, or force",
+					name);
+			goto out;
+		}
+		msb_sandbox *sb;
+		if ((rc = msb_sandbox_connect(&sb, name)) < 0)
+			goto out;
+		rc = msb_sandbox_stop(sb, 0);
+		msb_sandbox_free(sb);
+		if (rc < 0)
+			goto out;
+	}
+	dir = sandbox_dir(paths.home, name);
+	if (!dir) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (rm_rf(dir) < 0 && errno != ENOENT) {
+		rc = msb__error(MSB_ESYS, errno, "remove `%s`: %s", dir,
+				strerror(errno));
+		goto out;
+	}
+	forget(db, name);
+out:
+	info_clear(&info);
+	msb__db_close(db);
+	msb__paths_clear(&paths);
+	return rc;
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Integration tests of named sandboxes with real VMs: detached boot, exec
+# from other processes, stop/start with the disk kept, name conflicts,
+# remove, a killed supervisor detected and recovered.
+#   test_lifecycle.sh PATH/TO/msb
+set -uo pipefail
+MSB=$1
+export MSB_HOME
+MSB_HOME=$(mktemp -d /tmp/msb-life-test-XXXXXX)
+unset MSB_ACCEL
+work=$(mktemp -d)
+cleanup() {
+	"$MSB" rm -f one two >/dev/null 2>&1
+	pkill -9 -f "$MSB_HOME/" 2>/dev/null
+	rm -rf "$MSB_HOME" "$work"
+}
+trap cleanup EXIT
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
+expect() {
+	local desc=$1 want=$2
+	shift 2
+	"$@" >"$work/out" 2>"$work/err" </dev/null
+	local got=$?
+	if [ "$got" = "$want" ]; then ok "$desc"; else
+		bad "$desc: exit $got, wanted $want"
+		sed 's/^/    stderr: /' "$work/err" | tail -5
+	fi
+}
+contains() {
+	if grep -qF -- "$3" "$2"; then ok "$1"; else
+		bad "$1: \`$3\` not in: $(head -c 400 "$2")"
+	fi
+}
+status_of() { "$MSB" ls | awk -v n="$1" '$1 == n { print $2 }'; }
+
+expect "run -d --name" 0 "$MSB" run -d --name one
+[ "$(status_of one)" = running ] && ok "ls: running" || bad "ls: $(status_of one)"
+expect "run -d needs a name" 125 "$MSB" run -d
+expect "name taken" 125 "$MSB" run --name one -- true
+contains "name conflict message" "$work/err" "already exists"
+
+expect "exec by name" 0 "$MSB" exec one -- sh -c 'echo kept > /root/file; hostname'
+contains "exec output" "$work/out" "one"
+expect "exec exit status" 3 "$MSB" exec one -- sh -c 'exit 3'
+expect "exec missing command" 127 "$MSB" exec one -- nope
+# two processes at once
+"$MSB" exec one -- sh -c 'sleep 1; echo a' >"$work/a" 2>&1 &
+"$MSB" exec one -- sh -c 'sleep 1; echo b' >"$work/b" 2>&1 &
+wait
+[ "$(cat "$work/a")$(cat "$work/b")" = ab ] && ok "two execs at once" ||
+	bad "two execs at once: $(cat "$work/a" "$work/b")"
+
+expect "rm refused while running" 1 "$MSB" rm one
+contains "rm message" "$work/err" "is running"
+expect "stop" 0 "$MSB" stop one
+[ "$(status_of one)" = stopped ] && ok "ls: stopped" || bad "ls after stop: $(status_of one)"
+if pgrep -f "$MSB_HOME/sandboxes/one/" >/dev/null; then bad "nothing runs after stop"; else ok "nothing runs after stop"; fi
+expect "exec on a stopped sandbox" 125 "$MSB" exec one -- true
+contains "not running message" "$work/err" "not running"
+expect "start" 0 "$MSB" start one
+expect "the disk survived the restart" 0 "$MSB" exec one -- cat /root/file
+[ "$(cat "$work/out")" = kept ] && ok "file kept" || bad "file kept: $(cat "$work/out")"
+expect "start while running" 1 "$MSB" start one
+
+# a killed supervisor: detected, recorded, and the sandbox starts again
+pid=$(pgrep -f "msb-vmm --detach" | while read -r p; do
+	if grep -q "$MSB_HOME" "/proc/$p/environ" 2>/dev/null; then echo "$p"; fi
+done | head -1)
+if [ -n "$pid" ]; then
+	kill -9 "$pid"
+	for _ in $(seq 50); do
+		pgrep -f "$MSB_HOME/sandboxes/one/" >/dev/null || break
+		sleep 0.1
+	done
+	[ "$(status_of one)" = crashed ] && ok "killed supervisor: crashed" ||
+		bad "killed supervisor: $(status_of one)"
+	if pgrep -f "$MSB_HOME/sandboxes/one/" >/dev/null; then bad "QEMU died with its supervisor"; else ok "QEMU died with its supervisor"; fi
+	expect "start after a crash" 0 "$MSB" start one
+	expect "disk intact after the crash" 0 "$MSB" exec one -- cat /root/file
+else
+	bad "supervisor process not found"
+fi
+
+expect "rm -f" 0 "$MSB" rm -f one
+expect "ls is empty" 0 "$MSB" ls
+[ "$(wc -l <"$work/out")" = 1 ] && ok "no sandboxes listed" || bad "ls: $(cat "$work/out")"
+left=$(find "$MSB_HOME/sandboxes" -mindepth 1 2>/dev/null | wc -l)
+[ "$left" = 0 ] && ok "no folders left" || bad "folders left: $left"
+if pgrep -f "$MSB_HOME/" >/dev/null; then bad "no processes left"; else ok "no processes left"; fi
+expect "rm of an unknown sandbox" 1 "$MSB" rm nope
+contains "unknown sandbox message" "$work/err" "no sandbox named"
+
+echo "test_lifecycle: $pass passed, $fail failed"
+[ "$fail" = 0 ]
