@@ -123,3 +123,205 @@ int cmd_rm(int argc, char **argv)
 	}
 	return status;
 }
+
+int cmd_kill(int argc, char **argv)
+{
+	int status = 0;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		fputs("Usage: msb kill NAME...\n\nStop sandboxes at once: the "
+		      "VM is killed without a graceful shutdown.\n",
+		      argc >= 2 ? stdout : stderr);
+		return argc >= 2 ? 0 : 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		msb_sandbox *sb = NULL;
+		/* A 1 ms grace period: the supervisor kills QEMU at once. */
+		if (msb_sandbox_connect(&sb, argv[i]) < 0 ||
+		    msb_sandbox_stop(sb, 1) < 0)
+			status = cli_fail(1);
+		else
+			printf("%s\n", argv[i]);
+		msb_sandbox_free(sb);
+	}
+	return status;
+}
+
+int cmd_restart(int argc, char **argv)
+{
+	if (argc != 2 || argv[1][0] == '-') {
+		fputs("Usage: msb restart NAME\n\nStop a sandbox and start it "
+		      "again in the background.\n",
+		      argc == 2 ? stdout : stderr);
+		return argc == 2 ? 0 : 2;
+	}
+	msb_sandbox *sb = NULL;
+	if (msb_sandbox_connect(&sb, argv[1]) == 0) {
+		int rc = msb_sandbox_stop(sb, 0);
+		msb_sandbox_free(sb);
+		if (rc < 0)
+			return cli_fail(1);
+	}
+	char *start[] = {"start", argv[1], NULL};
+	return cmd_start(2, start);
+}
+
+/* The files of a sandbox's logs/ folder, by --source. */
+static const char *const log_files[][2] = {
+	{"kernel", "kernel.log"},
+	{"vmm", "vmm.log"},
+};
+
+int cmd_logs(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"source", required_argument, NULL, 's'},
+		{"follow", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *source = "kernel";
+	bool follow = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+s:fh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			source = optarg;
+			break;
+		case 'f':
+			follow = true;
+			break;
+		case 'h':
+			puts("Usage: msb logs [-f] [--source kernel|vmm] NAME\n\n"
+			     "Print a sandbox's kernel console (default) or its "
+			     "supervisor's log; -f keeps printing what is added "
+			     "while the sandbox runs.");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_err("usage: msb logs [-f] [--source kernel|vmm] NAME");
+		return 2;
+	}
+	const char *file = NULL;
+	for (size_t i = 0; i < sizeof(log_files) / sizeof(log_files[0]); i++)
+		if (!strcmp(source, log_files[i][0]))
+			file = log_files[i][1];
+	if (!file) {
+		cli_err("unknown --source `%s`: use kernel or vmm", source);
+		return 2;
+	}
+	const char *home = getenv("MSB_HOME");
+	char path[4096];
+	if (home && *home)
+		snprintf(path, sizeof(path), "%s/sandboxes/%s/logs/%s", home,
+			 argv[optind], file);
+	else
+		snprintf(path, sizeof(path),
+			 "%s/.microsandbox/sandboxes/%s/logs/%s",
+			 getenv("HOME") ? getenv("HOME") : "", argv[optind],
+			 file);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		cli_err("no %s log for sandbox `%s` (%s)", source, argv[optind],
+			path);
+		return 1;
+	}
+	char buf[65536];
+	for (;;) {
+		size_t n = fread(buf, 1, sizeof(buf), f);
+		if (n)
+			fwrite(buf, 1, n, stdout);
+		if (n == sizeof(buf))
+			continue;
+		if (!follow)
+			break;
+		fflush(stdout);
+		clearerr(f);
+		/* Follow while the sandbox runs. */
+		msb_sandbox_info *v;
+		size_t cnt;
+		bool running = false;
+		if (msb_sandbox_list(&v, &cnt) == 0) {
+			for (size_t i = 0; i < cnt; i++)
+				if (!strcmp(v[i].name, argv[optind]))
+					running = !strcmp(v[i].status,
+							  "running") ||
+						  !strcmp(v[i].status,
+							  "starting");
+			msb_sandbox_list_free(v, cnt);
+		}
+		if (!running) {
+			n = fread(buf, 1, sizeof(buf), f);
+			fwrite(buf, 1, n, stdout);
+			break;
+		}
+		struct timespec ts = {.tv_nsec = 200 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	fclose(f);
+	return 0;
+}
+
+/* A JSON string (or null), escaped. */
+static void json_str(const char *s)
+{
+	if (!s) {
+		fputs("null", stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	msb_sandbox_info *v;
+	size_t n;
+	int status = 0;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		fputs("Usage: msb inspect NAME...\n\nPrint sandboxes as JSON.\n",
+		      argc >= 2 ? stdout : stderr);
+		return argc >= 2 ? 0 : 2;
+	}
+	if (msb_sandbox_list(&v, &n) < 0)
+		return cli_fail(1);
+	for (int a = 1; a < argc; a++) {
+		size_t i;
+		for (i = 0; i < n && strcmp(v[i].name, argv[a]); i++)
+			;
+		if (i == n) {
+			cli_err("no sandbox named `%s`", argv[a]);
+			status = 1;
+			continue;
+		}
+		fputs("{\n  \"name\": ", stdout);
+		json_str(v[i].name);
+		fputs(",\n  \"status\": ", stdout);
+		json_str(v[i].status);
+		fputs(",\n  \"image\": ", stdout);
+		json_str(v[i].image);
+		printf(",\n  \"cpus\": %u,\n  \"memory_mib\": %u,\n"
+		       "  \"ephemeral\": %s,\n  \"pid\": %d,\n"
+		       "  \"created\": %lld,\n  \"updated\": %lld\n}\n",
+		       v[i].cpus ? v[i].cpus : 1,
+		       v[i].memory_mib ? v[i].memory_mib : 512,
+		       v[i].ephemeral ? "true" : "false", v[i].pid,
+		       (long long)v[i].created, (long long)v[i].updated);
+	}
+	msb_sandbox_list_free(v, n);
+	return status;
+}

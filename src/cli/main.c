@@ -22,6 +22,10 @@ static const char usage[] =
 	"  start   start a stopped sandbox\n"
 	"  stop    stop sandboxes\n"
 	"  rm      remove sandboxes\n"
+	"  kill    stop sandboxes at once\n"
+	"  restart stop and start a sandbox\n"
+	"  logs    print a sandbox's kernel or supervisor log\n"
+	"  inspect print sandboxes as JSON\n"
 	"  pull    pull an image from its registry\n"
 	"  image   list, inspect, remove and prune stored images\n"
 	"\n"
@@ -135,6 +139,14 @@ int main(int argc, char **argv)
 		return cmd_stop(argc - 1, argv + 1);
 	if (!strcmp(cmd, "rm"))
 		return cmd_rm(argc - 1, argv + 1);
+	if (!strcmp(cmd, "kill"))
+		return cmd_kill(argc - 1, argv + 1);
+	if (!strcmp(cmd, "restart"))
+		return cmd_restart(argc - 1, argv + 1);
+	if (!strcmp(cmd, "logs"))
+		return cmd_logs(argc - 1, argv + 1);
+	if (!strcmp(cmd, "inspect"))
+		return cmd_inspect(argc - 1, argv + 1);
 	if (!strcmp(cmd, "pull"))
 		return cmd_pull(argc - 1, argv + 1);
 	if (!strcmp(cmd, "image"))

@@ -85,5 +85,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 int msb__state_insert(const char *home, const char *name,
 		      const msb_sandbox_options *opts);
 void msb__state_forget(const char *home, const char *name);
+/* Wait until the supervisor of @name released its lock (it exited). */
+void msb__wait_supervisor_exit(const char *name, unsigned int timeout_ms);
 
 #endif

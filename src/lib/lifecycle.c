@@ -50,6 +50,21 @@ static bool supervisor_alive(const char *home, const char *name)
 	return errno == EWOULDBLOCK;
 }
 
+void msb__wait_supervisor_exit(const char *name, unsigned int timeout_ms)
+{
+	struct msb_paths paths;
+
+	if (msb__paths_home(&paths) < 0)
+		return;
+	for (unsigned int t = 0; t < timeout_ms; t += 10) {
+		if (!supervisor_alive(paths.home, name))
+			break;
+		struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	msb__paths_clear(&paths);
+}
+
 static char *config_json(const msb_sandbox_options *o)
 {
 	json_t *env = json_array();

@@ -85,6 +85,16 @@ else
 	bad "supervisor process not found"
 fi
 
+expect "inspect" 0 "$MSB" inspect one
+contains "inspect shows the status" "$work/out" '"status": "running"'
+expect "logs" 0 "$MSB" logs one
+contains "kernel log has the agent" "$work/out" "msb-agent: ready"
+expect "logs --source vmm" 0 "$MSB" logs --source vmm one
+contains "supervisor log" "$work/out" "qemu pid"
+expect "restart" 0 "$MSB" restart one
+[ "$(status_of one)" = running ] && ok "running after restart" || bad "after restart: $(status_of one)"
+expect "kill" 0 "$MSB" kill one
+[ "$(status_of one)" = stopped ] && ok "stopped after kill" || bad "after kill: $(status_of one)"
 expect "rm -f" 0 "$MSB" rm -f one
 expect "ls is empty" 0 "$MSB" ls
 [ "$(wc -l <"$work/out")" = 1 ] && ok "no sandboxes listed" || bad "ls: $(cat "$work/out")"
