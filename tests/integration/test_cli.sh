@@ -65,6 +65,11 @@ if ! kvm_ok; then
 	contains "kvm message" "$work/err" "MSB_ACCEL=tcg"
 fi
 
+expect "doctor" 0 "$MSB" doctor
+contains "doctor verdict" "$work/out" "ready to run sandboxes"
+expect "doctor finds a missing QEMU" 1 env MSB_QEMU=/nonexistent "$MSB" doctor
+contains "doctor says what to fix" "$work/out" "qemu-system-x86 package"
+
 # --- real VMs ---
 expect "uname" 0 "$MSB" run -- uname -a
 contains "guest kernel line" "$work/out" "Linux"
