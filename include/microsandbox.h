@@ -232,12 +232,16 @@ typedef struct msb_sandbox_options {
 	 * handle is freed or this process exits, even by SIGKILL.
 	 */
 	int detached;
+	/* Stop after this many seconds without a command running; 0: never. */
+	unsigned int idle_timeout_s;
+	/* Stop this many seconds after booting; 0: never. */
+	unsigned int max_duration_s;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
 	{                                                                      \
 		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL, \
-			0                                                      \
+			0, 0, 0                                                \
 	}
 
 /*

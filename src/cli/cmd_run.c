@@ -45,6 +45,8 @@ static const char run_usage[] =
 	"                        it is removed\n"
 	"  -d, --detach          with --name and no CMD: boot the sandbox in the\n"
 	"                        background and print its name\n"
+	"      --idle-timeout S  stop the sandbox after S seconds with no command\n"
+	"      --max-duration S  stop the sandbox S seconds after it booted\n"
 	"      --platform OS/ARCH[/VARIANT]  image platform (default: this host's)\n"
 	"  -h, --help            show this help\n"
 	"\n"
@@ -94,6 +96,8 @@ int cmd_run(int argc, char **argv)
 		{"timeout", required_argument, NULL, 't'},
 		{"name", required_argument, NULL, 'n'},
 		{"detach", no_argument, NULL, 'd'},
+		{"idle-timeout", required_argument, NULL, 'I'},
+		{"max-duration", required_argument, NULL, 'D'},
 		{"platform", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -177,6 +181,19 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'd':
 			o.detached = 1;
+			break;
+		case 'I':
+		case 'D':
+			if (!cli_parse_uint(optarg,
+					    c == 'I' ? &o.idle_timeout_s
+						     : &o.max_duration_s,
+					    false)) {
+				cli_err("invalid --%s `%s`: a number of seconds",
+					c == 'I' ? "idle-timeout"
+						 : "max-duration",
+					optarg);
+				return EXIT_MSB_ERROR;
+			}
 			break;
 		case 'h':
 			fputs(run_usage, stdout);

@@ -70,11 +70,13 @@ static char *config_json(const msb_sandbox_options *o)
 	json_t *env = json_array();
 	for (const char *const *e = o->env; env && e && *e; e++)
 		json_array_append_new(env, json_string(*e));
-	json_t *c = json_pack("{s:I, s:I, s:I, s:o, s:s?}", "cpus",
-			      (json_int_t)o->cpus, "memory_mib",
-			      (json_int_t)o->memory_mib, "boot_timeout_s",
-			      (json_int_t)o->boot_timeout_s, "env",
-			      env ? env : json_array(), "image", o->image);
+	json_t *c = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:o, s:s?}", "cpus",
+		(json_int_t)o->cpus, "memory_mib", (json_int_t)o->memory_mib,
+		"boot_timeout_s", (json_int_t)o->boot_timeout_s,
+		"idle_timeout_s", (json_int_t)o->idle_timeout_s,
+		"max_duration_s", (json_int_t)o->max_duration_s, "env",
+		env ? env : json_array(), "image", o->image);
 	char *s = c ? json_dumps(c, JSON_COMPACT) : NULL;
 	json_decref(c);
 	return s;
@@ -312,6 +314,10 @@ static int options_from(msb_sandbox_options *o, const char **env_store[],
 		json_object_get(c, "memory_mib"));
 	o->boot_timeout_s = (unsigned int)json_integer_value(
 		json_object_get(c, "boot_timeout_s"));
+	o->idle_timeout_s = (unsigned int)json_integer_value(
+		json_object_get(c, "idle_timeout_s"));
+	o->max_duration_s = (unsigned int)json_integer_value(
+		json_object_get(c, "max_duration_s"));
 	o->image = json_string_value(json_object_get(c, "image"));
 	o->env = v;
 	*env_store = v;

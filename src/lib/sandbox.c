@@ -408,6 +408,8 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 			(opts->boot_timeout_s ? opts->boot_timeout_s
 					      : DEFAULT_BOOT_TIMEOUT_S) *
 			1000u,
+		.idle_timeout_s = opts->idle_timeout_s,
+		.max_duration_s = opts->max_duration_s,
 	};
 	if (asprintf(&spec.sandbox_dir, "%s/sandboxes/%s", paths.home,
 		     sb->name) < 0) {

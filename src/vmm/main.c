@@ -83,6 +83,9 @@ static struct vmm {
 	int qemu_status;
 	bool qemu_exited;
 	uint64_t start_us, deadline_us;
+	uint64_t ready_us;    /* when the guest became ready */
+	uint64_t activity_us; /* last frame of a command, or its end */
+	char stop_reason[128];
 	struct msb_buf agent_in, agent_out;
 	struct client *clients[MAX_CLIENTS];
 	struct route *routes;
@@ -547,6 +550,7 @@ static void begin_stop(unsigned int timeout_ms, const char *why)
 	if (vmm.state == STOPPING)
 		return;
 	logmsg("stopping (%s)", why);
+	snprintf(vmm.stop_reason, sizeof(vmm.stop_reason), "%s", why);
 	state_status("stopping", getpid());
 	if (vmm.state == BOOTING) {
 		kill_qemu();
@@ -635,6 +639,7 @@ static void on_ready(const struct msb_msg *m)
 	       boot_us, m->uptime_us, m->agent_us, m->modules_us, m->mount_us);
 	close_fd(&vmm.status_fd);
 	vmm.state = RUNNING;
+	vmm.ready_us = vmm.activity_us = now_us();
 	state_status("running", getpid());
 	vmm.deadline_us = 0;
 }
@@ -667,6 +672,7 @@ static void on_guest_control(const struct msb_frame *f)
 
 static void on_guest_frame(const struct msb_frame *f, const uint8_t *raw)
 {
+	vmm.activity_us = now_us();
 	if (f->hdr.stream == 0) {
 		on_guest_control(f);
 		return;
@@ -710,6 +716,8 @@ static void on_client_control(struct client *c, const struct msb_frame *f)
 static void on_client_frame(struct client *c, const struct msb_frame *f,
 			    const uint8_t *raw)
 {
+	if (f->hdr.stream)
+		vmm.activity_us = now_us();
 	uint32_t id = f->hdr.stream;
 
 	if (id == 0) {
@@ -972,14 +980,45 @@ static void accept_clients(void)
 	}
 }
 
+/*
+ * When a running sandbox reaches a limit: its maximum duration, or its
+ * idle timeout (no command running and no frame for that long). 0: none.
+ */
+static uint64_t limit_at(const char **why)
+{
+	uint64_t at = 0;
+
+	if (vmm.state != RUNNING)
+		return 0;
+	if (vmm.spec.max_duration_s) {
+		at = vmm.ready_us + (uint64_t)vmm.spec.max_duration_s * 1000000u;
+		*why = "maximum duration reached";
+	}
+	if (vmm.spec.idle_timeout_s && vmm.nroutes == 0) {
+		uint64_t idle = vmm.activity_us +
+				(uint64_t)vmm.spec.idle_timeout_s * 1000000u;
+		if (!at || idle < at) {
+			at = idle;
+			*why = "idle timeout";
+		}
+	}
+	return at;
+}
+
 static int poll_timeout(void)
 {
-	if (!vmm.deadline_us)
+	const char *why;
+	uint64_t limit = limit_at(&why);
+	uint64_t at = vmm.deadline_us;
+
+	if (limit && (!at || limit < at))
+		at = limit;
+	if (!at)
 		return -1;
 	uint64_t now = now_us();
-	if (now >= vmm.deadline_us)
+	if (now >= at)
 		return 0;
-	uint64_t ms = (vmm.deadline_us - now + 999) / 1000;
+	uint64_t ms = (at - now + 999) / 1000;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
@@ -1048,6 +1087,12 @@ static void loop(void)
 		}
 		if (r == 0 && vmm.deadline_us && now_us() >= vmm.deadline_us) {
 			on_deadline();
+			continue;
+		}
+		const char *why;
+		uint64_t limit = limit_at(&why);
+		if (r == 0 && limit && now_us() >= limit) {
+			begin_stop(DEFAULT_STOP_MS, why);
 			continue;
 		}
 		if (pfd[0].revents)
@@ -1187,7 +1232,9 @@ int main(int argc, char **argv)
 	loop();
 
 	reap_qemu_blocking();
-	char reason[1536] = "stopped";
+	char reason[1536];
+	snprintf(reason, sizeof(reason), "stopped (%s)",
+		 vmm.stop_reason[0] ? vmm.stop_reason : "requested");
 	if (vmm.state != STOPPING)
 		vm_died(reason, sizeof(reason));
 	else

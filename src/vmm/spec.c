@@ -35,6 +35,8 @@ static const struct {
 	{"cpus", offsetof(struct msb_vm_spec, cpus)},
 	{"memory_mib", offsetof(struct msb_vm_spec, memory_mib)},
 	{"boot_timeout_ms", offsetof(struct msb_vm_spec, boot_timeout_ms)},
+	{"idle_timeout_s", offsetof(struct msb_vm_spec, idle_timeout_s)},
+	{"max_duration_s", offsetof(struct msb_vm_spec, max_duration_s)},
 };
 
 #define FIELD(s, off, type) (*(type *)((char *)(s) + (off)))

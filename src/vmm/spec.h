@@ -44,6 +44,8 @@ struct msb_vm_spec {
 	bool detached; /* ignore the watch pipe */
 	char *accel;       /* "auto", "kvm" or "tcg" */
 	unsigned int boot_timeout_ms;
+	unsigned int idle_timeout_s; /* stop when idle this long; 0: never */
+	unsigned int max_duration_s; /* stop after running this long; 0: never */
 };
 
 /* Serialise @s; *@out is malloc'd, NUL-terminated. Return 0 or -1. */

@@ -11,7 +11,7 @@ MSB_HOME=$(mktemp -d /tmp/msb-life-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
 cleanup() {
-	"$MSB" rm -f one two >/dev/null 2>&1
+	"$MSB" rm -f one idle brief >/dev/null 2>&1
 	pkill -9 -f "$MSB_HOME/" 2>/dev/null
 	rm -rf "$MSB_HOME" "$work"
 }
@@ -96,6 +96,18 @@ expect "restart" 0 "$MSB" restart one
 expect "kill" 0 "$MSB" kill one
 [ "$(status_of one)" = stopped ] && ok "stopped after kill" || bad "after kill: $(status_of one)"
 expect "rm -f" 0 "$MSB" rm -f one
+
+# limits: an idle sandbox and one past its maximum duration stop by themselves
+expect "run -d --idle-timeout" 0 "$MSB" run -d --name idle --idle-timeout 2
+expect "run -d --max-duration" 0 "$MSB" run -d --name brief --max-duration 3
+expect "a command keeps it busy" 0 "$MSB" exec idle -- sleep 3
+for _ in $(seq 100); do
+	[ "$(status_of idle)" = stopped ] && [ "$(status_of brief)" = stopped ] && break
+	sleep 0.2
+done
+[ "$(status_of idle)" = stopped ] && ok "idle timeout stopped it" || bad "idle: $(status_of idle)"
+[ "$(status_of brief)" = stopped ] && ok "max duration stopped it" || bad "brief: $(status_of brief)"
+expect "rm limits" 0 "$MSB" rm idle brief
 expect "ls is empty" 0 "$MSB" ls
 [ "$(wc -l <"$work/out")" = 1 ] && ok "no sandboxes listed" || bad "ls: $(cat "$work/out")"
 left=$(find "$MSB_HOME/sandboxes" -mindepth 1 2>/dev/null | wc -l)

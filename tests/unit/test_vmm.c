@@ -123,6 +123,7 @@ static void test_spec_roundtrip(void)
 		.mode = "create",
 		.accel = "tcg",
 		.boot_timeout_ms = 5000,
+		.idle_timeout_s = 7,
 	};
 	char *json = NULL, err[256];
 	struct msb_vm_spec t;
@@ -133,6 +134,7 @@ static void test_spec_roundtrip(void)
 	CHECK_STR(t.name, "n");
 	CHECK(t.ephemeral);
 	CHECK(t.cpus == 3 && t.memory_mib == 1024 && t.boot_timeout_ms == 5000);
+	CHECK(t.idle_timeout_s == 7 && t.max_duration_s == 0);
 	CHECK_STR(t.env[0], "A=1");
 	CHECK_STR(t.env[1], "B=two words");
 	CHECK(t.env[2] == NULL);
