@@ -296,6 +296,21 @@ typedef struct msb_sandbox_info {
 int msb_sandbox_list(msb_sandbox_info **out, size_t *count);
 void msb_sandbox_list_free(msb_sandbox_info *list, size_t count);
 
+typedef struct msb_metrics {
+	uint64_t cpu_time_ms;  /* CPU time of the VM since it started */
+	double cpu_percent;    /* of one host CPU, since the previous call
+				  on any handle of the sandbox (or boot) */
+	uint64_t memory_bytes; /* resident memory of the VM process */
+	uint64_t disk_read_bytes;
+	uint64_t disk_write_bytes;
+	uint64_t net_rx_bytes; /* 0: sandboxes have no network yet */
+	uint64_t net_tx_bytes;
+	uint64_t uptime_ms;    /* since the guest was ready */
+} msb_metrics;
+
+/* Resource use of a running sandbox, as its supervisor measures it. */
+int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb);
+
 /* The sandbox's name; owned by the handle. */
 const char *msb_sandbox_name(const msb_sandbox *sb);
 

@@ -26,6 +26,7 @@ static const char usage[] =
 	"  restart stop and start a sandbox\n"
 	"  logs    print a sandbox's kernel or supervisor log\n"
 	"  inspect print sandboxes as JSON\n"
+	"  metrics CPU, memory, disk and network use of sandboxes\n"
 	"  doctor  check KVM, QEMU, the guest files and disk space\n"
 	"  pull    pull an image from its registry\n"
 	"  image   list, inspect, remove and prune stored images\n"
@@ -146,6 +147,8 @@ int main(int argc, char **argv)
 		return cmd_restart(argc - 1, argv + 1);
 	if (!strcmp(cmd, "logs"))
 		return cmd_logs(argc - 1, argv + 1);
+	if (!strcmp(cmd, "metrics"))
+		return cmd_metrics(argc - 1, argv + 1);
 	if (!strcmp(cmd, "doctor"))
 		return cmd_doctor(argc - 1, argv + 1);
 	if (!strcmp(cmd, "inspect"))

@@ -50,9 +50,10 @@ int msb__conn_send(struct msb_conn *c, uint32_t stream, uint8_t flags,
 static bool control_frame(struct msb_conn *c, const struct msb_frame *f,
 			  const struct msb_msg *m)
 {
-	if (f->hdr.stream != 0)
+	/* Other stream-0 frames are answers the caller asked for. */
+	if (f->hdr.stream != 0 || m->type != MSB_MSG_ERROR)
 		return false;
-	if (m->type == MSB_MSG_ERROR && !c->died)
+	if (!c->died)
 		c->died = msb_bytes_dup(m->msg);
 	return true;
 }

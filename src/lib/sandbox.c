@@ -484,6 +484,43 @@ EXPORT const char *msb_sandbox_name(const msb_sandbox *sb)
 	return sb ? sb->name : NULL;
 }
 
+EXPORT int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
+{
+	struct msb_msg req = {.type = MSB_MSG_METRICS};
+	int rc;
+
+	msb__error_clear();
+	if (!out || !sb)
+		return msb__error(MSB_EINVAL, 0, "out and sandbox are required");
+	memset(out, 0, sizeof(*out));
+	if (sb->stopped || sb->conn.fd < 0)
+		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
+				  sb->name);
+	if ((rc = msb__conn_send(&sb->conn, 0, MSB_F_START | MSB_F_END,
+				 &req)) < 0)
+		return rc;
+	for (;;) {
+		struct msb_frame f;
+		struct msb_msg m;
+		if ((rc = msb__conn_recv(&sb->conn, &f, &m, 10000)) < 0)
+			return rc;
+		bool mine = f.hdr.stream == 0 && m.type == MSB_MSG_METRICS;
+		if (mine) {
+			out->cpu_time_ms = m.cpu_us / 1000;
+			out->cpu_percent = (double)m.cpu_pct / 100.0;
+			out->memory_bytes = m.rss;
+			out->disk_read_bytes = m.disk_rd;
+			out->disk_write_bytes = m.disk_wr;
+			out->net_rx_bytes = m.net_rx;
+			out->net_tx_bytes = m.net_tx;
+			out->uptime_ms = m.uptime_us / 1000;
+		}
+		msb__conn_done(&sb->conn, &f);
+		if (mine)
+			return 0;
+	}
+}
+
 EXPORT const msb_image *msb_sandbox_image(const msb_sandbox *sb)
 {
 	return sb ? sb->image : NULL;

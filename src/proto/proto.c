@@ -73,6 +73,15 @@ static const struct field fields[] = {
 	FIELD(MSB_FLD_FTYPE, "ftype", FK_TEXT, ftype),
 	FIELD(MSB_FLD_MTIME, "mtime_ns", FK_INT, mtime_ns),
 	FIELD(MSB_FLD_TARGET, "target", FK_TEXT, target),
+	FIELD(MSB_FLD_CPU_US, "cpu_us", FK_UINT, cpu_us),
+	FIELD(MSB_FLD_CPU_PCT, "cpu_pct", FK_UINT, cpu_pct),
+	FIELD(MSB_FLD_RSS, "rss", FK_UINT, rss),
+	FIELD(MSB_FLD_MEM_USED, "mem_used", FK_UINT, mem_used),
+	FIELD(MSB_FLD_MEM_TOTAL, "mem_total", FK_UINT, mem_total),
+	FIELD(MSB_FLD_DISK_RD, "disk_rd", FK_UINT, disk_rd),
+	FIELD(MSB_FLD_DISK_WR, "disk_wr", FK_UINT, disk_wr),
+	FIELD(MSB_FLD_NET_RX, "net_rx", FK_UINT, net_rx),
+	FIELD(MSB_FLD_NET_TX, "net_tx", FK_UINT, net_tx),
 };
 
 _Static_assert(ARRAY_SIZE(fields) == MSB_FLD__COUNT,
@@ -96,6 +105,7 @@ static const char *const type_names[MSB_MSG__COUNT] = {
 	[MSB_MSG_FS_CHMOD] = "fs_chmod",   [MSB_MSG_FS_CHOWN] = "fs_chown",
 	[MSB_MSG_FS_ENTRY] = "fs_entry",   [MSB_MSG_FS_DATA] = "fs_data",
 	[MSB_MSG_FS_DONE] = "fs_done",
+	[MSB_MSG_METRICS] = "metrics",
 };
 
 const char *msb_msg_type_name(enum msb_msg_type t)

@@ -110,6 +110,10 @@ enum msb_msg_type {
 			      mtime_ns [target] */
 	MSB_MSG_FS_DATA,   /* either way: data */
 	MSB_MSG_FS_DONE,   /* guest → host, END: [size] */
+	/* Client → supervisor on stream 0, answered with the same type:
+	 * cpu_us cpu_pct rss disk_rd disk_wr net_rx net_tx uptime_us
+	 * [mem_used mem_total]. */
+	MSB_MSG_METRICS,
 	MSB_MSG__COUNT
 };
 
@@ -171,6 +175,15 @@ enum msb_field {
 			    "block", "fifo", "socket" */
 	MSB_FLD_MTIME,   /* "mtime_ns" int: fs_entry */
 	MSB_FLD_TARGET,  /* "target" text: fs_entry of a symlink */
+	MSB_FLD_CPU_US,    /* "cpu_us" uint: metrics, VM CPU time */
+	MSB_FLD_CPU_PCT,   /* "cpu_pct" uint: metrics, CPU % x 100 */
+	MSB_FLD_RSS,       /* "rss" uint: metrics, VMM resident bytes */
+	MSB_FLD_MEM_USED,  /* "mem_used" uint: metrics, guest bytes in use */
+	MSB_FLD_MEM_TOTAL, /* "mem_total" uint: metrics, guest bytes */
+	MSB_FLD_DISK_RD,   /* "disk_rd" uint: metrics, bytes read */
+	MSB_FLD_DISK_WR,   /* "disk_wr" uint: metrics, bytes written */
+	MSB_FLD_NET_RX,    /* "net_rx" uint: metrics */
+	MSB_FLD_NET_TX,    /* "net_tx" uint: metrics */
 	MSB_FLD__COUNT
 };
 
@@ -212,6 +225,15 @@ struct msb_msg {
 	struct msb_bytes ftype;
 	int64_t mtime_ns;
 	struct msb_bytes target;
+	uint64_t cpu_us;
+	uint64_t cpu_pct;
+	uint64_t rss;
+	uint64_t mem_used;
+	uint64_t mem_total;
+	uint64_t disk_rd;
+	uint64_t disk_wr;
+	uint64_t net_rx;
+	uint64_t net_tx;
 };
 
 /* MSB_FLD_FLAGS bits of fs requests. */

@@ -52,6 +52,7 @@
 #include "microsandbox.h"
 #include "proto/proto.h"
 #include "util/util.h"
+#include "vmm/metrics.h"
 #include "vmm/qemu.h"
 #include "vmm/spec.h"
 #include "vmm/state.h"
@@ -79,6 +80,8 @@ static struct vmm {
 	struct msb_vm_spec spec;
 	enum state state;
 	int status_fd, watch_fd, agent_fd, sig_fd, lock_fd;
+	struct qmp qmp;     /* QEMU's QMP monitor */
+	uint64_t cpu_prev_us, cpu_prev_at; /* last metrics sample */
 	pid_t qemu_pid;
 	int qemu_status;
 	bool qemu_exited;
@@ -102,6 +105,7 @@ static struct vmm {
 	.sig_fd = -1,
 	.lock_fd = -1,
 	.listen_fd = -1,
+	.qmp = {.fd = -1},
 	.next_guest_id = 1,
 };
 
@@ -438,12 +442,25 @@ static bool choose_kvm(void)
 	return false;
 }
 
-static void spawn_qemu(void)
+/* A socketpair whose child end is numbered at least 10, so that dup2() to
+ * a low number in the child never meets itself. */
+static void socketpair_high(int sv[2])
 {
-	int sv[2];
-
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		fail(MSB_ESYS, errno, "socketpair: %s", strerror(errno));
+	int high = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+	if (high < 0)
+		fail(MSB_ESYS, errno, "fcntl: %s", strerror(errno));
+	close(sv[1]);
+	sv[1] = high;
+}
+
+static void spawn_qemu(void)
+{
+	int sv[2], qmp[2];
+
+	socketpair_high(sv);
+	socketpair_high(qmp);
 
 	bool kvm = choose_kvm();
 	struct msb_qemu_config qc = {
@@ -458,6 +475,7 @@ static void spawn_qemu(void)
 		.kvm = kvm,
 		.tsc_khz = kvm ? 0 : msb_host_tsc_khz(),
 		.agent_fd = 3,
+		.qmp_fd = 4,
 	};
 	_cleanup_free_ char **argv = msb_qemu_argv(&qc);
 	if (!argv)
@@ -476,7 +494,7 @@ static void spawn_qemu(void)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
-		if (dup2(sv[1], 3) < 0)
+		if (dup2(sv[1], 3) < 0 || dup2(qmp[1], 4) < 0)
 			_exit(127);
 		int devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {
@@ -484,7 +502,7 @@ static void spawn_qemu(void)
 			dup2(devnull, STDOUT_FILENO);
 		}
 		/* stderr stays: vmm.log */
-		close_range(4, ~0U, 0);
+		close_range(5, ~0U, 0);
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
@@ -492,8 +510,10 @@ static void spawn_qemu(void)
 		_exit(127);
 	}
 	close(sv[1]);
+	close(qmp[1]);
 	vmm.qemu_pid = pid;
 	vmm.agent_fd = sv[0];
+	vmm.qmp.fd = qmp[0];
 	if (set_nonblock(vmm.agent_fd, 1) < 0)
 		fail(MSB_ESYS, errno, "fcntl: %s", strerror(errno));
 	logmsg("qemu pid %d (%s)", (int)pid, kvm ? "kvm" : "tcg");
@@ -686,6 +706,38 @@ static void on_guest_frame(const struct msb_frame *f, const uint8_t *raw)
 		drop_route(r);
 }
 
+/*
+ * Answer a metrics request: CPU time and percent since the previous
+ * request (or since boot), QEMU's resident memory, disk bytes from QMP.
+ * Network counters stay 0 until the sandbox has a network.
+ */
+static void send_metrics(struct client *c)
+{
+	struct msb_msg m = {.type = MSB_MSG_METRICS};
+	uint64_t now = now_us(), cpu, rss, rd, wr;
+
+	if (vmm.qemu_pid > 0 && proc_usage(vmm.qemu_pid, &cpu, &rss)) {
+		uint64_t since = vmm.cpu_prev_at ? vmm.cpu_prev_at : vmm.start_us;
+		uint64_t used = cpu - (vmm.cpu_prev_at ? vmm.cpu_prev_us : 0);
+		m.cpu_us = cpu;
+		m.cpu_pct = now > since ? used * 10000u / (now - since) : 0;
+		m.rss = rss;
+		m.has |= MSB_HAS(MSB_FLD_CPU_US) | MSB_HAS(MSB_FLD_CPU_PCT) |
+			 MSB_HAS(MSB_FLD_RSS);
+		vmm.cpu_prev_us = cpu;
+		vmm.cpu_prev_at = now;
+	}
+	if (qmp_blockstats(&vmm.qmp, 2000, &rd, &wr)) {
+		m.disk_rd = rd;
+		m.disk_wr = wr;
+		m.has |= MSB_HAS(MSB_FLD_DISK_RD) | MSB_HAS(MSB_FLD_DISK_WR);
+	}
+	m.uptime_us = vmm.ready_us ? now - vmm.ready_us : 0;
+	m.has |= MSB_HAS(MSB_FLD_UPTIME) | MSB_HAS(MSB_FLD_NET_RX) |
+		 MSB_HAS(MSB_FLD_NET_TX);
+	msb_frame_encode(&c->out, 0, MSB_F_END, &m);
+}
+
 static void on_client_control(struct client *c, const struct msb_frame *f)
 {
 	struct msb_msg m;
@@ -707,6 +759,9 @@ static void on_client_control(struct client *c, const struct msb_frame *f)
 		msb_frame_encode(&c->out, 0, MSB_F_END, &pong);
 		break;
 	}
+	case MSB_MSG_METRICS:
+		send_metrics(c);
+		break;
 	default:
 		send_client_error(c, 0, "unknown control request");
 		break;

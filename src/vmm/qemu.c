@@ -123,6 +123,12 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	add(&a, "-device");
 	add(&a, "virtio-rng-device");
 
+	/* QMP for the supervisor: block statistics for metrics. */
+	add(&a, "-chardev");
+	add(&a, "socket,id=qmp,fd=%d", c->qmp_fd);
+	add(&a, "-mon");
+	add(&a, "chardev=qmp,mode=control");
+
 	if (a.failed) {
 		msb_buf_free(&a.buf);
 		return NULL;

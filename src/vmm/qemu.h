@@ -22,6 +22,7 @@ struct msb_qemu_config {
 	bool kvm;              /* else TCG */
 	unsigned long tsc_khz; /* TCG only: host TSC, 0 if unknown */
 	int agent_fd;          /* connected stream socket, in the child */
+	int qmp_fd;            /* QMP control socket, in the child */
 };
 
 /*

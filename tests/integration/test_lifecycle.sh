@@ -85,6 +85,19 @@ else
 	bad "supervisor process not found"
 fi
 
+# metrics move under a CPU and a disk load in the guest
+expect "metrics" 0 "$MSB" metrics --json one
+field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
+cp "$work/out" "$work/m0"
+expect "load" 0 "$MSB" exec one -- sh -c 'dd if=/dev/zero of=/root/z bs=1M count=16 conv=fsync 2>/dev/null; i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; rm /root/z'
+expect "metrics again" 0 "$MSB" metrics --json one
+w0=$(field disk_write_bytes "$work/m0") w1=$(field disk_write_bytes "$work/out")
+c0=$(field cpu_time_ms "$work/m0") c1=$(field cpu_time_ms "$work/out")
+[ -n "$w1" ] && [ $((w1 - w0)) -ge $((16 << 20)) ] && ok "disk writes counted" || bad "disk writes: $w0 -> $w1"
+[ -n "$c1" ] && [ "$c1" -gt "$c0" ] && ok "CPU time counted" || bad "CPU time: $c0 -> $c1"
+expect "metrics table" 0 "$MSB" metrics
+contains "metrics lists the sandbox" "$work/out" "one"
+
 expect "inspect" 0 "$MSB" inspect one
 contains "inspect shows the status" "$work/out" '"status": "running"'
 expect "logs" 0 "$MSB" logs one

@@ -37,10 +37,13 @@ static void test_argv_tcg(void)
 		.kvm = false,
 		.tsc_khz = 2600000,
 		.agent_fd = 3,
+		.qmp_fd = 4,
 	};
 	char **argv = msb_qemu_argv(&c);
 	CHECK(argv != NULL);
 	CHECK_STR(argv[0], "/usr/bin/qemu-system-x86_64");
+	CHECK(find(argv, "socket,id=qmp,fd=4") > 0);
+	CHECK(find(argv, "chardev=qmp,mode=control") > 0);
 	CHECK_STR(opt(argv, "-M"), "microvm");
 	CHECK_STR(opt(argv, "-accel"), "tcg");
 	CHECK(find(argv, "-cpu") < 0);
