@@ -258,6 +258,13 @@ typedef struct msb_sandbox_options {
 int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts);
 
 /*
+ * msb_sandbox_define() - record a named sandbox without starting it (its
+ * image is pulled now); msb_sandbox_start() boots it later.
+ * Return: 0, MSB_EEXIST, or the errors of option checking and pulling.
+ */
+int msb_sandbox_define(const msb_sandbox_options *opts);
+
+/*
  * msb_sandbox_start() - boot a stored, stopped sandbox by name, with the
  * options it was created with; its root disk keeps what earlier runs
  * wrote. @detached as in msb_sandbox_options.

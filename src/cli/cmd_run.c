@@ -217,6 +217,22 @@ int cmd_run(int argc, char **argv)
 			nrest--;
 		}
 	}
+	if (!strcmp(argv[0], "create")) {
+		/* msb create: record it (pulling its image), do not boot. */
+		if (!o.name || nrest > 0) {
+			cli_err("usage: msb create --name NAME [OPTIONS] [IMAGE]");
+			return EXIT_MSB_ERROR;
+		}
+		o.env = nenv ? env : NULL;
+		po.policy = (msb_pull_policy)policy;
+		cli_progress_init();
+		po.progress = cli_progress;
+		o.pull = &po;
+		if (msb_sandbox_define(&o) < 0)
+			return cli_fail(EXIT_MSB_ERROR);
+		printf("%s\n", o.name);
+		return 0;
+	}
 	if (o.detached) {
 		if (!o.name || nrest > 0) {
 			cli_err("--detach needs --name and no command: run commands with msb exec NAME -- CMD");

@@ -23,18 +23,35 @@ static void age(char *out, size_t len, int64_t t)
 		snprintf(out, len, "%lldd", (long long)d / 86400);
 }
 
+static void json_str(const char *s);
+static void print_json(const msb_sandbox_info *i);
+
 int cmd_ls(int argc, char **argv)
 {
 	msb_sandbox_info *v;
 	size_t n;
+	bool json = argc > 1 && !strcmp(argv[1], "--json");
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		puts("Usage: msb ls\n\nList sandboxes: name, status, image, "
-		     "vCPUs, memory, and how long ago the status changed.");
-		return 0;
+	if (argc > 1 && !json) {
+		puts("Usage: msb ls [--json]\n\nList sandboxes: name, status, "
+		     "image, vCPUs, memory, and how long ago the status "
+		     "changed.");
+		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2
+									 : 0;
 	}
 	if (msb_sandbox_list(&v, &n) < 0)
 		return cli_fail(1);
+	if (json) {
+		putchar('[');
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				putchar(',');
+			print_json(&v[i]);
+		}
+		puts("]");
+		msb_sandbox_list_free(v, n);
+		return 0;
+	}
 	printf("%-24s %-9s %-40s %4s %7s %s\n", "NAME", "STATUS", "IMAGE",
 	       "CPUS", "MEMORY", "SINCE");
 	for (size_t i = 0; i < n; i++) {
@@ -286,6 +303,21 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+static void print_json(const msb_sandbox_info *i)
+{
+	fputs("{\"name\": ", stdout);
+	json_str(i->name);
+	fputs(", \"status\": ", stdout);
+	json_str(i->status);
+	fputs(", \"image\": ", stdout);
+	json_str(i->image);
+	printf(", \"cpus\": %u, \"memory_mib\": %u, \"ephemeral\": %s, "
+	       "\"pid\": %d, \"created\": %lld, \"updated\": %lld}",
+	       i->cpus ? i->cpus : 1, i->memory_mib ? i->memory_mib : 512,
+	       i->ephemeral ? "true" : "false", i->pid, (long long)i->created,
+	       (long long)i->updated);
+}
+
 int cmd_inspect(int argc, char **argv)
 {
 	msb_sandbox_info *v;
@@ -308,19 +340,8 @@ int cmd_inspect(int argc, char **argv)
 			status = 1;
 			continue;
 		}
-		fputs("{\n  \"name\": ", stdout);
-		json_str(v[i].name);
-		fputs(",\n  \"status\": ", stdout);
-		json_str(v[i].status);
-		fputs(",\n  \"image\": ", stdout);
-		json_str(v[i].image);
-		printf(",\n  \"cpus\": %u,\n  \"memory_mib\": %u,\n"
-		       "  \"ephemeral\": %s,\n  \"pid\": %d,\n"
-		       "  \"created\": %lld,\n  \"updated\": %lld\n}\n",
-		       v[i].cpus ? v[i].cpus : 1,
-		       v[i].memory_mib ? v[i].memory_mib : 512,
-		       v[i].ephemeral ? "true" : "false", v[i].pid,
-		       (long long)v[i].created, (long long)v[i].updated);
+		print_json(&v[i]);
+		putchar('\n');
 	}
 	msb_sandbox_list_free(v, n);
 	return status;

@@ -17,6 +17,7 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  run     boot a new sandbox, run one command in it, remove it\n"
+	"  create  record a named sandbox without starting it (run's options)\n"
 	"  exec    run a command in a running sandbox\n"
 	"  ls      list sandboxes\n"
 	"  start   start a stopped sandbox\n"
@@ -129,7 +130,7 @@ int main(int argc, char **argv)
 		printf("msb %s\n", msb_version());
 		return 0;
 	}
-	if (!strcmp(cmd, "run"))
+	if (!strcmp(cmd, "run") || !strcmp(cmd, "create"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "exec"))
 		return cmd_exec(argc - 1, argv + 1);

@@ -228,6 +228,11 @@ static bool repair(sqlite3 *db, const char *home, msb_sandbox_info *info)
 		sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
+	/* What its supervisor could not clean up: the sockets. */
+	_cleanup_free_ char *dir = sandbox_dir(home, info->name);
+	_cleanup_free_ char *run = dir ? xasprintf("%s/run", dir) : NULL;
+	if (run)
+		rm_rf(run);
 	char *crashed = strdup("crashed");
 	if (crashed) {
 		free(info->status);

@@ -469,6 +469,31 @@ out:
 	return rc;
 }
 
+EXPORT int msb_sandbox_define(const msb_sandbox_options *opts)
+{
+	struct msb_paths paths;
+	msb_sandbox tmp = {0};
+	int rc;
+
+	msb__error_clear();
+	if ((rc = check_options(opts)) < 0)
+		return rc;
+	if (!opts->name)
+		return msb__error(MSB_EINVAL, 0,
+				  "a sandbox created without starting needs a name");
+	if ((rc = msb__paths_resolve(&paths)) < 0)
+		return rc;
+	/* Pull the image now, so that starting needs no network. */
+	if ((rc = msb__state_insert(paths.home, opts->name, opts)) == 0 &&
+	    (rc = pick_root(&tmp, &paths, opts)) < 0)
+		msb__state_forget(paths.home, opts->name);
+	free(tmp.workdir);
+	free(tmp.user);
+	msb__image_free(tmp.image);
+	msb__paths_clear(&paths);
+	return rc;
+}
+
 EXPORT int msb_sandbox_create(msb_sandbox **out,
 			      const msb_sandbox_options *opts)
 {

@@ -322,6 +322,9 @@ static void setup_dir(void)
 			     strerror(errno));
 	}
 	bool starting = !strcmp(vmm.spec.mode, "start");
+	/* A sandbox defined but never started has no folder yet. */
+	if (starting && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		fail(MSB_ESYS, errno, "mkdir `%s`: %s", dir, strerror(errno));
 	if (!starting && mkdir(dir, 0700) < 0) {
 		if (errno == EEXIST)
 			fail(MSB_EEXIST, 0,

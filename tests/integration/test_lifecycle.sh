@@ -11,7 +11,7 @@ MSB_HOME=$(mktemp -d /tmp/msb-life-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
 cleanup() {
-	"$MSB" rm -f one idle brief >/dev/null 2>&1
+	"$MSB" rm -f one idle brief later same p1 p2 p3 p4 p5 p6 p7 p8 p9 p10 >/dev/null 2>&1
 	pkill -9 -f "$MSB_HOME/" 2>/dev/null
 	rm -rf "$MSB_HOME" "$work"
 }
@@ -128,6 +128,61 @@ left=$(find "$MSB_HOME/sandboxes" -mindepth 1 2>/dev/null | wc -l)
 if pgrep -f "$MSB_HOME/" >/dev/null; then bad "no processes left"; else ok "no processes left"; fi
 expect "rm of an unknown sandbox" 1 "$MSB" rm nope
 contains "unknown sandbox message" "$work/err" "no sandbox named"
+
+# create without starting; ten creates at once; one name, ten racers
+expect "create" 0 "$MSB" create --name later --cpus 2
+[ "$(status_of later)" = created ] && ok "created, not running" || bad "create: $(status_of later)"
+for i in $(seq 10); do "$MSB" create --name "p$i" >/dev/null 2>&1 & done
+wait
+n=$("$MSB" ls | grep -c '^p[0-9]* ')
+[ "$n" = 10 ] && ok "ten parallel creates" || bad "parallel creates: $n"
+for i in $(seq 10); do "$MSB" create --name same >/dev/null 2>"$work/same$i" & done
+wait
+n=$(grep -l "already exists" "$work"/same* | wc -l)
+[ "$n" = 9 ] && ok "one of ten racers gets the name" || bad "racers refused: $n"
+expect "start a created sandbox" 0 "$MSB" start later
+expect "its options apply" 0 "$MSB" exec later -- nproc
+[ "$(cat "$work/out")" = 2 ] && ok "2 vCPUs" || bad "nproc: $(cat "$work/out")"
+expect "ls --json" 0 "$MSB" ls --json
+contains "json list" "$work/out" '"name": "later"'
+
+# kill -9 of the supervisor, of QEMU, or of a guest process, 20 rounds:
+# the state stays consistent, nothing leaks, the sandbox starts again
+vmm_of() {
+	for p in $(pgrep -f "msb-vmm --detach"); do
+		grep -qs "$MSB_HOME" "/proc/$p/environ" && echo "$p"
+	done | head -1
+}
+gone() {
+	for _ in $(seq 100); do
+		pgrep -f "$MSB_HOME/sandboxes/later/" >/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+chaos_bad=0
+for round in $(seq 20); do
+	case $((round % 3)) in
+	0) kill -9 "$(vmm_of)" 2>/dev/null ;;
+	1) pkill -9 -f "qemu-system.*$MSB_HOME/sandboxes/later/" ;;
+	2) "$MSB" exec later -- sh -c 'sleep 30 & sleep 0.2; kill -9 $!; wait' >/dev/null 2>&1 ;;
+	esac
+	if [ $((round % 3)) = 2 ]; then
+		st=$(status_of later)
+		[ "$st" = running ] || { chaos_bad=$((chaos_bad + 1)); echo "    round $round: $st"; }
+		continue
+	fi
+	gone || { chaos_bad=$((chaos_bad + 1)); echo "    round $round: processes left"; }
+	st=$(status_of later)
+	[ "$st" = crashed ] || { chaos_bad=$((chaos_bad + 1)); echo "    round $round: status $st"; }
+	[ -e "$MSB_HOME/sandboxes/later/run/agent.sock" ] && { chaos_bad=$((chaos_bad + 1)); echo "    round $round: socket left"; }
+	"$MSB" start later >/dev/null 2>"$work/err" ||
+		{ chaos_bad=$((chaos_bad + 1)); echo "    round $round: start: $(cat "$work/err")"; }
+done
+[ "$chaos_bad" = 0 ] && ok "20 rounds of kill -9: consistent, no leaks, restartable" ||
+	bad "kill -9 rounds: $chaos_bad problems"
+expect "still works" 0 "$MSB" exec later -- cat /proc/cpuinfo
+expect "rm all" 0 "$MSB" rm -f later same p1 p2 p3 p4 p5 p6 p7 p8 p9 p10
 
 echo "test_lifecycle: $pass passed, $fail failed"
 [ "$fail" = 0 ]
