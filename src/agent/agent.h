@@ -18,6 +18,9 @@
 #define AGENT_PORT_BACKOFF_MS 50           /* retry a disconnected port */
 #define AGENT_PORT_READ_MAX (1u << 20)     /* port bytes per loop iteration */
 
+#define AGENT_MAX_FS 256 /* concurrent fs read, list and write streams */
+#define AGENT_FS_DEAD 64 /* failed uploads whose late data is dropped */
+
 /* Where the root filesystem is mounted before the switch. */
 #define AGENT_NEWROOT "/mnt/root"
 
@@ -30,6 +33,9 @@ struct proc {
 	bool reaped; /* waitpid() returned its status */
 	int status;
 };
+
+/* A filesystem request being served over several frames (fs.c). */
+struct fs_stream;
 
 /* Boot timings reported in ready, CLOCK_BOOTTIME microseconds. */
 struct agent_times {
@@ -62,6 +68,12 @@ struct agent {
 	struct proc *procs[AGENT_MAX_PROCS];
 	size_t nprocs;
 	size_t rr; /* round-robin start for reading pipes */
+
+	struct fs_stream *fs[AGENT_MAX_FS];
+	size_t nfs;
+	size_t fs_rr;                    /* round-robin start for serving */
+	uint32_t fs_dead[AGENT_FS_DEAD]; /* ring of ended uploads, 0: free */
+	size_t fs_dead_next;
 };
 
 /* main.c */
@@ -85,7 +97,19 @@ void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err);
 bool procs_reap(struct agent *a);
 void procs_finish(struct agent *a);
 
+/* fs.c: guest filesystem requests. */
+void fs_request(struct agent *a, uint32_t stream, uint8_t flags,
+		const struct msb_msg *m);
+void fs_data(struct agent *a, uint32_t stream, uint8_t flags,
+	     const struct msb_msg *m);
+struct fs_stream *fs_find(struct agent *a, uint32_t stream);
+void fs_cancel(struct agent *a, struct fs_stream *s);
+bool fs_pending(const struct agent *a);
+void fs_serve(struct agent *a);
+void fs_close_all(struct agent *a);
+
 /* loop.c: frames in and out. */
+void agent_text_fix(char *s);
 void agent_send(struct agent *a, uint32_t stream, uint8_t flags,
 		const struct msb_msg *m);
 void agent_error(struct agent *a, uint32_t stream, bool end, int err,

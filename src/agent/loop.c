@@ -5,14 +5,17 @@
  * DOC: Theory of operation
  *
  * One thread, one poll() over the port, a signalfd (SIGCHLD, SIGIO) and
- * the stdout/stderr pipes of every running process.
+ * the stdout/stderr pipes of every running process. File reads and
+ * directory listings (fs.c) are always ready: while one is going on the
+ * poll() does not wait, and each pass serves them a piece each after the
+ * pipes.
  *
  * Output: every frame for the host is appended to one queue (a->out) and
  * written without blocking when the port is writable, so frames of a
  * stream stay in order and nothing is dropped. When the queue holds more
- * than AGENT_OUT_HIGH bytes the loop stops reading the pipes and the port
- * (the children block on full pipes, the host on a full port) until it
- * drains below AGENT_OUT_LOW.
+ * than AGENT_OUT_HIGH bytes the loop stops reading the pipes, files and
+ * the port (the children block on full pipes, the host on a full port)
+ * until it drains below AGENT_OUT_LOW.
  *
  * Input: bytes from the port are collected in a->in and cut into frames.
  * A bad payload is answered with an error frame; a bad length field
@@ -22,8 +25,9 @@
  * 0 and poll() report POLLHUP at once. The loop then leaves the port out
  * for AGENT_PORT_BACKOFF_MS, or until SIGIO says the host connected.
  *
- * Error replies carry END unless the stream is still running a process:
- * an error about one frame (stdin, signal) must not end a live stream.
+ * Error replies carry END unless the stream is still running a process or
+ * a file operation: an error about one frame (stdin, signal, data) must
+ * not end a live stream.
  */
 #include <errno.h>
 #include <poll.h>
@@ -36,8 +40,27 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "proto/cbor.h"
 
 #define PORT_READ_CHUNK (64u << 10)
+
+/*
+ * agent_text_fix() - make @s valid UTF-8 in place, as text on the wire
+ * must be: a byte that does not start a valid sequence becomes '?'. For
+ * messages that quote file names or were cut short.
+ */
+void agent_text_fix(char *s)
+{
+	uint8_t *p = (uint8_t *)s;
+
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+
+		if (strnlen((char *)p, n) < n || !cbor_utf8_valid(p, n))
+			*p = '?', n = 1;
+		p += n;
+	}
+}
 
 void agent_send(struct agent *a, uint32_t stream, uint8_t flags,
 		const struct msb_msg *m)
@@ -65,6 +88,7 @@ void agent_error(struct agent *a, uint32_t stream, bool end, int err,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	agent_text_fix(msg); /* cut short, maybe within a character */
 	m.msg = msb_str(msg);
 	if (err) {
 		m.has |= MSB_HAS(MSB_FLD_ERRNO);
@@ -106,10 +130,15 @@ void agent_flush(struct agent *a)
 	}
 }
 
-/* Whether @stream has a process the agent still reports on. */
+/* Whether @stream has a process or a file operation still going on. */
 static bool live(struct agent *a, uint32_t stream)
 {
-	return stream != 0 && proc_find(a, stream);
+	return stream != 0 && (proc_find(a, stream) || fs_find(a, stream));
+}
+
+static bool is_fs_request(enum msb_msg_type t)
+{
+	return t >= MSB_MSG_FS_STAT && t <= MSB_MSG_FS_CHOWN;
 }
 
 static void send_ready(struct agent *a, uint32_t stream)
@@ -287,6 +316,8 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 		return;
 	}
 	case MSB_MSG_SHUTDOWN:
+		/* Open files would keep the root from going read-only. */
+		fs_close_all(a);
 		init_shutdown(a);
 		return;
 	case MSB_MSG_ERROR:
@@ -303,15 +334,32 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 		break;
 	}
 
+	name = msb_msg_type_name(m.type);
 	if (m.type == MSB_MSG_EXEC || m.type == MSB_MSG_SIGNAL ||
-	    m.type == MSB_MSG_STDIN) {
+	    m.type == MSB_MSG_STDIN || m.type == MSB_MSG_FS_DATA ||
+	    is_fs_request(m.type)) {
 		if (a->state != AGENT_READY) {
 			agent_error(
 				a, id, true, EAGAIN,
 				"%s: the agent is not ready (send hello first)",
-				msb_msg_type_name(m.type));
+				name);
 			return;
 		}
+	}
+	if ((f->hdr.flags & MSB_F_START) && live(a, id)) {
+		agent_error(a, id, false, EEXIST,
+			    "%s: stream %u is already in use",
+			    name ? name : "?", id);
+		return;
+	}
+	if (is_fs_request(m.type)) {
+		if (!(f->hdr.flags & MSB_F_START)) {
+			agent_error(a, id, !live(a, id), EINVAL,
+				    "%s without the START flag", name);
+			return;
+		}
+		fs_request(a, id, f->hdr.flags, &m);
+		return;
 	}
 	switch (m.type) {
 	case MSB_MSG_EXEC:
@@ -322,14 +370,22 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 		}
 		exec_start(a, id, &m);
 		return;
-	case MSB_MSG_SIGNAL:
-		exec_signal(a, id, &m);
+	case MSB_MSG_SIGNAL: {
+		struct fs_stream *s = id ? fs_find(a, id) : NULL;
+
+		if (s)
+			fs_cancel(a, s);
+		else
+			exec_signal(a, id, &m);
 		return;
+	}
 	case MSB_MSG_STDIN:
 		handle_stdin(a, id, &m);
 		return;
+	case MSB_MSG_FS_DATA:
+		fs_data(a, id, f->hdr.flags, &m);
+		return;
 	default:
-		name = msb_msg_type_name(m.type);
 		agent_error(a, id, !live(a, id), ENOTSUP,
 			    "unexpected message `%s` from the host",
 			    name ? name : "?");
@@ -456,6 +512,9 @@ void agent_loop(struct agent *a)
 		} else {
 			timeout = (int)(a->port_retry - now);
 		}
+		/* Files to read: look at the descriptors, do not wait. */
+		if (!a->throttled && fs_pending(a))
+			timeout = 0;
 		/* Start at a different process each time: fairness when
 		 * the out queue fills up within one pass. */
 		for (size_t i = 0; !a->throttled && i < a->nprocs; i++) {
@@ -495,6 +554,8 @@ void agent_loop(struct agent *a)
 			proc_read(a, p, ref[i].is_err ? &p->err_fd : &p->out_fd,
 				  ref[i].is_err);
 		}
+		if (!a->throttled)
+			fs_serve(a);
 		if (pfd[1].fd >= 0 && pfd[1].revents) {
 			short rev = pfd[1].revents;
 

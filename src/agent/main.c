@@ -10,10 +10,10 @@
  * hello. The hello names the root device: the agent mounts it, moves /dev,
  * /proc and /sys into it, makes it the root (the switch_root way: initramfs
  * cannot be pivot_root'ed), answers ready with its boot timings and then
- * serves exec, signal, ping and shutdown requests from one poll() loop
- * (loop.c, exec.c). Being init, it reaps every process in the guest and
- * must never exit: bad input gets an error frame, failures get logged to
- * the console, and the loop carries on.
+ * serves exec, signal, filesystem, ping and shutdown requests from one
+ * poll() loop (loop.c, exec.c, fs.c). Being init, it reaps every process
+ * in the guest and must never exit: bad input gets an error frame,
+ * failures get logged to the console, and the loop carries on.
  */
 #include <errno.h>
 #include <signal.h>
