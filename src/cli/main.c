@@ -19,6 +19,7 @@ static const char usage[] =
 	"  run     boot a new sandbox, run one command in it, remove it\n"
 	"  create  record a named sandbox without starting it (run's options)\n"
 	"  exec    run a command in a running sandbox\n"
+	"  cp      copy files and trees into or out of a sandbox\n"
 	"  ls      list sandboxes\n"
 	"  start   start a stopped sandbox\n"
 	"  stop    stop sandboxes\n"
@@ -132,6 +133,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run") || !strcmp(cmd, "create"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "cp"))
+		return cmd_cp(argc - 1, argv + 1);
 	if (!strcmp(cmd, "exec"))
 		return cmd_exec(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ls") || !strcmp(cmd, "ps"))

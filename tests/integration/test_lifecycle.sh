@@ -85,6 +85,27 @@ else
 	bad "supervisor process not found"
 fi
 
+# msb cp of a tree, in and out, contents and modes kept
+tree=$work/tree
+mkdir -p "$tree/sub/deep"
+head -c 2000000 /dev/urandom >"$tree/big.bin"
+echo hello >"$tree/sub/a.txt"
+printf '#!/bin/sh\necho ran\n' >"$tree/sub/deep/x.sh"
+chmod 755 "$tree/sub/deep/x.sh"
+chmod 600 "$tree/big.bin"
+chmod 751 "$tree/sub"
+ln -s sub/a.txt "$tree/link"
+expect "cp into the sandbox" 0 "$MSB" cp "$tree" one:/root
+expect "copied script runs" 0 "$MSB" exec one -- /root/tree/sub/deep/x.sh
+contains "script output" "$work/out" "ran"
+mkdir "$work/back"
+expect "cp out of the sandbox" 0 "$MSB" cp one:/root/tree "$work/back"
+diff -r "$tree" "$work/back/tree" >/dev/null && ok "tree contents equal" || bad "tree contents differ"
+modes() { (cd "$1" && find . -printf '%p %m %y\n' | sort); }
+[ "$(modes "$tree")" = "$(modes "$work/back/tree")" ] && ok "modes and types kept" || bad "modes differ"
+expect "cp needs a sandbox side" 2 "$MSB" cp "$tree" "$work/x"
+expect "cp of a missing guest file" 1 "$MSB" cp one:/nope "$work/x"
+
 # metrics move under a CPU and a disk load in the guest
 expect "metrics" 0 "$MSB" metrics --json one
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
@@ -111,9 +132,9 @@ expect "kill" 0 "$MSB" kill one
 expect "rm -f" 0 "$MSB" rm -f one
 
 # limits: an idle sandbox and one past its maximum duration stop by themselves
-expect "run -d --idle-timeout" 0 "$MSB" run -d --name idle --idle-timeout 2
+expect "run -d --idle-timeout" 0 "$MSB" run -d --name idle --idle-timeout 6
+expect "a command keeps it busy" 0 "$MSB" exec idle -- sleep 8
 expect "run -d --max-duration" 0 "$MSB" run -d --name brief --max-duration 3
-expect "a command keeps it busy" 0 "$MSB" exec idle -- sleep 3
 for _ in $(seq 100); do
 	[ "$(status_of idle)" = stopped ] && [ "$(status_of brief)" = stopped ] && break
 	sleep 0.2
