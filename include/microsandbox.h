@@ -373,11 +373,21 @@ typedef struct msb_exec_options {
 	 * far is discarded). 0: no limit.
 	 */
 	unsigned int timeout_ms;
+	/*
+	 * Standard input: @stdin_data/@stdin_len (sent, then EOF), or
+	 * everything read from @stdin_fd until its end (e.g. STDIN_FILENO;
+	 * not closed). Neither (the default, stdin_fd -1): stdin is empty,
+	 * so nothing ever waits for input.
+	 */
+	const void *stdin_data;
+	size_t stdin_len;
+	int stdin_fd;
 } msb_exec_options;
 
 #define MSB_EXEC_OPTIONS_INIT                                                  \
 	{                                                                      \
-		MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0      \
+		MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0,     \
+			NULL, 0, -1                                            \
 	}
 
 /*

@@ -32,7 +32,13 @@ struct proc {
 	int err_fd;  /* read end of its stderr pipe, -1 after EOF */
 	bool reaped; /* waitpid() returned its status */
 	int status;
+	int in_fd;          /* write end of its stdin pipe, or -1 */
+	struct msb_buf in_q; /* STDIN data not yet written to in_fd */
+	bool in_eof;        /* the host closed stdin: close in_fd when empty */
 };
+
+/* Stop reading the port while this much stdin waits for processes. */
+#define AGENT_STDIN_HIGH (4u << 20)
 
 /* A filesystem request being served over several frames (fs.c). */
 struct fs_stream;
@@ -96,6 +102,10 @@ struct proc *proc_find(struct agent *a, uint32_t stream);
 void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err);
 bool procs_reap(struct agent *a);
 void procs_finish(struct agent *a);
+void proc_stdin(struct agent *a, struct proc *p, const struct msb_msg *m,
+		bool end);
+void proc_write_stdin(struct proc *p);
+size_t procs_stdin_queued(const struct agent *a);
 
 /* fs.c: guest filesystem requests. */
 void fs_request(struct agent *a, uint32_t stream, uint8_t flags,

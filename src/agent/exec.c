@@ -70,7 +70,8 @@ struct spawn {
 	char *pathbuf;    /* room for one PATH entry + '/' + argv[0] */
 	const struct rlimit *nofile;
 	int null_fd;
-	int out[2], err[2], rep[2];
+	int out[2], err[2], rep[2], in[2];
+	bool want_stdin;
 };
 
 static void spawn_free(struct spawn *sp)
@@ -86,6 +87,7 @@ static void spawn_free(struct spawn *sp)
 		close_fd(&sp->out[i]);
 		close_fd(&sp->err[i]);
 		close_fd(&sp->rep[i]);
+		close_fd(&sp->in[i]);
 	}
 }
 
@@ -262,7 +264,7 @@ static void __attribute__((noreturn)) child(const struct spawn *sp)
 		child_fail(sp, STEP_SIGMASK, errno);
 	if (setrlimit(RLIMIT_NOFILE, sp->nofile) < 0)
 		child_fail(sp, STEP_RLIMIT, errno);
-	if (dup2(sp->null_fd, STDIN_FILENO) < 0 ||
+	if (dup2(sp->want_stdin ? sp->in[0] : sp->null_fd, STDIN_FILENO) < 0 ||
 	    dup2(sp->out[1], STDOUT_FILENO) < 0 ||
 	    dup2(sp->err[1], STDERR_FILENO) < 0)
 		child_fail(sp, STEP_STDIO, errno);
@@ -445,6 +447,7 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 		.out = {-1, -1},
 		.err = {-1, -1},
 		.rep = {-1, -1},
+		.in = {-1, -1},
 	};
 	struct child_report rep;
 	struct proc *p = NULL;
@@ -481,8 +484,11 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 			    "open `/dev/null`: %m");
 		goto out;
 	}
+	sp.want_stdin = m->has & MSB_HAS(MSB_FLD_FLAGS) &&
+			m->flags & MSB_EXEC_STDIN;
 	if (pipe2(sp.out, O_CLOEXEC) < 0 || pipe2(sp.err, O_CLOEXEC) < 0 ||
-	    pipe2(sp.rep, O_CLOEXEC) < 0) {
+	    pipe2(sp.rep, O_CLOEXEC) < 0 ||
+	    (sp.want_stdin && pipe2(sp.in, O_CLOEXEC) < 0)) {
 		send_failed(a, stream, "internal", errno, "pipe2: %m");
 		goto out;
 	}
@@ -498,6 +504,7 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 
 	close_fd(&sp.out[1]);
 	close_fd(&sp.err[1]);
+	close_fd(&sp.in[0]);
 	close_fd(&sp.rep[1]);
 	do
 		n = read(sp.rep[0], &rep, sizeof(rep));
@@ -528,7 +535,9 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 	p->pid = pid;
 	p->out_fd = steal_fd(&sp.out[0]);
 	p->err_fd = steal_fd(&sp.err[0]);
-	if (set_nonblock(p->out_fd, 1) < 0 || set_nonblock(p->err_fd, 1) < 0)
+	p->in_fd = steal_fd(&sp.in[1]);
+	if (set_nonblock(p->out_fd, 1) < 0 || set_nonblock(p->err_fd, 1) < 0 ||
+	    (p->in_fd >= 0 && set_nonblock(p->in_fd, 1) < 0))
 		agent_log("fcntl O_NONBLOCK on pipes of pid %d: %m", pid);
 	a->procs[a->nprocs++] = steal_ptr(&p);
 	{
@@ -649,7 +658,60 @@ void procs_finish(struct agent *a)
 			m.code = WEXITSTATUS(p->status);
 		}
 		agent_send(a, p->stream, MSB_F_END, &m);
+		close_fd(&p->in_fd);
+		msb_buf_free(&p->in_q);
 		free(p);
 		a->procs[i] = a->procs[--a->nprocs];
 	}
+}
+
+/*
+ * proc_stdin() - queue a STDIN frame's data for the process; @end closes
+ * its stdin once everything queued is written.
+ */
+void proc_stdin(struct agent *a, struct proc *p, const struct msb_msg *m,
+		bool end)
+{
+	if (p->in_fd < 0) {
+		/* It was closed (EOF sent, or the process closed it). */
+		return;
+	}
+	if ((m->has & MSB_HAS(MSB_FLD_DATA)) && m->data.n &&
+	    msb_buf_append(&p->in_q, m->data.p, m->data.n) < 0)
+		agent_error(a, p->stream, false, errno, "stdin: %m");
+	if (end)
+		p->in_eof = true;
+	proc_write_stdin(p);
+}
+
+/* Write what the pipe takes of the queued stdin; close it at EOF. */
+void proc_write_stdin(struct proc *p)
+{
+	while (p->in_fd >= 0 && msb_buf_avail(&p->in_q)) {
+		ssize_t n = write(p->in_fd, msb_buf_head(&p->in_q),
+				  msb_buf_avail(&p->in_q));
+		if (n > 0) {
+			msb_buf_consume(&p->in_q, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		/* EPIPE: the process closed its stdin; drop the rest. */
+		msb_buf_free(&p->in_q);
+		close_fd(&p->in_fd);
+		return;
+	}
+	if (p->in_eof && !msb_buf_avail(&p->in_q))
+		close_fd(&p->in_fd);
+}
+
+size_t procs_stdin_queued(const struct agent *a)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < a->nprocs; i++)
+		total += msb_buf_avail(&a->procs[i]->in_q);
+	return total;
 }

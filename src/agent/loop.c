@@ -281,17 +281,23 @@ static void handle_hello(struct agent *a, uint32_t stream,
 }
 
 static void handle_stdin(struct agent *a, uint32_t stream,
-			 const struct msb_msg *m)
+			 const struct msb_msg *m, bool end)
 {
 	if (!live(a, stream)) {
 		agent_error(a, stream, true, ESRCH,
 			    "stdin: no process on stream %u", stream);
 		return;
 	}
-	/* stdin is /dev/null: an empty chunk or a bare EOF asks nothing. */
-	if ((m->has & MSB_HAS(MSB_FLD_DATA)) && m->data.n)
-		agent_error(a, stream, false, ENOTSUP,
-			    "stdin is not supported yet (it is /dev/null)");
+	struct proc *p = proc_find(a, stream);
+	if (p->in_fd < 0 && !p->in_eof && (m->has & MSB_HAS(MSB_FLD_DATA)) &&
+	    m->data.n) {
+		/* Started without MSB_EXEC_STDIN: stdin is /dev/null. */
+		agent_error(a, stream, false, EINVAL,
+			    "stdin: the process was started without stdin");
+		p->in_eof = true; /* say it once */
+		return;
+	}
+	proc_stdin(a, p, m, end);
 }
 
 static void handle_frame(struct agent *a, const struct msb_frame *f)
@@ -380,7 +386,7 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 		return;
 	}
 	case MSB_MSG_STDIN:
-		handle_stdin(a, id, &m);
+		handle_stdin(a, id, &m, f->hdr.flags & MSB_F_END);
 		return;
 	case MSB_MSG_FS_DATA:
 		fs_data(a, id, f->hdr.flags, &m);
@@ -426,8 +432,9 @@ static void process_frames(struct agent *a)
 		}
 		handle_frame(a, &f);
 		msb_buf_consume(&a->in, msb_frame_size(&f));
-		if (msb_buf_avail(&a->out) > AGENT_OUT_HIGH)
-			return; /* the rest waits for the host to read */
+		if (msb_buf_avail(&a->out) > AGENT_OUT_HIGH ||
+		    procs_stdin_queued(a) > AGENT_STDIN_HIGH)
+			return; /* the rest waits for the host or processes */
 	}
 }
 
@@ -437,7 +444,8 @@ static void port_read(struct agent *a)
 	size_t total = 0;
 
 	while (a->port_up && total < AGENT_PORT_READ_MAX &&
-	       msb_buf_avail(&a->out) <= AGENT_OUT_HIGH) {
+	       msb_buf_avail(&a->out) <= AGENT_OUT_HIGH &&
+	       procs_stdin_queued(a) <= AGENT_STDIN_HIGH) {
 		ssize_t n;
 
 		if (msb_buf_reserve(&a->in, PORT_READ_CHUNK) < 0) {
@@ -479,12 +487,13 @@ static void handle_signals(struct agent *a)
 struct pipe_ref {
 	struct proc *p;
 	bool is_err;
+	bool is_in; /* its stdin, waiting to be written */
 };
 
 void agent_loop(struct agent *a)
 {
-	static struct pollfd pfd[2 + 2 * AGENT_MAX_PROCS];
-	static struct pipe_ref ref[2 + 2 * AGENT_MAX_PROCS];
+	static struct pollfd pfd[2 + 3 * AGENT_MAX_PROCS];
+	static struct pipe_ref ref[2 + 3 * AGENT_MAX_PROCS];
 
 	for (;;) {
 		size_t avail = msb_buf_avail(&a->out), n = 2;
@@ -521,14 +530,24 @@ void agent_loop(struct agent *a)
 			struct proc *p = a->procs[(a->rr + i) % a->nprocs];
 
 			if (p->out_fd >= 0) {
-				ref[n] = (struct pipe_ref){p, false};
+				ref[n] = (struct pipe_ref){p, false, false};
 				pfd[n++] =
 					(struct pollfd){p->out_fd, POLLIN, 0};
 			}
 			if (p->err_fd >= 0) {
-				ref[n] = (struct pipe_ref){p, true};
+				ref[n] = (struct pipe_ref){p, true, false};
 				pfd[n++] =
 					(struct pollfd){p->err_fd, POLLIN, 0};
+			}
+		}
+		/* Stdin waiting for room in a process's pipe. */
+		for (size_t i = 0; i < a->nprocs; i++) {
+			struct proc *p = a->procs[i];
+
+			if (p->in_fd >= 0 && msb_buf_avail(&p->in_q)) {
+				ref[n] = (struct pipe_ref){p, false, true};
+				pfd[n++] =
+					(struct pollfd){p->in_fd, POLLOUT, 0};
 			}
 		}
 
@@ -549,6 +568,11 @@ void agent_loop(struct agent *a)
 
 			if (msb_buf_avail(&a->out) > AGENT_OUT_HIGH)
 				break;
+			if (ref[i].is_in) {
+				if (pfd[i].revents)
+					proc_write_stdin(p);
+				continue;
+			}
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			proc_read(a, p, ref[i].is_err ? &p->err_fd : &p->out_fd,

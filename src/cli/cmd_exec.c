@@ -18,6 +18,7 @@ static const char exec_usage[] =
 	"exit with CMD's status (as msb run does).\n"
 	"\n"
 	"Options:\n"
+	"  -i, --interactive     pass msb's standard input to CMD (default: empty)\n"
 	"  -e, --env KEY=VALUE   environment variable (repeatable)\n"
 	"  -w, --workdir DIR     working directory (default: the image's, or /)\n"
 	"  -u, --user USER       name, uid, name:group or uid:gid\n"
@@ -38,6 +39,7 @@ int cmd_exec(int argc, char **argv)
 		{"workdir", required_argument, NULL, 'w'},
 		{"user", required_argument, NULL, 'u'},
 		{"timeout", required_argument, NULL, 't'},
+		{"interactive", no_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -46,7 +48,7 @@ int cmd_exec(int argc, char **argv)
 	size_t nenv = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+e:w:u:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+ie:w:u:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			if (!strchr(optarg, '=') || optarg[0] == '=' ||
@@ -56,6 +58,9 @@ int cmd_exec(int argc, char **argv)
 				return EXIT_MSB_ERROR;
 			}
 			env[nenv++] = optarg;
+			break;
+		case 'i':
+			eo.stdin_fd = STDIN_FILENO;
 			break;
 		case 'w':
 			eo.cwd = optarg;

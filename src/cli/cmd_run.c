@@ -36,6 +36,7 @@ static const char run_usage[] =
 	"                        the host environment is never passed in\n"
 	"  -w, --workdir DIR     working directory of CMD (default: the image's, or /)\n"
 	"  -u, --user USER       run CMD as USER: name, uid, name:group or uid:gid\n"
+	"  -i, --interactive     pass msb's standard input to CMD (default: empty)\n"
 	"      --boot-timeout S  seconds to wait for the guest (default 60)\n"
 	"      --timeout S       kill CMD (and its children) after S seconds;\n"
 	"                        msb then exits with 124\n"
@@ -96,6 +97,7 @@ int cmd_run(int argc, char **argv)
 		{"timeout", required_argument, NULL, 't'},
 		{"name", required_argument, NULL, 'n'},
 		{"detach", no_argument, NULL, 'd'},
+		{"interactive", no_argument, NULL, 'i'},
 		{"idle-timeout", required_argument, NULL, 'I'},
 		{"max-duration", required_argument, NULL, 'D'},
 		{"platform", required_argument, NULL, 'p'},
@@ -111,7 +113,7 @@ int cmd_run(int argc, char **argv)
 	int c;
 
 	/* Options end at the first positional argument or at "--". */
-	while ((c = getopt_long(argc, argv, "+c:m:e:w:u:dh", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+c:m:e:w:u:dih", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'c':
@@ -181,6 +183,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'd':
 			o.detached = 1;
+			break;
+		case 'i':
+			eo.stdin_fd = STDIN_FILENO;
 			break;
 		case 'I':
 		case 'D':

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Running commands in a sandbox and collecting their output. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/internal.h"
 
@@ -29,6 +31,67 @@ static int check_exec_options(const msb_exec_options *o)
 				*e);
 	}
 	return 0;
+}
+
+/* Standard input on its way to the command. */
+struct stdin_pump {
+	const uint8_t *data; /* from a buffer, or */
+	size_t left;
+	int fd;              /* from a descriptor (-1: none) */
+	bool done;           /* EOF sent */
+};
+
+/* Send one STDIN frame; @eof marks the end. */
+static int send_stdin(msb_sandbox *sb, uint32_t id, const void *p, size_t n,
+		      bool eof)
+{
+	struct msb_msg m = {
+		.type = MSB_MSG_STDIN,
+		.has = MSB_HAS(MSB_FLD_DATA),
+		.data = {p, n},
+	};
+	return msb__conn_send(&sb->conn, id, eof ? MSB_F_END : 0, &m);
+}
+
+/*
+ * Move stdin forward without ever blocking on it while output waits.
+ * Return: 1 when the connection has something to read (or @wait ran out),
+ * 0 after progress on stdin, or -MSB_E*.
+ */
+static int pump_stdin(struct stdin_pump *sp, msb_sandbox *sb, uint32_t id,
+		      int wait)
+{
+	struct pollfd pf[2] = {
+		{.fd = sb->conn.fd, .events = POLLIN},
+		{.fd = sp->fd >= 0 ? sp->fd : sb->conn.fd,
+		 .events = sp->fd >= 0 ? POLLIN : POLLOUT},
+	};
+
+	if (msb_buf_avail(&sb->conn.in))
+		return 1;
+	int r = poll(pf, 2, wait);
+	if (r < 0)
+		return errno == EINTR ? 0
+				      : msb__error(MSB_ESYS, errno, "poll: %s",
+						   strerror(errno));
+	if (r == 0 || pf[0].revents)
+		return 1;
+	if (!pf[1].revents)
+		return 0;
+	if (sp->fd < 0) {
+		size_t n = sp->left < MSB_CHUNK_MAX ? sp->left : MSB_CHUNK_MAX;
+		int rc = send_stdin(sb, id, sp->data, n, n == sp->left);
+		sp->data += n;
+		sp->left -= n;
+		sp->done = sp->left == 0;
+		return rc;
+	}
+	uint8_t buf[16384];
+	ssize_t n = read(sp->fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	sp->done = n <= 0;
+	return send_stdin(sb, id, buf, n > 0 ? (size_t)n : 0, n <= 0);
 }
 
 /* Deliver one chunk of output to the callback or the collected buffer. */
@@ -101,6 +164,16 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 		req.has |= MSB_HAS(MSB_FLD_USER);
 		req.user = msb_str(user);
 	}
+	struct stdin_pump sp = {.fd = -1, .done = true};
+	if (opts && (opts->stdin_data || opts->stdin_fd >= 0)) {
+		sp = (struct stdin_pump){
+			.data = opts->stdin_data,
+			.left = opts->stdin_data ? opts->stdin_len : 0,
+			.fd = opts->stdin_data ? -1 : opts->stdin_fd,
+		};
+		req.has |= MSB_HAS(MSB_FLD_FLAGS);
+		req.flags = MSB_EXEC_STDIN;
+	}
 	if ((rc = msb__conn_send(&sb->conn, id, MSB_F_START, &req)) < 0)
 		goto fail;
 
@@ -119,7 +192,21 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 				       ? 0
 				       : (int)((deadline - now + 999) / 1000);
 		}
-		rc = msb__conn_recv(&sb->conn, &f, &m, wait);
+		if (!sp.done) {
+			int r = pump_stdin(&sp, sb, id, wait);
+			if (r < 0) {
+				rc = r;
+				goto fail;
+			}
+			if (r == 0)
+				continue;
+			rc = msb__conn_recv(&sb->conn, &f, &m, 0);
+			if (rc == -MSB_ETIMEDOUT &&
+			    !(deadline && !killed && now_us() >= deadline))
+				continue;
+		} else {
+			rc = msb__conn_recv(&sb->conn, &f, &m, wait);
+		}
 		if (rc == -MSB_ETIMEDOUT && deadline && !killed) {
 			/* Kill the process group; its exit ends the stream. */
 			struct msb_msg kill = {

@@ -236,6 +236,12 @@ struct msb_msg {
 	uint64_t net_tx;
 };
 
+/* MSB_FLD_FLAGS bits of exec requests. */
+enum msb_exec_flags {
+	MSB_EXEC_STDIN = 1u << 0, /* stdin is a pipe fed by STDIN frames (the
+				     one with END closes it); else /dev/null */
+};
+
 /* MSB_FLD_FLAGS bits of fs requests. */
 enum msb_fs_flags {
 	MSB_FS_CREATE = 1u << 0,    /* fs_write: create if missing */

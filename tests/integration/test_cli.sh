@@ -88,6 +88,11 @@ expect "env, cpus, memory" 0 "$MSB" run --cpus 2 --memory 300 -e A=1 -e 'B=two w
 	sh -c 'echo "$A|$B"; nproc; grep MemTotal /proc/meminfo'
 contains "env passed" "$work/out" "1|two words"
 [ "$(sed -n 2p "$work/out")" = 2 ] && ok "2 vCPUs" || bad "2 vCPUs: $(cat "$work/out")"
+printf 'a\nb\nc\n' >"$work/in"
+expect "run -i passes stdin" 0 sh -c "\"$MSB\" run -i -- wc -l <'$work/in'"
+[ "$(cat "$work/out")" = 3 ] && ok "stdin line count" || bad "stdin: $(cat "$work/out")"
+expect "without -i stdin is empty" 0 sh -c "\"$MSB\" run -- wc -l <'$work/in'"
+[ "$(cat "$work/out")" = 0 ] && ok "no stdin by default" || bad "default stdin: $(cat "$work/out")"
 expect "timeout" 124 "$MSB" run --timeout 1 -- sleep 30
 contains "timeout message" "$work/err" "timed out"
 expect "workdir" 0 "$MSB" run -w /tmp -- pwd

@@ -177,6 +177,42 @@ static void test_commands(void)
 	CHECK(msb_exec_output_signal(out) == SIGTERM);
 	msb_exec_output_free(out);
 
+	/* stdin: empty by default (nothing waits), a buffer, EOF */
+	out = sh(sb, "cat; echo rc=$?");
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "rc=0\n");
+	msb_exec_output_free(out);
+	eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
+	eo.stdin_data = "one\ntwo\n";
+	eo.stdin_len = 8;
+	CHECK(msb_sandbox_shell(&out, sb, "wc -l", &eo) == 0);
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "2\n");
+	msb_exec_output_free(out);
+	/* 3 MiB of binary through cat, both ways at once */
+	size_t big = 3u << 20;
+	uint8_t *blob = malloc(big);
+	for (size_t i = 0; blob && i < big; i++)
+		blob[i] = (uint8_t)(i * 2654435761u >> 13);
+	eo.stdin_data = blob;
+	eo.stdin_len = big;
+	const char *catv[] = {"cat", NULL};
+	CHECK(blob && msb_sandbox_exec(&out, sb, catv, &eo) == 0);
+	size_t got = 0;
+	const char *echoed = msb_exec_output_stdout(out, &got);
+	CHECK(got == big && blob && !memcmp(echoed, blob, big));
+	msb_exec_output_free(out);
+	/* stdin from a descriptor, to its end */
+	int pfd[2];
+	CHECK(pipe(pfd) == 0);
+	CHECK(write(pfd[1], "via fd\n", 7) == 7);
+	close(pfd[1]);
+	eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
+	eo.stdin_fd = pfd[0];
+	CHECK(msb_sandbox_exec(&out, sb, catv, &eo) == 0);
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "via fd\n");
+	msb_exec_output_free(out);
+	close(pfd[0]);
+	free(blob);
+
 	/* a timeout kills the whole process group */
 	eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
 	eo.timeout_ms = 1000;
