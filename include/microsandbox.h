@@ -413,6 +413,68 @@ int msb_sandbox_shell(msb_exec_output **out, msb_sandbox *sb,
 		      const char *command, const msb_exec_options *opts);
 
 /*
+ * Streaming execution: a handle on a running command, for event loops and
+ * interactive use. Each handle has its own connection to the sandbox, so
+ * handles (and threads, one per handle) run independently. The command's
+ * stdin is a pipe: write to it, and close it when done (a command that
+ * reads stdin waits until then). Freeing a running handle kills the
+ * command.
+ */
+typedef struct msb_exec msb_exec;
+
+enum msb_exec_event_type {
+	MSB_EXEC_STARTED = 1, /* pid */
+	MSB_EXEC_STDOUT,      /* data, len */
+	MSB_EXEC_STDERR,      /* data, len */
+	MSB_EXEC_EXITED,      /* exit_code, or signal; the last event */
+};
+
+typedef struct msb_exec_event {
+	int type;         /* enum msb_exec_event_type */
+	int pid;          /* STARTED: the guest pid */
+	const void *data; /* STDOUT/STDERR; valid until the next call */
+	size_t len;
+	int exit_code;    /* EXITED: 0..255, or -1 if a signal killed it */
+	int signal;       /* EXITED: the signal, or 0 */
+} msb_exec_event;
+
+/*
+ * msb_exec_start() - start a command and return at once.
+ * Failures to start (MSB_ECMDNOTFOUND, MSB_EEXEC...) are reported by
+ * msb_exec_next(), in order. @opts: env, cwd, user, stdin_data (sent
+ * first); on_output and timeout_ms are not used here.
+ */
+int msb_exec_start(msb_exec **out, msb_sandbox *sb, const char *const *argv,
+		   const msb_exec_options *opts);
+
+/*
+ * msb_exec_next() - the next event, waiting at most @timeout_ms (-1:
+ * forever). Return: 0 with *@ev filled; MSB_ETIMEDOUT if none came;
+ * MSB_ESTATE after EXITED; the start errors above; MSB_EVMDIED.
+ */
+int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms);
+
+/* A descriptor that polls readable when msb_exec_next() may have an
+ * event (epoll, libuv...). Owned by the handle. */
+int msb_exec_fd(const msb_exec *e);
+
+/* Write to the command's stdin (blocking until sent). */
+int msb_exec_write(msb_exec *e, const void *data, size_t len);
+/* Close its stdin (EOF). */
+int msb_exec_close_stdin(msb_exec *e);
+/* Send @sig to the command's process group. */
+int msb_exec_signal(msb_exec *e, int sig);
+
+/*
+ * msb_exec_wait() - discard output until the command ends.
+ * @exit_code, @signal: as in EXITED (may be NULL)
+ */
+int msb_exec_wait(msb_exec *e, int *exit_code, int *signal);
+
+/* Release the handle; a command still running is killed. */
+void msb_exec_free(msb_exec *e);
+
+/*
  * Collected output; owned by @o. @len may be NULL. The data is followed by
  * a NUL byte (not counted), so text output can be used as a C string.
  */

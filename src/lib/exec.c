@@ -15,7 +15,7 @@ struct msb_exec_output {
 	uint64_t duration_ms;
 };
 
-static int check_exec_options(const msb_exec_options *o)
+int msb__check_exec_options(const msb_exec_options *o)
 {
 	if (o && o->version != MSB_EXEC_OPTIONS_VERSION)
 		return msb__error(
@@ -108,8 +108,31 @@ static int take_output(msb_exec_output *o, const msb_exec_options *opts,
 	return 0;
 }
 
-static int finish_failed(const msb_exec_options *opts, const char *cmd,
-			 const struct msb_msg *m)
+void msb__exec_request(struct msb_msg *req, const msb_sandbox *sb,
+		       const char *const *argv, const msb_exec_options *opts)
+{
+	*req = (struct msb_msg){
+		.type = MSB_MSG_EXEC,
+		.has = MSB_HAS(MSB_FLD_ARGV),
+		.argv = {.v = argv},
+	};
+	if (opts && opts->env) {
+		req->has |= MSB_HAS(MSB_FLD_ENV);
+		req->env.v = opts->env;
+	}
+	const char *cwd = opts && opts->cwd ? opts->cwd : sb->workdir;
+	const char *user = opts && opts->user ? opts->user : sb->user;
+	if (cwd) {
+		req->has |= MSB_HAS(MSB_FLD_CWD);
+		req->cwd = msb_str(cwd);
+	}
+	if (user) {
+		req->has |= MSB_HAS(MSB_FLD_USER);
+		req->user = msb_str(user);
+	}
+}
+
+int msb__exec_failed(const char *cmd, const struct msb_msg *m)
 {
 	if (msb_bytes_eq(m->kind, "not_found"))
 		return msb__error(MSB_ECMDNOTFOUND, (int)m->err,
@@ -132,7 +155,7 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 	*out = NULL;
 	if (!argv[0] || !argv[0][0])
 		return msb__error(MSB_EINVAL, 0, "empty command");
-	if ((rc = check_exec_options(opts)) < 0)
+	if ((rc = msb__check_exec_options(opts)) < 0)
 		return rc;
 	if (sb->stopped || sb->conn.fd < 0)
 		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
@@ -145,25 +168,8 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 	uint32_t id = sb->next_stream++;
 	if (sb->next_stream == 0)
 		sb->next_stream = 1;
-	struct msb_msg req = {
-		.type = MSB_MSG_EXEC,
-		.has = MSB_HAS(MSB_FLD_ARGV),
-		.argv = {.v = argv},
-	};
-	if (opts && opts->env) {
-		req.has |= MSB_HAS(MSB_FLD_ENV);
-		req.env.v = opts->env;
-	}
-	const char *cwd = opts && opts->cwd ? opts->cwd : sb->workdir;
-	const char *user = opts && opts->user ? opts->user : sb->user;
-	if (cwd) {
-		req.has |= MSB_HAS(MSB_FLD_CWD);
-		req.cwd = msb_str(cwd);
-	}
-	if (user) {
-		req.has |= MSB_HAS(MSB_FLD_USER);
-		req.user = msb_str(user);
-	}
+	struct msb_msg req;
+	msb__exec_request(&req, sb, argv, opts);
 	struct stdin_pump sp = {.fd = -1, .done = true};
 	if (opts && (opts->stdin_data || opts->stdin_fd >= 0)) {
 		sp = (struct stdin_pump){
@@ -244,7 +250,7 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 			done = true;
 			break;
 		case MSB_MSG_FAILED:
-			rc = finish_failed(opts, argv[0], &m);
+			rc = msb__exec_failed(argv[0], &m);
 			break;
 		case MSB_MSG_ERROR:
 			rc = msb__error(MSB_EAGENT, 0, "guest agent: %.*s",

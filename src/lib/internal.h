@@ -77,6 +77,15 @@ struct msb_sandbox {
 	msb_image *image; /* NULL for a disk image root */
 };
 
+/* exec.c: the exec request for @argv with the sandbox's defaults. */
+void msb__exec_request(struct msb_msg *req, const msb_sandbox *sb,
+		       const char *const *argv, const msb_exec_options *opts);
+/* The error for a FAILED answer to exec. */
+int msb__exec_failed(const char *cmd, const struct msb_msg *m);
+int msb__check_exec_options(const msb_exec_options *o);
+/* lifecycle.c: a new connection to the sandbox's supervisor. */
+int msb__sandbox_dial(struct msb_conn *c, const char *name);
+
 /* Boot a sandbox ("create" a new one, or "start" a stored one). */
 int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		      const char *mode);

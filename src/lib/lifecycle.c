@@ -386,6 +386,33 @@ out:
 	return rc;
 }
 
+int msb__sandbox_dial(struct msb_conn *c, const char *name)
+{
+	struct msb_paths paths;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int rc;
+
+	if ((rc = msb__paths_home(&paths)) < 0)
+		return rc;
+	int n = snprintf(sa.sun_path, sizeof(sa.sun_path),
+			 "%s/sandboxes/%s/run/agent.sock", paths.home, name);
+	msb__paths_clear(&paths);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return msb__error(MSB_ESYS, ENAMETOOLONG,
+				  "sandbox `%s`: socket path too long: use a shorter MSB_HOME",
+				  name);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 ||
+	    connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = msb__error(MSB_ESTATE, errno,
+				"connect to sandbox `%s`: %s (is it running?)",
+				name, strerror(errno));
+		close_fd(&c->fd);
+		return rc;
+	}
+	return 0;
+}
+
 EXPORT int msb_sandbox_connect(msb_sandbox **out, const char *name)
 {
 	struct msb_paths paths;
@@ -410,15 +437,6 @@ EXPORT int msb_sandbox_connect(msb_sandbox **out, const char *name)
 				name, info.status);
 		goto out;
 	}
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int n = snprintf(sa.sun_path, sizeof(sa.sun_path),
-			 "%s/sandboxes/%s/run/agent.sock", paths.home, name);
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
-		rc = msb__error(MSB_ESYS, ENAMETOOLONG,
-				"sandbox `%s`: socket path too long: use a shorter MSB_HOME",
-				name);
-		goto out;
-	}
 	sb = calloc(1, sizeof(*sb));
 	if (!sb || !(sb->name = strdup(name))) {
 		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
@@ -427,14 +445,9 @@ EXPORT int msb_sandbox_connect(msb_sandbox **out, const char *name)
 	sb->watch_fd = -1;
 	sb->next_stream = 1;
 	sb->detached = true;
-	sb->conn.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (sb->conn.fd < 0 ||
-	    connect(sb->conn.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = msb__error(MSB_ESTATE, errno,
-				"connect to sandbox `%s`: %s (is it still booting?)",
-				name, strerror(errno));
+	sb->conn.fd = -1;
+	if ((rc = msb__sandbox_dial(&sb->conn, name)) < 0)
 		goto out;
-	}
 	/* The image's defaults for exec (working directory, user). */
 	if (info.image && info.image[0] != '/' && info.image[0] != '.') {
 		msb_pull_options po = MSB_PULL_OPTIONS_INIT;

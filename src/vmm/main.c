@@ -58,7 +58,7 @@
 #include "vmm/state.h"
 #include <sys/un.h>
 
-#define MAX_CLIENTS 64
+#define MAX_CLIENTS 256
 #define BUF_HIGH (8u << 20) /* stop reading a producer above this */
 #define DEFAULT_STOP_MS 10000
 

@@ -5,6 +5,7 @@
  * killed under a running command, and the boot errors (timeout, panic,
  * KVM). Each case checks that nothing is left behind.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -253,6 +254,128 @@ static void test_commands(void)
 	CHECK(find_process(name) == 0);
 	CHECK(count_sandbox_dirs() == 0);
 	unsetenv("HOST_ONLY_SECRET");
+}
+
+/* Read events until EXITED, appending stdout to @buf. */
+static int drain(msb_exec *e, char *buf, size_t cap, int *code)
+{
+	msb_exec_event ev;
+	size_t len = strlen(buf);
+
+	for (;;) {
+		int rc = msb_exec_next(e, &ev, 60000);
+		if (rc < 0)
+			return rc;
+		if (ev.type == MSB_EXEC_STDOUT && len + ev.len < cap) {
+			memcpy(buf + len, ev.data, ev.len);
+			len += ev.len;
+			buf[len] = '\0';
+		}
+		if (ev.type == MSB_EXEC_EXITED) {
+			*code = ev.signal ? 128 + ev.signal : ev.exit_code;
+			return 0;
+		}
+	}
+}
+
+/* Streaming exec handles: stdin, events, a pollable fd, signals, many at
+ * once. */
+static void test_streaming(void)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_sandbox *sb;
+	msb_exec *e;
+	msb_exec_event ev;
+	char buf[4096];
+	int code = -2;
+
+	if (msb_sandbox_create(&sb, &o) < 0) {
+		CHECK(!"create");
+		return;
+	}
+	/* cat: what goes in comes out; EOF ends it */
+	const char *cat[] = {"cat", NULL};
+	CHECK(msb_exec_start(&e, sb, cat, NULL) == 0);
+	CHECK(msb_exec_next(e, &ev, 30000) == 0 && ev.type == MSB_EXEC_STARTED &&
+	      ev.pid > 1);
+	CHECK(msb_exec_write(e, "ping\n", 5) == 0);
+	buf[0] = '\0';
+	CHECK(msb_exec_next(e, &ev, 30000) == 0 && ev.type == MSB_EXEC_STDOUT &&
+	      ev.len == 5 && !memcmp(ev.data, "ping\n", 5));
+	CHECK(msb_exec_next(e, &ev, 200) == -MSB_ETIMEDOUT);
+	CHECK(msb_exec_write(e, "pong\n", 5) == 0);
+	CHECK(msb_exec_close_stdin(e) == 0);
+	CHECK(drain(e, buf, sizeof(buf), &code) == 0);
+	CHECK_STR(buf, "pong\n");
+	CHECK(code == 0);
+	CHECK(msb_exec_next(e, &ev, 0) == -MSB_ESTATE);
+	msb_exec_free(e);
+
+	/* the fd polls readable when output comes */
+	const char *late[] = {"sh", "-c", "sleep 1; echo late", NULL};
+	CHECK(msb_exec_start(&e, sb, late, NULL) == 0);
+	struct pollfd p = {.fd = msb_exec_fd(e), .events = POLLIN};
+	CHECK(poll(&p, 1, 30000) == 1);
+	buf[0] = '\0';
+	CHECK(drain(e, buf, sizeof(buf), &code) == 0);
+	CHECK_STR(buf, "late\n");
+	msb_exec_free(e);
+
+	/* a signal to the process group */
+	const char *sleeper[] = {"sleep", "30", NULL};
+	CHECK(msb_exec_start(&e, sb, sleeper, NULL) == 0);
+	CHECK(msb_exec_next(e, &ev, 30000) == 0 && ev.type == MSB_EXEC_STARTED);
+	CHECK(msb_exec_signal(e, SIGTERM) == 0);
+	int ec = 0, sig = 0;
+	CHECK(msb_exec_wait(e, &ec, &sig) == 0 && ec == -1 && sig == SIGTERM);
+	msb_exec_free(e);
+
+	/* a missing command is an error of next() */
+	const char *nope[] = {"no-such-thing", NULL};
+	CHECK(msb_exec_start(&e, sb, nope, NULL) == 0);
+	CHECK(msb_exec_next(e, &ev, 30000) == -MSB_ECMDNOTFOUND);
+	msb_exec_free(e);
+
+	/* freeing a running handle kills its command */
+	const char *marker[] = {"sh", "-c", "echo $$ > /tmp/pid; exec sleep 300",
+				NULL};
+	CHECK(msb_exec_start(&e, sb, marker, NULL) == 0);
+	CHECK(msb_exec_next(e, &ev, 30000) == 0);
+	msb_exec_free(e);
+	msb_exec_output *out = sh(sb, "sleep 1; pgrep sleep || echo none");
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "none\n");
+	msb_exec_output_free(out);
+
+	/* 100 commands at once in one sandbox */
+	enum { N = 100 };
+	msb_exec *many[N] = {0};
+	char args[N][16];
+	int started = 0;
+	for (int i = 0; i < N; i++) {
+		snprintf(args[i], sizeof(args[i]), "echo %d", i);
+		const char *argv[] = {"sh", "-c", args[i], NULL};
+		if (msb_exec_start(&many[i], sb, argv, NULL) == 0)
+			started++;
+	}
+	CHECK(started == N);
+	int right = 0;
+	for (int i = 0; i < N; i++) {
+		char want[16];
+		if (!many[i])
+			continue;
+		buf[0] = '\0';
+		snprintf(want, sizeof(want), "%d\n", i);
+		if (drain(many[i], buf, sizeof(buf), &code) == 0 && code == 0 &&
+		    !strcmp(buf, want))
+			right++;
+		msb_exec_free(many[i]);
+	}
+	CHECK(right == N);
+	if (right != N)
+		fprintf(stderr, "  %d of %d concurrent execs right\n", right, N);
+
+	CHECK(msb_sandbox_stop(sb, 0) == 0);
+	msb_sandbox_free(sb);
 }
 
 /* A named sandbox persists when stopped; a second one of that name is
@@ -517,6 +640,7 @@ int main(int argc, char **argv)
 
 	test_commands();
 	test_named();
+	test_streaming();
 	test_three_at_once();
 	test_qemu_killed();
 	test_creator_killed();

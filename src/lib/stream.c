@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Streaming execution (msb_exec_*): one command on its own connection to
+ * the sandbox's supervisor, so that handles are independent of each other
+ * and of the sandbox handle, and the connection's descriptor can go into
+ * any event loop. Closing the connection kills the command (the
+ * supervisor does that for a client that leaves).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/internal.h"
+
+#define STREAM_ID 1
+
+struct msb_exec {
+	struct msb_conn conn;
+	char *cmd;          /* argv[0], for messages */
+	struct msb_frame held; /* the frame the last event points into */
+	bool holding;
+	bool stdin_closed;
+	bool ended;
+};
+
+EXPORT int msb_exec_start(msb_exec **out, msb_sandbox *sb,
+			  const char *const *argv,
+			  const msb_exec_options *opts)
+{
+	struct msb_msg req;
+	int rc;
+
+	msb__error_clear();
+	if (!out || !sb || !argv)
+		return msb__error(MSB_EINVAL, 0,
+				  "out, sandbox and argv are required");
+	*out = NULL;
+	if (!argv[0] || !argv[0][0])
+		return msb__error(MSB_EINVAL, 0, "empty command");
+	if ((rc = msb__check_exec_options(opts)) < 0)
+		return rc;
+	if (sb->stopped || sb->conn.fd < 0)
+		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
+				  sb->name);
+	msb_exec *e = calloc(1, sizeof(*e));
+	if (!e || !(e->cmd = strdup(argv[0]))) {
+		free(e);
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	e->conn.fd = -1;
+	if ((rc = msb__sandbox_dial(&e->conn, sb->name)) < 0)
+		goto fail;
+	msb__exec_request(&req, sb, argv, opts);
+	req.has |= MSB_HAS(MSB_FLD_FLAGS);
+	req.flags = MSB_EXEC_STDIN;
+	if ((rc = msb__conn_send(&e->conn, STREAM_ID, MSB_F_START, &req)) < 0)
+		goto fail;
+	if (opts && opts->stdin_data && opts->stdin_len &&
+	    (rc = msb_exec_write(e, opts->stdin_data, opts->stdin_len)) < 0)
+		goto fail;
+	*out = e;
+	return 0;
+fail:
+	msb_exec_free(e);
+	return rc;
+}
+
+static void release_held(msb_exec *e)
+{
+	if (e->holding) {
+		msb__conn_done(&e->conn, &e->held);
+		e->holding = false;
+	}
+}
+
+EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
+{
+	msb__error_clear();
+	if (!e || !ev)
+		return msb__error(MSB_EINVAL, 0, "handle and event are required");
+	memset(ev, 0, sizeof(*ev));
+	release_held(e);
+	if (e->ended)
+		return msb__error(MSB_ESTATE, 0, "`%s` has ended", e->cmd);
+	for (;;) {
+		struct msb_frame f;
+		struct msb_msg m;
+		int rc = msb__conn_recv(&e->conn, &f, &m, timeout_ms);
+		if (rc < 0)
+			return rc;
+		if (f.hdr.stream != STREAM_ID) {
+			msb__conn_done(&e->conn, &f);
+			continue;
+		}
+		switch (m.type) {
+		case MSB_MSG_STARTED:
+			ev->type = MSB_EXEC_STARTED;
+			ev->pid = (int)m.pid;
+			break;
+		case MSB_MSG_STDOUT:
+		case MSB_MSG_STDERR:
+			ev->type = m.type == MSB_MSG_STDOUT ? MSB_EXEC_STDOUT
+							    : MSB_EXEC_STDERR;
+			ev->data = m.data.p;
+			ev->len = m.data.n;
+			/* The data stays in the buffer until the next call. */
+			e->held = f;
+			e->holding = true;
+			return 0;
+		case MSB_MSG_EXITED:
+			ev->type = MSB_EXEC_EXITED;
+			if (m.has & MSB_HAS(MSB_FLD_SIG) && m.sig > 0) {
+				ev->exit_code = -1;
+				ev->signal = (int)m.sig;
+			} else {
+				ev->exit_code = (int)m.code;
+			}
+			e->ended = true;
+			break;
+		case MSB_MSG_FAILED:
+			rc = msb__exec_failed(e->cmd, &m);
+			e->ended = true;
+			break;
+		case MSB_MSG_ERROR:
+			/* Errors about one frame (stdin after the end...) do
+			 * not end the command; others do. */
+			if (f.hdr.flags & MSB_F_END) {
+				e->ended = true;
+				rc = msb__error(MSB_EAGENT, 0,
+						"guest agent: %.*s",
+						(int)m.msg.n,
+						(const char *)m.msg.p);
+			}
+			break;
+		default:
+			break;
+		}
+		msb__conn_done(&e->conn, &f);
+		if (rc < 0)
+			return rc;
+		if (ev->type)
+			return 0;
+	}
+}
+
+EXPORT int msb_exec_fd(const msb_exec *e)
+{
+	return e ? e->conn.fd : -1;
+}
+
+static int send_stdin(msb_exec *e, const void *data, size_t len, bool eof)
+{
+	struct msb_msg m = {
+		.type = MSB_MSG_STDIN,
+		.has = MSB_HAS(MSB_FLD_DATA),
+		.data = {data, len},
+	};
+	return msb__conn_send(&e->conn, STREAM_ID, eof ? MSB_F_END : 0, &m);
+}
+
+EXPORT int msb_exec_write(msb_exec *e, const void *data, size_t len)
+{
+	msb__error_clear();
+	if (!e || (!data && len))
+		return msb__error(MSB_EINVAL, 0, "handle and data are required");
+	if (e->stdin_closed)
+		return msb__error(MSB_ESTATE, 0, "stdin of `%s` is closed",
+				  e->cmd);
+	const uint8_t *p = data;
+	while (len) {
+		size_t n = len < MSB_CHUNK_MAX ? len : MSB_CHUNK_MAX;
+		int rc = send_stdin(e, p, n, false);
+		if (rc < 0)
+			return rc;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+EXPORT int msb_exec_close_stdin(msb_exec *e)
+{
+	msb__error_clear();
+	if (!e)
+		return msb__error(MSB_EINVAL, 0, "handle is NULL");
+	if (e->stdin_closed)
+		return 0;
+	e->stdin_closed = true;
+	return send_stdin(e, NULL, 0, true);
+}
+
+EXPORT int msb_exec_signal(msb_exec *e, int sig)
+{
+	msb__error_clear();
+	if (!e || sig <= 0 || sig >= 65)
+		return msb__error(MSB_EINVAL, 0, "invalid signal %d", sig);
+	struct msb_msg m = {
+		.type = MSB_MSG_SIGNAL,
+		.has = MSB_HAS(MSB_FLD_SIG),
+		.sig = sig,
+	};
+	return msb__conn_send(&e->conn, STREAM_ID, 0, &m);
+}
+
+EXPORT int msb_exec_wait(msb_exec *e, int *exit_code, int *signal)
+{
+	msb_exec_event ev;
+
+	for (;;) {
+		int rc = msb_exec_next(e, &ev, -1);
+		if (rc < 0)
+			return rc;
+		if (ev.type == MSB_EXEC_EXITED) {
+			if (exit_code)
+				*exit_code = ev.exit_code;
+			if (signal)
+				*signal = ev.signal;
+			return 0;
+		}
+	}
+}
+
+EXPORT void msb_exec_free(msb_exec *e)
+{
+	if (!e)
+		return;
+	/* Closing the connection makes the supervisor kill the command. */
+	msb__conn_close(&e->conn);
+	free(e->cmd);
+	free(e);
+}
