@@ -308,6 +308,8 @@ typedef struct msb_metrics {
 	double cpu_percent;    /* of one host CPU, since the previous call
 				  on any handle of the sandbox (or boot) */
 	uint64_t memory_bytes; /* resident memory of the VM process */
+	uint64_t guest_memory_used_bytes;  /* MemTotal - MemAvailable */
+	uint64_t guest_memory_total_bytes; /* 0 if the guest did not say */
 	uint64_t disk_read_bytes;
 	uint64_t disk_write_bytes;
 	uint64_t net_rx_bytes; /* 0: sandboxes have no network yet */

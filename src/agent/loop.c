@@ -300,6 +300,30 @@ static void handle_stdin(struct agent *a, uint32_t stream,
 	proc_stdin(a, p, m, end);
 }
 
+/* Guest memory from /proc/meminfo: in use (total - available) and total. */
+static void send_metrics(struct agent *a, uint32_t stream)
+{
+	struct msb_msg m = {.type = MSB_MSG_METRICS};
+	char line[256];
+	unsigned long long total = 0, avail = 0, v;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "MemTotal: %llu kB", &v) == 1)
+			total = v;
+		else if (sscanf(line, "MemAvailable: %llu kB", &v) == 1)
+			avail = v;
+	}
+	if (f)
+		fclose(f);
+	if (total && avail <= total) {
+		m.has = MSB_HAS(MSB_FLD_MEM_USED) | MSB_HAS(MSB_FLD_MEM_TOTAL);
+		m.mem_total = total * 1024;
+		m.mem_used = (total - avail) * 1024;
+	}
+	agent_send(a, stream, MSB_F_END, &m);
+}
+
 static void handle_frame(struct agent *a, const struct msb_frame *f)
 {
 	uint32_t id = f->hdr.stream;
@@ -321,6 +345,9 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 		agent_send(a, id, MSB_F_END, &pong);
 		return;
 	}
+	case MSB_MSG_METRICS:
+		send_metrics(a, id);
+		return;
 	case MSB_MSG_SHUTDOWN:
 		/* Open files would keep the root from going read-only. */
 		fs_close_all(a);

@@ -17,12 +17,16 @@ static void print_row(const char *name, const msb_metrics *m, bool json)
 	if (json) {
 		printf("{\"name\":\"%s\",\"cpu_percent\":%.1f,"
 		       "\"cpu_time_ms\":%llu,\"memory_bytes\":%llu,"
+		       "\"guest_memory_used_bytes\":%llu,"
+		       "\"guest_memory_total_bytes\":%llu,"
 		       "\"disk_read_bytes\":%llu,\"disk_write_bytes\":%llu,"
 		       "\"net_rx_bytes\":%llu,\"net_tx_bytes\":%llu,"
 		       "\"uptime_ms\":%llu}\n",
 		       name, m->cpu_percent,
 		       (unsigned long long)m->cpu_time_ms,
 		       (unsigned long long)m->memory_bytes,
+		       (unsigned long long)m->guest_memory_used_bytes,
+		       (unsigned long long)m->guest_memory_total_bytes,
 		       (unsigned long long)m->disk_read_bytes,
 		       (unsigned long long)m->disk_write_bytes,
 		       (unsigned long long)m->net_rx_bytes,
@@ -30,15 +34,16 @@ static void print_row(const char *name, const msb_metrics *m, bool json)
 		       (unsigned long long)m->uptime_ms);
 		return;
 	}
-	char mem[32], rd[32], wr[32], rx[32], tx[32];
+	char mem[32], gmem[32], rd[32], wr[32], rx[32], tx[32];
 	cli_human_size(mem, sizeof(mem), (double)m->memory_bytes);
+	cli_human_size(gmem, sizeof(gmem), (double)m->guest_memory_used_bytes);
 	cli_human_size(rd, sizeof(rd), (double)m->disk_read_bytes);
 	cli_human_size(wr, sizeof(wr), (double)m->disk_write_bytes);
 	cli_human_size(rx, sizeof(rx), (double)m->net_rx_bytes);
 	cli_human_size(tx, sizeof(tx), (double)m->net_tx_bytes);
-	printf("%-24s %6.1f%% %9.1fs %10s %10s %10s %10s %10s %8llus\n", name,
-	       m->cpu_percent, (double)m->cpu_time_ms / 1000.0, mem, rd, wr,
-	       rx, tx, (unsigned long long)(m->uptime_ms / 1000));
+	printf("%-24s %6.1f%% %9.1fs %10s %10s %10s %10s %10s %10s %8llus\n",
+	       name, m->cpu_percent, (double)m->cpu_time_ms / 1000.0, mem, gmem,
+	       rd, wr, rx, tx, (unsigned long long)(m->uptime_ms / 1000));
 }
 
 int cmd_metrics(int argc, char **argv)
@@ -94,9 +99,10 @@ int cmd_metrics(int argc, char **argv)
 		if (watch && !json && isatty(STDOUT_FILENO))
 			fputs("\033[H\033[2J", stdout);
 		if (!json)
-			printf("%-24s %7s %10s %10s %10s %10s %10s %10s %9s\n",
-			       "NAME", "CPU", "CPU TIME", "MEMORY", "DISK READ",
-			       "DISK WRITE", "NET RX", "NET TX", "UPTIME");
+			printf("%-24s %7s %10s %10s %10s %10s %10s %10s %10s %9s\n",
+			       "NAME", "CPU", "CPU TIME", "MEMORY", "GUEST MEM",
+			       "DISK READ", "DISK WRITE", "NET RX", "NET TX",
+			       "UPTIME");
 		for (size_t i = 0; i < n; i++) {
 			msb_metrics m;
 			if (!sb[i])

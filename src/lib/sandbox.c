@@ -534,6 +534,8 @@ EXPORT int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
 			out->cpu_time_ms = m.cpu_us / 1000;
 			out->cpu_percent = (double)m.cpu_pct / 100.0;
 			out->memory_bytes = m.rss;
+			out->guest_memory_used_bytes = m.mem_used;
+			out->guest_memory_total_bytes = m.mem_total;
 			out->disk_read_bytes = m.disk_rd;
 			out->disk_write_bytes = m.disk_wr;
 			out->net_rx_bytes = m.net_rx;

@@ -59,6 +59,8 @@
 #include <sys/un.h>
 
 #define MAX_CLIENTS 256
+/* Guest stream id of the supervisor's own metrics requests. */
+#define METRICS_STREAM 0xfffffff0u
 #define BUF_HIGH (8u << 20) /* stop reading a producer above this */
 #define DEFAULT_STOP_MS 10000
 
@@ -81,6 +83,12 @@ static struct vmm {
 	enum state state;
 	int status_fd, watch_fd, agent_fd, sig_fd, lock_fd;
 	struct qmp qmp;     /* QEMU's QMP monitor */
+	/* Clients waiting for metrics while the agent is asked for guest
+	 * memory (answered when it replies, or at metrics_deadline). */
+	struct client *metrics_wait[16];
+	size_t nmetrics_wait;
+	uint64_t metrics_deadline;
+	uint64_t mem_used, mem_total; /* the agent's last answer */
 	uint64_t cpu_prev_us, cpu_prev_at; /* last metrics sample */
 	pid_t qemu_pid;
 	int qemu_status;
@@ -622,7 +630,7 @@ static struct route *add_route(struct client *c, uint32_t client_id)
 		id = vmm.next_guest_id++;
 		if (vmm.next_guest_id == 0)
 			vmm.next_guest_id = 1;
-	} while (id == 0 || find_route_guest(id));
+	} while (id == 0 || id == METRICS_STREAM || find_route_guest(id));
 	struct route *r = &vmm.routes[vmm.nroutes++];
 	*r = (struct route){.guest_id = id, .client_id = client_id, .c = c};
 	return r;
@@ -693,11 +701,24 @@ static void on_guest_control(const struct msb_frame *f)
 	}
 }
 
+static void flush_metrics_waiters(void);
+
 static void on_guest_frame(const struct msb_frame *f, const uint8_t *raw)
 {
 	vmm.activity_us = now_us();
 	if (f->hdr.stream == 0) {
 		on_guest_control(f);
+		return;
+	}
+	if (f->hdr.stream == METRICS_STREAM) {
+		struct msb_msg m;
+		if (msb_msg_decode(&m, f->payload, f->payload_len) == 0 &&
+		    m.type == MSB_MSG_METRICS &&
+		    m.has & MSB_HAS(MSB_FLD_MEM_TOTAL)) {
+			vmm.mem_used = m.mem_used;
+			vmm.mem_total = m.mem_total;
+		}
+		flush_metrics_waiters();
 		return;
 	}
 	struct route *r = find_route_guest(f->hdr.stream);
@@ -714,7 +735,7 @@ static void on_guest_frame(const struct msb_frame *f, const uint8_t *raw)
  * request (or since boot), QEMU's resident memory, disk bytes from QMP.
  * Network counters stay 0 until the sandbox has a network.
  */
-static void send_metrics(struct client *c)
+static void reply_metrics(struct client *c)
 {
 	struct msb_msg m = {.type = MSB_MSG_METRICS};
 	uint64_t now = now_us(), cpu, rss, rd, wr;
@@ -738,7 +759,37 @@ static void send_metrics(struct client *c)
 	m.uptime_us = vmm.ready_us ? now - vmm.ready_us : 0;
 	m.has |= MSB_HAS(MSB_FLD_UPTIME) | MSB_HAS(MSB_FLD_NET_RX) |
 		 MSB_HAS(MSB_FLD_NET_TX);
+	if (vmm.mem_total) {
+		m.mem_used = vmm.mem_used;
+		m.mem_total = vmm.mem_total;
+		m.has |= MSB_HAS(MSB_FLD_MEM_USED) | MSB_HAS(MSB_FLD_MEM_TOTAL);
+	}
 	msb_frame_encode(&c->out, 0, MSB_F_END, &m);
+}
+
+/* Answer every client waiting for metrics. */
+static void flush_metrics_waiters(void)
+{
+	for (size_t i = 0; i < vmm.nmetrics_wait; i++)
+		reply_metrics(vmm.metrics_wait[i]);
+	vmm.nmetrics_wait = 0;
+	vmm.metrics_deadline = 0;
+}
+
+/* A metrics request: ask the agent for guest memory first (1 s at most). */
+static void send_metrics(struct client *c)
+{
+	if (vmm.state != RUNNING ||
+	    vmm.nmetrics_wait == ARRAY_SIZE(vmm.metrics_wait)) {
+		reply_metrics(c);
+		return;
+	}
+	vmm.metrics_wait[vmm.nmetrics_wait++] = c;
+	if (vmm.nmetrics_wait == 1) {
+		struct msb_msg m = {.type = MSB_MSG_METRICS};
+		send_to_agent(METRICS_STREAM, MSB_F_START | MSB_F_END, &m);
+		vmm.metrics_deadline = now_us() + 1000000u;
+	}
 }
 
 static void on_client_control(struct client *c, const struct msb_frame *f)
@@ -837,6 +888,10 @@ static void drop_client(size_t i)
 		};
 		send_to_agent(r->guest_id, 0, &m);
 	}
+	for (size_t k = 0; k < vmm.nmetrics_wait; k++)
+		if (vmm.metrics_wait[k] == c)
+			vmm.metrics_wait[k--] =
+				vmm.metrics_wait[--vmm.nmetrics_wait];
 	close(c->fd);
 	msb_buf_free(&c->in);
 	msb_buf_free(&c->out);
@@ -1069,6 +1124,9 @@ static int poll_timeout(void)
 	uint64_t limit = limit_at(&why);
 	uint64_t at = vmm.deadline_us;
 
+	if (vmm.metrics_deadline && (!at || vmm.metrics_deadline < at))
+		at = vmm.metrics_deadline;
+
 	if (limit && (!at || limit < at))
 		at = limit;
 	if (!at)
@@ -1147,6 +1205,8 @@ static void loop(void)
 			on_deadline();
 			continue;
 		}
+		if (vmm.metrics_deadline && now_us() >= vmm.metrics_deadline)
+			flush_metrics_waiters(); /* the agent did not answer */
 		const char *why;
 		uint64_t limit = limit_at(&why);
 		if (r == 0 && limit && now_us() >= limit) {

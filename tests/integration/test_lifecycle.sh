@@ -116,6 +116,8 @@ w0=$(field disk_write_bytes "$work/m0") w1=$(field disk_write_bytes "$work/out")
 c0=$(field cpu_time_ms "$work/m0") c1=$(field cpu_time_ms "$work/out")
 [ -n "$w1" ] && [ $((w1 - w0)) -ge $((16 << 20)) ] && ok "disk writes counted" || bad "disk writes: $w0 -> $w1"
 [ -n "$c1" ] && [ "$c1" -gt "$c0" ] && ok "CPU time counted" || bad "CPU time: $c0 -> $c1"
+g=$(field guest_memory_total_bytes "$work/out")
+[ -n "$g" ] && [ "$g" -gt $((256 << 20)) ] && ok "guest memory reported" || bad "guest memory: $g"
 expect "metrics table" 0 "$MSB" metrics
 contains "metrics lists the sandbox" "$work/out" "one"
 
