@@ -240,7 +240,7 @@ typedef struct msb_sandbox_options {
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
 	{                                                                      \
-		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL, \
+		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL,  \
 			0, 0, 0                                                \
 	}
 
@@ -314,7 +314,7 @@ typedef struct msb_metrics {
 	uint64_t disk_write_bytes;
 	uint64_t net_rx_bytes; /* 0: sandboxes have no network yet */
 	uint64_t net_tx_bytes;
-	uint64_t uptime_ms;    /* since the guest was ready */
+	uint64_t uptime_ms; /* since the guest was ready */
 } msb_metrics;
 
 /* Resource use of a running sandbox, as its supervisor measures it. */
@@ -436,8 +436,8 @@ typedef struct msb_exec_event {
 	int pid;          /* STARTED: the guest pid */
 	const void *data; /* STDOUT/STDERR; valid until the next call */
 	size_t len;
-	int exit_code;    /* EXITED: 0..255, or -1 if a signal killed it */
-	int signal;       /* EXITED: the signal, or 0 */
+	int exit_code; /* EXITED: 0..255, or -1 if a signal killed it */
+	int signal;    /* EXITED: the signal, or 0 */
 } msb_exec_event;
 
 /*

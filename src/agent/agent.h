@@ -32,9 +32,9 @@ struct proc {
 	int err_fd;  /* read end of its stderr pipe, -1 after EOF */
 	bool reaped; /* waitpid() returned its status */
 	int status;
-	int in_fd;          /* write end of its stdin pipe, or -1 */
+	int in_fd;           /* write end of its stdin pipe, or -1 */
 	struct msb_buf in_q; /* STDIN data not yet written to in_fd */
-	bool in_eof;        /* the host closed stdin: close in_fd when empty */
+	bool in_eof;         /* the host closed stdin: close in_fd when empty */
 };
 
 /* Stop reading the port while this much stdin waits for processes. */

@@ -484,8 +484,8 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 			    "open `/dev/null`: %m");
 		goto out;
 	}
-	sp.want_stdin = m->has & MSB_HAS(MSB_FLD_FLAGS) &&
-			m->flags & MSB_EXEC_STDIN;
+	sp.want_stdin =
+		m->has & MSB_HAS(MSB_FLD_FLAGS) && m->flags & MSB_EXEC_STDIN;
 	if (pipe2(sp.out, O_CLOEXEC) < 0 || pipe2(sp.err, O_CLOEXEC) < 0 ||
 	    pipe2(sp.rep, O_CLOEXEC) < 0 ||
 	    (sp.want_stdin && pipe2(sp.in, O_CLOEXEC) < 0)) {

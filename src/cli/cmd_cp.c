@@ -88,7 +88,8 @@ static int put(msb_sandbox *sb, const char *src, const char *dst, int depth)
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "msb: skipping `%s`: not a file, directory or symlink\n",
+		fprintf(stderr,
+			"msb: skipping `%s`: not a file, directory or symlink\n",
 			src);
 		return 0;
 	}
@@ -156,8 +157,10 @@ static int get(msb_sandbox *sb, const char *src, const char *dst, int depth)
 			rc = cli_fail(-1);
 		}
 		for (size_t i = 0; rc == 0 && i < n; i++) {
-			_cleanup_free_ char *s = xasprintf("%s/%s", src, v[i].name);
-			_cleanup_free_ char *t = xasprintf("%s/%s", dst, v[i].name);
+			_cleanup_free_ char *s =
+				xasprintf("%s/%s", src, v[i].name);
+			_cleanup_free_ char *t =
+				xasprintf("%s/%s", dst, v[i].name);
 			rc = s && t ? get(sb, s, t, depth + 1) : -1;
 		}
 		msb_fs_entries_free(v, n);
@@ -166,7 +169,8 @@ static int get(msb_sandbox *sb, const char *src, const char *dst, int depth)
 			rc = -1;
 		}
 	} else {
-		fprintf(stderr, "msb: skipping `%s`: not a file, directory or symlink\n",
+		fprintf(stderr,
+			"msb: skipping `%s`: not a file, directory or symlink\n",
 			src);
 	}
 	msb_fs_entry_clear(&e);
@@ -196,7 +200,8 @@ int cmd_cp(int argc, char **argv)
 {
 	char sname[64], dname[64];
 
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		fputs(cp_usage, stdout);
 		return 0;
 	}
@@ -218,7 +223,8 @@ int cmd_cp(int argc, char **argv)
 		/* Into an existing guest directory: keep the source's name. */
 		msb_fs_entry e;
 		_cleanup_free_ char *dst = NULL;
-		if (msb_sandbox_fs_stat(&e, sb, dp) == 0 && e.type == MSB_FS_DIR)
+		if (msb_sandbox_fs_stat(&e, sb, dp) == 0 &&
+		    e.type == MSB_FS_DIR)
 			dst = xasprintf("%s/%s", dp, base(argv[1]));
 		msb_fs_entry_clear(&e);
 		rc = put(sb, argv[1], dst ? dst : dp, 0);

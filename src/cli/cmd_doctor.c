@@ -55,7 +55,7 @@ int cmd_doctor(int argc, char **argv)
 		puts("Usage: msb doctor\n\nCheck KVM, QEMU, the guest files "
 		     "and disk space, and say what to fix.");
 		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2
-									 : 0;
+									  : 0;
 	}
 	const char *qemu = getenv("MSB_QEMU");
 	bool have = qemu ? access(qemu, X_OK) == 0

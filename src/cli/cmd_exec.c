@@ -48,7 +48,8 @@ int cmd_exec(int argc, char **argv)
 	size_t nenv = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+ie:w:u:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+ie:w:u:h", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'e':
 			if (!strchr(optarg, '=') || optarg[0] == '=' ||

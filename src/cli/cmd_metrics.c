@@ -22,8 +22,7 @@ static void print_row(const char *name, const msb_metrics *m, bool json)
 		       "\"disk_read_bytes\":%llu,\"disk_write_bytes\":%llu,"
 		       "\"net_rx_bytes\":%llu,\"net_tx_bytes\":%llu,"
 		       "\"uptime_ms\":%llu}\n",
-		       name, m->cpu_percent,
-		       (unsigned long long)m->cpu_time_ms,
+		       name, m->cpu_percent, (unsigned long long)m->cpu_time_ms,
 		       (unsigned long long)m->memory_bytes,
 		       (unsigned long long)m->guest_memory_used_bytes,
 		       (unsigned long long)m->guest_memory_total_bytes,

@@ -59,8 +59,8 @@ int cli_exec_status(int rc, const struct msb_exec_output *out)
 {
 	if (rc < 0)
 		return cli_fail(rc == -MSB_ECMDNOTFOUND ? EXIT_NOT_FOUND
-				: rc == -MSB_EEXEC	? EXIT_CANNOT_RUN
-				: rc == -MSB_ETIMEDOUT	? EXIT_TIMEOUT
+				: rc == -MSB_EEXEC      ? EXIT_CANNOT_RUN
+				: rc == -MSB_ETIMEDOUT  ? EXIT_TIMEOUT
 							: EXIT_MSB_ERROR);
 	int sig = msb_exec_output_signal(out);
 	if (sig) {
@@ -113,8 +113,8 @@ int cmd_run(int argc, char **argv)
 	int c;
 
 	/* Options end at the first positional argument or at "--". */
-	while ((c = getopt_long(argc, argv, "+c:m:e:w:u:dih", longopts, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "+c:m:e:w:u:dih", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (!cli_parse_uint(optarg, &o.cpus, false) ||

@@ -37,7 +37,7 @@ int cmd_ls(int argc, char **argv)
 		     "image, vCPUs, memory, and how long ago the status "
 		     "changed.");
 		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2
-									 : 0;
+									  : 0;
 	}
 	if (msb_sandbox_list(&v, &n) < 0)
 		return cli_fail(1);

@@ -26,12 +26,12 @@ static const char *const migrations[] = {
 	/* 2: sandboxes and their runs */
 	"CREATE TABLE sandboxes ("
 	"  name TEXT PRIMARY KEY,"
-	"  config TEXT NOT NULL,"         /* JSON: the options to start it */
-	"  status TEXT NOT NULL,"         /* created starting running stopping
-					     stopped crashed */
-	"  image TEXT,"                   /* reference, or NULL */
+	"  config TEXT NOT NULL," /* JSON: the options to start it */
+	"  status TEXT NOT NULL," /* created starting running stopping
+				     stopped crashed */
+	"  image TEXT,"           /* reference, or NULL */
 	"  ephemeral INTEGER NOT NULL,"
-	"  pid INTEGER,"                  /* supervisor, while it runs */
+	"  pid INTEGER," /* supervisor, while it runs */
 	"  created INTEGER NOT NULL,"
 	"  updated INTEGER NOT NULL);"
 	"CREATE TABLE runs ("

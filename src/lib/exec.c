@@ -37,8 +37,8 @@ int msb__check_exec_options(const msb_exec_options *o)
 struct stdin_pump {
 	const uint8_t *data; /* from a buffer, or */
 	size_t left;
-	int fd;              /* from a descriptor (-1: none) */
-	bool done;           /* EOF sent */
+	int fd;    /* from a descriptor (-1: none) */
+	bool done; /* EOF sent */
 };
 
 /* Send one STDIN frame; @eof marks the end. */

@@ -38,8 +38,7 @@ static bool supervisor_alive(const char *home, const char *name)
 {
 	_cleanup_free_ char *dir = sandbox_dir(home, name);
 	_cleanup_free_ char *path = dir ? xasprintf("%s/lock", dir) : NULL;
-	_cleanup_close_ int fd =
-		path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	_cleanup_close_ int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 
 	if (fd < 0)
 		return false;
@@ -70,13 +69,13 @@ static char *config_json(const msb_sandbox_options *o)
 	json_t *env = json_array();
 	for (const char *const *e = o->env; env && e && *e; e++)
 		json_array_append_new(env, json_string(*e));
-	json_t *c = json_pack(
-		"{s:I, s:I, s:I, s:I, s:I, s:o, s:s?}", "cpus",
-		(json_int_t)o->cpus, "memory_mib", (json_int_t)o->memory_mib,
-		"boot_timeout_s", (json_int_t)o->boot_timeout_s,
-		"idle_timeout_s", (json_int_t)o->idle_timeout_s,
-		"max_duration_s", (json_int_t)o->max_duration_s, "env",
-		env ? env : json_array(), "image", o->image);
+	json_t *c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:s?}", "cpus",
+			      (json_int_t)o->cpus, "memory_mib",
+			      (json_int_t)o->memory_mib, "boot_timeout_s",
+			      (json_int_t)o->boot_timeout_s, "idle_timeout_s",
+			      (json_int_t)o->idle_timeout_s, "max_duration_s",
+			      (json_int_t)o->max_duration_s, "env",
+			      env ? env : json_array(), "image", o->image);
 	char *s = c ? json_dumps(c, JSON_COMPACT) : NULL;
 	json_decref(c);
 	return s;
@@ -99,7 +98,8 @@ int msb__state_insert(const char *home, const char *name,
 			       "image, ephemeral, created, updated) "
 			       "VALUES (?, ?, 'created', ?, ?, ?, ?)",
 			       -1, &st, NULL) != SQLITE_OK) {
-		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
 		goto out;
 	}
 	sqlite3_int64 now = (sqlite3_int64)time(NULL);
@@ -114,11 +114,13 @@ int msb__state_insert(const char *home, const char *name,
 	sqlite3_bind_int64(st, 6, now);
 	int step = sqlite3_step(st);
 	if (step == SQLITE_CONSTRAINT)
-		rc = msb__error(MSB_EEXIST, 0,
-				"sandbox `%s` already exists: remove it (msb rm %s) or choose another name",
-				name, name);
+		rc = msb__error(
+			MSB_EEXIST, 0,
+			"sandbox `%s` already exists: remove it (msb rm %s) or choose another name",
+			name, name);
 	else if (step != SQLITE_DONE)
-		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
 out:
 	sqlite3_finalize(st);
 	msb__db_close(db);
@@ -173,8 +175,7 @@ static int lookup(sqlite3 *db, const char *name, msb_sandbox_info *info,
 		const char *img = (const char *)sqlite3_column_text(st, 2);
 		const char *cfg = (const char *)sqlite3_column_text(st, 3);
 		info->name = strdup((const char *)sqlite3_column_text(st, 0));
-		info->status =
-			strdup((const char *)sqlite3_column_text(st, 1));
+		info->status = strdup((const char *)sqlite3_column_text(st, 1));
 		info->image = img ? strdup(img) : NULL;
 		info->ephemeral = sqlite3_column_int(st, 4);
 		info->pid = sqlite3_column_int(st, 5);
@@ -262,7 +263,8 @@ EXPORT int msb_sandbox_list(msb_sandbox_info **out, size_t *count)
 		goto out;
 	if (sqlite3_prepare_v2(db, "SELECT name FROM sandboxes ORDER BY name",
 			       -1, &st, NULL) != SQLITE_OK) {
-		rc = msb__error(MSB_ESYS, 0, "database: %s", sqlite3_errmsg(db));
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
 		goto out;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -329,8 +331,7 @@ static int options_from(msb_sandbox_options *o, const char **env_store[],
 	return 0;
 }
 
-EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name,
-			     int detached)
+EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 {
 	struct msb_paths paths;
 	msb_sandbox_info info = {0};
@@ -349,14 +350,15 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name,
 	    (rc = lookup(db, name, &info, &config)) < 0)
 		goto out;
 	if (supervisor_alive(paths.home, name)) {
-		rc = msb__error(MSB_ESTATE, 0, "sandbox `%s` is already running",
-				name);
+		rc = msb__error(MSB_ESTATE, 0,
+				"sandbox `%s` is already running", name);
 		goto out;
 	}
 	if (info.ephemeral) {
-		rc = msb__error(MSB_ESTATE, 0,
-				"sandbox `%s` was ephemeral: it cannot be started again",
-				name);
+		rc = msb__error(
+			MSB_ESTATE, 0,
+			"sandbox `%s` was ephemeral: it cannot be started again",
+			name);
 		goto out;
 	}
 	msb__db_close(db);
@@ -366,8 +368,8 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name,
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
 	msb_pull_options po = MSB_PULL_OPTIONS_INIT;
 	if (!c) {
-		rc = msb__error(MSB_EPROTO, 0, "sandbox `%s`: stored config unreadable",
-				name);
+		rc = msb__error(MSB_EPROTO, 0,
+				"sandbox `%s`: stored config unreadable", name);
 		goto out;
 	}
 	if ((rc = options_from(&o, &env, c)) == 0) {
@@ -398,9 +400,10 @@ int msb__sandbox_dial(struct msb_conn *c, const char *name)
 			 "%s/sandboxes/%s/run/agent.sock", paths.home, name);
 	msb__paths_clear(&paths);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
-		return msb__error(MSB_ESYS, ENAMETOOLONG,
-				  "sandbox `%s`: socket path too long: use a shorter MSB_HOME",
-				  name);
+		return msb__error(
+			MSB_ESYS, ENAMETOOLONG,
+			"sandbox `%s`: socket path too long: use a shorter MSB_HOME",
+			name);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 ||
 	    connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -432,9 +435,10 @@ EXPORT int msb_sandbox_connect(msb_sandbox **out, const char *name)
 		goto out;
 	if (!supervisor_alive(paths.home, name)) {
 		repair(db, paths.home, &info);
-		rc = msb__error(MSB_ESTATE, 0,
-				"sandbox `%s` is not running (%s): start it first",
-				name, info.status);
+		rc = msb__error(
+			MSB_ESTATE, 0,
+			"sandbox `%s` is not running (%s): start it first",
+			name, info.status);
 		goto out;
 	}
 	sb = calloc(1, sizeof(*sb));
@@ -492,9 +496,10 @@ EXPORT int msb_sandbox_remove(const char *name, int force)
 		goto out;
 	if (supervisor_alive(paths.home, name)) {
 		if (!force) {
-			rc = msb__error(MSB_ESTATE, 0,
-					"sandbox `%s` is running: stop it first, or force",
-					name);
+			rc = msb__error(
+				MSB_ESTATE, 0,
+				"sandbox `%s` is running: stop it first, or force",
+				name);
 			goto out;
 		}
 		msb_sandbox *sb;

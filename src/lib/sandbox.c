@@ -56,8 +56,9 @@ static int check_options(const msb_sandbox_options *o)
 			"invalid sandbox name `%s`: use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit",
 			o->name);
 	if (o->detached && !o->name)
-		return msb__error(MSB_EINVAL, 0,
-				  "a detached sandbox needs a name, to be found again");
+		return msb__error(
+			MSB_EINVAL, 0,
+			"a detached sandbox needs a name, to be found again");
 	if (o->cpus > 64)
 		return msb__error(MSB_EINVAL, 0,
 				  "invalid cpus %u: must be between 1 and 64",
@@ -380,7 +381,8 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	bool creating = !strcmp(mode, "create");
 	/* The name is taken in the database first: concurrent creates of
 	 * one name get a clear error, and `msb ls` shows booting ones. */
-	if (creating && (rc = msb__state_insert(paths.home, sb->name, opts)) < 0)
+	if (creating &&
+	    (rc = msb__state_insert(paths.home, sb->name, opts)) < 0)
 		goto out;
 	if ((rc = pick_root(sb, &paths, opts)) < 0)
 		goto undo;
@@ -479,8 +481,9 @@ EXPORT int msb_sandbox_define(const msb_sandbox_options *opts)
 	if ((rc = check_options(opts)) < 0)
 		return rc;
 	if (!opts->name)
-		return msb__error(MSB_EINVAL, 0,
-				  "a sandbox created without starting needs a name");
+		return msb__error(
+			MSB_EINVAL, 0,
+			"a sandbox created without starting needs a name");
 	if ((rc = msb__paths_resolve(&paths)) < 0)
 		return rc;
 	/* Pull the image now, so that starting needs no network. */
@@ -516,13 +519,14 @@ EXPORT int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
 
 	msb__error_clear();
 	if (!out || !sb)
-		return msb__error(MSB_EINVAL, 0, "out and sandbox are required");
+		return msb__error(MSB_EINVAL, 0,
+				  "out and sandbox are required");
 	memset(out, 0, sizeof(*out));
 	if (sb->stopped || sb->conn.fd < 0)
 		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
 				  sb->name);
-	if ((rc = msb__conn_send(&sb->conn, 0, MSB_F_START | MSB_F_END,
-				 &req)) < 0)
+	if ((rc = msb__conn_send(&sb->conn, 0, MSB_F_START | MSB_F_END, &req)) <
+	    0)
 		return rc;
 	for (;;) {
 		struct msb_frame f;

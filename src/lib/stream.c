@@ -16,7 +16,7 @@
 
 struct msb_exec {
 	struct msb_conn conn;
-	char *cmd;          /* argv[0], for messages */
+	char *cmd;             /* argv[0], for messages */
 	struct msb_frame held; /* the frame the last event points into */
 	bool holding;
 	bool stdin_closed;
@@ -24,8 +24,7 @@ struct msb_exec {
 };
 
 EXPORT int msb_exec_start(msb_exec **out, msb_sandbox *sb,
-			  const char *const *argv,
-			  const msb_exec_options *opts)
+			  const char *const *argv, const msb_exec_options *opts)
 {
 	struct msb_msg req;
 	int rc;
@@ -77,7 +76,8 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 {
 	msb__error_clear();
 	if (!e || !ev)
-		return msb__error(MSB_EINVAL, 0, "handle and event are required");
+		return msb__error(MSB_EINVAL, 0,
+				  "handle and event are required");
 	memset(ev, 0, sizeof(*ev));
 	release_held(e);
 	if (e->ended)
@@ -126,10 +126,9 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 			 * not end the command; others do. */
 			if (f.hdr.flags & MSB_F_END) {
 				e->ended = true;
-				rc = msb__error(MSB_EAGENT, 0,
-						"guest agent: %.*s",
-						(int)m.msg.n,
-						(const char *)m.msg.p);
+				rc = msb__error(
+					MSB_EAGENT, 0, "guest agent: %.*s",
+					(int)m.msg.n, (const char *)m.msg.p);
 			}
 			break;
 		default:
@@ -162,7 +161,8 @@ EXPORT int msb_exec_write(msb_exec *e, const void *data, size_t len)
 {
 	msb__error_clear();
 	if (!e || (!data && len))
-		return msb__error(MSB_EINVAL, 0, "handle and data are required");
+		return msb__error(MSB_EINVAL, 0,
+				  "handle and data are required");
 	if (e->stdin_closed)
 		return msb__error(MSB_ESTATE, 0, "stdin of `%s` is closed",
 				  e->cmd);

@@ -175,9 +175,9 @@ enum msb_field {
 			    "block", "fifo", "socket" */
 	MSB_FLD_MTIME,   /* "mtime_ns" int: fs_entry */
 	MSB_FLD_TARGET,  /* "target" text: fs_entry of a symlink */
-	MSB_FLD_CPU_US,    /* "cpu_us" uint: metrics, VM CPU time */
-	MSB_FLD_CPU_PCT,   /* "cpu_pct" uint: metrics, CPU % x 100 */
-	MSB_FLD_RSS,       /* "rss" uint: metrics, VMM resident bytes */
+	MSB_FLD_CPU_US,  /* "cpu_us" uint: metrics, VM CPU time */
+	MSB_FLD_CPU_PCT, /* "cpu_pct" uint: metrics, CPU % x 100 */
+	MSB_FLD_RSS,     /* "rss" uint: metrics, VMM resident bytes */
 	MSB_FLD_MEM_USED,  /* "mem_used" uint: metrics, guest bytes in use */
 	MSB_FLD_MEM_TOTAL, /* "mem_total" uint: metrics, guest bytes */
 	MSB_FLD_DISK_RD,   /* "disk_rd" uint: metrics, bytes read */

@@ -82,13 +82,13 @@ static struct vmm {
 	struct msb_vm_spec spec;
 	enum state state;
 	int status_fd, watch_fd, agent_fd, sig_fd, lock_fd;
-	struct qmp qmp;     /* QEMU's QMP monitor */
+	struct qmp qmp; /* QEMU's QMP monitor */
 	/* Clients waiting for metrics while the agent is asked for guest
 	 * memory (answered when it replies, or at metrics_deadline). */
 	struct client *metrics_wait[16];
 	size_t nmetrics_wait;
 	uint64_t metrics_deadline;
-	uint64_t mem_used, mem_total; /* the agent's last answer */
+	uint64_t mem_used, mem_total;      /* the agent's last answer */
 	uint64_t cpu_prev_us, cpu_prev_at; /* last metrics sample */
 	pid_t qemu_pid;
 	int qemu_status;
@@ -237,7 +237,6 @@ static bool console_line(const char *needle, char *out, size_t outlen)
 			*p = '?';
 	return true;
 }
-
 
 /* Remove what must not outlive the VM. */
 static void cleanup_dir(bool everything)
@@ -741,7 +740,8 @@ static void reply_metrics(struct client *c)
 	uint64_t now = now_us(), cpu, rss, rd, wr;
 
 	if (vmm.qemu_pid > 0 && proc_usage(vmm.qemu_pid, &cpu, &rss)) {
-		uint64_t since = vmm.cpu_prev_at ? vmm.cpu_prev_at : vmm.start_us;
+		uint64_t since =
+			vmm.cpu_prev_at ? vmm.cpu_prev_at : vmm.start_us;
 		uint64_t used = cpu - (vmm.cpu_prev_at ? vmm.cpu_prev_us : 0);
 		m.cpu_us = cpu;
 		m.cpu_pct = now > since ? used * 10000u / (now - since) : 0;
@@ -1029,15 +1029,13 @@ static void vm_died(char *msg, size_t msglen)
 	describe_exit(why, sizeof(why));
 	console_tail(tail, sizeof(tail), 5);
 	if (console_line("Kernel panic", panic, sizeof(panic)))
-		snprintf(msg, msglen, "guest kernel panicked: %s (%s)",
-			 panic, why);
-	else if (vmm.state == BOOTING)
-		snprintf(msg, msglen,
-			 "the VM stopped during boot (%s)%s%s", why,
-			 tail[0] ? ": " : "", tail);
-	else
-		snprintf(msg, msglen, "the VM stopped unexpectedly (%s)",
+		snprintf(msg, msglen, "guest kernel panicked: %s (%s)", panic,
 			 why);
+	else if (vmm.state == BOOTING)
+		snprintf(msg, msglen, "the VM stopped during boot (%s)%s%s",
+			 why, tail[0] ? ": " : "", tail);
+	else
+		snprintf(msg, msglen, "the VM stopped unexpectedly (%s)", why);
 	if (vmm.state == BOOTING)
 		fail(MSB_EVMDIED, 0, "%s", msg);
 	logmsg("%s", msg);
@@ -1104,7 +1102,8 @@ static uint64_t limit_at(const char **why)
 	if (vmm.state != RUNNING)
 		return 0;
 	if (vmm.spec.max_duration_s) {
-		at = vmm.ready_us + (uint64_t)vmm.spec.max_duration_s * 1000000u;
+		at = vmm.ready_us +
+		     (uint64_t)vmm.spec.max_duration_s * 1000000u;
 		*why = "maximum duration reached";
 	}
 	if (vmm.spec.idle_timeout_s && vmm.nroutes == 0) {

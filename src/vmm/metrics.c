@@ -41,8 +41,8 @@ bool proc_stat_parse(const char *line, size_t len, uint64_t *utime,
 			for (const char *q = start; q < p; q++) {
 				if (*q < '0' || *q > '9' ||
 				    __builtin_mul_overflow(v, 10, &v) ||
-				    __builtin_add_overflow(v, (uint64_t)(*q - '0'),
-							   &v))
+				    __builtin_add_overflow(
+					    v, (uint64_t)(*q - '0'), &v))
 					return false;
 			}
 			*(field == 14 ? utime : stime) = v;
@@ -84,8 +84,9 @@ static json_t *qmp_reply(struct qmp *q, uint64_t deadline)
 				     msb_buf_avail(&q->in));
 		if (nl) {
 			size_t len = (size_t)(nl - msb_buf_head(&q->in));
-			json_t *j = json_loadb((const char *)msb_buf_head(&q->in),
-					       len, 0, NULL);
+			json_t *j =
+				json_loadb((const char *)msb_buf_head(&q->in),
+					   len, 0, NULL);
 			msb_buf_consume(&q->in, len + 1);
 			if (j && !json_object_get(j, "event"))
 				return j;
@@ -123,8 +124,7 @@ static json_t *qmp_exec(struct qmp *q, const char *cmd, uint64_t deadline)
 	return r;
 }
 
-bool qmp_blockstats(struct qmp *q, int timeout_ms, uint64_t *rd,
-		    uint64_t *wr)
+bool qmp_blockstats(struct qmp *q, int timeout_ms, uint64_t *rd, uint64_t *wr)
 {
 	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000u;
 
@@ -132,9 +132,9 @@ bool qmp_blockstats(struct qmp *q, int timeout_ms, uint64_t *rd,
 		return false;
 	if (!q->ready) {
 		json_t *greeting = qmp_reply(q, deadline);
-		json_t *caps = greeting ? qmp_exec(q, "qmp_capabilities",
-						   deadline)
-					: NULL;
+		json_t *caps =
+			greeting ? qmp_exec(q, "qmp_capabilities", deadline)
+				 : NULL;
 		q->ready = greeting && caps;
 		json_decref(greeting);
 		json_decref(caps);

@@ -29,7 +29,6 @@ struct qmp {
 
 /* Bytes read and written by the guest's disks (query-blockstats), summed.
  * Waits at most @timeout_ms. Return: true on success. */
-bool qmp_blockstats(struct qmp *q, int timeout_ms, uint64_t *rd,
-		    uint64_t *wr);
+bool qmp_blockstats(struct qmp *q, int timeout_ms, uint64_t *rd, uint64_t *wr);
 
 #endif

@@ -38,14 +38,15 @@ struct msb_vm_spec {
 	char *initrd;      /* initramfs holding msb-agent */
 	char *rootfs;      /* raw ext4 base image */
 	char *image;       /* its OCI manifest digest, or "" */
-	char *home;    /* $MSB_HOME: the state database is here */
-	char *mode;    /* "create" (a new folder) or "start" (an existing,
-			  stopped sandbox) */
-	bool detached; /* ignore the watch pipe */
+	char *home;        /* $MSB_HOME: the state database is here */
+	char *mode;        /* "create" (a new folder) or "start" (an existing,
+			      stopped sandbox) */
+	bool detached;     /* ignore the watch pipe */
 	char *accel;       /* "auto", "kvm" or "tcg" */
 	unsigned int boot_timeout_ms;
 	unsigned int idle_timeout_s; /* stop when idle this long; 0: never */
-	unsigned int max_duration_s; /* stop after running this long; 0: never */
+	unsigned int
+		max_duration_s; /* stop after running this long; 0: never */
 };
 
 /* Serialise @s; *@out is malloc'd, NUL-terminated. Return 0 or -1. */

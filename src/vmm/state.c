@@ -90,10 +90,8 @@ void state_run_end(const char *reason)
 
 void state_delete(void)
 {
-	exec_sql("DELETE FROM runs WHERE sandbox = ?4", NULL, 0,
-		 0);
-	exec_sql("DELETE FROM sandboxes WHERE name = ?4", NULL, 0,
-		 0);
+	exec_sql("DELETE FROM runs WHERE sandbox = ?4", NULL, 0, 0);
+	exec_sql("DELETE FROM sandboxes WHERE name = ?4", NULL, 0, 0);
 }
 
 void state_close(void)

@@ -119,8 +119,8 @@ int main(void)
 	CHECK(msb_sandbox_fs_mkdir(sb, "/tmp/x/y", 0, 0) == -MSB_ENOTFOUND);
 	CHECK(msb_sandbox_fs_write(sb, "/tmp/d/file", "1", 1, 0755, 0) == 0);
 	msb_exec_output *out;
-	CHECK(msb_sandbox_shell(&out, sb, "ln -s /tmp/a.txt /tmp/d/link", NULL) ==
-	      0);
+	CHECK(msb_sandbox_shell(&out, sb, "ln -s /tmp/a.txt /tmp/d/link",
+				NULL) == 0);
 	msb_exec_output_free(out);
 	msb_fs_entry *v;
 	size_t n;
@@ -164,7 +164,8 @@ int main(void)
 	CHECK(msb_sandbox_fs_remove(sb, "/tmp/d2", 1) == -MSB_ENOTFOUND);
 
 	/* errors carry the path */
-	CHECK(msb_sandbox_fs_read(&data, &len, sb, "/nope/x") == -MSB_ENOTFOUND);
+	CHECK(msb_sandbox_fs_read(&data, &len, sb, "/nope/x") ==
+	      -MSB_ENOTFOUND);
 	CHECK(strstr(msb_last_error()->message, "/nope/x") != NULL);
 	CHECK(msb_last_error()->sys_errno == 2);
 	CHECK(msb_sandbox_fs_read(&data, &len, sb, "/tmp") == -MSB_EISDIR);

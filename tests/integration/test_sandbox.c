@@ -296,8 +296,8 @@ static void test_streaming(void)
 	/* cat: what goes in comes out; EOF ends it */
 	const char *cat[] = {"cat", NULL};
 	CHECK(msb_exec_start(&e, sb, cat, NULL) == 0);
-	CHECK(msb_exec_next(e, &ev, 30000) == 0 && ev.type == MSB_EXEC_STARTED &&
-	      ev.pid > 1);
+	CHECK(msb_exec_next(e, &ev, 30000) == 0 &&
+	      ev.type == MSB_EXEC_STARTED && ev.pid > 1);
 	CHECK(msb_exec_write(e, "ping\n", 5) == 0);
 	buf[0] = '\0';
 	CHECK(msb_exec_next(e, &ev, 30000) == 0 && ev.type == MSB_EXEC_STDOUT &&
@@ -337,8 +337,8 @@ static void test_streaming(void)
 	msb_exec_free(e);
 
 	/* freeing a running handle kills its command */
-	const char *marker[] = {"sh", "-c", "echo $$ > /tmp/pid; exec sleep 300",
-				NULL};
+	const char *marker[] = {"sh", "-c",
+				"echo $$ > /tmp/pid; exec sleep 300", NULL};
 	CHECK(msb_exec_start(&e, sb, marker, NULL) == 0);
 	CHECK(msb_exec_next(e, &ev, 30000) == 0);
 	msb_exec_free(e);
@@ -372,7 +372,8 @@ static void test_streaming(void)
 	}
 	CHECK(right == N);
 	if (right != N)
-		fprintf(stderr, "  %d of %d concurrent execs right\n", right, N);
+		fprintf(stderr, "  %d of %d concurrent execs right\n", right,
+			N);
 
 	CHECK(msb_sandbox_stop(sb, 0) == 0);
 	msb_sandbox_free(sb);
