@@ -222,17 +222,17 @@ int cmd_run(int argc, char **argv)
 			nrest--;
 		}
 	}
+	o.env = nenv ? env : NULL;
+	po.policy = (msb_pull_policy)policy;
+	cli_progress_init();
+	po.progress = cli_progress;
+	o.pull = &po;
 	if (!strcmp(argv[0], "create")) {
 		/* msb create: record it (pulling its image), do not boot. */
 		if (!o.name || nrest > 0) {
 			cli_err("usage: msb create --name NAME [OPTIONS] [IMAGE]");
 			return EXIT_MSB_ERROR;
 		}
-		o.env = nenv ? env : NULL;
-		po.policy = (msb_pull_policy)policy;
-		cli_progress_init();
-		po.progress = cli_progress;
-		o.pull = &po;
 		if (msb_sandbox_define(&o) < 0)
 			return cli_fail(EXIT_MSB_ERROR);
 		printf("%s\n", o.name);
@@ -243,11 +243,6 @@ int cmd_run(int argc, char **argv)
 			cli_err("--detach needs --name and no command: run commands with msb exec NAME -- CMD");
 			return EXIT_MSB_ERROR;
 		}
-		o.env = nenv ? env : NULL;
-		po.policy = (msb_pull_policy)policy;
-		cli_progress_init();
-		po.progress = cli_progress;
-		o.pull = &po;
 		msb_sandbox *sb;
 		if (msb_sandbox_create(&sb, &o) < 0)
 			return cli_fail(EXIT_MSB_ERROR);
@@ -259,11 +254,6 @@ int cmd_run(int argc, char **argv)
 		cli_err("no command given: usage: msb run [OPTIONS] [IMAGE] -- CMD [ARG...]");
 		return EXIT_MSB_ERROR;
 	}
-	o.env = nenv ? env : NULL;
-	po.policy = (msb_pull_policy)policy;
-	cli_progress_init();
-	po.progress = cli_progress;
-	o.pull = &po;
 
 	msb_sandbox *sb;
 	if (msb_sandbox_create(&sb, &o) < 0)

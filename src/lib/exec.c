@@ -108,6 +108,23 @@ static int take_output(msb_exec_output *o, const msb_exec_options *opts,
 	return 0;
 }
 
+int msb__check_exec_call(const void *out, const msb_sandbox *sb,
+			 const char *const *argv, const msb_exec_options *opts)
+{
+	if (!out || !sb || !argv)
+		return msb__error(MSB_EINVAL, 0,
+				  "out, sandbox and argv are required");
+	if (!argv[0] || !argv[0][0])
+		return msb__error(MSB_EINVAL, 0, "empty command");
+	int rc = msb__check_exec_options(opts);
+	if (rc < 0)
+		return rc;
+	if (sb->stopped || sb->conn.fd < 0)
+		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
+				  sb->name);
+	return 0;
+}
+
 void msb__exec_request(struct msb_msg *req, const msb_sandbox *sb,
 		       const char *const *argv, const msb_exec_options *opts)
 {
@@ -149,17 +166,10 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 	int rc;
 
 	msb__error_clear();
-	if (!out || !sb || !argv)
-		return msb__error(MSB_EINVAL, 0,
-				  "out, sandbox and argv are required");
-	*out = NULL;
-	if (!argv[0] || !argv[0][0])
-		return msb__error(MSB_EINVAL, 0, "empty command");
-	if ((rc = msb__check_exec_options(opts)) < 0)
+	if (out)
+		*out = NULL;
+	if ((rc = msb__check_exec_call(out, sb, argv, opts)) < 0)
 		return rc;
-	if (sb->stopped || sb->conn.fd < 0)
-		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
-				  sb->name);
 
 	msb_exec_output *o = calloc(1, sizeof(*o));
 	if (!o)

@@ -83,6 +83,9 @@ void msb__exec_request(struct msb_msg *req, const msb_sandbox *sb,
 /* The error for a FAILED answer to exec. */
 int msb__exec_failed(const char *cmd, const struct msb_msg *m);
 int msb__check_exec_options(const msb_exec_options *o);
+/* Arguments of an exec call: out, sandbox and argv set, a running sandbox. */
+int msb__check_exec_call(const void *out, const msb_sandbox *sb,
+			 const char *const *argv, const msb_exec_options *opts);
 /* lifecycle.c: a new connection to the sandbox's supervisor. */
 int msb__sandbox_dial(struct msb_conn *c, const char *name);
 

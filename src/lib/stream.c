@@ -30,17 +30,10 @@ EXPORT int msb_exec_start(msb_exec **out, msb_sandbox *sb,
 	int rc;
 
 	msb__error_clear();
-	if (!out || !sb || !argv)
-		return msb__error(MSB_EINVAL, 0,
-				  "out, sandbox and argv are required");
-	*out = NULL;
-	if (!argv[0] || !argv[0][0])
-		return msb__error(MSB_EINVAL, 0, "empty command");
-	if ((rc = msb__check_exec_options(opts)) < 0)
+	if (out)
+		*out = NULL;
+	if ((rc = msb__check_exec_call(out, sb, argv, opts)) < 0)
 		return rc;
-	if (sb->stopped || sb->conn.fd < 0)
-		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
-				  sb->name);
 	msb_exec *e = calloc(1, sizeof(*e));
 	if (!e || !(e->cmd = strdup(argv[0]))) {
 		free(e);

@@ -10,28 +10,9 @@ unset MSB_ACCEL
 work=$(mktemp -d)
 trap 'rm -rf "$MSB_HOME" "$work"' EXIT
 
-pass=0 fail=0
+. "$(dirname "$0")/lib.sh"
 # KVM as msb judges it: /dev/kvm read-write and hardware virtualisation.
 kvm_ok() { [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; }
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
-# expect DESC WANT_STATUS CMD... ; leaves stdout/stderr in $work/out, $work/err
-expect() {
-	local desc=$1 want=$2
-	shift 2
-	"$@" >"$work/out" 2>"$work/err"
-	local got=$?
-	if [ "$got" = "$want" ]; then ok "$desc"; else
-		bad "$desc: exit $got, wanted $want"
-		sed 's/^/    stderr: /' "$work/err" | head -5
-	fi
-}
-# contains DESC FILE TEXT
-contains() {
-	if grep -qF -- "$3" "$2"; then ok "$1"; else
-		bad "$1: \`$3\` not in $(head -c 300 "$2")"
-	fi
-}
 
 # --- no VM needed ---
 expect "--version" 0 "$MSB" --version

@@ -26,24 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
-expect() {
-	local desc=$1 want=$2
-	shift 2
-	"$@" >"$work/out" 2>"$work/err" </dev/null
-	local got=$?
-	if [ "$got" = "$want" ]; then ok "$desc"; else
-		bad "$desc: exit $got, wanted $want"
-		sed 's/^/    stderr: /' "$work/err" | tail -5
-	fi
-}
-contains() {
-	if grep -qF -- "$3" "$2"; then ok "$1"; else
-		bad "$1: \`$3\` not in: $(head -c 400 "$2")"
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
 echo "# building test images in $images"
 "$src/tests/images/build.sh" "$images" >"$work/build.log" 2>&1 ||
