@@ -50,11 +50,28 @@ static int db_err(sqlite3 *db, const char *what)
 			  db ? sqlite3_errmsg(db) : "out of memory");
 }
 
+static int schema_version(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int version = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	return version;
+}
+
 static int migrate(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 	int version = 0;
 
+	/* Up to date (the usual case): no write transaction needed. */
+	if (schema_version(db) == (int)ARRAY_SIZE(migrations))
+		return 0;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return db_err(db, "begin");
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
