@@ -179,6 +179,12 @@ for round in $(seq 20); do
 		continue
 	fi
 	gone || { chaos_bad=$((chaos_bad + 1)); echo "    round $round: processes left"; }
+	# The supervisor records the crash as it exits (a killed one is
+	# found out by the next command): give it a moment.
+	for _ in $(seq 100); do
+		[ "$(status_of later)" = crashed ] && break
+		sleep 0.1
+	done
 	st=$(status_of later)
 	[ "$st" = crashed ] || { chaos_bad=$((chaos_bad + 1)); echo "    round $round: status $st"; }
 	[ -e "$MSB_HOME/sandboxes/later/run/agent.sock" ] && { chaos_bad=$((chaos_bad + 1)); echo "    round $round: socket left"; }
