@@ -1360,6 +1360,8 @@ int main(int argc, char **argv)
 		if (vmm.clients[i])
 			drop_client(i);
 	close_fd(&vmm.listen_fd);
+	/* Clean up first: once the state says stopped, nothing is left. */
+	cleanup_dir(vmm.spec.ephemeral);
 	if (vmm.spec.ephemeral) {
 		state_delete();
 	} else {
@@ -1367,6 +1369,5 @@ int main(int argc, char **argv)
 		state_status(vmm.state == STOPPING ? "stopped" : "crashed", 0);
 	}
 	state_close();
-	cleanup_dir(vmm.spec.ephemeral);
 	return 0;
 }
