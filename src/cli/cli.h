@@ -29,6 +29,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
 
 struct msb_exec_output;
 /* msb's exit status for an exec: the command's, 128+signal, or 124-127

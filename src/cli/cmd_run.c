@@ -44,6 +44,8 @@ static const char run_usage[] =
 	"      --name NAME       name the sandbox: it is kept when it stops\n"
 	"                        (msb start/exec/stop/rm NAME); without a name\n"
 	"                        it is removed\n"
+	"      --replace         with --name: stop and remove a sandbox of that\n"
+	"                        name first\n"
 	"  -d, --detach          with --name and no CMD: boot the sandbox in the\n"
 	"                        background and print its name\n"
 	"      --idle-timeout S  stop the sandbox after S seconds with no command\n"
@@ -98,6 +100,7 @@ int cmd_run(int argc, char **argv)
 		{"name", required_argument, NULL, 'n'},
 		{"detach", no_argument, NULL, 'd'},
 		{"interactive", no_argument, NULL, 'i'},
+		{"replace", no_argument, NULL, 'R'},
 		{"idle-timeout", required_argument, NULL, 'I'},
 		{"max-duration", required_argument, NULL, 'D'},
 		{"platform", required_argument, NULL, 'p'},
@@ -108,6 +111,7 @@ int cmd_run(int argc, char **argv)
 	msb_exec_options eo = MSB_EXEC_OPTIONS_INIT;
 	msb_pull_options po = MSB_PULL_OPTIONS_INIT;
 	int policy = MSB_PULL_IF_MISSING;
+	bool replace = false;
 	const char *env[MAX_ENV + 1] = {0};
 	size_t nenv = 0;
 	int c;
@@ -187,6 +191,9 @@ int cmd_run(int argc, char **argv)
 		case 'i':
 			eo.stdin_fd = STDIN_FILENO;
 			break;
+		case 'R':
+			replace = true;
+			break;
 		case 'I':
 		case 'D':
 			if (!cli_parse_uint(optarg,
@@ -222,6 +229,9 @@ int cmd_run(int argc, char **argv)
 			nrest--;
 		}
 	}
+	if (replace && o.name && msb_sandbox_remove(o.name, 1) < 0 &&
+	    msb_last_error()->code != MSB_ENOTFOUND)
+		return cli_fail(EXIT_MSB_ERROR);
 	o.env = nenv ? env : NULL;
 	po.policy = (msb_pull_policy)policy;
 	cli_progress_init();

@@ -346,3 +346,37 @@ int cmd_inspect(int argc, char **argv)
 	msb_sandbox_list_free(v, n);
 	return status;
 }
+
+int cmd_wait(int argc, char **argv)
+{
+	if (argc != 2 || argv[1][0] == '-') {
+		fputs("Usage: msb wait NAME\n\nWait until a sandbox stops; print "
+		      "its final status (stopped or crashed).\n",
+		      argc == 2 ? stdout : stderr);
+		return argc == 2 ? 0 : 2;
+	}
+	for (;;) {
+		msb_sandbox_info *v;
+		size_t n;
+		const char *st = NULL;
+		if (msb_sandbox_list(&v, &n) < 0)
+			return cli_fail(1);
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(v[i].name, argv[1]))
+				st = v[i].status;
+		bool busy = st &&
+			    (!strcmp(st, "starting") ||
+			     !strcmp(st, "running") || !strcmp(st, "stopping"));
+		if (!st)
+			cli_err("no sandbox named `%s`", argv[1]);
+		else if (!busy)
+			printf("%s\n", st);
+		msb_sandbox_list_free(v, n);
+		if (!st)
+			return 1;
+		if (!busy)
+			return 0;
+		struct timespec ts = {.tv_nsec = 200 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}

@@ -25,6 +25,7 @@ static const char usage[] =
 	"  stop    stop sandboxes\n"
 	"  rm      remove sandboxes\n"
 	"  kill    stop sandboxes at once\n"
+	"  wait    wait until a sandbox stops\n"
 	"  restart stop and start a sandbox\n"
 	"  logs    print a sandbox's kernel or supervisor log\n"
 	"  inspect print sandboxes as JSON\n"
@@ -145,6 +146,8 @@ int main(int argc, char **argv)
 		return cmd_stop(argc - 1, argv + 1);
 	if (!strcmp(cmd, "rm"))
 		return cmd_rm(argc - 1, argv + 1);
+	if (!strcmp(cmd, "wait"))
+		return cmd_wait(argc - 1, argv + 1);
 	if (!strcmp(cmd, "kill"))
 		return cmd_kill(argc - 1, argv + 1);
 	if (!strcmp(cmd, "restart"))

@@ -120,6 +120,12 @@ expect "rm -f" 0 "$MSB" rm -f one
 expect "run -d --idle-timeout" 0 "$MSB" run -d --name idle --idle-timeout 6
 expect "a command keeps it busy" 0 "$MSB" exec idle -- sleep 8
 expect "run -d --max-duration" 0 "$MSB" run -d --name brief --max-duration 3
+expect "wait for it" 0 "$MSB" wait brief
+[ "$(cat "$work/out")" = stopped ] && ok "wait prints the final status" || bad "wait: $(cat "$work/out")"
+expect "--replace a stopped one" 0 "$MSB" run -d --replace --name brief
+expect "--replace a running one" 0 "$MSB" run -d --replace --name brief
+[ "$(status_of brief)" = running ] && ok "replaced and running" || bad "replace: $(status_of brief)"
+expect "stop it" 0 "$MSB" stop brief
 for _ in $(seq 100); do
 	[ "$(status_of idle)" = stopped ] && [ "$(status_of brief)" = stopped ] && break
 	sleep 0.2
