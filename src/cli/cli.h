@@ -44,6 +44,15 @@ void cli_progress(const char *digest, uint64_t done, uint64_t total,
 /* "12.3 MB": a byte count for people (decimal units). */
 void cli_human_size(char *out, size_t len, double bytes);
 
+struct msb_exec_options;
+/*
+ * cli_exec_option() - the options msb run and msb exec share: -e, -i, -w,
+ * -u and --timeout ('t'). Return: 1 if @c was one of them, 0 if not, -1
+ * after printing why @arg is invalid.
+ */
+int cli_exec_option(int c, const char *arg, struct msb_exec_options *eo,
+		    const char **env, size_t *nenv, size_t max_env);
+
 /* Parse --pull: "always", "missing" (or "if-missing"), "never". */
 bool cli_parse_policy(const char *s, int *policy);
 

@@ -50,33 +50,12 @@ int cmd_exec(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "+ie:w:u:h", longopts, NULL)) !=
 	       -1) {
+		int r = cli_exec_option(c, optarg, &eo, env, &nenv, MAX_ENV);
+		if (r < 0)
+			return EXIT_MSB_ERROR;
+		if (r > 0)
+			continue;
 		switch (c) {
-		case 'e':
-			if (!strchr(optarg, '=') || optarg[0] == '=' ||
-			    nenv == MAX_ENV) {
-				cli_err("invalid --env `%s`: expected KEY=VALUE",
-					optarg);
-				return EXIT_MSB_ERROR;
-			}
-			env[nenv++] = optarg;
-			break;
-		case 'i':
-			eo.stdin_fd = STDIN_FILENO;
-			break;
-		case 'w':
-			eo.cwd = optarg;
-			break;
-		case 'u':
-			eo.user = optarg;
-			break;
-		case 't':
-			if (!cli_parse_uint(optarg, &eo.timeout_ms, false) ||
-			    !eo.timeout_ms || eo.timeout_ms > 4000000) {
-				cli_err("invalid --timeout `%s`", optarg);
-				return EXIT_MSB_ERROR;
-			}
-			eo.timeout_ms *= 1000;
-			break;
 		case 'h':
 			fputs(exec_usage, stdout);
 			return 0;

@@ -119,6 +119,11 @@ int cmd_run(int argc, char **argv)
 	/* Options end at the first positional argument or at "--". */
 	while ((c = getopt_long(argc, argv, "+c:m:e:w:u:dih", longopts,
 				NULL)) != -1) {
+		int r = cli_exec_option(c, optarg, &eo, env, &nenv, MAX_ENV);
+		if (r < 0)
+			return EXIT_MSB_ERROR;
+		if (r > 0)
+			continue;
 		switch (c) {
 		case 'c':
 			if (!cli_parse_uint(optarg, &o.cpus, false) ||
@@ -135,25 +140,6 @@ int cmd_run(int argc, char **argv)
 					optarg);
 				return EXIT_MSB_ERROR;
 			}
-			break;
-		case 'e':
-			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				cli_err("invalid --env `%s`: expected KEY=VALUE",
-					optarg);
-				return EXIT_MSB_ERROR;
-			}
-			if (nenv == MAX_ENV) {
-				cli_err("too many --env options (at most %d)",
-					MAX_ENV);
-				return EXIT_MSB_ERROR;
-			}
-			env[nenv++] = optarg;
-			break;
-		case 'w':
-			eo.cwd = optarg;
-			break;
-		case 'u':
-			eo.user = optarg;
 			break;
 		case 'T':
 			if (!cli_parse_uint(optarg, &o.boot_timeout_s, false) ||
@@ -173,23 +159,11 @@ int cmd_run(int argc, char **argv)
 		case 'p':
 			po.platform = optarg;
 			break;
-		case 't':
-			if (!cli_parse_uint(optarg, &eo.timeout_ms, false) ||
-			    eo.timeout_ms == 0 || eo.timeout_ms > 4000000) {
-				cli_err("invalid --timeout `%s`: a positive number of seconds",
-					optarg);
-				return EXIT_MSB_ERROR;
-			}
-			eo.timeout_ms *= 1000;
-			break;
 		case 'n':
 			o.name = optarg;
 			break;
 		case 'd':
 			o.detached = 1;
-			break;
-		case 'i':
-			eo.stdin_fd = STDIN_FILENO;
 			break;
 		case 'R':
 			replace = true;

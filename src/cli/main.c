@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "microsandbox.h"
@@ -99,6 +100,45 @@ void cli_human_size(char *out, size_t len, double bytes)
 		u++;
 	}
 	snprintf(out, len, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+}
+
+int cli_exec_option(int c, const char *arg, struct msb_exec_options *eo,
+		    const char **env, size_t *nenv, size_t max_env)
+{
+	switch (c) {
+	case 'e':
+		if (!strchr(arg, '=') || arg[0] == '=') {
+			cli_err("invalid --env `%s`: expected KEY=VALUE", arg);
+			return -1;
+		}
+		if (*nenv == max_env) {
+			cli_err("too many --env options (at most %zu)",
+				max_env);
+			return -1;
+		}
+		env[(*nenv)++] = arg;
+		return 1;
+	case 'i':
+		eo->stdin_fd = STDIN_FILENO;
+		return 1;
+	case 'w':
+		eo->cwd = arg;
+		return 1;
+	case 'u':
+		eo->user = arg;
+		return 1;
+	case 't':
+		if (!cli_parse_uint(arg, &eo->timeout_ms, false) ||
+		    eo->timeout_ms == 0 || eo->timeout_ms > 4000000) {
+			cli_err("invalid --timeout `%s`: a positive number of seconds",
+				arg);
+			return -1;
+		}
+		eo->timeout_ms *= 1000;
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static void log_to_stderr(int level, const char *message, void *userdata)

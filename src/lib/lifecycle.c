@@ -209,6 +209,22 @@ static void info_clear(msb_sandbox_info *i)
 	memset(i, 0, sizeof(*i));
 }
 
+/*
+ * The home folder, the database and the row of sandbox @name: the start of
+ * every call by name. On failure the caller still clears what it got.
+ */
+static int open_row(struct msb_paths *paths, sqlite3 **db, const char *name,
+		    msb_sandbox_info *info, char **config)
+{
+	int rc;
+
+	memset(paths, 0, sizeof(*paths));
+	if ((rc = msb__paths_home(paths)) < 0 ||
+	    (rc = msb__db_open(db, paths->home)) < 0)
+		return rc;
+	return lookup(*db, name, info, config);
+}
+
 /* A row says the supervisor runs but its lock is free: it died. */
 static bool repair(sqlite3 *db, const char *home, msb_sandbox_info *info)
 {
@@ -344,10 +360,7 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 	if (!out || !name)
 		return msb__error(MSB_EINVAL, 0, "out and name are required");
 	*out = NULL;
-	if ((rc = msb__paths_home(&paths)) < 0)
-		return rc;
-	if ((rc = msb__db_open(&db, paths.home)) < 0 ||
-	    (rc = lookup(db, name, &info, &config)) < 0)
+	if ((rc = open_row(&paths, &db, name, &info, &config)) < 0)
 		goto out;
 	if (supervisor_alive(paths.home, name)) {
 		rc = msb__error(MSB_ESTATE, 0,
@@ -428,10 +441,7 @@ EXPORT int msb_sandbox_connect(msb_sandbox **out, const char *name)
 	if (!out || !name)
 		return msb__error(MSB_EINVAL, 0, "out and name are required");
 	*out = NULL;
-	if ((rc = msb__paths_home(&paths)) < 0)
-		return rc;
-	if ((rc = msb__db_open(&db, paths.home)) < 0 ||
-	    (rc = lookup(db, name, &info, NULL)) < 0)
+	if ((rc = open_row(&paths, &db, name, &info, NULL)) < 0)
 		goto out;
 	if (!supervisor_alive(paths.home, name)) {
 		repair(db, paths.home, &info);
@@ -489,10 +499,7 @@ EXPORT int msb_sandbox_remove(const char *name, int force)
 	msb__error_clear();
 	if (!name)
 		return msb__error(MSB_EINVAL, 0, "name is NULL");
-	if ((rc = msb__paths_home(&paths)) < 0)
-		return rc;
-	if ((rc = msb__db_open(&db, paths.home)) < 0 ||
-	    (rc = lookup(db, name, &info, NULL)) < 0)
+	if ((rc = open_row(&paths, &db, name, &info, NULL)) < 0)
 		goto out;
 	if (supervisor_alive(paths.home, name)) {
 		if (!force) {
