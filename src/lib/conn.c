@@ -88,13 +88,14 @@ int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,
 			return msb__error(MSB_ESTATE, 0,
 					  "the sandbox is stopped");
 
+		/* Even with no time left, look at the socket once: a zero
+		 * timeout means "what has arrived", not "nothing". */
 		int wait = -1;
-		if (deadline) {
+		if (timeout_ms >= 0) {
 			uint64_t now = now_us();
-			if (now >= deadline)
-				return msb__error(MSB_ETIMEDOUT, 0,
-						  "no answer from the sandbox");
-			wait = (int)((deadline - now + 999) / 1000);
+			wait = now >= deadline
+				       ? 0
+				       : (int)((deadline - now + 999) / 1000);
 		}
 		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		int pr = poll(&p, 1, wait);
@@ -103,8 +104,12 @@ int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,
 		if (pr < 0)
 			return msb__error(MSB_ESYS, errno, "poll: %s",
 					  strerror(errno));
-		if (pr == 0)
+		if (pr == 0) {
+			if (timeout_ms >= 0 && now_us() >= deadline)
+				return msb__error(MSB_ETIMEDOUT, 0,
+						  "no answer from the sandbox");
 			continue;
+		}
 
 		if (msb_buf_reserve(&c->in, 128 * 1024) < 0)
 			return msb__error(MSB_ENOMEM, errno, "out of memory");

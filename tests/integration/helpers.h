@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,48 @@ static inline const char *temp_home(void)
 static inline void remove_tree(const char *dir)
 {
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * Per-case watchdog. test_case() names the case on stderr and arms an alarm;
+ * if the case is still running when it fires, the handler prints the stacks
+ * of this process and of every process below it (gdb, when installed), the
+ * process tree and the tails of the sandbox logs, then exits. A hang thus
+ * ends as a diagnosis instead of a bare timeout of the test runner.
+ */
+static const char *watchdog_case = "";
+
+static inline void watchdog_fire(int sig)
+{
+	char cmd[1024];
+	(void)sig;
+	fprintf(stderr, "\n!! watchdog: case `%s` still running; diagnosis:\n",
+		watchdog_case);
+	snprintf(cmd, sizeof(cmd),
+		 "ps -eo pid,ppid,stat,wchan:24,etime,args --forest | "
+		 "grep -E 'test|msb|qemu' | cut -c1-160 >&2; "
+		 "ss -xpn | grep -E 'test|msb|qemu' >&2; "
+		 "for p in %d $(pgrep -P %d -f msb-vmm); do "
+		 "command -v gdb >/dev/null && gdb -p $p -batch -nx "
+		 "-ex 'thread apply all bt' -ex 'print vmm' "
+		 "-ex 'print *vmm.clients[0]' -ex 'print *vmm.clients[1]' "
+		 "2>&1 | grep -vE '^(\\[|Using|warning|Reading|Download)' >&2; "
+		 "done; "
+		 "for f in \"$MSB_HOME\"/sandboxes/*/logs/*.log; do "
+		 "[ -f \"$f\" ] && { echo \"-- $f\"; tail -n 30 \"$f\"; } >&2; "
+		 "done",
+		 (int)getpid(), (int)getpid());
+	if (system(cmd) < 0)
+		perror("system");
+	_exit(3);
+}
+
+static inline void test_case(const char *name, unsigned seconds)
+{
+	watchdog_case = name;
+	signal(SIGALRM, watchdog_fire);
+	fprintf(stderr, "== %s\n", name);
+	alarm(seconds);
 }
 
 #endif
