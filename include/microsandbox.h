@@ -460,8 +460,30 @@ int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms);
  * event (epoll, libuv...). Owned by the handle. */
 int msb_exec_fd(const msb_exec *e);
 
-/* Write to the command's stdin (blocking until sent). */
+/*
+ * Flow control: a command's output and its input each have a window of
+ * this many bytes in flight. A command whose output is not being read
+ * blocks after a window; input beyond a window waits for the command to
+ * read. Nothing is dropped, and one stalled command holds up no other.
+ */
+#define MSB_EXEC_WINDOW (256u << 10)
+
+/*
+ * msb_exec_write() - write all of @data to the command's stdin.
+ *
+ * Stdin is flow-controlled: at most a window (256 KiB) is in flight, so
+ * this blocks while the command is not reading its input. A command that
+ * writes output without reading input then waits for you to consume that
+ * output (msb_exec_next()); in an event loop use msb_exec_try_write().
+ * Return: 0, or -MSB_ESTATE if the command ended first.
+ */
 int msb_exec_write(msb_exec *e, const void *data, size_t len);
+/*
+ * msb_exec_try_write() - write what the window allows of @data now,
+ * without blocking. Return: bytes written (0: no room yet; more room comes
+ * with the next event read from msb_exec_fd()), or -MSB_E*.
+ */
+long msb_exec_try_write(msb_exec *e, const void *data, size_t len);
 /* Close its stdin (EOF). */
 int msb_exec_close_stdin(msb_exec *e);
 /* Send @sig to the command's process group. */

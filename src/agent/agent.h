@@ -13,8 +13,11 @@
 
 /* Limits on what one host can make the agent hold. */
 #define AGENT_MAX_PROCS 1024               /* concurrent exec streams */
-#define AGENT_OUT_HIGH (1u << 20)          /* stop reading pipes/port above */
+#define AGENT_OUT_HIGH (1u << 20)          /* stop reading pipes/files above */
 #define AGENT_OUT_LOW (AGENT_OUT_HIGH / 2) /* ...resume below */
+/* Stop reading the port above this: only a host that floods requests and
+ * does not read the answers gets here (data is bounded by credit). */
+#define AGENT_OUT_HARD (16u << 20)
 #define AGENT_PORT_BACKOFF_MS 50           /* retry a disconnected port */
 #define AGENT_PORT_READ_MAX (1u << 20)     /* port bytes per loop iteration */
 
@@ -35,10 +38,13 @@ struct proc {
 	int in_fd;           /* write end of its stdin pipe, or -1 */
 	struct msb_buf in_q; /* STDIN data not yet written to in_fd */
 	bool in_eof;         /* the host closed stdin: close in_fd when empty */
+	uint64_t out_credit; /* STDOUT/STDERR bytes the host accepts now */
+	uint64_t in_owed;    /* stdin bytes written, not yet credited back */
 };
 
-/* Stop reading the port while this much stdin waits for processes. */
-#define AGENT_STDIN_HIGH (4u << 20)
+/* Stdin a process may have queued: its window, plus a chunk of slack. A
+ * host that sends more breaks flow control; the excess is refused. */
+#define AGENT_STDIN_MAX (MSB_WINDOW + MSB_CHUNK_MAX)
 
 /* A filesystem request being served over several frames (fs.c). */
 struct fs_stream;
@@ -104,8 +110,7 @@ bool procs_reap(struct agent *a);
 void procs_finish(struct agent *a);
 void proc_stdin(struct agent *a, struct proc *p, const struct msb_msg *m,
 		bool end);
-void proc_write_stdin(struct proc *p);
-size_t procs_stdin_queued(const struct agent *a);
+void proc_write_stdin(struct agent *a, struct proc *p);
 
 /* fs.c: guest filesystem requests. */
 void fs_request(struct agent *a, uint32_t stream, uint8_t flags,
@@ -120,6 +125,15 @@ void fs_close_all(struct agent *a);
 
 /* loop.c: frames in and out. */
 void agent_text_fix(char *s);
+/*
+ * agent_grant() - count @n consumed bytes of the host's data on @stream in
+ * *@owed; send CREDIT for them once they reach half a window.
+ */
+void agent_grant(struct agent *a, uint32_t stream, uint64_t *owed,
+		 uint64_t n);
+/* Add a CREDIT's size to *@credit, saturating. */
+void agent_credit_add(uint64_t *credit, const struct msb_msg *m);
+void fs_credit(struct fs_stream *s, const struct msb_msg *m);
 void agent_send(struct agent *a, uint32_t stream, uint8_t flags,
 		const struct msb_msg *m);
 void agent_error(struct agent *a, uint32_t stream, bool end, int err,

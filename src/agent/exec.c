@@ -533,6 +533,7 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 
 	p->stream = stream;
 	p->pid = pid;
+	p->out_credit = MSB_WINDOW;
 	p->out_fd = steal_fd(&sp.out[0]);
 	p->err_fd = steal_fd(&sp.err[0]);
 	p->in_fd = steal_fd(&sp.in[1]);
@@ -586,10 +587,14 @@ void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err)
 		.type = is_err ? MSB_MSG_STDERR : MSB_MSG_STDOUT,
 		.has = MSB_HAS(MSB_FLD_DATA),
 	};
+	size_t want = p->out_credit < sizeof(chunk) ? (size_t)p->out_credit
+						    : sizeof(chunk);
 	ssize_t n;
 
+	if (!want)
+		return; /* no credit: the loop does not poll it either */
 	do
-		n = read(*fd, chunk, sizeof(chunk));
+		n = read(*fd, chunk, want);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
 		return;
@@ -602,6 +607,7 @@ void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err)
 	}
 	m.data.p = chunk;
 	m.data.n = (size_t)n;
+	p->out_credit -= (size_t)n;
 	agent_send(a, p->stream, 0, &m);
 }
 
@@ -672,26 +678,38 @@ void procs_finish(struct agent *a)
 void proc_stdin(struct agent *a, struct proc *p, const struct msb_msg *m,
 		bool end)
 {
+	size_t n = m->has & MSB_HAS(MSB_FLD_DATA) ? m->data.n : 0;
+
 	if (p->in_fd < 0) {
-		/* It was closed (EOF sent, or the process closed it). */
+		/* It was closed (EOF sent, or the process closed it): the
+		 * data goes nowhere, but the host must not block on it. */
+		agent_grant(a, p->stream, &p->in_owed, n);
 		return;
 	}
-	if ((m->has & MSB_HAS(MSB_FLD_DATA)) && m->data.n &&
-	    msb_buf_append(&p->in_q, m->data.p, m->data.n) < 0)
+	if (msb_buf_avail(&p->in_q) + n > AGENT_STDIN_MAX) {
+		agent_error(a, p->stream, false, ENOBUFS,
+			    "stdin: %zu bytes beyond the flow-control window "
+			    "dropped",
+			    n);
+		n = 0;
+	}
+	if (n && msb_buf_append(&p->in_q, m->data.p, n) < 0)
 		agent_error(a, p->stream, false, errno, "stdin: %m");
 	if (end)
 		p->in_eof = true;
-	proc_write_stdin(p);
+	proc_write_stdin(a, p);
 }
 
-/* Write what the pipe takes of the queued stdin; close it at EOF. */
-void proc_write_stdin(struct proc *p)
+/* Write what the pipe takes of the queued stdin (crediting it to the
+ * host); close it at EOF. */
+void proc_write_stdin(struct agent *a, struct proc *p)
 {
 	while (p->in_fd >= 0 && msb_buf_avail(&p->in_q)) {
 		ssize_t n = write(p->in_fd, msb_buf_head(&p->in_q),
 				  msb_buf_avail(&p->in_q));
 		if (n > 0) {
 			msb_buf_consume(&p->in_q, (size_t)n);
+			agent_grant(a, p->stream, &p->in_owed, (uint64_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -699,19 +717,12 @@ void proc_write_stdin(struct proc *p)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		/* EPIPE: the process closed its stdin; drop the rest. */
+		agent_grant(a, p->stream, &p->in_owed,
+			    msb_buf_avail(&p->in_q));
 		msb_buf_free(&p->in_q);
 		close_fd(&p->in_fd);
 		return;
 	}
 	if (p->in_eof && !msb_buf_avail(&p->in_q))
 		close_fd(&p->in_fd);
-}
-
-size_t procs_stdin_queued(const struct agent *a)
-{
-	size_t total = 0;
-
-	for (size_t i = 0; i < a->nprocs; i++)
-		total += msb_buf_avail(&a->procs[i]->in_q);
-	return total;
 }

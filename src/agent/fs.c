@@ -77,6 +77,8 @@ struct fs_stream {
 	uint64_t left;    /* read: bytes still wanted, or FS_ALL */
 	uint64_t count;   /* bytes sent or written, entries sent */
 	uint64_t skipped; /* list: entries that could not be sent */
+	uint64_t credit;  /* read: FS_DATA bytes the host accepts now */
+	uint64_t owed;    /* write: bytes written, not yet credited back */
 };
 
 /* The errno and message of a FAILED reply. */
@@ -412,6 +414,7 @@ static struct fs_stream *fs_add(struct agent *a, uint32_t stream,
 	s->fd = -1;
 	s->path = path;
 	s->left = FS_ALL;
+	s->credit = MSB_WINDOW;
 	a->fs[a->nfs++] = s;
 	return s;
 }
@@ -476,13 +479,24 @@ void fs_close_all(struct agent *a)
 	}
 }
 
+/* Whether serving @s now would send something. */
+static bool servable(const struct fs_stream *s)
+{
+	return s->kind == FS_LIST || (s->kind == FS_READ && s->credit);
+}
+
 bool fs_pending(const struct agent *a)
 {
 	for (size_t i = 0; i < a->nfs; i++) {
-		if (a->fs[i]->kind != FS_WRITE)
+		if (servable(a->fs[i]))
 			return true;
 	}
 	return false;
+}
+
+void fs_credit(struct fs_stream *s, const struct msb_msg *m)
+{
+	agent_credit_add(&s->credit, m);
 }
 
 /* --- read --- */
@@ -494,6 +508,8 @@ static void read_chunk(struct agent *a, struct fs_stream *s)
 	size_t want = s->left < sizeof(chunk) ? (size_t)s->left : sizeof(chunk);
 	ssize_t n;
 
+	if (want > s->credit)
+		want = (size_t)s->credit; /* not 0: see servable() */
 	do
 		n = read(s->fd, chunk, want);
 	while (n < 0 && errno == EINTR);
@@ -511,6 +527,7 @@ static void read_chunk(struct agent *a, struct fs_stream *s)
 
 		agent_send(a, s->stream, 0, &m);
 		s->count += (uint64_t)n;
+		s->credit -= (uint64_t)n;
 		if (s->left != FS_ALL)
 			s->left -= (uint64_t)n;
 	}
@@ -661,7 +678,7 @@ void fs_serve(struct agent *a)
 	for (size_t i = 0; i < a->nfs; i++) {
 		struct fs_stream *s = a->fs[(a->fs_rr + i) % a->nfs];
 
-		if (s->kind != FS_WRITE)
+		if (servable(s))
 			todo[n++] = s;
 	}
 	a->fs_rr++;
@@ -691,6 +708,7 @@ static bool write_step(struct agent *a, struct fs_stream *s, uint8_t flags,
 			return false;
 		}
 		s->count += m->data.n;
+		agent_grant(a, s->stream, &s->owed, m->data.n);
 	}
 	if (!(flags & MSB_F_END))
 		return true;

@@ -12,10 +12,18 @@
  *
  * Output: every frame for the host is appended to one queue (a->out) and
  * written without blocking when the port is writable, so frames of a
- * stream stay in order and nothing is dropped. When the queue holds more
- * than AGENT_OUT_HIGH bytes the loop stops reading the pipes, files and
- * the port (the children block on full pipes, the host on a full port)
- * until it drains below AGENT_OUT_LOW.
+ * stream stay in order and nothing is dropped.
+ *
+ * Flow control (proto.h, MSB_WINDOW): a process's pipes are read only
+ * while the host has credit for that stream's output, and a file only
+ * while its reader has credit; stdin written to a process and file data
+ * written to disk are credited back to the host. So the port is always
+ * read (credits, signals and new requests are never stuck behind data),
+ * and a stream whose consumer is slow stalls only itself: its process
+ * blocks on a full pipe. On top of that, when the out queue holds more
+ * than AGENT_OUT_HIGH bytes the loop stops reading pipes and files until
+ * it drains below AGENT_OUT_LOW, and above AGENT_OUT_HARD (a host that
+ * sends requests without reading the answers) it stops reading the port.
  *
  * Input: bytes from the port are collected in a->in and cut into frames.
  * A bad payload is answered with an error frame; a bad length field
@@ -68,6 +76,31 @@ void agent_send(struct agent *a, uint32_t stream, uint8_t flags,
 	if (msb_frame_encode(&a->out, stream, flags, m) < 0)
 		agent_log("encode %s frame for stream %u: %m",
 			  msb_msg_type_name(m->type), stream);
+}
+
+void agent_grant(struct agent *a, uint32_t stream, uint64_t *owed,
+		 uint64_t n)
+{
+	*owed += n;
+	if (*owed < MSB_WINDOW / 2)
+		return;
+	struct msb_msg m = {
+		.type = MSB_MSG_CREDIT,
+		.has = MSB_HAS(MSB_FLD_SIZE),
+		.size = *owed,
+	};
+	agent_send(a, stream, 0, &m);
+	*owed = 0;
+}
+
+void agent_credit_add(uint64_t *credit, const struct msb_msg *m)
+{
+	/* More than 1 GiB ahead is as good as infinite: no overflow. */
+	if (m->has & MSB_HAS(MSB_FLD_SIZE))
+		*credit = *credit + m->size < (1ull << 30) &&
+					  m->size < (1ull << 30)
+				  ? *credit + m->size
+				  : 1ull << 30;
 }
 
 /*
@@ -295,6 +328,7 @@ static void handle_stdin(struct agent *a, uint32_t stream,
 		agent_error(a, stream, false, EINVAL,
 			    "stdin: the process was started without stdin");
 		p->in_eof = true; /* say it once */
+		agent_grant(a, stream, &p->in_owed, m->data.n);
 		return;
 	}
 	proc_stdin(a, p, m, end);
@@ -359,6 +393,17 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 			  (int)(m.msg.n > 200 ? 200 : m.msg.n),
 			  m.msg.p ? (const char *)m.msg.p : "");
 		return;
+	case MSB_MSG_CREDIT: {
+		/* For a stream that has ended meanwhile: nothing to do. */
+		struct proc *p = id ? proc_find(a, id) : NULL;
+		struct fs_stream *s = id ? fs_find(a, id) : NULL;
+
+		if (p)
+			agent_credit_add(&p->out_credit, &m);
+		else if (s)
+			fs_credit(s, &m);
+		return;
+	}
 	case MSB_MSG_UNKNOWN:
 		agent_error(a, id, !live(a, id), ENOTSUP,
 			    "unknown message type");
@@ -459,9 +504,8 @@ static void process_frames(struct agent *a)
 		}
 		handle_frame(a, &f);
 		msb_buf_consume(&a->in, msb_frame_size(&f));
-		if (msb_buf_avail(&a->out) > AGENT_OUT_HIGH ||
-		    procs_stdin_queued(a) > AGENT_STDIN_HIGH)
-			return; /* the rest waits for the host or processes */
+		if (msb_buf_avail(&a->out) > AGENT_OUT_HARD)
+			return; /* the rest waits for the host to read */
 	}
 }
 
@@ -471,8 +515,7 @@ static void port_read(struct agent *a)
 	size_t total = 0;
 
 	while (a->port_up && total < AGENT_PORT_READ_MAX &&
-	       msb_buf_avail(&a->out) <= AGENT_OUT_HIGH &&
-	       procs_stdin_queued(a) <= AGENT_STDIN_HIGH) {
+	       msb_buf_avail(&a->out) <= AGENT_OUT_HARD) {
 		ssize_t n;
 
 		if (msb_buf_reserve(&a->in, PORT_READ_CHUNK) < 0) {
@@ -534,7 +577,7 @@ void agent_loop(struct agent *a)
 		if (!a->port_up && now >= a->port_retry)
 			a->port_up = true;
 		/* Frames left over when the out queue filled up. */
-		if (!a->throttled && msb_buf_avail(&a->in)) {
+		if (avail <= AGENT_OUT_HARD && msb_buf_avail(&a->in)) {
 			process_frames(a);
 			avail = msb_buf_avail(&a->out);
 		}
@@ -543,7 +586,7 @@ void agent_loop(struct agent *a)
 		pfd[1] = (struct pollfd){.fd = -1};
 		if (a->port_up) {
 			pfd[1].fd = a->port;
-			pfd[1].events = (a->throttled ? 0 : POLLIN) |
+			pfd[1].events = (avail > AGENT_OUT_HARD ? 0 : POLLIN) |
 					(avail ? POLLOUT : 0);
 		} else {
 			timeout = (int)(a->port_retry - now);
@@ -556,6 +599,8 @@ void agent_loop(struct agent *a)
 		for (size_t i = 0; !a->throttled && i < a->nprocs; i++) {
 			struct proc *p = a->procs[(a->rr + i) % a->nprocs];
 
+			if (!p->out_credit)
+				continue; /* the host has not caught up */
 			if (p->out_fd >= 0) {
 				ref[n] = (struct pipe_ref){p, false, false};
 				pfd[n++] =
@@ -593,13 +638,14 @@ void agent_loop(struct agent *a)
 		for (size_t i = 2; i < n; i++) {
 			struct proc *p = ref[i].p;
 
-			if (msb_buf_avail(&a->out) > AGENT_OUT_HIGH)
-				break;
 			if (ref[i].is_in) {
 				if (pfd[i].revents)
-					proc_write_stdin(p);
+					proc_write_stdin(a, p);
 				continue;
 			}
+			if (msb_buf_avail(&a->out) > AGENT_OUT_HIGH ||
+			    !p->out_credit)
+				continue;
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			proc_read(a, p, ref[i].is_err ? &p->err_fd : &p->out_fd,

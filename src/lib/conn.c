@@ -58,6 +58,49 @@ static bool control_frame(struct msb_conn *c, const struct msb_frame *f,
 	return true;
 }
 
+/*
+ * Read what the socket has into c->in, waiting up to @wait ms (-1: no
+ * limit). Return: 1 after reading, 0 if nothing came, or -MSB_E* (EOF:
+ * EVMDIED, with the supervisor's note if it left one).
+ */
+static int conn_fill(struct msb_conn *c, int wait)
+{
+	if (c->fd < 0)
+		return msb__error(MSB_ESTATE, 0, "the sandbox is stopped");
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	int pr = poll(&p, 1, wait);
+	if (pr < 0 && errno == EINTR)
+		return 0;
+	if (pr < 0)
+		return msb__error(MSB_ESYS, errno, "poll: %s", strerror(errno));
+	if (pr == 0)
+		return 0;
+	if (msb_buf_reserve(&c->in, 128 * 1024) < 0)
+		return msb__error(MSB_ENOMEM, errno, "out of memory");
+	ssize_t n =
+		recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0) {
+		int err = n < 0 ? errno : 0;
+		close_fd(&c->fd);
+		return msb__error(MSB_EVMDIED, err, "%s",
+				  c->died ? c->died
+					  : "the sandbox's supervisor exited");
+	}
+	c->in.len += (size_t)n;
+	return 1;
+}
+
+/* Milliseconds left until @deadline (µs; 0: none, -1 returned). */
+static int ms_left(uint64_t deadline)
+{
+	if (!deadline)
+		return -1;
+	uint64_t now = now_us();
+	return now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
+}
+
 int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,
 		   int timeout_ms)
 {
@@ -84,48 +127,106 @@ int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,
 			}
 			return 0;
 		}
-		if (c->fd < 0)
-			return msb__error(MSB_ESTATE, 0,
-					  "the sandbox is stopped");
-
 		/* Even with no time left, look at the socket once: a zero
 		 * timeout means "what has arrived", not "nothing". */
-		int wait = -1;
-		if (timeout_ms >= 0) {
-			uint64_t now = now_us();
-			wait = now >= deadline
-				       ? 0
-				       : (int)((deadline - now + 999) / 1000);
-		}
-		struct pollfd p = {.fd = c->fd, .events = POLLIN};
-		int pr = poll(&p, 1, wait);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr < 0)
-			return msb__error(MSB_ESYS, errno, "poll: %s",
-					  strerror(errno));
-		if (pr == 0) {
-			if (timeout_ms >= 0 && now_us() >= deadline)
-				return msb__error(MSB_ETIMEDOUT, 0,
-						  "no answer from the sandbox");
-			continue;
-		}
+		r = conn_fill(c, timeout_ms < 0 ? -1 : ms_left(deadline));
+		if (r < 0)
+			return r;
+		if (r == 0 && timeout_ms >= 0 && now_us() >= deadline)
+			return msb__error(MSB_ETIMEDOUT, 0,
+					  "no answer from the sandbox");
+	}
+}
 
-		if (msb_buf_reserve(&c->in, 128 * 1024) < 0)
-			return msb__error(MSB_ENOMEM, errno, "out of memory");
-		ssize_t n = recv(c->fd, c->in.data + c->in.len,
-				 c->in.cap - c->in.len, 0);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0) {
-			int err = n < 0 ? errno : 0;
-			close_fd(&c->fd);
-			return msb__error(
-				MSB_EVMDIED, err, "%s",
-				c->died ? c->died
-					: "the sandbox's supervisor exited");
+void msb__flow_credit(struct msb_flow *fl, const struct msb_msg *m)
+{
+	if (!(m->has & MSB_HAS(MSB_FLD_SIZE)))
+		return;
+	/* More than 1 GiB ahead is as good as infinite: no overflow. */
+	uint64_t limit = UINT64_C(1) << 30;
+	fl->credit = m->size < limit && fl->credit + m->size < limit
+			     ? fl->credit + m->size
+			     : limit;
+}
+
+int msb__conn_consumed(struct msb_conn *c, uint32_t stream,
+		       struct msb_flow *fl, size_t n)
+{
+	fl->owed += n;
+	if (fl->owed < MSB_WINDOW / 2)
+		return 0;
+	struct msb_msg m = {
+		.type = MSB_MSG_CREDIT,
+		.has = MSB_HAS(MSB_FLD_SIZE),
+		.size = fl->owed,
+	};
+	fl->owed = 0;
+	return msb__conn_send(c, stream, 0, &m);
+}
+
+/*
+ * Take the CREDIT frames of @stream out of the buffered input (the other
+ * frames stay, in order). Return: 2 if a frame of @stream that ends it is
+ * buffered, 1 if another frame of it is, else 0.
+ */
+static int take_credits(struct msb_conn *c, uint32_t stream,
+			struct msb_flow *fl)
+{
+	size_t off = 0;
+	int seen = 0;
+
+	for (;;) {
+		uint8_t *base = c->in.data + c->in.off + off;
+		size_t avail = msb_buf_avail(&c->in) - off;
+		struct msb_frame_hdr h;
+		if (msb_frame_parse_hdr(&h, base, avail) != 1)
+			return seen; /* incomplete, or bad: recv() says so */
+		size_t size = 4u + h.len;
+		if (avail < size)
+			return seen;
+		if (h.stream == 0) {
+			/* The supervisor's note on why the VM stopped. */
+			struct msb_msg m;
+			if (msb_msg_decode(&m, base + MSB_FRAME_HDR,
+					   size - MSB_FRAME_HDR) == 0 &&
+			    m.type == MSB_MSG_ERROR && !c->died)
+				c->died = msb_bytes_dup(m.msg);
 		}
-		c->in.len += (size_t)n;
+		if (h.stream == stream) {
+			struct msb_msg m;
+			if (msb_msg_decode(&m, base + MSB_FRAME_HDR,
+					   size - MSB_FRAME_HDR) == 0 &&
+			    m.type == MSB_MSG_CREDIT) {
+				msb__flow_credit(fl, &m);
+				memmove(base, base + size, avail - size);
+				c->in.len -= size;
+				continue;
+			}
+			seen = h.flags & MSB_F_END ? 2 : seen ? seen : 1;
+		}
+		off += size;
+	}
+}
+
+int msb__conn_wait_credit(struct msb_conn *c, uint32_t stream,
+			  struct msb_flow *fl, bool stop_on_answer,
+			  int timeout_ms)
+{
+	uint64_t deadline =
+		timeout_ms < 0 ? 0 : now_us() + (uint64_t)timeout_ms * 1000u;
+
+	for (;;) {
+		int seen = take_credits(c, stream, fl);
+		if (seen == 2 || (seen && stop_on_answer))
+			return 1;
+		if (fl->credit)
+			return 0;
+		int r = conn_fill(c, timeout_ms < 0 ? -1 : ms_left(deadline));
+		if (r < 0)
+			return r;
+		if (r == 0 && timeout_ms >= 0 && now_us() >= deadline)
+			return msb__error(MSB_ETIMEDOUT, 0,
+					  "the command is not reading its input");
 	}
 }
 

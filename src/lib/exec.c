@@ -39,6 +39,7 @@ struct stdin_pump {
 	size_t left;
 	int fd;    /* from a descriptor (-1: none) */
 	bool done; /* EOF sent */
+	struct msb_flow flow;
 };
 
 /* Send one STDIN frame; @eof marks the end. */
@@ -54,7 +55,8 @@ static int send_stdin(msb_sandbox *sb, uint32_t id, const void *p, size_t n,
 }
 
 /*
- * Move stdin forward without ever blocking on it while output waits.
+ * Move stdin forward without ever blocking on it while output waits, and
+ * only as far as the guest has credited.
  * Return: 1 when the connection has something to read (or @wait ran out),
  * 0 after progress on stdin, or -MSB_E*.
  */
@@ -69,6 +71,8 @@ static int pump_stdin(struct stdin_pump *sp, msb_sandbox *sb, uint32_t id,
 
 	if (msb_buf_avail(&sb->conn.in))
 		return 1;
+	if (!sp->flow.credit)
+		pf[1].fd = -1; /* wait for CREDIT (or output) */
 	int r = poll(pf, 2, wait);
 	if (r < 0)
 		return errno == EINTR ? 0
@@ -78,19 +82,24 @@ static int pump_stdin(struct stdin_pump *sp, msb_sandbox *sb, uint32_t id,
 		return 1;
 	if (!pf[1].revents)
 		return 0;
+	size_t room = sp->flow.credit < MSB_CHUNK_MAX ? (size_t)sp->flow.credit
+						      : MSB_CHUNK_MAX;
 	if (sp->fd < 0) {
-		size_t n = sp->left < MSB_CHUNK_MAX ? sp->left : MSB_CHUNK_MAX;
+		size_t n = sp->left < room ? sp->left : room;
 		int rc = send_stdin(sb, id, sp->data, n, n == sp->left);
 		sp->data += n;
 		sp->left -= n;
+		sp->flow.credit -= n;
 		sp->done = sp->left == 0;
 		return rc;
 	}
 	uint8_t buf[16384];
-	ssize_t n = read(sp->fd, buf, sizeof(buf));
+	ssize_t n = read(sp->fd, buf, room < sizeof(buf) ? room : sizeof(buf));
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	sp->done = n <= 0;
+	if (n > 0)
+		sp->flow.credit -= (size_t)n;
 	return send_stdin(sb, id, buf, n > 0 ? (size_t)n : 0, n <= 0);
 }
 
@@ -181,11 +190,13 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 	struct msb_msg req;
 	msb__exec_request(&req, sb, argv, opts);
 	struct stdin_pump sp = {.fd = -1, .done = true};
+	struct msb_flow out_flow = MSB_FLOW_INIT;
 	if (opts && (opts->stdin_data || opts->stdin_fd >= 0)) {
 		sp = (struct stdin_pump){
 			.data = opts->stdin_data,
 			.left = opts->stdin_data ? opts->stdin_len : 0,
 			.fd = opts->stdin_data ? -1 : opts->stdin_fd,
+			.flow = MSB_FLOW_INIT,
 		};
 		req.has |= MSB_HAS(MSB_FLD_FLAGS);
 		req.flags = MSB_EXEC_STDIN;
@@ -249,6 +260,12 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 			rc = take_output(o, opts, &cb_on,
 					 m.type == MSB_MSG_STDOUT ? 1 : 2,
 					 m.data);
+			if (rc == 0)
+				rc = msb__conn_consumed(&sb->conn, id,
+							&out_flow, m.data.n);
+			break;
+		case MSB_MSG_CREDIT:
+			msb__flow_credit(&sp.flow, &m);
 			break;
 		case MSB_MSG_EXITED:
 			if (m.has & MSB_HAS(MSB_FLD_SIG) && m.sig > 0) {

@@ -99,6 +99,8 @@ static uint32_t next_stream(msb_sandbox *sb)
 /* Read the answers of stream @id until FS_DONE or a failure. */
 static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 {
+	struct msb_flow flow = MSB_FLOW_INIT;
+
 	for (;;) {
 		struct msb_frame f;
 		struct msb_msg m;
@@ -116,6 +118,9 @@ static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 			break;
 		case MSB_MSG_FS_DATA:
 			rc = c->on_data ? c->on_data(&m, c->ud) : 0;
+			if (rc == 0 && !(f.hdr.flags & MSB_F_END))
+				rc = msb__conn_consumed(&sb->conn, id, &flow,
+							m.data.n);
 			break;
 		case MSB_MSG_FS_DONE:
 			c->size = m.has & MSB_HAS(MSB_FLD_SIZE) ? m.size : 0;
@@ -405,10 +410,23 @@ EXPORT int msb_sandbox_fs_write_stream(msb_sandbox *sb, const char *path,
 		return rc;
 
 	_cleanup_free_ uint8_t *buf = malloc(FS_CHUNK);
+	struct msb_flow flow = MSB_FLOW_INIT;
 	int abort_rc = 0;
 	for (;;) {
-		long n = buf ? source(buf, FS_CHUNK, userdata) : -1;
-		if (n < 0 || n > (long)FS_CHUNK) {
+		/* Only as much as the agent has room for (it credits what
+		 * it has written); stop early if it answered (a failure). */
+		if (!flow.credit) {
+			rc = msb__conn_wait_credit(&sb->conn, id, &flow, true,
+						   -1);
+			if (rc < 0)
+				return rc;
+			if (rc > 0)
+				break;
+		}
+		size_t room = flow.credit < FS_CHUNK ? (size_t)flow.credit
+						     : FS_CHUNK;
+		long n = buf ? source(buf, room, userdata) : -1;
+		if (n < 0 || n > (long)room) {
 			abort_rc =
 				buf ? msb__error(
 					      MSB_EINVAL, 0,
@@ -427,6 +445,7 @@ EXPORT int msb_sandbox_fs_write_stream(msb_sandbox *sb, const char *path,
 		if ((rc = msb__conn_send(&sb->conn, id, last ? MSB_F_END : 0,
 					 &d)) < 0)
 			return rc;
+		flow.credit -= (size_t)n;
 		if (last || answer_waiting(sb))
 			break;
 	}

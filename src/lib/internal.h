@@ -63,6 +63,30 @@ int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,
 void msb__conn_done(struct msb_conn *c, const struct msb_frame *f);
 void msb__conn_close(struct msb_conn *c);
 
+/* Flow control of one stream, client side (proto.h, MSB_WINDOW). */
+struct msb_flow {
+	uint64_t credit; /* data bytes we may still send */
+	uint64_t owed;   /* data bytes received and consumed, not credited */
+};
+#define MSB_FLOW_INIT {MSB_WINDOW, 0}
+_Static_assert(MSB_WINDOW == MSB_EXEC_WINDOW, "one window, public and wire");
+/* Add the size of a received CREDIT to fl->credit. */
+void msb__flow_credit(struct msb_flow *fl, const struct msb_msg *m);
+/* Count @n bytes of received data as consumed; send CREDIT for them once
+ * they reach half a window. Return 0 or -MSB_E*. */
+int msb__conn_consumed(struct msb_conn *c, uint32_t stream,
+		       struct msb_flow *fl, size_t n);
+/*
+ * msb__conn_wait_credit() - wait until fl->credit > 0. CREDIT frames of
+ * @stream are taken out of the input as they come; other frames stay
+ * buffered, in order, for msb__conn_recv().
+ * @stop_on_answer: also return when another frame of @stream is waiting
+ * Return: 0 with credit, 1 if the stream ended (or answered), -MSB_E*.
+ */
+int msb__conn_wait_credit(struct msb_conn *c, uint32_t stream,
+			  struct msb_flow *fl, bool stop_on_answer,
+			  int timeout_ms);
+
 struct msb_sandbox {
 	char *name;
 	pid_t vmm_pid;

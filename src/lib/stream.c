@@ -19,6 +19,9 @@ struct msb_exec {
 	char *cmd;             /* argv[0], for messages */
 	struct msb_frame held; /* the frame the last event points into */
 	bool holding;
+	size_t held_len;
+	struct msb_flow in_flow;  /* stdin we may send */
+	struct msb_flow out_flow; /* output consumed, to credit */
 	bool stdin_closed;
 	bool ended;
 };
@@ -40,6 +43,8 @@ EXPORT int msb_exec_start(msb_exec **out, msb_sandbox *sb,
 		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	}
 	e->conn.fd = -1;
+	e->in_flow = (struct msb_flow)MSB_FLOW_INIT;
+	e->out_flow = (struct msb_flow)MSB_FLOW_INIT;
 	if ((rc = msb__sandbox_dial(&e->conn, sb->name)) < 0)
 		goto fail;
 	msb__exec_request(&req, sb, argv, opts);
@@ -57,12 +62,14 @@ fail:
 	return rc;
 }
 
-static void release_held(msb_exec *e)
+/* The caller is done with the last data event: free it, credit it. */
+static int release_held(msb_exec *e, size_t len)
 {
-	if (e->holding) {
-		msb__conn_done(&e->conn, &e->held);
-		e->holding = false;
-	}
+	if (!e->holding)
+		return 0;
+	msb__conn_done(&e->conn, &e->held);
+	e->holding = false;
+	return msb__conn_consumed(&e->conn, STREAM_ID, &e->out_flow, len);
 }
 
 EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
@@ -71,8 +78,10 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 	if (!e || !ev)
 		return msb__error(MSB_EINVAL, 0,
 				  "handle and event are required");
+	int held_rc = release_held(e, e->held_len);
 	memset(ev, 0, sizeof(*ev));
-	release_held(e);
+	if (held_rc < 0 && !e->ended)
+		return held_rc;
 	if (e->ended)
 		return msb__error(MSB_ESTATE, 0, "`%s` has ended", e->cmd);
 	for (;;) {
@@ -98,8 +107,12 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 			ev->len = m.data.n;
 			/* The data stays in the buffer until the next call. */
 			e->held = f;
+			e->held_len = m.data.n;
 			e->holding = true;
 			return 0;
+		case MSB_MSG_CREDIT:
+			msb__flow_credit(&e->in_flow, &m);
+			break;
 		case MSB_MSG_EXITED:
 			ev->type = MSB_EXEC_EXITED;
 			if (m.has & MSB_HAS(MSB_FLD_SIG) && m.sig > 0) {
@@ -150,25 +163,85 @@ static int send_stdin(msb_exec *e, const void *data, size_t len, bool eof)
 	return msb__conn_send(&e->conn, STREAM_ID, eof ? MSB_F_END : 0, &m);
 }
 
-EXPORT int msb_exec_write(msb_exec *e, const void *data, size_t len)
+/*
+ * Send what the window allows of @data now. Return: bytes sent (0 when
+ * there is no credit), or -MSB_E*.
+ */
+static long write_some(msb_exec *e, const uint8_t *p, size_t len)
 {
-	msb__error_clear();
+	size_t done = 0;
+
+	while (done < len && e->in_flow.credit) {
+		size_t n = len - done;
+		if (n > MSB_CHUNK_MAX)
+			n = MSB_CHUNK_MAX;
+		if (n > e->in_flow.credit)
+			n = (size_t)e->in_flow.credit;
+		int rc = send_stdin(e, p + done, n, false);
+		if (rc < 0)
+			return rc;
+		e->in_flow.credit -= n;
+		done += n;
+	}
+	return (long)done;
+}
+
+static int check_write(msb_exec *e, const void *data, size_t len)
+{
 	if (!e || (!data && len))
 		return msb__error(MSB_EINVAL, 0,
 				  "handle and data are required");
 	if (e->stdin_closed)
 		return msb__error(MSB_ESTATE, 0, "stdin of `%s` is closed",
 				  e->cmd);
+	if (e->ended)
+		return msb__error(MSB_ESTATE, 0, "`%s` has ended", e->cmd);
+	return 0;
+}
+
+EXPORT int msb_exec_write(msb_exec *e, const void *data, size_t len)
+{
+	msb__error_clear();
+	int rc = check_write(e, data, len);
+	if (rc < 0)
+		return rc;
 	const uint8_t *p = data;
 	while (len) {
-		size_t n = len < MSB_CHUNK_MAX ? len : MSB_CHUNK_MAX;
-		int rc = send_stdin(e, p, n, false);
-		if (rc < 0)
-			return rc;
+		if (!e->in_flow.credit) {
+			rc = msb__conn_wait_credit(&e->conn, STREAM_ID,
+						   &e->in_flow, false, -1);
+			if (rc < 0)
+				return rc;
+			if (rc > 0)
+				return msb__error(
+					MSB_ESTATE, 0,
+					"`%s` ended before reading all its input",
+					e->cmd);
+		}
+		long n = write_some(e, p, len);
+		if (n < 0)
+			return (int)n;
 		p += n;
-		len -= n;
+		len -= (size_t)n;
 	}
 	return 0;
+}
+
+EXPORT long msb_exec_try_write(msb_exec *e, const void *data, size_t len)
+{
+	msb__error_clear();
+	int rc = check_write(e, data, len);
+	if (rc < 0)
+		return rc;
+	if (!e->in_flow.credit) {
+		/* Credit that has arrived but not been read yet. */
+		rc = msb__conn_wait_credit(&e->conn, STREAM_ID, &e->in_flow,
+					   false, 0);
+		if (rc < 0 && rc != -MSB_ETIMEDOUT)
+			return rc;
+		msb__error_clear();
+	}
+	return write_some(e, data, len);
 }
 
 EXPORT int msb_exec_close_stdin(msb_exec *e)

@@ -105,6 +105,7 @@ static const char *const type_names[MSB_MSG__COUNT] = {
 	[MSB_MSG_FS_CHMOD] = "fs_chmod",   [MSB_MSG_FS_CHOWN] = "fs_chown",
 	[MSB_MSG_FS_ENTRY] = "fs_entry",   [MSB_MSG_FS_DATA] = "fs_data",
 	[MSB_MSG_FS_DONE] = "fs_done",     [MSB_MSG_METRICS] = "metrics",
+	[MSB_MSG_CREDIT] = "credit",
 };
 
 const char *msb_msg_type_name(enum msb_msg_type t)

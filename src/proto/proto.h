@@ -41,6 +41,18 @@
 /* Bulk data (stdout, stdin, file contents) is sent in chunks of at most: */
 #define MSB_CHUNK_MAX (64u << 10)
 
+/*
+ * Flow control. Each direction of each stream has a window of data bytes
+ * (the "data" field of STDIN, STDOUT, STDERR and FS_DATA) the sender may
+ * have in flight: MSB_WINDOW at the start of the stream, plus what the
+ * receiver has granted since with CREDIT {size} frames as it consumed the
+ * data. A receiver grants credit in batches of at least MSB_WINDOW / 2
+ * (or when the stream's data has all been consumed). So no queue between
+ * a producer and a slow consumer holds more than a window per stream, and
+ * one stalled stream never holds up another.
+ */
+#define MSB_WINDOW (256u << 10)
+
 #define MSB_PROTO_MAX_DEPTH 8     /* nesting of arrays/maps */
 #define MSB_PROTO_MAX_ITEMS 65536 /* CBOR items in one payload */
 
@@ -114,6 +126,9 @@ enum msb_msg_type {
 	 * cpu_us cpu_pct rss disk_rd disk_wr net_rx net_tx uptime_us
 	 * [mem_used mem_total]. */
 	MSB_MSG_METRICS,
+	/* Either way, on a running stream: size = more data bytes the
+	 * sender of CREDIT accepts (see MSB_WINDOW). Never START or END. */
+	MSB_MSG_CREDIT,
 	MSB_MSG__COUNT
 };
 
@@ -169,7 +184,8 @@ enum msb_field {
 	MSB_FLD_GID,     /* "gid" int */
 	MSB_FLD_FLAGS,   /* "flags" uint: MSB_FS_* */
 	MSB_FLD_OFFSET,  /* "offset" uint: fs_read start */
-	MSB_FLD_SIZE,    /* "size" uint: fs_read length, entry/written size */
+	MSB_FLD_SIZE,    /* "size" uint: fs_read length, entry/written size,
+			    credit */
 	MSB_FLD_NAME,    /* "name" text: fs_entry (base name) */
 	MSB_FLD_FTYPE,   /* "ftype" text: "file", "dir", "symlink", "char",
 			    "block", "fifo", "socket" */

@@ -849,6 +849,11 @@ static void on_client_frame(struct client *c, const struct msb_frame *f,
 			return;
 		}
 	} else if (!r) {
+		/* Credit for a stream that has just ended is normal. */
+		struct msb_msg m;
+		if (msb_msg_decode(&m, f->payload, f->payload_len) == 0 &&
+		    m.type == MSB_MSG_CREDIT)
+			return;
 		send_client_error(c, id, "unknown stream");
 		return;
 	}

@@ -965,7 +965,7 @@ static void test_type_names(void)
 		"failed",    "error",     "shutdown", "ping",     "pong",
 		"fs_stat",   "fs_list",   "fs_read",  "fs_write", "fs_mkdir",
 		"fs_remove", "fs_rename", "fs_copy",  "fs_chmod", "fs_chown",
-		"fs_entry",  "fs_data",   "fs_done",  "metrics",
+		"fs_entry",  "fs_data",   "fs_done",  "metrics",  "credit",
 	};
 
 	for (unsigned t = 0; t < MSB_MSG__COUNT; t++) {
