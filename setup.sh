@@ -21,7 +21,7 @@ PACKAGES=(
 	busybox-static e2fsprogs cpio kmod lz4 dpkg
 	# tests: sanitizers and fuzzing; a real registry and image tools
 	clang libclang-rt-14-dev
-	docker-registry umoci skopeo apache2-utils debootstrap zstd
+	docker-registry umoci skopeo apache2-utils debootstrap zstd tmux
 )
 
 want_deps=1

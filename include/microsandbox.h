@@ -384,12 +384,29 @@ typedef struct msb_exec_options {
 	const void *stdin_data;
 	size_t stdin_len;
 	int stdin_fd;
+	/*
+	 * Resource limits, as `docker run --ulimit` writes them:
+	 * "NAME=SOFT[:HARD]" (HARD defaults to SOFT), NAME one of as, core,
+	 * cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc,
+	 * rss, rtprio, rttime, sigpending, stack; values a number or
+	 * "unlimited". NULL-terminated, or NULL. A limit the guest refuses
+	 * fails the call (MSB_EEXEC) before the command runs.
+	 */
+	const char *const *rlimits;
+	/*
+	 * Non-zero: run the command in a new pseudo-terminal of @rows x @cols
+	 * (0: 24 x 80), as its controlling terminal; stdin, stdout and stderr
+	 * are the terminal, so all output comes as stdout. With
+	 * msb_exec_start(), msb_exec_resize() changes the size.
+	 */
+	int tty;
+	unsigned int rows, cols;
 } msb_exec_options;
 
 #define MSB_EXEC_OPTIONS_INIT                                                  \
 	{                                                                      \
 		MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0,     \
-			NULL, 0, -1                                            \
+			NULL, 0, -1, NULL, 0, 0, 0                             \
 	}
 
 /*
@@ -488,6 +505,9 @@ long msb_exec_try_write(msb_exec *e, const void *data, size_t len);
 int msb_exec_close_stdin(msb_exec *e);
 /* Send @sig to the command's process group. */
 int msb_exec_signal(msb_exec *e, int sig);
+/* Set the size of the command's terminal (started with tty set): the
+ * process group gets SIGWINCH. MSB_ESTATE without a terminal. */
+int msb_exec_resize(msb_exec *e, unsigned int rows, unsigned int cols);
 
 /*
  * msb_exec_wait() - discard output until the command ends.

@@ -38,6 +38,7 @@ struct proc {
 	int in_fd;           /* write end of its stdin pipe, or -1 */
 	struct msb_buf in_q; /* STDIN data not yet written to in_fd */
 	bool in_eof;         /* the host closed stdin: close in_fd when empty */
+	bool tty;            /* out_fd is a pty master, in_fd a dup of it */
 	uint64_t out_credit; /* STDOUT/STDERR bytes the host accepts now */
 	uint64_t in_owed;    /* stdin bytes written, not yet credited back */
 };
@@ -104,6 +105,7 @@ void init_shutdown(struct agent *a);
 /* exec.c: processes started for the host. */
 void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m);
 void exec_signal(struct agent *a, uint32_t stream, const struct msb_msg *m);
+void exec_resize(struct agent *a, uint32_t stream, const struct msb_msg *m);
 struct proc *proc_find(struct agent *a, uint32_t stream);
 void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err);
 bool procs_reap(struct agent *a);

@@ -22,14 +22,17 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "user.h"
+#include "util/rlimit.h"
 
 #define DEFAULT_PATH                                                           \
 	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -55,7 +58,10 @@ static const char *const step_names[] = {
 struct child_report {
 	int step;
 	int err;
+	int index; /* STEP_RLIMIT: which of the requested limits */
 };
+
+#define MAX_RLIMITS 32
 
 /* Everything the child uses, prepared before fork(). */
 struct spawn {
@@ -69,15 +75,24 @@ struct spawn {
 	const char *path; /* PATH value to search */
 	char *pathbuf;    /* room for one PATH entry + '/' + argv[0] */
 	const struct rlimit *nofile;
+	struct {
+		int resource;
+		struct rlimit rl;
+	} limits[MAX_RLIMITS];
+	char **limit_specs; /* as requested, for messages */
+	size_t nlimits;
 	int null_fd;
 	int out[2], err[2], rep[2], in[2];
 	bool want_stdin;
+	bool tty;
+	int pty[2]; /* tty: master, slave */
 };
 
 static void spawn_free(struct spawn *sp)
 {
 	free(sp->argv);
 	free(sp->xenv);
+	free(sp->limit_specs);
 	free(sp->envp);
 	free(sp->cwd);
 	free(sp->home);
@@ -88,6 +103,7 @@ static void spawn_free(struct spawn *sp)
 		close_fd(&sp->err[i]);
 		close_fd(&sp->rep[i]);
 		close_fd(&sp->in[i]);
+		close_fd(&sp->pty[i]);
 	}
 }
 
@@ -189,12 +205,18 @@ static ssize_t env_check(char *const *env)
 }
 
 static void __attribute__((noreturn))
-child_fail(const struct spawn *sp, enum child_step step, int err)
+child_fail_at(const struct spawn *sp, enum child_step step, int err, int index)
 {
-	struct child_report r = {step, err};
+	struct child_report r = {step, err, index};
 
 	(void)!write(sp->rep[1], &r, sizeof(r));
 	_exit(127);
+}
+
+static void __attribute__((noreturn))
+child_fail(const struct spawn *sp, enum child_step step, int err)
+{
+	child_fail_at(sp, step, err, -1);
 }
 
 /*
@@ -264,10 +286,22 @@ static void __attribute__((noreturn)) child(const struct spawn *sp)
 		child_fail(sp, STEP_SIGMASK, errno);
 	if (setrlimit(RLIMIT_NOFILE, sp->nofile) < 0)
 		child_fail(sp, STEP_RLIMIT, errno);
-	if (dup2(sp->want_stdin ? sp->in[0] : sp->null_fd, STDIN_FILENO) < 0 ||
-	    dup2(sp->out[1], STDOUT_FILENO) < 0 ||
-	    dup2(sp->err[1], STDERR_FILENO) < 0)
+	for (size_t i = 0; i < sp->nlimits; i++)
+		if (setrlimit(sp->limits[i].resource, &sp->limits[i].rl) < 0)
+			child_fail_at(sp, STEP_RLIMIT, errno, (int)i);
+	if (sp->tty) {
+		/* A session leader without a terminal takes this one. */
+		if (ioctl(sp->pty[1], TIOCSCTTY, 0) < 0 ||
+		    dup2(sp->pty[1], STDIN_FILENO) < 0 ||
+		    dup2(sp->pty[1], STDOUT_FILENO) < 0 ||
+		    dup2(sp->pty[1], STDERR_FILENO) < 0)
+			child_fail(sp, STEP_STDIO, errno);
+	} else if (dup2(sp->want_stdin ? sp->in[0] : sp->null_fd,
+			STDIN_FILENO) < 0 ||
+		   dup2(sp->out[1], STDOUT_FILENO) < 0 ||
+		   dup2(sp->err[1], STDERR_FILENO) < 0) {
 		child_fail(sp, STEP_STDIO, errno);
+	}
 	if (sp->set_user &&
 	    (setgroups(sp->ids.ngroups, sp->ids.groups) < 0 ||
 	     setgid(sp->ids.gid) < 0 || setuid(sp->ids.uid) < 0))
@@ -420,6 +454,38 @@ static int spawn_prepare(struct agent *a, uint32_t stream,
 			goto nomem;
 		}
 	}
+	if (m->has & MSB_HAS(MSB_FLD_RLIMITS) && m->rlimits.count) {
+		struct msb_bytes b;
+		size_t it = 0;
+		char why[256];
+
+		if (m->rlimits.count > MAX_RLIMITS) {
+			send_failed(a, stream, "rlimit", EINVAL,
+				    "exec `%s`: at most %d resource limits",
+				    sp->argv[0], MAX_RLIMITS);
+			return -1;
+		}
+		sp->limit_specs = msb_strv_dup(&m->rlimits);
+		if (!sp->limit_specs) {
+			agent_error(a, stream, true, errno,
+				    "exec: bad `rlimits`: %m");
+			return -1;
+		}
+		while (msb_strv_next(&m->rlimits, &it, &b)) {
+			size_t i = sp->nlimits;
+			if (msb_rlimit_parse((const char *)b.p, b.n,
+					     &sp->limits[i].resource,
+					     &sp->limits[i].rl, why,
+					     sizeof(why)) < 0) {
+				send_failed(a, stream, "rlimit", EINVAL,
+					    "exec `%s`: resource limit `%s`: %s",
+					    sp->argv[0], sp->limit_specs[i],
+					    why);
+				return -1;
+			}
+			sp->nlimits++;
+		}
+	}
 	sp->envp = env_merge(a->env, sp->xenv, sp->home);
 	if (!sp->envp)
 		goto nomem;
@@ -436,6 +502,35 @@ nomem:
 	return -1;
 }
 
+/* Terminal size of a request (rows x cols), 24 x 80 by default. */
+static struct winsize req_winsize(const struct msb_msg *m)
+{
+	struct winsize ws = {.ws_row = 24, .ws_col = 80};
+
+	if (m->has & MSB_HAS(MSB_FLD_ROWS) && m->rows && m->rows <= 0xffff)
+		ws.ws_row = (unsigned short)m->rows;
+	if (m->has & MSB_HAS(MSB_FLD_COLS) && m->cols && m->cols <= 0xffff)
+		ws.ws_col = (unsigned short)m->cols;
+	return ws;
+}
+
+/* A new pseudo-terminal pair of the requested size in sp->pty. */
+static int open_pty(struct spawn *sp, const struct msb_msg *m)
+{
+	char name[64];
+	struct winsize ws = req_winsize(m);
+
+	sp->pty[0] = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (sp->pty[0] < 0 || grantpt(sp->pty[0]) < 0 ||
+	    unlockpt(sp->pty[0]) < 0 ||
+	    ptsname_r(sp->pty[0], name, sizeof(name)) != 0)
+		return -1;
+	sp->pty[1] = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (sp->pty[1] < 0 || ioctl(sp->pty[0], TIOCSWINSZ, &ws) < 0)
+		return -1;
+	return 0;
+}
+
 /*
  * exec_start() - handle an exec request on a new stream: reply STARTED
  * (and register the process) or FAILED or ERROR.
@@ -448,6 +543,7 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 		.err = {-1, -1},
 		.rep = {-1, -1},
 		.in = {-1, -1},
+		.pty = {-1, -1},
 	};
 	struct child_report rep;
 	struct proc *p = NULL;
@@ -486,9 +582,21 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 	}
 	sp.want_stdin =
 		m->has & MSB_HAS(MSB_FLD_FLAGS) && m->flags & MSB_EXEC_STDIN;
-	if (pipe2(sp.out, O_CLOEXEC) < 0 || pipe2(sp.err, O_CLOEXEC) < 0 ||
-	    pipe2(sp.rep, O_CLOEXEC) < 0 ||
-	    (sp.want_stdin && pipe2(sp.in, O_CLOEXEC) < 0)) {
+	sp.tty = m->has & MSB_HAS(MSB_FLD_FLAGS) && m->flags & MSB_EXEC_TTY;
+	if (sp.tty) {
+		if (open_pty(&sp, m) < 0) {
+			send_failed(a, stream, "internal", errno,
+				    "exec `%s`: pseudo-terminal: %m",
+				    sp.argv[0]);
+			goto out;
+		}
+	} else if (pipe2(sp.out, O_CLOEXEC) < 0 ||
+		   pipe2(sp.err, O_CLOEXEC) < 0 ||
+		   (sp.want_stdin && pipe2(sp.in, O_CLOEXEC) < 0)) {
+		send_failed(a, stream, "internal", errno, "pipe2: %m");
+		goto out;
+	}
+	if (pipe2(sp.rep, O_CLOEXEC) < 0) {
 		send_failed(a, stream, "internal", errno, "pipe2: %m");
 		goto out;
 	}
@@ -505,6 +613,7 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 	close_fd(&sp.out[1]);
 	close_fd(&sp.err[1]);
 	close_fd(&sp.in[0]);
+	close_fd(&sp.pty[1]);
 	close_fd(&sp.rep[1]);
 	do
 		n = read(sp.rep[0], &rep, sizeof(rep));
@@ -521,6 +630,13 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 		else if (step == STEP_CWD)
 			send_failed(a, stream, "cwd", err, "chdir `%s`: %s",
 				    sp.cwd, strerror(err));
+		else if (step == STEP_RLIMIT && rep.index >= 0 &&
+			 (size_t)rep.index < sp.nlimits)
+			send_failed(a, stream, "rlimit", err,
+				    "exec `%s`: cannot set resource limit "
+				    "`%s`: %s",
+				    sp.argv[0], sp.limit_specs[rep.index],
+				    strerror(err));
 		else
 			send_failed(a, stream, "internal", err,
 				    "exec `%s`: %s: %s", sp.argv[0],
@@ -534,13 +650,28 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 	p->stream = stream;
 	p->pid = pid;
 	p->out_credit = MSB_WINDOW;
-	p->out_fd = steal_fd(&sp.out[0]);
-	p->err_fd = steal_fd(&sp.err[0]);
-	p->in_fd = steal_fd(&sp.in[1]);
-	if (set_nonblock(p->out_fd, 1) < 0 || set_nonblock(p->err_fd, 1) < 0 ||
+	if (sp.tty) {
+		/* One descriptor both ways; stdin gets its own, so that
+		 * closing stdin does not close the output. */
+		p->tty = true;
+		p->out_fd = steal_fd(&sp.pty[0]);
+		p->err_fd = -1;
+		p->in_fd = fcntl(p->out_fd, F_DUPFD_CLOEXEC, 3);
+		if (p->in_fd < 0)
+			agent_log("dup pty of pid %d: %m", pid);
+		p->in_eof = !sp.want_stdin; /* then only ^D */
+	} else {
+		p->out_fd = steal_fd(&sp.out[0]);
+		p->err_fd = steal_fd(&sp.err[0]);
+		p->in_fd = steal_fd(&sp.in[1]);
+	}
+	if (set_nonblock(p->out_fd, 1) < 0 ||
+	    (p->err_fd >= 0 && set_nonblock(p->err_fd, 1) < 0) ||
 	    (p->in_fd >= 0 && set_nonblock(p->in_fd, 1) < 0))
 		agent_log("fcntl O_NONBLOCK on pipes of pid %d: %m", pid);
 	a->procs[a->nprocs++] = steal_ptr(&p);
+	if (a->procs[a->nprocs - 1]->in_eof)
+		proc_write_stdin(a, a->procs[a->nprocs - 1]);
 	{
 		struct msb_msg st = {
 			.type = MSB_MSG_STARTED,
@@ -576,6 +707,24 @@ void exec_signal(struct agent *a, uint32_t stream, const struct msb_msg *m)
 			    (int)m->sig);
 }
 
+/* exec_resize() - a resize request: set the size of the stream's terminal
+ * (the kernel sends SIGWINCH to its foreground process group). */
+void exec_resize(struct agent *a, uint32_t stream, const struct msb_msg *m)
+{
+	struct proc *p = proc_find(a, stream);
+	struct winsize ws = req_winsize(m);
+
+	if (!p || !p->tty) {
+		agent_error(a, stream, !p, p ? EINVAL : ESRCH,
+			    "resize: no process with a terminal on stream %u",
+			    stream);
+		return;
+	}
+	int fd = p->out_fd >= 0 ? p->out_fd : p->in_fd;
+	if (fd >= 0 && ioctl(fd, TIOCSWINSZ, &ws) < 0)
+		agent_error(a, stream, false, errno, "resize: %m");
+}
+
 /*
  * proc_read() - read one chunk from a pipe of @p and queue it as STDOUT or
  * STDERR; at end of file close *@fd (and set it to -1).
@@ -599,7 +748,8 @@ void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err)
 	if (n < 0 && errno == EAGAIN)
 		return;
 	if (n <= 0) {
-		if (n < 0)
+		/* A terminal whose other side is all closed: EIO. */
+		if (n < 0 && !(p->tty && errno == EIO))
 			agent_log("read %s of pid %d: %m",
 				  is_err ? "stderr" : "stdout", p->pid);
 		close_fd(fd);
@@ -723,6 +873,11 @@ void proc_write_stdin(struct agent *a, struct proc *p)
 		close_fd(&p->in_fd);
 		return;
 	}
-	if (p->in_eof && !msb_buf_avail(&p->in_q))
+	if (p->in_eof && !msb_buf_avail(&p->in_q)) {
+		/* A terminal has no end of input: send its EOF character
+		 * (the program sees end of file at the start of a line). */
+		if (p->tty && p->in_fd >= 0)
+			(void)!write(p->in_fd, "\x04", 1);
 		close_fd(&p->in_fd);
+	}
 }

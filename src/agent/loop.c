@@ -415,6 +415,7 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 	name = msb_msg_type_name(m.type);
 	if (m.type == MSB_MSG_EXEC || m.type == MSB_MSG_SIGNAL ||
 	    m.type == MSB_MSG_STDIN || m.type == MSB_MSG_FS_DATA ||
+	    m.type == MSB_MSG_RESIZE ||
 	    is_fs_request(m.type)) {
 		if (a->state != AGENT_READY) {
 			agent_error(
@@ -459,6 +460,9 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 	}
 	case MSB_MSG_STDIN:
 		handle_stdin(a, id, &m, f->hdr.flags & MSB_F_END);
+		return;
+	case MSB_MSG_RESIZE:
+		exec_resize(a, id, &m);
 		return;
 	case MSB_MSG_FS_DATA:
 		fs_data(a, id, f->hdr.flags, &m);

@@ -30,6 +30,7 @@ int cmd_doctor(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
+int cmd_shell(int argc, char **argv);
 
 struct msb_exec_output;
 /* msb's exit status for an exec: the command's, 128+signal, or 124-127
@@ -44,14 +45,55 @@ void cli_progress(const char *digest, uint64_t done, uint64_t total,
 /* "12.3 MB": a byte count for people (decimal units). */
 void cli_human_size(char *out, size_t len, double bytes);
 
-struct msb_exec_options;
+#include "microsandbox.h"
+
+/* The options of one command, as msb run, exec and shell take them. */
+#define CLI_MAX_ENV 1024
+#define CLI_MAX_RLIMITS 32
+#define CLI_OPT_TIMEOUT 0x100
+#define CLI_OPT_ULIMIT 0x101
+struct cli_exec {
+	msb_exec_options eo;
+	const char *env[CLI_MAX_ENV + 2]; /* room for TERM, NULL */
+	size_t nenv;
+	const char *rlimits[CLI_MAX_RLIMITS + 1];
+	size_t nrlimits;
+};
+/* getopt_long() entries and letters of the shared options. */
+#define CLI_EXEC_SHORTOPTS "ie:w:u:t"
+#define CLI_EXEC_LONGOPTS                                                      \
+	{"env", required_argument, NULL, 'e'},                                 \
+		{"workdir", required_argument, NULL, 'w'},                     \
+		{"user", required_argument, NULL, 'u'},                        \
+		{"interactive", no_argument, NULL, 'i'},                       \
+		{"tty", no_argument, NULL, 't'},                               \
+		{"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},         \
+		{"ulimit", required_argument, NULL, CLI_OPT_ULIMIT}
+/* Their --help lines. */
+#define CLI_EXEC_HELP                                                          \
+	"  -i, --interactive     pass msb's standard input to CMD (default: "  \
+	"empty)\n"                                                             \
+	"  -t, --tty             give CMD a terminal (with -i and a local\n"   \
+	"                        terminal: raw mode, window size, Ctrl-C)\n"   \
+	"  -w, --workdir DIR     working directory (default: the image's, or "  \
+	"/)\n"                                                                 \
+	"  -u, --user USER       name, uid, name:group or uid:gid\n"           \
+	"      --ulimit NAME=SOFT[:HARD]  resource limit, as docker run's\n"   \
+	"                        (nofile, nproc, fsize, as, cpu, ...; "         \
+	"repeatable)\n"                                                        \
+	"      --timeout S       kill CMD and its children after S seconds\n"  \
+	"                        (msb exits with 124)\n"
+
+void cli_exec_init(struct cli_exec *x);
 /*
- * cli_exec_option() - the options msb run and msb exec share: -e, -i, -w,
- * -u and --timeout ('t'). Return: 1 if @c was one of them, 0 if not, -1
- * after printing why @arg is invalid.
+ * cli_exec_option() - take one of the shared options. Return: 1 if @c was
+ * one of them, 0 if not, -1 after printing why @arg is invalid.
  */
-int cli_exec_option(int c, const char *arg, struct msb_exec_options *eo,
-		    const char **env, size_t *nenv, size_t max_env);
+int cli_exec_option(int c, const char *arg, struct cli_exec *x);
+/* Run @argv in @sb with @x (a terminal session with -t); return msb's
+ * exit status. */
+int cli_exec_run(msb_sandbox *sb, const char *const *argv,
+		 struct cli_exec *x);
 
 /* Parse --pull: "always", "missing" (or "if-missing"), "never". */
 bool cli_parse_policy(const char *s, int *policy);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* msb exec: run a command in a running sandbox, by name. */
+/* msb exec and msb shell: run a command in a running sandbox, by name. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,9 +7,6 @@
 
 #include "cli/cli.h"
 #include "microsandbox.h"
-#include "util/util.h"
-
-#define MAX_ENV 1024
 
 static const char exec_usage[] =
 	"Usage: msb exec [OPTIONS] NAME -- CMD [ARG...]\n"
@@ -18,74 +15,91 @@ static const char exec_usage[] =
 	"exit with CMD's status (as msb run does).\n"
 	"\n"
 	"Options:\n"
-	"  -i, --interactive     pass msb's standard input to CMD (default: empty)\n"
-	"  -e, --env KEY=VALUE   environment variable (repeatable)\n"
-	"  -w, --workdir DIR     working directory (default: the image's, or /)\n"
-	"  -u, --user USER       name, uid, name:group or uid:gid\n"
-	"      --timeout S       kill CMD after S seconds (exit 124)\n"
+	"  -e, --env KEY=VALUE   environment variable (repeatable)\n" CLI_EXEC_HELP
+	"  -h, --help            show this help\n"
+	"\n"
+	"Example:\n"
+	"  msb exec -it box -- sh     an interactive shell (or: msb shell box)\n";
+
+static const char shell_usage[] =
+	"Usage: msb shell [OPTIONS] NAME [-- SHELL [ARG...]]\n"
+	"\n"
+	"An interactive shell in the running sandbox NAME: bash if the guest\n"
+	"has it, else sh; with a terminal when msb's input is one. The same\n"
+	"as msb exec -it NAME -- SHELL.\n"
+	"\n"
+	"Options:\n"
+	"  -e, --env KEY=VALUE   environment variable (repeatable)\n" CLI_EXEC_HELP
 	"  -h, --help            show this help\n";
 
-static int forward(int stream, const void *data, size_t len, void *userdata)
-{
-	(void)userdata;
-	write_all(stream == 1 ? STDOUT_FILENO : STDERR_FILENO, data, len);
-	return 0;
-}
-
-int cmd_exec(int argc, char **argv)
+/* Options, NAME and the command; @shell: msb shell. */
+static int exec_main(int argc, char **argv, bool shell)
 {
 	static const struct option longopts[] = {
-		{"env", required_argument, NULL, 'e'},
-		{"workdir", required_argument, NULL, 'w'},
-		{"user", required_argument, NULL, 'u'},
-		{"timeout", required_argument, NULL, 't'},
-		{"interactive", no_argument, NULL, 'i'},
+		CLI_EXEC_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	msb_exec_options eo = MSB_EXEC_OPTIONS_INIT;
-	const char *env[MAX_ENV + 1] = {0};
-	size_t nenv = 0;
+	const char *usage = shell ? shell_usage : exec_usage;
+	struct cli_exec x;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+ie:w:u:h", longopts, NULL)) !=
-	       -1) {
-		int r = cli_exec_option(c, optarg, &eo, env, &nenv, MAX_ENV);
+	cli_exec_init(&x);
+	while ((c = getopt_long(argc, argv, "+" CLI_EXEC_SHORTOPTS "h",
+				longopts, NULL)) != -1) {
+		int r = cli_exec_option(c, optarg, &x);
 		if (r < 0)
 			return EXIT_MSB_ERROR;
 		if (r > 0)
 			continue;
-		switch (c) {
-		case 'h':
-			fputs(exec_usage, stdout);
+		if (c == 'h') {
+			fputs(usage, stdout);
 			return 0;
-		default:
-			fputs("See 'msb exec --help'.\n", stderr);
-			return EXIT_MSB_ERROR;
 		}
+		fprintf(stderr, "See 'msb %s --help'.\n", argv[0]);
+		return EXIT_MSB_ERROR;
 	}
-	if (argc - optind < 2) {
-		cli_err("usage: msb exec [OPTIONS] NAME -- CMD [ARG...]");
+	if (argc - optind < (shell ? 1 : 2)) {
+		cli_err("usage: msb %s", shell ? "shell [OPTIONS] NAME"
+					       : "exec [OPTIONS] NAME -- CMD "
+						 "[ARG...]");
 		return EXIT_MSB_ERROR;
 	}
 	const char *name = argv[optind++];
-	if (!strcmp(argv[optind], "--"))
+	if (optind < argc && !strcmp(argv[optind], "--"))
 		optind++;
+	static const char *const default_shell[] = {
+		"/bin/sh", "-c",
+		"if [ -x /bin/bash ]; then exec /bin/bash; else exec /bin/sh; "
+		"fi",
+		NULL};
+	const char *const *cmd = (const char *const *)argv + optind;
 	if (optind >= argc) {
-		cli_err("no command given");
-		return EXIT_MSB_ERROR;
+		if (!shell) {
+			cli_err("no command given");
+			return EXIT_MSB_ERROR;
+		}
+		cmd = default_shell;
 	}
-	eo.env = nenv ? env : NULL;
-	eo.on_output = forward;
+	if (shell) {
+		x.eo.stdin_fd = STDIN_FILENO;
+		x.eo.tty = isatty(STDIN_FILENO);
+	}
 
 	msb_sandbox *sb;
 	if (msb_sandbox_connect(&sb, name) < 0)
 		return cli_fail(EXIT_MSB_ERROR);
-	msb_exec_output *out = NULL;
-	int rc = msb_sandbox_exec(&out, sb, (const char *const *)argv + optind,
-				  &eo);
-	int status = cli_exec_status(rc, out);
-	msb_exec_output_free(out);
+	int status = cli_exec_run(sb, cmd, &x);
 	msb_sandbox_free(sb);
 	return status;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	return exec_main(argc, argv, false);
+}
+
+int cmd_shell(int argc, char **argv)
+{
+	return exec_main(argc, argv, true);
 }

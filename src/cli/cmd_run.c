@@ -12,8 +12,6 @@
 #include "microsandbox.h"
 #include "util/util.h"
 
-#define MAX_ENV 1024
-
 static const char run_usage[] =
 	"Usage: msb run [OPTIONS] [IMAGE] [-- CMD [ARG...]]\n"
 	"\n"
@@ -33,13 +31,8 @@ static const char run_usage[] =
 	"  -m, --memory MIB      guest memory in MiB, or with a G suffix\n"
 	"                        (64-65536 MiB, default 512)\n"
 	"  -e, --env KEY=VALUE   set an environment variable (repeatable);\n"
-	"                        the host environment is never passed in\n"
-	"  -w, --workdir DIR     working directory of CMD (default: the image's, or /)\n"
-	"  -u, --user USER       run CMD as USER: name, uid, name:group or uid:gid\n"
-	"  -i, --interactive     pass msb's standard input to CMD (default: empty)\n"
+	"                        the host environment is never passed in\n" CLI_EXEC_HELP
 	"      --boot-timeout S  seconds to wait for the guest (default 60)\n"
-	"      --timeout S       kill CMD (and its children) after S seconds;\n"
-	"                        msb then exits with 124\n"
 	"      --pull POLICY     always, missing (default) or never\n"
 	"      --name NAME       name the sandbox: it is kept when it stops\n"
 	"                        (msb start/exec/stop/rm NAME); without a name\n"
@@ -57,49 +50,16 @@ static const char run_usage[] =
 	"  msb run -- uname -a\n"
 	"  msb run --cpus 2 --memory 1G -e GREETING=hi -- sh -c 'echo $GREETING'\n";
 
-int cli_exec_status(int rc, const struct msb_exec_output *out)
-{
-	if (rc < 0)
-		return cli_fail(rc == -MSB_ECMDNOTFOUND ? EXIT_NOT_FOUND
-				: rc == -MSB_EEXEC      ? EXIT_CANNOT_RUN
-				: rc == -MSB_ETIMEDOUT  ? EXIT_TIMEOUT
-							: EXIT_MSB_ERROR);
-	int sig = msb_exec_output_signal(out);
-	if (sig) {
-		cli_err("command killed by signal %d (%s)", sig,
-			strsignal(sig));
-		return 128 + sig;
-	}
-	return msb_exec_output_exit_code(out);
-}
-
-/* Output goes straight to our stdout/stderr as it arrives. */
-static int forward(int stream, const void *data, size_t len, void *userdata)
-{
-	bool *broken = userdata;
-
-	if (broken[stream - 1])
-		return 0;
-	if (write_all(stream == 1 ? STDOUT_FILENO : STDERR_FILENO, data, len) <
-	    0)
-		broken[stream - 1] = true;
-	return 0;
-}
-
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		CLI_EXEC_LONGOPTS,
 		{"cpus", required_argument, NULL, 'c'},
 		{"memory", required_argument, NULL, 'm'},
-		{"env", required_argument, NULL, 'e'},
-		{"workdir", required_argument, NULL, 'w'},
-		{"user", required_argument, NULL, 'u'},
 		{"boot-timeout", required_argument, NULL, 'T'},
 		{"pull", required_argument, NULL, 'P'},
-		{"timeout", required_argument, NULL, 't'},
 		{"name", required_argument, NULL, 'n'},
 		{"detach", no_argument, NULL, 'd'},
-		{"interactive", no_argument, NULL, 'i'},
 		{"replace", no_argument, NULL, 'R'},
 		{"idle-timeout", required_argument, NULL, 'I'},
 		{"max-duration", required_argument, NULL, 'D'},
@@ -108,18 +68,17 @@ int cmd_run(int argc, char **argv)
 		{0},
 	};
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
-	msb_exec_options eo = MSB_EXEC_OPTIONS_INIT;
 	msb_pull_options po = MSB_PULL_OPTIONS_INIT;
 	int policy = MSB_PULL_IF_MISSING;
 	bool replace = false;
-	const char *env[MAX_ENV + 1] = {0};
-	size_t nenv = 0;
+	struct cli_exec x;
 	int c;
 
+	cli_exec_init(&x);
 	/* Options end at the first positional argument or at "--". */
-	while ((c = getopt_long(argc, argv, "+c:m:e:w:u:dih", longopts,
-				NULL)) != -1) {
-		int r = cli_exec_option(c, optarg, &eo, env, &nenv, MAX_ENV);
+	while ((c = getopt_long(argc, argv, "+c:m:dh" CLI_EXEC_SHORTOPTS,
+				longopts, NULL)) != -1) {
+		int r = cli_exec_option(c, optarg, &x);
 		if (r < 0)
 			return EXIT_MSB_ERROR;
 		if (r > 0)
@@ -206,7 +165,7 @@ int cmd_run(int argc, char **argv)
 	if (replace && o.name && msb_sandbox_remove(o.name, 1) < 0 &&
 	    msb_last_error()->code != MSB_ENOTFOUND)
 		return cli_fail(EXIT_MSB_ERROR);
-	o.env = nenv ? env : NULL;
+	o.env = x.nenv ? x.env : NULL;
 	po.policy = (msb_pull_policy)policy;
 	cli_progress_init();
 	po.progress = cli_progress;
@@ -269,13 +228,7 @@ int cmd_run(int argc, char **argv)
 		return EXIT_MSB_ERROR;
 	}
 
-	bool broken[2] = {false, false};
-	eo.on_output = forward;
-	eo.userdata = broken;
-	msb_exec_output *out = NULL;
-	int rc = msb_sandbox_exec(&out, sb, full, &eo);
-	int status = cli_exec_status(rc, out);
-	msb_exec_output_free(out);
+	int status = cli_exec_run(sb, full, &x);
 	free(full);
 	if (msb_sandbox_stop(sb, 0) < 0)
 		cli_fail(0);

@@ -20,6 +20,7 @@ static const char usage[] =
 	"  run     boot a new sandbox, run one command in it, remove it\n"
 	"  create  record a named sandbox without starting it (run's options)\n"
 	"  exec    run a command in a running sandbox\n"
+	"  shell   an interactive shell in a running sandbox\n"
 	"  cp      copy files and trees into or out of a sandbox\n"
 	"  ls      list sandboxes\n"
 	"  start   start a stopped sandbox\n"
@@ -102,45 +103,6 @@ void cli_human_size(char *out, size_t len, double bytes)
 	snprintf(out, len, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
 }
 
-int cli_exec_option(int c, const char *arg, struct msb_exec_options *eo,
-		    const char **env, size_t *nenv, size_t max_env)
-{
-	switch (c) {
-	case 'e':
-		if (!strchr(arg, '=') || arg[0] == '=') {
-			cli_err("invalid --env `%s`: expected KEY=VALUE", arg);
-			return -1;
-		}
-		if (*nenv == max_env) {
-			cli_err("too many --env options (at most %zu)",
-				max_env);
-			return -1;
-		}
-		env[(*nenv)++] = arg;
-		return 1;
-	case 'i':
-		eo->stdin_fd = STDIN_FILENO;
-		return 1;
-	case 'w':
-		eo->cwd = arg;
-		return 1;
-	case 'u':
-		eo->user = arg;
-		return 1;
-	case 't':
-		if (!cli_parse_uint(arg, &eo->timeout_ms, false) ||
-		    eo->timeout_ms == 0 || eo->timeout_ms > 4000000) {
-			cli_err("invalid --timeout `%s`: a positive number of seconds",
-				arg);
-			return -1;
-		}
-		eo->timeout_ms *= 1000;
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 static void log_to_stderr(int level, const char *message, void *userdata)
 {
 	fprintf(stderr, "msb: %s%s\n",
@@ -178,6 +140,8 @@ int main(int argc, char **argv)
 		return cmd_cp(argc - 1, argv + 1);
 	if (!strcmp(cmd, "exec"))
 		return cmd_exec(argc - 1, argv + 1);
+	if (!strcmp(cmd, "shell"))
+		return cmd_shell(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ls") || !strcmp(cmd, "ps"))
 		return cmd_ls(argc - 1, argv + 1);
 	if (!strcmp(cmd, "start"))

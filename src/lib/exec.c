@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib/internal.h"
+#include "util/rlimit.h"
 
 struct msb_exec_output {
 	struct msb_buf out, err;
@@ -22,6 +23,20 @@ int msb__check_exec_options(const msb_exec_options *o)
 			MSB_EINVAL, 0,
 			"unsupported exec options version %u: initialise with MSB_EXEC_OPTIONS_INIT",
 			o->version);
+	for (const char *const *r = o ? o->rlimits : NULL; r && *r; r++) {
+		int res;
+		struct rlimit rl;
+		char why[256];
+		if (msb_rlimit_parse(*r, strlen(*r), &res, &rl, why,
+				     sizeof(why)) < 0)
+			return msb__error(MSB_EINVAL, 0,
+					  "invalid resource limit `%s`: %s", *r,
+					  why);
+	}
+	if (o && o->tty && (o->rows > 0xffff || o->cols > 0xffff))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid terminal size %ux%u", o->rows,
+				  o->cols);
 	for (const char *const *e = o ? o->env : NULL; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 		if (!eq || eq == *e)
@@ -156,6 +171,17 @@ void msb__exec_request(struct msb_msg *req, const msb_sandbox *sb,
 		req->has |= MSB_HAS(MSB_FLD_USER);
 		req->user = msb_str(user);
 	}
+	if (opts && opts->rlimits && opts->rlimits[0]) {
+		req->has |= MSB_HAS(MSB_FLD_RLIMITS);
+		req->rlimits.v = opts->rlimits;
+	}
+	if (opts && opts->tty) {
+		req->has |= MSB_HAS(MSB_FLD_FLAGS) | MSB_HAS(MSB_FLD_ROWS) |
+			    MSB_HAS(MSB_FLD_COLS);
+		req->flags |= MSB_EXEC_TTY;
+		req->rows = opts->rows ? opts->rows : 24;
+		req->cols = opts->cols ? opts->cols : 80;
+	}
 }
 
 int msb__exec_failed(const char *cmd, const struct msb_msg *m)
@@ -199,7 +225,7 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 			.flow = MSB_FLOW_INIT,
 		};
 		req.has |= MSB_HAS(MSB_FLD_FLAGS);
-		req.flags = MSB_EXEC_STDIN;
+		req.flags |= MSB_EXEC_STDIN;
 	}
 	if ((rc = msb__conn_send(&sb->conn, id, MSB_F_START, &req)) < 0)
 		goto fail;

@@ -24,6 +24,7 @@ struct msb_exec {
 	struct msb_flow out_flow; /* output consumed, to credit */
 	bool stdin_closed;
 	bool ended;
+	bool tty;
 };
 
 EXPORT int msb_exec_start(msb_exec **out, msb_sandbox *sb,
@@ -49,7 +50,8 @@ EXPORT int msb_exec_start(msb_exec **out, msb_sandbox *sb,
 		goto fail;
 	msb__exec_request(&req, sb, argv, opts);
 	req.has |= MSB_HAS(MSB_FLD_FLAGS);
-	req.flags = MSB_EXEC_STDIN;
+	req.flags |= MSB_EXEC_STDIN;
+	e->tty = opts && opts->tty;
 	if ((rc = msb__conn_send(&e->conn, STREAM_ID, MSB_F_START, &req)) < 0)
 		goto fail;
 	if (opts && opts->stdin_data && opts->stdin_len &&
@@ -264,6 +266,24 @@ EXPORT int msb_exec_signal(msb_exec *e, int sig)
 		.type = MSB_MSG_SIGNAL,
 		.has = MSB_HAS(MSB_FLD_SIG),
 		.sig = sig,
+	};
+	return msb__conn_send(&e->conn, STREAM_ID, 0, &m);
+}
+
+EXPORT int msb_exec_resize(msb_exec *e, unsigned int rows, unsigned int cols)
+{
+	msb__error_clear();
+	if (!e || !rows || !cols || rows > 0xffff || cols > 0xffff)
+		return msb__error(MSB_EINVAL, 0, "invalid terminal size %ux%u",
+				  rows, cols);
+	if (!e->tty)
+		return msb__error(MSB_ESTATE, 0, "`%s` has no terminal",
+				  e->cmd);
+	struct msb_msg m = {
+		.type = MSB_MSG_RESIZE,
+		.has = MSB_HAS(MSB_FLD_ROWS) | MSB_HAS(MSB_FLD_COLS),
+		.rows = rows,
+		.cols = cols,
 	};
 	return msb__conn_send(&e->conn, STREAM_ID, 0, &m);
 }

@@ -82,6 +82,9 @@ static const struct field fields[] = {
 	FIELD(MSB_FLD_DISK_WR, "disk_wr", FK_UINT, disk_wr),
 	FIELD(MSB_FLD_NET_RX, "net_rx", FK_UINT, net_rx),
 	FIELD(MSB_FLD_NET_TX, "net_tx", FK_UINT, net_tx),
+	FIELD(MSB_FLD_RLIMITS, "rlimits", FK_TEXTV, rlimits),
+	FIELD(MSB_FLD_ROWS, "rows", FK_UINT, rows),
+	FIELD(MSB_FLD_COLS, "cols", FK_UINT, cols),
 };
 
 _Static_assert(ARRAY_SIZE(fields) == MSB_FLD__COUNT,
@@ -105,7 +108,7 @@ static const char *const type_names[MSB_MSG__COUNT] = {
 	[MSB_MSG_FS_CHMOD] = "fs_chmod",   [MSB_MSG_FS_CHOWN] = "fs_chown",
 	[MSB_MSG_FS_ENTRY] = "fs_entry",   [MSB_MSG_FS_DATA] = "fs_data",
 	[MSB_MSG_FS_DONE] = "fs_done",     [MSB_MSG_METRICS] = "metrics",
-	[MSB_MSG_CREDIT] = "credit",
+	[MSB_MSG_CREDIT] = "credit",       [MSB_MSG_RESIZE] = "resize",
 };
 
 const char *msb_msg_type_name(enum msb_msg_type t)

@@ -129,6 +129,8 @@ enum msb_msg_type {
 	/* Either way, on a running stream: size = more data bytes the
 	 * sender of CREDIT accepts (see MSB_WINDOW). Never START or END. */
 	MSB_MSG_CREDIT,
+	/* Host → guest, on a stream with a terminal: rows, cols. */
+	MSB_MSG_RESIZE,
 	MSB_MSG__COUNT
 };
 
@@ -200,6 +202,10 @@ enum msb_field {
 	MSB_FLD_DISK_WR,   /* "disk_wr" uint: metrics, bytes written */
 	MSB_FLD_NET_RX,    /* "net_rx" uint: metrics */
 	MSB_FLD_NET_TX,    /* "net_tx" uint: metrics */
+	MSB_FLD_RLIMITS,   /* "rlimits" [text]: exec, "NAME=SOFT[:HARD]"
+			      (util/rlimit.h) */
+	MSB_FLD_ROWS,      /* "rows" uint: exec with a terminal, resize */
+	MSB_FLD_COLS,      /* "cols" uint: exec with a terminal, resize */
 	MSB_FLD__COUNT
 };
 
@@ -250,12 +256,20 @@ struct msb_msg {
 	uint64_t disk_wr;
 	uint64_t net_rx;
 	uint64_t net_tx;
+	struct msb_strv rlimits;
+	uint64_t rows;
+	uint64_t cols;
 };
 
 /* MSB_FLD_FLAGS bits of exec requests. */
 enum msb_exec_flags {
 	MSB_EXEC_STDIN = 1u << 0, /* stdin is a pipe fed by STDIN frames (the
 				     one with END closes it); else /dev/null */
+	MSB_EXEC_TTY = 1u << 1,   /* stdin, stdout and stderr are one new
+				     pseudo-terminal (rows x cols), the
+				     process its session leader; its output
+				     comes as STDOUT; STDIN END sends EOF
+				     (^D) */
 };
 
 /* MSB_FLD_FLAGS bits of fs requests. */

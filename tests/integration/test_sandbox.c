@@ -233,6 +233,23 @@ static void test_commands(void)
 	CHECK(msb_exec_output_duration_ms(out) >= 900);
 	msb_exec_output_free(out);
 
+	/* resource limits: set, refused by the guest, invalid */
+	eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
+	const char *limits[] = {"nofile=64:100", "core=0", NULL};
+	eo.rlimits = limits;
+	CHECK(msb_sandbox_shell(&out, sb, "ulimit -n; ulimit -Hn; ulimit -c",
+				&eo) == 0);
+	CHECK_STR(msb_exec_output_stdout(out, NULL), "64\n100\n0\n");
+	msb_exec_output_free(out);
+	const char *huge[] = {"nofile=99999999", NULL};
+	eo.rlimits = huge;
+	CHECK(msb_sandbox_shell(&out, sb, "true", &eo) == -MSB_EEXEC);
+	CHECK(strstr(msb_last_error()->message, "resource limit") != NULL);
+	const char *bogus[] = {"files=1", NULL};
+	eo.rlimits = bogus;
+	CHECK(msb_sandbox_shell(&out, sb, "true", &eo) == -MSB_EINVAL);
+	CHECK(strstr(msb_last_error()->message, "files") != NULL);
+
 	/* empty command */
 	const char *empty[] = {"", NULL};
 	CHECK(msb_sandbox_exec(&out, sb, empty, NULL) == -MSB_EINVAL);
@@ -335,6 +352,35 @@ static void test_streaming(void)
 	const char *nope[] = {"no-such-thing", NULL};
 	CHECK(msb_exec_start(&e, sb, nope, NULL) == 0);
 	CHECK(msb_exec_next(e, &ev, 30000) == -MSB_ECMDNOTFOUND);
+	msb_exec_free(e);
+
+	/* a terminal: its size, a resize, output as stdout */
+	msb_exec_options to = MSB_EXEC_OPTIONS_INIT;
+	to.tty = 1;
+	to.rows = 10;
+	to.cols = 50;
+	const char *ttycmd[] = {"sh", "-c",
+				"stty size; read x; stty size; echo err >&2",
+				NULL};
+	CHECK(msb_exec_start(&e, sb, ttycmd, &to) == 0);
+	buf[0] = '\0';
+	for (int i = 0; i < 50 && !strstr(buf, "10 50\r\n"); i++) {
+		if (msb_exec_next(e, &ev, 30000) < 0)
+			break;
+		if (ev.type == MSB_EXEC_STDOUT &&
+		    strlen(buf) + ev.len < sizeof(buf))
+			strncat(buf, ev.data, ev.len);
+	}
+	CHECK(strstr(buf, "10 50\r\n") != NULL);
+	CHECK(msb_exec_resize(e, 33, 77) == 0);
+	CHECK(msb_exec_write(e, "go\n", 3) == 0);
+	CHECK(drain(e, buf, sizeof(buf), &code) == 0);
+	CHECK(strstr(buf, "33 77\r\n") != NULL);
+	CHECK(strstr(buf, "err\r\n") != NULL); /* stderr: the terminal too */
+	CHECK(code == 0);
+	msb_exec_free(e);
+	CHECK(msb_exec_start(&e, sb, cat, NULL) == 0);
+	CHECK(msb_exec_resize(e, 10, 10) == -MSB_ESTATE);
 	msb_exec_free(e);
 
 	/* freeing a running handle kills its command */
