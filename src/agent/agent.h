@@ -18,8 +18,8 @@
 /* Stop reading the port above this: only a host that floods requests and
  * does not read the answers gets here (data is bounded by credit). */
 #define AGENT_OUT_HARD (16u << 20)
-#define AGENT_PORT_BACKOFF_MS 50           /* retry a disconnected port */
-#define AGENT_PORT_READ_MAX (1u << 20)     /* port bytes per loop iteration */
+#define AGENT_PORT_BACKOFF_MS 50       /* retry a disconnected port */
+#define AGENT_PORT_READ_MAX (1u << 20) /* port bytes per loop iteration */
 
 #define AGENT_MAX_FS 256 /* concurrent fs read, list and write streams */
 #define AGENT_FS_DEAD 64 /* failed uploads whose late data is dropped */
@@ -127,12 +127,20 @@ void fs_close_all(struct agent *a);
 
 /* loop.c: frames in and out. */
 void agent_text_fix(char *s);
+
+/* request.c */
+/*
+ * agent_request_check() - whether @m (with frame @flags) is a well-formed
+ * request from the host. Return: 0, or -1 with a reason in @why and an
+ * errno value in *@err. Pure.
+ */
+int agent_request_check(const struct msb_msg *m, uint8_t flags, char *why,
+			size_t whylen, int *err);
 /*
  * agent_grant() - count @n consumed bytes of the host's data on @stream in
  * *@owed; send CREDIT for them once they reach half a window.
  */
-void agent_grant(struct agent *a, uint32_t stream, uint64_t *owed,
-		 uint64_t n);
+void agent_grant(struct agent *a, uint32_t stream, uint64_t *owed, uint64_t n);
 /* Add a CREDIT's size to *@credit, saturating. */
 void agent_credit_add(uint64_t *credit, const struct msb_msg *m);
 void fs_credit(struct fs_stream *s, const struct msb_msg *m);

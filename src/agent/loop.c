@@ -78,8 +78,7 @@ void agent_send(struct agent *a, uint32_t stream, uint8_t flags,
 			  msb_msg_type_name(m->type), stream);
 }
 
-void agent_grant(struct agent *a, uint32_t stream, uint64_t *owed,
-		 uint64_t n)
+void agent_grant(struct agent *a, uint32_t stream, uint64_t *owed, uint64_t n)
 {
 	*owed += n;
 	if (*owed < MSB_WINDOW / 2)
@@ -369,6 +368,18 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 			    "malformed payload (%zu bytes)", f->payload_len);
 		return;
 	}
+	name = msb_msg_type_name(m.type);
+	{
+		char why[320];
+		int err;
+		if (agent_request_check(&m, f->hdr.flags, why, sizeof(why),
+					&err) < 0) {
+			agent_text_fix(why);
+			agent_error(a, id, !live(a, id), err, "%s: %s",
+				    name ? name : "request", why);
+			return;
+		}
+	}
 	switch (m.type) {
 	case MSB_MSG_HELLO:
 		handle_hello(a, id, &m);
@@ -404,19 +415,13 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 			fs_credit(s, &m);
 		return;
 	}
-	case MSB_MSG_UNKNOWN:
-		agent_error(a, id, !live(a, id), ENOTSUP,
-			    "unknown message type");
-		return;
 	default:
 		break;
 	}
 
-	name = msb_msg_type_name(m.type);
 	if (m.type == MSB_MSG_EXEC || m.type == MSB_MSG_SIGNAL ||
 	    m.type == MSB_MSG_STDIN || m.type == MSB_MSG_FS_DATA ||
-	    m.type == MSB_MSG_RESIZE ||
-	    is_fs_request(m.type)) {
+	    m.type == MSB_MSG_RESIZE || is_fs_request(m.type)) {
 		if (a->state != AGENT_READY) {
 			agent_error(
 				a, id, true, EAGAIN,
@@ -432,21 +437,11 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 		return;
 	}
 	if (is_fs_request(m.type)) {
-		if (!(f->hdr.flags & MSB_F_START)) {
-			agent_error(a, id, !live(a, id), EINVAL,
-				    "%s without the START flag", name);
-			return;
-		}
 		fs_request(a, id, f->hdr.flags, &m);
 		return;
 	}
 	switch (m.type) {
 	case MSB_MSG_EXEC:
-		if (!(f->hdr.flags & MSB_F_START)) {
-			agent_error(a, id, !live(a, id), EINVAL,
-				    "exec without the START flag");
-			return;
-		}
 		exec_start(a, id, &m);
 		return;
 	case MSB_MSG_SIGNAL: {

@@ -162,14 +162,101 @@ static void framed_kv(const char *name, const char *type, const char *key,
 	msb_buf_free(&out);
 }
 
+/* One request frame into file @name of the agent folder. */
+static void seed(const char *name, uint32_t stream, uint8_t flags,
+		 const struct msb_msg *m)
+{
+	struct msb_buf b = {0};
+
+	frame(&b, stream, flags, m);
+	write_buf(name, &b);
+	msb_buf_free(&b);
+}
+
+/* Requests as the host sends them, good and bad, for agent_fuzz. */
+static void agent_seeds(const char *agent_dir)
+{
+	static const char *const argv_ok[] = {"sh", "-c", "echo hi", NULL};
+	static const char *const argv_empty[] = {"", NULL};
+	static const char *const env_bad[] = {"NOVALUE", NULL};
+	static const char *const rl_ok[] = {"nofile=64:128", "core=0", NULL};
+	static const char *const rl_bad[] = {"nofile=9:1", NULL};
+	struct msb_msg m;
+
+	dir = agent_dir;
+	m = (struct msb_msg){.type = MSB_MSG_HELLO,
+			     .has = MSB_HAS(MSB_FLD_VERSION) |
+				    MSB_HAS(MSB_FLD_ROOT) |
+				    MSB_HAS(MSB_FLD_ENV),
+			     .version = MSB_PROTO_VERSION,
+			     .root = msb_str("/dev/vda"),
+			     .env = {.v = env_std}};
+	seed("hello", 0, 0, &m);
+	m = (struct msb_msg){
+		.type = MSB_MSG_EXEC,
+		.has = MSB_HAS(MSB_FLD_ARGV) | MSB_HAS(MSB_FLD_RLIMITS) |
+		       MSB_HAS(MSB_FLD_FLAGS) | MSB_HAS(MSB_FLD_ROWS) |
+		       MSB_HAS(MSB_FLD_COLS),
+		.argv = {.v = argv_ok},
+		.rlimits = {.v = rl_ok},
+		.flags = MSB_EXEC_STDIN | MSB_EXEC_TTY,
+		.rows = 24,
+		.cols = 80};
+	seed("exec-tty-rlimits", 1, MSB_F_START, &m);
+	seed("bad-exec-no-start", 1, 0, &m);
+	m.rlimits.v = rl_bad;
+	seed("bad-exec-rlimit", 1, MSB_F_START, &m);
+	m.has &= ~MSB_HAS(MSB_FLD_RLIMITS);
+	m.argv.v = argv_empty;
+	seed("bad-exec-empty-argv", 1, MSB_F_START, &m);
+	m.argv.v = argv_ok;
+	m.has |= MSB_HAS(MSB_FLD_ENV);
+	m.env.v = env_bad;
+	seed("bad-exec-env", 1, MSB_F_START, &m);
+	m = (struct msb_msg){.type = MSB_MSG_RESIZE,
+			     .has = MSB_HAS(MSB_FLD_ROWS) |
+				    MSB_HAS(MSB_FLD_COLS),
+			     .rows = 40,
+			     .cols = 120};
+	seed("resize", 1, 0, &m);
+	m.cols = 70000;
+	seed("bad-resize", 1, 0, &m);
+	m = (struct msb_msg){.type = MSB_MSG_CREDIT,
+			     .has = MSB_HAS(MSB_FLD_SIZE),
+			     .size = 1u << 18};
+	seed("credit", 1, 0, &m);
+	m = (struct msb_msg){.type = MSB_MSG_SIGNAL,
+			     .has = MSB_HAS(MSB_FLD_SIG),
+			     .sig = 1000};
+	seed("bad-signal", 1, 0, &m);
+	m = (struct msb_msg){.type = MSB_MSG_FS_WRITE,
+			     .has = MSB_HAS(MSB_FLD_PATH) |
+				    MSB_HAS(MSB_FLD_MODE) |
+				    MSB_HAS(MSB_FLD_FLAGS),
+			     .path = msb_str("/tmp/x"),
+			     .mode = 0644,
+			     .flags = MSB_FS_CREATE | MSB_FS_TRUNC};
+	seed("fs-write", 2, MSB_F_START, &m);
+	m.flags = MSB_FS_RECURSIVE;
+	seed("bad-fs-write-flags", 2, MSB_F_START, &m);
+	m = (struct msb_msg){.type = MSB_MSG_FS_RENAME,
+			     .has = MSB_HAS(MSB_FLD_PATH),
+			     .path = msb_str("/a")};
+	seed("bad-fs-rename-no-path2", 2, MSB_F_START, &m);
+	m = (struct msb_msg){.type = MSB_MSG_STDOUT,
+			     .has = MSB_HAS(MSB_FLD_DATA),
+			     .data = {(const uint8_t *)"x", 1}};
+	seed("bad-not-a-request", 1, 0, &m);
+}
+
 int main(int argc, char **argv)
 {
 	struct msb_buf b = {0}, p = {0};
 	struct msb_msg m;
 	char name[64];
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: %s DIR [AGENT_DIR]\n", argv[0]);
 		return 2;
 	}
 	dir = argv[1];
@@ -203,7 +290,7 @@ int main(int argc, char **argv)
 
 	memset(&m, 0, sizeof(m));
 	m.type = MSB_MSG_EXEC;
-	m.has = (1u << MSB_FLD__COUNT) - 1;
+	m.has = (UINT64_C(1) << MSB_FLD__COUNT) - 1;
 	m.version = UINT64_MAX;
 	m.data = (struct msb_bytes){chunk, sizeof(chunk) - 1};
 	m.argv.v = argv_sh;
@@ -437,6 +524,8 @@ int main(int argc, char **argv)
 	frame_raw(&b, &p);
 	write_buf("bad-trailing", &b);
 
+	if (argc == 3)
+		agent_seeds(argv[2]);
 	msb_buf_free(&b);
 	msb_buf_free(&p);
 	return 0;

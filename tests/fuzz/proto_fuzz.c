@@ -49,7 +49,7 @@ static bool strv_eq(const struct msb_strv *a, const struct msb_strv *b)
 
 static bool msg_eq(const struct msb_msg *a, const struct msb_msg *b)
 {
-	uint32_t h = a->has;
+	uint64_t h = a->has;
 
 	if (a->type != b->type || a->has != b->has)
 		return false;
@@ -81,6 +81,34 @@ static bool msg_eq(const struct msb_msg *a, const struct msb_msg *b)
 	SAME_INT(MSB_FLD_AGENT, agent_us)
 	SAME_INT(MSB_FLD_MODULES, modules_us)
 	SAME_INT(MSB_FLD_MOUNT, mount_us)
+	SAME_INT(MSB_FLD_TIMEOUT, timeout_ms)
+	SAME_STR(MSB_FLD_USER, user)
+	SAME_STR(MSB_FLD_PATH, path)
+	SAME_STR(MSB_FLD_PATH2, path2)
+	SAME_INT(MSB_FLD_MODE, mode)
+	SAME_INT(MSB_FLD_UID, uid)
+	SAME_INT(MSB_FLD_GID, gid)
+	SAME_INT(MSB_FLD_FLAGS, flags)
+	SAME_INT(MSB_FLD_OFFSET, offset)
+	SAME_INT(MSB_FLD_SIZE, size)
+	SAME_STR(MSB_FLD_NAME, name)
+	SAME_STR(MSB_FLD_FTYPE, ftype)
+	SAME_INT(MSB_FLD_MTIME, mtime_ns)
+	SAME_STR(MSB_FLD_TARGET, target)
+	SAME_INT(MSB_FLD_CPU_US, cpu_us)
+	SAME_INT(MSB_FLD_CPU_PCT, cpu_pct)
+	SAME_INT(MSB_FLD_RSS, rss)
+	SAME_INT(MSB_FLD_MEM_USED, mem_used)
+	SAME_INT(MSB_FLD_MEM_TOTAL, mem_total)
+	SAME_INT(MSB_FLD_DISK_RD, disk_rd)
+	SAME_INT(MSB_FLD_DISK_WR, disk_wr)
+	SAME_INT(MSB_FLD_NET_RX, net_rx)
+	SAME_INT(MSB_FLD_NET_TX, net_tx)
+	SAME_STRV(MSB_FLD_RLIMITS, rlimits)
+	SAME_INT(MSB_FLD_ROWS, rows)
+	SAME_INT(MSB_FLD_COLS, cols)
+	_Static_assert(MSB_FLD__COUNT == MSB_FLD_COLS + 1,
+		       "compare every field here");
 #undef SAME_INT
 #undef SAME_STR
 #undef SAME_STRV
