@@ -56,10 +56,24 @@ enum msb_error_code {
 	MSB_ENOSPC = 19,    /* no space left, quota exceeded */
 };
 
+/* Why a command could not be started (MSB_ECMDNOTFOUND, MSB_EEXEC). */
+typedef enum msb_exec_failure {
+	MSB_EXEC_FAILURE_NONE = 0,       /* not an exec start failure */
+	MSB_EXEC_FAILURE_NOT_FOUND,      /* no such command (or path) */
+	MSB_EXEC_FAILURE_PERMISSION,     /* permission denied */
+	MSB_EXEC_FAILURE_NOT_EXECUTABLE, /* not an executable format */
+	MSB_EXEC_FAILURE_CWD,            /* bad working directory */
+	MSB_EXEC_FAILURE_USER,           /* unknown user or group */
+	MSB_EXEC_FAILURE_RLIMIT,         /* a resource limit was refused */
+	MSB_EXEC_FAILURE_OTHER,          /* anything else (see message) */
+} msb_exec_failure;
+
 typedef struct msb_error {
 	int code;           /* enum msb_error_code (positive) */
 	int sys_errno;      /* errno of the failing system call, or 0 */
 	char message[1024]; /* one line, no trailing newline */
+	/* With MSB_ECMDNOTFOUND and MSB_EEXEC: which start failure. */
+	msb_exec_failure exec_failure;
 } msb_error;
 
 /*

@@ -21,6 +21,7 @@ void msb__error_clear(void)
 {
 	last_error.code = MSB_OK;
 	last_error.sys_errno = 0;
+	last_error.exec_failure = MSB_EXEC_FAILURE_NONE;
 	last_error.message[0] = '\0';
 }
 
@@ -30,6 +31,7 @@ int msb__error(int code, int err, const char *fmt, ...)
 
 	last_error.code = code;
 	last_error.sys_errno = err;
+	last_error.exec_failure = MSB_EXEC_FAILURE_NONE;
 	va_start(ap, fmt);
 	vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
 	va_end(ap);
@@ -90,4 +92,9 @@ void msb__log(int level, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	log_fn(level, line, log_userdata);
+}
+
+void msb__error_exec_failure(int failure)
+{
+	last_error.exec_failure = (msb_exec_failure)failure;
 }

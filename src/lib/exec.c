@@ -186,12 +186,31 @@ void msb__exec_request(struct msb_msg *req, const msb_sandbox *sb,
 
 int msb__exec_failed(const char *cmd, const struct msb_msg *m)
 {
-	if (msb_bytes_eq(m->kind, "not_found"))
-		return msb__error(MSB_ECMDNOTFOUND, (int)m->err,
-				  "command not found in the sandbox: `%s`",
-				  cmd);
-	return msb__error(MSB_EEXEC, (int)m->err, "cannot run `%s`: %.*s", cmd,
-			  (int)m->msg.n, (const char *)m->msg.p);
+	static const struct {
+		const char *kind;
+		msb_exec_failure failure;
+	} kinds[] = {
+		{"permission", MSB_EXEC_FAILURE_PERMISSION},
+		{"not_executable", MSB_EXEC_FAILURE_NOT_EXECUTABLE},
+		{"cwd", MSB_EXEC_FAILURE_CWD},
+		{"user", MSB_EXEC_FAILURE_USER},
+		{"rlimit", MSB_EXEC_FAILURE_RLIMIT},
+	};
+	int rc;
+
+	if (msb_bytes_eq(m->kind, "not_found")) {
+		rc = msb__error(MSB_ECMDNOTFOUND, (int)m->err,
+				"command not found in the sandbox: `%s`", cmd);
+		msb__error_exec_failure(MSB_EXEC_FAILURE_NOT_FOUND);
+		return rc;
+	}
+	rc = msb__error(MSB_EEXEC, (int)m->err, "cannot run `%s`: %.*s", cmd,
+			(int)m->msg.n, (const char *)m->msg.p);
+	msb__error_exec_failure(MSB_EXEC_FAILURE_OTHER);
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (msb_bytes_eq(m->kind, kinds[i].kind))
+			msb__error_exec_failure(kinds[i].failure);
+	return rc;
 }
 
 EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,

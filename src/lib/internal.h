@@ -22,6 +22,8 @@ __attribute__((format(printf, 3, 4))) int msb__error(int code, int err,
 						     const char *fmt, ...);
 /* Clear the thread's error (at the start of public calls). */
 void msb__error_clear(void);
+/* Set the exec_failure of the error just recorded. */
+void msb__error_exec_failure(int failure);
 __attribute__((format(printf, 2, 3))) void msb__log(int level, const char *fmt,
 						    ...);
 

@@ -112,6 +112,7 @@ int main(void)
 	CHECK(msb_sandbox_shell(&out, sb, "true", &eo) == -MSB_EEXEC);
 	CHECK(strstr(msb_last_error()->message, "unknown user `ghost`") !=
 	      NULL);
+	CHECK(msb_last_error()->exec_failure == MSB_EXEC_FAILURE_USER);
 
 	CHECK(msb_sandbox_stop(sb, 0) == 0);
 	msb_sandbox_free(sb);

@@ -121,6 +121,7 @@ static void test_commands(void)
 	eo.cwd = "/nonexistent";
 	CHECK(msb_sandbox_shell(&out, sb, "pwd", &eo) == -MSB_EEXEC);
 	CHECK(strstr(msb_last_error()->message, "/nonexistent") != NULL);
+	CHECK(msb_last_error()->exec_failure == MSB_EXEC_FAILURE_CWD);
 
 	/* 10 MiB of binary output, intact */
 	out = sh(
@@ -159,6 +160,7 @@ static void test_commands(void)
 	const char *abs_missing[] = {"/bin/nope", NULL};
 	CHECK(msb_sandbox_exec(&out, sb, abs_missing, NULL) ==
 	      -MSB_ECMDNOTFOUND);
+	CHECK(msb_last_error()->exec_failure == MSB_EXEC_FAILURE_NOT_FOUND);
 	out = sh(sb, "echo still-alive");
 	CHECK_STR(msb_exec_output_stdout(out, NULL), "still-alive\n");
 	msb_exec_output_free(out);
@@ -168,6 +170,14 @@ static void test_commands(void)
 	msb_exec_output_free(out);
 	const char *noexec[] = {"/tmp/noexec", NULL};
 	CHECK(msb_sandbox_exec(&out, sb, noexec, NULL) == -MSB_EEXEC);
+	CHECK(msb_last_error()->exec_failure == MSB_EXEC_FAILURE_PERMISSION);
+	/* executable, but not a program */
+	out = sh(sb, "printf '\\001\\002junk' > /tmp/junk; chmod 755 /tmp/junk");
+	msb_exec_output_free(out);
+	const char *junk[] = {"/tmp/junk", NULL};
+	CHECK(msb_sandbox_exec(&out, sb, junk, NULL) == -MSB_EEXEC);
+	CHECK(msb_last_error()->exec_failure ==
+	      MSB_EXEC_FAILURE_NOT_EXECUTABLE);
 
 	/* killed by a signal */
 	out = sh(sb, "kill -9 $$");
@@ -245,6 +255,7 @@ static void test_commands(void)
 	eo.rlimits = huge;
 	CHECK(msb_sandbox_shell(&out, sb, "true", &eo) == -MSB_EEXEC);
 	CHECK(strstr(msb_last_error()->message, "resource limit") != NULL);
+	CHECK(msb_last_error()->exec_failure == MSB_EXEC_FAILURE_RLIMIT);
 	const char *bogus[] = {"files=1", NULL};
 	eo.rlimits = bogus;
 	CHECK(msb_sandbox_shell(&out, sb, "true", &eo) == -MSB_EINVAL);
