@@ -250,12 +250,15 @@ typedef struct msb_sandbox_options {
 	unsigned int idle_timeout_s;
 	/* Stop this many seconds after booting; 0: never. */
 	unsigned int max_duration_s;
+	/* Labels ("key=value", NULL-terminated, or NULL): metadata kept with
+	 * the sandbox, listed by msb_sandbox_list(); a later key wins. */
+	const char *const *labels;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
 	{                                                                      \
 		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL,  \
-			0, 0, 0                                                \
+			0, 0, 0, NULL                                          \
 	}
 
 /*
@@ -308,6 +311,7 @@ typedef struct msb_sandbox_info {
 	int pid;         /* supervisor, 0 when not running */
 	int64_t created; /* Unix seconds */
 	int64_t updated;
+	char **labels; /* "key=value", sorted by key, NULL-terminated */
 } msb_sandbox_info;
 
 /*
@@ -315,6 +319,15 @@ typedef struct msb_sandbox_info {
  * supervisor died is reported (and recorded) as "crashed".
  */
 int msb_sandbox_list(msb_sandbox_info **out, size_t *count);
+
+/*
+ * msb_sandbox_wait() - wait until the sandbox @name has stopped (for any
+ * reason: stopped, its limits, crashed), up to @timeout_ms (-1: no limit).
+ * @status: receives its final status ("stopped", "crashed"...), or NULL
+ * Return: 0, -MSB_ENOTFOUND, -MSB_ETIMEDOUT.
+ */
+int msb_sandbox_wait(const char *name, int timeout_ms, char *status,
+		     size_t status_len);
 void msb_sandbox_list_free(msb_sandbox_info *list, size_t count);
 
 typedef struct msb_metrics {
@@ -333,6 +346,20 @@ typedef struct msb_metrics {
 
 /* Resource use of a running sandbox, as its supervisor measures it. */
 int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb);
+
+/* Called with each sample; return non-zero to stop watching. */
+typedef int (*msb_metrics_fn)(const msb_metrics *m, void *userdata);
+
+/*
+ * msb_sandbox_metrics_watch() - sample the sandbox's metrics every
+ * @interval_ms (at a steady rate) and pass each to @fn, @count times (0:
+ * until @fn returns non-zero or the sandbox stops, which returns its
+ * error, MSB_EVMDIED or MSB_ESTATE). CPU percent is over each interval.
+ * Blocks the calling thread.
+ */
+int msb_sandbox_metrics_watch(msb_sandbox *sb, unsigned int interval_ms,
+			      unsigned int count, msb_metrics_fn fn,
+			      void *userdata);
 
 /* The sandbox's name; owned by the handle. */
 const char *msb_sandbox_name(const msb_sandbox *sb);

@@ -44,6 +44,8 @@ static const char run_usage[] =
 	"      --idle-timeout S  stop the sandbox after S seconds with no command\n"
 	"      --max-duration S  stop the sandbox S seconds after it booted\n"
 	"      --platform OS/ARCH[/VARIANT]  image platform (default: this host's)\n"
+	"      --label KEY=VALUE metadata kept with the sandbox (repeatable;\n"
+	"                        shown by msb inspect and msb ls --json)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Example:\n"
@@ -64,6 +66,7 @@ int cmd_run(int argc, char **argv)
 		{"idle-timeout", required_argument, NULL, 'I'},
 		{"max-duration", required_argument, NULL, 'D'},
 		{"platform", required_argument, NULL, 'p'},
+		{"label", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -72,6 +75,8 @@ int cmd_run(int argc, char **argv)
 	int policy = MSB_PULL_IF_MISSING;
 	bool replace = false;
 	struct cli_exec x;
+	const char *labels[65] = {0};
+	size_t nlabels = 0;
 	int c;
 
 	cli_exec_init(&x);
@@ -120,6 +125,19 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'n':
 			o.name = optarg;
+			break;
+		case 'L':
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				cli_err("invalid --label `%s`: expected KEY=VALUE",
+					optarg);
+				return EXIT_MSB_ERROR;
+			}
+			if (nlabels == 64) {
+				cli_err("too many --label options (at most 64)");
+				return EXIT_MSB_ERROR;
+			}
+			labels[nlabels++] = optarg;
+			o.labels = labels;
 			break;
 		case 'd':
 			o.detached = 1;

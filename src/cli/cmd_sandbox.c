@@ -186,6 +186,7 @@ int cmd_restart(int argc, char **argv)
 /* The files of a sandbox's logs/ folder, by --source. */
 static const char *const log_files[][2] = {
 	{"kernel", "kernel.log"},
+	{"exec", "exec.log"},
 	{"vmm", "vmm.log"},
 };
 
@@ -210,17 +211,18 @@ int cmd_logs(int argc, char **argv)
 			follow = true;
 			break;
 		case 'h':
-			puts("Usage: msb logs [-f] [--source kernel|vmm] NAME\n\n"
-			     "Print a sandbox's kernel console (default) or its "
-			     "supervisor's log; -f keeps printing what is added "
-			     "while the sandbox runs.");
+			puts("Usage: msb logs [-f] [--source kernel|exec|vmm] NAME\n\n"
+			     "Print a sandbox's kernel console (default), the log "
+			     "of its commands (each start, output line and end, "
+			     "time-stamped) or its supervisor's log; -f keeps "
+			     "printing what is added while the sandbox runs.");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		cli_err("usage: msb logs [-f] [--source kernel|vmm] NAME");
+		cli_err("usage: msb logs [-f] [--source kernel|exec|vmm] NAME");
 		return 2;
 	}
 	const char *file = NULL;
@@ -228,7 +230,8 @@ int cmd_logs(int argc, char **argv)
 		if (!strcmp(source, log_files[i][0]))
 			file = log_files[i][1];
 	if (!file) {
-		cli_err("unknown --source `%s`: use kernel or vmm", source);
+		cli_err("unknown --source `%s`: use kernel, exec or vmm",
+			source);
 		return 2;
 	}
 	const char *home = getenv("MSB_HOME");
@@ -312,10 +315,22 @@ static void print_json(const msb_sandbox_info *i)
 	fputs(", \"image\": ", stdout);
 	json_str(i->image);
 	printf(", \"cpus\": %u, \"memory_mib\": %u, \"ephemeral\": %s, "
-	       "\"pid\": %d, \"created\": %lld, \"updated\": %lld}",
+	       "\"pid\": %d, \"created\": %lld, \"updated\": %lld, "
+	       "\"labels\": {",
 	       i->cpus ? i->cpus : 1, i->memory_mib ? i->memory_mib : 512,
 	       i->ephemeral ? "true" : "false", i->pid, (long long)i->created,
 	       (long long)i->updated);
+	for (size_t k = 0; i->labels && i->labels[k]; k++) {
+		const char *eq = strchr(i->labels[k], '=');
+		char key[160];
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - i->labels[k]),
+			 i->labels[k]);
+		fputs(k ? ", " : "", stdout);
+		json_str(key);
+		fputs(": ", stdout);
+		json_str(eq + 1);
+	}
+	fputs("}}", stdout);
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -355,28 +370,9 @@ int cmd_wait(int argc, char **argv)
 		      argc == 2 ? stdout : stderr);
 		return argc == 2 ? 0 : 2;
 	}
-	for (;;) {
-		msb_sandbox_info *v;
-		size_t n;
-		const char *st = NULL;
-		if (msb_sandbox_list(&v, &n) < 0)
-			return cli_fail(1);
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(v[i].name, argv[1]))
-				st = v[i].status;
-		bool busy = st &&
-			    (!strcmp(st, "starting") ||
-			     !strcmp(st, "running") || !strcmp(st, "stopping"));
-		if (!st)
-			cli_err("no sandbox named `%s`", argv[1]);
-		else if (!busy)
-			printf("%s\n", st);
-		msb_sandbox_list_free(v, n);
-		if (!st)
-			return 1;
-		if (!busy)
-			return 0;
-		struct timespec ts = {.tv_nsec = 200 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
+	char status[32];
+	if (msb_sandbox_wait(argv[1], -1, status, sizeof(status)) < 0)
+		return cli_fail(1);
+	printf("%s\n", status);
+	return 0;
 }

@@ -42,6 +42,8 @@ static const char *const migrations[] = {
 	"  ended INTEGER,"
 	"  exit_reason TEXT);"
 	"CREATE INDEX runs_sandbox ON runs(sandbox);",
+	/* 3: labels, a JSON object */
+	"ALTER TABLE sandboxes ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';",
 };
 
 static int db_err(sqlite3 *db, const char *what)

@@ -81,22 +81,60 @@ static char *config_json(const msb_sandbox_options *o)
 	return s;
 }
 
+/* The labels of @o as a JSON object (malloc'd text), or NULL. */
+static char *labels_json(const msb_sandbox_options *o)
+{
+	json_t *l = json_object();
+	for (const char *const *e = o->labels; l && e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		char key[129];
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - *e), *e);
+		json_object_set_new(l, key, json_string(eq + 1));
+	}
+	char *s = l ? json_dumps(l, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(l);
+	return s;
+}
+
+/* "key=value" entries of a JSON object, NULL-terminated (one malloc per
+ * entry and one for the array), or NULL. */
+static char **labels_from(const char *text)
+{
+	json_t *l = json_loads(text ? text : "{}", 0, NULL);
+	size_t n = json_object_size(l), i = 0;
+	char **v = calloc(n + 1, sizeof(char *));
+	const char *k;
+	json_t *val;
+
+	json_object_foreach(l, k, val)
+	{
+		if (v && i < n &&
+		    asprintf(&v[i], "%s=%s", k,
+			     json_string_value(val) ? json_string_value(val)
+						    : "") >= 0)
+			i++;
+	}
+	json_decref(l);
+	return v;
+}
+
 int msb__state_insert(const char *home, const char *name,
 		      const msb_sandbox_options *opts)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
 	_cleanup_free_ char *config = config_json(opts);
+	_cleanup_free_ char *labels = labels_json(opts);
 	int rc;
 
-	if (!config)
+	if (!config || !labels)
 		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	if ((rc = msb__db_open(&db, home)) < 0)
 		return rc;
 	if (sqlite3_prepare_v2(db,
 			       "INSERT INTO sandboxes (name, config, status, "
-			       "image, ephemeral, created, updated) "
-			       "VALUES (?, ?, 'created', ?, ?, ?, ?)",
+			       "image, ephemeral, created, updated, labels) "
+			       "VALUES (?, ?, 'created', ?, ?, ?, ?, ?)",
 			       -1, &st, NULL) != SQLITE_OK) {
 		rc = msb__error(MSB_ESYS, 0, "database: %s",
 				sqlite3_errmsg(db));
@@ -105,6 +143,7 @@ int msb__state_insert(const char *home, const char *name,
 	sqlite3_int64 now = (sqlite3_int64)time(NULL);
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, config, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, labels, -1, SQLITE_STATIC);
 	if (opts->image)
 		sqlite3_bind_text(st, 3, opts->image, -1, SQLITE_STATIC);
 	else
@@ -165,7 +204,7 @@ static int lookup(sqlite3 *db, const char *name, msb_sandbox_info *info,
 	memset(info, 0, sizeof(*info));
 	if (sqlite3_prepare_v2(db,
 			       "SELECT name, status, image, config, ephemeral, "
-			       "pid, created, updated FROM sandboxes "
+			       "pid, created, updated, labels FROM sandboxes "
 			       "WHERE name = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		return msb__error(MSB_ESYS, 0, "database: %s",
@@ -181,6 +220,8 @@ static int lookup(sqlite3 *db, const char *name, msb_sandbox_info *info,
 		info->pid = sqlite3_column_int(st, 5);
 		info->created = sqlite3_column_int64(st, 6);
 		info->updated = sqlite3_column_int64(st, 7);
+		info->labels =
+			labels_from((const char *)sqlite3_column_text(st, 8));
 		json_t *c = json_loads(cfg ? cfg : "{}", 0, NULL);
 		info->cpus = (unsigned int)json_integer_value(
 			json_object_get(c, "cpus"));
@@ -190,7 +231,7 @@ static int lookup(sqlite3 *db, const char *name, msb_sandbox_info *info,
 		if (config)
 			*config = cfg ? strdup(cfg) : NULL;
 		rc = info->name && info->status && (!img || info->image) &&
-				     (!config || *config)
+				     info->labels && (!config || *config)
 			     ? 0
 			     : msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	} else {
@@ -206,6 +247,9 @@ static void info_clear(msb_sandbox_info *i)
 	free(i->name);
 	free(i->status);
 	free(i->image);
+	for (size_t k = 0; i->labels && i->labels[k]; k++)
+		free(i->labels[k]);
+	free(i->labels);
 	memset(i, 0, sizeof(*i));
 }
 
@@ -533,4 +577,60 @@ out:
 	msb__db_close(db);
 	msb__paths_clear(&paths);
 	return rc;
+}
+
+/* The status of @name now (malloc'd), or NULL with the error set. */
+static char *status_of(const char *name)
+{
+	msb_sandbox_info *v;
+	size_t n;
+	char *st = NULL;
+
+	if (msb_sandbox_list(&v, &n) < 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].name, name))
+			st = strdup(v[i].status);
+	bool found = false;
+	for (size_t i = 0; i < n; i++)
+		found = found || !strcmp(v[i].name, name);
+	msb_sandbox_list_free(v, n);
+	if (!found)
+		msb__error(MSB_ENOTFOUND, 0, "no sandbox named `%s`", name);
+	else if (!st)
+		msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	return st;
+}
+
+EXPORT int msb_sandbox_wait(const char *name, int timeout_ms, char *status,
+			    size_t status_len)
+{
+	msb__error_clear();
+	if (!name)
+		return msb__error(MSB_EINVAL, 0, "name is NULL");
+	uint64_t deadline =
+		timeout_ms < 0 ? 0 : now_us() + (uint64_t)timeout_ms * 1000u;
+	for (;;) {
+		_cleanup_free_ char *st = status_of(name);
+		if (!st)
+			return -msb_last_error()->code;
+		if (strcmp(st, "starting") && strcmp(st, "running") &&
+		    strcmp(st, "stopping")) {
+			if (status && status_len)
+				snprintf(status, status_len, "%s", st);
+			return 0;
+		}
+		uint64_t now = now_us();
+		if (deadline && now >= deadline)
+			return msb__error(
+				MSB_ETIMEDOUT, 0,
+				"sandbox `%s` is still %s after %d ms", name,
+				st, timeout_ms);
+		/* Its supervisor's lock goes when it exits; then the final
+		 * status is in the database (or repaired by the list). */
+		unsigned int slice = 500;
+		if (deadline && (deadline - now) / 1000u < slice)
+			slice = (unsigned int)((deadline - now) / 1000u) + 1;
+		msb__wait_supervisor_exit(name, slice);
+	}
 }

@@ -10,6 +10,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -75,6 +76,15 @@ static int check_options(const msb_sandbox_options *o)
 				MSB_EINVAL, 0,
 				"invalid environment entry `%s`: expected KEY=VALUE",
 				*e);
+	}
+	for (const char *const *l = o->labels; l && *l; l++) {
+		const char *eq = strchr(*l, '=');
+		if (!eq || eq == *l || eq - *l > 128 || strlen(eq + 1) > 4096)
+			return msb__error(
+				MSB_EINVAL, 0,
+				"invalid label `%.200s`: expected KEY=VALUE (key "
+				"1-128 bytes, value at most 4096)",
+				*l);
 	}
 	return 0;
 }
@@ -632,4 +642,40 @@ EXPORT void msb_sandbox_free(msb_sandbox *sb)
 	free(sb->user);
 	msb__image_free(sb->image);
 	free(sb);
+}
+
+EXPORT int msb_sandbox_metrics_watch(msb_sandbox *sb, unsigned int interval_ms,
+				     unsigned int count, msb_metrics_fn fn,
+				     void *userdata)
+{
+	msb__error_clear();
+	if (!sb || !fn || !interval_ms)
+		return msb__error(
+			MSB_EINVAL, 0,
+			"sandbox, callback and interval are required");
+	uint64_t next = now_us();
+	for (unsigned int i = 0; !count || i < count; i++) {
+		msb_metrics m;
+		int rc = msb_sandbox_metrics(&m, sb);
+		if (rc < 0)
+			return rc;
+		if (fn(&m, userdata))
+			return 0;
+		/* A steady rate: the next sample is due an interval after the
+		 * last was due, not after it was taken. */
+		next += (uint64_t)interval_ms * 1000u;
+		uint64_t now = now_us();
+		if (next > now) {
+			struct timespec ts = {
+				.tv_sec = (time_t)((next - now) / 1000000u),
+				.tv_nsec =
+					(long)((next - now) % 1000000u) * 1000,
+			};
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		} else {
+			next = now;
+		}
+	}
+	return 0;
 }

@@ -52,6 +52,7 @@
 #include "microsandbox.h"
 #include "proto/proto.h"
 #include "util/util.h"
+#include "vmm/execlog.h"
 #include "vmm/metrics.h"
 #include "vmm/qemu.h"
 #include "vmm/spec.h"
@@ -74,6 +75,7 @@ struct route {
 	uint32_t guest_id;
 	uint32_t client_id;
 	struct client *c; /* NULL once the client has gone */
+	bool exec;        /* a command: its output goes to exec.log */
 };
 
 enum state { BOOTING, RUNNING, STOPPING };
@@ -106,6 +108,7 @@ static struct vmm {
 	bool locked;      /* we hold the sandbox's lock */
 	int listen_fd;    /* run/agent.sock: more clients (reconnect) */
 	char log_dir[PATH_MAX], console_log[PATH_MAX + 32], disk[PATH_MAX + 32];
+	struct execlog execlog;
 } vmm = {
 	.status_fd = MSB_VMM_FD_STATUS,
 	.watch_fd = MSB_VMM_FD_WATCH,
@@ -115,6 +118,7 @@ static struct vmm {
 	.listen_fd = -1,
 	.qmp = {.fd = -1},
 	.next_guest_id = 1,
+	.execlog = {.fd = -1},
 };
 
 __attribute__((format(printf, 1, 2))) static void logmsg(const char *fmt, ...)
@@ -380,6 +384,7 @@ static void setup_dir(void)
 		     strerror(errno));
 	snprintf(vmm.console_log, sizeof(vmm.console_log), "%s/kernel.log",
 		 vmm.log_dir);
+	execlog_open(&vmm.execlog, vmm.log_dir);
 	snprintf(vmm.disk, sizeof(vmm.disk), "%s/disk.qcow2", dir);
 
 	/* From here on our own diagnostics go to logs/vmm.log. */
@@ -702,6 +707,20 @@ static void on_guest_control(const struct msb_frame *f)
 
 static void flush_metrics_waiters(void);
 
+/* Output and end of a command, for logs/exec.log. */
+static void log_exec_frame(const struct route *r, const struct msb_frame *f)
+{
+	struct msb_msg m;
+
+	if (msb_msg_decode(&m, f->payload, f->payload_len) < 0)
+		return;
+	if (m.type == MSB_MSG_STDOUT || m.type == MSB_MSG_STDERR)
+		execlog_output(&vmm.execlog, r->guest_id,
+			       m.type == MSB_MSG_STDERR, m.data.p, m.data.n);
+	else if (f->hdr.flags & MSB_F_END)
+		execlog_end(&vmm.execlog, r->guest_id, &m);
+}
+
 static void on_guest_frame(const struct msb_frame *f, const uint8_t *raw)
 {
 	vmm.activity_us = now_us();
@@ -723,6 +742,8 @@ static void on_guest_frame(const struct msb_frame *f, const uint8_t *raw)
 	struct route *r = find_route_guest(f->hdr.stream);
 	if (!r)
 		return; /* a stream nobody listens to any more */
+	if (r->exec)
+		log_exec_frame(r, f);
 	if (r->c)
 		append_frame(&r->c->out, raw, msb_frame_size(f), r->client_id);
 	if (f->hdr.flags & MSB_F_END)
@@ -847,6 +868,12 @@ static void on_client_frame(struct client *c, const struct msb_frame *f,
 		if (!r) {
 			send_client_error(c, id, "out of memory");
 			return;
+		}
+		struct msb_msg m;
+		if (msb_msg_decode(&m, f->payload, f->payload_len) == 0 &&
+		    m.type == MSB_MSG_EXEC) {
+			r->exec = true;
+			execlog_start(&vmm.execlog, r->guest_id, &m);
 		}
 	} else if (!r) {
 		/* Credit for a stream that has just ended is normal. */

@@ -110,6 +110,13 @@ expect "logs" 0 "$MSB" logs one
 contains "kernel log has the agent" "$work/out" "msb-agent: ready"
 expect "logs --source vmm" 0 "$MSB" logs --source vmm one
 contains "supervisor log" "$work/out" "qemu pid"
+expect "an exec to log" 3 "$MSB" exec one -- sh -c 'echo logged-out; echo logged-err >&2; exit 3'
+expect "logs --source exec" 0 "$MSB" logs --source exec one
+contains "exec log: the command" "$work/out" 'start: sh -c "echo logged-out; echo logged-err >&2; exit 3"'
+contains "exec log: stdout" "$work/out" "stdout: logged-out"
+contains "exec log: stderr" "$work/out" "stderr: logged-err"
+contains "exec log: exit status" "$work/out" "exit: 3"
+expect "logs --source bogus" 2 "$MSB" logs --source bogus one
 expect "restart" 0 "$MSB" restart one
 [ "$(status_of one)" = running ] && ok "running after restart" || bad "after restart: $(status_of one)"
 expect "kill" 0 "$MSB" kill one
@@ -142,7 +149,11 @@ expect "rm of an unknown sandbox" 1 "$MSB" rm nope
 contains "unknown sandbox message" "$work/err" "no sandbox named"
 
 # create without starting; ten creates at once; one name, ten racers
-expect "create" 0 "$MSB" create --name later --cpus 2
+expect "create" 0 "$MSB" create --name later --cpus 2 --label team=ml --label "note=two words"
+expect "inspect labels" 0 "$MSB" inspect later
+contains "labels kept" "$work/out" '"labels": {"note": "two words", "team": "ml"}'
+expect "bad label" 125 "$MSB" create --name badlabel --label =x
+contains "bad label message" "$work/err" "invalid --label"
 [ "$(status_of later)" = created ] && ok "created, not running" || bad "create: $(status_of later)"
 for i in $(seq 10); do "$MSB" create --name "p$i" >/dev/null 2>&1 & done
 wait

@@ -18,6 +18,13 @@
 #include "helpers.h"
 #include "microsandbox.h"
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void log_cb(int level, const char *msg, void *u)
 {
 	(void)u;
@@ -45,6 +52,15 @@ static int count_output(int stream, const void *d, size_t n, void *u)
 		collected_bytes += n;
 	}
 	return 0;
+}
+
+static int samples;
+static int count_sample(const msb_metrics *m, void *ud)
+{
+	(void)ud;
+	if (m->uptime_ms > 0 && m->guest_memory_total_bytes > 0)
+		samples++;
+	return samples == 5; /* stop early */
 }
 
 /* The command cases, all in one booted sandbox. */
@@ -172,7 +188,8 @@ static void test_commands(void)
 	CHECK(msb_sandbox_exec(&out, sb, noexec, NULL) == -MSB_EEXEC);
 	CHECK(msb_last_error()->exec_failure == MSB_EXEC_FAILURE_PERMISSION);
 	/* executable, but not a program */
-	out = sh(sb, "printf '\\001\\002junk' > /tmp/junk; chmod 755 /tmp/junk");
+	out = sh(sb,
+		 "printf '\\001\\002junk' > /tmp/junk; chmod 755 /tmp/junk");
 	msb_exec_output_free(out);
 	const char *junk[] = {"/tmp/junk", NULL};
 	CHECK(msb_sandbox_exec(&out, sb, junk, NULL) == -MSB_EEXEC);
@@ -260,6 +277,17 @@ static void test_commands(void)
 	eo.rlimits = bogus;
 	CHECK(msb_sandbox_shell(&out, sb, "true", &eo) == -MSB_EINVAL);
 	CHECK(strstr(msb_last_error()->message, "files") != NULL);
+
+	/* metrics at an interval: a count, a steady rate, an early stop */
+	uint64_t t0 = now_ms();
+	samples = 0;
+	CHECK(msb_sandbox_metrics_watch(sb, 100, 3, count_sample, NULL) == 0);
+	CHECK(samples == 3 && now_ms() - t0 >= 200);
+	samples = 0;
+	CHECK(msb_sandbox_metrics_watch(sb, 10, 0, count_sample, NULL) == 0);
+	CHECK(samples == 5);
+	CHECK(msb_sandbox_metrics_watch(sb, 0, 1, count_sample, NULL) ==
+	      -MSB_EINVAL);
 
 	/* empty command */
 	const char *empty[] = {"", NULL};
@@ -370,9 +398,8 @@ static void test_streaming(void)
 	to.tty = 1;
 	to.rows = 10;
 	to.cols = 50;
-	const char *ttycmd[] = {"sh", "-c",
-				"stty size; read x; stty size; echo err >&2",
-				NULL};
+	const char *ttycmd[] = {
+		"sh", "-c", "stty size; read x; stty size; echo err >&2", NULL};
 	CHECK(msb_exec_start(&e, sb, ttycmd, &to) == 0);
 	buf[0] = '\0';
 	for (int i = 0; i < 50 && !strstr(buf, "10 50\r\n"); i++) {
@@ -437,6 +464,19 @@ static void test_streaming(void)
 	msb_sandbox_free(sb);
 }
 
+struct waited {
+	const char *name;
+	int rc;
+	char status[32];
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waited *w = arg;
+	w->rc = msb_sandbox_wait(w->name, 60000, w->status, sizeof(w->status));
+	return NULL;
+}
+
 /* A named sandbox persists when stopped; a second one of that name is
  * refused while the first exists. The base image stays pristine. */
 static void test_named(void)
@@ -466,7 +506,18 @@ static void test_named(void)
 	CHECK(img != NULL);
 	CHECK(msb_image_remove(msb_image_reference(img)) == -MSB_ESTATE);
 	CHECK(strstr(msb_last_error()->message, name) != NULL);
+	/* waiting: it runs, so a short wait times out */
+	char st[32] = "";
+	CHECK(msb_sandbox_wait(name, 300, st, sizeof(st)) == -MSB_ETIMEDOUT);
+	CHECK(msb_sandbox_wait("no-such-sandbox", 300, st, sizeof(st)) ==
+	      -MSB_ENOTFOUND);
+	pthread_t waiter;
+	struct waited w = {.name = name};
+	pthread_create(&waiter, NULL, wait_thread, &w);
 	CHECK(msb_sandbox_stop(a, 0) == 0);
+	pthread_join(waiter, NULL);
+	CHECK(w.rc == 0);
+	CHECK_STR(w.status, "stopped");
 	msb_sandbox_free(a);
 	CHECK(find_process(proc) == 0);
 	/* Its folder (disk, logs) stays; nothing runs. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "vmm/execlog.h"
 #include "vmm/qemu.h"
 #include "vmm/spec.h"
 
@@ -160,8 +161,23 @@ static void test_spec_roundtrip(void)
 	}
 }
 
+static void test_execlog(void)
+{
+	char out[16];
+	const uint8_t in[] = "a\tb\x01\r\x7f";
+
+	CHECK(execlog_escape(out, sizeof(out), in, sizeof(in) - 1) == 11);
+	CHECK_STR(out, "a\tb\\x01\\x7f");
+	/* bounded: never a cut escape, always NUL-terminated */
+	CHECK(execlog_escape(out, 6, in, sizeof(in) - 1) == 3);
+	CHECK_STR(out, "a\tb");
+	CHECK(execlog_escape(out, 1, in, sizeof(in) - 1) == 0 && !out[0]);
+	CHECK(execlog_escape(out, 0, in, 3) == 0);
+}
+
 int main(void)
 {
+	test_execlog();
 	test_argv_tcg();
 	test_argv_kvm();
 	test_escape();
