@@ -668,6 +668,19 @@ int msb_sandbox_fs_rename(msb_sandbox *sb, const char *from, const char *to);
 int msb_sandbox_fs_copy(msb_sandbox *sb, const char *from, const char *to,
 			int recursive);
 int msb_sandbox_fs_chmod(msb_sandbox *sb, const char *path, unsigned int mode);
+/*
+ * msb_sandbox_fs_copy_in() - copy a host file, symlink or directory tree
+ * to @guest_path, keeping permission bits (symlinks stay symlinks; other
+ * file types are skipped with a warning). Streams, in bounded memory.
+ * msb_sandbox_fs_copy_out() - the same from the guest to the host.
+ */
+int msb_sandbox_fs_copy_in(msb_sandbox *sb, const char *host_path,
+			   const char *guest_path);
+int msb_sandbox_fs_copy_out(msb_sandbox *sb, const char *guest_path,
+			    const char *host_path);
+/* Create the symbolic link @path pointing to @target (any text). */
+int msb_sandbox_fs_symlink(msb_sandbox *sb, const char *path,
+			   const char *target);
 /* @uid, @gid: -1 leaves it unchanged. */
 int msb_sandbox_fs_chown(msb_sandbox *sb, const char *path, int64_t uid,
 			 int64_t gid);

@@ -1503,6 +1503,20 @@ static int fs_sync(struct agent *a, uint32_t stream, const struct msb_msg *m,
 		if (chown(path, (uid_t)m->uid, (gid_t)m->gid) < 0)
 			return fail(e, errno, "chown `%s`", path);
 		return 0;
+	case MSB_MSG_FS_SYMLINK: {
+		if (req_flags(a, stream, m, 0, op) < 0)
+			return 1;
+		_cleanup_free_ char *target = msb_bytes_dup(m->target);
+		if (!target || !*target) {
+			agent_error(a, stream, true, EINVAL,
+				    "%s: bad or empty `target`", op);
+			return 1;
+		}
+		if (symlink(target, path) < 0)
+			return fail(e, errno, "symlink `%s` -> `%s`", path,
+				    target);
+		return 0;
+	}
 	default:
 		agent_error(a, stream, true, ENOTSUP, "%s: not a request", op);
 		return 1;

@@ -170,7 +170,7 @@ static bool live(struct agent *a, uint32_t stream)
 
 static bool is_fs_request(enum msb_msg_type t)
 {
-	return t >= MSB_MSG_FS_STAT && t <= MSB_MSG_FS_CHOWN;
+	return t >= MSB_MSG_FS_STAT && t <= MSB_MSG_FS_SYMLINK;
 }
 
 static void send_ready(struct agent *a, uint32_t stream)

@@ -66,6 +66,9 @@ static const struct rule rules[MSB_MSG__COUNT] = {
 	[MSB_MSG_FS_COPY] = FS_RULE(F(PATH2), MSB_FS_RECURSIVE),
 	[MSB_MSG_FS_CHMOD] = FS_RULE(F(MODE), 0),
 	[MSB_MSG_FS_CHOWN] = FS_RULE(F(UID) | F(GID), 0),
+	[MSB_MSG_FS_SYMLINK] = {.start = true,
+				.required = F(PATH) | F(TARGET),
+				.cstrings = F(PATH) | F(TARGET)},
 };
 
 /* The types the host may send: those with a rule. */
@@ -85,22 +88,23 @@ static bool host_sends(enum msb_msg_type t)
 	case MSB_MSG_FS_DATA:
 		return true;
 	default:
-		return t >= MSB_MSG_FS_STAT && t <= MSB_MSG_FS_CHOWN;
+		return t >= MSB_MSG_FS_STAT && t <= MSB_MSG_FS_SYMLINK;
 	}
 }
 
 static const char *field_name(unsigned f)
 {
 	static const char *const names[MSB_FLD__COUNT] = {
-		[MSB_FLD_VERSION] = "v",   [MSB_FLD_ROOT] = "root",
-		[MSB_FLD_ARGV] = "argv",   [MSB_FLD_SIG] = "sig",
-		[MSB_FLD_ROWS] = "rows",   [MSB_FLD_COLS] = "cols",
-		[MSB_FLD_SIZE] = "size",   [MSB_FLD_PATH] = "path",
-		[MSB_FLD_PATH2] = "path2", [MSB_FLD_MODE] = "mode",
-		[MSB_FLD_UID] = "uid",     [MSB_FLD_GID] = "gid",
-		[MSB_FLD_ENV] = "env",     [MSB_FLD_CWD] = "cwd",
-		[MSB_FLD_USER] = "user",   [MSB_FLD_RLIMITS] = "rlimits",
-		[MSB_FLD_FSTYPE] = "fs",   [MSB_FLD_HOSTNAME] = "host",
+		[MSB_FLD_VERSION] = "v",     [MSB_FLD_ROOT] = "root",
+		[MSB_FLD_ARGV] = "argv",     [MSB_FLD_SIG] = "sig",
+		[MSB_FLD_ROWS] = "rows",     [MSB_FLD_COLS] = "cols",
+		[MSB_FLD_SIZE] = "size",     [MSB_FLD_PATH] = "path",
+		[MSB_FLD_PATH2] = "path2",   [MSB_FLD_MODE] = "mode",
+		[MSB_FLD_UID] = "uid",       [MSB_FLD_GID] = "gid",
+		[MSB_FLD_ENV] = "env",       [MSB_FLD_CWD] = "cwd",
+		[MSB_FLD_USER] = "user",     [MSB_FLD_RLIMITS] = "rlimits",
+		[MSB_FLD_FSTYPE] = "fs",     [MSB_FLD_HOSTNAME] = "host",
+		[MSB_FLD_TARGET] = "target",
 	};
 	return f < MSB_FLD__COUNT && names[f] ? names[f] : "?";
 }
@@ -152,7 +156,7 @@ static int check_cstrings(const struct msb_msg *m, uint64_t mask, char *why,
 		{MSB_FLD_ROOT, &m->root},         {MSB_FLD_FSTYPE, &m->fstype},
 		{MSB_FLD_HOSTNAME, &m->hostname}, {MSB_FLD_CWD, &m->cwd},
 		{MSB_FLD_USER, &m->user},         {MSB_FLD_PATH, &m->path},
-		{MSB_FLD_PATH2, &m->path2},
+		{MSB_FLD_PATH2, &m->path2},       {MSB_FLD_TARGET, &m->target},
 	};
 	const struct {
 		enum msb_field f;

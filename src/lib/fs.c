@@ -423,8 +423,8 @@ EXPORT int msb_sandbox_fs_write_stream(msb_sandbox *sb, const char *path,
 			if (rc > 0)
 				break;
 		}
-		size_t room = flow.credit < FS_CHUNK ? (size_t)flow.credit
-						     : FS_CHUNK;
+		size_t room =
+			flow.credit < FS_CHUNK ? (size_t)flow.credit : FS_CHUNK;
 		long n = buf ? source(buf, room, userdata) : -1;
 		if (n < 0 || n > (long)room) {
 			abort_rc =
@@ -552,6 +552,21 @@ EXPORT int msb_sandbox_fs_chmod(msb_sandbox *sb, const char *path,
 		.mode = mode & 07777,
 	};
 	return fs_simple(sb, MSB_MSG_FS_CHMOD, "chmod", path, &req);
+}
+
+EXPORT int msb_sandbox_fs_symlink(msb_sandbox *sb, const char *path,
+				  const char *target)
+{
+	if (!target || !*target) {
+		msb__error_clear();
+		return msb__error(MSB_EINVAL, 0, "symlink `%s`: empty target",
+				  path ? path : "");
+	}
+	struct msb_msg req = {
+		.has = MSB_HAS(MSB_FLD_TARGET),
+		.target = msb_str(target),
+	};
+	return fs_simple(sb, MSB_MSG_FS_SYMLINK, "symlink", path, &req);
 }
 
 EXPORT int msb_sandbox_fs_chown(msb_sandbox *sb, const char *path, int64_t uid,

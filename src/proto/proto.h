@@ -104,24 +104,25 @@ enum msb_msg_type {
 	 * same stream and ends it (END) with FS_DONE or FAILED (kind "fs",
 	 * errno, msg naming the path). Paths are absolute guest paths.
 	 */
-	MSB_MSG_FS_STAT,   /* path → FS_ENTRY (lstat), FS_DONE */
-	MSB_MSG_FS_LIST,   /* path → one FS_ENTRY per child (name set; no "."
-			      or ".."), FS_DONE */
-	MSB_MSG_FS_READ,   /* path [offset] [size] → FS_ENTRY of the file,
-			      FS_DATA chunks (≤ MSB_CHUNK_MAX), FS_DONE */
-	MSB_MSG_FS_WRITE,  /* path [mode] flags (CREATE|TRUNC|APPEND) →
-			      then FS_DATA frames from the host, the last one
-			      with END (may be empty) → FS_DONE {size} */
-	MSB_MSG_FS_MKDIR,  /* path [mode] [flags PARENTS] → FS_DONE */
-	MSB_MSG_FS_REMOVE, /* path [flags RECURSIVE] → FS_DONE */
-	MSB_MSG_FS_RENAME, /* path path2 → FS_DONE */
-	MSB_MSG_FS_COPY,   /* path path2 [flags RECURSIVE] → FS_DONE */
-	MSB_MSG_FS_CHMOD,  /* path mode → FS_DONE */
-	MSB_MSG_FS_CHOWN,  /* path uid gid (-1: unchanged) → FS_DONE */
-	MSB_MSG_FS_ENTRY,  /* guest → host: name ftype size mode uid gid
-			      mtime_ns [target] */
-	MSB_MSG_FS_DATA,   /* either way: data */
-	MSB_MSG_FS_DONE,   /* guest → host, END: [size] */
+	MSB_MSG_FS_STAT,    /* path → FS_ENTRY (lstat), FS_DONE */
+	MSB_MSG_FS_LIST,    /* path → one FS_ENTRY per child (name set; no "."
+			       or ".."), FS_DONE */
+	MSB_MSG_FS_READ,    /* path [offset] [size] → FS_ENTRY of the file,
+			       FS_DATA chunks (≤ MSB_CHUNK_MAX), FS_DONE */
+	MSB_MSG_FS_WRITE,   /* path [mode] flags (CREATE|TRUNC|APPEND) →
+			       then FS_DATA frames from the host, the last one
+			       with END (may be empty) → FS_DONE {size} */
+	MSB_MSG_FS_MKDIR,   /* path [mode] [flags PARENTS] → FS_DONE */
+	MSB_MSG_FS_REMOVE,  /* path [flags RECURSIVE] → FS_DONE */
+	MSB_MSG_FS_RENAME,  /* path path2 → FS_DONE */
+	MSB_MSG_FS_COPY,    /* path path2 [flags RECURSIVE] → FS_DONE */
+	MSB_MSG_FS_CHMOD,   /* path mode → FS_DONE */
+	MSB_MSG_FS_CHOWN,   /* path uid gid (-1: unchanged) → FS_DONE */
+	MSB_MSG_FS_SYMLINK, /* path (the link) target → FS_DONE */
+	MSB_MSG_FS_ENTRY,   /* guest → host: name ftype size mode uid gid
+			       mtime_ns [target] */
+	MSB_MSG_FS_DATA,    /* either way: data */
+	MSB_MSG_FS_DONE,    /* guest → host, END: [size] */
 	/* Client → supervisor on stream 0, answered with the same type:
 	 * cpu_us cpu_pct rss disk_rd disk_wr net_rx net_tx uptime_us
 	 * [mem_used mem_total]. */

@@ -138,6 +138,17 @@ int main(void)
 	msb_fs_entries_free(v, n);
 	CHECK(msb_sandbox_fs_list(&v, &n, sb, "/tmp/a.txt") == -MSB_ENOTDIR);
 
+	/* symlinks: made, seen as such, an existing path refused */
+	CHECK(msb_sandbox_fs_symlink(sb, "/tmp/link", "../etc/hostname") == 0);
+	CHECK(msb_sandbox_fs_stat(&e, sb, "/tmp/link") == 0);
+	CHECK(e.type == MSB_FS_SYMLINK);
+	CHECK_STR(e.target, "../etc/hostname");
+	msb_fs_entry_clear(&e);
+	CHECK(msb_sandbox_fs_symlink(sb, "/tmp/link", "x") == -MSB_EEXIST);
+	CHECK(msb_sandbox_fs_symlink(sb, "/tmp/link2", "") == -MSB_EINVAL);
+	CHECK(msb_sandbox_fs_symlink(sb, "relative", "x") == -MSB_EINVAL);
+	CHECK(msb_sandbox_fs_remove(sb, "/tmp/link", 0) == 0);
+
 	/* rename, copy, chmod, chown */
 	CHECK(msb_sandbox_fs_rename(sb, "/tmp/d/file", "/tmp/d/renamed") == 0);
 	CHECK(msb_sandbox_fs_exists(&exists, sb, "/tmp/d/file") == 0 &&
