@@ -209,6 +209,34 @@ char *msb_image_inspect_json(const msb_image *img);
 void msb_image_free(msb_image *img);
 
 /* ------------------------------------------------------------------ */
+
+/* A tmpfs in the guest. */
+typedef struct msb_tmpfs {
+	const char *path;    /* absolute guest path, created if missing */
+	uint64_t size_bytes; /* limit; 0: the kernel's default, half of RAM */
+	unsigned int mode;   /* of its root directory; 0: 01777, as /tmp */
+} msb_tmpfs;
+
+typedef enum msb_patch_kind {
+	MSB_PATCH_TEXT = 1, /* write @content to @path (replacing it), @mode
+			       (0: 0644) */
+	MSB_PATCH_APPEND,   /* append @content to @path (created if missing) */
+	MSB_PATCH_COPY,     /* copy the host file or tree @content to @path,
+			       keeping modes */
+	MSB_PATCH_MKDIR,    /* create directory @path and its parents, @mode
+			       (0: 0755) */
+	MSB_PATCH_SYMLINK,  /* make @path a symbolic link to @content */
+	MSB_PATCH_REMOVE,   /* remove @path (a tree too); absent is fine */
+} msb_patch_kind;
+
+/* A change to the root filesystem (msb_sandbox_options.patches). */
+typedef struct msb_patch {
+	msb_patch_kind kind;
+	const char *path; /* absolute guest path */
+	const char *content;
+	unsigned int mode;
+} msb_patch;
+
 /* Sandboxes                                                           */
 
 typedef struct msb_sandbox msb_sandbox;
@@ -253,12 +281,22 @@ typedef struct msb_sandbox_options {
 	/* Labels ("key=value", NULL-terminated, or NULL): metadata kept with
 	 * the sandbox, listed by msb_sandbox_list(); a later key wins. */
 	const char *const *labels;
+	/* tmpfs mounts (scratch space in guest memory), mounted at every
+	 * boot before any command runs. */
+	const struct msb_tmpfs *tmpfs;
+	size_t n_tmpfs;
+	/* Changes to the root filesystem, applied in order once, when the
+	 * sandbox is created, before any command can run (other processes
+	 * that connect meanwhile wait). One that fails fails the create,
+	 * naming it, and nothing is left. The image stays untouched. */
+	const struct msb_patch *patches;
+	size_t n_patches;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
 	{                                                                      \
 		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL,  \
-			0, 0, 0, NULL                                          \
+			0, 0, 0, NULL, NULL, 0, NULL, 0                        \
 	}
 
 /*

@@ -21,8 +21,9 @@
 #define AGENT_PORT_BACKOFF_MS 50       /* retry a disconnected port */
 #define AGENT_PORT_READ_MAX (1u << 20) /* port bytes per loop iteration */
 
-#define AGENT_MAX_FS 256 /* concurrent fs read, list and write streams */
-#define AGENT_FS_DEAD 64 /* failed uploads whose late data is dropped */
+#define AGENT_MAX_MOUNTS 64 /* mounts a hello may ask for */
+#define AGENT_MAX_FS 256    /* concurrent fs read, list and write streams */
+#define AGENT_FS_DEAD 64    /* failed uploads whose late data is dropped */
 
 /* Where the root filesystem is mounted before the switch. */
 #define AGENT_NEWROOT "/mnt/root"

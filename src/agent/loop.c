@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "mount.h"
 #include "proto/cbor.h"
 
 #define PORT_READ_CHUNK (64u << 10)
@@ -252,6 +253,24 @@ static int hello_strings(struct agent *a, uint32_t stream,
 	return 0;
 }
 
+/* The mounts of a hello, in order (checked by agent_request_check()). */
+static int apply_mounts(const struct msb_msg *m, char *err, size_t errlen)
+{
+	static struct agent_mount mnt;
+	struct msb_bytes s;
+	size_t it = 0;
+
+	if (!(m->has & MSB_HAS(MSB_FLD_MOUNTS)))
+		return 0;
+	while (msb_strv_next(&m->mounts, &it, &s)) {
+		if (agent_mount_parse(&mnt, (const char *)s.p, s.n, err,
+				      errlen) < 0 ||
+		    agent_mount_apply(&mnt, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * handle_hello() - set the clock, switch to the root filesystem, reply
  * READY. On any failure reply ERROR and stay waiting for a hello.
@@ -299,6 +318,11 @@ static void handle_hello(struct agent *a, uint32_t stream,
 
 	t0 = boot_us();
 	if (init_switch_root(root, fstype, err, sizeof(err)) < 0) {
+		agent_log("%s", err);
+		agent_error(a, stream, true, 0, "%s", err);
+		return;
+	}
+	if (apply_mounts(m, err, sizeof(err)) < 0) {
 		agent_log("%s", err);
 		agent_error(a, stream, true, 0, "%s", err);
 		return;

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "agent.h"
+#include "mount.h"
 #include "util/rlimit.h"
 
 #define F(x) MSB_HAS(MSB_FLD_##x)
@@ -39,8 +40,8 @@ struct rule {
 
 static const struct rule rules[MSB_MSG__COUNT] = {
 	[MSB_MSG_HELLO] = {.required = F(VERSION) | F(ROOT),
-			   .cstrings =
-				   F(ROOT) | F(FSTYPE) | F(HOSTNAME) | F(ENV)},
+			   .cstrings = F(ROOT) | F(FSTYPE) | F(HOSTNAME) |
+				       F(ENV) | F(MOUNTS)},
 	[MSB_MSG_EXEC] = {.start = true,
 			  .required = F(ARGV),
 			  .cstrings = F(ARGV) | F(ENV) | F(CWD) | F(USER) |
@@ -104,7 +105,7 @@ static const char *field_name(unsigned f)
 		[MSB_FLD_ENV] = "env",       [MSB_FLD_CWD] = "cwd",
 		[MSB_FLD_USER] = "user",     [MSB_FLD_RLIMITS] = "rlimits",
 		[MSB_FLD_FSTYPE] = "fs",     [MSB_FLD_HOSTNAME] = "host",
-		[MSB_FLD_TARGET] = "target",
+		[MSB_FLD_TARGET] = "target", [MSB_FLD_MOUNTS] = "mounts",
 	};
 	return f < MSB_FLD__COUNT && names[f] ? names[f] : "?";
 }
@@ -166,6 +167,7 @@ static int check_cstrings(const struct msb_msg *m, uint64_t mask, char *why,
 		{MSB_FLD_ARGV, &m->argv, false},
 		{MSB_FLD_ENV, &m->env, true},
 		{MSB_FLD_RLIMITS, &m->rlimits, false},
+		{MSB_FLD_MOUNTS, &m->mounts, false},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
@@ -201,6 +203,22 @@ static int check_values(const struct msb_msg *m, char *why, size_t whylen,
 		if (m->has & F(HOSTNAME) && m->hostname.n > 64)
 			return reject(why, whylen, err, EINVAL,
 				      "`host` is longer than 64 bytes");
+		if (m->has & F(MOUNTS)) {
+			static struct agent_mount mnt;
+			struct msb_bytes s;
+			size_t it = 0;
+			char mwhy[128];
+			if (m->mounts.count > AGENT_MAX_MOUNTS)
+				return reject(why, whylen, err, EINVAL,
+					      "more than %d mounts",
+					      AGENT_MAX_MOUNTS);
+			while (msb_strv_next(&m->mounts, &it, &s))
+				if (agent_mount_parse(&mnt, (const char *)s.p,
+						      s.n, mwhy,
+						      sizeof(mwhy)) < 0)
+					return reject(why, whylen, err, EINVAL,
+						      "`mounts`: %s", mwhy);
+		}
 		return 0;
 	case MSB_MSG_EXEC: {
 		struct msb_bytes s;

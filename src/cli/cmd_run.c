@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* msb run: boot a sandbox, run one command with its output streamed, exit
  * with the command's status, remove the sandbox. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,11 +47,116 @@ static const char run_usage[] =
 	"      --platform OS/ARCH[/VARIANT]  image platform (default: this host's)\n"
 	"      --label KEY=VALUE metadata kept with the sandbox (repeatable;\n"
 	"                        shown by msb inspect and msb ls --json)\n"
+	"      --tmpfs PATH[:SIZE]  a tmpfs at PATH, SIZE bytes or with k/m/g\n"
+	"                        (default: half the guest memory)\n"
+	"\n"
+	"Root filesystem patches, applied in order when the sandbox is created,\n"
+	"before any command runs (the image stays untouched):\n"
+	"      --patch-text PATH=TEXT      write a file (mode 0644)\n"
+	"      --patch-append PATH=TEXT    append to a file\n"
+	"      --patch-copy HOST:PATH      copy a host file or directory in\n"
+	"      --patch-mkdir PATH[:MODE]   make a directory (and parents)\n"
+	"      --patch-symlink PATH=TARGET make a symbolic link\n"
+	"      --patch-remove PATH         remove a path (a tree too)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Example:\n"
 	"  msb run -- uname -a\n"
 	"  msb run --cpus 2 --memory 1G -e GREETING=hi -- sh -c 'echo $GREETING'\n";
+
+/* --tmpfs PATH[:SIZE], SIZE in bytes with an optional k, m or g. */
+static int parse_tmpfs(char *arg, msb_tmpfs *t)
+{
+	char *colon = strchr(arg, ':');
+	*t = (msb_tmpfs){.path = arg};
+	if (colon) {
+		char *end;
+		*colon = '\0';
+		errno = 0;
+		unsigned long long v = strtoull(colon + 1, &end, 10);
+		unsigned shift = 0;
+		if (*end == 'k' || *end == 'K')
+			shift = 10, end++;
+		else if (*end == 'm' || *end == 'M')
+			shift = 20, end++;
+		else if (*end == 'g' || *end == 'G')
+			shift = 30, end++;
+		if (errno || end == colon + 1 || *end || !v ||
+		    v > (1ULL << 44) >> shift || colon[1] == '-') {
+			cli_err("invalid --tmpfs size `%s`: bytes, or with a k, "
+				"m or g suffix",
+				colon + 1);
+			return -1;
+		}
+		t->size_bytes = (uint64_t)v << shift;
+	}
+	if (arg[0] != '/') {
+		cli_err("invalid --tmpfs `%s`: the guest path must be absolute",
+			arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* --patch-KIND arguments: text/append/symlink PATH=VALUE, copy
+ * HOST:GUEST, mkdir PATH[:MODE], remove PATH. */
+static int parse_patch(int kind, char *arg, msb_patch *p)
+{
+	static const msb_patch_kind kinds[] = {
+		MSB_PATCH_TEXT,  MSB_PATCH_APPEND,  MSB_PATCH_COPY,
+		MSB_PATCH_MKDIR, MSB_PATCH_SYMLINK, MSB_PATCH_REMOVE,
+	};
+	static const char *const names[] = {"text",  "append",  "copy",
+					    "mkdir", "symlink", "remove"};
+	*p = (msb_patch){.kind = kinds[kind], .path = arg};
+	char *sep;
+	switch (p->kind) {
+	case MSB_PATCH_TEXT:
+	case MSB_PATCH_APPEND:
+	case MSB_PATCH_SYMLINK:
+		if (!(sep = strchr(arg, '=')))
+			goto usage;
+		*sep = '\0';
+		p->content = sep + 1;
+		break;
+	case MSB_PATCH_COPY:
+		if (!(sep = strrchr(arg, ':')))
+			goto usage;
+		*sep = '\0';
+		p->content = arg;
+		p->path = sep + 1;
+		break;
+	case MSB_PATCH_MKDIR:
+		if ((sep = strrchr(arg, ':'))) {
+			char *end;
+			*sep = '\0';
+			unsigned long m = strtoul(sep + 1, &end, 8);
+			if (end == sep + 1 || *end || m > 07777) {
+				cli_err("invalid --patch-mkdir mode `%s`: octal, "
+					"up to 7777",
+					sep + 1);
+				return -1;
+			}
+			p->mode = (unsigned int)m;
+		}
+		break;
+	default:
+		break;
+	}
+	if (p->path[0] != '/') {
+		cli_err("invalid --patch-%s: the guest path `%s` must be "
+			"absolute",
+			names[kind], p->path);
+		return -1;
+	}
+	return 0;
+usage:
+	cli_err("invalid --patch-%s `%s`: expected %s", names[kind], arg,
+		p->kind == MSB_PATCH_COPY      ? "HOST_PATH:GUEST_PATH"
+		: p->kind == MSB_PATCH_SYMLINK ? "PATH=TARGET"
+					       : "PATH=TEXT");
+	return -1;
+}
 
 int cmd_run(int argc, char **argv)
 {
@@ -67,6 +173,13 @@ int cmd_run(int argc, char **argv)
 		{"max-duration", required_argument, NULL, 'D'},
 		{"platform", required_argument, NULL, 'p'},
 		{"label", required_argument, NULL, 'L'},
+		{"tmpfs", required_argument, NULL, 0x200},
+		{"patch-text", required_argument, NULL, 0x201},
+		{"patch-append", required_argument, NULL, 0x202},
+		{"patch-copy", required_argument, NULL, 0x203},
+		{"patch-mkdir", required_argument, NULL, 0x204},
+		{"patch-symlink", required_argument, NULL, 0x205},
+		{"patch-remove", required_argument, NULL, 0x206},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -77,6 +190,8 @@ int cmd_run(int argc, char **argv)
 	struct cli_exec x;
 	const char *labels[65] = {0};
 	size_t nlabels = 0;
+	msb_tmpfs tmpfs[64];
+	msb_patch patches[256];
 	int c;
 
 	cli_exec_init(&x);
@@ -125,6 +240,32 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'n':
 			o.name = optarg;
+			break;
+		case 0x200:
+			if (o.n_tmpfs == 64) {
+				cli_err("too many --tmpfs options (at most 64)");
+				return EXIT_MSB_ERROR;
+			}
+			if (parse_tmpfs(optarg, &tmpfs[o.n_tmpfs]) < 0)
+				return EXIT_MSB_ERROR;
+			o.tmpfs = tmpfs;
+			o.n_tmpfs++;
+			break;
+		case 0x201:
+		case 0x202:
+		case 0x203:
+		case 0x204:
+		case 0x205:
+		case 0x206:
+			if (o.n_patches == 256) {
+				cli_err("too many --patch-* options (at most 256)");
+				return EXIT_MSB_ERROR;
+			}
+			if (parse_patch(c - 0x201, optarg,
+					&patches[o.n_patches]) < 0)
+				return EXIT_MSB_ERROR;
+			o.patches = patches;
+			o.n_patches++;
 			break;
 		case 'L':
 			if (!strchr(optarg, '=') || optarg[0] == '=') {

@@ -69,13 +69,21 @@ static char *config_json(const msb_sandbox_options *o)
 	json_t *env = json_array();
 	for (const char *const *e = o->env; env && e && *e; e++)
 		json_array_append_new(env, json_string(*e));
-	json_t *c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:s?}", "cpus",
-			      (json_int_t)o->cpus, "memory_mib",
+	json_t *tmpfs = json_array();
+	for (size_t i = 0; tmpfs && i < o->n_tmpfs; i++)
+		json_array_append_new(
+			tmpfs,
+			json_pack("{s:s, s:I, s:I}", "path", o->tmpfs[i].path,
+				  "size", (json_int_t)o->tmpfs[i].size_bytes,
+				  "mode", (json_int_t)o->tmpfs[i].mode));
+	json_t *c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:s?}",
+			      "cpus", (json_int_t)o->cpus, "memory_mib",
 			      (json_int_t)o->memory_mib, "boot_timeout_s",
 			      (json_int_t)o->boot_timeout_s, "idle_timeout_s",
 			      (json_int_t)o->idle_timeout_s, "max_duration_s",
 			      (json_int_t)o->max_duration_s, "env",
-			      env ? env : json_array(), "image", o->image);
+			      env ? env : json_array(), "tmpfs",
+			      tmpfs ? tmpfs : json_array(), "image", o->image);
 	char *s = c ? json_dumps(c, JSON_COMPACT) : NULL;
 	json_decref(c);
 	return s;
@@ -366,14 +374,31 @@ EXPORT void msb_sandbox_list_free(msb_sandbox_info *list, size_t count)
 /* The options a sandbox was created with, from its config JSON. The
  * strings point into @c; @env is malloc'd. */
 static int options_from(msb_sandbox_options *o, const char **env_store[],
-			json_t *c)
+			msb_tmpfs **tmpfs_store, json_t *c)
 {
 	json_t *env = json_object_get(c, "env");
 	size_t n = json_array_size(env);
 	const char **v = calloc(n + 1, sizeof(char *));
+	json_t *tmpfs = json_object_get(c, "tmpfs");
+	size_t nt = json_array_size(tmpfs);
+	msb_tmpfs *t = calloc(nt + 1, sizeof(*t));
 
-	if (!v)
+	if (!v || !t) {
+		free(v);
+		free(t);
 		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < nt; i++) {
+		json_t *e = json_array_get(tmpfs, i);
+		t[i].path = json_string_value(json_object_get(e, "path"));
+		t[i].size_bytes = (uint64_t)json_integer_value(
+			json_object_get(e, "size"));
+		t[i].mode = (unsigned int)json_integer_value(
+			json_object_get(e, "mode"));
+	}
+	o->tmpfs = t;
+	o->n_tmpfs = nt;
+	*tmpfs_store = t;
 	for (size_t i = 0; i < n; i++)
 		v[i] = json_string_value(json_array_get(env, i));
 	o->cpus = (unsigned int)json_integer_value(json_object_get(c, "cpus"));
@@ -397,6 +422,7 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 	msb_sandbox_info info = {0};
 	_cleanup_free_ char *config = NULL;
 	_cleanup_free_ const char **env = NULL;
+	_cleanup_free_ msb_tmpfs *tmpfs = NULL;
 	sqlite3 *db = NULL;
 	int rc;
 
@@ -429,7 +455,7 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 				"sandbox `%s`: stored config unreadable", name);
 		goto out;
 	}
-	if ((rc = options_from(&o, &env, c)) == 0) {
+	if ((rc = options_from(&o, &env, &tmpfs, c)) == 0) {
 		o.name = name;
 		o.detached = detached;
 		/* Its image was pulled when it was created. */

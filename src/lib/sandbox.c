@@ -77,6 +77,46 @@ static int check_options(const msb_sandbox_options *o)
 				"invalid environment entry `%s`: expected KEY=VALUE",
 				*e);
 	}
+	if (o->n_tmpfs > 64 || (o->n_tmpfs && !o->tmpfs))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid tmpfs list (at most 64 mounts)");
+	for (size_t i = 0; i < o->n_tmpfs; i++) {
+		const msb_tmpfs *t = &o->tmpfs[i];
+		if (!t->path || t->path[0] != '/' || strlen(t->path) > 4000 ||
+		    t->mode > 07777)
+			return msb__error(
+				MSB_EINVAL, 0,
+				"invalid tmpfs `%s`: an absolute guest path and "
+				"a mode up to 07777",
+				t->path ? t->path : "(null)");
+	}
+	if (o->n_patches && !o->patches)
+		return msb__error(MSB_EINVAL, 0, "patches is NULL");
+	for (size_t i = 0; i < o->n_patches; i++) {
+		const msb_patch *p = &o->patches[i];
+		bool needs = p->kind == MSB_PATCH_TEXT ||
+			     p->kind == MSB_PATCH_APPEND ||
+			     p->kind == MSB_PATCH_COPY ||
+			     p->kind == MSB_PATCH_SYMLINK;
+		if (p->kind < MSB_PATCH_TEXT || p->kind > MSB_PATCH_REMOVE)
+			return msb__error(MSB_EINVAL, 0,
+					  "patch %zu: unknown kind %d", i + 1,
+					  (int)p->kind);
+		if (!p->path || p->path[0] != '/')
+			return msb__error(MSB_EINVAL, 0,
+					  "patch %zu: the guest path must be "
+					  "absolute, not `%s`",
+					  i + 1, p->path ? p->path : "(null)");
+		if (needs && !p->content)
+			return msb__error(MSB_EINVAL, 0,
+					  "patch %zu (`%s`): content is NULL",
+					  i + 1, p->path);
+		if (p->mode > 07777)
+			return msb__error(MSB_EINVAL, 0,
+					  "patch %zu (`%s`): mode 0%o is "
+					  "beyond 07777",
+					  i + 1, p->path, p->mode);
+	}
 	for (const char *const *l = o->labels; l && *l; l++) {
 		const char *eq = strchr(*l, '=');
 		if (!eq || eq == *l || eq - *l > 128 || strlen(eq + 1) > 4096)
@@ -150,6 +190,91 @@ static int pick_root(msb_sandbox *sb, struct msb_paths *paths,
 
 /* The image's environment, then the sandbox's (the agent lets a later
  * KEY= win). One allocation of pointers; strings are borrowed. */
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The hello's mount specs (agent/mount.h) for the tmpfs options; one
+ * allocation per entry, NULL-terminated. */
+static char **tmpfs_specs(const msb_sandbox_options *o)
+{
+	char **v = calloc(o->n_tmpfs + 1, sizeof(char *));
+
+	for (size_t i = 0; v && i < o->n_tmpfs; i++) {
+		const msb_tmpfs *t = &o->tmpfs[i];
+		if (asprintf(&v[i], "tmpfs:%llu:%o:%s",
+			     (unsigned long long)t->size_bytes,
+			     t->mode ? t->mode : 01777, t->path) < 0) {
+			v[i] = NULL;
+			strv_free(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
+/* Apply the rootfs patches through the filesystem API. Return: 0, or
+ * -MSB_E* with the error naming the patch. */
+static int apply_patches(msb_sandbox *sb, const msb_sandbox_options *o)
+{
+	static const char *const names[] = {
+		[MSB_PATCH_TEXT] = "text",       [MSB_PATCH_APPEND] = "append",
+		[MSB_PATCH_COPY] = "copy",       [MSB_PATCH_MKDIR] = "mkdir",
+		[MSB_PATCH_SYMLINK] = "symlink", [MSB_PATCH_REMOVE] = "remove",
+	};
+
+	for (size_t i = 0; i < o->n_patches; i++) {
+		const msb_patch *p = &o->patches[i];
+		int rc = 0, exists = 0;
+		switch (p->kind) {
+		case MSB_PATCH_TEXT:
+			rc = msb_sandbox_fs_write(sb, p->path, p->content,
+						  strlen(p->content),
+						  p->mode ? p->mode : 0644, 0);
+			/* replacing a file keeps its old mode: set it */
+			if (rc == 0 && p->mode)
+				rc = msb_sandbox_fs_chmod(sb, p->path, p->mode);
+			break;
+		case MSB_PATCH_APPEND:
+			rc = msb_sandbox_fs_write(sb, p->path, p->content,
+						  strlen(p->content), 0644,
+						  MSB_FS_WRITE_APPEND);
+			break;
+		case MSB_PATCH_COPY:
+			rc = msb_sandbox_fs_copy_in(sb, p->content, p->path);
+			break;
+		case MSB_PATCH_MKDIR:
+			rc = msb_sandbox_fs_mkdir(sb, p->path,
+						  p->mode ? p->mode : 0755, 1);
+			if (rc == 0)
+				rc = msb_sandbox_fs_chmod(
+					sb, p->path, p->mode ? p->mode : 0755);
+			break;
+		case MSB_PATCH_SYMLINK:
+			rc = msb_sandbox_fs_symlink(sb, p->path, p->content);
+			break;
+		case MSB_PATCH_REMOVE:
+			rc = msb_sandbox_fs_exists(&exists, sb, p->path);
+			if (rc == 0 && exists)
+				rc = msb_sandbox_fs_remove(sb, p->path, 1);
+			break;
+		}
+		if (rc < 0) {
+			char why[sizeof(msb_last_error()->message)];
+			snprintf(why, sizeof(why), "%s",
+				 msb_last_error()->message);
+			return msb__error(
+				-rc, msb_last_error()->sys_errno,
+				"rootfs patch %zu (%s `%s`) failed: %s", i + 1,
+				names[p->kind], p->path, why);
+		}
+	}
+	return 0;
+}
+
 static char **merge_env(const msb_sandbox *sb, const char *const *env)
 {
 	size_t ni = 0, ne = 0;
@@ -368,6 +493,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	struct spawn_fds fds;
 	_cleanup_free_ char *json = NULL;
 	_cleanup_free_ char **env = NULL;
+	char **mounts = NULL;
 	const char *accel = NULL;
 	msb_sandbox *sb = NULL;
 	int rc;
@@ -396,7 +522,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		goto out;
 	if ((rc = pick_root(sb, &paths, opts)) < 0)
 		goto undo;
-	if (!(env = merge_env(sb, opts->env)))
+	if (!(env = merge_env(sb, opts->env)) || !(mounts = tmpfs_specs(opts)))
 		goto nomem_undo;
 
 	spec = (struct msb_vm_spec){
@@ -422,6 +548,8 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 			1000u,
 		.idle_timeout_s = opts->idle_timeout_s,
 		.max_duration_s = opts->max_duration_s,
+		.mounts = mounts,
+		.hold = creating && opts->n_patches > 0,
 	};
 	if (asprintf(&spec.sandbox_dir, "%s/sandboxes/%s", paths.home,
 		     sb->name) < 0) {
@@ -462,6 +590,24 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		sb->vmm_pid = 0;
 		close_fd(&sb->watch_fd);
 	}
+	if (creating && opts->n_patches) {
+		rc = apply_patches(sb, opts);
+		struct msb_msg open_msg = {.type = MSB_MSG_OPEN};
+		if (rc == 0)
+			rc = msb__conn_send(&sb->conn, 0, 0, &open_msg);
+		if (rc < 0) {
+			/* Nothing is left of a sandbox that could not be
+			 * prepared: stop it and forget it. */
+			msb_error saved = *msb_last_error();
+			msb_sandbox_stop(sb, 0);
+			if (opts->name)
+				msb_sandbox_remove(sb->name, 1);
+			msb__error(saved.code, saved.sys_errno, "%s",
+				   saved.message);
+			rc = -saved.code;
+			goto out;
+		}
+	}
 	*out = steal_ptr(&sb);
 	rc = 0;
 	goto out;
@@ -478,6 +624,7 @@ out:
 		sb->stopped = sb->stopped || sb->conn.fd < 0;
 	msb_sandbox_free(sb);
 	msb__paths_clear(&paths);
+	strv_free(mounts);
 	return rc;
 }
 
@@ -494,6 +641,11 @@ EXPORT int msb_sandbox_define(const msb_sandbox_options *opts)
 		return msb__error(
 			MSB_EINVAL, 0,
 			"a sandbox created without starting needs a name");
+	if (opts->n_patches)
+		return msb__error(MSB_EINVAL, 0,
+				  "rootfs patches are applied when a sandbox "
+				  "is created by booting it "
+				  "(msb_sandbox_create, msb run -d)");
 	if ((rc = msb__paths_resolve(&paths)) < 0)
 		return rc;
 	/* Pull the image now, so that starting needs no network. */

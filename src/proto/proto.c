@@ -85,6 +85,7 @@ static const struct field fields[] = {
 	FIELD(MSB_FLD_RLIMITS, "rlimits", FK_TEXTV, rlimits),
 	FIELD(MSB_FLD_ROWS, "rows", FK_UINT, rows),
 	FIELD(MSB_FLD_COLS, "cols", FK_UINT, cols),
+	FIELD(MSB_FLD_MOUNTS, "mounts", FK_TEXTV, mounts),
 };
 
 _Static_assert(ARRAY_SIZE(fields) == MSB_FLD__COUNT,
@@ -125,6 +126,7 @@ static const char *const type_names[MSB_MSG__COUNT] = {
 	[MSB_MSG_METRICS] = "metrics",
 	[MSB_MSG_CREDIT] = "credit",
 	[MSB_MSG_RESIZE] = "resize",
+	[MSB_MSG_OPEN] = "open",
 };
 
 const char *msb_msg_type_name(enum msb_msg_type t)

@@ -132,6 +132,9 @@ enum msb_msg_type {
 	MSB_MSG_CREDIT,
 	/* Host → guest, on a stream with a terminal: rows, cols. */
 	MSB_MSG_RESIZE,
+	/* Client → supervisor, stream 0: the sandbox is prepared (rootfs
+	 * patches applied); accept other clients (spec "hold"). */
+	MSB_MSG_OPEN,
 	MSB_MSG__COUNT
 };
 
@@ -207,6 +210,7 @@ enum msb_field {
 			      (util/rlimit.h) */
 	MSB_FLD_ROWS,      /* "rows" uint: exec with a terminal, resize */
 	MSB_FLD_COLS,      /* "cols" uint: exec with a terminal, resize */
+	MSB_FLD_MOUNTS,    /* "mounts" [text]: hello, agent/mount.h */
 	MSB_FLD__COUNT
 };
 
@@ -260,6 +264,7 @@ struct msb_msg {
 	struct msb_strv rlimits;
 	uint64_t rows;
 	uint64_t cols;
+	struct msb_strv mounts;
 };
 
 /* MSB_FLD_FLAGS bits of exec requests. */

@@ -565,6 +565,10 @@ static void send_hello(void)
 		.time = (uint64_t)ts.tv_sec * 1000000000u +
 			(uint64_t)ts.tv_nsec,
 	};
+	if (vmm.spec.mounts && vmm.spec.mounts[0]) {
+		m.has |= MSB_HAS(MSB_FLD_MOUNTS);
+		m.mounts.v = (const char *const *)vmm.spec.mounts;
+	}
 	if (send_to_agent(0, MSB_F_START, &m) < 0)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 }
@@ -836,6 +840,11 @@ static void on_client_control(struct client *c, const struct msb_frame *f)
 	}
 	case MSB_MSG_METRICS:
 		send_metrics(c);
+		break;
+	case MSB_MSG_OPEN:
+		if (vmm.spec.hold)
+			logmsg("prepared: accepting other clients");
+		vmm.spec.hold = false;
 		break;
 	default:
 		send_client_error(c, 0, "unknown control request");
@@ -1212,7 +1221,10 @@ static void loop(void)
 		pfd[n++] = (struct pollfd){.fd = vmm.agent_fd, .events = ev};
 		pfd[n++] = (struct pollfd){
 			.fd = vmm.listen_fd,
-			.events = vmm.state == RUNNING ? POLLIN : 0,
+			/* held: the creator is still preparing it */
+			.events = vmm.state == RUNNING && !vmm.spec.hold
+					  ? POLLIN
+					  : 0,
 		};
 		bool clients_wait = msb_buf_avail(&vmm.agent_out) > BUF_HIGH;
 		for (size_t i = 0; i < MAX_CLIENTS; i++) {

@@ -39,15 +39,23 @@ static const struct {
 	{"max_duration_s", offsetof(struct msb_vm_spec, max_duration_s)},
 };
 
+/* Arrays of strings. */
+static const struct {
+	const char *key;
+	size_t off;
+} strv_fields[] = {
+	{"env", offsetof(struct msb_vm_spec, env)},
+	{"mounts", offsetof(struct msb_vm_spec, mounts)},
+};
+
 #define FIELD(s, off, type) (*(type *)((char *)(s) + (off)))
 
 int msb_spec_to_json(char **out, const struct msb_vm_spec *s)
 {
 	json_t *o = json_object();
-	json_t *env = json_array();
 	int rc = -1;
 
-	if (!o || !env)
+	if (!o)
 		goto out;
 	for (size_t i = 0; i < ARRAY_SIZE(str_fields); i++) {
 		const char *v = FIELD(s, str_fields[i].off, char *);
@@ -63,17 +71,21 @@ int msb_spec_to_json(char **out, const struct msb_vm_spec *s)
 	}
 	if (json_object_set_new(o, "ephemeral", json_boolean(s->ephemeral)) <
 		    0 ||
-	    json_object_set_new(o, "detached", json_boolean(s->detached)) < 0)
+	    json_object_set_new(o, "detached", json_boolean(s->detached)) < 0 ||
+	    json_object_set_new(o, "hold", json_boolean(s->hold)) < 0)
 		goto out;
-	for (char **e = s->env; e && *e; e++)
-		if (json_array_append_new(env, json_string(*e)) < 0)
+	for (size_t i = 0; i < ARRAY_SIZE(strv_fields); i++) {
+		json_t *a = json_array();
+		if (!a || json_object_set_new(o, strv_fields[i].key, a) < 0)
 			goto out;
-	if (json_object_set(o, "env", env) < 0)
-		goto out;
+		for (char **e = FIELD(s, strv_fields[i].off, char **); e && *e;
+		     e++)
+			if (json_array_append_new(a, json_string(*e)) < 0)
+				goto out;
+	}
 	*out = json_dumps(o, JSON_COMPACT);
 	rc = *out ? 0 : -1;
 out:
-	json_decref(env);
 	json_decref(o);
 	if (rc < 0)
 		errno = ENOMEM;
@@ -118,19 +130,24 @@ int msb_spec_from_json(struct msb_vm_spec *s, const char *json, size_t len,
 	s->ephemeral = json_is_true(json_object_get(o, "ephemeral"));
 	s->detached = json_is_true(json_object_get(o, "detached"));
 
-	json_t *env = json_object_get(o, "env");
-	size_t n = json_is_array(env) ? json_array_size(env) : 0;
-	s->env = calloc(n + 1, sizeof(char *));
-	if (!s->env)
-		goto nomem;
-	for (size_t i = 0; i < n; i++) {
-		const char *v = json_string_value(json_array_get(env, i));
-		if (!v) {
-			snprintf(err, errlen, "invalid spec: env[%zu]", i);
-			goto fail;
-		}
-		if (!(s->env[i] = strdup(v)))
+	s->hold = json_is_true(json_object_get(o, "hold"));
+	for (size_t k = 0; k < ARRAY_SIZE(strv_fields); k++) {
+		json_t *a = json_object_get(o, strv_fields[k].key);
+		size_t n = json_is_array(a) ? json_array_size(a) : 0;
+		char **v = calloc(n + 1, sizeof(char *));
+		if (!v)
 			goto nomem;
+		FIELD(s, strv_fields[k].off, char **) = v;
+		for (size_t i = 0; i < n; i++) {
+			const char *e = json_string_value(json_array_get(a, i));
+			if (!e) {
+				snprintf(err, errlen, "invalid spec: %s[%zu]",
+					 strv_fields[k].key, i);
+				goto fail;
+			}
+			if (!(v[i] = strdup(e)))
+				goto nomem;
+		}
 	}
 	json_decref(o);
 	return 0;
@@ -146,8 +163,11 @@ void msb_spec_clear(struct msb_vm_spec *s)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(str_fields); i++)
 		free(FIELD(s, str_fields[i].off, char *));
-	for (char **e = s->env; e && *e; e++)
-		free(*e);
-	free(s->env);
+	for (size_t k = 0; k < ARRAY_SIZE(strv_fields); k++) {
+		char **v = FIELD(s, strv_fields[k].off, char **);
+		for (char **e = v; e && *e; e++)
+			free(*e);
+		free(v);
+	}
 	memset(s, 0, sizeof(*s));
 }

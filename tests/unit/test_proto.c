@@ -966,7 +966,7 @@ static void test_type_names(void)
 		"fs_stat",    "fs_list",   "fs_read",  "fs_write", "fs_mkdir",
 		"fs_remove",  "fs_rename", "fs_copy",  "fs_chmod", "fs_chown",
 		"fs_symlink", "fs_entry",  "fs_data",  "fs_done",  "metrics",
-		"credit",     "resize",
+		"credit",     "resize",    "open",
 	};
 
 	for (unsigned t = 0; t < MSB_MSG__COUNT; t++) {

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Mounts the hello asks for, in the "mounts" field, one text each:
+ *
+ *   tmpfs:SIZE:MODE:PATH   a tmpfs of at most SIZE bytes (0: the kernel's
+ *                          default, half of RAM) with root mode MODE
+ *                          (octal), at the absolute PATH (created)
+ *
+ * PATH comes last so that it may contain ':'. Applied by the agent after
+ * the switch to the root filesystem, before READY.
+ */
+#ifndef MSB_AGENT_MOUNT_H
+#define MSB_AGENT_MOUNT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum agent_mount_kind { AGENT_MOUNT_TMPFS = 1 };
+
+struct agent_mount {
+	enum agent_mount_kind kind;
+	uint64_t size;
+	unsigned int mode;
+	char path[4096];
+};
+
+/*
+ * agent_mount_parse() - parse one spec of @len bytes. Pure and bounded.
+ * Return: 0, or -1 with a reason in @why.
+ */
+int agent_mount_parse(struct agent_mount *m, const char *spec, size_t len,
+		      char *why, size_t whylen);
+
+/* Create the mount point (and parents) and mount. Return: 0, or -1 with
+ * a message in @err. */
+int agent_mount_apply(const struct agent_mount *m, char *err, size_t errlen);
+
+#endif

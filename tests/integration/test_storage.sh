@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Storage with real VMs: tmpfs mounts and rootfs patches.
+#   test_storage.sh PATH/TO/msb
+set -uo pipefail
+MSB=$1
+export MSB_HOME
+MSB_HOME=$(mktemp -d /tmp/msb-storage-test-XXXXXX)
+unset MSB_ACCEL
+work=$(mktemp -d)
+trap '"$MSB" rm -f patched >/dev/null 2>&1; rm -rf "$MSB_HOME" "$work"' EXIT
+
+. "$(dirname "$0")/lib.sh"
+
+# --- tmpfs ---
+expect "tmpfs mounts" 0 "$MSB" run --tmpfs /scratch:1m --tmpfs /big -- sh -c \
+	'mount | grep " /scratch \| /big "; df -k /scratch | tail -1; stat -c %a /scratch;
+	 dd if=/dev/zero of=/scratch/x bs=1k count=2048 2>/dev/null; echo "dd=$?"; ls -l /scratch/x'
+contains "tmpfs at /scratch" "$work/out" "tmpfs on /scratch type tmpfs"
+contains "its size limit" "$work/out" "size=1024k"
+contains "another without a limit" "$work/out" "tmpfs on /big type tmpfs"
+contains "mode 1777 by default" "$work/out" "1777"
+contains "writing past the limit fails" "$work/out" "dd=1"
+contains "it holds 1 MiB" "$work/out" "1048576"
+expect "tmpfs relative path" 125 "$MSB" run --tmpfs scratch -- true
+contains "tmpfs path message" "$work/err" "must be absolute"
+expect "tmpfs bad size" 125 "$MSB" run --tmpfs /s:lots -- true
+
+# --- rootfs patches: every kind, in order, before the command ---
+mkdir -p "$work/tree/sub"
+printf 'filedata\n' >"$work/tree/sub/f"
+chmod 750 "$work/tree/sub"
+chmod 640 "$work/tree/sub/f"
+ln -s sub/f "$work/tree/link"
+expect "patched run" 0 "$MSB" run --name patched -d \
+	--tmpfs /scratch:2m \
+	--patch-text /etc/greeting=hello \
+	--patch-append /etc/hosts=$'127.0.0.1 myapp.local\n' \
+	--patch-mkdir /app:700 \
+	--patch-copy "$work/tree:/app/tree" \
+	--patch-symlink /app/g=/etc/greeting \
+	--patch-remove /etc/profile \
+	--patch-remove /no/such/path \
+	--patch-text /app/order=first --patch-text /app/order=second
+expect "read the patches" 0 "$MSB" exec patched -- sh -c \
+	'cat /etc/greeting; echo; grep -c myapp.local /etc/hosts; stat -c "%a %n" /app /app/tree/sub /app/tree/sub/f;
+	 cat /app/tree/link; readlink /app/g; test -e /etc/profile || echo profile-gone; cat /app/order; echo'
+contains "text" "$work/out" "hello"
+contains "append, once" "$work/out" $'1\n'
+contains "mkdir with its mode" "$work/out" "700 /app"
+contains "copy keeps directory modes" "$work/out" "750 /app/tree/sub"
+contains "copy keeps file modes" "$work/out" "640 /app/tree/sub/f"
+contains "copy keeps symlinks" "$work/out" "filedata"
+contains "symlink" "$work/out" "/etc/greeting"
+contains "remove" "$work/out" "profile-gone"
+contains "patches apply in order" "$work/out" "second"
+# applied once: a restart neither repeats nor loses them; tmpfs comes back
+expect "restart" 0 "$MSB" restart patched
+expect "after restart" 0 "$MSB" exec patched -- sh -c 'grep -c myapp.local /etc/hosts; mount | grep -c " /scratch "'
+contains "patches not applied again" "$work/out" $'1\n1'
+expect "remove" 0 "$MSB" rm -f patched
+
+# a patch that fails fails the create, names the patch, and leaves nothing
+expect "failing patch" 125 "$MSB" run --name broken --patch-mkdir /ok --patch-text /no/dir/x=1 -- true
+contains "names the patch" "$work/err" "rootfs patch 2 (text \`/no/dir/x\`) failed"
+expect "nothing left" 0 "$MSB" ls
+if grep -q broken "$work/out"; then bad "failed create left a sandbox"; else ok "failed create left no sandbox"; fi
+[ -z "$(ls "$MSB_HOME/sandboxes" 2>/dev/null)" ] && ok "no sandbox folder left" || bad "sandbox folders left: $(ls "$MSB_HOME/sandboxes")"
+expect "copy from a missing host path" 125 "$MSB" run --patch-copy /no/such/host:/x -- true
+contains "missing host path message" "$work/err" "/no/such/host"
+expect "patch with a relative path" 125 "$MSB" run --patch-text etc/x=1 -- true
+expect "patches need a boot (create)" 125 "$MSB" create --name later --patch-text /x=1
+contains "create refuses patches" "$work/err" "applied when a sandbox is created by booting"
+
+echo "# $pass passed, $fail failed"
+[ "$fail" = 0 ]
