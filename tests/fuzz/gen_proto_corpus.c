@@ -192,6 +192,19 @@ static void agent_seeds(const char *agent_dir)
 			     .root = msb_str("/dev/vda"),
 			     .env = {.v = env_std}};
 	seed("hello", 0, 0, &m);
+	static const char *const mounts_ok[] = {"tmpfs:1048576:1777:/scratch",
+						"tmpfs:0:755:/a:b", NULL};
+	static const char *const mounts_bad[] = {"tmpfs:1k:1777:/x",
+						 "tmpfs:0:9:/x", "nfs:0:0:/x",
+						 "tmpfs:0:755:rel", NULL};
+	m.has |= MSB_HAS(MSB_FLD_MOUNTS);
+	m.mounts.v = mounts_ok;
+	seed("hello-mounts", 0, 0, &m);
+	m.mounts.v = mounts_bad;
+	seed("bad-hello-mounts", 0, 0, &m);
+	static const char *const one_bad[] = {"tmpfs:0:755:rel", NULL};
+	m.mounts.v = one_bad;
+	seed("bad-hello-mount-path", 0, 0, &m);
 	m = (struct msb_msg){
 		.type = MSB_MSG_EXEC,
 		.has = MSB_HAS(MSB_FLD_ARGV) | MSB_HAS(MSB_FLD_RLIMITS) |
@@ -247,6 +260,12 @@ static void agent_seeds(const char *agent_dir)
 			     .has = MSB_HAS(MSB_FLD_DATA),
 			     .data = {(const uint8_t *)"x", 1}};
 	seed("bad-not-a-request", 1, 0, &m);
+	m = (struct msb_msg){.type = MSB_MSG_FS_SYMLINK,
+			     .has = MSB_HAS(MSB_FLD_PATH) |
+				    MSB_HAS(MSB_FLD_TARGET),
+			     .path = msb_str("/tmp/l"),
+			     .target = msb_str("../x")};
+	seed("fs-symlink", 3, MSB_F_START, &m);
 }
 
 int main(int argc, char **argv)
