@@ -25,6 +25,9 @@ prog=${0##*/}
 # Only what every boot needs: each module costs boot time under TCG (the
 # network, virtiofs and overlay modules come with the features using them).
 modules_wanted=${MSB_GUEST_MODULES:-virtio_mmio virtio_blk virtio_console virtio_rng}
+# Loaded by the agent only when a sandbox has volumes (/modules.volumes):
+# they attach to one virtio-scsi controller.
+modules_volumes="virtio_scsi sd_mod"
 
 die() {
 	printf '%s: %s\n' "$prog" "$*" >&2
@@ -95,44 +98,54 @@ chmod 0755 "$tree/init"
 # Resolve every module to insmod lines in load order. -C /dev/null: read
 # no host modprobe.d (blacklists, install commands, options); the modules'
 # own softdeps come from modules.softdep and are still applied.
+# add_modules LIST MODULE...: append to LIST (and copy into the tree) what
+# the modules need that no list has yet.
+add_modules() {
+	local list=$1
+	shift
+	: >"$list"
+	for mod in "$@"; do
+		lines=$(modprobe -C /dev/null -d "$kroot" -S "$version" \
+			--show-depends "$mod" 2>"$stage/modprobe.err") ||
+			die "modprobe --show-depends $mod: $(head -n 3 "$stage/modprobe.err")"
+		while read -r verb path _; do
+			case $verb in
+			builtin) continue ;; # built into the kernel: nothing to load
+			insmod) ;;
+			*) die "modprobe --show-depends $mod printed: $verb $path" ;;
+			esac
+			case $path in
+			"$kroot"/lib/modules/*) ;;
+			*) die "module $path is outside $kroot" ;;
+			esac
+			rel=${path#"$kroot"}
+			# Compressed modules (newer Debian kernels) are stored plain, so
+			# that init can finit_module() them without decompression support.
+			case $rel in
+			*.ko.xz) cmd="xz -dc" rel=${rel%.xz} ;;
+			*.ko.zst) cmd="zstd -dcq" rel=${rel%.zst} ;;
+			*.ko.gz) cmd="gzip -dc" rel=${rel%.gz} ;;
+			*.ko) cmd= ;;
+			*) die "unexpected module file name $path" ;;
+			esac
+			cat "$stage"/modules* 2>/dev/null | grep -qxF "$rel" && continue
+			mkdir -p "$tree$(dirname "$rel")"
+			if [ -n "$cmd" ]; then
+				$cmd <"$path" >"$tree$rel" || die "cannot decompress $path"
+			else
+				cp "$path" "$tree$rel" || die "cannot copy $path"
+			fi
+			strip_signature "$tree$rel"
+			chmod 0644 "$tree$rel"
+			printf '%s\n' "$rel" >>"$list"
+		done <<<"$lines"
+	done
+}
+add_modules "$stage/modules" $modules_wanted
+add_modules "$stage/modules.volumes" $modules_volumes
 list=$stage/modules
-: >"$list"
-for mod in $modules_wanted; do
-	lines=$(modprobe -C /dev/null -d "$kroot" -S "$version" \
-		--show-depends "$mod" 2>"$stage/modprobe.err") ||
-		die "modprobe --show-depends $mod: $(head -n 3 "$stage/modprobe.err")"
-	while read -r verb path _; do
-		case $verb in
-		builtin) continue ;; # built into the kernel: nothing to load
-		insmod) ;;
-		*) die "modprobe --show-depends $mod printed: $verb $path" ;;
-		esac
-		case $path in
-		"$kroot"/lib/modules/*) ;;
-		*) die "module $path is outside $kroot" ;;
-		esac
-		rel=${path#"$kroot"}
-		# Compressed modules (newer Debian kernels) are stored plain, so
-		# that init can finit_module() them without decompression support.
-		case $rel in
-		*.ko.xz) cmd="xz -dc" rel=${rel%.xz} ;;
-		*.ko.zst) cmd="zstd -dcq" rel=${rel%.zst} ;;
-		*.ko.gz) cmd="gzip -dc" rel=${rel%.gz} ;;
-		*.ko) cmd= ;;
-		*) die "unexpected module file name $path" ;;
-		esac
-		grep -qxF "$rel" "$list" && continue
-		mkdir -p "$tree$(dirname "$rel")"
-		if [ -n "$cmd" ]; then
-			$cmd <"$path" >"$tree$rel" || die "cannot decompress $path"
-		else
-			cp "$path" "$tree$rel" || die "cannot copy $path"
-		fi
-		strip_signature "$tree$rel"
-		chmod 0644 "$tree$rel"
-		printf '%s\n' "$rel" >>"$list"
-	done <<<"$lines"
-done
+cp "$stage/modules.volumes" "$tree/modules.volumes"
+chmod 0644 "$tree/modules.volumes"
 cp "$list" "$tree/modules"
 chmod 0644 "$tree/modules"
 

@@ -210,6 +210,13 @@ void msb_image_free(msb_image *img);
 
 /* ------------------------------------------------------------------ */
 
+/* A named volume mounted in the guest (see msb_volume_create()). */
+typedef struct msb_volume_mount {
+	const char *name; /* the volume */
+	const char *path; /* absolute guest path, created if missing */
+	int readonly;     /* mount read-only (others may too) */
+} msb_volume_mount;
+
 /* A tmpfs in the guest. */
 typedef struct msb_tmpfs {
 	const char *path;    /* absolute guest path, created if missing */
@@ -281,6 +288,12 @@ typedef struct msb_sandbox_options {
 	/* Labels ("key=value", NULL-terminated, or NULL): metadata kept with
 	 * the sandbox, listed by msb_sandbox_list(); a later key wins. */
 	const char *const *labels;
+	/* Named volumes to mount, at every boot before any command runs.
+	 * A volume is attached read-write to one sandbox at a time, or
+	 * read-only to any number: a conflict fails the boot (MSB_ESTATE),
+	 * naming the sandboxes that have it. */
+	const msb_volume_mount *volumes;
+	size_t n_volumes;
 	/* tmpfs mounts (scratch space in guest memory), mounted at every
 	 * boot before any command runs. */
 	const struct msb_tmpfs *tmpfs;
@@ -296,7 +309,7 @@ typedef struct msb_sandbox_options {
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
 	{                                                                      \
 		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL,  \
-			0, 0, 0, NULL, NULL, 0, NULL, 0                        \
+			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0               \
 	}
 
 /*
@@ -334,6 +347,33 @@ int msb_sandbox_start(msb_sandbox **out, const char *name, int detached);
  * msb_sandbox_stop() stops it.
  */
 int msb_sandbox_connect(msb_sandbox **out, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Named volumes: data that outlives sandboxes. */
+
+/*
+ * msb_volume_create() - a new, empty volume: an ext4 filesystem in a
+ * sparse file of @quota_bytes (0: 1 GiB; 8 MiB to 16 TiB) under
+ * $MSB_HOME/volumes/@name. Writes past the quota fail with ENOSPC in the
+ * guest. MSB_EEXIST if it exists.
+ */
+int msb_volume_create(const char *name, uint64_t quota_bytes);
+
+typedef struct msb_volume_info {
+	char *name;
+	uint64_t quota_bytes;
+	uint64_t used_bytes; /* in use in its filesystem */
+	int64_t created;     /* Unix seconds */
+	char **sandboxes;    /* sandboxes that mount it ("name" or
+				"name (ro)"), NULL-terminated */
+} msb_volume_info;
+
+/* Every volume, sorted by name. */
+int msb_volume_list(msb_volume_info **out, size_t *count);
+void msb_volume_list_free(msb_volume_info *list, size_t count);
+/* Delete a volume and its data; MSB_ESTATE while a running sandbox has it
+ * mounted. */
+int msb_volume_remove(const char *name);
 
 /* Remove a stopped sandbox (its disk and logs); @force stops it first
  * if it runs, else that is MSB_ESTATE. */

@@ -98,6 +98,7 @@ uint64_t now_ms(void);
 /* init.c: everything that touches mounts, modules and devices. */
 void init_early(void);
 uint64_t init_modules(void);
+uint64_t init_modules_from(const char *list_path);
 int init_find_port(void);
 int init_switch_root(const char *dev, const char *fstype, char *err,
 		     size_t errlen);

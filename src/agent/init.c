@@ -141,7 +141,7 @@ static int open_module(const char *path, const char *release)
 }
 
 /*
- * init_modules() - load the modules listed in /modules, in order.
+ * init_modules_from() - load the modules listed in @list_path, in order.
  *
  * One module per line: a .ko path, optionally followed by blanks and
  * module parameters; empty lines and lines starting with '#' are skipped.
@@ -150,7 +150,7 @@ static int open_module(const char *path, const char *release)
  *
  * Return: time spent, in microseconds.
  */
-uint64_t init_modules(void)
+uint64_t init_modules_from(const char *list_path)
 {
 	uint64_t t0 = boot_us();
 	_cleanup_free_ char *list = NULL;
@@ -162,20 +162,20 @@ uint64_t init_modules(void)
 
 	if (uname(&u) < 0)
 		strcpy(u.release, "unknown");
-	lfd = open(MODULES_LIST, O_RDONLY | O_CLOEXEC);
+	lfd = open(list_path, O_RDONLY | O_CLOEXEC);
 	if (lfd < 0) {
 		if (errno != ENOENT)
-			agent_log("open `%s`: %m", MODULES_LIST);
+			agent_log("open `%s`: %m", list_path);
 		return boot_us() - t0;
 	}
 	list = malloc(MODULES_LIST_MAX + 1);
 	if (!list) {
-		agent_log("read `%s`: %m", MODULES_LIST);
+		agent_log("read `%s`: %m", list_path);
 		return boot_us() - t0;
 	}
 	n = read_all(lfd, list, MODULES_LIST_MAX);
 	if (n < 0) {
-		agent_log("read `%s`: %m", MODULES_LIST);
+		agent_log("read `%s`: %m", list_path);
 		return boot_us() - t0;
 	}
 	list[n] = '\0';
@@ -217,6 +217,11 @@ uint64_t init_modules(void)
 	agent_log("loaded %u modules (%u failed) in %llu ms", loaded, failed,
 		  (unsigned long long)((boot_us() - t0) / 1000u));
 	return boot_us() - t0;
+}
+
+uint64_t init_modules(void)
+{
+	return init_modules_from(MODULES_LIST);
 }
 
 /* Return an open fd on the port if sysfs lists one named PORT_NAME. */

@@ -253,6 +253,19 @@ static int hello_strings(struct agent *a, uint32_t stream,
 	return 0;
 }
 
+/* Whether a hello mounts volumes. */
+static bool wants_volumes(const struct msb_msg *m)
+{
+	struct msb_bytes s;
+	size_t it = 0;
+
+	while (m->has & MSB_HAS(MSB_FLD_MOUNTS) &&
+	       msb_strv_next(&m->mounts, &it, &s))
+		if (s.n > 4 && !memcmp(s.p, "vol:", 4))
+			return true;
+	return false;
+}
+
 /* The mounts of a hello, in order (checked by agent_request_check()). */
 static int apply_mounts(const struct msb_msg *m, char *err, size_t errlen)
 {
@@ -317,6 +330,9 @@ static void handle_hello(struct agent *a, uint32_t stream,
 	}
 
 	t0 = boot_us();
+	/* Volume drivers come from the initramfs, so before the switch. */
+	if (wants_volumes(m))
+		init_modules_from(AGENT_VOLUME_MODULES);
 	if (init_switch_root(root, fstype, err, sizeof(err)) < 0) {
 		agent_log("%s", err);
 		agent_error(a, stream, true, 0, "%s", err);

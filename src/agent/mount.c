@@ -2,11 +2,14 @@
 /* msb-agent: the mounts of the hello (see mount.h). */
 #include "mount.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* A decimal number of @n bytes, no sign, no overflow. */
 static int parse_dec(const char *p, size_t n, uint64_t *out)
@@ -40,30 +43,47 @@ int agent_mount_parse(struct agent_mount *m, const char *spec, size_t len,
 		snprintf(why, whylen, "expected KIND:SIZE:MODE:PATH");
 		return -1;
 	}
-	if ((size_t)(c1 - p) != 5 || memcmp(p, "tmpfs", 5)) {
-		snprintf(why, whylen, "unknown mount kind `%.*s`",
-			 (int)((c1 - p) > 16 ? 16 : (c1 - p)), p);
-		return -1;
-	}
-	m->kind = AGENT_MOUNT_TMPFS;
-	uint64_t mode = 0;
-	if (parse_dec(c1 + 1, (size_t)(c2 - c1 - 1), &m->size) < 0) {
-		snprintf(why, whylen, "bad size");
-		return -1;
-	}
-	/* The mode in octal: at most 4 digits 0-7. */
-	if (c3 - c2 - 1 < 1 || c3 - c2 - 1 > 4) {
-		snprintf(why, whylen, "bad mode");
-		return -1;
-	}
-	for (const char *q = c2 + 1; q < c3; q++) {
-		if (*q < '0' || *q > '7') {
+	size_t klen = (size_t)(c1 - p);
+	if (klen == 3 && !memcmp(p, "vol", 3)) {
+		uint64_t id;
+		m->kind = AGENT_MOUNT_VOLUME;
+		if (parse_dec(c1 + 1, (size_t)(c2 - c1 - 1), &id) < 0 ||
+		    id > 255) {
+			snprintf(why, whylen, "bad volume target");
+			return -1;
+		}
+		m->target = (unsigned int)id;
+		if (c3 - c2 - 1 != 2 ||
+		    (memcmp(c2 + 1, "ro", 2) && memcmp(c2 + 1, "rw", 2))) {
+			snprintf(why, whylen, "expected ro or rw");
+			return -1;
+		}
+		m->readonly = !memcmp(c2 + 1, "ro", 2);
+	} else if (klen == 5 && !memcmp(p, "tmpfs", 5)) {
+		uint64_t mode = 0;
+		m->kind = AGENT_MOUNT_TMPFS;
+		if (parse_dec(c1 + 1, (size_t)(c2 - c1 - 1), &m->size) < 0) {
+			snprintf(why, whylen, "bad size");
+			return -1;
+		}
+		/* The mode in octal: at most 4 digits 0-7. */
+		if (c3 - c2 - 1 < 1 || c3 - c2 - 1 > 4) {
 			snprintf(why, whylen, "bad mode");
 			return -1;
 		}
-		mode = mode * 8 + (uint64_t)(*q - '0');
+		for (const char *q = c2 + 1; q < c3; q++) {
+			if (*q < '0' || *q > '7') {
+				snprintf(why, whylen, "bad mode");
+				return -1;
+			}
+			mode = mode * 8 + (uint64_t)(*q - '0');
+		}
+		m->mode = (unsigned int)mode;
+	} else {
+		snprintf(why, whylen, "unknown mount kind `%.*s`",
+			 (int)(klen > 16 ? 16 : klen), p);
+		return -1;
 	}
-	m->mode = (unsigned int)mode;
 	size_t plen = (size_t)(end - c3 - 1);
 	if (!plen || c3[1] != '/' || plen >= sizeof(m->path) ||
 	    memchr(c3 + 1, '\0', plen)) {
@@ -97,6 +117,72 @@ static int make_dirs(const char *path)
 	}
 }
 
+/*
+ * The block device of SCSI target @target ("sdX" in @name), waiting for
+ * the asynchronous SCSI scan up to @wait_ms. Return: 0 or -1.
+ */
+static int find_scsi_disk(unsigned int target, char *name, size_t len,
+			  unsigned int wait_ms)
+{
+	char want[32];
+
+	snprintf(want, sizeof(want), ":0:%u:0", target);
+	for (unsigned int t = 0;; t += 10) {
+		DIR *d = opendir("/sys/bus/scsi/devices");
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			const char *tail = strchr(e->d_name, ':');
+			if (!tail || strcmp(tail, want))
+				continue;
+			char path[300];
+			snprintf(path, sizeof(path),
+				 "/sys/bus/scsi/devices/%s/block", e->d_name);
+			DIR *b = opendir(path);
+			struct dirent *be;
+			while (b && (be = readdir(b))) {
+				if (be->d_name[0] == '.')
+					continue;
+				snprintf(name, len, "%s", be->d_name);
+				closedir(b);
+				closedir(d);
+				return 0;
+			}
+			if (b)
+				closedir(b);
+		}
+		if (d)
+			closedir(d);
+		if (t >= wait_ms)
+			return -1;
+		struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int mount_volume(const struct agent_mount *m, char *err, size_t errlen)
+{
+	char disk[NAME_MAX + 1], dev[NAME_MAX + 8];
+
+	if (find_scsi_disk(m->target, disk, sizeof(disk), 10000) < 0) {
+		snprintf(err, errlen,
+			 "volume for `%s`: no disk on SCSI target %u", m->path,
+			 m->target);
+		return -1;
+	}
+	snprintf(dev, sizeof(dev), "/dev/%s", disk);
+	/* Read-only: no journal replay either (noload), so the disk is not
+	 * written at all. */
+	unsigned long flags =
+		MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0);
+	if (mount(dev, m->path, "ext4", flags, m->readonly ? "noload" : NULL) <
+	    0) {
+		snprintf(err, errlen, "mount volume %s on `%s`: %s", dev,
+			 m->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int agent_mount_apply(const struct agent_mount *m, char *err, size_t errlen)
 {
 	char data[64];
@@ -106,6 +192,8 @@ int agent_mount_apply(const struct agent_mount *m, char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
+	if (m->kind == AGENT_MOUNT_VOLUME)
+		return mount_volume(m, err, errlen);
 	if (m->size)
 		snprintf(data, sizeof(data), "size=%llu,mode=%o",
 			 (unsigned long long)m->size, m->mode);

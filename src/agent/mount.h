@@ -5,6 +5,8 @@
  *   tmpfs:SIZE:MODE:PATH   a tmpfs of at most SIZE bytes (0: the kernel's
  *                          default, half of RAM) with root mode MODE
  *                          (octal), at the absolute PATH (created)
+ *   vol:ID:ro|rw:PATH      the ext4 volume on SCSI target ID (0-255) of
+ *                          the virtio-scsi controller, at PATH
  *
  * PATH comes last so that it may contain ':'. Applied by the agent after
  * the switch to the root filesystem, before READY.
@@ -12,17 +14,23 @@
 #ifndef MSB_AGENT_MOUNT_H
 #define MSB_AGENT_MOUNT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-enum agent_mount_kind { AGENT_MOUNT_TMPFS = 1 };
+enum agent_mount_kind { AGENT_MOUNT_TMPFS = 1, AGENT_MOUNT_VOLUME };
 
 struct agent_mount {
 	enum agent_mount_kind kind;
-	uint64_t size;
-	unsigned int mode;
+	uint64_t size;       /* tmpfs */
+	unsigned int mode;   /* tmpfs */
+	unsigned int target; /* volume: SCSI target id */
+	bool readonly;       /* volume */
 	char path[4096];
 };
+
+/* The module list to load before volumes can be found. */
+#define AGENT_VOLUME_MODULES "/modules.volumes"
 
 /*
  * agent_mount_parse() - parse one spec of @len bytes. Pure and bounded.

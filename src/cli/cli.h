@@ -31,6 +31,7 @@ int cmd_metrics(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
+int cmd_volume(int argc, char **argv);
 
 struct msb_exec_output;
 /* msb's exit status for an exec: the command's, 128+signal, or 124-127
@@ -68,18 +69,20 @@ struct cli_exec {
 		{"interactive", no_argument, NULL, 'i'},                       \
 		{"tty", no_argument, NULL, 't'},                               \
 		{"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},         \
-		{"ulimit", required_argument, NULL, CLI_OPT_ULIMIT}
+	{                                                                      \
+		"ulimit", required_argument, NULL, CLI_OPT_ULIMIT              \
+	}
 /* Their --help lines. */
 #define CLI_EXEC_HELP                                                          \
 	"  -i, --interactive     pass msb's standard input to CMD (default: "  \
 	"empty)\n"                                                             \
 	"  -t, --tty             give CMD a terminal (with -i and a local\n"   \
 	"                        terminal: raw mode, window size, Ctrl-C)\n"   \
-	"  -w, --workdir DIR     working directory (default: the image's, or "  \
+	"  -w, --workdir DIR     working directory (default: the image's, or " \
 	"/)\n"                                                                 \
 	"  -u, --user USER       name, uid, name:group or uid:gid\n"           \
 	"      --ulimit NAME=SOFT[:HARD]  resource limit, as docker run's\n"   \
-	"                        (nofile, nproc, fsize, as, cpu, ...; "         \
+	"                        (nofile, nproc, fsize, as, cpu, ...; "        \
 	"repeatable)\n"                                                        \
 	"      --timeout S       kill CMD and its children after S seconds\n"  \
 	"                        (msb exits with 124)\n"
@@ -92,8 +95,7 @@ void cli_exec_init(struct cli_exec *x);
 int cli_exec_option(int c, const char *arg, struct cli_exec *x);
 /* Run @argv in @sb with @x (a terminal session with -t); return msb's
  * exit status. */
-int cli_exec_run(msb_sandbox *sb, const char *const *argv,
-		 struct cli_exec *x);
+int cli_exec_run(msb_sandbox *sb, const char *const *argv, struct cli_exec *x);
 
 /* Parse --pull: "always", "missing" (or "if-missing"), "never". */
 bool cli_parse_policy(const char *s, int *policy);

@@ -47,6 +47,9 @@ static const char run_usage[] =
 	"      --platform OS/ARCH[/VARIANT]  image platform (default: this host's)\n"
 	"      --label KEY=VALUE metadata kept with the sandbox (repeatable;\n"
 	"                        shown by msb inspect and msb ls --json)\n"
+	"  -v, --volume NAME:/PATH[:ro]  mount the named volume NAME (msb volume\n"
+	"                        create) at PATH, read-write (one sandbox at a\n"
+	"                        time) or read-only\n"
 	"      --tmpfs PATH[:SIZE]  a tmpfs at PATH, SIZE bytes or with k/m/g\n"
 	"                        (default: half the guest memory)\n"
 	"\n"
@@ -63,6 +66,31 @@ static const char run_usage[] =
 	"Example:\n"
 	"  msb run -- uname -a\n"
 	"  msb run --cpus 2 --memory 1G -e GREETING=hi -- sh -c 'echo $GREETING'\n";
+
+/* -v NAME:/path[:ro|rw] */
+static int parse_volume(char *arg, msb_volume_mount *v)
+{
+	char *c1 = strchr(arg, ':');
+	*v = (msb_volume_mount){.name = arg};
+	if (arg[0] == '/' || arg[0] == '.') {
+		cli_err("-v `%s`: host directory mounts are not available yet; "
+			"use a named volume (msb volume create NAME)",
+			arg);
+		return -1;
+	}
+	if (!c1 || c1[1] != '/') {
+		cli_err("invalid -v `%s`: expected NAME:/GUEST_PATH[:ro]", arg);
+		return -1;
+	}
+	*c1 = '\0';
+	v->path = c1 + 1;
+	char *c2 = strrchr(v->path, ':');
+	if (c2 && (!strcmp(c2, ":ro") || !strcmp(c2, ":rw"))) {
+		v->readonly = !strcmp(c2, ":ro");
+		*c2 = '\0';
+	}
+	return 0;
+}
 
 /* --tmpfs PATH[:SIZE], SIZE in bytes with an optional k, m or g. */
 static int parse_tmpfs(char *arg, msb_tmpfs *t)
@@ -174,6 +202,7 @@ int cmd_run(int argc, char **argv)
 		{"platform", required_argument, NULL, 'p'},
 		{"label", required_argument, NULL, 'L'},
 		{"tmpfs", required_argument, NULL, 0x200},
+		{"volume", required_argument, NULL, 'v'},
 		{"patch-text", required_argument, NULL, 0x201},
 		{"patch-append", required_argument, NULL, 0x202},
 		{"patch-copy", required_argument, NULL, 0x203},
@@ -191,12 +220,13 @@ int cmd_run(int argc, char **argv)
 	const char *labels[65] = {0};
 	size_t nlabels = 0;
 	msb_tmpfs tmpfs[64];
+	msb_volume_mount volumes[64];
 	msb_patch patches[256];
 	int c;
 
 	cli_exec_init(&x);
 	/* Options end at the first positional argument or at "--". */
-	while ((c = getopt_long(argc, argv, "+c:m:dh" CLI_EXEC_SHORTOPTS,
+	while ((c = getopt_long(argc, argv, "+c:m:dhv:" CLI_EXEC_SHORTOPTS,
 				longopts, NULL)) != -1) {
 		int r = cli_exec_option(c, optarg, &x);
 		if (r < 0)
@@ -240,6 +270,16 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'n':
 			o.name = optarg;
+			break;
+		case 'v':
+			if (o.n_volumes == 64) {
+				cli_err("too many -v options (at most 64)");
+				return EXIT_MSB_ERROR;
+			}
+			if (parse_volume(optarg, &volumes[o.n_volumes]) < 0)
+				return EXIT_MSB_ERROR;
+			o.volumes = volumes;
+			o.n_volumes++;
 			break;
 		case 0x200:
 			if (o.n_tmpfs == 64) {

@@ -35,6 +35,7 @@ static const char usage[] =
 	"  doctor  check KVM, QEMU, the guest files and disk space\n"
 	"  pull    pull an image from its registry\n"
 	"  image   list, inspect, remove and prune stored images\n"
+	"  volume  named volumes: create, ls, inspect, rm\n"
 	"\n"
 	"Run 'msb COMMAND --help' for a command's options.\n"
 	"\n"
@@ -142,6 +143,8 @@ int main(int argc, char **argv)
 		return cmd_exec(argc - 1, argv + 1);
 	if (!strcmp(cmd, "shell"))
 		return cmd_shell(argc - 1, argv + 1);
+	if (!strcmp(cmd, "volume"))
+		return cmd_volume(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ls") || !strcmp(cmd, "ps"))
 		return cmd_ls(argc - 1, argv + 1);
 	if (!strcmp(cmd, "start"))

@@ -70,14 +70,17 @@ struct msb_flow {
 	uint64_t credit; /* data bytes we may still send */
 	uint64_t owed;   /* data bytes received and consumed, not credited */
 };
-#define MSB_FLOW_INIT {MSB_WINDOW, 0}
+#define MSB_FLOW_INIT                                                          \
+	{                                                                      \
+		MSB_WINDOW, 0                                                  \
+	}
 _Static_assert(MSB_WINDOW == MSB_EXEC_WINDOW, "one window, public and wire");
 /* Add the size of a received CREDIT to fl->credit. */
 void msb__flow_credit(struct msb_flow *fl, const struct msb_msg *m);
 /* Count @n bytes of received data as consumed; send CREDIT for them once
  * they reach half a window. Return 0 or -MSB_E*. */
-int msb__conn_consumed(struct msb_conn *c, uint32_t stream,
-		       struct msb_flow *fl, size_t n);
+int msb__conn_consumed(struct msb_conn *c, uint32_t stream, struct msb_flow *fl,
+		       size_t n);
 /*
  * msb__conn_wait_credit() - wait until fl->credit > 0. CREDIT frames of
  * @stream are taken out of the input as they come; other frames stay
@@ -112,6 +115,14 @@ int msb__check_exec_options(const msb_exec_options *o);
 /* Arguments of an exec call: out, sandbox and argv set, a running sandbox. */
 int msb__check_exec_call(const void *out, const msb_sandbox *sb,
 			 const char *const *argv, const msb_exec_options *opts);
+/* A sandbox or volume name: 1-63 of [A-Za-z0-9_.-], not starting with
+ * punctuation. */
+bool msb__valid_name(const char *s);
+/* volume.c: the image of volume @name (checked); *@out malloc'd. */
+int msb__volume_path(char **out, const char *home, const char *name);
+/* volume.c: set the error for a volume whose lock another sandbox has. */
+void msb__volume_conflict(const char *home, const char *name, const char *self);
+
 /* lifecycle.c: a new connection to the sandbox's supervisor. */
 int msb__sandbox_dial(struct msb_conn *c, const char *name);
 

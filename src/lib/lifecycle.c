@@ -76,14 +76,21 @@ static char *config_json(const msb_sandbox_options *o)
 			json_pack("{s:s, s:I, s:I}", "path", o->tmpfs[i].path,
 				  "size", (json_int_t)o->tmpfs[i].size_bytes,
 				  "mode", (json_int_t)o->tmpfs[i].mode));
-	json_t *c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:s?}",
-			      "cpus", (json_int_t)o->cpus, "memory_mib",
-			      (json_int_t)o->memory_mib, "boot_timeout_s",
-			      (json_int_t)o->boot_timeout_s, "idle_timeout_s",
-			      (json_int_t)o->idle_timeout_s, "max_duration_s",
-			      (json_int_t)o->max_duration_s, "env",
-			      env ? env : json_array(), "tmpfs",
-			      tmpfs ? tmpfs : json_array(), "image", o->image);
+	json_t *vols = json_array();
+	for (size_t i = 0; vols && i < o->n_volumes; i++)
+		json_array_append_new(vols,
+				      json_pack("{s:s, s:s, s:b}", "name",
+						o->volumes[i].name, "path",
+						o->volumes[i].path, "ro",
+						o->volumes[i].readonly != 0));
+	json_t *c = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:s?}", "cpus",
+		(json_int_t)o->cpus, "memory_mib", (json_int_t)o->memory_mib,
+		"boot_timeout_s", (json_int_t)o->boot_timeout_s,
+		"idle_timeout_s", (json_int_t)o->idle_timeout_s,
+		"max_duration_s", (json_int_t)o->max_duration_s, "env",
+		env ? env : json_array(), "tmpfs", tmpfs ? tmpfs : json_array(),
+		"volumes", vols ? vols : json_array(), "image", o->image);
 	char *s = c ? json_dumps(c, JSON_COMPACT) : NULL;
 	json_decref(c);
 	return s;
@@ -374,8 +381,23 @@ EXPORT void msb_sandbox_list_free(msb_sandbox_info *list, size_t count)
 /* The options a sandbox was created with, from its config JSON. The
  * strings point into @c; @env is malloc'd. */
 static int options_from(msb_sandbox_options *o, const char **env_store[],
-			msb_tmpfs **tmpfs_store, json_t *c)
+			msb_tmpfs **tmpfs_store, msb_volume_mount **vol_store,
+			json_t *c)
 {
+	json_t *vols = json_object_get(c, "volumes");
+	size_t nv = json_array_size(vols);
+	msb_volume_mount *vm = calloc(nv + 1, sizeof(*vm));
+	if (!vm)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < nv; i++) {
+		json_t *e = json_array_get(vols, i);
+		vm[i].name = json_string_value(json_object_get(e, "name"));
+		vm[i].path = json_string_value(json_object_get(e, "path"));
+		vm[i].readonly = json_is_true(json_object_get(e, "ro"));
+	}
+	o->volumes = vm;
+	o->n_volumes = nv;
+	*vol_store = vm;
 	json_t *env = json_object_get(c, "env");
 	size_t n = json_array_size(env);
 	const char **v = calloc(n + 1, sizeof(char *));
@@ -423,6 +445,7 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 	_cleanup_free_ char *config = NULL;
 	_cleanup_free_ const char **env = NULL;
 	_cleanup_free_ msb_tmpfs *tmpfs = NULL;
+	_cleanup_free_ msb_volume_mount *vols = NULL;
 	sqlite3 *db = NULL;
 	int rc;
 
@@ -455,7 +478,7 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 				"sandbox `%s`: stored config unreadable", name);
 		goto out;
 	}
-	if ((rc = options_from(&o, &env, &tmpfs, c)) == 0) {
+	if ((rc = options_from(&o, &env, &tmpfs, &vols, c)) == 0) {
 		o.name = name;
 		o.detached = detached;
 		/* Its image was pulled when it was created. */

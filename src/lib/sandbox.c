@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -30,7 +31,7 @@
 
 extern char **environ;
 
-static bool valid_name(const char *s)
+bool msb__valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -51,7 +52,7 @@ static int check_options(const msb_sandbox_options *o)
 			MSB_EINVAL, 0,
 			"unsupported options version %u (this library knows %d): initialise with MSB_SANDBOX_OPTIONS_INIT",
 			o->version, MSB_SANDBOX_OPTIONS_VERSION);
-	if (o->name && !valid_name(o->name))
+	if (o->name && !msb__valid_name(o->name))
 		return msb__error(
 			MSB_EINVAL, 0,
 			"invalid sandbox name `%s`: use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit",
@@ -76,6 +77,27 @@ static int check_options(const msb_sandbox_options *o)
 				MSB_EINVAL, 0,
 				"invalid environment entry `%s`: expected KEY=VALUE",
 				*e);
+	}
+	if (o->n_volumes > 64 || (o->n_volumes && !o->volumes))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid volume list (at most 64 volumes)");
+	for (size_t i = 0; i < o->n_volumes; i++) {
+		const msb_volume_mount *v = &o->volumes[i];
+		if (!v->name || !msb__valid_name(v->name))
+			return msb__error(MSB_EINVAL, 0,
+					  "invalid volume name `%s`",
+					  v->name ? v->name : "(null)");
+		if (!v->path || v->path[0] != '/' || strlen(v->path) > 4000)
+			return msb__error(MSB_EINVAL, 0,
+					  "volume `%s`: the guest path must be "
+					  "absolute, not `%s`",
+					  v->name,
+					  v->path ? v->path : "(null)");
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(o->volumes[k].name, v->name))
+				return msb__error(MSB_EINVAL, 0,
+						  "volume `%s` is given twice",
+						  v->name);
 	}
 	if (o->n_tmpfs > 64 || (o->n_tmpfs && !o->tmpfs))
 		return msb__error(MSB_EINVAL, 0,
@@ -197,23 +219,65 @@ static void strv_free(char **v)
 	free(v);
 }
 
-/* The hello's mount specs (agent/mount.h) for the tmpfs options; one
- * allocation per entry, NULL-terminated. */
-static char **tmpfs_specs(const msb_sandbox_options *o)
+/*
+ * The hello's mount specs (agent/mount.h): the volumes, then the tmpfs
+ * mounts; and the supervisor's disk list (volume i on SCSI target i). One
+ * allocation per entry, NULL-terminated. Return: 0 or -MSB_E*.
+ */
+static int mount_specs(char ***mounts, char ***disks, const char *home,
+		       const msb_sandbox_options *o)
 {
-	char **v = calloc(o->n_tmpfs + 1, sizeof(char *));
+	char **m = calloc(o->n_volumes + o->n_tmpfs + 1, sizeof(char *));
+	char **d = calloc(o->n_volumes + 1, sizeof(char *));
+	size_t n = 0;
+	int rc = 0;
 
-	for (size_t i = 0; v && i < o->n_tmpfs; i++) {
+	*mounts = m;
+	*disks = d;
+	if (!m || !d)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < o->n_volumes; i++) {
+		const msb_volume_mount *v = &o->volumes[i];
+		_cleanup_free_ char *img = NULL;
+		if ((rc = msb__volume_path(&img, home, v->name)) < 0)
+			return rc;
+		if (access(img, R_OK) < 0)
+			return msb__error(MSB_ENOTFOUND, errno,
+					  "no volume named `%s` (create it "
+					  "with msb volume create)",
+					  v->name);
+		const char *mode = v->readonly ? "ro" : "rw";
+		d[i] = xasprintf("%s:%s", mode, img);
+		m[n] = xasprintf("vol:%zu:%s:%s", i, mode, v->path);
+		if (!d[i] || !m[n++])
+			return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < o->n_tmpfs; i++) {
 		const msb_tmpfs *t = &o->tmpfs[i];
-		if (asprintf(&v[i], "tmpfs:%llu:%o:%s",
-			     (unsigned long long)t->size_bytes,
-			     t->mode ? t->mode : 01777, t->path) < 0) {
-			v[i] = NULL;
-			strv_free(v);
-			return NULL;
+		m[n] = xasprintf("tmpfs:%llu:%o:%s",
+				 (unsigned long long)t->size_bytes,
+				 t->mode ? t->mode : 01777, t->path);
+		if (!m[n++])
+			return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* A boot that failed on a volume's lock: which volume, held by whom. */
+static void explain_volume_conflict(const char *home, const char *self,
+				    const msb_sandbox_options *o)
+{
+	for (size_t i = 0; i < o->n_volumes; i++) {
+		_cleanup_free_ char *img = NULL;
+		if (msb__volume_path(&img, home, o->volumes[i].name) < 0)
+			continue;
+		_cleanup_close_ int fd = open(img, O_RDONLY | O_CLOEXEC);
+		int op = o->volumes[i].readonly ? LOCK_SH : LOCK_EX;
+		if (fd >= 0 && flock(fd, op | LOCK_NB) < 0) {
+			msb__volume_conflict(home, o->volumes[i].name, self);
+			return;
 		}
 	}
-	return v;
 }
 
 /* Apply the rootfs patches through the filesystem API. Return: 0, or
@@ -493,7 +557,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	struct spawn_fds fds;
 	_cleanup_free_ char *json = NULL;
 	_cleanup_free_ char **env = NULL;
-	char **mounts = NULL;
+	char **mounts = NULL, **disks = NULL;
 	const char *accel = NULL;
 	msb_sandbox *sb = NULL;
 	int rc;
@@ -522,8 +586,10 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		goto out;
 	if ((rc = pick_root(sb, &paths, opts)) < 0)
 		goto undo;
-	if (!(env = merge_env(sb, opts->env)) || !(mounts = tmpfs_specs(opts)))
+	if (!(env = merge_env(sb, opts->env)))
 		goto nomem_undo;
+	if ((rc = mount_specs(&mounts, &disks, paths.home, opts)) < 0)
+		goto undo;
 
 	spec = (struct msb_vm_spec){
 		.name = sb->name,
@@ -549,6 +615,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		.idle_timeout_s = opts->idle_timeout_s,
 		.max_duration_s = opts->max_duration_s,
 		.mounts = mounts,
+		.disks = disks,
 		.hold = creating && opts->n_patches > 0,
 	};
 	if (asprintf(&spec.sandbox_dir, "%s/sandboxes/%s", paths.home,
@@ -582,6 +649,9 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		/* The supervisor has cleaned up (its state too) and exited. */
 		sb->vmm_pid = 0;
 		sb->stopped = true;
+		if (rc == -MSB_ESTATE && opts->n_volumes &&
+		    strstr(msb_last_error()->message, "volume `"))
+			explain_volume_conflict(paths.home, sb->name, opts);
 		goto out;
 	}
 	if (opts->detached) {
@@ -625,6 +695,7 @@ out:
 	msb_sandbox_free(sb);
 	msb__paths_clear(&paths);
 	strv_free(mounts);
+	strv_free(disks);
 	return rc;
 }
 

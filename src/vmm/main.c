@@ -470,6 +470,52 @@ static void socketpair_high(int sv[2])
 	sv[1] = high;
 }
 
+#define MAX_DISKS 64
+
+/*
+ * Take each volume's lock for the life of this supervisor: shared for a
+ * read-only attachment, exclusive for a read-write one; and fill @qc's
+ * disk list. A volume another sandbox holds fails the boot.
+ */
+static void lock_volumes(struct msb_qemu_config *qc)
+{
+	static const char *paths[MAX_DISKS];
+	static bool ro[MAX_DISKS];
+	size_t n = 0;
+
+	for (char **d = vmm.spec.disks; d && *d; d++) {
+		if (n == MAX_DISKS)
+			fail(MSB_EINVAL, 0, "more than %d volumes", MAX_DISKS);
+		if (strncmp(*d, "ro:", 3) && strncmp(*d, "rw:", 3))
+			fail(MSB_EINVAL, 0, "invalid disk `%s` in the spec",
+			     *d);
+		ro[n] = !strncmp(*d, "ro:", 3);
+		paths[n] = *d + 3;
+		/* The volume's name is its folder's. */
+		char name[256] = "?";
+		const char *end = strrchr(paths[n], '/'), *start = end;
+		while (start && start > paths[n] && start[-1] != '/')
+			start--;
+		if (end && start && end > start)
+			snprintf(name, sizeof(name), "%.*s", (int)(end - start),
+				 start);
+		int fd = open(paths[n], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail(MSB_ENOTFOUND, errno, "volume `%s`: %s", name,
+			     strerror(errno));
+		if (flock(fd, (ro[n] ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
+			fail(MSB_ESTATE, 0,
+			     "volume `%s` is attached to another sandbox%s",
+			     name,
+			     ro[n] ? " read-write"
+				   : " (read-write needs it alone)");
+		n++; /* fd stays open: the lock lasts until we exit */
+	}
+	qc->disks = paths;
+	qc->disks_ro = ro;
+	qc->ndisks = n;
+}
+
 static void spawn_qemu(void)
 {
 	int sv[2], qmp[2];
@@ -492,6 +538,7 @@ static void spawn_qemu(void)
 		.agent_fd = 3,
 		.qmp_fd = 4,
 	};
+	lock_volumes(&qc);
 	_cleanup_free_ char **argv = msb_qemu_argv(&qc);
 	if (!argv)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");

@@ -123,6 +123,26 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	add(&a, "-device");
 	add(&a, "virtio-rng-device");
 
+	if (c->ndisks) {
+		add(&a, "-device");
+		add(&a, "virtio-scsi-device,id=scsi0");
+	}
+	for (size_t i = 0; i < c->ndisks; i++) {
+		_cleanup_free_ char *f = msb_qemu_escape(c->disks[i]);
+		if (!f)
+			a.failed = true;
+		/* Our own flock says who may attach; QEMU's image locks
+		 * would refuse readers of an image some VM writes. */
+		add(&a, "-drive");
+		add(&a,
+		    "file=%s,if=none,id=vol%zu,format=raw,readonly=%s,"
+		    "file.locking=off,discard=unmap",
+		    f ? f : "", i, c->disks_ro[i] ? "on" : "off");
+		add(&a, "-device");
+		add(&a, "scsi-hd,bus=scsi0.0,drive=vol%zu,scsi-id=%zu,lun=0", i,
+		    i);
+	}
+
 	/* QMP for the supervisor: block statistics for metrics. */
 	add(&a, "-chardev");
 	add(&a, "socket,id=qmp,fd=%d", c->qmp_fd);

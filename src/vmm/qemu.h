@@ -23,6 +23,11 @@ struct msb_qemu_config {
 	unsigned long tsc_khz; /* TCG only: host TSC, 0 if unknown */
 	int agent_fd;          /* connected stream socket, in the child */
 	int qmp_fd;            /* QMP control socket, in the child */
+	/* Volumes: raw ext4 images on one virtio-scsi controller, disk i on
+	 * SCSI target i (one virtio-mmio slot for all of them). */
+	const char *const *disks;
+	const bool *disks_ro;
+	size_t ndisks;
 };
 
 /*

@@ -46,6 +46,7 @@ static const struct {
 } strv_fields[] = {
 	{"env", offsetof(struct msb_vm_spec, env)},
 	{"mounts", offsetof(struct msb_vm_spec, mounts)},
+	{"disks", offsetof(struct msb_vm_spec, disks)},
 };
 
 #define FIELD(s, off, type) (*(type *)((char *)(s) + (off)))

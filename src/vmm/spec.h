@@ -49,8 +49,10 @@ struct msb_vm_spec {
 		max_duration_s; /* stop after running this long; 0: never */
 	char **mounts;          /* NULL-terminated guest mounts for the hello
 				   (agent/mount.h), never NULL */
-	bool hold; /* accept no other client until the creator sends
-		      OPEN (it is preparing the sandbox: patches) */
+	char **disks; /* volume images, "ro:PATH" or "rw:PATH"; disk i is
+			 SCSI target i ("vol:i:..." in mounts) */
+	bool hold;    /* accept no other client until the creator sends
+			 OPEN (it is preparing the sandbox: patches) */
 };
 
 /* Serialise @s; *@out is malloc'd, NUL-terminated. Return 0 or -1. */

@@ -8,7 +8,7 @@ export MSB_HOME
 MSB_HOME=$(mktemp -d /tmp/msb-storage-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
-trap '"$MSB" rm -f patched >/dev/null 2>&1; rm -rf "$MSB_HOME" "$work"' EXIT
+trap '"$MSB" rm -f patched writer r1 r2 >/dev/null 2>&1; rm -rf "$MSB_HOME" "$work"' EXIT
 
 . "$(dirname "$0")/lib.sh"
 
@@ -71,6 +71,64 @@ contains "missing host path message" "$work/err" "/no/such/host"
 expect "patch with a relative path" 125 "$MSB" run --patch-text etc/x=1 -- true
 expect "patches need a boot (create)" 125 "$MSB" create --name later --patch-text /x=1
 contains "create refuses patches" "$work/err" "applied when a sandbox is created by booting"
+
+# --- named volumes ---
+expect "volume create" 0 "$MSB" volume create --quota 32m data
+expect "volume create again" 1 "$MSB" volume create data
+contains "volume exists message" "$work/err" "exists"
+expect "volume bad quota" 2 "$MSB" volume create --quota lots other
+expect "volume bad name" 1 "$MSB" volume create "../x"
+# the writer/reader example: write in one sandbox, read-only in another
+expect "writer" 0 "$MSB" run --name writer -v data:/data -- sh -c 'echo "from writer" >/data/note; mkdir -p /data/dir; echo deep >/data/dir/f'
+expect "reader" 0 "$MSB" run -v data:/data:ro -- sh -c 'cat /data/note /data/dir/f; echo x >/data/y 2>/dev/null; echo "write=$?"; mount | grep " /data "'
+contains "data survives the writer" "$work/out" "from writer"
+contains "trees too" "$work/out" "deep"
+contains "read-only refuses writes" "$work/out" "write=1"
+contains "mounted ro" "$work/out" "(ro,"
+# attachment rules: one read-write, or many read-only
+expect "holder" 0 "$MSB" start writer
+expect "second read-write refused" 125 "$MSB" run -v data:/data -- true
+contains "the conflict names the holder" "$work/err" "mounted by \`writer\`"
+expect "read-only while it is written refused" 125 "$MSB" run -v data:/data:ro -- true
+expect "remove refused while mounted" 1 "$MSB" volume rm data
+contains "remove message" "$work/err" "stop it first"
+expect "volume ls" 0 "$MSB" volume ls
+contains "ls shows who mounts it" "$work/out" "writer"
+expect "stop the holder" 0 "$MSB" stop writer
+expect "readers together" 0 sh -c "'$MSB' run -d --name r1 -v data:/d:ro && '$MSB' run -d --name r2 -v data:/d:ro && '$MSB' exec r2 -- cat /d/note"
+contains "two readers at once" "$work/out" "from writer"
+expect "writer refused while read" 1 "$MSB" start writer
+contains "names the readers" "$work/err" "mounted by \`r1 (ro)\`, \`r2 (ro)\` ("
+"$MSB" rm -f r1 r2 >/dev/null 2>&1
+# quota: ENOSPC inside, the volume stays usable and its files intact
+expect "fill past the quota" 0 "$MSB" run -v data:/data -- sh -c 'dd if=/dev/zero of=/data/big bs=1M count=64 2>/dev/null; echo "dd=$?"; rm /data/big; cat /data/note'
+contains "writes past the quota fail" "$work/out" "dd=1"
+contains "files intact after a full disk" "$work/out" "from writer"
+expect "inspect" 0 "$MSB" volume inspect data
+contains "inspect quota" "$work/out" "\"quota_bytes\": 33554432"
+# persistence across restart and removal of the sandbox
+expect "restart the writer" 0 "$MSB" restart writer
+expect "data after restart" 0 "$MSB" exec writer -- cat /data/note
+contains "restart keeps the mount" "$work/out" "from writer"
+expect "remove the writer" 0 "$MSB" rm -f writer
+expect "data after removal" 0 "$MSB" run -v data:/data:ro -- cat /data/note
+contains "removal keeps the volume" "$work/out" "from writer"
+# ten volumes at once (one virtio-scsi controller, one device slot)
+ten=""
+for i in 0 1 2 3 4 5 6 7 8 9; do
+	"$MSB" volume create --quota 16m "v$i" >/dev/null || bad "create v$i"
+	ten="$ten -v v$i:/vol/$i"
+done
+expect "ten volumes" 0 "$MSB" run $ten -- sh -c 'for i in 0 1 2 3 4 5 6 7 8 9; do echo $i >/vol/$i/id; done; mount | grep -c " /vol/"'
+contains "all ten mounted" "$work/out" "10"
+expect "ten volumes again" 0 "$MSB" run $ten --tmpfs /t -- sh -c 'cat /vol/*/id | tr -d "\n"'
+contains "each kept its own data" "$work/out" "0123456789"
+expect "unknown volume" 125 "$MSB" run -v nope:/x -- true
+contains "unknown volume message" "$work/err" "no volume named \`nope\`"
+expect "host directory -v" 125 "$MSB" run -v /tmp:/x -- true
+expect "volume rm" 0 "$MSB" volume rm data v0 v1 v2 v3 v4 v5 v6 v7 v8 v9
+expect "volume ls empty" 0 "$MSB" volume ls
+if grep -q data "$work/out"; then bad "volume left after rm"; else ok "volumes removed"; fi
 
 echo "# $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+/* msb volume: named volumes (create, ls, inspect, rm). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "microsandbox.h"
+
+static const char volume_usage[] =
+	"Usage: msb volume COMMAND\n"
+	"\n"
+	"Named volumes: ext4 filesystems in sparse files under\n"
+	"$MSB_HOME/volumes, mounted into sandboxes with -v NAME:/path[:ro].\n"
+	"Their data outlives the sandboxes.\n"
+	"\n"
+	"Commands:\n"
+	"  create [--quota SIZE] NAME   a new volume (SIZE: bytes or with k, m,\n"
+	"                               g or t; default 1g); writes past it\n"
+	"                               fail with ENOSPC in the guest\n"
+	"  ls [--json]                  list volumes: quota, used, mounted by\n"
+	"  inspect NAME...              volumes as JSON\n"
+	"  rm NAME...                   delete volumes (not while mounted)\n";
+
+/* "1g", "512m", "1048576": bytes. */
+static bool parse_bytes(const char *s, uint64_t *out)
+{
+	char *end;
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end == 'i' || *end == 'b' || *end == 'B')
+		end += *end == 'i' && (end[1] == 'b' || end[1] == 'B') ? 2 : 1;
+	if (*end || v > (UINT64_MAX >> shift))
+		return false;
+	*out = (uint64_t)v << shift;
+	return true;
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_json(const msb_volume_info *v)
+{
+	fputs("{\"name\": ", stdout);
+	json_str(v->name);
+	printf(", \"quota_bytes\": %llu, \"used_bytes\": %llu, "
+	       "\"created\": %lld, \"sandboxes\": [",
+	       (unsigned long long)v->quota_bytes,
+	       (unsigned long long)v->used_bytes, (long long)v->created);
+	for (size_t i = 0; v->sandboxes && v->sandboxes[i]; i++) {
+		fputs(i ? ", " : "", stdout);
+		json_str(v->sandboxes[i]);
+	}
+	fputs("]}", stdout);
+}
+
+static int volume_create(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"quota", required_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	uint64_t quota = 0;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+q:h", longopts, NULL)) != -1) {
+		if (c == 'q') {
+			if (!parse_bytes(optarg, &quota) || !quota) {
+				cli_err("invalid --quota `%s`: a size such as "
+					"512m or 10g",
+					optarg);
+				return 2;
+			}
+		} else {
+			fputs(volume_usage, c == 'h' ? stdout : stderr);
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_err("usage: msb volume create [--quota SIZE] NAME");
+		return 2;
+	}
+	if (msb_volume_create(argv[optind], quota) < 0)
+		return cli_fail(1);
+	printf("%s\n", argv[optind]);
+	return 0;
+}
+
+static int volume_ls(int argc, char **argv, bool inspect)
+{
+	msb_volume_info *v;
+	size_t n;
+	bool json = inspect || (argc > 1 && !strcmp(argv[1], "--json"));
+	int status = 0;
+
+	if (!inspect && argc > (json ? 2 : 1)) {
+		cli_err("usage: msb volume ls [--json]");
+		return 2;
+	}
+	if (inspect && argc < 2) {
+		cli_err("usage: msb volume inspect NAME...");
+		return 2;
+	}
+	if (msb_volume_list(&v, &n) < 0)
+		return cli_fail(1);
+	if (inspect) {
+		for (int a = 1; a < argc; a++) {
+			size_t i;
+			for (i = 0; i < n && strcmp(v[i].name, argv[a]); i++)
+				;
+			if (i == n) {
+				cli_err("no volume named `%s`", argv[a]);
+				status = 1;
+				continue;
+			}
+			print_json(&v[i]);
+			putchar('\n');
+		}
+	} else if (json) {
+		putchar('[');
+		for (size_t i = 0; i < n; i++) {
+			fputs(i ? ", " : "", stdout);
+			print_json(&v[i]);
+		}
+		puts("]");
+	} else {
+		printf("%-24s %10s %10s  %s\n", "NAME", "QUOTA", "USED",
+		       "MOUNTED BY");
+		for (size_t i = 0; i < n; i++) {
+			char q[32], u[32];
+			cli_human_size(q, sizeof(q), (double)v[i].quota_bytes);
+			cli_human_size(u, sizeof(u), (double)v[i].used_bytes);
+			printf("%-24s %10s %10s  ", v[i].name, q, u);
+			for (size_t k = 0; v[i].sandboxes && v[i].sandboxes[k];
+			     k++)
+				printf("%s%s", k ? ", " : "",
+				       v[i].sandboxes[k]);
+			putchar('\n');
+		}
+	}
+	msb_volume_list_free(v, n);
+	return status;
+}
+
+static int volume_rm(int argc, char **argv)
+{
+	int status = 0;
+
+	if (argc < 2) {
+		cli_err("usage: msb volume rm NAME...");
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (msb_volume_remove(argv[i]) < 0)
+			status = cli_fail(1);
+		else
+			printf("%s\n", argv[i]);
+	}
+	return status;
+}
+
+int cmd_volume(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(volume_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *sub = argv[1];
+	if (!strcmp(sub, "create"))
+		return volume_create(argc - 1, argv + 1);
+	if (!strcmp(sub, "ls") || !strcmp(sub, "list"))
+		return volume_ls(argc - 1, argv + 1, false);
+	if (!strcmp(sub, "inspect"))
+		return volume_ls(argc - 1, argv + 1, true);
+	if (!strcmp(sub, "rm") || !strcmp(sub, "remove"))
+		return volume_rm(argc - 1, argv + 1);
+	cli_err("unknown volume command `%s`: see 'msb volume --help'", sub);
+	return 2;
+}
