@@ -304,12 +304,15 @@ typedef struct msb_sandbox_options {
 	 * naming it, and nothing is left. The image stays untouched. */
 	const struct msb_patch *patches;
 	size_t n_patches;
+	/* Size of the writable root filesystem in MiB (0: the image's): the
+	 * guest's filesystem is grown to it at the first boot. */
+	unsigned int root_size_mib;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
 	{                                                                      \
 		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL,  \
-			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0               \
+			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0            \
 	}
 
 /*

@@ -338,6 +338,8 @@ static void handle_hello(struct agent *a, uint32_t stream,
 		agent_error(a, stream, true, 0, "%s", err);
 		return;
 	}
+	if (agent_grow_root(root, err, sizeof(err)) < 0)
+		agent_log("%s", err); /* the disk still works at its size */
 	if (apply_mounts(m, err, sizeof(err)) < 0) {
 		agent_log("%s", err);
 		agent_error(a, stream, true, 0, "%s", err);

@@ -7,7 +7,12 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -204,5 +209,43 @@ int agent_mount_apply(const struct agent_mount *m, char *err, size_t errlen)
 			 data, strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* From the kernel's fs/ext4/ext4.h: grow a mounted ext4 to n blocks. */
+#define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
+#define EXT4_MAGIC 0xEF53
+
+int agent_grow_root(const char *dev, char *err, size_t errlen)
+{
+	char path[300], buf[64];
+	struct statfs sf;
+	const char *base = strrchr(dev, '/');
+
+	snprintf(path, sizeof(path), "/sys/class/block/%s/size",
+		 base ? base + 1 : dev);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* not a block device: nothing to grow */
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || statfs("/", &sf) < 0 || sf.f_type != EXT4_MAGIC ||
+	    sf.f_bsize <= 0)
+		return 0;
+	buf[n] = '\0';
+	uint64_t bytes = strtoull(buf, NULL, 10) * 512u;
+	uint64_t blocks = bytes / (uint64_t)sf.f_bsize;
+	/* Nothing to do when the disk is the filesystem's size: the kernel
+	 * returns at once. */
+	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, EXT4_IOC_RESIZE_FS, &blocks) < 0) {
+		snprintf(err, errlen,
+			 "grow the root filesystem to %llu bytes: %s",
+			 (unsigned long long)bytes, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
 	return 0;
 }

@@ -39,6 +39,13 @@ struct agent_mount {
 int agent_mount_parse(struct agent_mount *m, const char *spec, size_t len,
 		      char *why, size_t whylen);
 
+/*
+ * agent_grow_root() - grow the ext4 root filesystem (mounted at /) to
+ * the size of its block device @dev ("/dev/vda") when the disk is larger
+ * (a sandbox created with a root size). Return: 0, or -1 with @err.
+ */
+int agent_grow_root(const char *dev, char *err, size_t errlen);
+
 /* Create the mount point (and parents) and mount. Return: 0, or -1 with
  * a message in @err. */
 int agent_mount_apply(const struct agent_mount *m, char *err, size_t errlen);

@@ -50,6 +50,8 @@ static const char run_usage[] =
 	"  -v, --volume NAME:/PATH[:ro]  mount the named volume NAME (msb volume\n"
 	"                        create) at PATH, read-write (one sandbox at a\n"
 	"                        time) or read-only\n"
+	"      --root-size MIB   size of the writable root (or with a G suffix;\n"
+	"                        default: the image's); grown at first boot\n"
 	"      --tmpfs PATH[:SIZE]  a tmpfs at PATH, SIZE bytes or with k/m/g\n"
 	"                        (default: half the guest memory)\n"
 	"\n"
@@ -203,6 +205,7 @@ int cmd_run(int argc, char **argv)
 		{"label", required_argument, NULL, 'L'},
 		{"tmpfs", required_argument, NULL, 0x200},
 		{"volume", required_argument, NULL, 'v'},
+		{"root-size", required_argument, NULL, 0x207},
 		{"patch-text", required_argument, NULL, 0x201},
 		{"patch-append", required_argument, NULL, 0x202},
 		{"patch-copy", required_argument, NULL, 0x203},
@@ -270,6 +273,15 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'n':
 			o.name = optarg;
+			break;
+		case 0x207:
+			if (!cli_parse_uint(optarg, &o.root_size_mib, true) ||
+			    !o.root_size_mib) {
+				cli_err("invalid --root-size `%s`: MiB, or with a "
+					"G suffix",
+					optarg);
+				return EXIT_MSB_ERROR;
+			}
 			break;
 		case 'v':
 			if (o.n_volumes == 64) {

@@ -78,6 +78,10 @@ static int check_options(const msb_sandbox_options *o)
 				"invalid environment entry `%s`: expected KEY=VALUE",
 				*e);
 	}
+	if (o->root_size_mib > (16u << 20))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid root size %u MiB: at most 16 TiB",
+				  o->root_size_mib);
 	if (o->n_volumes > 64 || (o->n_volumes && !o->volumes))
 		return msb__error(MSB_EINVAL, 0,
 				  "invalid volume list (at most 64 volumes)");
@@ -616,6 +620,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		.max_duration_s = opts->max_duration_s,
 		.mounts = mounts,
 		.disks = disks,
+		.root_size_mib = opts->root_size_mib,
 		.hold = creating && opts->n_patches > 0,
 	};
 	if (asprintf(&spec.sandbox_dir, "%s/sandboxes/%s", paths.home,

@@ -427,9 +427,24 @@ static void create_disk(void)
 	/* A started sandbox keeps its disk: its writes survive restarts. */
 	if (!strcmp(vmm.spec.mode, "start") && access(vmm.disk, F_OK) == 0)
 		return;
+	char size[32];
 	char *argv[] = {
 		vmm.spec.qemu_img, "create", "-q",  "-f",     "qcow2", "-b",
-		vmm.spec.rootfs,   "-F",     "raw", vmm.disk, NULL};
+		vmm.spec.rootfs,   "-F",     "raw", vmm.disk, NULL,    NULL};
+	if (vmm.spec.root_size_mib) {
+		/* Larger than the image: the agent grows the filesystem. */
+		struct stat st;
+		uint64_t want = (uint64_t)vmm.spec.root_size_mib << 20;
+		if (stat(vmm.spec.rootfs, &st) == 0 &&
+		    (uint64_t)st.st_size > want)
+			fail(MSB_EINVAL, 0,
+			     "root size %u MiB is smaller than the image's "
+			     "root filesystem (%llu MiB)",
+			     vmm.spec.root_size_mib,
+			     (unsigned long long)(st.st_size >> 20));
+		snprintf(size, sizeof(size), "%uM", vmm.spec.root_size_mib);
+		argv[10] = size;
+	}
 
 	int rc = run_helper(argv);
 	if (rc != 0)

@@ -37,6 +37,7 @@ static const struct {
 	{"boot_timeout_ms", offsetof(struct msb_vm_spec, boot_timeout_ms)},
 	{"idle_timeout_s", offsetof(struct msb_vm_spec, idle_timeout_s)},
 	{"max_duration_s", offsetof(struct msb_vm_spec, max_duration_s)},
+	{"root_size_mib", offsetof(struct msb_vm_spec, root_size_mib)},
 };
 
 /* Arrays of strings. */

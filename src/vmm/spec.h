@@ -49,6 +49,7 @@ struct msb_vm_spec {
 		max_duration_s; /* stop after running this long; 0: never */
 	char **mounts;          /* NULL-terminated guest mounts for the hello
 				   (agent/mount.h), never NULL */
+	unsigned int root_size_mib; /* writable root's size; 0: the image's */
 	char **disks; /* volume images, "ro:PATH" or "rw:PATH"; disk i is
 			 SCSI target i ("vol:i:..." in mounts) */
 	bool hold;    /* accept no other client until the creator sends

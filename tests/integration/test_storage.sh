@@ -26,6 +26,13 @@ expect "tmpfs relative path" 125 "$MSB" run --tmpfs scratch -- true
 contains "tmpfs path message" "$work/err" "must be absolute"
 expect "tmpfs bad size" 125 "$MSB" run --tmpfs /s:lots -- true
 
+# --- root size: the guest filesystem grows to it ---
+expect "root size" 0 "$MSB" run --root-size 4G -- sh -c 'df -k / | tail -1'
+size=$(awk '{ print $2 }' "$work/out")
+[ -n "$size" ] && [ "$size" -gt 3500000 ] && ok "root grown to 4G ($size KiB)" || bad "root size: $(cat "$work/out")"
+expect "root size below the image" 125 "$MSB" run --root-size 10 -- true
+contains "root size message" "$work/err" "smaller than the image"
+
 # --- rootfs patches: every kind, in order, before the command ---
 mkdir -p "$work/tree/sub"
 printf 'filedata\n' >"$work/tree/sub/f"
