@@ -759,6 +759,18 @@ int msb_sandbox_fs_copy_in(msb_sandbox *sb, const char *host_path,
 			   const char *guest_path);
 int msb_sandbox_fs_copy_out(msb_sandbox *sb, const char *guest_path,
 			    const char *host_path);
+
+/*
+ * Host-side access to a volume no sandbox has mounted read-write (read
+ * from its image through libext2fs; MSB_ESTATE naming the sandbox
+ * otherwise). msb_volume_list_dir(): the entries of directory @path (free
+ * with msb_fs_entries_free()). msb_volume_copy_out(): a file, symlink or
+ * tree at @path to @host_path, keeping permission bits.
+ */
+int msb_volume_list_dir(msb_fs_entry **out, size_t *count, const char *volume,
+			const char *path);
+int msb_volume_copy_out(const char *volume, const char *path,
+			const char *host_path);
 /* Create the symbolic link @path pointing to @target (any text). */
 int msb_sandbox_fs_symlink(msb_sandbox *sb, const char *path,
 			   const char *target);

@@ -5,10 +5,12 @@
 #include <string.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli/cli.h"
 #include "microsandbox.h"
+#include "util/util.h"
 
 static const char volume_usage[] =
 	"Usage: msb volume COMMAND\n"
@@ -22,6 +24,9 @@ static const char volume_usage[] =
 	"                               g or t; default 1g); writes past it\n"
 	"                               fail with ENOSPC in the guest\n"
 	"  ls [--json]                  list volumes: quota, used, mounted by\n"
+	"  ls NAME [PATH]               list a directory of a volume (default\n"
+	"                               /) from the host\n"
+	"  cp NAME:PATH HOST_PATH       copy a file or tree out of a volume\n"
 	"  inspect NAME...              volumes as JSON\n"
 	"  rm NAME...                   delete volumes (not while mounted)\n";
 
@@ -184,6 +189,60 @@ static int volume_ls(int argc, char **argv, bool inspect)
 	return status;
 }
 
+/* msb volume ls NAME [PATH] */
+static int volume_ls_dir(const char *name, const char *path)
+{
+	msb_fs_entry *e;
+	size_t n;
+
+	if (msb_volume_list_dir(&e, &n, name, path) < 0)
+		return cli_fail(1);
+	for (size_t i = 0; i < n; i++) {
+		static const char types[] = "-dlcbps";
+		printf("%c%04o %6lld %6lld %12llu %s%s%s\n", types[e[i].type],
+		       e[i].mode, (long long)e[i].uid, (long long)e[i].gid,
+		       (unsigned long long)e[i].size, e[i].name,
+		       e[i].target ? " -> " : "",
+		       e[i].target ? e[i].target : "");
+	}
+	msb_fs_entries_free(e, n);
+	return 0;
+}
+
+/* msb volume cp NAME:PATH HOST_PATH */
+static int volume_cp(int argc, char **argv)
+{
+	if (argc != 3) {
+		cli_err("usage: msb volume cp NAME:/PATH HOST_PATH");
+		return 2;
+	}
+	char *colon = strchr(argv[1], ':');
+	if (!colon || colon[1] != '/') {
+		if (strchr(argv[2], ':'))
+			cli_err("copying into a volume from the host is not "
+				"available yet: mount it in a sandbox and use "
+				"msb cp");
+		else
+			cli_err("usage: msb volume cp NAME:/PATH HOST_PATH");
+		return 2;
+	}
+	*colon = '\0';
+	const char *path = colon + 1, *dst = argv[2];
+	struct stat st;
+	_cleanup_free_ char *inside = NULL;
+	/* Into an existing host directory: keep the source's name. */
+	if (stat(dst, &st) == 0 && S_ISDIR(st.st_mode)) {
+		const char *b = strrchr(path, '/');
+		if (b && b[1]) {
+			inside = xasprintf("%s/%s", dst, b + 1);
+			dst = inside ? inside : dst;
+		}
+	}
+	if (msb_volume_copy_out(argv[1], path, dst) < 0)
+		return cli_fail(1);
+	return 0;
+}
+
 static int volume_rm(int argc, char **argv)
 {
 	int status = 0;
@@ -210,8 +269,16 @@ int cmd_volume(int argc, char **argv)
 	const char *sub = argv[1];
 	if (!strcmp(sub, "create"))
 		return volume_create(argc - 1, argv + 1);
+	if ((!strcmp(sub, "ls") || !strcmp(sub, "list")) && argc >= 3 &&
+	    argv[2][0] != '-')
+		return argc > 4 ? (cli_err("usage: msb volume ls NAME [PATH]"),
+				   2)
+				: volume_ls_dir(argv[2],
+						argc == 4 ? argv[3] : "/");
 	if (!strcmp(sub, "ls") || !strcmp(sub, "list"))
 		return volume_ls(argc - 1, argv + 1, false);
+	if (!strcmp(sub, "cp"))
+		return volume_cp(argc - 1, argv + 1);
 	if (!strcmp(sub, "inspect"))
 		return volume_ls(argc - 1, argv + 1, true);
 	if (!strcmp(sub, "rm") || !strcmp(sub, "remove"))

@@ -373,14 +373,6 @@ EXPORT int msb_sandbox_fs_read(void **data, size_t *len, msb_sandbox *sb,
 	return 0;
 }
 
-/* Has the agent answered early (a failure during an upload)? */
-static bool answer_waiting(const msb_sandbox *sb)
-{
-	struct pollfd p = {.fd = sb->conn.fd, .events = POLLIN};
-
-	return msb_buf_avail(&sb->conn.in) || poll(&p, 1, 0) > 0;
-}
-
 EXPORT int msb_sandbox_fs_write_stream(msb_sandbox *sb, const char *path,
 				       msb_fs_source_fn source, void *userdata,
 				       unsigned int mode, int flags)
@@ -414,15 +406,13 @@ EXPORT int msb_sandbox_fs_write_stream(msb_sandbox *sb, const char *path,
 	int abort_rc = 0;
 	for (;;) {
 		/* Only as much as the agent has room for (it credits what
-		 * it has written); stop early if it answered (a failure). */
-		if (!flow.credit) {
-			rc = msb__conn_wait_credit(&sb->conn, id, &flow, true,
-						   -1);
-			if (rc < 0)
-				return rc;
-			if (rc > 0)
-				break;
-		}
+		 * it has written); stop early if it answered (a failure).
+		 * With credit left this returns at once. */
+		rc = msb__conn_wait_credit(&sb->conn, id, &flow, true, -1);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			break;
 		size_t room =
 			flow.credit < FS_CHUNK ? (size_t)flow.credit : FS_CHUNK;
 		long n = buf ? source(buf, room, userdata) : -1;
@@ -446,7 +436,7 @@ EXPORT int msb_sandbox_fs_write_stream(msb_sandbox *sb, const char *path,
 					 &d)) < 0)
 			return rc;
 		flow.credit -= (size_t)n;
-		if (last || answer_waiting(sb))
+		if (last)
 			break;
 	}
 	rc = fs_wait(sb, id, &c);

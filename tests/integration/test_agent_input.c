@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../unit/check.h"
+#include "helpers.h"
 #include "lib/internal.h"
 
 /* Send raw payload bytes as one frame; return the reply's type. */
@@ -51,6 +52,7 @@ int main(void)
 	msb_sandbox *sb;
 	char msg[512];
 
+	test_case("test_agent_input", 240);
 	if (msb_sandbox_create(&sb, &o) < 0) {
 		fprintf(stderr, "create: %s\n", msb_last_error()->message);
 		return 1;
@@ -116,5 +118,6 @@ int main(void)
 
 	CHECK(msb_sandbox_stop(sb, 0) == 0);
 	msb_sandbox_free(sb);
+	alarm(0);
 	return check_summary("test_agent_input");
 }

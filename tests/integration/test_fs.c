@@ -72,6 +72,8 @@ int main(void)
 {
 	const char *home = temp_home();
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+
+	test_case("test_fs", 240);
 	msb_sandbox *sb;
 	msb_fs_entry e;
 	void *data;
@@ -207,5 +209,6 @@ int main(void)
 	CHECK(msb_sandbox_stop(sb, 0) == 0);
 	msb_sandbox_free(sb);
 	remove_tree(home);
+	alarm(0);
 	return check_summary("test_fs");
 }

@@ -8,7 +8,7 @@ export MSB_HOME
 MSB_HOME=$(mktemp -d /tmp/msb-storage-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
-trap '"$MSB" rm -f patched writer r1 r2 >/dev/null 2>&1; rm -rf "$MSB_HOME" "$work"' EXIT
+trap '"$MSB" rm -f patched writer r1 r2 holder >/dev/null 2>&1; rm -rf "$MSB_HOME" "$work"' EXIT
 
 . "$(dirname "$0")/lib.sh"
 
@@ -130,6 +130,24 @@ expect "ten volumes" 0 "$MSB" run $ten -- sh -c 'for i in 0 1 2 3 4 5 6 7 8 9; d
 contains "all ten mounted" "$work/out" "10"
 expect "ten volumes again" 0 "$MSB" run $ten --tmpfs /t -- sh -c 'cat /vol/*/id | tr -d "\n"'
 contains "each kept its own data" "$work/out" "0123456789"
+# host-side access through libext2fs: list and copy out, checksums equal
+expect "fill a tree" 0 "$MSB" run -v v0:/v -- sh -c 'mkdir -p /v/t/sub; echo one >/v/t/f; chmod 640 /v/t/f; ln -s f /v/t/link; head -c 300000 /dev/urandom >/v/t/sub/bin; cd /v/t && md5sum f sub/bin'
+cp "$work/out" "$work/sums"
+expect "volume ls NAME" 0 "$MSB" volume ls v0
+contains "lists the root" "$work/out" " t"
+expect "volume ls NAME PATH" 0 "$MSB" volume ls v0 /t
+contains "modes in the listing" "$work/out" "-0640"
+contains "symlinks in the listing" "$work/out" "link -> f"
+expect "volume cp out" 0 "$MSB" volume cp v0:/t "$work/t"
+(cd "$work/t" && md5sum f sub/bin) >"$work/hostsums"
+if cmp -s "$work/sums" "$work/hostsums"; then ok "copied out intact (md5)"; else bad "checksums differ: $(cat "$work/sums" "$work/hostsums")"; fi
+[ "$(stat -c %a "$work/t/f")" = 640 ] && ok "modes kept" || bad "mode of f: $(stat -c %a "$work/t/f")"
+[ "$(readlink "$work/t/link")" = f ] && ok "symlinks kept" || bad "link: $(readlink "$work/t/link")"
+expect "volume ls missing path" 1 "$MSB" volume ls v0 /nope
+expect "run -d holding v0" 0 "$MSB" run -d --name holder -v v0:/v
+expect "host access refused while mounted read-write" 1 "$MSB" volume ls v0
+contains "refusal names the holder" "$work/err" "\`holder\`"
+"$MSB" rm -f holder >/dev/null 2>&1
 expect "unknown volume" 125 "$MSB" run -v nope:/x -- true
 contains "unknown volume message" "$work/err" "no volume named \`nope\`"
 expect "host directory -v" 125 "$MSB" run -v /tmp:/x -- true
