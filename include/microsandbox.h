@@ -307,12 +307,19 @@ typedef struct msb_sandbox_options {
 	/* Size of the writable root filesystem in MiB (0: the image's): the
 	 * guest's filesystem is grown to it at the first boot. */
 	unsigned int root_size_mib;
+	/* With a disk image as @image: its filesystem type (NULL: "ext4";
+	 * the guest kernel must know it), and whether to boot the disk
+	 * itself read-write (its changes stay in the file; one sandbox at a
+	 * time) instead of a private copy-on-write overlay (the default: the
+	 * file is never written). Raw and qcow2 disks are both taken. */
+	const char *root_fstype;
+	int root_writable;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
 	{                                                                      \
 		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL,  \
-			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0            \
+			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0   \
 	}
 
 /*

@@ -50,6 +50,10 @@ static const char run_usage[] =
 	"  -v, --volume NAME:/PATH[:ro]  mount the named volume NAME (msb volume\n"
 	"                        create) at PATH, read-write (one sandbox at a\n"
 	"                        time) or read-only\n"
+	"      --root-fstype TYPE  with a disk image: its filesystem (default ext4)\n"
+	"      --root-writable   with a disk image: boot it read-write in place\n"
+	"                        (default: a private overlay; the file is\n"
+	"                        never written)\n"
 	"      --root-size MIB   size of the writable root (or with a G suffix;\n"
 	"                        default: the image's); grown at first boot\n"
 	"      --tmpfs PATH[:SIZE]  a tmpfs at PATH, SIZE bytes or with k/m/g\n"
@@ -206,6 +210,8 @@ int cmd_run(int argc, char **argv)
 		{"tmpfs", required_argument, NULL, 0x200},
 		{"volume", required_argument, NULL, 'v'},
 		{"root-size", required_argument, NULL, 0x207},
+		{"root-fstype", required_argument, NULL, 0x208},
+		{"root-writable", no_argument, NULL, 0x209},
 		{"patch-text", required_argument, NULL, 0x201},
 		{"patch-append", required_argument, NULL, 0x202},
 		{"patch-copy", required_argument, NULL, 0x203},
@@ -273,6 +279,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'n':
 			o.name = optarg;
+			break;
+		case 0x208:
+			o.root_fstype = optarg;
+			break;
+		case 0x209:
+			o.root_writable = 1;
 			break;
 		case 0x207:
 			if (!cli_parse_uint(optarg, &o.root_size_mib, true) ||

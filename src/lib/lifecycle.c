@@ -84,12 +84,15 @@ static char *config_json(const msb_sandbox_options *o)
 						o->volumes[i].path, "ro",
 						o->volumes[i].readonly != 0));
 	json_t *c = json_pack(
-		"{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:s?}", "cpus",
-		(json_int_t)o->cpus, "memory_mib", (json_int_t)o->memory_mib,
-		"boot_timeout_s", (json_int_t)o->boot_timeout_s,
-		"idle_timeout_s", (json_int_t)o->idle_timeout_s,
-		"max_duration_s", (json_int_t)o->max_duration_s,
-		"root_size_mib", (json_int_t)o->root_size_mib, "env",
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:s?}",
+		"cpus", (json_int_t)o->cpus, "memory_mib",
+		(json_int_t)o->memory_mib, "boot_timeout_s",
+		(json_int_t)o->boot_timeout_s, "idle_timeout_s",
+		(json_int_t)o->idle_timeout_s, "max_duration_s",
+		(json_int_t)o->max_duration_s, "root_size_mib",
+		(json_int_t)o->root_size_mib, "root_writable",
+		(json_int_t)o->root_writable, "root_fstype",
+		o->root_fstype ? o->root_fstype : "", "env",
 		env ? env : json_array(), "tmpfs", tmpfs ? tmpfs : json_array(),
 		"volumes", vols ? vols : json_array(), "image", o->image);
 	char *s = c ? json_dumps(c, JSON_COMPACT) : NULL;
@@ -435,6 +438,11 @@ static int options_from(msb_sandbox_options *o, const char **env_store[],
 		json_object_get(c, "max_duration_s"));
 	o->root_size_mib = (unsigned int)json_integer_value(
 		json_object_get(c, "root_size_mib"));
+	o->root_writable =
+		(int)json_integer_value(json_object_get(c, "root_writable"));
+	o->root_fstype = json_string_value(json_object_get(c, "root_fstype"));
+	if (o->root_fstype && !*o->root_fstype)
+		o->root_fstype = NULL;
 	o->image = json_string_value(json_object_get(c, "image"));
 	o->env = v;
 	*env_store = v;

@@ -43,6 +43,8 @@ bool msb__valid_name(const char *s)
 	return true;
 }
 
+static bool is_disk_path(const char *image);
+
 static int check_options(const msb_sandbox_options *o)
 {
 	if (!o)
@@ -78,6 +80,23 @@ static int check_options(const msb_sandbox_options *o)
 				"invalid environment entry `%s`: expected KEY=VALUE",
 				*e);
 	}
+	if (o->root_fstype &&
+	    (!*o->root_fstype || strlen(o->root_fstype) > 32 ||
+	     strspn(o->root_fstype, "abcdefghijklmnopqrstuvwxyz0123456789") !=
+		     strlen(o->root_fstype)))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid root filesystem type `%s`",
+				  o->root_fstype);
+	if ((o->root_fstype || o->root_writable) &&
+	    (!o->image || !is_disk_path(o->image)))
+		return msb__error(MSB_EINVAL, 0,
+				  "a root filesystem type and a writable root "
+				  "apply to a disk image given as a path");
+	if (o->root_writable && o->root_size_mib)
+		return msb__error(
+			MSB_EINVAL, 0,
+			"a root size needs the copy-on-write overlay, "
+			"not a writable disk");
 	if (o->root_size_mib > (16u << 20))
 		return msb__error(MSB_EINVAL, 0,
 				  "invalid root size %u MiB: at most 16 TiB",
@@ -153,6 +172,19 @@ static int check_options(const msb_sandbox_options *o)
 				*l);
 	}
 	return 0;
+}
+
+/* "qcow2" if @path starts with the qcow2 magic, else "raw". */
+static const char *root_format(const char *path)
+{
+	uint8_t magic[4] = {0};
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 &&
+	    read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
+	    !memcmp(magic, "QFI\xfb", 4))
+		return "qcow2";
+	return "raw";
 }
 
 /* Does @image name a disk image file rather than an OCI reference? */
@@ -621,6 +653,10 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		.mounts = mounts,
 		.disks = disks,
 		.root_size_mib = opts->root_size_mib,
+		.root_format = (char *)root_format(paths.rootfs),
+		.root_fstype = (char *)(opts->root_fstype ? opts->root_fstype
+							  : "ext4"),
+		.root_direct = opts->root_writable != 0,
 		.hold = creating && opts->n_patches > 0,
 	};
 	if (asprintf(&spec.sandbox_dir, "%s/sandboxes/%s", paths.home,

@@ -424,13 +424,39 @@ static int run_helper(char *const argv[])
 
 static void create_disk(void)
 {
+	/* The base stays unwritten by every sandbox that reads it (shared);
+	 * one booted read-write in place has it alone (exclusive). */
+	int lfd = open(vmm.spec.rootfs, O_RDONLY | O_CLOEXEC);
+	if (lfd < 0)
+		fail(MSB_ENOTFOUND, errno, "root disk `%s`: %s",
+		     vmm.spec.rootfs, strerror(errno));
+	if (flock(lfd, (vmm.spec.root_direct ? LOCK_EX : LOCK_SH) | LOCK_NB) <
+	    0)
+		fail(MSB_ESTATE, 0,
+		     "root disk `%s` is in use by another sandbox%s",
+		     vmm.spec.rootfs,
+		     vmm.spec.root_direct ? "" : " that writes it");
+	/* lfd stays open: the lock lasts until we exit */
+	if (vmm.spec.root_direct) {
+		snprintf(vmm.disk, sizeof(vmm.disk), "%s", vmm.spec.rootfs);
+		return;
+	}
 	/* A started sandbox keeps its disk: its writes survive restarts. */
 	if (!strcmp(vmm.spec.mode, "start") && access(vmm.disk, F_OK) == 0)
 		return;
 	char size[32];
-	char *argv[] = {
-		vmm.spec.qemu_img, "create", "-q",  "-f",     "qcow2", "-b",
-		vmm.spec.rootfs,   "-F",     "raw", vmm.disk, NULL,    NULL};
+	char *argv[] = {vmm.spec.qemu_img,
+			"create",
+			"-q",
+			"-f",
+			"qcow2",
+			"-b",
+			vmm.spec.rootfs,
+			"-F",
+			vmm.spec.root_format,
+			vmm.disk,
+			NULL,
+			NULL};
 	if (vmm.spec.root_size_mib) {
 		/* Larger than the image: the agent grows the filesystem. */
 		struct stat st;
@@ -545,6 +571,8 @@ static void spawn_qemu(void)
 		.kernel = vmm.spec.kernel,
 		.initrd = vmm.spec.initrd,
 		.disk = vmm.disk,
+		.disk_format =
+			vmm.spec.root_direct ? vmm.spec.root_format : "qcow2",
 		.console_log = vmm.console_log,
 		.cpus = vmm.spec.cpus,
 		.memory_mib = vmm.spec.memory_mib,
@@ -621,7 +649,7 @@ static void send_hello(void)
 		       MSB_HAS(MSB_FLD_ENV) | MSB_HAS(MSB_FLD_TIME),
 		.version = MSB_PROTO_VERSION,
 		.root = msb_str("/dev/vda"),
-		.fstype = msb_str("ext4"),
+		.fstype = msb_str(vmm.spec.root_fstype),
 		.hostname = msb_str(host),
 		.env = {.v = (const char *const *)vmm.spec.env},
 		.time = (uint64_t)ts.tv_sec * 1000000000u +

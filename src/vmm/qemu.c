@@ -116,7 +116,8 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	add(&a, "virtserialport,chardev=agent,name=agent");
 
 	add(&a, "-drive");
-	add(&a, "file=%s,if=none,id=root,format=qcow2,discard=unmap", disk);
+	add(&a, "file=%s,if=none,id=root,format=%s,discard=unmap", disk,
+	    c->disk_format ? c->disk_format : "qcow2");
 	add(&a, "-device");
 	add(&a, "virtio-blk-device,drive=root");
 

@@ -26,6 +26,8 @@ static const struct {
 	{"home", offsetof(struct msb_vm_spec, home)},
 	{"mode", offsetof(struct msb_vm_spec, mode)},
 	{"accel", offsetof(struct msb_vm_spec, accel)},
+	{"root_format", offsetof(struct msb_vm_spec, root_format)},
+	{"root_fstype", offsetof(struct msb_vm_spec, root_fstype)},
 };
 
 static const struct {
@@ -74,7 +76,9 @@ int msb_spec_to_json(char **out, const struct msb_vm_spec *s)
 	if (json_object_set_new(o, "ephemeral", json_boolean(s->ephemeral)) <
 		    0 ||
 	    json_object_set_new(o, "detached", json_boolean(s->detached)) < 0 ||
-	    json_object_set_new(o, "hold", json_boolean(s->hold)) < 0)
+	    json_object_set_new(o, "hold", json_boolean(s->hold)) < 0 ||
+	    json_object_set_new(o, "root_direct",
+				json_boolean(s->root_direct)) < 0)
 		goto out;
 	for (size_t i = 0; i < ARRAY_SIZE(strv_fields); i++) {
 		json_t *a = json_array();
@@ -133,6 +137,7 @@ int msb_spec_from_json(struct msb_vm_spec *s, const char *json, size_t len,
 	s->detached = json_is_true(json_object_get(o, "detached"));
 
 	s->hold = json_is_true(json_object_get(o, "hold"));
+	s->root_direct = json_is_true(json_object_get(o, "root_direct"));
 	for (size_t k = 0; k < ARRAY_SIZE(strv_fields); k++) {
 		json_t *a = json_object_get(o, strv_fields[k].key);
 		size_t n = json_is_array(a) ? json_array_size(a) : 0;

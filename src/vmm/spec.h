@@ -50,10 +50,13 @@ struct msb_vm_spec {
 	char **mounts;          /* NULL-terminated guest mounts for the hello
 				   (agent/mount.h), never NULL */
 	unsigned int root_size_mib; /* writable root's size; 0: the image's */
-	char **disks; /* volume images, "ro:PATH" or "rw:PATH"; disk i is
-			 SCSI target i ("vol:i:..." in mounts) */
-	bool hold;    /* accept no other client until the creator sends
-			 OPEN (it is preparing the sandbox: patches) */
+	char *root_format;          /* of rootfs: "raw" or "qcow2" */
+	char *root_fstype;          /* the root filesystem's type ("ext4") */
+	bool root_direct; /* boot rootfs itself, read-write (no overlay) */
+	char **disks;     /* volume images, "ro:PATH" or "rw:PATH"; disk i is
+			     SCSI target i ("vol:i:..." in mounts) */
+	bool hold;        /* accept no other client until the creator sends
+			     OPEN (it is preparing the sandbox: patches) */
 };
 
 /* Serialise @s; *@out is malloc'd, NUL-terminated. Return 0 or -1. */

@@ -8,7 +8,7 @@ export MSB_HOME
 MSB_HOME=$(mktemp -d /tmp/msb-storage-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
-trap '"$MSB" rm -f patched writer r1 r2 holder >/dev/null 2>&1; rm -rf "$MSB_HOME" "$work"' EXIT
+trap '"$MSB" rm -f patched writer r1 r2 holder rootw >/dev/null 2>&1; rm -rf "$MSB_HOME" "$work"' EXIT
 
 . "$(dirname "$0")/lib.sh"
 
@@ -32,6 +32,29 @@ size=$(awk '{ print $2 }' "$work/out")
 [ -n "$size" ] && [ "$size" -gt 3500000 ] && ok "root grown to 4G ($size KiB)" || bad "root size: $(cat "$work/out")"
 expect "root size below the image" 125 "$MSB" run --root-size 10 -- true
 contains "root size message" "$work/err" "smaller than the image"
+
+# --- root sources: raw and qcow2 disks, read-only unless asked ---
+base="$MSB_TEST_GUEST_DIR/rootfs.ext4"
+if [ -r "$base" ]; then
+	qemu-img convert -O qcow2 "$base" "$work/root.qcow2"
+	before=$(md5sum <"$work/root.qcow2")
+	expect "qcow2 root" 0 "$MSB" run "$work/root.qcow2" -- sh -c 'echo x >/etc/scribble; cat /etc/scribble'
+	contains "qcow2 root boots and takes writes" "$work/out" "x"
+	[ "$(md5sum <"$work/root.qcow2")" = "$before" ] && ok "qcow2 root untouched after a run" || bad "qcow2 root file changed"
+	cp --sparse=always "$base" "$work/root.raw"
+	expect "writable raw root" 0 "$MSB" run --root-writable "$work/root.raw" -- sh -c 'echo kept >/etc/kept'
+	expect "its change is in the file" 0 "$MSB" run "$work/root.raw" -- cat /etc/kept
+	contains "writable root kept the change" "$work/out" "kept"
+	expect "a wrong filesystem type" 125 "$MSB" run --root-fstype ext2 "$work/root.raw" -- true
+	contains "fstype message" "$work/err" "(ext2)"
+	expect "root-writable needs a disk" 125 "$MSB" run --root-writable -- true
+	expect "a writable root, held" 0 "$MSB" run -d --name rootw --root-writable "$work/root.raw"
+	expect "a second user refused" 125 "$MSB" run "$work/root.raw" -- true
+	contains "root in use message" "$work/err" "in use by another sandbox"
+	"$MSB" rm -f rootw >/dev/null 2>&1
+else
+	bad "no $base to test disk roots with"
+fi
 
 # --- rootfs patches: every kind, in order, before the command ---
 mkdir -p "$work/tree/sub"
