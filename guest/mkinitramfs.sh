@@ -28,6 +28,8 @@ modules_wanted=${MSB_GUEST_MODULES:-virtio_mmio virtio_blk virtio_console virtio
 # Loaded by the agent only when a sandbox has volumes (/modules.volumes):
 # they attach to one virtio-scsi controller.
 modules_volumes="virtio_scsi sd_mod"
+# ... and for host directories shared over virtio-fs (/modules.virtiofs).
+modules_virtiofs="virtiofs"
 
 die() {
 	printf '%s: %s\n' "$prog" "$*" >&2
@@ -143,6 +145,9 @@ add_modules() {
 }
 add_modules "$stage/modules" $modules_wanted
 add_modules "$stage/modules.volumes" $modules_volumes
+add_modules "$stage/modules.virtiofs" $modules_virtiofs
+cp "$stage/modules.virtiofs" "$tree/modules.virtiofs"
+chmod 0644 "$tree/modules.virtiofs"
 list=$stage/modules
 cp "$stage/modules.volumes" "$tree/modules.volumes"
 chmod 0644 "$tree/modules.volumes"

@@ -217,6 +217,13 @@ typedef struct msb_volume_mount {
 	int readonly;     /* mount read-only (others may too) */
 } msb_volume_mount;
 
+/* A host directory shared into the guest (virtio-fs). */
+typedef struct msb_bind_mount {
+	const char *host_path; /* an existing directory */
+	const char *path;      /* absolute guest path, created if missing */
+	int readonly;          /* the host refuses writes, too */
+} msb_bind_mount;
+
 /* A tmpfs in the guest. */
 typedef struct msb_tmpfs {
 	const char *path;    /* absolute guest path, created if missing */
@@ -314,12 +321,19 @@ typedef struct msb_sandbox_options {
 	 * file is never written). Raw and qcow2 disks are both taken. */
 	const char *root_fstype;
 	int root_writable;
+	/* Host directories to share (up to 16), at every boot. Ownership:
+	 * when msb runs as root, guest uids are host uids; as an ordinary
+	 * user, guest root is that user, and files of other guest users
+	 * show as nobody (chown to them fails). */
+	const msb_bind_mount *binds;
+	size_t n_binds;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
 	{                                                                      \
 		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL,  \
-			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0   \
+			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0,  \
+			NULL, 0                                                \
 	}
 
 /*

@@ -253,15 +253,15 @@ static int hello_strings(struct agent *a, uint32_t stream,
 	return 0;
 }
 
-/* Whether a hello mounts volumes. */
-static bool wants_volumes(const struct msb_msg *m)
+/* Whether a hello has a mount of kind @prefix ("vol:"). */
+static bool wants_mount(const struct msb_msg *m, const char *prefix)
 {
 	struct msb_bytes s;
-	size_t it = 0;
+	size_t it = 0, n = strlen(prefix);
 
 	while (m->has & MSB_HAS(MSB_FLD_MOUNTS) &&
 	       msb_strv_next(&m->mounts, &it, &s))
-		if (s.n > 4 && !memcmp(s.p, "vol:", 4))
+		if (s.n > n && !memcmp(s.p, prefix, n))
 			return true;
 	return false;
 }
@@ -331,8 +331,10 @@ static void handle_hello(struct agent *a, uint32_t stream,
 
 	t0 = boot_us();
 	/* Volume drivers come from the initramfs, so before the switch. */
-	if (wants_volumes(m))
+	if (wants_mount(m, "vol:"))
 		init_modules_from(AGENT_VOLUME_MODULES);
+	if (wants_mount(m, "bind:"))
+		init_modules_from(AGENT_VIRTIOFS_MODULES);
 	if (init_switch_root(root, fstype, err, sizeof(err)) < 0) {
 		agent_log("%s", err);
 		agent_error(a, stream, true, 0, "%s", err);

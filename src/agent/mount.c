@@ -49,7 +49,23 @@ int agent_mount_parse(struct agent_mount *m, const char *spec, size_t len,
 		return -1;
 	}
 	size_t klen = (size_t)(c1 - p);
-	if (klen == 3 && !memcmp(p, "vol", 3)) {
+	if (klen == 4 && !memcmp(p, "bind", 4)) {
+		size_t tlen = (size_t)(c2 - c1 - 1);
+		m->kind = AGENT_MOUNT_BIND;
+		if (!tlen || tlen >= sizeof(m->tag) ||
+		    memchr(c1 + 1, '\0', tlen)) {
+			snprintf(why, whylen, "bad share tag");
+			return -1;
+		}
+		memcpy(m->tag, c1 + 1, tlen);
+		m->tag[tlen] = '\0';
+		if (c3 - c2 - 1 != 2 ||
+		    (memcmp(c2 + 1, "ro", 2) && memcmp(c2 + 1, "rw", 2))) {
+			snprintf(why, whylen, "expected ro or rw");
+			return -1;
+		}
+		m->readonly = !memcmp(c2 + 1, "ro", 2);
+	} else if (klen == 3 && !memcmp(p, "vol", 3)) {
 		uint64_t id;
 		m->kind = AGENT_MOUNT_VOLUME;
 		if (parse_dec(c1 + 1, (size_t)(c2 - c1 - 1), &id) < 0 ||
@@ -199,6 +215,17 @@ int agent_mount_apply(const struct agent_mount *m, char *err, size_t errlen)
 	}
 	if (m->kind == AGENT_MOUNT_VOLUME)
 		return mount_volume(m, err, errlen);
+	if (m->kind == AGENT_MOUNT_BIND) {
+		unsigned long fl =
+			MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0);
+		if (mount(m->tag, m->path, "virtiofs", fl, NULL) < 0) {
+			snprintf(err, errlen,
+				 "mount shared directory %s on `%s`: %s",
+				 m->tag, m->path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
 	if (m->size)
 		snprintf(data, sizeof(data), "size=%llu,mode=%o",
 			 (unsigned long long)m->size, m->mode);

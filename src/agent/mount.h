@@ -7,6 +7,7 @@
  *                          (octal), at the absolute PATH (created)
  *   vol:ID:ro|rw:PATH      the ext4 volume on SCSI target ID (0-255) of
  *                          the virtio-scsi controller, at PATH
+ *   bind:TAG:ro|rw:PATH    the virtio-fs share TAG (a host directory)
  *
  * PATH comes last so that it may contain ':'. Applied by the agent after
  * the switch to the root filesystem, before READY.
@@ -18,19 +19,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum agent_mount_kind { AGENT_MOUNT_TMPFS = 1, AGENT_MOUNT_VOLUME };
+enum agent_mount_kind {
+	AGENT_MOUNT_TMPFS = 1,
+	AGENT_MOUNT_VOLUME,
+	AGENT_MOUNT_BIND,
+};
 
 struct agent_mount {
 	enum agent_mount_kind kind;
 	uint64_t size;       /* tmpfs */
 	unsigned int mode;   /* tmpfs */
 	unsigned int target; /* volume: SCSI target id */
-	bool readonly;       /* volume */
+	bool readonly;       /* volume, bind */
+	char tag[36];        /* bind: virtio-fs tag */
 	char path[4096];
 };
 
 /* The module list to load before volumes can be found. */
 #define AGENT_VOLUME_MODULES "/modules.volumes"
+#define AGENT_VIRTIOFS_MODULES "/modules.virtiofs"
 
 /*
  * agent_mount_parse() - parse one spec of @len bytes. Pure and bounded.

@@ -50,6 +50,7 @@ static const char run_usage[] =
 	"  -v, --volume NAME:/PATH[:ro]  mount the named volume NAME (msb volume\n"
 	"                        create) at PATH, read-write (one sandbox at a\n"
 	"                        time) or read-only\n"
+	"  -v /HOST_DIR:/PATH[:ro]  share a host directory (virtio-fs)\n"
 	"      --root-fstype TYPE  with a disk image: its filesystem (default ext4)\n"
 	"      --root-writable   with a disk image: boot it read-write in place\n"
 	"                        (default: a private overlay; the file is\n"
@@ -73,17 +74,31 @@ static const char run_usage[] =
 	"  msb run -- uname -a\n"
 	"  msb run --cpus 2 --memory 1G -e GREETING=hi -- sh -c 'echo $GREETING'\n";
 
+/* -v /host/dir:/path[:ro|rw] */
+static int parse_bind(char *arg, msb_bind_mount *b)
+{
+	char *c1 = strchr(arg, ':');
+	*b = (msb_bind_mount){.host_path = arg};
+	if (!c1 || c1[1] != '/') {
+		cli_err("invalid -v `%s`: expected /HOST_DIR:/GUEST_PATH[:ro]",
+			arg);
+		return -1;
+	}
+	*c1 = '\0';
+	b->path = c1 + 1;
+	char *c2 = strrchr(b->path, ':');
+	if (c2 && (!strcmp(c2, ":ro") || !strcmp(c2, ":rw"))) {
+		b->readonly = !strcmp(c2, ":ro");
+		*c2 = '\0';
+	}
+	return 0;
+}
+
 /* -v NAME:/path[:ro|rw] */
 static int parse_volume(char *arg, msb_volume_mount *v)
 {
 	char *c1 = strchr(arg, ':');
 	*v = (msb_volume_mount){.name = arg};
-	if (arg[0] == '/' || arg[0] == '.') {
-		cli_err("-v `%s`: host directory mounts are not available yet; "
-			"use a named volume (msb volume create NAME)",
-			arg);
-		return -1;
-	}
 	if (!c1 || c1[1] != '/') {
 		cli_err("invalid -v `%s`: expected NAME:/GUEST_PATH[:ro]", arg);
 		return -1;
@@ -230,6 +245,7 @@ int cmd_run(int argc, char **argv)
 	size_t nlabels = 0;
 	msb_tmpfs tmpfs[64];
 	msb_volume_mount volumes[64];
+	msb_bind_mount binds[16];
 	msb_patch patches[256];
 	int c;
 
@@ -296,6 +312,18 @@ int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'v':
+			if (optarg[0] == '/' || optarg[0] == '.') {
+				if (o.n_binds == 16) {
+					cli_err("too many host directories (at "
+						"most 16)");
+					return EXIT_MSB_ERROR;
+				}
+				if (parse_bind(optarg, &binds[o.n_binds]) < 0)
+					return EXIT_MSB_ERROR;
+				o.binds = binds;
+				o.n_binds++;
+				break;
+			}
 			if (o.n_volumes == 64) {
 				cli_err("too many -v options (at most 64)");
 				return EXIT_MSB_ERROR;

@@ -76,6 +76,13 @@ static char *config_json(const msb_sandbox_options *o)
 			json_pack("{s:s, s:I, s:I}", "path", o->tmpfs[i].path,
 				  "size", (json_int_t)o->tmpfs[i].size_bytes,
 				  "mode", (json_int_t)o->tmpfs[i].mode));
+	json_t *binds = json_array();
+	for (size_t i = 0; binds && i < o->n_binds; i++)
+		json_array_append_new(binds,
+				      json_pack("{s:s, s:s, s:b}", "host",
+						o->binds[i].host_path, "path",
+						o->binds[i].path, "ro",
+						o->binds[i].readonly != 0));
 	json_t *vols = json_array();
 	for (size_t i = 0; vols && i < o->n_volumes; i++)
 		json_array_append_new(vols,
@@ -84,7 +91,7 @@ static char *config_json(const msb_sandbox_options *o)
 						o->volumes[i].path, "ro",
 						o->volumes[i].readonly != 0));
 	json_t *c = json_pack(
-		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:s?}",
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:s?}",
 		"cpus", (json_int_t)o->cpus, "memory_mib",
 		(json_int_t)o->memory_mib, "boot_timeout_s",
 		(json_int_t)o->boot_timeout_s, "idle_timeout_s",
@@ -94,7 +101,8 @@ static char *config_json(const msb_sandbox_options *o)
 		(json_int_t)o->root_writable, "root_fstype",
 		o->root_fstype ? o->root_fstype : "", "env",
 		env ? env : json_array(), "tmpfs", tmpfs ? tmpfs : json_array(),
-		"volumes", vols ? vols : json_array(), "image", o->image);
+		"volumes", vols ? vols : json_array(), "binds",
+		binds ? binds : json_array(), "image", o->image);
 	char *s = c ? json_dumps(c, JSON_COMPACT) : NULL;
 	json_decref(c);
 	return s;
@@ -386,8 +394,22 @@ EXPORT void msb_sandbox_list_free(msb_sandbox_info *list, size_t count)
  * strings point into @c; @env is malloc'd. */
 static int options_from(msb_sandbox_options *o, const char **env_store[],
 			msb_tmpfs **tmpfs_store, msb_volume_mount **vol_store,
-			json_t *c)
+			msb_bind_mount **bind_store, json_t *c)
 {
+	json_t *binds = json_object_get(c, "binds");
+	size_t nb = json_array_size(binds);
+	msb_bind_mount *bm = calloc(nb + 1, sizeof(*bm));
+	if (!bm)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < nb; i++) {
+		json_t *e = json_array_get(binds, i);
+		bm[i].host_path = json_string_value(json_object_get(e, "host"));
+		bm[i].path = json_string_value(json_object_get(e, "path"));
+		bm[i].readonly = json_is_true(json_object_get(e, "ro"));
+	}
+	o->binds = bm;
+	o->n_binds = nb;
+	*bind_store = bm;
 	json_t *vols = json_object_get(c, "volumes");
 	size_t nv = json_array_size(vols);
 	msb_volume_mount *vm = calloc(nv + 1, sizeof(*vm));
@@ -457,6 +479,7 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 	_cleanup_free_ const char **env = NULL;
 	_cleanup_free_ msb_tmpfs *tmpfs = NULL;
 	_cleanup_free_ msb_volume_mount *vols = NULL;
+	_cleanup_free_ msb_bind_mount *binds = NULL;
 	sqlite3 *db = NULL;
 	int rc;
 
@@ -489,7 +512,7 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 				"sandbox `%s`: stored config unreadable", name);
 		goto out;
 	}
-	if ((rc = options_from(&o, &env, &tmpfs, &vols, c)) == 0) {
+	if ((rc = options_from(&o, &env, &tmpfs, &vols, &binds, c)) == 0) {
 		o.name = name;
 		o.detached = detached;
 		/* Its image was pulled when it was created. */

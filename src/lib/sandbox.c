@@ -101,6 +101,30 @@ static int check_options(const msb_sandbox_options *o)
 		return msb__error(MSB_EINVAL, 0,
 				  "invalid root size %u MiB: at most 16 TiB",
 				  o->root_size_mib);
+	if (o->n_binds > 16 || (o->n_binds && !o->binds))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid bind list (at most 16 directories)");
+	for (size_t i = 0; i < o->n_binds; i++) {
+		const msb_bind_mount *b = &o->binds[i];
+		struct stat st;
+		if (!b->path || b->path[0] != '/' || strlen(b->path) > 4000)
+			return msb__error(MSB_EINVAL, 0,
+					  "bind `%s`: the guest path must be "
+					  "absolute",
+					  b->host_path ? b->host_path
+						       : "(null)");
+		if (!b->host_path || stat(b->host_path, &st) < 0)
+			return msb__error(MSB_ENOTFOUND, errno,
+					  "host directory `%s` to share: %s",
+					  b->host_path ? b->host_path
+						       : "(null)",
+					  strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return msb__error(MSB_EINVAL, 0,
+					  "`%s` is not a directory: only "
+					  "directories can be shared",
+					  b->host_path);
+	}
 	if (o->n_volumes > 64 || (o->n_volumes && !o->volumes))
 		return msb__error(MSB_EINVAL, 0,
 				  "invalid volume list (at most 64 volumes)");
@@ -260,18 +284,34 @@ static void strv_free(char **v)
  * mounts; and the supervisor's disk list (volume i on SCSI target i). One
  * allocation per entry, NULL-terminated. Return: 0 or -MSB_E*.
  */
-static int mount_specs(char ***mounts, char ***disks, const char *home,
-		       const msb_sandbox_options *o)
+static int mount_specs(char ***mounts, char ***disks, char ***shares,
+		       const char *home, const msb_sandbox_options *o)
 {
-	char **m = calloc(o->n_volumes + o->n_tmpfs + 1, sizeof(char *));
+	char **m = calloc(o->n_volumes + o->n_binds + o->n_tmpfs + 1,
+			  sizeof(char *));
 	char **d = calloc(o->n_volumes + 1, sizeof(char *));
+	char **sh = calloc(o->n_binds + 1, sizeof(char *));
 	size_t n = 0;
 	int rc = 0;
 
 	*mounts = m;
 	*disks = d;
-	if (!m || !d)
+	*shares = sh;
+	if (!m || !d || !sh)
 		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < o->n_binds; i++) {
+		const msb_bind_mount *b = &o->binds[i];
+		_cleanup_free_ char *abs = realpath(b->host_path, NULL);
+		if (!abs)
+			return msb__error(MSB_ENOTFOUND, errno,
+					  "host directory `%s`: %s",
+					  b->host_path, strerror(errno));
+		const char *mode = b->readonly ? "ro" : "rw";
+		sh[i] = xasprintf("%s:%s", mode, abs);
+		m[n] = xasprintf("bind:fs%zu:%s:%s", i, mode, b->path);
+		if (!sh[i] || !m[n++])
+			return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < o->n_volumes; i++) {
 		const msb_volume_mount *v = &o->volumes[i];
 		_cleanup_free_ char *img = NULL;
@@ -593,7 +633,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	struct spawn_fds fds;
 	_cleanup_free_ char *json = NULL;
 	_cleanup_free_ char **env = NULL;
-	char **mounts = NULL, **disks = NULL;
+	char **mounts = NULL, **disks = NULL, **shares = NULL;
 	const char *accel = NULL;
 	msb_sandbox *sb = NULL;
 	int rc;
@@ -624,7 +664,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		goto undo;
 	if (!(env = merge_env(sb, opts->env)))
 		goto nomem_undo;
-	if ((rc = mount_specs(&mounts, &disks, paths.home, opts)) < 0)
+	if ((rc = mount_specs(&mounts, &disks, &shares, paths.home, opts)) < 0)
 		goto undo;
 
 	spec = (struct msb_vm_spec){
@@ -652,6 +692,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		.max_duration_s = opts->max_duration_s,
 		.mounts = mounts,
 		.disks = disks,
+		.shares = shares,
 		.root_size_mib = opts->root_size_mib,
 		.root_format = (char *)root_format(paths.rootfs),
 		.root_fstype = (char *)(opts->root_fstype ? opts->root_fstype
@@ -737,6 +778,7 @@ out:
 	msb__paths_clear(&paths);
 	strv_free(mounts);
 	strv_free(disks);
+	strv_free(shares);
 	return rc;
 }
 

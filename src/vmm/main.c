@@ -34,6 +34,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -41,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -557,6 +559,134 @@ static void lock_volumes(struct msb_qemu_config *qc)
 	qc->ndisks = n;
 }
 
+#define VIRTIOFSD "/usr/lib/qemu/virtiofsd"
+#define MAX_SHARES 16
+
+/* In the child: write @map to /proc/self/@file ("uid_map"...). */
+static int write_proc_self(const char *file, const char *map)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/%s", file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = write_all(fd, map, strlen(map)) < 0 ? -1 : 0;
+	close(fd);
+	return rc;
+}
+
+/*
+ * The child that becomes virtiofsd for @dir. It gets a mount namespace of
+ * its own (inside a user namespace mapping us to root when we are not
+ * root, so this works unprivileged), with a private /run for virtiofsd's
+ * pid files, and for a read-only share @dir bind-mounted read-only: the
+ * host refuses the writes, whatever the guest does. Then exec.
+ */
+static void __attribute__((noreturn))
+virtiofsd_child(const char *dir, bool ro, const char *sock, pid_t parent)
+{
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	char map[64];
+
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	if (uid != 0) {
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+			goto fail;
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+		if (write_proc_self("uid_map", map) < 0 ||
+		    write_proc_self("setgroups", "deny") < 0)
+			goto fail;
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+		if (write_proc_self("gid_map", map) < 0)
+			goto fail;
+	} else if (unshare(CLONE_NEWNS) < 0) {
+		goto fail;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") <
+		    0)
+		goto fail;
+	mkdir("/run/virtiofsd", 0755);
+	if (ro && (mount(dir, dir, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+		   mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY,
+			 NULL) < 0))
+		goto fail;
+	char src[PATH_MAX + 16], sockopt[PATH_MAX + 32];
+	snprintf(src, sizeof(src), "source=%s", dir);
+	snprintf(sockopt, sizeof(sockopt), "--socket-path=%s", sock);
+	int devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+	}
+	close_range(3, ~0U, 0);
+	execl(VIRTIOFSD, VIRTIOFSD, sockopt, "-o", src, "-o", "cache=auto",
+	      "-o", "sandbox=namespace", (char *)NULL);
+fail:
+	fprintf(stderr, "virtiofsd for `%s`: %s\n", dir, strerror(errno));
+	_exit(127);
+}
+
+/* Start a virtiofsd for each shared host directory; wait for its socket. */
+static void start_shares(struct msb_qemu_config *qc)
+{
+	static char socks[MAX_SHARES]
+			 [sizeof(((struct sockaddr_un *)0)->sun_path)];
+	static const char *sock_ptrs[MAX_SHARES];
+	size_t n = 0;
+
+	for (char **s = vmm.spec.shares; s && *s; s++, n++) {
+		if (n == MAX_SHARES)
+			fail(MSB_EINVAL, 0, "more than %d shared directories",
+			     MAX_SHARES);
+		if (strncmp(*s, "ro:", 3) && strncmp(*s, "rw:", 3))
+			fail(MSB_EINVAL, 0, "invalid share `%s` in the spec",
+			     *s);
+		if (access(VIRTIOFSD, X_OK) < 0)
+			fail(MSB_ENOTFOUND, errno,
+			     "%s not found: install the qemu-system-common "
+			     "package (./setup.sh does)",
+			     VIRTIOFSD);
+		const char *dir = *s + 3;
+		int k = snprintf(socks[n], sizeof(socks[n]),
+				 "%s/run/fs%zu.sock", vmm.spec.sandbox_dir, n);
+		if (k < 0 || (size_t)k >= sizeof(socks[n]))
+			fail(MSB_EINVAL, 0,
+			     "the sandbox folder's path is too long for a "
+			     "socket: use a shorter MSB_HOME");
+		unlink(socks[n]);
+		pid_t parent = getpid();
+		pid_t pid = fork();
+		if (pid < 0)
+			fail(MSB_ESYS, errno, "fork: %s", strerror(errno));
+		if (pid == 0)
+			virtiofsd_child(dir, !strncmp(*s, "ro:", 3), socks[n],
+					parent);
+		/* Ready when its socket exists; gone if it exited. */
+		for (int t = 0;; t += 10) {
+			struct stat st;
+			int status;
+			if (stat(socks[n], &st) == 0 && S_ISSOCK(st.st_mode))
+				break;
+			if (waitpid(pid, &status, WNOHANG) == pid || t > 10000)
+				fail(MSB_ESYS, 0,
+				     "sharing `%s` failed (virtiofsd): see %s/vmm.log",
+				     dir, vmm.log_dir);
+			struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		sock_ptrs[n] = socks[n];
+	}
+	qc->fs_sockets = sock_ptrs;
+	qc->nfs = n;
+}
+
 static void spawn_qemu(void)
 {
 	int sv[2], qmp[2];
@@ -582,6 +712,7 @@ static void spawn_qemu(void)
 		.qmp_fd = 4,
 	};
 	lock_volumes(&qc);
+	start_shares(&qc);
 	_cleanup_free_ char **argv = msb_qemu_argv(&qc);
 	if (!argv)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");

@@ -69,7 +69,7 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	/* microvm keeps ACPI on: devices are found and power-off works
 	 * through it (FACTS.md). */
 	add(&a, "-M");
-	add(&a, "microvm");
+	add(&a, c->nfs ? "microvm,memory-backend=mem" : "microvm");
 	add(&a, "-accel");
 	add(&a, "%s", c->kvm ? "kvm" : "tcg");
 	if (c->kvm) {
@@ -78,6 +78,12 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	}
 	add(&a, "-m");
 	add(&a, "%u", c->memory_mib);
+	if (c->nfs) {
+		/* vhost-user daemons map guest RAM: it must be shareable. */
+		add(&a, "-object");
+		add(&a, "memory-backend-memfd,id=mem,size=%uM,share=on",
+		    c->memory_mib);
+	}
 	add(&a, "-smp");
 	add(&a, "%u", c->cpus);
 	add(&a, "-nodefaults");
@@ -124,6 +130,15 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	add(&a, "-device");
 	add(&a, "virtio-rng-device");
 
+	for (size_t i = 0; i < c->nfs; i++) {
+		_cleanup_free_ char *s = msb_qemu_escape(c->fs_sockets[i]);
+		if (!s)
+			a.failed = true;
+		add(&a, "-chardev");
+		add(&a, "socket,id=fs%zu,path=%s", i, s ? s : "");
+		add(&a, "-device");
+		add(&a, "vhost-user-fs-device,chardev=fs%zu,tag=fs%zu", i, i);
+	}
 	if (c->ndisks) {
 		add(&a, "-device");
 		add(&a, "virtio-scsi-device,id=scsi0");

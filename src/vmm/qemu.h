@@ -29,6 +29,10 @@ struct msb_qemu_config {
 	const char *const *disks;
 	const bool *disks_ro;
 	size_t ndisks;
+	/* Host directories over virtio-fs: the vhost-user sockets of their
+	 * virtiofsd, tag "fs<i>". Guest RAM then comes from a shared memfd. */
+	const char *const *fs_sockets;
+	size_t nfs;
 };
 
 /*

@@ -50,6 +50,7 @@ static const struct {
 	{"env", offsetof(struct msb_vm_spec, env)},
 	{"mounts", offsetof(struct msb_vm_spec, mounts)},
 	{"disks", offsetof(struct msb_vm_spec, disks)},
+	{"shares", offsetof(struct msb_vm_spec, shares)},
 };
 
 #define FIELD(s, off, type) (*(type *)((char *)(s) + (off)))

@@ -55,6 +55,9 @@ struct msb_vm_spec {
 	bool root_direct; /* boot rootfs itself, read-write (no overlay) */
 	char **disks;     /* volume images, "ro:PATH" or "rw:PATH"; disk i is
 			     SCSI target i ("vol:i:..." in mounts) */
+	char **shares;    /* host directories, "ro:DIR" or "rw:DIR"; share i
+			     has virtio-fs tag "fs<i>" ("bind:fs<i>:..." in
+			     mounts) */
 	bool hold;        /* accept no other client until the creator sends
 			     OPEN (it is preparing the sandbox: patches) */
 };

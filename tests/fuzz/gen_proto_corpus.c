@@ -192,11 +192,14 @@ static void agent_seeds(const char *agent_dir)
 			     .root = msb_str("/dev/vda"),
 			     .env = {.v = env_std}};
 	seed("hello", 0, 0, &m);
-	static const char *const mounts_ok[] = {"tmpfs:1048576:1777:/scratch",
-						"tmpfs:0:755:/a:b", NULL};
-	static const char *const mounts_bad[] = {"tmpfs:1k:1777:/x",
-						 "tmpfs:0:9:/x", "nfs:0:0:/x",
-						 "tmpfs:0:755:rel", NULL};
+	static const char *const mounts_ok[] = {
+		"tmpfs:1048576:1777:/scratch", "tmpfs:0:755:/a:b",
+		"vol:3:ro:/data", "bind:fs0:rw:/work", NULL};
+	static const char *const mounts_bad[] = {
+		"tmpfs:1k:1777:/x", "tmpfs:0:9:/x",
+		"nfs:0:0:/x",       "tmpfs:0:755:rel",
+		"vol:256:ro:/x",    "bind::rw:/x",
+		"vol:1:rx:/x",      NULL};
 	m.has |= MSB_HAS(MSB_FLD_MOUNTS);
 	m.mounts.v = mounts_ok;
 	seed("hello-mounts", 0, 0, &m);
