@@ -333,7 +333,7 @@ static void handle_hello(struct agent *a, uint32_t stream,
 	/* Volume drivers come from the initramfs, so before the switch. */
 	if (wants_mount(m, "vol:"))
 		init_modules_from(AGENT_VOLUME_MODULES);
-	if (wants_mount(m, "bind:"))
+	if (wants_mount(m, "bind:") || (fstype && !strcmp(fstype, "virtiofs")))
 		init_modules_from(AGENT_VIRTIOFS_MODULES);
 	if (init_switch_root(root, fstype, err, sizeof(err)) < 0) {
 		agent_log("%s", err);

@@ -104,6 +104,7 @@ struct msb_sandbox {
 	char *workdir;
 	char *user;
 	msb_image *image; /* NULL for a disk image root */
+	char *root_dir;   /* a host directory as the root, or NULL */
 };
 
 /* exec.c: the exec request for @argv with the sandbox's defaults. */

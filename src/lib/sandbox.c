@@ -238,6 +238,16 @@ static int pick_root(msb_sandbox *sb, struct msb_paths *paths,
 		rc = msb__image_default(&sb->image, paths->home,
 					paths->default_layout);
 	} else if (is_disk_path(image)) {
+		if (stat(image, &st) == 0 && S_ISDIR(st.st_mode)) {
+			/* A host directory as the root: shared (virtio-fs). */
+			free(sb->root_dir);
+			sb->root_dir = realpath(image, NULL);
+			return sb->root_dir
+				       ? 0
+				       : msb__error(MSB_ESYS, errno,
+						    "realpath `%s`: %s", image,
+						    strerror(errno));
+		}
 		if (stat(image, &st) < 0 || !S_ISREG(st.st_mode))
 			return msb__error(
 				MSB_ENOTFOUND, errno,
@@ -285,12 +295,13 @@ static void strv_free(char **v)
  * allocation per entry, NULL-terminated. Return: 0 or -MSB_E*.
  */
 static int mount_specs(char ***mounts, char ***disks, char ***shares,
-		       const char *home, const msb_sandbox_options *o)
+		       const char *home, const char *root_dir,
+		       const msb_sandbox_options *o)
 {
 	char **m = calloc(o->n_volumes + o->n_binds + o->n_tmpfs + 1,
 			  sizeof(char *));
 	char **d = calloc(o->n_volumes + 1, sizeof(char *));
-	char **sh = calloc(o->n_binds + 1, sizeof(char *));
+	char **sh = calloc(o->n_binds + 2, sizeof(char *));
 	size_t n = 0;
 	int rc = 0;
 
@@ -299,6 +310,13 @@ static int mount_specs(char ***mounts, char ***disks, char ***shares,
 	*shares = sh;
 	if (!m || !d || !sh)
 		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	if (root_dir) {
+		/* the last share, after the binds */
+		sh[o->n_binds] = xasprintf(
+			"%s:%s", o->root_writable ? "rw" : "ro", root_dir);
+		if (!sh[o->n_binds])
+			return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < o->n_binds; i++) {
 		const msb_bind_mount *b = &o->binds[i];
 		_cleanup_free_ char *abs = realpath(b->host_path, NULL);
@@ -634,6 +652,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	_cleanup_free_ char *json = NULL;
 	_cleanup_free_ char **env = NULL;
 	char **mounts = NULL, **disks = NULL, **shares = NULL;
+	char root_dev[32] = "/dev/vda";
 	const char *accel = NULL;
 	msb_sandbox *sb = NULL;
 	int rc;
@@ -664,8 +683,11 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		goto undo;
 	if (!(env = merge_env(sb, opts->env)))
 		goto nomem_undo;
-	if ((rc = mount_specs(&mounts, &disks, &shares, paths.home, opts)) < 0)
+	if ((rc = mount_specs(&mounts, &disks, &shares, paths.home,
+			      sb->root_dir, opts)) < 0)
 		goto undo;
+	if (sb->root_dir)
+		snprintf(root_dev, sizeof(root_dev), "fs%zu", opts->n_binds);
 
 	spec = (struct msb_vm_spec){
 		.name = sb->name,
@@ -694,9 +716,14 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		.disks = disks,
 		.shares = shares,
 		.root_size_mib = opts->root_size_mib,
-		.root_format = (char *)root_format(paths.rootfs),
-		.root_fstype = (char *)(opts->root_fstype ? opts->root_fstype
-							  : "ext4"),
+		.root_format = sb->root_dir ? (char *)"dir"
+					    : (char *)root_format(paths.rootfs),
+		.root_fstype =
+			sb->root_dir
+				? (char *)"virtiofs"
+				: (char *)(opts->root_fstype ? opts->root_fstype
+							     : "ext4"),
+		.root_dev = root_dev,
 		.root_direct = opts->root_writable != 0,
 		.hold = creating && opts->n_patches > 0,
 	};
@@ -946,6 +973,7 @@ EXPORT void msb_sandbox_free(msb_sandbox *sb)
 	free(sb->name);
 	free(sb->workdir);
 	free(sb->user);
+	free(sb->root_dir);
 	msb__image_free(sb->image);
 	free(sb);
 }

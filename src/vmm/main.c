@@ -700,7 +700,7 @@ static void spawn_qemu(void)
 		.name = vmm.spec.name,
 		.kernel = vmm.spec.kernel,
 		.initrd = vmm.spec.initrd,
-		.disk = vmm.disk,
+		.disk = strcmp(vmm.spec.root_format, "dir") ? vmm.disk : NULL,
 		.disk_format =
 			vmm.spec.root_direct ? vmm.spec.root_format : "qcow2",
 		.console_log = vmm.console_log,
@@ -779,7 +779,7 @@ static void send_hello(void)
 		       MSB_HAS(MSB_FLD_FSTYPE) | MSB_HAS(MSB_FLD_HOSTNAME) |
 		       MSB_HAS(MSB_FLD_ENV) | MSB_HAS(MSB_FLD_TIME),
 		.version = MSB_PROTO_VERSION,
-		.root = msb_str("/dev/vda"),
+		.root = msb_str(vmm.spec.root_dev),
 		.fstype = msb_str(vmm.spec.root_fstype),
 		.hostname = msb_str(host),
 		.env = {.v = (const char *const *)vmm.spec.env},
@@ -1604,7 +1604,8 @@ int main(int argc, char **argv)
 	listen_agent();
 	logmsg("sandbox `%s`: %u vCPU, %u MiB", vmm.spec.name, vmm.spec.cpus,
 	       vmm.spec.memory_mib);
-	create_disk();
+	if (strcmp(vmm.spec.root_format, "dir"))
+		create_disk(); /* else the root is a shared directory */
 	spawn_qemu();
 	if (!add_client(MSB_VMM_FD_CLIENT))
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");

@@ -57,7 +57,7 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 {
 	struct argbuf a = {0};
 	_cleanup_free_ char *name = msb_qemu_escape(c->name);
-	_cleanup_free_ char *disk = msb_qemu_escape(c->disk);
+	_cleanup_free_ char *disk = msb_qemu_escape(c->disk ? c->disk : "");
 	_cleanup_free_ char *con = msb_qemu_escape(c->console_log);
 
 	if (!name || !disk || !con)
@@ -121,11 +121,13 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	add(&a, "-device");
 	add(&a, "virtserialport,chardev=agent,name=agent");
 
-	add(&a, "-drive");
-	add(&a, "file=%s,if=none,id=root,format=%s,discard=unmap", disk,
-	    c->disk_format ? c->disk_format : "qcow2");
-	add(&a, "-device");
-	add(&a, "virtio-blk-device,drive=root");
+	if (c->disk) {
+		add(&a, "-drive");
+		add(&a, "file=%s,if=none,id=root,format=%s,discard=unmap", disk,
+		    c->disk_format ? c->disk_format : "qcow2");
+		add(&a, "-device");
+		add(&a, "virtio-blk-device,drive=root");
+	}
 
 	add(&a, "-device");
 	add(&a, "virtio-rng-device");

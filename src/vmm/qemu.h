@@ -15,7 +15,8 @@ struct msb_qemu_config {
 	const char *name;   /* sandbox name, shown by ps (-name) */
 	const char *kernel; /* vmlinux, booted through PVH */
 	const char *initrd;
-	const char *disk;        /* root disk: a qcow2 overlay, or the disk */
+	const char *disk; /* root disk: a qcow2 overlay, or the disk; NULL:
+			     none (the root is a shared directory) */
 	const char *disk_format; /* "qcow2" or "raw"; NULL: qcow2 */
 	const char *console_log; /* serial console is written here */
 	unsigned int cpus;

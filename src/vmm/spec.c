@@ -28,6 +28,7 @@ static const struct {
 	{"accel", offsetof(struct msb_vm_spec, accel)},
 	{"root_format", offsetof(struct msb_vm_spec, root_format)},
 	{"root_fstype", offsetof(struct msb_vm_spec, root_fstype)},
+	{"root_dev", offsetof(struct msb_vm_spec, root_dev)},
 };
 
 static const struct {

@@ -52,6 +52,8 @@ struct msb_vm_spec {
 	unsigned int root_size_mib; /* writable root's size; 0: the image's */
 	char *root_format;          /* of rootfs: "raw" or "qcow2" */
 	char *root_fstype;          /* the root filesystem's type ("ext4") */
+	char *root_dev;   /* what the guest mounts as root: "/dev/vda", or the
+			     virtio-fs tag of a shared directory root */
 	bool root_direct; /* boot rootfs itself, read-write (no overlay) */
 	char **disks;     /* volume images, "ro:PATH" or "rw:PATH"; disk i is
 			     SCSI target i ("vol:i:..." in mounts) */

@@ -86,6 +86,18 @@ if [ -r "$base" ]; then
 	expect "a second user refused" 125 "$MSB" run "$work/root.raw" -- true
 	contains "root in use message" "$work/err" "in use by another sandbox"
 	"$MSB" rm -f rootw >/dev/null 2>&1
+	# a host directory as the root (virtio-fs): read-only unless asked
+	mkdir "$work/rootdir"
+	if debugfs -R "rdump / $work/rootdir" "$base" >/dev/null 2>&1; then
+		expect "directory root" 0 "$MSB" run "$work/rootdir" -- sh -c 'mount | grep " / "; cat /etc/hostname >/dev/null && echo readable; echo x >/etc/x 2>/dev/null; echo "write=$?"'
+		contains "root over virtiofs" "$work/out" "type virtiofs"
+		contains "directory root is readable" "$work/out" "readable"
+		contains "directory root read-only by default" "$work/out" "write=1"
+		expect "writable directory root" 0 "$MSB" run --root-writable "$work/rootdir" -- sh -c 'echo fromguest >/root/z'
+		[ "$(cat "$work/rootdir/root/z" 2>/dev/null)" = fromguest ] && ok "writable directory root writes the host directory" || bad "no /root/z on the host"
+	else
+		bad "debugfs rdump of $base failed"
+	fi
 else
 	bad "no $base to test disk roots with"
 fi
