@@ -792,6 +792,14 @@ int msb_volume_list_dir(msb_fs_entry **out, size_t *count, const char *volume,
 			const char *path);
 int msb_volume_copy_out(const char *volume, const char *path,
 			const char *host_path);
+/*
+ * msb_volume_copy_in() - copy a host file, symlink or tree to @path in a
+ * volume no sandbox has mounted at all (MSB_ESTATE otherwise), keeping
+ * permission bits, owners and times; its parent must exist. A file there
+ * is replaced; MSB_ENOSPC when the volume is full.
+ */
+int msb_volume_copy_in(const char *volume, const char *host_path,
+		       const char *path);
 /* Create the symbolic link @path pointing to @target (any text). */
 int msb_sandbox_fs_symlink(msb_sandbox *sb, const char *path,
 			   const char *target);

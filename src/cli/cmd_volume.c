@@ -27,6 +27,8 @@ static const char volume_usage[] =
 	"  ls NAME [PATH]               list a directory of a volume (default\n"
 	"                               /) from the host\n"
 	"  cp NAME:PATH HOST_PATH       copy a file or tree out of a volume\n"
+	"  cp HOST_PATH NAME:PATH       copy a file or tree into a volume that\n"
+	"                               no sandbox has mounted\n"
 	"  inspect NAME...              volumes as JSON\n"
 	"  rm NAME...                   delete volumes (not while mounted)\n";
 
@@ -218,13 +220,31 @@ static int volume_cp(int argc, char **argv)
 	}
 	char *colon = strchr(argv[1], ':');
 	if (!colon || colon[1] != '/') {
-		if (strchr(argv[2], ':'))
-			cli_err("copying into a volume from the host is not "
-				"available yet: mount it in a sandbox and use "
-				"msb cp");
-		else
-			cli_err("usage: msb volume cp NAME:/PATH HOST_PATH");
-		return 2;
+		/* host → volume */
+		char *c2 = strchr(argv[2], ':');
+		if (!c2 || c2[1] != '/') {
+			cli_err("usage: msb volume cp NAME:/PATH HOST_PATH, or "
+				"HOST_PATH NAME:/PATH");
+			return 2;
+		}
+		*c2 = '\0';
+		const char *vpath = c2 + 1;
+		_cleanup_free_ char *into = NULL;
+		msb_fs_entry *e = NULL;
+		size_t n = 0;
+		/* Into an existing directory: keep the source's name. */
+		if (msb_volume_list_dir(&e, &n, argv[2], vpath) == 0) {
+			const char *b = strrchr(argv[1], '/');
+			b = b && b[1] ? b + 1 : argv[1];
+			into = xasprintf(
+				"%s%s%s", vpath,
+				vpath[strlen(vpath) - 1] == '/' ? "" : "/", b);
+		}
+		msb_fs_entries_free(e, n);
+		if (msb_volume_copy_in(argv[2], argv[1], into ? into : vpath) <
+		    0)
+			return cli_fail(1);
+		return 0;
 	}
 	*colon = '\0';
 	const char *path = colon + 1, *dst = argv[2];

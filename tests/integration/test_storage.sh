@@ -212,9 +212,28 @@ expect "volume cp out" 0 "$MSB" volume cp v0:/t "$work/t"
 if cmp -s "$work/sums" "$work/hostsums"; then ok "copied out intact (md5)"; else bad "checksums differ: $(cat "$work/sums" "$work/hostsums")"; fi
 [ "$(stat -c %a "$work/t/f")" = 640 ] && ok "modes kept" || bad "mode of f: $(stat -c %a "$work/t/f")"
 [ "$(readlink "$work/t/link")" = f ] && ok "symlinks kept" || bad "link: $(readlink "$work/t/link")"
+# and copying in: into a directory, then read in a guest
+mkdir -p "$work/in/sub"
+echo infile >"$work/in/f"
+chmod 604 "$work/in/f"
+ln -s f "$work/in/link"
+head -c 400000 /dev/urandom >"$work/in/sub/bin"
+(cd "$work/in" && md5sum f sub/bin) >"$work/insums"
+expect "volume cp in" 0 "$MSB" volume cp "$work/in" v1:/
+expect "copied in, read by a guest" 0 "$MSB" run -v v1:/v -- sh -c 'cd /v/in && md5sum f sub/bin; stat -c %a f; readlink link'
+head -2 "$work/out" >"$work/guestsums"
+if cmp -s "$work/insums" "$work/guestsums"; then ok "copied in intact (md5)"; else bad "checksums differ: $(cat "$work/insums" "$work/guestsums")"; fi
+contains "copy in keeps modes" "$work/out" "604"
+contains "copy in keeps symlinks" "$work/out" $'\nf'
+if e2fsck -fn "$MSB_HOME/volumes/v1/disk.img" >/dev/null 2>&1; then ok "filesystem clean after copying in"; else bad "e2fsck finds errors after copy in"; fi
+head -c $((20 << 20)) /dev/zero >"$work/big"
+expect "copy in past the quota" 1 "$MSB" volume cp "$work/big" v1:/big
+contains "full volume message" "$work/err" "is full"
+if e2fsck -fn "$MSB_HOME/volumes/v1/disk.img" >/dev/null 2>&1; then ok "filesystem clean after filling it"; else bad "e2fsck finds errors after a full copy"; fi
 expect "volume ls missing path" 1 "$MSB" volume ls v0 /nope
 expect "run -d holding v0" 0 "$MSB" run -d --name holder -v v0:/v
 expect "host access refused while mounted read-write" 1 "$MSB" volume ls v0
+expect "copy in refused while mounted" 1 "$MSB" volume cp "$work/in" v0:/x
 contains "refusal names the holder" "$work/err" "\`holder\`"
 "$MSB" rm -f holder >/dev/null 2>&1
 expect "unknown volume" 125 "$MSB" run -v nope:/x -- true
