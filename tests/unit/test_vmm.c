@@ -110,6 +110,9 @@ static void test_escape(void)
 static void test_spec_roundtrip(void)
 {
 	char *env[] = {"A=1", "B=two words", NULL};
+	char *mounts[] = {"vol:0:ro:/data", "tmpfs:0:1777:/t", NULL};
+	char *disks[] = {"ro:/v/disk.img", NULL};
+	char *shares[] = {NULL};
 	struct msb_vm_spec s = {
 		.name = "n",
 		.ephemeral = true,
@@ -128,6 +131,15 @@ static void test_spec_roundtrip(void)
 		.accel = "tcg",
 		.boot_timeout_ms = 5000,
 		.idle_timeout_s = 7,
+		.root_format = "qcow2",
+		.root_fstype = "ext4",
+		.root_dev = "/dev/vda",
+		.root_size_mib = 4096,
+		.root_direct = true,
+		.hold = true,
+		.mounts = mounts,
+		.disks = disks,
+		.shares = shares,
 	};
 	char *json = NULL, err[256];
 	struct msb_vm_spec t;
@@ -144,6 +156,15 @@ static void test_spec_roundtrip(void)
 	CHECK(t.env[2] == NULL);
 	CHECK_STR(t.accel, "tcg");
 	CHECK_STR(t.rootfs, "/r");
+	CHECK_STR(t.root_format, "qcow2");
+	CHECK_STR(t.root_dev, "/dev/vda");
+	CHECK(t.root_size_mib == 4096 && t.root_direct && t.hold);
+	CHECK_STR(t.mounts[0], "vol:0:ro:/data");
+	CHECK_STR(t.mounts[1], "tmpfs:0:1777:/t");
+	CHECK(t.mounts[2] == NULL);
+	CHECK_STR(t.disks[0], "ro:/v/disk.img");
+	CHECK(t.disks[1] == NULL);
+	CHECK(t.shares && t.shares[0] == NULL);
 	msb_spec_clear(&t);
 	free(json);
 
