@@ -2,6 +2,8 @@
 /* msb-agent: the mounts of the hello (see mount.h). */
 #include "mount.h"
 
+#include "util/util.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -15,25 +17,6 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
-
-/* A decimal number of @n bytes, no sign, no overflow. */
-static int parse_dec(const char *p, size_t n, uint64_t *out)
-{
-	uint64_t x = 0;
-
-	if (!n || n > 20)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		uint64_t d = (uint64_t)(p[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
-			return -1;
-		x = x * 10 + d;
-	}
-	*out = x;
-	return 0;
-}
 
 int agent_mount_parse(struct agent_mount *m, const char *spec, size_t len,
 		      char *why, size_t whylen)
@@ -68,7 +51,7 @@ int agent_mount_parse(struct agent_mount *m, const char *spec, size_t len,
 	} else if (klen == 3 && !memcmp(p, "vol", 3)) {
 		uint64_t id;
 		m->kind = AGENT_MOUNT_VOLUME;
-		if (parse_dec(c1 + 1, (size_t)(c2 - c1 - 1), &id) < 0 ||
+		if (msb_parse_dec(c1 + 1, (size_t)(c2 - c1 - 1), &id) < 0 ||
 		    id > 255) {
 			snprintf(why, whylen, "bad volume target");
 			return -1;
@@ -83,7 +66,8 @@ int agent_mount_parse(struct agent_mount *m, const char *spec, size_t len,
 	} else if (klen == 5 && !memcmp(p, "tmpfs", 5)) {
 		uint64_t mode = 0;
 		m->kind = AGENT_MOUNT_TMPFS;
-		if (parse_dec(c1 + 1, (size_t)(c2 - c1 - 1), &m->size) < 0) {
+		if (msb_parse_dec(c1 + 1, (size_t)(c2 - c1 - 1), &m->size) <
+		    0) {
 			snprintf(why, whylen, "bad size");
 			return -1;
 		}

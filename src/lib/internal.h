@@ -20,6 +20,18 @@
  */
 __attribute__((format(printf, 3, 4))) int msb__error(int code, int err,
 						     const char *fmt, ...);
+/* The start of a call that returns a list: clear the error; both outputs
+ * required (else return MSB_EINVAL), set to empty. */
+#define MSB_LIST_START(out, count)                                             \
+	do {                                                                   \
+		msb__error_clear();                                            \
+		if (!(out) || !(count))                                        \
+			return msb__error(MSB_EINVAL, 0,                       \
+					  "out and count are required");       \
+		*(out) = NULL;                                                 \
+		*(count) = 0;                                                  \
+	} while (0)
+
 /* Clear the thread's error (at the start of public calls). */
 void msb__error_clear(void);
 /* Set the exec_failure of the error just recorded. */

@@ -339,11 +339,7 @@ EXPORT int msb_sandbox_list(msb_sandbox_info **out, size_t *count)
 	size_t n = 0;
 	int rc;
 
-	msb__error_clear();
-	if (!out || !count)
-		return msb__error(MSB_EINVAL, 0, "out and count are required");
-	*out = NULL;
-	*count = 0;
+	MSB_LIST_START(out, count);
 	if ((rc = msb__paths_home(&paths)) < 0)
 		return rc;
 	if ((rc = msb__db_open(&db, paths.home)) < 0)

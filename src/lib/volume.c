@@ -231,11 +231,7 @@ EXPORT int msb_volume_list(msb_volume_info **out, size_t *count)
 	size_t n = 0;
 	int rc;
 
-	msb__error_clear();
-	if (!out || !count)
-		return msb__error(MSB_EINVAL, 0, "out and count are required");
-	*out = NULL;
-	*count = 0;
+	MSB_LIST_START(out, count);
 	if ((rc = msb__paths_home(&paths)) < 0)
 		return rc;
 	_cleanup_free_ char *dir = xasprintf("%s/volumes", paths.home);

@@ -150,6 +150,13 @@ static int entry_of(msb_fs_entry *e, struct vol *v, ext2_ino_t ino,
 	return 0;
 }
 
+/* "." or "..": not listed, not copied. */
+static bool is_dot(const char *name, size_t len)
+{
+	return (len == 1 && name[0] == '.') ||
+	       (len == 2 && name[0] == '.' && name[1] == '.');
+}
+
 struct listing {
 	struct vol *v;
 	msb_fs_entry *e;
@@ -166,8 +173,7 @@ static int list_one(struct ext2_dir_entry *d, int offset, int blocksize,
 	(void)blocksize;
 	(void)buf;
 
-	if ((nlen == 1 && d->name[0] == '.') ||
-	    (nlen == 2 && d->name[0] == '.' && d->name[1] == '.'))
+	if (is_dot(d->name, nlen))
 		return 0;
 	msb_fs_entry *g = realloc(l->e, (l->n + 1) * sizeof(*g));
 	if (!g) {
@@ -189,11 +195,7 @@ EXPORT int msb_volume_list_dir(msb_fs_entry **out, size_t *count,
 	ext2_ino_t ino;
 	int rc;
 
-	msb__error_clear();
-	if (!out || !count)
-		return msb__error(MSB_EINVAL, 0, "out and count are required");
-	*out = NULL;
-	*count = 0;
+	MSB_LIST_START(out, count);
 	if ((rc = vol_open(&v, volume)) < 0)
 		return rc;
 	if ((rc = vol_lookup(&v, path, &ino)) == 0) {
@@ -236,8 +238,7 @@ static int copy_child(struct ext2_dir_entry *d, int offset, int blocksize,
 	(void)blocksize;
 	(void)buf;
 
-	if ((nlen == 1 && d->name[0] == '.') ||
-	    (nlen == 2 && d->name[0] == '.' && d->name[1] == '.'))
+	if (is_dot(d->name, nlen))
 		return 0;
 	_cleanup_free_ char *s =
 		xasprintf("%s/%.*s", t->src, (int)nlen, d->name);

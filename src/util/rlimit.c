@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/util.h"
+
 static const struct {
 	const char *name;
 	int resource;
@@ -31,24 +33,14 @@ static const struct {
 /* A value: digits (no sign, no overflow) or "unlimited". */
 static int parse_value(const char *p, size_t n, rlim_t *v)
 {
-	uint64_t x = 0;
+	uint64_t x;
 
 	if (n == 9 && !memcmp(p, "unlimited", 9)) {
 		*v = RLIM_INFINITY;
 		return 0;
 	}
-	if (n == 0 || n > 20)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		uint64_t d = (uint64_t)(p[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
-			return -1;
-		x = x * 10 + d;
-	}
-	if ((rlim_t)x == RLIM_INFINITY)
-		return -1; /* spell it "unlimited" */
+	if (msb_parse_dec(p, n, &x) < 0 || (rlim_t)x == RLIM_INFINITY)
+		return -1; /* the infinite value is spelt "unlimited" */
 	*v = (rlim_t)x;
 	return 0;
 }
@@ -82,8 +74,8 @@ int msb_rlimit_parse(const char *spec, size_t len, int *resource,
 	const char *colon = memchr(v, ':', vlen);
 	size_t slen = colon ? (size_t)(colon - v) : vlen;
 	if (parse_value(v, slen, &rl->rlim_cur) < 0 ||
-	    (colon && parse_value(colon + 1, vlen - slen - 1,
-				  &rl->rlim_max) < 0)) {
+	    (colon &&
+	     parse_value(colon + 1, vlen - slen - 1, &rl->rlim_max) < 0)) {
 		snprintf(why, whylen,
 			 "bad value for `%s`: a number or `unlimited`, "
 			 "SOFT[:HARD]",
@@ -93,7 +85,8 @@ int msb_rlimit_parse(const char *spec, size_t len, int *resource,
 	if (!colon)
 		rl->rlim_max = rl->rlim_cur;
 	if (rl->rlim_cur > rl->rlim_max) {
-		snprintf(why, whylen, "`%s`: the soft limit exceeds the hard one",
+		snprintf(why, whylen,
+			 "`%s`: the soft limit exceeds the hard one",
 			 names[i].name);
 		return -1;
 	}

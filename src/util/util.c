@@ -151,3 +151,21 @@ int set_nonblock(int fd, int on)
 	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
 	return fcntl(fd, F_SETFL, fl);
 }
+
+int msb_parse_dec(const char *p, size_t n, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	if (!n || n > 20)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		uint64_t d = (uint64_t)(p[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return -1;
+		x = x * 10 + d;
+	}
+	*out = x;
+	return 0;
+}

@@ -87,6 +87,13 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Remove a file or a whole tree (not following symlinks, not crossing
  * mounts). Return 0, or -1 with errno of the first failure. */
+/*
+ * msb_parse_dec() - the unsigned decimal number in the @n bytes at @p:
+ * digits only (no sign, no blanks), 1 to 20 of them, no overflow.
+ * Return: 0, or -1.
+ */
+int msb_parse_dec(const char *p, size_t n, uint64_t *out);
+
 int rm_rf(const char *path);
 
 /* Monotonic clock in microseconds. */

@@ -726,11 +726,7 @@ EXPORT int msb_image_list(msb_image ***out, size_t *count)
 	size_t n = 0;
 	int rc;
 
-	msb__error_clear();
-	if (!out || !count)
-		return msb__error(MSB_EINVAL, 0, "out and count are required");
-	*out = NULL;
-	*count = 0;
+	MSB_LIST_START(out, count);
 	if ((rc = msb__paths_home(&paths)) < 0)
 		return rc;
 	if ((rc = msb_store_open(&store, paths.home)) < 0 ||
