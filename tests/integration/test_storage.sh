@@ -45,12 +45,24 @@ contains "not a directory message" "$work/err" "not a directory"
 # --- as an ordinary user: volumes, host directories, tmpfs ---
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	uhome=$(mktemp -d /tmp/msb-user-XXXXXX)
-	mkdir -p "$uhome/share"
+	mkdir -p "$uhome/share" "$uhome/bin" "$uhome/guest"
 	echo mine >"$uhome/share/f"
+	# The checkout may be private to root: the user gets its own copy of
+	# msb, the library, the supervisor and the guest files.
+	build=$(cd "$(dirname "$MSB")/../.." && pwd)
+	cp "$MSB" "$build/src/vmm/msb-vmm" "$uhome/bin/"
+	cp -L "$build/src/lib/libmicrosandbox.so.0" "$uhome/bin/"
+	cp -r --sparse=always "$MSB_TEST_GUEST_DIR"/. "$uhome/guest/"
 	chown -R 65534:65534 "$uhome"
-	asuser() { setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$uhome" MSB_HOME="$uhome/msb" "$@"; }
-	expect "user: volume create" 0 asuser "$MSB" volume create --quota 16m uvol
-	expect "user: run with a volume, a share and a tmpfs" 0 asuser "$MSB" run -v uvol:/v -v "$uhome/share:/s" --tmpfs /t:1m -- sh -c 'id -u; cat /s/f; echo fromguest >/s/g; echo vol >/v/x; cat /v/x; echo t >/t/x && echo tmpfs-ok'
+	asuser() {
+		setpriv --reuid=65534 --regid=65534 --clear-groups env \
+			HOME="$uhome" MSB_HOME="$uhome/msb" \
+			LD_LIBRARY_PATH="$uhome/bin" MSB_VMM="$uhome/bin/msb-vmm" \
+			MSB_GUEST_DIR="$uhome/guest" "$@"
+	}
+	UMSB=$uhome/bin/msb
+	expect "user: volume create" 0 asuser "$UMSB" volume create --quota 16m uvol
+	expect "user: run with a volume, a share and a tmpfs" 0 asuser "$UMSB" run -v uvol:/v -v "$uhome/share:/s" --tmpfs /t:1m -- sh -c 'id -u; cat /s/f; echo fromguest >/s/g; echo vol >/v/x; cat /v/x; echo t >/t/x && echo tmpfs-ok'
 	contains "user: guest runs as root" "$work/out" $'0\nmine'
 	contains "user: volume works" "$work/out" "vol"
 	contains "user: tmpfs works" "$work/out" "tmpfs-ok"
