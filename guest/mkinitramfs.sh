@@ -36,7 +36,12 @@ die() {
 	exit 1
 }
 
-[ $# -eq 3 ] || die "usage: $prog AGENT KERNEL_DIR OUT"
+extras=0
+if [ "${1:-}" = --extras ]; then
+	extras=1
+	shift
+fi
+[ $# -eq 3 ] || die "usage: $prog [--extras] AGENT KERNEL_DIR OUT"
 agent=$1
 kdir=$2
 out=$3
@@ -130,7 +135,7 @@ add_modules() {
 			*.ko) cmd= ;;
 			*) die "unexpected module file name $path" ;;
 			esac
-			cat "$stage"/modules* 2>/dev/null | grep -qxF "$rel" && continue
+			grep -qxF "$rel" "$list" && continue
 			mkdir -p "$tree$(dirname "$rel")"
 			if [ -n "$cmd" ]; then
 				$cmd <"$path" >"$tree$rel" || die "cannot decompress $path"
@@ -144,22 +149,36 @@ add_modules() {
 	done
 }
 add_modules "$stage/modules" $modules_wanted
-add_modules "$stage/modules.volumes" $modules_volumes
-add_modules "$stage/modules.virtiofs" $modules_virtiofs
-cp "$stage/modules.virtiofs" "$tree/modules.virtiofs"
-chmod 0644 "$tree/modules.virtiofs"
-list=$stage/modules
-cp "$stage/modules.volumes" "$tree/modules.volumes"
-chmod 0644 "$tree/modules.volumes"
-cp "$list" "$tree/modules"
+cp "$stage/modules" "$tree/modules"
 chmod 0644 "$tree/modules"
 
-# Deterministic archive: sorted names, fixed times and inode numbers.
-epoch=${SOURCE_DATE_EPOCH:-0}
-find "$tree" -exec touch -h -d "@$epoch" {} +
+# make_cpio TREE OUT: a deterministic archive (sorted names, fixed times,
+# owner root).
+make_cpio() {
+	local epoch=${SOURCE_DATE_EPOCH:-0}
+	find "$1" -exec touch -h -d "@$epoch" {} +
+	(cd "$1" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
+		cpio -o -H newc -R 0:0 --reproducible --quiet) >"$2.tmp" ||
+		die "cpio failed"
+	mv -f "$2.tmp" "$2"
+}
 
-(cd "$tree" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
-	cpio -o -H newc -R 0:0 --reproducible --quiet) >"$tmp" ||
-	die "cpio failed"
+# With --extras: the drivers only some sandboxes need, each in an archive
+# of its own next to OUT (OUT-volumes.cpio...), which the supervisor
+# appends to the initramfs of those sandboxes only: the kernel unpacks
+# concatenated archives, and other boots do not pay for them.
+if [ "$extras" = 1 ]; then
+	for extra in volumes virtiofs; do
+		mods=modules_$extra
+		xtree=$stage/tree-$extra
+		mkdir -p "$xtree"
+		tree=$xtree
+		add_modules "$stage/modules.$extra" ${!mods}
+		cp "$stage/modules.$extra" "$xtree/modules.$extra"
+		chmod 0644 "$xtree/modules.$extra"
+		make_cpio "$xtree" "${out%.cpio}-$extra.cpio"
+	done
+	tree=$stage/tree
+fi
 
-mv -f "$tmp" "$out"
+make_cpio "$tree" "$out"

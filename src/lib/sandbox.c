@@ -652,6 +652,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	_cleanup_free_ char *json = NULL;
 	_cleanup_free_ char **env = NULL;
 	char **mounts = NULL, **disks = NULL, **shares = NULL;
+	char *extras[3] = {NULL, NULL, NULL};
 	char root_dev[32] = "/dev/vda";
 	const char *accel = NULL;
 	msb_sandbox *sb = NULL;
@@ -688,6 +689,23 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		goto undo;
 	if (sb->root_dir)
 		snprintf(root_dev, sizeof(root_dev), "fs%zu", opts->n_binds);
+	/* Drivers only these sandboxes load, next to the initramfs. */
+	{
+		size_t ne = 0, len = strlen(paths.initrd);
+		const char *base =
+			len > 5 && !strcmp(paths.initrd + len - 5, ".cpio")
+				? paths.initrd
+				: NULL;
+		if (base && opts->n_volumes)
+			extras[ne++] = xasprintf("%.*s-volumes.cpio",
+						 (int)(len - 5), base);
+		if (base && (opts->n_binds || sb->root_dir))
+			extras[ne++] = xasprintf("%.*s-virtiofs.cpio",
+						 (int)(len - 5), base);
+		for (size_t i = 0; i < ne; i++)
+			if (!extras[i])
+				goto nomem_undo;
+	}
 
 	spec = (struct msb_vm_spec){
 		.name = sb->name,
@@ -715,6 +733,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		.mounts = mounts,
 		.disks = disks,
 		.shares = shares,
+		.initrd_extras = extras,
 		.root_size_mib = opts->root_size_mib,
 		.root_format = sb->root_dir ? (char *)"dir"
 					    : (char *)root_format(paths.rootfs),
@@ -806,6 +825,8 @@ out:
 	strv_free(mounts);
 	strv_free(disks);
 	strv_free(shares);
+	free(extras[0]);
+	free(extras[1]);
 	return rc;
 }
 

@@ -687,6 +687,49 @@ static void start_shares(struct msb_qemu_config *qc)
 	qc->nfs = n;
 }
 
+/*
+ * The initramfs to boot: the shared one, or, when the sandbox needs
+ * drivers others do not (volumes, virtio-fs), a copy in run/ with their
+ * archives appended (the kernel unpacks concatenated archives).
+ */
+static const char *initrd_path(void)
+{
+	static char path[PATH_MAX + 32];
+	static const char *done;
+	char buf[65536];
+
+	if (done)
+		return done;
+	if (!vmm.spec.initrd_extras || !vmm.spec.initrd_extras[0])
+		return done = vmm.spec.initrd;
+	snprintf(path, sizeof(path), "%s/run/initrd.cpio",
+		 vmm.spec.sandbox_dir);
+	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0)
+		fail(MSB_ESYS, errno, "create `%s`: %s", path, strerror(errno));
+	const char *first[] = {vmm.spec.initrd, NULL};
+	for (int part = 0; part < 2; part++) {
+		const char *const *list =
+			part ? (const char *const *)vmm.spec.initrd_extras
+			     : first;
+		for (size_t i = 0; list[i]; i++) {
+			int in = open(list[i], O_RDONLY | O_CLOEXEC);
+			if (in < 0)
+				fail(MSB_ENOTFOUND, errno,
+				     "guest initramfs `%s`: %s: run ./setup.sh",
+				     list[i], strerror(errno));
+			ssize_t n;
+			while ((n = read(in, buf, sizeof(buf))) > 0)
+				if (write_all(out, buf, (size_t)n) < 0)
+					fail(MSB_ESYS, errno, "write `%s`: %s",
+					     path, strerror(errno));
+			close(in);
+		}
+	}
+	close(out);
+	return done = path;
+}
+
 static void spawn_qemu(void)
 {
 	int sv[2], qmp[2];
@@ -699,7 +742,7 @@ static void spawn_qemu(void)
 		.qemu = vmm.spec.qemu,
 		.name = vmm.spec.name,
 		.kernel = vmm.spec.kernel,
-		.initrd = vmm.spec.initrd,
+		.initrd = initrd_path(),
 		.disk = strcmp(vmm.spec.root_format, "dir") ? vmm.disk : NULL,
 		.disk_format =
 			vmm.spec.root_direct ? vmm.spec.root_format : "qcow2",

@@ -52,6 +52,7 @@ static const struct {
 	{"mounts", offsetof(struct msb_vm_spec, mounts)},
 	{"disks", offsetof(struct msb_vm_spec, disks)},
 	{"shares", offsetof(struct msb_vm_spec, shares)},
+	{"initrd_extras", offsetof(struct msb_vm_spec, initrd_extras)},
 };
 
 #define FIELD(s, off, type) (*(type *)((char *)(s) + (off)))

@@ -60,8 +60,10 @@ struct msb_vm_spec {
 	char **shares;    /* host directories, "ro:DIR" or "rw:DIR"; share i
 			     has virtio-fs tag "fs<i>" ("bind:fs<i>:..." in
 			     mounts) */
-	bool hold;        /* accept no other client until the creator sends
-			     OPEN (it is preparing the sandbox: patches) */
+	char **initrd_extras; /* archives appended to the initramfs (drivers
+				 only this sandbox needs) */
+	bool hold;            /* accept no other client until the creator sends
+				 OPEN (it is preparing the sandbox: patches) */
 };
 
 /* Serialise @s; *@out is malloc'd, NUL-terminated. Return 0 or -1. */
