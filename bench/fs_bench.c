@@ -72,8 +72,7 @@ static uint64_t cat_out(msb_sandbox *sb, const char *path)
 	const char *argv[] = {"cat", path, NULL};
 	if (msb_exec_start(&e, sb, argv, NULL) < 0)
 		return 0;
-	while (msb_exec_next(e, &ev, 60000) == 0 &&
-	       ev.type != MSB_EXEC_EXITED)
+	while (msb_exec_next(e, &ev, 60000) == 0 && ev.type != MSB_EXEC_EXITED)
 		if (ev.type == MSB_EXEC_STDOUT)
 			n += ev.len;
 	msb_exec_free(e);

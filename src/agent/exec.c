@@ -477,10 +477,10 @@ static int spawn_prepare(struct agent *a, uint32_t stream,
 					     &sp->limits[i].resource,
 					     &sp->limits[i].rl, why,
 					     sizeof(why)) < 0) {
-				send_failed(a, stream, "rlimit", EINVAL,
-					    "exec `%s`: resource limit `%s`: %s",
-					    sp->argv[0], sp->limit_specs[i],
-					    why);
+				send_failed(
+					a, stream, "rlimit", EINVAL,
+					"exec `%s`: resource limit `%s`: %s",
+					sp->argv[0], sp->limit_specs[i], why);
 				return -1;
 			}
 			sp->nlimits++;
@@ -881,8 +881,7 @@ void proc_write_stdin(struct agent *a, struct proc *p)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		/* EPIPE: the process closed its stdin; drop the rest. */
-		agent_grant(a, p->stream, &p->in_owed,
-			    msb_buf_avail(&p->in_q));
+		agent_grant(a, p->stream, &p->in_owed, msb_buf_avail(&p->in_q));
 		msb_buf_free(&p->in_q);
 		close_fd(&p->in_fd);
 		return;

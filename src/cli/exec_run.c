@@ -193,8 +193,7 @@ static int push_stdin(msb_exec *e, struct msb_buf *pend)
 	return 0;
 }
 
-static int run_tty(msb_sandbox *sb, const char *const *argv,
-		   struct cli_exec *x)
+static int run_tty(msb_sandbox *sb, const char *const *argv, struct cli_exec *x)
 {
 	msb_exec_options eo = x->eo;
 	bool want_stdin = eo.stdin_fd >= 0;
@@ -321,8 +320,7 @@ out:
 	return status;
 }
 
-int cli_exec_run(msb_sandbox *sb, const char *const *argv,
-		 struct cli_exec *x)
+int cli_exec_run(msb_sandbox *sb, const char *const *argv, struct cli_exec *x)
 {
 	if (x->eo.tty)
 		return run_tty(sb, argv, x);

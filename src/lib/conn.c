@@ -149,8 +149,8 @@ void msb__flow_credit(struct msb_flow *fl, const struct msb_msg *m)
 			     : limit;
 }
 
-int msb__conn_consumed(struct msb_conn *c, uint32_t stream,
-		       struct msb_flow *fl, size_t n)
+int msb__conn_consumed(struct msb_conn *c, uint32_t stream, struct msb_flow *fl,
+		       size_t n)
 {
 	fl->owed += n;
 	if (fl->owed < MSB_WINDOW / 2)
@@ -225,8 +225,9 @@ int msb__conn_wait_credit(struct msb_conn *c, uint32_t stream,
 		if (r < 0)
 			return r;
 		if (r == 0 && timeout_ms >= 0 && now_us() >= deadline)
-			return msb__error(MSB_ETIMEDOUT, 0,
-					  "the command is not reading its input");
+			return msb__error(
+				MSB_ETIMEDOUT, 0,
+				"the command is not reading its input");
 	}
 }
 

@@ -34,9 +34,8 @@ int msb__check_exec_options(const msb_exec_options *o)
 					  why);
 	}
 	if (o && o->tty && (o->rows > 0xffff || o->cols > 0xffff))
-		return msb__error(MSB_EINVAL, 0,
-				  "invalid terminal size %ux%u", o->rows,
-				  o->cols);
+		return msb__error(MSB_EINVAL, 0, "invalid terminal size %ux%u",
+				  o->rows, o->cols);
 	for (const char *const *e = o ? o->env : NULL; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 		if (!eq || eq == *e)
