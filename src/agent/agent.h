@@ -143,8 +143,6 @@ int agent_request_check(const struct msb_msg *m, uint8_t flags, char *why,
  * *@owed; send CREDIT for them once they reach half a window.
  */
 void agent_grant(struct agent *a, uint32_t stream, uint64_t *owed, uint64_t n);
-/* Add a CREDIT's size to *@credit, saturating. */
-void agent_credit_add(uint64_t *credit, const struct msb_msg *m);
 void fs_credit(struct fs_stream *s, const struct msb_msg *m);
 void agent_send(struct agent *a, uint32_t stream, uint8_t flags,
 		const struct msb_msg *m);

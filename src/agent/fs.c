@@ -496,7 +496,7 @@ bool fs_pending(const struct agent *a)
 
 void fs_credit(struct fs_stream *s, const struct msb_msg *m)
 {
-	agent_credit_add(&s->credit, m);
+	msb_credit_add(&s->credit, m);
 }
 
 /* --- read --- */

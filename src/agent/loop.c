@@ -81,26 +81,10 @@ void agent_send(struct agent *a, uint32_t stream, uint8_t flags,
 
 void agent_grant(struct agent *a, uint32_t stream, uint64_t *owed, uint64_t n)
 {
-	*owed += n;
-	if (*owed < MSB_WINDOW / 2)
-		return;
-	struct msb_msg m = {
-		.type = MSB_MSG_CREDIT,
-		.has = MSB_HAS(MSB_FLD_SIZE),
-		.size = *owed,
-	};
-	agent_send(a, stream, 0, &m);
-	*owed = 0;
-}
+	struct msb_msg m;
 
-void agent_credit_add(uint64_t *credit, const struct msb_msg *m)
-{
-	/* More than 1 GiB ahead is as good as infinite: no overflow. */
-	if (m->has & MSB_HAS(MSB_FLD_SIZE))
-		*credit = *credit + m->size < (1ull << 30) &&
-					  m->size < (1ull << 30)
-				  ? *credit + m->size
-				  : 1ull << 30;
+	if (msb_credit_due(owed, n, &m))
+		agent_send(a, stream, 0, &m);
 }
 
 /*
@@ -454,7 +438,7 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 		struct fs_stream *s = id ? fs_find(a, id) : NULL;
 
 		if (p)
-			agent_credit_add(&p->out_credit, &m);
+			msb_credit_add(&p->out_credit, &m);
 		else if (s)
 			fs_credit(s, &m);
 		return;

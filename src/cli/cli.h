@@ -43,6 +43,13 @@ void cli_progress_init(void);
 void cli_progress(const char *digest, uint64_t done, uint64_t total,
 		  void *userdata);
 
+/* A byte count: digits with an optional k, m, g or t (binary units; "1g",
+ * "1gb", "1GiB" alike). False if malformed or out of range. */
+bool cli_parse_bytes(const char *s, uint64_t *out);
+
+/* Print @s as a JSON string, escaped (null for NULL). */
+void cli_json_str(const char *s);
+
 /* "12.3 MB": a byte count for people (decimal units). */
 void cli_human_size(char *out, size_t len, double bytes);
 

@@ -74,70 +74,59 @@ static const char run_usage[] =
 	"  msb run -- uname -a\n"
 	"  msb run --cpus 2 --memory 1G -e GREETING=hi -- sh -c 'echo $GREETING'\n";
 
-/* -v /host/dir:/path[:ro|rw] */
-static int parse_bind(char *arg, msb_bind_mount *b)
+/*
+ * -v SOURCE:/path[:ro|rw]: cut @arg at its first ':' into the source (left
+ * in @arg), *@path and *@readonly. Return: 0, or -1 after saying what is
+ * expected (@want names the source: "NAME", "/HOST_DIR").
+ */
+static int split_mount(char *arg, const char *want, const char **path,
+		       int *readonly)
 {
 	char *c1 = strchr(arg, ':');
-	*b = (msb_bind_mount){.host_path = arg};
 	if (!c1 || c1[1] != '/') {
-		cli_err("invalid -v `%s`: expected /HOST_DIR:/GUEST_PATH[:ro]",
-			arg);
+		cli_err("invalid -v `%s`: expected %s:/GUEST_PATH[:ro]", arg,
+			want);
 		return -1;
 	}
 	*c1 = '\0';
-	b->path = c1 + 1;
-	char *c2 = strrchr(b->path, ':');
+	*path = c1 + 1;
+	char *c2 = strrchr(*path, ':');
+	*readonly = 0;
 	if (c2 && (!strcmp(c2, ":ro") || !strcmp(c2, ":rw"))) {
-		b->readonly = !strcmp(c2, ":ro");
+		*readonly = !strcmp(c2, ":ro");
 		*c2 = '\0';
 	}
 	return 0;
+}
+
+/* -v /host/dir:/path[:ro|rw] */
+static int parse_bind(char *arg, msb_bind_mount *b)
+{
+	*b = (msb_bind_mount){.host_path = arg};
+	return split_mount(arg, "/HOST_DIR", &b->path, &b->readonly);
 }
 
 /* -v NAME:/path[:ro|rw] */
 static int parse_volume(char *arg, msb_volume_mount *v)
 {
-	char *c1 = strchr(arg, ':');
 	*v = (msb_volume_mount){.name = arg};
-	if (!c1 || c1[1] != '/') {
-		cli_err("invalid -v `%s`: expected NAME:/GUEST_PATH[:ro]", arg);
-		return -1;
-	}
-	*c1 = '\0';
-	v->path = c1 + 1;
-	char *c2 = strrchr(v->path, ':');
-	if (c2 && (!strcmp(c2, ":ro") || !strcmp(c2, ":rw"))) {
-		v->readonly = !strcmp(c2, ":ro");
-		*c2 = '\0';
-	}
-	return 0;
+	return split_mount(arg, "NAME", &v->path, &v->readonly);
 }
 
-/* --tmpfs PATH[:SIZE], SIZE in bytes with an optional k, m or g. */
+/* --tmpfs PATH[:SIZE], SIZE as cli_parse_bytes() takes it. */
 static int parse_tmpfs(char *arg, msb_tmpfs *t)
 {
 	char *colon = strchr(arg, ':');
 	*t = (msb_tmpfs){.path = arg};
 	if (colon) {
-		char *end;
 		*colon = '\0';
-		errno = 0;
-		unsigned long long v = strtoull(colon + 1, &end, 10);
-		unsigned shift = 0;
-		if (*end == 'k' || *end == 'K')
-			shift = 10, end++;
-		else if (*end == 'm' || *end == 'M')
-			shift = 20, end++;
-		else if (*end == 'g' || *end == 'G')
-			shift = 30, end++;
-		if (errno || end == colon + 1 || *end || !v ||
-		    v > (1ULL << 44) >> shift || colon[1] == '-') {
+		if (!cli_parse_bytes(colon + 1, &t->size_bytes) ||
+		    !t->size_bytes || t->size_bytes > (1ULL << 44)) {
 			cli_err("invalid --tmpfs size `%s`: bytes, or with a k, "
-				"m or g suffix",
+				"m, g or t suffix",
 				colon + 1);
 			return -1;
 		}
-		t->size_bytes = (uint64_t)v << shift;
 	}
 	if (arg[0] != '/') {
 		cli_err("invalid --tmpfs `%s`: the guest path must be absolute",

@@ -23,7 +23,6 @@ static void age(char *out, size_t len, int64_t t)
 		snprintf(out, len, "%lldd", (long long)d / 86400);
 }
 
-static void json_str(const char *s);
 static void print_json(const msb_sandbox_info *i);
 
 int cmd_ls(int argc, char **argv)
@@ -286,34 +285,14 @@ int cmd_logs(int argc, char **argv)
 	return 0;
 }
 
-/* A JSON string (or null), escaped. */
-static void json_str(const char *s)
-{
-	if (!s) {
-		fputs("null", stdout);
-		return;
-	}
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static void print_json(const msb_sandbox_info *i)
 {
 	fputs("{\"name\": ", stdout);
-	json_str(i->name);
+	cli_json_str(i->name);
 	fputs(", \"status\": ", stdout);
-	json_str(i->status);
+	cli_json_str(i->status);
 	fputs(", \"image\": ", stdout);
-	json_str(i->image);
+	cli_json_str(i->image);
 	printf(", \"cpus\": %u, \"memory_mib\": %u, \"ephemeral\": %s, "
 	       "\"pid\": %d, \"created\": %lld, \"updated\": %lld, "
 	       "\"labels\": {",
@@ -326,9 +305,9 @@ static void print_json(const msb_sandbox_info *i)
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - i->labels[k]),
 			 i->labels[k]);
 		fputs(k ? ", " : "", stdout);
-		json_str(key);
+		cli_json_str(key);
 		fputs(": ", stdout);
-		json_str(eq + 1);
+		cli_json_str(eq + 1);
 	}
 	fputs("}}", stdout);
 }

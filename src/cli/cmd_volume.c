@@ -32,71 +32,17 @@ static const char volume_usage[] =
 	"  inspect NAME...              volumes as JSON\n"
 	"  rm NAME...                   delete volumes (not while mounted)\n";
 
-/* "1g", "512m", "1048576": bytes. */
-static bool parse_bytes(const char *s, uint64_t *out)
-{
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return false;
-	unsigned long long v = strtoull(s, &end, 10);
-	unsigned shift = 0;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		end++;
-		break;
-	default:
-		break;
-	}
-	if (*end == 'i' || *end == 'b' || *end == 'B')
-		end += *end == 'i' && (end[1] == 'b' || end[1] == 'B') ? 2 : 1;
-	if (*end || v > (UINT64_MAX >> shift))
-		return false;
-	*out = (uint64_t)v << shift;
-	return true;
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; s && *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static void print_json(const msb_volume_info *v)
 {
 	fputs("{\"name\": ", stdout);
-	json_str(v->name);
+	cli_json_str(v->name);
 	printf(", \"quota_bytes\": %llu, \"used_bytes\": %llu, "
 	       "\"created\": %lld, \"sandboxes\": [",
 	       (unsigned long long)v->quota_bytes,
 	       (unsigned long long)v->used_bytes, (long long)v->created);
 	for (size_t i = 0; v->sandboxes && v->sandboxes[i]; i++) {
 		fputs(i ? ", " : "", stdout);
-		json_str(v->sandboxes[i]);
+		cli_json_str(v->sandboxes[i]);
 	}
 	fputs("]}", stdout);
 }
@@ -114,7 +60,7 @@ static int volume_create(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+q:h", longopts, NULL)) != -1) {
 		if (c == 'q') {
-			if (!parse_bytes(optarg, &quota) || !quota) {
+			if (!cli_parse_bytes(optarg, &quota) || !quota) {
 				cli_err("invalid --quota `%s`: a size such as "
 					"512m or 10g",
 					optarg);

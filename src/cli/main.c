@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* msb - run commands in microVM sandboxes: entry point and dispatch. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,6 +91,54 @@ bool cli_parse_uint(const char *s, unsigned int *out, bool size_mib)
 		return false;
 	*out = (unsigned int)v;
 	return true;
+}
+
+bool cli_parse_bytes(const char *s, uint64_t *out)
+{
+	static const char units[] = "kmgt";
+	char *end;
+	unsigned shift = 0;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	const char *u =
+		*end ? strchr(units, tolower((unsigned char)*end)) : NULL;
+	if (u) {
+		shift = 10u * (unsigned)(u - units + 1);
+		end++;
+		/* "1g", "1gb", "1gib" */
+		if (*end == 'i' || *end == 'I')
+			end++;
+		if (*end == 'b' || *end == 'B')
+			end++;
+	}
+	if (*end || v > (UINT64_MAX >> shift))
+		return false;
+	*out = (uint64_t)v << shift;
+	return true;
+}
+
+void cli_json_str(const char *s)
+{
+	if (!s) {
+		fputs("null", stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
 }
 
 void cli_human_size(char *out, size_t len, double bytes)

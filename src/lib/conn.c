@@ -138,30 +138,14 @@ int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,
 	}
 }
 
-void msb__flow_credit(struct msb_flow *fl, const struct msb_msg *m)
-{
-	if (!(m->has & MSB_HAS(MSB_FLD_SIZE)))
-		return;
-	/* More than 1 GiB ahead is as good as infinite: no overflow. */
-	uint64_t limit = UINT64_C(1) << 30;
-	fl->credit = m->size < limit && fl->credit + m->size < limit
-			     ? fl->credit + m->size
-			     : limit;
-}
-
 int msb__conn_consumed(struct msb_conn *c, uint32_t stream, struct msb_flow *fl,
 		       size_t n)
 {
-	fl->owed += n;
-	if (fl->owed < MSB_WINDOW / 2)
-		return 0;
-	struct msb_msg m = {
-		.type = MSB_MSG_CREDIT,
-		.has = MSB_HAS(MSB_FLD_SIZE),
-		.size = fl->owed,
-	};
-	fl->owed = 0;
-	return msb__conn_send(c, stream, 0, &m);
+	struct msb_msg m;
+
+	return msb_credit_due(&fl->owed, n, &m)
+		       ? msb__conn_send(c, stream, 0, &m)
+		       : 0;
 }
 
 /*
@@ -184,20 +168,19 @@ static int take_credits(struct msb_conn *c, uint32_t stream,
 		size_t size = 4u + h.len;
 		if (avail < size)
 			return seen;
-		if (h.stream == 0) {
-			/* The supervisor's note on why the VM stopped. */
-			struct msb_msg m;
-			if (msb_msg_decode(&m, base + MSB_FRAME_HDR,
-					   size - MSB_FRAME_HDR) == 0 &&
-			    m.type == MSB_MSG_ERROR && !c->died)
-				c->died = msb_bytes_dup(m.msg);
-		}
+		struct msb_frame f = {.hdr = h,
+				      .payload = base + MSB_FRAME_HDR,
+				      .payload_len = size - MSB_FRAME_HDR};
+		struct msb_msg m;
+		bool ok = (h.stream == 0 || h.stream == stream) &&
+			  msb_msg_decode(&m, f.payload, f.payload_len) == 0;
+		/* The supervisor's note on why the VM stopped (the frame stays
+		 * for msb__conn_recv()). */
+		if (ok)
+			control_frame(c, &f, &m);
 		if (h.stream == stream) {
-			struct msb_msg m;
-			if (msb_msg_decode(&m, base + MSB_FRAME_HDR,
-					   size - MSB_FRAME_HDR) == 0 &&
-			    m.type == MSB_MSG_CREDIT) {
-				msb__flow_credit(fl, &m);
+			if (ok && m.type == MSB_MSG_CREDIT) {
+				msb_credit_add(&fl->credit, &m);
 				memmove(base, base + size, avail - size);
 				c->in.len -= size;
 				continue;

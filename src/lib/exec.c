@@ -309,7 +309,7 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 							&out_flow, m.data.n);
 			break;
 		case MSB_MSG_CREDIT:
-			msb__flow_credit(&sp.flow, &m);
+			msb_credit_add(&sp.flow.credit, &m);
 			break;
 		case MSB_MSG_EXITED:
 			if (m.has & MSB_HAS(MSB_FLD_SIG) && m.sig > 0) {

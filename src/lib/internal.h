@@ -87,8 +87,6 @@ struct msb_flow {
 		MSB_WINDOW, 0                                                  \
 	}
 _Static_assert(MSB_WINDOW == MSB_EXEC_WINDOW, "one window, public and wire");
-/* Add the size of a received CREDIT to fl->credit. */
-void msb__flow_credit(struct msb_flow *fl, const struct msb_msg *m);
 /* Count @n bytes of received data as consumed; send CREDIT for them once
  * they reach half a window. Return 0 or -MSB_E*. */
 int msb__conn_consumed(struct msb_conn *c, uint32_t stream, struct msb_flow *fl,

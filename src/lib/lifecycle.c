@@ -274,9 +274,7 @@ static void info_clear(msb_sandbox_info *i)
 	free(i->name);
 	free(i->status);
 	free(i->image);
-	for (size_t k = 0; i->labels && i->labels[k]; k++)
-		free(i->labels[k]);
-	free(i->labels);
+	msb_strv_free(i->labels);
 	memset(i, 0, sizeof(*i));
 }
 
@@ -664,15 +662,13 @@ static char *status_of(const char *name)
 	msb_sandbox_info *v;
 	size_t n;
 	char *st = NULL;
+	bool found = false;
 
 	if (msb_sandbox_list(&v, &n) < 0)
 		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].name, name))
+	for (size_t i = 0; i < n && !found; i++)
+		if ((found = !strcmp(v[i].name, name)))
 			st = strdup(v[i].status);
-	bool found = false;
-	for (size_t i = 0; i < n; i++)
-		found = found || !strcmp(v[i].name, name);
 	msb_sandbox_list_free(v, n);
 	if (!found)
 		msb__error(MSB_ENOTFOUND, 0, "no sandbox named `%s`", name);

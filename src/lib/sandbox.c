@@ -282,13 +282,6 @@ static int pick_root(msb_sandbox *sb, struct msb_paths *paths,
 
 /* The image's environment, then the sandbox's (the agent lets a later
  * KEY= win). One allocation of pointers; strings are borrowed. */
-static void strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 /*
  * The hello's mount specs (agent/mount.h): the volumes, then the tmpfs
  * mounts; and the supervisor's disk list (volume i on SCSI target i). One
@@ -822,9 +815,9 @@ out:
 		sb->stopped = sb->stopped || sb->conn.fd < 0;
 	msb_sandbox_free(sb);
 	msb__paths_clear(&paths);
-	strv_free(mounts);
-	strv_free(disks);
-	strv_free(shares);
+	msb_strv_free(mounts);
+	msb_strv_free(disks);
+	msb_strv_free(shares);
 	free(extras[0]);
 	free(extras[1]);
 	return rc;

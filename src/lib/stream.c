@@ -113,7 +113,7 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 			e->holding = true;
 			return 0;
 		case MSB_MSG_CREDIT:
-			msb__flow_credit(&e->in_flow, &m);
+			msb_credit_add(&e->in_flow.credit, &m);
 			break;
 		case MSB_MSG_EXITED:
 			ev->type = MSB_EXEC_EXITED;

@@ -167,14 +167,13 @@ static uint64_t used_bytes(const char *img)
  * The sandboxes whose config mounts volume @name, NULL-terminated
  * ("NAME" or "NAME (ro)"), or NULL on error.
  */
-static char **users_of(const char *home, const char *name, bool running)
+static char **users_in(sqlite3 *db, const char *name, bool running)
 {
-	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	char **v = calloc(1, sizeof(char *));
 	size_t n = 0;
 
-	if (!v || msb__db_open(&db, home) < 0 ||
+	if (!v || !db ||
 	    sqlite3_prepare_v2(db,
 			       running ? "SELECT name, config FROM sandboxes "
 					 "WHERE status IN ('starting', "
@@ -211,6 +210,15 @@ static char **users_of(const char *home, const char *name, bool running)
 	}
 out:
 	sqlite3_finalize(st);
+	return v;
+}
+
+/* users_in() with a database opened for the purpose. */
+static char **users_of(const char *home, const char *name, bool running)
+{
+	sqlite3 *db = NULL;
+	char **v = users_in(msb__db_open(&db, home) == 0 ? db : NULL, name,
+			    running);
 	msb__db_close(db);
 	return v;
 }
@@ -218,9 +226,7 @@ out:
 static void volume_info_clear(msb_volume_info *i)
 {
 	free(i->name);
-	for (size_t k = 0; i->sandboxes && i->sandboxes[k]; k++)
-		free(i->sandboxes[k]);
-	free(i->sandboxes);
+	msb_strv_free(i->sandboxes);
 	memset(i, 0, sizeof(*i));
 }
 
@@ -237,6 +243,10 @@ EXPORT int msb_volume_list(msb_volume_info **out, size_t *count)
 	_cleanup_free_ char *dir = xasprintf("%s/volumes", paths.home);
 	struct dirent **names = NULL;
 	int k = dir ? scandir(dir, &names, NULL, alphasort) : -1;
+	/* One database for every volume's users. */
+	sqlite3 *db = NULL;
+	if (k > 0 && msb__db_open(&db, paths.home) < 0)
+		db = NULL;
 	for (int i = 0; i < k; i++) {
 		const char *nm = names[i]->d_name;
 		_cleanup_free_ char *img = NULL;
@@ -252,8 +262,7 @@ EXPORT int msb_volume_list(msb_volume_info **out, size_t *count)
 					.quota_bytes = (uint64_t)st.st_size,
 					.used_bytes = used_bytes(img),
 					.created = (int64_t)st.st_mtime,
-					.sandboxes =
-						users_of(paths.home, nm, false),
+					.sandboxes = users_in(db, nm, false),
 				};
 				n++;
 			}
@@ -261,6 +270,7 @@ EXPORT int msb_volume_list(msb_volume_info **out, size_t *count)
 		free(names[i]);
 	}
 	free(names);
+	msb__db_close(db);
 	msb__error_clear();
 	*out = v;
 	*count = n;
@@ -299,9 +309,7 @@ EXPORT int msb_volume_remove(const char *name)
 				"volume `%s` is mounted by a running sandbox "
 				"(%s): stop it first",
 				name, u && u[0] ? u[0] : "?");
-		for (size_t i = 0; u && u[i]; i++)
-			free(u[i]);
-		free(u);
+		msb_strv_free(u);
 		close(fd);
 		goto out;
 	}

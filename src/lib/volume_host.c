@@ -150,39 +150,60 @@ static int entry_of(msb_fs_entry *e, struct vol *v, ext2_ino_t ino,
 	return 0;
 }
 
-/* "." or "..": not listed, not copied. */
-static bool is_dot(const char *name, size_t len)
+/* A child of a directory: its inode and name (not NUL-terminated). */
+typedef int (*child_fn)(ext2_ino_t ino, const char *name, size_t len,
+			void *priv);
+
+struct children {
+	child_fn fn;
+	void *priv;
+	int rc;
+};
+
+static int each_child(struct ext2_dir_entry *d, int offset, int blocksize,
+		      char *buf, void *priv)
 {
-	return (len == 1 && name[0] == '.') ||
-	       (len == 2 && name[0] == '.' && name[1] == '.');
+	struct children *c = priv;
+	size_t len = (size_t)ext2fs_dirent_name_len(d);
+	(void)offset;
+	(void)blocksize;
+	(void)buf;
+
+	if ((len == 1 && d->name[0] == '.') ||
+	    (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+		return 0;
+	c->rc = c->fn(d->inode, d->name, len, c->priv);
+	return c->rc < 0 ? DIRENT_ABORT : 0;
+}
+
+/* Call @fn for each entry of directory @dir but "." and "..", until one
+ * returns a negative value, which is returned. */
+static int for_each_child(struct vol *v, ext2_ino_t dir, child_fn fn,
+			  void *priv)
+{
+	struct children c = {fn, priv, 0};
+
+	ext2fs_dir_iterate(v->fs, dir, 0, NULL, each_child, &c);
+	return c.rc;
 }
 
 struct listing {
 	struct vol *v;
 	msb_fs_entry *e;
 	size_t n;
-	int rc;
 };
 
-static int list_one(struct ext2_dir_entry *d, int offset, int blocksize,
-		    char *buf, void *priv)
+static int list_one(ext2_ino_t ino, const char *name, size_t len, void *priv)
 {
 	struct listing *l = priv;
-	size_t nlen = (size_t)ext2fs_dirent_name_len(d);
-	(void)offset;
-	(void)blocksize;
-	(void)buf;
-
-	if (is_dot(d->name, nlen))
-		return 0;
 	msb_fs_entry *g = realloc(l->e, (l->n + 1) * sizeof(*g));
-	if (!g) {
-		l->rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
-		return DIRENT_ABORT;
-	}
+	int rc;
+
+	if (!g)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	l->e = g;
-	if ((l->rc = entry_of(&l->e[l->n], l->v, d->inode, d->name, nlen)) < 0)
-		return DIRENT_ABORT;
+	if ((rc = entry_of(&l->e[l->n], l->v, ino, name, len)) < 0)
+		return rc;
 	l->n++;
 	return 0;
 }
@@ -204,8 +225,7 @@ EXPORT int msb_volume_list_dir(msb_fs_entry **out, size_t *count,
 					"volume `%s`: `%s` is not a directory",
 					volume, path);
 		} else {
-			ext2fs_dir_iterate(v.fs, ino, 0, NULL, list_one, &l);
-			rc = l.rc;
+			rc = for_each_child(&v, ino, list_one, &l);
 		}
 	}
 	vol_close(&v);
@@ -226,27 +246,16 @@ struct tree {
 	struct vol *v;
 	const char *src, *dst;
 	int depth;
-	int rc;
 };
 
-static int copy_child(struct ext2_dir_entry *d, int offset, int blocksize,
-		      char *buf, void *priv)
+static int copy_child(ext2_ino_t ino, const char *name, size_t len, void *priv)
 {
 	struct tree *t = priv;
-	size_t nlen = (size_t)ext2fs_dirent_name_len(d);
-	(void)offset;
-	(void)blocksize;
-	(void)buf;
+	_cleanup_free_ char *s = xasprintf("%s/%.*s", t->src, (int)len, name);
+	_cleanup_free_ char *h = xasprintf("%s/%.*s", t->dst, (int)len, name);
 
-	if (is_dot(d->name, nlen))
-		return 0;
-	_cleanup_free_ char *s =
-		xasprintf("%s/%.*s", t->src, (int)nlen, d->name);
-	_cleanup_free_ char *h =
-		xasprintf("%s/%.*s", t->dst, (int)nlen, d->name);
-	t->rc = s && h ? copy_out(t->v, d->inode, s, h, t->depth + 1)
-		       : msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
-	return t->rc < 0 ? DIRENT_ABORT : 0;
+	return s && h ? copy_out(t->v, ino, s, h, t->depth + 1)
+		      : msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 }
 
 static int copy_out(struct vol *v, ext2_ino_t ino, const char *src,
@@ -314,10 +323,10 @@ static int copy_out(struct vol *v, ext2_ino_t ino, const char *src,
 	if (mkdir(dst, 0700) < 0 && errno != EEXIST)
 		return msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", dst,
 				  strerror(errno));
-	struct tree t = {v, src, dst, depth, 0};
-	ext2fs_dir_iterate(v->fs, ino, 0, NULL, copy_child, &t);
-	if (t.rc < 0)
-		return t.rc;
+	struct tree t = {v, src, dst, depth};
+	int rc = for_each_child(v, ino, copy_child, &t);
+	if (rc < 0)
+		return rc;
 	if (chmod(dst, mode) < 0)
 		return msb__error(MSB_ESYS, errno, "chmod `%s`: %s", dst,
 				  strerror(errno));

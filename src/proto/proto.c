@@ -549,3 +549,28 @@ int msb_msg_decode(struct msb_msg *m, const uint8_t *buf, size_t len)
 	}
 	return 0;
 }
+
+void msb_credit_add(uint64_t *credit, const struct msb_msg *m)
+{
+	const uint64_t limit = UINT64_C(1) << 30;
+
+	if (!(m->has & MSB_HAS(MSB_FLD_SIZE)))
+		return;
+	*credit = m->size < limit && *credit + m->size < limit
+			  ? *credit + m->size
+			  : limit;
+}
+
+bool msb_credit_due(uint64_t *owed, uint64_t n, struct msb_msg *m)
+{
+	*owed += n;
+	if (*owed < MSB_WINDOW / 2)
+		return false;
+	*m = (struct msb_msg){
+		.type = MSB_MSG_CREDIT,
+		.has = MSB_HAS(MSB_FLD_SIZE),
+		.size = *owed,
+	};
+	*owed = 0;
+	return true;
+}

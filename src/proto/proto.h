@@ -53,6 +53,22 @@
  */
 #define MSB_WINDOW (256u << 10)
 
+struct msb_msg;
+
+/*
+ * msb_credit_add() - add the size of a received CREDIT to *@credit. More
+ * than 1 GiB ahead is as good as infinite: it saturates there, so no sum
+ * of hostile grants overflows.
+ */
+void msb_credit_add(uint64_t *credit, const struct msb_msg *m);
+
+/*
+ * msb_credit_due() - count @n more consumed bytes in *@owed; once they
+ * reach half a window, fill @m with the CREDIT to send for them, zero
+ * *@owed and return true. The receivers' one batching rule.
+ */
+bool msb_credit_due(uint64_t *owed, uint64_t n, struct msb_msg *m);
+
 #define MSB_PROTO_MAX_DEPTH 8     /* nesting of arrays/maps */
 #define MSB_PROTO_MAX_ITEMS 65536 /* CBOR items in one payload */
 

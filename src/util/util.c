@@ -169,3 +169,10 @@ int msb_parse_dec(const char *p, size_t n, uint64_t *out)
 	*out = x;
 	return 0;
 }
+
+void msb_strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}

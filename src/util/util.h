@@ -94,6 +94,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 int msb_parse_dec(const char *p, size_t n, uint64_t *out);
 
+/* Free a NULL-terminated array of malloc'd strings, and the array. */
+void msb_strv_free(char **v);
+
 int rm_rf(const char *path);
 
 /* Monotonic clock in microseconds. */

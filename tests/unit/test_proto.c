@@ -1500,8 +1500,35 @@ static void test_frame_limit(void)
 	free(data);
 }
 
+/* Flow-control arithmetic shared by the agent and the library. */
+static void test_credit(void)
+{
+	struct msb_msg grant = {.type = MSB_MSG_CREDIT,
+				.has = MSB_HAS(MSB_FLD_SIZE),
+				.size = 1000};
+	uint64_t credit = 5, owed = 0;
+
+	msb_credit_add(&credit, &grant);
+	CHECK(credit == 1005);
+	grant.size = UINT64_MAX; /* hostile: saturates, no overflow */
+	msb_credit_add(&credit, &grant);
+	CHECK(credit == UINT64_C(1) << 30);
+	grant.has = 0; /* no size: nothing */
+	credit = 7;
+	msb_credit_add(&credit, &grant);
+	CHECK(credit == 7);
+
+	struct msb_msg m;
+	CHECK(!msb_credit_due(&owed, MSB_WINDOW / 2 - 1, &m));
+	CHECK(owed == MSB_WINDOW / 2 - 1);
+	CHECK(msb_credit_due(&owed, 1, &m));
+	CHECK(owed == 0 && m.type == MSB_MSG_CREDIT &&
+	      m.has == MSB_HAS(MSB_FLD_SIZE) && m.size == MSB_WINDOW / 2);
+}
+
 int main(void)
 {
+	test_credit();
 	test_encode_uint_boundaries();
 	test_encode_int_boundaries();
 	test_encode_rfc_vectors();
