@@ -2,10 +2,8 @@
 /* The exec log of a sandbox: see execlog.h. */
 #include "vmm/execlog.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,82 +12,46 @@
 
 void execlog_open(struct execlog *l, const char *dir)
 {
-	struct stat st;
+	char path[sizeof(l->log.path)];
 
-	snprintf(l->path, sizeof(l->path), "%s/exec.log", dir);
-	l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	l->size =
-		l->fd >= 0 && fstat(l->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	snprintf(path, sizeof(path), "%s/exec.log", dir);
+	logfile_open(&l->log, path, EXECLOG_MAX);
 }
 
 void execlog_close(struct execlog *l)
 {
-	close_fd(&l->fd);
+	logfile_close(&l->log);
 }
 
 size_t execlog_escape(char *out, size_t cap, const uint8_t *p, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	if (!cap)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = p[i];
-		if (c == '\r')
-			continue;
-		if (c < 0x20 || c == 0x7f) {
-			if (c == '\t')
-				goto plain;
-			if (o + 4 >= cap)
-				break;
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-			continue;
-		}
-	plain:
-		if (o + 1 >= cap)
-			break;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return o;
+	return logfile_escape(out, cap, p, n, false);
 }
 
 /* Write "<time> exec#<id> <what>: <text>\n", rotating at the cap. */
 static void put_line(struct execlog *l, uint32_t id, const char *what,
 		     const char *text, size_t len)
 {
-	char head[96];
+	char rec[160 + LOGFILE_LINE];
 	struct timeval tv;
 	struct tm tm;
 
-	if (l->fd < 0)
+	if (l->log.fd < 0)
 		return;
-	if (l->size > EXECLOG_MAX) {
-		char old[sizeof(l->path) + 2];
-		snprintf(old, sizeof(old), "%s.1", l->path);
-		rename(l->path, old);
-		close_fd(&l->fd);
-		l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			     0600);
-		l->size = 0;
-		if (l->fd < 0)
-			return;
-	}
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	int h = snprintf(head, sizeof(head),
+	int h = snprintf(rec, sizeof(rec),
 			 "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ exec#%u %s: ",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 			 tm.tm_hour, tm.tm_min, tm.tm_sec,
 			 (int)(tv.tv_usec / 1000), id, what);
-	if (write_all(l->fd, head, (size_t)h) < 0 ||
-	    write_all(l->fd, text, len) < 0 || write_all(l->fd, "\n", 1) < 0)
+	if (h < 0)
 		return;
-	l->size += (uint64_t)h + len + 1;
+	if (len > sizeof(rec) - (size_t)h - 1)
+		len = sizeof(rec) - (size_t)h - 1;
+	memcpy(rec + h, text, len);
+	rec[(size_t)h + len] = '\n';
+	logfile_write(&l->log, rec, (size_t)h + len + 1);
 }
 
 void execlog_start(struct execlog *l, uint32_t id, const struct msb_msg *m)

@@ -20,13 +20,12 @@
 #include <stdint.h>
 
 #include "proto/proto.h"
+#include "vmm/logfile.h"
 
 #define EXECLOG_MAX (8u << 20)
 
 struct execlog {
-	int fd; /* -1: not logging */
-	uint64_t size;
-	char path[4200];
+	struct logfile log; /* capped at EXECLOG_MAX, one older file */
 };
 
 /* Open (append to) @dir/exec.log; on failure the log stays off. */

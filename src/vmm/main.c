@@ -120,7 +120,7 @@ static struct vmm {
 	.listen_fd = -1,
 	.qmp = {.fd = -1},
 	.next_guest_id = 1,
-	.execlog = {.fd = -1},
+	.execlog = {.log = {.fd = -1}},
 };
 
 __attribute__((format(printf, 1, 2))) static void logmsg(const char *fmt, ...)
