@@ -55,6 +55,7 @@
 #include "proto/proto.h"
 #include "util/util.h"
 #include "vmm/execlog.h"
+#include "vmm/logfile.h"
 #include "vmm/metrics.h"
 #include "vmm/qemu.h"
 #include "vmm/spec.h"
@@ -66,6 +67,11 @@
 #define METRICS_STREAM 0xfffffff0u
 #define BUF_HIGH (8u << 20) /* stop reading a producer above this */
 #define DEFAULT_STOP_MS 10000
+/* Caps of vmm.log and kernel.log (each keeps one older file, .1). */
+#define VMM_LOG_MAX (4u << 20)
+#define KERNEL_LOG_MAX (4u << 20)
+/* The console read per loop turn, at most (the guest waits meanwhile). */
+#define CONSOLE_READ_MAX (256u << 10)
 
 struct client {
 	int fd;
@@ -111,6 +117,14 @@ static struct vmm {
 	int listen_fd;    /* run/agent.sock: more clients (reconnect) */
 	char log_dir[PATH_MAX], console_log[PATH_MAX + 32], disk[PATH_MAX + 32];
 	struct execlog execlog;
+	/* Logs (logfile.h): our own diagnostics and the stderr of QEMU and
+	 * virtiofsd (a pipe we read, @stderr_fd) in vmm.log; the serial
+	 * console (a socket we read, @console_fd) in kernel.log. */
+	struct logfile vmmlog, kernlog;
+	int stderr_fd, console_fd;
+	struct linebuf stderr_lb, console_lb;
+	/* Lines the guest can trigger in vmm.log, and the children's. */
+	struct ratelimit guest_rl, stderr_rl;
 } vmm = {
 	.status_fd = MSB_VMM_FD_STATUS,
 	.watch_fd = MSB_VMM_FD_WATCH,
@@ -121,20 +135,136 @@ static struct vmm {
 	.qmp = {.fd = -1},
 	.next_guest_id = 1,
 	.execlog = {.log = {.fd = -1}},
+	.vmmlog = {.fd = -1},
+	.kernlog = {.fd = -1},
+	.stderr_fd = -1,
+	.console_fd = -1,
+	.guest_rl = {.burst = 20, .per_s = 2},
+	.stderr_rl = {.burst = 200, .per_s = 20},
 };
 
+/*
+ * One record in vmm.log (on stderr before it is open): a time stamp, then
+ * the message with any control character escaped, so that it stays one
+ * line whatever it quotes.
+ */
 __attribute__((format(printf, 1, 2))) static void logmsg(const char *fmt, ...)
 {
+	char msg[LOGFILE_LINE], rec[LOGFILE_LINE + 64];
 	struct timespec ts;
 	va_list ap;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	fprintf(stderr, "%lld.%03ld msb-vmm[%d]: ", (long long)ts.tv_sec,
-		ts.tv_nsec / 1000000, (int)getpid());
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int h = snprintf(rec, sizeof(rec),
+			 "%lld.%03ld msb-vmm[%d]: ", (long long)ts.tv_sec,
+			 ts.tv_nsec / 1000000, (int)getpid());
+	size_t len =
+		(size_t)h + logfile_escape(rec + h, sizeof(rec) - (size_t)h - 1,
+					   (const uint8_t *)msg,
+					   strnlen(msg, sizeof(msg)), false);
+	rec[len++] = '\n';
+	if (vmm.vmmlog.fd >= 0)
+		logfile_write(&vmm.vmmlog, rec, len);
+	else
+		write_all(STDERR_FILENO, rec, len);
+}
+
+/*
+ * Text from the guest in vmm.log: quoted and escaped, after @what, and
+ * rate-limited (then one "suppressed N messages" line when it resumes).
+ */
+static void log_guest(const char *what, const uint8_t *p, size_t n)
+{
+	char text[1024];
+	uint64_t suppressed;
+
+	if (!ratelimit_allow(&vmm.guest_rl, now_us(), &suppressed))
+		return;
+	if (suppressed)
+		logmsg("suppressed %" PRIu64 " messages from the guest",
+		       suppressed);
+	if (!p) {
+		logmsg("%s", what);
+		return;
+	}
+	logfile_escape(text, sizeof(text), p, n > 512 ? 512 : n, true);
+	logmsg("%s: \"%s\"%s", what, text, n > 512 ? " (cut)" : "");
+}
+
+/* A line of QEMU's or virtiofsd's stderr (linebuf_emit_fn). */
+static void stderr_line(const uint8_t *line, size_t len, void *ud)
+{
+	char text[LOGFILE_LINE];
+	uint64_t suppressed;
+
+	(void)ud;
+	if (!ratelimit_allow(&vmm.stderr_rl, now_us(), &suppressed))
+		return;
+	if (suppressed)
+		logmsg("suppressed %" PRIu64 " lines of stderr", suppressed);
+	logfile_escape(text, sizeof(text), line, len, false);
+	logmsg("stderr: %s", text);
+}
+
+/* A line of the serial console (linebuf_emit_fn): kernel.log as is,
+ * escaped; what could not be written is reported once writes work. */
+static void console_record(const uint8_t *line, size_t len, void *ud)
+{
+	char rec[4 * LOGFILE_LINE + 2];
+	uint64_t dropped = vmm.kernlog.dropped;
+
+	(void)ud;
+	size_t n = logfile_escape(rec, sizeof(rec) - 1, line, len, false);
+	rec[n++] = '\n';
+	if (logfile_write(&vmm.kernlog, rec, n) == 0 && dropped) {
+		int k = snprintf(rec, sizeof(rec),
+				 "[msb-vmm: %" PRIu64 " bytes dropped]\n",
+				 dropped);
+		vmm.kernlog.dropped = 0;
+		logfile_write(&vmm.kernlog, rec, (size_t)k);
+	}
+}
+
+/*
+ * Move what @fd has (up to @max bytes) through @lb to @emit. Return: false
+ * at EOF or on an error (the descriptor is then closed).
+ */
+static bool drain_fd(int *fd, struct linebuf *lb, linebuf_emit_fn emit,
+		     size_t max)
+{
+	uint8_t buf[65536];
+
+	for (size_t done = 0; *fd >= 0 && done < max;) {
+		ssize_t n = read(*fd, buf, sizeof(buf));
+		if (n > 0) {
+			linebuf_feed(lb, buf, (size_t)n, emit, NULL);
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		linebuf_flush(lb, emit, NULL);
+		close_fd(fd);
+		return false;
+	}
+	return true;
+}
+
+/* Everything the console and the children's stderr have now, partial
+ * lines included: before reading kernel.log, and at exit. */
+static void drain_logs(void)
+{
+	drain_fd(&vmm.console_fd, &vmm.console_lb, console_record, SIZE_MAX);
+	linebuf_flush(&vmm.console_lb, console_record, NULL);
+	drain_fd(&vmm.stderr_fd, &vmm.stderr_lb, stderr_line, SIZE_MAX);
+	linebuf_flush(&vmm.stderr_lb, stderr_line, NULL);
 }
 
 __attribute__((format(printf, 1, 2))) static void status(const char *fmt, ...)
@@ -164,6 +294,8 @@ __attribute__((format(printf, 1, 2))) static void status(const char *fmt, ...)
 static void console_tail(char *out, size_t outlen, int lines)
 {
 	char buf[8192];
+
+	drain_logs();
 	_cleanup_close_ int fd = open(vmm.console_log, O_RDONLY | O_CLOEXEC);
 
 	out[0] = '\0';
@@ -219,6 +351,8 @@ static void console_tail(char *out, size_t outlen, int lines)
 static bool console_line(const char *needle, char *out, size_t outlen)
 {
 	char buf[65536];
+
+	drain_logs();
 	_cleanup_close_ int fd = open(vmm.console_log, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
@@ -287,6 +421,7 @@ fail(int code, int err, const char *fmt, ...)
 	status("E %d %d %s", code, err, msg);
 	kill_qemu();
 	reap_qemu_blocking();
+	drain_logs();
 	if (vmm.dir_created || vmm.spec.ephemeral) {
 		state_delete();
 	} else if (vmm.locked) {
@@ -317,6 +452,8 @@ static int mkdir_p(const char *path, mode_t mode)
 		return -1;
 	return 0;
 }
+
+static void open_logs(void);
 
 static void setup_dir(void)
 {
@@ -388,14 +525,38 @@ static void setup_dir(void)
 		 vmm.log_dir);
 	execlog_open(&vmm.execlog, vmm.log_dir);
 	snprintf(vmm.disk, sizeof(vmm.disk), "%s/disk.qcow2", dir);
+	open_logs();
+}
 
-	/* From here on our own diagnostics go to logs/vmm.log. */
+/*
+ * From here on our own diagnostics go to logs/vmm.log, and our stderr,
+ * which the programs we start inherit, is a pipe whose lines we copy there.
+ * The kernel console starts afresh each run (its last lines explain a
+ * failed boot).
+ */
+static void open_logs(void)
+{
+	char path[sizeof(vmm.console_log) + 8];
+	int p[2];
+
 	snprintf(path, sizeof(path), "%s/vmm.log", vmm.log_dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (logfile_open(&vmm.vmmlog, path, VMM_LOG_MAX) < 0)
 		fail(MSB_ESYS, errno, "open `%s`: %s", path, strerror(errno));
-	dup2(fd, STDERR_FILENO);
-	close(fd);
+	snprintf(path, sizeof(path), "%s.1", vmm.console_log);
+	unlink(path);
+	unlink(vmm.console_log);
+	if (logfile_open(&vmm.kernlog, vmm.console_log, KERNEL_LOG_MAX) < 0)
+		fail(MSB_ESYS, errno, "open `%s`: %s", vmm.console_log,
+		     strerror(errno));
+	if (pipe2(p, O_CLOEXEC) < 0)
+		fail(MSB_ESYS, errno, "pipe: %s", strerror(errno));
+	fcntl(p[0], F_SETPIPE_SZ, 1 << 20); /* best effort */
+	/* dup2() leaves the new descriptor inheritable */
+	if (dup2(p[1], STDERR_FILENO) < 0)
+		fail(MSB_ESYS, errno, "dup2: %s", strerror(errno));
+	close(p[1]);
+	vmm.stderr_fd = p[0];
+	set_nonblock(vmm.stderr_fd, 1);
 	setvbuf(stderr, NULL, _IOLBF, 0);
 }
 
@@ -732,10 +893,14 @@ static const char *initrd_path(void)
 
 static void spawn_qemu(void)
 {
-	int sv[2], qmp[2];
+	int sv[2], qmp[2], con[2];
 
 	socketpair_high(sv);
 	socketpair_high(qmp);
+	socketpair_high(con);
+	/* QEMU's end never blocks: a console we do not read stalls the
+	 * guest's serial port, not QEMU. */
+	set_nonblock(con[1], 1);
 
 	bool kvm = choose_kvm();
 	struct msb_qemu_config qc = {
@@ -746,7 +911,7 @@ static void spawn_qemu(void)
 		.disk = strcmp(vmm.spec.root_format, "dir") ? vmm.disk : NULL,
 		.disk_format =
 			vmm.spec.root_direct ? vmm.spec.root_format : "qcow2",
-		.console_log = vmm.console_log,
+		.console_fd = 5,
 		.cpus = vmm.spec.cpus,
 		.memory_mib = vmm.spec.memory_mib,
 		.kvm = kvm,
@@ -773,7 +938,8 @@ static void spawn_qemu(void)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
-		if (dup2(sv[1], 3) < 0 || dup2(qmp[1], 4) < 0)
+		if (dup2(sv[1], 3) < 0 || dup2(qmp[1], 4) < 0 ||
+		    dup2(con[1], 5) < 0)
 			_exit(127);
 		int devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {
@@ -781,7 +947,7 @@ static void spawn_qemu(void)
 			dup2(devnull, STDOUT_FILENO);
 		}
 		/* stderr stays: vmm.log */
-		close_range(5, ~0U, 0);
+		close_range(6, ~0U, 0);
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
@@ -790,6 +956,9 @@ static void spawn_qemu(void)
 	}
 	close(sv[1]);
 	close(qmp[1]);
+	close(con[1]);
+	vmm.console_fd = con[0];
+	set_nonblock(vmm.console_fd, 1);
 	vmm.qemu_pid = pid;
 	vmm.agent_fd = sv[0];
 	vmm.qmp.fd = qmp[0];
@@ -953,7 +1122,7 @@ static void on_guest_control(const struct msb_frame *f)
 	struct msb_msg m;
 
 	if (msb_msg_decode(&m, f->payload, f->payload_len) < 0) {
-		logmsg("malformed control frame from the guest");
+		log_guest("malformed control frame from the guest", NULL, 0);
 		return;
 	}
 	switch (m.type) {
@@ -962,11 +1131,14 @@ static void on_guest_control(const struct msb_frame *f)
 			on_ready(&m);
 		break;
 	case MSB_MSG_ERROR:
-		logmsg("guest agent: %.*s", (int)m.msg.n,
-		       (const char *)m.msg.p);
-		if (vmm.state == BOOTING)
-			fail(MSB_EAGENT, 0, "guest agent failed to start: %.*s",
-			     (int)m.msg.n, (const char *)m.msg.p);
+		log_guest("guest agent says", m.msg.p, m.msg.n);
+		if (vmm.state == BOOTING) {
+			char text[512];
+			logfile_escape(text, sizeof(text), m.msg.p,
+				       m.msg.n > 400 ? 400 : m.msg.n, false);
+			fail(MSB_EAGENT, 0, "guest agent failed to start: %s",
+			     text);
+		}
 		break;
 	default:
 		break;
@@ -1462,7 +1634,7 @@ static void on_deadline(void)
 
 static void loop(void)
 {
-	struct pollfd pfd[MAX_CLIENTS + 4];
+	struct pollfd pfd[MAX_CLIENTS + 6];
 	size_t idx[MAX_CLIENTS];
 
 	while (!vmm.qemu_exited) {
@@ -1490,6 +1662,11 @@ static void loop(void)
 					  ? POLLIN
 					  : 0,
 		};
+		/* Logs are read whatever else waits. */
+		pfd[n++] =
+			(struct pollfd){.fd = vmm.console_fd, .events = POLLIN};
+		pfd[n++] =
+			(struct pollfd){.fd = vmm.stderr_fd, .events = POLLIN};
 		bool clients_wait = msb_buf_avail(&vmm.agent_out) > BUF_HIGH;
 		for (size_t i = 0; i < MAX_CLIENTS; i++) {
 			struct client *c = vmm.clients[i];
@@ -1522,6 +1699,12 @@ static void loop(void)
 		}
 		if (pfd[0].revents)
 			on_signal();
+		if (pfd[4].revents)
+			drain_fd(&vmm.console_fd, &vmm.console_lb,
+				 console_record, CONSOLE_READ_MAX);
+		if (pfd[5].revents)
+			drain_fd(&vmm.stderr_fd, &vmm.stderr_lb, stderr_line,
+				 CONSOLE_READ_MAX);
 		if (pfd[1].revents) {
 			char b[64];
 			ssize_t k = read(vmm.watch_fd, b, sizeof(b));
@@ -1540,7 +1723,7 @@ static void loop(void)
 			close_fd(&vmm.agent_fd);
 		for (size_t k = 0; k < nc; k++) {
 			size_t i = idx[k];
-			struct pollfd *p = &pfd[4 + k];
+			struct pollfd *p = &pfd[6 + k];
 			if (!vmm.clients[i])
 				continue;
 			if (p->revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -1658,6 +1841,7 @@ int main(int argc, char **argv)
 	loop();
 
 	reap_qemu_blocking();
+	drain_logs();
 	char reason[1536];
 	snprintf(reason, sizeof(reason), "stopped (%s)",
 		 vmm.stop_reason[0] ? vmm.stop_reason : "requested");

@@ -58,9 +58,7 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	struct argbuf a = {0};
 	_cleanup_free_ char *name = msb_qemu_escape(c->name);
 	_cleanup_free_ char *disk = msb_qemu_escape(c->disk ? c->disk : "");
-	_cleanup_free_ char *con = msb_qemu_escape(c->console_log);
-
-	if (!name || !disk || !con)
+	if (!name || !disk)
 		return NULL;
 
 	add(&a, "%s", c->qemu);
@@ -97,7 +95,7 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	add(&a, "virtio-mmio.force-legacy=false");
 
 	add(&a, "-chardev");
-	add(&a, "file,id=con,path=%s", con);
+	add(&a, "socket,id=con,fd=%d", c->console_fd);
 	add(&a, "-serial");
 	add(&a, "chardev:con");
 

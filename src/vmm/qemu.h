@@ -18,7 +18,7 @@ struct msb_qemu_config {
 	const char *disk; /* root disk: a qcow2 overlay, or the disk; NULL:
 			     none (the root is a shared directory) */
 	const char *disk_format; /* "qcow2" or "raw"; NULL: qcow2 */
-	const char *console_log; /* serial console is written here */
+	int console_fd; /* serial console: a stream socket, in the child */
 	unsigned int cpus;
 	unsigned int memory_mib;
 	bool kvm;              /* else TCG */

@@ -32,7 +32,7 @@ static void test_argv_tcg(void)
 		.kernel = "/k/vmlinux",
 		.initrd = "/k/initramfs.cpio",
 		.disk = "/s/a,b/disk.qcow2",
-		.console_log = "/s/logs/kernel.log",
+		.console_fd = 5,
 		.cpus = 2,
 		.memory_mib = 768,
 		.kvm = false,
@@ -67,7 +67,7 @@ static void test_argv_tcg(void)
 	CHECK(find(argv, "virtserialport,chardev=agent,name=agent") > 0);
 	CHECK(find(argv, "virtio-rng-device") > 0);
 	CHECK(find(argv, "virtio-blk-device,drive=root") > 0);
-	CHECK(find(argv, "file,id=con,path=/s/logs/kernel.log") > 0);
+	CHECK(find(argv, "socket,id=con,fd=5") > 0);
 	CHECK(find(argv, "virtio-mmio.force-legacy=false") > 0);
 	free(argv);
 }
@@ -80,7 +80,7 @@ static void test_argv_kvm(void)
 		.kernel = "k",
 		.initrd = "i",
 		.disk = "d",
-		.console_log = "c",
+		.console_fd = 5,
 		.cpus = 1,
 		.memory_mib = 512,
 		.kvm = true,
