@@ -2,6 +2,7 @@
 /* A client's framed connection to a sandbox supervisor's agent relay. */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -99,6 +100,40 @@ static int ms_left(uint64_t deadline)
 		return -1;
 	uint64_t now = now_us();
 	return now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
+}
+
+int msb__ms_left(uint64_t deadline)
+{
+	uint64_t now = now_us();
+	return now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
+}
+
+int msb__agent_timeout_ms(void)
+{
+	const char *s = getenv("MSB_AGENT_TIMEOUT_MS");
+	char *end;
+
+	if (s && *s) {
+		errno = 0;
+		long v = strtol(s, &end, 10);
+		if (!errno && !*end && v > 0 && v <= 24L * 3600 * 1000)
+			return (int)v;
+	}
+	return 30000;
+}
+
+int msb__agent_silent(const char *what, const char *obj, int ms)
+{
+	return msb__error(
+		MSB_ETIMEDOUT, 0,
+		"the guest agent did not answer %s `%s` for %d.%03d s", what,
+		obj, ms / 1000, ms % 1000);
+}
+
+bool msb__msg_timeout(const struct msb_msg *m)
+{
+	return m->type == MSB_MSG_ERROR && m->has & MSB_HAS(MSB_FLD_KIND) &&
+	       msb_bytes_eq(m->kind, "timeout");
 }
 
 int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,

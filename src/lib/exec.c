@@ -248,8 +248,11 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 	if ((rc = msb__conn_send(&sb->conn, id, MSB_F_START, &req)) < 0)
 		goto fail;
 
-	bool cb_on = true, done = false, killed = false;
+	bool cb_on = true, done = false, killed = false, started = false;
 	uint64_t start = now_us();
+	/* The agent answers the request (STARTED or FAILED) in time. */
+	int limit = msb__agent_timeout_ms();
+	uint64_t start_deadline = start + (uint64_t)limit * 1000u;
 	uint64_t deadline = opts && opts->timeout_ms
 				    ? start + (uint64_t)opts->timeout_ms * 1000u
 				    : 0;
@@ -263,6 +266,11 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 				       ? 0
 				       : (int)((deadline - now + 999) / 1000);
 		}
+		if (!started) {
+			int left = msb__ms_left(start_deadline);
+			if (wait < 0 || left < wait)
+				wait = left;
+		}
 		if (!sp.done) {
 			int r = pump_stdin(&sp, sb, id, wait);
 			if (r < 0) {
@@ -272,12 +280,17 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 			if (r == 0)
 				continue;
 			rc = msb__conn_recv(&sb->conn, &f, &m, 0);
-			if (rc == -MSB_ETIMEDOUT &&
-			    !(deadline && !killed && now_us() >= deadline))
-				continue;
 		} else {
 			rc = msb__conn_recv(&sb->conn, &f, &m, wait);
 		}
+		if (rc == -MSB_ETIMEDOUT && !started &&
+		    now_us() >= start_deadline) {
+			rc = msb__agent_silent("the command", argv[0], limit);
+			goto fail;
+		}
+		if (rc == -MSB_ETIMEDOUT &&
+		    !(deadline && !killed && now_us() >= deadline))
+			continue; /* no deadline passed yet */
 		if (rc == -MSB_ETIMEDOUT && deadline && !killed) {
 			/* Kill the process group; its exit ends the stream. */
 			struct msb_msg kill = {
@@ -296,6 +309,7 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 			msb__conn_done(&sb->conn, &f);
 			continue;
 		}
+		started = true;
 		switch (m.type) {
 		case MSB_MSG_STARTED:
 			break;
@@ -324,7 +338,13 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 			rc = msb__exec_failed(argv[0], &m);
 			break;
 		case MSB_MSG_ERROR:
-			rc = msb__error(MSB_EAGENT, 0, "guest agent: %.*s",
+			if (msb__msg_timeout(&m))
+				rc = msb__error(MSB_ETIMEDOUT, 0, "`%s`: %.*s",
+						argv[0], (int)m.msg.n,
+						(const char *)m.msg.p);
+			else
+				rc = msb__error(
+					MSB_EAGENT, 0, "guest agent: %.*s",
 					(int)m.msg.n, (const char *)m.msg.p);
 			break;
 		default:

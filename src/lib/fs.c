@@ -100,17 +100,25 @@ static uint32_t next_stream(msb_sandbox *sb)
 static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 {
 	struct msb_flow flow = MSB_FLOW_INIT;
+	/* Each answer frame within the agent timeout: a frozen or silent
+	 * agent is an error, not a hang. */
+	int limit = msb__agent_timeout_ms();
+	uint64_t deadline = now_us() + (uint64_t)limit * 1000u;
 
 	for (;;) {
 		struct msb_frame f;
 		struct msb_msg m;
-		int rc = msb__conn_recv(&sb->conn, &f, &m, -1);
+		int rc = msb__conn_recv(&sb->conn, &f, &m,
+					msb__ms_left(deadline));
+		if (rc == -MSB_ETIMEDOUT)
+			return msb__agent_silent(c->op, c->path, limit);
 		if (rc < 0)
 			return rc;
 		if (f.hdr.stream != id) {
 			msb__conn_done(&sb->conn, &f);
 			continue;
 		}
+		deadline = now_us() + (uint64_t)limit * 1000u;
 		bool done = false;
 		switch (m.type) {
 		case MSB_MSG_FS_ENTRY:
@@ -130,6 +138,13 @@ static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 			rc = fs_failed(c, &m);
 			break;
 		case MSB_MSG_ERROR:
+			if (msb__msg_timeout(&m)) {
+				rc = msb__error(MSB_ETIMEDOUT, 0,
+						"%s `%s`: %.*s", c->op, c->path,
+						(int)m.msg.n,
+						(const char *)m.msg.p);
+				break;
+			}
 			rc = msb__error(MSB_EAGENT, 0,
 					"%s `%s`: guest agent: %.*s", c->op,
 					c->path, (int)m.msg.n,
@@ -144,7 +159,8 @@ static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 			/* Drain the rest of this stream so that it does not
 			 * linger in the connection. */
 			while (!end) {
-				if (msb__conn_recv(&sb->conn, &f, &m, -1) < 0)
+				if (msb__conn_recv(&sb->conn, &f, &m, limit) <
+				    0)
 					break;
 				end = f.hdr.stream == id &&
 				      (f.hdr.flags & MSB_F_END);
@@ -408,7 +424,11 @@ EXPORT int msb_sandbox_fs_write_stream(msb_sandbox *sb, const char *path,
 		/* Only as much as the agent has room for (it credits what
 		 * it has written); stop early if it answered (a failure).
 		 * With credit left this returns at once. */
-		rc = msb__conn_wait_credit(&sb->conn, id, &flow, true, -1);
+		rc = msb__conn_wait_credit(&sb->conn, id, &flow, true,
+					   msb__agent_timeout_ms());
+		if (rc == -MSB_ETIMEDOUT)
+			return msb__agent_silent("write", path,
+						 msb__agent_timeout_ms());
 		if (rc < 0)
 			return rc;
 		if (rc > 0)

@@ -77,6 +77,24 @@ int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,
 void msb__conn_done(struct msb_conn *c, const struct msb_frame *f);
 void msb__conn_close(struct msb_conn *c);
 
+/*
+ * msb__agent_timeout_ms() - how long the library waits for each answer of
+ * the guest agent to a request (an fs call's next frame, an exec's start):
+ * MSB_AGENT_TIMEOUT_MS if set to a positive number, else 30000.
+ */
+int msb__agent_timeout_ms(void);
+/* Set and return the MSB_ETIMEDOUT error for an agent silent about @what
+ * for @ms. */
+int msb__agent_silent(const char *what, const char *obj, int ms);
+/*
+ * msb__msg_timeout() - whether @m is the supervisor's ERROR that ends a
+ * stream because the agent stopped answering (kind "timeout"). Then the
+ * caller returns MSB_ETIMEDOUT with its text.
+ */
+bool msb__msg_timeout(const struct msb_msg *m);
+/* Milliseconds left until @deadline (µs since the monotonic epoch). */
+int msb__ms_left(uint64_t deadline);
+
 /* Flow control of one stream, client side (proto.h, MSB_WINDOW). */
 struct msb_flow {
 	uint64_t credit; /* data bytes we may still send */

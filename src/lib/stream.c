@@ -25,6 +25,8 @@ struct msb_exec {
 	bool stdin_closed;
 	bool ended;
 	bool tty;
+	bool answered;           /* the agent has answered the request */
+	uint64_t start_deadline; /* ... or must, by then (µs) */
 };
 
 EXPORT int msb_exec_start(msb_exec **out, msb_sandbox *sb,
@@ -54,6 +56,8 @@ EXPORT int msb_exec_start(msb_exec **out, msb_sandbox *sb,
 	e->tty = opts && opts->tty;
 	if ((rc = msb__conn_send(&e->conn, STREAM_ID, MSB_F_START, &req)) < 0)
 		goto fail;
+	e->start_deadline =
+		now_us() + (uint64_t)msb__agent_timeout_ms() * 1000u;
 	if (opts && opts->stdin_data && opts->stdin_len &&
 	    (rc = msb_exec_write(e, opts->stdin_data, opts->stdin_len)) < 0)
 		goto fail;
@@ -89,13 +93,27 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 	for (;;) {
 		struct msb_frame f;
 		struct msb_msg m;
-		int rc = msb__conn_recv(&e->conn, &f, &m, timeout_ms);
+		int wait = timeout_ms;
+		if (!e->answered) {
+			/* The agent answers (STARTED or FAILED) in time. */
+			int left = msb__ms_left(e->start_deadline);
+			if (wait < 0 || left < wait)
+				wait = left;
+		}
+		int rc = msb__conn_recv(&e->conn, &f, &m, wait);
+		if (rc == -MSB_ETIMEDOUT && !e->answered &&
+		    now_us() >= e->start_deadline)
+			return msb__agent_silent("the command", e->cmd,
+						 msb__agent_timeout_ms());
+		if (rc == -MSB_ETIMEDOUT && wait != timeout_ms)
+			continue; /* the caller's wait is not over */
 		if (rc < 0)
 			return rc;
 		if (f.hdr.stream != STREAM_ID) {
 			msb__conn_done(&e->conn, &f);
 			continue;
 		}
+		e->answered = true;
 		switch (m.type) {
 		case MSB_MSG_STARTED:
 			ev->type = MSB_EXEC_STARTED;
@@ -132,7 +150,12 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 		case MSB_MSG_ERROR:
 			/* Errors about one frame (stdin after the end...) do
 			 * not end the command; others do. */
-			if (f.hdr.flags & MSB_F_END) {
+			if (f.hdr.flags & MSB_F_END && msb__msg_timeout(&m)) {
+				e->ended = true;
+				rc = msb__error(MSB_ETIMEDOUT, 0, "`%s`: %.*s",
+						e->cmd, (int)m.msg.n,
+						(const char *)m.msg.p);
+			} else if (f.hdr.flags & MSB_F_END) {
 				e->ended = true;
 				rc = msb__error(
 					MSB_EAGENT, 0, "guest agent: %.*s",
