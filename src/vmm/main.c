@@ -105,7 +105,12 @@ static struct vmm {
 	bool qemu_exited;
 	uint64_t start_us, deadline_us;
 	uint64_t ready_us;    /* when the guest became ready */
-	uint64_t activity_us; /* last frame of a command, or its end */
+	uint64_t activity_us; /* last client request on a stream, or the end
+				 of a client's stream (never a guest frame) */
+	/* Liveness (see agent_check()): the guest's last frame, our
+	 * outstanding PING, and how long the agent may stay silent. */
+	uint64_t guest_us, ping_us;
+	unsigned int agent_timeout_ms;
 	char stop_reason[128];
 	struct msb_buf agent_in, agent_out;
 	struct client *clients[MAX_CLIENTS];
@@ -1114,6 +1119,7 @@ static void on_ready(const struct msb_msg *m)
 	vmm.ready_us = vmm.activity_us = now_us();
 	state_status("running", getpid());
 	vmm.deadline_us = 0;
+	vmm.guest_us = vmm.ready_us;
 }
 
 /* A frame on the guest's control stream. */
@@ -1163,7 +1169,9 @@ static void log_exec_frame(const struct route *r, const struct msb_frame *f)
 
 static void on_guest_frame(const struct msb_frame *f, const uint8_t *raw)
 {
-	vmm.activity_us = now_us();
+	/* Alive; but the guest's frames are not activity (idle timeout). */
+	vmm.guest_us = now_us();
+	vmm.ping_us = 0;
 	if (f->hdr.stream == 0) {
 		on_guest_control(f);
 		return;
@@ -1186,8 +1194,11 @@ static void on_guest_frame(const struct msb_frame *f, const uint8_t *raw)
 		log_exec_frame(r, f);
 	if (r->c)
 		append_frame(&r->c->out, raw, msb_frame_size(f), r->client_id);
-	if (f->hdr.flags & MSB_F_END)
+	if (f->hdr.flags & MSB_F_END) {
+		if (r->c) /* a client's command ended: it was busy until now */
+			vmm.activity_us = now_us();
 		drop_route(r);
+	}
 }
 
 /*
@@ -1358,6 +1369,7 @@ static void drop_client(size_t i)
 		if (r->c != c)
 			continue;
 		r->c = NULL;
+		vmm.activity_us = now_us();
 		struct msb_msg m = {
 			.type = MSB_MSG_SIGNAL,
 			.has = MSB_HAS(MSB_FLD_SIG),
@@ -1568,9 +1580,22 @@ static void accept_clients(void)
 	}
 }
 
+/* Streams that a connected client waits on. */
+static size_t live_routes(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < vmm.nroutes; i++)
+		n += vmm.routes[i].c != NULL;
+	return n;
+}
+
 /*
  * When a running sandbox reaches a limit: its maximum duration, or its
- * idle timeout (no command running and no frame for that long). 0: none.
+ * idle timeout: no client stream open and no client request on a stream
+ * for that long. Only the host's side counts: a guest that sends frames
+ * (or never ends a stream whose client has gone) does not keep the
+ * sandbox alive. 0: none.
  */
 static uint64_t limit_at(const char **why)
 {
@@ -1583,7 +1608,7 @@ static uint64_t limit_at(const char **why)
 		     (uint64_t)vmm.spec.max_duration_s * 1000000u;
 		*why = "maximum duration reached";
 	}
-	if (vmm.spec.idle_timeout_s && vmm.nroutes == 0) {
+	if (vmm.spec.idle_timeout_s && !live_routes()) {
 		uint64_t idle = vmm.activity_us +
 				(uint64_t)vmm.spec.idle_timeout_s * 1000000u;
 		if (!at || idle < at) {
@@ -1594,7 +1619,84 @@ static uint64_t limit_at(const char **why)
 	return at;
 }
 
-static int poll_timeout(void)
+/*
+ * The clients' streams have ended because the agent stopped answering:
+ * each gets an ERROR of kind "timeout" (the library's MSB_ETIMEDOUT), and
+ * its command is killed if the agent ever wakes up.
+ */
+static void agent_silent(uint64_t silent_us)
+{
+	char msg[128];
+	size_t n = 0;
+
+	snprintf(msg, sizeof(msg),
+		 "the guest agent did not answer for %" PRIu64 " s",
+		 silent_us / 1000000u);
+	struct msb_msg e = {
+		.type = MSB_MSG_ERROR,
+		.has = MSB_HAS(MSB_FLD_MSG) | MSB_HAS(MSB_FLD_KIND),
+		.msg = msb_str(msg),
+		.kind = msb_str("timeout"),
+	};
+	struct msb_msg kill = {
+		.type = MSB_MSG_SIGNAL,
+		.has = MSB_HAS(MSB_FLD_SIG),
+		.sig = SIGKILL,
+	};
+	for (size_t i = 0; i < vmm.nroutes; i++) {
+		struct route *r = &vmm.routes[i];
+		if (!r->c)
+			continue;
+		msb_frame_encode(&r->c->out, r->client_id, MSB_F_END, &e);
+		send_to_agent(r->guest_id, 0, &kill);
+		r->c = NULL;
+		n++;
+	}
+	logmsg("%s: %zu client streams ended", msg, n);
+	vmm.activity_us = now_us();
+}
+
+/*
+ * agent_check() - the agent's liveness, watched while a client waits on
+ * one of its streams (a command's output may rightly be silent for
+ * hours, the agent not): after a third of the agent timeout without a
+ * frame from the guest, PING it; without a frame by the timeout, end the
+ * clients' streams (agent_silent()). Time we spend not reading the guest
+ * (@paused: a client is slow) does not count against it.
+ * Return: when to look again (µs), or 0.
+ */
+static uint64_t agent_check(bool paused)
+{
+	uint64_t now = now_us(), t = (uint64_t)vmm.agent_timeout_ms * 1000u;
+
+	if (vmm.state != RUNNING || vmm.agent_fd < 0 || !live_routes() ||
+	    paused) {
+		vmm.guest_us = now;
+		vmm.ping_us = 0;
+		return 0;
+	}
+	if (vmm.ping_us) {
+		/* silent for the timeout, and a third of it to answer */
+		uint64_t due = vmm.guest_us + t > vmm.ping_us + t / 3
+				       ? vmm.guest_us + t
+				       : vmm.ping_us + t / 3;
+		if (now < due)
+			return due;
+		agent_silent(now - vmm.guest_us);
+		vmm.guest_us = now;
+		vmm.ping_us = 0;
+		return 0;
+	}
+	if (now >= vmm.guest_us + t / 3) {
+		struct msb_msg ping = {.type = MSB_MSG_PING};
+		send_to_agent(0, 0, &ping);
+		vmm.ping_us = now;
+		return now + t / 3;
+	}
+	return vmm.guest_us + t / 3;
+}
+
+static int poll_timeout(uint64_t watch)
 {
 	const char *why;
 	uint64_t limit = limit_at(&why);
@@ -1605,6 +1707,8 @@ static int poll_timeout(void)
 
 	if (limit && (!at || limit < at))
 		at = limit;
+	if (watch && (!at || watch < at))
+		at = watch;
 	if (!at)
 		return -1;
 	uint64_t now = now_us();
@@ -1645,6 +1749,8 @@ static void loop(void)
 			if (vmm.clients[i] &&
 			    msb_buf_avail(&vmm.clients[i]->out) > BUF_HIGH)
 				agent_full = true;
+		/* Before the poll set: it may queue frames to send. */
+		uint64_t watch = agent_check(agent_full);
 
 		pfd[n++] = (struct pollfd){.fd = vmm.sig_fd, .events = POLLIN};
 		pfd[n++] = (struct pollfd){
@@ -1679,7 +1785,7 @@ static void loop(void)
 			pfd[n++] = (struct pollfd){.fd = c->fd, .events = cev};
 		}
 
-		int r = poll(pfd, n, poll_timeout());
+		int r = poll(pfd, n, poll_timeout(watch));
 		if (r < 0 && errno != EINTR) {
 			logmsg("poll: %s", strerror(errno));
 			kill_qemu();
@@ -1746,6 +1852,23 @@ static void loop(void)
 				vmm.deadline_us = now_us() + 5000000u;
 		}
 	}
+}
+
+/* MSB_AGENT_TIMEOUT_MS if set to a positive number, else 30 s (the
+ * library's default for each answer, see docs/architecture.md). */
+static unsigned int agent_timeout_ms(void)
+{
+	const char *s = getenv("MSB_AGENT_TIMEOUT_MS");
+	char *end;
+
+	if (s && *s) {
+		errno = 0;
+		unsigned long v = strtoul(s, &end, 10);
+		if (!errno && !*end && v > 0 && v <= 24ul * 3600 * 1000 &&
+		    s[0] != '-')
+			return (unsigned int)v;
+	}
+	return 30000;
 }
 
 static void setup_signals(void)
@@ -1821,6 +1944,7 @@ int main(int argc, char **argv)
 
 	setup_signals();
 	read_spec();
+	vmm.agent_timeout_ms = agent_timeout_ms();
 	state_open(vmm.spec.home, vmm.spec.name);
 	if (vmm.spec.detached)
 		close_fd(&vmm.watch_fd);
