@@ -58,13 +58,12 @@
 #include "vmm/logfile.h"
 #include "vmm/metrics.h"
 #include "vmm/qemu.h"
+#include "vmm/relay.h"
 #include "vmm/spec.h"
 #include "vmm/state.h"
 #include <sys/un.h>
 
 #define MAX_CLIENTS 256
-/* Guest stream id of the supervisor's own metrics requests. */
-#define METRICS_STREAM 0xfffffff0u
 #define BUF_HIGH (8u << 20) /* stop reading a producer above this */
 #define DEFAULT_STOP_MS 10000
 /* Caps of vmm.log and kernel.log (each keeps one older file, .1). */
@@ -76,14 +75,6 @@
 struct client {
 	int fd;
 	struct msb_buf in, out;
-};
-
-/* One open guest stream and the client stream it belongs to. */
-struct route {
-	uint32_t guest_id;
-	uint32_t client_id;
-	struct client *c; /* NULL once the client has gone */
-	bool exec;        /* a command: its output goes to exec.log */
 };
 
 enum state { BOOTING, RUNNING, STOPPING };
@@ -114,12 +105,10 @@ static struct vmm {
 	char stop_reason[128];
 	struct msb_buf agent_in, agent_out;
 	struct client *clients[MAX_CLIENTS];
-	struct route *routes;
-	size_t nroutes, cap_routes;
-	uint32_t next_guest_id;
-	bool dir_created; /* by this run: remove it all if creation fails */
-	bool locked;      /* we hold the sandbox's lock */
-	int listen_fd;    /* run/agent.sock: more clients (reconnect) */
+	struct relay relay; /* the routes of client streams (relay.h) */
+	bool dir_created;   /* by this run: remove it all if creation fails */
+	bool locked;        /* we hold the sandbox's lock */
+	int listen_fd;      /* run/agent.sock: more clients (reconnect) */
 	char log_dir[PATH_MAX], console_log[PATH_MAX + 32], disk[PATH_MAX + 32];
 	struct execlog execlog;
 	/* Logs (logfile.h): our own diagnostics and the stderr of QEMU and
@@ -138,7 +127,7 @@ static struct vmm {
 	.lock_fd = -1,
 	.listen_fd = -1,
 	.qmp = {.fd = -1},
-	.next_guest_id = 1,
+	.relay = {.next_guest_id = 1},
 	.execlog = {.log = {.fd = -1}},
 	.vmmlog = {.fd = -1},
 	.kernlog = {.fd = -1},
@@ -1040,61 +1029,6 @@ static void begin_stop(unsigned int timeout_ms, const char *why)
 	send_to_agent(0, MSB_F_START | MSB_F_END | MSB_F_SHUTDOWN, &m);
 }
 
-static struct route *find_route_guest(uint32_t id)
-{
-	for (size_t i = 0; i < vmm.nroutes; i++)
-		if (vmm.routes[i].guest_id == id)
-			return &vmm.routes[i];
-	return NULL;
-}
-
-static struct route *find_route_client(struct client *c, uint32_t id)
-{
-	for (size_t i = 0; i < vmm.nroutes; i++)
-		if (vmm.routes[i].c == c && vmm.routes[i].client_id == id)
-			return &vmm.routes[i];
-	return NULL;
-}
-
-static void drop_route(struct route *r)
-{
-	*r = vmm.routes[--vmm.nroutes];
-}
-
-static struct route *add_route(struct client *c, uint32_t client_id)
-{
-	if (vmm.nroutes == vmm.cap_routes) {
-		size_t cap = vmm.cap_routes ? vmm.cap_routes * 2 : 16;
-		struct route *r = realloc(vmm.routes, cap * sizeof(*r));
-		if (!r)
-			return NULL;
-		vmm.routes = r;
-		vmm.cap_routes = cap;
-	}
-	uint32_t id;
-	do {
-		id = vmm.next_guest_id++;
-		if (vmm.next_guest_id == 0)
-			vmm.next_guest_id = 1;
-	} while (id == 0 || id == METRICS_STREAM || find_route_guest(id));
-	struct route *r = &vmm.routes[vmm.nroutes++];
-	*r = (struct route){.guest_id = id, .client_id = client_id, .c = c};
-	return r;
-}
-
-/* Queue a copy of the frame @raw with its stream id replaced by @id. */
-static void append_frame(struct msb_buf *out, const uint8_t *raw, size_t size,
-			 uint32_t id)
-{
-	if (msb_buf_append(out, raw, size) < 0) {
-		logmsg("out of memory: frame dropped");
-		return;
-	}
-	/* Appending may have compacted the buffer: find the copy from its
-	 * end, not from the length before. */
-	put_be32(out->data + out->len - size + 4, id);
-}
-
 static void on_ready(const struct msb_msg *m)
 {
 	uint64_t boot_us = now_us() - vmm.start_us;
@@ -1122,26 +1056,21 @@ static void on_ready(const struct msb_msg *m)
 	vmm.guest_us = vmm.ready_us;
 }
 
-/* A frame on the guest's control stream. */
-static void on_guest_control(const struct msb_frame *f)
+/* A frame on the guest's control stream (relay_ops). */
+static void on_guest_control(void *ud, const struct msb_msg *m)
 {
-	struct msb_msg m;
-
-	if (msb_msg_decode(&m, f->payload, f->payload_len) < 0) {
-		log_guest("malformed control frame from the guest", NULL, 0);
-		return;
-	}
-	switch (m.type) {
+	(void)ud;
+	switch (m->type) {
 	case MSB_MSG_READY:
 		if (vmm.state == BOOTING)
-			on_ready(&m);
+			on_ready(m);
 		break;
 	case MSB_MSG_ERROR:
-		log_guest("guest agent says", m.msg.p, m.msg.n);
+		log_guest("guest agent says", m->msg.p, m->msg.n);
 		if (vmm.state == BOOTING) {
 			char text[512];
-			logfile_escape(text, sizeof(text), m.msg.p,
-				       m.msg.n > 400 ? 400 : m.msg.n, false);
+			logfile_escape(text, sizeof(text), m->msg.p,
+				       m->msg.n > 400 ? 400 : m->msg.n, false);
 			fail(MSB_EAGENT, 0, "guest agent failed to start: %s",
 			     text);
 		}
@@ -1153,11 +1082,24 @@ static void on_guest_control(const struct msb_frame *f)
 
 static void flush_metrics_waiters(void);
 
-/* Output and end of a command, for logs/exec.log. */
-static void log_exec_frame(const struct route *r, const struct msb_frame *f)
+/* The agent's answer to our metrics request (relay_ops). */
+static void on_guest_metrics(void *ud, const struct msb_msg *m)
+{
+	(void)ud;
+	if (m && m->has & MSB_HAS(MSB_FLD_MEM_TOTAL)) {
+		vmm.mem_used = m->mem_used;
+		vmm.mem_total = m->mem_total;
+	}
+	flush_metrics_waiters();
+}
+
+/* Output and end of a command, for logs/exec.log (relay_ops). */
+static void log_exec_frame(void *ud, const struct relay_route *r,
+			   const struct msb_frame *f)
 {
 	struct msb_msg m;
 
+	(void)ud;
 	if (msb_msg_decode(&m, f->payload, f->payload_len) < 0)
 		return;
 	if (m.type == MSB_MSG_STDOUT || m.type == MSB_MSG_STDERR)
@@ -1167,39 +1109,52 @@ static void log_exec_frame(const struct route *r, const struct msb_frame *f)
 		execlog_end(&vmm.execlog, r->guest_id, &m);
 }
 
-static void on_guest_frame(const struct msb_frame *f, const uint8_t *raw)
+static void log_exec_start(void *ud, const struct relay_route *r,
+			   const struct msb_msg *m)
 {
-	/* Alive; but the guest's frames are not activity (idle timeout). */
-	vmm.guest_us = now_us();
-	vmm.ping_us = 0;
-	if (f->hdr.stream == 0) {
-		on_guest_control(f);
-		return;
-	}
-	if (f->hdr.stream == METRICS_STREAM) {
-		struct msb_msg m;
-		if (msb_msg_decode(&m, f->payload, f->payload_len) == 0 &&
-		    m.type == MSB_MSG_METRICS &&
-		    m.has & MSB_HAS(MSB_FLD_MEM_TOTAL)) {
-			vmm.mem_used = m.mem_used;
-			vmm.mem_total = m.mem_total;
-		}
-		flush_metrics_waiters();
-		return;
-	}
-	struct route *r = find_route_guest(f->hdr.stream);
-	if (!r)
-		return; /* a stream nobody listens to any more */
-	if (r->exec)
-		log_exec_frame(r, f);
-	if (r->c)
-		append_frame(&r->c->out, raw, msb_frame_size(f), r->client_id);
-	if (f->hdr.flags & MSB_F_END) {
-		if (r->c) /* a client's command ended: it was busy until now */
-			vmm.activity_us = now_us();
-		drop_route(r);
+	(void)ud;
+	execlog_start(&vmm.execlog, r->guest_id, m);
+}
+
+static void on_malformed(void *ud, const char *what)
+{
+	(void)ud;
+	log_guest(what, NULL, 0);
+}
+
+/*
+ * A client's stream ended (relay_ops): its command was busy until now
+ * (idle timeout); if the client left, kill the command.
+ */
+static void on_stream_end(void *ud, const struct relay_route *r,
+			  bool client_left)
+{
+	(void)ud;
+	vmm.activity_us = now_us();
+	if (client_left) {
+		struct msb_msg m = {
+			.type = MSB_MSG_SIGNAL,
+			.has = MSB_HAS(MSB_FLD_SIG),
+			.sig = SIGKILL,
+		};
+		send_to_agent(r->guest_id, 0, &m);
 	}
 }
+
+static struct msb_buf *client_out(struct client *c)
+{
+	return &c->out;
+}
+
+static const struct relay_ops relay_ops = {
+	.client_out = client_out,
+	.control = on_guest_control,
+	.metrics = on_guest_metrics,
+	.exec_frame = log_exec_frame,
+	.exec_start = log_exec_start,
+	.malformed = on_malformed,
+	.stream_end = on_stream_end,
+};
 
 /*
  * Answer a metrics request: CPU time and percent since the previous
@@ -1259,7 +1214,8 @@ static void send_metrics(struct client *c)
 	vmm.metrics_wait[vmm.nmetrics_wait++] = c;
 	if (vmm.nmetrics_wait == 1) {
 		struct msb_msg m = {.type = MSB_MSG_METRICS};
-		send_to_agent(METRICS_STREAM, MSB_F_START | MSB_F_END, &m);
+		send_to_agent(RELAY_METRICS_STREAM, MSB_F_START | MSB_F_END,
+			      &m);
 		vmm.metrics_deadline = now_us() + 1000000u;
 	}
 }
@@ -1310,37 +1266,10 @@ static void on_client_frame(struct client *c, const struct msb_frame *f,
 		on_client_control(c, f);
 		return;
 	}
-	struct route *r = find_route_client(c, id);
-	if (f->hdr.flags & MSB_F_START) {
-		if (r) {
-			send_client_error(c, id, "stream id already in use");
-			return;
-		}
-		if (vmm.state != RUNNING) {
-			send_client_error(c, id, "the sandbox is stopping");
-			return;
-		}
-		r = add_route(c, id);
-		if (!r) {
-			send_client_error(c, id, "out of memory");
-			return;
-		}
-		struct msb_msg m;
-		if (msb_msg_decode(&m, f->payload, f->payload_len) == 0 &&
-		    m.type == MSB_MSG_EXEC) {
-			r->exec = true;
-			execlog_start(&vmm.execlog, r->guest_id, &m);
-		}
-	} else if (!r) {
-		/* Credit for a stream that has just ended is normal. */
-		struct msb_msg m;
-		if (msb_msg_decode(&m, f->payload, f->payload_len) == 0 &&
-		    m.type == MSB_MSG_CREDIT)
-			return;
-		send_client_error(c, id, "unknown stream");
-		return;
-	}
-	append_frame(&vmm.agent_out, raw, msb_frame_size(f), r->guest_id);
+	const char *err = relay_from_client(
+		&vmm.relay, c, f, raw, &vmm.agent_out, vmm.state == RUNNING);
+	if (err)
+		send_client_error(c, id, err);
 }
 
 static struct client *add_client(int fd)
@@ -1364,19 +1293,7 @@ static void drop_client(size_t i)
 {
 	struct client *c = vmm.clients[i];
 
-	for (size_t k = 0; k < vmm.nroutes; k++) {
-		struct route *r = &vmm.routes[k];
-		if (r->c != c)
-			continue;
-		r->c = NULL;
-		vmm.activity_us = now_us();
-		struct msb_msg m = {
-			.type = MSB_MSG_SIGNAL,
-			.has = MSB_HAS(MSB_FLD_SIG),
-			.sig = SIGKILL,
-		};
-		send_to_agent(r->guest_id, 0, &m);
-	}
+	relay_client_gone(&vmm.relay, c); /* kills its commands */
 	for (size_t k = 0; k < vmm.nmetrics_wait; k++)
 		if (vmm.metrics_wait[k] == c)
 			vmm.metrics_wait[k--] =
@@ -1433,23 +1350,20 @@ static int flush(int fd, struct msb_buf *out)
 
 static void read_agent(void)
 {
+	size_t before = msb_buf_avail(&vmm.agent_in);
 	int rc = fill(vmm.agent_fd, &vmm.agent_in);
-	struct msb_frame f;
 
-	for (;;) {
-		int r = msb_frame_next(&f, &vmm.agent_in);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			/* Cannot resynchronise a byte stream: the guest is
-			 * not trustworthy any more. */
-			logmsg("invalid frame length from the guest: stopping");
-			msb_buf_reset(&vmm.agent_in);
-			kill_qemu();
-			break;
-		}
-		on_guest_frame(&f, msb_buf_head(&vmm.agent_in));
-		msb_buf_consume(&vmm.agent_in, msb_frame_size(&f));
+	if (msb_buf_avail(&vmm.agent_in) != before) {
+		/* Alive; but the guest's frames are not activity (idle
+		 * timeout). */
+		vmm.guest_us = now_us();
+		vmm.ping_us = 0;
+	}
+	if (relay_from_guest(&vmm.relay, &vmm.agent_in) < 0) {
+		/* Cannot resynchronise a byte stream: the guest is not
+		 * trustworthy any more. */
+		logmsg("invalid frame length from the guest: stopping");
+		kill_qemu();
 	}
 	if (rc <= 0) {
 		/* QEMU closed the channel: it is exiting. */
@@ -1580,16 +1494,6 @@ static void accept_clients(void)
 	}
 }
 
-/* Streams that a connected client waits on. */
-static size_t live_routes(void)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < vmm.nroutes; i++)
-		n += vmm.routes[i].c != NULL;
-	return n;
-}
-
 /*
  * When a running sandbox reaches a limit: its maximum duration, or its
  * idle timeout: no client stream open and no client request on a stream
@@ -1608,7 +1512,7 @@ static uint64_t limit_at(const char **why)
 		     (uint64_t)vmm.spec.max_duration_s * 1000000u;
 		*why = "maximum duration reached";
 	}
-	if (vmm.spec.idle_timeout_s && !live_routes()) {
+	if (vmm.spec.idle_timeout_s && !relay_live(&vmm.relay)) {
 		uint64_t idle = vmm.activity_us +
 				(uint64_t)vmm.spec.idle_timeout_s * 1000000u;
 		if (!at || idle < at) {
@@ -1643,8 +1547,8 @@ static void agent_silent(uint64_t silent_us)
 		.has = MSB_HAS(MSB_FLD_SIG),
 		.sig = SIGKILL,
 	};
-	for (size_t i = 0; i < vmm.nroutes; i++) {
-		struct route *r = &vmm.routes[i];
+	for (size_t i = 0; i < vmm.relay.nroutes; i++) {
+		struct relay_route *r = &vmm.relay.routes[i];
 		if (!r->c)
 			continue;
 		msb_frame_encode(&r->c->out, r->client_id, MSB_F_END, &e);
@@ -1669,8 +1573,8 @@ static uint64_t agent_check(bool paused)
 {
 	uint64_t now = now_us(), t = (uint64_t)vmm.agent_timeout_ms * 1000u;
 
-	if (vmm.state != RUNNING || vmm.agent_fd < 0 || !live_routes() ||
-	    paused) {
+	if (vmm.state != RUNNING || vmm.agent_fd < 0 ||
+	    !relay_live(&vmm.relay) || paused) {
 		vmm.guest_us = now;
 		vmm.ping_us = 0;
 		return 0;
@@ -1942,6 +1846,7 @@ int main(int argc, char **argv)
 	}
 	set_nonblock(vmm.watch_fd, 1);
 
+	vmm.relay.ops = &relay_ops;
 	setup_signals();
 	read_spec();
 	vmm.agent_timeout_ms = agent_timeout_ms();
