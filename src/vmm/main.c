@@ -95,13 +95,10 @@ static struct vmm {
 	int qemu_status;
 	bool qemu_exited;
 	uint64_t start_us, deadline_us;
-	uint64_t ready_us;    /* when the guest became ready */
-	uint64_t activity_us; /* last client request on a stream, or the end
-				 of a client's stream (never a guest frame) */
-	/* Liveness (see agent_check()): the guest's last frame, our
-	 * outstanding PING, and how long the agent may stay silent. */
-	uint64_t guest_us, ping_us;
-	unsigned int agent_timeout_ms;
+	uint64_t ready_us;        /* when the guest became ready */
+	uint64_t activity_us;     /* last client request on a stream, or the end
+				     of a client's stream (never a guest frame) */
+	struct relay_watch watch; /* the agent's liveness (agent_check()) */
 	char stop_reason[128];
 	struct msb_buf agent_in, agent_out;
 	struct client *clients[MAX_CLIENTS];
@@ -1053,7 +1050,7 @@ static void on_ready(const struct msb_msg *m)
 	vmm.ready_us = vmm.activity_us = now_us();
 	state_status("running", getpid());
 	vmm.deadline_us = 0;
-	vmm.guest_us = vmm.ready_us;
+	relay_watch_heard(&vmm.watch, vmm.ready_us);
 }
 
 /* A frame on the guest's control stream (relay_ops). */
@@ -1356,8 +1353,7 @@ static void read_agent(void)
 	if (msb_buf_avail(&vmm.agent_in) != before) {
 		/* Alive; but the guest's frames are not activity (idle
 		 * timeout). */
-		vmm.guest_us = now_us();
-		vmm.ping_us = 0;
+		relay_watch_heard(&vmm.watch, now_us());
 	}
 	if (relay_from_guest(&vmm.relay, &vmm.agent_in) < 0) {
 		/* Cannot resynchronise a byte stream: the guest is not
@@ -1561,43 +1557,31 @@ static void agent_silent(uint64_t silent_us)
 }
 
 /*
- * agent_check() - the agent's liveness, watched while a client waits on
- * one of its streams (a command's output may rightly be silent for
- * hours, the agent not): after a third of the agent timeout without a
- * frame from the guest, PING it; without a frame by the timeout, end the
- * clients' streams (agent_silent()). Time we spend not reading the guest
- * (@paused: a client is slow) does not count against it.
+ * agent_check() - watch the agent's liveness (relay_watch_step()) while a
+ * client waits on it; time we spend not reading the guest (@paused: a
+ * client is slow) does not count against it.
  * Return: when to look again (µs), or 0.
  */
 static uint64_t agent_check(bool paused)
 {
-	uint64_t now = now_us(), t = (uint64_t)vmm.agent_timeout_ms * 1000u;
+	uint64_t now = now_us(), next;
+	bool watching = vmm.state == RUNNING && vmm.agent_fd >= 0 &&
+			relay_live(&vmm.relay) && !paused;
+	uint64_t silent_us = now - vmm.watch.guest_us;
 
-	if (vmm.state != RUNNING || vmm.agent_fd < 0 ||
-	    !relay_live(&vmm.relay) || paused) {
-		vmm.guest_us = now;
-		vmm.ping_us = 0;
-		return 0;
-	}
-	if (vmm.ping_us) {
-		/* silent for the timeout, and a third of it to answer */
-		uint64_t due = vmm.guest_us + t > vmm.ping_us + t / 3
-				       ? vmm.guest_us + t
-				       : vmm.ping_us + t / 3;
-		if (now < due)
-			return due;
-		agent_silent(now - vmm.guest_us);
-		vmm.guest_us = now;
-		vmm.ping_us = 0;
-		return 0;
-	}
-	if (now >= vmm.guest_us + t / 3) {
+	switch (relay_watch_step(&vmm.watch, now, watching, &next)) {
+	case RELAY_PING: {
 		struct msb_msg ping = {.type = MSB_MSG_PING};
 		send_to_agent(0, 0, &ping);
-		vmm.ping_us = now;
-		return now + t / 3;
+		break;
 	}
-	return vmm.guest_us + t / 3;
+	case RELAY_SILENT:
+		agent_silent(silent_us);
+		break;
+	case RELAY_WAIT:
+		break;
+	}
+	return next;
 }
 
 static int poll_timeout(uint64_t watch)
@@ -1849,7 +1833,7 @@ int main(int argc, char **argv)
 	vmm.relay.ops = &relay_ops;
 	setup_signals();
 	read_spec();
-	vmm.agent_timeout_ms = agent_timeout_ms();
+	vmm.watch.timeout_us = (uint64_t)agent_timeout_ms() * 1000u;
 	state_open(vmm.spec.home, vmm.spec.name);
 	if (vmm.spec.detached)
 		close_fd(&vmm.watch_fd);

@@ -174,9 +174,46 @@ size_t relay_client_gone(struct relay *rl, struct client *c)
 		struct relay_route *r = &rl->routes[k];
 		if (r->c != c)
 			continue;
-		rl->ops->stream_end(rl->ud, r, false);
+		rl->ops->stream_end(rl->ud, r, true);
 		r->c = NULL;
 		n++;
 	}
 	return n;
+}
+
+void relay_watch_heard(struct relay_watch *w, uint64_t now)
+{
+	w->guest_us = now;
+	w->ping_us = 0;
+}
+
+enum relay_watch_do relay_watch_step(struct relay_watch *w, uint64_t now,
+				     bool watching, uint64_t *next)
+{
+	uint64_t t = w->timeout_us;
+
+	*next = 0;
+	if (!watching) {
+		relay_watch_heard(w, now);
+		return RELAY_WAIT;
+	}
+	if (w->ping_us) {
+		/* silent for the timeout, and a third of it to answer */
+		uint64_t due = w->guest_us + t > w->ping_us + t / 3
+				       ? w->guest_us + t
+				       : w->ping_us + t / 3;
+		if (now < due) {
+			*next = due;
+			return RELAY_WAIT;
+		}
+		relay_watch_heard(w, now); /* start over */
+		return RELAY_SILENT;
+	}
+	if (now >= w->guest_us + t / 3) {
+		w->ping_us = now;
+		*next = now + t / 3;
+		return RELAY_PING;
+	}
+	*next = w->guest_us + t / 3;
+	return RELAY_WAIT;
 }

@@ -103,4 +103,30 @@ const char *relay_from_client(struct relay *rl, struct client *c,
  */
 size_t relay_client_gone(struct relay *rl, struct client *c);
 
+/*
+ * struct relay_watch - the agent's liveness, watched while a client waits
+ * on one of its streams (a command's output may rightly be silent for
+ * hours, the agent not): after a third of the timeout without a frame
+ * from the guest, PING it; without a frame by the timeout (and at least a
+ * third of it after the PING), it is silent.
+ */
+struct relay_watch {
+	uint64_t timeout_us;
+	uint64_t guest_us; /* the guest's last frame (or when watching began) */
+	uint64_t ping_us;  /* our PING without an answer yet; 0: none */
+};
+
+enum relay_watch_do { RELAY_WAIT, RELAY_PING, RELAY_SILENT };
+
+/* Something came from the guest at @now. */
+void relay_watch_heard(struct relay_watch *w, uint64_t now);
+/*
+ * relay_watch_step() - what to do at @now (µs, monotonic). @watching:
+ * a client waits on the agent and we read what it sends; when false the
+ * silence does not count. Pure.
+ * @next: when to call again (0: no need until something changes)
+ */
+enum relay_watch_do relay_watch_step(struct relay_watch *w, uint64_t now,
+				     bool watching, uint64_t *next);
+
 #endif
