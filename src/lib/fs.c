@@ -88,9 +88,9 @@ static int fs_failed(const struct fs_call *c, const struct msb_msg *m)
 		code = MSB_ESYS;
 		break;
 	}
+	char t[512];
 	if (m->msg.n)
-		return msb__error(code, err, "%.*s", (int)m->msg.n,
-				  (const char *)m->msg.p);
+		return msb__error(code, err, "%s", MSB_GUEST_TEXT(t, m->msg));
 	return msb__error(code, err, "%s `%s`: %s", c->op, c->path,
 			  strerror(err));
 }
@@ -167,10 +167,10 @@ static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 		case MSB_MSG_ERROR:
 			if (cancelled)
 				break; /* the answer to our cancel */
+			char t[512];
 			rc = msb__error(MSB_EAGENT, 0,
-					"%s `%s`: guest agent: %.*s", c->op,
-					c->path, (int)m.msg.n,
-					(const char *)m.msg.p);
+					"%s `%s`: guest agent: %s", c->op,
+					c->path, MSB_GUEST_TEXT(t, m.msg));
 			break;
 		default:
 			break;

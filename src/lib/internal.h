@@ -134,6 +134,11 @@ int msb__volume_path(char **out, const char *home, const char *name);
 /* volume.c: set the error for a volume whose lock another sandbox has. */
 void msb__volume_conflict(const char *home, const char *name, const char *self);
 
+/* Text the guest sent (a struct msb_bytes), escaped for a message, in the
+ * char array @buf: it can neither move a terminal's cursor nor forge a
+ * line. */
+#define MSB_GUEST_TEXT(buf, b) msb_escape(buf, sizeof(buf), (b).p, (b).n)
+
 /* fs.c: bounds on a listing the guest sends (entries; bytes of names and
  * targets), past which it is refused. */
 #define MSB_FS_LIST_MAX 1000000u
