@@ -410,8 +410,21 @@ struct sink_call {
 
 static int read_data(const struct msb_msg *m, void *ud)
 {
+	static const uint8_t zeros[MSB_CHUNK_MAX];
 	struct sink_call *s = ud;
 
+	if (!m->data.n && m->has & MSB_HAS(MSB_FLD_SIZE)) {
+		/* A hole: its zeros, made here (the sink stops a hostile
+		 * length like any other data). */
+		for (uint64_t left = m->size; left && !s->c->cancel;) {
+			size_t n = left < sizeof(zeros) ? (size_t)left
+							: sizeof(zeros);
+			if (s->sink(zeros, n, s->ud))
+				s->c->cancel = true;
+			left -= n;
+		}
+		return 0;
+	}
 	if (!s->c->cancel && s->sink(m->data.p, m->data.n, s->ud))
 		s->c->cancel = true;
 	return 0;
