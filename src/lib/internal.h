@@ -34,6 +34,10 @@ __attribute__((format(printf, 3, 4))) int msb__error(int code, int err,
 
 /* Clear the thread's error (at the start of public calls). */
 void msb__error_clear(void);
+/* Keep the error of this thread aside, and make it the error again
+ * (returning -code), across calls that would overwrite it. */
+void msb__error_save(msb_error *e);
+int msb__error_restore(const msb_error *e);
 /* Set the exec_failure of the error just recorded. */
 void msb__error_exec_failure(int failure);
 __attribute__((format(printf, 2, 3))) void msb__log(int level, const char *fmt,
