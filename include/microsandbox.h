@@ -405,7 +405,8 @@ int msb_sandbox_remove(const char *name, int force);
 
 typedef struct msb_sandbox_info {
 	char *name;
-	char *status; /* created starting running stopping stopped crashed */
+	char *status; /* created starting running paused stopping stopped
+			 crashed */
 	char *image;  /* reference or disk path; NULL: the default */
 	unsigned int cpus;
 	unsigned int memory_mib;
@@ -414,6 +415,9 @@ typedef struct msb_sandbox_info {
 	int64_t created; /* Unix seconds */
 	int64_t updated;
 	char **labels; /* "key=value", sorted by key, NULL-terminated */
+	/* Why it is "paused" ("host disk full under MSB_HOME": the VM waits
+	 * for free space and resumes by itself), else NULL. */
+	char *status_reason;
 } msb_sandbox_info;
 
 /*

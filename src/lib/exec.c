@@ -324,8 +324,7 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 			rc = msb__exec_failed(argv[0], &m);
 			break;
 		case MSB_MSG_ERROR:
-			rc = msb__error(MSB_EAGENT, 0, "guest agent: %.*s",
-					(int)m.msg.n, (const char *)m.msg.p);
+			rc = msb__error_reply(&m, NULL);
 			break;
 		default:
 			break;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,12 +130,13 @@ static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 		case MSB_MSG_FAILED:
 			rc = fs_failed(c, &m);
 			break;
-		case MSB_MSG_ERROR:
-			rc = msb__error(MSB_EAGENT, 0,
-					"%s `%s`: guest agent: %.*s", c->op,
-					c->path, (int)m.msg.n,
-					(const char *)m.msg.p);
+		case MSB_MSG_ERROR: {
+			char what[512];
+			snprintf(what, sizeof(what), "%s `%.400s`", c->op,
+				 c->path);
+			rc = msb__error_reply(&m, what);
 			break;
+		}
 		default:
 			break;
 		}
