@@ -53,7 +53,7 @@ enum msb_error_code {
 	MSB_EISDIR = 16,    /* is a directory */
 	MSB_ENOTDIR = 17,   /* a path component is not a directory */
 	MSB_ENOTEMPTY = 18, /* directory not empty */
-	MSB_ENOSPC = 19,    /* no space left, quota exceeded */
+	MSB_ENOSPC = 19,    /* no space left, quota exceeded; host disk full */
 };
 
 /* Why a command could not be started (MSB_ECMDNOTFOUND, MSB_EEXEC). */
