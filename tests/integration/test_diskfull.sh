@@ -19,6 +19,7 @@ cleanup() {
 	[ -n "$bg" ] && kill "$bg" 2>/dev/null
 	rm -f "$MSB_HOME/filler"
 	"$MSB" rm -f df >/dev/null 2>&1
+	"$MSB" volume rm dfvol >/dev/null 2>&1
 	umount "$MSB_HOME" 2>/dev/null
 	rm -rf "$MSB_HOME" "$work"
 }
@@ -47,7 +48,8 @@ wait_for() {
 is_status() { [ "$(status_of df)" = "$1" ]; }
 bg_done() { ! kill -0 "$bg" 2>/dev/null; }
 
-expect "run -d" 0 "$MSB" run -d --name df
+expect "volume create" 0 "$MSB" volume create --quota 256m dfvol
+expect "run -d" 0 "$MSB" run -d --name df -v dfvol:/v
 expect "data written before" 0 "$MSB" exec df -- sh -c \
 	'dd if=/dev/urandom of=/root/before bs=1M count=8 2>/dev/null && sync && sha256sum /root/before'
 sum=$(awk '{ print $1 }' "$work/out")
@@ -55,9 +57,13 @@ sum=$(awk '{ print $1 }' "$work/out")
 
 # Leave 16 MiB: less than a 64 MiB write needs, and less than the
 # supervisor waits for before it resumes the VM.
-avail=$(df -B1 --output=avail "$MSB_HOME" | tail -1)
-fallocate -l $((avail - (16 << 20))) "$MSB_HOME/filler" ||
-	{ bad "fallocate the filler"; exit 1; }
+fill() {
+	local avail
+	avail=$(df -B1 --output=avail "$MSB_HOME" | tail -1)
+	fallocate -l $((avail - (16 << 20))) "$MSB_HOME/filler" ||
+		{ bad "fallocate the filler"; exit 1; }
+}
+fill
 
 "$MSB" exec df -- sh -c \
 	'dd if=/dev/zero of=/root/big bs=1M count=64 conv=fsync 2>&1; echo "dd=$?"' \
@@ -95,12 +101,30 @@ expect "exec works again" 0 "$MSB" exec df -- sh -c 'sha256sum /root/before; sta
 contains "data written before intact" "$work/out" "$sum"
 contains "the big file complete" "$work/out" "67108864"
 
+# A volume's image fills the same way.
+fill
+"$MSB" exec df -- sh -c \
+	'dd if=/dev/zero of=/v/big bs=1M count=32 conv=fsync 2>&1; echo "dd=$?"' \
+	>"$work/bg.out" 2>"$work/bg.err" </dev/null &
+bg=$!
+wait_for "volume: paused when the disk fills" 120 is_status paused
+expect "volume: a new exec fails at once" 125 timeout 60 "$MSB" exec df -- true
+contains "volume: with the reason" "$work/err" "host disk full under MSB_HOME ("
+rm -f "$MSB_HOME/filler"
+wait_for "volume: the write ends once space is freed" 120 bg_done
+wait "$bg"
+bg=
+contains "volume: the write completed" "$work/bg.out" "dd=0"
+wait_for "volume: running again" 30 is_status running
+
 expect "stop" 0 "$MSB" stop df
 expect "start" 0 "$MSB" start df
-expect "after a restart" 0 "$MSB" exec df -- sh -c 'sha256sum /root/before; stat -c %s /root/big'
+expect "after a restart" 0 "$MSB" exec df -- sh -c 'sha256sum /root/before; stat -c %s /root/big /v/big'
 contains "data intact after a restart" "$work/out" "$sum"
 contains "the big file kept" "$work/out" "67108864"
+contains "the volume's file kept" "$work/out" "33554432"
 expect "rm" 0 "$MSB" rm -f df
+expect "volume rm" 0 "$MSB" volume rm dfvol
 
 echo "# $pass passed, $fail failed"
 [ "$fail" = 0 ]
