@@ -1414,7 +1414,8 @@ static uint64_t limit_at(const char **why)
 		     (uint64_t)vmm.spec.max_duration_s * 1000000u;
 		*why = "maximum duration reached";
 	}
-	if (vmm.spec.idle_timeout_s && vmm.nroutes == 0) {
+	/* paused for disk space: not idle, and could not stop cleanly */
+	if (vmm.spec.idle_timeout_s && vmm.nroutes == 0 && !diskfull_paused()) {
 		uint64_t idle = vmm.activity_us +
 				(uint64_t)vmm.spec.idle_timeout_s * 1000000u;
 		if (!at || idle < at) {
