@@ -164,14 +164,15 @@ static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 		case MSB_MSG_FAILED:
 			rc = fs_failed(c, &m);
 			break;
-		case MSB_MSG_ERROR:
+		case MSB_MSG_ERROR: {
 			if (cancelled)
 				break; /* the answer to our cancel */
-			char t[512];
-			rc = msb__error(MSB_EAGENT, 0,
-					"%s `%s`: guest agent: %s", c->op,
-					c->path, MSB_GUEST_TEXT(t, m.msg));
+			char what[512];
+			snprintf(what, sizeof(what), "%s `%.400s`", c->op,
+				 c->path);
+			rc = msb__error_reply(&m, what);
 			break;
+		}
 		default:
 			break;
 		}
