@@ -34,6 +34,10 @@ __attribute__((format(printf, 3, 4))) int msb__error(int code, int err,
 
 /* Clear the thread's error (at the start of public calls). */
 void msb__error_clear(void);
+/* Keep the error of this thread aside, and make it the error again
+ * (returning -code), across calls that would overwrite it. */
+void msb__error_save(msb_error *e);
+int msb__error_restore(const msb_error *e);
 /* Set the exec_failure of the error just recorded. */
 void msb__error_exec_failure(int failure);
 __attribute__((format(printf, 2, 3))) void msb__log(int level, const char *fmt,
@@ -75,6 +79,17 @@ int msb__conn_send(struct msb_conn *c, uint32_t stream, uint8_t flags,
 int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,
 		   int timeout_ms);
 void msb__conn_done(struct msb_conn *c, const struct msb_frame *f);
+/*
+ * msb__error_reply() - set the error for an ERROR frame @m that ends a
+ * request: errno ENOSPC is the supervisor refusing it while the host disk
+ * is full (MSB_ENOSPC, with the free space measured here, not the frame's
+ * text); kind "timeout" is the supervisor ending the stream of a silent
+ * agent (MSB_ETIMEDOUT, "@what: TEXT"); anything else is the guest
+ * agent's (MSB_EAGENT, "@what: guest
+ * agent: TEXT", or without "@what: " if @what is NULL).
+ * Return: the negative code.
+ */
+int msb__error_reply(const struct msb_msg *m, const char *what);
 void msb__conn_close(struct msb_conn *c);
 
 /*
@@ -151,6 +166,25 @@ bool msb__valid_name(const char *s);
 int msb__volume_path(char **out, const char *home, const char *name);
 /* volume.c: set the error for a volume whose lock another sandbox has. */
 void msb__volume_conflict(const char *home, const char *name, const char *self);
+
+/* Text the guest sent (a struct msb_bytes), escaped for a message, in the
+ * char array @buf: it can neither move a terminal's cursor nor forge a
+ * line. */
+#define MSB_GUEST_TEXT(buf, b) msb_escape(buf, sizeof(buf), (b).p, (b).n)
+
+/* fs.c: bounds on a listing the guest sends (entries; bytes of names and
+ * targets), past which it is refused. */
+#define MSB_FS_LIST_MAX 1000000u
+#define MSB_FS_LIST_MAX_BYTES (256u << 20)
+struct msb_msg;
+/* fs.c: a checked FS_ENTRY answer (see fs.c). */
+int msb__fs_entry_from(msb_fs_entry *e, const struct msb_msg *m, bool plain);
+
+/* volume_host.c: msb_volume_copy_out() from the ext4 image file @img
+ * (no volume, no lock), for tests and the fuzz harness. */
+int msb__volume_image_copy_out(const char *img, const char *path,
+			       const char *host_path,
+			       const msb_copy_options *opts);
 
 /* lifecycle.c: a new connection to the sandbox's supervisor. */
 int msb__sandbox_dial(struct msb_conn *c, const char *name);

@@ -150,16 +150,9 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 		case MSB_MSG_ERROR:
 			/* Errors about one frame (stdin after the end...) do
 			 * not end the command; others do. */
-			if (f.hdr.flags & MSB_F_END && msb__msg_timeout(&m)) {
+			if (f.hdr.flags & MSB_F_END) {
 				e->ended = true;
-				rc = msb__error(MSB_ETIMEDOUT, 0, "`%s`: %.*s",
-						e->cmd, (int)m.msg.n,
-						(const char *)m.msg.p);
-			} else if (f.hdr.flags & MSB_F_END) {
-				e->ended = true;
-				rc = msb__error(
-					MSB_EAGENT, 0, "guest agent: %.*s",
-					(int)m.msg.n, (const char *)m.msg.p);
+				rc = msb__error_reply(&m, NULL);
 			}
 			break;
 		default:

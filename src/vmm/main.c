@@ -54,6 +54,7 @@
 #include "microsandbox.h"
 #include "proto/proto.h"
 #include "util/util.h"
+#include "vmm/diskfull.h"
 #include "vmm/execlog.h"
 #include "vmm/logfile.h"
 #include "vmm/metrics.h"
@@ -1263,6 +1264,11 @@ static void on_client_frame(struct client *c, const struct msb_frame *f,
 		on_client_control(c, f);
 		return;
 	}
+	/* host disk full: refused with the reason (diskfull.h) */
+	if (f->hdr.flags & MSB_F_START &&
+	    !relay_find_client(&vmm.relay, c, id) &&
+	    diskfull_refuse(&c->out, id))
+		return;
 	const char *err = relay_from_client(
 		&vmm.relay, c, f, raw, &vmm.agent_out, vmm.state == RUNNING);
 	if (err)
@@ -1508,7 +1514,9 @@ static uint64_t limit_at(const char **why)
 		     (uint64_t)vmm.spec.max_duration_s * 1000000u;
 		*why = "maximum duration reached";
 	}
-	if (vmm.spec.idle_timeout_s && !relay_live(&vmm.relay)) {
+	/* paused for disk space: not idle, and could not stop cleanly */
+	if (vmm.spec.idle_timeout_s && !relay_live(&vmm.relay) &&
+	    !diskfull_paused()) {
 		uint64_t idle = vmm.activity_us +
 				(uint64_t)vmm.spec.idle_timeout_s * 1000000u;
 		if (!at || idle < at) {
@@ -1559,14 +1567,16 @@ static void agent_silent(uint64_t silent_us)
 /*
  * agent_check() - watch the agent's liveness (relay_watch_step()) while a
  * client waits on it; time we spend not reading the guest (@paused: a
- * client is slow) does not count against it.
+ * client is slow) or with the VM paused for disk space does not count
+ * against it.
  * Return: when to look again (µs), or 0.
  */
 static uint64_t agent_check(bool paused)
 {
 	uint64_t now = now_us(), next;
+	/* paused for disk space (diskfull.h): the guest is stopped */
 	bool watching = vmm.state == RUNNING && vmm.agent_fd >= 0 &&
-			relay_live(&vmm.relay) && !paused;
+			relay_live(&vmm.relay) && !paused && !diskfull_paused();
 	uint64_t silent_us = now - vmm.watch.guest_us;
 
 	switch (relay_watch_step(&vmm.watch, now, watching, &next)) {
@@ -1597,6 +1607,9 @@ static int poll_timeout(uint64_t watch)
 		at = limit;
 	if (watch && (!at || watch < at))
 		at = watch;
+	uint64_t disk = diskfull_deadline();
+	if (disk && (!at || disk < at))
+		at = disk;
 	if (!at)
 		return -1;
 	uint64_t now = now_us();
@@ -1624,9 +1637,36 @@ static void on_deadline(void)
 	}
 }
 
+/* Host disk full (diskfull.h): the images QEMU writes, by drive id. */
+static void watch_disk_space(void)
+{
+	size_t n = 0, cap = 2;
+
+	for (char **d = vmm.spec.disks; d && *d; d++)
+		cap++;
+	_cleanup_free_ char **img = calloc(cap, sizeof(*img));
+	if (!img)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	if (strcmp(vmm.spec.root_format, "dir"))
+		img[n++] = xasprintf("root=%s", vmm.disk);
+	for (size_t i = 0; vmm.spec.disks && vmm.spec.disks[i]; i++)
+		if (!strncmp(vmm.spec.disks[i], "rw:", 3) && n < cap - 1)
+			img[n++] = xasprintf("vol%zu=%s", i,
+					     vmm.spec.disks[i] + 3);
+	for (size_t i = 0; i < n; i++)
+		if (!img[i])
+			fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	char reserve[PATH_MAX + 32];
+	snprintf(reserve, sizeof(reserve), "%s/run/disk-reserve",
+		 vmm.spec.sandbox_dir);
+	diskfull_init(&vmm.qmp, vmm.spec.home, img, reserve);
+	for (size_t i = 0; i < n; i++)
+		free(img[i]);
+}
+
 static void loop(void)
 {
-	struct pollfd pfd[MAX_CLIENTS + 6];
+	struct pollfd pfd[MAX_CLIENTS + 7];
 	size_t idx[MAX_CLIENTS];
 
 	while (!vmm.qemu_exited) {
@@ -1672,6 +1712,8 @@ static void loop(void)
 			idx[nc++] = i;
 			pfd[n++] = (struct pollfd){.fd = c->fd, .events = cev};
 		}
+		size_t qmp_at = n;
+		pfd[n++] = (struct pollfd){.fd = vmm.qmp.fd, .events = POLLIN};
 
 		int r = poll(pfd, n, poll_timeout(watch));
 		if (r < 0 && errno != EINTR) {
@@ -1691,6 +1733,11 @@ static void loop(void)
 			begin_stop(DEFAULT_STOP_MS, why);
 			continue;
 		}
+		if (pfd[qmp_at].revents && qmp_pump(&vmm.qmp) < 0)
+			close_fd(&vmm.qmp.fd); /* QEMU is on its way out */
+		const char *disk_note = diskfull_tick();
+		if (disk_note)
+			logmsg("%s", disk_note);
 		if (pfd[0].revents)
 			on_signal();
 		if (pfd[4].revents)
@@ -1846,6 +1893,7 @@ int main(int argc, char **argv)
 	if (strcmp(vmm.spec.root_format, "dir"))
 		create_disk(); /* else the root is a shared directory */
 	spawn_qemu();
+	watch_disk_space();
 	if (!add_client(MSB_VMM_FD_CLIENT))
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 	send_hello();
