@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -265,6 +266,20 @@ int cmd_logs(int argc, char **argv)
 			break;
 		fflush(stdout);
 		clearerr(f);
+		/* Rotated (the file became NAME.1): finish it, go on with the
+		 * new one. */
+		struct stat now, cur;
+		if (stat(path, &now) == 0 && fstat(fileno(f), &cur) == 0 &&
+		    (now.st_ino != cur.st_ino || now.st_dev != cur.st_dev)) {
+			FILE *g = fopen(path, "re");
+			if (g) {
+				while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+					fwrite(buf, 1, n, stdout);
+				fclose(f);
+				f = g;
+				continue;
+			}
+		}
 		/* Follow while the sandbox runs. */
 		msb_sandbox_info *v;
 		size_t cnt;

@@ -12,9 +12,10 @@ export MSB_HOME
 MSB_HOME=$(mktemp -d /tmp/msb-logs-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
-qpid=
+qpid= follower=
 cleanup() {
 	[ -n "$qpid" ] && kill -CONT "$qpid" 2>/dev/null
+	[ -n "$follower" ] && kill "$follower" 2>/dev/null
 	"$MSB" rm -f flood idle >/dev/null 2>&1
 	rm -rf "$MSB_HOME" "$work"
 }
@@ -37,7 +38,10 @@ expect "escape sequence on the console" 0 "$MSB" exec flood -- \
 for _ in $(seq 100); do grep -qF 'red\x1b[31mX\x01' "$logs/kernel.log" && break; sleep 0.1; done
 contains "console escaped in kernel.log" "$logs/kernel.log" 'red\x1b[31mX\x01'
 
-# A flood of 9 MB (more than twice the cap) without a newline.
+# A flood of 9 MB (more than twice the cap) without a newline, followed
+# by `msb logs -f` across the rotations.
+"$MSB" logs -f flood >"$work/follow" 2>&1 &
+follower=$!
 expect "console flood" 0 "$MSB" exec flood -- \
 	sh -c 'head -c 9000000 /dev/zero | tr "\0" x > /dev/ttyS0; echo flood-end > /dev/ttyS0'
 for _ in $(seq 300); do grep -q flood-end "$logs/kernel.log" && break; sleep 0.1; done
@@ -45,6 +49,10 @@ k0=$(size_of "$logs/kernel.log") k1=$(size_of "$logs/kernel.log.1")
 [ "$k0" -le "$cap" ] && [ "$k1" -le "$cap" ] && [ "$k1" -gt 0 ] &&
 	ok "kernel.log capped ($k0 + $k1 bytes)" || bad "kernel.log: $k0 + $k1 bytes, cap $cap each"
 contains "the console's end is logged" "$logs/kernel.log" "flood-end"
+for _ in $(seq 100); do grep -q flood-end "$work/follow" && break; sleep 0.1; done
+contains "logs -f follows the rotations" "$work/follow" "flood-end"
+kill "$follower" 2>/dev/null
+wait "$follower" 2>/dev/null
 # a line without an end is cut into records of at most 4096 bytes
 long=$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$logs/kernel.log.1")
 [ "$long" -le 4096 ] && ok "long console lines cut ($long)" || bad "console line of $long bytes"
