@@ -32,8 +32,9 @@
  *                      sends SENT), d (an empty directory), r (a
  *                      directory listing as ROOT: a cycle), l (a
  *                      symlink; SIZE is its target). Repeated names are
- *                      answered in turn: the k-th stat or read of a name
- *                      gets its k-th SPEC.
+ *                      answered in turn: the k-th stat of a name gets
+ *                      its k-th SPEC; a list or read gets the first of
+ *                      a fitting type.
  *   frames KIND...     unsolicited frames (oversize: a length field over
  *                      the 4 MiB limit; garbage: bad CBOR; unknown: an
  *                      unknown type; error0: error frames on stream 0),
@@ -455,6 +456,19 @@ static struct spec *lookup(const char *path, bool *is_root, bool take)
 	return pick;
 }
 
+/* The first SPEC named by @path whose type is in @types. */
+static struct spec *lookup_type(const char *path, const char *types)
+{
+	bool is_root;
+	struct spec *s = lookup(path, &is_root, false);
+
+	for (size_t i = 0; s && i < h.nspecs; i++)
+		if (!strcmp(h.specs[i].name, s->name) &&
+		    strchr(types, h.specs[i].type))
+			return &h.specs[i];
+	return NULL;
+}
+
 static void start_read(uint32_t stream, uint64_t n)
 {
 	for (size_t i = 0; i < MAX_READS; i++)
@@ -518,18 +532,19 @@ static void answer_fs(uint32_t stream, const struct msb_msg *m, char *path)
 		send_entry(stream, base_name(path), s);
 		return send_done(stream);
 	case MSB_MSG_FS_LIST:
-		s = lookup(path, &is_root, false);
+		s = lookup_type(path, "dr");
+		lookup(path, &is_root, false);
 		if (is_root || (s && s->type == 'r')) {
 			for (size_t i = 0; i < h.nspecs; i++)
 				send_entry(stream, h.specs[i].name,
 					   &h.specs[i]);
-		} else if (!s || s->type != 'd') {
+		} else if (!s) {
 			return send_failed(stream, path);
 		}
 		return send_done(stream);
 	case MSB_MSG_FS_READ:
-		s = lookup(path, &is_root, true);
-		if (!s || s->type != 'f')
+		s = lookup_type(path, "f");
+		if (!s)
 			return send_failed(stream, path);
 		send_entry(stream, base_name(path), s);
 		return start_read(stream, s->sent);
