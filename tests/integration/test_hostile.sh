@@ -173,7 +173,7 @@ give_back "forged modes"
 mkdir -p "$work/d/big" "$work/d/huge" "$work/d/loop"
 take "more data than stated" -t 120 list /evil 'f:0644:4/8m:big'
 expect "more data than stated: cp fails" 1 m cp --max-size 1m box:/evil "$work/d/big/dst"
-one_line "more data than stated" '`big`'
+one_line "more data than stated" 'big`'
 used=$(du -sk "$work/d/big" | cut -f1)
 [ "$used" -lt 1200 ] && ok "more data than stated: at most the cap written (${used} KiB)" ||
 	bad "more data than stated: ${used} KiB written"
@@ -181,7 +181,7 @@ contained "more data than stated" big
 give_back "more data than stated"
 take "huge stated size" -t 120 list /evil 'f:0644:1t/64k:huge'
 expect "huge stated size: cp fails" 1 m cp --max-size 1g box:/evil "$work/d/huge/dst"
-one_line "huge stated size" '`huge`'
+one_line "huge stated size" 'huge`'
 contained "huge stated size" huge
 give_back "huge stated size"
 take "directory cycle" -t 120 list /evil 'r:0755:0:loop' 'f:0644:5:x'
@@ -295,7 +295,7 @@ volcase traverse '`../../'
 volcase slash '`a/b`'
 volcase empty '``'
 volcase dup '`f`'
-volcase cycle '`up`'
+volcase cycle 'up`'
 volcase symfile '`v`'
 volcase esc 'red'
 [ ! -e "$canary/pwned" ] && [ ! -e "$canary/x" ] && ok "volume: no file created through the canary" ||
