@@ -720,17 +720,21 @@ void msb_fs_entry_clear(msb_fs_entry *e);
 int msb_sandbox_fs_exists(int *exists, msb_sandbox *sb, const char *path);
 
 /* The entries of directory @path (no "." or ".."), unsorted. Free with
- * msb_fs_entries_free(). */
+ * msb_fs_entries_free(). Every name is one plain name, none repeats:
+ * a listing that breaks this (a hostile guest) fails with MSB_EPROTO. */
 int msb_sandbox_fs_list(msb_fs_entry **out, size_t *count, msb_sandbox *sb,
 			const char *path);
 void msb_fs_entries_free(msb_fs_entry *entries, size_t count);
 
 /* The whole file: *@data is malloc'd (free()), NUL-terminated (not
- * counted in *@len). */
+ * counted in *@len). At most MSB_FS_READ_MAX bytes (MSB_ENOSPC past it:
+ * stream larger files with msb_sandbox_fs_read_stream()). */
+#define MSB_FS_READ_MAX (1024u << 20)
 int msb_sandbox_fs_read(void **data, size_t *len, msb_sandbox *sb,
 			const char *path);
 
-/* Receives file contents in chunks; non-zero stops the transfer. */
+/* Receives file contents in chunks; non-zero stops the transfer (the
+ * read then fails with MSB_EINVAL). */
 typedef int (*msb_fs_sink_fn)(const void *data, size_t len, void *userdata);
 
 /* The file in chunks of at most 64 KiB, in bounded memory. */
@@ -771,27 +775,67 @@ int msb_sandbox_fs_copy(msb_sandbox *sb, const char *from, const char *to,
 			int recursive);
 int msb_sandbox_fs_chmod(msb_sandbox *sb, const char *path, unsigned int mode);
 /*
+ * Copying out of a sandbox or a volume writes host files from data the
+ * guest controls (names, modes, sizes, contents). The copy never leaves
+ * the destination: names that are empty, ".", "..", contain "/" or NUL, or
+ * repeat within a directory are refused (MSB_EPROTO, naming the entry) and
+ * nothing is written for them; a symbolic link already in the destination
+ * is replaced, never followed; each file is written to a temporary name
+ * and renamed into place; holes (runs of zero blocks) stay holes.
+ */
+#define MSB_COPY_OPTIONS_VERSION 1
+/* Defaults of the limits below: high enough not to hurt normal use. */
+#define MSB_COPY_MAX_BYTES_DEFAULT (UINT64_C(64) << 30) /* 64 GiB */
+#define MSB_COPY_MAX_FILES_DEFAULT UINT64_C(1000000)
+
+typedef struct msb_copy_options {
+	unsigned int version; /* MSB_COPY_OPTIONS_VERSION */
+	/*
+	 * SECURITY NOTE: non-zero keeps setuid, setgid and sticky bits, the
+	 * mode bits the umask would clear and, when the caller is root, the
+	 * owners from the guest. Never use it with an untrusted sandbox.
+	 * Zero (the default): modes are clamped to 0777 & ~umask and files
+	 * belong to the caller.
+	 */
+	int archive;
+	/* Stop with MSB_ENOSPC past this many bytes of file data (holes
+	 * included) in all; 0: MSB_COPY_MAX_BYTES_DEFAULT. */
+	uint64_t max_bytes;
+	/* ... or past this many entries (files, directories, links); 0:
+	 * MSB_COPY_MAX_FILES_DEFAULT. */
+	uint64_t max_files;
+} msb_copy_options;
+
+#define MSB_COPY_OPTIONS_INIT {MSB_COPY_OPTIONS_VERSION, 0, 0, 0}
+
+/*
  * msb_sandbox_fs_copy_in() - copy a host file, symlink or directory tree
  * to @guest_path, keeping permission bits (symlinks stay symlinks; other
  * file types are skipped with a warning). Streams, in bounded memory.
- * msb_sandbox_fs_copy_out() - the same from the guest to the host.
+ * msb_sandbox_fs_copy_out() - the same from the guest to the host, under
+ * the rules above; @opts may be NULL for the defaults. The last component
+ * of @host_path is the entry created (a symlink there is replaced); the
+ * rest of @host_path is the caller's and is resolved as usual.
  */
 int msb_sandbox_fs_copy_in(msb_sandbox *sb, const char *host_path,
 			   const char *guest_path);
 int msb_sandbox_fs_copy_out(msb_sandbox *sb, const char *guest_path,
-			    const char *host_path);
+			    const char *host_path,
+			    const msb_copy_options *opts);
 
 /*
  * Host-side access to a volume no sandbox has mounted read-write (read
  * from its image through libext2fs; MSB_ESTATE naming the sandbox
  * otherwise). msb_volume_list_dir(): the entries of directory @path (free
  * with msb_fs_entries_free()). msb_volume_copy_out(): a file, symlink or
- * tree at @path to @host_path, keeping permission bits.
+ * tree at @path to @host_path, as msb_sandbox_fs_copy_out() does (the
+ * volume's filesystem is the guest's to corrupt: the same rules apply,
+ * and a directory that contains itself is refused).
  */
 int msb_volume_list_dir(msb_fs_entry **out, size_t *count, const char *volume,
 			const char *path);
 int msb_volume_copy_out(const char *volume, const char *path,
-			const char *host_path);
+			const char *host_path, const msb_copy_options *opts);
 /*
  * msb_volume_copy_in() - copy a host file, symlink or tree to @path in a
  * volume no sandbox has mounted at all (MSB_ESTATE otherwise), keeping

@@ -107,6 +107,26 @@ int cli_exec_run(msb_sandbox *sb, const char *const *argv, struct cli_exec *x);
 /* Parse --pull: "always", "missing" (or "if-missing"), "never". */
 bool cli_parse_policy(const char *s, int *policy);
 
+/*
+ * cli_copy_options() - parse the options of a copy (msb cp, msb volume
+ * cp): -a/--archive, --max-size SIZE, --max-files N into @o, leaving the
+ * two paths in argv[optind], argv[optind + 1].
+ * Return: 0, 1 for --help (printed @usage), or 2 after an error message.
+ */
+int cli_copy_options(int argc, char **argv, msb_copy_options *o,
+		     const char *usage);
+/* Where a copy out of @src to @host_path writes (malloc'd): inside
+ * @host_path when it is an existing directory. */
+char *cli_copy_dest(const char *host_path, const char *src);
+/* The copy options' help lines. */
+#define CLI_COPY_OPTIONS_HELP                                                  \
+	"  -a, --archive      keep setuid/setgid/sticky bits, the modes the\n"  \
+	"                     umask clears and (as root) the guest's owners.\n" \
+	"                     UNSAFE with an untrusted sandbox\n"                \
+	"      --max-size SIZE  stop past SIZE bytes in all (k, m, g, t;\n"     \
+	"                     default 64g)\n"                                    \
+	"      --max-files N  stop past N entries (default 1000000)\n"
+
 /* Print "msb: <message>" for the library's last error; return @status. */
 int cli_fail(int status);
 

@@ -4,6 +4,7 @@
  * keeping modes (and symlinks as symlinks), in bounded memory.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,73 @@
 #include "util/util.h"
 
 static const char cp_usage[] =
-	"Usage: msb cp HOST_PATH NAME:GUEST_PATH\n"
-	"       msb cp NAME:GUEST_PATH HOST_PATH\n"
+	"Usage: msb cp [OPTIONS] HOST_PATH NAME:GUEST_PATH\n"
+	"       msb cp [OPTIONS] NAME:GUEST_PATH HOST_PATH\n"
 	"\n"
 	"Copy a file or a directory tree into or out of the running sandbox\n"
 	"NAME, keeping permission bits; symlinks are copied as symlinks. When\n"
-	"the destination is an existing directory, the source goes inside it.\n";
+	"the destination is an existing directory, the source goes inside it.\n"
+	"\n"
+	"Copying out treats what the guest sends as hostile: names that are\n"
+	"not plain names are refused, symlinks already in the destination are\n"
+	"replaced and never followed, setuid/setgid/sticky bits are dropped\n"
+	"and modes clamped to the umask, and holes stay holes.\n"
+	"\n"
+	"Options (copying out):\n" CLI_COPY_OPTIONS_HELP;
+
+int cli_copy_options(int argc, char **argv, msb_copy_options *o,
+		     const char *usage)
+{
+	static const struct option longopts[] = {
+		{"archive", no_argument, NULL, 'a'},
+		{"max-size", required_argument, NULL, 'S'},
+		{"max-files", required_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+ah", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			o->archive = 1;
+			break;
+		case 'S':
+			if (!cli_parse_bytes(optarg, &o->max_bytes) ||
+			    !o->max_bytes) {
+				cli_err("--max-size: `%s` is not a size such "
+					"as 512m or 10g",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'F': {
+			uint64_t n;
+			if (msb_parse_dec(optarg, strlen(optarg), &n) < 0 ||
+			    !n) {
+				cli_err("--max-files: `%s` is not a positive "
+					"number",
+					optarg);
+				return 2;
+			}
+			o->max_files = n;
+			break;
+		}
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		default:
+			fprintf(stderr, "%s", usage);
+			return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	return 0;
+}
 
 /* "NAME:PATH" → name (in @buf) and path; NULL if @arg is a host path. */
 static const char *split_remote(const char *arg, char *name, size_t len)
@@ -43,19 +105,15 @@ static const char *base(const char *p)
 
 int cmd_cp(int argc, char **argv)
 {
+	msb_copy_options co = MSB_COPY_OPTIONS_INIT;
 	char sname[64], dname[64];
+	int rc = cli_copy_options(argc, argv, &co, cp_usage);
 
-	if (argc == 2 &&
-	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		fputs(cp_usage, stdout);
-		return 0;
-	}
-	if (argc != 3) {
-		fputs(cp_usage, stderr);
-		return 2;
-	}
-	const char *sp = split_remote(argv[1], sname, sizeof(sname));
-	const char *dp = split_remote(argv[2], dname, sizeof(dname));
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	const char *from = argv[optind], *to = argv[optind + 1];
+	const char *sp = split_remote(from, sname, sizeof(sname));
+	const char *dp = split_remote(to, dname, sizeof(dname));
 	if (!sp == !dp) {
 		cli_err("one side must be NAME:/GUEST_PATH, the other a host path");
 		return 2;
@@ -63,25 +121,39 @@ int cmd_cp(int argc, char **argv)
 	msb_sandbox *sb;
 	if (msb_sandbox_connect(&sb, sp ? sname : dname) < 0)
 		return cli_fail(1);
-	int rc;
 	if (dp) {
 		/* Into an existing guest directory: keep the source's name. */
 		msb_fs_entry e;
 		_cleanup_free_ char *dst = NULL;
 		if (msb_sandbox_fs_stat(&e, sb, dp) == 0 &&
 		    e.type == MSB_FS_DIR)
-			dst = xasprintf("%s/%s", dp, base(argv[1]));
+			dst = xasprintf("%s/%s", dp, base(from));
 		msb_fs_entry_clear(&e);
-		rc = msb_sandbox_fs_copy_in(sb, argv[1], dst ? dst : dp);
+		rc = msb_sandbox_fs_copy_in(sb, from, dst ? dst : dp);
 	} else {
-		struct stat st;
-		_cleanup_free_ char *dst = NULL;
-		if (stat(argv[2], &st) == 0 && S_ISDIR(st.st_mode))
-			dst = xasprintf("%s/%s", argv[2], base(sp));
-		rc = msb_sandbox_fs_copy_out(sb, sp, dst ? dst : argv[2]);
+		_cleanup_free_ char *dst = cli_copy_dest(to, sp);
+		rc = dst ? msb_sandbox_fs_copy_out(sb, sp, dst, &co) : -1;
 	}
 	if (rc < 0)
 		cli_fail(1);
 	msb_sandbox_free(sb);
 	return rc < 0 ? 1 : 0;
+}
+
+char *cli_copy_dest(const char *host_path, const char *src)
+{
+	struct stat st;
+
+	/* Into an existing host directory: keep the source's name; the root
+	 * of the source goes into the directory itself. */
+	if (stat(host_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		const char *b = base(src);
+		if (strcmp(b, "/"))
+			return xasprintf("%s%s%s", host_path,
+					 host_path[strlen(host_path) - 1] == '/'
+						 ? ""
+						 : "/",
+					 b);
+	}
+	return strdup(host_path);
 }

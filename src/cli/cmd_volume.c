@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* msb volume: named volumes (create, ls, inspect, rm). */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ static const char volume_usage[] =
 	"  ls NAME [PATH]               list a directory of a volume (default\n"
 	"                               /) from the host\n"
 	"  cp NAME:PATH HOST_PATH       copy a file or tree out of a volume\n"
+	"                               (see msb volume cp --help)\n"
 	"  cp HOST_PATH NAME:PATH       copy a file or tree into a volume that\n"
 	"                               no sandbox has mounted\n"
 	"  inspect NAME...              volumes as JSON\n"
@@ -147,27 +149,46 @@ static int volume_ls_dir(const char *name, const char *path)
 		return cli_fail(1);
 	for (size_t i = 0; i < n; i++) {
 		static const char types[] = "-dlcbps";
+		char shown[1100], target[PATH_MAX * 4 + 8];
+		/* Names come from the guest: never raw to a terminal. */
+		msb_escape(shown, sizeof(shown), e[i].name, strlen(e[i].name));
+		if (e[i].target)
+			msb_escape(target, sizeof(target), e[i].target,
+				   strlen(e[i].target));
 		printf("%c%04o %6lld %6lld %12llu %s%s%s\n", types[e[i].type],
 		       e[i].mode, (long long)e[i].uid, (long long)e[i].gid,
-		       (unsigned long long)e[i].size, e[i].name,
-		       e[i].target ? " -> " : "",
-		       e[i].target ? e[i].target : "");
+		       (unsigned long long)e[i].size, shown,
+		       e[i].target ? " -> " : "", e[i].target ? target : "");
 	}
 	msb_fs_entries_free(e, n);
 	return 0;
 }
 
-/* msb volume cp NAME:PATH HOST_PATH */
+static const char volume_cp_usage[] =
+	"Usage: msb volume cp [OPTIONS] NAME:/PATH HOST_PATH\n"
+	"       msb volume cp HOST_PATH NAME:/PATH\n"
+	"\n"
+	"Copy a file or a tree out of a volume, or into a volume that no\n"
+	"sandbox has mounted. A volume's filesystem is the guest's to write:\n"
+	"copying out refuses names that are not plain names and directories\n"
+	"that contain themselves, replaces symlinks in the destination instead\n"
+	"of following them, drops setuid/setgid/sticky bits and keeps holes.\n"
+	"\n"
+	"Options (copying out):\n" CLI_COPY_OPTIONS_HELP;
+
+/* msb volume cp NAME:PATH HOST_PATH, or HOST_PATH NAME:PATH */
 static int volume_cp(int argc, char **argv)
 {
-	if (argc != 3) {
-		cli_err("usage: msb volume cp NAME:/PATH HOST_PATH");
-		return 2;
-	}
-	char *colon = strchr(argv[1], ':');
+	msb_copy_options co = MSB_COPY_OPTIONS_INIT;
+	int rc = cli_copy_options(argc, argv, &co, volume_cp_usage);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	char *from = argv[optind], *to = argv[optind + 1];
+	char *colon = strchr(from, ':');
 	if (!colon || colon[1] != '/') {
 		/* host → volume */
-		char *c2 = strchr(argv[2], ':');
+		char *c2 = strchr(to, ':');
 		if (!c2 || c2[1] != '/') {
 			cli_err("usage: msb volume cp NAME:/PATH HOST_PATH, or "
 				"HOST_PATH NAME:/PATH");
@@ -179,32 +200,22 @@ static int volume_cp(int argc, char **argv)
 		msb_fs_entry *e = NULL;
 		size_t n = 0;
 		/* Into an existing directory: keep the source's name. */
-		if (msb_volume_list_dir(&e, &n, argv[2], vpath) == 0) {
-			const char *b = strrchr(argv[1], '/');
-			b = b && b[1] ? b + 1 : argv[1];
+		if (msb_volume_list_dir(&e, &n, to, vpath) == 0) {
+			const char *b = strrchr(from, '/');
+			b = b && b[1] ? b + 1 : from;
 			into = xasprintf(
 				"%s%s%s", vpath,
 				vpath[strlen(vpath) - 1] == '/' ? "" : "/", b);
 		}
 		msb_fs_entries_free(e, n);
-		if (msb_volume_copy_in(argv[2], argv[1], into ? into : vpath) <
-		    0)
+		if (msb_volume_copy_in(to, from, into ? into : vpath) < 0)
 			return cli_fail(1);
 		return 0;
 	}
 	*colon = '\0';
-	const char *path = colon + 1, *dst = argv[2];
-	struct stat st;
-	_cleanup_free_ char *inside = NULL;
-	/* Into an existing host directory: keep the source's name. */
-	if (stat(dst, &st) == 0 && S_ISDIR(st.st_mode)) {
-		const char *b = strrchr(path, '/');
-		if (b && b[1]) {
-			inside = xasprintf("%s/%s", dst, b + 1);
-			dst = inside ? inside : dst;
-		}
-	}
-	if (msb_volume_copy_out(argv[1], path, dst) < 0)
+	const char *path = colon + 1;
+	_cleanup_free_ char *dst = cli_copy_dest(to, path);
+	if (!dst || msb_volume_copy_out(from, path, dst, &co) < 0)
 		return cli_fail(1);
 	return 0;
 }

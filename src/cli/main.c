@@ -133,8 +133,12 @@ void cli_json_str(const char *s)
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\')
 			printf("\\%c", c);
-		else if (c < 0x20)
+		else if (c < 0x20 || c == 0x7f)
 			printf("\\u%04x", c);
+		else if (c == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+			 (unsigned char)s[1] <= 0x9f)
+			/* C1 controls: some terminals obey them raw */
+			printf("\\u%04x", (unsigned char)*++s);
 		else
 			putchar(c);
 	}

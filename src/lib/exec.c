@@ -203,8 +203,9 @@ int msb__exec_failed(const char *cmd, const struct msb_msg *m)
 		msb__error_exec_failure(MSB_EXEC_FAILURE_NOT_FOUND);
 		return rc;
 	}
-	rc = msb__error(MSB_EEXEC, (int)m->err, "cannot run `%s`: %.*s", cmd,
-			(int)m->msg.n, (const char *)m->msg.p);
+	char t[512];
+	rc = msb__error(MSB_EEXEC, (int)m->err, "cannot run `%s`: %s", cmd,
+			MSB_GUEST_TEXT(t, m->msg));
 	msb__error_exec_failure(MSB_EXEC_FAILURE_OTHER);
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
 		if (msb_bytes_eq(m->kind, kinds[i].kind))
@@ -324,8 +325,9 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 			rc = msb__exec_failed(argv[0], &m);
 			break;
 		case MSB_MSG_ERROR:
-			rc = msb__error(MSB_EAGENT, 0, "guest agent: %.*s",
-					(int)m.msg.n, (const char *)m.msg.p);
+			char t[512];
+			rc = msb__error(MSB_EAGENT, 0, "guest agent: %s",
+					MSB_GUEST_TEXT(t, m.msg));
 			break;
 		default:
 			break;

@@ -6,10 +6,13 @@
  * to the agent, the last one carrying END.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hostout.h"
 #include "lib/internal.h"
 
 #define FS_CHUNK MSB_CHUNK_MAX
@@ -22,7 +25,12 @@ struct fs_call {
 	int (*on_data)(const struct msb_msg *m, void *ud);
 	void *ud;
 	uint64_t size; /* from FS_DONE */
+	bool cancel;   /* set by on_data: stop the transfer */
 };
+
+/* What an agent may still send after a cancel before it is cut off (the
+ * window in flight, and more for slack). */
+#define CANCEL_SLACK (4u * MSB_WINDOW)
 
 static int check_path(const char *path)
 {
@@ -80,9 +88,9 @@ static int fs_failed(const struct fs_call *c, const struct msb_msg *m)
 		code = MSB_ESYS;
 		break;
 	}
+	char t[512];
 	if (m->msg.n)
-		return msb__error(code, err, "%.*s", (int)m->msg.n,
-				  (const char *)m->msg.p);
+		return msb__error(code, err, "%s", MSB_GUEST_TEXT(t, m->msg));
 	return msb__error(code, err, "%s `%s`: %s", c->op, c->path,
 			  strerror(err));
 }
@@ -100,10 +108,23 @@ static uint32_t next_stream(msb_sandbox *sb)
 static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 {
 	struct msb_flow flow = MSB_FLOW_INIT;
+	bool cancelled = false;
+	size_t after_cancel = 0;
 
 	for (;;) {
 		struct msb_frame f;
 		struct msb_msg m;
+		if (c->cancel && !cancelled) {
+			/* A signal request cancels an fs stream: the agent
+			 * answers ERROR, END. */
+			struct msb_msg sig = {.type = MSB_MSG_SIGNAL,
+					      .has = MSB_HAS(MSB_FLD_SIG),
+					      .sig = 9};
+			cancelled = true;
+			int rc = msb__conn_send(&sb->conn, id, 0, &sig);
+			if (rc < 0)
+				return rc;
+		}
 		int rc = msb__conn_recv(&sb->conn, &f, &m, -1);
 		if (rc < 0)
 			return rc;
@@ -117,6 +138,20 @@ static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 			rc = c->on_entry ? c->on_entry(&m, c->ud) : 0;
 			break;
 		case MSB_MSG_FS_DATA:
+			if (cancelled) {
+				after_cancel += m.data.n;
+				if (after_cancel > CANCEL_SLACK) {
+					msb__conn_done(&sb->conn, &f);
+					msb__conn_close(&sb->conn);
+					return msb__error(
+						MSB_EPROTO, 0,
+						"%s `%s`: the guest goes on "
+						"sending after a cancel: "
+						"disconnected",
+						c->op, c->path);
+				}
+				break;
+			}
 			rc = c->on_data ? c->on_data(&m, c->ud) : 0;
 			if (rc == 0 && !(f.hdr.flags & MSB_F_END))
 				rc = msb__conn_consumed(&sb->conn, id, &flow,
@@ -130,10 +165,12 @@ static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 			rc = fs_failed(c, &m);
 			break;
 		case MSB_MSG_ERROR:
+			if (cancelled)
+				break; /* the answer to our cancel */
+			char t[512];
 			rc = msb__error(MSB_EAGENT, 0,
-					"%s `%s`: guest agent: %.*s", c->op,
-					c->path, (int)m.msg.n,
-					(const char *)m.msg.p);
+					"%s `%s`: guest agent: %s", c->op,
+					c->path, MSB_GUEST_TEXT(t, m.msg));
 			break;
 		default:
 			break;
@@ -187,13 +224,35 @@ static msb_fs_type ftype_of(struct msb_bytes t)
 	return MSB_FS_UNKNOWN;
 }
 
-static int entry_from(msb_fs_entry *e, const struct msb_msg *m)
+/*
+ * msb__fs_entry_from() - the entry in FS_ENTRY answer @m, checked: a name
+ * without NUL (one plain name when @plain, else any but empty), a
+ * symlink's target non-empty, shorter than PATH_MAX and without NUL.
+ * Return: 0, or -MSB_EPROTO naming the entry (escaped).
+ */
+int msb__fs_entry_from(msb_fs_entry *e, const struct msb_msg *m, bool plain)
 {
+	char esc[300];
+
 	memset(e, 0, sizeof(*e));
+	if (!msb__name_ok((const char *)m->name.p, m->name.n) &&
+	    (plain || !m->name.n || memchr(m->name.p, '\0', m->name.n)))
+		return msb__error(MSB_EPROTO, 0,
+				  "the guest sent the entry name `%s`: not a "
+				  "plain name",
+				  msb_escape(esc, sizeof(esc), m->name.p,
+					     m->name.n));
+	if (m->has & MSB_HAS(MSB_FLD_TARGET) &&
+	    (!m->target.n || m->target.n >= PATH_MAX ||
+	     memchr(m->target.p, '\0', m->target.n)))
+		return msb__error(MSB_EPROTO, 0,
+				  "the guest sent a bad symlink target for "
+				  "`%s`",
+				  msb_escape(esc, sizeof(esc), m->name.p,
+					     m->name.n));
 	e->name = msb_bytes_dup(m->name);
 	if (!e->name)
-		return msb__error(MSB_EPROTO, 0,
-				  "bad entry name from the guest");
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	e->type = ftype_of(m->ftype);
 	e->size = m->size;
 	e->mode = (unsigned int)(m->mode & 07777);
@@ -204,8 +263,7 @@ static int entry_from(msb_fs_entry *e, const struct msb_msg *m)
 	    !(e->target = msb_bytes_dup(m->target))) {
 		free(e->name);
 		e->name = NULL;
-		return msb__error(MSB_EPROTO, 0,
-				  "bad symlink target from the guest");
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	}
 	return 0;
 }
@@ -231,7 +289,7 @@ static int stat_entry(const struct msb_msg *m, void *ud)
 	msb_fs_entry *e = ud;
 
 	msb_fs_entry_clear(e);
-	return entry_from(e, m);
+	return msb__fs_entry_from(e, m, false);
 }
 
 EXPORT int msb_sandbox_fs_stat(msb_fs_entry *out, msb_sandbox *sb,
@@ -274,12 +332,21 @@ EXPORT int msb_sandbox_fs_exists(int *exists, msb_sandbox *sb, const char *path)
 struct list_acc {
 	msb_fs_entry *v;
 	size_t n, cap;
+	size_t bytes; /* of names and targets */
+	const char *path;
 };
 
 static int list_entry(const struct msb_msg *m, void *ud)
 {
 	struct list_acc *a = ud;
 
+	a->bytes += m->name.n + m->target.n;
+	if (a->n >= MSB_FS_LIST_MAX || a->bytes > MSB_FS_LIST_MAX_BYTES)
+		return msb__error(MSB_EPROTO, 0,
+				  "list `%s`: more than %u entries or %u MiB "
+				  "of names",
+				  a->path, MSB_FS_LIST_MAX,
+				  MSB_FS_LIST_MAX_BYTES >> 20);
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
 		msb_fs_entry *v = realloc(a->v, cap * sizeof(*v));
@@ -288,17 +355,34 @@ static int list_entry(const struct msb_msg *m, void *ud)
 		a->v = v;
 		a->cap = cap;
 	}
-	int rc = entry_from(&a->v[a->n], m);
+	int rc = msb__fs_entry_from(&a->v[a->n], m, true);
 	if (rc == 0)
 		a->n++;
 	return rc;
+}
+
+/* No name of a listing repeats (each was checked when it came). */
+static int check_names(msb_sandbox *sb, const char *path,
+		       const msb_fs_entry *v, size_t n)
+{
+	_cleanup_free_ const char **names = malloc((n ? n : 1) * sizeof(*names));
+	struct msb_out o = {.what = "list"};
+	char what[128];
+
+	if (!names)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		names[i] = v[i].name;
+	snprintf(what, sizeof(what), "sandbox `%s`", sb->name);
+	o.what = what;
+	return msb__out_check_listing(&o, path, names, n);
 }
 
 EXPORT int msb_sandbox_fs_list(msb_fs_entry **out, size_t *count,
 			       msb_sandbox *sb, const char *path)
 {
 	struct msb_msg req = {.type = MSB_MSG_FS_LIST};
-	struct list_acc a = {0};
+	struct list_acc a = {.path = path};
 	struct fs_call c = {
 		.op = "list", .path = path, .on_entry = list_entry, .ud = &a};
 
@@ -307,6 +391,8 @@ EXPORT int msb_sandbox_fs_list(msb_fs_entry **out, size_t *count,
 	*out = NULL;
 	*count = 0;
 	int rc = fs_request(sb, &req, &c);
+	if (rc == 0)
+		rc = check_names(sb, path, a.v, a.n);
 	if (rc < 0) {
 		msb_fs_entries_free(a.v, a.n);
 		return rc;
@@ -319,15 +405,15 @@ EXPORT int msb_sandbox_fs_list(msb_fs_entry **out, size_t *count,
 struct sink_call {
 	msb_fs_sink_fn sink;
 	void *ud;
-	bool stopped;
+	struct fs_call *c;
 };
 
 static int read_data(const struct msb_msg *m, void *ud)
 {
 	struct sink_call *s = ud;
 
-	if (!s->stopped && s->sink(m->data.p, m->data.n, s->ud))
-		s->stopped = true;
+	if (!s->c->cancel && s->sink(m->data.p, m->data.n, s->ud))
+		s->c->cancel = true;
 	return 0;
 }
 
@@ -341,35 +427,54 @@ EXPORT int msb_sandbox_fs_read_stream(msb_sandbox *sb, const char *path,
 
 	if (!sink)
 		return msb__error(MSB_EINVAL, 0, "sink is NULL");
-	return fs_request(sb, &req, &c);
+	s.c = &c;
+	int rc = fs_request(sb, &req, &c);
+	if (rc == 0 && c.cancel)
+		rc = msb__error(MSB_EINVAL, 0, "read `%s`: stopped by the sink",
+				path);
+	return rc;
 }
+
+struct collector {
+	struct msb_buf b;
+	int err; /* why collect() stopped: MSB_ENOSPC, MSB_ENOMEM */
+};
 
 static int collect(const void *data, size_t len, void *ud)
 {
-	struct msb_buf *b = ud;
+	struct collector *c = ud;
 
-	return msb_buf_append(b, data, len) < 0 ? 1 : 0;
+	if (len > MSB_FS_READ_MAX - c->b.len)
+		c->err = MSB_ENOSPC;
+	else if (msb_buf_append(&c->b, data, len) < 0)
+		c->err = MSB_ENOMEM;
+	return c->err != 0;
 }
 
 EXPORT int msb_sandbox_fs_read(void **data, size_t *len, msb_sandbox *sb,
 			       const char *path)
 {
-	struct msb_buf b = {0};
+	struct collector c = {0};
 
 	if (!data || !len)
 		return msb__error(MSB_EINVAL, 0, "data and len are required");
 	*data = NULL;
 	*len = 0;
-	int rc = msb_sandbox_fs_read_stream(sb, path, collect, &b);
-	if (rc == 0 && msb_buf_reserve(&b, 1) < 0)
-		rc = msb__error(MSB_ENOMEM, errno, "out of memory");
+	int rc = msb_sandbox_fs_read_stream(sb, path, collect, &c);
+	if (c.err == MSB_ENOSPC)
+		rc = msb__error(MSB_ENOSPC, 0,
+				"read `%s`: larger than %u MiB: read it with "
+				"msb_sandbox_fs_read_stream()",
+				path, MSB_FS_READ_MAX >> 20);
+	else if (c.err || (rc == 0 && msb_buf_reserve(&c.b, 1) < 0))
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	if (rc < 0) {
-		msb_buf_free(&b);
+		msb_buf_free(&c.b);
 		return rc;
 	}
-	b.data[b.len] = '\0';
-	*data = b.data;
-	*len = b.len;
+	c.b.data[c.b.len] = '\0';
+	*data = c.b.data;
+	*len = c.b.len;
 	return 0;
 }
 

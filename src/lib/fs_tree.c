@@ -3,7 +3,8 @@
  * Copying files and trees between the host and a sandbox through the
  * guest filesystem API, keeping permission bits, and symlinks as symlinks,
  * in bounded memory (each file streams). Other file types are skipped with
- * a warning. Used by msb cp and by rootfs patches.
+ * a warning. Used by msb cp and by rootfs patches. Host files are written
+ * only through hostout.c, which treats what the guest sends as hostile.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/hostout.h"
 #include "lib/internal.h"
 
 #define MAX_DEPTH 256
@@ -27,11 +29,6 @@ static long from_fd(void *buf, size_t cap, void *ud)
 		n = read(*(int *)ud, buf, cap);
 	while (n < 0 && errno == EINTR);
 	return n;
-}
-
-static int to_fd(const void *data, size_t len, void *ud)
-{
-	return write_all(*(int *)ud, data, len) < 0;
 }
 
 /* Host → guest, recursively. */
@@ -92,61 +89,82 @@ static int put(msb_sandbox *sb, const char *src, const char *dst, int depth)
 	return rc < 0 ? rc : msb_sandbox_fs_chmod(sb, dst, st.st_mode & 07777);
 }
 
-/* Guest → host, recursively. */
-static int get(msb_sandbox *sb, const char *src, const char *dst, int depth)
+/* Guest → host: one copy, through the safe writer (hostout.c). */
+struct getter {
+	msb_sandbox *sb;
+	struct msb_out out;
+	char what[128];
+};
+
+struct file_sink {
+	struct getter *g;
+	struct msb_out_file *f;
+	const char *shown;
+	int rc;
+};
+
+static int to_out_file(const void *data, size_t len, void *ud)
 {
-	msb_fs_entry e;
-	int rc = 0;
+	struct file_sink *s = ud;
+
+	s->rc = msb__out_file_write(&s->g->out, s->f, data, len, s->shown);
+	return s->rc < 0;
+}
+
+/*
+ * Entry @e of the guest (at guest path @src) to @name in host directory
+ * @dir (@shown: its host path, for messages).
+ */
+static int get(struct getter *g, const msb_fs_entry *e, const char *src,
+	       int dir, const char *name, const char *shown, int depth)
+{
+	int rc;
 
 	if (depth > MAX_DEPTH)
 		return msb__error(MSB_EINVAL, 0, "`%s`: tree too deep", src);
-	if ((rc = msb_sandbox_fs_stat(&e, sb, src)) < 0)
+	if (e->type == MSB_FS_SYMLINK)
+		return msb__out_symlink(&g->out, dir, name, e->target, shown);
+	if (e->type == MSB_FS_FILE) {
+		struct msb_out_file f;
+		if ((rc = msb__out_file_begin(&g->out, &f, dir, name, shown)) <
+		    0)
+			return rc;
+		struct file_sink s = {g, &f, shown, 0};
+		rc = msb_sandbox_fs_read_stream(g->sb, src, to_out_file, &s);
+		if (s.rc < 0)
+			rc = s.rc; /* the writer's own error */
+		if (rc == 0)
+			return msb__out_file_commit(&g->out, &f, e->mode,
+						    e->uid, e->gid, shown);
+		msb__out_file_abort(&f);
 		return rc;
-	if (e.type == MSB_FS_SYMLINK) {
-		unlink(dst);
-		if (!e.target || symlink(e.target, dst) < 0)
-			rc = msb__error(MSB_ESYS, errno, "symlink `%s`: %s",
-					dst, strerror(errno));
-	} else if (e.type == MSB_FS_FILE) {
-		_cleanup_close_ int fd = open(
-			dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0)
-			rc = msb__error(MSB_ESYS, errno, "open `%s`: %s", dst,
-					strerror(errno));
-		else if ((rc = msb_sandbox_fs_read_stream(sb, src, to_fd,
-							  &fd)) < 0)
-			;
-		else if (fchmod(fd, e.mode) < 0)
-			rc = msb__error(MSB_ESYS, errno, "chmod `%s`: %s", dst,
-					strerror(errno));
-	} else if (e.type == MSB_FS_DIR) {
-		msb_fs_entry *v = NULL;
-		size_t n = 0;
-		if (mkdir(dst, 0700) < 0 && errno != EEXIST)
-			rc = msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", dst,
-					strerror(errno));
-		else
-			rc = msb_sandbox_fs_list(&v, &n, sb, src);
-		for (size_t i = 0; rc == 0 && i < n; i++) {
-			_cleanup_free_ char *s =
-				xasprintf("%s/%s", src, v[i].name);
-			_cleanup_free_ char *t =
-				xasprintf("%s/%s", dst, v[i].name);
-			rc = s && t ? get(sb, s, t, depth + 1)
-				    : msb__error(MSB_ENOMEM, ENOMEM,
-						 "out of memory");
-		}
-		msb_fs_entries_free(v, n);
-		if (rc == 0 && chmod(dst, e.mode) < 0)
-			rc = msb__error(MSB_ESYS, errno, "chmod `%s`: %s", dst,
-					strerror(errno));
-	} else {
+	}
+	if (e->type != MSB_FS_DIR) {
 		msb__log(MSB_LOG_WARN,
 			 "skipping `%s`: not a file, directory or symlink",
 			 src);
+		return 0;
 	}
-	msb_fs_entry_clear(&e);
-	return rc < 0 ? rc : 0;
+	_cleanup_close_ int fd = -1;
+	msb_fs_entry *v = NULL;
+	size_t n = 0;
+	if ((rc = msb__out_dir(&g->out, &fd, dir, name, shown)) < 0 ||
+	    (rc = msb_sandbox_fs_list(&v, &n, g->sb, src)) < 0)
+		return rc;
+	/* msb_sandbox_fs_list() has checked the names. */
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		_cleanup_free_ char *s = xasprintf(
+			"%s%s%s", src, src[strlen(src) - 1] == '/' ? "" : "/",
+			v[i].name);
+		_cleanup_free_ char *t = xasprintf("%s/%s", shown, v[i].name);
+		rc = s && t ? get(g, &v[i], s, fd, v[i].name, t, depth + 1)
+			    : msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	msb_fs_entries_free(v, n);
+	if (rc < 0)
+		return rc;
+	/* The directory's own mode last, in case it forbids writing. */
+	return msb__out_dir_done(&g->out, fd, e->mode, e->uid, e->gid, shown);
 }
 
 EXPORT int msb_sandbox_fs_copy_in(msb_sandbox *sb, const char *host_path,
@@ -160,11 +178,28 @@ EXPORT int msb_sandbox_fs_copy_in(msb_sandbox *sb, const char *host_path,
 }
 
 EXPORT int msb_sandbox_fs_copy_out(msb_sandbox *sb, const char *guest_path,
-				   const char *host_path)
+				   const char *host_path,
+				   const msb_copy_options *opts)
 {
+	struct getter g = {.sb = sb};
+	msb_fs_entry e;
+	int rc;
+
 	msb__error_clear();
 	if (!sb || !host_path || !guest_path)
 		return msb__error(MSB_EINVAL, 0,
 				  "sandbox and both paths are required");
-	return get(sb, guest_path, host_path, 0);
+	snprintf(g.what, sizeof(g.what), "copy out of sandbox `%s`",
+		 sb->name);
+	if ((rc = msb__out_init(&g.out, opts, g.what)) < 0)
+		return rc;
+	_cleanup_close_ int dir = -1;
+	_cleanup_free_ char *name = NULL;
+	if ((rc = msb__out_open_top(&dir, &name, host_path)) < 0)
+		return rc;
+	if ((rc = msb_sandbox_fs_stat(&e, sb, guest_path)) < 0)
+		return rc;
+	rc = get(&g, &e, guest_path, dir, name, host_path, 0);
+	msb_fs_entry_clear(&e);
+	return rc < 0 ? rc : 0;
 }

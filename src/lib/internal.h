@@ -134,6 +134,25 @@ int msb__volume_path(char **out, const char *home, const char *name);
 /* volume.c: set the error for a volume whose lock another sandbox has. */
 void msb__volume_conflict(const char *home, const char *name, const char *self);
 
+/* Text the guest sent (a struct msb_bytes), escaped for a message, in the
+ * char array @buf: it can neither move a terminal's cursor nor forge a
+ * line. */
+#define MSB_GUEST_TEXT(buf, b) msb_escape(buf, sizeof(buf), (b).p, (b).n)
+
+/* fs.c: bounds on a listing the guest sends (entries; bytes of names and
+ * targets), past which it is refused. */
+#define MSB_FS_LIST_MAX 1000000u
+#define MSB_FS_LIST_MAX_BYTES (256u << 20)
+struct msb_msg;
+/* fs.c: a checked FS_ENTRY answer (see fs.c). */
+int msb__fs_entry_from(msb_fs_entry *e, const struct msb_msg *m, bool plain);
+
+/* volume_host.c: msb_volume_copy_out() from the ext4 image file @img
+ * (no volume, no lock), for tests and the fuzz harness. */
+int msb__volume_image_copy_out(const char *img, const char *path,
+			       const char *host_path,
+			       const msb_copy_options *opts);
+
 /* lifecycle.c: a new connection to the sandbox's supervisor. */
 int msb__sandbox_dial(struct msb_conn *c, const char *name);
 

@@ -134,9 +134,10 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 			 * not end the command; others do. */
 			if (f.hdr.flags & MSB_F_END) {
 				e->ended = true;
-				rc = msb__error(
-					MSB_EAGENT, 0, "guest agent: %.*s",
-					(int)m.msg.n, (const char *)m.msg.p);
+				char t[512];
+				rc = msb__error(MSB_EAGENT, 0,
+						"guest agent: %s",
+						MSB_GUEST_TEXT(t, m.msg));
 			}
 			break;
 		default:

@@ -19,8 +19,10 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include "lib/hostout.h"
 #include "lib/internal.h"
 
 #define MAX_DEPTH 256
@@ -29,7 +31,41 @@ struct vol {
 	ext2_filsys fs;
 	int lock_fd;
 	const char *name;
+	char what[96]; /* "volume `name`", for messages */
 };
+
+static pthread_once_t ext2_table_once = PTHREAD_ONCE_INIT;
+
+static void ext2_table_init(void)
+{
+	initialize_ext2_error_table();
+}
+
+/* A libext2fs error code in words (not "Unknown code ext2 19"). */
+static const char *ext_strerror(errcode_t e)
+{
+	pthread_once(&ext2_table_once, ext2_table_init);
+	return error_message(e);
+}
+
+/* Open the filesystem in image @img for reading, named @name. */
+static int vol_open_image(struct vol *v, const char *img, const char *name)
+{
+	errcode_t e;
+
+	pthread_once(&ext2_table_once, ext2_table_init);
+	v->name = name;
+	snprintf(v->what, sizeof(v->what), "volume `%s`", name);
+	if ((e = ext2fs_open(img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager,
+			     &v->fs))) {
+		v->fs = NULL;
+		return msb__error(MSB_ESYS, 0,
+				  "volume `%s`: its filesystem cannot be "
+				  "read: %s",
+				  name, ext_strerror(e));
+	}
+	return 0;
+}
 
 static int vol_open(struct vol *v, const char *name)
 {
@@ -49,13 +85,8 @@ static int vol_open(struct vol *v, const char *name)
 		else if (flock(v->lock_fd, LOCK_SH | LOCK_NB) < 0) {
 			msb__volume_conflict(paths.home, name, "");
 			rc = -MSB_ESTATE;
-		} else if (ext2fs_open(img, EXT2_FLAG_64BITS, 0, 0,
-				       unix_io_manager, &v->fs)) {
-			v->fs = NULL;
-			rc = msb__error(MSB_ESYS, 0,
-					"volume `%s`: its filesystem cannot be "
-					"read",
-					name);
+		} else {
+			rc = vol_open_image(v, img, name);
 		}
 	}
 	msb__paths_clear(&paths);
@@ -150,61 +181,100 @@ static int entry_of(msb_fs_entry *e, struct vol *v, ext2_ino_t ino,
 	return 0;
 }
 
-/* A child of a directory: its inode and name (not NUL-terminated). */
-typedef int (*child_fn)(ext2_ino_t ino, const char *name, size_t len,
-			void *priv);
+/* One entry of a directory. */
+struct child {
+	ext2_ino_t ino;
+	char *name;
+};
 
 struct children {
-	child_fn fn;
-	void *priv;
+	struct child *v;
+	size_t n, cap;
 	int rc;
 };
 
-static int each_child(struct ext2_dir_entry *d, int offset, int blocksize,
-		      char *buf, void *priv)
+static void children_free(struct children *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].name);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+static int each_child(ext2_ino_t dir, int entry, struct ext2_dir_entry *d,
+		      int offset, int blocksize, char *buf, void *priv)
 {
 	struct children *c = priv;
 	size_t len = (size_t)ext2fs_dirent_name_len(d);
+	(void)dir;
 	(void)offset;
 	(void)blocksize;
 	(void)buf;
 
-	if ((len == 1 && d->name[0] == '.') ||
-	    (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+	/* The directory's own "." and ".." by their place; any other entry
+	 * named so is the guest's forgery, for the name check to refuse. */
+	if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE)
 		return 0;
-	c->rc = c->fn(d->inode, d->name, len, c->priv);
-	return c->rc < 0 ? DIRENT_ABORT : 0;
+	if (c->n >= MSB_FS_LIST_MAX) {
+		c->rc = msb__error(MSB_EPROTO, 0,
+				  "more than %u entries in one directory",
+				  MSB_FS_LIST_MAX);
+		return DIRENT_ABORT;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 32;
+		struct child *v = realloc(c->v, cap * sizeof(*v));
+		if (!v)
+			goto nomem;
+		c->v = v;
+		c->cap = cap;
+	}
+	/* Kept whole, NUL included, for the name check to see. */
+	char *name = malloc(len + 1);
+	if (!name)
+		goto nomem;
+	memcpy(name, d->name, len);
+	name[len] = '\0';
+	c->v[c->n++] = (struct child){d->inode, name};
+	if (memchr(name, '\0', len)) /* a NUL inside: never a plain name */
+		name[0] = '\0';
+	return 0;
+nomem:
+	c->rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	return DIRENT_ABORT;
 }
 
-/* Call @fn for each entry of directory @dir but "." and "..", until one
- * returns a negative value, which is returned. */
-static int for_each_child(struct vol *v, ext2_ino_t dir, child_fn fn,
-			  void *priv)
+/*
+ * The entries of directory @dir (@path in messages) but "." and "..",
+ * checked as any listing from a guest is: plain names, none twice.
+ */
+static int read_children(struct vol *v, ext2_ino_t dir, const char *path,
+			 struct children *c)
 {
-	struct children c = {fn, priv, 0};
+	errcode_t e;
+	struct msb_out o = {.what = v->what};
 
-	ext2fs_dir_iterate(v->fs, dir, 0, NULL, each_child, &c);
-	return c.rc;
-}
-
-struct listing {
-	struct vol *v;
-	msb_fs_entry *e;
-	size_t n;
-};
-
-static int list_one(ext2_ino_t ino, const char *name, size_t len, void *priv)
-{
-	struct listing *l = priv;
-	msb_fs_entry *g = realloc(l->e, (l->n + 1) * sizeof(*g));
-	int rc;
-
-	if (!g)
-		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
-	l->e = g;
-	if ((rc = entry_of(&l->e[l->n], l->v, ino, name, len)) < 0)
+	memset(c, 0, sizeof(*c));
+	e = ext2fs_dir_iterate2(v->fs, dir, 0, NULL, each_child, c);
+	if (c->rc == 0 && e)
+		c->rc = msb__error(MSB_ESYS, 0, "%s: read directory `%s`: %s",
+				   v->what, path, ext_strerror(e));
+	if (c->rc == 0) {
+		_cleanup_free_ const char **names =
+			malloc((c->n ? c->n : 1) * sizeof(*names));
+		if (!names) {
+			c->rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		} else {
+			for (size_t i = 0; i < c->n; i++)
+				names[i] = c->v[i].name;
+			c->rc = msb__out_check_listing(&o, path, names, c->n);
+		}
+	}
+	if (c->rc < 0) {
+		int rc = c->rc;
+		children_free(c);
 		return rc;
-	l->n++;
+	}
 	return 0;
 }
 
@@ -212,7 +282,9 @@ EXPORT int msb_volume_list_dir(msb_fs_entry **out, size_t *count,
 			       const char *volume, const char *path)
 {
 	struct vol v;
-	struct listing l = {.v = &v};
+	struct children c = {0};
+	msb_fs_entry *list = NULL;
+	size_t n = 0;
 	ext2_ino_t ino;
 	int rc;
 
@@ -220,124 +292,180 @@ EXPORT int msb_volume_list_dir(msb_fs_entry **out, size_t *count,
 	if ((rc = vol_open(&v, volume)) < 0)
 		return rc;
 	if ((rc = vol_lookup(&v, path, &ino)) == 0) {
-		if (ext2fs_check_directory(v.fs, ino)) {
+		if (ext2fs_check_directory(v.fs, ino))
 			rc = msb__error(MSB_ENOTDIR, ENOTDIR,
 					"volume `%s`: `%s` is not a directory",
 					volume, path);
-		} else {
-			rc = for_each_child(&v, ino, list_one, &l);
-		}
+		else
+			rc = read_children(&v, ino, path, &c);
 	}
+	if (rc == 0 && c.n && !(list = calloc(c.n, sizeof(*list))))
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < c.n; i++) {
+		rc = entry_of(&list[n], &v, c.v[i].ino, c.v[i].name,
+			      strlen(c.v[i].name));
+		if (rc == 0)
+			n++;
+	}
+	children_free(&c);
 	vol_close(&v);
 	if (rc < 0) {
-		msb_fs_entries_free(l.e, l.n);
+		msb_fs_entries_free(list, n);
 		return rc;
 	}
-	*out = l.e;
-	*count = l.n;
+	*out = list;
+	*count = n;
 	return 0;
 }
 
-/* Copy inode @ino (named @src in messages) to host path @dst. */
-static int copy_out(struct vol *v, ext2_ino_t ino, const char *src,
-		    const char *dst, int depth);
-
-struct tree {
+/* One copy out of a volume. */
+struct getter {
 	struct vol *v;
-	const char *src, *dst;
-	int depth;
+	struct msb_out out;
+	ext2_ino_t up[MAX_DEPTH + 2]; /* the directories above, for cycles */
 };
 
-static int copy_child(ext2_ino_t ino, const char *name, size_t len, void *priv)
+static int owner_ids(const struct ext2_inode *in, int64_t *uid, int64_t *gid)
 {
-	struct tree *t = priv;
-	_cleanup_free_ char *s = xasprintf("%s/%.*s", t->src, (int)len, name);
-	_cleanup_free_ char *h = xasprintf("%s/%.*s", t->dst, (int)len, name);
-
-	return s && h ? copy_out(t->v, ino, s, h, t->depth + 1)
-		      : msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	*uid = inode_uid(*in);
+	*gid = inode_gid(*in);
+	return 0;
 }
 
-static int copy_out(struct vol *v, ext2_ino_t ino, const char *src,
-		    const char *dst, int depth)
+/* Regular file @ino: its contents, holes kept, bounded by the limits. */
+static int copy_file(struct getter *g, ext2_ino_t ino, struct ext2_inode *in,
+		     int dir, const char *name, const char *src,
+		     const char *shown)
+{
+	static char buf[1 << 16];
+	struct msb_out_file f;
+	ext2_file_t ef;
+	errcode_t e;
+	int rc;
+
+	uint64_t size = EXT2_I_SIZE(in);
+	if (size > g->out.max_bytes - g->out.bytes)
+		return msb__error(MSB_ENOSPC, 0,
+				  "%s: `%s` is %llu bytes: over the limit of "
+				  "%llu (raise it with --max-size)",
+				  g->v->what, src, (unsigned long long)size,
+				  (unsigned long long)g->out.max_bytes);
+	if ((rc = msb__out_file_begin(&g->out, &f, dir, name, shown)) < 0)
+		return rc;
+	if ((e = ext2fs_file_open(g->v->fs, ino, 0, &ef))) {
+		msb__out_file_abort(&f);
+		return msb__error(MSB_ESYS, 0, "%s: open `%s`: %s", g->v->what,
+				  src, ext_strerror(e));
+	}
+	for (uint64_t left = size; rc == 0 && left;) {
+		unsigned int got = 0;
+		unsigned int want =
+			left < sizeof(buf) ? (unsigned int)left : sizeof(buf);
+		if ((e = ext2fs_file_read(ef, buf, want, &got)))
+			rc = msb__error(MSB_ESYS, 0, "%s: read `%s`: %s",
+					g->v->what, src, ext_strerror(e));
+		else if (!got)
+			break; /* shorter than its size says */
+		else
+			rc = msb__out_file_write(&g->out, &f, buf, got, shown);
+		left -= got;
+	}
+	ext2fs_file_close(ef);
+	int64_t uid, gid;
+	owner_ids(in, &uid, &gid);
+	if (rc == 0)
+		return msb__out_file_commit(&g->out, &f, in->i_mode & 07777,
+					    uid, gid, shown);
+	msb__out_file_abort(&f);
+	return rc;
+}
+
+/*
+ * Inode @ino of the volume (@src there) to @name in host directory @dir
+ * (@shown on the host, for messages); @depth directories above it.
+ */
+static int copy_out(struct getter *g, ext2_ino_t ino, const char *src,
+		    int dir, const char *name, const char *shown, int depth)
 {
 	struct ext2_inode in;
+	errcode_t e;
+	int rc;
 
 	if (depth > MAX_DEPTH)
-		return msb__error(MSB_EINVAL, 0, "`%s`: tree too deep", src);
-	if (ext2fs_read_inode(v->fs, ino, &in))
-		return msb__error(MSB_ESYS, 0,
-				  "volume `%s`: bad inode for `%s`", v->name,
-				  src);
-	unsigned int mode = in.i_mode & 07777;
+		return msb__error(MSB_EINVAL, 0, "%s: `%s`: tree too deep",
+				  g->v->what, src);
+	if ((e = ext2fs_read_inode(g->v->fs, ino, &in)))
+		return msb__error(MSB_ESYS, 0, "%s: inode of `%s`: %s",
+				  g->v->what, src, ext_strerror(e));
 	if (LINUX_S_ISLNK(in.i_mode)) {
-		_cleanup_free_ char *t = link_target(v->fs, ino, &in);
-		unlink(dst);
-		if (!t || symlink(t, dst) < 0)
-			return msb__error(MSB_ESYS, errno, "symlink `%s`: %s",
-					  dst, strerror(errno));
-		return 0;
+		_cleanup_free_ char *t = link_target(g->v->fs, ino, &in);
+		if (!t)
+			return msb__error(MSB_EPROTO, 0,
+					  "%s: cannot read the symlink `%s`",
+					  g->v->what, src);
+		return msb__out_symlink(&g->out, dir, name, t, shown);
 	}
-	if (LINUX_S_ISREG(in.i_mode)) {
-		_cleanup_close_ int fd = open(
-			dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		ext2_file_t f;
-		if (fd < 0)
-			return msb__error(MSB_ESYS, errno, "open `%s`: %s", dst,
-					  strerror(errno));
-		if (ext2fs_file_open(v->fs, ino, 0, &f))
-			return msb__error(MSB_ESYS, 0,
-					  "volume `%s`: cannot read `%s`",
-					  v->name, src);
-		static char buf[1 << 16];
-		int rc = 0;
-		for (;;) {
-			unsigned int got = 0;
-			if (ext2fs_file_read(f, buf, sizeof(buf), &got)) {
-				rc = msb__error(MSB_ESYS, 0,
-						"volume `%s`: read `%s` failed",
-						v->name, src);
-				break;
-			}
-			if (!got)
-				break;
-			if (write_all(fd, buf, got) < 0) {
-				rc = msb__error(MSB_ESYS, errno,
-						"write `%s`: %s", dst,
-						strerror(errno));
-				break;
-			}
-		}
-		ext2fs_file_close(f);
-		if (rc == 0 && fchmod(fd, mode) < 0)
-			rc = msb__error(MSB_ESYS, errno, "chmod `%s`: %s", dst,
-					strerror(errno));
-		return rc;
-	}
+	if (LINUX_S_ISREG(in.i_mode))
+		return copy_file(g, ino, &in, dir, name, src, shown);
 	if (!LINUX_S_ISDIR(in.i_mode)) {
 		msb__log(MSB_LOG_WARN,
 			 "skipping `%s`: not a file, directory or symlink",
 			 src);
 		return 0;
 	}
-	if (mkdir(dst, 0700) < 0 && errno != EEXIST)
-		return msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", dst,
-				  strerror(errno));
-	struct tree t = {v, src, dst, depth};
-	int rc = for_each_child(v, ino, copy_child, &t);
+	for (int i = 0; i < depth; i++)
+		if (g->up[i] == ino)
+			return msb__error(MSB_EPROTO, 0,
+					  "%s: `%s` is a directory that "
+					  "contains itself: the filesystem is "
+					  "corrupt or hostile",
+					  g->v->what, src);
+	g->up[depth] = ino;
+
+	_cleanup_close_ int fd = -1;
+	struct children c;
+	if ((rc = msb__out_dir(&g->out, &fd, dir, name, shown)) < 0 ||
+	    (rc = read_children(g->v, ino, src, &c)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < c.n; i++) {
+		_cleanup_free_ char *s = xasprintf(
+			"%s%s%s", src, src[strlen(src) - 1] == '/' ? "" : "/",
+			c.v[i].name);
+		_cleanup_free_ char *h = xasprintf("%s/%s", shown, c.v[i].name);
+		rc = s && h ? copy_out(g, c.v[i].ino, s, fd, c.v[i].name, h,
+				       depth + 1)
+			    : msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	children_free(&c);
 	if (rc < 0)
 		return rc;
-	if (chmod(dst, mode) < 0)
-		return msb__error(MSB_ESYS, errno, "chmod `%s`: %s", dst,
-				  strerror(errno));
-	return 0;
+	int64_t uid, gid;
+	owner_ids(&in, &uid, &gid);
+	return msb__out_dir_done(&g->out, fd, in.i_mode & 07777, uid, gid,
+				 shown);
+}
+
+static int copy_out_fs(struct vol *v, const char *path, const char *host_path,
+		       const msb_copy_options *opts)
+{
+	struct getter g = {.v = v};
+	_cleanup_close_ int dir = -1;
+	_cleanup_free_ char *name = NULL;
+	ext2_ino_t ino;
+	int rc;
+
+	if ((rc = msb__out_init(&g.out, opts, v->what)) < 0 ||
+	    (rc = msb__out_open_top(&dir, &name, host_path)) < 0 ||
+	    (rc = vol_lookup(v, path, &ino)) < 0)
+		return rc;
+	return copy_out(&g, ino, path, dir, name, host_path, 0);
 }
 
 EXPORT int msb_volume_copy_out(const char *volume, const char *path,
-			       const char *host_path)
+			       const char *host_path,
+			       const msb_copy_options *opts)
 {
 	struct vol v;
-	ext2_ino_t ino;
 	int rc;
 
 	msb__error_clear();
@@ -345,8 +473,20 @@ EXPORT int msb_volume_copy_out(const char *volume, const char *path,
 		return msb__error(MSB_EINVAL, 0, "host path is NULL");
 	if ((rc = vol_open(&v, volume)) < 0)
 		return rc;
-	if ((rc = vol_lookup(&v, path, &ino)) == 0)
-		rc = copy_out(&v, ino, path, host_path, 0);
+	rc = copy_out_fs(&v, path, host_path, opts);
+	vol_close(&v);
+	return rc;
+}
+
+int msb__volume_image_copy_out(const char *img, const char *path,
+			       const char *host_path,
+			       const msb_copy_options *opts)
+{
+	struct vol v = {.lock_fd = -1};
+	int rc = vol_open_image(&v, img, "image");
+
+	if (rc == 0)
+		rc = copy_out_fs(&v, path, host_path, opts);
 	vol_close(&v);
 	return rc;
 }
@@ -362,7 +502,7 @@ static int ext_err(struct vol *v, errcode_t e, const char *what,
 				  "volume `%s` is full: %s `%s`", v->name, what,
 				  path);
 	return msb__error(MSB_ESYS, 0, "volume `%s`: %s `%s`: %s", v->name,
-			  what, path, error_message(e));
+			  what, path, ext_strerror(e));
 }
 
 /* Link @ino into @dir as @name, growing the directory if it is full. */

@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -175,4 +176,71 @@ void msb_strv_free(char **v)
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
 	free(v);
+}
+
+/* The length of the valid UTF-8 sequence at @p (at most @n bytes), 0 if
+ * it is not one. Overlong forms, surrogates and C1 controls count as
+ * invalid. */
+static size_t utf8_len(const uint8_t *p, size_t n)
+{
+	uint8_t c = p[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return len;
+}
+
+char *msb_escape(char *out, size_t cap, const void *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const uint8_t *s = p;
+	size_t o = 0;
+
+	if (!cap)
+		return out;
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_len(s + i, n - i);
+		bool plain = len > 1 || (len == 1 && s[i] >= 0x20 &&
+					 s[i] != 0x7f && s[i] != '\\');
+		size_t need = plain ? len : 4;
+		if (o + need + 4 > cap) { /* room for "..." and the NUL */
+			if (o + 4 <= cap)
+				memcpy(out + o, "...", 3), o += 3;
+			break;
+		}
+		if (plain) {
+			memcpy(out + o, s + i, len);
+			o += len;
+			i += len;
+			continue;
+		}
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[s[i] >> 4];
+		out[o++] = hex[s[i] & 15];
+		i++;
+	}
+	out[o] = '\0';
+	return out;
 }

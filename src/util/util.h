@@ -94,6 +94,16 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 int msb_parse_dec(const char *p, size_t n, uint64_t *out);
 
+/*
+ * msb_escape() - @n bytes of untrusted text at @p as printable text in
+ * @out (@cap bytes, NUL-terminated): control characters (C0, DEL and the
+ * C1 range), backslashes and bytes that are not valid UTF-8 become \xNN,
+ * so the result can neither move a terminal's cursor nor split a log
+ * record. Cut short with "..." when it does not fit. Pure.
+ * Return: @out.
+ */
+char *msb_escape(char *out, size_t cap, const void *p, size_t n);
+
 /* Free a NULL-terminated array of malloc'd strings, and the array. */
 void msb_strv_free(char **v);
 
