@@ -53,7 +53,7 @@ enum msb_error_code {
 	MSB_EISDIR = 16,    /* is a directory */
 	MSB_ENOTDIR = 17,   /* a path component is not a directory */
 	MSB_ENOTEMPTY = 18, /* directory not empty */
-	MSB_ENOSPC = 19,    /* no space left, quota exceeded */
+	MSB_ENOSPC = 19,    /* no space left, quota exceeded; host disk full */
 };
 
 /* Why a command could not be started (MSB_ECMDNOTFOUND, MSB_EEXEC). */
@@ -405,7 +405,8 @@ int msb_sandbox_remove(const char *name, int force);
 
 typedef struct msb_sandbox_info {
 	char *name;
-	char *status; /* created starting running stopping stopped crashed */
+	char *status; /* created starting running paused stopping stopped
+			 crashed */
 	char *image;  /* reference or disk path; NULL: the default */
 	unsigned int cpus;
 	unsigned int memory_mib;
@@ -414,6 +415,9 @@ typedef struct msb_sandbox_info {
 	int64_t created; /* Unix seconds */
 	int64_t updated;
 	char **labels; /* "key=value", sorted by key, NULL-terminated */
+	/* Why it is "paused" ("host disk full under MSB_HOME": the VM waits
+	 * for free space and resumes by itself), else NULL. */
+	char *status_reason;
 } msb_sandbox_info;
 
 /*

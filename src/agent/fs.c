@@ -79,6 +79,7 @@ struct fs_stream {
 	uint64_t skipped; /* list: entries that could not be sent */
 	uint64_t credit;  /* read: FS_DATA bytes the host accepts now */
 	uint64_t owed;    /* write: bytes written, not yet credited back */
+	bool sparse;      /* read: a file with holes (sent as hole frames) */
 };
 
 /* The errno and message of a FAILED reply. */
@@ -501,6 +502,49 @@ void fs_credit(struct fs_stream *s, const struct msb_msg *m)
 
 /* --- read --- */
 
+/*
+ * send_hole() - if the file of @s has a hole at its offset, skip it and
+ * send its length instead of its zeros: FS_DATA with "size" and no data
+ * (no credit taken). Return: whether one was sent.
+ */
+static bool send_hole(struct agent *a, struct fs_stream *s)
+{
+	off_t pos = lseek(s->fd, 0, SEEK_CUR), data, end;
+	uint64_t hole;
+
+	if (pos < 0)
+		return false;
+	data = lseek(s->fd, pos, SEEK_DATA);
+	if (data < 0 && errno == ENXIO) { /* a hole up to the end */
+		end = lseek(s->fd, 0, SEEK_END);
+		hole = end > pos ? (uint64_t)(end - pos) : 0;
+	} else if (data > pos) {
+		hole = (uint64_t)(data - pos);
+	} else {
+		lseek(s->fd, pos, SEEK_SET);
+		return false;
+	}
+	if (s->left != FS_ALL && hole > s->left)
+		hole = s->left;
+	lseek(s->fd, pos + (off_t)hole, SEEK_SET);
+	if (!hole)
+		return false;
+	struct msb_msg m = {
+		.type = MSB_MSG_FS_DATA,
+		.has = MSB_HAS(MSB_FLD_SIZE),
+		.size = hole,
+	};
+	agent_send(a, s->stream, 0, &m);
+	s->count += hole;
+	if (s->left != FS_ALL)
+		s->left -= hole;
+	if (s->left == 0) {
+		send_done(a, s->stream, true, s->count);
+		fs_drop(a, s);
+	}
+	return true;
+}
+
 /* Send the next chunk of @s; at the end FS_DONE and forget it. */
 static void read_chunk(struct agent *a, struct fs_stream *s)
 {
@@ -510,6 +554,8 @@ static void read_chunk(struct agent *a, struct fs_stream *s)
 
 	if (want > s->credit)
 		want = (size_t)s->credit; /* not 0: see servable() */
+	if (s->sparse && send_hole(a, s))
+		return;
 	do
 		n = read(s->fd, chunk, want);
 	while (n < 0 && errno == EINTR);
@@ -588,6 +634,8 @@ static void do_read(struct agent *a, uint32_t stream, const struct msb_msg *m)
 	}
 	if (m->has & MSB_HAS(MSB_FLD_SIZE))
 		s->left = m->size;
+	/* Fewer blocks than its size needs: it has holes. */
+	s->sparse = (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
 	send_entry(a, stream, base_name(path, name, sizeof(name)), &st, NULL);
 	if (s->left == 0) {
 		send_done(a, stream, true, 0);

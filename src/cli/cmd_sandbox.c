@@ -62,6 +62,11 @@ int cmd_ls(int argc, char **argv)
 		       v[i].status, v[i].image ? v[i].image : "(default)",
 		       v[i].cpus ? v[i].cpus : 1, mem, since);
 	}
+	/* the reasons on stderr: the table stays one line per sandbox */
+	for (size_t i = 0; i < n; i++)
+		if (v[i].status_reason)
+			cli_err("sandbox `%s` is %s: %s; free space and it resumes",
+				v[i].name, v[i].status, v[i].status_reason);
 	msb_sandbox_list_free(v, n);
 	return 0;
 }
@@ -270,6 +275,8 @@ int cmd_logs(int argc, char **argv)
 					running = !strcmp(v[i].status,
 							  "running") ||
 						  !strcmp(v[i].status,
+							  "paused") ||
+						  !strcmp(v[i].status,
 							  "starting");
 			msb_sandbox_list_free(v, cnt);
 		}
@@ -291,6 +298,10 @@ static void print_json(const msb_sandbox_info *i)
 	cli_json_str(i->name);
 	fputs(", \"status\": ", stdout);
 	cli_json_str(i->status);
+	if (i->status_reason) {
+		fputs(", \"status_reason\": ", stdout);
+		cli_json_str(i->status_reason);
+	}
 	fputs(", \"image\": ", stdout);
 	cli_json_str(i->image);
 	printf(", \"cpus\": %u, \"memory_mib\": %u, \"ephemeral\": %s, "

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 
 #include "lib/internal.h"
 
@@ -44,6 +45,28 @@ int msb__conn_send(struct msb_conn *c, uint32_t stream, uint8_t flags,
 	}
 	msb_buf_free(&out);
 	return 0;
+}
+
+int msb__error_reply(const struct msb_msg *m, const char *what)
+{
+	if (m->has & MSB_HAS(MSB_FLD_ERRNO) && m->err == ENOSPC) {
+		struct msb_paths p = {0};
+		struct statvfs st;
+		unsigned long long mib = 0;
+
+		if (msb__paths_home(&p) == 0 && statvfs(p.home, &st) == 0)
+			mib = (unsigned long long)st.f_bavail * st.f_frsize >>
+			      20;
+		msb__paths_clear(&p);
+		return msb__error(MSB_ENOSPC, ENOSPC,
+				  "%s%shost disk full under MSB_HOME (%llu MiB "
+				  "free): free space and the sandbox resumes",
+				  what ? what : "", what ? ": " : "", mib);
+	}
+	char t[512];
+	return msb__error(MSB_EAGENT, 0, "%s%sguest agent: %s",
+			  what ? what : "", what ? ": " : "",
+			  MSB_GUEST_TEXT(t, m->msg));
 }
 
 /* Take the supervisor's note on stream 0; true if it was one. */

@@ -27,8 +27,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE sandboxes ("
 	"  name TEXT PRIMARY KEY,"
 	"  config TEXT NOT NULL," /* JSON: the options to start it */
-	"  status TEXT NOT NULL," /* created starting running stopping
-				     stopped crashed */
+	"  status TEXT NOT NULL," /* created starting running paused
+				     stopping stopped crashed */
 	"  image TEXT,"           /* reference, or NULL */
 	"  ephemeral INTEGER NOT NULL,"
 	"  pid INTEGER," /* supervisor, while it runs */
@@ -44,6 +44,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX runs_sandbox ON runs(sandbox);",
 	/* 3: labels, a JSON object */
 	"ALTER TABLE sandboxes ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';",
+	/* 4: why a sandbox is paused (host disk full), set by its supervisor */
+	"ALTER TABLE sandboxes ADD COLUMN status_reason TEXT;",
 };
 
 static int db_err(sqlite3 *db, const char *what)

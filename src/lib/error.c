@@ -25,6 +25,17 @@ void msb__error_clear(void)
 	last_error.message[0] = '\0';
 }
 
+void msb__error_save(msb_error *e)
+{
+	*e = last_error;
+}
+
+int msb__error_restore(const msb_error *e)
+{
+	last_error = *e;
+	return -e->code;
+}
+
 int msb__error(int code, int err, const char *fmt, ...)
 {
 	va_list ap;

@@ -325,9 +325,7 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 			rc = msb__exec_failed(argv[0], &m);
 			break;
 		case MSB_MSG_ERROR:
-			char t[512];
-			rc = msb__error(MSB_EAGENT, 0, "guest agent: %s",
-					MSB_GUEST_TEXT(t, m.msg));
+			rc = msb__error_reply(&m, NULL);
 			break;
 		default:
 			break;

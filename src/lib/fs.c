@@ -164,14 +164,15 @@ static int fs_wait(msb_sandbox *sb, uint32_t id, struct fs_call *c)
 		case MSB_MSG_FAILED:
 			rc = fs_failed(c, &m);
 			break;
-		case MSB_MSG_ERROR:
+		case MSB_MSG_ERROR: {
 			if (cancelled)
 				break; /* the answer to our cancel */
-			char t[512];
-			rc = msb__error(MSB_EAGENT, 0,
-					"%s `%s`: guest agent: %s", c->op,
-					c->path, MSB_GUEST_TEXT(t, m.msg));
+			char what[512];
+			snprintf(what, sizeof(what), "%s `%.400s`", c->op,
+				 c->path);
+			rc = msb__error_reply(&m, what);
 			break;
+		}
 		default:
 			break;
 		}
@@ -410,8 +411,21 @@ struct sink_call {
 
 static int read_data(const struct msb_msg *m, void *ud)
 {
+	static const uint8_t zeros[MSB_CHUNK_MAX];
 	struct sink_call *s = ud;
 
+	if (!m->data.n && m->has & MSB_HAS(MSB_FLD_SIZE)) {
+		/* A hole: its zeros, made here (the sink stops a hostile
+		 * length like any other data). */
+		for (uint64_t left = m->size; left && !s->c->cancel;) {
+			size_t n = left < sizeof(zeros) ? (size_t)left
+							: sizeof(zeros);
+			if (s->sink(zeros, n, s->ud))
+				s->c->cancel = true;
+			left -= n;
+		}
+		return 0;
+	}
 	if (!s->c->cancel && s->sink(m->data.p, m->data.n, s->ud))
 		s->c->cancel = true;
 	return 0;

@@ -101,6 +101,7 @@ struct file_sink {
 	struct msb_out_file *f;
 	const char *shown;
 	int rc;
+	msb_error err; /* the writer's error, kept across the cancel */
 };
 
 static int to_out_file(const void *data, size_t len, void *ud)
@@ -108,6 +109,8 @@ static int to_out_file(const void *data, size_t len, void *ud)
 	struct file_sink *s = ud;
 
 	s->rc = msb__out_file_write(&s->g->out, s->f, data, len, s->shown);
+	if (s->rc < 0)
+		msb__error_save(&s->err);
 	return s->rc < 0;
 }
 
@@ -129,10 +132,10 @@ static int get(struct getter *g, const msb_fs_entry *e, const char *src,
 		if ((rc = msb__out_file_begin(&g->out, &f, dir, name, shown)) <
 		    0)
 			return rc;
-		struct file_sink s = {g, &f, shown, 0};
+		struct file_sink s = {.g = g, .f = &f, .shown = shown};
 		rc = msb_sandbox_fs_read_stream(g->sb, src, to_out_file, &s);
 		if (s.rc < 0)
-			rc = s.rc; /* the writer's own error */
+			rc = msb__error_restore(&s.err); /* the writer's */
 		if (rc == 0)
 			return msb__out_file_commit(&g->out, &f, e->mode,
 						    e->uid, e->gid, shown);
@@ -189,8 +192,7 @@ EXPORT int msb_sandbox_fs_copy_out(msb_sandbox *sb, const char *guest_path,
 	if (!sb || !host_path || !guest_path)
 		return msb__error(MSB_EINVAL, 0,
 				  "sandbox and both paths are required");
-	snprintf(g.what, sizeof(g.what), "copy out of sandbox `%s`",
-		 sb->name);
+	snprintf(g.what, sizeof(g.what), "copy out of sandbox `%s`", sb->name);
 	if ((rc = msb__out_init(&g.out, opts, g.what)) < 0)
 		return rc;
 	_cleanup_close_ int dir = -1;

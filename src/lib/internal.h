@@ -34,6 +34,10 @@ __attribute__((format(printf, 3, 4))) int msb__error(int code, int err,
 
 /* Clear the thread's error (at the start of public calls). */
 void msb__error_clear(void);
+/* Keep the error of this thread aside, and make it the error again
+ * (returning -code), across calls that would overwrite it. */
+void msb__error_save(msb_error *e);
+int msb__error_restore(const msb_error *e);
 /* Set the exec_failure of the error just recorded. */
 void msb__error_exec_failure(int failure);
 __attribute__((format(printf, 2, 3))) void msb__log(int level, const char *fmt,
@@ -75,6 +79,15 @@ int msb__conn_send(struct msb_conn *c, uint32_t stream, uint8_t flags,
 int msb__conn_recv(struct msb_conn *c, struct msb_frame *f, struct msb_msg *m,
 		   int timeout_ms);
 void msb__conn_done(struct msb_conn *c, const struct msb_frame *f);
+/*
+ * msb__error_reply() - set the error for an ERROR frame @m that ends a
+ * request: errno ENOSPC is the supervisor refusing it while the host disk
+ * is full (MSB_ENOSPC, with the free space measured here, not the frame's
+ * text); anything else is the guest agent's (MSB_EAGENT, "@what: guest
+ * agent: TEXT", or without "@what: " if @what is NULL).
+ * Return: the negative code.
+ */
+int msb__error_reply(const struct msb_msg *m, const char *what);
 void msb__conn_close(struct msb_conn *c);
 
 /* Flow control of one stream, client side (proto.h, MSB_WINDOW). */

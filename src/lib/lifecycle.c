@@ -231,7 +231,8 @@ static int lookup(sqlite3 *db, const char *name, msb_sandbox_info *info,
 	memset(info, 0, sizeof(*info));
 	if (sqlite3_prepare_v2(db,
 			       "SELECT name, status, image, config, ephemeral, "
-			       "pid, created, updated, labels FROM sandboxes "
+			       "pid, created, updated, labels, status_reason "
+			       "FROM sandboxes "
 			       "WHERE name = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		return msb__error(MSB_ESYS, 0, "database: %s",
@@ -240,6 +241,7 @@ static int lookup(sqlite3 *db, const char *name, msb_sandbox_info *info,
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		const char *img = (const char *)sqlite3_column_text(st, 2);
 		const char *cfg = (const char *)sqlite3_column_text(st, 3);
+		const char *why = (const char *)sqlite3_column_text(st, 9);
 		info->name = strdup((const char *)sqlite3_column_text(st, 0));
 		info->status = strdup((const char *)sqlite3_column_text(st, 1));
 		info->image = img ? strdup(img) : NULL;
@@ -249,6 +251,9 @@ static int lookup(sqlite3 *db, const char *name, msb_sandbox_info *info,
 		info->updated = sqlite3_column_int64(st, 7);
 		info->labels =
 			labels_from((const char *)sqlite3_column_text(st, 8));
+		/* a reason outlives its status if the supervisor died */
+		if (why && !strcmp(info->status ? info->status : "", "paused"))
+			info->status_reason = strdup(why);
 		json_t *c = json_loads(cfg ? cfg : "{}", 0, NULL);
 		info->cpus = (unsigned int)json_integer_value(
 			json_object_get(c, "cpus"));
@@ -274,6 +279,7 @@ static void info_clear(msb_sandbox_info *i)
 	free(i->name);
 	free(i->status);
 	free(i->image);
+	free(i->status_reason);
 	msb_strv_free(i->labels);
 	memset(i, 0, sizeof(*i));
 }
@@ -297,7 +303,8 @@ static int open_row(struct msb_paths *paths, sqlite3 **db, const char *name,
 /* A row says the supervisor runs but its lock is free: it died. */
 static bool repair(sqlite3 *db, const char *home, msb_sandbox_info *info)
 {
-	static const char *const live[] = {"starting", "running", "stopping"};
+	static const char *const live[] = {"starting", "running", "paused",
+					   "stopping"};
 	bool claims = false;
 
 	for (size_t i = 0; i < ARRAY_SIZE(live); i++)
@@ -690,7 +697,7 @@ EXPORT int msb_sandbox_wait(const char *name, int timeout_ms, char *status,
 		if (!st)
 			return -msb_last_error()->code;
 		if (strcmp(st, "starting") && strcmp(st, "running") &&
-		    strcmp(st, "stopping")) {
+		    strcmp(st, "paused") && strcmp(st, "stopping")) {
 			if (status && status_len)
 				snprintf(status, status_len, "%s", st);
 			return 0;

@@ -134,10 +134,7 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 			 * not end the command; others do. */
 			if (f.hdr.flags & MSB_F_END) {
 				e->ended = true;
-				char t[512];
-				rc = msb__error(MSB_EAGENT, 0,
-						"guest agent: %s",
-						MSB_GUEST_TEXT(t, m.msg));
+				rc = msb__error_reply(&m, NULL);
 			}
 			break;
 		default:

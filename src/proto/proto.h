@@ -33,7 +33,7 @@
 
 #include "util/util.h"
 
-#define MSB_PROTO_VERSION 1
+#define MSB_PROTO_VERSION 2
 
 #define MSB_FRAME_HDR 9u         /* length + stream id + flags */
 #define MSB_FRAME_MAX (4u << 20) /* max value of the length field */

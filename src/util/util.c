@@ -171,6 +171,14 @@ int msb_parse_dec(const char *p, size_t n, uint64_t *out)
 	return 0;
 }
 
+char *msb_printable(char *s)
+{
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	return s;
+}
+
 void msb_strv_free(char **v)
 {
 	for (size_t i = 0; v && v[i]; i++)

@@ -104,6 +104,13 @@ int msb_parse_dec(const char *p, size_t n, uint64_t *out);
  */
 char *msb_escape(char *out, size_t cap, const void *p, size_t n);
 
+/*
+ * msb_printable() - replace every byte of @s outside printable ASCII with
+ * '?', in place, so that quoted input (jansson's error text, say) keeps a
+ * message on one line. Return: @s.
+ */
+char *msb_printable(char *s);
+
 /* Free a NULL-terminated array of malloc'd strings, and the array. */
 void msb_strv_free(char **v);
 

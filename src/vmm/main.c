@@ -54,6 +54,7 @@
 #include "microsandbox.h"
 #include "proto/proto.h"
 #include "util/util.h"
+#include "vmm/diskfull.h"
 #include "vmm/execlog.h"
 #include "vmm/metrics.h"
 #include "vmm/qemu.h"
@@ -1133,6 +1134,8 @@ static void on_client_frame(struct client *c, const struct msb_frame *f,
 			send_client_error(c, id, "stream id already in use");
 			return;
 		}
+		if (diskfull_refuse(&c->out, id))
+			return;
 		if (vmm.state != RUNNING) {
 			send_client_error(c, id, "the sandbox is stopping");
 			return;
@@ -1411,7 +1414,8 @@ static uint64_t limit_at(const char **why)
 		     (uint64_t)vmm.spec.max_duration_s * 1000000u;
 		*why = "maximum duration reached";
 	}
-	if (vmm.spec.idle_timeout_s && vmm.nroutes == 0) {
+	/* paused for disk space: not idle, and could not stop cleanly */
+	if (vmm.spec.idle_timeout_s && vmm.nroutes == 0 && !diskfull_paused()) {
 		uint64_t idle = vmm.activity_us +
 				(uint64_t)vmm.spec.idle_timeout_s * 1000000u;
 		if (!at || idle < at) {
@@ -1433,6 +1437,9 @@ static int poll_timeout(void)
 
 	if (limit && (!at || limit < at))
 		at = limit;
+	uint64_t disk = diskfull_deadline();
+	if (disk && (!at || disk < at))
+		at = disk;
 	if (!at)
 		return -1;
 	uint64_t now = now_us();
@@ -1460,9 +1467,36 @@ static void on_deadline(void)
 	}
 }
 
+/* Host disk full (diskfull.h): the images QEMU writes, by drive id. */
+static void watch_disk_space(void)
+{
+	size_t n = 0, cap = 2;
+
+	for (char **d = vmm.spec.disks; d && *d; d++)
+		cap++;
+	_cleanup_free_ char **img = calloc(cap, sizeof(*img));
+	if (!img)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	if (strcmp(vmm.spec.root_format, "dir"))
+		img[n++] = xasprintf("root=%s", vmm.disk);
+	for (size_t i = 0; vmm.spec.disks && vmm.spec.disks[i]; i++)
+		if (!strncmp(vmm.spec.disks[i], "rw:", 3) && n < cap - 1)
+			img[n++] = xasprintf("vol%zu=%s", i,
+					     vmm.spec.disks[i] + 3);
+	for (size_t i = 0; i < n; i++)
+		if (!img[i])
+			fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	char reserve[PATH_MAX + 32];
+	snprintf(reserve, sizeof(reserve), "%s/run/disk-reserve",
+		 vmm.spec.sandbox_dir);
+	diskfull_init(&vmm.qmp, vmm.spec.home, img, reserve);
+	for (size_t i = 0; i < n; i++)
+		free(img[i]);
+}
+
 static void loop(void)
 {
-	struct pollfd pfd[MAX_CLIENTS + 4];
+	struct pollfd pfd[MAX_CLIENTS + 5];
 	size_t idx[MAX_CLIENTS];
 
 	while (!vmm.qemu_exited) {
@@ -1501,6 +1535,8 @@ static void loop(void)
 			idx[nc++] = i;
 			pfd[n++] = (struct pollfd){.fd = c->fd, .events = cev};
 		}
+		size_t qmp_at = n;
+		pfd[n++] = (struct pollfd){.fd = vmm.qmp.fd, .events = POLLIN};
 
 		int r = poll(pfd, n, poll_timeout());
 		if (r < 0 && errno != EINTR) {
@@ -1520,6 +1556,11 @@ static void loop(void)
 			begin_stop(DEFAULT_STOP_MS, why);
 			continue;
 		}
+		if (pfd[qmp_at].revents && qmp_pump(&vmm.qmp) < 0)
+			close_fd(&vmm.qmp.fd); /* QEMU is on its way out */
+		const char *disk_note = diskfull_tick();
+		if (disk_note)
+			logmsg("%s", disk_note);
 		if (pfd[0].revents)
 			on_signal();
 		if (pfd[1].revents) {
@@ -1650,6 +1691,7 @@ int main(int argc, char **argv)
 	if (strcmp(vmm.spec.root_format, "dir"))
 		create_disk(); /* else the root is a shared directory */
 	spawn_qemu();
+	watch_disk_space();
 	if (!add_client(MSB_VMM_FD_CLIENT))
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 	send_hello();

@@ -76,36 +76,96 @@ bool proc_usage(pid_t pid, uint64_t *cpu_us, uint64_t *rss)
 	return true;
 }
 
-/* The next JSON line from QMP that is not an event; NULL on timeout. */
+#define QMP_LINE_MAX (1u << 20)
+
+/*
+ * One line from QMP: the greeting (answered with qmp_capabilities), the
+ * answer to that, or an event (to q->on_event) are handled here. Return:
+ * anything else, a command's answer, for the caller to free; or NULL.
+ */
+static json_t *qmp_line(struct qmp *q, const uint8_t *p, size_t len)
+{
+	static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
+	json_t *j = json_loadb((const char *)p, len, 0, NULL);
+	json_t *ev = json_object_get(j, "event");
+
+	if (!j)
+		return NULL;
+	if (json_is_string(ev)) {
+		if (q->on_event)
+			q->on_event(json_string_value(ev),
+				    json_object_get(j, "data"), q->arg);
+	} else if (json_object_get(j, "QMP")) {
+		if (!q->greeted &&
+		    write_all(q->fd, caps, sizeof(caps) - 1) == 0)
+			q->greeted = true;
+	} else if (!q->ready) {
+		q->ready = q->greeted && json_object_get(j, "return");
+	} else {
+		return j;
+	}
+	json_decref(j);
+	return NULL;
+}
+
+/* Handle the complete lines in q->in; the first command answer is
+ * returned (the rest stays buffered), NULL if there is none. */
+static json_t *qmp_lines(struct qmp *q)
+{
+	uint8_t *nl;
+
+	while ((nl = memchr(msb_buf_head(&q->in), '\n',
+			    msb_buf_avail(&q->in)))) {
+		size_t len = (size_t)(nl - msb_buf_head(&q->in));
+		json_t *j = qmp_line(q, msb_buf_head(&q->in), len);
+		msb_buf_consume(&q->in, len + 1);
+		if (j)
+			return j;
+	}
+	return NULL;
+}
+
+/* One read, after waiting until @deadline for data. Return: -1 on EOF,
+ * error or timeout. */
+static int qmp_read(struct qmp *q, uint64_t deadline)
+{
+	uint64_t now = now_us();
+	struct pollfd p = {.fd = q->fd, .events = POLLIN};
+
+	if (msb_buf_avail(&q->in) > QMP_LINE_MAX)
+		return -1;
+	if (poll(&p, 1,
+		 now >= deadline ? 0 : (int)((deadline - now) / 1000) + 1) <= 0)
+		return -1;
+	if (msb_buf_reserve(&q->in, 65536) < 0)
+		return -1;
+	ssize_t n = read(q->fd, q->in.data + q->in.len, q->in.cap - q->in.len);
+	if (n <= 0)
+		return -1;
+	q->in.len += (size_t)n;
+	return 0;
+}
+
+int qmp_pump(struct qmp *q)
+{
+	if (q->fd < 0 || qmp_read(q, 0) < 0)
+		return -1;
+	/* a command's late answer (its caller gave up): dropped */
+	json_t *j;
+	while ((j = qmp_lines(q)))
+		json_decref(j);
+	return 0;
+}
+
+/* The next command answer; NULL on timeout. */
 static json_t *qmp_reply(struct qmp *q, uint64_t deadline)
 {
 	for (;;) {
-		uint8_t *nl = memchr(msb_buf_head(&q->in), '\n',
-				     msb_buf_avail(&q->in));
-		if (nl) {
-			size_t len = (size_t)(nl - msb_buf_head(&q->in));
-			json_t *j =
-				json_loadb((const char *)msb_buf_head(&q->in),
-					   len, 0, NULL);
-			msb_buf_consume(&q->in, len + 1);
-			if (j && !json_object_get(j, "event"))
-				return j;
-			json_decref(j);
-			continue;
-		}
-		uint64_t now = now_us();
-		if (now >= deadline || msb_buf_avail(&q->in) > (1u << 20))
+		json_t *j = qmp_lines(q);
+		if (j)
+			return j;
+		if (qmp_read(q, deadline) < 0)
 			return NULL;
-		struct pollfd p = {.fd = q->fd, .events = POLLIN};
-		if (poll(&p, 1, (int)((deadline - now) / 1000) + 1) <= 0)
-			return NULL;
-		if (msb_buf_reserve(&q->in, 65536) < 0)
-			return NULL;
-		ssize_t n = read(q->fd, q->in.data + q->in.len,
-				 q->in.cap - q->in.len);
-		if (n <= 0)
-			return NULL;
-		q->in.len += (size_t)n;
 	}
 }
 
@@ -114,6 +174,14 @@ static json_t *qmp_exec(struct qmp *q, const char *cmd, uint64_t deadline)
 	char line[128];
 	int n = snprintf(line, sizeof(line), "{\"execute\":\"%s\"}\n", cmd);
 
+	if (q->fd < 0)
+		return NULL;
+	while (!q->ready) {
+		json_t *j = qmp_lines(q);
+		json_decref(j);
+		if (!q->ready && qmp_read(q, deadline) < 0)
+			return NULL;
+	}
 	if (write_all(q->fd, line, (size_t)n) < 0)
 		return NULL;
 	json_t *r = qmp_reply(q, deadline);
@@ -124,25 +192,20 @@ static json_t *qmp_exec(struct qmp *q, const char *cmd, uint64_t deadline)
 	return r;
 }
 
+bool qmp_command(struct qmp *q, const char *cmd, int timeout_ms)
+{
+	json_t *r = qmp_exec(q, cmd, now_us() + (uint64_t)timeout_ms * 1000u);
+
+	json_decref(r);
+	return r != NULL;
+}
+
 bool qmp_blockstats(struct qmp *q, int timeout_ms, uint64_t *rd, uint64_t *wr)
 {
 	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000u;
-
-	if (q->fd < 0)
-		return false;
-	if (!q->ready) {
-		json_t *greeting = qmp_reply(q, deadline);
-		json_t *caps =
-			greeting ? qmp_exec(q, "qmp_capabilities", deadline)
-				 : NULL;
-		q->ready = greeting && caps;
-		json_decref(greeting);
-		json_decref(caps);
-		if (!q->ready)
-			return false;
-	}
 	json_t *r = qmp_exec(q, "query-blockstats", deadline);
 	json_t *devs = json_object_get(r, "return");
+
 	*rd = *wr = 0;
 	for (size_t i = 0; i < json_array_size(devs); i++) {
 		json_t *st = json_object_get(json_array_get(devs, i), "stats");

@@ -71,6 +71,12 @@ void state_status(const char *status, int pid)
 			 status, 0, (sqlite3_int64)time(NULL));
 }
 
+void state_reason(const char *reason)
+{
+	exec_sql("UPDATE sandboxes SET status_reason = ?1 WHERE name = ?4",
+		 reason, 0, 0);
+}
+
 void state_run_begin(int pid)
 {
 	exec_sql("INSERT INTO runs (sandbox, pid, started) "

@@ -13,6 +13,8 @@
 void state_open(const char *home, const char *name);
 /* Record a status; @pid > 0 sets the supervisor pid, 0 clears it. */
 void state_status(const char *status, int pid);
+/* Why the sandbox is in its status ("paused": host disk full), or NULL. */
+void state_reason(const char *reason);
 /* A run begins (at boot) / ends with a reason. */
 void state_run_begin(int pid);
 void state_run_end(const char *reason);

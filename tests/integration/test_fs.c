@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "../unit/check.h"
 #include "helpers.h"
@@ -58,6 +59,19 @@ static long max_rss_kb(void)
 
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_maxrss;
+}
+
+struct stop_sink {
+	uint64_t got;
+};
+
+static int stop_after(const void *data, size_t len, void *ud)
+{
+	struct stop_sink *s = ud;
+
+	(void)data;
+	s->got += len;
+	return s->got >= (1u << 20);
 }
 
 static int find_entry(const msb_fs_entry *v, size_t n, const char *name)
@@ -200,6 +214,47 @@ int main(void)
 	printf("  %u MiB written and read back; peak RSS grew %ld KiB\n",
 	       BIG >> 20, grown);
 	CHECK(grown < 32 * 1024);
+
+	/* A sink that stops: the read cancels and the channel stays usable. */
+	struct stop_sink st = {0};
+	CHECK(msb_sandbox_fs_read_stream(sb, "/tmp/big", stop_after, &st) ==
+	      -MSB_EINVAL);
+	CHECK(st.got < BIG);
+	CHECK(msb_sandbox_fs_stat(&e, sb, "/tmp/a.txt") == 0);
+	msb_fs_entry_clear(&e);
+
+	/* Copy out: holes stay holes (sent as lengths), setuid is dropped,
+	 * archive mode keeps it. */
+	CHECK(msb_sandbox_shell(&out, sb,
+				"mkdir /tmp/co && truncate -s 1G /tmp/co/sparse"
+				" && echo end >> /tmp/co/sparse && echo s >"
+				" /tmp/co/suid && chmod 4755 /tmp/co/suid",
+				NULL) == 0);
+	msb_exec_output_free(out);
+	char dst[300], path[400];
+	struct stat hs;
+	snprintf(dst, sizeof(dst), "%s/co", home);
+	CHECK(msb_sandbox_fs_copy_out(sb, "/tmp/co", dst, NULL) == 0);
+	snprintf(path, sizeof(path), "%s/sparse", dst);
+	CHECK(stat(path, &hs) == 0 && hs.st_size == (1 << 30) + 4);
+	CHECK(hs.st_blocks <= 64);
+	snprintf(path, sizeof(path), "%s/suid", dst);
+	CHECK(stat(path, &hs) == 0 && !(hs.st_mode & 07000));
+	msb_copy_options co = MSB_COPY_OPTIONS_INIT;
+	co.archive = 1;
+	CHECK(msb_sandbox_fs_copy_out(sb, "/tmp/co/suid", path, &co) == 0);
+	CHECK(stat(path, &hs) == 0 && (hs.st_mode & 07777) == 04755);
+	/* Limits. */
+	co = (msb_copy_options)MSB_COPY_OPTIONS_INIT;
+	co.max_bytes = 1 << 20;
+	CHECK(msb_sandbox_fs_copy_out(sb, "/tmp/co", dst, &co) == -MSB_ENOSPC);
+	CHECK(strstr(msb_last_error()->message, "--max-size") != NULL);
+	/* An over-large whole-file read is refused, not buffered. */
+	CHECK(msb_sandbox_shell(&out, sb, "truncate -s 1100M /tmp/co/huge",
+				NULL) == 0);
+	msb_exec_output_free(out);
+	CHECK(msb_sandbox_fs_read(&data, &len, sb, "/tmp/co/huge") ==
+	      -MSB_ENOSPC);
 
 	/* the sandbox is still fine */
 	CHECK(msb_sandbox_shell(&out, sb, "cat /tmp/a.txt | wc -l", NULL) == 0);

@@ -290,6 +290,12 @@ static void test_docker_config(void)
 	      -MSB_EINVAL);
 	CHECK(lookup(&a, "x", "{") == -MSB_EINVAL);
 	CHECK(has(lasterr(), "invalid JSON"));
+	/* jansson quotes the input, newline included: still one line */
+	CHECK(lookup(&a, "x", "{\"a\":\"\\\n\"}") == -MSB_EINVAL);
+	CHECK(has(lasterr(), "invalid escape"));
+	CHECK(!strchr(lasterr(), '\n'));
+	CHECK(lookup(&a, "x", "{\"a\":\"\\u12\r\n\"}") == -MSB_EINVAL);
+	CHECK(!strpbrk(lasterr(), "\r\n"));
 	CHECK(lookup(&a, "x", "[]") == -MSB_EINVAL);
 	CHECK(!a.username && !a.password && !a.helper);
 	msb__docker_auth_clear(&a);

@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests: the QEMU command line and the VM spec (no VM). */
+/* Unit tests: the QEMU command line, the VM spec, the QMP client (no VM). */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "vmm/execlog.h"
+#include "vmm/metrics.h"
 #include "vmm/qemu.h"
 #include "vmm/spec.h"
 
@@ -196,8 +202,77 @@ static void test_execlog(void)
 	CHECK(execlog_escape(out, 0, in, 3) == 0);
 }
 
+struct events {
+	int n;
+	char last[64];
+	bool nospace;
+};
+
+static void on_event(const char *event, struct json_t *data, void *arg)
+{
+	struct events *e = arg;
+
+	e->n++;
+	snprintf(e->last, sizeof(e->last), "%s", event);
+	e->nospace = json_is_true(json_object_get(data, "nospace"));
+}
+
+static void put(int fd, const char *s)
+{
+	CHECK(write(fd, s, strlen(s)) == (ssize_t)strlen(s));
+}
+
+/* The QMP client against a peer that speaks QEMU's lines. */
+static void test_qmp(void)
+{
+	struct events ev = {0};
+	struct qmp q = {.on_event = on_event, .arg = &ev};
+	char buf[512];
+	int sv[2];
+	ssize_t n;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	q.fd = sv[0];
+	/* the greeting is answered with the capabilities command */
+	put(sv[1], "{\"QMP\": {\"version\": {}, \"capabilities\": []}}\n");
+	CHECK(qmp_pump(&q) == 0);
+	CHECK(q.greeted && !q.ready);
+	n = read(sv[1], buf, sizeof(buf) - 1);
+	CHECK(n > 0);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK_STR(buf, "{\"execute\":\"qmp_capabilities\"}\n");
+	/* its answer, then an event split across two reads */
+	put(sv[1],
+	    "{\"return\": {}}\n{\"timestamp\": {}, \"event\": \"BLOCK_IO");
+	CHECK(qmp_pump(&q) == 0);
+	CHECK(q.ready && ev.n == 0);
+	put(sv[1], "_ERROR\", \"data\": {\"device\": \"root\", "
+		   "\"nospace\": true, \"action\": \"stop\"}}\n");
+	CHECK(qmp_pump(&q) == 0);
+	CHECK(ev.n == 1 && ev.nospace);
+	CHECK_STR(ev.last, "BLOCK_IO_ERROR");
+	/* a command: events before its answer are passed on, not taken
+	 * for the answer; an error answer is a failure */
+	put(sv[1], "{\"event\": \"RESUME\"}\n{\"return\": {}}\n"
+		   "{\"error\": {\"class\": \"GenericError\"}}\n");
+	CHECK(qmp_command(&q, "cont", 1000));
+	CHECK(ev.n == 2);
+	CHECK_STR(ev.last, "RESUME");
+	CHECK(!qmp_command(&q, "cont", 1000));
+	n = read(sv[1], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK_STR(buf, "{\"execute\":\"cont\"}\n{\"execute\":\"cont\"}\n");
+	/* no answer: a timeout, not a hang; a closed peer: -1 */
+	CHECK(!qmp_command(&q, "cont", 50));
+	close(sv[1]);
+	CHECK(qmp_pump(&q) == -1);
+	close(sv[0]);
+	msb_buf_free(&q.in);
+}
+
 int main(void)
 {
+	test_qmp();
 	test_execlog();
 	test_argv_tcg();
 	test_argv_kvm();

@@ -621,7 +621,7 @@ static int import_layout(const char *home, struct msb_store *store,
 		rc = msb__error(
 			MSB_ENOTFOUND, 0,
 			"default image layout `%s` unreadable (%s): run ./setup.sh",
-			layout, jerr.text);
+			layout, msb_printable(jerr.text));
 		goto out;
 	}
 	rc = msb_index_parse(&ix, (const uint8_t *)txt, strlen(txt));

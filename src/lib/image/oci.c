@@ -70,14 +70,10 @@ static int load(json_t **out, const char *doc, const uint8_t *buf, size_t len)
 			doc, len, MSB_OCI_DOC_MAX);
 	j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &e);
 	if (!j) {
-		/* jansson quotes input in its text: keep the message one
-		 * printable line */
-		for (char *p = e.text; *p; p++)
-			if (*p < 0x20 || *p >= 0x7f)
-				*p = '?';
+		/* jansson quotes input in its text */
 		return msb__error(MSB_EPROTO, 0,
 				  "invalid %s: line %d column %d: %s", doc,
-				  e.line, e.column, e.text);
+				  e.line, e.column, msb_printable(e.text));
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);

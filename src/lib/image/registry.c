@@ -617,10 +617,10 @@ int msb__docker_config_lookup(struct msb_docker_auth *out, const char *registry,
 			  &jerr);
 	if (!root || !json_is_object(root)) {
 		json_decref(root);
-		return msb__error(MSB_EINVAL, 0,
-				  "docker config: invalid JSON at line %d: %s",
-				  jerr.line,
-				  root ? "not an object" : jerr.text);
+		return msb__error(
+			MSB_EINVAL, 0,
+			"docker config: invalid JSON at line %d: %s", jerr.line,
+			root ? "not an object" : msb_printable(jerr.text));
 	}
 
 	e = lookup_registry(json_object_get(root, "auths"), registry,
