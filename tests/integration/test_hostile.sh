@@ -67,7 +67,7 @@ before=$(snap)
 # kept its mode, and the canary is unchanged.
 contained() {
 	local p=$work/d/$2 extra
-	extra=$(ls -A "$p" | grep -vx dst)
+	extra=$(find "$p" -mindepth 1 -maxdepth 1 ! -name dst -printf '%f ')
 	if [ -z "$extra" ] && [ "$(stat -c %a "$p")" = 755 ] &&
 		[ "$(snap)" = "$before" ]; then
 		ok "$1: nothing outside the destination"
@@ -75,7 +75,7 @@ contained() {
 		bad "$1: written outside the destination: $(stat -c '%a %n' "$p" "$p"/* | tr '\n' ' ')"
 		diff <(echo "$before") <(snap) | sed 's/^/    /' | head -10
 		# Put the canary back for the next cases.
-		rm -rf "$canary" "$p"/* && mkdir -p "$canary/dir" "$p" &&
+		rm -rf "$canary" "${p:?}"/* && mkdir -p "$canary/dir" "$p" &&
 			echo precious >"$canary/file" && chmod 644 "$canary/file" &&
 			chmod 755 "$p"
 	fi
@@ -182,7 +182,7 @@ give_back "forged modes"
 mkdir -p "$work/d/big" "$work/d/huge" "$work/d/loop"
 take "more data than stated" -t 120 list /evil 'f:0644:4/8m:big'
 expect "more data than stated: cp fails" 1 m cp --max-size 1m box:/evil "$work/d/big/dst"
-one_line "more data than stated" 'big`'
+one_line "more data than stated" 'max-size'
 used=$(du -sk "$work/d/big" | cut -f1)
 [ "$used" -lt 1200 ] && ok "more data than stated: at most the cap written (${used} KiB)" ||
 	bad "more data than stated: ${used} KiB written"
