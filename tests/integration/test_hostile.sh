@@ -127,8 +127,10 @@ forged() {
 
 # --- a hostile ext4 image, made on the host with raw entries ---
 vol=$work/vol
-mkdir -p "$vol"/{dotdot,traverse,slash,empty,dup,cycle,symfile,esc}
+mkdir -p "$vol"/{dotdot,traverse,slash,empty,dup,cycle,symfile,esc,holes}
 for d in "$vol"/*; do echo data >"$d/f"; done
+echo x >"$vol/holes/big"
+echo x >"$vol/holes/huge"
 img=$work/evil.img
 mkfs.ext4 -q -F -d "$vol" "$img" 8M 2>"$work/err" || bad "mkfs.ext4: $(cat "$work/err")"
 if "$EXT4EVIL" "$img" \
@@ -141,7 +143,9 @@ if "$EXT4EVIL" "$img" \
 	symlink /symfile v "$canary/pwned" \
 	link /symfile v /symfile/f \
 	link /esc $'\e]0;owned\a\e[31mred\nnext' /esc/f \
-	link /esc $'\e]0;owned\a\e[31mred\nnext' /esc/f 2>"$work/err"; then
+	link /esc $'\e]0;owned\a\e[31mred\nnext' /esc/f \
+	size /holes/big $((4 << 30)) \
+	size /holes/huge $((1 << 40)) 2>"$work/err"; then
 	ok "hostile ext4 image made"
 else
 	bad "ext4evil: $(cat "$work/err")"
@@ -320,6 +324,19 @@ volcase dup '`f`'
 volcase cycle '/cycle/up'
 volcase symfile '`v`'
 volcase esc 'red'
+# A file of holes: 4 GiB stays sparse; 1 TiB is over the default limit.
+mkdir -p "$work/d/vol-holes"
+LIMIT=120 expect "volume holes: 4 GiB of holes" 0 m volume cp evilvol:/holes/big "$work/d/vol-holes/big"
+size=$(stat -c %s "$work/d/vol-holes/big" 2>/dev/null)
+kib=$(du -k "$work/d/vol-holes/big" 2>/dev/null | cut -f1)
+[ "$size" = $((4 << 30)) ] && [ -n "$kib" ] && [ "$kib" -lt 1024 ] &&
+	ok "volume holes: size kept, holes kept (${kib} KiB used)" || bad "volume holes: size $size, ${kib} KiB used"
+rm -f "$work/d/vol-holes/big"
+expect "volume holes: 1 TiB refused" 1 m volume cp evilvol:/holes/huge "$work/d/vol-holes/huge"
+one_line "volume holes: 1 TiB" 'max-size'
+[ ! -e "$work/d/vol-holes/huge" ] && ok "volume holes: nothing left of the refused file" ||
+	bad "volume holes: $(ls -ls "$work/d/vol-holes")"
+contained "volume holes" vol-holes
 [ ! -e "$canary/pwned" ] && [ ! -e "$canary/x" ] && ok "volume: no file created through the canary" ||
 	bad "volume: files created in the canary"
 

@@ -7,12 +7,15 @@
  *
  *   link DIR NAME PATH      entry NAME in DIR for the inode at PATH
  *   symlink DIR NAME TEXT   a new symlink inode, entry NAME in DIR
+ *   size PATH BYTES         set the size of the file at PATH, blocks
+ *                           unchanged (a huge file of holes)
  *
  * DIR and PATH are paths in the image. Operations run in order, so a
  * symlink then a link of the same NAME gives two entries of one name.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <et/com_err.h>
@@ -90,14 +93,32 @@ static int op_symlink(const char *dirp, const char *name, const char *text)
 	return 0;
 }
 
+static int op_size(const char *path, const char *bytes)
+{
+	struct ext2_inode inode;
+	ext2_ino_t ino;
+	errcode_t err;
+
+	if ((err = lookup(path, &ino)))
+		return fail("find", path, err);
+	if ((err = ext2fs_read_inode(fs, ino, &inode)))
+		return fail("read inode of", path, err);
+	if ((err = ext2fs_inode_size_set(fs, &inode,
+					 strtoull(bytes, NULL, 10))))
+		return fail("set the size of", path, err);
+	if ((err = ext2fs_write_inode(fs, ino, &inode)))
+		return fail("write inode of", path, err);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	errcode_t err;
-	int i, rc = 0;
+	int i, n, rc = 0;
 
 	if (argc < 2) {
 		fputs("usage: ext4evil IMAGE [link DIR NAME PATH | "
-		      "symlink DIR NAME TEXT]...\n",
+		      "symlink DIR NAME TEXT | size PATH BYTES]...\n",
 		      stderr);
 		return 2;
 	}
@@ -107,16 +128,19 @@ int main(int argc, char **argv)
 		return fail("open", argv[1], err);
 	if ((err = ext2fs_read_bitmaps(fs)))
 		return fail("read bitmaps of", argv[1], err);
-	for (i = 2; rc == 0 && i + 3 < argc; i += 4) {
-		if (!strcmp(argv[i], "link"))
+	for (i = 2; rc == 0 && i < argc; i += n + 1) {
+		n = !strcmp(argv[i], "size") ? 2 : 3;
+		if (i + n >= argc)
+			rc = fail("incomplete operation", argv[i], 0);
+		else if (!strcmp(argv[i], "link"))
 			rc = op_link(argv[i + 1], argv[i + 2], argv[i + 3]);
 		else if (!strcmp(argv[i], "symlink"))
 			rc = op_symlink(argv[i + 1], argv[i + 2], argv[i + 3]);
+		else if (!strcmp(argv[i], "size"))
+			rc = op_size(argv[i + 1], argv[i + 2]);
 		else
 			rc = fail("unknown operation", argv[i], 0);
 	}
-	if (rc == 0 && i < argc)
-		rc = fail("incomplete operation", argv[i], 0);
 	if ((err = ext2fs_close_free(&fs)))
 		return fail("close", argv[1], err);
 	return rc;
