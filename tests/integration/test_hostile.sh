@@ -15,6 +15,7 @@ EXT4EVIL=$3
 export MSB_HOME
 MSB_HOME=$(mktemp -d /tmp/msb-hostile-test-XXXXXX)
 unset MSB_ACCEL MSB_AGENT_TIMEOUT_MS
+PATH=$PATH:/usr/sbin:/sbin # mkfs.ext4
 work=$(mktemp -d /tmp/msb-hostile-work-XXXXXX)
 cleanup() {
 	"$MSB" rm -f box idle >/dev/null 2>&1
