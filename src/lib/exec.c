@@ -342,6 +342,12 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 			rc = msb__error_reply(&m, NULL);
 			break;
 		default:
+			if (f.hdr.flags & MSB_F_END)
+				rc = msb__error(
+					MSB_EPROTO, 0,
+					"guest agent ended `%s` with an "
+					"unexpected frame",
+					argv[0]);
 			break;
 		}
 		msb__conn_done(&sb->conn, &f);

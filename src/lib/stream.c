@@ -156,6 +156,14 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 			}
 			break;
 		default:
+			if (f.hdr.flags & MSB_F_END) {
+				e->ended = true;
+				rc = msb__error(
+					MSB_EPROTO, 0,
+					"guest agent ended `%s` with an "
+					"unexpected frame",
+					e->cmd);
+			}
 			break;
 		}
 		msb__conn_done(&e->conn, &f);
