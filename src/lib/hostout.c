@@ -315,6 +315,17 @@ int msb__out_file_begin(struct msb_out *o, struct msb_out_file *f, int dir,
 	return sys_err(errno, "create", shown);
 }
 
+static int over_size(const struct msb_out *o, const char *shown)
+{
+	char s[600];
+
+	return msb__error(MSB_ENOSPC, 0,
+			  "%s: more than %llu bytes with `%s`: stopped (raise "
+			  "the limit with --max-size)",
+			  o->what, (unsigned long long)o->max_bytes,
+			  ESC(s, shown));
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -344,10 +355,7 @@ int msb__out_file_write(struct msb_out *o, struct msb_out_file *f,
 	const uint8_t *p = data;
 
 	if (len > o->max_bytes - o->bytes)
-		return msb__error(MSB_ENOSPC, 0,
-				  "%s: more than %llu bytes: stopped (raise "
-				  "the limit with --max-size)",
-				  o->what, (unsigned long long)o->max_bytes);
+		return over_size(o, shown);
 	o->bytes += len;
 	while (len) {
 		/* Up to the next block boundary of the file. */
@@ -360,6 +368,16 @@ int msb__out_file_write(struct msb_out *o, struct msb_out_file *f,
 		p += n;
 		len -= n;
 	}
+	return 0;
+}
+
+int msb__out_file_hole(struct msb_out *o, struct msb_out_file *f, uint64_t len,
+		       const char *shown)
+{
+	if (len > o->max_bytes - o->bytes)
+		return over_size(o, shown);
+	o->bytes += len;
+	f->size += len; /* left unwritten: commit's ftruncate covers it */
 	return 0;
 }
 

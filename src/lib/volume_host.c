@@ -217,8 +217,8 @@ static int each_child(ext2_ino_t dir, int entry, struct ext2_dir_entry *d,
 		return 0;
 	if (c->n >= MSB_FS_LIST_MAX) {
 		c->rc = msb__error(MSB_EPROTO, 0,
-				  "more than %u entries in one directory",
-				  MSB_FS_LIST_MAX);
+				   "more than %u entries in one directory",
+				   MSB_FS_LIST_MAX);
 		return DIRENT_ABORT;
 	}
 	if (c->n == c->cap) {
@@ -332,12 +332,102 @@ static int owner_ids(const struct ext2_inode *in, int64_t *uid, int64_t *gid)
 	return 0;
 }
 
+/* Copying one file: where it stands. */
+struct span {
+	struct getter *g;
+	struct msb_out_file *f;
+	ext2_file_t ef;
+	const char *src, *shown;
+	uint64_t pos; /* bytes of the file done */
+};
+
+/* Read the file from sp->pos up to @end into the host file. */
+static int copy_span(struct span *sp, uint64_t end)
+{
+	static char buf[1 << 16];
+	errcode_t e;
+	int rc = 0;
+
+	if ((e = ext2fs_file_llseek(sp->ef, sp->pos, EXT2_SEEK_SET, NULL)))
+		return msb__error(MSB_ESYS, 0, "%s: seek `%s`: %s",
+				  sp->g->v->what, sp->src, ext_strerror(e));
+	while (rc == 0 && sp->pos < end) {
+		unsigned int got = 0;
+		uint64_t left = end - sp->pos;
+		unsigned int want =
+			left < sizeof(buf) ? (unsigned int)left : sizeof(buf);
+		if ((e = ext2fs_file_read(sp->ef, buf, want, &got)))
+			return msb__error(MSB_ESYS, 0, "%s: read `%s`: %s",
+					  sp->g->v->what, sp->src,
+					  ext_strerror(e));
+		if (!got)
+			break; /* shorter than its size says */
+		rc = msb__out_file_write(&sp->g->out, sp->f, buf, got,
+					 sp->shown);
+		sp->pos += got;
+	}
+	return rc;
+}
+
+/*
+ * An extent-mapped file: only its mapped, initialised extents are read;
+ * what lies between them is a hole (so a file of holes costs nothing).
+ * Extents that overlap or go backwards (a hostile tree) are read from
+ * where the copy stands; their number is bounded by the blocks there are.
+ */
+static int copy_extents(struct span *sp, ext2_ino_t ino, struct ext2_inode *in,
+			uint64_t size)
+{
+	ext2_filsys fs = sp->g->v->fs;
+	ext2_extent_handle_t h;
+	struct ext2fs_extent ext;
+	uint64_t bs = fs->blocksize;
+	uint64_t steps = ext2fs_blocks_count(fs->super) + 16;
+	errcode_t e;
+	int rc = 0;
+
+	if ((e = ext2fs_extent_open2(fs, ino, in, &h)))
+		return msb__error(MSB_ESYS, 0, "%s: extents of `%s`: %s",
+				  sp->g->v->what, sp->src, ext_strerror(e));
+	e = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ext);
+	while (rc == 0 && !e && sp->pos < size) {
+		if (!steps--) {
+			rc = msb__error(MSB_EPROTO, 0,
+					"%s: `%s`: its extent tree does not "
+					"end",
+					sp->g->v->what, sp->src);
+			break;
+		}
+		if (ext.e_flags & EXT2_EXTENT_FLAGS_LEAF &&
+		    !(ext.e_flags & EXT2_EXTENT_FLAGS_UNINIT)) {
+			uint64_t start = ext.e_lblk * bs;
+			uint64_t end = (ext.e_lblk + (uint64_t)ext.e_len) * bs;
+			if (end > size)
+				end = size;
+			if (start > sp->pos && start < size) {
+				rc = msb__out_file_hole(&sp->g->out, sp->f,
+							start - sp->pos,
+							sp->shown);
+				sp->pos = start;
+			}
+			if (rc == 0 && end > sp->pos)
+				rc = copy_span(sp, end);
+		}
+		e = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_LEAF, &ext);
+	}
+	ext2fs_extent_free(h);
+	if (rc == 0 && e && e != EXT2_ET_EXTENT_NO_NEXT &&
+	    e != EXT2_ET_NO_CURRENT_NODE)
+		rc = msb__error(MSB_ESYS, 0, "%s: extents of `%s`: %s",
+				sp->g->v->what, sp->src, ext_strerror(e));
+	return rc;
+}
+
 /* Regular file @ino: its contents, holes kept, bounded by the limits. */
 static int copy_file(struct getter *g, ext2_ino_t ino, struct ext2_inode *in,
 		     int dir, const char *name, const char *src,
 		     const char *shown)
 {
-	static char buf[1 << 16];
 	struct msb_out_file f;
 	ext2_file_t ef;
 	errcode_t e;
@@ -357,19 +447,13 @@ static int copy_file(struct getter *g, ext2_ino_t ino, struct ext2_inode *in,
 		return msb__error(MSB_ESYS, 0, "%s: open `%s`: %s", g->v->what,
 				  src, ext_strerror(e));
 	}
-	for (uint64_t left = size; rc == 0 && left;) {
-		unsigned int got = 0;
-		unsigned int want =
-			left < sizeof(buf) ? (unsigned int)left : sizeof(buf);
-		if ((e = ext2fs_file_read(ef, buf, want, &got)))
-			rc = msb__error(MSB_ESYS, 0, "%s: read `%s`: %s",
-					g->v->what, src, ext_strerror(e));
-		else if (!got)
-			break; /* shorter than its size says */
-		else
-			rc = msb__out_file_write(&g->out, &f, buf, got, shown);
-		left -= got;
-	}
+	struct span sp = {g, &f, ef, src, shown, 0};
+	if (in->i_flags & EXT4_EXTENTS_FL)
+		rc = copy_extents(&sp, ino, in, size);
+	else
+		rc = copy_span(&sp, size);
+	if (rc == 0 && sp.pos < size)
+		rc = msb__out_file_hole(&g->out, &f, size - sp.pos, shown);
 	ext2fs_file_close(ef);
 	int64_t uid, gid;
 	owner_ids(in, &uid, &gid);
@@ -384,8 +468,8 @@ static int copy_file(struct getter *g, ext2_ino_t ino, struct ext2_inode *in,
  * Inode @ino of the volume (@src there) to @name in host directory @dir
  * (@shown on the host, for messages); @depth directories above it.
  */
-static int copy_out(struct getter *g, ext2_ino_t ino, const char *src,
-		    int dir, const char *name, const char *shown, int depth)
+static int copy_out(struct getter *g, ext2_ino_t ino, const char *src, int dir,
+		    const char *name, const char *shown, int depth)
 {
 	struct ext2_inode in;
 	errcode_t e;

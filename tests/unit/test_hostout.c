@@ -276,6 +276,16 @@ static void test_volume_image(void)
 	ext2_ino_t sub = mkdir_in(fs, ok, "sub");
 	mkfile(fs, sub, "deep", "deep", 0600);
 
+	/* Holes: 64 GiB of nothing but one block in the middle. */
+	ext2_ino_t holes = mkfile(fs, ok, "holes", "", 0644);
+	ext2_file_t hf;
+	unsigned int w;
+	CHECK(ext2fs_file_open(fs, holes, EXT2_FILE_WRITE, &hf) == 0);
+	CHECK(ext2fs_file_llseek(hf, 5ull << 30, EXT2_SEEK_SET, NULL) == 0);
+	CHECK(ext2fs_file_write(hf, "mid", 3, &w) == 0 && w == 3);
+	CHECK(ext2fs_file_set_size2(hf, 63ull << 30) == 0);
+	CHECK(ext2fs_file_close(hf) == 0);
+
 	ext2_ino_t dd = mkdir_in(fs, EXT2_ROOT_INO, "dotdot");
 	ext2_ino_t evil = mkfile(fs, dd, "x", "evil", 0644);
 	CHECK(ext2fs_link(fs, dd, "..", evil, EXT2_FT_REG_FILE) == 0);
@@ -304,6 +314,15 @@ static void test_volume_image(void)
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0755);
 	snprintf(path, sizeof(path), "%s/ok/plain", dst);
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640);
+	/* Holes stay holes, and are not read. */
+	snprintf(path, sizeof(path), "%s/ok/holes", dst);
+	CHECK(stat(path, &st) == 0 && st.st_size == 63ll << 30);
+	CHECK(st.st_blocks <= 64);
+	int hfd = open(path, O_RDONLY);
+	char mid[4] = {0};
+	CHECK(pread(hfd, mid, 3, 5ll << 30) == 3 && !strcmp(mid, "mid"));
+	CHECK(pread(hfd, mid, 3, (5ll << 30) - 3) == 3 && !mid[0] && !mid[2]);
+	close(hfd);
 
 	/* Each hostile directory: refused, naming the entry; nothing
 	 * written outside the destination. */
