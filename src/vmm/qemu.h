@@ -34,6 +34,24 @@ struct msb_qemu_config {
 	 * virtiofsd, tag "fs<i>". Guest RAM then comes from a shared memfd. */
 	const char *const *fs_sockets;
 	size_t nfs;
+	/* Or, when non-NULL, connected sockets to the virtiofsds (fd= in
+	 * the child; QEMU then opens no path for them). */
+	const int *fs_fds;
+	/* Descriptors for /dev/fdset/<set> paths above (-add-fd): QEMU
+	 * opens a file through the descriptor of the set whose access mode
+	 * matches, so a writable image has one of each mode in its set. */
+	const struct msb_qemu_fd *add_fds;
+	size_t nadd_fds;
+	/* The root disk's backing file and its format, overriding the path
+	 * recorded in the overlay (e.g. "/dev/fdset/2"); NULL: as recorded */
+	const char *backing;
+	const char *backing_format;
+	bool sandbox; /* QEMU's own seccomp filter (-sandbox), see qemu.c */
+};
+
+struct msb_qemu_fd {
+	int fd; /* in the child */
+	unsigned int set;
 };
 
 /*
