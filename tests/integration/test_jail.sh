@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Integration tests of the jail around a sandbox's host processes, with real
+# VMs: QEMU under its -sandbox filter with descriptors instead of paths, in
+# namespaces of its own and (as root) under a uid of its own; the detached
+# supervisor with a seccomp filter and only its own descriptors; and the
+# sandbox still working through all of it (exec, cp, a volume, a virtio-fs
+# share, stop/start).
+#   test_jail.sh PATH/TO/msb
+set -uo pipefail
+MSB=$1
+export MSB_HOME
+MSB_HOME=$(mktemp -d /tmp/msb-jail-test-XXXXXX)
+unset MSB_ACCEL MSB_SECCOMP
+work=$(mktemp -d)
+cleanup() {
+	exec 7>&-
+	"$MSB" rm -f jail >/dev/null 2>&1
+	"$MSB" volume rm jv >/dev/null 2>&1
+	pkill -9 -f "$MSB_HOME/" 2>/dev/null
+	rm -rf "$MSB_HOME" "$work"
+}
+trap cleanup EXIT
+
+. "$(dirname "$0")/lib.sh"
+field() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/status"; }
+root=0
+[ "$(id -u)" = 0 ] && root=1
+
+expect "doctor reports the jail" 0 "$MSB" doctor
+contains "doctor: seccomp line" "$work/out" "seccomp"
+contains "doctor: namespaces line" "$work/out" "user namespaces"
+
+mkdir "$work/share"
+echo fromhost >"$work/share/h"
+expect "volume create" 0 "$MSB" volume create jv
+
+# A shell holding an extra descriptor starts the detached supervisor: it
+# must not keep it.
+exec 7>"$work/extra-fd"
+expect "run -d with a volume and a share" 0 "$MSB" run -d --name jail \
+	-v jv:/data -v "$work/share:/mnt/s"
+exec 7>&-
+
+vmm=$(head -n1 "$MSB_HOME/sandboxes/jail/lock" 2>/dev/null)
+qemu=$(pgrep -P "${vmm:-0}" -f qemu-system | head -n1)
+if [ -z "$vmm" ] || [ -z "$qemu" ]; then
+	bad "supervisor ($vmm) or QEMU ($qemu) not found"
+	echo "1..$((pass + fail))"
+	exit 1
+fi
+
+# QEMU: its own filter, no privileges, no paths of ours.
+[ "$(field Seccomp "$qemu")" = 2 ] && ok "QEMU: Seccomp 2" ||
+	bad "QEMU: Seccomp $(field Seccomp "$qemu")"
+tr '\0' '\n' <"/proc/$qemu/cmdline" >"$work/cmdline"
+contains "QEMU: -sandbox" "$work/cmdline" \
+	"on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+if grep -qF "$MSB_HOME" "$work/cmdline"; then
+	bad "QEMU's command line names MSB_HOME: $(grep -F "$MSB_HOME" "$work/cmdline" | head -3)"
+else ok "QEMU: no path under MSB_HOME on its command line"; fi
+contains "QEMU: the root disk by descriptor" "$work/cmdline" "file=/dev/fdset/"
+[ "$(field NoNewPrivs "$qemu")" = 1 ] && ok "QEMU: no_new_privs" ||
+	bad "QEMU: NoNewPrivs $(field NoNewPrivs "$qemu")"
+[ "$(field CapEff "$qemu")" = 0000000000000000 ] && ok "QEMU: no capabilities" ||
+	bad "QEMU: CapEff $(field CapEff "$qemu")"
+[ "$(awk '$1 == "Max" && $2 == "core" { print $5 }' "/proc/$qemu/limits")" = 0 ] &&
+	ok "QEMU: RLIMIT_CORE 0" || bad "QEMU: core limit $(grep core "/proc/$qemu/limits")"
+for ns in mnt ipc pid; do
+	if [ "$(readlink "/proc/$qemu/ns/$ns")" != "$(readlink "/proc/$vmm/ns/$ns")" ]; then
+		ok "QEMU: own $ns namespace"
+	else bad "QEMU: shares the supervisor's $ns namespace"; fi
+done
+if [ $root = 1 ]; then
+	uid=$(awk '$1 == "Uid:" { print $3 }' "/proc/$qemu/status")
+	[ "$uid" != 0 ] && ok "QEMU: runs as uid $uid, not root" ||
+		bad "QEMU: runs as root"
+	if [ "$(readlink "/proc/$qemu/ns/user")" != "$(readlink /proc/self/ns/user)" ]; then
+		ok "QEMU: own user namespace"
+	else bad "QEMU: in the host's user namespace"; fi
+fi
+
+# The supervisor: its filter, and only its descriptors.
+[ "$(field Seccomp "$vmm")" = 2 ] && ok "msb-vmm: Seccomp 2" ||
+	bad "msb-vmm: Seccomp $(field Seccomp "$vmm")"
+[ "$(field NoNewPrivs "$vmm")" = 1 ] && ok "msb-vmm: no_new_privs" ||
+	bad "msb-vmm: NoNewPrivs $(field NoNewPrivs "$vmm")"
+if [ $root = 1 ]; then
+	# CAP_KILL (bit 5) only: it signals QEMU, which runs as another uid.
+	[ "$(field CapEff "$vmm")" = 0000000000000020 ] &&
+		ok "msb-vmm: CAP_KILL only" || bad "msb-vmm: CapEff $(field CapEff "$vmm")"
+fi
+ls -l "/proc/$vmm/fd" >"$work/vmmfd"
+if grep -q "extra-fd" "$work/vmmfd"; then
+	bad "msb-vmm inherited the caller's descriptor 7"
+else ok "msb-vmm: the caller's descriptor is not inherited"; fi
+# Only its own: stdio, logs, lock, state, sockets, pipes, signalfd, disks.
+others=$(awk 'NR > 1 { print $NF }' "$work/vmmfd" |
+	grep -vE "^(/dev/null|$MSB_HOME/.*|socket:.*|pipe:.*|anon_inode:.*)$")
+[ -z "$others" ] && ok "msb-vmm: only its expected descriptors" ||
+	bad "msb-vmm: unexpected descriptors: $others"
+
+# The sandbox works under all of it.
+expect "exec" 0 "$MSB" exec jail -- sh -c 'echo hi; cat /mnt/s/h; echo vol >/data/v; echo fromguest >/mnt/s/g; sync'
+contains "exec output" "$work/out" "hi"
+contains "share readable" "$work/out" "fromhost"
+[ "$(cat "$work/share/g" 2>/dev/null)" = fromguest ] && ok "share writable" ||
+	bad "share: guest's file missing"
+[ "$(stat -c %u "$work/share/g" 2>/dev/null)" = "$(stat -c %u "$work/share")" ] &&
+	ok "share: the guest's file belongs to the folder's owner" ||
+	bad "share: owner $(stat -c %u "$work/share/g" 2>/dev/null)"
+echo payload >"$work/in"
+expect "cp in" 0 "$MSB" cp "$work/in" jail:/root/in
+expect "cp out" 0 "$MSB" cp jail:/root/in "$work/back"
+[ "$(cat "$work/back" 2>/dev/null)" = payload ] && ok "cp round trip" || bad "cp round trip"
+expect "metrics (QMP blockstats)" 0 "$MSB" metrics jail
+expect "stop" 0 "$MSB" stop jail
+if grep -q "not allowed" "$MSB_HOME/sandboxes/jail/logs/vmm.log"; then
+	bad "a seccomp denial in vmm.log: $(grep "not allowed" "$MSB_HOME/sandboxes/jail/logs/vmm.log" | head -3)"
+else ok "no seccomp denial in vmm.log"; fi
+contains "vmm.log: QEMU's jail" "$MSB_HOME/sandboxes/jail/logs/vmm.log" "jail: qemu pid"
+expect "start" 0 "$MSB" start jail
+expect "exec after start" 0 "$MSB" exec jail -- cat /data/v /root/in
+contains "volume and disk kept" "$work/out" "payload"
+expect "rm" 0 "$MSB" rm -f jail
+
+echo "1..$((pass + fail))"
+[ "$fail" = 0 ]
