@@ -176,7 +176,9 @@ static void __attribute__((noreturn)) jail_child(const struct child_args *a)
 	gid_t gid = a->gid;
 	if ((a->flags & CLONE_NEWUSER) && j->ns_root)
 		uid = gid = 0;
-	if ((a->flags & CLONE_NEWUSER) || (a->root && a->uid != 0)) {
+	/* Without a user namespace a helper that needs root keeps ours. */
+	if ((a->flags & CLONE_NEWUSER) ||
+	    (a->root && a->uid != 0 && !j->ns_root)) {
 		if (setresgid(gid, gid, gid) < 0)
 			child_fail(efd, "setresgid");
 		/* Refused (and pointless) when setgroups is denied. */
@@ -193,7 +195,7 @@ static void __attribute__((noreturn)) jail_child(const struct child_args *a)
 	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)))
 		_exit(127);
 
-	if (!j->ns_root || !(a->flags & CLONE_NEWUSER)) {
+	if (!j->ns_root) {
 		for (int cap = 0; cap <= 63; cap++)
 			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
 			    errno == EINVAL)
@@ -380,8 +382,10 @@ int msb_jail_spawn(pid_t *pidp, const struct msb_jail *j, char *err,
 			;
 		return -1;
 	}
+	bool keeps = j->ns_root && !(a.flags & CLONE_NEWUSER);
 	logf_(log, "jail: %s pid %d uid %u gid %u namespaces:%s%s%s%s%s",
-	      j->name, (int)pid, (unsigned)a.uid, (unsigned)a.gid,
+	      j->name, (int)pid, (unsigned)(keeps ? geteuid() : a.uid),
+	      (unsigned)(keeps ? getegid() : a.gid),
 	      a.flags & CLONE_NEWUSER ? " user" : "",
 	      a.flags & CLONE_NEWNS ? " mount" : "",
 	      a.flags & CLONE_NEWIPC ? " ipc" : "",

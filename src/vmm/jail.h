@@ -67,7 +67,9 @@ struct msb_jail {
 	gid_t extra_gid; /* as root: one supplementary group (kvm); 0: none */
 	/* In its user namespace the child is root (virtiofsd needs its
 	 * capabilities there), mapped to uid/gid above; else it keeps
-	 * uid/gid inside too and drops every capability. */
+	 * uid/gid inside too and drops every capability. Without a user
+	 * namespace such a helper keeps the caller's ids (and root's
+	 * capabilities: the fallback is logged and shown by msb doctor). */
 	bool ns_root;
 	/* Cover these folders with an empty read-only tmpfs in the child's
 	 * mount namespace (NULL-terminated; missing ones are skipped). */
