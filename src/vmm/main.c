@@ -773,6 +773,10 @@ static void spawn_qemu(void)
 	static int fs_fds[MAX_SHARES];
 	struct msb_jail j = {.name = "qemu", .stdio_fd = -1};
 	struct qemu_fds q = {.j = &j, .next = 3};
+	static char label[PATH_MAX + 2];
+
+	/* The folder, as tools match it: "…/sandboxes/NAME/". */
+	snprintf(label, sizeof(label), "%s/", vmm.spec.sandbox_dir);
 
 	socketpair_high(sv);
 	socketpair_high(qmp);
@@ -781,6 +785,7 @@ static void spawn_qemu(void)
 	struct msb_qemu_config qc = {
 		.qemu = vmm.spec.qemu,
 		.name = vmm.spec.name,
+		.label = label,
 		.disk = strcmp(vmm.spec.root_format, "dir") ? vmm.disk : NULL,
 		.disk_format =
 			vmm.spec.root_direct ? vmm.spec.root_format : "qcow2",

@@ -77,8 +77,14 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 		add(&a, "-add-fd");
 		add(&a, "fd=%d,set=%u", c->add_fds[i].fd, c->add_fds[i].set);
 	}
+	_cleanup_free_ char *label = msb_qemu_escape(c->label ? c->label : "");
+	if (!label)
+		return NULL;
 	add(&a, "-name");
-	add(&a, "msb-%s,process=msb-%s", name, name);
+	if (c->label)
+		add(&a, "msb-%s:%s,process=msb-%s", name, label, name);
+	else
+		add(&a, "msb-%s,process=msb-%s", name, name);
 	/* microvm keeps ACPI on: devices are found and power-off works
 	 * through it (FACTS.md). */
 	add(&a, "-M");

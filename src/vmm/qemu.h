@@ -11,8 +11,12 @@
 #include <stddef.h>
 
 struct msb_qemu_config {
-	const char *qemu;   /* binary */
-	const char *name;   /* sandbox name, shown by ps (-name) */
+	const char *qemu; /* binary */
+	const char *name; /* sandbox name, shown by ps (-name) */
+	/* Also in the guest name, so that ps and pgrep tell which sandbox
+	 * folder a QEMU serves (its descriptors name nothing): a label
+	 * QEMU never opens. NULL: none. */
+	const char *label;
 	const char *kernel; /* vmlinux, booted through PVH */
 	const char *initrd;
 	const char *disk; /* root disk: a qcow2 overlay, or the disk; NULL:
