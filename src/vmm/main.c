@@ -644,6 +644,10 @@ static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
 			     "%s not found: install the qemu-system-common "
 			     "package (./setup.sh does)",
 			     VIRTIOFSD);
+		/* Debian's virtiofsd always installs its own filter. */
+		if (!msb_seccomp_available())
+			fail(MSB_EINVAL, 0,
+			     "sharing host folders needs seccomp, which this kernel lacks (virtiofsd will not run without it): use a volume instead");
 		shares[n] = (struct share){*s + 3, !strncmp(*s, "ro:", 3)};
 		struct stat st;
 		if (stat(shares[n].dir, &st) < 0)
@@ -795,8 +799,12 @@ static void spawn_qemu(void)
 		.tsc_khz = kvm ? 0 : msb_host_tsc_khz(),
 		.agent_fd = give(&q, sv[1]),
 		.qmp_fd = give(&q, qmp[1]),
-		.sandbox = true,
+		/* QEMU refuses to start with -sandbox where seccomp is
+		 * missing: then without it, and said so. */
+		.sandbox = msb_seccomp_available(),
 	};
+	if (!qc.sandbox)
+		logmsg("jail: seccomp unavailable in this kernel: QEMU runs without -sandbox");
 	lock_volumes(&qc);
 	start_shares(&qc, fs_fds);
 

@@ -6,16 +6,17 @@
 # supervisor with a seccomp filter and only its own descriptors; and the
 # sandbox still working through all of it (exec, cp, a volume, a virtio-fs
 # share, stop/start).
-#   test_jail.sh PATH/TO/msb
+# Then the fallbacks, on a kernel made to look older (jail_without).
+#   test_jail.sh PATH/TO/msb PATH/TO/jail_without
 set -uo pipefail
-MSB=$1
+MSB=$1 JW=$2
 export MSB_HOME
 MSB_HOME=$(mktemp -d /tmp/msb-jail-test-XXXXXX)
 unset MSB_ACCEL MSB_SECCOMP
 work=$(mktemp -d)
 cleanup() {
 	exec 7>&-
-	"$MSB" rm -f jail >/dev/null 2>&1
+	"$MSB" rm -f jail fb >/dev/null 2>&1
 	"$MSB" volume rm jv >/dev/null 2>&1
 	pkill -9 -f "$MSB_HOME/" 2>/dev/null
 	rm -rf "$MSB_HOME" "$work"
@@ -124,6 +125,45 @@ expect "start" 0 "$MSB" start jail
 expect "exec after start" 0 "$MSB" exec jail -- cat /data/v /root/in
 contains "volume and disk kept" "$work/out" "payload"
 expect "rm" 0 "$MSB" rm -f jail
+
+# Fallbacks: no user namespaces, no seccomp, no close_range. Each is said
+# by doctor and in vmm.log, and the sandbox still runs.
+all=userns,seccomp,close_range
+expect "doctor on an older kernel" 0 "$JW" $all "$MSB" doctor
+contains "doctor: no user namespaces" "$work/out" "warn user namespaces"
+contains "doctor: no seccomp" "$work/out" "warn seccomp"
+contains "doctor: no close_range" "$work/out" "warn close_range"
+# virtiofsd always installs its own filter: no share without seccomp.
+expect "share without seccomp refused" 125 "$JW" seccomp "$MSB" run -v "$work/share:/mnt/s" -- true
+contains "share without seccomp: why" "$work/err" "sharing host folders needs seccomp"
+expect "share without user namespaces" 0 "$JW" userns "$MSB" run -v "$work/share:/mnt/s" -- cat /mnt/s/h
+contains "share without user namespaces works" "$work/out" "fromhost"
+expect "run -d on an older kernel" 0 "$JW" $all "$MSB" run -d --name fb -v jv:/data
+log=$MSB_HOME/sandboxes/fb/logs/vmm.log
+contains "vmm.log: namespaces fallback" "$log" "falling back to fewer"
+contains "vmm.log: QEMU without -sandbox" "$log" "QEMU runs without -sandbox"
+contains "vmm.log: msb-vmm without a filter" "$log" "msb-vmm runs without a system call filter"
+contains "vmm.log: close_range fallback" "$log" "close_range(2) unavailable"
+vmm=$(head -n1 "$MSB_HOME/sandboxes/fb/lock" 2>/dev/null)
+qemu=$(pgrep -P "${vmm:-0}" -f qemu-system | head -n1)
+if [ -n "$qemu" ]; then
+	[ "$(readlink "/proc/$qemu/ns/user")" = "$(readlink /proc/self/ns/user)" ] &&
+		ok "fallback: QEMU in the host's user namespace" ||
+		bad "fallback: QEMU got a user namespace anyway"
+	tr '\0' '\n' <"/proc/$qemu/cmdline" | grep -qx -- -sandbox &&
+		bad "fallback: QEMU has -sandbox" || ok "fallback: QEMU without -sandbox"
+	if [ $root = 1 ]; then
+		[ "$(awk '$1 == "Uid:" { print $3 }' "/proc/$qemu/status")" != 0 ] &&
+			ok "fallback: QEMU still under its own uid" ||
+			bad "fallback: QEMU runs as root"
+		[ "$(readlink "/proc/$qemu/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] &&
+			ok "fallback: QEMU still in its own PID namespace" ||
+			bad "fallback: QEMU in the host's PID namespace"
+	fi
+else bad "fallback: QEMU not found"; fi
+expect "fallback: exec" 0 "$MSB" exec fb -- cat /data/v
+contains "fallback: volume works" "$work/out" "vol"
+expect "fallback: rm" 0 "$MSB" rm -f fb
 
 echo "1..$((pass + fail))"
 [ "$fail" = 0 ]
