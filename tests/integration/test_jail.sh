@@ -82,6 +82,20 @@ if [ $root = 1 ]; then
 	else bad "QEMU: in the host's user namespace"; fi
 fi
 
+# virtiofsd: its own user namespace, no_new_privs, and (its own) filter.
+vfs=$(pgrep -P "$vmm" -x virtiofsd | head -n1)
+if [ -n "$vfs" ]; then
+	[ "$(readlink "/proc/$vfs/ns/user")" != "$(readlink /proc/self/ns/user)" ] &&
+		ok "virtiofsd: own user namespace" || bad "virtiofsd: host's user namespace"
+	[ "$(field NoNewPrivs "$vfs")" = 1 ] && ok "virtiofsd: no_new_privs" ||
+		bad "virtiofsd: NoNewPrivs $(field NoNewPrivs "$vfs")"
+	filtered=0
+	for p in "$vfs" $(pgrep -P "$vfs"); do
+		[ "$(field Seccomp "$p")" = 2 ] && filtered=1
+	done
+	[ $filtered = 1 ] && ok "virtiofsd: seccomp filter" || bad "virtiofsd: no seccomp filter"
+else bad "virtiofsd not found"; fi
+
 # The supervisor: its filter, and only its descriptors.
 [ "$(field Seccomp "$vmm")" = 2 ] && ok "msb-vmm: Seccomp 2" ||
 	bad "msb-vmm: Seccomp $(field Seccomp "$vmm")"
