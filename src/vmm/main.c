@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -769,6 +770,48 @@ static int give_file(struct qemu_fds *q, const char *path, int flags,
 	return to;
 }
 
+/*
+ * Give QEMU a file its loader opens by path (kernel, initramfs): as
+ * /proc/self/fd/N, which reopens our descriptor with an inode permission
+ * check only. When QEMU's uid may not read the file (a root-private
+ * checkout), a sealed memfd copy goes instead.
+ */
+static const char *give_loader_file(struct qemu_fds *q, const char *path,
+				    uid_t uid, char *out, size_t outlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		fail(errno == ENOENT ? MSB_ENOTFOUND : MSB_ESYS, errno,
+		     "guest file `%s`: %s: run ./setup.sh", path,
+		     strerror(errno));
+	bool readable = st.st_uid == uid ? (st.st_mode & S_IRUSR)
+					 : (st.st_mode & S_IROTH);
+	if (!readable) {
+		int m = memfd_create("msb-guest-file",
+				     MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		char buf[65536];
+		ssize_t n;
+		if (m < 0)
+			fail(MSB_ESYS, errno, "memfd_create: %s",
+			     strerror(errno));
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			if (write_all(m, buf, (size_t)n) < 0)
+				fail(MSB_ESYS, errno, "copy `%s`: %s", path,
+				     strerror(errno));
+		if (n < 0)
+			fail(MSB_ESYS, errno, "read `%s`: %s", path,
+			     strerror(errno));
+		fcntl(m, F_ADD_SEALS,
+		      F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+		close(fd);
+		fd = m;
+	}
+	snprintf(out, outlen, "/proc/self/fd/%d", give(q, fd));
+	return out;
+}
+
 static void spawn_qemu(void)
 {
 	int sv[2], qmp[2];
@@ -814,12 +857,11 @@ static void spawn_qemu(void)
 	 * reopens our descriptor (an inode permission check only). Drives
 	 * and the console take /dev/fdset/N (-add-fd).
 	 */
-	snprintf(paths[0], sizeof(paths[0]), "/proc/self/fd/%d",
-		 give_file(&q, vmm.spec.kernel, O_RDONLY, 0, "guest kernel"));
-	qc.kernel = paths[0];
-	snprintf(paths[1], sizeof(paths[1]), "/proc/self/fd/%d",
-		 give_file(&q, initrd_path(), O_RDONLY, 0, "guest initramfs"));
-	qc.initrd = paths[1];
+	uid_t uid = msb_jail_uid(getpid());
+	qc.kernel = give_loader_file(&q, vmm.spec.kernel, uid, paths[0],
+				     sizeof(paths[0]));
+	qc.initrd = give_loader_file(&q, initrd_path(), uid, paths[1],
+				     sizeof(paths[1]));
 	give_file(&q, vmm.console_log, O_WRONLY | O_CREAT | O_TRUNC, 1,
 		  "console log");
 	qc.console_log = "/dev/fdset/1";
@@ -869,8 +911,8 @@ static void spawn_qemu(void)
 	j.exec_fd = exe;
 	j.argv = argv;
 	j.stdio_fd = devnull; /* stderr stays: vmm.log */
-	j.uid = msb_jail_uid(getpid());
-	j.gid = (gid_t)j.uid;
+	j.uid = uid;
+	j.gid = (gid_t)uid;
 	j.hide = hide;
 	j.fresh_proc = true;
 	/* Devices, vCPU and I/O threads use well under 1024 descriptors;
