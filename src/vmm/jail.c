@@ -349,9 +349,10 @@ int msb_jail_spawn(pid_t *pidp, const struct msb_jail *j, char *err,
 	}
 	int rc = 0;
 	if (j->ns_root && !a.root && !(a.flags & CLONE_NEWUSER)) {
-		snprintf(err, errlen,
-			 "%s needs root or user namespaces, and this kernel refuses user namespaces",
-			 j->name);
+		snprintf(
+			err, errlen,
+			"%s needs root or user namespaces, and this kernel refuses user namespaces",
+			j->name);
 		rc = -1;
 	} else if (a.flags & CLONE_NEWUSER) {
 		uid_t nu = j->ns_root ? 0 : a.uid;
