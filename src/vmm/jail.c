@@ -487,7 +487,7 @@ void msb_jail_describe(const struct msb_jail_caps *c,
 		     ? "QEMU and virtiofsd run in user, mount, IPC and PID namespaces of their own"
 	     : c->root
 		     ? "unavailable: QEMU runs in mount, IPC and PID namespaces under a uid of its own, virtiofsd as root"
-		     : "unavailable: QEMU and virtiofsd run without namespaces, as you",
+		     : "unavailable: QEMU runs without namespaces, as you; host folders cannot be shared",
 	     ud);
 	line(c->pidns, "private /proc",
 	     c->pidns ? "QEMU sees only its own processes"
@@ -496,7 +496,7 @@ void msb_jail_describe(const struct msb_jail_caps *c,
 	line(c->seccomp, "seccomp",
 	     c->seccomp
 		     ? "QEMU runs with -sandbox; msb-vmm has its own allow-list"
-		     : "unavailable: QEMU and msb-vmm run without a system call filter",
+		     : "unavailable: QEMU and msb-vmm run without a system call filter; host folders cannot be shared",
 	     ud);
 	line(c->close_range, "close_range",
 	     c->close_range ? "descriptors are closed with close_range(2)"
