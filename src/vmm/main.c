@@ -45,6 +45,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -658,14 +659,22 @@ static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
 		share_socket(n, &lfd, &fs_fds[n]);
 		char src[PATH_MAX + 16];
 		snprintf(src, sizeof(src), "source=%s", shares[n].dir);
-		char *argv[] = {VIRTIOFSD,    "--fd=3", "--rlimit-nofile=65536",
+		/* One descriptor per inode the guest looks up: 65536 (or
+		 * the hard limit, if lower) bounds that. */
+		struct rlimit rl;
+		rlim_t nofile = 65536;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_max != RLIM_INFINITY && rl.rlim_max < nofile)
+			nofile = rl.rlim_max;
+		char nofile_opt[48];
+		snprintf(nofile_opt, sizeof(nofile_opt), "--rlimit-nofile=%llu",
+			 (unsigned long long)nofile);
+		char *argv[] = {VIRTIOFSD,    "--fd=3", nofile_opt,
 				"-o",         src,      "-o",
 				"cache=auto", "-o",     "sandbox=namespace",
 				NULL};
 		_cleanup_close_ int devnull =
 			open("/dev/null", O_RDWR | O_CLOEXEC);
-		/* One descriptor per inode the guest looks up: 65536 bounds
-		 * that and is what it asks for. */
 		struct msb_jail j = {
 			.name = "virtiofsd",
 			.exec_fd = exe,
@@ -676,7 +685,7 @@ static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
 			.uid = st.st_uid,
 			.gid = st.st_gid,
 			.ns_root = true,
-			.nofile = 65536,
+			.nofile = (unsigned long)nofile,
 			.setup = virtiofsd_setup,
 			.userdata = &shares[n],
 		};

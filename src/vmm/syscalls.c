@@ -27,7 +27,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-static const int allowed[] = {
+static const int supervisor_calls[] = {
 	/* the poll loop, sockets and pipes (main.c: loop, fill, flush,
 	 * accept_clients, the signalfd) */
 	SCMP_SYS(poll),
@@ -143,7 +143,7 @@ static void put_num(char *out, size_t *o, long v)
 static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
 	static const char a[] = "msb-vmm: seccomp: system call ";
-	static const char b[] = " is not allowed (src/vmm/syscalls.c)";
+	static const char b[] = " is not allowed (see its allow-list)";
 	char line[128];
 	size_t o = 0;
 
@@ -180,6 +180,13 @@ bool msb_seccomp_available(void)
 
 int msb_seccomp_supervisor(void)
 {
+	return msb_seccomp_install(supervisor_calls,
+				   sizeof(supervisor_calls) /
+					   sizeof(supervisor_calls[0]));
+}
+
+int msb_seccomp_install(const int *allowed, size_t n)
+{
 	const char *mode = getenv("MSB_SECCOMP");
 	struct sigaction sa = {.sa_sigaction = on_sigsys,
 			       .sa_flags = SA_SIGINFO};
@@ -194,7 +201,7 @@ int msb_seccomp_supervisor(void)
 		errno = ENOMEM;
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		/* A name this architecture lacks resolves negative: skip. */
 		if (allowed[i] < 0)
 			continue;

@@ -4,6 +4,7 @@
 #define MSB_VMM_SYSCALLS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * msb_seccomp_supervisor() - install msb-vmm's allow-list (syscalls.c) on
@@ -18,6 +19,15 @@
  * Return: 0, or -1 with errno set (no filter installed).
  */
 int msb_seccomp_supervisor(void);
+
+/*
+ * msb_seccomp_install() - the same for any helper (e.g. msb-netd), with its
+ * own allow-list of system call numbers (SCMP_SYS(name); negative entries,
+ * calls this architecture lacks, are skipped), kept beside the code it
+ * serves. Install it after the helper's setup, like the supervisor.
+ * Return: 0, or -1 with errno set (no filter installed).
+ */
+int msb_seccomp_install(const int *allowed, size_t n);
 
 /* msb_seccomp_available() - whether seccomp filters work here. */
 bool msb_seccomp_available(void);
