@@ -82,7 +82,7 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 		return NULL;
 	add(&a, "-name");
 	if (c->label)
-		add(&a, "msb-%s:%s,process=msb-%s", name, label, name);
+		add(&a, "process=msb-%s,guest=msb-%s:%s", name, name, label);
 	else
 		add(&a, "msb-%s,process=msb-%s", name, name);
 	/* microvm keeps ACPI on: devices are found and power-off works

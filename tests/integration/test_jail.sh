@@ -58,7 +58,7 @@ tr '\0' '\n' <"/proc/$qemu/cmdline" >"$work/cmdline"
 contains "QEMU: -sandbox" "$work/cmdline" \
 	"on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 # The guest name labels the folder for ps; no option opens a path there.
-if grep -F "$MSB_HOME" "$work/cmdline" | grep -qv '^msb-jail:'; then
+if grep -F "$MSB_HOME" "$work/cmdline" | grep -qv '^process=msb-jail,guest=msb-jail:'; then
 	bad "QEMU's command line names MSB_HOME: $(grep -F "$MSB_HOME" "$work/cmdline" | head -3)"
 else ok "QEMU: no path under MSB_HOME on its command line"; fi
 contains "QEMU: the root disk by descriptor" "$work/cmdline" "file=/dev/fdset/"

@@ -148,7 +148,8 @@ static void test_argv_jailed(void)
 		   "backing.driver=raw,backing.file.filename=/dev/fdset/3") >
 	      0);
 	CHECK(find(argv, "socket,id=fs0,fd=12") > 0);
-	CHECK_STR(opt(argv, "-name"), "msb-j:/h/sandboxes/j,,1/,process=msb-j");
+	CHECK_STR(opt(argv, "-name"),
+		  "process=msb-j,guest=msb-j:/h/sandboxes/j,,1/");
 	CHECK_STR(opt(argv, "-kernel"), "/proc/self/fd/5");
 	CHECK(find(argv, "file=/dev/fdset/4,if=none,id=vol0,format=raw,"
 			 "readonly=off,file.locking=off,discard=unmap") > 0);
