@@ -298,7 +298,6 @@ int msb_jail_spawn(pid_t *pidp, const struct msb_jail *j, char *err,
 {
 	struct child_args a = {.j = j, .root = geteuid() == 0};
 	int sync[2] = {-1, -1}, ep[2] = {-1, -1};
-	static bool warned_userns;
 
 	a.uid = a.root ? j->uid : geteuid();
 	a.gid = a.root ? j->gid : getegid();
@@ -332,11 +331,13 @@ int msb_jail_spawn(pid_t *pidp, const struct msb_jail *j, char *err,
 			jail_child(&a);
 		if (pid < 0) {
 			cerr = errno;
-			if (!warned_userns || t > 0)
-				logf_(log,
-				      "jail: %s: namespaces %#lx refused (%s): falling back to fewer",
-				      j->name, a.flags, strerror(errno));
-			warned_userns = true;
+			logf_(log,
+			      "jail: %s: namespaces%s%s%s%s refused (%s): falling back to fewer",
+			      j->name, a.flags & CLONE_NEWUSER ? " user" : "",
+			      a.flags & CLONE_NEWNS ? " mount" : "",
+			      a.flags & CLONE_NEWIPC ? " ipc" : "",
+			      a.flags & CLONE_NEWPID ? " pid" : "",
+			      strerror(errno));
 		}
 	}
 	close_fd(&sync[0]);
