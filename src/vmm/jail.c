@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -237,14 +238,22 @@ static void __attribute__((noreturn)) jail_child(const struct child_args *a)
 		if (!keep)
 			close(fd);
 	}
-	/* The rest (our copies are close-on-exec; the error pipe and the
-	 * program must stay open until the exec). */
-	for (int fd = maxto + 1; fd < floor; fd++)
-		close(fd);
 	for (size_t i = 0; i < j->nfds; i++)
 		close(high[i]);
 	if (stdio >= 0)
 		close(stdio);
+	/* Everything else goes at the exec (the error pipe and the program
+	 * must stay open until then). */
+	if (syscall(SYS_close_range, (unsigned)maxto + 1, ~0U,
+		    CLOSE_RANGE_CLOEXEC) < 0) {
+		struct rlimit rl;
+		int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+					  rl.rlim_cur < (1u << 20)
+				  ? (int)rl.rlim_cur
+				  : 65536;
+		for (int fd = maxto + 1; fd < max; fd++)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
 
 	sigset_t none;
 	sigemptyset(&none);
