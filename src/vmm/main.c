@@ -1751,7 +1751,7 @@ static void confine_self(bool close_range_ok)
 		       strerror(errno));
 	if (!msb_seccomp_available())
 		logmsg("jail: seccomp unavailable in this kernel: msb-vmm runs without a system call filter");
-	else if (msb_seccomp_supervisor() < 0)
+	else if (msb_seccomp_supervisor(vmm.qemu_pid) < 0)
 		logmsg("jail: seccomp filter not installed (%s): msb-vmm runs without one",
 		       strerror(errno));
 	else

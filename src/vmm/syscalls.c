@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -53,9 +54,8 @@ static const int supervisor_calls[] = {
 	SCMP_SYS(time),
 	SCMP_SYS(nanosleep),
 	SCMP_SYS(clock_nanosleep),
-	/* children: kill and reap QEMU and virtiofsd (main.c: kill_qemu,
-	 * on_signal, reap_qemu_blocking) */
-	SCMP_SYS(kill),
+	/* children: reap QEMU and virtiofsd (main.c: on_signal,
+	 * reap_qemu_blocking); kill(2) is allowed for QEMU only, below */
 	SCMP_SYS(wait4),
 	SCMP_SYS(waitid),
 	SCMP_SYS(getpid),
@@ -178,14 +178,29 @@ bool msb_seccomp_available(void)
 	return prctl(PR_SET_SECCOMP, 2, NULL, 0, 0) < 0 && errno == EFAULT;
 }
 
-int msb_seccomp_supervisor(void)
+/* The allow-list, plus @call when its first argument matches @cmp. */
+static int install(const int *allowed, size_t n, int call,
+		   const struct scmp_arg_cmp *cmp);
+
+int msb_seccomp_supervisor(pid_t qemu)
 {
-	return msb_seccomp_install(supervisor_calls,
-				   sizeof(supervisor_calls) /
-					   sizeof(supervisor_calls[0]));
+	/* main.c: kill_qemu. Root's msb-vmm keeps CAP_KILL for it: this
+	 * keeps that capability from reaching any other process. */
+	struct scmp_arg_cmp only_qemu =
+		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)qemu);
+
+	return install(supervisor_calls,
+		       sizeof(supervisor_calls) / sizeof(supervisor_calls[0]),
+		       SCMP_SYS(kill), &only_qemu);
 }
 
 int msb_seccomp_install(const int *allowed, size_t n)
+{
+	return install(allowed, n, -1, NULL);
+}
+
+static int install(const int *allowed, size_t n, int call,
+		   const struct scmp_arg_cmp *cmp)
 {
 	const char *mode = getenv("MSB_SECCOMP");
 	struct sigaction sa = {.sa_sigaction = on_sigsys,
@@ -207,6 +222,11 @@ int msb_seccomp_install(const int *allowed, size_t n)
 			continue;
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
 		if (rc < 0 && rc != -EEXIST)
+			goto out;
+	}
+	if (call >= 0) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, call, 1, *cmp);
+		if (rc < 0)
 			goto out;
 	}
 	/* SIGSYS must stay deliverable: never block or re-handle it. */

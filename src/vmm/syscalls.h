@@ -5,12 +5,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * msb_seccomp_supervisor() - install msb-vmm's allow-list (syscalls.c) on
  * the calling thread, for its steady state: relaying frames, QMP, its
- * state database and logs, killing and reaping its children. It can no
- * longer fork or exec afterwards.
+ * state database and logs, killing @qemu and reaping its children. It
+ * can no longer fork or exec, nor signal any other process, afterwards.
  *
  * A call outside the list writes one line to stderr (vmm.log) naming the
  * system call number, then exits the process (its children die with it:
@@ -18,7 +19,7 @@
  * with ENOSYS instead, after the same line (development).
  * Return: 0, or -1 with errno set (no filter installed).
  */
-int msb_seccomp_supervisor(void);
+int msb_seccomp_supervisor(pid_t qemu);
 
 /*
  * msb_seccomp_install() - the same for any helper (e.g. msb-netd), with its
