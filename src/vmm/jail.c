@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -136,6 +137,98 @@ struct child_args {
 	gid_t gid;
 };
 
+/* Bind @src onto a new @dst (a file or a folder, as @src is). */
+static int bind_into(const char *src, const char *dst, bool ro)
+{
+	struct stat st;
+
+	if (stat(src, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (S_ISDIR(st.st_mode)) {
+		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+			return -1;
+	} else {
+		int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -1;
+		close(fd);
+	}
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return -1;
+	/* Best effort: a locked mount may refuse the change. */
+	if (ro)
+		mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
+	return 0;
+}
+
+/*
+ * A root of the child's own: an empty tmpfs holding only /usr (programs,
+ * libraries, firmware), the top-level links into it, the dynamic linker's
+ * cache, a few device nodes and a /proc; then pivot_root into it and
+ * detach the old root. Nothing else of the host is reachable by path.
+ */
+static int minimal_root(bool fresh_proc)
+{
+	static const char *const top[] = {"bin",   "sbin",   "lib",
+					  "lib32", "libx32", "lib64"};
+	static const char *const devs[] = {"null",   "zero",    "full",
+					   "random", "urandom", "kvm"};
+	char path[64], link[64];
+
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID,
+		  "size=64k,nr_inodes=64,mode=0755") < 0)
+		return -1;
+	if (mkdir("/tmp/dev", 0755) < 0 || mkdir("/tmp/etc", 0755) < 0 ||
+	    mkdir("/tmp/proc", 0555) < 0 || mkdir("/tmp/old", 0700) < 0)
+		return -1;
+	if (bind_into("/usr", "/tmp/usr", true) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+		struct stat st;
+		char src[16];
+		strcpy(src, "/");
+		strcat(src, top[i]);
+		strcpy(path, "/tmp/");
+		strcat(path, top[i]);
+		if (lstat(src, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			ssize_t n = readlink(src, link, sizeof(link) - 1);
+			if (n < 0)
+				return -1;
+			link[n] = '\0';
+			if (symlink(link, path) < 0)
+				return -1;
+		} else if (bind_into(src, path, true) < 0) {
+			return -1;
+		}
+	}
+	if (bind_into("/etc/ld.so.cache", "/tmp/etc/ld.so.cache", true) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		char src[32];
+		strcpy(src, "/dev/");
+		strcat(src, devs[i]);
+		strcpy(path, "/tmp/dev/");
+		strcat(path, devs[i]);
+		if (bind_into(src, path, false) < 0)
+			return -1;
+	}
+	if (!fresh_proc || mount("proc", "/tmp/proc", "proc",
+				 MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		if (mount("/proc", "/tmp/proc", NULL, MS_BIND | MS_REC, NULL) <
+		    0)
+			return -1;
+	}
+	if (syscall(SYS_pivot_root, "/tmp", "/tmp/old") < 0 || chdir("/") < 0 ||
+	    umount2("/old", MNT_DETACH) < 0)
+		return -1;
+	rmdir("/old");
+	mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID,
+	      NULL);
+	return 0;
+}
+
 /* Between clone and exec: async-signal-safe calls only. */
 static void __attribute__((noreturn)) jail_child(const struct child_args *a)
 {
@@ -155,7 +248,14 @@ static void __attribute__((noreturn)) jail_child(const struct child_args *a)
 		if (j->fresh_proc && (a->flags & CLONE_NEWPID))
 			mount("proc", "/proc", "proc",
 			      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-		for (const char *const *h = j->hide; h && *h; h++)
+		/* In a user namespace files can be created only once our
+		 * ids are mapped there: after the id change, below. */
+		if (j->minimal_root && !(a->flags & CLONE_NEWUSER) &&
+		    minimal_root(j->fresh_proc && (a->flags & CLONE_NEWPID)) <
+			    0)
+			child_fail(efd, "minimal root");
+		for (const char *const *h = j->minimal_root ? NULL : j->hide;
+		     h && *h; h++)
 			if (mount("tmpfs", *h, "tmpfs",
 				  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 				  "size=4k,nr_inodes=2,mode=0755") < 0 &&
@@ -189,6 +289,10 @@ static void __attribute__((noreturn)) jail_child(const struct child_args *a)
 		if (setresuid(uid, uid, uid) < 0)
 			child_fail(efd, "setresuid");
 	}
+	/* Our capabilities there survive the change (we drop them below). */
+	if (j->minimal_root && (a->flags & CLONE_NEWUSER) &&
+	    minimal_root(j->fresh_proc && (a->flags & CLONE_NEWPID)) < 0)
+		child_fail(efd, "minimal root");
 	/* Cleared by the id change: set it now, then check that the parent
 	 * did not die in between (it holds the sync pipe open). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);

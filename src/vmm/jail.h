@@ -74,7 +74,11 @@ struct msb_jail {
 	/* Cover these folders with an empty read-only tmpfs in the child's
 	 * mount namespace (NULL-terminated; missing ones are skipped). */
 	const char *const *hide;
-	bool fresh_proc;      /* mount a /proc of its own PID namespace */
+	bool fresh_proc; /* mount a /proc of its own PID namespace */
+	/* Pivot into a root of its own: /usr, the dynamic linker's cache,
+	 * /dev/{null,zero,full,random,urandom,kvm} and /proc only (needs a
+	 * mount namespace; then @hide is moot). */
+	bool minimal_root;
 	unsigned long nofile; /* RLIMIT_NOFILE; 0: keep */
 	unsigned long nproc;  /* RLIMIT_NPROC when uid is its own; 0: keep */
 	/* Called in the child, after the namespaces and before the ids

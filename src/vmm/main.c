@@ -939,8 +939,15 @@ static void spawn_qemu(void)
 	vmm.start_us = now_us();
 	pid_t pid;
 	char err[512];
-	if (msb_jail_spawn(&pid, &j, err, sizeof(err), jail_log) < 0)
-		fail(MSB_ESYS, 0, "start QEMU: %s", err);
+	j.minimal_root = true;
+	if (msb_jail_spawn(&pid, &j, err, sizeof(err), jail_log) < 0) {
+		/* A host laid out unlike Debian: the hidden folders only. */
+		logmsg("jail: QEMU without a root of its own (%s): retrying with the host's, its private folders hidden",
+		       err);
+		j.minimal_root = false;
+		if (msb_jail_spawn(&pid, &j, err, sizeof(err), jail_log) < 0)
+			fail(MSB_ESYS, 0, "start QEMU: %s", err);
+	}
 	for (size_t i = 0; i < j.nfds; i++)
 		close(j.fds[i].from);
 	vmm.qemu_pid = pid;

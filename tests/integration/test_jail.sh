@@ -68,6 +68,12 @@ contains "QEMU: the root disk by descriptor" "$work/cmdline" "file=/dev/fdset/"
 	bad "QEMU: CapEff $(field CapEff "$qemu")"
 [ "$(awk '$1 == "Max" && $2 == "core" { print $5 }' "/proc/$qemu/limits")" = 0 ] &&
 	ok "QEMU: RLIMIT_CORE 0" || bad "QEMU: core limit $(grep core "/proc/$qemu/limits")"
+# A root of its own: /usr, a few devices, /proc; none of the host's data.
+if [ -d "/proc/$qemu/root/usr/lib" ] && [ ! -e "/proc/$qemu/root$MSB_HOME" ] &&
+	[ ! -e "/proc/$qemu/root/home" ] && [ ! -e "/proc/$qemu/root/tmp" ] &&
+	[ -c "/proc/$qemu/root/dev/null" ]; then
+	ok "QEMU: a minimal root of its own"
+else bad "QEMU's root: $(ls "/proc/$qemu/root/" | tr '\n' ' ')"; fi
 for ns in mnt ipc pid; do
 	if [ "$(readlink "/proc/$qemu/ns/$ns")" != "$(readlink "/proc/$vmm/ns/$ns")" ]; then
 		ok "QEMU: own $ns namespace"
@@ -135,6 +141,9 @@ if grep -q "not allowed" "$MSB_HOME/sandboxes/jail/logs/vmm.log"; then
 	bad "a seccomp denial in vmm.log: $(grep "not allowed" "$MSB_HOME/sandboxes/jail/logs/vmm.log" | head -3)"
 else ok "no seccomp denial in vmm.log"; fi
 contains "vmm.log: QEMU's jail" "$MSB_HOME/sandboxes/jail/logs/vmm.log" "jail: qemu pid"
+if grep -q "without a root of its own" "$MSB_HOME/sandboxes/jail/logs/vmm.log"; then
+	bad "vmm.log: $(grep "without a root of its own" "$MSB_HOME/sandboxes/jail/logs/vmm.log")"
+else ok "vmm.log: QEMU got its own root"; fi
 expect "start" 0 "$MSB" start jail
 expect "exec after start" 0 "$MSB" exec jail -- cat /data/v /root/in
 contains "volume and disk kept" "$work/out" "payload"
