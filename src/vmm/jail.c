@@ -17,9 +17,11 @@
  *     outside the namespace may map ids other than its own): as root the
  *     child is mapped to a uid/gid of its own; unprivileged, to the
  *     caller's;
- *  3. in the child: makes every mount private, mounts a /proc of its PID
- *     namespace, covers the folders it has no business reading (MSB_HOME,
- *     /home, /root, /tmp, /run...) with an empty read-only tmpfs, runs the
+ *  3. in the child: makes every mount private; for QEMU pivots into a
+ *     root of its own (an empty tmpfs with /usr, the linker cache, a few
+ *     device nodes and a /proc of its PID namespace), or where that fails
+ *     covers the folders it has no business reading (MSB_HOME, /home,
+ *     /root, /tmp, /run...) with an empty read-only tmpfs; runs the
  *     helper's own setup, sets its resource limits, gives it exactly its
  *     descriptors, changes its ids, sets PR_SET_PDEATHSIG (after the id
  *     change, which clears it), drops every capability unless it must be
