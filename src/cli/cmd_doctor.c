@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "vmm/jail.h"
 #include "vmm/qemu.h"
 
 static int problems;
@@ -21,6 +22,14 @@ static void report(bool good, const char *what, const char *detail,
 		if (fix)
 			printf("     %-22s fix: %s\n", "", fix);
 	}
+}
+
+/* A jail feature: missing ones are warnings (the jail falls back). */
+static void jail_line(bool good, const char *what, const char *detail,
+		      void *userdata)
+{
+	(void)userdata;
+	printf("%s %-22s %s\n", good ? "ok  " : "warn", what, detail);
 }
 
 static bool on_path(const char *prog, char *out, size_t len)
@@ -98,6 +107,11 @@ int cmd_doctor(int argc, char **argv)
 	snprintf(detail, sizeof(detail), "%.1f GiB free for %s", gib, home);
 	report(gib >= 2, "disk space", detail,
 	       "free space, or set MSB_HOME to a larger disk (2 GiB or more)");
+
+	/* What the jail around QEMU and the supervisor will do here. */
+	struct msb_jail_caps caps;
+	msb_jail_probe(&caps);
+	msb_jail_describe(&caps, jail_line, NULL);
 
 	printf("%s\n", problems ? "msb doctor: problems found"
 				: "msb doctor: ready to run sandboxes");

@@ -62,8 +62,27 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 		return NULL;
 
 	add(&a, "%s", c->qemu);
+	if (c->sandbox) {
+		/* QEMU's seccomp filter: no obsolete system calls, no
+		 * setuid & co., no fork/exec, no scheduler or resource
+		 * changes. Under it a compromised QEMU keeps the calls
+		 * device emulation needs and nothing else. */
+		add(&a, "-sandbox");
+		add(&a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+			"resourcecontrol=deny");
+	}
+	for (size_t i = 0; i < c->nadd_fds; i++) {
+		add(&a, "-add-fd");
+		add(&a, "fd=%d,set=%u", c->add_fds[i].fd, c->add_fds[i].set);
+	}
+	_cleanup_free_ char *label = msb_qemu_escape(c->label ? c->label : "");
+	if (!label)
+		return NULL;
 	add(&a, "-name");
-	add(&a, "msb-%s,process=msb-%s", name, name);
+	if (c->label)
+		add(&a, "process=msb-%s,guest=msb-%s:%s", name, name, label);
+	else
+		add(&a, "msb-%s,process=msb-%s", name, name);
 	/* microvm keeps ACPI on: devices are found and power-off works
 	 * through it (FACTS.md). */
 	add(&a, "-M");
@@ -120,9 +139,22 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	add(&a, "virtserialport,chardev=agent,name=agent");
 
 	if (c->disk) {
+		_cleanup_free_ char *back =
+			msb_qemu_escape(c->backing ? c->backing : "");
+		if (!back)
+			a.failed = true;
 		add(&a, "-drive");
-		add(&a, "file=%s,if=none,id=root,format=%s,discard=unmap", disk,
-		    c->disk_format ? c->disk_format : "qcow2");
+		if (c->backing)
+			add(&a,
+			    "file=%s,if=none,id=root,format=%s,discard=unmap,"
+			    "backing.driver=%s,backing.file.filename=%s",
+			    disk, c->disk_format ? c->disk_format : "qcow2",
+			    c->backing_format ? c->backing_format : "raw",
+			    back ? back : "");
+		else
+			add(&a,
+			    "file=%s,if=none,id=root,format=%s,discard=unmap",
+			    disk, c->disk_format ? c->disk_format : "qcow2");
 		add(&a, "-device");
 		add(&a, "virtio-blk-device,drive=root");
 	}
@@ -131,11 +163,16 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	add(&a, "virtio-rng-device");
 
 	for (size_t i = 0; i < c->nfs; i++) {
-		_cleanup_free_ char *s = msb_qemu_escape(c->fs_sockets[i]);
-		if (!s)
-			a.failed = true;
 		add(&a, "-chardev");
-		add(&a, "socket,id=fs%zu,path=%s", i, s ? s : "");
+		if (c->fs_fds) {
+			add(&a, "socket,id=fs%zu,fd=%d", i, c->fs_fds[i]);
+		} else {
+			_cleanup_free_ char *s =
+				msb_qemu_escape(c->fs_sockets[i]);
+			if (!s)
+				a.failed = true;
+			add(&a, "socket,id=fs%zu,path=%s", i, s ? s : "");
+		}
 		add(&a, "-device");
 		add(&a, "vhost-user-fs-device,chardev=fs%zu,tag=fs%zu", i, i);
 	}

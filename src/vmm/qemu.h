@@ -11,8 +11,12 @@
 #include <stddef.h>
 
 struct msb_qemu_config {
-	const char *qemu;   /* binary */
-	const char *name;   /* sandbox name, shown by ps (-name) */
+	const char *qemu; /* binary */
+	const char *name; /* sandbox name, shown by ps (-name) */
+	/* Also in the guest name, so that ps and pgrep tell which sandbox
+	 * folder a QEMU serves (its descriptors name nothing): a label
+	 * QEMU never opens. NULL: none. */
+	const char *label;
 	const char *kernel; /* vmlinux, booted through PVH */
 	const char *initrd;
 	const char *disk; /* root disk: a qcow2 overlay, or the disk; NULL:
@@ -34,6 +38,24 @@ struct msb_qemu_config {
 	 * virtiofsd, tag "fs<i>". Guest RAM then comes from a shared memfd. */
 	const char *const *fs_sockets;
 	size_t nfs;
+	/* Or, when non-NULL, connected sockets to the virtiofsds (fd= in
+	 * the child; QEMU then opens no path for them). */
+	const int *fs_fds;
+	/* Descriptors for /dev/fdset/<set> paths above (-add-fd): QEMU
+	 * opens a file through the descriptor of the set whose access mode
+	 * matches, so a writable image has one of each mode in its set. */
+	const struct msb_qemu_fd *add_fds;
+	size_t nadd_fds;
+	/* The root disk's backing file and its format, overriding the path
+	 * recorded in the overlay (e.g. "/dev/fdset/2"); NULL: as recorded */
+	const char *backing;
+	const char *backing_format;
+	bool sandbox; /* QEMU's own seccomp filter (-sandbox), see qemu.c */
+};
+
+struct msb_qemu_fd {
+	int fd; /* in the child */
+	unsigned int set;
 };
 
 /*

@@ -103,6 +103,74 @@ static void test_argv_kvm(void)
 	free(argv);
 }
 
+/* The jailed command line: QEMU's filter, and descriptors for paths. */
+static void test_argv_jailed(void)
+{
+	const char *disks[] = {"/dev/fdset/4"};
+	const bool ro[] = {false};
+	const int fs_fds[] = {12};
+	const struct msb_qemu_fd add[] = {{8, 2}, {9, 2}, {10, 3}, {7, 4}};
+	struct msb_qemu_config c = {
+		.qemu = "qemu",
+		.name = "j",
+		.label = "/h/sandboxes/j,1/",
+		.kernel = "/proc/self/fd/5",
+		.initrd = "/proc/self/fd/6",
+		.disk = "/dev/fdset/2",
+		.backing = "/dev/fdset/3",
+		.backing_format = "raw",
+		.console_fd = 11,
+		.cpus = 1,
+		.memory_mib = 512,
+		.agent_fd = 3,
+		.qmp_fd = 4,
+		.disks = disks,
+		.disks_ro = ro,
+		.ndisks = 1,
+		.fs_fds = fs_fds,
+		.nfs = 1,
+		.add_fds = add,
+		.nadd_fds = 4,
+		.sandbox = true,
+	};
+	char **argv = msb_qemu_argv(&c);
+	CHECK(argv != NULL);
+	CHECK_STR(opt(argv, "-sandbox"),
+		  "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+		  "resourcecontrol=deny");
+	/* Every -add-fd comes before the options that use its set. */
+	int first_use = find(argv, "file=/dev/fdset/2,if=none,id=root,format=qcow2,discard=unmap,"
+				   "backing.driver=raw,backing.file.filename=/dev/fdset/3");
+	CHECK(first_use > 0);
+	int n = 0;
+	for (int i = 0; argv[i]; i++)
+		if (!strcmp(argv[i], "-add-fd")) {
+			CHECK(i < first_use);
+			n++;
+		}
+	CHECK(n == 4);
+	CHECK(find(argv, "fd=9,set=2") > 0);
+	CHECK(find(argv,
+		   "file=/dev/fdset/2,if=none,id=root,format=qcow2,discard=unmap,"
+		   "backing.driver=raw,backing.file.filename=/dev/fdset/3") >
+	      0);
+	CHECK(find(argv, "socket,id=fs0,fd=12") > 0);
+	CHECK(find(argv, "socket,id=con,fd=11") > 0);
+	CHECK_STR(opt(argv, "-name"),
+		  "process=msb-j,guest=msb-j:/h/sandboxes/j,,1/");
+	CHECK_STR(opt(argv, "-kernel"), "/proc/self/fd/5");
+	CHECK(find(argv, "file=/dev/fdset/4,if=none,id=vol0,format=raw,"
+			 "readonly=off,file.locking=off,discard=unmap") > 0);
+	free(argv);
+
+	/* Without the jail, no filter option. */
+	c.sandbox = false;
+	argv = msb_qemu_argv(&c);
+	CHECK(argv != NULL);
+	CHECK(find(argv, "-sandbox") < 0);
+	free(argv);
+}
+
 static void test_escape(void)
 {
 	char *s = msb_qemu_escape("a,b,,c");
@@ -276,6 +344,7 @@ int main(void)
 	test_execlog();
 	test_argv_tcg();
 	test_argv_kvm();
+	test_argv_jailed();
 	test_escape();
 	test_spec_roundtrip();
 	return check_summary("test_vmm");
