@@ -186,10 +186,7 @@ void msb_strv_free(char **v)
 	free(v);
 }
 
-/* The length of the valid UTF-8 sequence at @p (at most @n bytes), 0 if
- * it is not one. Overlong forms, surrogates and C1 controls count as
- * invalid. */
-static size_t utf8_len(const uint8_t *p, size_t n)
+size_t msb_utf8_len(const uint8_t *p, size_t n)
 {
 	uint8_t c = p[0];
 	size_t len;
@@ -228,7 +225,7 @@ char *msb_escape(char *out, size_t cap, const void *p, size_t n)
 	if (!cap)
 		return out;
 	for (size_t i = 0; i < n;) {
-		size_t len = utf8_len(s + i, n - i);
+		size_t len = msb_utf8_len(s + i, n - i);
 		bool plain = len > 1 || (len == 1 && s[i] >= 0x20 &&
 					 s[i] != 0x7f && s[i] != '\\');
 		size_t need = plain ? len : 4;

@@ -104,6 +104,11 @@ int msb_parse_dec(const char *p, size_t n, uint64_t *out);
  */
 char *msb_escape(char *out, size_t cap, const void *p, size_t n);
 
+/* The length of the valid UTF-8 character at @p (at most @n bytes): 1 for
+ * ASCII, 0 if it is not one. Overlong forms, surrogates and C1 controls
+ * (U+0080..U+009F) count as invalid. Pure. */
+size_t msb_utf8_len(const uint8_t *p, size_t n);
+
 /*
  * msb_printable() - replace every byte of @s outside printable ASCII with
  * '?', in place, so that quoted input (jansson's error text, say) keeps a

@@ -78,7 +78,18 @@ size_t logfile_escape(char *out, size_t cap, const uint8_t *p, size_t n,
 		uint8_t c = p[i];
 		if (c == '\r')
 			continue;
-		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+		size_t u = c >= 0x80 ? msb_utf8_len(p + i, n - i) : 1;
+		if (u > 1) { /* a whole, valid UTF-8 character */
+			if (o + u >= cap)
+				break;
+			memcpy(out + o, p + i, u);
+			o += u;
+			i += u - 1;
+			continue;
+		}
+		/* Control characters, DEL, and bytes that are not valid UTF-8
+		 * (C1 controls included: some terminals obey them). */
+		if ((c < 0x20 && c != '\t') || c == 0x7f || u == 0) {
 			if (o + 4 >= cap)
 				break;
 			out[o++] = '\\';

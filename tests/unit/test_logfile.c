@@ -27,7 +27,13 @@ static void test_escape(void)
 	CHECK(logfile_escape(out, 2, (const uint8_t *)"\"x", 2, true) == 0);
 	CHECK(logfile_escape(out, 1, in, 3, false) == 0 && !out[0]);
 	CHECK(logfile_escape(out, 0, in, 3, false) == 0);
-	/* bytes >= 0x80 pass (UTF-8 text stays readable) */
+	/* C1 controls (a CSI as UTF-8) and invalid UTF-8 are escaped */
+	logfile_escape(out, sizeof(out),
+		       (const uint8_t *)"\xc2\x9b"
+					"2J\xff",
+		       5, false);
+	CHECK_STR(out, "\\xc2\\x9b2J\\xff");
+	/* valid UTF-8 passes (text stays readable) */
 	CHECK(logfile_escape(out, sizeof(out), (const uint8_t *)"\xc3\xa9", 2,
 			     true) == 2);
 }
