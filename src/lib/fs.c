@@ -415,6 +415,7 @@ EXPORT int msb_sandbox_fs_list(msb_fs_entry **out, size_t *count,
 
 struct sink_call {
 	msb_fs_sink_fn sink;
+	msb__fs_hole_fn hole; /* or NULL: holes reach the sink as zeros */
 	void *ud;
 	struct fs_call *c;
 };
@@ -424,6 +425,11 @@ static int read_data(const struct msb_msg *m, void *ud)
 	static const uint8_t zeros[MSB_CHUNK_MAX];
 	struct sink_call *s = ud;
 
+	if (!m->data.n && m->has & MSB_HAS(MSB_FLD_SIZE) && s->hole) {
+		if (!s->c->cancel && s->hole(m->size, s->ud))
+			s->c->cancel = true;
+		return 0;
+	}
 	if (!m->data.n && m->has & MSB_HAS(MSB_FLD_SIZE)) {
 		/* A hole: its zeros, made here (the sink stops a hostile
 		 * length like any other data). */
@@ -444,8 +450,14 @@ static int read_data(const struct msb_msg *m, void *ud)
 EXPORT int msb_sandbox_fs_read_stream(msb_sandbox *sb, const char *path,
 				      msb_fs_sink_fn sink, void *userdata)
 {
+	return msb__fs_read_holes(sb, path, sink, NULL, userdata);
+}
+
+int msb__fs_read_holes(msb_sandbox *sb, const char *path, msb_fs_sink_fn sink,
+		       msb__fs_hole_fn hole, void *userdata)
+{
 	struct msb_msg req = {.type = MSB_MSG_FS_READ};
-	struct sink_call s = {.sink = sink, .ud = userdata};
+	struct sink_call s = {.sink = sink, .hole = hole, .ud = userdata};
 	struct fs_call c = {
 		.op = "read", .path = path, .on_data = read_data, .ud = &s};
 

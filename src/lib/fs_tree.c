@@ -114,6 +114,16 @@ static int to_out_file(const void *data, size_t len, void *ud)
 	return s->rc < 0;
 }
 
+static int hole_to_out_file(uint64_t len, void *ud)
+{
+	struct file_sink *s = ud;
+
+	s->rc = msb__out_file_hole(&s->g->out, s->f, len, s->shown);
+	if (s->rc < 0)
+		msb__error_save(&s->err);
+	return s->rc < 0;
+}
+
 /*
  * Entry @e of the guest (at guest path @src) to @name in host directory
  * @dir (@shown: its host path, for messages).
@@ -133,7 +143,8 @@ static int get(struct getter *g, const msb_fs_entry *e, const char *src,
 		    0)
 			return rc;
 		struct file_sink s = {.g = g, .f = &f, .shown = shown};
-		rc = msb_sandbox_fs_read_stream(g->sb, src, to_out_file, &s);
+		rc = msb__fs_read_holes(g->sb, src, to_out_file,
+					hole_to_out_file, &s);
 		if (s.rc < 0)
 			rc = msb__error_restore(&s.err); /* the writer's */
 		if (rc == 0)

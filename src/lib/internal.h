@@ -177,6 +177,11 @@ void msb__volume_conflict(const char *home, const char *name, const char *self);
 #define MSB_FS_LIST_MAX 1000000u
 #define MSB_FS_LIST_MAX_BYTES (256u << 20)
 struct msb_msg;
+/* fs.c: msb_sandbox_fs_read_stream() with holes passed to @hole as
+ * lengths (non-zero stops, as the sink's does) instead of zeros. */
+typedef int (*msb__fs_hole_fn)(uint64_t len, void *userdata);
+int msb__fs_read_holes(msb_sandbox *sb, const char *path, msb_fs_sink_fn sink,
+		       msb__fs_hole_fn hole, void *userdata);
 /* fs.c: a checked FS_ENTRY answer (see fs.c). */
 int msb__fs_entry_from(msb_fs_entry *e, const struct msb_msg *m, bool plain);
 
