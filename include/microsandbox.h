@@ -197,6 +197,17 @@ const char *msb_image_reference(const msb_image *img); /* canonical */
 const char *msb_image_digest(const msb_image *img);    /* manifest */
 const char *msb_image_created(const msb_image *img);   /* or NULL */
 uint64_t msb_image_size(const msb_image *img);         /* layer bytes */
+/* "os/arch[/variant]" it is stored under ("" if recorded before msb kept
+ * platforms). A reference can be stored for several platforms; a sandbox
+ * uses the host's, and refuses another architecture (MSB_EINVAL). */
+const char *msb_image_platform(const msb_image *img);
+
+/*
+ * msb_image_platform_parse() - check @platform, "os/arch[/variant]" with
+ * OCI's known values, and write its normal form to @out (@len bytes; may
+ * be NULL). Return 0, or -MSB_EINVAL ("invalid platform `…`: …").
+ */
+int msb_image_platform_parse(const char *platform, char *out, size_t len);
 const char *const *msb_image_env(const msb_image *img);
 const char *const *msb_image_entrypoint(const msb_image *img);
 const char *const *msb_image_cmd(const msb_image *img);
@@ -810,7 +821,10 @@ typedef struct msb_copy_options {
 	uint64_t max_files;
 } msb_copy_options;
 
-#define MSB_COPY_OPTIONS_INIT {MSB_COPY_OPTIONS_VERSION, 0, 0, 0}
+#define MSB_COPY_OPTIONS_INIT                                                  \
+	{                                                                      \
+		MSB_COPY_OPTIONS_VERSION, 0, 0, 0                              \
+	}
 
 /*
  * msb_sandbox_fs_copy_in() - copy a host file, symlink or directory tree
