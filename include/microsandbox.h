@@ -842,6 +842,35 @@ int msb_sandbox_fs_copy_out(msb_sandbox *sb, const char *guest_path,
 			    const msb_copy_options *opts);
 
 /*
+ * msb_sandbox_fs_copy_out_tar() - the file, symlink or tree at @guest_path
+ * as a POSIX (pax) tar written to @fd (not closed), as `docker cp NAME:PATH
+ * -` does: one top member named as the path's last component ("." for
+ * "/"), everything below it relative. The rules above apply: names the
+ * guest sends are checked (so no member is absolute or has ".."), the
+ * limits of @opts count, and setuid, setgid and sticky bits are dropped and
+ * owners are the caller's unless @opts->archive. Hard links come out as
+ * files; other file types are skipped with a warning. On an error the tar
+ * is left without its end blocks (a reader sees it truncated).
+ *
+ * msb_sandbox_fs_copy_in_tar() - extract the tar read from @fd (plain or
+ * compressed; from its current offset if seekable, else spooled to a
+ * temporary file under $MSB_HOME/tmp) into directory @guest_path (made if
+ * missing), as `docker cp - NAME:PATH` does. The whole archive is checked
+ * before anything is written, and refused (MSB_EINVAL, naming the member)
+ * if a member name is absolute or has a ".." component, a hard link names
+ * no file earlier in the archive, or a member lies below a symlink member.
+ * Hard links become copies. @flags: MSB_TAR_OWNERS keeps the archive's
+ * owners (else root's).
+ */
+enum msb_tar_flags {
+	MSB_TAR_OWNERS = 1 << 0,
+};
+int msb_sandbox_fs_copy_out_tar(msb_sandbox *sb, const char *guest_path, int fd,
+				const msb_copy_options *opts);
+int msb_sandbox_fs_copy_in_tar(msb_sandbox *sb, int fd, const char *guest_path,
+			       int flags);
+
+/*
  * Host-side access to a volume no sandbox has mounted read-write (read
  * from its image through libext2fs; MSB_ESTATE naming the sandbox
  * otherwise). msb_volume_list_dir(): the entries of directory @path (free

@@ -97,8 +97,8 @@ int msb__out_file_begin(struct msb_out *o, struct msb_out_file *f, int dir,
 int msb__out_file_write(struct msb_out *o, struct msb_out_file *f,
 			const void *data, size_t len, const char *shown);
 /* Its next @len bytes are a hole (zeros, not written). */
-int msb__out_file_hole(struct msb_out *o, struct msb_out_file *f,
-		       uint64_t len, const char *shown);
+int msb__out_file_hole(struct msb_out *o, struct msb_out_file *f, uint64_t len,
+		       const char *shown);
 /* Give it @mode (and owners) and rename it into place. */
 int msb__out_file_commit(struct msb_out *o, struct msb_out_file *f,
 			 unsigned int mode, int64_t uid, int64_t gid,
