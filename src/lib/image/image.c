@@ -105,9 +105,23 @@ static int db_record(const char *home, const msb_image *img)
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(st, 7, img->platform ? img->platform : "", -1,
 			  SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = msb__error(MSB_ESYS, 0, "database: record `%s`: %s",
 				img->reference, sqlite3_errmsg(db));
+		goto out;
+	}
+	/* A row recorded before platforms is superseded by a pull that
+	 * knows its platform. */
+	sqlite3_finalize(st);
+	st = NULL;
+	if (img->platform && *img->platform &&
+	    sqlite3_prepare_v2(db,
+			       "DELETE FROM images WHERE reference = ? AND "
+			       "platform = ''",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, img->reference, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+	}
 out:
 	sqlite3_finalize(st);
 	msb__db_close(db);
