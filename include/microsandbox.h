@@ -858,7 +858,8 @@ int msb_sandbox_fs_copy_out(msb_sandbox *sb, const char *guest_path,
  * missing), as `docker cp - NAME:PATH` does. The whole archive is checked
  * before anything is written, and refused (MSB_EINVAL, naming the member)
  * if a member name is absolute or has a ".." component, a hard link names
- * no file earlier in the archive, or a member lies below a symlink member.
+ * no file earlier in the archive, or a member lies below or replaces a
+ * symlink member.
  * Hard links become copies. @flags: MSB_TAR_OWNERS keeps the archive's
  * owners (else root's).
  */

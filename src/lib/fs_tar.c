@@ -21,7 +21,7 @@
  * byte reaches the guest. It is spooled to an unlinked temporary file,
  * read once to check every member (names relative, no ".." component;
  * hard links only to a file earlier in the archive; no member below a
- * symlink member; only files, directories, symlinks and hard links), and
+ * symlink member, nor one that would write through it), and
  * only then read again to write. A refused archive writes nothing. Hard
  * links become copies (the guest API has no link()). Directories get
  * their modes last, so that a read-only directory can be filled.
@@ -408,6 +408,13 @@ static int tar_check(int fd, off_t start, size_t *members)
 		if ((rc = member_norm(archive_entry_pathname(ae), p, sizeof(p),
 				      "member")) < 0)
 			break;
+		if (!(type == AE_IFLNK && !hl) && seen_has(&links, p)) {
+			rc = msb__error(
+				MSB_EINVAL, 0,
+				"tar: member `%s` replaces a symlink member: refused",
+				ESC(s, p));
+			break;
+		}
 		if (below_symlink(&links, p)) {
 			rc = msb__error(
 				MSB_EINVAL, 0,

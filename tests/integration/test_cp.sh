@@ -118,8 +118,9 @@ mk("hardout", [first, ("hard", "h", "../../etc/passwd")])
 mk("hardabs", [first, ("hard", "h", "/etc/passwd")])
 mk("hardlater", [first, ("hard", "h", "later"), ("file", "later")])
 mk("undersym", [first, ("sym", "l", "/etc"), ("file", "l/evil")])
+mk("oversym", [first, ("sym", "l", "/etc/evil"), ("file", "l")])
 PY
-for t in dotdot dotdot2 abs hardout hardabs hardlater undersym; do
+for t in dotdot dotdot2 abs hardout hardabs hardlater undersym oversym; do
 	expect "tar $t refused" 1 sh -c "\"$MSB\" cp - cp1:/root/evil-$t <\"$work/$t.tar\""
 	contains "tar $t: says refused" "$work/err" "refused"
 	[ "$(wc -l <"$work/err")" = 1 ] && ok "tar $t: one line" || bad "tar $t: $(cat "$work/err")"
