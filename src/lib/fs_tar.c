@@ -391,7 +391,7 @@ static int open_reader(struct archive **out, int fd, off_t start)
 }
 
 /* Pass 1: check every member; nothing is written. */
-static int tar_check(int fd, off_t start, size_t *members)
+int msb__tar_check(int fd, off_t start, size_t *members)
 {
 	struct archive *a;
 	struct archive_entry *ae;
@@ -674,7 +674,7 @@ EXPORT int msb_sandbox_fs_copy_in_tar(msb_sandbox *sb, int fd,
 		fd = spooled;
 		start = 0;
 	}
-	if ((rc = tar_check(fd, start, &members)) < 0)
+	if ((rc = msb__tar_check(fd, start, &members)) < 0)
 		return rc;
 	if ((rc = msb_sandbox_fs_mkdir(sb, guest_path, 0755, 1)) < 0)
 		return rc;

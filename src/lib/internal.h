@@ -177,6 +177,14 @@ void msb__volume_conflict(const char *home, const char *name, const char *self);
 #define MSB_FS_LIST_MAX 1000000u
 #define MSB_FS_LIST_MAX_BYTES (256u << 20)
 struct msb_msg;
+/*
+ * fs_tar.c: check the whole tar at @fd (from offset @start) as
+ * msb_sandbox_fs_copy_in_tar() does before writing anything; @members
+ * receives the number of members. Return 0, or -MSB_EINVAL naming the
+ * first refused member.
+ */
+int msb__tar_check(int fd, off_t start, size_t *members);
+
 /* fs.c: a checked FS_ENTRY answer (see fs.c). */
 int msb__fs_entry_from(msb_fs_entry *e, const struct msb_msg *m, bool plain);
 
