@@ -197,6 +197,17 @@ const char *msb_image_reference(const msb_image *img); /* canonical */
 const char *msb_image_digest(const msb_image *img);    /* manifest */
 const char *msb_image_created(const msb_image *img);   /* or NULL */
 uint64_t msb_image_size(const msb_image *img);         /* layer bytes */
+/* "os/arch[/variant]" it is stored under ("" if recorded before msb kept
+ * platforms). A reference can be stored for several platforms; a sandbox
+ * uses the host's, and refuses another architecture (MSB_EINVAL). */
+const char *msb_image_platform(const msb_image *img);
+
+/*
+ * msb_image_platform_parse() - check @platform, "os/arch[/variant]" with
+ * OCI's known values, and write its normal form to @out (@len bytes; may
+ * be NULL). Return 0, or -MSB_EINVAL ("invalid platform `…`: …").
+ */
+int msb_image_platform_parse(const char *platform, char *out, size_t len);
 const char *const *msb_image_env(const msb_image *img);
 const char *const *msb_image_entrypoint(const msb_image *img);
 const char *const *msb_image_cmd(const msb_image *img);
@@ -810,7 +821,10 @@ typedef struct msb_copy_options {
 	uint64_t max_files;
 } msb_copy_options;
 
-#define MSB_COPY_OPTIONS_INIT {MSB_COPY_OPTIONS_VERSION, 0, 0, 0}
+#define MSB_COPY_OPTIONS_INIT                                                  \
+	{                                                                      \
+		MSB_COPY_OPTIONS_VERSION, 0, 0, 0                              \
+	}
 
 /*
  * msb_sandbox_fs_copy_in() - copy a host file, symlink or directory tree
@@ -826,6 +840,36 @@ int msb_sandbox_fs_copy_in(msb_sandbox *sb, const char *host_path,
 int msb_sandbox_fs_copy_out(msb_sandbox *sb, const char *guest_path,
 			    const char *host_path,
 			    const msb_copy_options *opts);
+
+/*
+ * msb_sandbox_fs_copy_out_tar() - the file, symlink or tree at @guest_path
+ * as a POSIX (pax) tar written to @fd (not closed), as `docker cp NAME:PATH
+ * -` does: one top member named as the path's last component ("." for
+ * "/"), everything below it relative. The rules above apply: names the
+ * guest sends are checked (so no member is absolute or has ".."), the
+ * limits of @opts count, and setuid, setgid and sticky bits are dropped and
+ * owners are the caller's unless @opts->archive. Hard links come out as
+ * files; other file types are skipped with a warning. On an error the tar
+ * is left without its end blocks (a reader sees it truncated).
+ *
+ * msb_sandbox_fs_copy_in_tar() - extract the tar read from @fd (plain or
+ * compressed; from its current offset if seekable, else spooled to a
+ * temporary file under $MSB_HOME/tmp) into directory @guest_path (made if
+ * missing), as `docker cp - NAME:PATH` does. The whole archive is checked
+ * before anything is written, and refused (MSB_EINVAL, naming the member)
+ * if a member name is absolute or has a ".." component, a hard link names
+ * no file earlier in the archive, or a member lies below or replaces a
+ * symlink member.
+ * Hard links become copies. @flags: MSB_TAR_OWNERS keeps the archive's
+ * owners (else root's).
+ */
+enum msb_tar_flags {
+	MSB_TAR_OWNERS = 1 << 0,
+};
+int msb_sandbox_fs_copy_out_tar(msb_sandbox *sb, const char *guest_path, int fd,
+				const msb_copy_options *opts);
+int msb_sandbox_fs_copy_in_tar(msb_sandbox *sb, int fd, const char *guest_path,
+			       int flags);
 
 /*
  * Host-side access to a volume no sandbox has mounted read-write (read

@@ -4,6 +4,7 @@
  * keeping modes (and symlinks as symlinks), in bounded memory.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +19,16 @@
 static const char cp_usage[] =
 	"Usage: msb cp [OPTIONS] HOST_PATH NAME:GUEST_PATH\n"
 	"       msb cp [OPTIONS] NAME:GUEST_PATH HOST_PATH\n"
+	"       msb cp [OPTIONS] NAME:GUEST_PATH -      (a tar on stdout)\n"
+	"       msb cp [OPTIONS] - NAME:GUEST_DIR       (a tar from stdin)\n"
 	"\n"
 	"Copy a file or a directory tree into or out of the running sandbox\n"
 	"NAME, keeping permission bits; symlinks are copied as symlinks. When\n"
 	"the destination is an existing directory, the source goes inside it.\n"
+	"With `-`, the host side is a tar stream, as with docker cp: a tar\n"
+	"read from stdin is checked whole before anything is written (no\n"
+	"absolute or `..` member names, no hard links out of it), then\n"
+	"extracted into GUEST_DIR (-a keeps its owners).\n"
 	"\n"
 	"Copying out treats what the guest sends as hostile: names that are\n"
 	"not plain names are refused, symlinks already in the destination are\n"
@@ -119,9 +126,29 @@ int cmd_cp(int argc, char **argv)
 		return 2;
 	}
 	msb_sandbox *sb;
-	if (msb_sandbox_connect(&sb, sp ? sname : dname) < 0)
-		return cli_fail(1);
-	if (dp) {
+	const char *name = sp ? sname : dname;
+	bool tar = !strcmp(sp ? to : from, "-");
+	if (tar && sp && isatty(STDOUT_FILENO)) {
+		cli_err("not writing a tar to a terminal: redirect stdout or "
+			"pipe it (msb cp %s -%s)",
+			from, " | tar t");
+		return 2;
+	}
+	if (msb_sandbox_connect(&sb, name) < 0) {
+		if (msb_last_error()->code != MSB_ESTATE)
+			return cli_fail(1);
+		/* Copying needs the guest's agent: say how to get it. */
+		cli_err("sandbox `%s` is not running: start it with `msb start "
+			"%s`, copy, then `msb stop %s`",
+			name, name, name);
+		return 1;
+	}
+	if (tar && dp) {
+		rc = msb_sandbox_fs_copy_in_tar(
+			sb, STDIN_FILENO, dp, co.archive ? MSB_TAR_OWNERS : 0);
+	} else if (tar) {
+		rc = msb_sandbox_fs_copy_out_tar(sb, sp, STDOUT_FILENO, &co);
+	} else if (dp) {
 		/* Into an existing guest directory: keep the source's name. */
 		msb_fs_entry e;
 		_cleanup_free_ char *dst = NULL;

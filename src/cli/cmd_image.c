@@ -11,7 +11,7 @@ static const char image_usage[] =
 	"Usage: msb image COMMAND\n"
 	"\n"
 	"Commands:\n"
-	"  ls               list stored images (reference, digest, size, created)\n"
+	"  ls               list stored images (reference, platform, digest, size, created)\n"
 	"  inspect IMAGE    print a stored image as JSON\n"
 	"  rm IMAGE...      forget images (refused while a sandbox uses one)\n"
 	"  prune            delete blobs and root disks no image uses\n";
@@ -23,17 +23,18 @@ static int image_ls(void)
 
 	if (msb_image_list(&list, &n) < 0)
 		return cli_fail(1);
-	printf("%-48s %-19s %-10s %s\n", "REFERENCE", "DIGEST", "SIZE",
-	       "CREATED");
+	printf("%-48s %-13s %-19s %-10s %s\n", "REFERENCE", "PLATFORM",
+	       "DIGEST", "SIZE", "CREATED");
 	for (size_t i = 0; i < n; i++) {
 		char size[32];
 		const char *d = msb_image_digest(list[i]);
 		const char *created = msb_image_created(list[i]);
 		cli_human_size(size, sizeof(size),
 			       (double)msb_image_size(list[i]));
-		printf("%-48s %-19.19s %-10s %.19s\n",
-		       msb_image_reference(list[i]), d ? d : "-", size,
-		       created ? created : "-");
+		const char *pf = msb_image_platform(list[i]);
+		printf("%-48s %-13s %-19.19s %-10s %.19s\n",
+		       msb_image_reference(list[i]), pf && *pf ? pf : "-",
+		       d ? d : "-", size, created ? created : "-");
 	}
 	msb_image_list_free(list, n);
 	return 0;

@@ -92,6 +92,8 @@ int cmd_pull(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (o.platform && msb_image_platform_parse(o.platform, NULL, 0) < 0)
+		return cli_fail(2);
 	if (optind != argc - 1) {
 		cli_err("expected one image: usage: msb pull [OPTIONS] IMAGE");
 		return 2;

@@ -281,6 +281,8 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'p':
 			po.platform = optarg;
+			if (msb_image_platform_parse(optarg, NULL, 0) < 0)
+				return cli_fail(EXIT_MSB_ERROR);
 			break;
 		case 'n':
 			o.name = optarg;

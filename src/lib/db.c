@@ -46,6 +46,22 @@ static const char *const migrations[] = {
 	"ALTER TABLE sandboxes ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';",
 	/* 4: why a sandbox is paused (host disk full), set by its supervisor */
 	"ALTER TABLE sandboxes ADD COLUMN status_reason TEXT;",
+	/* 5: images per platform: a reference has one row per platform
+	 * ("os/arch[/variant]"; "" for rows recorded before platforms) */
+	"CREATE TABLE images_p ("
+	"  reference TEXT NOT NULL,"
+	"  platform TEXT NOT NULL DEFAULT '',"
+	"  manifest_digest TEXT NOT NULL,"
+	"  config_digest TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  created TEXT,"
+	"  pulled_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (reference, platform));"
+	"INSERT INTO images_p SELECT reference, '', manifest_digest,"
+	"  config_digest, size, created, pulled_at FROM images;"
+	"DROP TABLE images;"
+	"ALTER TABLE images_p RENAME TO images;"
+	"CREATE INDEX images_manifest ON images(manifest_digest);",
 };
 
 static int db_err(sqlite3 *db, const char *what)

@@ -199,7 +199,7 @@ int msb__out_open_top(int *dirfd, char **name, const char *host_path)
 }
 
 /* One more entry, within the limit. */
-static int count_entry(struct msb_out *o)
+int msb__out_count_entry(struct msb_out *o)
 {
 	if (o->files >= o->max_files)
 		return msb__error(MSB_ENOSPC, 0,
@@ -247,7 +247,7 @@ int msb__out_dir(struct msb_out *o, int *fd, int dir, const char *name,
 	int rc;
 
 	*fd = -1;
-	if ((rc = count_entry(o)) < 0)
+	if ((rc = msb__out_count_entry(o)) < 0)
 		return rc;
 	if (mkdirat(dir, name, 0700) < 0) {
 		if (errno != EEXIST)
@@ -292,7 +292,7 @@ int msb__out_file_begin(struct msb_out *o, struct msb_out_file *f, int dir,
 	int rc;
 
 	*f = (struct msb_out_file){.fd = -1, .dir = dir, .name = name};
-	if ((rc = count_entry(o)) < 0)
+	if ((rc = msb__out_count_entry(o)) < 0)
 		return rc;
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISDIR(st.st_mode))
@@ -368,6 +368,14 @@ int msb__out_file_write(struct msb_out *o, struct msb_out_file *f,
 		p += n;
 		len -= n;
 	}
+	return 0;
+}
+
+int msb__out_count_bytes(struct msb_out *o, uint64_t len, const char *shown)
+{
+	if (len > o->max_bytes - o->bytes)
+		return over_size(o, shown);
+	o->bytes += len;
 	return 0;
 }
 

@@ -62,6 +62,12 @@ long msb__names_dup(const char *const *names, size_t n);
 int msb__out_check_listing(const struct msb_out *o, const char *dir,
 			   const char *const *names, size_t n);
 
+/* One more entry, within --max-files; 0 or -MSB_ENOSPC. */
+int msb__out_count_entry(struct msb_out *o);
+/* @len more bytes of file data (@shown: the file), within --max-size; 0 or
+ * -MSB_ENOSPC. */
+int msb__out_count_bytes(struct msb_out *o, uint64_t len, const char *shown);
+
 /*
  * msb__out_open_top() - the directory that will hold the top entry of
  * @host_path and that entry's name: the caller's part of the path is
@@ -91,8 +97,8 @@ int msb__out_file_begin(struct msb_out *o, struct msb_out_file *f, int dir,
 int msb__out_file_write(struct msb_out *o, struct msb_out_file *f,
 			const void *data, size_t len, const char *shown);
 /* Its next @len bytes are a hole (zeros, not written). */
-int msb__out_file_hole(struct msb_out *o, struct msb_out_file *f,
-		       uint64_t len, const char *shown);
+int msb__out_file_hole(struct msb_out *o, struct msb_out_file *f, uint64_t len,
+		       const char *shown);
 /* Give it @mode (and owners) and rename it into place. */
 int msb__out_file_commit(struct msb_out *o, struct msb_out_file *f,
 			 unsigned int mode, int64_t uid, int64_t gid,

@@ -182,6 +182,14 @@ struct msb_msg;
 typedef int (*msb__fs_hole_fn)(uint64_t len, void *userdata);
 int msb__fs_read_holes(msb_sandbox *sb, const char *path, msb_fs_sink_fn sink,
 		       msb__fs_hole_fn hole, void *userdata);
+/*
+ * fs_tar.c: check the whole tar at @fd (from offset @start) as
+ * msb_sandbox_fs_copy_in_tar() does before writing anything; @members
+ * receives the number of members. Return 0, or -MSB_EINVAL naming the
+ * first refused member.
+ */
+int msb__tar_check(int fd, off_t start, size_t *members);
+
 /* fs.c: a checked FS_ENTRY answer (see fs.c). */
 int msb__fs_entry_from(msb_fs_entry *e, const struct msb_msg *m, bool plain);
 

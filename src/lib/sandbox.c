@@ -222,6 +222,23 @@ static bool is_disk_path(const char *image)
  * (pulled as opts->pull says), or a raw ext4 disk image. Sets sb->image
  * and the exec defaults from the image config; *@rootfs is the base disk.
  */
+/* Guests run the host's architecture (no emulation of another one). */
+static int check_platform(const msb_image *img)
+{
+	struct msb_platform p, host;
+	char ip[64];
+
+	if (msb__image_platform(img, &p) < 0)
+		return 0; /* an image that does not say: try it */
+	msb_platform_host(&host);
+	if (!strcmp(p.os, host.os) && !strcmp(p.arch, host.arch))
+		return 0;
+	msb_platform_format(&p, ip, sizeof(ip));
+	return msb__error(MSB_EINVAL, 0,
+			  "image `%s` is %s; this host runs %s/%s guests only",
+			  img->reference, ip, host.os, host.arch);
+}
+
 static int pick_root(msb_sandbox *sb, struct msb_paths *paths,
 		     const msb_sandbox_options *opts)
 {
@@ -261,10 +278,29 @@ static int pick_root(msb_sandbox *sb, struct msb_paths *paths,
 		paths->rootfs = abs;
 		return 0;
 	} else {
+		/* Another architecture asked for: refused before pulling. */
+		struct msb_platform want, host;
+		if (opts->pull && opts->pull->platform) {
+			if ((rc = msb_platform_parse(&want,
+						     opts->pull->platform)) < 0)
+				return rc;
+			msb_platform_host(&host);
+			if (strcmp(want.os, host.os) ||
+			    strcmp(want.arch, host.arch)) {
+				char wp[64];
+				msb_platform_format(&want, wp, sizeof(wp));
+				return msb__error(
+					MSB_EINVAL, 0,
+					"image `%s` is %s; this host runs %s/%s guests only",
+					image, wp, host.os, host.arch);
+			}
+		}
 		rc = msb__image_resolve(&sb->image, paths->home, image,
 					opts->pull);
 	}
 	if (rc < 0)
+		return rc;
+	if ((rc = check_platform(sb->image)) < 0)
 		return rc;
 	const struct msb_image_config *c = &sb->image->cfg;
 	char *rootfs = strdup(sb->image->rootfs);

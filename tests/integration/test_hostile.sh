@@ -269,6 +269,28 @@ MSB_AGENT_TIMEOUT_MS=3000 LIMIT=20 expect "stall: cp fails" 1 m cp box:/etc/host
 contains "stall: cp says the agent did not answer" "$work/err" "did not answer"
 give_back "stall"
 
+# The same forged listings copied out as a tar (after the checks that
+# count lines of the supervisor's log, which these push out of its window).
+# forged_tar CASE TEXT SPEC...: the same, copied out as a tar to stdout:
+# must fail, quote TEXT, and no member of what was written is absolute or
+# has `..`.
+forged_tar() {
+	local case=$1 text=$2
+	shift 2
+	take "forged tar $case" -t 120 list /evil "$@"
+	expect "forged tar $case: cp - fails" 1 sh -c "\"$MSB\" cp box:/evil - >\"$work/d/$case.tar\""
+	one_line "forged tar $case" "$text"
+	if tar -tf "$work/d/$case.tar" 2>/dev/null | grep -qE '(^/|(^|/)\.\.(/|$))'; then
+		bad "forged tar $case: a member escapes: $(tar -tf "$work/d/$case.tar" 2>/dev/null | head -3)"
+	else
+		ok "forged tar $case: every member relative"
+	fi
+	give_back "forged tar $case"
+}
+forged_tar dotdot '`..`' 'd:0777:0:..'
+forged_tar parent '`../x`' 'f:0644:5:../x'
+forged_tar abs '`/abs`' 'f:0644:5:/abs'
+
 # --- the hostile volume goes over the volume's block device ---
 expect "volume: dd the image over its device" 0 m exec box -- sh -c '
 	dev=$(awk "\$2 == \"/v\" { print \$1 }" /proc/mounts)

@@ -75,6 +75,39 @@ contains "arm64 digest" "$work/out" "$IMG_MULTI_ARM64_DIGEST"
 expect "multi: unknown platform" 1 "$MSB" pull --platform linux/s390x "$R/multi:latest"
 contains "platform error" "$work/err" "linux/s390x"
 
+# --- platforms: stored per platform, another architecture refused at run ---
+host=$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
+expect "image ls" 0 "$MSB" image ls
+[ "$(grep -c "^$R/multi:latest " "$work/out")" = 2 ] &&
+	ok "multi: stored twice, once per platform" ||
+	bad "multi: per-platform entries: $(grep multi "$work/out")"
+contains "image ls: amd64 entry" "$work/out" "linux/amd64"
+contains "image ls: arm64 entry" "$work/out" "linux/arm64"
+expect "multi: the host platform still runs" 0 "$MSB" run --pull never "$R/multi:latest" -- cat /platform
+[ "$(cat "$work/out")" = "$host" ] && ok "host manifest after the arm64 pull" ||
+	bad "host manifest after the arm64 pull: $(cat "$work/out")"
+expect "multi: run --platform linux/arm64 refused" 125 "$MSB" run --platform linux/arm64 "$R/multi:latest" -- cat /platform
+contains "refusal names both platforms" "$work/err" "msb: image \`$R/multi:latest\` is linux/arm64; this host runs linux/$host guests only"
+"$src/tests/images/push.sh" "$images" "$REG_NOAUTH" multi:arm64 >>"$work/push.log" 2>&1 ||
+	bad "push multi:arm64"
+expect "single-platform arm64 image pulls" 0 "$MSB" pull "$R/multi:arm64"
+"$MSB" image ls >"$work/ls" 2>&1
+grep -q "^$R/multi:arm64 *linux/arm64 " "$work/ls" && ok "stored under its own platform, linux/arm64" ||
+	bad "multi:arm64 platform: $(grep multi:arm64 "$work/ls")"
+expect "single-platform arm64 image refused at run" 125 "$MSB" run --pull never "$R/multi:arm64" -- cat /platform
+contains "refusal message" "$work/err" "is linux/arm64; this host runs linux/$host guests only"
+[ "$(wc -l <"$work/err")" = 1 ] && ok "refusal is one line" || bad "refusal: $(cat "$work/err")"
+expect "pull --platform linux/amd64 of an arm64-only image" 1 "$MSB" pull --platform "linux/$host" "$R/multi:arm64"
+contains "mismatch named" "$work/err" "the image is linux/arm64, not linux/$host"
+for p in bogus linux linux/bogus bogus/amd64 linux/arm/v9 linux/amd64/; do
+	expect "pull --platform $p: usage error" 2 "$MSB" pull --platform "$p" "$R/multi:latest"
+	contains "pull --platform $p: message" "$work/err" "msb: invalid platform"
+	[ "$(wc -l <"$work/err")" = 1 ] && ok "one line" || bad "--platform $p: $(cat "$work/err")"
+done
+expect "run --platform bogus refused" 125 "$MSB" run --platform bogus "$R/multi:latest" -- true
+contains "run --platform bogus: message" "$work/err" "msb: invalid platform \`bogus\`"
+expect "x86_64 is read as amd64" 0 "$MSB" pull -q --platform "linux/$(uname -m)" "$R/multi:latest"
+
 expect "zstd layers" 0 "$MSB" run "$R/zstd:latest" -- cat /compression
 contains "zstd content" "$work/out" "zstd"
 

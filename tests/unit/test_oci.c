@@ -948,6 +948,96 @@ static void test_host_platform(void)
 	CHECK(arch != NULL);
 }
 
+/* Parse @s and format it again: the normal form, or NULL if refused. */
+static const char *platform_norm(const char *s)
+{
+	static char buf[64];
+	struct msb_platform p;
+
+	if (msb_platform_parse(&p, s) < 0)
+		return NULL;
+	msb_platform_format(&p, buf, sizeof(buf));
+	return buf;
+}
+
+static void test_platform_parse(void)
+{
+	struct msb_platform p, q;
+
+	CHECK_STR(platform_norm("linux/amd64"), "linux/amd64");
+	CHECK_STR(platform_norm("linux/arm64"), "linux/arm64");
+	CHECK_STR(platform_norm("linux/arm64/v8"), "linux/arm64/v8");
+	CHECK_STR(platform_norm("linux/arm64/v8.2"), "linux/arm64/v8.2");
+	CHECK_STR(platform_norm("linux/arm/v7"), "linux/arm/v7");
+	CHECK_STR(platform_norm("linux/amd64/v3"), "linux/amd64/v3");
+	CHECK_STR(platform_norm("linux/x86_64"), "linux/amd64");
+	CHECK_STR(platform_norm("linux/aarch64"), "linux/arm64");
+	CHECK_STR(platform_norm("windows/amd64"), "windows/amd64");
+	CHECK_STR(platform_norm("linux/s390x"), "linux/s390x");
+	CHECK_STR(platform_norm("linux/riscv64"), "linux/riscv64");
+
+	/* refused, with a message naming the input */
+	const char *bad[] = {
+		"",
+		"bogus",
+		"linux",
+		"linux/",
+		"/amd64",
+		"linux//v7",
+		"linux/amd64/",
+		"linux/amd64/v7/x",
+		"linux/bogus",
+		"bogus/amd64",
+		"Linux/amd64",
+		"linux/AMD64",
+		"linux/arm/v9",
+		"linux/arm64/v7",
+		"linux/amd64/v5",
+		"linux/386/v1",
+		"linux/arm64/v8.x",
+		"linux/arm64/v8.10x",
+		"linux/amd\x1b",
+		"linux/amd64 ",
+		"linux/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (platform_norm(bad[i]) != NULL)
+			fprintf(stderr, "accepted `%s`\n", bad[i]);
+		CHECK(platform_norm(bad[i]) == NULL);
+		CHECK(msb_last_error()->code == MSB_EINVAL);
+		CHECK(strstr(msb_last_error()->message, "invalid platform") !=
+		      NULL);
+		CHECK(!strchr(msb_last_error()->message, '\x1b'));
+	}
+	CHECK(msb_platform_parse(&p, NULL) == -MSB_EINVAL);
+	CHECK(msb_platform_parse(&p, "bogus") == -MSB_EINVAL);
+	CHECK(strstr(msb_last_error()->message, "`bogus`") != NULL);
+	CHECK(msb_platform_parse(&p, "linux/sparc") == -MSB_EINVAL);
+	CHECK(strstr(msb_last_error()->message,
+		     "unknown architecture `sparc`"));
+
+	/* matching: variants count only when both name one */
+	CHECK(msb_platform_parse(&p, "linux/arm64") == 0);
+	CHECK(msb_platform_parse(&q, "linux/arm64/v8") == 0);
+	CHECK(msb_platform_match(&p, &q));
+	CHECK(msb_platform_parse(&q, "linux/amd64") == 0);
+	CHECK(!msb_platform_match(&p, &q));
+	CHECK(msb_platform_parse(&p, "linux/arm/v6") == 0);
+	CHECK(msb_platform_parse(&q, "linux/arm/v7") == 0);
+	CHECK(!msb_platform_match(&p, &q));
+	CHECK(msb_platform_parse(&q, "linux/arm") == 0);
+	CHECK(msb_platform_match(&p, &q));
+	CHECK(msb_platform_parse(&q, "windows/arm/v6") == 0);
+	CHECK(!msb_platform_match(&p, &q));
+
+	/* the host's own platform parses, and matches itself */
+	msb_platform_host(&p);
+	char buf[64];
+	msb_platform_format(&p, buf, sizeof(buf));
+	CHECK(msb_platform_parse(&q, buf) == 0);
+	CHECK(msb_platform_match(&p, &q));
+}
+
 static void test_descriptor_clear(void)
 {
 	struct msb_descriptor d = {0};
@@ -978,6 +1068,7 @@ int main(void)
 	test_config_reject();
 	test_config_limits();
 	test_host_platform();
+	test_platform_parse();
 	test_descriptor_clear();
 	return check_summary("test_oci");
 }

@@ -52,6 +52,7 @@ void msb__image_free(msb_image *img)
 	free(img->digest);
 	free(img->config_digest);
 	free(img->rootfs);
+	free(img->platform);
 	msb_config_clear(&img->cfg);
 	free(img);
 }
@@ -83,11 +84,12 @@ static int db_record(const char *home, const msb_image *img)
 
 	if (rc < 0)
 		return rc;
-	if (sqlite3_prepare_v2(db,
-			       "INSERT OR REPLACE INTO images (reference, "
-			       "manifest_digest, config_digest, size, created, "
-			       "pulled_at) VALUES (?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		    db,
+		    "INSERT OR REPLACE INTO images (reference, "
+		    "manifest_digest, config_digest, size, created, "
+		    "pulled_at, platform) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		    -1, &st, NULL) != SQLITE_OK) {
 		rc = msb__error(MSB_ESYS, 0, "database: %s",
 				sqlite3_errmsg(db));
 		goto out;
@@ -101,40 +103,111 @@ static int db_record(const char *home, const msb_image *img)
 	else
 		sqlite3_bind_null(st, 5);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
-	if (sqlite3_step(st) != SQLITE_DONE)
+	sqlite3_bind_text(st, 7, img->platform ? img->platform : "", -1,
+			  SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = msb__error(MSB_ESYS, 0, "database: record `%s`: %s",
 				img->reference, sqlite3_errmsg(db));
+		goto out;
+	}
+	/* A row recorded before platforms is superseded by a pull that
+	 * knows its platform. */
+	sqlite3_finalize(st);
+	st = NULL;
+	if (img->platform && *img->platform &&
+	    sqlite3_prepare_v2(db,
+			       "DELETE FROM images WHERE reference = ? AND "
+			       "platform = ''",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, img->reference, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+	}
 out:
 	sqlite3_finalize(st);
 	msb__db_close(db);
 	return rc;
 }
 
-/* Find @reference: fills digest, config_digest, size. 0, or ENOTFOUND. */
-static int db_lookup(const char *home, const char *reference, msb_image *img)
+int msb__image_platform(const msb_image *img, struct msb_platform *out)
+{
+	char buf[64];
+
+	if (img->cfg.os && img->cfg.arch) {
+		snprintf(buf, sizeof(buf), "%s/%s%s%s", img->cfg.os,
+			 img->cfg.arch, img->cfg.variant ? "/" : "",
+			 img->cfg.variant ? img->cfg.variant : "");
+		if (msb_platform_parse(out, buf) == 0)
+			return 0;
+	}
+	msb__error_clear();
+	if (img->platform && *img->platform &&
+	    msb_platform_parse(out, img->platform) == 0)
+		return 0;
+	msb__error_clear();
+	return -MSB_ENOTFOUND;
+}
+
+/* The stored row of @reference for @want (image.h). */
+int msb__image_db_lookup(const char *home, const char *reference,
+			 const struct msb_platform *want, msb_image *img,
+			 char *others, size_t otherslen)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
-	int rc = msb__db_open(&db, home);
+	int rc = msb__db_open(&db, home), best = 0;
+	char wanted[64] = "";
 
+	if (others && otherslen)
+		*others = '\0';
 	if (rc < 0)
 		return rc;
+	if (want)
+		msb_platform_format(want, wanted, sizeof(wanted));
 	rc = -MSB_ENOTFOUND;
 	if (sqlite3_prepare_v2(db,
-			       "SELECT manifest_digest, config_digest, size "
-			       "FROM images WHERE reference = ?",
+			       "SELECT manifest_digest, config_digest, size, "
+			       "platform FROM images WHERE reference = ? "
+			       "ORDER BY platform",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, reference, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *pf =
+				(const char *)sqlite3_column_text(st, 3);
+			struct msb_platform p;
+			int score = 0;
+			if (!pf)
+				pf = "";
+			if (!want || !strcmp(pf, wanted))
+				score = 3;
+			else if (!*pf)
+				score = 1;
+			else if (msb_platform_parse(&p, pf) == 0 &&
+				 msb_platform_match(&p, want))
+				score = 2;
+			msb__error_clear();
+			if (!score && others && *pf) {
+				size_t l = strlen(others);
+				snprintf(others + l, otherslen - l, "%s%s",
+					 l ? ", " : "", pf);
+			}
+			if (score <= best)
+				continue;
+			best = score;
+			free(img->digest);
+			free(img->config_digest);
+			free(img->platform);
 			img->digest = strdup(
 				(const char *)sqlite3_column_text(st, 0));
 			img->config_digest = strdup(
 				(const char *)sqlite3_column_text(st, 1));
+			img->platform = strdup(pf);
 			img->size = (uint64_t)sqlite3_column_int64(st, 2);
-			rc = img->digest && img->config_digest
+			rc = img->digest && img->config_digest && img->platform
 				     ? 0
 				     : msb__error(MSB_ENOMEM, ENOMEM,
 						  "out of memory");
+			if (rc < 0)
+				break;
 		}
 	}
 	sqlite3_finalize(st);
@@ -236,7 +309,9 @@ static int load_manifest(struct msb_store *store, const char *digest,
 
 /* A stored image by canonical reference, its root disk rebuilt if gone. */
 static int load_stored(msb_image **out, const char *home,
-		       struct msb_store *store, const char *canonical)
+		       struct msb_store *store, const char *canonical,
+		       const struct msb_platform *want, char *others,
+		       size_t otherslen)
 {
 	msb_image *img = calloc(1, sizeof(*img));
 	struct msb_manifest m = {0};
@@ -246,7 +321,8 @@ static int load_stored(msb_image **out, const char *home,
 		msb__image_free(img);
 		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	}
-	if ((rc = db_lookup(home, canonical, img)) < 0 ||
+	if ((rc = msb__image_db_lookup(home, canonical, want, img, others,
+				       otherslen)) < 0 ||
 	    (rc = load_config(store, img)) < 0)
 		goto fail;
 	if (!(img->rootfs = rootfs_path(home, img->digest))) {
@@ -339,37 +415,9 @@ static int fetch_layers(struct fetch_job *j)
 	return 0;
 }
 
-static int parse_platform(const char *p, char **os, char **arch, char **variant)
-{
-	*os = *arch = *variant = NULL;
-	if (!p)
-		return 0;
-	char *copy = strdup(p);
-	if (!copy)
-		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
-	char *a = strchr(copy, '/');
-	char *v = a ? strchr(a + 1, '/') : NULL;
-	if (!a || a == copy || !a[1] || (v && (v == a + 1 || !v[1]))) {
-		free(copy);
-		return msb__error(
-			MSB_EINVAL, 0,
-			"invalid platform `%s`: expected os/arch[/variant]", p);
-	}
-	*a = '\0';
-	if (v)
-		*v = '\0';
-	*os = strdup(copy);
-	*arch = strdup(a + 1);
-	*variant = v ? strdup(v + 1) : NULL;
-	free(copy);
-	if (!*os || !*arch || (v && !*variant))
-		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
-	return 0;
-}
-
 /* Resolve the reference to a manifest (through an index if needed). */
 static int get_manifest(struct msb_registry *reg, const struct msb_ref *ref,
-			const char *canonical, const msb_pull_options *opts,
+			const char *canonical, const struct msb_platform *want,
 			struct msb_store *store, struct msb_buf *body,
 			char **digest)
 {
@@ -389,50 +437,67 @@ static int get_manifest(struct msb_registry *reg, const struct msb_ref *ref,
 			canonical, ct ? ct : "(none)");
 
 	struct msb_index ix = {0};
-	_cleanup_free_ char *os = NULL, *arch = NULL, *variant = NULL;
-	const char *hos, *harch, *hvariant;
 	if ((rc = msb_index_parse(&ix, body->data, body->len)) < 0)
 		return rc;
-	if ((rc = parse_platform(opts ? opts->platform : NULL, &os, &arch,
-				 &variant)) < 0) {
-		msb_index_clear(&ix);
-		return rc;
-	}
-	msb_host_platform(&hos, &harch, &hvariant);
-	const char *wos = os ? os : hos, *warch = arch ? arch : harch;
-	const char *wvar = os ? variant : hvariant;
 	const struct msb_descriptor *d =
-		msb_index_select(&ix, wos, warch, wvar);
+		msb_index_select(&ix, want->os, want->arch,
+				 *want->variant ? want->variant : NULL);
 	if (!d) {
+		char wp[64];
 		msb_index_clear(&ix);
+		msb_platform_format(want, wp, sizeof(wp));
 		return msb__error(
 			MSB_ENOTFOUND, 0,
-			"pull `%s`: the image has no variant for platform %s/%s%s%s",
-			canonical, wos, warch, wvar ? "/" : "",
-			wvar ? wvar : "");
+			"pull `%s`: the image has no variant for platform %s",
+			canonical, wp);
 	}
-	_cleanup_free_ char *want = strdup(d->digest);
+	_cleanup_free_ char *pick = strdup(d->digest);
 	msb_index_clear(&ix);
-	if (!want)
+	if (!pick)
 		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	free(*digest);
 	*digest = NULL;
 	free(ct);
 	ct = NULL;
 	msb_buf_reset(body);
-	if ((rc = msb_registry_manifest(reg, want, body, &ct, digest)) < 0)
+	if ((rc = msb_registry_manifest(reg, pick, body, &ct, digest)) < 0)
 		return rc;
 	if (msb_doc_kind(ct, body->data, body->len) != MSB_DOC_MANIFEST)
 		return msb__error(
 			MSB_EPROTO, 0,
 			"pull `%s`: platform entry `%s` is not an image manifest",
-			canonical, want);
+			canonical, pick);
 	return msb_store_put(store, *digest, body->data, body->len);
+}
+
+/*
+ * The platform @img is stored under: its config's, else @want. An image
+ * that is not the platform asked for (@explicit) is refused.
+ */
+static int set_platform(msb_image *img, const struct msb_platform *want,
+			bool explicit, const char *canonical)
+{
+	struct msb_platform p;
+	char buf[64], wp[64];
+
+	if (msb__image_platform(img, &p) < 0)
+		p = *want;
+	msb_platform_format(&p, buf, sizeof(buf));
+	msb_platform_format(want, wp, sizeof(wp));
+	if (explicit && !msb_platform_match(&p, want))
+		return msb__error(MSB_ENOTFOUND, 0,
+				  "pull `%s`: the image is %s, not %s",
+				  canonical, buf, wp);
+	free(img->platform);
+	if (!(img->platform = strdup(buf)))
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	return 0;
 }
 
 static int pull_remote(msb_image **out, const char *home,
 		       struct msb_store *store, const struct msb_ref *ref,
-		       const char *canonical, const msb_pull_options *opts)
+		       const char *canonical, const msb_pull_options *opts,
+		       const struct msb_platform *want)
 {
 	struct msb_registry_opts ro = {
 		.username = opts ? opts->username : NULL,
@@ -450,7 +515,7 @@ static int pull_remote(msb_image **out, const char *home,
 		goto out;
 	}
 	if ((rc = msb_registry_open(&reg, ref, &ro)) < 0 ||
-	    (rc = get_manifest(reg, ref, canonical, opts, store, &body,
+	    (rc = get_manifest(reg, ref, canonical, want, store, &body,
 			       &img->digest)) < 0 ||
 	    (rc = msb_manifest_parse(&m, body.data, body.len)) < 0)
 		goto out;
@@ -480,6 +545,9 @@ static int pull_remote(msb_image **out, const char *home,
 			canonical, img->cfg.ndiff_ids, m.nlayers);
 		goto out;
 	}
+	if ((rc = set_platform(img, want, opts && opts->platform, canonical)) <
+	    0)
+		goto out;
 	struct fetch_job job = {
 		.store = store,
 		.reg = reg,
@@ -518,6 +586,13 @@ int msb__image_resolve(msb_image **out, const char *home, const char *reference,
 	if (policy > MSB_PULL_NEVER)
 		return msb__error(MSB_EINVAL, 0, "invalid pull policy %d",
 				  (int)policy);
+	struct msb_platform want;
+	if (opts && opts->platform) {
+		if ((rc = msb_platform_parse(&want, opts->platform)) < 0)
+			return rc;
+	} else {
+		msb_platform_host(&want);
+	}
 	if ((rc = msb_ref_parse(&ref, reference)) < 0)
 		return rc;
 	if (!(canonical = msb_ref_format(&ref))) {
@@ -527,9 +602,23 @@ int msb__image_resolve(msb_image **out, const char *home, const char *reference,
 	if ((rc = msb_store_open(&store, home)) < 0)
 		goto out;
 	if (policy != MSB_PULL_ALWAYS) {
-		rc = load_stored(out, home, &store, canonical);
+		char others[256], wp[64];
+		rc = load_stored(out, home, &store, canonical, &want, others,
+				 sizeof(others));
+		/* Never pull, no platform named, only others stored: that
+		 * image (a sandbox then names its platform in refusing it). */
+		if (rc == -MSB_ENOTFOUND && policy == MSB_PULL_NEVER &&
+		    *others && !(opts && opts->platform))
+			rc = load_stored(out, home, &store, canonical, NULL,
+					 NULL, 0);
 		if (rc != -MSB_ENOTFOUND || policy == MSB_PULL_NEVER) {
-			if (rc == -MSB_ENOTFOUND)
+			msb_platform_format(&want, wp, sizeof(wp));
+			if (rc == -MSB_ENOTFOUND && *others)
+				rc = msb__error(
+					MSB_ENOTFOUND, 0,
+					"image `%s` is stored for %s, not %s, and the pull policy is never: pull it with --platform %s",
+					canonical, others, wp, wp);
+			else if (rc == -MSB_ENOTFOUND)
 				rc = msb__error(
 					MSB_ENOTFOUND, 0,
 					"image `%s` is not stored and the pull policy is never: pull it first",
@@ -537,7 +626,7 @@ int msb__image_resolve(msb_image **out, const char *home, const char *reference,
 			goto out;
 		}
 	}
-	rc = pull_remote(out, home, &store, &ref, canonical, opts);
+	rc = pull_remote(out, home, &store, &ref, canonical, opts, &want);
 out:
 	msb_store_close(&store);
 	msb_ref_clear(&ref);
@@ -651,7 +740,10 @@ static int import_layout(const char *home, struct msb_store *store,
 					256u << 20);
 		img->size += m.layers[i].size;
 	}
+	struct msb_platform host;
+	msb_platform_host(&host);
 	if (rc < 0 || (rc = load_config(store, img)) < 0 ||
+	    (rc = set_platform(img, &host, false, canonical)) < 0 ||
 	    (rc = build_rootfs(home, store, img, &m)) < 0)
 		goto out;
 	rc = db_record(home, img);
@@ -671,11 +763,12 @@ int msb__image_default(msb_image **out, const char *home, const char *layout)
 	*out = NULL;
 	if ((rc = msb_store_open(&store, home)) < 0)
 		return rc;
-	rc = load_stored(out, home, &store, MSB_DEFAULT_IMAGE);
+	rc = load_stored(out, home, &store, MSB_DEFAULT_IMAGE, NULL, NULL, 0);
 	if (rc == -MSB_ENOTFOUND) {
 		rc = import_layout(home, &store, layout, MSB_DEFAULT_IMAGE);
 		if (rc == 0)
-			rc = load_stored(out, home, &store, MSB_DEFAULT_IMAGE);
+			rc = load_stored(out, home, &store, MSB_DEFAULT_IMAGE,
+					 NULL, NULL, 0);
 	}
 	msb_store_close(&store);
 	return rc;
@@ -733,8 +826,9 @@ EXPORT int msb_image_list(msb_image ***out, size_t *count)
 	    (rc = msb__db_open(&db, paths.home)) < 0)
 		goto out;
 	if (sqlite3_prepare_v2(
-		    db, "SELECT reference FROM images ORDER BY reference", -1,
-		    &st, NULL) != SQLITE_OK) {
+		    db,
+		    "SELECT reference, platform FROM images ORDER BY reference, platform",
+		    -1, &st, NULL) != SQLITE_OK) {
 		rc = msb__error(MSB_ESYS, 0, "database: %s",
 				sqlite3_errmsg(db));
 		goto out;
@@ -752,7 +846,11 @@ EXPORT int msb_image_list(msb_image ***out, size_t *count)
 		}
 		list = grown;
 		list[n++] = img;
-		if (db_lookup(paths.home, r, img) == 0)
+		struct msb_platform p;
+		const char *pf = (const char *)sqlite3_column_text(st, 1);
+		bool any = !pf || !*pf || msb_platform_parse(&p, pf) < 0;
+		if (msb__image_db_lookup(paths.home, r, any ? NULL : &p, img,
+					 NULL, 0) == 0)
 			load_config(&store, img);
 		img->rootfs =
 			rootfs_path(paths.home, img->digest ? img->digest : "");
@@ -836,7 +934,8 @@ EXPORT int msb_image_remove(const char *reference)
 		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = db_lookup(paths.home, canonical, &tmp)) < 0) {
+	if ((rc = msb__image_db_lookup(paths.home, canonical, NULL, &tmp, NULL,
+				       0)) < 0) {
 		if (rc == -MSB_ENOTFOUND)
 			rc = msb__error(MSB_ENOTFOUND, 0,
 					"image `%s` is not stored", canonical);
@@ -871,6 +970,7 @@ EXPORT int msb_image_remove(const char *reference)
 out:
 	free(tmp.digest);
 	free(tmp.config_digest);
+	free(tmp.platform);
 	sqlite3_finalize(st);
 	msb__db_close(db);
 	msb_ref_clear(&ref);
@@ -1029,6 +1129,24 @@ EXPORT const char *msb_image_created(const msb_image *img)
 	return img ? img->cfg.created : NULL;
 }
 
+EXPORT const char *msb_image_platform(const msb_image *img)
+{
+	return img ? img->platform : NULL;
+}
+
+EXPORT int msb_image_platform_parse(const char *platform, char *out, size_t len)
+{
+	struct msb_platform p;
+	int rc;
+
+	msb__error_clear();
+	if ((rc = msb_platform_parse(&p, platform)) < 0)
+		return rc;
+	if (out && len)
+		msb_platform_format(&p, out, len);
+	return 0;
+}
+
 EXPORT uint64_t msb_image_size(const msb_image *img)
 {
 	return img ? img->size : 0;
@@ -1079,11 +1197,11 @@ EXPORT char *msb_image_inspect_json(const msb_image *img)
 		return NULL;
 	const struct msb_image_config *c = &img->cfg;
 	json_t *o = json_pack(
-		"{s:s?, s:s?, s:s?, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:s?}",
-		"reference", img->reference, "digest", img->digest,
-		"config_digest", img->config_digest, "size",
-		(json_int_t)img->size, "created", c->created, "os", c->os,
-		"architecture", c->arch, "variant", c->variant, "rootfs",
+		"{s:s?, s:s?, s:s?, s:s?, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:s?}",
+		"reference", img->reference, "platform", img->platform,
+		"digest", img->digest, "config_digest", img->config_digest,
+		"size", (json_int_t)img->size, "created", c->created, "os",
+		c->os, "architecture", c->arch, "variant", c->variant, "rootfs",
 		img->rootfs, "env", strv_json(c->env), "entrypoint",
 		strv_json(c->entrypoint), "cmd", strv_json(c->cmd), "workdir",
 		c->workdir, "user", c->user);

@@ -708,3 +708,134 @@ void msb_config_clear(struct msb_image_config *c)
 	strv_free(c->diff_ids);
 	memset(c, 0, sizeof(*c));
 }
+
+/* ---- platforms ------------------------------------------------------ */
+
+/* The values of the OCI image index specification (platform.os and
+ * platform.architecture: Go's GOOS and GOARCH). */
+static const char *const known_os[] = {
+	"aix",     "android", "darwin",  "dragonfly", "freebsd", "hurd",
+	"illumos", "ios",     "js",      "linux",     "nacl",    "netbsd",
+	"openbsd", "plan9",   "solaris", "wasip1",    "windows", "zos",
+};
+
+static const char *const known_arch[] = {
+	"386",     "amd64",   "amd64p32", "arm",    "arm64",
+	"loong64", "mips",    "mipsle",   "mips64", "mips64le",
+	"ppc64",   "ppc64le", "riscv64",  "s390x",  "wasm",
+};
+
+static bool in_list(const char *const *list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], s))
+			return true;
+	return false;
+}
+
+/* Is @v a variant of @arch: arm v5-v8, arm64 v8[.N] or v9[.N], amd64
+ * v1-v4 (the GOARM, GOARM64 and GOAMD64 levels). */
+static bool variant_known(const char *arch, const char *v)
+{
+	if (!strcmp(arch, "arm"))
+		return !strcmp(v, "v5") || !strcmp(v, "v6") ||
+		       !strcmp(v, "v7") || !strcmp(v, "v8");
+	if (!strcmp(arch, "amd64"))
+		return !strcmp(v, "v1") || !strcmp(v, "v2") ||
+		       !strcmp(v, "v3") || !strcmp(v, "v4");
+	if (!strcmp(arch, "arm64")) {
+		if (strcmp(v, "v8") && strcmp(v, "v9") &&
+		    strncmp(v, "v8.", 3) && strncmp(v, "v9.", 3))
+			return false;
+		if (!v[2])
+			return true;
+		return v[3] >= '0' && v[3] <= '9' &&
+		       (!v[4] || (v[4] == '0' && v[3] == '1' && !v[5]));
+	}
+	return false;
+}
+
+int msb_platform_parse(struct msb_platform *out, const char *s)
+{
+	char buf[64], shown[64];
+	char *os, *arch, *variant;
+
+	memset(out, 0, sizeof(*out));
+	if (!s || !*s)
+		return msb__error(
+			MSB_EINVAL, 0,
+			"invalid platform ``: expected os/arch[/variant]");
+	if (strlen(s) >= sizeof(buf))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid platform: longer than %zu bytes",
+				  sizeof(buf) - 1);
+	snprintf(buf, sizeof(buf), "%s", s);
+	msb_printable(buf);
+	snprintf(shown, sizeof(shown), "%s", buf);
+	os = buf;
+	arch = strchr(os, '/');
+	if (arch)
+		*arch++ = '\0';
+	variant = arch ? strchr(arch, '/') : NULL;
+	if (variant)
+		*variant++ = '\0';
+	if (!arch || !*os || !*arch || (variant && !*variant) ||
+	    (variant && strchr(variant, '/')))
+		return msb__error(
+			MSB_EINVAL, 0,
+			"invalid platform `%s`: expected os/arch[/variant]",
+			shown);
+	if (!strcmp(arch, "x86_64") || !strcmp(arch, "x86-64"))
+		arch = "amd64";
+	else if (!strcmp(arch, "aarch64"))
+		arch = "arm64";
+	if (!in_list(known_os, ARRAY_SIZE(known_os), os))
+		return msb__error(
+			MSB_EINVAL, 0,
+			"invalid platform `%s`: unknown os `%s` (for example linux)",
+			shown, os);
+	if (!in_list(known_arch, ARRAY_SIZE(known_arch), arch))
+		return msb__error(
+			MSB_EINVAL, 0,
+			"invalid platform `%s`: unknown architecture `%s` (for example amd64, arm64)",
+			shown, arch);
+	if (variant && !variant_known(arch, variant))
+		return msb__error(
+			MSB_EINVAL, 0,
+			"invalid platform `%s`: unknown variant `%s` of %s",
+			shown, variant, arch);
+	snprintf(out->os, sizeof(out->os), "%.15s", os);
+	snprintf(out->arch, sizeof(out->arch), "%.15s", arch);
+	snprintf(out->variant, sizeof(out->variant), "%.15s",
+		 variant ? variant : "");
+	return 0;
+}
+
+void msb_platform_host(struct msb_platform *out)
+{
+	const char *os, *arch, *variant;
+
+	msb_host_platform(&os, &arch, &variant);
+	memset(out, 0, sizeof(*out));
+	snprintf(out->os, sizeof(out->os), "%s", os);
+	snprintf(out->arch, sizeof(out->arch), "%s", arch);
+	snprintf(out->variant, sizeof(out->variant), "%s",
+		 variant ? variant : "");
+}
+
+void msb_platform_format(const struct msb_platform *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s%s%s", p->os, p->arch, *p->variant ? "/" : "",
+		 p->variant);
+}
+
+bool msb_platform_match(const struct msb_platform *a,
+			const struct msb_platform *b)
+{
+	if (strcmp(a->os, b->os) || strcmp(a->arch, b->arch))
+		return false;
+	if (!*a->variant || !*b->variant)
+		return true;
+	return !strcmp(norm_variant(a->arch, a->variant),
+		       norm_variant(b->arch, b->variant));
+}

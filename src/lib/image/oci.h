@@ -101,6 +101,31 @@ const struct msb_descriptor *msb_index_select(const struct msb_index *ix,
 void msb_host_platform(const char **os, const char **arch,
 		       const char **variant);
 
+/* A platform, os/arch[/variant], each part one of OCI's known values. */
+struct msb_platform {
+	char os[16];
+	char arch[16];
+	char variant[16]; /* "" if none */
+};
+
+/*
+ * msb_platform_parse() - parse "os/arch[/variant]" into @out. The os and
+ * the architecture must be values the OCI image index specification lists
+ * (the Go GOOS/GOARCH values); "x86_64" and "aarch64" are read as "amd64"
+ * and "arm64". The variant must be one known for the architecture (arm:
+ * v5-v8; arm64: v8, v8.N, v9, v9.N; amd64: v1-v4). Return 0, or
+ * -MSB_EINVAL ("invalid platform `…`: …").
+ */
+int msb_platform_parse(struct msb_platform *out, const char *s);
+/* The host platform (msb_host_platform()) as a struct. */
+void msb_platform_host(struct msb_platform *out);
+/* "os/arch[/variant]" into @buf (always terminated). */
+void msb_platform_format(const struct msb_platform *p, char *buf, size_t len);
+/* Same os and architecture, and same variant when both name one (arm64:
+ * none means v8). */
+bool msb_platform_match(const struct msb_platform *a,
+			const struct msb_platform *b);
+
 /* "sha256:" + 64 lowercase hex (or "sha512:" + 128). */
 bool msb_digest_valid(const char *d);
 
