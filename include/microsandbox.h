@@ -496,7 +496,7 @@ typedef struct msb_exec_output msb_exec_output;
 typedef int (*msb_output_fn)(int stream, const void *data, size_t len,
 			     void *userdata);
 
-#define MSB_EXEC_OPTIONS_VERSION 1
+#define MSB_EXEC_OPTIONS_VERSION 2
 
 typedef struct msb_exec_options {
 	unsigned int version; /* MSB_EXEC_OPTIONS_VERSION */
@@ -548,12 +548,21 @@ typedef struct msb_exec_options {
 	 */
 	int tty;
 	unsigned int rows, cols;
+	/*
+	 * Since version 2. The command's result comes when it exits;
+	 * processes it started in the background keep running in the
+	 * sandbox (their output is read for a short while, then the streams
+	 * close). Non-zero: kill what is left of the command's process group
+	 * (SIGKILL) when it exits instead. A process that made a session of
+	 * its own (setsid) is not in the group.
+	 */
+	int kill_group;
 } msb_exec_options;
 
 #define MSB_EXEC_OPTIONS_INIT                                                  \
 	{                                                                      \
 		MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0,     \
-			NULL, 0, -1, NULL, 0, 0, 0                             \
+			NULL, 0, -1, NULL, 0, 0, 0, 0                          \
 	}
 
 /*

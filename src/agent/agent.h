@@ -21,6 +21,19 @@
 #define AGENT_PORT_BACKOFF_MS 50       /* retry a disconnected port */
 #define AGENT_PORT_READ_MAX (1u << 20) /* port bytes per loop iteration */
 
+/*
+ * Output of a command's descendants after the command exited: read for
+ * AGENT_DRAIN_MS, then the streams close (EXITED). What the command wrote
+ * itself is in the pipe when it is reaped and is read whatever the time;
+ * the window only lets a descendant's last words racing the exit through
+ * (`cmd & echo done`), while a background server holding stdout costs no
+ * more than this. Beyond it, bytes still in the pipe are read for at most
+ * AGENT_DRAIN_MAX_MS (a host short of credit, a loaded guest), so a
+ * descendant that writes forever cannot hold the result.
+ */
+#define AGENT_DRAIN_MS 200
+#define AGENT_DRAIN_MAX_MS 2000
+
 #define AGENT_MAX_MOUNTS 64 /* mounts a hello may ask for */
 #define AGENT_MAX_FS 256    /* concurrent fs read, list and write streams */
 #define AGENT_FS_DEAD 64    /* failed uploads whose late data is dropped */
@@ -36,6 +49,8 @@ struct proc {
 	int err_fd;  /* read end of its stderr pipe, -1 after EOF */
 	bool reaped; /* waitpid() returned its status */
 	int status;
+	uint64_t reaped_ms;  /* now_ms() when reaped: drain from then */
+	bool kill_group;     /* MSB_EXEC_KILL_GROUP: SIGKILL the group then */
 	int in_fd;           /* write end of its stdin pipe, or -1 */
 	struct msb_buf in_q; /* STDIN data not yet written to in_fd */
 	bool in_eof;         /* the host closed stdin: close in_fd when empty */
@@ -112,6 +127,7 @@ struct proc *proc_find(struct agent *a, uint32_t stream);
 void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err);
 bool procs_reap(struct agent *a);
 void procs_finish(struct agent *a);
+int procs_drain_timeout(const struct agent *a, uint64_t now);
 void proc_stdin(struct agent *a, struct proc *p, const struct msb_msg *m,
 		bool end);
 void proc_write_stdin(struct agent *a, struct proc *p);

@@ -13,9 +13,16 @@
  *
  * The child runs in its own session and process group (setsid), so a
  * signal request reaches it and everything it forked. Its stdin is
- * /dev/null, stdout and stderr are pipes the loop reads in chunks. The
- * stream ends with EXITED once the child has been reaped and both pipes
- * have reached end of file, so no output is lost and EXITED is last.
+ * /dev/null, stdout and stderr are pipes the loop reads in chunks.
+ *
+ * The result belongs to the command, not to its descendants: once the
+ * child is reaped, the pipes are drained (AGENT_DRAIN_MS for late output,
+ * and what is already in them, bounded by AGENT_DRAIN_MAX_MS) and closed,
+ * and the stream ends with EXITED, last. A background process that still
+ * holds the pipes (`server &`) then gets EPIPE or SIGPIPE if it writes,
+ * and keeps running in the session it shares with the exited command,
+ * as with `docker exec` and nohup; MSB_EXEC_KILL_GROUP asks for the
+ * group to be killed when the command exits instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -663,6 +670,8 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 
 	p->stream = stream;
 	p->pid = pid;
+	p->kill_group = m->has & MSB_HAS(MSB_FLD_FLAGS) &&
+			m->flags & MSB_EXEC_KILL_GROUP;
 	p->out_credit = MSB_WINDOW;
 	if (sp.tty) {
 		/* One descriptor both ways; stdin gets its own, so that
@@ -798,28 +807,84 @@ bool procs_reap(struct agent *a)
 			if (p->pid == pid && !p->reaped) {
 				p->reaped = true;
 				p->status = status;
+				p->reaped_ms = now_ms();
+				/* The group outlives its leader while members
+				 * remain, so its id is not reused yet. */
+				if (p->kill_group && kill(-pid, SIGKILL) < 0 &&
+				    errno != ESRCH)
+					agent_log("kill process group %d: %m",
+						  pid);
 				break;
 			}
 		}
 	}
 }
 
+/* Bytes waiting in a pipe or terminal (0 for a closed descriptor). */
+static int fd_pending(int fd)
+{
+	int n = 0;
+
+	if (fd < 0 || ioctl(fd, FIONREAD, &n) < 0)
+		return 0;
+	return n;
+}
+
+/* Whether @p's output is done: both at end of file, or drained. */
+static bool proc_drained(const struct proc *p, uint64_t now)
+{
+	if (p->out_fd < 0 && p->err_fd < 0)
+		return true;
+	if (now < p->reaped_ms + AGENT_DRAIN_MS)
+		return false;
+	if (now >= p->reaped_ms + AGENT_DRAIN_MAX_MS)
+		return true;
+	return !fd_pending(p->out_fd) && !fd_pending(p->err_fd);
+}
+
+/*
+ * procs_drain_timeout() - milliseconds until a reaped process's drain
+ * window needs a look, or -1 if none is draining.
+ */
+int procs_drain_timeout(const struct agent *a, uint64_t now)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < a->nprocs; i++) {
+		const struct proc *p = a->procs[i];
+		uint64_t due = p->reaped_ms + AGENT_DRAIN_MS;
+		int t;
+
+		if (!p->reaped || (p->out_fd < 0 && p->err_fd < 0))
+			continue;
+		/* Past the window with bytes left: look again soon. */
+		t = now >= due ? 10 : (int)(due - now);
+		if (best < 0 || t < best)
+			best = t;
+	}
+	return best;
+}
+
 /*
  * procs_finish() - end the streams whose process was reaped and whose
- * pipes are both at end of file: EXITED (END), then forget them.
+ * output is drained (proc_drained()): close the pipes, EXITED (END), then
+ * forget them.
  */
 void procs_finish(struct agent *a)
 {
+	uint64_t now = now_ms();
 	size_t i = 0;
 
 	while (i < a->nprocs) {
 		struct proc *p = a->procs[i];
 		struct msb_msg m = {.type = MSB_MSG_EXITED};
 
-		if (!p->reaped || p->out_fd >= 0 || p->err_fd >= 0) {
+		if (!p->reaped || !proc_drained(p, now)) {
 			i++;
 			continue;
 		}
+		close_fd(&p->out_fd);
+		close_fd(&p->err_fd);
 		if (WIFSIGNALED(p->status)) {
 			m.has = MSB_HAS(MSB_FLD_SIG);
 			m.sig = WTERMSIG(p->status);

@@ -618,6 +618,10 @@ void agent_loop(struct agent *a)
 		} else {
 			timeout = (int)(a->port_retry - now);
 		}
+		/* Exited commands whose output is draining. */
+		r = procs_drain_timeout(a, now);
+		if (r >= 0 && (timeout < 0 || r < timeout))
+			timeout = r;
 		/* Files to read: look at the descriptors, do not wait. */
 		if (!a->throttled && fs_pending(a))
 			timeout = 0;

@@ -46,7 +46,8 @@ static const struct rule rules[MSB_MSG__COUNT] = {
 			  .required = F(ARGV),
 			  .cstrings = F(ARGV) | F(ENV) | F(CWD) | F(USER) |
 				      F(RLIMITS),
-			  .flag_bits = MSB_EXEC_STDIN | MSB_EXEC_TTY},
+			  .flag_bits = MSB_EXEC_STDIN | MSB_EXEC_TTY |
+				       MSB_EXEC_KILL_GROUP},
 	[MSB_MSG_STDIN] = {0},
 	[MSB_MSG_SIGNAL] = {.required = F(SIG)},
 	[MSB_MSG_RESIZE] = {.required = F(ROWS) | F(COLS)},

@@ -292,6 +292,9 @@ enum msb_exec_flags {
 				     process its session leader; its output
 				     comes as STDOUT; STDIN END sends EOF
 				     (^D) */
+	MSB_EXEC_KILL_GROUP = 1u << 2, /* when the command exits, SIGKILL
+					  what is left of its process group
+					  (else descendants keep running) */
 };
 
 /* MSB_FLD_FLAGS bits of fs requests. */

@@ -219,6 +219,11 @@ static void agent_seeds(const char *agent_dir)
 		.rows = 24,
 		.cols = 80};
 	seed("exec-tty-rlimits", 1, MSB_F_START, &m);
+	m.flags = MSB_EXEC_KILL_GROUP;
+	seed("exec-kill-group", 1, MSB_F_START, &m);
+	m.flags = 1u << 7;
+	seed("bad-exec-flags", 1, MSB_F_START, &m);
+	m.flags = MSB_EXEC_STDIN | MSB_EXEC_TTY;
 	seed("bad-exec-no-start", 1, 0, &m);
 	m.rlimits.v = rl_bad;
 	seed("bad-exec-rlimit", 1, MSB_F_START, &m);
