@@ -32,6 +32,12 @@ int cmd_cp(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
+/* cmd_procs.c: the agent's process table. */
+int cmd_ps(int argc, char **argv);
+int cmd_proc_kill(int argc, char **argv);
+int cmd_proc_logs(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cli_parse_signal(const char *s);
 
 struct msb_exec_output;
 /* msb's exit status for an exec: the command's, 128+signal, or 124-127
