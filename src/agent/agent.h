@@ -173,13 +173,28 @@ void proc_table_init(struct proc *p, char *const *argv, uint32_t xflags,
 int procs_make_room(struct agent *a, bool detached, const char **why);
 void procs_trim(struct agent *a);
 uint32_t proc_peer(const struct proc *p);
-void ring_put(struct proc_ring *r, bool is_err, const uint8_t *d, size_t n);
 void procs_pump(struct agent *a);
 void proc_list(struct agent *a, uint32_t stream);
 void proc_signal(struct agent *a, uint32_t stream, const struct msb_msg *m);
 void proc_attach(struct agent *a, uint32_t stream, const struct msb_msg *m);
 void proc_detach(struct agent *a, struct proc *p);
 void proc_free(struct proc *p);
+
+/* ring.c: the output ring (pure). */
+/*
+ * ring_put() - append @n bytes of output of stdout or stderr (@is_err),
+ * cut into records of at most AGENT_RING_REC, dropping the oldest records
+ * for room. Return: 0, or -1 without memory for the ring (dropped).
+ */
+int ring_put(struct proc_ring *r, bool is_err, const uint8_t *d, size_t n);
+/*
+ * ring_get() - the record at *@cur (moved up to the oldest kept if it was
+ * dropped) into @out, if its data fits in @max bytes; advance *@cur.
+ * Return: its length, or 0 (none yet, or larger than @max).
+ */
+size_t ring_get(const struct proc_ring *r, uint64_t *cur, size_t max,
+		bool *is_err, uint8_t *out);
+void ring_free(struct proc_ring *r);
 
 /* fs.c: guest filesystem requests. */
 void fs_request(struct agent *a, uint32_t stream, uint8_t flags,

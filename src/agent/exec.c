@@ -796,7 +796,13 @@ void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err)
 		return;
 	}
 	if (p->detached) {
-		ring_put(&p->ring, is_err, chunk, (size_t)n);
+		static bool warned;
+		if (ring_put(&p->ring, is_err, chunk, (size_t)n) < 0 &&
+		    !warned) {
+			agent_log("output ring of pid %d: %m: output dropped",
+				  p->pid);
+			warned = true;
+		}
 		return;
 	}
 	m.data.p = chunk;

@@ -59,7 +59,7 @@ void proc_free(struct proc *p)
 	close_fd(&p->out_fd);
 	close_fd(&p->err_fd);
 	msb_buf_free(&p->in_q);
-	free(p->ring.buf);
+	ring_free(&p->ring);
 	free(p);
 }
 
@@ -146,64 +146,6 @@ int procs_make_room(struct agent *a, bool detached, const char **why)
 uint32_t proc_peer(const struct proc *p)
 {
 	return p->stream ? p->stream : p->attach;
-}
-
-static void ring_copy_in(struct proc_ring *r, uint64_t off, const uint8_t *d,
-			 size_t n)
-{
-	size_t at = (size_t)(off % AGENT_RING_SIZE);
-	size_t first = AGENT_RING_SIZE - at < n ? AGENT_RING_SIZE - at : n;
-
-	memcpy(r->buf + at, d, first);
-	memcpy(r->buf, d + first, n - first);
-}
-
-static void ring_copy_out(const struct proc_ring *r, uint64_t off, uint8_t *d,
-			  size_t n)
-{
-	size_t at = (size_t)(off % AGENT_RING_SIZE);
-	size_t first = AGENT_RING_SIZE - at < n ? AGENT_RING_SIZE - at : n;
-
-	memcpy(d, r->buf + at, first);
-	memcpy(d + first, r->buf, n - first);
-}
-
-/* Length of the record at @off (its data). */
-static size_t ring_rec_len(const struct proc_ring *r, uint64_t off)
-{
-	uint8_t h[3];
-
-	ring_copy_out(r, off, h, sizeof(h));
-	return (size_t)h[1] << 8 | h[2];
-}
-
-/*
- * ring_put() - append @n bytes of output (cut into records of at most
- * AGENT_RING_REC), dropping the oldest records for room. Without memory
- * the output is dropped (logged once).
- */
-void ring_put(struct proc_ring *r, bool is_err, const uint8_t *d, size_t n)
-{
-	static bool warned;
-
-	if (!r->buf && !(r->buf = malloc(AGENT_RING_SIZE))) {
-		if (!warned)
-			agent_log("output ring: %m: output dropped");
-		warned = true;
-		return;
-	}
-	while (n) {
-		size_t k = n < AGENT_RING_REC ? n : AGENT_RING_REC;
-		uint8_t h[3] = {is_err, (uint8_t)(k >> 8), (uint8_t)k};
-
-		while (r->end - r->base + sizeof(h) + k > AGENT_RING_SIZE)
-			r->base += 3 + ring_rec_len(r, r->base);
-		ring_copy_in(r, r->end, h, sizeof(h));
-		ring_copy_in(r, r->end + sizeof(h), d, k);
-		r->end += sizeof(h) + k;
-		d += k;
-		n -= k;
-	}
 }
 
 static void send_info(struct agent *a, uint32_t stream, uint8_t flags,
@@ -344,24 +286,23 @@ void proc_detach(struct agent *a, struct proc *p)
 /* Send what the ring has for @p's attach stream, as credit allows. */
 static void pump_one(struct agent *a, struct proc *p)
 {
-	static uint8_t rec[3 + AGENT_RING_REC];
+	static uint8_t rec[AGENT_RING_REC];
 	bool follow = p->attach_flags & MSB_PATTACH_FOLLOW;
 	uint64_t lim = follow ? p->ring.end : p->stop_at;
 
-	if (p->cur < p->ring.base)
-		p->cur = p->ring.base; /* fell behind: dropped */
 	while (p->cur < lim && msb_buf_avail(&a->out) <= AGENT_OUT_HIGH) {
-		size_t n = ring_rec_len(&p->ring, p->cur);
+		size_t max = p->out_credit < sizeof(rec) ? (size_t)p->out_credit
+							 : sizeof(rec);
+		bool is_err;
+		size_t n = ring_get(&p->ring, &p->cur, max, &is_err, rec);
 		struct msb_msg m = {.has = MSB_HAS(MSB_FLD_DATA)};
 
-		if (p->out_credit < n)
-			return;
-		ring_copy_out(&p->ring, p->cur, rec, 3 + n);
-		m.type = rec[0] ? MSB_MSG_STDERR : MSB_MSG_STDOUT;
-		m.data.p = rec + 3;
+		if (!n)
+			return; /* short of credit */
+		m.type = is_err ? MSB_MSG_STDERR : MSB_MSG_STDOUT;
+		m.data.p = rec;
 		m.data.n = n;
 		p->out_credit -= n;
-		p->cur += 3 + n;
 		agent_send(a, p->attach, 0, &m);
 	}
 	if (p->cur < lim)
