@@ -190,7 +190,7 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	/* The process table: msb ps NAME, kill/logs/attach --exec ID. */
-	if (!strcmp(cmd, "ps") && argc > 2)
+	if (!strcmp(cmd, "ps") && argc > 2 && argv[2][0] != '-')
 		return cmd_ps(argc - 1, argv + 1);
 	if (!strcmp(cmd, "attach"))
 		return cmd_attach(argc - 1, argv + 1);
