@@ -698,14 +698,14 @@ int msb_sandbox_exec_detached(unsigned int *id, msb_sandbox *sb,
 
 typedef struct msb_proc_info {
 	unsigned int id;
-	int pid;          /* in the guest */
-	char *command;    /* argv joined with spaces, as the guest reports it
-			     (untrusted: escape it to print) */
-	int running;      /* 0: exited */
-	int detached;     /* started by msb_sandbox_exec_detached() */
+	int pid;       /* in the guest */
+	char *command; /* argv joined with spaces, as the guest reports it
+			  (untrusted: escape it to print) */
+	int running;   /* 0: exited */
+	int detached;  /* started by msb_sandbox_exec_detached() */
 	long long started_ms; /* Unix time in ms (the guest's clock) */
-	int exit_code;    /* exited: 0..255, or -1 if a signal killed it */
-	int signal;       /* exited: the signal, or 0 */
+	int exit_code;        /* exited: 0..255, or -1 if a signal killed it */
+	int signal;           /* exited: the signal, or 0 */
 } msb_proc_info;
 
 /*
