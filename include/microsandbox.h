@@ -507,7 +507,7 @@ typedef struct msb_exec_output msb_exec_output;
 typedef int (*msb_output_fn)(int stream, const void *data, size_t len,
 			     void *userdata);
 
-#define MSB_EXEC_OPTIONS_VERSION 1
+#define MSB_EXEC_OPTIONS_VERSION 2
 
 typedef struct msb_exec_options {
 	unsigned int version; /* MSB_EXEC_OPTIONS_VERSION */
@@ -559,12 +559,21 @@ typedef struct msb_exec_options {
 	 */
 	int tty;
 	unsigned int rows, cols;
+	/*
+	 * Since version 2. The command's result comes when it exits;
+	 * processes it started in the background keep running in the
+	 * sandbox (their output is read for a short while, then the streams
+	 * close). Non-zero: kill what is left of the command's process group
+	 * (SIGKILL) when it exits instead. A process that made a session of
+	 * its own (setsid) is not in the group.
+	 */
+	int kill_group;
 } msb_exec_options;
 
 #define MSB_EXEC_OPTIONS_INIT                                                  \
 	{                                                                      \
 		MSB_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0,     \
-			NULL, 0, -1, NULL, 0, 0, 0                             \
+			NULL, 0, -1, NULL, 0, 0, 0, 0                          \
 	}
 
 /*
@@ -604,6 +613,9 @@ enum msb_exec_event_type {
 	MSB_EXEC_STDOUT,      /* data, len */
 	MSB_EXEC_STDERR,      /* data, len */
 	MSB_EXEC_EXITED,      /* exit_code, or signal; the last event */
+	/* msb_sandbox_proc_attach() without MSB_ATTACH_FOLLOW: the output
+	 * kept was all sent and the process still runs; the last event. */
+	MSB_EXEC_DETACHED,
 };
 
 typedef struct msb_exec_event {
@@ -675,6 +687,76 @@ int msb_exec_wait(msb_exec *e, int *exit_code, int *signal);
 
 /* Release the handle; a command still running is killed. */
 void msb_exec_free(msb_exec *e);
+
+/*
+ * Processes the guest agent started, by id. Every exec gets an id in the
+ * agent's table; a detached one runs on its own, its output kept in the
+ * guest (the last 1 MiB), and can be listed, signalled, waited for and
+ * attached to by id. Finished entries are kept (the last 256).
+ */
+
+/*
+ * msb_sandbox_exec_detached() - start a command in the background.
+ * @id: its id in the sandbox's process table
+ * @opts: as msb_sandbox_exec(), but on_output, stdin_data, stdin_fd and
+ * timeout_ms are not used; with stdin_fd >= 0 (any) or tty, its stdin is
+ * kept open for msb_sandbox_proc_attach() with MSB_ATTACH_STDIN.
+ * Return: 0 once it runs; the start errors of msb_sandbox_exec().
+ */
+int msb_sandbox_exec_detached(unsigned int *id, msb_sandbox *sb,
+			      const char *const *argv,
+			      const msb_exec_options *opts);
+
+typedef struct msb_proc_info {
+	unsigned int id;
+	int pid;       /* in the guest */
+	char *command; /* argv joined with spaces, as the guest reports it
+			  (untrusted: escape it to print) */
+	int running;   /* 0: exited */
+	int detached;  /* started by msb_sandbox_exec_detached() */
+	long long started_ms; /* Unix time in ms (the guest's clock) */
+	int exit_code;        /* exited: 0..255, or -1 if a signal killed it */
+	int signal;           /* exited: the signal, or 0 */
+} msb_proc_info;
+
+/*
+ * msb_sandbox_procs() - the agent's process table, oldest first.
+ * @list: a malloc'd array of @count entries; free with msb_proc_list_free()
+ */
+int msb_sandbox_procs(msb_proc_info **list, size_t *count, msb_sandbox *sb);
+void msb_proc_list_free(msb_proc_info *list, size_t count);
+
+/*
+ * msb_sandbox_proc_signal() - send @sig to the process group of process
+ * @id. Return: 0 (also if it has exited); MSB_ENOTFOUND if there is no
+ * such id.
+ */
+int msb_sandbox_proc_signal(msb_sandbox *sb, unsigned int id, int sig);
+
+enum msb_attach_flags {
+	MSB_ATTACH_LOGS = 1 << 0,   /* first the output kept in the guest */
+	MSB_ATTACH_FOLLOW = 1 << 1, /* then new output until it exits */
+	MSB_ATTACH_STDIN = 1 << 2,  /* msb_exec_write() feeds its stdin */
+};
+
+/*
+ * msb_sandbox_proc_attach() - a streaming handle on detached process @id
+ * (msb_exec_next(), _write(), _resize(), _signal(), _wait()). The events
+ * end with EXITED (it exited; with MSB_ATTACH_FOLLOW) or DETACHED (no
+ * FOLLOW: the kept output was sent). msb_exec_free() detaches; the
+ * process runs on. One attachment at a time per process.
+ * Return: 0; MSB_ENOTFOUND (no such id) and MSB_ESTATE (not detached,
+ * or attached already) come from msb_exec_next().
+ */
+int msb_sandbox_proc_attach(msb_exec **out, msb_sandbox *sb, unsigned int id,
+			    int flags);
+
+/*
+ * msb_sandbox_proc_wait() - wait until detached process @id exits.
+ * @exit_code, @signal: as msb_exec_wait() (NULL: not wanted)
+ */
+int msb_sandbox_proc_wait(msb_sandbox *sb, unsigned int id, int *exit_code,
+			  int *signal);
 
 /*
  * Collected output; owned by @o. @len may be NULL. The data is followed by

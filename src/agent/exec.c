@@ -13,9 +13,16 @@
  *
  * The child runs in its own session and process group (setsid), so a
  * signal request reaches it and everything it forked. Its stdin is
- * /dev/null, stdout and stderr are pipes the loop reads in chunks. The
- * stream ends with EXITED once the child has been reaped and both pipes
- * have reached end of file, so no output is lost and EXITED is last.
+ * /dev/null, stdout and stderr are pipes the loop reads in chunks.
+ *
+ * The result belongs to the command, not to its descendants: once the
+ * child is reaped, the pipes are drained (AGENT_DRAIN_MS for late output,
+ * and what is already in them, bounded by AGENT_DRAIN_MAX_MS) and closed,
+ * and the stream ends with EXITED, last. A background process that still
+ * holds the pipes (`server &`) then gets EPIPE or SIGPIPE if it writes,
+ * and keeps running in the session it shares with the exited command,
+ * as with `docker exec` and nohup; MSB_EXEC_KILL_GROUP asks for the
+ * group to be killed when the command exits instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -352,10 +359,12 @@ static void send_failed(struct agent *a, uint32_t stream, const char *kind,
 	agent_send(a, stream, MSB_F_END, &m);
 }
 
+/* The entry that @stream (not 0) talks to: its exec or its attach. */
 struct proc *proc_find(struct agent *a, uint32_t stream)
 {
-	for (size_t i = 0; i < a->nprocs; i++) {
-		if (a->procs[i]->stream == stream)
+	for (size_t i = 0; stream && i < a->nprocs; i++) {
+		if (a->procs[i]->stream == stream ||
+		    a->procs[i]->attach == stream)
 			return a->procs[i];
 	}
 	return NULL;
@@ -563,6 +572,8 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 	};
 	struct child_report rep;
 	struct proc *p = NULL;
+	const char *why = NULL;
+	uint32_t xflags;
 	ssize_t n;
 	pid_t pid;
 
@@ -578,10 +589,10 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 	}
 	if (spawn_prepare(a, stream, m, &sp) < 0)
 		goto out;
-	if (a->nprocs >= AGENT_MAX_PROCS) {
-		send_failed(a, stream, "internal", EAGAIN,
-			    "exec `%s`: too many processes running (limit %u)",
-			    sp.argv[0], AGENT_MAX_PROCS);
+	xflags = m->has & MSB_HAS(MSB_FLD_FLAGS) ? (uint32_t)m->flags : 0;
+	if (procs_make_room(a, xflags & MSB_EXEC_DETACH, &why) < 0) {
+		send_failed(a, stream, "internal", EAGAIN, "exec `%s`: %s",
+			    sp.argv[0], why);
 		goto out;
 	}
 	p = calloc(1, sizeof(*p));
@@ -661,8 +672,11 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 		goto out;
 	}
 
-	p->stream = stream;
+	proc_table_init(p, sp.argv, xflags, ++a->next_id);
+	p->stream = p->detached ? 0 : stream;
 	p->pid = pid;
+	p->kill_group = m->has & MSB_HAS(MSB_FLD_FLAGS) &&
+			m->flags & MSB_EXEC_KILL_GROUP;
 	p->out_credit = MSB_WINDOW;
 	if (sp.tty) {
 		/* One descriptor both ways; stdin gets its own, so that
@@ -689,10 +703,13 @@ void exec_start(struct agent *a, uint32_t stream, const struct msb_msg *m)
 	{
 		struct msb_msg st = {
 			.type = MSB_MSG_STARTED,
-			.has = MSB_HAS(MSB_FLD_PID),
+			.has = MSB_HAS(MSB_FLD_PID) | MSB_HAS(MSB_FLD_ID),
 			.pid = pid,
+			.id = a->next_id,
 		};
-		agent_send(a, stream, 0, &st);
+		/* Detached: that is all the exec stream says. */
+		agent_send(a, stream, xflags & MSB_EXEC_DETACH ? MSB_F_END : 0,
+			   &st);
 	}
 out:
 	free(p);
@@ -709,6 +726,13 @@ void exec_signal(struct agent *a, uint32_t stream, const struct msb_msg *m)
 			    "signal: no process on stream %u", stream);
 		return;
 	}
+	/* On an attach stream, signal 0 detaches (the process runs on). */
+	if (p->attach == stream && m->has & MSB_HAS(MSB_FLD_SIG) && !m->sig) {
+		proc_detach(a, p);
+		return;
+	}
+	if (p->reaped)
+		return; /* its group may be gone, its id reused */
 	if (!(m->has & MSB_HAS(MSB_FLD_SIG)) || m->sig <= 0 || m->sig >= NSIG) {
 		agent_error(a, stream, false, EINVAL,
 			    "signal: `sig` is missing or out of range");
@@ -754,6 +778,8 @@ void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err)
 						    : sizeof(chunk);
 	ssize_t n;
 
+	if (p->detached)
+		want = AGENT_RING_REC; /* the ring never waits */
 	if (!want)
 		return; /* no credit: the loop does not poll it either */
 	do
@@ -767,6 +793,16 @@ void proc_read(struct agent *a, struct proc *p, int *fd, bool is_err)
 			agent_log("read %s of pid %d: %m",
 				  is_err ? "stderr" : "stdout", p->pid);
 		close_fd(fd);
+		return;
+	}
+	if (p->detached) {
+		static bool warned;
+		if (ring_put(&p->ring, is_err, chunk, (size_t)n) < 0 &&
+		    !warned) {
+			agent_log("output ring of pid %d: %m: output dropped",
+				  p->pid);
+			warned = true;
+		}
 		return;
 	}
 	m.data.p = chunk;
@@ -798,28 +834,83 @@ bool procs_reap(struct agent *a)
 			if (p->pid == pid && !p->reaped) {
 				p->reaped = true;
 				p->status = status;
+				p->reaped_ms = now_ms();
+				/* The group outlives its leader while members
+				 * remain, so its id is not reused yet. */
+				if (p->kill_group && kill(-pid, SIGKILL) < 0 &&
+				    errno != ESRCH)
+					agent_log("kill process group %d: %m",
+						  pid);
 				break;
 			}
 		}
 	}
 }
 
+/* Bytes waiting in a pipe or terminal (0 for a closed descriptor). */
+static int fd_pending(int fd)
+{
+	int n = 0;
+
+	if (fd < 0 || ioctl(fd, FIONREAD, &n) < 0)
+		return 0;
+	return n;
+}
+
+/* Whether @p's output is done: both at end of file, or drained. */
+static bool proc_drained(const struct proc *p, uint64_t now)
+{
+	if (p->out_fd < 0 && p->err_fd < 0)
+		return true;
+	if (now < p->reaped_ms + AGENT_DRAIN_MS)
+		return false;
+	if (now >= p->reaped_ms + AGENT_DRAIN_MAX_MS)
+		return true;
+	return !fd_pending(p->out_fd) && !fd_pending(p->err_fd);
+}
+
+/*
+ * procs_drain_timeout() - milliseconds until a reaped process's drain
+ * window needs a look, or -1 if none is draining.
+ */
+int procs_drain_timeout(const struct agent *a, uint64_t now)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < a->nprocs; i++) {
+		const struct proc *p = a->procs[i];
+		uint64_t due = p->reaped_ms + AGENT_DRAIN_MS;
+		int t;
+
+		if (!p->reaped || p->done || (p->out_fd < 0 && p->err_fd < 0))
+			continue;
+		/* Past the window with bytes left: look again soon. */
+		t = now >= due ? 10 : (int)(due - now);
+		if (best < 0 || t < best)
+			best = t;
+	}
+	return best;
+}
+
 /*
  * procs_finish() - end the streams whose process was reaped and whose
- * pipes are both at end of file: EXITED (END), then forget them.
+ * output is drained (proc_drained()): close the pipes, EXITED (END), then
+ * forget them.
  */
 void procs_finish(struct agent *a)
 {
+	uint64_t now = now_ms();
 	size_t i = 0;
 
 	while (i < a->nprocs) {
 		struct proc *p = a->procs[i];
 		struct msb_msg m = {.type = MSB_MSG_EXITED};
 
-		if (!p->reaped || p->out_fd >= 0 || p->err_fd >= 0) {
-			i++;
+		i++;
+		if (p->done || !p->reaped || !proc_drained(p, now))
 			continue;
-		}
+		close_fd(&p->out_fd);
+		close_fd(&p->err_fd);
 		if (WIFSIGNALED(p->status)) {
 			m.has = MSB_HAS(MSB_FLD_SIG);
 			m.sig = WTERMSIG(p->status);
@@ -827,12 +918,16 @@ void procs_finish(struct agent *a)
 			m.has = MSB_HAS(MSB_FLD_CODE);
 			m.code = WEXITSTATUS(p->status);
 		}
-		agent_send(a, p->stream, MSB_F_END, &m);
+		if (p->stream)
+			agent_send(a, p->stream, MSB_F_END, &m);
+		/* Kept in the table; an attach stream ends in procs_pump(). */
+		p->stream = 0;
+		p->done = true;
 		close_fd(&p->in_fd);
 		msb_buf_free(&p->in_q);
-		free(p);
-		a->procs[i] = a->procs[--a->nprocs];
 	}
+	procs_pump(a);
+	procs_trim(a);
 }
 
 /*
@@ -847,18 +942,18 @@ void proc_stdin(struct agent *a, struct proc *p, const struct msb_msg *m,
 	if (p->in_fd < 0) {
 		/* It was closed (EOF sent, or the process closed it): the
 		 * data goes nowhere, but the host must not block on it. */
-		agent_grant(a, p->stream, &p->in_owed, n);
+		agent_grant(a, proc_peer(p), &p->in_owed, n);
 		return;
 	}
 	if (msb_buf_avail(&p->in_q) + n > AGENT_STDIN_MAX) {
-		agent_error(a, p->stream, false, ENOBUFS,
+		agent_error(a, proc_peer(p), false, ENOBUFS,
 			    "stdin: %zu bytes beyond the flow-control window "
 			    "dropped",
 			    n);
 		n = 0;
 	}
 	if (n && msb_buf_append(&p->in_q, m->data.p, n) < 0)
-		agent_error(a, p->stream, false, errno, "stdin: %m");
+		agent_error(a, proc_peer(p), false, errno, "stdin: %m");
 	if (end)
 		p->in_eof = true;
 	proc_write_stdin(a, p);
@@ -873,7 +968,7 @@ void proc_write_stdin(struct agent *a, struct proc *p)
 				  msb_buf_avail(&p->in_q));
 		if (n > 0) {
 			msb_buf_consume(&p->in_q, (size_t)n);
-			agent_grant(a, p->stream, &p->in_owed, (uint64_t)n);
+			agent_grant(a, proc_peer(p), &p->in_owed, (uint64_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -881,7 +976,8 @@ void proc_write_stdin(struct agent *a, struct proc *p)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		/* EPIPE: the process closed its stdin; drop the rest. */
-		agent_grant(a, p->stream, &p->in_owed, msb_buf_avail(&p->in_q));
+		agent_grant(a, proc_peer(p), &p->in_owed,
+			    msb_buf_avail(&p->in_q));
 		msb_buf_free(&p->in_q);
 		close_fd(&p->in_fd);
 		return;

@@ -349,6 +349,12 @@ static void handle_stdin(struct agent *a, uint32_t stream,
 		return;
 	}
 	struct proc *p = proc_find(a, stream);
+	if (p->attach == stream && !(p->attach_flags & MSB_PATTACH_STDIN)) {
+		/* Attached for output only: stdin goes nowhere. */
+		if (m->has & MSB_HAS(MSB_FLD_DATA))
+			agent_grant(a, stream, &p->in_owed, m->data.n);
+		return;
+	}
 	if (p->in_fd < 0 && !p->in_eof && (m->has & MSB_HAS(MSB_FLD_DATA)) &&
 	    m->data.n) {
 		/* Started without MSB_EXEC_STDIN: stdin is /dev/null. */
@@ -449,7 +455,9 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 
 	if (m.type == MSB_MSG_EXEC || m.type == MSB_MSG_SIGNAL ||
 	    m.type == MSB_MSG_STDIN || m.type == MSB_MSG_FS_DATA ||
-	    m.type == MSB_MSG_RESIZE || is_fs_request(m.type)) {
+	    m.type == MSB_MSG_PROC_LIST || m.type == MSB_MSG_PROC_SIGNAL ||
+	    m.type == MSB_MSG_PROC_ATTACH || m.type == MSB_MSG_RESIZE ||
+	    is_fs_request(m.type)) {
 		if (a->state != AGENT_READY) {
 			agent_error(
 				a, id, true, EAGAIN,
@@ -471,6 +479,21 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 	switch (m.type) {
 	case MSB_MSG_EXEC:
 		exec_start(a, id, &m);
+		return;
+	case MSB_MSG_PROC_LIST:
+		proc_list(a, id);
+		return;
+	case MSB_MSG_PROC_SIGNAL:
+		proc_signal(a, id, &m);
+		return;
+	case MSB_MSG_PROC_ATTACH:
+		if (id == 0) {
+			agent_error(
+				a, id, true, EINVAL,
+				"proc_attach: stream 0 is the control stream");
+			return;
+		}
+		proc_attach(a, id, &m);
 		return;
 	case MSB_MSG_SIGNAL: {
 		struct fs_stream *s = id ? fs_find(a, id) : NULL;
@@ -618,6 +641,10 @@ void agent_loop(struct agent *a)
 		} else {
 			timeout = (int)(a->port_retry - now);
 		}
+		/* Exited commands whose output is draining. */
+		r = procs_drain_timeout(a, now);
+		if (r >= 0 && (timeout < 0 || r < timeout))
+			timeout = r;
 		/* Files to read: look at the descriptors, do not wait. */
 		if (!a->throttled && fs_pending(a))
 			timeout = 0;
@@ -626,7 +653,7 @@ void agent_loop(struct agent *a)
 		for (size_t i = 0; !a->throttled && i < a->nprocs; i++) {
 			struct proc *p = a->procs[(a->rr + i) % a->nprocs];
 
-			if (!p->out_credit)
+			if (!p->detached && !p->out_credit)
 				continue; /* the host has not caught up */
 			if (p->out_fd >= 0) {
 				ref[n] = (struct pipe_ref){p, false, false};
@@ -671,7 +698,7 @@ void agent_loop(struct agent *a)
 				continue;
 			}
 			if (msb_buf_avail(&a->out) > AGENT_OUT_HIGH ||
-			    !p->out_credit)
+			    (!p->detached && !p->out_credit))
 				continue;
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;

@@ -46,7 +46,15 @@ static const struct rule rules[MSB_MSG__COUNT] = {
 			  .required = F(ARGV),
 			  .cstrings = F(ARGV) | F(ENV) | F(CWD) | F(USER) |
 				      F(RLIMITS),
-			  .flag_bits = MSB_EXEC_STDIN | MSB_EXEC_TTY},
+			  .flag_bits = MSB_EXEC_STDIN | MSB_EXEC_TTY |
+				       MSB_EXEC_KILL_GROUP | MSB_EXEC_DETACH},
+	[MSB_MSG_PROC_LIST] = {.start = true},
+	[MSB_MSG_PROC_SIGNAL] = {.start = true, .required = F(ID) | F(SIG)},
+	[MSB_MSG_PROC_ATTACH] = {.start = true,
+				 .required = F(ID),
+				 .flag_bits = MSB_PATTACH_REPLAY |
+					      MSB_PATTACH_FOLLOW |
+					      MSB_PATTACH_STDIN},
 	[MSB_MSG_STDIN] = {0},
 	[MSB_MSG_SIGNAL] = {.required = F(SIG)},
 	[MSB_MSG_RESIZE] = {.required = F(ROWS) | F(COLS)},
@@ -87,6 +95,9 @@ static bool host_sends(enum msb_msg_type t)
 	case MSB_MSG_PING:
 	case MSB_MSG_METRICS:
 	case MSB_MSG_FS_DATA:
+	case MSB_MSG_PROC_LIST:
+	case MSB_MSG_PROC_SIGNAL:
+	case MSB_MSG_PROC_ATTACH:
 		return true;
 	default:
 		return t >= MSB_MSG_FS_STAT && t <= MSB_MSG_FS_SYMLINK;
@@ -106,6 +117,7 @@ static const char *field_name(unsigned f)
 		[MSB_FLD_USER] = "user",     [MSB_FLD_RLIMITS] = "rlimits",
 		[MSB_FLD_FSTYPE] = "fs",     [MSB_FLD_HOSTNAME] = "host",
 		[MSB_FLD_TARGET] = "target", [MSB_FLD_MOUNTS] = "mounts",
+		[MSB_FLD_ID] = "id",
 	};
 	return f < MSB_FLD__COUNT && names[f] ? names[f] : "?";
 }

@@ -32,6 +32,12 @@ int cmd_cp(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
+/* cmd_procs.c: the agent's process table. */
+int cmd_ps(int argc, char **argv);
+int cmd_proc_kill(int argc, char **argv);
+int cmd_proc_logs(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cli_parse_signal(const char *s);
 
 struct msb_exec_output;
 /* msb's exit status for an exec: the command's, 128+signal, or 124-127
@@ -60,6 +66,7 @@ void cli_human_size(char *out, size_t len, double bytes);
 #define CLI_MAX_RLIMITS 32
 #define CLI_OPT_TIMEOUT 0x100
 #define CLI_OPT_ULIMIT 0x101
+#define CLI_OPT_KILL_GROUP 0x102
 struct cli_exec {
 	msb_exec_options eo;
 	const char *env[CLI_MAX_ENV + 2]; /* room for TERM, NULL */
@@ -76,6 +83,7 @@ struct cli_exec {
 		{"interactive", no_argument, NULL, 'i'},                       \
 		{"tty", no_argument, NULL, 't'},                               \
 		{"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},         \
+		{"kill-group", no_argument, NULL, CLI_OPT_KILL_GROUP},         \
 	{                                                                      \
 		"ulimit", required_argument, NULL, CLI_OPT_ULIMIT              \
 	}
@@ -92,7 +100,9 @@ struct cli_exec {
 	"                        (nofile, nproc, fsize, as, cpu, ...; "        \
 	"repeatable)\n"                                                        \
 	"      --timeout S       kill CMD and its children after S seconds\n"  \
-	"                        (msb exits with 124)\n"
+	"                        (msb exits with 124)\n"                       \
+	"      --kill-group      when CMD exits, kill what it left in its\n"   \
+	"                        process group (default: it keeps running)\n"
 
 void cli_exec_init(struct cli_exec *x);
 /*

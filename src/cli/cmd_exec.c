@@ -16,6 +16,8 @@ static const char exec_usage[] =
 	"\n"
 	"Options:\n"
 	"  -e, --env KEY=VALUE   environment variable (repeatable)\n" CLI_EXEC_HELP
+	"  -d, --detach          start CMD in the background and print its id\n"
+	"                        (msb ps, logs/kill/attach NAME --exec ID)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Example:\n"
@@ -37,21 +39,27 @@ static int exec_main(int argc, char **argv, bool shell)
 {
 	static const struct option longopts[] = {
 		CLI_EXEC_LONGOPTS,
+		{"detach", no_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *usage = shell ? shell_usage : exec_usage;
 	struct cli_exec x;
+	bool detach = false;
 	int c;
 
 	cli_exec_init(&x);
-	while ((c = getopt_long(argc, argv, "+" CLI_EXEC_SHORTOPTS "h",
+	while ((c = getopt_long(argc, argv, "+" CLI_EXEC_SHORTOPTS "dh",
 				longopts, NULL)) != -1) {
 		int r = cli_exec_option(c, optarg, &x);
 		if (r < 0)
 			return EXIT_MSB_ERROR;
 		if (r > 0)
 			continue;
+		if (c == 'd' && !shell) {
+			detach = true;
+			continue;
+		}
 		if (c == 'h') {
 			fputs(usage, stdout);
 			return 0;
@@ -89,6 +97,18 @@ static int exec_main(int argc, char **argv, bool shell)
 	msb_sandbox *sb;
 	if (msb_sandbox_connect(&sb, name) < 0)
 		return cli_fail(EXIT_MSB_ERROR);
+	if (detach) {
+		unsigned int id;
+		x.eo.env = x.nenv ? x.env : NULL;
+		int rc = msb_sandbox_exec_detached(&id, sb, cmd, &x.eo);
+		if (rc < 0) {
+			msb_sandbox_free(sb);
+			return cli_exec_status(rc, NULL);
+		}
+		printf("%u\n", id);
+		msb_sandbox_free(sb);
+		return 0;
+	}
 	int status = cli_exec_run(sb, cmd, &x);
 	msb_sandbox_free(sb);
 	return status;

@@ -94,6 +94,9 @@ int cli_exec_option(int c, const char *arg, struct cli_exec *x)
 		}
 		eo->timeout_ms *= 1000;
 		return 1;
+	case CLI_OPT_KILL_GROUP:
+		eo->kill_group = 1;
+		return 1;
 	default:
 		return 0;
 	}

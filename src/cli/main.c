@@ -166,6 +166,16 @@ static void log_to_stderr(int level, const char *message, void *userdata)
 		message);
 }
 
+/* Whether a --exec option comes before any `--`. */
+static bool has_exec_option(int argc, char **argv)
+{
+	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--exec") ||
+		    !strncmp(argv[i], "--exec=", 7))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	const char *log = getenv("MSB_LOG");
@@ -179,6 +189,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[1];
+	/* The process table: msb ps NAME, kill/logs/attach --exec ID. */
+	if (!strcmp(cmd, "ps") && argc > 2 && argv[2][0] != '-')
+		return cmd_ps(argc - 1, argv + 1);
+	if (!strcmp(cmd, "attach"))
+		return cmd_attach(argc - 1, argv + 1);
+	if ((!strcmp(cmd, "kill") || !strcmp(cmd, "logs")) &&
+	    has_exec_option(argc, argv))
+		return cmd[0] == 'k' ? cmd_proc_kill(argc - 1, argv + 1)
+				     : cmd_proc_logs(argc - 1, argv + 1);
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
 	    !strcmp(cmd, "help")) {
 		fputs(usage, stdout);

@@ -18,7 +18,8 @@ struct msb_exec_output {
 
 int msb__check_exec_options(const msb_exec_options *o)
 {
-	if (o && o->version != MSB_EXEC_OPTIONS_VERSION)
+	/* Version 1 ends before kill_group (read only from version 2). */
+	if (o && o->version != MSB_EXEC_OPTIONS_VERSION && o->version != 1)
 		return msb__error(
 			MSB_EINVAL, 0,
 			"unsupported exec options version %u: initialise with MSB_EXEC_OPTIONS_INIT",
@@ -173,6 +174,10 @@ void msb__exec_request(struct msb_msg *req, const msb_sandbox *sb,
 	if (opts && opts->rlimits && opts->rlimits[0]) {
 		req->has |= MSB_HAS(MSB_FLD_RLIMITS);
 		req->rlimits.v = opts->rlimits;
+	}
+	if (opts && opts->version >= 2 && opts->kill_group) {
+		req->has |= MSB_HAS(MSB_FLD_FLAGS);
+		req->flags |= MSB_EXEC_KILL_GROUP;
 	}
 	if (opts && opts->tty) {
 		req->has |= MSB_HAS(MSB_FLD_FLAGS) | MSB_HAS(MSB_FLD_ROWS) |

@@ -7,6 +7,7 @@
  * supervisor does that for a client that leaves).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ struct msb_exec {
 	bool ended;
 	bool tty;
 	bool answered;           /* the agent has answered the request */
+	unsigned int attach_id;  /* msb_sandbox_proc_attach(): the id */
 	uint64_t start_deadline; /* ... or must, by then (µs) */
 };
 
@@ -66,6 +68,52 @@ EXPORT int msb_exec_start(msb_exec **out, msb_sandbox *sb,
 fail:
 	msb_exec_free(e);
 	return rc;
+}
+
+EXPORT int msb_sandbox_proc_attach(msb_exec **out, msb_sandbox *sb,
+				   unsigned int id, int flags)
+{
+	struct msb_msg req = {
+		.type = MSB_MSG_PROC_ATTACH,
+		.has = MSB_HAS(MSB_FLD_ID) | MSB_HAS(MSB_FLD_FLAGS),
+		.id = id,
+	};
+	char name[32];
+	int rc;
+
+	msb__error_clear();
+	if (!out || !sb || !id)
+		return msb__error(MSB_EINVAL, 0,
+				  "handle, sandbox and id are required");
+	*out = NULL;
+	if (flags & ~(MSB_ATTACH_LOGS | MSB_ATTACH_FOLLOW | MSB_ATTACH_STDIN))
+		return msb__error(MSB_EINVAL, 0, "invalid attach flags %#x",
+				  (unsigned int)flags);
+	if (flags & MSB_ATTACH_LOGS)
+		req.flags |= MSB_PATTACH_REPLAY;
+	if (flags & MSB_ATTACH_FOLLOW)
+		req.flags |= MSB_PATTACH_FOLLOW;
+	if (flags & MSB_ATTACH_STDIN)
+		req.flags |= MSB_PATTACH_STDIN;
+	snprintf(name, sizeof(name), "process %u", id);
+	msb_exec *e = calloc(1, sizeof(*e));
+	if (!e || !(e->cmd = strdup(name))) {
+		free(e);
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	e->conn.fd = -1;
+	e->in_flow = (struct msb_flow)MSB_FLOW_INIT;
+	e->out_flow = (struct msb_flow)MSB_FLOW_INIT;
+	e->attach_id = id;
+	e->tty = true;      /* the agent refuses a resize without one */
+	e->answered = true; /* a quiet process may say nothing for long */
+	if ((rc = msb__sandbox_dial(&e->conn, sb->name)) < 0 ||
+	    (rc = msb__conn_send(&e->conn, STREAM_ID, MSB_F_START, &req)) < 0) {
+		msb_exec_free(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
 }
 
 /* The caller is done with the last data event: free it, credit it. */
@@ -144,8 +192,29 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 			e->ended = true;
 			break;
 		case MSB_MSG_FAILED:
-			rc = msb__exec_failed(e->cmd, &m);
+			if (e->attach_id && msb_bytes_eq(m.kind, "not_found"))
+				rc = msb__error(MSB_ENOTFOUND, ESRCH,
+						"no process with id %u in the "
+						"sandbox",
+						e->attach_id);
+			else
+				rc = msb__exec_failed(e->cmd, &m);
 			e->ended = true;
+			break;
+		case MSB_MSG_PROC_INFO:
+			if (!e->attach_id || !(f.hdr.flags & MSB_F_END))
+				break;
+			e->ended = true;
+			if (msb_bytes_eq(m.kind, "exited")) {
+				ev->type = MSB_EXEC_EXITED;
+				ev->exit_code = (int)m.code;
+				if (m.has & MSB_HAS(MSB_FLD_SIG) && m.sig > 0) {
+					ev->exit_code = -1;
+					ev->signal = (int)m.sig;
+				}
+			} else {
+				ev->type = MSB_EXEC_DETACHED;
+			}
 			break;
 		case MSB_MSG_ERROR:
 			/* Errors about one frame (stdin after the end...) do

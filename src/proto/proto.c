@@ -86,6 +86,7 @@ static const struct field fields[] = {
 	FIELD(MSB_FLD_ROWS, "rows", FK_UINT, rows),
 	FIELD(MSB_FLD_COLS, "cols", FK_UINT, cols),
 	FIELD(MSB_FLD_MOUNTS, "mounts", FK_TEXTV, mounts),
+	FIELD(MSB_FLD_ID, "id", FK_UINT, id),
 };
 
 _Static_assert(ARRAY_SIZE(fields) == MSB_FLD__COUNT,
@@ -127,6 +128,10 @@ static const char *const type_names[MSB_MSG__COUNT] = {
 	[MSB_MSG_CREDIT] = "credit",
 	[MSB_MSG_RESIZE] = "resize",
 	[MSB_MSG_OPEN] = "open",
+	[MSB_MSG_PROC_LIST] = "proc_list",
+	[MSB_MSG_PROC_INFO] = "proc_info",
+	[MSB_MSG_PROC_SIGNAL] = "proc_signal",
+	[MSB_MSG_PROC_ATTACH] = "proc_attach",
 };
 
 const char *msb_msg_type_name(enum msb_msg_type t)

@@ -151,6 +151,20 @@ enum msb_msg_type {
 	/* Client → supervisor, stream 0: the sandbox is prepared (rootfs
 	 * patches applied); accept other clients (spec "hold"). */
 	MSB_MSG_OPEN,
+	/*
+	 * The agent's table of processes started by exec (each has an id).
+	 * All host → guest with START, answered on the same stream.
+	 */
+	MSB_MSG_PROC_LIST,   /* → one PROC_INFO per entry, FS_DONE (END) */
+	MSB_MSG_PROC_INFO,   /* guest → host: id pid name (the command)
+				kind ("running", "exited") time (start, ns)
+				flags (MSB_EXEC_* it was started with)
+				[code | sig] */
+	MSB_MSG_PROC_SIGNAL, /* id sig → PROC_INFO (END), to its group */
+	MSB_MSG_PROC_ATTACH, /* id flags (MSB_PATTACH_*) → STDOUT/STDERR,
+				then EXITED (END) with FOLLOW, else
+				PROC_INFO (END); STDIN, RESIZE and SIGNAL
+				go to the process; SIGNAL sig 0 detaches */
 	MSB_MSG__COUNT
 };
 
@@ -227,6 +241,8 @@ enum msb_field {
 	MSB_FLD_ROWS,      /* "rows" uint: exec with a terminal, resize */
 	MSB_FLD_COLS,      /* "cols" uint: exec with a terminal, resize */
 	MSB_FLD_MOUNTS,    /* "mounts" [text]: hello, agent/mount.h */
+	MSB_FLD_ID,        /* "id" uint: process id in the agent's table
+			      (started, proc_*) */
 	MSB_FLD__COUNT
 };
 
@@ -281,6 +297,7 @@ struct msb_msg {
 	uint64_t rows;
 	uint64_t cols;
 	struct msb_strv mounts;
+	uint64_t id;
 };
 
 /* MSB_FLD_FLAGS bits of exec requests. */
@@ -292,6 +309,19 @@ enum msb_exec_flags {
 				     process its session leader; its output
 				     comes as STDOUT; STDIN END sends EOF
 				     (^D) */
+	MSB_EXEC_KILL_GROUP = 1u << 2, /* when the command exits, SIGKILL
+					  what is left of its process group
+					  (else descendants keep running) */
+};
+/* An exec flag: detached, answered STARTED {pid, id} (END) at once; its
+ * output goes to a ring in the agent (proc_attach replays it). */
+#define MSB_EXEC_DETACH (1u << 3)
+
+/* MSB_FLD_FLAGS bits of proc_attach. */
+enum msb_proc_attach_flags {
+	MSB_PATTACH_REPLAY = 1u << 0, /* first the output kept in the ring */
+	MSB_PATTACH_FOLLOW = 1u << 1, /* then new output, until it exits */
+	MSB_PATTACH_STDIN = 1u << 2,  /* STDIN frames feed its stdin */
 };
 
 /* MSB_FLD_FLAGS bits of fs requests. */

@@ -102,6 +102,14 @@ void execlog_end(struct execlog *l, uint32_t id, const struct msb_msg *m)
 	char text[600];
 	int n;
 
+	if (m->type == MSB_MSG_STARTED) {
+		/* A detached command: it runs on, its output stays in the
+		 * guest (msb logs NAME --exec ID). */
+		n = snprintf(text, sizeof(text), "id %llu",
+			     (unsigned long long)m->id);
+		put_line(l, id, "detached", text, (size_t)n);
+		return;
+	}
 	if (m->type == MSB_MSG_EXITED && m->has & MSB_HAS(MSB_FLD_SIG))
 		n = snprintf(text, sizeof(text), "killed by signal %lld",
 			     (long long)m->sig);

@@ -1288,10 +1288,11 @@ static void on_stream_end(void *ud, const struct relay_route *r,
 	(void)ud;
 	vmm.activity_us = now_us();
 	if (client_left) {
+		/* A detached process outlives a client that watched it. */
 		struct msb_msg m = {
 			.type = MSB_MSG_SIGNAL,
 			.has = MSB_HAS(MSB_FLD_SIG),
-			.sig = SIGKILL,
+			.sig = r->attach ? 0 : SIGKILL,
 		};
 		send_to_agent(r->guest_id, 0, &m);
 	}
@@ -1718,6 +1719,7 @@ static void agent_silent(uint64_t silent_us)
 		if (!r->c)
 			continue;
 		msb_frame_encode(&r->c->out, r->client_id, MSB_F_END, &e);
+		kill.sig = r->attach ? 0 : SIGKILL;
 		send_to_agent(r->guest_id, 0, &kill);
 		r->c = NULL;
 		n++;

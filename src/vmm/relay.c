@@ -153,6 +153,8 @@ const char *relay_from_client(struct relay *rl, struct client *c,
 		    m.type == MSB_MSG_EXEC) {
 			r->exec = true;
 			rl->ops->exec_start(rl->ud, r, &m);
+		} else if (m.type == MSB_MSG_PROC_ATTACH) {
+			r->attach = true;
 		}
 	} else if (!r) {
 		/* Credit for a stream that has just ended is normal. */

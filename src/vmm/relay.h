@@ -33,6 +33,8 @@ struct relay_route {
 	uint32_t client_id;
 	struct client *c; /* NULL once the client has gone */
 	bool exec;        /* a command: its output goes to exec.log */
+	bool attach;      /* proc_attach: a client leaving detaches (SIGNAL
+			     0) rather than kills */
 };
 
 struct relay_ops {

@@ -219,6 +219,11 @@ static void agent_seeds(const char *agent_dir)
 		.rows = 24,
 		.cols = 80};
 	seed("exec-tty-rlimits", 1, MSB_F_START, &m);
+	m.flags = MSB_EXEC_KILL_GROUP;
+	seed("exec-kill-group", 1, MSB_F_START, &m);
+	m.flags = 1u << 7;
+	seed("bad-exec-flags", 1, MSB_F_START, &m);
+	m.flags = MSB_EXEC_STDIN | MSB_EXEC_TTY;
 	seed("bad-exec-no-start", 1, 0, &m);
 	m.rlimits.v = rl_bad;
 	seed("bad-exec-rlimit", 1, MSB_F_START, &m);
@@ -269,6 +274,39 @@ static void agent_seeds(const char *agent_dir)
 			     .path = msb_str("/tmp/l"),
 			     .target = msb_str("../x")};
 	seed("fs-symlink", 3, MSB_F_START, &m);
+	m = (struct msb_msg){.type = MSB_MSG_EXEC,
+			     .has = MSB_HAS(MSB_FLD_ARGV) |
+				    MSB_HAS(MSB_FLD_FLAGS),
+			     .argv = {.v = argv_ok},
+			     .flags = MSB_EXEC_DETACH | MSB_EXEC_STDIN};
+	seed("exec-detach", 4, MSB_F_START, &m);
+	m = (struct msb_msg){.type = MSB_MSG_PROC_LIST};
+	seed("proc-list", 5, MSB_F_START, &m);
+	seed("bad-proc-list-no-start", 5, 0, &m);
+	m = (struct msb_msg){.type = MSB_MSG_PROC_SIGNAL,
+			     .has = MSB_HAS(MSB_FLD_ID) | MSB_HAS(MSB_FLD_SIG),
+			     .id = 1,
+			     .sig = 15};
+	seed("proc-signal", 6, MSB_F_START, &m);
+	m.sig = 1000;
+	seed("bad-proc-signal-sig", 6, MSB_F_START, &m);
+	m.has = MSB_HAS(MSB_FLD_SIG);
+	seed("bad-proc-signal-no-id", 6, MSB_F_START, &m);
+	m = (struct msb_msg){.type = MSB_MSG_PROC_ATTACH,
+			     .has = MSB_HAS(MSB_FLD_ID) |
+				    MSB_HAS(MSB_FLD_FLAGS),
+			     .id = 1,
+			     .flags = MSB_PATTACH_REPLAY | MSB_PATTACH_FOLLOW |
+				      MSB_PATTACH_STDIN};
+	seed("proc-attach", 7, MSB_F_START, &m);
+	m.flags = 1u << 9;
+	seed("bad-proc-attach-flags", 7, MSB_F_START, &m);
+	m.id = UINT64_MAX;
+	m.flags = MSB_PATTACH_REPLAY;
+	seed("proc-attach-huge-id", 7, MSB_F_START, &m);
+	m = (struct msb_msg){
+		.type = MSB_MSG_SIGNAL, .has = MSB_HAS(MSB_FLD_SIG), .sig = 0};
+	seed("signal-detach", 7, 0, &m);
 }
 
 int main(int argc, char **argv)

@@ -85,8 +85,10 @@ expect "thawed guest answers" 0 "$MSB" exec flood -- echo back
 contains "vmm.log says why streams ended" "$logs/vmm.log" "did not answer for"
 expect "rm" 0 "$MSB" rm -f flood
 
-# Idle timeout: a command whose output goes on after its client left keeps
-# the guest sending frames; the sandbox stops anyway.
+# Idle timeout: a command whose client left is killed; the child it left
+# in a session of its own writes on, but no longer to the stream (it ends
+# once the command is gone, its output drained for a bounded time), and
+# the sandbox stops for idleness.
 expect "run -d --idle-timeout" 0 "$MSB" run -d --name idle --idle-timeout 3
 timeout 3 "$MSB" exec idle -- sh -c 'setsid sh -c "while :; do echo tick; sleep 0.2; done" & wait' >/dev/null 2>&1
 st=
@@ -97,8 +99,10 @@ for _ in $(seq 600); do
 done
 [ "$st" = stopped ] && ok "idle timeout despite guest frames" || bad "idle timeout: status $st"
 ticks=$(grep -c 'stdout: tick' "$MSB_HOME/sandboxes/idle/logs/exec.log")
-[ "$ticks" -gt 20 ] && ok "the guest kept sending after the client left ($ticks lines)" ||
-	bad "guest frames after the client left: $ticks"
+[ "$ticks" -gt 0 ] && ok "the background child wrote to the stream ($ticks lines)" ||
+	bad "no output from the background child"
+contains "the stream ended although its child writes on" \
+	"$MSB_HOME/sandboxes/idle/logs/exec.log" "exit: killed by signal 9"
 contains "stopped for idleness" "$MSB_HOME/sandboxes/idle/logs/vmm.log" "idle timeout"
 
 echo "$pass passed, $fail failed"

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -333,6 +334,109 @@ static int drain(msb_exec *e, char *buf, size_t cap, int *code)
 			return 0;
 		}
 	}
+}
+
+/* Whether `ps` in the guest shows a process whose arguments end in @tail. */
+static bool guest_runs(msb_sandbox *sb, const char *tail)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd),
+		 "ps -o args | grep -v grep | grep -q -- '%s$'", tail);
+	msb_exec_output *out = sh(sb, cmd);
+	bool yes = out && msb_exec_output_exit_code(out) == 0;
+	msb_exec_output_free(out);
+	return yes;
+}
+
+/* Processes that outlive their exec; the process table through the API. */
+static void test_procs(void)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_exec_options eo = MSB_EXEC_OPTIONS_INIT;
+	msb_sandbox *sb;
+	msb_exec *e = NULL;
+	msb_exec_event ev;
+	char buf[4096] = "";
+	int code = -2, sig = -2;
+	unsigned int id = 0, sid = 0;
+
+	if (msb_sandbox_create(&sb, &o) < 0) {
+		CHECK(!"create");
+		return;
+	}
+	/* The result is the command's: its background child runs on. */
+	msb_exec_output *out = sh(sb, "sleep 30 & echo done");
+	size_t n = 0;
+	const char *txt = out ? msb_exec_output_stdout(out, &n) : NULL;
+	CHECK(txt && n == 5 && !memcmp(txt, "done\n", 5));
+	CHECK(out && msb_exec_output_exit_code(out) == 0);
+	msb_exec_output_free(out);
+	CHECK(guest_runs(sb, "sleep 30"));
+
+	/* kill_group: it does not. */
+	const char *kg[] = {"sh", "-c", "sleep 31 & echo kg", NULL};
+	eo.kill_group = 1;
+	CHECK(msb_sandbox_exec(&out, sb, kg, &eo) == 0);
+	msb_exec_output_free(out);
+	CHECK(!guest_runs(sb, "sleep 31"));
+
+	/* Version 1 options (no kill_group) are still accepted. */
+	eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
+	eo.version = 1;
+	const char *t[] = {"true", NULL};
+	CHECK(msb_sandbox_exec(&out, sb, t, &eo) == 0);
+	msb_exec_output_free(out);
+
+	/* Detached, with stdin kept for an attach. */
+	eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
+	eo.stdin_fd = 0;
+	const char *d[] = {"sh", "-c", "echo hi; read x; echo got-$x; exit 9",
+			   NULL};
+	CHECK(msb_sandbox_exec_detached(&id, sb, d, &eo) == 0 && id > 0);
+	msb_proc_info *v = NULL;
+	size_t nv = 0;
+	bool listed = false;
+	CHECK(msb_sandbox_procs(&v, &nv, sb) == 0);
+	for (size_t i = 0; i < nv; i++)
+		if (v[i].id == id)
+			listed = v[i].running && v[i].detached &&
+				 v[i].pid > 1 &&
+				 !strcmp(v[i].command, "sh -c echo hi; read x; "
+						       "echo got-$x; exit 9");
+	CHECK(listed);
+	msb_proc_list_free(v, nv);
+
+	CHECK(msb_sandbox_proc_attach(&e, sb, id,
+				      MSB_ATTACH_LOGS | MSB_ATTACH_FOLLOW |
+					      MSB_ATTACH_STDIN) == 0);
+	CHECK(e && msb_exec_write(e, "yes\n", 4) == 0);
+	CHECK(e && drain(e, buf, sizeof(buf), &code) == 0);
+	CHECK_STR(buf, "hi\ngot-yes\n");
+	CHECK(code == 9);
+	msb_exec_free(e);
+	/* Waiting for one that has exited answers at once. */
+	CHECK(msb_sandbox_proc_wait(sb, id, &code, &sig) == 0 && code == 9 &&
+	      sig == 0);
+	/* Its output is kept: logs without follow end with EXITED. */
+	CHECK(msb_sandbox_proc_attach(&e, sb, id, MSB_ATTACH_LOGS) == 0);
+	buf[0] = '\0';
+	CHECK(e && drain(e, buf, sizeof(buf), &code) == 0);
+	CHECK_STR(buf, "hi\ngot-yes\n");
+	msb_exec_free(e);
+
+	/* Signal and wait by id; a running one without FOLLOW: DETACHED. */
+	const char *sl[] = {"sleep", "600", NULL};
+	CHECK(msb_sandbox_exec_detached(&sid, sb, sl, NULL) == 0);
+	CHECK(msb_sandbox_proc_attach(&e, sb, sid, MSB_ATTACH_LOGS) == 0);
+	CHECK(e && msb_exec_next(e, &ev, 30000) == 0 &&
+	      ev.type == MSB_EXEC_DETACHED);
+	msb_exec_free(e);
+	CHECK(msb_sandbox_proc_signal(sb, sid, SIGKILL) == 0);
+	CHECK(msb_sandbox_proc_wait(sb, sid, &code, &sig) == 0 && code == -1 &&
+	      sig == SIGKILL);
+	CHECK(msb_sandbox_proc_signal(sb, 999999, SIGTERM) == -MSB_ENOTFOUND);
+	CHECK(msb_sandbox_proc_wait(sb, 999999, &code, &sig) == -MSB_ENOTFOUND);
+	msb_sandbox_free(sb);
 }
 
 /* Streaming exec handles: stdin, events, a pollable fd, signals, many at
@@ -758,6 +862,8 @@ int main(int argc, char **argv)
 	test_named();
 	test_case("test_streaming", 180);
 	test_streaming();
+	test_case("test_procs", 180);
+	test_procs();
 	test_case("test_three_at_once", 180);
 	test_three_at_once();
 	test_case("test_qemu_killed", 120);

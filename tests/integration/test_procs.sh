@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Processes that outlive their exec: the result comes when the command
+# exits, not when its background children close stdout; they keep running
+# (a server started by one exec answers the next) unless --kill-group.
+# Real VMs.
+#   test_procs.sh PATH/TO/msb
+set -uo pipefail
+MSB=$1
+export MSB_HOME
+MSB_HOME=$(mktemp -d /tmp/msb-procs-test-XXXXXX)
+unset MSB_ACCEL
+work=$(mktemp -d)
+cleanup() {
+	"$MSB" rm -f pbox >/dev/null 2>&1
+	rm -rf "$MSB_HOME" "$work"
+}
+trap cleanup EXIT
+
+. "$(dirname "$0")/lib.sh"
+# running PATTERN: whether a process matching PATTERN runs in pbox.
+running() {
+	"$MSB" exec pbox -- sh -c "ps -o pid,args | grep -v grep | grep -q -- '$1'"
+}
+
+expect "run -d" 0 "$MSB" run -d --name pbox
+
+# `sleep 8 &` holds stdout; the result must not wait for it: when exec
+# has returned, the sleep is still running (no timing threshold).
+expect "background sleep does not hold the result" 0 \
+	"$MSB" exec pbox -- sh -c 'sleep 8 & echo done'
+contains "command output arrives" "$work/out" "done"
+if running 'sleep 8$'; then ok "exec returned while its sleep runs"; else
+	bad "sleep 8 not running after exec returned"
+fi
+
+# --timeout is the command's: it exited 0 at once, nothing timed out.
+expect "--timeout applies to the command, not its children" 0 \
+	"$MSB" exec --timeout 2 pbox -- sh -c 'sleep 9 & echo ok9'
+contains "output with --timeout" "$work/out" "ok9"
+if running 'sleep 9$'; then ok "child outlives a --timeout exec"; else
+	bad "sleep 9 was killed"
+fi
+
+# Output written by the command itself is all there, however much.
+expect "large output before exit" 0 "$MSB" exec pbox -- sh -c \
+	'i=0; while [ $i -lt 3000 ]; do echo line$i; i=$((i+1)); done; sleep 7 &'
+contains "last line of large output" "$work/out" "line2999"
+
+# --kill-group: what the command left in its group dies with it.
+expect "--kill-group" 0 "$MSB" exec --kill-group pbox -- \
+	sh -c 'sleep 6 & echo kg'
+contains "--kill-group output" "$work/out" "kg"
+if running 'sleep 6$'; then bad "sleep 6 survived --kill-group"; else
+	ok "--kill-group killed the background child"
+fi
+
+# A background server started by one exec answers the next one.
+expect "loopback up" 0 "$MSB" exec pbox -- ip link set lo up
+expect "start a server in the background" 0 "$MSB" exec pbox -- \
+	sh -c 'echo hello-from-httpd > /tmp/index.html; httpd -f -h /tmp -p 127.0.0.1:8080 & echo started'
+contains "server exec returned" "$work/out" "started"
+got=
+for _ in $(seq 100); do
+	got=$("$MSB" exec pbox -- wget -q -O - http://127.0.0.1:8080/index.html 2>/dev/null) && break
+	sleep 0.1
+done
+if [ "$got" = hello-from-httpd ]; then ok "the server answers after its exec returned"; else
+	bad "server did not answer: \`$got\`"
+fi
+if running 'httpd -f'; then ok "httpd still running"; else bad "httpd gone"; fi
+
+# The same with setsid and stdout redirected (the nohup idiom).
+expect "setsid server" 0 "$MSB" exec pbox -- \
+	sh -c 'setsid sleep 300 >/dev/null 2>&1 &'
+if running 'sleep 300$'; then ok "setsid background process survives"; else
+	bad "setsid sleep 300 gone"
+fi
+
+# exec -d: an id at once; ps lists it running; logs replays its output.
+# (ps columns: ID PID STATE STARTED("3s ago") EXIT COMMAND.)
+expect "a fifo to hold it" 0 "$MSB" exec pbox -- mkfifo /tmp/go
+expect "exec -d" 0 "$MSB" exec -d pbox -- \
+	sh -c 'echo out-one; echo err-one >&2; read x < /tmp/go; echo out-two; exit 7'
+id=$(cat "$work/out")
+case $id in '' | *[!0-9]*) bad "exec -d printed \`$id\`, not an id" ;; *) ok "exec -d printed id $id" ;; esac
+expect "ps NAME" 0 "$MSB" ps pbox
+if awk -v id="$id" '$1 == id && $3 == "running"' "$work/out" | grep -q .; then
+	ok "ps lists the detached process running"
+else bad "ps: $(cat "$work/out")"; fi
+contains "ps shows the command" "$work/out" "echo out-one"
+for _ in $(seq 100); do
+	"$MSB" logs pbox --exec "$id" >"$work/logs" 2>"$work/logs.err"
+	grep -q out-one "$work/logs" && grep -q err-one "$work/logs.err" && break
+	sleep 0.1
+done
+contains "logs --exec replays stdout" "$work/logs" "out-one"
+contains "logs --exec replays stderr" "$work/logs.err" "err-one"
+# logs -f follows it until it exits, after a later exec unblocks it.
+"$MSB" logs -f pbox --exec "$id" >"$work/follow" 2>/dev/null &
+fpid=$!
+for _ in $(seq 100); do grep -q out-one "$work/follow" && break; sleep 0.1; done
+expect "unblock the detached process" 0 "$MSB" exec pbox -- sh -c 'echo go > /tmp/go'
+wait "$fpid"
+contains "logs -f follows to the end" "$work/follow" "out-two"
+expect "ps after exit" 0 "$MSB" ps pbox
+if awk -v id="$id" '$1 == id && $3 == "exited" && $6 == "7"' "$work/out" | grep -q .; then
+	ok "ps shows its exit code"
+else bad "ps after exit: $(cat "$work/out")"; fi
+expect "logs kept after exit" 0 "$MSB" logs pbox --exec "$id"
+contains "logs after exit" "$work/out" "out-two"
+
+# kill --exec signals one process (and the sandbox runs on).
+expect "exec -d sleep" 0 "$MSB" exec -d pbox -- sleep 600
+sid=$(cat "$work/out")
+expect "kill --exec -s TERM" 0 "$MSB" kill pbox --exec "$sid" -s TERM
+for _ in $(seq 100); do
+	"$MSB" ps pbox >"$work/out" 2>/dev/null
+	awk -v id="$sid" '$1 == id && $3 == "exited"' "$work/out" | grep -q . && break
+	sleep 0.1
+done
+if awk -v id="$sid" '$1 == id && $6 == "sig15"' "$work/out" | grep -q .; then
+	ok "kill --exec: killed by SIGTERM"
+else bad "kill --exec: $(cat "$work/out")"; fi
+expect "sandbox still runs after kill --exec" 0 "$MSB" exec pbox -- true
+expect "kill --exec of an unknown id" 1 "$MSB" kill pbox --exec 99999
+contains "unknown id named" "$work/err" "no process with id 99999"
+
+# attach --exec: stdin in, output out, its status out.
+expect "exec -di cat" 0 "$MSB" exec -d -i pbox -- sh -c 'cat; exit 4'
+aid=$(cat "$work/out")
+echo hello-attach | "$MSB" attach pbox --exec "$aid" >"$work/att" 2>"$work/att.err"
+st=$?
+contains "attach passes stdin and output" "$work/att" "hello-attach"
+if [ "$st" = 4 ]; then ok "attach exits with its status"; else bad "attach: exit $st"; fi
+
+# The guest's command text is escaped in ps.
+expect "exec -d with a control character" 0 "$MSB" exec -d pbox -- \
+	sh -c "true $(printf '\033')[31mred"
+expect "ps with a control character" 0 "$MSB" ps pbox
+contains "ps escapes commands" "$work/out" 'true \x1b[31mred'
+if grep -q "$(printf '\033')" "$work/out"; then bad "raw ESC in ps"; else ok "no raw ESC in ps"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
