@@ -46,6 +46,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE sandboxes ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';",
 	/* 4: why a sandbox is paused (host disk full), set by its supervisor */
 	"ALTER TABLE sandboxes ADD COLUMN status_reason TEXT;",
+	/* 5: how the main process ended (exit status, 128+signal) */
+	"ALTER TABLE runs ADD COLUMN exit_code INTEGER;",
 };
 
 static int db_err(sqlite3 *db, const char *what)
