@@ -1331,6 +1331,9 @@ static void on_main_frame(void *ud, const struct msb_frame *f)
 	case WORKLOAD_STOP: {
 		char why[64];
 		logmsg("main process exited with status %d", vmm.wl.code);
+		/* killed by a stop from outside: no status of its own */
+		if (vmm.state != RUNNING)
+			break;
 		snprintf(why, sizeof(why), "main process exited with status %d",
 			 vmm.wl.code);
 		state_exit_code(vmm.wl.code);

@@ -88,6 +88,9 @@ until_ok "always: restarted at least 3 times" \
 expect "stop ra" 0 "$MSB" stop ra
 [ "$(status_of ra)" = stopped ] && ok "always: stopped by msb stop" ||
 	bad "ra is $(status_of ra)"
+expect "wait after msb stop: no status of its own" 0 "$MSB" wait ra
+expect "inspect ra" 0 "$MSB" inspect ra
+contains "inspect: no exit code after msb stop" "$work/out" '"exit_code": null'
 expect "rm ra" 0 "$MSB" rm ra
 
 # attach follows the output until the sandbox stops
