@@ -460,6 +460,11 @@ int cmd_run(int argc, char **argv)
 	/* A workload: CMD, --entrypoint, or an image's own command (not the
 	 * built-in image, nor a disk image: they idle for msb exec). */
 	bool keep = o.detached || !strcmp(argv[0], "create");
+	if (!keep && o.restart != MSB_RESTART_NO) {
+		cli_err("--restart needs -d (or msb create): it is the policy "
+			"of a sandbox's main process");
+		return EXIT_MSB_ERROR;
+	}
 	if (keep && has_entrypoint)
 		o.entrypoint = entrypoint;
 	if (keep && nrest > 0)
@@ -503,9 +508,12 @@ int cmd_run(int argc, char **argv)
 	/* docker run semantics: ENTRYPOINT + (CMD given here, or the
 	 * image's CMD). */
 	const msb_image *img = msb_sandbox_image(sb);
-	const char *const *ep = msb_image_entrypoint(img);
-	const char *const *cmd =
-		nrest ? (const char *const *)rest : msb_image_cmd(img);
+	static const char *const none[] = {NULL};
+	const char *const *ep =
+		has_entrypoint ? entrypoint : msb_image_entrypoint(img);
+	const char *const *cmd = nrest            ? (const char *const *)rest
+				 : has_entrypoint ? none
+						  : msb_image_cmd(img);
 	size_t nep = 0, ncmd = 0;
 	while (ep[nep])
 		nep++;

@@ -135,6 +135,9 @@ expect "wait ep" 0 "$MSB" wait ep
 expect "logs ep" 0 "$MSB" logs ep
 contains "entrypoint ran with CMD" "$work/out" "via-entrypoint"
 expect "rm ep" 0 "$MSB" rm ep
+expect "--entrypoint in the foreground" 0 "$MSB" run --entrypoint echo -- fg
+contains "foreground entrypoint" "$work/out" "fg"
+expect "--restart needs -d" 125 "$MSB" run --restart always -- true
 
 # Defaults that stick: -w -e --ulimit --timeout apply to later execs.
 expect "run -d with exec defaults" 0 "$MSB" run -d -w /tmp -e A=1 \
