@@ -344,15 +344,16 @@ static void print_json(const msb_sandbox_info *i, bool full)
 		cli_json_str(eq + 1);
 	}
 	fputs("}", stdout);
+	/* How the main process ended, if it did. */
+	int code = -1;
+	if (msb_sandbox_exit_code(i->name, &code) == 0 && code >= 0)
+		printf(", \"exit_code\": %d", code);
+	else
+		fputs(", \"exit_code\": null", stdout);
 	if (full) {
 		/* The stored options (JSON from the library: control
-		 * characters escaped) and how the main process ended. */
+		 * characters escaped). */
 		char *config = NULL;
-		int code = -1;
-		if (msb_sandbox_exit_code(i->name, &code) == 0 && code >= 0)
-			printf(", \"exit_code\": %d", code);
-		else
-			fputs(", \"exit_code\": null", stdout);
 		if (msb_sandbox_config(i->name, &config) == 0)
 			printf(", \"config\": %s", config);
 		free(config);

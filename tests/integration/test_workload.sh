@@ -47,6 +47,8 @@ expect "logs --source kernel" 0 "$MSB" logs --source kernel w1
 contains "kernel log under --source kernel" "$work/out" "msb-agent: ready"
 expect "inspect" 0 "$MSB" inspect w1
 contains "inspect shows the exit code" "$work/out" '"exit_code": 3'
+expect "ls --json" 0 "$MSB" ls --json
+contains "ls --json shows the exit code" "$work/out" '"exit_code": 3'
 expect "start runs it again" 0 "$MSB" start w1
 expect "wait again" 3 "$MSB" wait w1
 expect "logs keep both runs" 0 "$MSB" logs w1
