@@ -266,7 +266,14 @@ typedef struct msb_patch {
 
 typedef struct msb_sandbox msb_sandbox;
 
-#define MSB_SANDBOX_OPTIONS_VERSION 1
+#define MSB_SANDBOX_OPTIONS_VERSION 2
+
+/* What happens when a sandbox's main process exits (run_main). */
+typedef enum msb_restart_policy {
+	MSB_RESTART_NO = 0,
+	MSB_RESTART_ON_FAILURE,
+	MSB_RESTART_ALWAYS,
+} msb_restart_policy;
 
 typedef struct msb_sandbox_options {
 	unsigned int version; /* MSB_SANDBOX_OPTIONS_VERSION */
@@ -338,13 +345,50 @@ typedef struct msb_sandbox_options {
 	 * show as nobody (chown to them fails). */
 	const msb_bind_mount *binds;
 	size_t n_binds;
+	/*
+	 * Since version 2 (a version 1 caller's struct ends above; it gets
+	 * NULL and 0 for these). Defaults of every later exec in this
+	 * sandbox, from any process (msb_sandbox_connect() loads them):
+	 * stored with the sandbox, shown by msb_sandbox_config(). An exec's
+	 * own option wins; its @rlimits come after these (a later NAME wins).
+	 */
+	const char *workdir;          /* NULL: the image's, else "/" */
+	const char *user;             /* as msb_exec_options.user */
+	const char *const *rlimits;   /* as msb_exec_options.rlimits */
+	unsigned int exec_timeout_ms; /* as msb_exec_options.timeout_ms */
+	/* The guest's host name (at most 64 bytes); NULL: the sandbox name. */
+	const char *hostname;
+	/*
+	 * The main process (since version 2), as `docker run -d` runs one:
+	 * non-zero @run_main starts @entrypoint + @cmd when the guest is
+	 * ready, at every boot. The supervisor owns it: its output (stdout
+	 * and stderr, capped) goes to the sandbox's logs/main.log, and when
+	 * it exits @restart decides: MSB_RESTART_NO stops the sandbox,
+	 * recording the exit status (msb_sandbox_exit_code());
+	 * MSB_RESTART_ON_FAILURE starts it again after a non-zero exit, at
+	 * most @restart_max times (0: no limit); MSB_RESTART_ALWAYS starts it
+	 * again whatever its status. Restarts wait 0.1 s, doubling up to
+	 * 10 s. The process restarts; the VM does not. It runs with the exec
+	 * defaults above (workdir, user, rlimits) and the sandbox's env.
+	 * When neither the options nor the image define a command, there is
+	 * no main process: the sandbox idles, waiting for execs.
+	 */
+	int run_main;
+	const char *const *entrypoint; /* NULL: the image's */
+	/* NULL: the image's Cmd, or none when @entrypoint is given. */
+	const char *const *cmd;
+	msb_restart_policy restart;
+	unsigned int restart_max;
+	/* Non-zero: remove the sandbox when it stops (as an unnamed one). */
+	int auto_remove;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
 	{                                                                      \
 		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL,  \
 			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0,  \
-			NULL, 0                                                \
+			NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL,     \
+			MSB_RESTART_NO, 0, 0                                   \
 	}
 
 /*
@@ -445,6 +489,23 @@ int msb_sandbox_list(msb_sandbox_info **out, size_t *count);
  */
 int msb_sandbox_wait(const char *name, int timeout_ms, char *status,
 		     size_t status_len);
+
+/*
+ * msb_sandbox_config() - the options the sandbox @name was created with,
+ * as stored: a JSON object (cpus, memory_mib, env, volumes, the exec
+ * defaults "workdir", "user", "rlimits", "exec_timeout_ms", "hostname"...).
+ * @out: receives it, malloc'd (free())
+ * Return: 0, -MSB_ENOTFOUND.
+ */
+int msb_sandbox_config(const char *name, char **out);
+
+/*
+ * msb_sandbox_exit_code() - how the main process of the sandbox @name
+ * ended in its last run: *@code is its exit status, or 128+N for a
+ * signal N, or -1 while it runs or when it never ran.
+ * Return: 0, -MSB_ENOTFOUND.
+ */
+int msb_sandbox_exit_code(const char *name, int *code);
 void msb_sandbox_list_free(msb_sandbox_info *list, size_t count);
 
 typedef struct msb_metrics {

@@ -30,6 +30,9 @@ int cmd_doctor(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
+/* msb attach NAME: the main process (cmd_sandbox.c); with --exec ID, a
+ * detached process (cmd_procs.c, cmd_attach). */
+int cmd_attach_main(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
 /* cmd_procs.c: the agent's process table. */
@@ -99,8 +102,8 @@ struct cli_exec {
 	"      --ulimit NAME=SOFT[:HARD]  resource limit, as docker run's\n"   \
 	"                        (nofile, nproc, fsize, as, cpu, ...; "        \
 	"repeatable)\n"                                                        \
-	"      --timeout S       kill CMD and its children after S seconds\n"  \
-	"                        (msb exits with 124)\n"                       \
+	"      --timeout T       kill CMD and its children after T (90, 2m,\n" \
+	"                        1h; msb exits with 124)\n"                   \
 	"      --kill-group      when CMD exits, kill what it left in its\n"   \
 	"                        process group (default: it keeps running)\n"
 
@@ -146,5 +149,26 @@ __attribute__((format(printf, 1, 2))) void cli_err(const char *fmt, ...);
 /* Parse an unsigned number with an optional K/M/G suffix in units of
  * @unit_div (1 for plain counts, MiB for sizes given in MiB). */
 bool cli_parse_uint(const char *s, unsigned int *out, bool size_mib);
+
+/*
+ * cli_parse_duration() - a duration in seconds: a number with an optional
+ * s, m or h suffix, or several ("1h30m"). False if malformed or past
+ * 2^32-1 seconds.
+ */
+bool cli_parse_duration(const char *s, unsigned int *out);
+
+/*
+ * cli_env_add() - take -e KEY=VALUE, or -e KEY for the host's value of
+ * KEY (left out when the host has none, as docker run does).
+ * Return: 0, or -1 after an error message.
+ */
+int cli_env_add(struct cli_exec *x, const char *arg);
+/* --restart no|on-failure[:N]|always. Return: 0, or -1 after a message. */
+int cli_parse_restart(const char *s, msb_restart_policy *policy,
+		      unsigned int *max);
+/* A new sandbox name, docker-like: "brave_otter_3f2a". */
+void cli_gen_name(char *out, size_t len);
+/* --env-file: one KEY=VALUE or KEY a line; blank and '#' lines skipped. */
+int cli_env_file(struct cli_exec *x, const char *path);
 
 #endif

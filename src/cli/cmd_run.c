@@ -31,19 +31,35 @@ static const char run_usage[] =
 	"  -c, --cpus N          virtual CPUs (1-64, default 1)\n"
 	"  -m, --memory MIB      guest memory in MiB, or with a G suffix\n"
 	"                        (64-65536 MiB, default 512)\n"
-	"  -e, --env KEY=VALUE   set an environment variable (repeatable);\n"
-	"                        the host environment is never passed in\n" CLI_EXEC_HELP
-	"      --boot-timeout S  seconds to wait for the guest (default 60)\n"
+	"  -e, --env KEY=VALUE   set an environment variable (repeatable); -e\n"
+	"                        KEY takes the host's value (the host\n"
+	"                        environment is never passed in otherwise)\n" CLI_EXEC_HELP
+	"      --boot-timeout T  how long to wait for the guest (default 60s)\n"
 	"      --pull POLICY     always, missing (default) or never\n"
 	"      --name NAME       name the sandbox: it is kept when it stops\n"
 	"                        (msb start/exec/stop/rm NAME); without a name\n"
 	"                        it is removed\n"
 	"      --replace         with --name: stop and remove a sandbox of that\n"
 	"                        name first\n"
-	"  -d, --detach          with --name and no CMD: boot the sandbox in the\n"
-	"                        background and print its name\n"
-	"      --idle-timeout S  stop the sandbox after S seconds with no command\n"
-	"      --max-duration S  stop the sandbox S seconds after it booted\n"
+	"  -d, --detach          boot the sandbox in the background and print\n"
+	"                        its name (generated without --name). CMD, or\n"
+	"                        an image's own entrypoint and command, is its\n"
+	"                        main process, started by the supervisor; its\n"
+	"                        output: msb logs/attach NAME. Without CMD the\n"
+	"                        built-in image (or a disk image) idles for\n"
+	"                        msb exec. -w, -u, -e, --ulimit and --timeout\n"
+	"                        become the defaults of later msb exec\n"
+	"      --restart POLICY  when the main process exits: no (default: the\n"
+	"                        sandbox stops, its status is kept: msb wait,\n"
+	"                        inspect), on-failure[:N] (restart it after a\n"
+	"                        non-zero status, at most N times), always\n"
+	"      --rm              remove the sandbox when it stops\n"
+	"      --entrypoint PROG replace the image's entrypoint (\"\": none)\n"
+	"      --hostname NAME   the guest's host name (default: the name)\n"
+	"      --env-file FILE   KEY=VALUE (or KEY: the host's value) lines\n"
+	"      --idle-timeout T  stop the sandbox after T with no command (a\n"
+	"                        duration: 90, 90s, 10m, 1h30m)\n"
+	"      --max-duration T  stop the sandbox T after it booted\n"
 	"      --platform OS/ARCH[/VARIANT]  image platform (default: this host's)\n"
 	"      --label KEY=VALUE metadata kept with the sandbox (repeatable;\n"
 	"                        shown by msb inspect and msb ls --json)\n"
@@ -72,7 +88,9 @@ static const char run_usage[] =
 	"\n"
 	"Example:\n"
 	"  msb run -- uname -a\n"
-	"  msb run --cpus 2 --memory 1G -e GREETING=hi -- sh -c 'echo $GREETING'\n";
+	"  msb run --cpus 2 --memory 1G -e GREETING=hi -- sh -c 'echo $GREETING'\n"
+	"  msb run -d --name web --restart on-failure:3 python:3.12 \\\n"
+	"      python -m http.server\n";
 
 /*
  * -v SOURCE:/path[:ro|rw]: cut @arg at its first ':' into the source (left
@@ -222,6 +240,11 @@ int cmd_run(int argc, char **argv)
 		{"patch-mkdir", required_argument, NULL, 0x204},
 		{"patch-symlink", required_argument, NULL, 0x205},
 		{"patch-remove", required_argument, NULL, 0x206},
+		{"hostname", required_argument, NULL, 0x20a},
+		{"env-file", required_argument, NULL, 0x20b},
+		{"entrypoint", required_argument, NULL, 0x20c},
+		{"restart", required_argument, NULL, 0x20d},
+		{"rm", no_argument, NULL, 0x20e},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -236,6 +259,8 @@ int cmd_run(int argc, char **argv)
 	msb_volume_mount volumes[64];
 	msb_bind_mount binds[16];
 	msb_patch patches[256];
+	const char *entrypoint[2] = {NULL, NULL};
+	bool has_entrypoint = false;
 	int c;
 
 	cli_exec_init(&x);
@@ -265,9 +290,10 @@ int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'T':
-			if (!cli_parse_uint(optarg, &o.boot_timeout_s, false) ||
+			if (!cli_parse_duration(optarg, &o.boot_timeout_s) ||
 			    o.boot_timeout_s == 0) {
-				cli_err("invalid --boot-timeout `%s`: must be a positive number of seconds",
+				cli_err("invalid --boot-timeout `%s`: a positive "
+					"duration (seconds, or with s, m or h)",
 					optarg);
 				return EXIT_MSB_ERROR;
 			}
@@ -366,16 +392,36 @@ int cmd_run(int argc, char **argv)
 		case 'd':
 			o.detached = 1;
 			break;
+		case 0x20a:
+			o.hostname = optarg;
+			break;
+		case 0x20b:
+			if (cli_env_file(&x, optarg) < 0)
+				return EXIT_MSB_ERROR;
+			break;
+		case 0x20c:
+			/* docker run --entrypoint: one program ("" for none) */
+			entrypoint[0] = optarg[0] ? optarg : NULL;
+			has_entrypoint = true;
+			break;
+		case 0x20d:
+			if (cli_parse_restart(optarg, &o.restart,
+					      &o.restart_max) < 0)
+				return EXIT_MSB_ERROR;
+			break;
+		case 0x20e:
+			o.auto_remove = 1;
+			break;
 		case 'R':
 			replace = true;
 			break;
 		case 'I':
 		case 'D':
-			if (!cli_parse_uint(optarg,
-					    c == 'I' ? &o.idle_timeout_s
-						     : &o.max_duration_s,
-					    false)) {
-				cli_err("invalid --%s `%s`: a number of seconds",
+			if (!cli_parse_duration(optarg,
+						c == 'I' ? &o.idle_timeout_s
+							 : &o.max_duration_s)) {
+				cli_err("invalid --%s `%s`: a duration (seconds, "
+					"or with s, m or h: 90, 10m, 1h)",
 					c == 'I' ? "idle-timeout"
 						 : "max-duration",
 					optarg);
@@ -408,26 +454,43 @@ int cmd_run(int argc, char **argv)
 	    msb_last_error()->code != MSB_ENOTFOUND)
 		return cli_fail(EXIT_MSB_ERROR);
 	o.env = x.nenv ? x.env : NULL;
+	/* -w, -u, --ulimit, --timeout: the sandbox's exec defaults too */
+	o.workdir = x.eo.cwd;
+	o.user = x.eo.user;
+	o.rlimits = x.nrlimits ? x.rlimits : NULL;
+	o.exec_timeout_ms = x.eo.timeout_ms;
+	/* A workload: CMD, --entrypoint, or an image's own command (not the
+	 * built-in image, nor a disk image: they idle for msb exec). */
+	bool keep = o.detached || !strcmp(argv[0], "create");
+	if (!keep && o.restart != MSB_RESTART_NO) {
+		cli_err("--restart needs -d (or msb create): it is the policy "
+			"of a sandbox's main process");
+		return EXIT_MSB_ERROR;
+	}
+	if (keep && has_entrypoint)
+		o.entrypoint = entrypoint;
+	if (keep && nrest > 0)
+		o.cmd = (const char *const *)rest;
+	o.run_main =
+		keep && (nrest > 0 || has_entrypoint ||
+			 (o.image && o.image[0] != '/' && o.image[0] != '.'));
+	char gen_name[64];
+	if (keep && !o.name) {
+		cli_gen_name(gen_name, sizeof(gen_name));
+		o.name = gen_name;
+	}
 	po.policy = (msb_pull_policy)policy;
 	cli_progress_init();
 	po.progress = cli_progress;
 	o.pull = &po;
 	if (!strcmp(argv[0], "create")) {
 		/* msb create: record it (pulling its image), do not boot. */
-		if (!o.name || nrest > 0) {
-			cli_err("usage: msb create --name NAME [OPTIONS] [IMAGE]");
-			return EXIT_MSB_ERROR;
-		}
 		if (msb_sandbox_define(&o) < 0)
 			return cli_fail(EXIT_MSB_ERROR);
 		printf("%s\n", o.name);
 		return 0;
 	}
 	if (o.detached) {
-		if (!o.name || nrest > 0) {
-			cli_err("--detach needs --name and no command: run commands with msb exec NAME -- CMD");
-			return EXIT_MSB_ERROR;
-		}
 		msb_sandbox *sb;
 		if (msb_sandbox_create(&sb, &o) < 0)
 			return cli_fail(EXIT_MSB_ERROR);
@@ -447,9 +510,12 @@ int cmd_run(int argc, char **argv)
 	/* docker run semantics: ENTRYPOINT + (CMD given here, or the
 	 * image's CMD). */
 	const msb_image *img = msb_sandbox_image(sb);
-	const char *const *ep = msb_image_entrypoint(img);
-	const char *const *cmd =
-		nrest ? (const char *const *)rest : msb_image_cmd(img);
+	static const char *const none[] = {NULL};
+	const char *const *ep =
+		has_entrypoint ? entrypoint : msb_image_entrypoint(img);
+	const char *const *cmd = nrest            ? (const char *const *)rest
+				 : has_entrypoint ? none
+						  : msb_image_cmd(img);
 	size_t nep = 0, ncmd = 0;
 	while (ep[nep])
 		nep++;

@@ -24,7 +24,7 @@ static void age(char *out, size_t len, int64_t t)
 		snprintf(out, len, "%lldd", (long long)d / 86400);
 }
 
-static void print_json(const msb_sandbox_info *i);
+static void print_json(const msb_sandbox_info *i, bool full);
 
 int cmd_ls(int argc, char **argv)
 {
@@ -46,7 +46,7 @@ int cmd_ls(int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			if (i)
 				putchar(',');
-			print_json(&v[i]);
+			print_json(&v[i], false);
 		}
 		puts("]");
 		msb_sandbox_list_free(v, n);
@@ -190,6 +190,7 @@ int cmd_restart(int argc, char **argv)
 
 /* The files of a sandbox's logs/ folder, by --source. */
 static const char *const log_files[][2] = {
+	{"main", "main.log"},
 	{"kernel", "kernel.log"},
 	{"exec", "exec.log"},
 	{"vmm", "vmm.log"},
@@ -203,7 +204,7 @@ int cmd_logs(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *source = "kernel";
+	const char *source = "main";
 	bool follow = false;
 	int c;
 
@@ -216,8 +217,9 @@ int cmd_logs(int argc, char **argv)
 			follow = true;
 			break;
 		case 'h':
-			puts("Usage: msb logs [-f] [--source kernel|exec|vmm] NAME\n\n"
-			     "Print a sandbox's kernel console (default), the log "
+			puts("Usage: msb logs [-f] [--source main|kernel|exec|vmm] NAME\n\n"
+			     "Print the output of a sandbox's main process (default;\n"
+			     "msb run -d IMAGE [CMD]), its kernel console, the log "
 			     "of its commands (each start, output line and end, "
 			     "time-stamped) or its supervisor's log; -f keeps "
 			     "printing what is added while the sandbox runs.");
@@ -227,7 +229,7 @@ int cmd_logs(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		cli_err("usage: msb logs [-f] [--source kernel|exec|vmm] NAME");
+		cli_err("usage: msb logs [-f] [--source main|kernel|exec|vmm] NAME");
 		return 2;
 	}
 	const char *file = NULL;
@@ -235,7 +237,7 @@ int cmd_logs(int argc, char **argv)
 		if (!strcmp(source, log_files[i][0]))
 			file = log_files[i][1];
 	if (!file) {
-		cli_err("unknown --source `%s`: use kernel, exec or vmm",
+		cli_err("unknown --source `%s`: use main, kernel, exec or vmm",
 			source);
 		return 2;
 	}
@@ -250,6 +252,12 @@ int cmd_logs(int argc, char **argv)
 			 getenv("HOME") ? getenv("HOME") : "", argv[optind],
 			 file);
 	FILE *f = fopen(path, "re");
+	if (!f && !strcmp(source, "main")) {
+		cli_err("sandbox `%s` has no main process output (%s): see "
+			"--source kernel, exec or vmm",
+			argv[optind], path);
+		return 1;
+	}
 	if (!f) {
 		cli_err("no %s log for sandbox `%s` (%s)", source, argv[optind],
 			path);
@@ -307,7 +315,7 @@ int cmd_logs(int argc, char **argv)
 	return 0;
 }
 
-static void print_json(const msb_sandbox_info *i)
+static void print_json(const msb_sandbox_info *i, bool full)
 {
 	fputs("{\"name\": ", stdout);
 	cli_json_str(i->name);
@@ -335,7 +343,22 @@ static void print_json(const msb_sandbox_info *i)
 		fputs(": ", stdout);
 		cli_json_str(eq + 1);
 	}
-	fputs("}}", stdout);
+	fputs("}", stdout);
+	/* How the main process ended, if it did. */
+	int code = -1;
+	if (msb_sandbox_exit_code(i->name, &code) == 0 && code >= 0)
+		printf(", \"exit_code\": %d", code);
+	else
+		fputs(", \"exit_code\": null", stdout);
+	if (full) {
+		/* The stored options (JSON from the library: control
+		 * characters escaped). */
+		char *config = NULL;
+		if (msb_sandbox_config(i->name, &config) == 0)
+			printf(", \"config\": %s", config);
+		free(config);
+	}
+	fputs("}", stdout);
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -360,7 +383,7 @@ int cmd_inspect(int argc, char **argv)
 			status = 1;
 			continue;
 		}
-		print_json(&v[i]);
+		print_json(&v[i], true);
 		putchar('\n');
 	}
 	msb_sandbox_list_free(v, n);
@@ -371,13 +394,34 @@ int cmd_wait(int argc, char **argv)
 {
 	if (argc != 2 || argv[1][0] == '-') {
 		fputs("Usage: msb wait NAME\n\nWait until a sandbox stops; print "
-		      "its final status (stopped or crashed).\n",
+		      "its final status (stopped or crashed). msb exits with\n"
+		      "its main process's exit status (128+N for a signal N),\n"
+		      "else 1 if it crashed, else 0.\n",
 		      argc == 2 ? stdout : stderr);
 		return argc == 2 ? 0 : 2;
 	}
 	char status[32];
+	int code = -1;
 	if (msb_sandbox_wait(argv[1], -1, status, sizeof(status)) < 0)
 		return cli_fail(1);
 	printf("%s\n", status);
-	return 0;
+	if (msb_sandbox_exit_code(argv[1], &code) == 0 && code >= 0)
+		return code;
+	return strcmp(status, "crashed") ? 0 : 1;
+}
+
+int cmd_attach_main(int argc, char **argv)
+{
+	if (argc != 2 || argv[1][0] == '-') {
+		fputs("Usage: msb attach NAME\n       msb attach NAME --exec ID\n"
+		      "\nPrint the output of a "
+		      "sandbox's main process, from its start,\nand follow it "
+		      "until the sandbox stops (msb logs -f NAME). With\n"
+		      "--exec ID: attach to a detached process (msb exec -d).\n",
+		      argc == 2 ? stdout : stderr);
+		return argc == 2 ? 0 : 2;
+	}
+	char *logs[] = {"logs", "-f", argv[1], NULL};
+	optind = 0;
+	return cmd_logs(3, logs);
 }

@@ -44,17 +44,7 @@ int cli_exec_option(int c, const char *arg, struct cli_exec *x)
 
 	switch (c) {
 	case 'e':
-		if (!strchr(arg, '=') || arg[0] == '=') {
-			cli_err("invalid --env `%s`: expected KEY=VALUE", arg);
-			return -1;
-		}
-		if (x->nenv == CLI_MAX_ENV) {
-			cli_err("too many --env options (at most %d)",
-				CLI_MAX_ENV);
-			return -1;
-		}
-		x->env[x->nenv++] = arg;
-		return 1;
+		return cli_env_add(x, arg) < 0 ? -1 : 1;
 	case 'i':
 		eo->stdin_fd = STDIN_FILENO;
 		return 1;
@@ -86,9 +76,10 @@ int cli_exec_option(int c, const char *arg, struct cli_exec *x)
 		return 1;
 	}
 	case CLI_OPT_TIMEOUT:
-		if (!cli_parse_uint(arg, &eo->timeout_ms, false) ||
+		if (!cli_parse_duration(arg, &eo->timeout_ms) ||
 		    eo->timeout_ms == 0 || eo->timeout_ms > 4000000) {
-			cli_err("invalid --timeout `%s`: a positive number of seconds",
+			cli_err("invalid --timeout `%s`: a positive duration "
+				"(seconds, or with s, m or h: 90, 2m, 1h)",
 				arg);
 			return -1;
 		}

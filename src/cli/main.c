@@ -30,7 +30,8 @@ static const char usage[] =
 	"  kill    stop sandboxes at once\n"
 	"  wait    wait until a sandbox stops\n"
 	"  restart stop and start a sandbox\n"
-	"  logs    print a sandbox's kernel or supervisor log\n"
+	"  logs    print a sandbox's main process output, or another log\n"
+	"  attach  follow a sandbox's main process output\n"
 	"  inspect print sandboxes as JSON\n"
 	"  metrics CPU, memory, disk and network use of sandboxes\n"
 	"  doctor  check KVM, QEMU, the guest files and disk space\n"
@@ -192,7 +193,7 @@ int main(int argc, char **argv)
 	/* The process table: msb ps NAME, kill/logs/attach --exec ID. */
 	if (!strcmp(cmd, "ps") && argc > 2 && argv[2][0] != '-')
 		return cmd_ps(argc - 1, argv + 1);
-	if (!strcmp(cmd, "attach"))
+	if (!strcmp(cmd, "attach") && has_exec_option(argc, argv))
 		return cmd_attach(argc - 1, argv + 1);
 	if ((!strcmp(cmd, "kill") || !strcmp(cmd, "logs")) &&
 	    has_exec_option(argc, argv))
@@ -227,6 +228,8 @@ int main(int argc, char **argv)
 		return cmd_rm(argc - 1, argv + 1);
 	if (!strcmp(cmd, "wait"))
 		return cmd_wait(argc - 1, argv + 1);
+	if (!strcmp(cmd, "attach"))
+		return cmd_attach_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "kill"))
 		return cmd_kill(argc - 1, argv + 1);
 	if (!strcmp(cmd, "restart"))

@@ -62,6 +62,8 @@ static const char *const migrations[] = {
 	"DROP TABLE images;"
 	"ALTER TABLE images_p RENAME TO images;"
 	"CREATE INDEX images_manifest ON images(manifest_digest);",
+	/* 6: how the main process ended (exit status, 128+signal) */
+	"ALTER TABLE runs ADD COLUMN exit_code INTEGER;",
 };
 
 static int db_err(sqlite3 *db, const char *what)

@@ -149,9 +149,22 @@ int msb__check_exec_call(const void *out, const msb_sandbox *sb,
 	return 0;
 }
 
-void msb__exec_request(struct msb_msg *req, const msb_sandbox *sb,
-		       const char *const *argv, const msb_exec_options *opts)
+int msb__exec_request(struct msb_msg *req, const char ***rl,
+		      const msb_sandbox *sb, const char *const *argv,
+		      const msb_exec_options *opts)
 {
+	size_t ns = 0, no = 0;
+	while (sb->rlimits && sb->rlimits[ns])
+		ns++;
+	while (opts && opts->rlimits && opts->rlimits[no])
+		no++;
+	*rl = calloc(ns + no + 1, sizeof(char *));
+	if (!*rl)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < ns; i++)
+		(*rl)[i] = sb->rlimits[i];
+	for (size_t i = 0; i < no; i++)
+		(*rl)[ns + i] = opts->rlimits[i];
 	*req = (struct msb_msg){
 		.type = MSB_MSG_EXEC,
 		.has = MSB_HAS(MSB_FLD_ARGV),
@@ -171,9 +184,9 @@ void msb__exec_request(struct msb_msg *req, const msb_sandbox *sb,
 		req->has |= MSB_HAS(MSB_FLD_USER);
 		req->user = msb_str(user);
 	}
-	if (opts && opts->rlimits && opts->rlimits[0]) {
+	if (ns + no) {
 		req->has |= MSB_HAS(MSB_FLD_RLIMITS);
-		req->rlimits.v = opts->rlimits;
+		req->rlimits.v = *rl;
 	}
 	if (opts && opts->version >= 2 && opts->kill_group) {
 		req->has |= MSB_HAS(MSB_FLD_FLAGS);
@@ -186,6 +199,7 @@ void msb__exec_request(struct msb_msg *req, const msb_sandbox *sb,
 		req->rows = opts->rows ? opts->rows : 24;
 		req->cols = opts->cols ? opts->cols : 80;
 	}
+	return 0;
 }
 
 int msb__exec_failed(const char *cmd, const struct msb_msg *m)
@@ -238,7 +252,13 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 	if (sb->next_stream == 0)
 		sb->next_stream = 1;
 	struct msb_msg req;
-	msb__exec_request(&req, sb, argv, opts);
+	_cleanup_free_ const char **rl = NULL;
+	unsigned int timeout_ms =
+		opts && opts->timeout_ms ? opts->timeout_ms : sb->timeout_ms;
+	if ((rc = msb__exec_request(&req, &rl, sb, argv, opts)) < 0) {
+		free(o);
+		return rc;
+	}
 	struct stdin_pump sp = {.fd = -1, .done = true};
 	struct msb_flow out_flow = MSB_FLOW_INIT;
 	if (opts && (opts->stdin_data || opts->stdin_fd >= 0)) {
@@ -259,9 +279,8 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 	/* The agent answers the request (STARTED or FAILED) in time. */
 	int limit = msb__agent_timeout_ms();
 	uint64_t start_deadline = start + (uint64_t)limit * 1000u;
-	uint64_t deadline = opts && opts->timeout_ms
-				    ? start + (uint64_t)opts->timeout_ms * 1000u
-				    : 0;
+	uint64_t deadline =
+		timeout_ms ? start + (uint64_t)timeout_ms * 1000u : 0;
 	while (!done) {
 		struct msb_frame f;
 		struct msb_msg m;
@@ -362,7 +381,7 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 	if (killed) {
 		rc = msb__error(MSB_ETIMEDOUT, 0,
 				"command `%s` timed out after %u ms: killed",
-				argv[0], opts->timeout_ms);
+				argv[0], timeout_ms);
 		goto fail;
 	}
 	o->duration_ms = (now_us() - start) / 1000;

@@ -146,13 +146,25 @@ struct msb_sandbox {
 	/* Defaults of every exec, from the image config (or NULL). */
 	char *workdir;
 	char *user;
+	char **rlimits; /* the sandbox's, before an exec's own; or NULL */
+	unsigned int timeout_ms;
 	msb_image *image; /* NULL for a disk image root */
 	char *root_dir;   /* a host directory as the root, or NULL */
 };
 
-/* exec.c: the exec request for @argv with the sandbox's defaults. */
-void msb__exec_request(struct msb_msg *req, const msb_sandbox *sb,
-		       const char *const *argv, const msb_exec_options *opts);
+/* sandbox.c: the sandbox's own exec defaults over the image's (NULL, 0:
+ * keep). Return: 0 or MSB_ENOMEM. */
+int msb__sandbox_exec_defaults(msb_sandbox *sb, const char *workdir,
+			       const char *user, const char *const *rlimits,
+			       unsigned int timeout_ms);
+/*
+ * exec.c: the exec request for @argv with the sandbox's defaults. Its
+ * resource limits (the sandbox's, then @opts') are in *@rl, malloc'd, to
+ * free() after sending. Return: 0 or MSB_ENOMEM.
+ */
+int msb__exec_request(struct msb_msg *req, const char ***rl,
+		      const msb_sandbox *sb, const char *const *argv,
+		      const msb_exec_options *opts);
 /* The error for a FAILED answer to exec. */
 int msb__exec_failed(const char *cmd, const struct msb_msg *m);
 int msb__check_exec_options(const msb_exec_options *o);

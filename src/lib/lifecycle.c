@@ -103,6 +103,45 @@ static char *config_json(const msb_sandbox_options *o)
 		env ? env : json_array(), "tmpfs", tmpfs ? tmpfs : json_array(),
 		"volumes", vols ? vols : json_array(), "binds",
 		binds ? binds : json_array(), "image", o->image);
+	json_t *rl = json_array();
+	for (const char *const *r = o->rlimits; rl && r && *r; r++)
+		json_array_append_new(rl, json_string(*r));
+	json_t *ep = NULL, *cmd = NULL;
+	if (o->entrypoint) {
+		ep = json_array();
+		for (const char *const *a = o->entrypoint; ep && *a; a++)
+			json_array_append_new(ep, json_string(*a));
+	}
+	if (o->cmd) {
+		cmd = json_array();
+		for (const char *const *a = o->cmd; cmd && *a; a++)
+			json_array_append_new(cmd, json_string(*a));
+	}
+	static const char *const policies[] = {"no", "on-failure", "always"};
+	/* The main process (version 2). */
+	if (c &&
+	    json_object_update_new(
+		    c, json_pack("{s:b, s:o*, s:o*, s:s, s:I, s:b}", "run_main",
+				 o->run_main != 0, "entrypoint", ep, "cmd", cmd,
+				 "restart",
+				 policies[o->restart <= MSB_RESTART_ALWAYS
+						  ? o->restart
+						  : 0],
+				 "restart_max", (json_int_t)o->restart_max,
+				 "auto_remove", o->auto_remove != 0)) < 0) {
+		json_decref(c);
+		c = NULL;
+	}
+	/* The exec defaults (version 2). */
+	if (c && json_object_update_new(
+			 c, json_pack("{s:s?, s:s?, s:o, s:I, s:s?}", "workdir",
+				      o->workdir, "user", o->user, "rlimits",
+				      rl ? rl : json_array(), "exec_timeout_ms",
+				      (json_int_t)o->exec_timeout_ms,
+				      "hostname", o->hostname)) < 0) {
+		json_decref(c);
+		c = NULL;
+	}
 	char *s = c ? json_dumps(c, JSON_COMPACT) : NULL;
 	json_decref(c);
 	return s;
@@ -393,10 +432,56 @@ EXPORT void msb_sandbox_list_free(msb_sandbox_info *list, size_t count)
 
 /* The options a sandbox was created with, from its config JSON. The
  * strings point into @c; @env is malloc'd. */
+/* A NULL-terminated copy of the strings of the JSON array @a (borrowed
+ * from it) in *@store, or NULL for no array. Return: 0 or MSB_ENOMEM. */
+static int strv_from(const char *const **out, const char **store[], json_t *a)
+{
+	*out = NULL;
+	if (!json_is_array(a))
+		return 0;
+	size_t n = json_array_size(a);
+	const char **v = calloc(n + 1, sizeof(char *));
+	if (!v)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_string_value(json_array_get(a, i));
+	*out = v;
+	*store = v;
+	return 0;
+}
+
 static int options_from(msb_sandbox_options *o, const char **env_store[],
 			msb_tmpfs **tmpfs_store, msb_volume_mount **vol_store,
-			msb_bind_mount **bind_store, json_t *c)
+			msb_bind_mount **bind_store, const char **rl_store[],
+			const char **ep_store[], const char **cmd_store[],
+			json_t *c)
 {
+	const char *r = json_string_value(json_object_get(c, "restart"));
+	o->restart = r && !strcmp(r, "always")       ? MSB_RESTART_ALWAYS
+		     : r && !strcmp(r, "on-failure") ? MSB_RESTART_ON_FAILURE
+						     : MSB_RESTART_NO;
+	o->restart_max = (unsigned int)json_integer_value(
+		json_object_get(c, "restart_max"));
+	o->run_main = json_is_true(json_object_get(c, "run_main"));
+	o->auto_remove = json_is_true(json_object_get(c, "auto_remove"));
+	if (strv_from(&o->entrypoint, ep_store,
+		      json_object_get(c, "entrypoint")) < 0 ||
+	    strv_from(&o->cmd, cmd_store, json_object_get(c, "cmd")) < 0)
+		return -MSB_ENOMEM;
+	json_t *rls = json_object_get(c, "rlimits");
+	size_t nr = json_array_size(rls);
+	const char **rl = calloc(nr + 1, sizeof(char *));
+	if (!rl)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < nr; i++)
+		rl[i] = json_string_value(json_array_get(rls, i));
+	o->rlimits = rl;
+	*rl_store = rl;
+	o->workdir = json_string_value(json_object_get(c, "workdir"));
+	o->user = json_string_value(json_object_get(c, "user"));
+	o->hostname = json_string_value(json_object_get(c, "hostname"));
+	o->exec_timeout_ms = (unsigned int)json_integer_value(
+		json_object_get(c, "exec_timeout_ms"));
 	json_t *binds = json_object_get(c, "binds");
 	size_t nb = json_array_size(binds);
 	msb_bind_mount *bm = calloc(nb + 1, sizeof(*bm));
@@ -481,6 +566,9 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 	_cleanup_free_ msb_tmpfs *tmpfs = NULL;
 	_cleanup_free_ msb_volume_mount *vols = NULL;
 	_cleanup_free_ msb_bind_mount *binds = NULL;
+	_cleanup_free_ const char **rlimits = NULL;
+	_cleanup_free_ const char **ep = NULL;
+	_cleanup_free_ const char **cmdv = NULL;
 	sqlite3 *db = NULL;
 	int rc;
 
@@ -513,7 +601,8 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 				"sandbox `%s`: stored config unreadable", name);
 		goto out;
 	}
-	if ((rc = options_from(&o, &env, &tmpfs, &vols, &binds, c)) == 0) {
+	if ((rc = options_from(&o, &env, &tmpfs, &vols, &binds, &rlimits, &ep,
+			       &cmdv, c)) == 0) {
 		o.name = name;
 		o.detached = detached;
 		/* Its image was pulled when it was created. */
@@ -563,13 +652,14 @@ EXPORT int msb_sandbox_connect(msb_sandbox **out, const char *name)
 	msb_sandbox_info info = {0};
 	sqlite3 *db = NULL;
 	msb_sandbox *sb = NULL;
+	_cleanup_free_ char *config = NULL;
 	int rc;
 
 	msb__error_clear();
 	if (!out || !name)
 		return msb__error(MSB_EINVAL, 0, "out and name are required");
 	*out = NULL;
-	if ((rc = open_row(&paths, &db, name, &info, NULL)) < 0)
+	if ((rc = open_row(&paths, &db, name, &info, &config)) < 0)
 		goto out;
 	if (!supervisor_alive(paths.home, name)) {
 		repair(db, paths.home, &info);
@@ -604,6 +694,23 @@ EXPORT int msb_sandbox_connect(msb_sandbox **out, const char *name)
 		}
 		msb__error_clear();
 	}
+	/* The sandbox's own exec defaults, over the image's. */
+	json_t *c = json_loads(config ? config : "{}", 0, NULL);
+	json_t *rls = json_object_get(c, "rlimits");
+	size_t nr = json_array_size(rls);
+	const char **rl = calloc(nr + 1, sizeof(char *));
+	for (size_t i = 0; rl && i < nr; i++)
+		rl[i] = json_string_value(json_array_get(rls, i));
+	rc = rl ? msb__sandbox_exec_defaults(
+			  sb, json_string_value(json_object_get(c, "workdir")),
+			  json_string_value(json_object_get(c, "user")), rl,
+			  (unsigned int)json_integer_value(
+				  json_object_get(c, "exec_timeout_ms")))
+		: msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	free(rl);
+	json_decref(c);
+	if (rc < 0)
+		goto out;
 	*out = steal_ptr(&sb);
 	rc = 0;
 out:
@@ -682,6 +789,61 @@ static char *status_of(const char *name)
 	else if (!st)
 		msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	return st;
+}
+
+EXPORT int msb_sandbox_config(const char *name, char **out)
+{
+	struct msb_paths paths;
+	msb_sandbox_info info = {0};
+	sqlite3 *db = NULL;
+	int rc;
+
+	msb__error_clear();
+	if (!out || !name)
+		return msb__error(MSB_EINVAL, 0, "out and name are required");
+	*out = NULL;
+	if ((rc = open_row(&paths, &db, name, &info, out)) == 0 && !*out)
+		*out = strdup("{}");
+	if (rc == 0 && !*out)
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	info_clear(&info);
+	msb__db_close(db);
+	msb__paths_clear(&paths);
+	return rc;
+}
+
+EXPORT int msb_sandbox_exit_code(const char *name, int *code)
+{
+	struct msb_paths paths;
+	msb_sandbox_info info = {0};
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	msb__error_clear();
+	if (!code || !name)
+		return msb__error(MSB_EINVAL, 0, "name and code are required");
+	*code = -1;
+	if ((rc = open_row(&paths, &db, name, &info, NULL)) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT exit_code FROM runs WHERE sandbox = ?1 "
+			       "ORDER BY id DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "state database: %s",
+				sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		*code = sqlite3_column_int(st, 0);
+out:
+	sqlite3_finalize(st);
+	info_clear(&info);
+	msb__db_close(db);
+	msb__paths_clear(&paths);
+	return rc;
 }
 
 EXPORT int msb_sandbox_wait(const char *name, int timeout_ms, char *status,

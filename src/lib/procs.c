@@ -144,7 +144,10 @@ EXPORT int msb_sandbox_exec_detached(unsigned int *id, msb_sandbox *sb,
 	if ((rc = check_sandbox(sb)) < 0)
 		return rc;
 	c.cmd = argv[0];
-	msb__exec_request(&req, sb, argv, opts);
+	/* The merged limits: they must outlive the send below. */
+	_cleanup_free_ const char **rl = NULL;
+	if ((rc = msb__exec_request(&req, &rl, sb, argv, opts)) < 0)
+		return rc;
 	req.has |= MSB_HAS(MSB_FLD_FLAGS);
 	req.flags |= MSB_EXEC_DETACH;
 	if (opts && opts->stdin_fd >= 0)

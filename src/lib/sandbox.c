@@ -14,6 +14,7 @@
 #include <time.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,6 +22,7 @@
 
 #include "lib/internal.h"
 #include "lib/image/image.h"
+#include "util/rlimit.h"
 #include "vmm/spec.h"
 
 #define DEFAULT_CPUS 1
@@ -45,11 +47,26 @@ bool msb__valid_name(const char *s)
 
 static bool is_disk_path(const char *image);
 
+/*
+ * A version 1 caller's options end before the version 2 fields: read only
+ * its part into @buf (the rest NULL and 0). Return: the options to use.
+ */
+static const msb_sandbox_options *options_upgrade(msb_sandbox_options *buf,
+						  const msb_sandbox_options *o)
+{
+	if (!o || o->version != 1)
+		return o;
+	*buf = (msb_sandbox_options)MSB_SANDBOX_OPTIONS_INIT;
+	memcpy(buf, o, offsetof(msb_sandbox_options, workdir));
+	buf->version = MSB_SANDBOX_OPTIONS_VERSION;
+	return buf;
+}
+
 static int check_options(const msb_sandbox_options *o)
 {
 	if (!o)
 		return msb__error(MSB_EINVAL, 0, "options are required");
-	if (o->version != MSB_SANDBOX_OPTIONS_VERSION)
+	if (o->version < 1 || o->version > MSB_SANDBOX_OPTIONS_VERSION)
 		return msb__error(
 			MSB_EINVAL, 0,
 			"unsupported options version %u (this library knows %d): initialise with MSB_SANDBOX_OPTIONS_INIT",
@@ -67,6 +84,25 @@ static int check_options(const msb_sandbox_options *o)
 		return msb__error(MSB_EINVAL, 0,
 				  "invalid cpus %u: must be between 1 and 64",
 				  o->cpus);
+	for (const char *const *r = o->rlimits; r && *r; r++) {
+		int res;
+		struct rlimit rl;
+		char why[256];
+		if (msb_rlimit_parse(*r, strlen(*r), &res, &rl, why,
+				     sizeof(why)) < 0)
+			return msb__error(MSB_EINVAL, 0,
+					  "invalid resource limit `%s`: %s", *r,
+					  why);
+	}
+	if ((unsigned int)o->restart > MSB_RESTART_ALWAYS)
+		return msb__error(MSB_EINVAL, 0, "invalid restart policy %d",
+				  (int)o->restart);
+	if (o->hostname && (!*o->hostname || strlen(o->hostname) > 64 ||
+			    strpbrk(o->hostname, "/ \t\n")))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid hostname `%s`: 1-64 characters, no "
+				  "spaces or '/'",
+				  o->hostname);
 	if (o->memory_mib && (o->memory_mib < 64 || o->memory_mib > 65536))
 		return msb__error(
 			MSB_EINVAL, 0,
@@ -669,6 +705,41 @@ static int wait_ready(int fd, pid_t pid)
 }
 
 /*
+ * The main process's argv, as docker run builds it: the entrypoint (the
+ * options', else the image's) then the command (the options', else the
+ * image's unless the entrypoint was given). *@out: malloc'd pointers,
+ * strings borrowed; NULL when there is none. Return: 0 or an error.
+ */
+static int main_command(char ***out, const msb_sandbox *sb,
+			const msb_sandbox_options *opts)
+{
+	const char *const *ep = opts->entrypoint
+					? opts->entrypoint
+					: msb_image_entrypoint(sb->image);
+	const char *const *cmd = opts->cmd          ? opts->cmd
+				 : opts->entrypoint ? NULL
+						    : msb_image_cmd(sb->image);
+	size_t nep = 0, ncmd = 0;
+	while (ep && ep[nep])
+		nep++;
+	while (cmd && cmd[ncmd])
+		ncmd++;
+	*out = NULL;
+	if (nep + ncmd == 0)
+		return 0; /* the image has none: an idle sandbox */
+	if (!(nep ? ep[0] : cmd[0])[0])
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid main process: an empty command");
+	char **v = calloc(nep + ncmd + 1, sizeof(char *));
+	if (!v)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	memcpy(v, ep, nep * sizeof(char *));
+	memcpy(v + nep, cmd, ncmd * sizeof(char *));
+	*out = v;
+	return 0;
+}
+
+/*
  * msb__sandbox_boot() - start a supervisor for @opts and wait for ready.
  * @mode: "create" (a new sandbox folder) or "start" (an existing one)
  */
@@ -680,6 +751,8 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	struct spawn_fds fds;
 	_cleanup_free_ char *json = NULL;
 	_cleanup_free_ char **env = NULL;
+	_cleanup_free_ char **main_argv = NULL;
+	char *no_strv[1] = {NULL};
 	char **mounts = NULL, **disks = NULL, **shares = NULL;
 	char *extras[3] = {NULL, NULL, NULL};
 	char root_dev[32] = "/dev/vda";
@@ -709,10 +782,15 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	if (creating &&
 	    (rc = msb__state_insert(paths.home, sb->name, opts)) < 0)
 		goto out;
-	if ((rc = pick_root(sb, &paths, opts)) < 0)
+	if ((rc = pick_root(sb, &paths, opts)) < 0 ||
+	    (rc = msb__sandbox_exec_defaults(sb, opts->workdir, opts->user,
+					     opts->rlimits,
+					     opts->exec_timeout_ms)) < 0)
 		goto undo;
 	if (!(env = merge_env(sb, opts->env)))
 		goto nomem_undo;
+	if (opts->run_main && (rc = main_command(&main_argv, sb, opts)) < 0)
+		goto undo;
 	if ((rc = mount_specs(&mounts, &disks, &shares, paths.home,
 			      sb->root_dir, opts)) < 0)
 		goto undo;
@@ -738,7 +816,8 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 
 	spec = (struct msb_vm_spec){
 		.name = sb->name,
-		.ephemeral = opts->name == NULL,
+		.hostname = (char *)(opts->hostname ? opts->hostname : ""),
+		.ephemeral = opts->name == NULL || opts->auto_remove,
 		.detached = opts->detached,
 		.cpus = opts->cpus ? opts->cpus : DEFAULT_CPUS,
 		.memory_mib = opts->memory_mib ? opts->memory_mib
@@ -774,6 +853,16 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		.root_dev = root_dev,
 		.root_direct = opts->root_writable != 0,
 		.hold = creating && opts->n_patches > 0,
+		.main_argv = main_argv ? main_argv : no_strv,
+		.main_cwd = (char *)(sb->workdir ? sb->workdir : ""),
+		.main_user = (char *)(sb->user ? sb->user : ""),
+		.main_rlimits = sb->rlimits ? sb->rlimits : no_strv,
+		.restart =
+			(char *)(opts->restart == MSB_RESTART_ALWAYS ? "always"
+				 : opts->restart == MSB_RESTART_ON_FAILURE
+					 ? "on-failure"
+					 : "no"),
+		.restart_max = opts->restart_max,
 	};
 	if (asprintf(&spec.sandbox_dir, "%s/sandboxes/%s", paths.home,
 		     sb->name) < 0) {
@@ -863,9 +952,11 @@ EXPORT int msb_sandbox_define(const msb_sandbox_options *opts)
 {
 	struct msb_paths paths;
 	msb_sandbox tmp = {0};
+	msb_sandbox_options v2;
 	int rc;
 
 	msb__error_clear();
+	opts = options_upgrade(&v2, opts);
 	if ((rc = check_options(opts)) < 0)
 		return rc;
 	if (!opts->name)
@@ -890,14 +981,56 @@ EXPORT int msb_sandbox_define(const msb_sandbox_options *opts)
 	return rc;
 }
 
+/* A copy of the NULL-terminated @v (msb_strv_free()), or NULL. */
+static char **strv_dup(const char *const *v)
+{
+	size_t n = 0;
+	while (v[n])
+		n++;
+	char **d = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; d && i < n; i++)
+		if (!(d[i] = strdup(v[i]))) {
+			msb_strv_free(d);
+			return NULL;
+		}
+	return d;
+}
+
+int msb__sandbox_exec_defaults(msb_sandbox *sb, const char *workdir,
+			       const char *user, const char *const *rlimits,
+			       unsigned int timeout_ms)
+{
+	if (workdir && *workdir) {
+		free(sb->workdir);
+		if (!(sb->workdir = strdup(workdir)))
+			return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	if (user && *user) {
+		free(sb->user);
+		msb_strv_free(sb->rlimits);
+		if (!(sb->user = strdup(user)))
+			return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	if (rlimits && *rlimits) {
+		msb_strv_free(sb->rlimits);
+		if (!(sb->rlimits = strv_dup(rlimits)))
+			return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	if (timeout_ms)
+		sb->timeout_ms = timeout_ms;
+	return 0;
+}
+
 EXPORT int msb_sandbox_create(msb_sandbox **out,
 			      const msb_sandbox_options *opts)
 {
+	msb_sandbox_options v2;
+
 	msb__error_clear();
 	if (!out)
 		return msb__error(MSB_EINVAL, 0, "out is NULL");
 	*out = NULL;
-	return msb__sandbox_boot(out, opts, "create");
+	return msb__sandbox_boot(out, options_upgrade(&v2, opts), "create");
 }
 
 EXPORT const char *msb_sandbox_name(const msb_sandbox *sb)

@@ -52,7 +52,9 @@ EXPORT int msb_exec_start(msb_exec **out, msb_sandbox *sb,
 	e->out_flow = (struct msb_flow)MSB_FLOW_INIT;
 	if ((rc = msb__sandbox_dial(&e->conn, sb->name)) < 0)
 		goto fail;
-	msb__exec_request(&req, sb, argv, opts);
+	_cleanup_free_ const char **rl = NULL;
+	if ((rc = msb__exec_request(&req, &rl, sb, argv, opts)) < 0)
+		goto fail;
 	req.has |= MSB_HAS(MSB_FLD_FLAGS);
 	req.flags |= MSB_EXEC_STDIN;
 	e->tty = opts && opts->tty;

@@ -66,6 +66,7 @@
 #include "vmm/syscalls.h"
 #include "vmm/spec.h"
 #include "vmm/state.h"
+#include "vmm/workload.h"
 #include <sys/un.h>
 
 #define MAX_CLIENTS 256
@@ -113,6 +114,7 @@ static struct vmm {
 	int listen_fd;      /* run/agent.sock: more clients (reconnect) */
 	char log_dir[PATH_MAX], console_log[PATH_MAX + 32], disk[PATH_MAX + 32];
 	struct execlog execlog;
+	struct workload wl; /* the main process (workload.h) */
 	/* Logs (logfile.h): our own diagnostics and the stderr of QEMU and
 	 * virtiofsd (a pipe we read, @stderr_fd) in vmm.log; the serial
 	 * console (a socket we read, @console_fd) in kernel.log. */
@@ -131,6 +133,7 @@ static struct vmm {
 	.qmp = {.fd = -1},
 	.relay = {.next_guest_id = 1},
 	.execlog = {.log = {.fd = -1}},
+	.wl = {.log = {.fd = -1}},
 	.vmmlog = {.fd = -1},
 	.kernlog = {.fd = -1},
 	.stderr_fd = -1,
@@ -1131,10 +1134,12 @@ static int send_to_agent(uint32_t stream, uint8_t flags,
 static void send_hello(void)
 {
 	struct timespec ts;
-	char host[64];
+	char host[65];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(host, sizeof(host), "%s", vmm.spec.name);
+	snprintf(host, sizeof(host), "%s",
+		 vmm.spec.hostname && *vmm.spec.hostname ? vmm.spec.hostname
+							 : vmm.spec.name);
 	struct msb_msg m = {
 		.type = MSB_MSG_HELLO,
 		.has = MSB_HAS(MSB_FLD_VERSION) | MSB_HAS(MSB_FLD_ROOT) |
@@ -1298,6 +1303,54 @@ static void on_stream_end(void *ud, const struct relay_route *r,
 	}
 }
 
+/* Start the main process if it is due (at ready, or after a back-off). */
+static void workload_tick(void)
+{
+	struct msb_msg m;
+	uint64_t due = workload_due(&vmm.wl, vmm.state != RUNNING);
+
+	if (vmm.state != RUNNING || vmm.spec.hold || !due || now_us() < due)
+		return;
+	if (workload_start(&vmm.wl, &m, now_us())) {
+		if (vmm.wl.restarts)
+			logmsg("main process: restart %u", vmm.wl.restarts);
+		send_to_agent(RELAY_MAIN_STREAM, MSB_F_START, &m);
+	}
+}
+
+/* A frame of the main process (relay_ops): log, credit, policy. */
+static void on_main_frame(void *ud, const struct msb_frame *f)
+{
+	struct msb_msg reply;
+
+	(void)ud;
+	switch (workload_frame(&vmm.wl, f, &reply, now_us(),
+			       vmm.state != RUNNING)) {
+	case WORKLOAD_SEND:
+		send_to_agent(RELAY_MAIN_STREAM, 0, &reply);
+		break;
+	case WORKLOAD_STOP: {
+		char why[64];
+		logmsg("main process exited with status %d", vmm.wl.code);
+		/* killed by a stop from outside: no status of its own */
+		if (vmm.state != RUNNING)
+			break;
+		snprintf(why, sizeof(why), "main process exited with status %d",
+			 vmm.wl.code);
+		state_exit_code(vmm.wl.code);
+		begin_stop(DEFAULT_STOP_MS, why);
+		break;
+	}
+	default:
+		if (!vmm.wl.running && vmm.wl.code >= 0)
+			logmsg("main process exited with status %d; restart "
+			       "in %" PRIu64 " ms",
+			       vmm.wl.code,
+			       (vmm.wl.restart_at_us - now_us()) / 1000);
+		break;
+	}
+}
+
 static struct msb_buf *client_out(struct client *c)
 {
 	return &c->out;
@@ -1311,6 +1364,7 @@ static const struct relay_ops relay_ops = {
 	.exec_start = log_exec_start,
 	.malformed = on_malformed,
 	.stream_end = on_stream_end,
+	.main_frame = on_main_frame,
 };
 
 /*
@@ -1677,8 +1731,10 @@ static uint64_t limit_at(const char **why)
 		     (uint64_t)vmm.spec.max_duration_s * 1000000u;
 		*why = "maximum duration reached";
 	}
-	/* paused for disk space: not idle, and could not stop cleanly */
+	/* paused for disk space: not idle, and could not stop cleanly; a
+	 * main process (or one due to restart) is not idle either */
 	if (vmm.spec.idle_timeout_s && !relay_live(&vmm.relay) &&
+	    !vmm.wl.running && !workload_due(&vmm.wl, false) &&
 	    !diskfull_paused()) {
 		uint64_t idle = vmm.activity_us +
 				(uint64_t)vmm.spec.idle_timeout_s * 1000000u;
@@ -1774,6 +1830,9 @@ static int poll_timeout(uint64_t watch)
 	uint64_t disk = diskfull_deadline();
 	if (disk && (!at || disk < at))
 		at = disk;
+	uint64_t main = vmm.state == RUNNING ? workload_due(&vmm.wl, false) : 0;
+	if (main && (!at || main < at))
+		at = main;
 	if (!at)
 		return -1;
 	uint64_t now = now_us();
@@ -1841,7 +1900,8 @@ static void loop(void)
 			if (vmm.clients[i] &&
 			    msb_buf_avail(&vmm.clients[i]->out) > BUF_HIGH)
 				agent_full = true;
-		/* Before the poll set: it may queue frames to send. */
+		/* Before the poll set: they may queue frames to send. */
+		workload_tick();
 		uint64_t watch = agent_check(agent_full);
 
 		pfd[n++] = (struct pollfd){.fd = vmm.sig_fd, .events = POLLIN};
@@ -2074,6 +2134,7 @@ int main(int argc, char **argv)
 	setup_dir();
 	state_status("starting", getpid());
 	state_run_begin(getpid());
+	workload_init(&vmm.wl, &vmm.spec, vmm.log_dir);
 	listen_agent();
 	logmsg("sandbox `%s`: %u vCPU, %u MiB", vmm.spec.name, vmm.spec.cpus,
 	       vmm.spec.memory_mib);
@@ -2110,6 +2171,7 @@ int main(int argc, char **argv)
 		state_run_end(reason);
 		state_status(vmm.state == STOPPING ? "stopped" : "crashed", 0);
 	}
+	workload_close(&vmm.wl);
 	state_close();
 	return 0;
 }

@@ -62,7 +62,7 @@ static struct relay_route *add_route(struct relay *rl, struct client *c,
 		if (rl->next_guest_id == 0)
 			rl->next_guest_id = 1;
 	} while (id == 0 || id == RELAY_METRICS_STREAM ||
-		 relay_find_guest(rl, id));
+		 id == RELAY_MAIN_STREAM || relay_find_guest(rl, id));
 	struct relay_route *r = &rl->routes[rl->nroutes++];
 	*r = (struct relay_route){
 		.guest_id = id, .client_id = client_id, .c = c};
@@ -99,6 +99,11 @@ static void guest_frame(struct relay *rl, const struct msb_frame *f,
 		bool ok = msb_msg_decode(&m, f->payload, f->payload_len) == 0 &&
 			  m.type == MSB_MSG_METRICS;
 		ops->metrics(rl->ud, ok ? &m : NULL);
+		return;
+	}
+	if (f->hdr.stream == RELAY_MAIN_STREAM) {
+		if (ops->main_frame)
+			ops->main_frame(rl->ud, f);
 		return;
 	}
 	struct relay_route *r = relay_find_guest(rl, f->hdr.stream);

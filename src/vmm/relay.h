@@ -24,6 +24,8 @@
 
 /* Guest stream id of the supervisor's own metrics requests. */
 #define RELAY_METRICS_STREAM 0xfffffff0u
+/* Guest stream id of the main process (workload.h). */
+#define RELAY_MAIN_STREAM 0xfffffff1u
 
 struct client; /* the supervisor's (or a harness's) */
 
@@ -50,6 +52,8 @@ struct relay_ops {
 	/* A new command from a client: the decoded request, for the log. */
 	void (*exec_start)(void *ud, const struct relay_route *r,
 			   const struct msb_msg *m);
+	/* A frame of the main process's stream (NULL: dropped). */
+	void (*main_frame)(void *ud, const struct msb_frame *f);
 	/* Something the guest sent that makes no sense (log, rate-limited). */
 	void (*malformed)(void *ud, const char *what);
 	/* A client stream ended: the guest ended it, or @client_left. */

@@ -10,25 +10,31 @@
 
 #include "util/util.h"
 
-/* String fields, in one table so that both directions stay in step. */
+/* String fields, in one table so that both directions stay in step; an
+ * optional one is "" when absent. */
 static const struct {
 	const char *key;
 	size_t off;
+	bool optional;
 } str_fields[] = {
-	{"name", offsetof(struct msb_vm_spec, name)},
-	{"sandbox_dir", offsetof(struct msb_vm_spec, sandbox_dir)},
-	{"qemu", offsetof(struct msb_vm_spec, qemu)},
-	{"qemu_img", offsetof(struct msb_vm_spec, qemu_img)},
-	{"kernel", offsetof(struct msb_vm_spec, kernel)},
-	{"initrd", offsetof(struct msb_vm_spec, initrd)},
-	{"rootfs", offsetof(struct msb_vm_spec, rootfs)},
-	{"image", offsetof(struct msb_vm_spec, image)},
-	{"home", offsetof(struct msb_vm_spec, home)},
-	{"mode", offsetof(struct msb_vm_spec, mode)},
-	{"accel", offsetof(struct msb_vm_spec, accel)},
-	{"root_format", offsetof(struct msb_vm_spec, root_format)},
-	{"root_fstype", offsetof(struct msb_vm_spec, root_fstype)},
-	{"root_dev", offsetof(struct msb_vm_spec, root_dev)},
+	{"name", offsetof(struct msb_vm_spec, name), false},
+	{"hostname", offsetof(struct msb_vm_spec, hostname), true},
+	{"main_cwd", offsetof(struct msb_vm_spec, main_cwd), true},
+	{"main_user", offsetof(struct msb_vm_spec, main_user), true},
+	{"restart", offsetof(struct msb_vm_spec, restart), true},
+	{"sandbox_dir", offsetof(struct msb_vm_spec, sandbox_dir), false},
+	{"qemu", offsetof(struct msb_vm_spec, qemu), false},
+	{"qemu_img", offsetof(struct msb_vm_spec, qemu_img), false},
+	{"kernel", offsetof(struct msb_vm_spec, kernel), false},
+	{"initrd", offsetof(struct msb_vm_spec, initrd), false},
+	{"rootfs", offsetof(struct msb_vm_spec, rootfs), false},
+	{"image", offsetof(struct msb_vm_spec, image), false},
+	{"home", offsetof(struct msb_vm_spec, home), false},
+	{"mode", offsetof(struct msb_vm_spec, mode), false},
+	{"accel", offsetof(struct msb_vm_spec, accel), false},
+	{"root_format", offsetof(struct msb_vm_spec, root_format), false},
+	{"root_fstype", offsetof(struct msb_vm_spec, root_fstype), false},
+	{"root_dev", offsetof(struct msb_vm_spec, root_dev), false},
 };
 
 static const struct {
@@ -41,6 +47,7 @@ static const struct {
 	{"idle_timeout_s", offsetof(struct msb_vm_spec, idle_timeout_s)},
 	{"max_duration_s", offsetof(struct msb_vm_spec, max_duration_s)},
 	{"root_size_mib", offsetof(struct msb_vm_spec, root_size_mib)},
+	{"restart_max", offsetof(struct msb_vm_spec, restart_max)},
 };
 
 /* Arrays of strings. */
@@ -53,6 +60,8 @@ static const struct {
 	{"disks", offsetof(struct msb_vm_spec, disks)},
 	{"shares", offsetof(struct msb_vm_spec, shares)},
 	{"initrd_extras", offsetof(struct msb_vm_spec, initrd_extras)},
+	{"main_argv", offsetof(struct msb_vm_spec, main_argv)},
+	{"main_rlimits", offsetof(struct msb_vm_spec, main_rlimits)},
 };
 
 #define FIELD(s, off, type) (*(type *)((char *)(s) + (off)))
@@ -66,6 +75,8 @@ int msb_spec_to_json(char **out, const struct msb_vm_spec *s)
 		goto out;
 	for (size_t i = 0; i < ARRAY_SIZE(str_fields); i++) {
 		const char *v = FIELD(s, str_fields[i].off, char *);
+		if (!v && str_fields[i].optional)
+			v = "";
 		if (!v || json_object_set_new(o, str_fields[i].key,
 					      json_string(v)) < 0)
 			goto out;
@@ -117,6 +128,9 @@ int msb_spec_from_json(struct msb_vm_spec *s, const char *json, size_t len,
 	for (size_t i = 0; i < ARRAY_SIZE(str_fields); i++) {
 		const char *v = json_string_value(
 			json_object_get(o, str_fields[i].key));
+		if (!v && str_fields[i].optional &&
+		    !json_object_get(o, str_fields[i].key))
+			v = "";
 		if (!v) {
 			snprintf(err, errlen, "invalid spec: `%s` missing",
 				 str_fields[i].key);

@@ -27,6 +27,7 @@ enum {
 
 struct msb_vm_spec {
 	char *name;
+	char *hostname; /* the guest's; "" for the name */
 	bool ephemeral; /* remove the sandbox folder when stopped */
 	unsigned int cpus;
 	unsigned int memory_mib;
@@ -62,8 +63,17 @@ struct msb_vm_spec {
 			     mounts) */
 	char **initrd_extras; /* archives appended to the initramfs (drivers
 				 only this sandbox needs) */
-	bool hold;            /* accept no other client until the creator sends
-				 OPEN (it is preparing the sandbox: patches) */
+	/* The main process (src/vmm/workload.c): started at ready; none
+	   when @main_argv is empty. */
+	char **main_argv;         /* never NULL */
+	char *main_cwd;           /* "" for the agent's default */
+	char *main_user;          /* "" for root */
+	char **main_rlimits;      /* never NULL */
+	char *restart;            /* "no", "on-failure", "always" ("": no) */
+	unsigned int restart_max; /* on-failure: at most this many; 0: no
+				     limit */
+	bool hold; /* accept no other client until the creator sends
+		      OPEN (it is preparing the sandbox: patches) */
 };
 
 /* Serialise @s; *@out is malloc'd, NUL-terminated. Return 0 or -1. */

@@ -94,6 +94,13 @@ void state_run_end(const char *reason)
 			 reason, run_id, (sqlite3_int64)time(NULL));
 }
 
+void state_exit_code(int code)
+{
+	if (run_id)
+		exec_sql("UPDATE runs SET exit_code = ?3 WHERE id = ?2", NULL,
+			 run_id, code);
+}
+
 void state_delete(void)
 {
 	exec_sql("DELETE FROM runs WHERE sandbox = ?4", NULL, 0, 0);

@@ -18,6 +18,8 @@ void state_reason(const char *reason);
 /* A run begins (at boot) / ends with a reason. */
 void state_run_begin(int pid);
 void state_run_end(const char *reason);
+/* How the run's main process ended (exit status, or 128+signal). */
+void state_exit_code(int code);
 /* Forget the sandbox (ephemeral, or a create that failed). */
 void state_delete(void);
 void state_close(void);

@@ -32,7 +32,8 @@ expect "absurd cpus" 125 "$MSB" run --cpus 100000 -- true
 expect "tiny memory" 125 "$MSB" run --memory 10 -- true
 contains "memory message" "$work/err" "invalid --memory"
 expect "absurd memory" 125 "$MSB" run --memory 99999999 -- true
-expect "bad env" 125 "$MSB" run --env NOVALUE -- true
+expect "bad env (no key)" 125 "$MSB" run --env =x -- true
+expect "env KEY takes the host's value" 0 env NOVALUE=hv "$MSB" run --env NOVALUE -- sh -c '[ "$NOVALUE" = hv ]'
 expect "unknown option" 125 "$MSB" run --bogus -- true
 expect "unknown image" 125 "$MSB" run no-such-image:latest -- true
 contains "image message" "$work/err" "no-such-image"

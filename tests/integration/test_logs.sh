@@ -29,7 +29,7 @@ cap=$((4 << 20))
 
 # The supervisor gives up on a silent agent after 6 s.
 MSB_AGENT_TIMEOUT_MS=6000 expect "run -d" 0 "$MSB" run -d --name flood
-expect "logs" 0 "$MSB" logs flood
+expect "logs --source kernel" 0 "$MSB" logs --source kernel flood
 contains "kernel log read through the supervisor" "$work/out" "msb-agent: ready"
 
 # Control characters on the console are escaped; lines stay lines.
@@ -40,7 +40,7 @@ contains "console escaped in kernel.log" "$logs/kernel.log" 'red\x1b[31mX\x01'
 
 # A flood of 9 MB (more than twice the cap) without a newline, followed
 # by `msb logs -f` across the rotations.
-"$MSB" logs -f flood >"$work/follow" 2>&1 &
+"$MSB" logs -f --source kernel flood >"$work/follow" 2>&1 &
 follower=$!
 expect "console flood" 0 "$MSB" exec flood -- \
 	sh -c 'head -c 9000000 /dev/zero | tr "\0" x > /dev/ttyS0; echo flood-end > /dev/ttyS0'
