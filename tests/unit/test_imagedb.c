@@ -53,6 +53,7 @@ static void make_old_db(void)
 		  " size INTEGER NOT NULL, created TEXT, pulled_at INTEGER NOT NULL);"
 		  "CREATE INDEX images_manifest ON images(manifest_digest);"
 		  "CREATE TABLE sandboxes (name TEXT PRIMARY KEY);"
+		  "CREATE TABLE runs (id INTEGER PRIMARY KEY);"
 		  "INSERT INTO images VALUES ('" REF "', '" DL "', '" DL
 		  "', 7, NULL, 1);"
 		  "PRAGMA user_version = 4;") == SQLITE_OK);
