@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -88,27 +89,89 @@ int cmd_start(int argc, char **argv)
 	return 0;
 }
 
-int cmd_stop(int argc, char **argv)
+/* msb stop and msb kill: -t SECONDS (stop) or -s SIGNAL (kill, KILL
+ * only: the VM is killed at once). */
+static int stop_main(int argc, char **argv, bool kill_it)
 {
-	int status = 0;
+	static const struct option stop_opts[] = {
+		{"time", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static const struct option kill_opts[] = {
+		{"signal", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct cli_args a = {
+		.cmd = kill_it ? "kill" : "stop",
+		.usage = kill_it ? "Usage: msb kill [-s KILL] NAME...\n\nStop "
+				   "sandboxes at once: the VM is killed "
+				   "without a graceful shutdown.\n"
+				 : "Usage: msb stop [-t SECONDS] NAME...\n\n"
+				   "Stop sandboxes: the guest syncs and powers "
+				   "off, killed after SECONDS (default 10).\n"
+				   "A stopped sandbox is left as it is.\n",
+		.synopsis = "NAME...",
+		.shortopts = kill_it ? "s:" : "t:",
+		.longopts = kill_it ? kill_opts : stop_opts,
+		.min_pos = 1,
+		.max_pos = -1,
+	};
+	unsigned int grace_s = 0;
+	int status = 0, c;
 
-	if (argc < 2 || argv[1][0] == '-') {
-		fputs("Usage: msb stop NAME...\n\nStop sandboxes: the guest "
-		      "syncs and powers off (killed after 10 s).\n",
-		      argc >= 2 ? stdout : stderr);
-		return argc >= 2 ? 0 : 2;
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
+		if (c == 't' &&
+		    (!cli_parse_uint(a.optarg, &grace_s, false) || !grace_s)) {
+			cli_usage_error(
+				&a,
+				"invalid -t `%s`: a positive number of seconds",
+				a.optarg);
+			return 2;
+		}
+		if (c == 's' && strcasecmp(a.optarg, "KILL") &&
+		    strcasecmp(a.optarg, "SIGKILL") && strcmp(a.optarg, "9")) {
+			cli_usage_error(&a,
+					"unsupported signal `%s`: only KILL",
+					a.optarg);
+			return 2;
+		}
 	}
-	for (int i = 1; i < argc; i++) {
-		msb_sandbox *sb;
-		if (msb_sandbox_connect(&sb, argv[i]) < 0 ||
-		    msb_sandbox_stop(sb, 0) < 0)
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
+	for (int i = 0; i < a.npos; i++) {
+		msb_sandbox *sb = NULL;
+		/* kill: a 1 ms grace period, the supervisor kills QEMU at
+		 * once */
+		int grace_ms = kill_it ? 1 : (int)grace_s * 1000;
+		if (msb_sandbox_connect(&sb, a.pos[i]) < 0) {
+			/* stop on a stopped sandbox: nothing to do */
+			if (msb_last_error()->code == MSB_ESTATE)
+				printf("%s\n", a.pos[i]);
+			else
+				status = cli_fail(1);
+		} else if (msb_sandbox_stop(sb, grace_ms) < 0) {
 			status = cli_fail(1);
-		else
-			printf("%s\n", argv[i]);
+		} else {
+			printf("%s\n", a.pos[i]);
+		}
 		msb_sandbox_free(sb);
-		sb = NULL;
 	}
 	return status;
+}
+
+int cmd_stop(int argc, char **argv)
+{
+	return stop_main(argc, argv, false);
+}
+
+int cmd_kill(int argc, char **argv)
+{
+	return stop_main(argc, argv, true);
 }
 
 int cmd_rm(int argc, char **argv)
@@ -142,29 +205,6 @@ int cmd_rm(int argc, char **argv)
 			status = cli_fail(1);
 		else
 			printf("%s\n", argv[i]);
-	}
-	return status;
-}
-
-int cmd_kill(int argc, char **argv)
-{
-	int status = 0;
-
-	if (argc < 2 || argv[1][0] == '-') {
-		fputs("Usage: msb kill NAME...\n\nStop sandboxes at once: the "
-		      "VM is killed without a graceful shutdown.\n",
-		      argc >= 2 ? stdout : stderr);
-		return argc >= 2 ? 0 : 2;
-	}
-	for (int i = 1; i < argc; i++) {
-		msb_sandbox *sb = NULL;
-		/* A 1 ms grace period: the supervisor kills QEMU at once. */
-		if (msb_sandbox_connect(&sb, argv[i]) < 0 ||
-		    msb_sandbox_stop(sb, 1) < 0)
-			status = cli_fail(1);
-		else
-			printf("%s\n", argv[i]);
-		msb_sandbox_free(sb);
 	}
 	return status;
 }
