@@ -73,19 +73,37 @@ int cmd_ls(int argc, char **argv)
 	return 0;
 }
 
+/* Parse a command with no options of its own; 0 to go on, else the exit
+ * status (+1: 0 after --help, 2 after an error). */
+static int plain_args(struct cli_args *a, int argc, char **argv)
+{
+	int c;
+
+	cli_args_init(a, argc, argv);
+	while ((c = cli_args_next(a)) >= 0)
+		;
+	return c == CLI_ARGS_HELP ? 1 : c == CLI_ARGS_ERROR ? 3 : 0;
+}
+
 int cmd_start(int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-') {
-		fputs("Usage: msb start NAME\n\nStart a stopped sandbox in the "
-		      "background, with the options it was created with.\n",
-		      argc == 2 ? stdout : stderr);
-		return argc == 2 ? 0 : 2;
-	}
+	struct cli_args a = {
+		.cmd = "start",
+		.usage = "Usage: msb start NAME\n\nStart a stopped sandbox in "
+			 "the background, with the options it was created "
+			 "with.\n",
+		.synopsis = "NAME",
+		.min_pos = 1,
+		.max_pos = 1,
+	};
+	int r = plain_args(&a, argc, argv);
+	if (r)
+		return r - 1;
 	msb_sandbox *sb;
-	if (msb_sandbox_start(&sb, argv[1], 1) < 0)
+	if (msb_sandbox_start(&sb, a.pos[0], 1) < 0)
 		return cli_fail(1);
 	msb_sandbox_free(sb);
-	printf("%s\n", argv[1]);
+	printf("%s\n", a.pos[0]);
 	return 0;
 }
 
@@ -409,14 +427,19 @@ int cmd_inspect(int argc, char **argv)
 
 int cmd_wait(int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-') {
-		fputs("Usage: msb wait NAME\n\nWait until a sandbox stops; print "
-		      "its final status (stopped or crashed).\n",
-		      argc == 2 ? stdout : stderr);
-		return argc == 2 ? 0 : 2;
-	}
+	struct cli_args a = {
+		.cmd = "wait",
+		.usage = "Usage: msb wait NAME\n\nWait until a sandbox stops; "
+			 "print its final status (stopped or crashed).\n",
+		.synopsis = "NAME",
+		.min_pos = 1,
+		.max_pos = 1,
+	};
+	int r = plain_args(&a, argc, argv);
+	if (r)
+		return r - 1;
 	char status[32];
-	if (msb_sandbox_wait(argv[1], -1, status, sizeof(status)) < 0)
+	if (msb_sandbox_wait(a.pos[0], -1, status, sizeof(status)) < 0)
 		return cli_fail(1);
 	printf("%s\n", status);
 	return 0;

@@ -35,9 +35,15 @@ kill|kill without a name
 kill -q box|kill with an unknown option
 kill -s HUP box|kill with an unsupported signal
 kill --signal|kill --signal without a value
+start|start without a name
+start a b|start with a stray argument
+start -z a|start with an unknown option
+wait|wait without a name
+wait a b|wait with a stray argument
+wait --x a|wait with an unknown option
 TABLE
 
-for c in stop kill; do
+for c in stop kill start wait; do
 	expect "$c --help" 0 "$msb" "$c" --help
 	contains "$c --help prints usage" "$work/out" "Usage: msb $c"
 	expect "$c NAME --help" 0 "$msb" "$c" box -h
