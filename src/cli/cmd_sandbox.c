@@ -100,8 +100,14 @@ int cmd_start(int argc, char **argv)
 	if (r)
 		return r - 1;
 	msb_sandbox *sb;
-	if (msb_sandbox_start(&sb, a.pos[0], 1) < 0)
-		return cli_fail(1);
+	if (msb_sandbox_start(&sb, a.pos[0], 1) < 0) {
+		/* start on a running sandbox: nothing to do */
+		if (msb_last_error()->code != MSB_ESTATE ||
+		    !strstr(msb_last_error()->message, "already running"))
+			return cli_fail(1);
+		printf("%s\n", a.pos[0]);
+		return 0;
+	}
 	msb_sandbox_free(sb);
 	printf("%s\n", a.pos[0]);
 	return 0;
@@ -219,9 +225,16 @@ int cmd_rm(int argc, char **argv)
 		return 2;
 	}
 	for (int i = optind; i < argc; i++) {
-		if (msb_sandbox_remove(argv[i], force) < 0)
-			status = cli_fail(1);
-		else
+		if (msb_sandbox_remove(argv[i], force) < 0) {
+			if (msb_last_error()->code == MSB_ESTATE && !force) {
+				cli_err("sandbox `%s` is running: stop it "
+					"first, or use msb rm -f",
+					argv[i]);
+				status = 1;
+			} else {
+				status = cli_fail(1);
+			}
+		} else
 			printf("%s\n", argv[i]);
 	}
 	return status;
