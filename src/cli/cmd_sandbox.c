@@ -242,12 +242,18 @@ int cmd_rm(int argc, char **argv)
 
 int cmd_restart(int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-') {
-		fputs("Usage: msb restart NAME\n\nStop a sandbox and start it "
-		      "again in the background.\n",
-		      argc == 2 ? stdout : stderr);
-		return argc == 2 ? 0 : 2;
-	}
+	struct cli_args a = {
+		.cmd = "restart",
+		.usage = "Usage: msb restart NAME\n\nStop a sandbox and start "
+			 "it again in the background.\n",
+		.synopsis = "NAME",
+		.min_pos = 1,
+		.max_pos = 1,
+	};
+	int r = plain_args(&a, argc, argv);
+	if (r)
+		return r - 1;
+	argv[1] = a.pos[0];
 	msb_sandbox *sb = NULL;
 	if (msb_sandbox_connect(&sb, argv[1]) == 0) {
 		int rc = msb_sandbox_stop(sb, 0);
@@ -414,20 +420,26 @@ int cmd_inspect(int argc, char **argv)
 	msb_sandbox_info *v;
 	size_t n;
 	int status = 0;
-
-	if (argc < 2 || argv[1][0] == '-') {
-		fputs("Usage: msb inspect NAME...\n\nPrint sandboxes as JSON.\n",
-		      argc >= 2 ? stdout : stderr);
-		return argc >= 2 ? 0 : 2;
-	}
+	struct cli_args a = {
+		.cmd = "inspect",
+		.usage = "Usage: msb inspect NAME...\n\nPrint sandboxes as "
+			 "JSON.\n",
+		.synopsis = "NAME...",
+		.min_pos = 1,
+		.max_pos = -1,
+	};
+	int r = plain_args(&a, argc, argv);
+	if (r)
+		return r - 1;
+	argc = a.npos + 1; /* the names are argv[1..] */
 	if (msb_sandbox_list(&v, &n) < 0)
 		return cli_fail(1);
-	for (int a = 1; a < argc; a++) {
+	for (int k = 1; k < argc; k++) {
 		size_t i;
-		for (i = 0; i < n && strcmp(v[i].name, argv[a]); i++)
+		for (i = 0; i < n && strcmp(v[i].name, argv[k]); i++)
 			;
 		if (i == n) {
-			cli_err("no sandbox named `%s`", argv[a]);
+			cli_err("no sandbox named `%s`", argv[k]);
 			status = 1;
 			continue;
 		}

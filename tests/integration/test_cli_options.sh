@@ -41,9 +41,13 @@ start -z a|start with an unknown option
 wait|wait without a name
 wait a b|wait with a stray argument
 wait --x a|wait with an unknown option
+inspect|inspect without a name
+inspect -f x a|inspect -f (not an option)
+restart|restart without a name
+restart a b|restart with a stray argument
 TABLE
 
-for c in stop kill start wait; do
+for c in stop kill start wait inspect restart; do
 	expect "$c --help" 0 "$msb" "$c" --help
 	contains "$c --help prints usage" "$work/out" "Usage: msb $c"
 	expect "$c NAME --help" 0 "$msb" "$c" box -h
