@@ -29,17 +29,53 @@ static void print_json(const msb_sandbox_info *i);
 
 int cmd_ls(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"all", no_argument, NULL, 'a'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"json", no_argument, NULL, 'j'},
+		{"format", required_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct cli_args a = {
+		.cmd = "ls",
+		.usage = "Usage: msb ls [-a] [-q] [--json | --format json]\n\n"
+			 "List sandboxes: name, status, image, vCPUs, memory, "
+			 "and how long ago the status changed.\n\n"
+			 "  -a, --all        all sandboxes (the default)\n"
+			 "  -q, --quiet      names only\n"
+			 "      --json, --format json  as a JSON array\n",
+		.synopsis = "no arguments",
+		.shortopts = "aq",
+		.longopts = longopts,
+		.min_pos = 0,
+		.max_pos = 0,
+	};
 	msb_sandbox_info *v;
 	size_t n;
-	bool json = argc > 1 && !strcmp(argv[1], "--json");
+	bool json = false, quiet = false;
+	int c;
 
-	if (argc > 1 && !json) {
-		puts("Usage: msb ls [--json]\n\nList sandboxes: name, status, "
-		     "image, vCPUs, memory, and how long ago the status "
-		     "changed.");
-		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2
-									  : 0;
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
+		if (c == 'q')
+			quiet = true;
+		else if (c == 'j')
+			json = true;
+		else if (c == 'F') {
+			if (strcmp(a.optarg, "json")) {
+				cli_usage_error(
+					&a, "unknown --format `%s`: only json",
+					a.optarg);
+				return 2;
+			}
+			json = true;
+		}
 	}
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
 	if (msb_sandbox_list(&v, &n) < 0)
 		return cli_fail(1);
 	if (json) {
@@ -50,6 +86,12 @@ int cmd_ls(int argc, char **argv)
 			print_json(&v[i]);
 		}
 		puts("]");
+		msb_sandbox_list_free(v, n);
+		return 0;
+	}
+	if (quiet) {
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", v[i].name);
 		msb_sandbox_list_free(v, n);
 		return 0;
 	}

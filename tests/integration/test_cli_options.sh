@@ -45,9 +45,12 @@ inspect|inspect without a name
 inspect -f x a|inspect -f (not an option)
 restart|restart without a name
 restart a b|restart with a stray argument
+ls x|ls with a stray argument
+ls --format yaml|ls with an unknown format
+ls -z|ls with an unknown option
 TABLE
 
-for c in stop kill start wait inspect restart; do
+for c in stop kill start wait inspect restart ls; do
 	expect "$c --help" 0 "$msb" "$c" --help
 	contains "$c --help prints usage" "$work/out" "Usage: msb $c"
 	expect "$c NAME --help" 0 "$msb" "$c" box -h
@@ -58,5 +61,8 @@ contains "stop -t after the name: the name is looked up" "$work/err" "nosuch"
 expect "stop -- -t: a name after --" 1 "$msb" stop -- -t
 contains "stop -- -t looks up \`-t\`" "$work/err" "-t"
 
+expect "ls -a -q --json" 0 "$msb" ls -a -q
+expect "ls --format json" 0 "$msb" ls --format json
+contains "ls --format json is a JSON array" "$work/out" "[]"
 echo "# $pass passed, $fail failed"
 [ "$fail" = 0 ]
