@@ -132,12 +132,12 @@ int cli_copy_options(int argc, char **argv, msb_copy_options *o,
  * @host_path when it is an existing directory. */
 char *cli_copy_dest(const char *host_path, const char *src);
 /* The copy options' help lines. */
-#define CLI_COPY_OPTIONS_HELP                                                  \
+#define CLI_COPY_OPTIONS_HELP                                                   \
 	"  -a, --archive      keep setuid/setgid/sticky bits, the modes the\n"  \
 	"                     umask clears and (as root) the guest's owners.\n" \
-	"                     UNSAFE with an untrusted sandbox\n"                \
+	"                     UNSAFE with an untrusted sandbox\n"               \
 	"      --max-size SIZE  stop past SIZE bytes in all (k, m, g, t;\n"     \
-	"                     default 64g)\n"                                    \
+	"                     default 64g)\n"                                   \
 	"      --max-files N  stop past N entries (default 1000000)\n"
 
 /* Print "msb: <message>" for the library's last error; return @status. */
@@ -170,5 +170,54 @@ int cli_parse_restart(const char *s, msb_restart_policy *policy,
 void cli_gen_name(char *out, size_t len);
 /* --env-file: one KEY=VALUE or KEY a line; blank and '#' lines skipped. */
 int cli_env_file(struct cli_exec *x, const char *path);
+
+/*
+ * DOC: The option rule (every command)
+ *
+ * Options may come before or after the positional arguments (sandbox
+ * name, image) up to "--"; after "--" everything is positional. With
+ * @command set (run, exec), the first non-option past @max_pos
+ * positionals, or whatever follows "--", is the command and its
+ * arguments: msb never reads options inside it. -h and --help print
+ * @usage to stdout. Unknown options, missing values and stray or missing
+ * arguments print one line "msb: CMD: ...; see 'msb CMD --help'" and the
+ * caller exits 2.
+ *
+ * Use: fill cmd, usage, synopsis, shortopts (getopt letters, no "+"),
+ * longopts, min_pos, max_pos (-1: any), command; cli_args_init(); then
+ *	while ((c = cli_args_next(&a)) >= 0) switch (c) { ... a.optarg ... }
+ *	if (c == CLI_ARGS_HELP) return 0;
+ *	if (c == CLI_ARGS_ERROR) return 2;
+ * and read a.pos[0..npos) and a.rest[0..nrest). A value an option rejects
+ * is reported with cli_usage_error() (exit 2 as well).
+ */
+#define CLI_ARGS_END (-1)
+#define CLI_ARGS_HELP (-2)
+#define CLI_ARGS_ERROR (-3)
+struct option;
+struct cli_args {
+	const char *cmd;      /* "stop", "image ls": named in messages */
+	const char *usage;    /* the --help text */
+	const char *synopsis; /* "NAME...", for "expected NAME..." */
+	const char *shortopts;
+	const struct option *longopts;
+	int min_pos, max_pos;
+	bool command;
+	/* results */
+	char **pos; /* positional arguments (moved to argv[1..]) */
+	int npos;
+	char **rest; /* the command (with @command) */
+	int nrest;
+	const char *optarg;
+	/* private */
+	int argc;
+	char **argv;
+	bool done;
+	char optstring[128];
+};
+void cli_args_init(struct cli_args *a, int argc, char **argv);
+int cli_args_next(struct cli_args *a);
+__attribute__((format(printf, 2, 3))) int
+cli_usage_error(const struct cli_args *a, const char *fmt, ...);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -28,17 +29,53 @@ static void print_json(const msb_sandbox_info *i, bool full);
 
 int cmd_ls(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"all", no_argument, NULL, 'a'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"json", no_argument, NULL, 'j'},
+		{"format", required_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct cli_args a = {
+		.cmd = "ls",
+		.usage = "Usage: msb ls [-a] [-q] [--json | --format json]\n\n"
+			 "List sandboxes: name, status, image, vCPUs, memory, "
+			 "and how long ago the status changed.\n\n"
+			 "  -a, --all        all sandboxes (the default)\n"
+			 "  -q, --quiet      names only\n"
+			 "      --json, --format json  as a JSON array\n",
+		.synopsis = "no arguments",
+		.shortopts = "aq",
+		.longopts = longopts,
+		.min_pos = 0,
+		.max_pos = 0,
+	};
 	msb_sandbox_info *v;
 	size_t n;
-	bool json = argc > 1 && !strcmp(argv[1], "--json");
+	bool json = false, quiet = false;
+	int c;
 
-	if (argc > 1 && !json) {
-		puts("Usage: msb ls [--json]\n\nList sandboxes: name, status, "
-		     "image, vCPUs, memory, and how long ago the status "
-		     "changed.");
-		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2
-									  : 0;
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
+		if (c == 'q')
+			quiet = true;
+		else if (c == 'j')
+			json = true;
+		else if (c == 'F') {
+			if (strcmp(a.optarg, "json")) {
+				cli_usage_error(
+					&a, "unknown --format `%s`: only json",
+					a.optarg);
+				return 2;
+			}
+			json = true;
+		}
 	}
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
 	if (msb_sandbox_list(&v, &n) < 0)
 		return cli_fail(1);
 	if (json) {
@@ -49,6 +86,12 @@ int cmd_ls(int argc, char **argv)
 			print_json(&v[i], false);
 		}
 		puts("]");
+		msb_sandbox_list_free(v, n);
+		return 0;
+	}
+	if (quiet) {
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", v[i].name);
 		msb_sandbox_list_free(v, n);
 		return 0;
 	}
@@ -72,43 +115,129 @@ int cmd_ls(int argc, char **argv)
 	return 0;
 }
 
+/* Parse a command with no options of its own; 0 to go on, else the exit
+ * status (+1: 0 after --help, 2 after an error). */
+static int plain_args(struct cli_args *a, int argc, char **argv)
+{
+	int c;
+
+	cli_args_init(a, argc, argv);
+	while ((c = cli_args_next(a)) >= 0)
+		;
+	return c == CLI_ARGS_HELP ? 1 : c == CLI_ARGS_ERROR ? 3 : 0;
+}
+
 int cmd_start(int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-') {
-		fputs("Usage: msb start NAME\n\nStart a stopped sandbox in the "
-		      "background, with the options it was created with.\n",
-		      argc == 2 ? stdout : stderr);
-		return argc == 2 ? 0 : 2;
-	}
+	struct cli_args a = {
+		.cmd = "start",
+		.usage = "Usage: msb start NAME\n\nStart a stopped sandbox in "
+			 "the background, with the options it was created "
+			 "with.\n",
+		.synopsis = "NAME",
+		.min_pos = 1,
+		.max_pos = 1,
+	};
+	int r = plain_args(&a, argc, argv);
+	if (r)
+		return r - 1;
 	msb_sandbox *sb;
-	if (msb_sandbox_start(&sb, argv[1], 1) < 0)
-		return cli_fail(1);
+	if (msb_sandbox_start(&sb, a.pos[0], 1) < 0) {
+		/* start on a running sandbox: nothing to do */
+		if (msb_last_error()->code != MSB_ESTATE ||
+		    !strstr(msb_last_error()->message, "already running"))
+			return cli_fail(1);
+		printf("%s\n", a.pos[0]);
+		return 0;
+	}
 	msb_sandbox_free(sb);
-	printf("%s\n", argv[1]);
+	printf("%s\n", a.pos[0]);
 	return 0;
+}
+
+/* msb stop and msb kill: -t SECONDS (stop) or -s SIGNAL (kill, KILL
+ * only: the VM is killed at once). */
+static int stop_main(int argc, char **argv, bool kill_it)
+{
+	static const struct option stop_opts[] = {
+		{"time", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static const struct option kill_opts[] = {
+		{"signal", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct cli_args a = {
+		.cmd = kill_it ? "kill" : "stop",
+		.usage = kill_it ? "Usage: msb kill [-s KILL] NAME...\n\nStop "
+				   "sandboxes at once: the VM is killed "
+				   "without a graceful shutdown.\n"
+				 : "Usage: msb stop [-t SECONDS] NAME...\n\n"
+				   "Stop sandboxes: the guest syncs and powers "
+				   "off, killed after SECONDS (default 10).\n"
+				   "A stopped sandbox is left as it is.\n",
+		.synopsis = "NAME...",
+		.shortopts = kill_it ? "s:" : "t:",
+		.longopts = kill_it ? kill_opts : stop_opts,
+		.min_pos = 1,
+		.max_pos = -1,
+	};
+	unsigned int grace_s = 0;
+	int status = 0, c;
+
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
+		if (c == 't' &&
+		    (!cli_parse_duration(a.optarg, &grace_s) || !grace_s)) {
+			cli_usage_error(&a,
+					"invalid -t `%s`: a positive duration "
+					"(10, 30s, 2m)",
+					a.optarg);
+			return 2;
+		}
+		if (c == 's' && strcasecmp(a.optarg, "KILL") &&
+		    strcasecmp(a.optarg, "SIGKILL") && strcmp(a.optarg, "9")) {
+			cli_usage_error(&a,
+					"unsupported signal `%s`: only KILL",
+					a.optarg);
+			return 2;
+		}
+	}
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
+	for (int i = 0; i < a.npos; i++) {
+		msb_sandbox *sb = NULL;
+		/* kill: a 1 ms grace period, the supervisor kills QEMU at
+		 * once */
+		int grace_ms = kill_it ? 1 : (int)grace_s * 1000;
+		if (msb_sandbox_connect(&sb, a.pos[i]) < 0) {
+			/* stop on a stopped sandbox: nothing to do */
+			if (msb_last_error()->code == MSB_ESTATE)
+				printf("%s\n", a.pos[i]);
+			else
+				status = cli_fail(1);
+		} else if (msb_sandbox_stop(sb, grace_ms) < 0) {
+			status = cli_fail(1);
+		} else {
+			printf("%s\n", a.pos[i]);
+		}
+		msb_sandbox_free(sb);
+	}
+	return status;
 }
 
 int cmd_stop(int argc, char **argv)
 {
-	int status = 0;
+	return stop_main(argc, argv, false);
+}
 
-	if (argc < 2 || argv[1][0] == '-') {
-		fputs("Usage: msb stop NAME...\n\nStop sandboxes: the guest "
-		      "syncs and powers off (killed after 10 s).\n",
-		      argc >= 2 ? stdout : stderr);
-		return argc >= 2 ? 0 : 2;
-	}
-	for (int i = 1; i < argc; i++) {
-		msb_sandbox *sb;
-		if (msb_sandbox_connect(&sb, argv[i]) < 0 ||
-		    msb_sandbox_stop(sb, 0) < 0)
-			status = cli_fail(1);
-		else
-			printf("%s\n", argv[i]);
-		msb_sandbox_free(sb);
-		sb = NULL;
-	}
-	return status;
+int cmd_kill(int argc, char **argv)
+{
+	return stop_main(argc, argv, true);
 }
 
 int cmd_rm(int argc, char **argv)
@@ -138,45 +267,35 @@ int cmd_rm(int argc, char **argv)
 		return 2;
 	}
 	for (int i = optind; i < argc; i++) {
-		if (msb_sandbox_remove(argv[i], force) < 0)
-			status = cli_fail(1);
-		else
+		if (msb_sandbox_remove(argv[i], force) < 0) {
+			if (msb_last_error()->code == MSB_ESTATE && !force) {
+				cli_err("sandbox `%s` is running: stop it "
+					"first, or use msb rm -f",
+					argv[i]);
+				status = 1;
+			} else {
+				status = cli_fail(1);
+			}
+		} else
 			printf("%s\n", argv[i]);
-	}
-	return status;
-}
-
-int cmd_kill(int argc, char **argv)
-{
-	int status = 0;
-
-	if (argc < 2 || argv[1][0] == '-') {
-		fputs("Usage: msb kill NAME...\n\nStop sandboxes at once: the "
-		      "VM is killed without a graceful shutdown.\n",
-		      argc >= 2 ? stdout : stderr);
-		return argc >= 2 ? 0 : 2;
-	}
-	for (int i = 1; i < argc; i++) {
-		msb_sandbox *sb = NULL;
-		/* A 1 ms grace period: the supervisor kills QEMU at once. */
-		if (msb_sandbox_connect(&sb, argv[i]) < 0 ||
-		    msb_sandbox_stop(sb, 1) < 0)
-			status = cli_fail(1);
-		else
-			printf("%s\n", argv[i]);
-		msb_sandbox_free(sb);
 	}
 	return status;
 }
 
 int cmd_restart(int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-') {
-		fputs("Usage: msb restart NAME\n\nStop a sandbox and start it "
-		      "again in the background.\n",
-		      argc == 2 ? stdout : stderr);
-		return argc == 2 ? 0 : 2;
-	}
+	struct cli_args a = {
+		.cmd = "restart",
+		.usage = "Usage: msb restart NAME\n\nStop a sandbox and start "
+			 "it again in the background.\n",
+		.synopsis = "NAME",
+		.min_pos = 1,
+		.max_pos = 1,
+	};
+	int r = plain_args(&a, argc, argv);
+	if (r)
+		return r - 1;
+	argv[1] = a.pos[0];
 	msb_sandbox *sb = NULL;
 	if (msb_sandbox_connect(&sb, argv[1]) == 0) {
 		int rc = msb_sandbox_stop(sb, 0);
@@ -366,20 +485,26 @@ int cmd_inspect(int argc, char **argv)
 	msb_sandbox_info *v;
 	size_t n;
 	int status = 0;
-
-	if (argc < 2 || argv[1][0] == '-') {
-		fputs("Usage: msb inspect NAME...\n\nPrint sandboxes as JSON.\n",
-		      argc >= 2 ? stdout : stderr);
-		return argc >= 2 ? 0 : 2;
-	}
+	struct cli_args a = {
+		.cmd = "inspect",
+		.usage = "Usage: msb inspect NAME...\n\nPrint sandboxes as "
+			 "JSON.\n",
+		.synopsis = "NAME...",
+		.min_pos = 1,
+		.max_pos = -1,
+	};
+	int r = plain_args(&a, argc, argv);
+	if (r)
+		return r - 1;
+	argc = a.npos + 1; /* the names are argv[1..] */
 	if (msb_sandbox_list(&v, &n) < 0)
 		return cli_fail(1);
-	for (int a = 1; a < argc; a++) {
+	for (int k = 1; k < argc; k++) {
 		size_t i;
-		for (i = 0; i < n && strcmp(v[i].name, argv[a]); i++)
+		for (i = 0; i < n && strcmp(v[i].name, argv[k]); i++)
 			;
 		if (i == n) {
-			cli_err("no sandbox named `%s`", argv[a]);
+			cli_err("no sandbox named `%s`", argv[k]);
 			status = 1;
 			continue;
 		}
@@ -392,20 +517,25 @@ int cmd_inspect(int argc, char **argv)
 
 int cmd_wait(int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-') {
-		fputs("Usage: msb wait NAME\n\nWait until a sandbox stops; print "
-		      "its final status (stopped or crashed). msb exits with\n"
-		      "its main process's exit status (128+N for a signal N),\n"
-		      "else 1 if it crashed, else 0.\n",
-		      argc == 2 ? stdout : stderr);
-		return argc == 2 ? 0 : 2;
-	}
+	struct cli_args a = {
+		.cmd = "wait",
+		.usage = "Usage: msb wait NAME\n\nWait until a sandbox stops; "
+			 "print its final status (stopped or crashed). msb\n"
+			 "exits with its main process's exit status (128+N for "
+			 "a signal N),\nelse 1 if it crashed, else 0.\n",
+		.synopsis = "NAME",
+		.min_pos = 1,
+		.max_pos = 1,
+	};
+	int r = plain_args(&a, argc, argv);
+	if (r)
+		return r - 1;
 	char status[32];
 	int code = -1;
-	if (msb_sandbox_wait(argv[1], -1, status, sizeof(status)) < 0)
+	if (msb_sandbox_wait(a.pos[0], -1, status, sizeof(status)) < 0)
 		return cli_fail(1);
 	printf("%s\n", status);
-	if (msb_sandbox_exit_code(argv[1], &code) == 0 && code >= 0)
+	if (msb_sandbox_exit_code(a.pos[0], &code) == 0 && code >= 0)
 		return code;
 	return strcmp(status, "crashed") ? 0 : 1;
 }

@@ -46,7 +46,8 @@ contains "not running message" "$work/err" "not running"
 expect "start" 0 "$MSB" start one
 expect "the disk survived the restart" 0 "$MSB" exec one -- cat /root/file
 [ "$(cat "$work/out")" = kept ] && ok "file kept" || bad "file kept: $(cat "$work/out")"
-expect "start while running" 1 "$MSB" start one
+expect "start while running is a no-op success" 0 "$MSB" start one
+expect "stop -t 5 then stop again (no-op)" 0 sh -c "\"$MSB\" stop -t 5 one && \"$MSB\" stop one && \"$MSB\" start one"
 
 # a killed supervisor: detected, recorded, and the sandbox starts again
 pid=$(pgrep -f "msb-vmm --detach" | while read -r p; do
