@@ -41,7 +41,7 @@ static int check_path(const char *path)
 	return 0;
 }
 
-static int check_sandbox(msb_sandbox *sb)
+int msb__check_running(msb_sandbox *sb)
 {
 	if (!sb)
 		return msb__error(MSB_EINVAL, 0, "sandbox is NULL");
@@ -95,7 +95,7 @@ static int fs_failed(const struct fs_call *c, const struct msb_msg *m)
 			  strerror(err));
 }
 
-static uint32_t next_stream(msb_sandbox *sb)
+uint32_t msb__next_stream(msb_sandbox *sb)
 {
 	uint32_t id = sb->next_stream++;
 
@@ -210,11 +210,11 @@ static int fs_request(msb_sandbox *sb, struct msb_msg *req, struct fs_call *c)
 	int rc;
 
 	msb__error_clear();
-	if ((rc = check_sandbox(sb)) < 0 || (rc = check_path(c->path)) < 0)
+	if ((rc = msb__check_running(sb)) < 0 || (rc = check_path(c->path)) < 0)
 		return rc;
 	req->has |= MSB_HAS(MSB_FLD_PATH);
 	req->path = msb_str(c->path);
-	uint32_t id = next_stream(sb);
+	uint32_t id = msb__next_stream(sb);
 	if ((rc = msb__conn_send(&sb->conn, id, MSB_F_START, req)) < 0)
 		return rc;
 	return fs_wait(sb, id, c);
@@ -524,7 +524,7 @@ EXPORT int msb_sandbox_fs_write_stream(msb_sandbox *sb, const char *path,
 	msb__error_clear();
 	if (!source)
 		return msb__error(MSB_EINVAL, 0, "source is NULL");
-	if ((rc = check_sandbox(sb)) < 0 || (rc = check_path(path)) < 0)
+	if ((rc = msb__check_running(sb)) < 0 || (rc = check_path(path)) < 0)
 		return rc;
 	uint64_t wflags = MSB_FS_CREATE;
 	wflags |= flags & MSB_FS_WRITE_APPEND ? MSB_FS_APPEND : MSB_FS_TRUNC;
@@ -538,7 +538,7 @@ EXPORT int msb_sandbox_fs_write_stream(msb_sandbox *sb, const char *path,
 		.mode = mode ? mode & 07777 : 0644,
 		.flags = wflags,
 	};
-	uint32_t id = next_stream(sb);
+	uint32_t id = msb__next_stream(sb);
 	if ((rc = msb__conn_send(&sb->conn, id, MSB_F_START, &req)) < 0)
 		return rc;
 

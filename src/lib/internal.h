@@ -184,6 +184,11 @@ void msb__volume_conflict(const char *home, const char *name, const char *self);
  * line. */
 #define MSB_GUEST_TEXT(buf, b) msb_escape(buf, sizeof(buf), (b).p, (b).n)
 
+/* fs.c: MSB_EINVAL for a NULL sandbox, MSB_ESTATE for a stopped one. */
+int msb__check_running(msb_sandbox *sb);
+/* fs.c: the next client stream id of @sb (never 0). */
+uint32_t msb__next_stream(msb_sandbox *sb);
+
 /* fs.c: bounds on a listing the guest sends (entries; bytes of names and
  * targets), past which it is refused. */
 #define MSB_FS_LIST_MAX 1000000u

@@ -15,25 +15,6 @@
 /* Entries a listing may have: the agent keeps far fewer. */
 #define PROCS_MAX 4096
 
-static int check_sandbox(msb_sandbox *sb)
-{
-	if (!sb)
-		return msb__error(MSB_EINVAL, 0, "sandbox is NULL");
-	if (sb->stopped || sb->conn.fd < 0)
-		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
-				  sb->name);
-	return 0;
-}
-
-static uint32_t next_stream(msb_sandbox *sb)
-{
-	uint32_t id = sb->next_stream++;
-
-	if (sb->next_stream == 0)
-		sb->next_stream = 1;
-	return id;
-}
-
 /* The error for a FAILED or ERROR answer about process @id. */
 static int proc_error(unsigned int id, const struct msb_msg *m)
 {
@@ -56,7 +37,7 @@ static int proc_call(msb_sandbox *sb, struct msb_msg *req, const char *what,
 {
 	int limit = msb__agent_timeout_ms();
 	uint64_t deadline = now_us() + (uint64_t)limit * 1000u;
-	uint32_t id = next_stream(sb);
+	uint32_t id = msb__next_stream(sb);
 	int rc = msb__conn_send(&sb->conn, id, MSB_F_START, req);
 
 	while (rc == 0) {
@@ -141,7 +122,7 @@ EXPORT int msb_sandbox_exec_detached(unsigned int *id, msb_sandbox *sb,
 	if ((rc = msb__check_exec_call(id, sb, argv, opts)) < 0)
 		return rc;
 	*id = 0;
-	if ((rc = check_sandbox(sb)) < 0)
+	if ((rc = msb__check_running(sb)) < 0)
 		return rc;
 	c.cmd = argv[0];
 	/* The merged limits: they must outlive the send below. */
@@ -256,7 +237,7 @@ EXPORT int msb_sandbox_procs(msb_proc_info **list, size_t *count,
 		return msb__error(MSB_EINVAL, 0, "list and count are required");
 	*list = NULL;
 	*count = 0;
-	if ((rc = check_sandbox(sb)) < 0)
+	if ((rc = msb__check_running(sb)) < 0)
 		return rc;
 	if ((rc = proc_call(sb, &req, "the process list", on_list, &c)) < 0) {
 		msb_proc_list_free(c.v, c.n);
@@ -308,7 +289,7 @@ EXPORT int msb_sandbox_proc_signal(msb_sandbox *sb, unsigned int id, int sig)
 	msb__error_clear();
 	if (sig <= 0 || sig >= 65)
 		return msb__error(MSB_EINVAL, 0, "invalid signal %d", sig);
-	if ((rc = check_sandbox(sb)) < 0)
+	if ((rc = msb__check_running(sb)) < 0)
 		return rc;
 	return proc_call(sb, &req, "the signal request", on_signal, &c);
 }
