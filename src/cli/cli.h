@@ -103,7 +103,7 @@ struct cli_exec {
 	"                        (nofile, nproc, fsize, as, cpu, ...; "        \
 	"repeatable)\n"                                                        \
 	"      --timeout T       kill CMD and its children after T (90, 2m,\n" \
-	"                        1h; msb exits with 124)\n"                   \
+	"                        1h; msb exits with 124)\n"                    \
 	"      --kill-group      when CMD exits, kill what it left in its\n"   \
 	"                        process group (default: it keeps running)\n"
 

@@ -139,8 +139,10 @@ static void test_argv_jailed(void)
 		  "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
 		  "resourcecontrol=deny");
 	/* Every -add-fd comes before the options that use its set. */
-	int first_use = find(argv, "file=/dev/fdset/2,if=none,id=root,format=qcow2,discard=unmap,"
-				   "backing.driver=raw,backing.file.filename=/dev/fdset/3");
+	int first_use = find(
+		argv,
+		"file=/dev/fdset/2,if=none,id=root,format=qcow2,discard=unmap,"
+		"backing.driver=raw,backing.file.filename=/dev/fdset/3");
 	CHECK(first_use > 0);
 	int n = 0;
 	for (int i = 0; argv[i]; i++)
