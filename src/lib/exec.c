@@ -143,10 +143,7 @@ int msb__check_exec_call(const void *out, const msb_sandbox *sb,
 	int rc = msb__check_exec_options(opts);
 	if (rc < 0)
 		return rc;
-	if (sb->stopped || sb->conn.fd < 0)
-		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
-				  sb->name);
-	return 0;
+	return msb__check_running(sb);
 }
 
 int msb__exec_request(struct msb_msg *req, const char ***rl,
@@ -248,9 +245,7 @@ EXPORT int msb_sandbox_exec(msb_exec_output **out, msb_sandbox *sb,
 	if (!o)
 		return msb__error(MSB_ENOMEM, errno, "out of memory");
 
-	uint32_t id = sb->next_stream++;
-	if (sb->next_stream == 0)
-		sb->next_stream = 1;
+	uint32_t id = msb__next_stream(sb);
 	struct msb_msg req;
 	_cleanup_free_ const char **rl = NULL;
 	unsigned int timeout_ms =

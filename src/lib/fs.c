@@ -41,7 +41,7 @@ static int check_path(const char *path)
 	return 0;
 }
 
-int msb__check_running(msb_sandbox *sb)
+int msb__check_running(const msb_sandbox *sb)
 {
 	if (!sb)
 		return msb__error(MSB_EINVAL, 0, "sandbox is NULL");

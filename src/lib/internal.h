@@ -185,7 +185,7 @@ void msb__volume_conflict(const char *home, const char *name, const char *self);
 #define MSB_GUEST_TEXT(buf, b) msb_escape(buf, sizeof(buf), (b).p, (b).n)
 
 /* fs.c: MSB_EINVAL for a NULL sandbox, MSB_ESTATE for a stopped one. */
-int msb__check_running(msb_sandbox *sb);
+int msb__check_running(const msb_sandbox *sb);
 /* fs.c: the next client stream id of @sb (never 0). */
 uint32_t msb__next_stream(msb_sandbox *sb);
 
