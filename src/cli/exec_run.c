@@ -93,13 +93,30 @@ int cli_exec_option(int c, const char *arg, struct cli_exec *x)
 	}
 }
 
+/*
+ * MSB_ETIMEDOUT is both a command killed at its timeout (--timeout, or the
+ * sandbox's default) and a guest agent or supervisor that stopped
+ * answering ("did not answer", docs/api.md). Only the first is the
+ * command's 124; the second is msb's own failure (125). The library tells
+ * them apart by its message alone.
+ */
+static bool killed_at_timeout(void)
+{
+	const char *m = msb_last_error()->message;
+	size_t n = strlen(m);
+
+	return !strncmp(m, "command `", 9) && strstr(m, "` timed out after ") &&
+	       n > 8 && !strcmp(m + n - 8, ": killed");
+}
+
 int cli_exec_status(int rc, const struct msb_exec_output *out)
 {
 	if (rc < 0)
 		return cli_fail(rc == -MSB_ECMDNOTFOUND ? EXIT_NOT_FOUND
 				: rc == -MSB_EEXEC      ? EXIT_CANNOT_RUN
-				: rc == -MSB_ETIMEDOUT  ? EXIT_TIMEOUT
-							: EXIT_MSB_ERROR);
+				: rc == -MSB_ETIMEDOUT && killed_at_timeout()
+					? EXIT_TIMEOUT
+					: EXIT_MSB_ERROR);
 	int sig = msb_exec_output_signal(out);
 	if (sig) {
 		cli_err("command killed by signal %d (%s)", sig,
