@@ -212,7 +212,10 @@ static int run_tty(msb_sandbox *sb, const char *const *argv, struct cli_exec *x)
 	msb_exec_event ev;
 	struct msb_buf pend = {0};
 	int status = EXIT_MSB_ERROR;
-	bool in_open = want_stdin;
+	bool in_open = want_stdin, killed = false;
+	/* --timeout: msb_exec_start() leaves it to us */
+	uint64_t deadline =
+		eo.timeout_ms ? now_us() + (uint64_t)eo.timeout_ms * 1000u : 0;
 
 	window_size(&eo.rows, &eo.cols);
 	add_term(x);
@@ -259,11 +262,24 @@ static int run_tty(msb_sandbox *sb, const char *const *argv, struct cli_exec *x)
 								: -1,
 			 .events = POLLIN},
 		};
-		if (poll(p, 3, -1) < 0) {
+		int wait = -1;
+		if (deadline && !killed) {
+			uint64_t now = now_us();
+			wait = now >= deadline
+				       ? 0
+				       : (int)((deadline - now + 999) / 1000);
+		}
+		if (poll(p, 3, wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			cli_err("poll: %s", strerror(errno));
 			goto out;
+		}
+		if (deadline && !killed && now_us() >= deadline) {
+			/* its exit, which follows, ends the session */
+			if (msb_exec_signal(e, SIGKILL) < 0)
+				goto fail;
+			killed = true;
 		}
 		if (p[1].revents) {
 			unsigned char sig;
@@ -305,7 +321,12 @@ static int run_tty(msb_sandbox *sb, const char *const *argv, struct cli_exec *x)
 					  ev.data, ev.len);
 			} else if (ev.type == MSB_EXEC_EXITED) {
 				restore_terminal();
-				if (ev.signal) {
+				if (killed) {
+					cli_err("command `%s` timed out after "
+						"%u ms: killed",
+						argv[0], eo.timeout_ms);
+					status = EXIT_TIMEOUT;
+				} else if (ev.signal) {
 					cli_err("command killed by signal %d (%s)",
 						ev.signal,
 						strsignal(ev.signal));
