@@ -38,13 +38,14 @@ void cli_exec_init(struct cli_exec *x)
 	x->eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
 }
 
-int cli_exec_option(int c, const char *arg, struct cli_exec *x)
+int cli_exec_option(struct cli_exec *x, const struct cli_args *a, int c)
 {
 	msb_exec_options *eo = &x->eo;
+	const char *arg = a->optarg;
 
 	switch (c) {
 	case 'e':
-		return cli_env_add(x, arg) < 0 ? -1 : 1;
+		return cli_env_add(x, a, arg) < 0 ? -1 : 1;
 	case 'i':
 		eo->stdin_fd = STDIN_FILENO;
 		return 1;
@@ -63,11 +64,13 @@ int cli_exec_option(int c, const char *arg, struct cli_exec *x)
 		char why[256];
 		if (msb_rlimit_parse(arg, strlen(arg), &res, &rl, why,
 				     sizeof(why)) < 0) {
-			cli_err("invalid --ulimit `%s`: %s", arg, why);
+			cli_usage_error(a, "invalid --ulimit `%s`: %s", arg,
+					why);
 			return -1;
 		}
 		if (x->nrlimits == CLI_MAX_RLIMITS) {
-			cli_err("too many --ulimit options (at most %d)",
+			cli_usage_error(
+				a, "too many --ulimit options (at most %d)",
 				CLI_MAX_RLIMITS);
 			return -1;
 		}
@@ -78,9 +81,11 @@ int cli_exec_option(int c, const char *arg, struct cli_exec *x)
 	case CLI_OPT_TIMEOUT:
 		if (!cli_parse_duration(arg, &eo->timeout_ms) ||
 		    eo->timeout_ms == 0 || eo->timeout_ms > 4000000) {
-			cli_err("invalid --timeout `%s`: a positive duration "
-				"(seconds, or with s, m or h: 90, 2m, 1h)",
-				arg);
+			cli_usage_error(a,
+					"invalid --timeout `%s`: a positive "
+					"duration (seconds, or with s, m or h: "
+					"90, 2m, 1h)",
+					arg);
 			return -1;
 		}
 		eo->timeout_ms *= 1000;
