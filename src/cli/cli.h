@@ -34,6 +34,11 @@ int cmd_wait(int argc, char **argv);
  * detached process (cmd_procs.c, cmd_attach). */
 int cmd_attach_main(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
+/* msb completion bash|zsh (cmd_completion.c) */
+int cmd_completion(int argc, char **argv);
+/* Whether msb has command @cmd (with @sub: that subcommand of it), as the
+ * completion table lists them. */
+bool cli_command_known(const char *cmd, const char *sub);
 int cmd_volume(int argc, char **argv);
 /* cmd_procs.c: the agent's process table. */
 int cmd_ps(int argc, char **argv);
