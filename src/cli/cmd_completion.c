@@ -58,7 +58,7 @@ struct comp_cmd {
 	"--restart=no|on-failure|always --rm --entrypoint= --hostname= "       \
 	"--idle-timeout= --max-duration= "                                     \
 	"--platform=linux/amd64|linux/arm64 --label= -v=<volume:> "            \
-	"--volume=<volume:> --root-fstype=ext4|ext2|ext3|xfs|btrfs|erofs "     \
+	"--volume=<volume:> --root-fstype=ext4|ext3|ext2|erofs|squashfs "      \
 	"--root-writable --root-size= --tmpfs= --patch-text= --patch-append= " \
 	"--patch-copy=<file> --patch-mkdir= --patch-symlink= --patch-remove= " \
 	"-h --help"
