@@ -262,6 +262,7 @@ struct wbuf {
 	bool full;
 	unsigned n;
 	uint16_t labels[COMP_MAX];
+	uint8_t rest[COMP_MAX]; /* wire length of the name from there */
 };
 
 /* A reply is at most 65535 octets (TCP's length prefix). */
@@ -332,36 +333,41 @@ static bool out_name_eq(const struct wbuf *w, size_t o, const uint8_t *s)
 	}
 }
 
-/* Write the labels wire[0..end) literally, remembering their offsets as
- * compression targets if @remember. */
-static void put_labels(struct wbuf *w, const uint8_t *wire, size_t end,
-		       bool remember)
+/* Write the labels wire[0..end) of a name of @wlen octets literally,
+ * remembering their offsets as compression targets if @remember. */
+static void put_labels(struct wbuf *w, const uint8_t *wire, size_t wlen,
+		       size_t end, bool remember)
 {
 	for (size_t i = 0; i < end; i += 1 + wire[i]) {
 		if (remember && !w->full && w->len <= COMP_OFF_MAX &&
-		    w->n < COMP_MAX)
-			w->labels[w->n++] = (uint16_t)w->len;
+		    w->n < COMP_MAX) {
+			w->labels[w->n] = (uint16_t)w->len;
+			w->rest[w->n++] = (uint8_t)(wlen - i);
+		}
 		put(w, wire + i, 1 + (size_t)wire[i]);
 	}
 }
 
 /* Write a name (wire form), compressed against the names written before
- * when @compress (the longest suffix found wins). */
+ * when @compress (the longest suffix found wins). Only targets of the
+ * same length are compared, which bounds the work of a name to about one
+ * comparison a suffix, whatever names came before. */
 static void put_name(struct wbuf *w, const uint8_t *wire, size_t wlen,
 		     bool compress)
 {
 	if (compress) {
 		for (size_t s = 0; wire[s]; s += 1 + wire[s]) {
 			for (unsigned j = 0; j < w->n; j++) {
-				if (!out_name_eq(w, w->labels[j], wire + s))
+				if (w->rest[j] != wlen - s ||
+				    !out_name_eq(w, w->labels[j], wire + s))
 					continue;
-				put_labels(w, wire, s, true);
+				put_labels(w, wire, wlen, s, true);
 				put16(w, (uint16_t)(0xc000 | w->labels[j]));
 				return;
 			}
 		}
 	}
-	put_labels(w, wire, wlen - 1, compress);
+	put_labels(w, wire, wlen, wlen - 1, compress);
 	put(w, "", 1);
 }
 
@@ -744,8 +750,8 @@ int msb_dns_filter_answer(uint8_t *out, size_t cap, struct msb_dns_answer *res,
 	put_header(&w, q->id, 0, 1, 0, 0, 0);
 	put_question(&w, q);
 	pos = start;
-	for (unsigned s = 0; s < 3; s++) {
-		for (unsigned i = 0; i < count[s]; i++) {
+	for (unsigned s = 0; s < 3 && !w.full; s++) {
+		for (unsigned i = 0; i < count[s] && !w.full; i++) {
 			struct rr rr;
 			struct msb_net_addr addr;
 			int depth = -1;
