@@ -229,7 +229,7 @@ const char *const *msb_image_cmd(const msb_image *img);
 const char *msb_image_workdir(const msb_image *img); /* or NULL */
 const char *msb_image_user(const msb_image *img);    /* or NULL */
 
-/* The image as JSON (reference, digests, platform, config); malloc'd. */
+/* The image as JSON (reference, ID, digests, platform, config); malloc'd. */
 char *msb_image_inspect_json(const msb_image *img);
 
 void msb_image_free(msb_image *img);

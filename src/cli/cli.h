@@ -17,6 +17,8 @@
 int cmd_run(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+/* msb images: msb image ls. */
+int cmd_images(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_start(int argc, char **argv);

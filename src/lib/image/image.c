@@ -1457,11 +1457,12 @@ EXPORT char *msb_image_inspect_json(const msb_image *img)
 		return NULL;
 	const struct msb_image_config *c = &img->cfg;
 	json_t *o = json_pack(
-		"{s:s?, s:s?, s:s?, s:s?, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:s?}",
-		"reference", img->reference, "platform", img->platform,
-		"digest", img->digest, "config_digest", img->config_digest,
-		"size", (json_int_t)img->size, "created", c->created, "os",
-		c->os, "architecture", c->arch, "variant", c->variant, "rootfs",
+		"{s:s?, s:s?, s:s?, s:s?, s:s?, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:s?}",
+		"reference", img->reference, "id", img->config_digest,
+		"platform", img->platform, "digest", img->digest,
+		"config_digest", img->config_digest, "size",
+		(json_int_t)img->size, "created", c->created, "os", c->os,
+		"architecture", c->arch, "variant", c->variant, "rootfs",
 		img->rootfs, "env", strv_json(c->env), "entrypoint",
 		strv_json(c->entrypoint), "cmd", strv_json(c->cmd), "workdir",
 		c->workdir, "user", c->user);
