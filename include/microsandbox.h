@@ -516,6 +516,24 @@ int msb_sandbox_wait(const char *name, int timeout_ms, char *status,
 int msb_sandbox_config(const char *name, char **out);
 
 /*
+ * msb_sandbox_inspect() - the sandbox @name as a JSON object, one line:
+ * name, status, image (as given), cpus, memory_mib, ephemeral, pid,
+ * created, updated (Unix seconds), labels, exit_code (or null); started,
+ * finished, exit_reason of its last run (or null); image_reference,
+ * image_id, image_digest and platform of its image (null where the store
+ * does not know them); env, volumes, mounts (binds and tmpfs), network
+ * (null: sandboxes have none yet), limits (cpus, memory_mib, ulimits,
+ * root_size_mib, boot_timeout_s, idle_timeout_s, max_duration_s; null
+ * for none or the image's size), exec_defaults (workdir, user,
+ * timeout_ms), hostname, main (entrypoint and cmd, or null without a main
+ * process), restart (policy, max), auto_remove; last, config: the stored
+ * options as msb_sandbox_config() gives them.
+ * @out: receives it, malloc'd (free())
+ * Return: 0, -MSB_ENOTFOUND.
+ */
+int msb_sandbox_inspect(const char *name, char **out);
+
+/*
  * msb_sandbox_exit_code() - how the main process of the sandbox @name
  * ended in its last run: *@code is its exit status, or 128+N for a
  * signal N, or -1 while it runs or when it never ran.
