@@ -22,9 +22,7 @@ static const char image_usage[] =
 	"same name wins), the full ID, or a digest (sha256:...).\n"
 	"Run 'msb image COMMAND --help' for a command's options.\n";
 
-static const char ls_usage[] =
-	"Usage: msb image ls [-q] [--json | --format json]\n"
-	"       msb images [-q] [--json | --format json]\n"
+static const char ls_usage_body[] =
 	"\n"
 	"List stored images: reference, platform, image ID (the first 12 hex\n"
 	"digits of the config digest, as docker shows it), manifest digest,\n"
@@ -33,6 +31,13 @@ static const char ls_usage[] =
 	"\n"
 	"  -q, --quiet      image IDs only, each image once\n"
 	"      --json, --format json  as a JSON array (full IDs)\n";
+
+static const char ls_usage[] =
+	"Usage: msb image ls [-q] [--json | --format json]\n"
+	"       msb images [-q] [--json | --format json]\n";
+static const char images_usage[] =
+	"Usage: msb images [-q] [--json | --format json]\n"
+	"       msb image ls [-q] [--json | --format json]\n";
 
 /* The ID of @img as shown ("-" if unknown), in @out. */
 static void short_id(const msb_image *img, char *out, size_t len)
@@ -73,9 +78,10 @@ static int image_ls(int argc, char **argv, const char *cmd)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
+	char usage[1024];
 	struct cli_args a = {
 		.cmd = cmd,
-		.usage = ls_usage,
+		.usage = usage,
 		.synopsis = "no arguments",
 		.shortopts = "q",
 		.longopts = longopts,
@@ -87,6 +93,9 @@ static int image_ls(int argc, char **argv, const char *cmd)
 	size_t n;
 	int c;
 
+	snprintf(usage, sizeof(usage), "%s%s",
+		 strcmp(cmd, "images") ? ls_usage : images_usage,
+		 ls_usage_body);
 	cli_args_init(&a, argc, argv);
 	while ((c = cli_args_next(&a)) >= 0) {
 		if (c == 'q')
