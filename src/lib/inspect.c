@@ -99,7 +99,8 @@ static void image_fields(sqlite3 *db, const char *home, const char *name,
 	} else if (image[0] != '/' && image[0] != '.') {
 		char **refs = NULL, *platform = NULL;
 		struct msb_ref ref = {0};
-		if (msb__image_find_id(home, image, &refs, &platform) == 0)
+		if (msb__image_find_id(home, image, &refs, &platform, NULL) ==
+		    0)
 			canonical = strdup(refs[0]);
 		else if (msb_ref_parse(&ref, image) == 0)
 			canonical = msb_ref_format(&ref);

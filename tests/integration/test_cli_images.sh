@@ -208,7 +208,7 @@ expect "inspect box" 0 "$MSB" inspect box
 cp "$work/out" "$work/box.json"
 is "inspect: an array of one" "$(jget "$work/box.json" 'len(d)')" 1
 is "inspect: running" "$(jget "$work/box.json" 'd[0]["status"]')" running
-is "inspect: the image as given" "$(jget "$work/box.json" 'd[0]["image"]')" "$short"
+is "inspect: the image, recorded by its full ID" "$(jget "$work/box.json" 'd[0]["image"]')" "$bb"
 is "inspect: the image's ID" "$(jget "$work/box.json" 'd[0]["image_id"]')" "$bb"
 is "inspect: the image's digest" "$(jget "$work/box.json" 'd[0]["image_digest"]')" "$IMG_BUSYBOX_DIGEST"
 is "inspect: the image's reference" "$(jget "$work/box.json" 'd[0]["image_reference"]')" "$R/busybox:latest"

@@ -38,15 +38,15 @@ static int sql(sqlite3 *db, const char *s)
 static const char *find(const char *id)
 {
 	static char out[1024];
-	char **refs = NULL, *platform = NULL;
-	int rc = msb__image_find_id(home, id, &refs, &platform);
+	char **refs = NULL, *platform = NULL, *full = NULL;
+	int rc = msb__image_find_id(home, id, &refs, &platform, &full);
 
 	if (rc == 1) {
-		CHECK(!refs && !platform);
+		CHECK(!refs && !platform && !full);
 		return "none";
 	}
 	if (rc < 0) {
-		CHECK(!refs && !platform);
+		CHECK(!refs && !platform && !full);
 		snprintf(out, sizeof(out), "error %d: %.900s", -rc,
 			 msb_last_error()->message);
 		return out;
@@ -57,6 +57,8 @@ static const char *find(const char *id)
 			 i ? "," : "", refs[i]);
 	snprintf(out + strlen(out), sizeof(out) - strlen(out), "@%s",
 		 platform ? platform : "(null)");
+	CHECK(full && !strncmp(full, "sha256:", 7) && strlen(full) == 71);
+	free(full);
 	for (size_t i = 0; refs && refs[i]; i++)
 		free(refs[i]);
 	free(refs);
@@ -119,6 +121,18 @@ int main(void)
 			    "000000000000000000000000"),
 		       "error 4: no stored image has the digest", 39));
 
+	/* the full ID of a prefix, for recording: not of references,
+	 * full IDs, ambiguous or unknown prefixes */
+	int before = msb_last_error()->code;
+	char *full = msb__image_full_id(home, "0123");
+	CHECK_STR(full, "sha256:" HEX_C);
+	free(full);
+	CHECK(msb__image_full_id(home, "abc") == NULL);
+	CHECK(msb__image_full_id(home, "abd") == NULL);
+	CHECK(msb__image_full_id(home, HEX_C) == NULL);
+	CHECK(msb__image_full_id(home, "r.example/b:1") == NULL);
+	CHECK(msb_last_error()->code == before); /* not kept */
+
 	msb__image_short_id("sha256:" HEX_C, sid, sizeof(sid));
 	CHECK_STR(sid, "0123456789ab");
 
@@ -132,6 +146,19 @@ int main(void)
 	CHECK(msb_image_remove("abc4") == 0);
 	CHECK_STR(find("abc"), "r.example/a:1@linux/amd64");
 	CHECK(msb_image_remove("abc4") == -MSB_ENOTFOUND);
+
+	/* a stored reference named like an ID prefix comes first */
+	CHECK(msb__db_open(&db, home) == 0);
+	CHECK(sql(db, "INSERT INTO images (reference, platform, "
+		      "manifest_digest, config_digest, size, pulled_at) VALUES"
+		      " ('docker.io/library/0123:latest', 'linux/amd64', "
+		      "'sha256:" HEX_M "', 'sha256:" HEX_A
+		      "', 1, 1);") == SQLITE_OK);
+	msb__db_close(db);
+	CHECK(msb__image_full_id(home, "0123") == NULL);
+	full = msb__image_full_id(home, "01234");
+	CHECK_STR(full, "sha256:" HEX_C);
+	free(full);
 
 	char cmd[4300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);

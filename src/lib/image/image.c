@@ -261,7 +261,7 @@ static bool id_matches(enum id_kind kind, const char *id, const char *config,
 }
 
 int msb__image_find_id(const char *home, const char *id, char ***refs,
-		       char **platform)
+		       char **platform, char **full)
 {
 	enum id_kind kind = id_kind(id);
 	sqlite3 *db = NULL;
@@ -275,6 +275,8 @@ int msb__image_find_id(const char *home, const char *id, char ***refs,
 
 	*refs = NULL;
 	*platform = NULL;
+	if (full)
+		*full = NULL;
 	if (kind == ID_NONE)
 		return 1;
 	if (kind == ID_DIGEST &&
@@ -360,6 +362,10 @@ int msb__image_find_id(const char *home, const char *id, char ***refs,
 					? "no stored image has the digest `%s`"
 					: "no stored image has the ID `%s`",
 				id);
+		goto out;
+	}
+	if (full && !(*full = strdup(found))) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 		goto out;
 	}
 	*refs = steal_ptr(&v);
@@ -729,6 +735,32 @@ out:
 	return rc;
 }
 
+char *msb__image_full_id(const char *home, const char *image)
+{
+	struct msb_ref ref = {0};
+	msb_image tmp = {0};
+	char **refs = NULL, *platform = NULL, *full = NULL;
+	msb_error saved;
+
+	if (id_kind(image) != ID_PREFIX)
+		return NULL;
+	msb__error_save(&saved);
+	/* a stored reference of that name comes first */
+	_cleanup_free_ char *canonical =
+		msb_ref_parse(&ref, image) == 0 ? msb_ref_format(&ref) : NULL;
+	if (!canonical ||
+	    msb__image_db_lookup(home, canonical, NULL, &tmp, NULL, 0) < 0)
+		msb__image_find_id(home, image, &refs, &platform, &full);
+	msb_ref_clear(&ref);
+	free(tmp.digest);
+	free(tmp.config_digest);
+	free(tmp.platform);
+	msb_strv_free(refs);
+	free(platform);
+	msb__error_restore(&saved);
+	return full;
+}
+
 /* The stored image that the ID @id names (msb__image_find_id()), under
  * its first reference. -MSB_ENOTFOUND if none. */
 static int load_by_id(msb_image **out, const char *home,
@@ -736,7 +768,7 @@ static int load_by_id(msb_image **out, const char *home,
 {
 	char **refs = NULL, *platform = NULL;
 	struct msb_platform p;
-	int rc = msb__image_find_id(home, id, &refs, &platform);
+	int rc = msb__image_find_id(home, id, &refs, &platform, NULL);
 
 	if (rc == 1)
 		rc = msb__error(MSB_ENOTFOUND, 0,
@@ -1149,7 +1181,7 @@ static int removal_target(const char *home, const char *name, char **canonical,
 		}
 		msb__error_clear();
 	}
-	if ((rc = msb__image_find_id(home, name, &refs, &platform)) < 0)
+	if ((rc = msb__image_find_id(home, name, &refs, &platform, NULL)) < 0)
 		goto out;
 	if (refs[1]) {
 		rc = msb__error(MSB_ESTATE, 0,

@@ -47,13 +47,22 @@ int msb__image_db_lookup(const char *home, const char *reference,
  *        NULL-terminated (msb_strv_free()); never empty on success
  * @platform: receives the platform it is stored under ("" if unknown),
  *        malloc'd
+ * @full: receives its full ID ("sha256:..."), malloc'd; may be NULL
  * Return: 0; 1 if @id is not one of these forms (nothing set);
  * -MSB_ENOTFOUND if no stored image has it; -MSB_EINVAL for a prefix
  * that several images' IDs share (the error names them) or "sha256:"
  * without 64 hex digits.
  */
 int msb__image_find_id(const char *home, const char *id, char ***refs,
-		       char **platform);
+		       char **platform, char **full);
+
+/*
+ * msb__image_full_id() - the full ID ("sha256:...", malloc'd) of the
+ * stored image that the ID prefix @image names, or NULL when @image is
+ * anything else (a reference, a stored reference of that name, a full ID,
+ * a prefix of no image or of several). Errors are not kept.
+ */
+char *msb__image_full_id(const char *home, const char *image);
 
 /* The short form of an ID or digest: its first 12 hex digits, in @out
  * (at least 13 bytes). */
