@@ -60,8 +60,9 @@ int cmd_metrics(int argc, char **argv)
 		.usage = "Usage: msb metrics [-w] [--json] [NAME...]\n\n"
 			 "CPU, memory, disk and network use of running "
 			 "sandboxes (all of them\nwithout NAME).\n\n"
-			 "  -w, --watch      repeat every second until "
-			 "interrupted\n"
+			 "  -w, --watch      repeat every second, until "
+			 "interrupted or no\n"
+			 "                   sandbox is left to watch\n"
 			 "      --json       one JSON object a line per "
 			 "sandbox\n",
 		.synopsis = "NAME...",
@@ -104,7 +105,9 @@ int cmd_metrics(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		if (msb_sandbox_connect(&sb[i], names[i]) < 0)
 			status = cli_fail(1);
+	size_t left;
 	do {
+		left = 0;
 		if (watch && !json && isatty(STDOUT_FILENO))
 			fputs("\033[H\033[2J", stdout);
 		if (!json)
@@ -123,11 +126,13 @@ int cmd_metrics(int argc, char **argv)
 				continue;
 			}
 			print_row(names[i], &m, json);
+			left++;
 		}
 		fflush(stdout);
-		if (watch)
+		/* Watch while a sandbox is left to watch. */
+		if (watch && left)
 			sleep(1);
-	} while (watch);
+	} while (watch && left);
 	for (size_t i = 0; i < n; i++)
 		msb_sandbox_free(sb[i]);
 	msb_sandbox_list_free(v, cnt);

@@ -113,7 +113,8 @@ R=$REG_NOAUTH
 
 expect "pull --insecure -q" 0 "$MSB" pull --insecure -q "$R/busybox:latest"
 is "pull -q prints the digest" "$(cat "$work/out")" "$IMG_BUSYBOX_DIGEST"
-expect "pull the same image by another name" 0 "$MSB" pull -q "$R/busybox2:latest"
+expect "pull --quiet the same image by another name" 0 "$MSB" pull --quiet "$R/busybox2:latest"
+is "pull --quiet prints the digest" "$(cat "$work/out")" "$IMG_BUSYBOX_DIGEST"
 expect "pull multi" 0 "$MSB" pull -q "$R/multi:latest"
 expect "pull multi for arm64" 0 "$MSB" pull -q --platform linux/arm64 "$R/multi:latest"
 expect "pull twin" 0 "$MSB" pull -q "$R/twin:latest"

@@ -124,6 +124,12 @@ expect "metrics NAME --json of a missing sandbox" 1 "$msb" metrics nosuch --json
 contains "metrics: the name is looked up" "$work/err" "no sandbox named \`nosuch\`"
 expect "cp HOST NAME:PATH -a of a missing sandbox" 1 "$msb" cp /etc/hostname nosuch:/tmp -a
 contains "cp: the name is looked up" "$work/err" "no sandbox named \`nosuch\`"
+expect "cp --archive NAME:PATH HOST of a missing sandbox" 1 "$msb" cp --archive nosuch:/etc "$work/x"
+contains "cp --archive: the name is looked up" "$work/err" "no sandbox named \`nosuch\`"
+# metrics --watch ends when nothing is left to watch
+expect "metrics --watch of a missing sandbox ends" 1 timeout 30 "$msb" metrics --watch nosuch
+contains "metrics --watch: the name is looked up" "$work/err" "no sandbox named \`nosuch\`"
+expect "metrics -w with no sandbox running ends" 0 timeout 30 "$msb" metrics -w
 
 # inspect and image inspect print one array, errors for the missing
 expect "inspect of a missing sandbox" 1 "$msb" inspect nosuch
@@ -136,6 +142,8 @@ expect "image inspect of a missing image" 1 "$msb" image inspect nosuch:1 abc
 # the image list of an empty store
 expect "image ls -q" 0 "$msb" image ls -q
 [ -s "$work/out" ] && bad "image ls -q: $(cat "$work/out")" || ok "image ls -q: nothing"
+expect "images --quiet" 0 "$msb" images --quiet
+[ -s "$work/out" ] && bad "images --quiet: $(cat "$work/out")" || ok "images --quiet: nothing"
 expect "image ls --json" 0 "$msb" image ls --json
 contains "image ls --json: an empty array" "$work/out" "[]"
 expect "images --format json" 0 "$msb" images --format json
