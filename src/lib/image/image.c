@@ -784,8 +784,10 @@ static int load_by_id(msb_image **out, const char *home,
 	return rc;
 }
 
-int msb__image_resolve(msb_image **out, const char *home, const char *reference,
-		       const msb_pull_options *opts)
+/* msb__image_resolve(); @get: for msb_image_get(), which says "not
+ * stored" rather than naming a pull policy. */
+static int resolve(msb_image **out, const char *home, const char *reference,
+		   const msb_pull_options *opts, bool get)
 {
 	struct msb_ref ref = {0};
 	struct msb_store store = {0};
@@ -857,6 +859,16 @@ int msb__image_resolve(msb_image **out, const char *home, const char *reference,
 					MSB_ENOTFOUND, 0,
 					"image `%s` is stored for %s, not %s, and the pull policy is never: pull it with --platform %s",
 					canonical, others, wp, wp);
+			else if (rc == -MSB_ENOTFOUND && get)
+				rc = msb__error(
+					MSB_ENOTFOUND, 0,
+					"image `%s` is not stored%s%s%s",
+					canonical,
+					kind == ID_PREFIX
+						? ", and no image's ID starts with `"
+						: "",
+					kind == ID_PREFIX ? reference : "",
+					kind == ID_PREFIX ? "`" : "");
 			else if (rc == -MSB_ENOTFOUND)
 				rc = msb__error(
 					MSB_ENOTFOUND, 0,
@@ -870,6 +882,12 @@ out:
 	msb_store_close(&store);
 	msb_ref_clear(&ref);
 	return rc;
+}
+
+int msb__image_resolve(msb_image **out, const char *home, const char *reference,
+		       const msb_pull_options *opts)
+{
+	return resolve(out, home, reference, opts, false);
 }
 
 /* ---- the built-in default image ----------------------------------- */
@@ -1041,11 +1059,21 @@ EXPORT int msb_image_pull(msb_image **out, const char *reference,
 EXPORT int msb_image_get(msb_image **out, const char *reference)
 {
 	msb_pull_options o = MSB_PULL_OPTIONS_INIT;
+	struct msb_paths paths;
+	int rc;
 
+	msb__error_clear();
 	if (!out)
 		return msb__error(MSB_EINVAL, 0, "out is NULL");
+	*out = NULL;
+	if (!reference || !*reference)
+		return msb__error(MSB_EINVAL, 0, "image reference is empty");
+	if ((rc = msb__paths_home(&paths)) < 0)
+		return rc;
 	o.policy = MSB_PULL_NEVER;
-	return msb_image_pull(out, reference, &o);
+	rc = resolve(out, paths.home, reference, &o, true);
+	msb__paths_clear(&paths);
+	return rc;
 }
 
 EXPORT int msb_image_list(msb_image ***out, size_t *count)
