@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "microsandbox.h"
+#include "util/util.h"
 
 static const char image_usage[] =
 	"Usage: msb image COMMAND\n"
@@ -139,17 +140,21 @@ static int image_ls(int argc, char **argv, const char *cmd)
 		printf("%-48s %-13s %-12s %-19s %-10s %s\n", "REFERENCE",
 		       "PLATFORM", "IMAGE ID", "DIGEST", "SIZE", "CREATED");
 		for (size_t i = 0; i < n; i++) {
-			char size[32], sid[16];
+			char size[32], sid[16], created[80] = "-";
 			const char *d = msb_image_digest(list[i]);
-			const char *created = msb_image_created(list[i]);
+			const char *cr = msb_image_created(list[i]);
 			const char *pf = msb_image_platform(list[i]);
 			cli_human_size(size, sizeof(size),
 				       (double)msb_image_size(list[i]));
 			short_id(list[i], sid, sizeof(sid));
-			printf("%-48s %-13s %-12s %-19.19s %-10s %.19s\n",
+			/* the image's config says: escaped */
+			if (cr)
+				msb_escape(created, sizeof(created), cr,
+					   strnlen(cr, 19));
+			printf("%-48s %-13s %-12s %-19.19s %-10s %s\n",
 			       msb_image_reference(list[i]),
 			       pf && *pf ? pf : "-", sid, d ? d : "-", size,
-			       created ? created : "-");
+			       created);
 		}
 	}
 	msb_image_list_free(list, n);

@@ -1526,7 +1526,8 @@ EXPORT char *msb_image_inspect_json(const msb_image *img)
 		img->rootfs, "env", strv_json(c->env), "entrypoint",
 		strv_json(c->entrypoint), "cmd", strv_json(c->cmd), "workdir",
 		c->workdir, "user", c->user);
-	char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+	/* ASCII: the config is the registry's, C1 controls escaped too */
+	char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
 	json_decref(o);
 	return s;
 }
