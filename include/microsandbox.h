@@ -268,6 +268,15 @@ typedef struct msb_sandbox msb_sandbox;
 
 #define MSB_SANDBOX_OPTIONS_VERSION 2
 
+/*
+ * Guest memory limits (msb_sandbox_options.memory_mib). The minimum is
+ * measured, not guessed: with the guest kernel msb ships, 72 MiB panics
+ * while the kernel initialises ("System is deadlocked on memory"), 80 MiB
+ * boots with 2-5 MiB left for commands, 96 MiB leaves about 20 MiB.
+ */
+#define MSB_MEMORY_MIN_MIB 96
+#define MSB_MEMORY_MAX_MIB 65536
+
 /* What happens when a sandbox's main process exits (run_main). */
 typedef enum msb_restart_policy {
 	MSB_RESTART_NO = 0,
@@ -288,8 +297,10 @@ typedef struct msb_sandbox_options {
 	 * image, or NULL for the built-in default image (busybox).
 	 */
 	const char *image;
-	unsigned int cpus;       /* vCPUs, 1..64; 0 means 1 */
-	unsigned int memory_mib; /* guest RAM in MiB, 64..65536; 0 means 512 */
+	unsigned int cpus; /* vCPUs, 1..64; 0 means 1 */
+	/* Guest RAM in MiB, MSB_MEMORY_MIN_MIB..MSB_MEMORY_MAX_MIB; 0 means
+	 * 512. */
+	unsigned int memory_mib;
 	/*
 	 * Environment of every command, NULL-terminated array of "KEY=VALUE"
 	 * strings, or NULL. The host environment is never passed in.
