@@ -461,8 +461,20 @@ typedef struct msb_volume_info {
 /* Every volume, sorted by name. */
 int msb_volume_list(msb_volume_info **out, size_t *count);
 void msb_volume_list_free(msb_volume_info *list, size_t count);
-/* Delete a volume and its data; MSB_ESTATE while a running sandbox has it
- * mounted. */
+/*
+ * msb_volume_delete() - delete a volume and its data.
+ * @flags: MSB_VOLUME_FORCE, or 0
+ * Return: 0; MSB_ENOTFOUND; MSB_ESTATE while a running sandbox has it
+ * mounted (even forced), or, unless forced, while any stored sandbox
+ * (stopped or never started) has it in its config: the message names
+ * them. A forced removal leaves those sandboxes unable to start until a
+ * volume of that name exists again.
+ */
+enum msb_volume_flags {
+	MSB_VOLUME_FORCE = 1, /* even if stopped sandboxes use it */
+};
+int msb_volume_delete(const char *name, int flags);
+/* msb_volume_delete(@name, 0). */
 int msb_volume_remove(const char *name);
 
 /* Remove a stopped sandbox (its disk and logs); @force stops it first

@@ -58,6 +58,7 @@
 #include "util/util.h"
 #include "vmm/diskfull.h"
 #include "vmm/execlog.h"
+#include "vmm/hosttools.h"
 #include "vmm/jail.h"
 #include "vmm/logfile.h"
 #include "vmm/metrics.h"
@@ -763,7 +764,7 @@ static void lock_volumes(struct msb_qemu_config *qc)
 	qc->ndisks = n;
 }
 
-#define VIRTIOFSD "/usr/lib/qemu/virtiofsd"
+#define VIRTIOFSD MSB_VIRTIOFSD_PATH
 #define MAX_SHARES 16
 
 static void jail_log(const char *line)
