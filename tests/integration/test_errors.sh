@@ -72,5 +72,120 @@ if [ "$host" -lt 64 ]; then
 	if grep -q "vCPUs on a host" "$work/err"; then bad "warned at $host vCPUs"; else ok "no warning at $host vCPUs"; fi
 fi
 
+# --- 5. volume rm refuses a volume that any sandbox uses, unless -f ---
+expect "volume create" 0 "$MSB" volume create vol1
+expect "a sandbox created with it (never started)" 0 "$MSB" create --name user1 -v vol1:/data
+expect "volume rm: refused for a created sandbox" 1 "$MSB" volume rm vol1
+contains "names the sandbox and its state" "$work/err" "msb: volume \`vol1\` is used by sandbox \`user1\` (created): remove it first"
+contains "says how to force" "$work/err" "msb volume rm -f"
+one_line "volume rm, created sandbox"
+expect "a running sandbox with it read-only" 0 "$MSB" run -d --name user2 -v vol1:/data:ro
+expect "volume rm -f: refused while a sandbox runs with it" 1 "$MSB" volume rm -f vol1
+contains "names the running sandbox" "$work/err" "is mounted by running sandbox \`user2 (ro)\`: stop it first"
+one_line "volume rm -f, running sandbox"
+expect "the volume is still there" 0 "$MSB" volume inspect vol1
+expect "stop it" 0 "$MSB" stop user2
+expect "volume rm: refused for stopped sandboxes too" 1 "$MSB" volume rm vol1
+contains "names them all, with their states" "$work/err" "used by sandboxes \`user1\` (created), \`user2\` (stopped): remove them first"
+expect "volume rm -f removes it" 0 "$MSB" volume rm -f vol1
+contains "and prints its name" "$work/out" "vol1"
+expect "it is gone" 1 "$MSB" volume inspect vol1
+"$MSB" start user1 >"$work/out" 2>"$work/err" </dev/null
+[ $? != 0 ] && ok "a sandbox whose volume was removed does not start" || bad "user1 started without its volume"
+contains "and says why" "$work/err" "no volume named \`vol1\`"
+expect "volume create vol2" 0 "$MSB" volume create --quota 16m vol2
+expect "an unused volume is removed without -f" 0 "$MSB" volume rm vol2
+
+# --- 6. msb doctor fails when msb run would, and says what to fix ---
+expect "doctor on a working host" 0 "$MSB" doctor
+contains "doctor's verdict" "$work/out" "msb doctor: ready to run sandboxes"
+# ENV | line that fails | text of its fix
+while IFS='|' read -r env what fix; do
+	[ -n "$env" ] || continue
+	expect "doctor with $env" 1 env "$env" "$MSB" doctor
+	grep -q "^FAIL $what " "$work/out" && ok "doctor with $env: a FAIL $what line" ||
+		bad "doctor with $env: no FAIL $what line: $(grep -v '^ok' "$work/out" | head -c 400)"
+	grep -A1 "^FAIL $what " "$work/out" | grep -qF "fix: $fix" && ok "doctor with $env: says what to fix" ||
+		bad "doctor with $env: fix: $(grep -A1 "^FAIL" "$work/out" | head -c 400)"
+	contains "doctor with $env: verdict" "$work/out" "msb doctor: problems found"
+	env "$env" "$MSB" run -- true >/dev/null 2>&1 </dev/null
+	[ $? = 125 ] && ok "msb run fails too with $env" || bad "msb run did not fail with $env"
+done <<'TABLE'
+MSB_QEMU=/nonexistent|QEMU|point MSB_QEMU at qemu-system-x86_64 (the qemu-system-x86 package), or unset it
+MSB_QEMU=/usr/bin/cat|QEMU|point MSB_QEMU at a working qemu-system-x86_64
+MSB_QEMU_IMG=/nonexistent|qemu-img|point MSB_QEMU_IMG at qemu-img
+MSB_ACCEL=bogus|KVM|set MSB_ACCEL to kvm, tcg or auto
+MSB_GUEST_DIR=/nonexistent|guest kernel|run ./setup.sh
+MSB_VMM=/nonexistent|supervisor|point MSB_VMM at msb-vmm
+MSB_HOME=relative/home|state folder|set MSB_HOME to an absolute path
+TABLE
+why=$("$MSB" doctor | grep '^warn KVM')
+if [ -n "$why" ]; then
+	# KVM unusable here: MSB_ACCEL=kvm must fail, and so does a run.
+	expect "doctor with MSB_ACCEL=kvm and no usable KVM" 1 env MSB_ACCEL=kvm "$MSB" doctor
+	contains "the KVM line fails" "$work/out" "FAIL KVM                    MSB_ACCEL=kvm: "
+	contains "and says what to fix" "$work/out" "or set MSB_ACCEL=tcg"
+	expect "msb run with MSB_ACCEL=kvm fails too" 125 env MSB_ACCEL=kvm "$MSB" run -- true
+fi
+expect "doctor with MSB_ACCEL=tcg" 0 env MSB_ACCEL=tcg "$MSB" doctor
+contains "KVM not looked at" "$work/out" "ok   KVM                    not used: MSB_ACCEL=tcg"
+
+# --- 7. usage errors of msb volume and msb doctor: exit 2, one line ---
+# one_usage DESC: stderr is one line "msb: CMD: ...; see 'msb CMD --help'"
+one_usage() {
+	if [ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "^msb: .*; see 'msb .*--help'$" "$work/err"; then
+		ok "$1: one line"
+	else
+		bad "$1: stderr: $(head -c 300 "$work/err")"
+	fi
+}
+while IFS='|' read -r args desc; do
+	[ -n "$args" ] || continue
+	# shellcheck disable=SC2086
+	expect "$desc" 2 "$MSB" $args
+	one_usage "$desc"
+	[ ! -s "$work/out" ] && ok "$desc: nothing on stdout" || bad "$desc: stdout: $(head -c 200 "$work/out")"
+done <<'TABLE'
+volume|volume without a command
+volume bogus|volume with an unknown command
+volume --bogus|volume with an unknown option
+volume create|volume create without a name
+volume create a b|volume create with a stray argument
+volume create -x a|volume create with an unknown option
+volume create --quota|volume create --quota without a value
+volume create --quota lots a|volume create with a bad --quota
+volume create a --quota 0|volume create --quota 0, after the name
+volume ls a b c|volume ls with a stray argument
+volume ls --bogus|volume ls with an unknown option
+volume ls a --json|volume ls NAME --json
+volume inspect|volume inspect without a name
+volume inspect -q a|volume inspect with an unknown option
+volume rm|volume rm without a name
+volume rm -x a|volume rm with an unknown option
+volume rm --force|volume rm --force without a name
+volume cp a|volume cp with one path
+volume cp a b c|volume cp with three paths
+volume cp a b|volume cp without a volume side
+volume cp --max-size x a:/b c|volume cp with a bad --max-size
+volume cp --max-files 0 a:/b c|volume cp with a bad --max-files
+volume cp -z a:/b c|volume cp with an unknown option
+doctor x|doctor with a stray argument
+doctor --bogus|doctor with an unknown option
+doctor -q|doctor with an unknown short option
+TABLE
+for c in "volume" "volume create" "volume ls" "volume inspect" "volume rm" "volume cp" "doctor"; do
+	# shellcheck disable=SC2086
+	expect "$c --help" 0 "$MSB" $c --help
+	contains "$c --help prints its usage" "$work/out" "Usage: msb $c"
+done
+expect "volume rm NAME -h: help, not removal" 0 "$MSB" volume rm nosuch -h
+# options after the names are options
+expect "volume create NAME --quota SIZE" 0 "$MSB" volume create vol3 --quota 16m
+expect "volume ls --json lists it" 0 "$MSB" volume ls --json
+contains "its quota" "$work/out" '"quota_bytes": 16777216'
+expect "volume rm NAME -f" 0 "$MSB" volume rm vol3 -f
+expect "volume rm -- NAME" 1 "$MSB" volume rm -- -f
+contains "a name after -- is a name" "$work/err" "\`-f\`"
+
 echo "# $pass passed, $fail failed"
 [ "$fail" = 0 ]
