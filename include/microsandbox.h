@@ -187,8 +187,9 @@ void msb_image_list_free(msb_image **images, size_t count);
  */
 int msb_image_remove(const char *reference);
 
-/* Delete blobs and root disks that no stored image uses; @freed (may be
- * NULL) receives the bytes freed. */
+/* Delete blobs and root disks that no stored image uses, and what
+ * interrupted pulls left (partial downloads and temporary files nobody
+ * holds); @freed (may be NULL) receives the bytes freed. */
 int msb_image_prune(uint64_t *freed);
 
 /* Accessors; strings are owned by the image. Arrays are NULL-terminated

@@ -5,9 +5,9 @@
 # interrupted pulls that leave nothing behind, volume rm refusing a volume
 # in use, msb doctor failing when a run would, and usage errors of
 # msb volume and msb doctor.
-#   test_errors.sh PATH/TO/msb
+#   test_errors.sh PATH/TO/msb PATH/TO/token_server
 set -uo pipefail
-MSB=$1
+MSB=$1 TOKEN_SERVER=$2
 src=$(cd "$(dirname "$0")/../.." && pwd)
 export MSB_HOME
 MSB_HOME=$(mktemp -d /tmp/msb-errors-test-XXXXXX)
@@ -70,6 +70,110 @@ if [ "$host" -lt 64 ]; then
 	contains "the warning" "$work/err" "msb: warning: $n vCPUs on a host with $host online CPUs"
 	expect "--cpus $host: no warning" 0 "$MSB" run --cpus "$host" -- true
 	if grep -q "vCPUs on a host" "$work/err"; then bad "warned at $host vCPUs"; else ok "no warning at $host vCPUs"; fi
+fi
+
+# --- 4. interrupted pulls and flattening leave no temporary files ---
+if command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
+	/usr/bin/python3 "$src/tests/integration/mkbigimage.py" "$work/big" 100000 ||
+		bad "build the big image"
+	mkdir -p "$regdir"
+	"$src/tests/registry/registry.sh" start "$regdir" "$TOKEN_SERVER" >"$work/reg.log" 2>&1 ||
+		bad "start registries: $(tail -3 "$work/reg.log")"
+	# shellcheck disable=SC1091
+	. "$regdir/env"
+	"$src/tests/registry/registry.sh" push "$regdir" noauth "oci:$work/big:latest" big:latest ||
+		bad "push the big image"
+	R=$REG_NOAUTH
+	rootfs=$MSB_HOME/images/rootfs
+	# Ctrl-C while the layers are flattened: the disk being built is an
+	# unnamed file (O_TMPFILE) that the process holds; it goes with it.
+	mkdir -p "$rootfs"
+	before=$(ls "$rootfs")
+	# (A background job of a script ignores SIGINT: undo that, as a
+	# terminal's Ctrl-C finds msb.)
+	env --default-signal=INT "$MSB" pull -q "$R/big:latest" >"$work/out" 2>"$work/err" </dev/null &
+	pid=$!
+	caught=
+	for _ in $(seq 3000); do # 60 s at most
+		if ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "$rootfs/#"; then
+			caught=1
+			break
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	[ -n "$caught" ] && ok "the pull flattens into an unnamed file" ||
+		bad "the pull never held a root disk being built (it exited: $(cat "$work/err"))"
+	kill -INT "$pid"
+	wait "$pid"
+	st=$?
+	[ "$st" = 130 ] && ok "SIGINT ends the pull (130)" || bad "pull after SIGINT: exit $st"
+	left=$(find "$MSB_HOME/images" -name '*.tmp.*' -o -name '*.partial' -o -name '*.put.*' | head -5)
+	[ -z "$left" ] && ok "no temporary files after an interrupted flatten" || bad "left: $left"
+	left=$(ls "$rootfs" | grep -v '\.lock$' | grep -vxF "$before")
+	[ -z "$left" ] && ok "no root disk, whole or partial" || bad "left in images/rootfs: $left"
+	expect "image ls after the interrupted pull" 0 "$MSB" image ls
+	if grep -q "big" "$work/out"; then bad "the interrupted image is listed"; else ok "it is not listed"; fi
+	expect "the pull again" 0 "$MSB" pull -q "$R/big:latest"
+	digest=$(cat "$work/out")
+	hex=${digest#sha256:}
+	[ -f "$rootfs/$hex.ext4" ] && ok "its root disk" || bad "no $rootfs/$hex.ext4"
+
+	# Where a filesystem has no O_TMPFILE, a build that died leaves
+	# "<hex>.ext4.tmp.<pid>", and a download ".partial": image prune
+	# removes them when no one holds their lock.
+	blobtmp=$MSB_HOME/images/blobs/tmp
+	fake=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+	head -c 1048576 /dev/zero >"$rootfs/$hex.ext4.tmp.4242"
+	head -c 1048576 /dev/zero >"$blobtmp/$fake.partial"
+	exec 8>"$rootfs/$hex.ext4.lock" 9>"$blobtmp/$fake.lock"
+	flock 8 && flock 9 || bad "take the locks"
+	expect "image prune while a build and a download hold their locks" 0 "$MSB" image prune
+	[ -f "$rootfs/$hex.ext4.tmp.4242" ] && ok "a build in progress is kept" || bad "a locked build was removed"
+	[ -f "$blobtmp/$fake.partial" ] && ok "a download in progress is kept" || bad "a locked download was removed"
+	exec 8>&- 9>&-
+	expect "image prune" 0 "$MSB" image prune
+	[ ! -e "$rootfs/$hex.ext4.tmp.4242" ] && ok "prune removes a stale build" || bad "stale build kept"
+	[ ! -e "$blobtmp/$fake.partial" ] && [ ! -e "$blobtmp/$fake.lock" ] &&
+		ok "prune removes a stale download and its lock" || bad "stale download kept: $(ls "$blobtmp")"
+	[ -f "$rootfs/$hex.ext4" ] && ok "prune keeps the stored image's root disk" || bad "root disk pruned"
+	# The next build of that image removes its stale builds too.
+	head -c 4096 /dev/zero >"$rootfs/$hex.ext4.tmp.4243"
+	expect "pull again" 0 "$MSB" pull -q "$R/big:latest"
+	[ ! -e "$rootfs/$hex.ext4.tmp.4243" ] && ok "the next pull removes a stale build" || bad "stale build kept by a pull"
+	expect "image rm big" 0 "$MSB" image rm "$R/big:latest"
+	expect "image prune" 0 "$MSB" image prune
+
+	# The fallback for real: without /proc there is no O_TMPFILE path
+	# for libext2fs, so the disk is built under a name. Interrupted, it
+	# stays until image prune (or the next build) removes it.
+	if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+		libdir=$(cd "$(dirname "$MSB")/../lib" && pwd)
+		env --default-signal=INT unshare -m sh -c 'mount -t tmpfs none /proc &&
+			exec env LD_LIBRARY_PATH="$1" "$2" pull -q "$3"' sh \
+			"$libdir" "$MSB" "$R/big:latest" >"$work/out" 2>"$work/err" </dev/null &
+		pid=$!
+		caught=
+		for _ in $(seq 3000); do
+			if [ -e "$rootfs/$hex.ext4.tmp.$pid" ]; then
+				caught=1
+				break
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.02
+		done
+		[ -n "$caught" ] && ok "without /proc: the disk is built under a name" ||
+			bad "without /proc: no $hex.ext4.tmp.$pid ($(cat "$work/err"))"
+		kill -INT "$pid"
+		wait "$pid"
+		[ -e "$rootfs/$hex.ext4.tmp.$pid" ] && ok "an interrupted fallback build leaves its file" ||
+			bad "no stale build to prune"
+		expect "image prune" 0 "$MSB" image prune
+		[ -z "$(find "$MSB_HOME/images" -name '*.tmp.*')" ] && ok "prune removes it" ||
+			bad "left after prune: $(find "$MSB_HOME/images" -name '*.tmp.*')"
+	fi
+else
+	echo "# skip: docker-registry or skopeo missing"
 fi
 
 # --- 5. volume rm refuses a volume that any sandbox uses, unless -f ---
