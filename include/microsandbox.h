@@ -412,7 +412,10 @@ typedef struct msb_sandbox_options {
  * handle is freed or when the calling process exits.
  *
  * Return: 0, or a negative MSB_E* code (MSB_ENOTFOUND for a missing QEMU or
- * guest kernel, MSB_EKVM, MSB_ETIMEDOUT, MSB_EVMDIED, MSB_EEXIST...).
+ * guest kernel, MSB_EKVM, MSB_ETIMEDOUT, MSB_EVMDIED, MSB_EEXIST...). When
+ * QEMU fails, the message ends with its last lines of stderr (escaped, one
+ * line). More vCPUs than the host's online CPUs is a warning (log
+ * callback), not an error.
  */
 int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts);
 
