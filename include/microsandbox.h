@@ -199,8 +199,9 @@ void msb_image_list_free(msb_image **images, size_t count);
  */
 int msb_image_remove(const char *reference);
 
-/* Delete blobs and root disks that no stored image uses; @freed (may be
- * NULL) receives the bytes freed. */
+/* Delete blobs and root disks that no stored image uses, and what
+ * interrupted pulls left (partial downloads and temporary files nobody
+ * holds); @freed (may be NULL) receives the bytes freed. */
 int msb_image_prune(uint64_t *freed);
 
 /* Accessors; strings are owned by the image. Arrays are NULL-terminated
@@ -283,6 +284,15 @@ typedef struct msb_sandbox msb_sandbox;
 
 #define MSB_SANDBOX_OPTIONS_VERSION 2
 
+/*
+ * Guest memory limits (msb_sandbox_options.memory_mib). The minimum is
+ * measured, not guessed: with the guest kernel msb ships, 72 MiB panics
+ * while the kernel initialises ("System is deadlocked on memory"), 80 MiB
+ * boots with 2-5 MiB left for commands, 96 MiB leaves about 20 MiB.
+ */
+#define MSB_MEMORY_MIN_MIB 96
+#define MSB_MEMORY_MAX_MIB 65536
+
 /* What happens when a sandbox's main process exits (run_main). */
 typedef enum msb_restart_policy {
 	MSB_RESTART_NO = 0,
@@ -304,8 +314,10 @@ typedef struct msb_sandbox_options {
 	 * NULL for the built-in default image (busybox).
 	 */
 	const char *image;
-	unsigned int cpus;       /* vCPUs, 1..64; 0 means 1 */
-	unsigned int memory_mib; /* guest RAM in MiB, 64..65536; 0 means 512 */
+	unsigned int cpus; /* vCPUs, 1..64; 0 means 1 */
+	/* Guest RAM in MiB, MSB_MEMORY_MIN_MIB..MSB_MEMORY_MAX_MIB; 0 means
+	 * 512. */
+	unsigned int memory_mib;
 	/*
 	 * Environment of every command, NULL-terminated array of "KEY=VALUE"
 	 * strings, or NULL. The host environment is never passed in.
@@ -416,7 +428,10 @@ typedef struct msb_sandbox_options {
  * handle is freed or when the calling process exits.
  *
  * Return: 0, or a negative MSB_E* code (MSB_ENOTFOUND for a missing QEMU or
- * guest kernel, MSB_EKVM, MSB_ETIMEDOUT, MSB_EVMDIED, MSB_EEXIST...).
+ * guest kernel, MSB_EKVM, MSB_ETIMEDOUT, MSB_EVMDIED, MSB_EEXIST...). When
+ * QEMU fails, the message ends with its last lines of stderr (escaped, one
+ * line). More vCPUs than the host's online CPUs is a warning (log
+ * callback), not an error.
  */
 int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts);
 
@@ -466,8 +481,20 @@ typedef struct msb_volume_info {
 /* Every volume, sorted by name. */
 int msb_volume_list(msb_volume_info **out, size_t *count);
 void msb_volume_list_free(msb_volume_info *list, size_t count);
-/* Delete a volume and its data; MSB_ESTATE while a running sandbox has it
- * mounted. */
+/*
+ * msb_volume_delete() - delete a volume and its data.
+ * @flags: MSB_VOLUME_FORCE, or 0
+ * Return: 0; MSB_ENOTFOUND; MSB_ESTATE while a running sandbox has it
+ * mounted (even forced), or, unless forced, while any stored sandbox
+ * (stopped or never started) has it in its config: the message names
+ * them. A forced removal leaves those sandboxes unable to start until a
+ * volume of that name exists again.
+ */
+enum msb_volume_flags {
+	MSB_VOLUME_FORCE = 1, /* even if stopped sandboxes use it */
+};
+int msb_volume_delete(const char *name, int flags);
+/* msb_volume_delete(@name, 0). */
 int msb_volume_remove(const char *name);
 
 /* Remove a stopped sandbox (its disk and logs); @force stops it first

@@ -99,11 +99,11 @@ static const struct comp_cmd comp_cmds[] = {
 	{"image prune", "none", -1, 0, "-h --help"},
 	{"images", "none", -1, 0, "-q --quiet --json --format=json -h --help"},
 	{"volume", "none", -1, 0, "-h --help"},
-	{"volume create", "none", -1, 0, "--quota= -h --help"},
+	{"volume create", "none", -1, 0, "-q= --quota= -h --help"},
 	{"volume ls", "volume", -1, 0, "--json -h --help"},
 	{"volume cp", "volcp", -1, 0, COPY_OPTS},
 	{"volume inspect", "volume", -1, 0, "-h --help"},
-	{"volume rm", "volume", -1, 0, "-h --help"},
+	{"volume rm", "volume", -1, 0, "-f --force -h --help"},
 	{"help", "command", -1, 0, "-h --help"},
 	{"completion", "shells", -1, 0, "-h --help"},
 };

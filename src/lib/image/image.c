@@ -384,26 +384,60 @@ out:
 
 /* ---- building the root disk --------------------------------------- */
 
+/*
+ * Remove the fallback temporary files of root disk @rootfs ("<rootfs>.tmp.
+ * <pid>", see msb_store_tmpfile()) that a process ending mid-build left.
+ * The caller holds the root disk's lock: nobody else is building it.
+ */
+static void remove_stale_builds(const char *rootfs, uint64_t *freed)
+{
+	_cleanup_free_ char *dir = strdup(rootfs);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	DIR *d;
+	struct dirent *e;
+
+	if (!slash)
+		return;
+	*slash = '\0';
+	const char *base = slash + 1;
+	size_t bl = strlen(base);
+	if (!(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		char path[4400];
+		struct stat st;
+		if (strncmp(e->d_name, base, bl) ||
+		    strncmp(e->d_name + bl, ".tmp.", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (lstat(path, &st) == 0 && unlink(path) == 0 && freed)
+			*freed += (uint64_t)st.st_blocks * 512;
+	}
+	closedir(d);
+}
+
 /* Flatten the stored layers of @m into the image's root disk, unless a
- * previous pull (maybe in another process) already did. */
+ * previous pull (maybe in another process) already did. The disk is built
+ * in an unnamed file (msb_store_tmpfile()): a pull interrupted by any
+ * means leaves nothing behind. */
 static int build_rootfs(const char *home, struct msb_store *store,
 			msb_image *img, const struct msb_manifest *m)
 {
-	char lockpath[4096], tmp[4200];
+	char dir[4096], lockpath[4200], tmp[4200];
+	_cleanup_close_ int lock = -1;
+	struct msb_tmpfile t = {.fd = -1};
 	int rc;
 
 	if (!(img->rootfs = rootfs_path(home, img->digest)))
 		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
-	snprintf(lockpath, sizeof(lockpath), "%s/images/rootfs", home);
-	if (mkdir(lockpath, 0700) < 0 && errno != EEXIST)
-		return msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", lockpath,
+	snprintf(dir, sizeof(dir), "%s/images/rootfs", home);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", dir,
 				  strerror(errno));
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", img->rootfs);
-	_cleanup_close_ int lock =
-		open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX) < 0)
-		return msb__error(MSB_ESYS, errno, "lock `%s`: %s", lockpath,
-				  strerror(errno));
+	if ((rc = msb_store_lock(lockpath, true, &lock)) < 0)
+		return rc;
+	remove_stale_builds(img->rootfs, NULL);
 	if (access(img->rootfs, R_OK) == 0)
 		return 0;
 
@@ -415,8 +449,9 @@ static int build_rootfs(const char *home, struct msb_store *store,
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", img->rootfs, (int)getpid());
 	for (int attempt = 0; attempt < 2; attempt++, size *= 4) {
 		struct msb_rootfs *r;
-		unlink(tmp);
-		if ((rc = msb_rootfs_create(&r, tmp, size)) < 0)
+		msb_store_tmpfile_drop(&t);
+		if ((rc = msb_store_tmpfile(&t, dir, tmp, 0644)) < 0 ||
+		    (rc = msb_rootfs_create(&r, t.path, size)) < 0)
 			break;
 		for (size_t i = 0; i < m->nlayers && rc == 0; i++) {
 			const char *dg = m->layers[i].digest;
@@ -441,11 +476,12 @@ static int build_rootfs(const char *home, struct msb_store *store,
 			continue;
 		break;
 	}
-	if (rc == 0 && (chmod(tmp, 0444) < 0 || rename(tmp, img->rootfs) < 0))
-		rc = msb__error(MSB_ESYS, errno, "rename `%s`: %s", tmp,
+	if (rc == 0 && fchmod(t.fd, 0444) < 0)
+		rc = msb__error(MSB_ESYS, errno, "chmod `%s`: %s", t.path,
 				strerror(errno));
-	if (rc < 0)
-		unlink(tmp);
+	if (rc == 0)
+		rc = msb_store_tmpfile_link(&t, img->rootfs, false);
+	msb_store_tmpfile_drop(&t);
 	return rc;
 }
 
@@ -1368,9 +1404,14 @@ static bool listed(char **v, size_t n, const char *alg, const char *hex)
 	return false;
 }
 
-/* Remove unlisted files of @dir whose name is HEX@suffix. */
+/*
+ * Remove unlisted files of @dir whose name is HEX@suffix. With @lock_suffix,
+ * only while HEX@lock_suffix can be locked: nobody is building that file
+ * (the lock file itself is removed while held, see msb_store_lock()).
+ */
 static void prune_dir(const char *dir, const char *alg, const char *suffix,
-		      char **v, size_t n, uint64_t *freed)
+		      const char *lock_suffix, char **v, size_t n,
+		      uint64_t *freed)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -1380,8 +1421,9 @@ static void prune_dir(const char *dir, const char *alg, const char *suffix,
 		return;
 	while ((e = readdir(d))) {
 		size_t l = strlen(e->d_name);
-		char hex[200], path[4400];
+		char hex[200], path[4400], lockp[4400];
 		struct stat st;
+		int lfd = -1;
 		if (e->d_name[0] == '.' || l <= sl || l - sl >= sizeof(hex) ||
 		    strcmp(e->d_name + l - sl, suffix))
 			continue;
@@ -1390,8 +1432,47 @@ static void prune_dir(const char *dir, const char *alg, const char *suffix,
 		if (strchr(hex, '.') || listed(v, n, alg, hex))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		snprintf(lockp, sizeof(lockp), "%s/%s%s", dir, hex,
+			 lock_suffix ? lock_suffix : "");
+		if (lock_suffix && msb_store_lock(lockp, false, &lfd) != 0) {
+			msb__error_clear();
+			continue; /* in use */
+		}
 		if (stat(path, &st) == 0 && unlink(path) == 0 && freed)
 			*freed += (uint64_t)st.st_blocks * 512;
+		if (lfd >= 0)
+			close(lfd);
+	}
+	closedir(d);
+}
+
+/*
+ * Root disks being built are unnamed (O_TMPFILE); where a filesystem
+ * lacks that, a build that died left "<hex>.ext4.tmp.<pid>": remove those
+ * whose image nobody is building (its lock is free).
+ */
+static void prune_builds(const char *dir, uint64_t *freed)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *t = strstr(e->d_name, ".ext4.tmp.");
+		char lockp[4410], rootfs[4400];
+		int lfd;
+		if (e->d_name[0] == '.' || !t || t == e->d_name)
+			continue;
+		snprintf(rootfs, sizeof(rootfs), "%s/%.*s.ext4", dir,
+			 (int)(t - e->d_name), e->d_name);
+		snprintf(lockp, sizeof(lockp), "%s.lock", rootfs);
+		if (msb_store_lock(lockp, false, &lfd) != 0) {
+			msb__error_clear();
+			continue; /* a build is running */
+		}
+		remove_stale_builds(rootfs, freed);
+		close(lfd);
 	}
 	closedir(d);
 }
@@ -1414,12 +1495,15 @@ EXPORT int msb_image_prune(uint64_t *freed)
 	    (rc = used_digests(paths.home, &store, &v, &n)) < 0)
 		goto out;
 	snprintf(dir, sizeof(dir), "%s/images/rootfs", paths.home);
+	prune_builds(dir, freed);
 	/* A root disk in use by a sandbox is listed: its image is stored
-	 * (removal is refused while a sandbox uses it). */
-	prune_dir(dir, "sha256", ".ext4", v, n, freed);
-	prune_dir(dir, "sha256", ".ext4.lock", v, n, freed);
+	 * (removal is refused while a sandbox uses it). One being built is
+	 * locked. */
+	prune_dir(dir, "sha256", ".ext4", ".ext4.lock", v, n, freed);
+	prune_dir(dir, "sha256", ".ext4.lock", ".ext4.lock", v, n, freed);
 	snprintf(dir, sizeof(dir), "%s/images/blobs/sha256", paths.home);
-	prune_dir(dir, "sha256", "", v, n, freed);
+	prune_dir(dir, "sha256", "", NULL, v, n, freed);
+	msb_store_prune_tmp(&store, freed);
 out:
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
