@@ -33,7 +33,8 @@
 
 #include "util/util.h"
 
-#define MSB_PROTO_VERSION 2
+/* 3: hello carries "net" (the guest's network identity). */
+#define MSB_PROTO_VERSION 3
 
 #define MSB_FRAME_HDR 9u         /* length + stream id + flags */
 #define MSB_FRAME_MAX (4u << 20) /* max value of the length field */
@@ -243,6 +244,11 @@ enum msb_field {
 	MSB_FLD_MOUNTS,    /* "mounts" [text]: hello, agent/mount.h */
 	MSB_FLD_ID,        /* "id" uint: process id in the agent's table
 			      (started, proc_*) */
+	MSB_FLD_NET,       /* "net" [text]: hello (since version 3), the
+			      guest's network: "ip=A.B.C.D/LEN",
+			      "gw=A.B.C.D", "mac=XX:XX:XX:XX:XX:XX";
+			      absent: no network device (see
+			      agent/net.c) */
 	MSB_FLD__COUNT
 };
 
@@ -298,6 +304,7 @@ struct msb_msg {
 	uint64_t cols;
 	struct msb_strv mounts;
 	uint64_t id;
+	struct msb_strv net;
 };
 
 /* MSB_FLD_FLAGS bits of exec requests. */
