@@ -230,6 +230,9 @@ enum cli_net_opt {
  */
 int cli_net_option(struct cli_net *n, msb_sandbox_options *o,
 		   const struct cli_args *a, int c);
+/* After the options: --network none with rules, blocked names or ports is
+ * a usage error. Return: 0, or -1 after a usage error of @a. */
+int cli_net_check(const msb_sandbox_options *o, const struct cli_args *a);
 /* The options' help lines. */
 #define CLI_NET_HELP                                                              \
 	"      --network MODE    public (default: the internet, no private,\n"    \

@@ -578,7 +578,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (c == CLI_ARGS_HELP)
 		return 0;
-	if (c == CLI_ARGS_ERROR)
+	if (c == CLI_ARGS_ERROR || cli_net_check(&o, &a) < 0)
 		return 2;
 
 	/* [IMAGE] [--] CMD...: cli_args took IMAGE and the command apart */

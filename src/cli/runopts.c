@@ -364,3 +364,18 @@ int cli_net_option(struct cli_net *n, msb_sandbox_options *o,
 	}
 	return 0;
 }
+
+int cli_net_check(const msb_sandbox_options *o, const struct cli_args *a)
+{
+	if (o->network != MSB_NETWORK_NONE)
+		return 0;
+	const char *what = o->net_rules        ? "--allow/--deny"
+			   : o->block_domains  ? "--block-domain"
+			   : o->block_suffixes ? "--block-domain-suffix"
+			   : o->n_ports        ? "-p"
+					       : NULL;
+	if (!what)
+		return 0;
+	cli_usage_error(a, "%s needs a network: not with --network none", what);
+	return -1;
+}

@@ -1,0 +1,142 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The network plumbing (docs/network.md, "Using the network"): the guest's
+# lo in every sandbox; eth0 with the sandbox's address, its default route,
+# /etc/hosts and /etc/resolv.conf for a sandbox with a network; no device
+# at all with --network none; the network options are checked (usage
+# errors), stored with the sandbox, shown by inspect and kept across
+# stop/start; the supervisor says in vmm.log what is behind the device.
+# Two sandboxes are booted: one with the default network (kept for the
+# cases that need a running guest, stopped and started once), one with
+# --network none.
+set -u
+msb=$1
+work=$(mktemp -d)
+export MSB_HOME="$work/home"
+trap '"$msb" rm -f netbox >/dev/null 2>&1; rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+
+# one_line DESC: stderr is one line starting "msb: " naming --help
+one_line() {
+	if [ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "^msb: .*--help'$" "$work/err"; then
+		ok "$1: one line"
+	else
+		bad "$1: stderr: $(head -c 300 "$work/err")"
+	fi
+}
+
+# --- options: usage errors, before anything boots ---
+while IFS='|' read -r args needle desc; do
+	[ -n "$args" ] || continue
+	# shellcheck disable=SC2086
+	expect "$desc" 2 "$msb" run $args -- true
+	one_line "$desc"
+	contains "$desc: names it" "$work/err" "$needle"
+done <<'TABLE'
+--network open|`open`|--network: an unknown mode
+--allow 10.0.0|`allow 10.0.0`|--allow: a bad address
+--deny foo:tcp|`deny foo:tcp`|--deny: an unknown group
+--allow *:tcp:0|`allow *:tcp:0`|--allow: port 0
+--block-domain a..b|a..b|--block-domain: an empty label
+--block-domain-suffix .|suffix|--block-domain-suffix: nothing under it
+-p 8080|`8080`|-p: no guest port
+-p 8080:70000|`8080:70000`|-p: a port past 65535
+-p 1.2.3:8080:80|`1.2.3`|-p: a bad host address
+-p ::1:8080:80|`::1:8080:80`|-p: IPv6 without brackets
+-p 8080:80/sctp|`8080:80/sctp`|-p: an unknown protocol
+--network none --allow host|needs a network|none with a rule
+--network none -p 8080:80|needs a network|none with a port
+TABLE
+
+# --- stored: create (no boot), inspect ---
+expect "create with network options" 0 "$msb" create --name netcfg \
+	--network all --allow host:tcp:11434 --deny 10.0.0.0/8 \
+	--block-domain evil.example --block-domain-suffix .tracker.example \
+	-p 8080:80 -p '[::1]:5353:53/udp'
+expect "inspect it" 0 "$msb" inspect netcfg
+contains "inspect: the preset" "$work/out" '"preset": "all"'
+contains "inspect: the rules, in order" "$work/out" \
+	'"rules": ["allow host:tcp:11434", "deny 10.0.0.0/8"]'
+contains "inspect: blocked domains" "$work/out" '"block_domains": ["evil.example"]'
+contains "inspect: blocked suffixes" "$work/out" \
+	'"block_suffixes": [".tracker.example"]'
+contains "inspect: a TCP port on 127.0.0.1 by default" "$work/out" \
+	'{"host_ip": "127.0.0.1", "host_port": 8080, "guest_port": 80, "protocol": "tcp"}'
+contains "inspect: a UDP port on ::1" "$work/out" \
+	'{"host_ip": "::1", "host_port": 5353, "guest_port": 53, "protocol": "udp"}'
+expect "rm it" 0 "$msb" rm netcfg
+
+# --- a sandbox with the default network ---
+expect "run -d (default network)" 0 "$msb" run -d --name netbox --hostname web1
+if [ "$(cat "$work/out")" != netbox ]; then
+	bad "run -d printed: $(cat "$work/out")"
+fi
+expect "eth0: the sandbox's address" 0 "$msb" exec netbox -- ip -4 addr show eth0
+contains "eth0: 100.96.0.2/30" "$work/out" "inet 100.96.0.2/30"
+contains "eth0: up" "$work/out" ",UP"
+expect "eth0: the MAC" 0 "$msb" exec netbox -- cat /sys/class/net/eth0/address
+contains "eth0: 02:6d:73:62:00:02" "$work/out" "02:6d:73:62:00:02"
+expect "eth0: carrier" 0 "$msb" exec netbox -- cat /sys/class/net/eth0/carrier
+contains "eth0: has a carrier" "$work/out" "1"
+expect "route" 0 "$msb" exec netbox -- ip route
+contains "route: default via the gateway" "$work/out" "default via 100.96.0.1 dev eth0"
+expect "hosts" 0 "$msb" exec netbox -- cat /etc/hosts
+contains "hosts: localhost" "$work/out" "$(printf '127.0.0.1\tlocalhost')"
+contains "hosts: the hostname on the guest's address" "$work/out" \
+	"$(printf '100.96.0.2\tweb1')"
+contains "hosts: host.microsandbox.internal is the gateway" "$work/out" \
+	"$(printf '100.96.0.1\thost.microsandbox.internal')"
+expect "resolv.conf" 0 "$msb" exec netbox -- cat /etc/resolv.conf
+contains "resolv.conf: the gateway is the name server" "$work/out" \
+	"nameserver 100.96.0.1"
+expect "resolv.conf: a file of its own" 0 "$msb" exec netbox -- test -f /etc/resolv.conf -a ! -L /etc/resolv.conf
+# lo: ICMP and a TCP server and client inside the guest
+expect "lo: ping 127.0.0.1" 0 "$msb" exec netbox -- ping -c1 -W5 127.0.0.1
+expect "lo: a TCP server on 127.0.0.1" 0 "$msb" exec netbox -- sh -c \
+	'mkdir -p /tmp/www && echo hello-lo >/tmp/www/x && httpd -p 127.0.0.1:8000 -h /tmp/www'
+expect "lo: a client reaches it" 0 "$msb" exec netbox -- wget -qO- http://127.0.0.1:8000/x
+contains "lo: the answer" "$work/out" "hello-lo"
+# what the supervisor did about the device
+log="$MSB_HOME/sandboxes/netbox/logs/vmm.log"
+if grep -q "msb-netd pid [0-9]* (network \`public\`)" "$log"; then
+	ok "vmm.log: msb-netd started"
+	[ -f "$MSB_HOME/sandboxes/netbox/logs/net.log" ] && ok "net.log is there" ||
+		bad "no logs/net.log"
+	cfg="$MSB_HOME/sandboxes/netbox/run/netd.json"
+	[ "$(stat -c %a "$cfg" 2>/dev/null)" = 600 ] && ok "netd.json is 0600" ||
+		bad "netd.json: mode $(stat -c %a "$cfg" 2>&1)"
+elif grep -q "this build has no msb-netd" "$log"; then
+	ok "vmm.log: says there is no msb-netd behind the device"
+else
+	bad "vmm.log says nothing about msb-netd: $(grep -i net "$log" | head -3)"
+fi
+contains "vmm.log: QEMU has the device" "$log" \
+	"virtio-net-device,netdev=n0,mac=02:6d:73:62:00:02"
+
+# --- stop and start: the network is the stored one ---
+expect "stop" 0 "$msb" stop netbox
+expect "start" 0 "$msb" start netbox
+expect "after start: eth0 again" 0 "$msb" exec netbox -- ip -4 addr show eth0
+contains "after start: 100.96.0.2/30" "$work/out" "inet 100.96.0.2/30"
+expect "inspect netbox" 0 "$msb" inspect netbox
+contains "inspect: the default preset is public" "$work/out" '"preset": "public"'
+expect "rm -f netbox" 0 "$msb" rm -f netbox
+
+# --- --network none: lo only, no device, no netd ---
+expect "run --network none" 0 "$msb" run --network none --hostname quiet -- sh -c \
+	'ls /sys/class/net; cat /etc/hosts; ping -c1 -W5 127.0.0.1 >/dev/null && echo lo-ok'
+if grep -qx lo "$work/out" && ! grep -q '^eth' "$work/out"; then
+	ok "none: lo is the only interface"
+else
+	bad "none: interfaces: $(head -c 300 "$work/out")"
+fi
+contains "none: lo works" "$work/out" "lo-ok"
+contains "none: the hostname on 127.0.1.1" "$work/out" "$(printf '127.0.1.1\tquiet')"
+if grep -q 'host.microsandbox.internal' "$work/out"; then
+	bad "none: host.microsandbox.internal in /etc/hosts"
+else
+	ok "none: no host.microsandbox.internal"
+fi
+
+echo "# $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
