@@ -188,12 +188,11 @@ int agent_net_up(const struct agent_net *n, char *err, size_t errlen)
 	return 0;
 }
 
-/* Replace @path with @text (a new file renamed over it: a symlink there is
- * replaced, never followed). */
-static void write_etc(const char *path, const char *text)
+/* Replace @path with the @len bytes at @text (a new file renamed over it:
+ * a symlink there is replaced, never followed). */
+static void write_etc(const char *path, const char *text, size_t len)
 {
 	char tmp[64];
-	size_t len = strlen(text);
 
 	snprintf(tmp, sizeof(tmp), "%s.msb-new", path);
 	if (mkdir("/etc", 0755) < 0 && errno != EEXIST) {
@@ -220,31 +219,96 @@ static void write_etc(const char *path, const char *text)
 	}
 }
 
+#define HOSTS_BEGIN "# microsandbox: begin (rewritten at every boot)\n"
+#define HOSTS_END "# microsandbox: end\n"
+#define HOSTS_KEEP_MAX (64u << 10)
+
+/*
+ * Our block of /etc/hosts, then what the file had besides an older block
+ * of ours (the image's entries, rootfs patches, the user's edits), at
+ * most HOSTS_KEEP_MAX bytes of it, whole lines. A symlink or anything but
+ * a regular file there is replaced.
+ */
+static void write_hosts(const char *block, size_t blen)
+{
+	static char old[HOSTS_KEEP_MAX + 1];
+	static char out[HOSTS_KEEP_MAX + 1024];
+	ssize_t n = 0;
+	size_t o = 0;
+	struct stat st;
+
+	int fd = open("/etc/hosts", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		n = read_all(fd, old, HOSTS_KEEP_MAX);
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		n = 0;
+	old[n] = '\0';
+	if (blen > sizeof(out) - HOSTS_KEEP_MAX)
+		return; /* cannot happen: the block is < 512 bytes */
+	memcpy(out, block, blen);
+	o = blen;
+	bool in_block = false;
+	for (char *line = old, *next; *line; line = next) {
+		bool nl = true;
+		next = strchr(line, '\n');
+		if (next) {
+			next++;
+		} else if ((size_t)n == HOSTS_KEEP_MAX) {
+			break; /* a line cut at the limit: dropped */
+		} else {
+			next = line + strlen(line); /* no final newline */
+			nl = false;
+		}
+		size_t len = (size_t)(next - line);
+		if (len == strlen(HOSTS_BEGIN) &&
+		    !memcmp(line, HOSTS_BEGIN, len))
+			in_block = true;
+		else if (in_block && len == strlen(HOSTS_END) &&
+			 !memcmp(line, HOSTS_END, len))
+			in_block = false;
+		else if (!in_block) {
+			memcpy(out + o, line, len);
+			o += len;
+			if (!nl)
+				out[o++] = '\n';
+		}
+	}
+	write_etc("/etc/hosts", out, o);
+}
+
 void agent_net_files(const struct agent_net *n, const char *hostname)
 {
-	char hosts[512], resolv[128];
-	int k;
+	char hosts[768], resolv[160];
+	int k, r = 0;
 
 	if (n->on) {
-		k = snprintf(hosts, sizeof(hosts),
-			     "127.0.0.1\tlocalhost\n"
-			     "::1\tlocalhost ip6-localhost ip6-loopback\n"
-			     "%u.%u.%u.%u\t%s\n"
-			     "%u.%u.%u.%u\thost.microsandbox.internal\n",
-			     n->ip[0], n->ip[1], n->ip[2], n->ip[3], hostname,
+		k = snprintf(
+			hosts, sizeof(hosts),
+			HOSTS_BEGIN
+			"127.0.0.1\tlocalhost\n"
+			"::1\tlocalhost ip6-localhost ip6-loopback\n"
+			"%u.%u.%u.%u\t%s\n"
+			"%u.%u.%u.%u\thost.microsandbox.internal\n" HOSTS_END,
+			n->ip[0], n->ip[1], n->ip[2], n->ip[3], hostname,
+			n->gw[0], n->gw[1], n->gw[2], n->gw[3]);
+		r = snprintf(resolv, sizeof(resolv),
+			     "# microsandbox: rewritten at every boot\n"
+			     "nameserver %u.%u.%u.%u\n",
 			     n->gw[0], n->gw[1], n->gw[2], n->gw[3]);
-		snprintf(resolv, sizeof(resolv), "nameserver %u.%u.%u.%u\n",
-			 n->gw[0], n->gw[1], n->gw[2], n->gw[3]);
 	} else {
 		k = snprintf(hosts, sizeof(hosts),
-			     "127.0.0.1\tlocalhost\n"
-			     "::1\tlocalhost ip6-localhost ip6-loopback\n"
-			     "127.0.1.1\t%s\n",
+			     HOSTS_BEGIN "127.0.0.1\tlocalhost\n"
+					 "::1\tlocalhost ip6-localhost "
+					 "ip6-loopback\n"
+					 "127.0.1.1\t%s\n" HOSTS_END,
 			     hostname);
 	}
-	if (k < 0 || (size_t)k >= sizeof(hosts))
+	if (k < 0 || (size_t)k >= sizeof(hosts) || r < 0 ||
+	    (size_t)r >= sizeof(resolv))
 		return; /* a hostname is at most 64 bytes: cannot happen */
-	write_etc("/etc/hosts", hosts);
+	write_hosts(hosts, (size_t)k);
 	if (n->on)
-		write_etc("/etc/resolv.conf", resolv);
+		write_etc("/etc/resolv.conf", resolv, (size_t)r);
 }

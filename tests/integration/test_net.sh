@@ -67,7 +67,8 @@ contains "inspect: a UDP port on ::1" "$work/out" \
 expect "rm it" 0 "$msb" rm netcfg
 
 # --- a sandbox with the default network ---
-expect "run -d (default network)" 0 "$msb" run -d --name netbox --hostname web1
+expect "run -d (default network)" 0 "$msb" run -d --name netbox --hostname web1 \
+	--patch-append /etc/hosts='10.9.9.9 mine.example'
 if [ "$(cat "$work/out")" != netbox ]; then
 	bad "run -d printed: $(cat "$work/out")"
 fi
@@ -139,6 +140,12 @@ expect "stop" 0 "$msb" stop netbox
 expect "start" 0 "$msb" start netbox
 expect "after start: eth0 again" 0 "$msb" exec netbox -- ip -4 addr show eth0
 contains "after start: 100.96.0.2/30" "$work/out" "inet 100.96.0.2/30"
+expect "after start: hosts" 0 "$msb" exec netbox -- cat /etc/hosts
+contains "hosts: a patch's entry is kept across boots" "$work/out" "10.9.9.9 mine.example"
+n=$(grep -c 'host.microsandbox.internal' "$work/out")
+[ "$n" = 1 ] && ok "hosts: our entries once after a restart" ||
+	bad "hosts: host.microsandbox.internal $n times"
+contains "hosts: the hostname first" "$work/out" "$(printf '100.96.0.2\tweb1')"
 expect "inspect netbox" 0 "$msb" inspect netbox
 contains "inspect: the default preset is public" "$work/out" '"preset": "public"'
 expect "rm -f netbox" 0 "$msb" rm -f netbox
