@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Helpers of test_netd.sh (Debian's python3, standard library only).
+
+  netd_lab.py serve ADDR WWW READYFILE   the test's "internet" host: HTTP on
+        :80 (files of WWW), TCP and UDP echo on :7, a listener that never
+        accepts on :8081; touches READYFILE once all are bound
+  netd_lab.py tcp HOST PORT              connect; print ok or the errno name
+  netd_lab.py echo HOST PORT BYTES       TCP echo of BYTES random bytes with
+        a half-close; print ok, mismatch or the errno name
+  netd_lab.py udp HOST PORT BYTES        one UDP datagram and its echo
+  netd_lab.py ping ADDR                  one ICMP echo (raw socket): print
+        reply, "unreach CODE" or timeout
+  netd_lab.py flood ADDR PORT COUNT      COUNT TCP SYNs from random ports
+        (raw socket), never completed
+Every wait has a deadline (30 s): a probe prints timeout rather than hang.
+"""
+import errno
+import functools
+import http.server
+import os
+import random
+import socket
+import struct
+import sys
+import threading
+
+DEADLINE = 30
+
+
+def serve(addr, www, ready):
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        request_queue_size = 1024
+        daemon_threads = True
+
+    httpd = Server((addr, 80), functools.partial(Handler, directory=www))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    def echo(c):
+        with c:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                c.sendall(d)
+
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, 7))
+    ls.listen(1024)
+
+    def acceptor():
+        while True:
+            c, _ = ls.accept()
+            threading.Thread(target=echo, args=(c,), daemon=True).start()
+
+    threading.Thread(target=acceptor, daemon=True).start()
+    us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    us.bind((addr, 7))
+
+    def uecho():
+        while True:
+            d, a = us.recvfrom(65535)
+            us.sendto(d, a)
+
+    threading.Thread(target=uecho, daemon=True).start()
+    never = socket.socket()
+    never.bind((addr, 8081))
+    never.listen(4096)
+    open(ready, "w").close()
+    threading.Event().wait()
+
+
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def err_name(e):
+    if isinstance(e, socket.timeout):
+        return "timeout"
+    return errno.errorcode.get(e.errno, "E?") if e.errno else repr(e)
+
+
+def tcp(host, port):
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+    return "ok"
+
+
+def echo(host, port, size):
+    data = os.urandom(size)
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+
+    def send():
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    got = bytearray()
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    t.join(DEADLINE)
+    return "ok" if bytes(got) == data else "mismatch %d/%d" % (len(got), size)
+
+
+def udp(host, port, size):
+    data = os.urandom(size)
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+    s.send(data)
+    got = s.recv(70000)
+    return "ok" if got == data else "mismatch"
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ping(addr):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.settimeout(DEADLINE)
+    ident = random.randint(1, 65535)
+    msg = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"netd-lab"
+    msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
+    s.sendto(msg, (addr, 0))
+    while True:
+        pkt = s.recv(65535)
+        icmp = pkt[(pkt[0] & 15) * 4:]
+        if icmp[0] == 0 and struct.unpack("!H", icmp[4:6])[0] == ident:
+            return "reply"
+        if icmp[0] == 3:
+            inner = icmp[8:]
+            ih = (inner[0] & 15) * 4
+            if inner[9] == 1 and struct.unpack("!H", inner[ih + 4:ih + 6])[0] == ident:
+                return "unreach %d" % icmp[1]
+
+
+def flood(addr, port, count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.connect((addr, 9))
+    src = socket.inet_aton(probe.getsockname()[0])
+    dst = socket.inet_aton(addr)
+    sent = 0
+    for _ in range(count):
+        h = struct.pack("!HHIIBBHHH", random.randint(1024, 65535), port,
+                        random.getrandbits(32), 0, 5 << 4, 2, 64240, 0, 0)
+        c = csum(src + dst + struct.pack("!BBH", 0, 6, len(h)) + h)
+        h = h[:16] + struct.pack("!H", c) + h[18:]
+        try:
+            s.sendto(h, (addr, 0))
+            sent += 1
+        except OSError:
+            pass
+    return "sent %d" % sent
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "serve":
+        serve(args[0], args[1], args[2])
+        return
+    try:
+        if cmd == "tcp":
+            out = tcp(args[0], int(args[1]))
+        elif cmd == "echo":
+            out = echo(args[0], int(args[1]), int(args[2]))
+        elif cmd == "udp":
+            out = udp(args[0], int(args[1]), int(args[2]))
+        elif cmd == "ping":
+            out = ping(args[0])
+        elif cmd == "flood":
+            out = flood(args[0], int(args[1]), int(args[2]))
+        else:
+            sys.exit("netd_lab.py: unknown command " + cmd)
+    except OSError as e:
+        out = err_name(e)
+    print(out)
+
+
+if __name__ == "__main__":
+    main()

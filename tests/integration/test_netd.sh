@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# msb-netd with real traffic and no VM: three network namespaces made here.
+#   guest     a TAP device (the guest's eth0: 100.96.0.2/30, gateway .1),
+#             bridged by tapbridge to netd's link socketpair, as QEMU would
+#   netd      where msb-netd runs; its only route is a veth to "internet"
+#   internet  the test's servers on 1.2.3.4 (HTTP, TCP/UDP echo)
+# netd's sockets can reach 1.2.3.0/24 in the internet namespace and
+# nothing else (no default route anywhere): no packet leaves the lab.
+#
+#   test_netd.sh MSB_NETD TAPBRIDGE
+set -u
+netd=$1
+bridge=$2
+here=$(cd "$(dirname "$0")" && pwd)
+lab=$here/netd_lab.py
+py=/usr/bin/python3
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root (ip netns)"
+	exit 77
+fi
+for t in ip curl cmp "$py"; do
+	command -v "$t" >/dev/null || {
+		echo "SKIP: $t not installed"
+		exit 77
+	}
+done
+[ -c /dev/net/tun ] || {
+	echo "SKIP: no /dev/net/tun"
+	exit 77
+}
+
+work=$(mktemp -d /tmp/test_netd.XXXXXX)
+. "$here/lib.sh"
+G=msbt$$g N=msbt$$n I=msbt$$i
+pids=()
+netd_pid=
+
+cleanup() {
+	[ -n "$netd_pid" ] && kill "$netd_pid" 2>/dev/null
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	for ns in $G $N $I; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# wait_for DESC SECONDS CMD...: until CMD succeeds, or fail at the deadline
+wait_for() {
+	local desc=$1 secs=$2
+	shift 2
+	local end=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		if [ $SECONDS -ge $end ]; then
+			bad "$desc: not within ${secs}s"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+in_g() { ip netns exec $G "$@"; }
+probe() { in_g "$py" "$lab" "$@"; }
+# is DESC WANT PROBE-ARGS...: the probe prints WANT
+is() {
+	local desc=$1 want=$2
+	shift 2
+	local got
+	got=$(probe "$@" 2>&1)
+	if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc: got '$got', wanted '$want'"; fi
+}
+
+# --- the lab -----------------------------------------------------------
+for ns in $G $N $I; do
+	ip netns add $ns && ip -n $ns link set lo up || {
+		echo "FAIL: cannot make namespace $ns"
+		exit 1
+	}
+done
+ip link add vn$$ netns $N type veth peer name vi$$ netns $I
+ip -n $N addr add 1.2.3.254/24 dev vn$$
+ip -n $N link set vn$$ up
+ip -n $I addr add 1.2.3.4/24 dev vi$$
+ip -n $I link set vi$$ up
+
+mkdir -p "$work/www"
+head -c 8M /dev/urandom >"$work/www/big.bin"
+head -c 64K /dev/urandom >"$work/www/small.bin"
+ip netns exec $I "$py" "$lab" serve 1.2.3.4 "$work/www" "$work/ready" &
+pids+=($!)
+
+cat >"$work/netd.json" <<EOF
+{
+  "sandbox": "lab",
+  "guest_mac": "02:00:00:00:00:02", "guest_ip": "100.96.0.2",
+  "gateway_mac": "02:00:00:00:00:01", "gateway_ip": "100.96.0.1",
+  "prefix": 30, "mtu": 1500,
+  "policy": {"preset": "public"},
+  "caps": {"max_flows": 512, "max_pending": 300},
+  "timeouts": {"connect": 10}
+}
+EOF
+in_g "$bridge" -p "$work/netd.pid" mt0 \
+	ip netns exec $N "$netd" --link-fd 3 --config "$work/netd.json" \
+	--log "$work/net.log" --stats "$work/stats.json" &
+pids+=($!)
+wait_for "netd up" 20 test -s "$work/stats.json" || exit 1
+netd_pid=$(cat "$work/netd.pid")
+wait_for "tap" 20 ip -n $G link show mt0 || exit 1
+ip -n $G link set mt0 address 02:00:00:00:00:02
+ip -n $G link set mt0 up
+ip -n $G addr add 100.96.0.2/30 dev mt0
+ip -n $G route add default via 100.96.0.1
+ip -n $G -6 addr add 2001:db8::2/64 dev mt0 nodad
+ip -n $G -6 route add default via 2001:db8::1
+wait_for "servers" 20 test -e "$work/ready" || exit 1
+
+# --- cases ---------------------------------------------------------------
+is "ping to the gateway is answered" "reply" ping 100.96.0.1
+
+expect "HTTP download of 8 MiB through netd" 0 \
+	in_g curl -sS -o "$work/got.bin" -w '%{speed_download}' \
+	http://1.2.3.4/big.bin
+via=$(cat "$work/out")
+expect "the download is intact" 0 cmp "$work/www/big.bin" "$work/got.bin"
+direct=$(ip netns exec $N curl -sS -o /dev/null -w '%{speed_download}' \
+	http://1.2.3.4/big.bin)
+echo "# throughput: through netd $((${via%.*} / 1048576)) MiB/s, direct from netd's namespace $((${direct%.*} / 1048576)) MiB/s"
+
+is "TCP echo of 1 MiB with a half-close" "ok" echo 1.2.3.4 7 1048576
+is "a refused port looks refused" "ECONNREFUSED" tcp 1.2.3.4 81
+expect "curl sees the refusal (exit 7)" 7 in_g curl -v http://1.2.3.4:81/
+contains "curl says Connection refused" "$work/err" "Connection refused"
+is "an unroutable address is unreachable" "ENETUNREACH" tcp 5.6.7.8 80
+
+is "a private destination is denied with a reset" "ECONNREFUSED" \
+	tcp 10.1.2.3 80
+is "the metadata address is denied" "ECONNREFUSED" tcp 169.254.169.254 80
+is "the host (gateway) is denied without a rule" "ECONNREFUSED" \
+	tcp 100.96.0.1 22
+wait_for "deny events in net.log" 10 grep -q 'deny tcp 169.254.169.254:80' \
+	"$work/net.log"
+contains "the deny event names the destination and rule" "$work/net.log" \
+	'deny tcp 10.1.2.3:80 sandbox="lab" reason="preset public: private 10.0.0.0/8"'
+is "a denied UDP destination is unreachable" "EHOSTUNREACH" udp 10.0.0.1 53 4
+
+is "UDP echo" "ok" udp 1.2.3.4 7 100
+is "UDP echo of a fragmented 3000-byte datagram" "ok" udp 1.2.3.4 7 3000
+is "UDP to a closed port is refused" "ECONNREFUSED" udp 1.2.3.4 9 10
+
+is "ping beyond the gateway without ICMP sockets: host unreachable" \
+	"unreach 1" ping 1.2.3.4
+ip netns exec $N sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+is "ping beyond the gateway with ICMP sockets" "reply" ping 1.2.3.4
+is "ping to a denied address: administratively prohibited" "unreach 13" \
+	ping 10.9.9.9
+
+is "IPv6 TCP is refused at once" "ECONNREFUSED" tcp 2001:db8:1::9 80
+is "IPv6 UDP is refused at once" "EACCES" udp 2001:db8:1::9 53 4
+
+# many flows at once
+mkdir -p "$work/par"
+for i in $(seq 200); do
+	in_g curl -sS -o "$work/par/$i" http://1.2.3.4/small.bin 2>>"$work/par.err" &
+done
+wait_curls() {
+	local n=0
+	for f in "$work"/par/*; do
+		cmp -s "$f" "$work/www/small.bin" && n=$((n + 1))
+	done
+	[ $n = 200 ]
+}
+wait_for "200 parallel downloads complete and intact" 120 wait_curls &&
+	ok "200 parallel downloads complete and intact"
+
+# a SYN flood beyond the caps: netd stays small, and still works
+rss() { awk '/^VmRSS/ {print $2}' /proc/"$netd_pid"/status; }
+before=$(rss)
+is "a flood of 20000 SYNs to a silent host" "sent 20000" flood 1.2.3.9 80 20000
+is "a flood of 20000 SYNs to a listener" "sent 20000" flood 1.2.3.4 8081 20000
+hwm=$(awk '/^VmHWM/ {print $2}' /proc/"$netd_pid"/status)
+after=$(rss)
+echo "# netd RSS: ${before} KiB before the floods, ${after} KiB after, peak ${hwm} KiB"
+if [ "$hwm" -lt 65536 ]; then ok "netd's peak RSS stays under 64 MiB"; else
+	bad "netd's peak RSS ${hwm} KiB"; fi
+wait_for "cap refusals in net.log" 20 grep -q 'refuse tcp 1.2.3.9:80.*cap max_pending' \
+	"$work/net.log"
+# half-open flows to the silent host hold the pending cap until their
+# connects fail (its ARP times out)
+wait_for "the pending connects drain" 60 \
+	grep -q '"pending":0,' "$work/stats.json"
+expect "a download still works after the floods" 0 \
+	in_g curl -sS -o "$work/got2.bin" http://1.2.3.4/small.bin
+expect "...intact" 0 cmp "$work/www/small.bin" "$work/got2.bin"
+wait_for "the stats count denials and cap refusals" 5 \
+	grep -Eq '"denied":[1-9].*"refused_cap":[1-9]' "$work/stats.json"
+
+echo "# stats: $(cat "$work/stats.json")"
+kill "$netd_pid"
+wait_for "netd exits on SIGTERM" 20 sh -c "! kill -0 $netd_pid" && ok "netd exits on SIGTERM"
+netd_pid=
+echo "# passed $pass, failed $fail"
+[ $fail = 0 ]
