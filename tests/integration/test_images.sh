@@ -104,8 +104,8 @@ for p in bogus linux linux/bogus bogus/amd64 linux/arm/v9 linux/amd64/; do
 	contains "pull --platform $p: message" "$work/err" "msb: invalid platform"
 	[ "$(wc -l <"$work/err")" = 1 ] && ok "one line" || bad "--platform $p: $(cat "$work/err")"
 done
-expect "run --platform bogus refused" 125 "$MSB" run --platform bogus "$R/multi:latest" -- true
-contains "run --platform bogus: message" "$work/err" "msb: invalid platform \`bogus\`"
+expect "run --platform bogus refused" 2 "$MSB" run --platform bogus "$R/multi:latest" -- true
+contains "run --platform bogus: message" "$work/err" "msb: run: invalid platform \`bogus\`"
 expect "x86_64 is read as amd64" 0 "$MSB" pull -q --platform "linux/$(uname -m)" "$R/multi:latest"
 
 expect "zstd layers" 0 "$MSB" run "$R/zstd:latest" -- cat /compression
