@@ -483,6 +483,13 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 		}
 		return ERR_ABRT;
 	}
+	if (fl->host_reset) {
+		fl->pcb = NULL;
+		detach(pcb);
+		tcp_abort(pcb);
+		flow_kill(nd, fl, true);
+		return ERR_ABRT;
+	}
 	if (fl->listening) {
 		listener_put(fl->dport);
 		fl->listening = false;
@@ -643,7 +650,11 @@ void tflow_event(struct netd *nd, struct flow *fl, uint32_t events)
 		socklen_t el = sizeof(e);
 		if (getsockopt(fl->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
 			e = errno;
-		if (!e) {
+		/* reset as soon as it was accepted: the guest's connect()
+		 * succeeds too, and then the reset comes */
+		if (e == ECONNRESET || e == EPIPE)
+			fl->host_reset = true;
+		if (!e || fl->host_reset) {
 			connected(nd, fl);
 			return;
 		}

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Helpers of test_netd.sh (Debian's python3, standard library only).
 
-  netd_lab.py serve ADDR WWW READYFILE   the test's "internet" host: HTTP on
+  netd_lab.py serve ADDR WWW DIR         the test's "internet" host: HTTP on
         :80 (files of WWW), TCP and UDP echo on :7, a listener that never
-        accepts on :8081; touches READYFILE once all are bound
+        accepts on :8081, one that resets what it accepts on :8082, one
+        that writes how each connection ended to DIR/ended on :8083;
+        touches DIR/ready once all are bound
   netd_lab.py tcp HOST PORT              connect; print ok or the errno name
   netd_lab.py echo HOST PORT BYTES       TCP echo of BYTES random bytes with
         a half-close; print ok, mismatch or the errno name
@@ -13,6 +15,15 @@
         reply, "unreach CODE" or timeout
   netd_lab.py flood ADDR PORT COUNT      COUNT TCP SYNs from random ports
         (raw socket), never completed
+  netd_lab.py recv HOST PORT             connect, read: print EOF, data or
+        the errno name
+  netd_lab.py reset HOST PORT            connect, send, close with a reset
+  netd_lab.py stall HOST PORT STATS      send to an echo server without
+        reading until no byte moves for 3 s; print "blocked" and netd's
+        "buffered" from the stats file STATS
+  netd_lab.py many HOST PORT N DIR       open N connections one by one;
+        print "ok=A refused=B echo=R" (R: an echo on the first one), touch
+        DIR/opened, hold them until DIR/release exists
 Every wait has a deadline (30 s): a probe prints timeout rather than hang.
 """
 import errno
@@ -28,7 +39,7 @@ import threading
 DEADLINE = 30
 
 
-def serve(addr, www, ready):
+def serve(addr, www, d):
     class Handler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -42,11 +53,14 @@ def serve(addr, www, ready):
 
     def echo(c):
         with c:
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    break
-                c.sendall(d)
+            try:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    c.sendall(d)
+            except OSError:
+                pass  # the stall case resets it
 
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -71,7 +85,39 @@ def serve(addr, www, ready):
     never = socket.socket()
     never.bind((addr, 8081))
     never.listen(4096)
-    open(ready, "w").close()
+
+    def listener(port, handle):
+        ls = socket.socket()
+        ls.bind((addr, port))
+        ls.listen(64)
+
+        def loop():
+            while True:
+                c, _ = ls.accept()
+                handle(c)
+
+        threading.Thread(target=loop, daemon=True).start()
+
+    def rst(c):
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        c.close()
+
+    def ended(c):
+        try:
+            while c.recv(65536):
+                pass
+            how = "EOF"
+        except OSError as e:
+            how = err_name(e)
+        c.close()
+        with open(os.path.join(d, "ended"), "a") as f:
+            f.write(how + "\n")
+
+    listener(8082, rst)
+    listener(8083, lambda c: threading.Thread(target=ended, args=(c,),
+                                               daemon=True).start())
+    open(os.path.join(d, "ready"), "w").close()
     threading.Event().wait()
 
 
@@ -172,6 +218,71 @@ def flood(addr, port, count):
     return "sent %d" % sent
 
 
+def recv(host, port):
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+    return "data" if s.recv(1) else "EOF"
+
+
+def reset(host, port):
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+    s.sendall(b"x")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    return "ok"
+
+
+def stall(host, port, stats):
+    import json
+    import select
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+    s.setblocking(False)
+    chunk = bytes(65536)
+    sent = 0
+    while sent < 1 << 30:
+        if not select.select([], [s], [], 3)[1]:
+            break
+        try:
+            sent += s.send(chunk)
+        except BlockingIOError:
+            pass
+    else:
+        return "never blocked"
+    with open(stats) as f:
+        return "blocked buffered=%d" % json.load(f)["buffered"]
+
+
+def many(host, port, n, d):
+    import time
+    socks, refused = [], 0
+    for _ in range(n):
+        s = socket.socket(family(host), socket.SOCK_STREAM)
+        s.settimeout(DEADLINE)
+        try:
+            s.connect((host, port))
+            socks.append(s)
+        except ConnectionRefusedError:
+            refused += 1
+            s.close()
+    res = "none"
+    if socks:
+        socks[0].sendall(b"still here")
+        res = "ok" if socks[0].recv(100) == b"still here" else "mismatch"
+    print("ok=%d refused=%d echo=%s" % (len(socks), refused, res), flush=True)
+    open(os.path.join(d, "opened"), "w").close()
+    end = time.monotonic() + 120
+    while not os.path.exists(os.path.join(d, "release")):
+        if time.monotonic() > end:
+            break
+        time.sleep(0.1)
+    return None
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "serve":
@@ -188,11 +299,20 @@ def main():
             out = ping(args[0])
         elif cmd == "flood":
             out = flood(args[0], int(args[1]), int(args[2]))
+        elif cmd == "recv":
+            out = recv(args[0], int(args[1]))
+        elif cmd == "reset":
+            out = reset(args[0], int(args[1]))
+        elif cmd == "stall":
+            out = stall(args[0], int(args[1]), args[2])
+        elif cmd == "many":
+            out = many(args[0], int(args[1]), int(args[2]), args[3])
         else:
             sys.exit("netd_lab.py: unknown command " + cmd)
     except OSError as e:
         out = err_name(e)
-    print(out)
+    if out is not None:
+        print(out)
 
 
 if __name__ == "__main__":
