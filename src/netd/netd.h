@@ -22,6 +22,8 @@
 /* A guest->host TCP queue holds at most this many received chains; more
  * and lwIP keeps the data (it stops acknowledging: flow control). */
 #define NETD_TCP_QUEUE 64
+/* Out-of-order segments lwIP may hold for one flow. */
+#define NETD_TCP_OOSEQ 16
 
 struct netd_caps {
 	unsigned max_flows;   /* TCP + UDP + ICMP flows open at once */

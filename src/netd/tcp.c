@@ -614,6 +614,23 @@ static void open_flow(struct netd *nd, const struct msb_net_frame *f)
 		update_events(nd, fl);
 }
 
+/*
+ * Whether a data segment at @seq would be one out-of-order segment too
+ * many for lwIP to hold. lwIP keeps what arrives out of order within the
+ * window, with no count limit in Debian's build: tiny segments would cost
+ * a buffer each, so a hostile guest could make one flow hold thousands.
+ */
+static bool ooseq_full(const struct flow *fl, uint32_t seq)
+{
+	unsigned n = 0;
+	if (!fl->pcb || seq == fl->pcb->rcv_nxt)
+		return false;
+	for (const struct tcp_seg *s = fl->pcb->ooseq; s; s = s->next)
+		if (++n >= NETD_TCP_OOSEQ)
+			return true;
+	return false;
+}
+
 void tflow_guest(struct netd *nd, const struct msb_net_frame *f)
 {
 	uint8_t fl_bits = f->tcp_flags &
@@ -635,8 +652,9 @@ void tflow_guest(struct netd *nd, const struct msb_net_frame *f)
 			flow_kill(nd, fl, true);
 		return;
 	}
-	if (f->payload_len && nd->buffered >= nd->cfg.caps.total_buffer) {
-		/* over the total budget: the guest retransmits it later */
+	if (f->payload_len && (nd->buffered >= nd->cfg.caps.total_buffer ||
+			       ooseq_full(fl, f->seq))) {
+		/* over the budget: the guest retransmits it later */
 		nd->st.rx_dropped++;
 		return;
 	}
