@@ -631,6 +631,15 @@ static bool ooseq_full(const struct flow *fl, uint32_t seq)
 	return false;
 }
 
+/* A SYN is judged before lwIP checks it: check its checksums first, so
+ * that nothing is connected for a segment lwIP would then drop. */
+static bool syn_ok(const struct msb_net_frame *f)
+{
+	return !msb_net_csum_fold(msb_net_csum_add(0, f->ip, f->ip_hlen)) &&
+	       !msb_net_l4_csum(4, f->src, f->dst, MSB_NET_PROTO_TCP, f->l4,
+				f->l4_len);
+}
+
 void tflow_guest(struct netd *nd, const struct msb_net_frame *f)
 {
 	uint8_t fl_bits = f->tcp_flags &
@@ -638,7 +647,9 @@ void tflow_guest(struct netd *nd, const struct msb_net_frame *f)
 	struct flow *fl =
 		flow_find(nd, MSB_NET_PROTO_TCP, f->dst, f->sport, f->dport);
 	if (!fl) {
-		if (fl_bits == MSB_NET_TCP_SYN)
+		if (fl_bits == MSB_NET_TCP_SYN && !syn_ok(f))
+			nd->st.rx_dropped++; /* lwIP would drop it too */
+		else if (fl_bits == MSB_NET_TCP_SYN)
 			open_flow(nd, f);
 		else /* strays: lwIP resets them or its TIME_WAIT takes them */
 			link_feed_lwip(nd, f);
