@@ -16,6 +16,34 @@ here=$(cd "$(dirname "$0")" && pwd)
 lab=$here/netd_lab.py
 py=/usr/bin/python3
 
+work=$(mktemp -d /tmp/test_netd.XXXXXX)
+. "$here/lib.sh"
+trap 'rm -rf "$work"' EXIT
+
+# --- the configuration: checked before anything starts ------------------
+# badconf DESC TEXT JSON: netd refuses JSON with one line containing TEXT
+badconf() {
+	printf '%s\n' "$3" >"$work/bad.json"
+	expect "config: $1" 1 "$netd" --link-fd 0 --config "$work/bad.json"
+	contains "config: $1 (message)" "$work/err" "$2"
+	grep -q '^msb-netd: ' "$work/err" && [ "$(wc -l <"$work/err")" = 1 ] ||
+		bad "config: $1: not one msb-netd: line"
+}
+addr='"guest_mac":"02:00:00:00:00:02","guest_ip":"100.96.0.2","gateway_mac":"02:00:00:00:00:01","gateway_ip":"100.96.0.1"'
+badconf "a missing address" "gateway_ip is missing" \
+	'{"guest_mac":"02:00:00:00:00:02","guest_ip":"100.96.0.2","gateway_mac":"02:00:00:00:00:01"}'
+badconf "an unknown key" 'unknown key "colour"' "{$addr,\"colour\":1}"
+badconf "a multicast MAC" "guest_mac: not a unicast MAC" \
+	'{"guest_mac":"01:00:5e:00:00:01","guest_ip":"100.96.0.2","gateway_mac":"02:00:00:00:00:01","gateway_ip":"100.96.0.1"}'
+badconf "addresses of two subnets" "not two addresses of one /30" \
+	'{"guest_mac":"02:00:00:00:00:02","guest_ip":"100.96.0.6","gateway_mac":"02:00:00:00:00:01","gateway_ip":"100.96.0.1"}'
+badconf "a bad preset" "policy.preset: not one of" "{$addr,\"policy\":{\"preset\":\"open\"}}"
+badconf "a cap out of range" "caps.max_flows: not an integer" "{$addr,\"caps\":{\"max_flows\":0}}"
+badconf "not JSON" "config \`$work/bad.json\`:" "{$addr"
+expect "usage error" 2 "$netd" --link-fd 3
+expect "a link descriptor that is not open" 1 "$netd" --link-fd 999 \
+	--config "$work/bad.json"
+
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root (ip netns)"
 	exit 77
@@ -31,8 +59,6 @@ done
 	exit 77
 }
 
-work=$(mktemp -d /tmp/test_netd.XXXXXX)
-. "$here/lib.sh"
 G=msbt$$g N=msbt$$n I=msbt$$i
 pids=()
 netd_pid=
@@ -82,6 +108,9 @@ ip -n $N addr add 1.2.3.254/24 dev vn$$
 ip -n $N link set vn$$ up
 ip -n $I addr add 1.2.3.4/24 dev vi$$
 ip -n $I link set vi$$ up
+# 7.7.7.0/24 leads into the internet namespace, which does not forward:
+# SYNs there get no answer at all
+ip -n $N route add 7.7.7.0/24 via 1.2.3.4
 
 mkdir -p "$work/www"
 head -c 8M /dev/urandom >"$work/www/big.bin"
@@ -97,7 +126,7 @@ cat >"$work/netd.json" <<EOF
   "prefix": 30, "mtu": 1500,
   "policy": {"preset": "public"},
   "caps": {"max_flows": 1100, "max_pending": 300},
-  "timeouts": {"connect": 10, "udp_idle": 5}
+  "timeouts": {"connect": 5, "udp_idle": 5}
 }
 EOF
 in_g "$bridge" -p "$work/netd.pid" mt0 \
@@ -132,6 +161,8 @@ is "a refused port looks refused" "ECONNREFUSED" tcp 1.2.3.4 81
 expect "curl sees the refusal (exit 7)" 7 in_g curl -v http://1.2.3.4:81/
 contains "curl says Connection refused" "$work/err" "Connection refused"
 is "an unroutable address is unreachable" "ENETUNREACH" tcp 5.6.7.8 80
+is "a silent address is unreachable at the connect deadline" "EHOSTUNREACH" \
+	tcp 7.7.7.7 80
 
 is "a private destination is denied with a reset" "ECONNREFUSED" \
 	tcp 10.1.2.3 80
