@@ -38,12 +38,15 @@ badconf "a multicast MAC" "guest_mac: not a unicast MAC" \
 badconf "addresses of two subnets" "not two addresses of one /30" \
 	'{"guest_mac":"02:00:00:00:00:02","guest_ip":"100.96.0.6","gateway_mac":"02:00:00:00:00:01","gateway_ip":"100.96.0.1"}'
 badconf "a bad preset" "policy.preset: not one of" "{$addr,\"policy\":{\"preset\":\"open\"}}"
+badconf "policy rules (until the policy engine is wired in)" \
+	"rules are not supported" "{$addr,\"policy\":{\"rules\":[\"allow host:tcp:80\"]}}"
 badconf "a cap out of range" "caps.max_flows: not an integer" "{$addr,\"caps\":{\"max_flows\":0}}"
 badconf "not JSON" "config \`$work/bad.json\`:" "{$addr"
 expect "usage error" 2 "$netd" --link-fd 3
 expect "a link descriptor that is not open" 1 "$netd" --link-fd 999 \
 	--config "$work/bad.json"
 
+[ $fail = 0 ] || exit 1
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root (ip netns)"
 	exit 77
