@@ -17,6 +17,8 @@
 int cmd_run(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+/* msb images: msb image ls. */
+int cmd_images(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_start(int argc, char **argv);
@@ -135,6 +137,15 @@ bool cli_parse_policy(const char *s, int *policy);
  */
 int cli_copy_options(int argc, char **argv, msb_copy_options *o,
 		     const char *usage);
+/*
+ * cli_copy_args() - cli_copy_options() through the shared option rule:
+ * the caller fills @a's cmd, usage, synopsis, min_pos and max_pos; the
+ * paths are then a->pos[0..npos).
+ * Return: 0, 1 for --help (printed), or 2 after a usage error.
+ */
+struct cli_args;
+int cli_copy_args(struct cli_args *a, int argc, char **argv,
+		  msb_copy_options *o);
 /* Where a copy out of @src to @host_path writes (malloc'd): inside
  * @host_path when it is an existing directory. */
 char *cli_copy_dest(const char *host_path, const char *src);

@@ -60,7 +60,7 @@ static const char run_options_help[] =
 	"Options:\n"
 	"  -c, --cpus N          virtual CPUs (1-64, default 1)\n"
 	"  -m, --memory MIB      guest memory in MiB, or with a G suffix\n"
-	"                        (64-65536 MiB, default 512)\n"
+	"                        (96-65536 MiB, default 512)\n"
 	"  -e, --env KEY=VALUE   set an environment variable (repeatable); -e\n"
 	"                        KEY takes the host's value (the host\n"
 	"                        environment is never passed in otherwise)\n" CLI_EXEC_HELP
@@ -309,12 +309,14 @@ static int parse_number(msb_sandbox_options *o, const struct cli_args *a, int c)
 		return 0;
 	case 'm':
 		if (!cli_parse_uint(v, &o->memory_mib, true) ||
-		    o->memory_mib < 64 || o->memory_mib > 65536)
+		    o->memory_mib < MSB_MEMORY_MIN_MIB ||
+		    o->memory_mib > MSB_MEMORY_MAX_MIB)
 			return cli_usage_error(a,
 					       "invalid --memory `%s`: must be "
-					       "between 64 and 65536 MiB (e.g. "
+					       "between %d and %d MiB (e.g. "
 					       "512 or 2G)",
-					       v),
+					       v, MSB_MEMORY_MIN_MIB,
+					       MSB_MEMORY_MAX_MIB),
 			       -1;
 		return 0;
 	case OPT_ROOT_SIZE:

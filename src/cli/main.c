@@ -224,20 +224,9 @@ static int dispatch(int argc, char **argv)
 	    has_exec_option(argc, argv))
 		return cmd[0] == 'k' ? cmd_proc_kill(argc, argv)
 				     : cmd_proc_logs(argc, argv);
-	if (!strcmp(cmd, "images")) {
-		/* msb images [ARGS]: msb image ls [ARGS] */
-		char **ls = calloc((size_t)argc + 2, sizeof(char *));
-		if (!ls) {
-			cli_err("out of memory");
-			return 1;
-		}
-		ls[0] = "image";
-		ls[1] = "ls";
-		memcpy(ls + 2, argv + 1, (size_t)argc * sizeof(char *));
-		int rc = cmd_image(argc + 1, ls);
-		free(ls);
-		return rc;
-	}
+	/* msb images [ARGS]: msb image ls [ARGS], named images */
+	if (!strcmp(cmd, "images"))
+		return cmd_images(argc, argv);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc, argv);
