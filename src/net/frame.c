@@ -75,7 +75,7 @@ static int parse_l4(struct msb_net_frame *f, const uint8_t *p, size_t n)
 	size_t hl;
 
 	switch (f->proto) {
-	case MSB_NET_PROTO_TCP:
+	case MSB_NET_IPPROTO_TCP:
 		if (n < TCP_HLEN)
 			return short_err;
 		hl = (size_t)(p[12] >> 4) * 4;
@@ -90,7 +90,7 @@ static int parse_l4(struct msb_net_frame *f, const uint8_t *p, size_t n)
 		f->tcp_flags = p[13];
 		f->tcp_win = be16(p + 14);
 		break;
-	case MSB_NET_PROTO_UDP: {
+	case MSB_NET_IPPROTO_UDP: {
 		if (n < UDP_HLEN)
 			return short_err;
 		size_t ulen = be16(p + 4);
@@ -106,9 +106,9 @@ static int parse_l4(struct msb_net_frame *f, const uint8_t *p, size_t n)
 		hl = UDP_HLEN;
 		break;
 	}
-	case MSB_NET_PROTO_ICMP:
-	case MSB_NET_PROTO_ICMP6: {
-		bool v6 = f->proto == MSB_NET_PROTO_ICMP6;
+	case MSB_NET_IPPROTO_ICMP:
+	case MSB_NET_IPPROTO_ICMP6: {
+		bool v6 = f->proto == MSB_NET_IPPROTO_ICMP6;
 		if (v6 != (f->family == 6))
 			return 0; /* ICMP in IPv6 or ICMPv6 in IPv4: unknown */
 		if (n < ICMP_HLEN)
@@ -395,7 +395,7 @@ size_t msb_net_udp(uint8_t *l4, size_t cap, uint8_t family, const uint8_t *src,
 	put16(l4 + 2, dport);
 	put16(l4 + 4, (uint16_t)(UDP_HLEN + n));
 	put16(l4 + 6, 0);
-	uint16_t c = msb_net_l4_csum(family, src, dst, MSB_NET_PROTO_UDP, l4,
+	uint16_t c = msb_net_l4_csum(family, src, dst, MSB_NET_IPPROTO_UDP, l4,
 				     UDP_HLEN + n);
 	put16(l4 + 6, c ? c : 0xffff);
 	return UDP_HLEN + n;
@@ -443,7 +443,7 @@ size_t msb_net_build_tcp_rst(uint8_t *out, size_t cap,
 			     const uint8_t mac[6])
 {
 	if (!out || !in || in->layer != MSB_NET_L4 ||
-	    in->proto != MSB_NET_PROTO_TCP ||
+	    in->proto != MSB_NET_IPPROTO_TCP ||
 	    (in->tcp_flags & MSB_NET_TCP_RST) || in->frag ||
 	    !addr_is_unicast(in->family, in->src) ||
 	    !addr_is_unicast(in->family, in->dst))
@@ -451,7 +451,7 @@ size_t msb_net_build_tcp_rst(uint8_t *out, size_t cap,
 	if (l4_room(cap, in->family) < TCP_HLEN)
 		return 0;
 	struct msb_net_ip_out h;
-	reply_hdr(&h, in, mac, MSB_NET_PROTO_TCP);
+	reply_hdr(&h, in, mac, MSB_NET_IPPROTO_TCP);
 	uint8_t *t = out + cap - l4_room(cap, in->family);
 	memset(t, 0, TCP_HLEN);
 	put16(t, in->dport);
@@ -467,8 +467,8 @@ size_t msb_net_build_tcp_rst(uint8_t *out, size_t cap,
 		t[13] = MSB_NET_TCP_RST | MSB_NET_TCP_ACK;
 	}
 	t[12] = 5 << 4;
-	put16(t + 16, msb_net_l4_csum(h.family, h.src, h.dst, MSB_NET_PROTO_TCP,
-				      t, TCP_HLEN));
+	put16(t + 16, msb_net_l4_csum(h.family, h.src, h.dst,
+				      MSB_NET_IPPROTO_TCP, t, TCP_HLEN));
 	return msb_net_build_ip(out, cap, &h, t, TCP_HLEN);
 }
 
@@ -476,11 +476,11 @@ size_t msb_net_build_tcp_rst(uint8_t *out, size_t cap,
  * with an error), or cannot be told apart from one. */
 static bool is_icmp_error(const struct msb_net_frame *in)
 {
-	if (in->family == 4 && in->proto == MSB_NET_PROTO_ICMP)
+	if (in->family == 4 && in->proto == MSB_NET_IPPROTO_ICMP)
 		return in->layer != MSB_NET_L4 || in->icmp_type == 3 ||
 		       in->icmp_type == 4 || in->icmp_type == 5 ||
 		       in->icmp_type == 11 || in->icmp_type == 12;
-	if (in->family == 6 && in->proto == MSB_NET_PROTO_ICMP6)
+	if (in->family == 6 && in->proto == MSB_NET_IPPROTO_ICMP6)
 		return in->layer != MSB_NET_L4 || in->icmp_type < 128 ||
 		       (in->icmp_type >= 133 && in->icmp_type <= 137);
 	return false;
@@ -502,7 +502,8 @@ size_t msb_net_build_unreach(uint8_t *out, size_t cap,
 	if (room < ICMP_HLEN + q)
 		return 0;
 	struct msb_net_ip_out h;
-	reply_hdr(&h, in, mac, v4 ? MSB_NET_PROTO_ICMP : MSB_NET_PROTO_ICMP6);
+	reply_hdr(&h, in, mac,
+		  v4 ? MSB_NET_IPPROTO_ICMP : MSB_NET_IPPROTO_ICMP6);
 	if (src)
 		memcpy(h.src, src, addr_len(in->family));
 	uint8_t *m = out + cap - room;
@@ -512,7 +513,7 @@ size_t msb_net_build_unreach(uint8_t *out, size_t cap,
 	memmove(m + ICMP_HLEN, in->ip, q);
 	uint16_t c =
 		v4 ? msb_net_csum_fold(msb_net_csum_add(0, m, ICMP_HLEN + q))
-		   : msb_net_l4_csum(6, h.src, h.dst, MSB_NET_PROTO_ICMP6, m,
+		   : msb_net_l4_csum(6, h.src, h.dst, MSB_NET_IPPROTO_ICMP6, m,
 				     ICMP_HLEN + q);
 	put16(m + 2, c);
 	return msb_net_build_ip(out, cap, &h, m, ICMP_HLEN + q);
@@ -546,7 +547,7 @@ size_t msb_net_build_na(uint8_t *out, size_t cap,
 			const struct msb_net_frame *in, const uint8_t mac[6])
 {
 	if (!out || !in || in->family != 6 || in->layer != MSB_NET_L4 ||
-	    in->proto != MSB_NET_PROTO_ICMP6 || in->icmp_type != 135 ||
+	    in->proto != MSB_NET_IPPROTO_ICMP6 || in->icmp_type != 135 ||
 	    in->icmp_code != 0 || !in->ns_target ||
 	    !addr_is_unicast(6, in->src) || addr_is_group(6, in->ns_target))
 		return 0;
@@ -554,7 +555,7 @@ size_t msb_net_build_na(uint8_t *out, size_t cap,
 	if (room < 32)
 		return 0;
 	struct msb_net_ip_out h;
-	reply_hdr(&h, in, mac, MSB_NET_PROTO_ICMP6);
+	reply_hdr(&h, in, mac, MSB_NET_IPPROTO_ICMP6);
 	memcpy(h.src, in->ns_target, 16);
 	h.ttl = 255; /* RFC 4861 7.1.2: receivers check it */
 	uint8_t *m = out + cap - room;
@@ -566,7 +567,7 @@ size_t msb_net_build_na(uint8_t *out, size_t cap,
 	m[25] = 1;
 	memcpy(m + 26, mac, 6);
 	put16(m + 2,
-	      msb_net_l4_csum(6, h.src, h.dst, MSB_NET_PROTO_ICMP6, m, 32));
+	      msb_net_l4_csum(6, h.src, h.dst, MSB_NET_IPPROTO_ICMP6, m, 32));
 	return msb_net_build_ip(out, cap, &h, m, 32);
 }
 
@@ -575,13 +576,13 @@ size_t msb_net_build_echo_reply(uint8_t *out, size_t cap,
 				const uint8_t mac[6])
 {
 	if (!out || !in || in->family != 4 || in->layer != MSB_NET_L4 ||
-	    in->proto != MSB_NET_PROTO_ICMP || in->icmp_type != 8 ||
+	    in->proto != MSB_NET_IPPROTO_ICMP || in->icmp_type != 8 ||
 	    in->icmp_code != 0 || in->frag || !addr_is_unicast(4, in->src) ||
 	    !addr_is_unicast(4, in->dst))
 		return 0;
 	size_t room = l4_room(cap, 4);
 	struct msb_net_ip_out h;
-	reply_hdr(&h, in, mac, MSB_NET_PROTO_ICMP);
+	reply_hdr(&h, in, mac, MSB_NET_IPPROTO_ICMP);
 	uint8_t *m = out + cap - room;
 	size_t n = msb_net_icmp_echo(m, room, 0, in->icmp_id, in->icmp_seq,
 				     in->payload, in->payload_len);

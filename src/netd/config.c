@@ -14,7 +14,6 @@ void netd_config_defaults(struct netd_config *c)
 	snprintf(c->sandbox, sizeof(c->sandbox), "%s", "-");
 	c->prefix = 30;
 	c->mtu = 1500;
-	c->preset = NETD_PRESET_PUBLIC;
 	c->caps.max_flows = 4096;
 	c->caps.max_pending = 256;
 	c->caps.flow_buffer = 64 * 1024;
@@ -138,43 +137,25 @@ static int get_fields(struct netd_config *c, json_t *obj, const char *what,
 	return 0;
 }
 
-static int get_policy(struct netd_config *c, json_t *obj, char *err,
+/* "policy": the canonical lines of src/net/policy.h ("preset public",
+ * "allow RULE", "deny RULE", "block-domain NAME", ...), in order. */
+static int get_policy(struct netd_config *c, json_t *arr, char *err,
 		      size_t errlen)
 {
-	const char *key;
+	size_t i;
 	json_t *v;
-	if (!json_is_object(obj))
-		return fail(err, errlen, "policy: not an object");
-	json_object_foreach(obj, key, v)
+	if (!json_is_array(arr))
+		return fail(err, errlen, "policy: not an array of lines");
+	json_array_foreach(arr, i, v)
 	{
-		if (!strcmp(key, "preset")) {
-			const char *s = json_string_value(v);
-			if (s && !strcmp(s, "public"))
-				c->preset = NETD_PRESET_PUBLIC;
-			else if (s && !strcmp(s, "all"))
-				c->preset = NETD_PRESET_ALL;
-			else if (s && !strcmp(s, "none"))
-				c->preset = NETD_PRESET_NONE;
-			else
-				return fail(
-					err, errlen,
-					"policy.preset: not one of public, all, none");
-		} else if (!strcmp(key, "rules")) {
-			/* TODO(N2): parse these with the policy engine
-			 * (src/net/policy.h) once it is merged; until then
-			 * only the presets are enforced, so refuse rules
-			 * rather than ignore them. */
-			if (!json_is_array(v))
-				return fail(err, errlen,
-					    "policy.rules: not an array");
-			if (json_array_size(v))
-				return fail(
-					err, errlen,
-					"policy.rules: rules are not supported by this msb-netd yet (presets only)");
-		} else {
-			return fail(err, errlen, "policy: unknown key \"%s\"",
-				    key);
-		}
+		char why[400];
+		const char *line = json_string_value(v);
+		if (!line)
+			return fail(err, errlen, "policy[%zu]: not a string",
+				    i);
+		if (msb_net_policy_add_line(c->policy, line, why, sizeof(why)) <
+		    0)
+			return fail(err, errlen, "policy[%zu]: %s", i, why);
 	}
 	return 0;
 }
@@ -192,6 +173,9 @@ int netd_config_load(struct netd_config *c, const char *path, char *err,
 {
 	json_error_t je;
 	netd_config_defaults(c);
+	c->policy = msb_net_policy_new();
+	if (!c->policy)
+		return fail(err, errlen, "config: out of memory");
 	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
 		return fail(err, errlen, "config `%s`: %s (line %d)", path,
@@ -301,6 +285,13 @@ int netd_config_load(struct netd_config *c, const char *path, char *err,
 	}
 	if (c->caps.max_pending > c->caps.max_flows)
 		c->caps.max_pending = c->caps.max_flows;
+	/* the gateway is the host (the `host` group) */
+	struct msb_net_addr gw = {.family = 4};
+	memcpy(gw.a, c->gw_ip, 4);
+	if (msb_net_policy_add_gateway(c->policy, &gw) < 0) {
+		fail(err, errlen, "policy: too many gateway addresses");
+		goto out;
+	}
 	rc = 0;
 out:
 	json_decref(root);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* msb-netd's flow table: lookup, admission (caps), expiry, deferred free. */
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -79,9 +80,9 @@ struct flow *flow_new(struct netd *nd, uint8_t proto, const uint8_t dst[4],
 		nd->oldest = f;
 	nd->newest = f;
 	nd->flows++;
-	if (proto == MSB_NET_PROTO_TCP)
+	if (proto == MSB_NET_IPPROTO_TCP)
 		nd->tcp_open++;
-	else if (proto == MSB_NET_PROTO_UDP)
+	else if (proto == MSB_NET_IPPROTO_UDP)
 		nd->udp_open++;
 	else
 		nd->icmp_open++;
@@ -118,7 +119,7 @@ void flow_kill(struct netd *nd, struct flow *fl, bool rst)
 		fl->next->prev = fl->prev;
 	else
 		nd->newest = fl->prev;
-	if (fl->proto == MSB_NET_PROTO_TCP)
+	if (fl->proto == MSB_NET_IPPROTO_TCP)
 		tflow_release(nd, fl, rst);
 	if (fl->fd >= 0) {
 		if (rst) {
@@ -131,9 +132,9 @@ void flow_kill(struct netd *nd, struct flow *fl, bool rst)
 	}
 	flow_set_pending(nd, fl, false);
 	nd->flows--;
-	if (fl->proto == MSB_NET_PROTO_TCP)
+	if (fl->proto == MSB_NET_IPPROTO_TCP)
 		nd->tcp_open--;
-	else if (fl->proto == MSB_NET_PROTO_UDP)
+	else if (fl->proto == MSB_NET_IPPROTO_UDP)
 		nd->udp_open--;
 	else
 		nd->icmp_open--;
@@ -155,13 +156,18 @@ void flows_reap(struct netd *nd)
 void flows_tick(struct netd *nd)
 {
 	struct flow *next;
+	/* hand what bursts of flows freed back to the system: the heap
+	 * would otherwise keep its high-water mark */
+	if (++nd->ticks % 10 == 0 &&
+	    nd->buffered < nd->cfg.caps.total_buffer / 16)
+		malloc_trim(0);
 	for (struct flow *f = nd->oldest; f; f = next) {
 		next = f->next; /* expiry may kill f, never another flow */
-		if (f->proto == MSB_NET_PROTO_TCP) {
+		if (f->proto == MSB_NET_IPPROTO_TCP) {
 			tflow_expire(nd, f);
 			continue;
 		}
-		unsigned idle = f->proto == MSB_NET_PROTO_UDP
+		unsigned idle = f->proto == MSB_NET_IPPROTO_UDP
 					? nd->cfg.to.udp_idle
 					: nd->cfg.to.icmp_idle;
 		if (nd->now - f->last > (uint64_t)idle * 1000000) {

@@ -254,7 +254,7 @@ static u8_t raw_whole(void *arg, struct raw_pcb *pcb, struct pbuf *p,
 		nd->st.rx_dropped++;
 		return 1;
 	}
-	if (f.proto == MSB_NET_PROTO_UDP)
+	if (f.proto == MSB_NET_IPPROTO_UDP)
 		dflow_udp(nd, &f);
 	else
 		dflow_icmp(nd, &f);
@@ -307,7 +307,7 @@ static void arp(struct netd *nd, const struct msb_net_frame *f)
 static void ip6(struct netd *nd, const struct msb_net_frame *f)
 {
 	uint8_t out[128];
-	if (f->layer == MSB_NET_L4 && f->proto == MSB_NET_PROTO_ICMP6 &&
+	if (f->layer == MSB_NET_L4 && f->proto == MSB_NET_IPPROTO_ICMP6 &&
 	    f->icmp_type == 135) {
 		/* resolve every neighbour, so that what follows is refused
 		 * at once rather than after neighbour discovery times out */
@@ -317,12 +317,12 @@ static void ip6(struct netd *nd, const struct msb_net_frame *f)
 			link_send(nd, out, n);
 		return;
 	}
-	if (f->layer == MSB_NET_L4 && f->proto == MSB_NET_PROTO_TCP) {
+	if (f->layer == MSB_NET_L4 && f->proto == MSB_NET_IPPROTO_TCP) {
 		nd->st.ip6_refused++;
 		link_reset(nd, f);
-	} else if (f->proto == MSB_NET_PROTO_UDP ||
-		   (f->layer == MSB_NET_L4 && f->proto == MSB_NET_PROTO_ICMP6 &&
-		    f->icmp_type == 128)) {
+	} else if (f->proto == MSB_NET_IPPROTO_UDP ||
+		   (f->layer == MSB_NET_L4 &&
+		    f->proto == MSB_NET_IPPROTO_ICMP6 && f->icmp_type == 128)) {
 		nd->st.ip6_refused++;
 		link_unreach(nd, f, MSB_NET_UNREACH6_ADMIN, NULL);
 	} else {
@@ -351,10 +351,10 @@ static void ip4(struct netd *nd, const struct msb_net_frame *f)
 	if (f->frag) {
 		/* TCP is never fragmented by a sane guest (it sends DF and
 		 * segments to the MSS); the rest is reassembled by lwIP */
-		if (f->proto == MSB_NET_PROTO_TCP)
+		if (f->proto == MSB_NET_IPPROTO_TCP)
 			nd->st.rx_dropped++;
-		else if (f->proto == MSB_NET_PROTO_UDP ||
-			 f->proto == MSB_NET_PROTO_ICMP)
+		else if (f->proto == MSB_NET_IPPROTO_UDP ||
+			 f->proto == MSB_NET_IPPROTO_ICMP)
 			link_feed_lwip(nd, f);
 		else
 			link_unreach(nd, f, MSB_NET_UNREACH_PROTO,
@@ -362,12 +362,12 @@ static void ip4(struct netd *nd, const struct msb_net_frame *f)
 		return;
 	}
 	switch (f->proto) {
-	case MSB_NET_PROTO_TCP:
+	case MSB_NET_IPPROTO_TCP:
 		if (f->layer != MSB_NET_L4)
 			break;
 		tflow_guest(nd, f);
 		return;
-	case MSB_NET_PROTO_UDP:
+	case MSB_NET_IPPROTO_UDP:
 		if (f->layer != MSB_NET_L4 ||
 		    ((f->l4[6] | f->l4[7]) &&
 		     msb_net_l4_csum(4, f->src, f->dst, f->proto, f->l4,
@@ -375,7 +375,7 @@ static void ip4(struct netd *nd, const struct msb_net_frame *f)
 			break;
 		dflow_udp(nd, f);
 		return;
-	case MSB_NET_PROTO_ICMP:
+	case MSB_NET_IPPROTO_ICMP:
 		if (f->layer != MSB_NET_L4 ||
 		    msb_net_csum_fold(msb_net_csum_add(0, f->l4, f->l4_len)))
 			break;

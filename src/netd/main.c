@@ -103,11 +103,11 @@ void netd_log(struct netd *nd, const char *fmt, ...)
 static const char *proto_name(uint8_t proto)
 {
 	switch (proto) {
-	case MSB_NET_PROTO_TCP:
+	case MSB_NET_IPPROTO_TCP:
 		return "tcp";
-	case MSB_NET_PROTO_UDP:
+	case MSB_NET_IPPROTO_UDP:
 		return "udp";
-	case MSB_NET_PROTO_ICMP:
+	case MSB_NET_IPPROTO_ICMP:
 		return "icmp";
 	default:
 		return "ip";
@@ -128,7 +128,7 @@ void netd_event(struct netd *nd, const char *what, uint8_t proto,
 		       strlen(nd->cfg.sandbox), true);
 	logfile_escape(reason, sizeof(reason), (const uint8_t *)why,
 		       strlen(why), true);
-	if (proto == MSB_NET_PROTO_ICMP)
+	if (proto == MSB_NET_IPPROTO_ICMP)
 		netd_log(nd, "%s %s %u.%u.%u.%u sandbox=\"%s\" reason=\"%s\"",
 			 what, proto_name(proto), dst[0], dst[1], dst[2],
 			 dst[3], name, reason);
@@ -322,14 +322,15 @@ int main(int argc, char **argv)
 		die("initialisation: out of memory");
 
 	const struct netd_config *cf = &nd->cfg;
-	static const char *const presets[] = {"public", "all", "none"};
 	netd_log(
 		nd,
-		"start: guest %u.%u.%u.%u/%u gateway %u.%u.%u.%u mtu %u preset %s max_flows %u max_pending %u",
+		"start: guest %u.%u.%u.%u/%u gateway %u.%u.%u.%u mtu %u preset %s rules %zu max_flows %u max_pending %u",
 		cf->guest_ip[0], cf->guest_ip[1], cf->guest_ip[2],
 		cf->guest_ip[3], cf->prefix, cf->gw_ip[0], cf->gw_ip[1],
-		cf->gw_ip[2], cf->gw_ip[3], cf->mtu, presets[cf->preset],
-		cf->caps.max_flows, cf->caps.max_pending);
+		cf->gw_ip[2], cf->gw_ip[3], cf->mtu,
+		msb_net_preset_name(msb_net_policy_preset(cf->policy)),
+		msb_net_policy_rule_count(cf->policy), cf->caps.max_flows,
+		cf->caps.max_pending);
 	write_stats(nd);
 
 	uint64_t next_tick = nd->now + TICK_US;
@@ -366,7 +367,7 @@ int main(int argc, char **argv)
 				struct flow *fl = (struct flow *)ev;
 				if (fl->dead)
 					continue;
-				if (fl->proto == MSB_NET_PROTO_TCP)
+				if (fl->proto == MSB_NET_IPPROTO_TCP)
 					tflow_event(nd, fl, e);
 				else
 					dflow_event(nd, fl, e);

@@ -14,6 +14,7 @@
 
 #include "lwip/netif.h"
 #include "net/frame.h"
+#include "net/policy.h"
 #include "vmm/logfile.h"
 
 /* Largest Ethernet frame on the link (MTU 9000 + header); link reads
@@ -42,19 +43,13 @@ struct netd_timeouts {      /* seconds */
 	unsigned icmp_idle; /* echo flow without traffic */
 };
 
-enum netd_preset {
-	NETD_PRESET_PUBLIC,
-	NETD_PRESET_ALL,
-	NETD_PRESET_NONE,
-};
-
 struct netd_config {
 	char sandbox[128];
 	uint8_t guest_mac[6], gw_mac[6];
 	uint8_t guest_ip[4], gw_ip[4];
 	unsigned prefix; /* of the guest's subnet */
 	unsigned mtu;
-	enum netd_preset preset;
+	struct msb_net_policy *policy; /* owned; the gateway is its host */
 	struct netd_caps caps;
 	struct netd_timeouts to;
 	uint64_t log_max; /* bytes of net.log before it rotates */
@@ -148,7 +143,8 @@ struct netd {
 	int epfd, linkfd, sigfd;
 	struct netd_ev link_ev, sig_ev;
 	struct netif netif;
-	uint64_t now; /* µs, CLOCK_MONOTONIC, set each loop turn */
+	uint64_t now;   /* µs, CLOCK_MONOTONIC, set each loop turn */
+	uint64_t ticks; /* flows_tick() calls */
 	bool quit;
 
 	/* link transmit queue, used when the peer is not reading */
@@ -231,10 +227,11 @@ bool flow_admit(struct netd *nd, uint8_t proto, const uint8_t dst[4],
 /* egress.c */
 /*
  * netd_egress_allowed() - whether the policy lets the guest reach @dst,
- * @proto, @port; @why (@cap bytes) gets the deciding rule or range.
+ * @ipproto (an IP protocol number), @port; @why (@cap bytes) gets what
+ * decided, for the log.
  */
 bool netd_egress_allowed(const struct netd *nd, const uint8_t dst[4],
-			 uint8_t proto, uint16_t port, char *why, size_t cap);
+			 uint8_t ipproto, uint16_t port, char *why, size_t cap);
 
 /* tcp.c */
 int tflow_init(struct netd *nd);

@@ -343,7 +343,7 @@ static void update_events(struct netd *nd, struct flow *fl)
 void tflow_budget_freed(struct netd *nd)
 {
 	for (struct flow *f = nd->oldest; f; f = f->next)
-		if (f->proto == MSB_NET_PROTO_TCP && f->st == TCP_OPEN)
+		if (f->proto == MSB_NET_IPPROTO_TCP && f->st == TCP_OPEN)
 			update_events(nd, f);
 }
 
@@ -557,22 +557,22 @@ static void connected(struct netd *nd, struct flow *fl)
 static void open_flow(struct netd *nd, const struct msb_net_frame *f)
 {
 	char why[160];
-	if (!netd_egress_allowed(nd, f->dst, MSB_NET_PROTO_TCP, f->dport, why,
+	if (!netd_egress_allowed(nd, f->dst, MSB_NET_IPPROTO_TCP, f->dport, why,
 				 sizeof(why))) {
 		nd->st.denied++;
-		netd_event(nd, "deny", MSB_NET_PROTO_TCP, f->dst, f->dport,
+		netd_event(nd, "deny", MSB_NET_IPPROTO_TCP, f->dst, f->dport,
 			   why);
 		link_reset(nd, f);
 		return;
 	}
-	if (!flow_admit(nd, MSB_NET_PROTO_TCP, f->dst, f->dport, true)) {
+	if (!flow_admit(nd, MSB_NET_IPPROTO_TCP, f->dst, f->dport, true)) {
 		link_reset(nd, f);
 		return;
 	}
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		nd->st.refused_cap++;
-		netd_event(nd, "refuse", MSB_NET_PROTO_TCP, f->dst, f->dport,
+		netd_event(nd, "refuse", MSB_NET_IPPROTO_TCP, f->dst, f->dport,
 			   strerror(errno));
 		link_reset(nd, f);
 		return;
@@ -590,7 +590,7 @@ static void open_flow(struct netd *nd, const struct msb_net_frame *f)
 	}
 	size_t flen = MSB_NET_ETH_HLEN + f->ip_len;
 	struct flow *fl =
-		flow_new(nd, MSB_NET_PROTO_TCP, f->dst, f->sport, f->dport);
+		flow_new(nd, MSB_NET_IPPROTO_TCP, f->dst, f->sport, f->dport);
 	uint8_t *syn = malloc(flen);
 	if (!fl || !syn) {
 		free(syn);
@@ -636,7 +636,7 @@ static bool ooseq_full(const struct flow *fl, uint32_t seq)
 static bool syn_ok(const struct msb_net_frame *f)
 {
 	return !msb_net_csum_fold(msb_net_csum_add(0, f->ip, f->ip_hlen)) &&
-	       !msb_net_l4_csum(4, f->src, f->dst, MSB_NET_PROTO_TCP, f->l4,
+	       !msb_net_l4_csum(4, f->src, f->dst, MSB_NET_IPPROTO_TCP, f->l4,
 				f->l4_len);
 }
 
@@ -645,7 +645,7 @@ void tflow_guest(struct netd *nd, const struct msb_net_frame *f)
 	uint8_t fl_bits = f->tcp_flags &
 			  (MSB_NET_TCP_SYN | MSB_NET_TCP_ACK | MSB_NET_TCP_RST);
 	struct flow *fl =
-		flow_find(nd, MSB_NET_PROTO_TCP, f->dst, f->sport, f->dport);
+		flow_find(nd, MSB_NET_IPPROTO_TCP, f->dst, f->sport, f->dport);
 	if (!fl) {
 		if (fl_bits == MSB_NET_TCP_SYN && !syn_ok(f))
 			nd->st.rx_dropped++; /* lwIP would drop it too */

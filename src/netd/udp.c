@@ -55,7 +55,7 @@ static void head_frame(const struct netd *nd, const struct flow *fl,
 	f->ip = fl->head;
 	f->ip_len = fl->head_len;
 	f->ip_hlen = 20;
-	if (fl->proto == MSB_NET_PROTO_ICMP)
+	if (fl->proto == MSB_NET_IPPROTO_ICMP)
 		f->icmp_type = 8;
 }
 
@@ -103,10 +103,10 @@ static struct flow *open_dgram(struct netd *nd, const struct msb_net_frame *f,
 		return NULL;
 	}
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			proto == MSB_NET_PROTO_ICMP ? IPPROTO_ICMP : 0);
+			proto == MSB_NET_IPPROTO_ICMP ? IPPROTO_ICMP : 0);
 	if (fd < 0) {
 		int e = errno;
-		if (proto == MSB_NET_PROTO_ICMP &&
+		if (proto == MSB_NET_IPPROTO_ICMP &&
 		    (e == EACCES || e == EPERM || e == EPROTONOSUPPORT)) {
 			/* tried again at each new echo flow: the sysctl
 			 * may change, and a failing socket() is cheap */
@@ -124,7 +124,7 @@ static struct flow *open_dgram(struct netd *nd, const struct msb_net_frame *f,
 		link_unreach(nd, f, MSB_NET_UNREACH_HOST, nd->cfg.gw_ip);
 		return NULL;
 	}
-	if (proto == MSB_NET_PROTO_ICMP)
+	if (proto == MSB_NET_IPPROTO_ICMP)
 		nd->ping_ok = 1;
 	struct sockaddr_in sa;
 	flow_upstream(nd, f->dst, dport, &sa);
@@ -147,7 +147,7 @@ static struct flow *open_dgram(struct netd *nd, const struct msb_net_frame *f,
 	}
 	fl->fd = fd;
 	netd_watch(nd, fd, &fl->ev, &fl->events, EPOLLIN);
-	if (proto == MSB_NET_PROTO_UDP)
+	if (proto == MSB_NET_IPPROTO_UDP)
 		nd->st.udp_flows++;
 	else
 		nd->st.icmp_flows++;
@@ -172,7 +172,7 @@ static void send_up(struct netd *nd, struct flow *fl, const void *p, size_t n)
 void dflow_udp(struct netd *nd, const struct msb_net_frame *f)
 {
 	struct flow *fl =
-		flow_find(nd, MSB_NET_PROTO_UDP, f->dst, f->sport, f->dport);
+		flow_find(nd, MSB_NET_IPPROTO_UDP, f->dst, f->sport, f->dport);
 	if (!fl) {
 		if (dns_hook(nd, f))
 			return;
@@ -206,13 +206,13 @@ void dflow_icmp(struct netd *nd, const struct msb_net_frame *f)
 					      f->icmp_id, f->icmp_seq,
 					      dgram + 8, f->l4_len - 8);
 			if (n)
-				link_send_ip4(nd, MSB_NET_PROTO_ICMP, f->dst,
+				link_send_ip4(nd, MSB_NET_IPPROTO_ICMP, f->dst,
 					      dgram, n);
 		}
 		return;
 	}
 	struct flow *fl =
-		flow_find(nd, MSB_NET_PROTO_ICMP, f->dst, f->icmp_id, 0);
+		flow_find(nd, MSB_NET_IPPROTO_ICMP, f->dst, f->icmp_id, 0);
 	if (!fl) {
 		fl = open_dgram(nd, f, f->icmp_id, 0);
 		if (!fl)
@@ -247,7 +247,7 @@ void dflow_event(struct netd *nd, struct flow *fl, uint32_t events)
 			continue; /* truncated: cannot be relayed */
 		fl->last = nd->now;
 		size_t l4;
-		if (fl->proto == MSB_NET_PROTO_UDP) {
+		if (fl->proto == MSB_NET_IPPROTO_UDP) {
 			l4 = msb_net_udp(dgram, sizeof(dgram), 4, fl->dst,
 					 nd->cfg.guest_ip, fl->dport, fl->sport,
 					 dgram + 8, (size_t)n);

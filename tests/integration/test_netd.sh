@@ -37,9 +37,11 @@ badconf "a multicast MAC" "guest_mac: not a unicast MAC" \
 	'{"guest_mac":"01:00:5e:00:00:01","guest_ip":"100.96.0.2","gateway_mac":"02:00:00:00:00:01","gateway_ip":"100.96.0.1"}'
 badconf "addresses of two subnets" "not two addresses of one /30" \
 	'{"guest_mac":"02:00:00:00:00:02","guest_ip":"100.96.0.6","gateway_mac":"02:00:00:00:00:01","gateway_ip":"100.96.0.1"}'
-badconf "a bad preset" "policy.preset: not one of" "{$addr,\"policy\":{\"preset\":\"open\"}}"
-badconf "policy rules (until the policy engine is wired in)" \
-	"rules are not supported" "{$addr,\"policy\":{\"rules\":[\"allow host:tcp:80\"]}}"
+badconf "a bad preset" "policy[0]: invalid preset \`open\`" "{$addr,\"policy\":[\"preset open\"]}"
+badconf "a bad rule" "policy[1]: invalid rule \`allow 10.0.0\`" \
+	"{$addr,\"policy\":[\"preset all\",\"allow 10.0.0\"]}"
+badconf "a policy that is not lines" "policy: not an array" \
+	"{$addr,\"policy\":{\"preset\":\"all\"}}"
 badconf "a cap out of range" "caps.max_flows: not an integer" "{$addr,\"caps\":{\"max_flows\":0}}"
 badconf "not JSON" "config \`$work/bad.json\`:" "{$addr"
 expect "usage error" 2 "$netd" --link-fd 3
@@ -120,6 +122,11 @@ head -c 8M /dev/urandom >"$work/www/big.bin"
 head -c 64K /dev/urandom >"$work/www/small.bin"
 ip netns exec $I "$py" "$lab" serve 1.2.3.4 "$work/www" "$work" &
 pids+=($!)
+# the host's loopback, as netd's namespace has it: the same servers on
+# 127.0.0.1 (a rule allows its TCP port 7, and nothing else)
+mkdir -p "$work/host"
+ip netns exec $N "$py" "$lab" serve 127.0.0.1 "$work/www" "$work/host" &
+pids+=($!)
 
 cat >"$work/netd.json" <<EOF
 {
@@ -127,7 +134,8 @@ cat >"$work/netd.json" <<EOF
   "guest_mac": "02:00:00:00:00:02", "guest_ip": "100.96.0.2",
   "gateway_mac": "02:00:00:00:00:01", "gateway_ip": "100.96.0.1",
   "prefix": 30, "mtu": 1500,
-  "policy": {"preset": "public"},
+  "policy": ["preset public", "allow host:tcp:7", "deny 1.2.3.6:tcp",
+	     "allow 10.99.0.0/16:tcp"],
   "caps": {"max_flows": 1100, "max_pending": 300},
   "timeouts": {"connect": 5, "udp_idle": 5}
 }
@@ -146,6 +154,7 @@ ip -n $G route add default via 100.96.0.1
 ip -n $G -6 addr add 2001:db8::2/64 dev mt0 nodad
 ip -n $G -6 route add default via 2001:db8::1
 wait_for "servers" 20 test -e "$work/ready" || exit 1
+wait_for "host servers" 20 test -e "$work/host/ready" || exit 1
 
 # --- cases ---------------------------------------------------------------
 is "ping to the gateway is answered" "reply" ping 100.96.0.1
@@ -171,11 +180,21 @@ is "a private destination is denied with a reset" "ECONNREFUSED" \
 	tcp 10.1.2.3 80
 is "the metadata address is denied" "ECONNREFUSED" tcp 169.254.169.254 80
 is "the host (gateway) is denied without a rule" "ECONNREFUSED" \
-	tcp 100.96.0.1 22
+	tcp 100.96.0.1 80
 wait_for "deny events in net.log" 10 grep -q 'deny tcp 169.254.169.254:80' \
 	"$work/net.log"
-contains "the deny event names the destination and rule" "$work/net.log" \
-	'deny tcp 10.1.2.3:80 sandbox="lab" reason="preset public: private 10.0.0.0/8"'
+contains "the deny event names the destination and reason" "$work/net.log" \
+	'deny tcp 10.1.2.3:80 sandbox="lab" reason="preset public: private range 10.0.0.0/8 (RFC 1918)"'
+is "a deny rule" "ECONNREFUSED" tcp 1.2.3.6 80
+wait_for "the deny rule in net.log" 10 grep -qF \
+	'deny tcp 1.2.3.6:80 sandbox="lab" reason="rule 2 `deny 1.2.3.6:tcp`"' \
+	"$work/net.log" && ok "the deny event names the rule"
+is "an allow rule opens a private range (then: no route)" "ENETUNREACH" \
+	tcp 10.99.1.1 80
+is "the host through an allow rule for the host group" "ok" \
+	echo 100.96.0.1 7 1000
+contains "host deny reason" "$work/net.log" \
+	'deny tcp 100.96.0.1:80 sandbox="lab" reason="host: allowed only by an allow rule for the host group"'
 is "a denied UDP destination is unreachable" "EHOSTUNREACH" udp 10.0.0.1 53 4
 
 is "UDP echo" "ok" udp 1.2.3.4 7 100
