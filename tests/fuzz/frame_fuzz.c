@@ -36,7 +36,7 @@ static void check_l4(const uint8_t *out, size_t n, uint8_t proto)
 	    f.family == 4)
 		FAIL("IPv4 header checksum");
 	uint16_t c =
-		f.proto == MSB_NET_PROTO_ICMP
+		f.proto == MSB_NET_IPPROTO_ICMP
 			? msb_net_csum_fold(msb_net_csum_add(0, f.l4, f.l4_len))
 			: msb_net_l4_csum(f.family, f.src, f.dst, f.proto, f.l4,
 					  f.l4_len);
@@ -56,14 +56,14 @@ static void builders(const struct msb_net_frame *in, size_t cap)
 	if (n > cap)
 		FAIL("rst past cap");
 	if (n)
-		check_l4(out, n, MSB_NET_PROTO_TCP);
+		check_l4(out, n, MSB_NET_IPPROTO_TCP);
 	n = msb_net_build_unreach(out, cap, in, 3, NULL, mac);
 	if (n > cap)
 		FAIL("unreach past cap");
 	if (n)
 		check_l4(out, n,
-			 in->family == 4 ? MSB_NET_PROTO_ICMP
-					 : MSB_NET_PROTO_ICMP6);
+			 in->family == 4 ? MSB_NET_IPPROTO_ICMP
+					 : MSB_NET_IPPROTO_ICMP6);
 	n = msb_net_build_arp_reply(out, cap, in, mac);
 	if (n > cap)
 		FAIL("arp past cap");
@@ -71,12 +71,12 @@ static void builders(const struct msb_net_frame *in, size_t cap)
 	if (n > cap)
 		FAIL("na past cap");
 	if (n)
-		check_l4(out, n, MSB_NET_PROTO_ICMP6);
+		check_l4(out, n, MSB_NET_IPPROTO_ICMP6);
 	n = msb_net_build_echo_reply(out, cap, in, mac);
 	if (n > cap)
 		FAIL("echo past cap");
 	if (n)
-		check_l4(out, n, MSB_NET_PROTO_ICMP);
+		check_l4(out, n, MSB_NET_IPPROTO_ICMP);
 	free(out);
 }
 
