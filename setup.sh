@@ -14,7 +14,7 @@ PACKAGES=(
 	# build
 	gcc libc6-dev meson ninja-build pkg-config libjansson-dev
 	libcurl4-openssl-dev libarchive-dev libext2fs-dev libssl-dev
-	zlib1g-dev libzstd-dev libsqlite3-dev libseccomp-dev
+	zlib1g-dev libzstd-dev libsqlite3-dev libseccomp-dev liblwip-dev
 	# run: the VMM and the tools that make root disks
 	qemu-system-x86 qemu-utils
 	# guest assembly: kernel unpacking, initramfs, default rootfs

@@ -299,7 +299,7 @@ expect "volume: dd the image over its device" 0 m exec box -- sh -c '
 
 # --- log caps ---
 # The serial console: 12 MiB of text; kernel.log stays within its cap.
-LIMIT=120 expect "console flood" 0 m exec box -- /hostile -t 100 console 12m
+LIMIT=300 expect "console flood" 0 m exec box -- /hostile -t 100 console 12m
 kl=$(cat "$klog" "$klog".* 2>/dev/null | wc -c)
 [ "$kl" -lt $((9 * 1024 * 1024)) ] && ok "kernel.log capped ($kl bytes)" || bad "kernel.log grew to $kl bytes"
 # Error frames on stream 0, as fast as the port takes them.

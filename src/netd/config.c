@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: Apache-2.0
+/* msb-netd's configuration file (JSON): addresses, policy, caps, timeouts. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "netd/netd.h"
+
+void netd_config_defaults(struct netd_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->sandbox, sizeof(c->sandbox), "%s", "-");
+	c->prefix = 30;
+	c->mtu = 1500;
+	c->caps.max_flows = 4096;
+	c->caps.max_pending = 256;
+	c->caps.flow_buffer = 64 * 1024;
+	c->caps.total_buffer = 16 * 1024 * 1024;
+	c->caps.link_queue = 1024 * 1024;
+	c->to.connect = 20;
+	c->to.handshake = 20;
+	c->to.tcp_idle = 3600;
+	c->to.tcp_half = 300;
+	c->to.udp_idle = 60;
+	c->to.icmp_idle = 10;
+	c->log_max = 4 * 1024 * 1024;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int get_mac(json_t *v, uint8_t mac[6])
+{
+	const char *s = json_string_value(v);
+	unsigned b[6];
+	char end;
+	if (!s || strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	/* unicast only */
+	return mac[0] & 1 ? -1 : 0;
+}
+
+static int get_ip4(json_t *v, uint8_t ip[4])
+{
+	const char *s = json_string_value(v);
+	return s && inet_pton(AF_INET, s, ip) == 1 ? 0 : -1;
+}
+
+/* An integer in [lo, hi] into *out. */
+static int get_uint(json_t *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	if (!json_is_integer(v))
+		return -1;
+	json_int_t i = json_integer_value(v);
+	if (i < 0 || (uint64_t)i < lo || (uint64_t)i > hi)
+		return -1;
+	*out = (uint64_t)i;
+	return 0;
+}
+
+struct num_field {
+	const char *key;
+	uint64_t lo, hi;
+	size_t off;  /* in struct netd_config */
+	size_t size; /* of the field */
+};
+
+#define F(key, lo, hi, member)                                                 \
+	{                                                                      \
+		key, lo, hi, offsetof(struct netd_config, member),             \
+			sizeof(((struct netd_config *)0)->member)              \
+	}
+
+static const struct num_field caps_fields[] = {
+	F("max_flows", 1, 1000000, caps.max_flows),
+	F("max_pending", 1, 1000000, caps.max_pending),
+	F("flow_buffer", 4096, 65535, caps.flow_buffer),
+	F("total_buffer", 65536, 1ull << 34, caps.total_buffer),
+	F("link_queue", 16384, 1ull << 30, caps.link_queue),
+};
+
+static const struct num_field timeout_fields[] = {
+	F("connect", 1, 3600, to.connect),
+	F("handshake", 1, 3600, to.handshake),
+	F("tcp_idle", 1, 7 * 86400, to.tcp_idle),
+	F("tcp_half", 1, 7 * 86400, to.tcp_half),
+	F("udp_idle", 1, 86400, to.udp_idle),
+	F("icmp_idle", 1, 86400, to.icmp_idle),
+};
+
+static int get_fields(struct netd_config *c, json_t *obj, const char *what,
+		      const struct num_field *fields, size_t n, char *err,
+		      size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	if (!json_is_object(obj))
+		return fail(err, errlen, "%s: not an object", what);
+	json_object_foreach(obj, key, v)
+	{
+		size_t i;
+		for (i = 0; i < n; i++)
+			if (!strcmp(key, fields[i].key))
+				break;
+		if (i == n)
+			return fail(err, errlen, "%s: unknown key \"%s\"", what,
+				    key);
+		uint64_t x;
+		if (get_uint(v, fields[i].lo, fields[i].hi, &x) < 0)
+			return fail(err, errlen,
+				    "%s.%s: not an integer in [%llu, %llu]",
+				    what, key, (unsigned long long)fields[i].lo,
+				    (unsigned long long)fields[i].hi);
+		uint8_t *p = (uint8_t *)c + fields[i].off;
+		if (fields[i].size == sizeof(unsigned)) {
+			unsigned u = (unsigned)x;
+			memcpy(p, &u, sizeof(u));
+		} else {
+			size_t z = (size_t)x;
+			memcpy(p, &z, sizeof(z));
+		}
+	}
+	return 0;
+}
+
+/* "policy": the canonical lines of src/net/policy.h ("preset public",
+ * "allow RULE", "deny RULE", "block-domain NAME", ...), in order. */
+static int get_policy(struct netd_config *c, json_t *arr, char *err,
+		      size_t errlen)
+{
+	size_t i;
+	json_t *v;
+	if (!json_is_array(arr))
+		return fail(err, errlen, "policy: not an array of lines");
+	json_array_foreach(arr, i, v)
+	{
+		char why[400];
+		const char *line = json_string_value(v);
+		if (!line)
+			return fail(err, errlen, "policy[%zu]: not a string",
+				    i);
+		if (msb_net_policy_add_line(c->policy, line, why, sizeof(why)) <
+		    0)
+			return fail(err, errlen, "policy[%zu]: %s", i, why);
+	}
+	return 0;
+}
+
+static bool same_subnet(const uint8_t *a, const uint8_t *b, unsigned prefix)
+{
+	uint32_t x = (uint32_t)a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+	uint32_t y = (uint32_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+	uint32_t m = prefix ? ~0u << (32 - prefix) : 0;
+	return (x & m) == (y & m);
+}
+
+int netd_config_load(struct netd_config *c, const char *path, char *err,
+		     size_t errlen)
+{
+	json_error_t je;
+	netd_config_defaults(c);
+	c->policy = msb_net_policy_new();
+	if (!c->policy)
+		return fail(err, errlen, "config: out of memory");
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!root)
+		return fail(err, errlen, "config `%s`: %s (line %d)", path,
+			    je.text, je.line);
+	int rc = -1;
+	bool have[4] = {false};
+	const char *key;
+	json_t *v;
+	if (!json_is_object(root)) {
+		fail(err, errlen, "config `%s`: not a JSON object", path);
+		goto out;
+	}
+	json_object_foreach(root, key, v)
+	{
+		uint64_t x;
+		if (!strcmp(key, "sandbox")) {
+			const char *s = json_string_value(v);
+			if (!s || !*s || strlen(s) >= sizeof(c->sandbox)) {
+				fail(err, errlen, "sandbox: not a name");
+				goto out;
+			}
+			snprintf(c->sandbox, sizeof(c->sandbox), "%s", s);
+		} else if (!strcmp(key, "guest_mac")) {
+			if (get_mac(v, c->guest_mac) < 0) {
+				fail(err, errlen,
+				     "guest_mac: not a unicast MAC address");
+				goto out;
+			}
+			have[0] = true;
+		} else if (!strcmp(key, "gateway_mac")) {
+			if (get_mac(v, c->gw_mac) < 0) {
+				fail(err, errlen,
+				     "gateway_mac: not a unicast MAC address");
+				goto out;
+			}
+			have[1] = true;
+		} else if (!strcmp(key, "guest_ip")) {
+			if (get_ip4(v, c->guest_ip) < 0) {
+				fail(err, errlen,
+				     "guest_ip: not an IPv4 address");
+				goto out;
+			}
+			have[2] = true;
+		} else if (!strcmp(key, "gateway_ip")) {
+			if (get_ip4(v, c->gw_ip) < 0) {
+				fail(err, errlen,
+				     "gateway_ip: not an IPv4 address");
+				goto out;
+			}
+			have[3] = true;
+		} else if (!strcmp(key, "prefix")) {
+			if (get_uint(v, 8, 30, &x) < 0) {
+				fail(err, errlen, "prefix: not in [8, 30]");
+				goto out;
+			}
+			c->prefix = (unsigned)x;
+		} else if (!strcmp(key, "mtu")) {
+			if (get_uint(v, 576, 9000, &x) < 0) {
+				fail(err, errlen, "mtu: not in [576, 9000]");
+				goto out;
+			}
+			c->mtu = (unsigned)x;
+		} else if (!strcmp(key, "log_max")) {
+			if (get_uint(v, 4096, 1ull << 32, &x) < 0) {
+				fail(err, errlen,
+				     "log_max: not in [4096, 2^32]");
+				goto out;
+			}
+			c->log_max = x;
+		} else if (!strcmp(key, "policy")) {
+			if (get_policy(c, v, err, errlen) < 0)
+				goto out;
+		} else if (!strcmp(key, "caps")) {
+			if (get_fields(c, v, "caps", caps_fields,
+				       sizeof(caps_fields) /
+					       sizeof(caps_fields[0]),
+				       err, errlen) < 0)
+				goto out;
+		} else if (!strcmp(key, "timeouts")) {
+			if (get_fields(c, v, "timeouts", timeout_fields,
+				       sizeof(timeout_fields) /
+					       sizeof(timeout_fields[0]),
+				       err, errlen) < 0)
+				goto out;
+		} else {
+			fail(err, errlen, "config: unknown key \"%s\"", key);
+			goto out;
+		}
+	}
+	static const char *const need[] = {"guest_mac", "gateway_mac",
+					   "guest_ip", "gateway_ip"};
+	for (int i = 0; i < 4; i++)
+		if (!have[i]) {
+			fail(err, errlen, "config: %s is missing", need[i]);
+			goto out;
+		}
+	if (!memcmp(c->guest_ip, c->gw_ip, 4) ||
+	    !same_subnet(c->guest_ip, c->gw_ip, c->prefix)) {
+		fail(err, errlen,
+		     "guest_ip and gateway_ip: not two addresses of one /%u",
+		     c->prefix);
+		goto out;
+	}
+	if (!memcmp(c->guest_mac, c->gw_mac, 6)) {
+		fail(err, errlen, "guest_mac and gateway_mac: the same");
+		goto out;
+	}
+	if (c->caps.max_pending > c->caps.max_flows)
+		c->caps.max_pending = c->caps.max_flows;
+	/* the gateway is the host (the `host` group) */
+	struct msb_net_addr gw = {.family = 4};
+	memcpy(gw.a, c->gw_ip, 4);
+	if (msb_net_policy_add_gateway(c->policy, &gw) < 0) {
+		fail(err, errlen, "policy: too many gateway addresses");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * msb-netd internals shared by its files: the configuration, the process
+ * state (one struct netd), flows and the functions each file provides.
+ * See main.c for the theory of operation.
+ */
+#ifndef MSB_NETD_H
+#define MSB_NETD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "lwip/netif.h"
+#include "net/frame.h"
+#include "net/policy.h"
+#include "vmm/logfile.h"
+
+/* Largest Ethernet frame on the link (MTU 9000 + header); link reads
+ * beyond this are dropped. */
+#define NETD_FRAME_MAX 9014
+/* A guest->host TCP queue holds at most this many received chains; more
+ * and lwIP keeps the data (it stops acknowledging: flow control). */
+#define NETD_TCP_QUEUE 64
+/* Out-of-order segments lwIP may hold for one flow. */
+#define NETD_TCP_OOSEQ 16
+
+struct netd_caps {
+	unsigned max_flows;   /* TCP + UDP + ICMP flows open at once */
+	unsigned max_pending; /* TCP flows connecting or in handshake */
+	size_t flow_buffer;   /* bytes held for one flow, host -> guest */
+	size_t total_buffer;  /* bytes held for all flows, both ways */
+	size_t link_queue;    /* bytes queued for the guest link */
+};
+
+struct netd_timeouts {      /* seconds */
+	unsigned connect;   /* upstream connect */
+	unsigned handshake; /* guest handshake after the upstream connect */
+	unsigned tcp_idle;  /* open TCP flow without traffic */
+	unsigned tcp_half;  /* half-closed TCP flow without traffic */
+	unsigned udp_idle;  /* UDP flow without traffic */
+	unsigned icmp_idle; /* echo flow without traffic */
+};
+
+struct netd_config {
+	char sandbox[128];
+	uint8_t guest_mac[6], gw_mac[6];
+	uint8_t guest_ip[4], gw_ip[4];
+	unsigned prefix; /* of the guest's subnet */
+	unsigned mtu;
+	struct msb_net_policy *policy; /* owned; the gateway is its host */
+	struct netd_caps caps;
+	struct netd_timeouts to;
+	uint64_t log_max; /* bytes of net.log before it rotates */
+};
+
+/*
+ * netd_config_load() - read and check the JSON configuration at @path
+ * into @c (defaults for what it omits). On failure, @err (@errlen bytes)
+ * says what is wrong in one line.
+ * Return: 0, or -1.
+ */
+int netd_config_load(struct netd_config *c, const char *path, char *err,
+		     size_t errlen);
+/* The defaults, as netd_config_load() starts from. */
+void netd_config_defaults(struct netd_config *c);
+
+/* Counters for `msb metrics`, written to the stats file. */
+struct netd_stats {
+	uint64_t rx_frames, rx_bytes; /* from the guest */
+	uint64_t tx_frames, tx_bytes; /* to the guest */
+	uint64_t rx_dropped;          /* malformed, spoofed, unsupported */
+	uint64_t tx_dropped;          /* link queue full */
+	uint64_t tcp_flows, udp_flows, icmp_flows; /* opened, in all */
+	uint64_t denied;                           /* by the policy */
+	uint64_t refused_cap;                      /* beyond a cap */
+	uint64_t upstream_failed; /* refused, unreachable, timed out */
+	uint64_t timeouts;        /* flows ended for idleness */
+	uint64_t ip6_refused;
+};
+
+/* What an epoll event belongs to (first member of its owner). */
+enum netd_ev_kind { EV_LINK = 1, EV_SIGNAL, EV_FLOW };
+struct netd_ev {
+	enum netd_ev_kind kind;
+};
+
+enum tflow_state {
+	TCP_CONNECTING, /* upstream connect in progress; guest SYN held */
+	TCP_HANDSHAKE,  /* SYN given to lwIP; waiting for its accept */
+	TCP_OPEN,       /* proxying */
+};
+
+/*
+ * struct flow - one guest flow and the host socket it is proxied through.
+ * Keyed by (proto, destination, guest port, destination port); for ICMP
+ * echo, sport is the guest's identifier and dport 0.
+ */
+struct flow {
+	struct netd_ev ev;
+	struct flow *hnext;       /* hash chain */
+	struct flow *prev, *next; /* all live flows, oldest first */
+	uint8_t proto;
+	uint8_t dst[4];
+	uint16_t sport, dport;
+	int fd;
+	uint32_t events; /* registered with epoll */
+	uint64_t last;   /* last traffic, µs */
+	bool dead;       /* killed; freed at the end of the loop turn */
+	bool pending;    /* counted in netd.pending */
+
+	/* TCP */
+	enum tflow_state st;
+	struct tcp_pcb *pcb;
+	uint64_t deadline; /* connect or handshake, µs */
+	uint8_t *syn;      /* the held SYN frame (TCP_CONNECTING) */
+	size_t syn_len;
+	bool listening; /* holds a reference on the port's listener */
+	/* guest -> host: received chains not yet written to the host */
+	struct pbuf *q[NETD_TCP_QUEUE];
+	unsigned qhead, qn;
+	size_t qoff; /* bytes of q[qhead]'s first pbuf already written */
+	size_t qbytes;
+	bool guest_fin; /* the guest sent FIN */
+	bool host_shut; /* ...and the host socket was shut down for writes */
+	/* host -> guest */
+	uint8_t *stash; /* read from the host, lwIP had no room */
+	size_t stash_len;
+	size_t lw_out;   /* bytes given to lwIP, not yet acknowledged */
+	bool host_eof;   /* the host socket reached EOF */
+	bool host_reset; /* the host reset it before the guest handshake */
+	bool fin_sent;   /* ...and lwIP was told to send FIN */
+
+	/* UDP and ICMP: the start of the last guest datagram (IP header and
+	 * 8 bytes), quoted in ICMP errors */
+	uint8_t head[68];
+	uint8_t head_len;
+};
+
+struct netd {
+	struct netd_config cfg;
+	int epfd, linkfd, sigfd;
+	struct netd_ev link_ev, sig_ev;
+	struct netif netif;
+	uint64_t now;   /* µs, CLOCK_MONOTONIC, set each loop turn */
+	uint64_t ticks; /* flows_tick() calls */
+	bool quit;
+
+	/* link transmit queue, used when the peer is not reading */
+	struct txq_ent *txq_head, *txq_tail;
+	size_t txq_bytes;
+	bool link_out; /* EPOLLOUT registered on the link */
+
+	/* flows */
+	struct flow **hash;
+	size_t hash_mask;
+	struct flow *oldest, *newest;
+	struct flow *graveyard;
+	unsigned flows, pending;
+	unsigned tcp_open, udp_open, icmp_open;
+	size_t buffered;     /* see struct netd_caps.total_buffer */
+	bool budget_blocked; /* a flow stopped reading for the budget */
+	int ping_ok;         /* ICMP sockets: 1 yes, 0 no, -1 not tried */
+	uint16_t ip_id;
+
+	struct netd_stats st;
+	struct logfile log;
+	struct ratelimit event_rl;
+	char stats_path[4096];
+	uint64_t stats_written; /* µs */
+	bool stats_dirty;
+};
+
+/* main.c */
+/* Log one record (printf-style; the caller escapes guest text). */
+void netd_log(struct netd *nd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A deny or cap event: rate-limited, counted in @nd->st by the caller. */
+void netd_event(struct netd *nd, const char *what, uint8_t proto,
+		const uint8_t dst[4], uint16_t port, const char *why);
+/* (Re)register @fd with epoll for @events, pointing at @ev; 0 events
+ * still reports errors. */
+int netd_watch(struct netd *nd, int fd, struct netd_ev *ev, uint32_t *cur,
+	       uint32_t events);
+
+/* link.c */
+int link_init(struct netd *nd);
+void link_readable(struct netd *nd);
+void link_writable(struct netd *nd);
+/* Send a whole frame to the guest (queued if the peer is busy). */
+void link_send(struct netd *nd, const uint8_t *frame, size_t len);
+/* Send an IPv4 datagram @l4 from @src to the guest, in fragments if it
+ * exceeds the MTU. */
+void link_send_ip4(struct netd *nd, uint8_t proto, const uint8_t src[4],
+		   const uint8_t *l4, size_t len);
+/* Give the guest's IPv4 packet @f to lwIP. */
+void link_feed_lwip(struct netd *nd, const struct msb_net_frame *f);
+/* Answer @f with a reset / ICMP unreachable (from @src: NULL for its
+ * destination). */
+void link_reset(struct netd *nd, const struct msb_net_frame *f);
+void link_unreach(struct netd *nd, const struct msb_net_frame *f, uint8_t code,
+		  const uint8_t *src);
+
+/* flow.c */
+int flows_init(struct netd *nd);
+struct flow *flow_find(struct netd *nd, uint8_t proto, const uint8_t dst[4],
+		       uint16_t sport, uint16_t dport);
+/* A new flow in the table, or NULL (ENOMEM). Caps are the caller's. */
+struct flow *flow_new(struct netd *nd, uint8_t proto, const uint8_t dst[4],
+		      uint16_t sport, uint16_t dport);
+/* Unlink @fl, close its socket (with a reset if @rst), free it later. */
+void flow_kill(struct netd *nd, struct flow *fl, bool rst);
+void flow_set_pending(struct netd *nd, struct flow *fl, bool on);
+/* Free what was killed (end of each loop turn). */
+void flows_reap(struct netd *nd);
+/* Expire idle flows and missed deadlines (once a second). */
+void flows_tick(struct netd *nd);
+/* The host address that serves guest destination @dst (the gateway is
+ * the host's loopback). */
+void flow_upstream(const struct netd *nd, const uint8_t dst[4], uint16_t port,
+		   struct sockaddr_in *sa);
+/* Whether another flow may open now; if not, log and count why. */
+bool flow_admit(struct netd *nd, uint8_t proto, const uint8_t dst[4],
+		uint16_t port, bool pending);
+
+/* egress.c */
+/*
+ * netd_egress_allowed() - whether the policy lets the guest reach @dst,
+ * @ipproto (an IP protocol number), @port; @why (@cap bytes) gets what
+ * decided, for the log.
+ */
+bool netd_egress_allowed(const struct netd *nd, const uint8_t dst[4],
+			 uint8_t ipproto, uint16_t port, char *why, size_t cap);
+
+/* tcp.c */
+int tflow_init(struct netd *nd);
+/* A TCP segment from the guest (IPv4, not a fragment, parsed from a
+ * whole Ethernet frame). */
+void tflow_guest(struct netd *nd, const struct msb_net_frame *f);
+void tflow_event(struct netd *nd, struct flow *fl, uint32_t events);
+void tflow_expire(struct netd *nd, struct flow *fl);
+/* The total budget has room again: flows that paused may read. */
+void tflow_budget_freed(struct netd *nd);
+/* Drop lwIP TIME_WAIT state beyond a cap (memory bound). */
+void tflow_trim_timewait(struct netd *nd);
+/* Release what a TCP flow holds (from flow_kill). */
+void tflow_release(struct netd *nd, struct flow *fl, bool rst);
+
+/* udp.c (UDP and ICMP echo) */
+void dflow_udp(struct netd *nd, const struct msb_net_frame *f);
+void dflow_icmp(struct netd *nd, const struct msb_net_frame *f);
+void dflow_event(struct netd *nd, struct flow *fl, uint32_t events);
+
+#endif

@@ -1,0 +1,748 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * TCP flows: a guest connection terminated by lwIP, proxied to a host
+ * socket.
+ *
+ * DOC: Life of a TCP flow
+ *
+ * A guest SYN for a new (destination, ports) is judged before lwIP sees
+ * it: policy (deny: reset + event), caps (refuse: reset + event). Allowed,
+ * the host socket connects (non-blocking) while the SYN is held and the
+ * guest's retransmissions of it are dropped. If the connect fails, the
+ * guest gets what a real network would say: a reset for "refused", ICMP
+ * unreachable for unreachable or timed out. If it succeeds, the held SYN
+ * is given to lwIP through a listener on that port (made on demand,
+ * dropped when no handshake needs it), and the accepted PCB is paired
+ * with the socket. So the guest's connect() succeeds only when the
+ * upstream one did.
+ *
+ * Open, bytes flow both ways with flow control and no unbounded buffer:
+ * - guest -> host: lwIP hands received chains to on_recv(); they are
+ *   written to the socket and acknowledged to lwIP (tcp_recved(), which
+ *   reopens the guest's window) only once the socket took them. A socket
+ *   that does not drain closes the guest's window.
+ * - host -> guest: the socket is read only while lwIP's send buffer, the
+ *   flow's buffer cap and the total cap have room; lwIP's sent callback
+ *   reopens the tap.
+ * FIN goes across once everything before it has; resets go across both
+ * ways (lwIP's error callback, and SO_LINGER 0 on the socket). A flow
+ * whose both directions closed is released (lwIP finishes the closing
+ * handshake by itself). Flows idle too long, and handshakes or connects
+ * past their deadline, are reset.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "lwip/ip4_addr.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+#include "netd/netd.h"
+
+struct listener {
+	struct tcp_pcb *pcb;
+	uint32_t refs;
+};
+
+static struct netd *g_nd; /* lwIP callbacks have only their arg */
+/* the PCB tflow_release() last aborted: a callback of that PCB must then
+ * return ERR_ABRT */
+static struct tcp_pcb *aborted;
+static struct listener *ports; /* 65536, touched lazily */
+static uint8_t hostbuf[65536];
+
+static void update_events(struct netd *nd, struct flow *fl);
+
+int tflow_init(struct netd *nd)
+{
+	g_nd = nd;
+	ports = calloc(65536, sizeof(*ports));
+	return ports ? 0 : -1;
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err);
+
+static bool listener_get(uint16_t port)
+{
+	struct listener *l = &ports[port];
+	if (!l->pcb) {
+		struct tcp_pcb *p = tcp_new_ip_type(IPADDR_TYPE_V4);
+		if (!p)
+			return false;
+		/* accepted PCBs inherit it, so a listener can be made again
+		 * while connections of that port are open */
+		ip_set_option(p, SOF_REUSEADDR);
+		if (tcp_bind(p, IP4_ADDR_ANY, port) != ERR_OK) {
+			tcp_abort(p);
+			return false;
+		}
+		struct tcp_pcb *lp = tcp_listen_with_backlog(p, 255);
+		if (!lp) {
+			tcp_abort(p);
+			return false;
+		}
+		tcp_arg(lp, NULL);
+		tcp_accept(lp, on_accept);
+		l->pcb = lp;
+	}
+	l->refs++;
+	return true;
+}
+
+static void listener_put(uint16_t port)
+{
+	struct listener *l = &ports[port];
+	if (l->refs && --l->refs == 0) {
+		tcp_close(l->pcb);
+		l->pcb = NULL;
+	}
+}
+
+static bool pcb_is(const struct tcp_pcb *p, const struct netd *nd,
+		   const struct flow *fl)
+{
+	return p->local_port == fl->dport && p->remote_port == fl->sport &&
+	       !memcmp(&ip_2_ip4(&p->local_ip)->addr, fl->dst, 4) &&
+	       !memcmp(&ip_2_ip4(&p->remote_ip)->addr, nd->cfg.guest_ip, 4);
+}
+
+/* lwIP state of an older connection on this flow's addresses: the guest
+ * has moved on (it would not reuse them otherwise), so drop it before a
+ * new SYN meets it. */
+static void forget_old_pcbs(struct netd *nd, struct flow *fl)
+{
+	struct tcp_pcb *p, *next;
+	for (p = tcp_tw_pcbs; p; p = next) {
+		next = p->next;
+		if (pcb_is(p, nd, fl))
+			tcp_abort(p); /* TIME_WAIT: freed, nothing sent */
+	}
+	for (p = tcp_active_pcbs; p; p = next) {
+		next = p->next;
+		if (pcb_is(p, nd, fl) && !p->callback_arg) {
+			tcp_err(p, NULL);
+			tcp_abort(p);
+		}
+	}
+}
+
+void tflow_trim_timewait(struct netd *nd)
+{
+	/* lwIP keeps TIME_WAIT 2 MSL with no count limit (its PCBs come
+	 * from malloc here): keep the newest as many as flows may be open */
+	unsigned n = 0;
+	struct tcp_pcb *p, *next;
+	for (p = tcp_tw_pcbs; p; p = next) {
+		next = p->next;
+		if (++n > nd->cfg.caps.max_flows)
+			tcp_abort(p);
+	}
+}
+
+static void detach(struct tcp_pcb *pcb)
+{
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	tcp_sent(pcb, NULL);
+	tcp_err(pcb, NULL);
+}
+
+void tflow_release(struct netd *nd, struct flow *fl, bool rst)
+{
+	if (fl->pcb) {
+		detach(fl->pcb);
+		if (rst || tcp_close(fl->pcb) != ERR_OK) {
+			tcp_abort(fl->pcb);
+			aborted = fl->pcb;
+		}
+		fl->pcb = NULL;
+	}
+	if (fl->listening) {
+		listener_put(fl->dport);
+		fl->listening = false;
+	}
+	while (fl->qn) {
+		pbuf_free(fl->q[fl->qhead]);
+		fl->q[fl->qhead] = NULL;
+		fl->qhead = (fl->qhead + 1) % NETD_TCP_QUEUE;
+		fl->qn--;
+	}
+	nd->buffered -= fl->qbytes + fl->stash_len + fl->lw_out;
+	fl->qbytes = fl->stash_len = fl->lw_out = 0;
+	free(fl->stash);
+	fl->stash = NULL;
+	free(fl->syn);
+	fl->syn = NULL;
+}
+
+/* Reset both sides. Return ERR_ABRT, for lwIP callbacks to pass on. */
+static err_t abort_flow(struct netd *nd, struct flow *fl)
+{
+	flow_kill(nd, fl, true);
+	return ERR_ABRT;
+}
+
+/* Both directions done: release gracefully. */
+static void maybe_finish(struct netd *nd, struct flow *fl)
+{
+	if (fl->host_shut && fl->fin_sent)
+		flow_kill(nd, fl, false);
+}
+
+static void recved(struct flow *fl, size_t n)
+{
+	while (fl->pcb && n) {
+		u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
+		tcp_recved(fl->pcb, k);
+		n -= k;
+	}
+}
+
+static void consume(struct netd *nd, struct flow *fl, size_t n)
+{
+	fl->qbytes -= n;
+	nd->buffered -= n;
+	recved(fl, n);
+	while (n) {
+		struct pbuf *h = fl->q[fl->qhead];
+		size_t left = h->tot_len - fl->qoff;
+		if (n < left) {
+			fl->qoff += n;
+			return;
+		}
+		n -= left;
+		pbuf_free(h);
+		fl->q[fl->qhead] = NULL;
+		fl->qhead = (fl->qhead + 1) % NETD_TCP_QUEUE;
+		fl->qn--;
+		fl->qoff = 0;
+	}
+}
+
+/* Write what the guest sent to the host socket. Return: 0, or -1 if the
+ * socket failed (the caller resets the flow). */
+static int flush_to_host(struct netd *nd, struct flow *fl)
+{
+	while (fl->qn) {
+		struct iovec iov[64];
+		int cnt = 0;
+		size_t want = 0, skip = fl->qoff;
+		for (unsigned i = 0; i < fl->qn && cnt < 64; i++) {
+			struct pbuf *q =
+				fl->q[(fl->qhead + i) % NETD_TCP_QUEUE];
+			for (; q && cnt < 64; q = q->next) {
+				if (skip >= q->len) {
+					skip -= q->len;
+					continue;
+				}
+				iov[cnt].iov_base =
+					(uint8_t *)q->payload + skip;
+				iov[cnt].iov_len = q->len - skip;
+				want += q->len - skip;
+				skip = 0;
+				cnt++;
+			}
+		}
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+		ssize_t n = sendmsg(fl->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		fl->last = nd->now;
+		consume(nd, fl, (size_t)n);
+		if ((size_t)n < want)
+			break;
+	}
+	if (!fl->qn && fl->guest_fin && !fl->host_shut) {
+		shutdown(fl->fd, SHUT_WR);
+		fl->host_shut = true;
+	}
+	return 0;
+}
+
+static void send_fin(struct netd *nd, struct flow *fl)
+{
+	if (fl->fin_sent || !fl->host_eof || fl->stash_len)
+		return;
+	if (!fl->pcb || tcp_shutdown(fl->pcb, 0, 1) == ERR_OK)
+		fl->fin_sent = true; /* else retried from on_sent() */
+	(void)nd;
+}
+
+/* Give lwIP the bytes it had no room for. Return: 0, or -1 on a fatal
+ * lwIP error. */
+static int push_stash(struct netd *nd, struct flow *fl)
+{
+	if (!fl->stash_len || !fl->pcb)
+		return 0;
+	size_t room = tcp_sndbuf(fl->pcb);
+	size_t n = fl->stash_len < room ? fl->stash_len : room;
+	if (!n)
+		return 0;
+	err_t e = tcp_write(fl->pcb, fl->stash, (u16_t)n, TCP_WRITE_FLAG_COPY);
+	if (e == ERR_MEM)
+		return 0;
+	if (e != ERR_OK)
+		return -1;
+	fl->lw_out += n; /* moves from the stash: nd->buffered unchanged */
+	fl->stash_len -= n;
+	memmove(fl->stash, fl->stash + n, fl->stash_len);
+	if (!fl->stash_len) {
+		free(fl->stash);
+		fl->stash = NULL;
+	}
+	tcp_output(fl->pcb);
+	return 0;
+}
+
+/* How many bytes may be read from the host now. */
+static size_t host_room(const struct netd *nd, const struct flow *fl)
+{
+	const struct netd_caps *c = &nd->cfg.caps;
+	if (!fl->pcb || fl->host_eof || fl->stash_len ||
+	    fl->lw_out >= c->flow_buffer || nd->buffered >= c->total_buffer ||
+	    tcp_sndqueuelen(fl->pcb) + 8 >= TCP_SND_QUEUELEN)
+		return 0;
+	size_t room = tcp_sndbuf(fl->pcb);
+	if (room > c->flow_buffer - fl->lw_out)
+		room = c->flow_buffer - fl->lw_out;
+	if (room > c->total_buffer - nd->buffered)
+		room = c->total_buffer - nd->buffered;
+	return room;
+}
+
+static void update_events(struct netd *nd, struct flow *fl)
+{
+	uint32_t ev = 0;
+	if (fl->dead)
+		return;
+	if (fl->st == TCP_CONNECTING) {
+		ev = EPOLLOUT;
+	} else if (fl->st == TCP_OPEN) {
+		if (host_room(nd, fl))
+			ev |= EPOLLIN;
+		else if (fl->pcb && !fl->host_eof &&
+			 nd->buffered >= nd->cfg.caps.total_buffer)
+			nd->budget_blocked = true;
+		if (fl->qn)
+			ev |= EPOLLOUT;
+	}
+	netd_watch(nd, fl->fd, &fl->ev, &fl->events, ev);
+}
+
+void tflow_budget_freed(struct netd *nd)
+{
+	for (struct flow *f = nd->oldest; f; f = f->next)
+		if (f->proto == MSB_NET_IPPROTO_TCP && f->st == TCP_OPEN)
+			update_events(nd, f);
+}
+
+/* Read from the host into lwIP. */
+static void pump_from_host(struct netd *nd, struct flow *fl)
+{
+	if (push_stash(nd, fl) < 0) {
+		abort_flow(nd, fl);
+		return;
+	}
+	size_t room = host_room(nd, fl);
+	if (room) {
+		if (room > sizeof(hostbuf))
+			room = sizeof(hostbuf);
+		ssize_t n = recv(fl->fd, hostbuf, room, MSG_DONTWAIT);
+		if (n > 0) {
+			fl->last = nd->now;
+			nd->buffered += (size_t)n;
+			err_t e = tcp_write(fl->pcb, hostbuf, (u16_t)n,
+					    TCP_WRITE_FLAG_COPY);
+			if (e == ERR_OK) {
+				fl->lw_out += (size_t)n;
+			} else if (e == ERR_MEM) {
+				fl->stash = malloc((size_t)n);
+				if (!fl->stash) {
+					abort_flow(nd, fl);
+					return;
+				}
+				memcpy(fl->stash, hostbuf, (size_t)n);
+				fl->stash_len = (size_t)n;
+			} else {
+				abort_flow(nd, fl);
+				return;
+			}
+			tcp_output(fl->pcb);
+		} else if (n == 0) {
+			fl->host_eof = true;
+			send_fin(nd, fl);
+			maybe_finish(nd, fl);
+			if (fl->dead)
+				return;
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			   errno != EINTR) {
+			abort_flow(nd, fl);
+			return;
+		}
+	}
+	update_events(nd, fl);
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct flow *fl = arg;
+	struct netd *nd = g_nd;
+	aborted = NULL;
+	if (!fl) {
+		if (p) {
+			tcp_recved(pcb, p->tot_len);
+			pbuf_free(p);
+		}
+		return ERR_OK;
+	}
+	if (!p) {
+		fl->guest_fin = true;
+	} else {
+		if (err != ERR_OK) {
+			pbuf_free(p);
+			return ERR_OK;
+		}
+		if (fl->qn == NETD_TCP_QUEUE)
+			return ERR_MEM; /* lwIP keeps it and stops acking */
+		fl->q[(fl->qhead + fl->qn) % NETD_TCP_QUEUE] = p;
+		fl->qn++;
+		fl->qbytes += p->tot_len;
+		nd->buffered += p->tot_len;
+		fl->last = nd->now;
+	}
+	if (flush_to_host(nd, fl) < 0)
+		return abort_flow(nd, fl);
+	maybe_finish(nd, fl);
+	update_events(nd, fl);
+	return aborted == pcb ? ERR_ABRT : ERR_OK;
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct flow *fl = arg;
+	struct netd *nd = g_nd;
+	aborted = NULL;
+	if (!fl)
+		return ERR_OK;
+	size_t n = len < fl->lw_out ? len : fl->lw_out;
+	fl->lw_out -= n;
+	nd->buffered -= n;
+	fl->last = nd->now;
+	if (push_stash(nd, fl) < 0)
+		return abort_flow(nd, fl);
+	send_fin(nd, fl);
+	maybe_finish(nd, fl);
+	update_events(nd, fl);
+	return aborted == pcb ? ERR_ABRT : ERR_OK;
+}
+
+static void on_err(void *arg, err_t err)
+{
+	struct flow *fl = arg;
+	struct netd *nd = g_nd;
+	if (!fl)
+		return;
+	fl->pcb = NULL; /* already freed by lwIP */
+	if (err == ERR_CLSD && fl->st == TCP_OPEN) {
+		/* lwIP completed the close (the guest acknowledged our FIN
+		 * after sending its own): finish writing to the host */
+		fl->guest_fin = true;
+		fl->fin_sent = true;
+		if (flush_to_host(nd, fl) < 0) {
+			flow_kill(nd, fl, true);
+			return;
+		}
+		maybe_finish(nd, fl);
+		update_events(nd, fl);
+		return;
+	}
+	flow_kill(nd, fl, true);
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct flow *fl = arg;
+	struct netd *nd = g_nd;
+	if (!fl || err != ERR_OK || fl->dead || fl->pcb != pcb) {
+		detach(pcb);
+		tcp_abort(pcb);
+		if (fl && !fl->dead && fl->pcb == pcb) {
+			fl->pcb = NULL;
+			flow_kill(nd, fl, true);
+		}
+		return ERR_ABRT;
+	}
+	if (fl->host_reset) {
+		fl->pcb = NULL;
+		detach(pcb);
+		tcp_abort(pcb);
+		flow_kill(nd, fl, true);
+		return ERR_ABRT;
+	}
+	if (fl->listening) {
+		listener_put(fl->dport);
+		fl->listening = false;
+	}
+	fl->st = TCP_OPEN;
+	flow_set_pending(nd, fl, false);
+	fl->last = nd->now;
+	tcp_recv(pcb, on_recv);
+	tcp_sent(pcb, on_sent);
+	tcp_nagle_disable(pcb);
+	update_events(nd, fl);
+	return ERR_OK;
+}
+
+/* The upstream connect of @fl failed with @e: tell the guest as a real
+ * network would. */
+static void upstream_failed(struct netd *nd, const struct msb_net_frame *f,
+			    int e)
+{
+	nd->st.upstream_failed++;
+	if (e == ECONNREFUSED)
+		link_reset(nd, f);
+	else if (e == ENETUNREACH)
+		link_unreach(nd, f, MSB_NET_UNREACH_NET, nd->cfg.gw_ip);
+	else if (e == EACCES || e == EPERM)
+		link_unreach(nd, f, MSB_NET_UNREACH_ADMIN, nd->cfg.gw_ip);
+	else
+		link_unreach(nd, f, MSB_NET_UNREACH_HOST, nd->cfg.gw_ip);
+}
+
+static void connected(struct netd *nd, struct flow *fl)
+{
+	struct msb_net_frame f;
+	if (msb_net_frame_parse(&f, fl->syn, fl->syn_len) < 0) {
+		flow_kill(nd, fl, true);
+		return;
+	}
+	forget_old_pcbs(nd, fl);
+	if (!listener_get(fl->dport)) {
+		link_reset(nd, &f);
+		flow_kill(nd, fl, true);
+		return;
+	}
+	fl->listening = true;
+	link_feed_lwip(nd, &f);
+	free(fl->syn);
+	fl->syn = NULL;
+	for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next) {
+		if (p->state == SYN_RCVD && pcb_is(p, nd, fl)) {
+			fl->pcb = p;
+			break;
+		}
+	}
+	if (!fl->pcb) { /* lwIP did not take the SYN */
+		flow_kill(nd, fl, true);
+		return;
+	}
+	tcp_arg(fl->pcb, fl);
+	tcp_err(fl->pcb, on_err);
+	fl->st = TCP_HANDSHAKE;
+	fl->deadline = nd->now + (uint64_t)nd->cfg.to.handshake * 1000000;
+	update_events(nd, fl);
+}
+
+static void open_flow(struct netd *nd, const struct msb_net_frame *f)
+{
+	char why[160];
+	if (!netd_egress_allowed(nd, f->dst, MSB_NET_IPPROTO_TCP, f->dport, why,
+				 sizeof(why))) {
+		nd->st.denied++;
+		netd_event(nd, "deny", MSB_NET_IPPROTO_TCP, f->dst, f->dport,
+			   why);
+		link_reset(nd, f);
+		return;
+	}
+	if (!flow_admit(nd, MSB_NET_IPPROTO_TCP, f->dst, f->dport, true)) {
+		link_reset(nd, f);
+		return;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		nd->st.refused_cap++;
+		netd_event(nd, "refuse", MSB_NET_IPPROTO_TCP, f->dst, f->dport,
+			   strerror(errno));
+		link_reset(nd, f);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct sockaddr_in sa;
+	flow_upstream(nd, f->dst, f->dport, &sa);
+	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (rc < 0 && errno != EINPROGRESS) {
+		int e = errno;
+		close(fd);
+		upstream_failed(nd, f, e);
+		return;
+	}
+	size_t flen = MSB_NET_ETH_HLEN + f->ip_len;
+	struct flow *fl =
+		flow_new(nd, MSB_NET_IPPROTO_TCP, f->dst, f->sport, f->dport);
+	uint8_t *syn = malloc(flen);
+	if (!fl || !syn) {
+		free(syn);
+		close(fd);
+		if (fl)
+			flow_kill(nd, fl, false);
+		link_reset(nd, f);
+		return;
+	}
+	memcpy(syn, f->ip - MSB_NET_ETH_HLEN, flen);
+	fl->syn = syn;
+	fl->syn_len = flen;
+	fl->fd = fd;
+	fl->st = TCP_CONNECTING;
+	flow_set_pending(nd, fl, true);
+	fl->deadline = nd->now + (uint64_t)nd->cfg.to.connect * 1000000;
+	nd->st.tcp_flows++;
+	if (rc == 0)
+		connected(nd, fl);
+	else
+		update_events(nd, fl);
+}
+
+/*
+ * Whether a data segment at @seq would be one out-of-order segment too
+ * many for lwIP to hold. lwIP keeps what arrives out of order within the
+ * window, with no count limit in Debian's build: tiny segments would cost
+ * a buffer each, so a hostile guest could make one flow hold thousands.
+ */
+static bool ooseq_full(const struct flow *fl, uint32_t seq)
+{
+	unsigned n = 0;
+	if (!fl->pcb || seq == fl->pcb->rcv_nxt)
+		return false;
+	for (const struct tcp_seg *s = fl->pcb->ooseq; s; s = s->next)
+		if (++n >= NETD_TCP_OOSEQ)
+			return true;
+	return false;
+}
+
+/* A SYN is judged before lwIP checks it: check its checksums first, so
+ * that nothing is connected for a segment lwIP would then drop. */
+static bool syn_ok(const struct msb_net_frame *f)
+{
+	return !msb_net_csum_fold(msb_net_csum_add(0, f->ip, f->ip_hlen)) &&
+	       !msb_net_l4_csum(4, f->src, f->dst, MSB_NET_IPPROTO_TCP, f->l4,
+				f->l4_len);
+}
+
+void tflow_guest(struct netd *nd, const struct msb_net_frame *f)
+{
+	uint8_t fl_bits = f->tcp_flags &
+			  (MSB_NET_TCP_SYN | MSB_NET_TCP_ACK | MSB_NET_TCP_RST);
+	struct flow *fl =
+		flow_find(nd, MSB_NET_IPPROTO_TCP, f->dst, f->sport, f->dport);
+	if (!fl) {
+		if (fl_bits == MSB_NET_TCP_SYN && !syn_ok(f))
+			nd->st.rx_dropped++; /* lwIP would drop it too */
+		else if (fl_bits == MSB_NET_TCP_SYN)
+			open_flow(nd, f);
+		else /* strays: lwIP resets them or its TIME_WAIT takes them */
+			link_feed_lwip(nd, f);
+		return;
+	}
+	fl->last = nd->now;
+	if (fl->st == TCP_CONNECTING) {
+		/* SYN retransmissions wait for the upstream connect; a reset
+		 * means the guest gave up */
+		if (fl_bits & MSB_NET_TCP_RST)
+			flow_kill(nd, fl, true);
+		return;
+	}
+	if (f->payload_len && (nd->buffered >= nd->cfg.caps.total_buffer ||
+			       ooseq_full(fl, f->seq))) {
+		/* over the budget: the guest retransmits it later */
+		nd->st.rx_dropped++;
+		return;
+	}
+	link_feed_lwip(nd, f);
+}
+
+void tflow_event(struct netd *nd, struct flow *fl, uint32_t events)
+{
+	if (fl->st == TCP_CONNECTING) {
+		int e = 0;
+		socklen_t el = sizeof(e);
+		if (getsockopt(fl->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+			e = errno;
+		/* reset as soon as it was accepted: the guest's connect()
+		 * succeeds too, and then the reset comes */
+		if (e == ECONNRESET || e == EPIPE)
+			fl->host_reset = true;
+		if (!e || fl->host_reset) {
+			connected(nd, fl);
+			return;
+		}
+		struct msb_net_frame f;
+		if (msb_net_frame_parse(&f, fl->syn, fl->syn_len) == 0)
+			upstream_failed(nd, &f, e);
+		flow_kill(nd, fl, false);
+		return;
+	}
+	if (fl->st != TCP_OPEN) {
+		abort_flow(nd, fl);
+		return;
+	}
+	if (events & EPOLLERR) {
+		int e = 0;
+		socklen_t el = sizeof(e);
+		getsockopt(fl->fd, SOL_SOCKET, SO_ERROR, &e, &el);
+		if (e) {
+			abort_flow(nd, fl);
+			return;
+		}
+	}
+	if ((events & EPOLLOUT) && flush_to_host(nd, fl) < 0) {
+		abort_flow(nd, fl);
+		return;
+	}
+	/* room again in the queue: lwIP may hold data it could not give */
+	if (fl->pcb && fl->pcb->refused_data && fl->qn < NETD_TCP_QUEUE &&
+	    tcp_process_refused_data(fl->pcb) == ERR_ABRT)
+		return;
+	if (fl->dead)
+		return;
+	maybe_finish(nd, fl);
+	if (!fl->dead && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		pump_from_host(nd, fl);
+	else
+		update_events(nd, fl);
+}
+
+void tflow_expire(struct netd *nd, struct flow *fl)
+{
+	if (fl->st == TCP_CONNECTING) {
+		if (nd->now < fl->deadline)
+			return;
+		struct msb_net_frame f;
+		if (msb_net_frame_parse(&f, fl->syn, fl->syn_len) == 0)
+			upstream_failed(nd, &f, ETIMEDOUT);
+		flow_kill(nd, fl, false);
+		return;
+	}
+	if (fl->st == TCP_HANDSHAKE) {
+		if (nd->now >= fl->deadline)
+			abort_flow(nd, fl);
+		return;
+	}
+	uint64_t limit = fl->guest_fin || fl->host_eof ? nd->cfg.to.tcp_half
+						       : nd->cfg.to.tcp_idle;
+	if (nd->now - fl->last > limit * 1000000) {
+		nd->st.timeouts++;
+		abort_flow(nd, fl);
+	}
+}

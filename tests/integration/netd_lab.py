@@ -1,0 +1,319 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Helpers of test_netd.sh (Debian's python3, standard library only).
+
+  netd_lab.py serve ADDR WWW DIR         the test's "internet" host: HTTP on
+        :80 (files of WWW), TCP and UDP echo on :7, a listener that never
+        accepts on :8081, one that resets what it accepts on :8082, one
+        that writes how each connection ended to DIR/ended on :8083;
+        touches DIR/ready once all are bound
+  netd_lab.py tcp HOST PORT              connect; print ok or the errno name
+  netd_lab.py echo HOST PORT BYTES       TCP echo of BYTES random bytes with
+        a half-close; print ok, mismatch or the errno name
+  netd_lab.py udp HOST PORT BYTES        one UDP datagram and its echo
+  netd_lab.py ping ADDR                  one ICMP echo (raw socket): print
+        reply, "unreach CODE" or timeout
+  netd_lab.py flood ADDR PORT COUNT      COUNT TCP SYNs from random ports
+        (raw socket), never completed
+  netd_lab.py recv HOST PORT             connect, read: print EOF, data or
+        the errno name
+  netd_lab.py reset HOST PORT            connect, send, close with a reset
+  netd_lab.py stall HOST PORT STATS      send to an echo server without
+        reading until no byte moves for 3 s; print "blocked" and netd's
+        "buffered" from the stats file STATS
+  netd_lab.py many HOST PORT N DIR       open N connections one by one;
+        print "ok=A refused=B echo=R" (R: an echo on the first one), touch
+        DIR/opened, hold them until DIR/release exists
+Every wait has a deadline (30 s): a probe prints timeout rather than hang.
+"""
+import errno
+import functools
+import http.server
+import os
+import random
+import socket
+import struct
+import sys
+import threading
+
+DEADLINE = 30
+
+
+def serve(addr, www, d):
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        request_queue_size = 1024
+        daemon_threads = True
+
+    httpd = Server((addr, 80), functools.partial(Handler, directory=www))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    def echo(c):
+        with c:
+            try:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    c.sendall(d)
+            except OSError:
+                pass  # the stall case resets it
+
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, 7))
+    ls.listen(1024)
+
+    def acceptor():
+        while True:
+            c, _ = ls.accept()
+            threading.Thread(target=echo, args=(c,), daemon=True).start()
+
+    threading.Thread(target=acceptor, daemon=True).start()
+    us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    us.bind((addr, 7))
+
+    def uecho():
+        while True:
+            d, a = us.recvfrom(65535)
+            us.sendto(d, a)
+
+    threading.Thread(target=uecho, daemon=True).start()
+    never = socket.socket()
+    never.bind((addr, 8081))
+    never.listen(4096)
+
+    def listener(port, handle):
+        ls = socket.socket()
+        ls.bind((addr, port))
+        ls.listen(64)
+
+        def loop():
+            while True:
+                c, _ = ls.accept()
+                handle(c)
+
+        threading.Thread(target=loop, daemon=True).start()
+
+    def rst(c):
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        c.close()
+
+    def ended(c):
+        try:
+            while c.recv(65536):
+                pass
+            how = "EOF"
+        except OSError as e:
+            how = err_name(e)
+        c.close()
+        with open(os.path.join(d, "ended"), "a") as f:
+            f.write(how + "\n")
+
+    listener(8082, rst)
+    listener(8083, lambda c: threading.Thread(target=ended, args=(c,),
+                                               daemon=True).start())
+    open(os.path.join(d, "ready"), "w").close()
+    threading.Event().wait()
+
+
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def err_name(e):
+    if isinstance(e, socket.timeout):
+        return "timeout"
+    return errno.errorcode.get(e.errno, "E?") if e.errno else repr(e)
+
+
+def tcp(host, port):
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+    return "ok"
+
+
+def echo(host, port, size):
+    data = os.urandom(size)
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+
+    def send():
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    got = bytearray()
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    t.join(DEADLINE)
+    return "ok" if bytes(got) == data else "mismatch %d/%d" % (len(got), size)
+
+
+def udp(host, port, size):
+    data = os.urandom(size)
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+    s.send(data)
+    got = s.recv(70000)
+    return "ok" if got == data else "mismatch"
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ping(addr):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.settimeout(DEADLINE)
+    ident = random.randint(1, 65535)
+    msg = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"netd-lab"
+    msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
+    s.sendto(msg, (addr, 0))
+    while True:
+        pkt = s.recv(65535)
+        icmp = pkt[(pkt[0] & 15) * 4:]
+        if icmp[0] == 0 and struct.unpack("!H", icmp[4:6])[0] == ident:
+            return "reply"
+        if icmp[0] == 3:
+            inner = icmp[8:]
+            ih = (inner[0] & 15) * 4
+            if inner[9] == 1 and struct.unpack("!H", inner[ih + 4:ih + 6])[0] == ident:
+                return "unreach %d" % icmp[1]
+
+
+def flood(addr, port, count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.connect((addr, 9))
+    src = socket.inet_aton(probe.getsockname()[0])
+    dst = socket.inet_aton(addr)
+    sent = 0
+    for _ in range(count):
+        h = struct.pack("!HHIIBBHHH", random.randint(1024, 65535), port,
+                        random.getrandbits(32), 0, 5 << 4, 2, 64240, 0, 0)
+        c = csum(src + dst + struct.pack("!BBH", 0, 6, len(h)) + h)
+        h = h[:16] + struct.pack("!H", c) + h[18:]
+        try:
+            s.sendto(h, (addr, 0))
+            sent += 1
+        except OSError:
+            pass
+    return "sent %d" % sent
+
+
+def recv(host, port):
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+    return "data" if s.recv(1) else "EOF"
+
+
+def reset(host, port):
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+    s.sendall(b"x")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    return "ok"
+
+
+def stall(host, port, stats):
+    import json
+    import select
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.settimeout(DEADLINE)
+    s.connect((host, port))
+    s.setblocking(False)
+    chunk = bytes(65536)
+    sent = 0
+    while sent < 1 << 30:
+        if not select.select([], [s], [], 3)[1]:
+            break
+        try:
+            sent += s.send(chunk)
+        except BlockingIOError:
+            pass
+    else:
+        return "never blocked"
+    with open(stats) as f:
+        return "blocked buffered=%d" % json.load(f)["buffered"]
+
+
+def many(host, port, n, d):
+    import time
+    socks, refused = [], 0
+    for _ in range(n):
+        s = socket.socket(family(host), socket.SOCK_STREAM)
+        s.settimeout(DEADLINE)
+        try:
+            s.connect((host, port))
+            socks.append(s)
+        except ConnectionRefusedError:
+            refused += 1
+            s.close()
+    res = "none"
+    if socks:
+        socks[0].sendall(b"still here")
+        res = "ok" if socks[0].recv(100) == b"still here" else "mismatch"
+    print("ok=%d refused=%d echo=%s" % (len(socks), refused, res), flush=True)
+    open(os.path.join(d, "opened"), "w").close()
+    end = time.monotonic() + 120
+    while not os.path.exists(os.path.join(d, "release")):
+        if time.monotonic() > end:
+            break
+        time.sleep(0.1)
+    return None
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "serve":
+        serve(args[0], args[1], args[2])
+        return
+    try:
+        if cmd == "tcp":
+            out = tcp(args[0], int(args[1]))
+        elif cmd == "echo":
+            out = echo(args[0], int(args[1]), int(args[2]))
+        elif cmd == "udp":
+            out = udp(args[0], int(args[1]), int(args[2]))
+        elif cmd == "ping":
+            out = ping(args[0])
+        elif cmd == "flood":
+            out = flood(args[0], int(args[1]), int(args[2]))
+        elif cmd == "recv":
+            out = recv(args[0], int(args[1]))
+        elif cmd == "reset":
+            out = reset(args[0], int(args[1]))
+        elif cmd == "stall":
+            out = stall(args[0], int(args[1]), args[2])
+        elif cmd == "many":
+            out = many(args[0], int(args[1]), int(args[2]), args[3])
+        else:
+            sys.exit("netd_lab.py: unknown command " + cmd)
+    except OSError as e:
+        out = err_name(e)
+    if out is not None:
+        print(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# msb-netd with real traffic and no VM: three network namespaces made here.
+#   guest     a TAP device (the guest's eth0: 100.96.0.2/30, gateway .1),
+#             bridged by tapbridge to netd's link socketpair, as QEMU would
+#   netd      where msb-netd runs; its only route is a veth to "internet"
+#   internet  the test's servers on 1.2.3.4 (HTTP, TCP/UDP echo)
+# netd's sockets can reach 1.2.3.0/24 in the internet namespace and
+# nothing else (no default route anywhere): no packet leaves the lab.
+#
+#   test_netd.sh MSB_NETD TAPBRIDGE
+set -u
+netd=$1
+bridge=$2
+here=$(cd "$(dirname "$0")" && pwd)
+lab=$here/netd_lab.py
+py=/usr/bin/python3
+
+work=$(mktemp -d /tmp/test_netd.XXXXXX)
+. "$here/lib.sh"
+trap 'rm -rf "$work"' EXIT
+
+# --- the configuration: checked before anything starts ------------------
+# badconf DESC TEXT JSON: netd refuses JSON with one line containing TEXT
+badconf() {
+	printf '%s\n' "$3" >"$work/bad.json"
+	expect "config: $1" 1 "$netd" --link-fd 0 --config "$work/bad.json"
+	contains "config: $1 (message)" "$work/err" "$2"
+	grep -q '^msb-netd: ' "$work/err" && [ "$(wc -l <"$work/err")" = 1 ] ||
+		bad "config: $1: not one msb-netd: line"
+}
+addr='"guest_mac":"02:00:00:00:00:02","guest_ip":"100.96.0.2","gateway_mac":"02:00:00:00:00:01","gateway_ip":"100.96.0.1"'
+badconf "a missing address" "gateway_ip is missing" \
+	'{"guest_mac":"02:00:00:00:00:02","guest_ip":"100.96.0.2","gateway_mac":"02:00:00:00:00:01"}'
+badconf "an unknown key" 'unknown key "colour"' "{$addr,\"colour\":1}"
+badconf "a multicast MAC" "guest_mac: not a unicast MAC" \
+	'{"guest_mac":"01:00:5e:00:00:01","guest_ip":"100.96.0.2","gateway_mac":"02:00:00:00:00:01","gateway_ip":"100.96.0.1"}'
+badconf "addresses of two subnets" "not two addresses of one /30" \
+	'{"guest_mac":"02:00:00:00:00:02","guest_ip":"100.96.0.6","gateway_mac":"02:00:00:00:00:01","gateway_ip":"100.96.0.1"}'
+badconf "a bad preset" "policy[0]: invalid preset \`open\`" "{$addr,\"policy\":[\"preset open\"]}"
+badconf "a bad rule" "policy[1]: invalid rule \`allow 10.0.0\`" \
+	"{$addr,\"policy\":[\"preset all\",\"allow 10.0.0\"]}"
+badconf "a policy that is not lines" "policy: not an array" \
+	"{$addr,\"policy\":{\"preset\":\"all\"}}"
+badconf "a cap out of range" "caps.max_flows: not an integer" "{$addr,\"caps\":{\"max_flows\":0}}"
+badconf "not JSON" "config \`$work/bad.json\`:" "{$addr"
+expect "usage error" 2 "$netd" --link-fd 3
+expect "a link descriptor that is not open" 1 "$netd" --link-fd 999 \
+	--config "$work/bad.json"
+
+[ $fail = 0 ] || exit 1
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root (ip netns)"
+	exit 77
+fi
+for t in ip curl cmp "$py"; do
+	command -v "$t" >/dev/null || {
+		echo "SKIP: $t not installed"
+		exit 77
+	}
+done
+[ -c /dev/net/tun ] || {
+	echo "SKIP: no /dev/net/tun"
+	exit 77
+}
+
+G=msbt$$g N=msbt$$n I=msbt$$i
+pids=()
+netd_pid=
+
+cleanup() {
+	[ -n "$netd_pid" ] && kill "$netd_pid" 2>/dev/null
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	for ns in $G $N $I; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# wait_for DESC SECONDS CMD...: until CMD succeeds, or fail at the deadline
+wait_for() {
+	local desc=$1 secs=$2
+	shift 2
+	local end=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		if [ $SECONDS -ge $end ]; then
+			bad "$desc: not within ${secs}s"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+in_g() { ip netns exec $G "$@"; }
+probe() { in_g "$py" "$lab" "$@"; }
+# is DESC WANT PROBE-ARGS...: the probe prints WANT
+is() {
+	local desc=$1 want=$2
+	shift 2
+	local got
+	got=$(probe "$@" 2>&1)
+	if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc: got '$got', wanted '$want'"; fi
+}
+
+# --- the lab -----------------------------------------------------------
+for ns in $G $N $I; do
+	ip netns add $ns && ip -n $ns link set lo up || {
+		echo "FAIL: cannot make namespace $ns"
+		exit 1
+	}
+done
+ip link add vn$$ netns $N type veth peer name vi$$ netns $I
+ip -n $N addr add 1.2.3.254/24 dev vn$$
+ip -n $N link set vn$$ up
+ip -n $I addr add 1.2.3.4/24 dev vi$$
+ip -n $I link set vi$$ up
+# 7.7.7.0/24 leads into the internet namespace, which does not forward:
+# SYNs there get no answer at all
+ip -n $N route add 7.7.7.0/24 via 1.2.3.4
+
+mkdir -p "$work/www"
+head -c 8M /dev/urandom >"$work/www/big.bin"
+head -c 64K /dev/urandom >"$work/www/small.bin"
+ip netns exec $I "$py" "$lab" serve 1.2.3.4 "$work/www" "$work" &
+pids+=($!)
+# the host's loopback, as netd's namespace has it: the same servers on
+# 127.0.0.1 (a rule allows its TCP port 7, and nothing else)
+mkdir -p "$work/host"
+ip netns exec $N "$py" "$lab" serve 127.0.0.1 "$work/www" "$work/host" &
+pids+=($!)
+
+cat >"$work/netd.json" <<EOF
+{
+  "sandbox": "lab",
+  "guest_mac": "02:00:00:00:00:02", "guest_ip": "100.96.0.2",
+  "gateway_mac": "02:00:00:00:00:01", "gateway_ip": "100.96.0.1",
+  "prefix": 30, "mtu": 1500,
+  "policy": ["preset public", "allow host:tcp:7", "deny 1.2.3.6:tcp",
+	     "allow 10.99.0.0/16:tcp"],
+  "caps": {"max_flows": 1100, "max_pending": 300},
+  "timeouts": {"connect": 5, "udp_idle": 5}
+}
+EOF
+in_g "$bridge" -p "$work/netd.pid" mt0 \
+	ip netns exec $N "$netd" --link-fd 3 --config "$work/netd.json" \
+	--log "$work/net.log" --stats "$work/stats.json" &
+pids+=($!)
+wait_for "netd up" 20 test -s "$work/stats.json" || exit 1
+netd_pid=$(cat "$work/netd.pid")
+wait_for "tap" 20 ip -n $G link show mt0 || exit 1
+ip -n $G link set mt0 address 02:00:00:00:00:02
+ip -n $G link set mt0 up
+ip -n $G addr add 100.96.0.2/30 dev mt0
+ip -n $G route add default via 100.96.0.1
+ip -n $G -6 addr add 2001:db8::2/64 dev mt0 nodad
+ip -n $G -6 route add default via 2001:db8::1
+wait_for "servers" 20 test -e "$work/ready" || exit 1
+wait_for "host servers" 20 test -e "$work/host/ready" || exit 1
+
+# --- cases ---------------------------------------------------------------
+is "ping to the gateway is answered" "reply" ping 100.96.0.1
+
+expect "HTTP download of 8 MiB through netd" 0 \
+	in_g curl -sS -o "$work/got.bin" -w '%{speed_download}' \
+	http://1.2.3.4/big.bin
+via=$(cat "$work/out")
+expect "the download is intact" 0 cmp "$work/www/big.bin" "$work/got.bin"
+direct=$(ip netns exec $N curl -sS -o /dev/null -w '%{speed_download}' \
+	http://1.2.3.4/big.bin)
+echo "# throughput: through netd $((${via%.*} / 1048576)) MiB/s, direct from netd's namespace $((${direct%.*} / 1048576)) MiB/s"
+
+is "TCP echo of 1 MiB with a half-close" "ok" echo 1.2.3.4 7 1048576
+is "a refused port looks refused" "ECONNREFUSED" tcp 1.2.3.4 81
+expect "curl sees the refusal (exit 7)" 7 in_g curl -v http://1.2.3.4:81/
+contains "curl says Connection refused" "$work/err" "Connection refused"
+is "an unroutable address is unreachable" "ENETUNREACH" tcp 5.6.7.8 80
+is "a silent address is unreachable at the connect deadline" "EHOSTUNREACH" \
+	tcp 7.7.7.7 80
+
+is "a private destination is denied with a reset" "ECONNREFUSED" \
+	tcp 10.1.2.3 80
+is "the metadata address is denied" "ECONNREFUSED" tcp 169.254.169.254 80
+is "the host (gateway) is denied without a rule" "ECONNREFUSED" \
+	tcp 100.96.0.1 80
+wait_for "deny events in net.log" 10 grep -q 'deny tcp 169.254.169.254:80' \
+	"$work/net.log"
+contains "the deny event names the destination and reason" "$work/net.log" \
+	'deny tcp 10.1.2.3:80 sandbox="lab" reason="preset public: private range 10.0.0.0/8 (RFC 1918)"'
+is "a deny rule" "ECONNREFUSED" tcp 1.2.3.6 80
+wait_for "the deny rule in net.log" 10 grep -qF \
+	'deny tcp 1.2.3.6:80 sandbox="lab" reason="rule 2 `deny 1.2.3.6:tcp`"' \
+	"$work/net.log" && ok "the deny event names the rule"
+is "an allow rule opens a private range (then: no route)" "ENETUNREACH" \
+	tcp 10.99.1.1 80
+is "the host through an allow rule for the host group" "ok" \
+	echo 100.96.0.1 7 1000
+contains "host deny reason" "$work/net.log" \
+	'deny tcp 100.96.0.1:80 sandbox="lab" reason="host: allowed only by an allow rule for the host group"'
+is "a denied UDP destination is unreachable" "EHOSTUNREACH" udp 10.0.0.1 53 4
+
+is "UDP echo" "ok" udp 1.2.3.4 7 100
+is "UDP echo of a fragmented 3000-byte datagram" "ok" udp 1.2.3.4 7 3000
+is "UDP to a closed port is refused" "ECONNREFUSED" udp 1.2.3.4 9 10
+wait_for "idle UDP flows expire" 60 grep -q '"udp_open":0,' "$work/stats.json" &&
+	ok "idle UDP flows expire"
+
+is "a reset from the host reaches the guest" "ECONNRESET" recv 1.2.3.4 8082
+is "the guest resets a connection" "ok" reset 1.2.3.4 8083
+wait_for "the host sees the reset" 30 grep -qx ECONNRESET "$work/ended" &&
+	ok "the host sees the reset"
+got=$(probe stall 1.2.3.4 7 "$work/stats.json")
+case "$got" in
+"blocked buffered="*) b=${got#*=}
+	if [ "$b" -le 262144 ]; then ok "flow control: a guest that does not read is held back ($got)"
+	else bad "flow control: netd buffered $b bytes"; fi ;;
+*) bad "flow control: $got" ;;
+esac
+
+is "ping beyond the gateway without ICMP sockets: host unreachable" \
+	"unreach 1" ping 1.2.3.4
+ip netns exec $N sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+is "ping beyond the gateway with ICMP sockets" "reply" ping 1.2.3.4
+is "ping to a denied address: administratively prohibited" "unreach 13" \
+	ping 10.9.9.9
+
+is "IPv6 TCP is refused at once" "ECONNREFUSED" tcp 2001:db8:1::9 80
+is "IPv6 UDP is refused at once" "EACCES" udp 2001:db8:1::9 53 4
+
+# many flows at once
+mkdir -p "$work/par"
+for i in $(seq 200); do
+	in_g curl -sS -o "$work/par/$i" http://1.2.3.4/small.bin 2>>"$work/par.err" &
+done
+wait_curls() {
+	local n=0
+	for f in "$work"/par/*; do
+		cmp -s "$f" "$work/www/small.bin" && n=$((n + 1))
+	done
+	[ $n = 200 ]
+}
+wait_for "200 parallel downloads complete and intact" 120 wait_curls &&
+	ok "200 parallel downloads complete and intact"
+
+# 1000 idle flows, then the max_flows cap (1100)
+probe many 1.2.3.4 7 1000 "$work" >"$work/many.out" &
+many=$!
+if wait_for "1000 connections open" 120 test -e "$work/opened"; then
+	contains "1000 idle connections" "$work/many.out" "ok=1000 refused=0 echo=ok"
+	echo "# netd RSS with 1000 idle flows: $(awk '/^VmRSS/ {print $2}' /proc/"$netd_pid"/status) KiB"
+fi
+rm -f "$work/opened"
+probe many 1.2.3.4 7 200 "$work" >"$work/many2.out" &
+many2=$!
+wait_for "200 more connections tried" 120 test -e "$work/opened"
+out2=$(cat "$work/many2.out")
+case "$out2" in
+"ok="*" refused="[1-9]*" echo=ok") ok "beyond max_flows new flows are refused, open ones work ($out2)" ;;
+*) bad "max_flows: $out2" ;;
+esac
+touch "$work/release"
+wait $many $many2
+wait_for "the flows close" 60 grep -q '"tcp_open":0,' "$work/stats.json"
+rm -f "$work/release" "$work/opened"
+
+# a SYN flood beyond the caps: netd stays small, and still works
+rss() { awk '/^VmRSS/ {print $2}' /proc/"$netd_pid"/status; }
+before=$(rss)
+is "a flood of 20000 SYNs to a silent host" "sent 20000" flood 1.2.3.9 80 20000
+is "a flood of 20000 SYNs to a listener" "sent 20000" flood 1.2.3.4 8081 20000
+hwm=$(awk '/^VmHWM/ {print $2}' /proc/"$netd_pid"/status)
+after=$(rss)
+echo "# netd RSS: ${before} KiB before the floods, ${after} KiB after, peak ${hwm} KiB"
+if [ "$hwm" -lt 65536 ]; then ok "netd's peak RSS stays under 64 MiB"; else
+	bad "netd's peak RSS ${hwm} KiB"; fi
+wait_for "cap refusals in net.log" 20 grep -q 'refuse tcp 1.2.3.9:80.*cap max_pending' \
+	"$work/net.log"
+# half-open flows hold the pending cap until their connects fail (the
+# silent host's ARP times out) or the guest resets their handshakes: a
+# new flow works again once they are gone
+dl() { in_g curl -sS -o "$work/got2.bin" http://1.2.3.4/small.bin; }
+wait_for "a download works again after the floods" 60 dl &&
+	ok "a download works again after the floods"
+expect "...intact" 0 cmp "$work/www/small.bin" "$work/got2.bin"
+wait_for "the stats count denials and cap refusals" 5 \
+	grep -Eq '"denied":[1-9].*"refused_cap":[1-9]' "$work/stats.json"
+
+echo "# stats: $(cat "$work/stats.json")"
+kill "$netd_pid"
+wait_for "netd exits on SIGTERM" 20 sh -c "! kill -0 $netd_pid" && ok "netd exits on SIGTERM"
+netd_pid=
+echo "# passed $pass, failed $fail"
+[ $fail = 0 ]
