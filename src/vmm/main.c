@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "microsandbox.h"
+#include "net/policy.h"
 #include "proto/proto.h"
 #include "util/util.h"
 #include "vmm/diskfull.h"
@@ -925,44 +926,58 @@ static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
 }
 
 /*
- * msb-netd's configuration (its config.c): the addresses of both ends of
- * the link and the policy, in run/netd.json (0600, the jailed uid's).
+ * msb-netd's configuration (src/netd/config.c, docs/network.md): the
+ * addresses of both ends of the link and the policy as canonical lines
+ * (the library checked every rule and name; netd adds the gateway), in
+ * run/netd.json (0600, the jailed uid's).
  * Return: a descriptor open on it for reading.
  */
 static int write_netd_config(uid_t uid)
 {
-	char path[PATH_MAX + 32];
-	json_t *policy =
-		json_pack("{s:s, s:[]}", "preset", vmm.spec.network, "rules");
+	char path[PATH_MAX + 32], err[512];
+	enum msb_net_preset preset;
+	struct msb_net_policy *p = msb_net_policy_new();
+
+	if (!p)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	if (msb_net_preset_parse(&preset, vmm.spec.network) < 0)
+		fail(MSB_EINVAL, 0, "invalid network `%s` in the spec",
+		     vmm.spec.network);
+	msb_net_policy_set_preset(p, preset);
+	for (char **r = vmm.spec.net_rules; r && *r; r++)
+		if (msb_net_policy_add_rule(p, *r, err, sizeof(err)) < 0)
+			fail(MSB_EINVAL, 0, "%s", err);
+	for (char **d = vmm.spec.net_block_domains; d && *d; d++)
+		if (msb_net_policy_block_domain(p, *d, err, sizeof(err)) < 0)
+			fail(MSB_EINVAL, 0, "%s", err);
+	for (char **d = vmm.spec.net_block_suffixes; d && *d; d++)
+		if (msb_net_policy_block_suffix(p, *d, err, sizeof(err)) < 0)
+			fail(MSB_EINVAL, 0, "%s", err);
+	char **lines = msb_net_policy_lines(p);
+	msb_net_policy_free(p);
+	json_t *policy = json_array();
+	for (char **l = lines; l && *l; l++) {
+		json_array_append_new(policy, json_string(*l));
+		free(*l);
+	}
+	free(lines);
 	json_t *c = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o*}", "sandbox",
+		"{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o}", "sandbox",
 		vmm.spec.name, "guest_mac", MSB_NET_GUEST_MAC, "gateway_mac",
 		MSB_NET_GATEWAY_MAC, "guest_ip", MSB_NET_GUEST_IP, "gateway_ip",
 		MSB_NET_GATEWAY_IP, "prefix", MSB_NET_PREFIX, "log_max",
 		(json_int_t)NET_LOG_MAX, "policy", policy);
-	if (!c)
+	if (!c || !lines)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
-	json_t *rules = json_object_get(policy, "rules");
-	for (char **r = vmm.spec.net_rules; r && *r; r++)
-		json_array_append_new(rules, json_string(*r));
-	/* Only when there are some: a netd that does not know them
-	 * refuses to start rather than ignore them. */
-	const struct {
-		const char *key;
-		char **v;
-		json_t *in;
-	} lists[] = {
-		{"block_domains", vmm.spec.net_block_domains, policy},
-		{"block_suffixes", vmm.spec.net_block_suffixes, policy},
-		{"ports", vmm.spec.ports, c},
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
-		if (!lists[i].v || !lists[i].v[0])
-			continue;
-		json_t *a = json_array();
-		for (char **e = lists[i].v; a && *e; e++)
-			json_array_append_new(a, json_string(*e));
-		json_object_set_new(lists[i].in, lists[i].key, a);
+	/* TODO(netd ports): hand vmm.spec.ports to netd once it publishes
+	 * them (it refuses keys it does not know); until then the user is
+	 * told, and the rest of the network works. */
+	if (vmm.spec.ports && vmm.spec.ports[0]) {
+		status("W published ports (-p) are recorded but not published "
+		       "yet: this msb-netd does not publish ports");
+		logmsg("network: %s and the other published ports are not "
+		       "published (msb-netd does not publish ports yet)",
+		       vmm.spec.ports[0]);
 	}
 	_cleanup_free_ char *text = json_dumps(c, JSON_INDENT(1));
 	json_decref(c);
@@ -979,7 +994,6 @@ static int write_netd_config(uid_t uid)
 	 * own uid must be its owner. */
 	if (geteuid() == 0 && fchown(fd, uid, (gid_t)uid) < 0)
 		fail(MSB_ESYS, errno, "chown `%s`: %s", path, strerror(errno));
-	lseek(fd, 0, SEEK_SET);
 	return fd;
 }
 

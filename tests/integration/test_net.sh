@@ -198,6 +198,30 @@ if [ "$have_netd" = 1 ] && [ "$(id -u)" = 0 ] && command -v ip >/dev/null &&
 		ip netns exec "$nsa" "$msb" run --network all -- sh -c \
 		'wget -O /tmp/x http://10.77.0.2:8080/ && cat /tmp/x'
 	contains "netd: the server's answer" "$work/out" "hello-through-netd"
+	# the rules reach netd: a deny, and the host's loopback (of
+	# namespace A) by name, through an allow rule for the host group
+	ip netns exec "$nsa" busybox httpd -f -p 127.0.0.1:8081 -h "$work/www" &
+	srv2=$!
+	trap '"$msb" rm -f netbox >/dev/null 2>&1; kill "$srv" "$srv2" 2>/dev/null;
+		ip netns del "$nsa" 2>/dev/null; ip netns del "$nsb" 2>/dev/null;
+		rm -rf "$work"' EXIT
+	i=0
+	until ip netns exec "$nsa" busybox wget -q -O /dev/null http://127.0.0.1:8081/ 2>/dev/null ||
+		[ $i -ge 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	expect "netd: rules from the command line" 0 \
+		ip netns exec "$nsa" "$msb" run --network all --deny 10.77.0.2 \
+		--allow host:tcp:8081 -p 18080:80 -- sh -c \
+		'wget -O /tmp/d http://10.77.0.2:8080/ 2>&1; echo denied=$?;
+		wget -O /tmp/h http://host.microsandbox.internal:8081/ && cat /tmp/h'
+	contains "netd: --deny refuses the server" "$work/out" "denied=1"
+	contains "netd: --allow host reaches the host's loopback by name" "$work/out" \
+		"hello-through-netd"
+	contains "netd: -p is said not to be published yet" "$work/err" \
+		"published ports (-p) are recorded but not published yet"
+	kill "$srv2" 2>/dev/null
 else
 	echo "# skip: the namespace case needs msb-netd, root and ip netns"
 fi
