@@ -29,10 +29,10 @@
  * Single-threaded: one poll() loop, a signalfd for SIGCHLD/SIGTERM/SIGINT.
  */
 #include <errno.h>
-#include <jansson.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -954,6 +954,7 @@ static int write_netd_config(uid_t uid)
 		if (msb_net_policy_block_suffix(p, *d, err, sizeof(err)) < 0)
 			fail(MSB_EINVAL, 0, "%s", err);
 	char **lines = msb_net_policy_lines(p);
+	bool have_lines = lines != NULL;
 	msb_net_policy_free(p);
 	json_t *policy = json_array();
 	for (char **l = lines; l && *l; l++) {
@@ -967,7 +968,7 @@ static int write_netd_config(uid_t uid)
 		MSB_NET_GATEWAY_MAC, "guest_ip", MSB_NET_GUEST_IP, "gateway_ip",
 		MSB_NET_GATEWAY_IP, "prefix", MSB_NET_PREFIX, "log_max",
 		(json_int_t)NET_LOG_MAX, "policy", policy);
-	if (!c || !lines)
+	if (!c || !have_lines)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 	/* TODO(netd ports): hand vmm.spec.ports to netd once it publishes
 	 * them (it refuses keys it does not know); until then the user is
