@@ -195,6 +195,8 @@ int main(int argc, char **argv)
 		return cmd_ps(argc - 1, argv + 1);
 	if (!strcmp(cmd, "attach") && has_exec_option(argc, argv))
 		return cmd_attach(argc - 1, argv + 1);
+	if (!strcmp(cmd, "rm") && has_exec_option(argc, argv))
+		return cmd_proc_rm(argc - 1, argv + 1);
 	if ((!strcmp(cmd, "kill") || !strcmp(cmd, "logs")) &&
 	    has_exec_option(argc, argv))
 		return cmd[0] == 'k' ? cmd_proc_kill(argc - 1, argv + 1)
