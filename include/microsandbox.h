@@ -704,8 +704,14 @@ int msb_exec_start(msb_exec **out, msb_sandbox *sb, const char *const *argv,
  */
 int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms);
 
-/* A descriptor that polls readable when msb_exec_next() may have an
- * event (epoll, libuv...). Owned by the handle. */
+/*
+ * A descriptor that polls readable when msb_exec_next() may have an
+ * event (epoll, libuv...). Owned by the handle. Frames that arrived
+ * together are read together: before each poll, call msb_exec_next()
+ * with timeout 0 until MSB_ETIMEDOUT (also after msb_exec_write(), which
+ * reads while it waits for room), or an event already read waits for the
+ * next one to arrive.
+ */
 int msb_exec_fd(const msb_exec *e);
 
 /*
@@ -728,8 +734,9 @@ int msb_exec_fd(const msb_exec *e);
 int msb_exec_write(msb_exec *e, const void *data, size_t len);
 /*
  * msb_exec_try_write() - write what the window allows of @data now,
- * without blocking. Return: bytes written (0: no room yet; more room comes
- * with the next event read from msb_exec_fd()), or -MSB_E*.
+ * without blocking or reading. Return: bytes written (0: no room yet; more
+ * room comes with the events msb_exec_next() reads from msb_exec_fd()),
+ * or -MSB_E*.
  */
 long msb_exec_try_write(msb_exec *e, const void *data, size_t len);
 /* Close its stdin (EOF). */

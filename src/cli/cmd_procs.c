@@ -408,8 +408,10 @@ int cmd_attach(int argc, char **argv)
 	}
 	/* STARTED: attached; it says whether there is a terminal. */
 	rc = cli_session_run(e, &s);
-	if (s.detached && isatty(STDERR_FILENO))
+	if (s.detached && isatty(STDERR_FILENO)) {
+		fputc('\n', stderr); /* the cursor may be mid-line */
 		cli_err("detached; process %u runs on", pa.id);
+	}
 	msb_exec_free(e);
 	msb_sandbox_free(sb);
 	return rc;

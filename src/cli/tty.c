@@ -177,6 +177,31 @@ int cli_session_run(msb_exec *e, struct cli_session *s)
 	keys = raw_mode && s->attach;
 
 	for (;;) {
+		/* Every event already read or arriving now, before polling:
+		 * frames read together sit in the handle (msb_exec_fd()). */
+		while ((rc = msb_exec_next(e, &ev, 0)) == 0) {
+			if (ev.type == MSB_EXEC_STDOUT ||
+			    ev.type == MSB_EXEC_STDERR) {
+				write_all(ev.type == MSB_EXEC_STDOUT
+						  ? STDOUT_FILENO
+						  : STDERR_FILENO,
+					  ev.data, ev.len);
+			} else if (ev.type == MSB_EXEC_EXITED) {
+				status = exited(s, &ev);
+				goto out;
+			} else if (ev.type == MSB_EXEC_DETACHED) {
+				restore_terminal();
+				s->detached = true;
+				status = 0;
+				goto out;
+			}
+		}
+		if (rc != -MSB_ETIMEDOUT)
+			goto fail;
+		/* Credit came with those events; this reads nothing. */
+		if (push_stdin(e, &pend) < 0)
+			goto fail;
+
 		struct pollfd p[3] = {
 			{.fd = msb_exec_fd(e), .events = POLLIN},
 			{.fd = sig_pipe[0], .events = POLLIN},
@@ -252,28 +277,6 @@ int cli_session_run(msb_exec *e, struct cli_session *s)
 				}
 			}
 		}
-		/* Every event that has arrived; credit comes with them. */
-		while ((rc = msb_exec_next(e, &ev, 0)) == 0) {
-			if (ev.type == MSB_EXEC_STDOUT ||
-			    ev.type == MSB_EXEC_STDERR) {
-				write_all(ev.type == MSB_EXEC_STDOUT
-						  ? STDOUT_FILENO
-						  : STDERR_FILENO,
-					  ev.data, ev.len);
-			} else if (ev.type == MSB_EXEC_EXITED) {
-				status = exited(s, &ev);
-				goto out;
-			} else if (ev.type == MSB_EXEC_DETACHED) {
-				restore_terminal();
-				s->detached = true;
-				status = 0;
-				goto out;
-			}
-		}
-		if (rc != -MSB_ETIMEDOUT)
-			goto fail;
-		if (push_stdin(e, &pend) < 0)
-			goto fail;
 	}
 fail:
 	restore_terminal();

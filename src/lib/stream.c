@@ -340,14 +340,11 @@ EXPORT long msb_exec_try_write(msb_exec *e, const void *data, size_t len)
 	int rc = check_write(e, data, len);
 	if (rc < 0)
 		return rc;
-	if (!e->in_flow.credit) {
-		/* Credit that has arrived but not been read yet. */
-		rc = msb__conn_wait_credit(&e->conn, STREAM_ID, &e->in_flow,
-					   false, 0);
-		if (rc < 0 && rc != -MSB_ETIMEDOUT)
-			return rc;
-		msb__error_clear();
-	}
+	/* Credit already received but not yet taken. Never read the
+	 * socket here: frames read now would sit in our buffer while the
+	 * caller polls msb_exec_fd() for them. */
+	if (!e->in_flow.credit)
+		msb__conn_take_credits(&e->conn, STREAM_ID, &e->in_flow);
 	return write_some(e, data, len);
 }
 
