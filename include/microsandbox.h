@@ -170,7 +170,17 @@ typedef struct msb_pull_options {
 int msb_image_pull(msb_image **out, const char *reference,
 		   const msb_pull_options *opts);
 
-/* A stored image, without network access. MSB_ENOTFOUND if absent. */
+/*
+ * msb_image_get() - a stored image, without network access.
+ * @reference: a reference, or the image's ID as docker takes one: its
+ * full ID or digest ("sha256:" and 64 hex digits: the ID, which is the
+ * config digest, or the manifest digest), 64 hex digits, or a prefix of
+ * the ID in lowercase hex (a stored reference of that name comes first).
+ * msb_image_pull(), msb_image_remove() and msb_sandbox_options.image take
+ * IDs the same way.
+ * Return: 0, MSB_ENOTFOUND if absent, MSB_EINVAL for a prefix that
+ * several images' IDs start with (the error names them).
+ */
 int msb_image_get(msb_image **out, const char *reference);
 
 /*
@@ -181,22 +191,28 @@ int msb_image_list(msb_image ***out, size_t *count);
 void msb_image_list_free(msb_image **images, size_t count);
 
 /*
- * msb_image_remove() - forget a reference. Its root disk and blobs go when
- * no other reference uses them. Refused (MSB_ESTATE) while a sandbox uses
- * the image.
+ * msb_image_remove() - forget a reference (every platform stored under
+ * it), or the one image an ID names (as msb_image_get() takes it; refused
+ * with MSB_ESTATE when it is stored under several references). Its root
+ * disk and blobs go when no other reference uses them. Refused
+ * (MSB_ESTATE) while a sandbox uses the image.
  */
 int msb_image_remove(const char *reference);
 
-/* Delete blobs and root disks that no stored image uses; @freed (may be
- * NULL) receives the bytes freed. */
+/* Delete blobs and root disks that no stored image uses, and what
+ * interrupted pulls left (partial downloads and temporary files nobody
+ * holds); @freed (may be NULL) receives the bytes freed. */
 int msb_image_prune(uint64_t *freed);
 
 /* Accessors; strings are owned by the image. Arrays are NULL-terminated
  * and never NULL (empty when the image config has none). */
 const char *msb_image_reference(const msb_image *img); /* canonical */
 const char *msb_image_digest(const msb_image *img);    /* manifest */
-const char *msb_image_created(const msb_image *img);   /* or NULL */
-uint64_t msb_image_size(const msb_image *img);         /* layer bytes */
+/* Its ID, as docker's: the digest of its config ("sha256:..."); images
+ * are shown by its first 12 hex digits. */
+const char *msb_image_id(const msb_image *img);
+const char *msb_image_created(const msb_image *img); /* or NULL */
+uint64_t msb_image_size(const msb_image *img);       /* layer bytes */
 /* "os/arch[/variant]" it is stored under ("" if recorded before msb kept
  * platforms). A reference can be stored for several platforms; a sandbox
  * uses the host's, and refuses another architecture (MSB_EINVAL). */
@@ -214,7 +230,7 @@ const char *const *msb_image_cmd(const msb_image *img);
 const char *msb_image_workdir(const msb_image *img); /* or NULL */
 const char *msb_image_user(const msb_image *img);    /* or NULL */
 
-/* The image as JSON (reference, digests, platform, config); malloc'd. */
+/* The image as JSON (reference, ID, digests, platform, config); malloc'd. */
 char *msb_image_inspect_json(const msb_image *img);
 
 void msb_image_free(msb_image *img);
@@ -268,6 +284,15 @@ typedef struct msb_sandbox msb_sandbox;
 
 #define MSB_SANDBOX_OPTIONS_VERSION 2
 
+/*
+ * Guest memory limits (msb_sandbox_options.memory_mib). The minimum is
+ * measured, not guessed: with the guest kernel msb ships, 72 MiB panics
+ * while the kernel initialises ("System is deadlocked on memory"), 80 MiB
+ * boots with 2-5 MiB left for commands, 96 MiB leaves about 20 MiB.
+ */
+#define MSB_MEMORY_MIN_MIB 96
+#define MSB_MEMORY_MAX_MIB 65536
+
 /* What happens when a sandbox's main process exits (run_main). */
 typedef enum msb_restart_policy {
 	MSB_RESTART_NO = 0,
@@ -284,12 +309,15 @@ typedef struct msb_sandbox_options {
 	 */
 	const char *name;
 	/*
-	 * Root filesystem: an OCI image reference, the path of an ext4 disk
-	 * image, or NULL for the built-in default image (busybox).
+	 * Root filesystem: an OCI image reference or a stored image's ID
+	 * (as msb_image_get() takes it), the path of an ext4 disk image, or
+	 * NULL for the built-in default image (busybox).
 	 */
 	const char *image;
-	unsigned int cpus;       /* vCPUs, 1..64; 0 means 1 */
-	unsigned int memory_mib; /* guest RAM in MiB, 64..65536; 0 means 512 */
+	unsigned int cpus; /* vCPUs, 1..64; 0 means 1 */
+	/* Guest RAM in MiB, MSB_MEMORY_MIN_MIB..MSB_MEMORY_MAX_MIB; 0 means
+	 * 512. */
+	unsigned int memory_mib;
 	/*
 	 * Environment of every command, NULL-terminated array of "KEY=VALUE"
 	 * strings, or NULL. The host environment is never passed in.
@@ -400,7 +428,10 @@ typedef struct msb_sandbox_options {
  * handle is freed or when the calling process exits.
  *
  * Return: 0, or a negative MSB_E* code (MSB_ENOTFOUND for a missing QEMU or
- * guest kernel, MSB_EKVM, MSB_ETIMEDOUT, MSB_EVMDIED, MSB_EEXIST...).
+ * guest kernel, MSB_EKVM, MSB_ETIMEDOUT, MSB_EVMDIED, MSB_EEXIST...). When
+ * QEMU fails, the message ends with its last lines of stderr (escaped, one
+ * line). More vCPUs than the host's online CPUs is a warning (log
+ * callback), not an error.
  */
 int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *opts);
 
@@ -450,8 +481,20 @@ typedef struct msb_volume_info {
 /* Every volume, sorted by name. */
 int msb_volume_list(msb_volume_info **out, size_t *count);
 void msb_volume_list_free(msb_volume_info *list, size_t count);
-/* Delete a volume and its data; MSB_ESTATE while a running sandbox has it
- * mounted. */
+/*
+ * msb_volume_delete() - delete a volume and its data.
+ * @flags: MSB_VOLUME_FORCE, or 0
+ * Return: 0; MSB_ENOTFOUND; MSB_ESTATE while a running sandbox has it
+ * mounted (even forced), or, unless forced, while any stored sandbox
+ * (stopped or never started) has it in its config: the message names
+ * them. A forced removal leaves those sandboxes unable to start until a
+ * volume of that name exists again.
+ */
+enum msb_volume_flags {
+	MSB_VOLUME_FORCE = 1, /* even if stopped sandboxes use it */
+};
+int msb_volume_delete(const char *name, int flags);
+/* msb_volume_delete(@name, 0). */
 int msb_volume_remove(const char *name);
 
 /* Remove a stopped sandbox (its disk and logs); @force stops it first
@@ -498,6 +541,24 @@ int msb_sandbox_wait(const char *name, int timeout_ms, char *status,
  * Return: 0, -MSB_ENOTFOUND.
  */
 int msb_sandbox_config(const char *name, char **out);
+
+/*
+ * msb_sandbox_inspect() - the sandbox @name as a JSON object, one line:
+ * name, status, image (as given), cpus, memory_mib, ephemeral, pid,
+ * created, updated (Unix seconds), labels, exit_code (or null); started,
+ * finished, exit_reason of its last run (or null); image_reference,
+ * image_id, image_digest and platform of its image (null where the store
+ * does not know them); env, volumes, mounts (binds and tmpfs), network
+ * (null: sandboxes have none yet), limits (cpus, memory_mib, ulimits,
+ * root_size_mib, boot_timeout_s, idle_timeout_s, max_duration_s; null
+ * for none or the image's size), exec_defaults (workdir, user,
+ * timeout_ms), hostname, main (entrypoint and cmd, or null without a main
+ * process), restart (policy, max), auto_remove; last, config: the stored
+ * options as msb_sandbox_config() gives them.
+ * @out: receives it, malloc'd (free())
+ * Return: 0, -MSB_ENOTFOUND.
+ */
+int msb_sandbox_inspect(const char *name, char **out);
 
 /*
  * msb_sandbox_exit_code() - how the main process of the sandbox @name

@@ -82,25 +82,35 @@ int cli_args_next(struct cli_args *a)
 				return CLI_ARGS_HELP;
 			}
 			a->done = true;
+			/* glibc: optopt is a long option's value when it was
+			 * given a value it does not take, else 0 */
+			if (!strncmp(word, "--", 2) && optopt)
+				return cli_usage_error(
+					a, "option `%.*s` takes no value",
+					(int)strcspn(word, "="), word);
 			if (optopt)
 				return cli_usage_error(
 					a, "unknown option `-%c`", optopt);
 			return cli_usage_error(a, "unknown option `%s`", word);
 		}
 		if (c == ':') {
+			const char *word = a->argv[optind - 1];
 			a->done = true;
-			if (optopt)
+			if (!strncmp(word, "--", 2) || !optopt)
 				return cli_usage_error(
-					a, "option `-%c` needs a value",
-					optopt);
-			return cli_usage_error(a, "option `%s` needs a value",
-					       a->argv[optind - 1]);
+					a, "option `%s` needs a value", word);
+			return cli_usage_error(a, "option `-%c` needs a value",
+					       optopt);
 		}
 		if (c != -1)
 			return c;
 		/* "--": the rest is the command, or positional arguments. */
 		if (optind > before) {
 			if (a->command) {
+				/* the required positionals still missing
+				 * come first: msb exec -- NAME CMD */
+				while (a->npos < a->min_pos && optind < a->argc)
+					a->pos[a->npos++] = a->argv[optind++];
 				take_rest(a, optind);
 			} else {
 				for (int i = optind; i < a->argc; i++)

@@ -17,6 +17,8 @@
 int cmd_run(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+/* msb images: msb image ls. */
+int cmd_images(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_start(int argc, char **argv);
@@ -34,6 +36,11 @@ int cmd_wait(int argc, char **argv);
  * detached process (cmd_procs.c, cmd_attach). */
 int cmd_attach_main(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
+/* msb completion bash|zsh (cmd_completion.c) */
+int cmd_completion(int argc, char **argv);
+/* Whether msb has command @cmd (with @sub: that subcommand of it), as the
+ * completion table lists them. */
+bool cli_command_known(const char *cmd, const char *sub);
 int cmd_volume(int argc, char **argv);
 /* cmd_procs.c: the agent's process table. */
 int cmd_ps(int argc, char **argv);
@@ -108,12 +115,14 @@ struct cli_exec {
 	"      --kill-group      when CMD exits, kill what it left in its\n"   \
 	"                        process group (default: it keeps running)\n"
 
+struct cli_args;
 void cli_exec_init(struct cli_exec *x);
 /*
- * cli_exec_option() - take one of the shared options. Return: 1 if @c was
- * one of them, 0 if not, -1 after printing why @arg is invalid.
+ * cli_exec_option() - take option @c (its value in @a->optarg) if it is
+ * one of the shared ones. Return: 1 if it was, 0 if not, -1 after a usage
+ * error (cli_usage_error(): exit 2) saying why its value is invalid.
  */
-int cli_exec_option(int c, const char *arg, struct cli_exec *x);
+int cli_exec_option(struct cli_exec *x, const struct cli_args *a, int c);
 /* Run @argv in @sb with @x (a terminal session with -t); return msb's
  * exit status. */
 int cli_exec_run(msb_sandbox *sb, const char *const *argv, struct cli_exec *x);
@@ -154,6 +163,15 @@ bool cli_parse_policy(const char *s, int *policy);
  */
 int cli_copy_options(int argc, char **argv, msb_copy_options *o,
 		     const char *usage);
+/*
+ * cli_copy_args() - cli_copy_options() through the shared option rule:
+ * the caller fills @a's cmd, usage, synopsis, min_pos and max_pos; the
+ * paths are then a->pos[0..npos).
+ * Return: 0, 1 for --help (printed), or 2 after a usage error.
+ */
+struct cli_args;
+int cli_copy_args(struct cli_args *a, int argc, char **argv,
+		  msb_copy_options *o);
 /* Where a copy out of @src to @host_path writes (malloc'd): inside
  * @host_path when it is an existing directory. */
 char *cli_copy_dest(const char *host_path, const char *src);
@@ -186,16 +204,19 @@ bool cli_parse_duration(const char *s, unsigned int *out);
 /*
  * cli_env_add() - take -e KEY=VALUE, or -e KEY for the host's value of
  * KEY (left out when the host has none, as docker run does).
- * Return: 0, or -1 after an error message.
+ * Return: 0, or -1 after a usage error of @a.
  */
-int cli_env_add(struct cli_exec *x, const char *arg);
-/* --restart no|on-failure[:N]|always. Return: 0, or -1 after a message. */
-int cli_parse_restart(const char *s, msb_restart_policy *policy,
-		      unsigned int *max);
+int cli_env_add(struct cli_exec *x, const struct cli_args *a, const char *arg);
+/* --restart no|on-failure[:N]|always. Return: 0, or -1 after a usage
+ * error of @a. */
+int cli_parse_restart(msb_restart_policy *policy, unsigned int *max,
+		      const struct cli_args *a, const char *s);
 /* A new sandbox name, docker-like: "brave_otter_3f2a". */
 void cli_gen_name(char *out, size_t len);
-/* --env-file: one KEY=VALUE or KEY a line; blank and '#' lines skipped. */
-int cli_env_file(struct cli_exec *x, const char *path);
+/* --env-file: one KEY=VALUE or KEY a line; blank and '#' lines skipped.
+ * Return: 0, or -1 after a usage error of @a. */
+int cli_env_file(struct cli_exec *x, const struct cli_args *a,
+		 const char *path);
 
 /*
  * DOC: The option rule (every command)
@@ -203,8 +224,9 @@ int cli_env_file(struct cli_exec *x, const char *path);
  * Options may come before or after the positional arguments (sandbox
  * name, image) up to "--"; after "--" everything is positional. With
  * @command set (run, exec), the first non-option past @max_pos
- * positionals, or whatever follows "--", is the command and its
- * arguments: msb never reads options inside it. -h and --help print
+ * positionals, or whatever follows "--" (after the @min_pos required
+ * positionals still missing: msb exec -- NAME CMD), is the command and
+ * its arguments: msb never reads options inside it. -h and --help print
  * @usage to stdout. Unknown options, missing values and stray or missing
  * arguments print one line "msb: CMD: ...; see 'msb CMD --help'" and the
  * caller exits 2.

@@ -37,45 +37,85 @@ static const char cp_usage[] =
 	"\n"
 	"Options (copying out):\n" CLI_COPY_OPTIONS_HELP;
 
+static const struct option copy_longopts[] = {
+	{"archive", no_argument, NULL, 'a'},
+	{"max-size", required_argument, NULL, 'S'},
+	{"max-files", required_argument, NULL, 'F'},
+	{"help", no_argument, NULL, 'h'},
+	{0},
+};
+
+/* Take the value of the copy option @c into @o; NULL, or why it is
+ * invalid (static text; @arg is named by the caller). */
+static const char *copy_option(int c, const char *arg, msb_copy_options *o)
+{
+	uint64_t n;
+
+	switch (c) {
+	case 'a':
+		o->archive = 1;
+		break;
+	case 'S':
+		if (!cli_parse_bytes(arg, &o->max_bytes) || !o->max_bytes)
+			return "a size such as 512m or 10g";
+		break;
+	case 'F':
+		if (msb_parse_dec(arg, strlen(arg), &n) < 0 || !n)
+			return "a positive number";
+		o->max_files = n;
+		break;
+	}
+	return NULL;
+}
+
+int cli_copy_args(struct cli_args *a, int argc, char **argv,
+		  msb_copy_options *o)
+{
+	const char *why;
+	int c;
+
+	a->shortopts = "a";
+	a->longopts = copy_longopts;
+	cli_args_init(a, argc, argv);
+	while ((c = cli_args_next(a)) >= 0) {
+		if ((why = copy_option(c, a->optarg, o))) {
+			cli_usage_error(a, "invalid --%s `%s`: %s",
+					c == 'S' ? "max-size" : "max-files",
+					a->optarg, why);
+			return 2;
+		}
+	}
+	return c == CLI_ARGS_HELP ? 1 : c == CLI_ARGS_ERROR ? 2 : 0;
+}
+
 int cli_copy_options(int argc, char **argv, msb_copy_options *o,
 		     const char *usage)
 {
-	static const struct option longopts[] = {
-		{"archive", no_argument, NULL, 'a'},
-		{"max-size", required_argument, NULL, 'S'},
-		{"max-files", required_argument, NULL, 'F'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+ah", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+ah", copy_longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'a':
 			o->archive = 1;
 			break;
 		case 'S':
-			if (!cli_parse_bytes(optarg, &o->max_bytes) ||
-			    !o->max_bytes) {
+			if (copy_option(c, optarg, o)) {
 				cli_err("--max-size: `%s` is not a size such "
 					"as 512m or 10g",
 					optarg);
 				return 2;
 			}
 			break;
-		case 'F': {
-			uint64_t n;
-			if (msb_parse_dec(optarg, strlen(optarg), &n) < 0 ||
-			    !n) {
+		case 'F':
+			if (copy_option(c, optarg, o)) {
 				cli_err("--max-files: `%s` is not a positive "
 					"number",
 					optarg);
 				return 2;
 			}
-			o->max_files = n;
 			break;
-		}
 		case 'h':
 			fputs(usage, stdout);
 			return 1;
@@ -112,17 +152,25 @@ static const char *base(const char *p)
 
 int cmd_cp(int argc, char **argv)
 {
+	struct cli_args a = {
+		.cmd = "cp",
+		.usage = cp_usage,
+		.synopsis = "a source and a destination",
+		.min_pos = 2,
+		.max_pos = 2,
+	};
 	msb_copy_options co = MSB_COPY_OPTIONS_INIT;
 	char sname[64], dname[64];
-	int rc = cli_copy_options(argc, argv, &co, cp_usage);
+	int rc = cli_copy_args(&a, argc, argv, &co);
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	const char *from = argv[optind], *to = argv[optind + 1];
+	const char *from = a.pos[0], *to = a.pos[1];
 	const char *sp = split_remote(from, sname, sizeof(sname));
 	const char *dp = split_remote(to, dname, sizeof(dname));
 	if (!sp == !dp) {
-		cli_err("one side must be NAME:/GUEST_PATH, the other a host path");
+		cli_usage_error(&a, "one side must be NAME:/GUEST_PATH, the "
+				    "other a host path or -");
 		return 2;
 	}
 	msb_sandbox *sb;

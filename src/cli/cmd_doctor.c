@@ -1,27 +1,71 @@
 // SPDX-License-Identifier: Apache-2.0
-/* msb doctor: check what sandboxes need here, and say what to fix. */
+/*
+ * msb doctor: check what sandboxes need here, as msb run will look for it
+ * (the same environment variables and paths), and say what to fix. FAIL
+ * lines are what makes every msb run fail, and make doctor exit 1; warn
+ * lines are what only some features need (shared folders, volumes) or
+ * what makes sandboxes slower.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/util.h"
+#include "vmm/hosttools.h"
 #include "vmm/jail.h"
 #include "vmm/qemu.h"
 
+#ifndef MSB_VMM_PATH
+#error "MSB_VMM_PATH must be defined by the build"
+#endif
+
+extern char **environ;
+
+static const char doctor_usage[] =
+	"Usage: msb doctor\n"
+	"\n"
+	"Check what sandboxes need on this host, as msb run looks for it\n"
+	"(MSB_QEMU, MSB_QEMU_IMG, MSB_ACCEL, MSB_GUEST_DIR, MSB_VMM and\n"
+	"MSB_HOME are taken into account): QEMU and qemu-img (found, and\n"
+	"answering as QEMU), KVM, the supervisor and the guest files, disk\n"
+	"space; virtiofsd (shared folders) and mkfs.ext4 (volumes); then what\n"
+	"the jail around QEMU will do here. Each problem says what to fix.\n"
+	"\n"
+	"Exit status: 0 when sandboxes can run (warnings aside), 1 when msb\n"
+	"run would fail, 2 for a usage error.\n";
+
 static int problems;
+
+/* @level: "ok  ", "warn" or "FAIL" (a problem). */
+static void line(const char *level, const char *what, const char *detail,
+		 const char *fix)
+{
+	char shown[1024];
+
+	/* Paths and program output come from the environment: escaped. */
+	msb_escape(shown, sizeof(shown), detail, strlen(detail));
+	printf("%s %-22s %s\n", level, what, shown);
+	if (!strcmp(level, "FAIL"))
+		problems++;
+	if (fix && strcmp(level, "ok  "))
+		printf("     %-22s fix: %s\n", "", fix);
+}
 
 static void report(bool good, const char *what, const char *detail,
 		   const char *fix)
 {
-	printf("%s %-22s %s\n", good ? "ok  " : "FAIL", what, detail);
-	if (!good) {
-		problems++;
-		if (fix)
-			printf("     %-22s fix: %s\n", "", fix);
-	}
+	line(good ? "ok  " : "FAIL", what, detail, fix);
 }
 
 /* A jail feature: missing ones are warnings (the jail falls back). */
@@ -29,22 +73,175 @@ static void jail_line(bool good, const char *what, const char *detail,
 		      void *userdata)
 {
 	(void)userdata;
-	printf("%s %-22s %s\n", good ? "ok  " : "warn", what, detail);
+	line(good ? "ok  " : "warn", what, detail, NULL);
 }
 
-static bool on_path(const char *prog, char *out, size_t len)
+/*
+ * Run @argv with stdin from /dev/null, its stdout and stderr together
+ * into @out (at most @len - 1 bytes, NUL-terminated), for at most 10 s.
+ * Return: its exit status, 128+N for signal N, or -1 if it could not run
+ * (@out then says why).
+ */
+static int probe(char *const argv[], char *out, size_t len)
 {
-	const char *path = getenv("PATH");
-	char buf[4096];
+	posix_spawn_file_actions_t fa;
+	int p[2], st = 0;
+	pid_t pid;
+	size_t n = 0;
 
-	snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/bin:/bin");
-	for (char *save, *d = strtok_r(buf, ":", &save); d;
-	     d = strtok_r(NULL, ":", &save)) {
-		snprintf(out, len, "%s/%s", d, prog);
-		if (access(out, X_OK) == 0)
-			return true;
+	out[0] = '\0';
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(out, len, "pipe: %s", strerror(errno));
+		return -1;
 	}
-	return false;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (rc) {
+		close(p[0]);
+		snprintf(out, len, "cannot run: %s", strerror(rc));
+		return -1;
+	}
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = 10000 - ((now.tv_sec - t0.tv_sec) * 1000 +
+				     (now.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd pf = {.fd = p[0], .events = POLLIN};
+		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
+			kill(pid, SIGKILL);
+			snprintf(out, len, "no answer within 10 s");
+			break;
+		}
+		char buf[4096];
+		ssize_t k = read(p[0], buf, sizeof(buf));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		size_t take = (size_t)k < len - 1 - n ? (size_t)k : len - 1 - n;
+		memcpy(out + n, buf, take);
+		n += take;
+		out[n] = '\0';
+	}
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* probe(), keeping the first line of the output. */
+static int probe_line(char *const argv[], char *out, size_t len)
+{
+	int rc = probe(argv, out, len);
+
+	out[strcspn(out, "\n")] = '\0';
+	return rc;
+}
+
+/*
+ * A program msb runs: found as msb run finds it (@env overrides), and
+ * answering @version_arg with output starting with @expect.
+ */
+static void check_program(const char *what, const char *env, const char *prog,
+			  const char *version_arg, const char *expect,
+			  const char *package)
+{
+	const char *set = getenv(env);
+	char detail[1200], out[512], fix[512];
+	_cleanup_free_ char *path = msb_find_program(env, prog);
+
+	if (!path) {
+		if (set && *set) {
+			snprintf(detail, sizeof(detail),
+				 "%s=%s: not an executable file", env, set);
+			snprintf(fix, sizeof(fix),
+				 "point %s at %s (the %s package), or unset it",
+				 env, prog, package);
+		} else {
+			snprintf(detail, sizeof(detail),
+				 "%s not found on PATH or in /usr/bin", prog);
+			snprintf(fix, sizeof(fix), "install the %s package",
+				 package);
+		}
+		report(false, what, detail, fix);
+		return;
+	}
+	char *argv[] = {path, (char *)version_arg, NULL};
+	int rc = probe_line(argv, out, sizeof(out));
+	if (rc == 0 && !strncmp(out, expect, strlen(expect))) {
+		snprintf(detail, sizeof(detail), "%s (%s)", path, out);
+		report(true, what, detail, NULL);
+		return;
+	}
+	if (rc < 0)
+		snprintf(detail, sizeof(detail), "%s: %s", path, out);
+	else
+		snprintf(detail, sizeof(detail),
+			 "`%s %s` exited with status %d: %s", path, version_arg,
+			 rc, out[0] ? out : "(no output)");
+	if (set && *set)
+		snprintf(fix, sizeof(fix),
+			 "point %s at a working %s (the %s package), or unset "
+			 "it",
+			 env, prog, package);
+	else
+		snprintf(fix, sizeof(fix), "install the %s package", package);
+	report(false, what, detail, fix);
+}
+
+/* QEMU must also have the microvm machine that sandboxes boot. */
+static void check_microvm(void)
+{
+	_cleanup_free_ char *path =
+		msb_find_program("MSB_QEMU", "qemu-system-x86_64");
+	char out[16384];
+
+	if (!path)
+		return; /* reported already */
+	char *argv[] = {path, "-machine", "help", NULL};
+	if (probe(argv, out, sizeof(out)) != 0)
+		return; /* not QEMU: reported already */
+	if (strncmp(out, "microvm ", 8) && !strstr(out, "\nmicrovm "))
+		report(false, "QEMU microvm",
+		       "this QEMU has no microvm machine",
+		       "install QEMU 5.0 or later (Debian's qemu-system-x86)");
+}
+
+static void check_kvm(void)
+{
+	const char *accel = getenv("MSB_ACCEL");
+	char why[256], detail[512];
+	bool kvm = msb_kvm_usable(why, sizeof(why));
+
+	if (accel && *accel && strcmp(accel, "auto") && strcmp(accel, "kvm") &&
+	    strcmp(accel, "tcg")) {
+		snprintf(detail, sizeof(detail),
+			 "MSB_ACCEL=%s: not kvm, tcg or auto", accel);
+		report(false, "KVM", detail,
+		       "set MSB_ACCEL to kvm, tcg or auto");
+		return;
+	}
+	if (accel && !strcmp(accel, "tcg")) {
+		line("ok  ", "KVM", "not used: MSB_ACCEL=tcg (TCG, slower)",
+		     NULL);
+		return;
+	}
+	if (accel && !strcmp(accel, "kvm")) {
+		snprintf(detail, sizeof(detail), "MSB_ACCEL=kvm: %s",
+			 kvm ? "usable" : why);
+		report(kvm, "KVM", detail,
+		       "enable virtualisation and add yourself to the kvm group, or set MSB_ACCEL=tcg (or auto)");
+		return;
+	}
+	/* Not a failure: TCG works, only slower. */
+	line(kvm ? "ok  " : "warn", "KVM", kvm ? "usable" : why,
+	     "enable virtualisation and add yourself to the kvm group (sandboxes run under TCG meanwhile)");
 }
 
 static void check_file(const char *dir, const char *name, const char *what)
@@ -56,57 +253,131 @@ static void check_file(const char *dir, const char *name, const char *what)
 	report(good, what, path, "run ./setup.sh (it builds the guest)");
 }
 
-int cmd_doctor(int argc, char **argv)
+static void check_vmm(void)
 {
-	char path[4096], why[256];
+	const char *env = getenv("MSB_VMM");
+	const char *vmm = env && *env ? env : MSB_VMM_PATH;
+	char detail[4200];
 
-	if (argc > 1) {
-		puts("Usage: msb doctor\n\nCheck KVM, QEMU, the guest files "
-		     "and disk space, and say what to fix.");
-		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2
-									  : 0;
+	bool good = access(vmm, X_OK) == 0;
+	snprintf(detail, sizeof(detail), "%s%s%s", vmm, good ? "" : ": ",
+		 good ? "" : strerror(errno));
+	report(good, "supervisor", detail,
+	       env && *env ? "point MSB_VMM at msb-vmm, or unset it"
+			   : "run ./setup.sh (it builds msb-vmm)");
+}
+
+/* What only some features need: a warning when missing. */
+static void check_optional(void)
+{
+	char out[512], detail[1024];
+	const char *mkfs = msb_mkfs_ext4_path();
+
+	if (access(MSB_VIRTIOFSD_PATH, X_OK) < 0) {
+		snprintf(detail, sizeof(detail),
+			 "%s: %s (host folders cannot be shared: -v DIR:PATH)",
+			 MSB_VIRTIOFSD_PATH, strerror(errno));
+		line("warn", "virtiofsd", detail,
+		     "install the qemu-system-common package");
+	} else {
+		char *argv[] = {MSB_VIRTIOFSD_PATH, "--version", NULL};
+		int rc = probe_line(argv, out, sizeof(out));
+		snprintf(detail, sizeof(detail), "%s (%s)", MSB_VIRTIOFSD_PATH,
+			 out);
+		line(rc == 0 ? "ok  " : "warn", "virtiofsd", detail,
+		     "reinstall the qemu-system-common package");
 	}
-	const char *qemu = getenv("MSB_QEMU");
-	bool have = qemu ? access(qemu, X_OK) == 0
-			 : on_path("qemu-system-x86_64", path, sizeof(path));
-	report(have, "QEMU", have ? (qemu ? qemu : path) : "not found",
-	       "install the qemu-system-x86 package");
-	have = on_path("qemu-img", path, sizeof(path));
-	report(have, "qemu-img", have ? path : "not found",
-	       "install the qemu-utils package");
+	if (!mkfs) {
+		line("warn", "mkfs.ext4",
+		     "not in /usr/sbin or /sbin (volumes cannot be created)",
+		     "install the e2fsprogs package");
+	} else {
+		char *argv[] = {(char *)mkfs, "-V", NULL};
+		int rc = probe_line(argv, out, sizeof(out));
+		snprintf(detail, sizeof(detail), "%s (%s)", mkfs, out);
+		line(rc == 0 ? "ok  " : "warn", "mkfs.ext4", detail,
+		     "reinstall the e2fsprogs package");
+	}
+}
 
-	bool kvm = msb_kvm_usable(why, sizeof(why));
-	/* Not a failure: TCG works, only slower. */
-	printf("%s %-22s %s\n", kvm ? "ok  " : "warn", "KVM",
-	       kvm ? "usable" : why);
-	if (!kvm)
-		printf("     %-22s fix: enable virtualisation and add yourself to the kvm group (sandboxes run under TCG meanwhile)\n",
-		       "");
-
-	const char *guest = getenv("MSB_GUEST_DIR");
-	guest = guest && *guest ? guest : MSB_GUEST_DIR;
-	check_file(guest, "vmlinux", "guest kernel");
-	check_file(guest, "initramfs.cpio", "guest initramfs");
-	check_file(guest, "default-image/index.json", "default image");
-
+static void check_home(void)
+{
 	const char *home = getenv("MSB_HOME");
-	char hbuf[4096];
+	char hbuf[4096], detail[8400];
+
+	if (home && *home && home[0] != '/') {
+		snprintf(detail, sizeof(detail),
+			 "MSB_HOME=%s: not an absolute path", home);
+		report(false, "state folder", detail,
+		       "set MSB_HOME to an absolute path, or unset it");
+		return;
+	}
 	if (!home || !*home) {
 		snprintf(hbuf, sizeof(hbuf), "%s/.microsandbox",
 			 getenv("HOME") ? getenv("HOME") : "/");
 		home = hbuf;
 	}
+	/* The folder, or the nearest parent that exists (it is created). */
+	char probe_dir[4096];
 	struct statvfs sv;
-	char probe[4096];
-	snprintf(probe, sizeof(probe), "%s", home);
-	while (statvfs(probe, &sv) < 0 && strrchr(probe, '/') &&
-	       strrchr(probe, '/') != probe)
-		*strrchr(probe, '/') = '\0';
+	snprintf(probe_dir, sizeof(probe_dir), "%s", home);
+	while (statvfs(probe_dir, &sv) < 0 && strrchr(probe_dir, '/') &&
+	       strrchr(probe_dir, '/') != probe_dir)
+		*strrchr(probe_dir, '/') = '\0';
+	if (access(probe_dir, W_OK | X_OK) < 0) {
+		snprintf(detail, sizeof(detail), "%s: `%s` is not writable",
+			 home, probe_dir);
+		report(false, "state folder", detail,
+		       "set MSB_HOME to a folder you can write");
+		return;
+	}
 	double gib = (double)sv.f_bavail * (double)sv.f_frsize / (1 << 30);
-	char detail[4200];
 	snprintf(detail, sizeof(detail), "%.1f GiB free for %s", gib, home);
 	report(gib >= 2, "disk space", detail,
 	       "free space, or set MSB_HOME to a larger disk (2 GiB or more)");
+}
+
+int cmd_doctor(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct cli_args a = {
+		.cmd = "doctor",
+		.usage = doctor_usage,
+		.synopsis = "no arguments",
+		.shortopts = "h",
+		.longopts = longopts,
+		.min_pos = 0,
+		.max_pos = 0,
+	};
+	int c;
+
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0)
+		;
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
+
+	check_program("QEMU", "MSB_QEMU", "qemu-system-x86_64", "-version",
+		      "QEMU emulator version", "qemu-system-x86");
+	check_microvm();
+	check_program("qemu-img", "MSB_QEMU_IMG", "qemu-img", "--version",
+		      "qemu-img version", "qemu-utils");
+	check_kvm();
+	check_vmm();
+
+	const char *guest = getenv("MSB_GUEST_DIR");
+	guest = guest && *guest ? guest : MSB_GUEST_DIR;
+	check_file(guest, "vmlinux", "guest kernel");
+	check_file(guest, "initramfs.cpio", "guest initramfs");
+	check_file(guest, "rootfs.ext4", "default root disk");
+	check_file(guest, "default-image/index.json", "default image");
+	check_home();
+	check_optional();
 
 	/* What the jail around QEMU and the supervisor will do here. */
 	struct msb_jail_caps caps;

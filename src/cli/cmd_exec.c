@@ -9,10 +9,12 @@
 #include "microsandbox.h"
 
 static const char exec_usage[] =
-	"Usage: msb exec [OPTIONS] NAME -- CMD [ARG...]\n"
+	"Usage: msb exec [OPTIONS] NAME [--] CMD [ARG...]\n"
 	"\n"
 	"Run CMD in the running sandbox NAME, with its output streamed here;\n"
-	"exit with CMD's status (as msb run does).\n"
+	"exit with CMD's status (as msb run does). Options go before CMD:\n"
+	"the first argument after NAME that is not an option starts it, and\n"
+	"so does what follows --.\n"
 	"\n"
 	"Options:\n"
 	"  -e, --env KEY=VALUE   environment variable (repeatable)\n" CLI_EXEC_HELP
@@ -21,14 +23,15 @@ static const char exec_usage[] =
 	"  -h, --help            show this help\n"
 	"\n"
 	"Example:\n"
-	"  msb exec -it box -- sh     an interactive shell (or: msb shell box)\n";
+	"  msb exec box -e A=1 -- env\n"
+	"  msb exec -it box sh        an interactive shell (or: msb shell box)\n";
 
 static const char shell_usage[] =
-	"Usage: msb shell [OPTIONS] NAME [-- SHELL [ARG...]]\n"
+	"Usage: msb shell [OPTIONS] NAME [[--] SHELL [ARG...]]\n"
 	"\n"
 	"An interactive shell in the running sandbox NAME: bash if the guest\n"
 	"has it, else sh; with a terminal when msb's input is one. The same\n"
-	"as msb exec -it NAME -- SHELL.\n"
+	"as msb exec -it NAME SHELL.\n"
 	"\n"
 	"Options:\n"
 	"  -e, --env KEY=VALUE   environment variable (repeatable)\n" CLI_EXEC_HELP
@@ -37,65 +40,73 @@ static const char shell_usage[] =
 /* Options, NAME and the command; @shell: msb shell. */
 static int exec_main(int argc, char **argv, bool shell)
 {
-	static const struct option longopts[] = {
+	static const struct option exec_opts[] = {
 		CLI_EXEC_LONGOPTS,
 		{"detach", no_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *usage = shell ? shell_usage : exec_usage;
+	static const struct option shell_opts[] = {
+		CLI_EXEC_LONGOPTS,
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct cli_args a = {
+		.cmd = shell ? "shell" : "exec",
+		.usage = shell ? shell_usage : exec_usage,
+		.synopsis = "NAME",
+		.shortopts = shell ? CLI_EXEC_SHORTOPTS "h"
+				   : CLI_EXEC_SHORTOPTS "dh",
+		.longopts = shell ? shell_opts : exec_opts,
+		.min_pos = 1,
+		.max_pos = 1,
+		.command = true,
+	};
 	struct cli_exec x;
 	bool detach = false;
 	int c;
 
 	cli_exec_init(&x);
-	while ((c = getopt_long(argc, argv, "+" CLI_EXEC_SHORTOPTS "dh",
-				longopts, NULL)) != -1) {
-		int r = cli_exec_option(c, optarg, &x);
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
+		int r = cli_exec_option(&x, &a, c);
 		if (r < 0)
-			return EXIT_MSB_ERROR;
-		if (r > 0)
-			continue;
-		if (c == 'd' && !shell) {
+			return 2;
+		if (c == 'd')
 			detach = true;
-			continue;
-		}
-		if (c == 'h') {
-			fputs(usage, stdout);
-			return 0;
-		}
-		fprintf(stderr, "See 'msb %s --help'.\n", argv[0]);
-		return EXIT_MSB_ERROR;
 	}
-	if (argc - optind < (shell ? 1 : 2)) {
-		cli_err("usage: msb %s", shell ? "shell [OPTIONS] NAME"
-					       : "exec [OPTIONS] NAME -- CMD "
-						 "[ARG...]");
-		return EXIT_MSB_ERROR;
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
+	if (!shell && a.nrest == 0) {
+		cli_usage_error(&a, "no command given after `%s`", a.pos[0]);
+		return 2;
 	}
-	const char *name = argv[optind++];
-	if (optind < argc && !strcmp(argv[optind], "--"))
-		optind++;
+	if (a.nrest > 0 && !a.rest[0][0]) {
+		cli_usage_error(&a, "the command is an empty word");
+		return 2;
+	}
+	if (detach && x.eo.timeout_ms) {
+		/* not silently ignored: a detached command has no deadline */
+		cli_usage_error(&a, "--timeout does not apply to -d (stop it "
+				    "with msb kill NAME --exec ID)");
+		return 2;
+	}
 	static const char *const default_shell[] = {
 		"/bin/sh", "-c",
 		"if [ -x /bin/bash ]; then exec /bin/bash; else exec /bin/sh; "
 		"fi",
 		NULL};
-	const char *const *cmd = (const char *const *)argv + optind;
-	if (optind >= argc) {
-		if (!shell) {
-			cli_err("no command given");
-			return EXIT_MSB_ERROR;
-		}
-		cmd = default_shell;
-	}
+	const char *const *cmd =
+		a.nrest ? (const char *const *)a.rest : default_shell;
 	if (shell) {
 		x.eo.stdin_fd = STDIN_FILENO;
 		x.eo.tty = isatty(STDIN_FILENO);
 	}
 
 	msb_sandbox *sb;
-	if (msb_sandbox_connect(&sb, name) < 0)
+	if (msb_sandbox_connect(&sb, a.pos[0]) < 0)
 		return cli_fail(EXIT_MSB_ERROR);
 	if (detach) {
 		unsigned int id;

@@ -15,14 +15,16 @@
 static void print_row(const char *name, const msb_metrics *m, bool json)
 {
 	if (json) {
-		printf("{\"name\":\"%s\",\"cpu_percent\":%.1f,"
+		fputs("{\"name\":", stdout);
+		cli_json_str(name);
+		printf(",\"cpu_percent\":%.1f,"
 		       "\"cpu_time_ms\":%llu,\"memory_bytes\":%llu,"
 		       "\"guest_memory_used_bytes\":%llu,"
 		       "\"guest_memory_total_bytes\":%llu,"
 		       "\"disk_read_bytes\":%llu,\"disk_write_bytes\":%llu,"
 		       "\"net_rx_bytes\":%llu,\"net_tx_bytes\":%llu,"
 		       "\"uptime_ms\":%llu}\n",
-		       name, m->cpu_percent, (unsigned long long)m->cpu_time_ms,
+		       m->cpu_percent, (unsigned long long)m->cpu_time_ms,
 		       (unsigned long long)m->memory_bytes,
 		       (unsigned long long)m->guest_memory_used_bytes,
 		       (unsigned long long)m->guest_memory_total_bytes,
@@ -53,35 +55,44 @@ int cmd_metrics(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
+	struct cli_args a = {
+		.cmd = "metrics",
+		.usage = "Usage: msb metrics [-w] [--json] [NAME...]\n\n"
+			 "CPU, memory, disk and network use of running "
+			 "sandboxes (all of them\nwithout NAME).\n\n"
+			 "  -w, --watch      repeat every second, until "
+			 "interrupted or no\n"
+			 "                   sandbox is left to watch\n"
+			 "      --json       one JSON object a line per "
+			 "sandbox\n",
+		.synopsis = "NAME...",
+		.shortopts = "w",
+		.longopts = longopts,
+		.min_pos = 0,
+		.max_pos = MAX_WATCH,
+	};
 	bool watch = false, json = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+wjh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'w':
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
+		if (c == 'w')
 			watch = true;
-			break;
-		case 'j':
+		else if (c == 'j')
 			json = true;
-			break;
-		case 'h':
-			puts("Usage: msb metrics [--watch] [--json] [NAME...]\n\n"
-			     "CPU, memory, disk and network use of running "
-			     "sandboxes (all of them without NAME); --watch "
-			     "repeats every second.");
-			return 0;
-		default:
-			return 2;
-		}
 	}
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
 	/* The sandboxes to watch: those named, or every running one. */
 	char *names[MAX_WATCH];
 	size_t n = 0;
 	msb_sandbox_info *v = NULL;
 	size_t cnt = 0;
-	if (optind < argc) {
-		for (int i = optind; i < argc && n < MAX_WATCH; i++)
-			names[n++] = argv[i];
+	if (a.npos) {
+		for (int i = 0; i < a.npos; i++)
+			names[n++] = a.pos[i];
 	} else {
 		if (msb_sandbox_list(&v, &cnt) < 0)
 			return cli_fail(1);
@@ -94,7 +105,9 @@ int cmd_metrics(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		if (msb_sandbox_connect(&sb[i], names[i]) < 0)
 			status = cli_fail(1);
+	size_t left;
 	do {
+		left = 0;
 		if (watch && !json && isatty(STDOUT_FILENO))
 			fputs("\033[H\033[2J", stdout);
 		if (!json)
@@ -113,11 +126,13 @@ int cmd_metrics(int argc, char **argv)
 				continue;
 			}
 			print_row(names[i], &m, json);
+			left++;
 		}
 		fflush(stdout);
-		if (watch)
+		/* Watch while a sandbox is left to watch. */
+		if (watch && left)
 			sleep(1);
-	} while (watch);
+	} while (watch && left);
 	for (size_t i = 0; i < n; i++)
 		msb_sandbox_free(sb[i]);
 	msb_sandbox_list_free(v, cnt);

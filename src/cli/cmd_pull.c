@@ -66,17 +66,32 @@ int cmd_pull(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
+	struct cli_args a = {
+		.cmd = "pull",
+		.usage = pull_usage,
+		.synopsis = "IMAGE",
+		.shortopts = "q",
+		.longopts = longopts,
+		.min_pos = 1,
+		.max_pos = 1,
+	};
 	msb_pull_options o = MSB_PULL_OPTIONS_INIT;
 	bool quiet = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
 		switch (c) {
 		case 'p':
-			o.platform = optarg;
+			if (msb_image_platform_parse(a.optarg, NULL, 0) < 0) {
+				cli_usage_error(&a, "%s",
+						msb_last_error()->message);
+				return 2;
+			}
+			o.platform = a.optarg;
 			break;
 		case 'U':
-			o.username = optarg;
+			o.username = a.optarg;
 			break;
 		case 'I':
 			o.insecure = 1;
@@ -84,24 +99,17 @@ int cmd_pull(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
-		case 'h':
-			fputs(pull_usage, stdout);
-			return 0;
-		default:
-			fputs("See 'msb pull --help'.\n", stderr);
-			return 2;
 		}
 	}
-	if (o.platform && msb_image_platform_parse(o.platform, NULL, 0) < 0)
-		return cli_fail(2);
-	if (optind != argc - 1) {
-		cli_err("expected one image: usage: msb pull [OPTIONS] IMAGE");
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
 		return 2;
-	}
 	char *password = NULL;
 	if (o.username) {
 		if (!(password = read_password())) {
-			cli_err("--username needs the password on stdin");
+			cli_usage_error(&a, "--username needs the password on "
+					    "stdin");
 			return 2;
 		}
 		o.password = password;
@@ -112,7 +120,7 @@ int cmd_pull(int argc, char **argv)
 		o.progress = cli_progress;
 	}
 	msb_image *img;
-	int rc = msb_image_pull(&img, argv[optind], &o);
+	int rc = msb_image_pull(&img, a.pos[0], &o);
 	free(password);
 	if (rc < 0)
 		return cli_fail(1);

@@ -13,24 +13,54 @@
 #include "microsandbox.h"
 #include "util/util.h"
 
-static const char run_usage[] =
-	"Usage: msb run [OPTIONS] [IMAGE] [-- CMD [ARG...]]\n"
-	"\n"
-	"Boot a new sandbox, run CMD in it with its output streamed here, and\n"
-	"remove the sandbox afterwards. msb exits with CMD's exit status\n"
-	"(128+N if a signal N killed it; 125 if msb failed, 126 if CMD could\n"
-	"not be started, 127 if CMD does not exist in the sandbox).\n"
-	"\n"
-	"IMAGE is an OCI image (alpine, python:3.12, localhost:5000/app:v2...),\n"
-	"pulled if it is not stored yet; the path of an ext4 disk image\n"
-	"(starting with / or .); or omitted for the built-in default (a\n"
-	"busybox system). As with docker run, the image's entrypoint is put\n"
-	"before CMD, and without CMD the image's own command runs.\n"
-	"\n"
+/* Options of msb run and msb create besides the shared ones. */
+enum {
+	OPT_BOOT_TIMEOUT = 0x200,
+	OPT_PULL,
+	OPT_NAME,
+	OPT_REPLACE,
+	OPT_IDLE_TIMEOUT,
+	OPT_MAX_DURATION,
+	OPT_PLATFORM,
+	OPT_LABEL,
+	OPT_TMPFS,
+	OPT_ROOT_SIZE,
+	OPT_ROOT_FSTYPE,
+	OPT_ROOT_WRITABLE,
+	OPT_HOSTNAME,
+	OPT_ENV_FILE,
+	OPT_ENTRYPOINT,
+	OPT_RESTART,
+	OPT_RM,
+	OPT_PATCH_TEXT, /* then append, copy, mkdir, symlink, remove */
+};
+
+#define MAX_LABELS 64
+#define MAX_TMPFS 64
+#define MAX_VOLUMES 64
+#define MAX_BINDS 16
+#define MAX_PATCHES 256
+
+/* What -v, --tmpfs and --patch-* fill in (the options point into it). */
+struct run_storage {
+	msb_tmpfs tmpfs[MAX_TMPFS];
+	msb_volume_mount volumes[MAX_VOLUMES];
+	msb_bind_mount binds[MAX_BINDS];
+	msb_patch patches[MAX_PATCHES];
+};
+
+/* The --help text of msb run and msb create: a head, then these. */
+static const char run_args_help[] =
+	"Options may come before or after IMAGE: the first argument after\n"
+	"IMAGE that is not an option starts CMD, as does whatever follows --.\n"
+	"msb run alpine -e A=1 sh sets A for sh; msb run alpine sh -e A=1\n"
+	"passes -e A=1 to sh. Without IMAGE, CMD must follow --.\n";
+
+static const char run_options_help[] =
 	"Options:\n"
 	"  -c, --cpus N          virtual CPUs (1-64, default 1)\n"
 	"  -m, --memory MIB      guest memory in MiB, or with a G suffix\n"
-	"                        (64-65536 MiB, default 512)\n"
+	"                        (96-65536 MiB, default 512)\n"
 	"  -e, --env KEY=VALUE   set an environment variable (repeatable); -e\n"
 	"                        KEY takes the host's value (the host\n"
 	"                        environment is never passed in otherwise)\n" CLI_EXEC_HELP
@@ -48,7 +78,8 @@ static const char run_usage[] =
 	"                        output: msb logs/attach NAME. Without CMD the\n"
 	"                        built-in image (or a disk image) idles for\n"
 	"                        msb exec. -w, -u, -e, --ulimit and --timeout\n"
-	"                        become the defaults of later msb exec\n"
+	"                        become the defaults of later msb exec (-i, -t\n"
+	"                        and --kill-group do not apply)\n"
 	"      --restart POLICY  when the main process exits: no (default: the\n"
 	"                        sandbox stops, its status is kept: msb wait,\n"
 	"                        inspect), on-failure[:N] (restart it after a\n"
@@ -84,26 +115,64 @@ static const char run_usage[] =
 	"      --patch-mkdir PATH[:MODE]   make a directory (and parents)\n"
 	"      --patch-symlink PATH=TARGET make a symbolic link\n"
 	"      --patch-remove PATH         remove a path (a tree too)\n"
-	"  -h, --help            show this help\n"
+	"  -h, --help            show this help\n";
+
+static const char run_head[] =
+	"Usage: msb run [OPTIONS] [IMAGE] [[--] CMD [ARG...]]\n"
+	"       msb run [OPTIONS] -- CMD [ARG...]    (the built-in image)\n"
 	"\n"
+	"Boot a new sandbox, run CMD in it with its output streamed here, and\n"
+	"remove the sandbox afterwards. msb exits with CMD's exit status\n"
+	"(128+N if a signal N killed it; 2 for a wrong option or argument;\n"
+	"124 if --timeout killed it; 125 if msb failed, 126 if CMD could not\n"
+	"be started, 127 if CMD does not exist in the sandbox).\n"
+	"\n"
+	"IMAGE is an OCI image (alpine, python:3.12, localhost:5000/app:v2...),\n"
+	"pulled if it is not stored yet; the path of an ext4 disk image\n"
+	"(starting with / or .); or omitted for the built-in default (a\n"
+	"busybox system). As with docker run, the image's entrypoint is put\n"
+	"before CMD, and without CMD the image's own command runs.\n";
+
+static const char run_examples[] =
 	"Example:\n"
 	"  msb run -- uname -a\n"
 	"  msb run --cpus 2 --memory 1G -e GREETING=hi -- sh -c 'echo $GREETING'\n"
 	"  msb run -d --name web --restart on-failure:3 python:3.12 \\\n"
 	"      python -m http.server\n";
 
+static const char create_head[] =
+	"Usage: msb create [OPTIONS] [IMAGE] [[--] CMD [ARG...]]\n"
+	"\n"
+	"Record a sandbox with the options of msb run -d, pulling its image,\n"
+	"without booting it; print its name (generated without --name). msb\n"
+	"start NAME boots it and starts its main process (CMD, or the image's\n"
+	"own entrypoint and command).\n";
+
+/* The --help text of msb run or msb create (lives until msb exits). */
+static const char *run_usage(bool create)
+{
+	char *u;
+
+	if (asprintf(&u, "%s\n%s\n%s%s%s", create ? create_head : run_head,
+		     run_args_help, run_options_help, create ? "" : "\n",
+		     create ? "" : run_examples) < 0)
+		return run_options_help;
+	return u;
+}
+
 /*
  * -v SOURCE:/path[:ro|rw]: cut @arg at its first ':' into the source (left
  * in @arg), *@path and *@readonly. Return: 0, or -1 after saying what is
  * expected (@want names the source: "NAME", "/HOST_DIR").
  */
-static int split_mount(char *arg, const char *want, const char **path,
-		       int *readonly)
+static int split_mount(const char **path, int *readonly,
+		       const struct cli_args *a, char *arg, const char *want)
 {
 	char *c1 = strchr(arg, ':');
 	if (!c1 || c1[1] != '/') {
-		cli_err("invalid -v `%s`: expected %s:/GUEST_PATH[:ro]", arg,
-			want);
+		cli_usage_error(a,
+				"invalid -v `%s`: expected %s:/GUEST_PATH[:ro]",
+				arg, want);
 		return -1;
 	}
 	*c1 = '\0';
@@ -118,21 +187,22 @@ static int split_mount(char *arg, const char *want, const char **path,
 }
 
 /* -v /host/dir:/path[:ro|rw] */
-static int parse_bind(char *arg, msb_bind_mount *b)
+static int parse_bind(msb_bind_mount *b, const struct cli_args *a, char *arg)
 {
 	*b = (msb_bind_mount){.host_path = arg};
-	return split_mount(arg, "/HOST_DIR", &b->path, &b->readonly);
+	return split_mount(&b->path, &b->readonly, a, arg, "/HOST_DIR");
 }
 
 /* -v NAME:/path[:ro|rw] */
-static int parse_volume(char *arg, msb_volume_mount *v)
+static int parse_volume(msb_volume_mount *v, const struct cli_args *a,
+			char *arg)
 {
 	*v = (msb_volume_mount){.name = arg};
-	return split_mount(arg, "NAME", &v->path, &v->readonly);
+	return split_mount(&v->path, &v->readonly, a, arg, "NAME");
 }
 
 /* --tmpfs PATH[:SIZE], SIZE as cli_parse_bytes() takes it. */
-static int parse_tmpfs(char *arg, msb_tmpfs *t)
+static int parse_tmpfs(msb_tmpfs *t, const struct cli_args *a, char *arg)
 {
 	char *colon = strchr(arg, ':');
 	*t = (msb_tmpfs){.path = arg};
@@ -140,15 +210,18 @@ static int parse_tmpfs(char *arg, msb_tmpfs *t)
 		*colon = '\0';
 		if (!cli_parse_bytes(colon + 1, &t->size_bytes) ||
 		    !t->size_bytes || t->size_bytes > (1ULL << 44)) {
-			cli_err("invalid --tmpfs size `%s`: bytes, or with a k, "
-				"m, g or t suffix",
-				colon + 1);
+			cli_usage_error(a,
+					"invalid --tmpfs size `%s`: bytes, or "
+					"with a k, m, g or t suffix",
+					colon + 1);
 			return -1;
 		}
 	}
 	if (arg[0] != '/') {
-		cli_err("invalid --tmpfs `%s`: the guest path must be absolute",
-			arg);
+		cli_usage_error(a,
+				"invalid --tmpfs `%s`: the guest path must be "
+				"absolute",
+				arg);
 		return -1;
 	}
 	return 0;
@@ -156,7 +229,8 @@ static int parse_tmpfs(char *arg, msb_tmpfs *t)
 
 /* --patch-KIND arguments: text/append/symlink PATH=VALUE, copy
  * HOST:GUEST, mkdir PATH[:MODE], remove PATH. */
-static int parse_patch(int kind, char *arg, msb_patch *p)
+static int parse_patch(msb_patch *p, const struct cli_args *a, int kind,
+		       char *arg)
 {
 	static const msb_patch_kind kinds[] = {
 		MSB_PATCH_TEXT,  MSB_PATCH_APPEND,  MSB_PATCH_COPY,
@@ -188,9 +262,10 @@ static int parse_patch(int kind, char *arg, msb_patch *p)
 			*sep = '\0';
 			unsigned long m = strtoul(sep + 1, &end, 8);
 			if (end == sep + 1 || *end || m > 07777) {
-				cli_err("invalid --patch-mkdir mode `%s`: octal, "
-					"up to 7777",
-					sep + 1);
+				cli_usage_error(a,
+						"invalid --patch-mkdir mode "
+						"`%s`: octal, up to 7777",
+						sep + 1);
 				return -1;
 			}
 			p->mode = (unsigned int)m;
@@ -200,18 +275,140 @@ static int parse_patch(int kind, char *arg, msb_patch *p)
 		break;
 	}
 	if (p->path[0] != '/') {
-		cli_err("invalid --patch-%s: the guest path `%s` must be "
-			"absolute",
-			names[kind], p->path);
+		cli_usage_error(a,
+				"invalid --patch-%s: the guest path `%s` must "
+				"be absolute",
+				names[kind], p->path);
 		return -1;
 	}
 	return 0;
 usage:
-	cli_err("invalid --patch-%s `%s`: expected %s", names[kind], arg,
-		p->kind == MSB_PATCH_COPY      ? "HOST_PATH:GUEST_PATH"
-		: p->kind == MSB_PATCH_SYMLINK ? "PATH=TARGET"
-					       : "PATH=TEXT");
+	cli_usage_error(a, "invalid --patch-%s `%s`: expected %s", names[kind],
+			arg,
+			p->kind == MSB_PATCH_COPY      ? "HOST_PATH:GUEST_PATH"
+			: p->kind == MSB_PATCH_SYMLINK ? "PATH=TARGET"
+						       : "PATH=TEXT");
 	return -1;
+}
+
+/* --cpus, --memory, --root-size and the durations of msb run. Return: 0,
+ * or -1 after a usage error. */
+static int parse_number(msb_sandbox_options *o, const struct cli_args *a, int c)
+{
+	const char *v = a->optarg;
+
+	switch (c) {
+	case 'c':
+		if (!cli_parse_uint(v, &o->cpus, false) || o->cpus == 0 ||
+		    o->cpus > 64)
+			return cli_usage_error(a,
+					       "invalid --cpus `%s`: must be a "
+					       "number between 1 and 64",
+					       v),
+			       -1;
+		return 0;
+	case 'm':
+		if (!cli_parse_uint(v, &o->memory_mib, true) ||
+		    o->memory_mib < MSB_MEMORY_MIN_MIB ||
+		    o->memory_mib > MSB_MEMORY_MAX_MIB)
+			return cli_usage_error(a,
+					       "invalid --memory `%s`: must be "
+					       "between %d and %d MiB (e.g. "
+					       "512 or 2G)",
+					       v, MSB_MEMORY_MIN_MIB,
+					       MSB_MEMORY_MAX_MIB),
+			       -1;
+		return 0;
+	case OPT_ROOT_SIZE:
+		if (!cli_parse_uint(v, &o->root_size_mib, true) ||
+		    !o->root_size_mib)
+			return cli_usage_error(a,
+					       "invalid --root-size `%s`: MiB, "
+					       "or with a G suffix",
+					       v),
+			       -1;
+		return 0;
+	case OPT_BOOT_TIMEOUT:
+		if (!cli_parse_duration(v, &o->boot_timeout_s) ||
+		    o->boot_timeout_s == 0)
+			return cli_usage_error(a,
+					       "invalid --boot-timeout `%s`: a "
+					       "positive duration (seconds, or "
+					       "with s, m or h)",
+					       v),
+			       -1;
+		return 0;
+	default:
+		if (!cli_parse_duration(v, c == OPT_IDLE_TIMEOUT
+						   ? &o->idle_timeout_s
+						   : &o->max_duration_s))
+			return cli_usage_error(
+				       a,
+				       "invalid --%s `%s`: a duration "
+				       "(seconds, or with s, m or h: 90, "
+				       "10m, 1h)",
+				       c == OPT_IDLE_TIMEOUT ? "idle-timeout"
+							     : "max-duration",
+				       v),
+			       -1;
+		return 0;
+	}
+}
+
+/* The storage options of msb run: -v, --tmpfs, --patch-*. Return: 0, or
+ * -1 after a usage error. */
+static int parse_storage(struct run_storage *st, msb_sandbox_options *o,
+			 const struct cli_args *a, int c)
+{
+	char *v = (char *)a->optarg; /* argv's, writable */
+
+	if (c == 'v' && (v[0] == '/' || v[0] == '.')) {
+		if (o->n_binds == MAX_BINDS)
+			return cli_usage_error(a,
+					       "too many host directories "
+					       "(at most %d)",
+					       MAX_BINDS),
+			       -1;
+		if (parse_bind(&st->binds[o->n_binds], a, v) < 0)
+			return -1;
+		o->binds = st->binds;
+		o->n_binds++;
+	} else if (c == 'v') {
+		if (o->n_volumes == MAX_VOLUMES)
+			return cli_usage_error(a,
+					       "too many -v options (at "
+					       "most %d)",
+					       MAX_VOLUMES),
+			       -1;
+		if (parse_volume(&st->volumes[o->n_volumes], a, v) < 0)
+			return -1;
+		o->volumes = st->volumes;
+		o->n_volumes++;
+	} else if (c == OPT_TMPFS) {
+		if (o->n_tmpfs == MAX_TMPFS)
+			return cli_usage_error(a,
+					       "too many --tmpfs options (at "
+					       "most %d)",
+					       MAX_TMPFS),
+			       -1;
+		if (parse_tmpfs(&st->tmpfs[o->n_tmpfs], a, v) < 0)
+			return -1;
+		o->tmpfs = st->tmpfs;
+		o->n_tmpfs++;
+	} else {
+		if (o->n_patches == MAX_PATCHES)
+			return cli_usage_error(a,
+					       "too many --patch-* options "
+					       "(at most %d)",
+					       MAX_PATCHES),
+			       -1;
+		if (parse_patch(&st->patches[o->n_patches], a,
+				c - OPT_PATCH_TEXT, v) < 0)
+			return -1;
+		o->patches = st->patches;
+		o->n_patches++;
+	}
+	return 0;
 }
 
 int cmd_run(int argc, char **argv)
@@ -220,235 +417,195 @@ int cmd_run(int argc, char **argv)
 		CLI_EXEC_LONGOPTS,
 		{"cpus", required_argument, NULL, 'c'},
 		{"memory", required_argument, NULL, 'm'},
-		{"boot-timeout", required_argument, NULL, 'T'},
-		{"pull", required_argument, NULL, 'P'},
-		{"name", required_argument, NULL, 'n'},
+		{"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
+		{"pull", required_argument, NULL, OPT_PULL},
+		{"name", required_argument, NULL, OPT_NAME},
 		{"detach", no_argument, NULL, 'd'},
-		{"replace", no_argument, NULL, 'R'},
-		{"idle-timeout", required_argument, NULL, 'I'},
-		{"max-duration", required_argument, NULL, 'D'},
-		{"platform", required_argument, NULL, 'p'},
-		{"label", required_argument, NULL, 'L'},
-		{"tmpfs", required_argument, NULL, 0x200},
+		{"replace", no_argument, NULL, OPT_REPLACE},
+		{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+		{"max-duration", required_argument, NULL, OPT_MAX_DURATION},
+		{"platform", required_argument, NULL, OPT_PLATFORM},
+		{"label", required_argument, NULL, OPT_LABEL},
+		{"tmpfs", required_argument, NULL, OPT_TMPFS},
 		{"volume", required_argument, NULL, 'v'},
-		{"root-size", required_argument, NULL, 0x207},
-		{"root-fstype", required_argument, NULL, 0x208},
-		{"root-writable", no_argument, NULL, 0x209},
-		{"patch-text", required_argument, NULL, 0x201},
-		{"patch-append", required_argument, NULL, 0x202},
-		{"patch-copy", required_argument, NULL, 0x203},
-		{"patch-mkdir", required_argument, NULL, 0x204},
-		{"patch-symlink", required_argument, NULL, 0x205},
-		{"patch-remove", required_argument, NULL, 0x206},
-		{"hostname", required_argument, NULL, 0x20a},
-		{"env-file", required_argument, NULL, 0x20b},
-		{"entrypoint", required_argument, NULL, 0x20c},
-		{"restart", required_argument, NULL, 0x20d},
-		{"rm", no_argument, NULL, 0x20e},
+		{"root-size", required_argument, NULL, OPT_ROOT_SIZE},
+		{"root-fstype", required_argument, NULL, OPT_ROOT_FSTYPE},
+		{"root-writable", no_argument, NULL, OPT_ROOT_WRITABLE},
+		{"patch-text", required_argument, NULL, OPT_PATCH_TEXT},
+		{"patch-append", required_argument, NULL, OPT_PATCH_TEXT + 1},
+		{"patch-copy", required_argument, NULL, OPT_PATCH_TEXT + 2},
+		{"patch-mkdir", required_argument, NULL, OPT_PATCH_TEXT + 3},
+		{"patch-symlink", required_argument, NULL, OPT_PATCH_TEXT + 4},
+		{"patch-remove", required_argument, NULL, OPT_PATCH_TEXT + 5},
+		{"hostname", required_argument, NULL, OPT_HOSTNAME},
+		{"env-file", required_argument, NULL, OPT_ENV_FILE},
+		{"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+		{"restart", required_argument, NULL, OPT_RESTART},
+		{"rm", no_argument, NULL, OPT_RM},
 		{"help", no_argument, NULL, 'h'},
 		{0},
+	};
+	bool create = !strcmp(argv[0], "create");
+	struct cli_args a = {
+		.cmd = create ? "create" : "run",
+		.usage = run_usage(create),
+		.synopsis = "[IMAGE]",
+		.shortopts = "c:m:dhv:" CLI_EXEC_SHORTOPTS,
+		.longopts = longopts,
+		.min_pos = 0,
+		.max_pos = 1,
+		.command = true,
 	};
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
 	msb_pull_options po = MSB_PULL_OPTIONS_INIT;
 	int policy = MSB_PULL_IF_MISSING;
 	bool replace = false;
 	struct cli_exec x;
-	const char *labels[65] = {0};
+	const char *labels[MAX_LABELS + 1] = {0};
 	size_t nlabels = 0;
-	msb_tmpfs tmpfs[64];
-	msb_volume_mount volumes[64];
-	msb_bind_mount binds[16];
-	msb_patch patches[256];
+	static struct run_storage st;
 	const char *entrypoint[2] = {NULL, NULL};
 	bool has_entrypoint = false;
 	int c;
 
 	cli_exec_init(&x);
-	/* Options end at the first positional argument or at "--". */
-	while ((c = getopt_long(argc, argv, "+c:m:dhv:" CLI_EXEC_SHORTOPTS,
-				longopts, NULL)) != -1) {
-		int r = cli_exec_option(c, optarg, &x);
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
+		int r = cli_exec_option(&x, &a, c);
 		if (r < 0)
-			return EXIT_MSB_ERROR;
+			return 2;
 		if (r > 0)
 			continue;
 		switch (c) {
 		case 'c':
-			if (!cli_parse_uint(optarg, &o.cpus, false) ||
-			    o.cpus == 0 || o.cpus > 64) {
-				cli_err("invalid --cpus `%s`: must be a number between 1 and 64",
-					optarg);
-				return EXIT_MSB_ERROR;
-			}
-			break;
 		case 'm':
-			if (!cli_parse_uint(optarg, &o.memory_mib, true) ||
-			    o.memory_mib < 64 || o.memory_mib > 65536) {
-				cli_err("invalid --memory `%s`: must be between 64 and 65536 MiB (e.g. 512 or 2G)",
-					optarg);
-				return EXIT_MSB_ERROR;
-			}
-			break;
-		case 'T':
-			if (!cli_parse_duration(optarg, &o.boot_timeout_s) ||
-			    o.boot_timeout_s == 0) {
-				cli_err("invalid --boot-timeout `%s`: a positive "
-					"duration (seconds, or with s, m or h)",
-					optarg);
-				return EXIT_MSB_ERROR;
-			}
-			break;
-		case 'P':
-			if (!cli_parse_policy(optarg, &policy)) {
-				cli_err("invalid --pull `%s`: use always, missing or never",
-					optarg);
-				return EXIT_MSB_ERROR;
-			}
-			break;
-		case 'p':
-			po.platform = optarg;
-			if (msb_image_platform_parse(optarg, NULL, 0) < 0)
-				return cli_fail(EXIT_MSB_ERROR);
-			break;
-		case 'n':
-			o.name = optarg;
-			break;
-		case 0x208:
-			o.root_fstype = optarg;
-			break;
-		case 0x209:
-			o.root_writable = 1;
-			break;
-		case 0x207:
-			if (!cli_parse_uint(optarg, &o.root_size_mib, true) ||
-			    !o.root_size_mib) {
-				cli_err("invalid --root-size `%s`: MiB, or with a "
-					"G suffix",
-					optarg);
-				return EXIT_MSB_ERROR;
-			}
+		case OPT_ROOT_SIZE:
+		case OPT_BOOT_TIMEOUT:
+		case OPT_IDLE_TIMEOUT:
+		case OPT_MAX_DURATION:
+			if (parse_number(&o, &a, c) < 0)
+				return 2;
 			break;
 		case 'v':
-			if (optarg[0] == '/' || optarg[0] == '.') {
-				if (o.n_binds == 16) {
-					cli_err("too many host directories (at "
-						"most 16)");
-					return EXIT_MSB_ERROR;
-				}
-				if (parse_bind(optarg, &binds[o.n_binds]) < 0)
-					return EXIT_MSB_ERROR;
-				o.binds = binds;
-				o.n_binds++;
-				break;
-			}
-			if (o.n_volumes == 64) {
-				cli_err("too many -v options (at most 64)");
-				return EXIT_MSB_ERROR;
-			}
-			if (parse_volume(optarg, &volumes[o.n_volumes]) < 0)
-				return EXIT_MSB_ERROR;
-			o.volumes = volumes;
-			o.n_volumes++;
+		case OPT_TMPFS:
+		case OPT_PATCH_TEXT:
+		case OPT_PATCH_TEXT + 1:
+		case OPT_PATCH_TEXT + 2:
+		case OPT_PATCH_TEXT + 3:
+		case OPT_PATCH_TEXT + 4:
+		case OPT_PATCH_TEXT + 5:
+			if (parse_storage(&st, &o, &a, c) < 0)
+				return 2;
 			break;
-		case 0x200:
-			if (o.n_tmpfs == 64) {
-				cli_err("too many --tmpfs options (at most 64)");
-				return EXIT_MSB_ERROR;
+		case OPT_PULL:
+			if (!cli_parse_policy(a.optarg, &policy)) {
+				cli_usage_error(&a,
+						"invalid --pull `%s`: use "
+						"always, missing or never",
+						a.optarg);
+				return 2;
 			}
-			if (parse_tmpfs(optarg, &tmpfs[o.n_tmpfs]) < 0)
-				return EXIT_MSB_ERROR;
-			o.tmpfs = tmpfs;
-			o.n_tmpfs++;
 			break;
-		case 0x201:
-		case 0x202:
-		case 0x203:
-		case 0x204:
-		case 0x205:
-		case 0x206:
-			if (o.n_patches == 256) {
-				cli_err("too many --patch-* options (at most 256)");
-				return EXIT_MSB_ERROR;
+		case OPT_PLATFORM:
+			po.platform = a.optarg;
+			if (msb_image_platform_parse(a.optarg, NULL, 0) < 0) {
+				cli_usage_error(&a, "%s",
+						msb_last_error()->message);
+				return 2;
 			}
-			if (parse_patch(c - 0x201, optarg,
-					&patches[o.n_patches]) < 0)
-				return EXIT_MSB_ERROR;
-			o.patches = patches;
-			o.n_patches++;
 			break;
-		case 'L':
-			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				cli_err("invalid --label `%s`: expected KEY=VALUE",
-					optarg);
-				return EXIT_MSB_ERROR;
+		case OPT_NAME:
+			o.name = a.optarg;
+			break;
+		case OPT_ROOT_FSTYPE:
+			o.root_fstype = a.optarg;
+			break;
+		case OPT_ROOT_WRITABLE:
+			o.root_writable = 1;
+			break;
+		case OPT_LABEL:
+			if (!strchr(a.optarg, '=') || a.optarg[0] == '=') {
+				cli_usage_error(
+					&a,
+					"invalid --label `%s`: expected "
+					"KEY=VALUE",
+					a.optarg);
+				return 2;
 			}
-			if (nlabels == 64) {
-				cli_err("too many --label options (at most 64)");
-				return EXIT_MSB_ERROR;
+			if (nlabels == MAX_LABELS) {
+				cli_usage_error(&a,
+						"too many --label options (at "
+						"most %d)",
+						MAX_LABELS);
+				return 2;
 			}
-			labels[nlabels++] = optarg;
+			labels[nlabels++] = a.optarg;
 			o.labels = labels;
 			break;
 		case 'd':
 			o.detached = 1;
 			break;
-		case 0x20a:
-			o.hostname = optarg;
+		case OPT_HOSTNAME:
+			o.hostname = a.optarg;
 			break;
-		case 0x20b:
-			if (cli_env_file(&x, optarg) < 0)
-				return EXIT_MSB_ERROR;
+		case OPT_ENV_FILE:
+			if (cli_env_file(&x, &a, a.optarg) < 0)
+				return 2;
 			break;
-		case 0x20c:
+		case OPT_ENTRYPOINT:
 			/* docker run --entrypoint: one program ("" for none) */
-			entrypoint[0] = optarg[0] ? optarg : NULL;
+			entrypoint[0] = a.optarg[0] ? a.optarg : NULL;
 			has_entrypoint = true;
 			break;
-		case 0x20d:
-			if (cli_parse_restart(optarg, &o.restart,
-					      &o.restart_max) < 0)
-				return EXIT_MSB_ERROR;
+		case OPT_RESTART:
+			if (cli_parse_restart(&o.restart, &o.restart_max, &a,
+					      a.optarg) < 0)
+				return 2;
 			break;
-		case 0x20e:
+		case OPT_RM:
 			o.auto_remove = 1;
 			break;
-		case 'R':
+		case OPT_REPLACE:
 			replace = true;
 			break;
-		case 'I':
-		case 'D':
-			if (!cli_parse_duration(optarg,
-						c == 'I' ? &o.idle_timeout_s
-							 : &o.max_duration_s)) {
-				cli_err("invalid --%s `%s`: a duration (seconds, "
-					"or with s, m or h: 90, 10m, 1h)",
-					c == 'I' ? "idle-timeout"
-						 : "max-duration",
-					optarg);
-				return EXIT_MSB_ERROR;
-			}
-			break;
-		case 'h':
-			fputs(run_usage, stdout);
-			return 0;
-		default:
-			fputs("See 'msb run --help'.\n", stderr);
-			return EXIT_MSB_ERROR;
 		}
 	}
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
 
-	/* [IMAGE] -- CMD... ; or, docker-style, IMAGE CMD... */
-	char **rest = argv + optind;
-	int nrest = argc - optind;
-	bool dashed = optind > 0 && !strcmp(argv[optind - 1], "--");
-	if (!dashed && nrest > 0) {
-		o.image = rest[0];
-		rest++;
-		nrest--;
-		if (nrest > 0 && !strcmp(rest[0], "--")) {
-			rest++;
-			nrest--;
-		}
+	/* [IMAGE] [--] CMD...: cli_args took IMAGE and the command apart */
+	char **rest = a.rest;
+	int nrest = a.nrest;
+	if (a.npos)
+		o.image = a.pos[0];
+	/* A workload: CMD, --entrypoint, or an image's own command (not the
+	 * built-in image, nor a disk image: they idle for msb exec). */
+	bool keep = o.detached || create;
+	if (!keep && o.restart != MSB_RESTART_NO) {
+		cli_usage_error(&a, "--restart needs -d (or msb create): it is "
+				    "the policy of a sandbox's main process");
+		return 2;
+	}
+	if (keep && (x.eo.stdin_fd >= 0 || x.eo.tty || x.eo.kill_group)) {
+		/* not silently ignored: a main process has no terminal */
+		cli_usage_error(&a,
+				"%s does not apply to %s (a main process's "
+				"stdin is empty; msb exec takes it)",
+				x.eo.tty          ? "-t"
+				: x.eo.kill_group ? "--kill-group"
+						  : "-i",
+				create ? "create" : "-d");
+		return 2;
+	}
+	if (!keep && ((nrest > 0 && !rest[0][0]) || (nrest == 0 && !o.image))) {
+		cli_usage_error(&a, "no command given");
+		return 2;
+	}
+	if (replace && !o.name) {
+		cli_usage_error(&a, "--replace needs --name");
+		return 2;
 	}
 	if (replace && o.name && msb_sandbox_remove(o.name, 1) < 0 &&
 	    msb_last_error()->code != MSB_ENOTFOUND)
@@ -459,14 +616,6 @@ int cmd_run(int argc, char **argv)
 	o.user = x.eo.user;
 	o.rlimits = x.nrlimits ? x.rlimits : NULL;
 	o.exec_timeout_ms = x.eo.timeout_ms;
-	/* A workload: CMD, --entrypoint, or an image's own command (not the
-	 * built-in image, nor a disk image: they idle for msb exec). */
-	bool keep = o.detached || !strcmp(argv[0], "create");
-	if (!keep && o.restart != MSB_RESTART_NO) {
-		cli_err("--restart needs -d (or msb create): it is the policy "
-			"of a sandbox's main process");
-		return EXIT_MSB_ERROR;
-	}
 	if (keep && has_entrypoint)
 		o.entrypoint = entrypoint;
 	if (keep && nrest > 0)
@@ -483,7 +632,7 @@ int cmd_run(int argc, char **argv)
 	cli_progress_init();
 	po.progress = cli_progress;
 	o.pull = &po;
-	if (!strcmp(argv[0], "create")) {
+	if (create) {
 		/* msb create: record it (pulling its image), do not boot. */
 		if (msb_sandbox_define(&o) < 0)
 			return cli_fail(EXIT_MSB_ERROR);
@@ -498,11 +647,6 @@ int cmd_run(int argc, char **argv)
 		printf("%s\n", o.name);
 		return 0;
 	}
-	if ((nrest > 0 && !rest[0][0]) || (nrest == 0 && !o.image)) {
-		cli_err("no command given: usage: msb run [OPTIONS] [IMAGE] -- CMD [ARG...]");
-		return EXIT_MSB_ERROR;
-	}
-
 	msb_sandbox *sb;
 	if (msb_sandbox_create(&sb, &o) < 0)
 		return cli_fail(EXIT_MSB_ERROR);

@@ -25,7 +25,7 @@ static void age(char *out, size_t len, int64_t t)
 		snprintf(out, len, "%lldd", (long long)d / 86400);
 }
 
-static void print_json(const msb_sandbox_info *i, bool full);
+static void print_json(const msb_sandbox_info *i);
 
 int cmd_ls(int argc, char **argv)
 {
@@ -83,7 +83,7 @@ int cmd_ls(int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			if (i)
 				putchar(',');
-			print_json(&v[i], false);
+			print_json(&v[i]);
 		}
 		puts("]");
 		msb_sandbox_list_free(v, n);
@@ -242,42 +242,46 @@ int cmd_kill(int argc, char **argv)
 
 int cmd_rm(int argc, char **argv)
 {
-	int force = 0, status = 0, c;
 	static const struct option longopts[] = {
 		{"force", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
+	struct cli_args a = {
+		.cmd = "rm",
+		.usage = "Usage: msb rm [-f] NAME...\n\nRemove sandboxes (root "
+			 "disk, logs, record). A running sandbox is\nrefused "
+			 "unless -f.\n\n"
+			 "  -f, --force      stop running sandboxes first (as "
+			 "msb stop)\n",
+		.synopsis = "NAME...",
+		.shortopts = "f",
+		.longopts = longopts,
+		.min_pos = 1,
+		.max_pos = -1,
+	};
+	int force = 0, status = 0, c;
 
-	while ((c = getopt_long(argc, argv, "+fh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0)
+		if (c == 'f')
 			force = 1;
-			break;
-		case 'h':
-			puts("Usage: msb rm [-f] NAME...\n\nRemove sandboxes "
-			     "(root disk, logs). -f stops running ones first.");
-			return 0;
-		default:
-			return 2;
-		}
-	}
-	if (optind >= argc) {
-		cli_err("usage: msb rm [-f] NAME...");
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
 		return 2;
-	}
-	for (int i = optind; i < argc; i++) {
-		if (msb_sandbox_remove(argv[i], force) < 0) {
+	for (int i = 0; i < a.npos; i++) {
+		if (msb_sandbox_remove(a.pos[i], force) < 0) {
 			if (msb_last_error()->code == MSB_ESTATE && !force) {
 				cli_err("sandbox `%s` is running: stop it "
 					"first, or use msb rm -f",
-					argv[i]);
+					a.pos[i]);
 				status = 1;
 			} else {
 				status = cli_fail(1);
 			}
 		} else
-			printf("%s\n", argv[i]);
+			printf("%s\n", a.pos[i]);
 	}
 	return status;
 }
@@ -323,63 +327,79 @@ int cmd_logs(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
+	struct cli_args a = {
+		.cmd = "logs",
+		.usage =
+			"Usage: msb logs [-f] [-s main|kernel|exec|vmm] NAME\n"
+			"       msb logs [-f] NAME --exec ID\n\n"
+			"Print the output of a sandbox's main process (msb "
+			"run -d IMAGE [CMD]).\n\n"
+			"  -f, --follow     keep printing what is added while "
+			"the sandbox runs\n"
+			"  -s, --source S   main (default), kernel (its kernel "
+			"console), exec (the\n"
+			"                   log of its commands: each start, "
+			"output line and end,\n"
+			"                   time-stamped) or vmm (its "
+			"supervisor's log)\n"
+			"      --exec ID    a detached process's output (msb "
+			"exec -d)\n",
+		.synopsis = "NAME",
+		.shortopts = "s:f",
+		.longopts = longopts,
+		.min_pos = 1,
+		.max_pos = 1,
+	};
 	const char *source = "main";
 	bool follow = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+s:fh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			source = optarg;
-			break;
-		case 'f':
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
+		if (c == 's')
+			source = a.optarg;
+		else if (c == 'f')
 			follow = true;
-			break;
-		case 'h':
-			puts("Usage: msb logs [-f] [--source main|kernel|exec|vmm] NAME\n\n"
-			     "Print the output of a sandbox's main process (default;\n"
-			     "msb run -d IMAGE [CMD]), its kernel console, the log "
-			     "of its commands (each start, output line and end, "
-			     "time-stamped) or its supervisor's log; -f keeps "
-			     "printing what is added while the sandbox runs.");
-			return 0;
-		default:
-			return 2;
-		}
 	}
-	if (optind != argc - 1) {
-		cli_err("usage: msb logs [-f] [--source main|kernel|exec|vmm] NAME");
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
 		return 2;
-	}
+	const char *name = a.pos[0];
 	const char *file = NULL;
 	for (size_t i = 0; i < sizeof(log_files) / sizeof(log_files[0]); i++)
 		if (!strcmp(source, log_files[i][0]))
 			file = log_files[i][1];
 	if (!file) {
-		cli_err("unknown --source `%s`: use main, kernel, exec or vmm",
-			source);
+		cli_usage_error(&a,
+				"unknown --source `%s`: use main, kernel, exec "
+				"or vmm",
+				source);
 		return 2;
 	}
+	/* A sandbox of that name (the name is a path component below). */
+	char *config = NULL;
+	if (msb_sandbox_config(name, &config) < 0)
+		return cli_fail(1);
+	free(config);
 	const char *home = getenv("MSB_HOME");
 	char path[4096];
 	if (home && *home)
 		snprintf(path, sizeof(path), "%s/sandboxes/%s/logs/%s", home,
-			 argv[optind], file);
+			 name, file);
 	else
 		snprintf(path, sizeof(path),
 			 "%s/.microsandbox/sandboxes/%s/logs/%s",
-			 getenv("HOME") ? getenv("HOME") : "", argv[optind],
-			 file);
+			 getenv("HOME") ? getenv("HOME") : "", name, file);
 	FILE *f = fopen(path, "re");
 	if (!f && !strcmp(source, "main")) {
 		cli_err("sandbox `%s` has no main process output (%s): see "
 			"--source kernel, exec or vmm",
-			argv[optind], path);
+			name, path);
 		return 1;
 	}
 	if (!f) {
-		cli_err("no %s log for sandbox `%s` (%s)", source, argv[optind],
-			path);
+		cli_err("no %s log for sandbox `%s` (%s)", source, name, path);
 		return 1;
 	}
 	char buf[65536];
@@ -413,7 +433,7 @@ int cmd_logs(int argc, char **argv)
 		bool running = false;
 		if (msb_sandbox_list(&v, &cnt) == 0) {
 			for (size_t i = 0; i < cnt; i++)
-				if (!strcmp(v[i].name, argv[optind]))
+				if (!strcmp(v[i].name, name))
 					running = !strcmp(v[i].status,
 							  "running") ||
 						  !strcmp(v[i].status,
@@ -434,7 +454,7 @@ int cmd_logs(int argc, char **argv)
 	return 0;
 }
 
-static void print_json(const msb_sandbox_info *i, bool full)
+static void print_json(const msb_sandbox_info *i)
 {
 	fputs("{\"name\": ", stdout);
 	cli_json_str(i->name);
@@ -469,49 +489,42 @@ static void print_json(const msb_sandbox_info *i, bool full)
 		printf(", \"exit_code\": %d", code);
 	else
 		fputs(", \"exit_code\": null", stdout);
-	if (full) {
-		/* The stored options (JSON from the library: control
-		 * characters escaped). */
-		char *config = NULL;
-		if (msb_sandbox_config(i->name, &config) == 0)
-			printf(", \"config\": %s", config);
-		free(config);
-	}
 	fputs("}", stdout);
 }
 
 int cmd_inspect(int argc, char **argv)
 {
-	msb_sandbox_info *v;
-	size_t n;
-	int status = 0;
 	struct cli_args a = {
 		.cmd = "inspect",
-		.usage = "Usage: msb inspect NAME...\n\nPrint sandboxes as "
-			 "JSON.\n",
+		.usage = "Usage: msb inspect NAME...\n\n"
+			 "Print sandboxes as one JSON array: status, times, "
+			 "exit status, image\n(reference, ID, digest, "
+			 "platform), environment, volumes and mounts,\n"
+			 "network, limits, exec defaults, main process, "
+			 "restart policy, and the\nstored options (config). A "
+			 "NAME that does not exist gets an error line;\nthe "
+			 "others are printed (exit 1).\n",
 		.synopsis = "NAME...",
 		.min_pos = 1,
 		.max_pos = -1,
 	};
+	int status = 0, printed = 0;
 	int r = plain_args(&a, argc, argv);
+
 	if (r)
 		return r - 1;
-	argc = a.npos + 1; /* the names are argv[1..] */
-	if (msb_sandbox_list(&v, &n) < 0)
-		return cli_fail(1);
-	for (int k = 1; k < argc; k++) {
-		size_t i;
-		for (i = 0; i < n && strcmp(v[i].name, argv[k]); i++)
-			;
-		if (i == n) {
-			cli_err("no sandbox named `%s`", argv[k]);
-			status = 1;
+	fputs("[", stdout);
+	for (int k = 0; k < a.npos; k++) {
+		char *json = NULL;
+		if (msb_sandbox_inspect(a.pos[k], &json) < 0) {
+			fflush(stdout);
+			status = cli_fail(1);
 			continue;
 		}
-		print_json(&v[i], true);
-		putchar('\n');
+		printf("%s%s", printed++ ? ",\n" : "", json);
+		free(json);
 	}
-	msb_sandbox_list_free(v, n);
+	puts("]");
 	return status;
 }
 

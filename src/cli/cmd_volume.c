@@ -32,7 +32,54 @@ static const char volume_usage[] =
 	"  cp HOST_PATH NAME:PATH       copy a file or tree into a volume that\n"
 	"                               no sandbox has mounted\n"
 	"  inspect NAME...              volumes as JSON\n"
-	"  rm NAME...                   delete volumes (not while mounted)\n";
+	"  rm [-f] NAME...              delete volumes (not while mounted; not\n"
+	"                               while a stopped sandbox uses one,\n"
+	"                               unless -f)\n"
+	"\n"
+	"Run 'msb volume COMMAND --help' for a command's options.\n";
+
+static const char create_usage[] =
+	"Usage: msb volume create [--quota SIZE] NAME\n"
+	"\n"
+	"Create an empty volume: an ext4 filesystem in a sparse file whose\n"
+	"size is its quota. Writes past the quota fail with ENOSPC in the\n"
+	"guest.\n"
+	"\n"
+	"Options:\n"
+	"  -q, --quota SIZE   bytes, or with k, m, g or t (8m to 16t; default\n"
+	"                     1g)\n"
+	"  -h, --help         show this help\n";
+
+static const char ls_usage[] =
+	"Usage: msb volume ls [--json]\n"
+	"       msb volume ls NAME [PATH]\n"
+	"\n"
+	"List volumes (name, quota, bytes used, the sandboxes that mount\n"
+	"each), or the entries of directory PATH (default /) of volume NAME,\n"
+	"read from the host.\n"
+	"\n"
+	"Options:\n"
+	"      --json   the volume list as a JSON array\n"
+	"  -h, --help   show this help\n";
+
+static const char inspect_usage[] =
+	"Usage: msb volume inspect NAME...\n"
+	"\n"
+	"Print each volume as JSON: name, quota_bytes, used_bytes, created,\n"
+	"sandboxes (those whose config mounts it).\n";
+
+static const char rm_usage[] =
+	"Usage: msb volume rm [-f] NAME...\n"
+	"\n"
+	"Delete volumes and their data. Refused while a running sandbox has\n"
+	"the volume mounted, and, without -f, while any other sandbox\n"
+	"(stopped, or created and never started) has it in its config: the\n"
+	"message names them.\n"
+	"\n"
+	"Options:\n"
+	"  -f, --force   delete it even so; those sandboxes then cannot start\n"
+	"                until a volume of that name exists again\n"
+	"  -h, --help    show this help\n";
 
 static void print_json(const msb_volume_info *v)
 {
@@ -56,57 +103,55 @@ static int volume_create(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
+	struct cli_args a = {
+		.cmd = "volume create",
+		.usage = create_usage,
+		.synopsis = "NAME",
+		.shortopts = "q:h",
+		.longopts = longopts,
+		.min_pos = 1,
+		.max_pos = 1,
+	};
 	uint64_t quota = 0;
 	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+q:h", longopts, NULL)) != -1) {
-		if (c == 'q') {
-			if (!cli_parse_bytes(optarg, &quota) || !quota) {
-				cli_err("invalid --quota `%s`: a size such as "
-					"512m or 10g",
-					optarg);
-				return 2;
-			}
-		} else {
-			fputs(volume_usage, c == 'h' ? stdout : stderr);
-			return c == 'h' ? 0 : 2;
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
+		if (c == 'q' &&
+		    (!cli_parse_bytes(a.optarg, &quota) || !quota)) {
+			cli_usage_error(&a,
+					"invalid --quota `%s`: a size "
+					"such as 512m or 10g",
+					a.optarg);
+			return 2;
 		}
 	}
-	if (optind != argc - 1) {
-		cli_err("usage: msb volume create [--quota SIZE] NAME");
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
 		return 2;
-	}
-	if (msb_volume_create(argv[optind], quota) < 0)
+	if (msb_volume_create(a.pos[0], quota) < 0)
 		return cli_fail(1);
-	printf("%s\n", argv[optind]);
+	printf("%s\n", a.pos[0]);
 	return 0;
 }
 
-static int volume_ls(int argc, char **argv, bool inspect)
+/* msb volume ls [--json], or inspect NAME... (@names, @n) */
+static int volume_ls(bool json, char **names, int n_names, bool inspect)
 {
 	msb_volume_info *v;
 	size_t n;
-	bool json = inspect || (argc > 1 && !strcmp(argv[1], "--json"));
 	int status = 0;
 
-	if (!inspect && argc > (json ? 2 : 1)) {
-		cli_err("usage: msb volume ls [--json]");
-		return 2;
-	}
-	if (inspect && argc < 2) {
-		cli_err("usage: msb volume inspect NAME...");
-		return 2;
-	}
 	if (msb_volume_list(&v, &n) < 0)
 		return cli_fail(1);
 	if (inspect) {
-		for (int a = 1; a < argc; a++) {
+		for (int a = 0; a < n_names; a++) {
 			size_t i;
-			for (i = 0; i < n && strcmp(v[i].name, argv[a]); i++)
+			for (i = 0; i < n && strcmp(v[i].name, names[a]); i++)
 				;
 			if (i == n) {
-				cli_err("no volume named `%s`", argv[a]);
+				cli_err("no volume named `%s`", names[a]);
 				status = 1;
 				continue;
 			}
@@ -179,19 +224,69 @@ static const char volume_cp_usage[] =
 /* msb volume cp NAME:PATH HOST_PATH, or HOST_PATH NAME:PATH */
 static int volume_cp(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"archive", no_argument, NULL, 'a'},
+		{"max-size", required_argument, NULL, 'S'},
+		{"max-files", required_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct cli_args a = {
+		.cmd = "volume cp",
+		.usage = volume_cp_usage,
+		.synopsis = "a source and a destination",
+		.shortopts = "ah",
+		.longopts = longopts,
+		.min_pos = 2,
+		.max_pos = 2,
+	};
 	msb_copy_options co = MSB_COPY_OPTIONS_INIT;
-	int rc = cli_copy_options(argc, argv, &co, volume_cp_usage);
+	uint64_t files;
+	int c;
 
-	if (rc)
-		return rc == 1 ? 0 : rc;
-	char *from = argv[optind], *to = argv[optind + 1];
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
+		switch (c) {
+		case 'a':
+			co.archive = 1;
+			break;
+		case 'S':
+			if (!cli_parse_bytes(a.optarg, &co.max_bytes) ||
+			    !co.max_bytes) {
+				cli_usage_error(&a,
+						"invalid --max-size `%s`: "
+						"a size such as 512m or "
+						"10g",
+						a.optarg);
+				return 2;
+			}
+			break;
+		case 'F':
+			if (msb_parse_dec(a.optarg, strlen(a.optarg), &files) <
+				    0 ||
+			    !files) {
+				cli_usage_error(&a,
+						"invalid --max-files "
+						"`%s`: a positive number",
+						a.optarg);
+				return 2;
+			}
+			co.max_files = files;
+			break;
+		}
+	}
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
+	char *from = a.pos[0], *to = a.pos[1];
 	char *colon = strchr(from, ':');
 	if (!colon || colon[1] != '/') {
 		/* host → volume */
 		char *c2 = strchr(to, ':');
 		if (!c2 || c2[1] != '/') {
-			cli_err("usage: msb volume cp NAME:/PATH HOST_PATH, or "
-				"HOST_PATH NAME:/PATH");
+			cli_usage_error(&a, "expected NAME:/PATH on "
+					    "one side");
 			return 2;
 		}
 		*c2 = '\0';
@@ -222,44 +317,110 @@ static int volume_cp(int argc, char **argv)
 
 static int volume_rm(int argc, char **argv)
 {
-	int status = 0;
+	static const struct option longopts[] = {
+		{"force", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct cli_args a = {
+		.cmd = "volume rm",
+		.usage = rm_usage,
+		.synopsis = "NAME...",
+		.shortopts = "fh",
+		.longopts = longopts,
+		.min_pos = 1,
+		.max_pos = -1,
+	};
+	int flags = 0, status = 0, c;
 
-	if (argc < 2) {
-		cli_err("usage: msb volume rm NAME...");
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0)
+		if (c == 'f')
+			flags |= MSB_VOLUME_FORCE;
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
 		return 2;
-	}
-	for (int i = 1; i < argc; i++) {
-		if (msb_volume_remove(argv[i]) < 0)
+	for (int i = 0; i < a.npos; i++) {
+		if (msb_volume_delete(a.pos[i], flags) < 0)
 			status = cli_fail(1);
 		else
-			printf("%s\n", argv[i]);
+			printf("%s\n", a.pos[i]);
 	}
 	return status;
 }
 
+/* msb volume ls [--json] | ls NAME [PATH]; msb volume inspect NAME... */
+static int volume_list(int argc, char **argv, bool inspect)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static const struct option inspect_opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct cli_args a = {
+		.cmd = inspect ? "volume inspect" : "volume ls",
+		.usage = inspect ? inspect_usage : ls_usage,
+		.synopsis = inspect ? "NAME..." : "[NAME [PATH]]",
+		.shortopts = "h",
+		.longopts = inspect ? inspect_opts : longopts,
+		.min_pos = inspect ? 1 : 0,
+		.max_pos = inspect ? -1 : 2,
+	};
+	bool json = false;
+	int c;
+
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0)
+		if (c == 'j')
+			json = true;
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
+	if (inspect)
+		return volume_ls(true, a.pos, a.npos, true);
+	if (!a.npos)
+		return volume_ls(json, NULL, 0, false);
+	if (json) {
+		cli_usage_error(&a, "--json lists volumes: not with a "
+				    "NAME");
+		return 2;
+	}
+	return volume_ls_dir(a.pos[0], a.npos == 2 ? a.pos[1] : "/");
+}
+
 int cmd_volume(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(volume_usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	const struct cli_args top = {.cmd = "volume"};
+
+	if (argc < 2) {
+		cli_usage_error(&top, "expected a command: create, ls, "
+				      "cp, inspect or rm");
+		return 2;
 	}
 	const char *sub = argv[1];
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") ||
+	    !strcmp(sub, "help")) {
+		fputs(volume_usage, stdout);
+		return 0;
+	}
 	if (!strcmp(sub, "create"))
 		return volume_create(argc - 1, argv + 1);
-	if ((!strcmp(sub, "ls") || !strcmp(sub, "list")) && argc >= 3 &&
-	    argv[2][0] != '-')
-		return argc > 4 ? (cli_err("usage: msb volume ls NAME [PATH]"),
-				   2)
-				: volume_ls_dir(argv[2],
-						argc == 4 ? argv[3] : "/");
 	if (!strcmp(sub, "ls") || !strcmp(sub, "list"))
-		return volume_ls(argc - 1, argv + 1, false);
+		return volume_list(argc - 1, argv + 1, false);
 	if (!strcmp(sub, "cp"))
 		return volume_cp(argc - 1, argv + 1);
 	if (!strcmp(sub, "inspect"))
-		return volume_ls(argc - 1, argv + 1, true);
+		return volume_list(argc - 1, argv + 1, true);
 	if (!strcmp(sub, "rm") || !strcmp(sub, "remove"))
 		return volume_rm(argc - 1, argv + 1);
-	cli_err("unknown volume command `%s`: see 'msb volume --help'", sub);
+	char shown[128];
+	msb_escape(shown, sizeof(shown), sub, strlen(sub));
+	cli_usage_error(&top, "unknown command `%s`", shown);
 	return 2;
 }

@@ -21,13 +21,14 @@ void cli_exec_init(struct cli_exec *x)
 	x->eo = (msb_exec_options)MSB_EXEC_OPTIONS_INIT;
 }
 
-int cli_exec_option(int c, const char *arg, struct cli_exec *x)
+int cli_exec_option(struct cli_exec *x, const struct cli_args *a, int c)
 {
 	msb_exec_options *eo = &x->eo;
+	const char *arg = a->optarg;
 
 	switch (c) {
 	case 'e':
-		return cli_env_add(x, arg) < 0 ? -1 : 1;
+		return cli_env_add(x, a, arg) < 0 ? -1 : 1;
 	case 'i':
 		eo->stdin_fd = STDIN_FILENO;
 		return 1;
@@ -46,11 +47,13 @@ int cli_exec_option(int c, const char *arg, struct cli_exec *x)
 		char why[256];
 		if (msb_rlimit_parse(arg, strlen(arg), &res, &rl, why,
 				     sizeof(why)) < 0) {
-			cli_err("invalid --ulimit `%s`: %s", arg, why);
+			cli_usage_error(a, "invalid --ulimit `%s`: %s", arg,
+					why);
 			return -1;
 		}
 		if (x->nrlimits == CLI_MAX_RLIMITS) {
-			cli_err("too many --ulimit options (at most %d)",
+			cli_usage_error(
+				a, "too many --ulimit options (at most %d)",
 				CLI_MAX_RLIMITS);
 			return -1;
 		}
@@ -61,9 +64,11 @@ int cli_exec_option(int c, const char *arg, struct cli_exec *x)
 	case CLI_OPT_TIMEOUT:
 		if (!cli_parse_duration(arg, &eo->timeout_ms) ||
 		    eo->timeout_ms == 0 || eo->timeout_ms > 4000000) {
-			cli_err("invalid --timeout `%s`: a positive duration "
-				"(seconds, or with s, m or h: 90, 2m, 1h)",
-				arg);
+			cli_usage_error(a,
+					"invalid --timeout `%s`: a positive "
+					"duration (seconds, or with s, m or h: "
+					"90, 2m, 1h)",
+					arg);
 			return -1;
 		}
 		eo->timeout_ms *= 1000;
@@ -76,13 +81,30 @@ int cli_exec_option(int c, const char *arg, struct cli_exec *x)
 	}
 }
 
+/*
+ * MSB_ETIMEDOUT is both a command killed at its timeout (--timeout, or the
+ * sandbox's default) and a guest agent or supervisor that stopped
+ * answering ("did not answer", docs/api.md). Only the first is the
+ * command's 124; the second is msb's own failure (125). The library tells
+ * them apart by its message alone.
+ */
+static bool killed_at_timeout(void)
+{
+	const char *m = msb_last_error()->message;
+	size_t n = strlen(m);
+
+	return !strncmp(m, "command `", 9) && strstr(m, "` timed out after ") &&
+	       n > 8 && !strcmp(m + n - 8, ": killed");
+}
+
 int cli_exec_status(int rc, const struct msb_exec_output *out)
 {
 	if (rc < 0)
 		return cli_fail(rc == -MSB_ECMDNOTFOUND ? EXIT_NOT_FOUND
 				: rc == -MSB_EEXEC      ? EXIT_CANNOT_RUN
-				: rc == -MSB_ETIMEDOUT  ? EXIT_TIMEOUT
-							: EXIT_MSB_ERROR);
+				: rc == -MSB_ETIMEDOUT && killed_at_timeout()
+					? EXIT_TIMEOUT
+					: EXIT_MSB_ERROR);
 	int sig = msb_exec_output_signal(out);
 	if (sig) {
 		cli_err("command killed by signal %d (%s)", sig,
@@ -129,6 +151,11 @@ static int run_tty(msb_sandbox *sb, const char *const *argv, struct cli_exec *x)
 	struct cli_session s = {
 		.forward_stdin = eo.stdin_fd >= 0,
 		.error_status = EXIT_MSB_ERROR,
+		/* --timeout: msb_exec_start() leaves it to us */
+		.deadline_us =
+			eo.timeout_ms
+				? now_us() + (uint64_t)eo.timeout_ms * 1000u
+				: 0,
 	};
 	msb_exec *e = NULL;
 	msb_exec_event ev;
@@ -151,6 +178,9 @@ static int run_tty(msb_sandbox *sb, const char *const *argv, struct cli_exec *x)
 		return cli_fail(EXIT_MSB_ERROR);
 	}
 	int status = cli_session_run(e, &s);
+	if (s.timed_out)
+		cli_err("command `%s` timed out after %u ms: killed", argv[0],
+			eo.timeout_ms);
 	msb_exec_free(e);
 	return status;
 }

@@ -38,8 +38,11 @@ static const char usage[] =
 	"  pull    pull an image from its registry\n"
 	"  image   list, inspect, remove and prune stored images\n"
 	"  volume  named volumes: create, ls, inspect, rm\n"
+	"  help    this text, or a command's help (msb help COMMAND [SUB])\n"
+	"  completion  a bash or zsh completion script\n"
 	"\n"
-	"Run 'msb COMMAND --help' for a command's options.\n"
+	"Run 'msb COMMAND --help' (or msb help COMMAND) for a command's\n"
+	"options. Exit status 2: a wrong option or argument.\n"
 	"\n"
 	"Environment:\n"
 	"  MSB_HOME    state folder (default ~/.microsandbox)\n"
@@ -167,14 +170,110 @@ static void log_to_stderr(int level, const char *message, void *userdata)
 		message);
 }
 
-/* Whether a --exec option comes before any `--`. */
+/* Whether a --exec option comes before any `--` in argv[1..]. */
 static bool has_exec_option(int argc, char **argv)
 {
-	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
 		if (!strcmp(argv[i], "--exec") ||
 		    !strncmp(argv[i], "--exec=", 7))
 			return true;
 	return false;
+}
+
+static int cmd_help(int argc, char **argv);
+
+/* Run command argv[0] with its arguments. */
+static int dispatch(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{"run", cmd_run},
+		{"create", cmd_run},
+		{"cp", cmd_cp},
+		{"exec", cmd_exec},
+		{"shell", cmd_shell},
+		{"volume", cmd_volume},
+		{"ls", cmd_ls},
+		{"ps", cmd_ls},
+		{"start", cmd_start},
+		{"stop", cmd_stop},
+		{"rm", cmd_rm},
+		{"wait", cmd_wait},
+		{"attach", cmd_attach_main},
+		{"kill", cmd_kill},
+		{"restart", cmd_restart},
+		{"logs", cmd_logs},
+		{"metrics", cmd_metrics},
+		{"doctor", cmd_doctor},
+		{"inspect", cmd_inspect},
+		{"pull", cmd_pull},
+		{"image", cmd_image},
+		{"help", cmd_help},
+		{"completion", cmd_completion},
+	};
+	const char *cmd = argv[0];
+
+	/* The process table: msb ps NAME, kill/logs/attach/rm --exec ID. */
+	if (!strcmp(cmd, "ps") && argc > 1 && argv[1][0] != '-')
+		return cmd_ps(argc, argv);
+	if (!strcmp(cmd, "attach") && has_exec_option(argc, argv))
+		return cmd_attach(argc, argv);
+	if (!strcmp(cmd, "rm") && has_exec_option(argc, argv))
+		return cmd_proc_rm(argc, argv);
+	if ((!strcmp(cmd, "kill") || !strcmp(cmd, "logs")) &&
+	    has_exec_option(argc, argv))
+		return cmd[0] == 'k' ? cmd_proc_kill(argc, argv)
+				     : cmd_proc_logs(argc, argv);
+	/* msb images [ARGS]: msb image ls [ARGS], named images */
+	if (!strcmp(cmd, "images"))
+		return cmd_images(argc, argv);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++)
+		if (!strcmp(cmd, cmds[i].name))
+			return cmds[i].fn(argc, argv);
+	cli_err("unknown command `%s`: see 'msb --help'", cmd);
+	return 2;
+}
+
+/* msb help [COMMAND [SUBCOMMAND]]: msb's usage, or COMMAND --help. */
+static int cmd_help(int argc, char **argv)
+{
+	struct cli_args a = {
+		.cmd = "help",
+		.usage =
+			"Usage: msb help [COMMAND [SUBCOMMAND]]\n\nPrint msb's "
+			"usage, or the help of COMMAND (the same as msb "
+			"COMMAND [SUBCOMMAND] --help).\n",
+		.synopsis = "[COMMAND [SUBCOMMAND]]",
+		.shortopts = "h",
+		.min_pos = 0,
+		.max_pos = 2,
+	};
+	int c;
+
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0)
+		;
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
+	if (a.npos == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	char *cmd = a.pos[0], *sub = a.npos > 1 ? a.pos[1] : NULL;
+	if (!cli_command_known(cmd, NULL)) {
+		cli_usage_error(&a, "unknown command `%s`", cmd);
+		return 2;
+	}
+	if (sub && !cli_command_known(cmd, sub)) {
+		cli_usage_error(&a, "unknown command `%s %s`", cmd, sub);
+		return 2;
+	}
+	char *help[] = {cmd, sub ? sub : "--help", sub ? "--help" : NULL, NULL};
+	return dispatch(sub ? 3 : 2, help);
 }
 
 int main(int argc, char **argv)
@@ -186,23 +285,11 @@ int main(int argc, char **argv)
 							  : MSB_LOG_WARN,
 			     NULL);
 	if (argc < 2) {
-		fputs(usage, stderr);
+		cli_err("no command given; see 'msb --help'");
 		return 2;
 	}
 	const char *cmd = argv[1];
-	/* The process table: msb ps NAME, kill/logs/attach --exec ID. */
-	if (!strcmp(cmd, "ps") && argc > 2 && argv[2][0] != '-')
-		return cmd_ps(argc - 1, argv + 1);
-	if (!strcmp(cmd, "attach") && has_exec_option(argc, argv))
-		return cmd_attach(argc - 1, argv + 1);
-	if (!strcmp(cmd, "rm") && has_exec_option(argc, argv))
-		return cmd_proc_rm(argc - 1, argv + 1);
-	if ((!strcmp(cmd, "kill") || !strcmp(cmd, "logs")) &&
-	    has_exec_option(argc, argv))
-		return cmd[0] == 'k' ? cmd_proc_kill(argc - 1, argv + 1)
-				     : cmd_proc_logs(argc - 1, argv + 1);
-	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
-	    !strcmp(cmd, "help")) {
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		fputs(usage, stdout);
 		return 0;
 	}
@@ -210,48 +297,9 @@ int main(int argc, char **argv)
 		printf("msb %s\n", msb_version());
 		return 0;
 	}
-	if (!strcmp(cmd, "run") || !strcmp(cmd, "create"))
-		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "cp"))
-		return cmd_cp(argc - 1, argv + 1);
-	if (!strcmp(cmd, "exec"))
-		return cmd_exec(argc - 1, argv + 1);
-	if (!strcmp(cmd, "shell"))
-		return cmd_shell(argc - 1, argv + 1);
-	if (!strcmp(cmd, "volume"))
-		return cmd_volume(argc - 1, argv + 1);
-	if (!strcmp(cmd, "ls") || !strcmp(cmd, "ps"))
-		return cmd_ls(argc - 1, argv + 1);
-	if (!strcmp(cmd, "start"))
-		return cmd_start(argc - 1, argv + 1);
-	if (!strcmp(cmd, "stop"))
-		return cmd_stop(argc - 1, argv + 1);
-	if (!strcmp(cmd, "rm"))
-		return cmd_rm(argc - 1, argv + 1);
-	if (!strcmp(cmd, "wait"))
-		return cmd_wait(argc - 1, argv + 1);
-	if (!strcmp(cmd, "attach"))
-		return cmd_attach_main(argc - 1, argv + 1);
-	if (!strcmp(cmd, "kill"))
-		return cmd_kill(argc - 1, argv + 1);
-	if (!strcmp(cmd, "restart"))
-		return cmd_restart(argc - 1, argv + 1);
-	if (!strcmp(cmd, "logs"))
-		return cmd_logs(argc - 1, argv + 1);
-	if (!strcmp(cmd, "metrics"))
-		return cmd_metrics(argc - 1, argv + 1);
-	if (!strcmp(cmd, "doctor"))
-		return cmd_doctor(argc - 1, argv + 1);
-	if (!strcmp(cmd, "inspect"))
-		return cmd_inspect(argc - 1, argv + 1);
-	if (!strcmp(cmd, "pull"))
-		return cmd_pull(argc - 1, argv + 1);
-	if (!strcmp(cmd, "image"))
-		return cmd_image(argc - 1, argv + 1);
-	if (!strcmp(cmd, "images")) {
-		char *ls[] = {"image", "ls", NULL};
-		return cmd_image(2, ls);
+	if (cmd[0] == '-') {
+		cli_err("unknown option `%s`: see 'msb --help'", cmd);
+		return 2;
 	}
-	cli_err("unknown command `%s`: see 'msb --help'", cmd);
-	return 2;
+	return dispatch(argc - 1, argv + 1);
 }

@@ -55,12 +55,14 @@ bool cli_parse_duration(const char *s, unsigned int *out)
 	return true;
 }
 
-int cli_env_add(struct cli_exec *x, const char *arg)
+int cli_env_add(struct cli_exec *x, const struct cli_args *a, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
 
 	if (arg[0] == '=' || !arg[0]) {
-		cli_err("invalid --env `%s`: expected KEY=VALUE or KEY", arg);
+		cli_usage_error(a,
+				"invalid --env `%s`: expected KEY=VALUE or KEY",
+				arg);
 		return -1;
 	}
 	if (!eq) {
@@ -76,14 +78,15 @@ int cli_env_add(struct cli_exec *x, const char *arg)
 		arg = kv; /* lives until msb exits */
 	}
 	if (x->nenv == CLI_MAX_ENV) {
-		cli_err("too many --env options (at most %d)", CLI_MAX_ENV);
+		cli_usage_error(a, "too many --env options (at most %d)",
+				CLI_MAX_ENV);
 		return -1;
 	}
 	x->env[x->nenv++] = arg;
 	return 0;
 }
 
-int cli_env_file(struct cli_exec *x, const char *path)
+int cli_env_file(struct cli_exec *x, const struct cli_args *a, const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char *line = NULL;
@@ -92,8 +95,8 @@ int cli_env_file(struct cli_exec *x, const char *path)
 	int rc = 0;
 
 	if (!f) {
-		cli_err("cannot read --env-file `%s`: %s", path,
-			strerror(errno));
+		cli_usage_error(a, "cannot read --env-file `%s`: %s", path,
+				strerror(errno));
 		return -1;
 	}
 	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
@@ -106,9 +109,10 @@ int cli_env_file(struct cli_exec *x, const char *path)
 		if (!*p || *p == '#')
 			continue;
 		if (*p == '=') {
-			cli_err("--env-file `%s` line %zu: expected KEY=VALUE "
-				"or KEY",
-				path, lineno);
+			cli_usage_error(a,
+					"--env-file `%s` line %zu: expected "
+					"KEY=VALUE or KEY",
+					path, lineno);
 			rc = -1;
 			break;
 		}
@@ -118,15 +122,15 @@ int cli_env_file(struct cli_exec *x, const char *path)
 			rc = -1;
 			break;
 		}
-		rc = cli_env_add(x, kv);
+		rc = cli_env_add(x, a, kv);
 	}
 	free(line);
 	fclose(f);
 	return rc;
 }
 
-int cli_parse_restart(const char *s, msb_restart_policy *policy,
-		      unsigned int *max)
+int cli_parse_restart(msb_restart_policy *policy, unsigned int *max,
+		      const struct cli_args *a, const char *s)
 {
 	*max = 0;
 	if (!strcmp(s, "no")) {
@@ -143,7 +147,9 @@ int cli_parse_restart(const char *s, msb_restart_policy *policy,
 		*policy = MSB_RESTART_ON_FAILURE;
 		return 0;
 	}
-	cli_err("invalid --restart `%s`: use no, on-failure[:N] or always", s);
+	cli_usage_error(
+		a, "invalid --restart `%s`: use no, on-failure[:N] or always",
+		s);
 	return -1;
 }
 

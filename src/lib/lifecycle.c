@@ -189,6 +189,14 @@ int msb__state_insert(const char *home, const char *name,
 {
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
+	/* An image named by an ID prefix is recorded by its full ID, which
+	 * no image pulled later can make ambiguous. */
+	_cleanup_free_ char *full_id =
+		opts->image ? msb__image_full_id(home, opts->image) : NULL;
+	msb_sandbox_options o = *opts;
+	if (full_id)
+		o.image = full_id;
+	opts = &o;
 	_cleanup_free_ char *config = config_json(opts);
 	_cleanup_free_ char *labels = labels_json(opts);
 	int rc;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/internal.h"
+#include "vmm/hosttools.h"
 
 #ifndef MSB_VMM_PATH
 #error "MSB_VMM_PATH must be defined by the build"
@@ -26,32 +27,6 @@ static char *env_or(const char *name, const char *dflt)
 	const char *v = getenv(name);
 
 	return strdup(v && *v ? v : dflt);
-}
-
-/* Look @prog up in $PATH, then in /usr/bin; return a malloc'd path. */
-static char *find_program(const char *envname, const char *prog)
-{
-	const char *v = getenv(envname);
-	if (v && *v)
-		return access(v, X_OK) == 0 ? strdup(v) : NULL;
-
-	const char *path = getenv("PATH");
-	char buf[4096];
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		const char *end = strchrnul(path, ':');
-		int n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - path),
-				 path, prog);
-		if (n > 0 && (size_t)n < sizeof(buf) && end != path &&
-		    access(buf, X_OK) == 0)
-			return strdup(buf);
-		path = *end ? end + 1 : end;
-	}
-	snprintf(buf, sizeof(buf), "/usr/bin/%s", prog);
-	if (access(buf, X_OK) == 0)
-		return strdup(buf);
-	return NULL;
 }
 
 static int need_file(const char *path, const char *what)
@@ -110,7 +85,7 @@ int msb__paths_resolve(struct msb_paths *p)
 	if ((rc = msb__paths_home(p)) < 0)
 		return rc;
 
-	p->qemu = find_program("MSB_QEMU", "qemu-system-x86_64");
+	p->qemu = msb_find_program("MSB_QEMU", "qemu-system-x86_64");
 	if (!p->qemu) {
 		rc = msb__error(
 			MSB_ENOTFOUND, ENOENT,
@@ -118,7 +93,7 @@ int msb__paths_resolve(struct msb_paths *p)
 			getenv("MSB_QEMU") ? " (MSB_QEMU is set)" : "");
 		goto fail;
 	}
-	p->qemu_img = find_program("MSB_QEMU_IMG", "qemu-img");
+	p->qemu_img = msb_find_program("MSB_QEMU_IMG", "qemu-img");
 	if (!p->qemu_img) {
 		rc = msb__error(
 			MSB_ENOTFOUND, ENOENT,

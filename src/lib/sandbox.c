@@ -103,11 +103,16 @@ static int check_options(const msb_sandbox_options *o)
 				  "invalid hostname `%s`: 1-64 characters, no "
 				  "spaces or '/'",
 				  o->hostname);
-	if (o->memory_mib && (o->memory_mib < 64 || o->memory_mib > 65536))
-		return msb__error(
-			MSB_EINVAL, 0,
-			"invalid memory %u MiB: must be between 64 and 65536",
-			o->memory_mib);
+	/* Below the minimum the guest kernel runs out of memory while it
+	 * boots (see MSB_MEMORY_MIN_MIB). */
+	if (o->memory_mib && (o->memory_mib < MSB_MEMORY_MIN_MIB ||
+			      o->memory_mib > MSB_MEMORY_MAX_MIB))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid memory %u MiB: must be between %d "
+				  "and %d (below %d the guest kernel runs out "
+				  "of memory while it boots)",
+				  o->memory_mib, MSB_MEMORY_MIN_MIB,
+				  MSB_MEMORY_MAX_MIB, MSB_MEMORY_MIN_MIB);
 	for (const char *const *e = o->env; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 		if (!eq || eq == *e)

@@ -50,9 +50,10 @@ EXPORT int msb_exec_start(msb_exec **out, msb_sandbox *sb,
 	e->conn.fd = -1;
 	e->in_flow = (struct msb_flow)MSB_FLOW_INIT;
 	e->out_flow = (struct msb_flow)MSB_FLOW_INIT;
+	/* Before the first goto: clang refuses a jump past a cleanup. */
+	_cleanup_free_ const char **rl = NULL;
 	if ((rc = msb__sandbox_dial(&e->conn, sb->name)) < 0)
 		goto fail;
-	_cleanup_free_ const char **rl = NULL;
 	if ((rc = msb__exec_request(&req, &rl, sb, argv, opts)) < 0)
 		goto fail;
 	req.has |= MSB_HAS(MSB_FLD_FLAGS);

@@ -22,6 +22,7 @@
 
 #include "lib/db.h"
 #include "lib/internal.h"
+#include "vmm/hosttools.h"
 
 #define MIN_QUOTA (8ull << 20)
 #define MAX_QUOTA (16ull << 40)
@@ -41,22 +42,10 @@ int msb__volume_path(char **out, const char *home, const char *name)
 	return *out ? 0 : msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 }
 
-/* mkfs.ext4 from e2fsprogs (in /sbin, often not in a user's PATH). */
-static const char *mkfs_path(void)
-{
-	static const char *const c[] = {"/usr/sbin/mkfs.ext4",
-					"/sbin/mkfs.ext4", "/usr/sbin/mke2fs",
-					"/sbin/mke2fs"};
-	for (size_t i = 0; i < ARRAY_SIZE(c); i++)
-		if (access(c[i], X_OK) == 0)
-			return c[i];
-	return NULL;
-}
-
 /* Run mkfs on @img quietly; its output goes to @log. */
 static int run_mkfs(const char *img, const char *log)
 {
-	const char *mkfs = mkfs_path();
+	const char *mkfs = msb_mkfs_ext4_path();
 	if (!mkfs)
 		return msb__error(MSB_ENOTFOUND, 0,
 				  "mkfs.ext4 not found: install e2fsprogs "
@@ -285,13 +274,76 @@ EXPORT void msb_volume_list_free(msb_volume_info *list, size_t count)
 	free(list);
 }
 
+/*
+ * "`a` (stopped), `b` (created)": the sandboxes whose stored config mounts
+ * volume @name, into @out (@len bytes, cut with "..."). Return: how many.
+ */
+static size_t stored_users(const char *home, const char *name, char *out,
+			   size_t len)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t o = 0, n = 0;
+
+	out[0] = '\0';
+	if (msb__db_open(&db, home) < 0 ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT name, status, config FROM sandboxes "
+			       "ORDER BY name",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *sb = (const char *)sqlite3_column_text(st, 0);
+		const char *status = (const char *)sqlite3_column_text(st, 1);
+		const char *cfg = (const char *)sqlite3_column_text(st, 2);
+		json_t *c = json_loads(cfg ? cfg : "{}", 0, NULL);
+		json_t *vols = json_object_get(c, "volumes"), *e;
+		size_t i;
+		bool uses = false;
+		json_array_foreach(vols, i, e)
+		{
+			const char *vn =
+				json_string_value(json_object_get(e, "name"));
+			uses |= vn && !strcmp(vn, name);
+		}
+		json_decref(c);
+		if (!uses || !sb)
+			continue;
+		n++;
+		if (o + 4 >= len)
+			continue;
+		int k = snprintf(out + o, len - o, "%s`%s` (%s)", o ? ", " : "",
+				 sb, status ? status : "?");
+		if (k < 0 || (size_t)k >= len - o) {
+			/* cut: end with "..." */
+			o = len - 4;
+			memcpy(out + o, "...", 4);
+			o = len;
+			continue;
+		}
+		o += (size_t)k;
+	}
+out:
+	sqlite3_finalize(st);
+	msb__db_close(db);
+	return n;
+}
+
 EXPORT int msb_volume_remove(const char *name)
+{
+	return msb_volume_delete(name, 0);
+}
+
+EXPORT int msb_volume_delete(const char *name, int flags)
 {
 	struct msb_paths paths;
 	_cleanup_free_ char *img = NULL, *dir = NULL;
 	int rc;
 
 	msb__error_clear();
+	if (flags & ~MSB_VOLUME_FORCE)
+		return msb__error(MSB_EINVAL, 0, "unknown flags %#x",
+				  (unsigned)flags);
 	if ((rc = msb__paths_home(&paths)) < 0)
 		return rc;
 	if ((rc = msb__volume_path(&img, paths.home, name)) < 0)
@@ -304,12 +356,36 @@ EXPORT int msb_volume_remove(const char *name)
 	}
 	/* A running sandbox holds its lock; so do we while removing. */
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		char **u = users_of(paths.home, name, true);
+		char **u = users_of(paths.home, name, true), list[512] = "";
+		size_t o = 0, k = 0;
+		for (; u && u[k]; k++)
+			if (o < sizeof(list))
+				o += (size_t)snprintf(
+					list + o, sizeof(list) - o, "%s`%s`",
+					k ? ", " : "", u[k]);
 		rc = msb__error(MSB_ESTATE, 0,
-				"volume `%s` is mounted by a running sandbox "
-				"(%s): stop it first",
-				name, u && u[0] ? u[0] : "?");
+				"volume `%s` is mounted by running sandbox%s "
+				"%s: stop %s first",
+				name, k > 1 ? "es" : "", k ? list : "(unknown)",
+				k > 1 ? "them" : "it");
 		msb_strv_free(u);
+		close(fd);
+		goto out;
+	}
+	/* Stopped ones would fail at their next start: only when forced.
+	 * (Holding the lock, no sandbox can start with it meanwhile.) */
+	char users[512];
+	size_t k =
+		flags & MSB_VOLUME_FORCE
+			? 0
+			: stored_users(paths.home, name, users, sizeof(users));
+	if (k) {
+		rc = msb__error(MSB_ESTATE, 0,
+				"volume `%s` is used by sandbox%s %s: remove "
+				"%s first (msb rm NAME), or force (msb volume "
+				"rm -f)",
+				name, k > 1 ? "es" : "", users,
+				k > 1 ? "them" : "it");
 		close(fd);
 		goto out;
 	}

@@ -178,3 +178,56 @@ void linebuf_flush(struct linebuf *lb, linebuf_emit_fn emit, void *ud)
 	emit(lb->buf, lb->len, ud);
 	lb->len = 0;
 }
+
+void linetail_add(struct linetail *t, const uint8_t *line, size_t len)
+{
+	while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
+		       line[len - 1] == '\t'))
+		len--;
+	if (!len)
+		return;
+	if (len > LINETAIL_LINE)
+		len = LINETAIL_LINE;
+	memcpy(t->line[t->next], line, len);
+	t->len[t->next] = len;
+	t->next = (t->next + 1) % LINETAIL_LINES;
+	if (t->count < LINETAIL_LINES)
+		t->count++;
+}
+
+char *linetail_join(const struct linetail *t, const char *prefix, char *out,
+		    size_t cap)
+{
+	const char *base = prefix ? strrchr(prefix, '/') : NULL;
+	size_t o = 0;
+
+	if (!cap)
+		return out;
+	out[0] = '\0';
+	for (size_t k = 0; k < t->count; k++) {
+		size_t i = (t->next + LINETAIL_LINES - t->count + k) %
+			   LINETAIL_LINES;
+		const uint8_t *p = t->line[i];
+		size_t n = t->len[i];
+		/* "PREFIX: " or "BASENAME: " */
+		for (int pass = 0; prefix && pass < 2; pass++) {
+			const char *x = pass ? (base ? base + 1 : "") : prefix;
+			size_t l = strlen(x);
+			if (l && n > l + 2 && !memcmp(p, x, l) && p[l] == ':' &&
+			    p[l + 1] == ' ') {
+				p += l + 2;
+				n -= l + 2;
+				break;
+			}
+		}
+		if (o && o + 6 >= cap)
+			break; /* no room for another line */
+		if (o) {
+			memcpy(out + o, "; ", 2);
+			o += 2;
+		}
+		msb_escape(out + o, cap - o, p, n);
+		o += strlen(out + o);
+	}
+	return out;
+}

@@ -100,4 +100,31 @@ void linebuf_feed(struct linebuf *lb, const uint8_t *p, size_t n,
 /* Emit what is held, if anything (at exit, or after a quiet spell). */
 void linebuf_flush(struct linebuf *lb, linebuf_emit_fn emit, void *ud);
 
+/*
+ * struct linetail - the last LINETAIL_LINES non-empty lines of a stream
+ * (QEMU's stderr), each kept up to LINETAIL_LINE bytes, raw: what a failed
+ * start quotes. Zero-initialise.
+ */
+#define LINETAIL_LINES 3
+#define LINETAIL_LINE 240
+struct linetail {
+	uint8_t line[LINETAIL_LINES][LINETAIL_LINE];
+	size_t len[LINETAIL_LINES];
+	size_t next, count;
+};
+
+/* Keep @line (@len bytes, no newline); blank lines are skipped. */
+void linetail_add(struct linetail *t, const uint8_t *line, size_t len);
+
+/*
+ * linetail_join() - the kept lines, oldest first, joined with "; " into
+ * @out (@cap bytes, NUL-terminated), each escaped with msb_escape() and
+ * without a leading "@prefix: " or "BASENAME: " (BASENAME: @prefix's
+ * last component; @prefix is QEMU's path, or NULL for none). The
+ * result is one line, cut with "..." when it does not fit.
+ * Return: @out ("" when nothing was kept).
+ */
+char *linetail_join(const struct linetail *t, const char *prefix, char *out,
+		    size_t cap);
+
 #endif

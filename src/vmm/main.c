@@ -58,6 +58,7 @@
 #include "util/util.h"
 #include "vmm/diskfull.h"
 #include "vmm/execlog.h"
+#include "vmm/hosttools.h"
 #include "vmm/jail.h"
 #include "vmm/logfile.h"
 #include "vmm/metrics.h"
@@ -121,6 +122,14 @@ static struct vmm {
 	struct logfile vmmlog, kernlog;
 	int stderr_fd, console_fd;
 	struct linebuf stderr_lb, console_lb;
+	/* QEMU's own stderr: a pipe of its own, copied to vmm.log; its last
+	 * lines explain a failed start (vm_died()). */
+	int qemu_err_fd;
+	struct linebuf qemu_err_lb;
+	struct linetail qemu_tail;
+	uint64_t host_ram_mib; /* for messages; 0: unknown */
+	long host_cpus;        /* online CPUs; 0: unknown */
+	bool overcommitted;    /* more vCPUs than host CPUs, under TCG */
 	/* Lines the guest can trigger in vmm.log, and the children's. */
 	struct ratelimit guest_rl, stderr_rl;
 } vmm = {
@@ -137,6 +146,7 @@ static struct vmm {
 	.vmmlog = {.fd = -1},
 	.kernlog = {.fd = -1},
 	.stderr_fd = -1,
+	.qemu_err_fd = -1,
 	.console_fd = -1,
 	.guest_rl = {.burst = 20, .per_s = 2},
 	.stderr_rl = {.burst = 200, .per_s = 20},
@@ -210,6 +220,13 @@ static void stderr_line(const uint8_t *line, size_t len, void *ud)
 	logmsg("stderr: %s", text);
 }
 
+/* A line of QEMU's stderr (linebuf_emit_fn): vmm.log, and the tail. */
+static void qemu_err_line(const uint8_t *line, size_t len, void *ud)
+{
+	linetail_add(&vmm.qemu_tail, line, len);
+	stderr_line(line, len, ud);
+}
+
 /* A line of the serial console (linebuf_emit_fn): kernel.log as is,
  * escaped; what could not be written is reported once writes work. */
 static void console_record(const uint8_t *line, size_t len, void *ud)
@@ -264,6 +281,8 @@ static void drain_logs(void)
 	linebuf_flush(&vmm.console_lb, console_record, NULL);
 	drain_fd(&vmm.stderr_fd, &vmm.stderr_lb, stderr_line, SIZE_MAX);
 	linebuf_flush(&vmm.stderr_lb, stderr_line, NULL);
+	drain_fd(&vmm.qemu_err_fd, &vmm.qemu_err_lb, qemu_err_line, SIZE_MAX);
+	linebuf_flush(&vmm.qemu_err_lb, qemu_err_line, NULL);
 }
 
 __attribute__((format(printf, 1, 2))) static void status(const char *fmt, ...)
@@ -660,6 +679,32 @@ static bool choose_kvm(void)
 	return false;
 }
 
+/*
+ * More vCPUs than the host has online CPUs: allowed, and said. Under TCG
+ * every vCPU is a host thread emulating instructions; past the host's
+ * CPUs they take turns, and the guest boots and runs slower (measured
+ * on 2 CPUs: 4 vCPUs +5%, 8 vCPUs +45%, 64 vCPUs not ready within a
+ * minute). Under KVM QEMU takes
+ * them too (it refuses only past KVM's maximum, far above 64): idle vCPUs
+ * cost little, busy ones share the CPUs.
+ */
+static void warn_cpus(bool kvm)
+{
+	if (!vmm.host_cpus || vmm.spec.cpus <= (unsigned)vmm.host_cpus)
+		return;
+	vmm.overcommitted = !kvm;
+	if (kvm)
+		status("W %u vCPUs on a host with %ld online CPUs: they share "
+		       "the CPUs",
+		       vmm.spec.cpus, vmm.host_cpus);
+	else
+		status("W %u vCPUs on a host with %ld online CPUs under TCG: "
+		       "they take turns on the host's CPUs, and the guest "
+		       "boots and runs slower (many may not boot in time); "
+		       "use %ld or fewer",
+		       vmm.spec.cpus, vmm.host_cpus, vmm.host_cpus);
+}
+
 /* A socketpair whose child end is numbered at least 10, so that dup2() to
  * a low number in the child never meets itself. */
 static void socketpair_high(int sv[2])
@@ -719,7 +764,7 @@ static void lock_volumes(struct msb_qemu_config *qc)
 	qc->ndisks = n;
 }
 
-#define VIRTIOFSD "/usr/lib/qemu/virtiofsd"
+#define VIRTIOFSD MSB_VIRTIOFSD_PATH
 #define MAX_SHARES 16
 
 static void jail_log(const char *line)
@@ -979,7 +1024,7 @@ static const char *give_loader_file(struct qemu_fds *q, const char *path,
 
 static void spawn_qemu(void)
 {
-	int sv[2], qmp[2], con[2];
+	int sv[2], qmp[2], con[2], errp[2];
 	static char paths[MAX_DISKS + 4][32];
 	static const char *disk_paths[MAX_DISKS];
 	static int fs_fds[MAX_SHARES];
@@ -996,8 +1041,23 @@ static void spawn_qemu(void)
 	/* QEMU's end never blocks: a console we do not read stalls the
 	 * guest's serial port, not QEMU. */
 	set_nonblock(con[1], 1);
+	/* QEMU's stderr: a pipe of its own, so that its last lines are
+	 * QEMU's and not a helper's. */
+	if (pipe2(errp, O_CLOEXEC) < 0)
+		fail(MSB_ESYS, errno, "pipe: %s", strerror(errno));
+	j.fds[j.nfds].from = errp[1];
+	j.fds[j.nfds].to = STDERR_FILENO;
+	j.nfds++;
 
 	bool kvm = choose_kvm();
+	/* Known now: the seccomp filter later forbids sysinfo(). */
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	if (pages > 0 && psize > 0)
+		vmm.host_ram_mib = (uint64_t)pages * (uint64_t)psize >> 20;
+	vmm.host_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (vmm.host_cpus < 0)
+		vmm.host_cpus = 0;
+	warn_cpus(kvm);
 	struct msb_qemu_config qc = {
 		.qemu = vmm.spec.qemu,
 		.name = vmm.spec.name,
@@ -1079,7 +1139,7 @@ static void spawn_qemu(void)
 			      "/srv",        NULL};
 	j.exec_fd = exe;
 	j.argv = argv;
-	j.stdio_fd = devnull; /* stderr stays: vmm.log */
+	j.stdio_fd = devnull; /* stderr: errp[1] (vmm.log) */
 	j.uid = uid;
 	j.gid = (gid_t)uid;
 	j.hide = hide;
@@ -1112,6 +1172,8 @@ static void spawn_qemu(void)
 		close(j.fds[i].from);
 	vmm.console_fd = con[0];
 	set_nonblock(vmm.console_fd, 1);
+	vmm.qemu_err_fd = errp[0];
+	set_nonblock(vmm.qemu_err_fd, 1);
 	vmm.qemu_pid = pid;
 	vmm.agent_fd = sv[0];
 	vmm.qmp.fd = qmp[0];
@@ -1643,12 +1705,37 @@ static void describe_exit(char *out, size_t len)
 			 WEXITSTATUS(st));
 }
 
+/*
+ * How QEMU ended, with its last words: "QEMU exited with status 1: cannot
+ * set up guest memory 'microvm.ram': Cannot allocate memory". What QEMU
+ * wrote is escaped and bounded (it may quote guest-controlled text).
+ */
+static void describe_qemu_end(char *out, size_t len)
+{
+	char said[480];
+
+	drain_logs();
+	describe_exit(out, len);
+	linetail_join(&vmm.qemu_tail, vmm.spec.qemu, said, sizeof(said));
+	if (!said[0])
+		return;
+	size_t o = strlen(out);
+	snprintf(out + o, len - o, ": %s", said);
+	/* The most common one: more RAM than the host will give. */
+	o = strlen(out);
+	if (strstr(said, "cannot set up guest memory") && vmm.host_ram_mib)
+		snprintf(out + o, len - o,
+			 " (%u MiB asked; this host has %llu MiB of RAM)",
+			 vmm.spec.memory_mib,
+			 (unsigned long long)vmm.host_ram_mib);
+}
+
 /* QEMU is gone while it should be running: say why. */
 static void vm_died(char *msg, size_t msglen)
 {
-	char why[256], tail[1024], panic[512];
+	char why[768], tail[1024], panic[512];
 
-	describe_exit(why, sizeof(why));
+	describe_qemu_end(why, sizeof(why));
 	console_tail(tail, sizeof(tail), 5);
 	if (console_line("Kernel panic", panic, sizeof(panic)))
 		snprintf(msg, msglen, "guest kernel panicked: %s (%s)", panic,
@@ -1845,12 +1932,18 @@ static int poll_timeout(uint64_t watch)
 static void on_deadline(void)
 {
 	if (vmm.state == BOOTING) {
-		char tail[1024];
+		char tail[1024], hint[160] = "";
 		kill_qemu();
 		reap_qemu_blocking();
 		console_tail(tail, sizeof(tail), 5);
-		fail(MSB_ETIMEDOUT, 0, "the guest was not ready after %u s%s%s",
-		     vmm.spec.boot_timeout_ms / 1000,
+		if (vmm.overcommitted)
+			snprintf(hint, sizeof(hint),
+				 " (%u vCPUs emulated on %ld host CPUs: use "
+				 "%ld or fewer)",
+				 vmm.spec.cpus, vmm.host_cpus, vmm.host_cpus);
+		fail(MSB_ETIMEDOUT, 0,
+		     "the guest was not ready after %u s%s%s%s",
+		     vmm.spec.boot_timeout_ms / 1000, hint,
 		     tail[0] ? "; kernel log: " : " and printed nothing", tail);
 	}
 	if (vmm.state == STOPPING) {
@@ -1889,7 +1982,7 @@ static void watch_disk_space(void)
 
 static void loop(void)
 {
-	struct pollfd pfd[MAX_CLIENTS + 7];
+	struct pollfd pfd[MAX_CLIENTS + 8];
 	size_t idx[MAX_CLIENTS];
 
 	while (!vmm.qemu_exited) {
@@ -1925,6 +2018,8 @@ static void loop(void)
 			(struct pollfd){.fd = vmm.console_fd, .events = POLLIN};
 		pfd[n++] =
 			(struct pollfd){.fd = vmm.stderr_fd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = vmm.qemu_err_fd,
+					   .events = POLLIN};
 		bool clients_wait = msb_buf_avail(&vmm.agent_out) > BUF_HIGH;
 		for (size_t i = 0; i < MAX_CLIENTS; i++) {
 			struct client *c = vmm.clients[i];
@@ -1970,6 +2065,9 @@ static void loop(void)
 		if (pfd[5].revents)
 			drain_fd(&vmm.stderr_fd, &vmm.stderr_lb, stderr_line,
 				 CONSOLE_READ_MAX);
+		if (pfd[6].revents)
+			drain_fd(&vmm.qemu_err_fd, &vmm.qemu_err_lb,
+				 qemu_err_line, CONSOLE_READ_MAX);
 		if (pfd[1].revents) {
 			char b[64];
 			ssize_t k = read(vmm.watch_fd, b, sizeof(b));
@@ -1988,7 +2086,7 @@ static void loop(void)
 			close_fd(&vmm.agent_fd);
 		for (size_t k = 0; k < nc; k++) {
 			size_t i = idx[k];
-			struct pollfd *p = &pfd[6 + k];
+			struct pollfd *p = &pfd[7 + k];
 			if (!vmm.clients[i])
 				continue;
 			if (p->revents & (POLLIN | POLLHUP | POLLERR)) {

@@ -101,11 +101,11 @@ expect "pull --platform linux/amd64 of an arm64-only image" 1 "$MSB" pull --plat
 contains "mismatch named" "$work/err" "the image is linux/arm64, not linux/$host"
 for p in bogus linux linux/bogus bogus/amd64 linux/arm/v9 linux/amd64/; do
 	expect "pull --platform $p: usage error" 2 "$MSB" pull --platform "$p" "$R/multi:latest"
-	contains "pull --platform $p: message" "$work/err" "msb: invalid platform"
+	contains "pull --platform $p: message" "$work/err" "msb: pull: invalid platform"
 	[ "$(wc -l <"$work/err")" = 1 ] && ok "one line" || bad "--platform $p: $(cat "$work/err")"
 done
-expect "run --platform bogus refused" 125 "$MSB" run --platform bogus "$R/multi:latest" -- true
-contains "run --platform bogus: message" "$work/err" "msb: invalid platform \`bogus\`"
+expect "run --platform bogus refused" 2 "$MSB" run --platform bogus "$R/multi:latest" -- true
+contains "run --platform bogus: message" "$work/err" "msb: run: invalid platform \`bogus\`"
 expect "x86_64 is read as amd64" 0 "$MSB" pull -q --platform "linux/$(uname -m)" "$R/multi:latest"
 
 expect "zstd layers" 0 "$MSB" run "$R/zstd:latest" -- cat /compression

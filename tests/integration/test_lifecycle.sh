@@ -152,7 +152,7 @@ contains "unknown sandbox message" "$work/err" "no sandbox named"
 expect "create" 0 "$MSB" create --name later --cpus 2 --label team=ml --label "note=two words"
 expect "inspect labels" 0 "$MSB" inspect later
 contains "labels kept" "$work/out" '"labels": {"note": "two words", "team": "ml"}'
-expect "bad label" 125 "$MSB" create --name badlabel --label =x
+expect "bad label" 2 "$MSB" create --name badlabel --label =x
 contains "bad label message" "$work/err" "invalid --label"
 [ "$(status_of later)" = created ] && ok "created, not running" || bad "create: $(status_of later)"
 for i in $(seq 10); do "$MSB" create --name "p$i" >/dev/null 2>&1 & done

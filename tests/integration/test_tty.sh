@@ -183,9 +183,9 @@ expect "--ulimit nofile" 0 "$MSB" exec --ulimit nofile=64:128 tty -- sh -c 'ulim
 contains "soft limit set" "$work/out" "64"
 contains "hard limit set" "$work/out" "128"
 expect "--ulimit fsize kills a big write" 153 "$MSB" exec --ulimit fsize=1024 tty -- sh -c 'head -c 4096 /dev/zero >/tmp/f'
-expect "--ulimit unknown resource" 125 "$MSB" exec --ulimit bogus=1 tty -- true
+expect "--ulimit unknown resource" 2 "$MSB" exec --ulimit bogus=1 tty -- true
 contains "unknown resource message" "$work/err" "unknown resource"
-expect "--ulimit soft above hard" 125 "$MSB" exec --ulimit nofile=10:5 tty -- true
+expect "--ulimit soft above hard" 2 "$MSB" exec --ulimit nofile=10:5 tty -- true
 expect "--ulimit the guest refuses" 126 "$MSB" exec --ulimit nofile=99999999 tty -- true
 contains "refused limit message" "$work/err" "cannot set resource limit"
 expect "run --ulimit" 0 "$MSB" run --ulimit nproc=50 -- sh -c 'ulimit -u'

@@ -139,7 +139,7 @@ contains "entrypoint ran with CMD" "$work/out" "via-entrypoint"
 expect "rm ep" 0 "$MSB" rm ep
 expect "--entrypoint in the foreground" 0 "$MSB" run --entrypoint echo -- fg
 contains "foreground entrypoint" "$work/out" "fg"
-expect "--restart needs -d" 125 "$MSB" run --restart always -- true
+expect "--restart needs -d" 2 "$MSB" run --restart always -- true
 
 # Defaults that stick: -w -e --ulimit --timeout apply to later execs.
 expect "run -d with exec defaults" 0 "$MSB" run -d -w /tmp -e A=1 \
@@ -160,8 +160,8 @@ expect "the stored timeout kills" 124 "$MSB" exec ct -- sleep 30
 expect "rm -f ct" 0 "$MSB" rm -f ct
 
 # Durations
-expect "bad duration" 125 "$MSB" run --timeout 1x -- true
-expect "bad restart" 125 "$MSB" run -d --restart sometimes -- true
+expect "bad duration" 2 "$MSB" run --timeout 1x -- true
+expect "bad restart" 2 "$MSB" run -d --restart sometimes -- true
 expect "--timeout 1m" 0 "$MSB" run --timeout 1m -- true
 expect "--idle-timeout 2s" 0 "$MSB" run -d --name it --idle-timeout 2s
 expect "idle timeout stops it" 0 "$MSB" wait it

@@ -38,8 +38,14 @@ static void test_invalid_options(void)
 	o.memory_mib = 32;
 	CHECK(create_fails(&o, MSB_EINVAL, "memory 32"));
 	o.memory_mib = 1u << 20;
-	CHECK(create_fails(&o, MSB_EINVAL, "between 64 and 65536"));
+	CHECK(create_fails(&o, MSB_EINVAL, "between 96 and 65536"));
+	/* the measured minimum: below it the guest kernel cannot boot */
+	o.memory_mib = MSB_MEMORY_MIN_MIB - 1;
+	CHECK(create_fails(&o, MSB_EINVAL, "runs out of memory"));
 	o.memory_mib = 0;
+	/* volume removal: unknown flags are misuse */
+	CHECK(msb_volume_delete("v", 0x100) == -MSB_EINVAL);
+	CHECK(strstr(msb_last_error()->message, "unknown flags") != NULL);
 	const char *names[] = {
 		"",
 		"../x",

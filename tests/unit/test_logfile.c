@@ -159,11 +159,53 @@ static void test_linebuf(void)
 	CHECK(lb.len == 10);
 }
 
+/* QEMU's last stderr lines, for the error of a failed start. */
+static void test_linetail(void)
+{
+	struct linetail t = {0};
+	char out[128];
+
+	CHECK_STR(linetail_join(&t, "qemu", out, sizeof(out)), "");
+	linetail_add(&t, (const uint8_t *)"qemu: one", 9);
+	linetail_add(&t, (const uint8_t *)"  \r", 3); /* blank: skipped */
+	CHECK_STR(linetail_join(&t, "qemu", out, sizeof(out)), "one");
+	/* the last three, oldest first; only "PROG: " is stripped */
+	linetail_add(&t, (const uint8_t *)"qemu-img: two", 13);
+	linetail_add(&t, (const uint8_t *)"three\r", 6);
+	linetail_add(&t, (const uint8_t *)"qemu: four", 10);
+	CHECK_STR(linetail_join(&t, "qemu", out, sizeof(out)),
+		  "qemu-img: two; three; four");
+	/* the path or its last component */
+	CHECK_STR(linetail_join(&t, "/usr/bin/qemu", out, sizeof(out)),
+		  "qemu-img: two; three; four");
+	linetail_add(&t, (const uint8_t *)"/usr/bin/qemu: five", 19);
+	CHECK_STR(linetail_join(&t, "/usr/bin/qemu", out, sizeof(out)),
+		  "three; four; five");
+	/* hostile bytes are escaped: one line, no terminal control */
+	linetail_add(&t, (const uint8_t *)"a\x1b[2Jb\nc\\", 9);
+	CHECK_STR(linetail_join(&t, NULL, out, sizeof(out)),
+		  "qemu: four; /usr/bin/qemu: five; a\\x1b[2Jb\\x0ac\\x5c");
+	/* bounded: cut with "...", never past @cap */
+	uint8_t big[1000];
+	memset(big, 'x', sizeof(big));
+	linetail_add(&t, big, sizeof(big));
+	CHECK(t.len[(t.next + 2) % LINETAIL_LINES] == LINETAIL_LINE);
+	linetail_join(&t, NULL, out, 40);
+	CHECK(strlen(out) < 40);
+	struct linetail one = {0};
+	linetail_add(&one, big, sizeof(big));
+	linetail_join(&one, NULL, out, 40);
+	CHECK(strlen(out) == 39 && !strcmp(out + 36, "..."));
+	linetail_join(&t, NULL, out, 1);
+	CHECK_STR(out, "");
+}
+
 int main(void)
 {
 	test_escape();
 	test_rotation();
 	test_ratelimit();
 	test_linebuf();
+	test_linetail();
 	return check_summary("logfile");
 }

@@ -215,28 +215,229 @@ int msb__image_db_lookup(const char *home, const char *reference,
 	return rc;
 }
 
+/* ---- image IDs ------------------------------------------------------ */
+
+/* The forms of an image ID (msb__image_find_id()). */
+enum id_kind { ID_NONE, ID_PREFIX, ID_FULL, ID_DIGEST };
+
+static bool lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static enum id_kind id_kind(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (!strncmp(id, "sha256:", 7))
+		return ID_DIGEST;
+	if (n == 0 || n > 64 || !lower_hex(id, n))
+		return ID_NONE;
+	return n == 64 ? ID_FULL : ID_PREFIX;
+}
+
+void msb__image_short_id(const char *digest, char *out, size_t len)
+{
+	const char *hex = strchr(digest, ':');
+
+	snprintf(out, len, "%.12s", hex ? hex + 1 : digest);
+}
+
+/* Does the row (@config, @manifest digests) match @id of @kind? */
+static bool id_matches(enum id_kind kind, const char *id, const char *config,
+		       const char *manifest)
+{
+	if (kind == ID_DIGEST)
+		return !strcmp(config, id) || !strcmp(manifest, id);
+	if (strncmp(config, "sha256:", 7))
+		return false;
+	if (kind == ID_FULL)
+		return !strcmp(config + 7, id);
+	return !strncmp(config + 7, id, strlen(id));
+}
+
+int msb__image_find_id(const char *home, const char *id, char ***refs,
+		       char **platform, char **full)
+{
+	enum id_kind kind = id_kind(id);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *found = NULL;    /* the config digest that matched */
+	char others[512] = ""; /* the others, for an ambiguous prefix */
+	char last[80] = "";    /* the last other image counted */
+	size_t nrefs = 0, nothers = 0;
+	char **v = NULL;
+	int rc;
+
+	*refs = NULL;
+	*platform = NULL;
+	if (full)
+		*full = NULL;
+	if (kind == ID_NONE)
+		return 1;
+	if (kind == ID_DIGEST &&
+	    (strlen(id) != 7 + 64 || !lower_hex(id + 7, 64)))
+		return msb__error(
+			MSB_EINVAL, 0,
+			"invalid image digest `%s`: expected sha256: and 64 lowercase hex digits",
+			id);
+	if ((rc = msb__db_open(&db, home)) < 0)
+		return rc;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT reference, platform, config_digest, "
+			       "manifest_digest FROM images "
+			       "ORDER BY config_digest, reference, platform",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *ref = (const char *)sqlite3_column_text(st, 0);
+		const char *pf = (const char *)sqlite3_column_text(st, 1);
+		const char *cd = (const char *)sqlite3_column_text(st, 2);
+		const char *md = (const char *)sqlite3_column_text(st, 3);
+		if (!ref || !cd || !md || !id_matches(kind, id, cd, md))
+			continue;
+		if (found && strcmp(found, cd)) {
+			/* Another image: the prefix is ambiguous. Rows come
+			 * by config digest: count each image once. */
+			char sid[16];
+			size_t l = strlen(others);
+			if (!strcmp(last, cd))
+				continue;
+			snprintf(last, sizeof(last), "%s", cd);
+			msb__image_short_id(cd, sid, sizeof(sid));
+			if (nothers++ < 5)
+				snprintf(others + l, sizeof(others) - l,
+					 ", %s (%s)", sid, ref);
+			continue;
+		}
+		if (nothers)
+			continue;
+		char **g = realloc(v, (nrefs + 2) * sizeof(*v));
+		if (!g) {
+			rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+			goto out;
+		}
+		v = g;
+		v[nrefs + 1] = NULL;
+		/* one entry per reference (a legacy row and a platform row
+		 * of one reference are one image) */
+		if (nrefs && !strcmp(v[nrefs - 1], ref))
+			continue;
+		if (!(v[nrefs] = strdup(ref))) {
+			rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+			goto out;
+		}
+		nrefs++;
+		if (!found) {
+			if (!(found = strdup(cd)) ||
+			    !(*platform = strdup(pf ? pf : ""))) {
+				rc = msb__error(MSB_ENOMEM, ENOMEM,
+						"out of memory");
+				goto out;
+			}
+			/* the first image's entry for the message */
+			char sid[16];
+			msb__image_short_id(cd, sid, sizeof(sid));
+			snprintf(others, sizeof(others), "%s (%s)", sid, ref);
+		}
+	}
+	if (nothers) {
+		rc = msb__error(MSB_EINVAL, 0,
+				"image ID `%s` is ambiguous: it starts %zu "
+				"images' IDs: %s%s; give more digits",
+				id, nothers + 1, others,
+				nothers > 5 ? ", ..." : "");
+		goto out;
+	}
+	if (!found) {
+		rc = msb__error(MSB_ENOTFOUND, 0,
+				kind == ID_DIGEST
+					? "no stored image has the digest `%s`"
+					: "no stored image has the ID `%s`",
+				id);
+		goto out;
+	}
+	if (full && !(*full = strdup(found))) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	*refs = steal_ptr(&v);
+	rc = 0;
+out:
+	if (rc < 0) {
+		free(*platform);
+		*platform = NULL;
+	}
+	msb_strv_free(v);
+	free(found);
+	sqlite3_finalize(st);
+	msb__db_close(db);
+	return rc;
+}
+
 /* ---- building the root disk --------------------------------------- */
 
+/*
+ * Remove the fallback temporary files of root disk @rootfs ("<rootfs>.tmp.
+ * <pid>", see msb_store_tmpfile()) that a process ending mid-build left.
+ * The caller holds the root disk's lock: nobody else is building it.
+ */
+static void remove_stale_builds(const char *rootfs, uint64_t *freed)
+{
+	_cleanup_free_ char *dir = strdup(rootfs);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	DIR *d;
+	struct dirent *e;
+
+	if (!slash)
+		return;
+	*slash = '\0';
+	const char *base = slash + 1;
+	size_t bl = strlen(base);
+	if (!(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		char path[4400];
+		struct stat st;
+		if (strncmp(e->d_name, base, bl) ||
+		    strncmp(e->d_name + bl, ".tmp.", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (lstat(path, &st) == 0 && unlink(path) == 0 && freed)
+			*freed += (uint64_t)st.st_blocks * 512;
+	}
+	closedir(d);
+}
+
 /* Flatten the stored layers of @m into the image's root disk, unless a
- * previous pull (maybe in another process) already did. */
+ * previous pull (maybe in another process) already did. The disk is built
+ * in an unnamed file (msb_store_tmpfile()): a pull interrupted by any
+ * means leaves nothing behind. */
 static int build_rootfs(const char *home, struct msb_store *store,
 			msb_image *img, const struct msb_manifest *m)
 {
-	char lockpath[4096], tmp[4200];
+	char dir[4096], lockpath[4200], tmp[4200];
+	_cleanup_close_ int lock = -1;
+	struct msb_tmpfile t = {.fd = -1};
 	int rc;
 
 	if (!(img->rootfs = rootfs_path(home, img->digest)))
 		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
-	snprintf(lockpath, sizeof(lockpath), "%s/images/rootfs", home);
-	if (mkdir(lockpath, 0700) < 0 && errno != EEXIST)
-		return msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", lockpath,
+	snprintf(dir, sizeof(dir), "%s/images/rootfs", home);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", dir,
 				  strerror(errno));
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", img->rootfs);
-	_cleanup_close_ int lock =
-		open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX) < 0)
-		return msb__error(MSB_ESYS, errno, "lock `%s`: %s", lockpath,
-				  strerror(errno));
+	if ((rc = msb_store_lock(lockpath, true, &lock)) < 0)
+		return rc;
+	remove_stale_builds(img->rootfs, NULL);
 	if (access(img->rootfs, R_OK) == 0)
 		return 0;
 
@@ -248,8 +449,9 @@ static int build_rootfs(const char *home, struct msb_store *store,
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", img->rootfs, (int)getpid());
 	for (int attempt = 0; attempt < 2; attempt++, size *= 4) {
 		struct msb_rootfs *r;
-		unlink(tmp);
-		if ((rc = msb_rootfs_create(&r, tmp, size)) < 0)
+		msb_store_tmpfile_drop(&t);
+		if ((rc = msb_store_tmpfile(&t, dir, tmp, 0644)) < 0 ||
+		    (rc = msb_rootfs_create(&r, t.path, size)) < 0)
 			break;
 		for (size_t i = 0; i < m->nlayers && rc == 0; i++) {
 			const char *dg = m->layers[i].digest;
@@ -274,11 +476,12 @@ static int build_rootfs(const char *home, struct msb_store *store,
 			continue;
 		break;
 	}
-	if (rc == 0 && (chmod(tmp, 0444) < 0 || rename(tmp, img->rootfs) < 0))
-		rc = msb__error(MSB_ESYS, errno, "rename `%s`: %s", tmp,
+	if (rc == 0 && fchmod(t.fd, 0444) < 0)
+		rc = msb__error(MSB_ESYS, errno, "chmod `%s`: %s", t.path,
 				strerror(errno));
-	if (rc < 0)
-		unlink(tmp);
+	if (rc == 0)
+		rc = msb_store_tmpfile_link(&t, img->rootfs, false);
+	msb_store_tmpfile_drop(&t);
 	return rc;
 }
 
@@ -568,8 +771,59 @@ out:
 	return rc;
 }
 
-int msb__image_resolve(msb_image **out, const char *home, const char *reference,
-		       const msb_pull_options *opts)
+char *msb__image_full_id(const char *home, const char *image)
+{
+	struct msb_ref ref = {0};
+	msb_image tmp = {0};
+	char **refs = NULL, *platform = NULL, *full = NULL;
+	msb_error saved;
+
+	if (id_kind(image) != ID_PREFIX)
+		return NULL;
+	msb__error_save(&saved);
+	/* a stored reference of that name comes first */
+	_cleanup_free_ char *canonical =
+		msb_ref_parse(&ref, image) == 0 ? msb_ref_format(&ref) : NULL;
+	if (!canonical ||
+	    msb__image_db_lookup(home, canonical, NULL, &tmp, NULL, 0) < 0)
+		msb__image_find_id(home, image, &refs, &platform, &full);
+	msb_ref_clear(&ref);
+	free(tmp.digest);
+	free(tmp.config_digest);
+	free(tmp.platform);
+	msb_strv_free(refs);
+	free(platform);
+	msb__error_restore(&saved);
+	return full;
+}
+
+/* The stored image that the ID @id names (msb__image_find_id()), under
+ * its first reference. -MSB_ENOTFOUND if none. */
+static int load_by_id(msb_image **out, const char *home,
+		      struct msb_store *store, const char *id)
+{
+	char **refs = NULL, *platform = NULL;
+	struct msb_platform p;
+	int rc = msb__image_find_id(home, id, &refs, &platform, NULL);
+
+	if (rc == 1)
+		rc = msb__error(MSB_ENOTFOUND, 0,
+				"no stored image has the ID `%s`", id);
+	if (rc == 0) {
+		bool any = !*platform || msb_platform_parse(&p, platform) < 0;
+		msb__error_clear();
+		rc = load_stored(out, home, store, refs[0], any ? NULL : &p,
+				 NULL, 0);
+	}
+	msb_strv_free(refs);
+	free(platform);
+	return rc;
+}
+
+/* msb__image_resolve(); @get: for msb_image_get(), which says "not
+ * stored" rather than naming a pull policy. */
+static int resolve(msb_image **out, const char *home, const char *reference,
+		   const msb_pull_options *opts, bool get)
 {
 	struct msb_ref ref = {0};
 	struct msb_store store = {0};
@@ -593,6 +847,21 @@ int msb__image_resolve(msb_image **out, const char *home, const char *reference,
 	} else {
 		msb_platform_host(&want);
 	}
+	/* An image ID or digest names a stored image: it cannot be pulled.
+	 * A prefix of an ID comes after a stored reference of that name, as
+	 * with docker. */
+	enum id_kind kind = id_kind(reference);
+	if (kind == ID_FULL || kind == ID_DIGEST) {
+		if (policy == MSB_PULL_ALWAYS)
+			return msb__error(
+				MSB_EINVAL, 0,
+				"`%s` is an image ID: pull an image by reference (NAME[:TAG] or NAME@sha256:...)",
+				reference);
+		if ((rc = msb_store_open(&store, home)) == 0)
+			rc = load_by_id(out, home, &store, reference);
+		msb_store_close(&store);
+		return rc;
+	}
 	if ((rc = msb_ref_parse(&ref, reference)) < 0)
 		return rc;
 	if (!(canonical = msb_ref_format(&ref))) {
@@ -605,6 +874,14 @@ int msb__image_resolve(msb_image **out, const char *home, const char *reference,
 		char others[256], wp[64];
 		rc = load_stored(out, home, &store, canonical, &want, others,
 				 sizeof(others));
+		if (rc == -MSB_ENOTFOUND && !*others && kind == ID_PREFIX) {
+			int r = load_by_id(out, home, &store, reference);
+			if (r != -MSB_ENOTFOUND) {
+				rc = r;
+				goto out;
+			}
+			msb__error_clear();
+		}
 		/* Never pull, no platform named, only others stored: that
 		 * image (a sandbox then names its platform in refusing it). */
 		if (rc == -MSB_ENOTFOUND && policy == MSB_PULL_NEVER &&
@@ -618,6 +895,16 @@ int msb__image_resolve(msb_image **out, const char *home, const char *reference,
 					MSB_ENOTFOUND, 0,
 					"image `%s` is stored for %s, not %s, and the pull policy is never: pull it with --platform %s",
 					canonical, others, wp, wp);
+			else if (rc == -MSB_ENOTFOUND && get)
+				rc = msb__error(
+					MSB_ENOTFOUND, 0,
+					"image `%s` is not stored%s%s%s",
+					canonical,
+					kind == ID_PREFIX
+						? ", and no image's ID starts with `"
+						: "",
+					kind == ID_PREFIX ? reference : "",
+					kind == ID_PREFIX ? "`" : "");
 			else if (rc == -MSB_ENOTFOUND)
 				rc = msb__error(
 					MSB_ENOTFOUND, 0,
@@ -631,6 +918,12 @@ out:
 	msb_store_close(&store);
 	msb_ref_clear(&ref);
 	return rc;
+}
+
+int msb__image_resolve(msb_image **out, const char *home, const char *reference,
+		       const msb_pull_options *opts)
+{
+	return resolve(out, home, reference, opts, false);
 }
 
 /* ---- the built-in default image ----------------------------------- */
@@ -802,11 +1095,21 @@ EXPORT int msb_image_pull(msb_image **out, const char *reference,
 EXPORT int msb_image_get(msb_image **out, const char *reference)
 {
 	msb_pull_options o = MSB_PULL_OPTIONS_INIT;
+	struct msb_paths paths;
+	int rc;
 
+	msb__error_clear();
 	if (!out)
 		return msb__error(MSB_EINVAL, 0, "out is NULL");
+	*out = NULL;
+	if (!reference || !*reference)
+		return msb__error(MSB_EINVAL, 0, "image reference is empty");
+	if ((rc = msb__paths_home(&paths)) < 0)
+		return rc;
 	o.policy = MSB_PULL_NEVER;
-	return msb_image_pull(out, reference, &o);
+	rc = resolve(out, paths.home, reference, &o, true);
+	msb__paths_clear(&paths);
+	return rc;
 }
 
 EXPORT int msb_image_list(msb_image ***out, size_t *count)
@@ -912,13 +1215,66 @@ static bool image_in_use(const char *home, const char *digest, char *who,
 	return used;
 }
 
+/*
+ * The rows that msb_image_remove(@name) removes: a stored reference
+ * (every platform; @config NULL), else the image with that ID (@config its
+ * config digest, under its one reference). @tmp gets the manifest digest.
+ */
+static int removal_target(const char *home, const char *name, char **canonical,
+			  char **config, msb_image *tmp)
+{
+	struct msb_ref ref = {0};
+	enum id_kind kind = id_kind(name);
+	char **refs = NULL, *platform = NULL;
+	int rc = 0;
+
+	if (kind != ID_FULL && kind != ID_DIGEST) {
+		if ((rc = msb_ref_parse(&ref, name)) < 0)
+			return rc;
+		*canonical = msb_ref_format(&ref);
+		msb_ref_clear(&ref);
+		if (!*canonical)
+			return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		rc = msb__image_db_lookup(home, *canonical, NULL, tmp, NULL, 0);
+		if (rc != -MSB_ENOTFOUND || kind != ID_PREFIX) {
+			if (rc == -MSB_ENOTFOUND)
+				rc = msb__error(MSB_ENOTFOUND, 0,
+						"image `%s` is not stored",
+						*canonical);
+			return rc;
+		}
+		msb__error_clear();
+	}
+	if ((rc = msb__image_find_id(home, name, &refs, &platform, NULL)) < 0)
+		goto out;
+	if (refs[1]) {
+		rc = msb__error(MSB_ESTATE, 0,
+				"image `%s` is stored as `%s`, `%s`%s: remove "
+				"it by reference",
+				name, refs[0], refs[1], refs[2] ? ", ..." : "");
+		goto out;
+	}
+	free(*canonical);
+	*canonical = steal_ptr(&refs[0]);
+	struct msb_platform p;
+	bool any = !*platform || msb_platform_parse(&p, platform) < 0;
+	msb__error_clear();
+	if ((rc = msb__image_db_lookup(home, *canonical, any ? NULL : &p, tmp,
+				       NULL, 0)) == 0 &&
+	    !(*config = strdup(tmp->config_digest)))
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+out:
+	msb_strv_free(refs);
+	free(platform);
+	return rc;
+}
+
 EXPORT int msb_image_remove(const char *reference)
 {
 	struct msb_paths paths;
-	struct msb_ref ref = {0};
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	_cleanup_free_ char *canonical = NULL;
+	_cleanup_free_ char *canonical = NULL, *config = NULL;
 	msb_image tmp = {0};
 	char who[256];
 	int rc;
@@ -928,19 +1284,9 @@ EXPORT int msb_image_remove(const char *reference)
 		return msb__error(MSB_EINVAL, 0, "image reference is NULL");
 	if ((rc = msb__paths_home(&paths)) < 0)
 		return rc;
-	if ((rc = msb_ref_parse(&ref, reference)) < 0)
+	if ((rc = removal_target(paths.home, reference, &canonical, &config,
+				 &tmp)) < 0)
 		goto out;
-	if (!(canonical = msb_ref_format(&ref))) {
-		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = msb__image_db_lookup(paths.home, canonical, NULL, &tmp, NULL,
-				       0)) < 0) {
-		if (rc == -MSB_ENOTFOUND)
-			rc = msb__error(MSB_ENOTFOUND, 0,
-					"image `%s` is not stored", canonical);
-		goto out;
-	}
 	if (image_in_use(paths.home, tmp.digest, who, sizeof(who))) {
 		rc = msb__error(
 			MSB_ESTATE, 0,
@@ -950,13 +1296,19 @@ EXPORT int msb_image_remove(const char *reference)
 	}
 	if ((rc = msb__db_open(&db, paths.home)) < 0)
 		goto out;
-	if (sqlite3_prepare_v2(db, "DELETE FROM images WHERE reference = ?", -1,
-			       &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		    db,
+		    config ? "DELETE FROM images WHERE reference = "
+			     "? AND config_digest = ?"
+			   : "DELETE FROM images WHERE reference = ?",
+		    -1, &st, NULL) != SQLITE_OK) {
 		rc = msb__error(MSB_ESYS, 0, "database: %s",
 				sqlite3_errmsg(db));
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, canonical, -1, SQLITE_STATIC);
+	if (config)
+		sqlite3_bind_text(st, 2, config, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = msb__error(MSB_ESYS, 0, "database: %s",
 				sqlite3_errmsg(db));
@@ -973,7 +1325,6 @@ out:
 	free(tmp.platform);
 	sqlite3_finalize(st);
 	msb__db_close(db);
-	msb_ref_clear(&ref);
 	msb__paths_clear(&paths);
 	return rc;
 }
@@ -1053,9 +1404,14 @@ static bool listed(char **v, size_t n, const char *alg, const char *hex)
 	return false;
 }
 
-/* Remove unlisted files of @dir whose name is HEX@suffix. */
+/*
+ * Remove unlisted files of @dir whose name is HEX@suffix. With @lock_suffix,
+ * only while HEX@lock_suffix can be locked: nobody is building that file
+ * (the lock file itself is removed while held, see msb_store_lock()).
+ */
 static void prune_dir(const char *dir, const char *alg, const char *suffix,
-		      char **v, size_t n, uint64_t *freed)
+		      const char *lock_suffix, char **v, size_t n,
+		      uint64_t *freed)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -1065,8 +1421,9 @@ static void prune_dir(const char *dir, const char *alg, const char *suffix,
 		return;
 	while ((e = readdir(d))) {
 		size_t l = strlen(e->d_name);
-		char hex[200], path[4400];
+		char hex[200], path[4400], lockp[4400];
 		struct stat st;
+		int lfd = -1;
 		if (e->d_name[0] == '.' || l <= sl || l - sl >= sizeof(hex) ||
 		    strcmp(e->d_name + l - sl, suffix))
 			continue;
@@ -1075,8 +1432,47 @@ static void prune_dir(const char *dir, const char *alg, const char *suffix,
 		if (strchr(hex, '.') || listed(v, n, alg, hex))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		snprintf(lockp, sizeof(lockp), "%s/%s%s", dir, hex,
+			 lock_suffix ? lock_suffix : "");
+		if (lock_suffix && msb_store_lock(lockp, false, &lfd) != 0) {
+			msb__error_clear();
+			continue; /* in use */
+		}
 		if (stat(path, &st) == 0 && unlink(path) == 0 && freed)
 			*freed += (uint64_t)st.st_blocks * 512;
+		if (lfd >= 0)
+			close(lfd);
+	}
+	closedir(d);
+}
+
+/*
+ * Root disks being built are unnamed (O_TMPFILE); where a filesystem
+ * lacks that, a build that died left "<hex>.ext4.tmp.<pid>": remove those
+ * whose image nobody is building (its lock is free).
+ */
+static void prune_builds(const char *dir, uint64_t *freed)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *t = strstr(e->d_name, ".ext4.tmp.");
+		char lockp[4410], rootfs[4400];
+		int lfd;
+		if (e->d_name[0] == '.' || !t || t == e->d_name)
+			continue;
+		snprintf(rootfs, sizeof(rootfs), "%s/%.*s.ext4", dir,
+			 (int)(t - e->d_name), e->d_name);
+		snprintf(lockp, sizeof(lockp), "%s.lock", rootfs);
+		if (msb_store_lock(lockp, false, &lfd) != 0) {
+			msb__error_clear();
+			continue; /* a build is running */
+		}
+		remove_stale_builds(rootfs, freed);
+		close(lfd);
 	}
 	closedir(d);
 }
@@ -1099,12 +1495,15 @@ EXPORT int msb_image_prune(uint64_t *freed)
 	    (rc = used_digests(paths.home, &store, &v, &n)) < 0)
 		goto out;
 	snprintf(dir, sizeof(dir), "%s/images/rootfs", paths.home);
+	prune_builds(dir, freed);
 	/* A root disk in use by a sandbox is listed: its image is stored
-	 * (removal is refused while a sandbox uses it). */
-	prune_dir(dir, "sha256", ".ext4", v, n, freed);
-	prune_dir(dir, "sha256", ".ext4.lock", v, n, freed);
+	 * (removal is refused while a sandbox uses it). One being built is
+	 * locked. */
+	prune_dir(dir, "sha256", ".ext4", ".ext4.lock", v, n, freed);
+	prune_dir(dir, "sha256", ".ext4.lock", ".ext4.lock", v, n, freed);
 	snprintf(dir, sizeof(dir), "%s/images/blobs/sha256", paths.home);
-	prune_dir(dir, "sha256", "", v, n, freed);
+	prune_dir(dir, "sha256", "", NULL, v, n, freed);
+	msb_store_prune_tmp(&store, freed);
 out:
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
@@ -1122,6 +1521,11 @@ EXPORT const char *msb_image_reference(const msb_image *img)
 EXPORT const char *msb_image_digest(const msb_image *img)
 {
 	return img ? img->digest : NULL;
+}
+
+EXPORT const char *msb_image_id(const msb_image *img)
+{
+	return img ? img->config_digest : NULL;
 }
 
 EXPORT const char *msb_image_created(const msb_image *img)
@@ -1197,15 +1601,17 @@ EXPORT char *msb_image_inspect_json(const msb_image *img)
 		return NULL;
 	const struct msb_image_config *c = &img->cfg;
 	json_t *o = json_pack(
-		"{s:s?, s:s?, s:s?, s:s?, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:s?}",
-		"reference", img->reference, "platform", img->platform,
-		"digest", img->digest, "config_digest", img->config_digest,
-		"size", (json_int_t)img->size, "created", c->created, "os",
-		c->os, "architecture", c->arch, "variant", c->variant, "rootfs",
+		"{s:s?, s:s?, s:s?, s:s?, s:s?, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:s?}",
+		"reference", img->reference, "id", img->config_digest,
+		"platform", img->platform, "digest", img->digest,
+		"config_digest", img->config_digest, "size",
+		(json_int_t)img->size, "created", c->created, "os", c->os,
+		"architecture", c->arch, "variant", c->variant, "rootfs",
 		img->rootfs, "env", strv_json(c->env), "entrypoint",
 		strv_json(c->entrypoint), "cmd", strv_json(c->cmd), "workdir",
 		c->workdir, "user", c->user);
-	char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+	/* ASCII: the config is the registry's, C1 controls escaped too */
+	char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
 	json_decref(o);
 	return s;
 }

@@ -39,6 +39,36 @@ int msb__image_db_lookup(const char *home, const char *reference,
 			 char *others, size_t otherslen);
 
 /*
+ * msb__image_find_id() - the stored image that @id names by ID, as docker
+ * names images: "sha256:" and 64 hex digits (its ID, which is its config
+ * digest, or its manifest digest), 64 hex digits (its ID), or a prefix of
+ * its ID in lowercase hex that no other stored image's ID has.
+ * @refs: receives the references it is stored under, sorted,
+ *        NULL-terminated (msb_strv_free()); never empty on success
+ * @platform: receives the platform it is stored under ("" if unknown),
+ *        malloc'd
+ * @full: receives its full ID ("sha256:..."), malloc'd; may be NULL
+ * Return: 0; 1 if @id is not one of these forms (nothing set);
+ * -MSB_ENOTFOUND if no stored image has it; -MSB_EINVAL for a prefix
+ * that several images' IDs share (the error names them) or "sha256:"
+ * without 64 hex digits.
+ */
+int msb__image_find_id(const char *home, const char *id, char ***refs,
+		       char **platform, char **full);
+
+/*
+ * msb__image_full_id() - the full ID ("sha256:...", malloc'd) of the
+ * stored image that the ID prefix @image names, or NULL when @image is
+ * anything else (a reference, a stored reference of that name, a full ID,
+ * a prefix of no image or of several). Errors are not kept.
+ */
+char *msb__image_full_id(const char *home, const char *image);
+
+/* The short form of an ID or digest: its first 12 hex digits, in @out
+ * (at least 13 bytes). */
+void msb__image_short_id(const char *digest, char *out, size_t len);
+
+/*
  * msb__image_resolve() - the image for @reference under @home, pulled or
  * taken from the store as @opts (NULL: defaults) says.
  */

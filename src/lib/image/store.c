@@ -17,6 +17,7 @@
  * fails verification once resumed is discarded and the blob downloaded
  * again from its start, once.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -461,8 +462,68 @@ static int publish(int fd, const char *tmp, const char *path)
 	return fsync_dir(dir);
 }
 
-/* Lock @path (blocking), making sure it is still the file at @path. */
-static int lock_blob(const char *path, int *out)
+int msb_store_tmpfile(struct msb_tmpfile *t, const char *dir,
+		      const char *fallback, mode_t mode)
+{
+	t->named = false;
+	t->fd = -1;
+	/* O_TMPFILE: no name until linked. Its path for other opens
+	 * (libext2fs) is the /proc magic link, so /proc must be there. */
+	if (access("/proc/self/fd", X_OK) == 0) {
+		t->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+		if (t->fd >= 0) {
+			snprintf(t->path, sizeof(t->path), "/proc/self/fd/%d",
+				 t->fd);
+			return 0;
+		}
+		/* old kernels say EISDIR, filesystems without it EOPNOTSUPP */
+		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+			return msb__error(MSB_ESYS, errno,
+					  "create a file in `%s`: %s", dir,
+					  strerror(errno));
+	}
+	/* A filesystem without O_TMPFILE: a name the next build under the
+	 * same lock, and image prune, remove if we die. */
+	if (snprintf(t->path, sizeof(t->path), "%s", fallback) >=
+	    (int)sizeof(t->path))
+		return msb__error(MSB_EINVAL, ENAMETOOLONG, "`%s`: too long",
+				  fallback);
+	t->fd = open(fallback,
+		     O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (t->fd < 0)
+		return msb__error(MSB_ESYS, errno, "create `%s`: %s", fallback,
+				  strerror(errno));
+	t->named = true;
+	return 0;
+}
+
+int msb_store_tmpfile_link(struct msb_tmpfile *t, const char *dest,
+			   bool exist_ok)
+{
+	if (t->named) {
+		if (rename(t->path, dest) < 0)
+			return msb__error(MSB_ESYS, errno,
+					  "rename `%s` to `%s`: %s", t->path,
+					  dest, strerror(errno));
+		t->named = false;
+		return 0;
+	}
+	if (linkat(AT_FDCWD, t->path, AT_FDCWD, dest, AT_SYMLINK_FOLLOW) < 0 &&
+	    !(exist_ok && errno == EEXIST))
+		return msb__error(MSB_ESYS, errno, "link `%s`: %s", dest,
+				  strerror(errno));
+	return 0;
+}
+
+void msb_store_tmpfile_drop(struct msb_tmpfile *t)
+{
+	if (t->named)
+		unlink(t->path);
+	t->named = false;
+	close_fd(&t->fd);
+}
+
+int msb_store_lock(const char *path, bool wait, int *out)
 {
 	for (int i = 0; i < LOCK_TRIES; i++) {
 		_cleanup_close_ int fd = open(
@@ -472,11 +533,14 @@ static int lock_blob(const char *path, int *out)
 		if (fd < 0)
 			return msb__error(MSB_ESYS, errno, "open `%s`: %s",
 					  path, strerror(errno));
-		while (flock(fd, LOCK_EX) < 0)
+		while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+			if (!wait && errno == EWOULDBLOCK)
+				return 1;
 			if (errno != EINTR)
 				return msb__error(MSB_ESYS, errno,
 						  "lock `%s`: %s", path,
 						  strerror(errno));
+		}
 		if (fstat(fd, &a) < 0)
 			return msb__error(MSB_ESYS, errno, "stat `%s`: %s",
 					  path, strerror(errno));
@@ -630,7 +694,7 @@ int msb__store_fetch_from(struct msb_store *s, msb__blob_source_fn src,
 	rc = alg_dir(s, d->digest);
 	if (rc < 0)
 		return rc;
-	rc = lock_blob(lockp, &lockfd);
+	rc = msb_store_lock(lockp, true, &lockfd);
 	if (rc < 0)
 		return rc;
 	if (msb_store_has_blob(s, d->digest)) {
@@ -726,8 +790,8 @@ int msb_store_fetch(struct msb_store *s, struct msb_registry *r,
 int msb_store_put(struct msb_store *s, const char *digest, const void *data,
 		  size_t len)
 {
-	_cleanup_free_ char *path = NULL, *tmp = NULL;
-	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *path = NULL, *tmp = NULL, *dir = NULL;
+	struct msb_tmpfile t;
 	struct msb_verifier *v = NULL;
 	int rc;
 
@@ -748,21 +812,90 @@ int msb_store_put(struct msb_store *s, const char *digest, const void *data,
 	if (rc < 0)
 		return rc;
 	path = msb_store_blob_path(s, digest);
-	tmp = store_path(s, digest, true, ".put.XXXXXX");
-	if (!path || !tmp)
+	/* a fallback name: image prune removes old ones */
+	tmp = store_path(s, digest, true, ".put.tmp.");
+	dir = xasprintf("%s/blobs/tmp", s->dir);
+	_cleanup_free_ char *named =
+		tmp ? xasprintf("%s%d", tmp, (int)getpid()) : NULL;
+	if (!path || !named || !dir)
 		return oom();
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return msb__error(MSB_ESYS, errno, "create `%s`: %s", tmp,
-				  strerror(errno));
-	if (write_all(fd, data, len) < 0)
-		rc = msb__error(MSB_ESYS, errno, "write `%s`: %s", tmp,
-				strerror(errno));
-	else
-		rc = publish(fd, tmp, path);
-	if (rc < 0)
-		unlink(tmp);
+	if ((rc = msb_store_tmpfile(&t, dir, named, 0600)) < 0)
+		return rc;
+	if (write_all(t.fd, data, len) < 0)
+		rc = msb__error(MSB_ESYS, errno, "write a blob for `%s`: %s",
+				path, strerror(errno));
+	else if (fsync(t.fd) < 0 || fchmod(t.fd, 0444) < 0)
+		rc = msb__error(MSB_ESYS, errno, "fsync a blob for `%s`: %s",
+				path, strerror(errno));
+	else if ((rc = msb_store_tmpfile_link(&t, path, true)) == 0) {
+		*strrchr(dir, '/') = '\0'; /* images/blobs */
+		_cleanup_free_ char *alg = xasprintf(
+			"%s/%.*s", dir, (int)strcspn(digest, ":"), digest);
+		rc = alg ? fsync_dir(alg) : oom();
+	}
+	msb_store_tmpfile_drop(&t);
 	return rc;
+}
+
+/* Is @s, up to @n bytes, a lowercase hex digest part? */
+static bool is_hex(const char *s, size_t n)
+{
+	if (!n || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!s[i] || !strchr("0123456789abcdef", s[i]))
+			return false;
+	return true;
+}
+
+static void remove_counted(const char *path, uint64_t *freed)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && unlink(path) == 0 && freed)
+		*freed += (uint64_t)st.st_blocks * 512;
+}
+
+void msb_store_prune_tmp(struct msb_store *s, uint64_t *freed)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/blobs/tmp", s->dir);
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+	time_t now = time(NULL);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *name = e->d_name, *dot = strchr(name, '.');
+		char path[4400], lockp[4400], part[4400];
+		struct stat st;
+		if (name[0] == '.' || !dot ||
+		    !is_hex(name, (size_t)(dot - name)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		/* a document being stored takes milliseconds */
+		if (!strncmp(dot, ".put.", 5)) {
+			if (lstat(path, &st) == 0 && st.st_mtime < now - 3600)
+				remove_counted(path, freed);
+			continue;
+		}
+		if (strcmp(dot, ".partial") && strcmp(dot, ".lock"))
+			continue;
+		/* a download nobody is doing: its lock is free */
+		snprintf(lockp, sizeof(lockp), "%s/%.*s.lock", dir,
+			 (int)(dot - name), name);
+		snprintf(part, sizeof(part), "%s/%.*s.partial", dir,
+			 (int)(dot - name), name);
+		int fd;
+		if (msb_store_lock(lockp, false, &fd) != 0) {
+			msb__error_clear();
+			continue;
+		}
+		remove_counted(part, freed);
+		unlink(lockp); /* while holding it (see msb_store_lock) */
+		close(fd);
+	}
+	closedir(d);
 }
 
 int msb_store_read(const struct msb_store *s, const char *digest, size_t max,
