@@ -257,8 +257,9 @@ static void test_commands(void)
 	CHECK_STR(msb_exec_output_stdout(out, NULL), "in-time\n");
 	msb_exec_output_free(out);
 	out = sh(sb, "sleep 1");
-	/* guest and host clocks differ by a little under TCG */
-	CHECK(msb_exec_output_duration_ms(out) >= 900);
+	/* a lower bound only: the guest's clock under a loaded TCG host
+	   can run slow, never fast enough to halve a second */
+	CHECK(msb_exec_output_duration_ms(out) >= 500);
 	msb_exec_output_free(out);
 
 	/* resource limits: set, refused by the guest, invalid */
@@ -844,10 +845,12 @@ static void test_boot_errors(const char *home, const char *hang_initrd,
 	make_guest(panic_dir, sizeof(panic_dir), home, "panic", panic_initrd);
 
 	setenv("MSB_GUEST_DIR", hang_dir, 1);
-	o.boot_timeout_s = 4;
+	/* long enough for the hanging init to have printed its line even
+	   on a loaded host: the message must carry it */
+	o.boot_timeout_s = 20;
 	CHECK(msb_sandbox_create(&sb, &o) == -MSB_ETIMEDOUT);
 	fprintf(stderr, "  timeout: %s\n", msb_last_error()->message);
-	CHECK(strstr(msb_last_error()->message, "not ready after 4 s") != NULL);
+	CHECK(strstr(msb_last_error()->message, "not ready after 20 s") != NULL);
 	/* the kernel log's last lines are part of the message */
 	CHECK(strstr(msb_last_error()->message, "test-init: hanging") != NULL);
 	CHECK(count_sandbox_dirs() == 0);
