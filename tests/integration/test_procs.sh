@@ -77,6 +77,14 @@ if running 'sleep 300$'; then ok "setsid background process survives"; else
 	bad "setsid sleep 300 gone"
 fi
 
+# The classic idiom: nohup (a script in the default image: Debian's
+# busybox has no applet), output redirected, started in the background.
+expect "nohup server" 0 "$MSB" exec pbox -- \
+	sh -c 'nohup sleep 301 >/dev/null 2>&1 &'
+if running 'sleep 301$'; then ok "nohup background process survives"; else
+	bad "nohup sleep 301 gone"
+fi
+
 # exec -d: an id at once; ps lists it running; logs replays its output.
 # (ps columns: ID PID STATE STARTED("3s ago") EXIT COMMAND.)
 expect "a fifo to hold it" 0 "$MSB" exec pbox -- mkfifo /tmp/go
