@@ -819,8 +819,14 @@ int msb_exec_start(msb_exec **out, msb_sandbox *sb, const char *const *argv,
  */
 int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms);
 
-/* A descriptor that polls readable when msb_exec_next() may have an
- * event (epoll, libuv...). Owned by the handle. */
+/*
+ * A descriptor that polls readable when msb_exec_next() may have an
+ * event (epoll, libuv...). Owned by the handle. Frames that arrived
+ * together are read together: before each poll, call msb_exec_next()
+ * with timeout 0 until MSB_ETIMEDOUT (also after msb_exec_write(), which
+ * reads while it waits for room), or an event already read waits for the
+ * next one to arrive.
+ */
 int msb_exec_fd(const msb_exec *e);
 
 /*
@@ -843,8 +849,9 @@ int msb_exec_fd(const msb_exec *e);
 int msb_exec_write(msb_exec *e, const void *data, size_t len);
 /*
  * msb_exec_try_write() - write what the window allows of @data now,
- * without blocking. Return: bytes written (0: no room yet; more room comes
- * with the next event read from msb_exec_fd()), or -MSB_E*.
+ * without blocking or reading. Return: bytes written (0: no room yet; more
+ * room comes with the events msb_exec_next() reads from msb_exec_fd()),
+ * or -MSB_E*.
  */
 long msb_exec_try_write(msb_exec *e, const void *data, size_t len);
 /* Close its stdin (EOF). */
@@ -854,6 +861,12 @@ int msb_exec_signal(msb_exec *e, int sig);
 /* Set the size of the command's terminal (started with tty set): the
  * process group gets SIGWINCH. MSB_ESTATE without a terminal. */
 int msb_exec_resize(msb_exec *e, unsigned int rows, unsigned int cols);
+/*
+ * msb_exec_tty() - whether the command has a terminal: started with tty
+ * set, or (msb_sandbox_proc_attach()) known from the STARTED event that
+ * begins an attachment. Return: 1 or 0.
+ */
+int msb_exec_tty(const msb_exec *e);
 
 /*
  * msb_exec_wait() - discard output until the command ends.
@@ -868,7 +881,8 @@ void msb_exec_free(msb_exec *e);
  * Processes the guest agent started, by id. Every exec gets an id in the
  * agent's table; a detached one runs on its own, its output kept in the
  * guest (the last 1 MiB), and can be listed, signalled, waited for and
- * attached to by id. Finished entries are kept (the last 256).
+ * attached to by id. Finished entries are kept (the last 256) until
+ * msb_sandbox_proc_remove() takes them out.
  */
 
 /*
@@ -918,14 +932,28 @@ enum msb_attach_flags {
 /*
  * msb_sandbox_proc_attach() - a streaming handle on detached process @id
  * (msb_exec_next(), _write(), _resize(), _signal(), _wait()). The events
- * end with EXITED (it exited; with MSB_ATTACH_FOLLOW) or DETACHED (no
- * FOLLOW: the kept output was sent). msb_exec_free() detaches; the
- * process runs on. One attachment at a time per process.
+ * start with STARTED (its pid; msb_exec_tty() then says whether it has a
+ * terminal) and end with EXITED (it exited; with MSB_ATTACH_FOLLOW) or
+ * DETACHED (no FOLLOW: the kept output was sent). msb_exec_free()
+ * detaches; the process runs on. One attachment at a time per process.
  * Return: 0; MSB_ENOTFOUND (no such id) and MSB_ESTATE (not detached,
  * or attached already) come from msb_exec_next().
  */
 int msb_sandbox_proc_attach(msb_exec **out, msb_sandbox *sb, unsigned int id,
 			    int flags);
+
+enum msb_proc_remove_flags {
+	MSB_PROC_REMOVE_FORCE = 1 << 0, /* a running one: kill it (SIGKILL to
+					   its process group) first */
+};
+
+/*
+ * msb_sandbox_proc_remove() - take process @id out of the table, with the
+ * output kept for it. @flags: 0 or MSB_PROC_REMOVE_FORCE.
+ * Return: 0; MSB_ENOTFOUND if there is no such id; MSB_ESTATE if it is
+ * running and @flags has no MSB_PROC_REMOVE_FORCE.
+ */
+int msb_sandbox_proc_remove(msb_sandbox *sb, unsigned int id, int flags);
 
 /*
  * msb_sandbox_proc_wait() - wait until detached process @id exits.

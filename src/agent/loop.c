@@ -475,8 +475,8 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 	if (m.type == MSB_MSG_EXEC || m.type == MSB_MSG_SIGNAL ||
 	    m.type == MSB_MSG_STDIN || m.type == MSB_MSG_FS_DATA ||
 	    m.type == MSB_MSG_PROC_LIST || m.type == MSB_MSG_PROC_SIGNAL ||
-	    m.type == MSB_MSG_PROC_ATTACH || m.type == MSB_MSG_RESIZE ||
-	    is_fs_request(m.type)) {
+	    m.type == MSB_MSG_PROC_ATTACH || m.type == MSB_MSG_PROC_REMOVE ||
+	    m.type == MSB_MSG_RESIZE || is_fs_request(m.type)) {
 		if (a->state != AGENT_READY) {
 			agent_error(
 				a, id, true, EAGAIN,
@@ -504,6 +504,9 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 		return;
 	case MSB_MSG_PROC_SIGNAL:
 		proc_signal(a, id, &m);
+		return;
+	case MSB_MSG_PROC_REMOVE:
+		proc_remove(a, id, &m);
 		return;
 	case MSB_MSG_PROC_ATTACH:
 		if (id == 0) {

@@ -56,6 +56,9 @@ static const struct rule rules[MSB_MSG__COUNT] = {
 				 .flag_bits = MSB_PATTACH_REPLAY |
 					      MSB_PATTACH_FOLLOW |
 					      MSB_PATTACH_STDIN},
+	[MSB_MSG_PROC_REMOVE] = {.start = true,
+				 .required = F(ID),
+				 .flag_bits = MSB_PREMOVE_FORCE},
 	[MSB_MSG_STDIN] = {0},
 	[MSB_MSG_SIGNAL] = {.required = F(SIG)},
 	[MSB_MSG_RESIZE] = {.required = F(ROWS) | F(COLS)},
@@ -99,6 +102,7 @@ static bool host_sends(enum msb_msg_type t)
 	case MSB_MSG_PROC_LIST:
 	case MSB_MSG_PROC_SIGNAL:
 	case MSB_MSG_PROC_ATTACH:
+	case MSB_MSG_PROC_REMOVE:
 		return true;
 	default:
 		return t >= MSB_MSG_FS_STAT && t <= MSB_MSG_FS_SYMLINK;
@@ -267,7 +271,8 @@ static int check_values(const struct msb_msg *m, char *why, size_t whylen,
 		return 0;
 	}
 	case MSB_MSG_SIGNAL:
-		if (m->sig <= 0 || m->sig >= NSIG)
+		/* 0: detach, on a proc_attach stream (exec_signal()). */
+		if (m->sig < 0 || m->sig >= NSIG)
 			return reject(why, whylen, err, EINVAL,
 				      "`sig` %lld out of range",
 				      (long long)m->sig);

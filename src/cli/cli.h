@@ -47,6 +47,7 @@ int cmd_ps(int argc, char **argv);
 int cmd_proc_kill(int argc, char **argv);
 int cmd_proc_logs(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
+int cmd_proc_rm(int argc, char **argv);
 int cli_parse_signal(const char *s);
 
 struct msb_exec_output;
@@ -125,6 +126,31 @@ int cli_exec_option(struct cli_exec *x, const struct cli_args *a, int c);
 /* Run @argv in @sb with @x (a terminal session with -t); return msb's
  * exit status. */
 int cli_exec_run(msb_sandbox *sb, const char *const *argv, struct cli_exec *x);
+
+/*
+ * struct cli_session - an interactive session on a streaming handle
+ * (tty.c: exec -t, shell, attach). Raw mode when the command has a
+ * terminal (msb_exec_tty()) and msb's stdin is one.
+ */
+struct cli_session {
+	bool forward_stdin;   /* msb's stdin to the command; EOF closes it */
+	bool attach;          /* an attachment: Ctrl-P Ctrl-Q, SIGTERM and
+				 SIGHUP detach; the local size is sent first */
+	uint64_t deadline_us; /* now_us() at which to SIGKILL it; 0: none */
+	int error_status;     /* msb's status for its own failures */
+	/* results */
+	bool timed_out; /* killed at @deadline_us (the status is 124) */
+	bool detached;  /* the session ended, the command runs on */
+};
+/*
+ * cli_session_run() - move bytes between the terminal and @e until the
+ * command exits or the session detaches. Return: msb's exit status (the
+ * command's, 128+signal, 0 after a detach, or @error_status after an
+ * error it printed).
+ */
+int cli_session_run(msb_exec *e, struct cli_session *s);
+/* The local terminal's size (stdin, stdout or stderr). */
+bool cli_window_size(unsigned int *rows, unsigned int *cols);
 
 /* Parse --pull: "always", "missing" (or "if-missing"), "never". */
 bool cli_parse_policy(const char *s, int *policy);

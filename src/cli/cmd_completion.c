@@ -77,7 +77,7 @@ static const struct comp_cmd comp_cmds[] = {
 	 "-a --all -q --quiet --json --format=json -h --help"},
 	{"start", "sandbox", -1, 0, "-h --help"},
 	{"stop", "sandbox", -1, 0, "-t= --time= -h --help"},
-	{"rm", "sandbox", -1, 0, "-f --force -h --help"},
+	{"rm", "sandbox", -1, 0, "-f --force --exec= -h --help"},
 	{"kill", "sandbox", -1, 0,
 	 "-s=" SIGNALS " --signal=" SIGNALS " --exec= -h --help"},
 	{"wait", "sandbox", -1, 0, "-h --help"},

@@ -135,6 +135,10 @@ int msb__conn_consumed(struct msb_conn *c, uint32_t stream, struct msb_flow *fl,
 int msb__conn_wait_credit(struct msb_conn *c, uint32_t stream,
 			  struct msb_flow *fl, bool stop_on_answer,
 			  int timeout_ms);
+/* The CREDIT frames of @stream already received, out of the input into
+ * fl->credit, without reading the socket. */
+void msb__conn_take_credits(struct msb_conn *c, uint32_t stream,
+			    struct msb_flow *fl);
 
 struct msb_sandbox {
 	char *name;
