@@ -451,7 +451,9 @@ typedef struct msb_sandbox_options {
 	 * "allow api.example.com:443", "deny 10.0.0.0/8", "allow host:11434").
 	 * @block_domains: names answered NXDOMAIN (and never reached);
 	 * @block_suffixes: ".example.com" blocks every name under it.
-	 * @ports: published ports, @n_ports of them.
+	 * @ports: published ports, @n_ports of them (at most 256; stored,
+	 * but not published yet: msb-netd has no port publishing, and a
+	 * sandbox created with some logs a warning).
 	 * SECURITY NOTE: MSB_NETWORK_ALL and allow rules for the `private`,
 	 * `host` or `metadata` groups let untrusted code reach the host's
 	 * own services or the local network.
