@@ -282,7 +282,7 @@ typedef struct msb_patch {
 
 typedef struct msb_sandbox msb_sandbox;
 
-#define MSB_SANDBOX_OPTIONS_VERSION 2
+#define MSB_SANDBOX_OPTIONS_VERSION 3
 
 /*
  * Guest memory limits (msb_sandbox_options.memory_mib). The minimum is
@@ -292,6 +292,36 @@ typedef struct msb_sandbox msb_sandbox;
  */
 #define MSB_MEMORY_MIN_MIB 96
 #define MSB_MEMORY_MAX_MIB 65536
+
+/*
+ * The network of a sandbox (msb_sandbox_options.network, since version 3;
+ * docs/network.md). Every sandbox has its own userspace network (msb-netd)
+ * that decides, connection by connection, what the guest may reach.
+ */
+typedef enum msb_network_preset {
+	/* Public internet only: every special-purpose range (private,
+	 * CGNAT, loopback, link-local, cloud metadata, multicast, reserved,
+	 * documentation...) is denied. The default. */
+	MSB_NETWORK_PUBLIC = 0,
+	/* Every destination but the host itself (the `host` group). */
+	MSB_NETWORK_ALL,
+	/* No network device at all: only the guest's loopback. */
+	MSB_NETWORK_NONE,
+} msb_network_preset;
+
+typedef enum msb_port_protocol {
+	MSB_PORT_TCP = 0,
+	MSB_PORT_UDP,
+} msb_port_protocol;
+
+/* A published port: connections to @host_ip:@host_port go to the guest's
+ * @guest_port (msb_sandbox_options.ports). */
+typedef struct msb_port {
+	const char *host_ip;     /* IPv4 or IPv6 address; NULL: "127.0.0.1" */
+	unsigned int host_port;  /* 1..65535 */
+	unsigned int guest_port; /* 1..65535 */
+	msb_port_protocol protocol;
+} msb_port;
 
 /* What happens when a sandbox's main process exits (run_main). */
 typedef enum msb_restart_policy {
@@ -409,6 +439,31 @@ typedef struct msb_sandbox_options {
 	unsigned int restart_max;
 	/* Non-zero: remove the sandbox when it stops (as an unnamed one). */
 	int auto_remove;
+	/*
+	 * The network (since version 3; a version 1 or 2 caller's struct
+	 * ends above and gets the defaults: MSB_NETWORK_PUBLIC, no rules).
+	 * Stored with the sandbox, applied at every boot, shown by
+	 * msb_sandbox_inspect(). Each is checked at create: a bad entry is
+	 * MSB_EINVAL naming it.
+	 * @net_rules: "allow RULE" or "deny RULE" strings, NULL-terminated,
+	 * in order, the first that matches a destination decides, else
+	 * @network (the rule grammar is in docs/network.md:
+	 * "allow api.example.com:443", "deny 10.0.0.0/8", "allow host:11434").
+	 * @block_domains: names answered NXDOMAIN (and never reached);
+	 * @block_suffixes: ".example.com" blocks every name under it.
+	 * @ports: published ports, @n_ports of them (at most 256; stored,
+	 * but not published yet: msb-netd has no port publishing, and a
+	 * sandbox created with some logs a warning).
+	 * SECURITY NOTE: MSB_NETWORK_ALL and allow rules for the `private`,
+	 * `host` or `metadata` groups let untrusted code reach the host's
+	 * own services or the local network.
+	 */
+	msb_network_preset network;
+	const char *const *net_rules;
+	const char *const *block_domains;
+	const char *const *block_suffixes;
+	const msb_port *ports;
+	size_t n_ports;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
@@ -416,7 +471,8 @@ typedef struct msb_sandbox_options {
 		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL,  \
 			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0,  \
 			NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL,     \
-			MSB_RESTART_NO, 0, 0                                   \
+			MSB_RESTART_NO, 0, 0, MSB_NETWORK_PUBLIC, NULL, NULL,  \
+			NULL, NULL, 0                                          \
 	}
 
 /*

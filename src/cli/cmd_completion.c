@@ -61,7 +61,8 @@ struct comp_cmd {
 	"--volume=<volume:> --root-fstype=ext4|ext3|ext2|erofs|squashfs "      \
 	"--root-writable --root-size= --tmpfs= --patch-text= --patch-append= " \
 	"--patch-copy=<file> --patch-mkdir= --patch-symlink= --patch-remove= " \
-	"-h --help"
+	"--network=public|all|none --allow= --deny= --block-domain= "          \
+	"--block-domain-suffix= -p= --publish= -h --help"
 #define SIGNALS "HUP|INT|QUIT|KILL|USR1|USR2|TERM|CONT|STOP|ALRM|PIPE|WINCH"
 
 static const struct comp_cmd comp_cmds[] = {

@@ -87,6 +87,7 @@ static const struct field fields[] = {
 	FIELD(MSB_FLD_COLS, "cols", FK_UINT, cols),
 	FIELD(MSB_FLD_MOUNTS, "mounts", FK_TEXTV, mounts),
 	FIELD(MSB_FLD_ID, "id", FK_UINT, id),
+	FIELD(MSB_FLD_NET, "net", FK_TEXTV, net),
 };
 
 _Static_assert(ARRAY_SIZE(fields) == MSB_FLD__COUNT,

@@ -33,7 +33,9 @@
 
 #include "util/util.h"
 
-#define MSB_PROTO_VERSION 3
+/* 3: proc_remove, attachments announced; 4: hello carries "net" (the
+ * guest's network identity). */
+#define MSB_PROTO_VERSION 4
 
 #define MSB_FRAME_HDR 9u         /* length + stream id + flags */
 #define MSB_FRAME_MAX (4u << 20) /* max value of the length field */
@@ -249,6 +251,11 @@ enum msb_field {
 	MSB_FLD_MOUNTS,    /* "mounts" [text]: hello, agent/mount.h */
 	MSB_FLD_ID,        /* "id" uint: process id in the agent's table
 			      (started, proc_*) */
+	MSB_FLD_NET,       /* "net" [text]: hello (since version 4), the
+			      guest's network: "ip=A.B.C.D/LEN",
+			      "gw=A.B.C.D", "mac=XX:XX:XX:XX:XX:XX";
+			      absent: no network device (see
+			      agent/net.c) */
 	MSB_FLD__COUNT
 };
 
@@ -304,6 +311,7 @@ struct msb_msg {
 	uint64_t cols;
 	struct msb_strv mounts;
 	uint64_t id;
+	struct msb_strv net;
 };
 
 /* MSB_FLD_FLAGS bits of exec requests. */

@@ -109,7 +109,8 @@ static bool msg_eq(const struct msb_msg *a, const struct msb_msg *b)
 	SAME_INT(MSB_FLD_COLS, cols)
 	SAME_STRV(MSB_FLD_MOUNTS, mounts)
 	SAME_INT(MSB_FLD_ID, id)
-	_Static_assert(MSB_FLD__COUNT == MSB_FLD_ID + 1,
+	SAME_STRV(MSB_FLD_NET, net)
+	_Static_assert(MSB_FLD__COUNT == MSB_FLD_NET + 1,
 		       "compare every field here");
 #undef SAME_INT
 #undef SAME_STR

@@ -820,8 +820,10 @@ static void make_guest(char *dir, size_t len, const char *home, const char *tag,
 
 	snprintf(dir, len, "%s/guest-%s", home, tag);
 	mkdir(dir, 0700);
-	const char *names[] = {"vmlinux", "rootfs.ext4"};
-	for (int i = 0; i < 2; i++) {
+	/* the network's driver archive: sandboxes have a network by
+	 * default */
+	const char *names[] = {"vmlinux", "rootfs.ext4", "initramfs-net.cpio"};
+	for (int i = 0; i < 3; i++) {
 		snprintf(src, sizeof(src), "%s/%s", real, names[i]);
 		snprintf(dst, sizeof(dst), "%s/%s", dir, names[i]);
 		if (symlink(src, dst) < 0)
