@@ -24,6 +24,9 @@
   netd_lab.py many HOST PORT N DIR       open N connections one by one;
         print "ok=A refused=B echo=R" (R: an echo on the first one), touch
         DIR/opened, hold them until DIR/release exists
+  netd_lab.py dnsraw HOST MODE          a raw UDP DNS message to HOST:53:
+        "formerr" a query whose question is cut short, "short" 4 bytes;
+        print "rcode N" of the reply, or timeout (3 s)
 Every wait has a deadline (30 s): a probe prints timeout rather than hang.
 """
 import errno
@@ -283,6 +286,22 @@ def many(host, port, n, d):
     return None
 
 
+def dnsraw(host, mode):
+    if mode == "formerr":
+        # id, RD, one question... that ends inside its first label
+        msg = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x05ab"
+    else:
+        msg = b"\x12\x34\x01\x00"
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.connect((host, 53))
+    s.send(msg)
+    got = s.recv(65535)
+    if len(got) < 12 or got[:2] != msg[:2]:
+        return "bad reply"
+    return "rcode %d" % (got[3] & 15)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "serve":
@@ -305,6 +324,8 @@ def main():
             out = reset(args[0], int(args[1]))
         elif cmd == "stall":
             out = stall(args[0], int(args[1]), args[2])
+        elif cmd == "dnsraw":
+            out = dnsraw(args[0], args[1])
         elif cmd == "many":
             out = many(args[0], int(args[1]), int(args[2]), args[3])
         else:
