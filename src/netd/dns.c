@@ -39,8 +39,8 @@
  * STREAM_MSG_MAX bytes each, STREAM_PENDING at once) and the answers are
  * written back in the order they come. So flow control, caps, FIN and
  * resets are tcp.c's, unchanged. Queries that came over TCP go upstream
- * over UDP too, with an EDNS size of 1232: an answer larger than that
- * reaches the guest as a truncated reply (TODO: upstream TCP).
+ * over TCP (a new connection each), so that answers too large for UDP
+ * reach the guest whole.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -89,6 +89,15 @@ struct query {
 	uint8_t gdst[4];
 	uint16_t gport;
 	struct query *next_free;
+	/* upstream over TCP (for queries that came over TCP): the framed
+	 * query and how much of it went, the answer's length prefix and the
+	 * answer as it comes */
+	uint8_t tq[2 + MSB_DNS_NAME_MAX + 64];
+	size_t tqlen, tqoff;
+	uint8_t thdr[2];
+	size_t tgot; /* bytes of prefix and answer read */
+	uint8_t *tbuf;
+	size_t tlen;
 };
 
 struct stream {
@@ -268,6 +277,17 @@ static void reply_rcode(struct netd *nd, const struct dest *to,
 
 /* --- upstream --------------------------------------------------------- */
 
+static void upstream_close(struct query *q)
+{
+	if (q->fd >= 0)
+		close(q->fd); /* also leaves the epoll set */
+	q->fd = -1;
+	q->events = 0;
+	free(q->tbuf);
+	q->tbuf = NULL;
+	q->tlen = q->tgot = q->tqlen = q->tqoff = 0;
+}
+
 static struct query *query_get(struct netd *nd)
 {
 	struct netd_dns *d = nd->dns;
@@ -289,10 +309,7 @@ static struct query *query_get(struct netd *nd)
 static void query_put(struct netd *nd, struct query *q)
 {
 	struct netd_dns *d = nd->dns;
-	if (q->fd >= 0)
-		close(q->fd); /* also leaves the epoll set */
-	q->fd = -1;
-	q->events = 0;
+	upstream_close(q);
 	struct stream *st = q->st;
 	q->st = NULL;
 	q->used = false;
@@ -325,33 +342,42 @@ static void note_deadline(struct netd *nd, uint64_t t)
 		nd->dns->next = t;
 }
 
-/* Send @q to resolver @q->server from a new socket with a new id.
+/* Send @q to resolver @q->server from a new socket with a new id: over
+ * UDP, or over TCP (connect, then write) if the guest asked over TCP.
  * Return: 0, or -1 if it could not be sent. */
 static int query_try(struct netd *nd, struct query *q)
 {
-	uint8_t pkt[MSB_DNS_NAME_MAX + 64];
+	uint8_t *pkt = q->tq + 2;
 	const struct sockaddr_in *sa = &nd->cfg.resolvers[q->server];
-	if (q->fd >= 0) {
-		close(q->fd);
-		q->fd = -1;
-		q->events = 0;
-	}
+	upstream_close(q);
 	if (getrandom(&q->id, sizeof(q->id), GRND_NONBLOCK) != sizeof(q->id))
 		q->id = (uint16_t)rand();
-	int n = msb_dns_build_query(pkt, sizeof(pkt), &q->q, q->id,
-				    MSB_DNS_EDNS_SIZE);
+	int n = msb_dns_build_query(pkt, sizeof(q->tq) - 2, &q->q, q->id,
+				    q->tcp ? 0 : MSB_DNS_EDNS_SIZE);
 	if (n < 0)
 		return -1;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET,
+			(q->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK |
+				SOCK_CLOEXEC,
+			0);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ||
-	    send(fd, pkt, (size_t)n, MSG_NOSIGNAL) != n) {
+	int rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	if (q->tcp) {
+		if ((rc < 0 && errno != EINPROGRESS) ||
+		    msb_dns_tcp_frame(q->tq, sizeof(q->tq), pkt, (size_t)n) <
+			    0) {
+			close(fd);
+			return -1;
+		}
+		q->tqlen = (size_t)n + 2;
+	} else if (rc < 0 || send(fd, pkt, (size_t)n, MSG_NOSIGNAL) != n) {
 		close(fd);
 		return -1;
 	}
 	q->fd = fd;
-	if (netd_watch(nd, fd, &q->ev, &q->events, EPOLLIN) < 0) {
+	if (netd_watch(nd, fd, &q->ev, &q->events,
+		       q->tcp ? EPOLLOUT : EPOLLIN) < 0) {
 		close(fd);
 		q->fd = -1;
 		return -1;
@@ -394,7 +420,10 @@ static bool keep(const struct msb_net_addr *a, void *userdata)
 	return false;
 }
 
-static void query_answer(struct netd *nd, struct query *q, size_t len)
+/* The upstream's answer @msg (@len bytes) to @q: to the guest, filtered
+ * and pinned. Return: false if it does not answer @q. */
+static bool query_answer(struct netd *nd, struct query *q, const uint8_t *msg,
+			 size_t len)
 {
 	struct keep_ctx k = {.nd = nd};
 	struct msb_dns_filter f = {
@@ -402,12 +431,12 @@ static void query_answer(struct netd *nd, struct query *q, size_t len)
 	/* first the CNAME chain, whose names the policy sees: a domain
 	 * rule lets its own answers through */
 	int n = msb_dns_filter_answer(scratch, sizeof(scratch), &res, NULL,
-				      &q->q, q->id, ans, len);
+				      &q->q, q->id, msg, len);
 	if (n == MSB_DNS_EMISMATCH)
-		return; /* not ours: keep waiting */
+		return false;
 	if (n < 0) {
 		query_fail(nd, q, MSB_DNS_RCODE_SERVFAIL);
-		return;
+		return true;
 	}
 	for (unsigned i = 0; i < res.nnames && k.n < MSB_DNS_CHAIN_MAX; i++)
 		if (res.names[i][0])
@@ -421,10 +450,10 @@ static void query_answer(struct netd *nd, struct query *q, size_t len)
 	}
 	struct dest to = dest_of(q);
 	n = msb_dns_filter_answer(out + 8, reply_cap(&to, &q->q), &res, &f,
-				  &q->q, q->id, ans, len);
+				  &q->q, q->id, msg, len);
 	if (n < 0) {
 		query_fail(nd, q, MSB_DNS_RCODE_SERVFAIL);
-		return;
+		return true;
 	}
 	if (!res.truncated)
 		msb_pins_add_answer(nd->pins, &res, nd->now / 1000000);
@@ -441,10 +470,76 @@ static void query_answer(struct netd *nd, struct query *q, size_t len)
 	if (!q->tcp || q->st)
 		deliver(nd, &to, n);
 	query_put(nd, q);
+	return true;
+}
+
+/* Upstream over TCP: finish the connect, write the query, read the
+ * answer (a prefix, then that many bytes). */
+static void query_tcp_event(struct netd *nd, struct query *q)
+{
+	if (q->tqoff < q->tqlen) {
+		int e = 0;
+		socklen_t el = sizeof(e);
+		if (getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e) {
+			query_next(nd, q);
+			return;
+		}
+		ssize_t n = send(q->fd, q->tq + q->tqoff, q->tqlen - q->tqoff,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				query_next(nd, q);
+			return;
+		}
+		q->tqoff += (size_t)n;
+		if (q->tqoff < q->tqlen)
+			return;
+		netd_watch(nd, q->fd, &q->ev, &q->events, EPOLLIN);
+		return;
+	}
+	for (int i = 0; i < 16 && q->used; i++) {
+		ssize_t n;
+		if (q->tgot < 2)
+			n = recv(q->fd, q->thdr + q->tgot, 2 - q->tgot,
+				 MSG_DONTWAIT);
+		else
+			n = recv(q->fd, q->tbuf + q->tgot - 2,
+				 q->tlen - (q->tgot - 2), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) { /* reset, or closed before the answer */
+			query_next(nd, q);
+			return;
+		}
+		q->tgot += (size_t)n;
+		if (q->tgot == 2) {
+			q->tlen = (size_t)q->thdr[0] << 8 | q->thdr[1];
+			q->tbuf = q->tlen >= MSB_DNS_HEADER_LEN
+					  ? malloc(q->tlen)
+					  : NULL;
+			if (!q->tbuf) {
+				query_next(nd, q);
+				return;
+			}
+		} else if (q->tgot == q->tlen + 2) {
+			/* one query per connection: anything else than
+			 * its answer ends this try */
+			if (!query_answer(nd, q, q->tbuf, q->tlen))
+				query_next(nd, q);
+			return;
+		}
+	}
 }
 
 static void query_event(struct netd *nd, struct query *q)
 {
+	if (q->tcp) {
+		query_tcp_event(nd, q);
+		return;
+	}
 	/* a bounded batch: strays and mismatches cannot keep us here */
 	for (int i = 0; i < 16 && q->used && q->fd >= 0; i++) {
 		ssize_t n = recv(q->fd, ans, sizeof(ans), MSG_DONTWAIT);
@@ -459,7 +554,7 @@ static void query_event(struct netd *nd, struct query *q)
 		}
 		if ((size_t)n > MSB_DNS_MSG_MAX)
 			continue;
-		query_answer(nd, q, (size_t)n);
+		query_answer(nd, q, ans, (size_t)n); /* else: not ours */
 	}
 }
 

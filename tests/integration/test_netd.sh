@@ -148,6 +148,7 @@ ip netns exec $I dnsmasq --keep-in-foreground --no-resolv --no-hosts \
 	--bind-interfaces --listen-address=1.2.3.53 --port=53 --user=root \
 	--pid-file="$work/dnsmasq.pid" --addn-hosts="$work/hosts" \
 	--cname=alias.test,api.test --local=/test/ --log-queries \
+	--txt-record="big.test$(for i in 1 2 3 4 5 6 7 8; do printf ',"%0250d"' $i; done)" \
 	--log-facility="$work/dnsmasq.log" &
 pids+=($!)
 # the host's loopback, as netd's namespace has it: the same servers on
@@ -264,6 +265,11 @@ grep -q "query\[A\] www.test from 1.2.3.254" "$work/dnsmasq.log" &&
 dns "DNS over TCP" NOERROR "1.2.3.4" +tcp @100.96.0.1 www.test
 dns "DNS over TCP to another address" NOERROR "1.2.3.5" +tcp @9.9.9.9 api.test
 dns "a CNAME chain" NOERROR "1.2.3.5" @100.96.0.1 alias.test
+# a 2 KB answer: truncated over UDP, whole over TCP (netd asks over TCP)
+in_g dig +time=10 +tries=1 +ignore +notcp @100.96.0.1 big.test TXT >"$work/out" 2>&1
+contains "a large answer over UDP is truncated (TC)" "$work/out" " tc"
+n=$(in_g dig +time=10 +tries=1 +tcp +short @100.96.0.1 big.test TXT | tr -cd 0-9 | wc -c)
+[ "$n" = 2000 ] && ok "...and whole over TCP" || bad "big.test over TCP: $n digits"
 dns "a name the resolver does not know: its NXDOMAIN" NXDOMAIN "" \
 	@100.96.0.1 nothing.test
 dns "host.microsandbox.internal is the gateway" NOERROR "100.96.0.1" \
