@@ -27,6 +27,9 @@
   netd_lab.py dnsraw HOST MODE          a raw UDP DNS message to HOST:53:
         "formerr" a query whose question is cut short, "short" 4 bytes;
         print "rcode N" of the reply, or timeout (3 s)
+  netd_lab.py dnsflood HOST N            N A queries for distinct names to
+        HOST:53 from one socket at once; print "replies=R" and the count
+        of each rcode, once all came or at the deadline
 Every wait has a deadline (30 s): a probe prints timeout rather than hang.
 """
 import errno
@@ -302,6 +305,36 @@ def dnsraw(host, mode):
     return "rcode %d" % (got[3] & 15)
 
 
+def dnsflood(host, n):
+    import time
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    # room for every reply at once (the excess comes back at once):
+    # SO_RCVBUFFORCE, as the test runs as root
+    s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)
+    s.connect((host, 53))
+    for i in range(n):
+        name = b"".join(bytes([len(x)]) + x for x in
+                        [b"flood%d" % i, b"test"]) + b"\0"
+        s.send(struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + name +
+               struct.pack("!HH", 1, 1))
+    seen, rcodes = set(), {}
+    end = time.monotonic() + DEADLINE
+    while len(seen) < n and time.monotonic() < end:
+        s.settimeout(max(0.1, end - time.monotonic()))
+        try:
+            got = s.recv(65535)
+        except socket.timeout:
+            break
+        qid = struct.unpack("!H", got[:2])[0]
+        if qid in seen:
+            continue
+        seen.add(qid)
+        rc = got[3] & 15
+        rcodes[rc] = rcodes.get(rc, 0) + 1
+    return "replies=%d" % len(seen) + "".join(
+        " rcode%d=%d" % (k, v) for k, v in sorted(rcodes.items()))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "serve":
@@ -324,6 +357,8 @@ def main():
             out = reset(args[0], int(args[1]))
         elif cmd == "stall":
             out = stall(args[0], int(args[1]), args[2])
+        elif cmd == "dnsflood":
+            out = dnsflood(args[0], int(args[1]))
         elif cmd == "dnsraw":
             out = dnsraw(args[0], args[1])
         elif cmd == "many":

@@ -402,14 +402,16 @@ stop_netd() {
 }
 stop_netd
 
-# other policies: netdconf NAME POLICY-JSON RESOLVERS-JSON [DNS-TIMEOUT]
+# other policies: netdconf NAME POLICY-JSON RESOLVERS-JSON [DNS-TIMEOUT
+# [DNS-QUERIES-CAP]]
 netdconf() {
 	cat >"$work/$1.json" <<EOF
 {
   "sandbox": "$1",
   "guest_mac": "02:00:00:00:00:02", "guest_ip": "100.96.0.2",
   "gateway_mac": "02:00:00:00:00:01", "gateway_ip": "100.96.0.1",
-  "policy": $2, "resolvers": $3, "timeouts": {"dns": ${4:-4}}
+  "policy": $2, "resolvers": $3, "timeouts": {"dns": ${4:-4}},
+  "caps": {"dns_queries": ${5:-256}}
 }
 EOF
 }
@@ -452,12 +454,24 @@ contains "domain rule: the unresolved address is denied by the rule" \
 stop_netd
 
 # an upstream that never answers: SERVFAIL at the deadline, not a hang
-netdconf silent '["preset public"]' '["7.7.7.7"]' 2
+netdconf silent '["preset public"]' '["7.7.7.7"]' 2 64
 start_netd "$work/silent.json" "$work/silent.log" "$work/silent.stats"
+fds() { ls /proc/"$netd_pid"/fd | wc -l; }
+fds0=$(fds)
 dns "a silent resolver: SERVFAIL (dig waits 10 s)" SERVFAIL "" \
 	@100.96.0.1 www.test
 dns "a silent resolver over TCP: SERVFAIL" SERVFAIL "" +tcp @100.96.0.1 \
 	api.test
+# a flood of queries beyond caps.dns_queries (64): every one is answered
+# (the excess at once), and netd's descriptors come back
+is "a flood of 500 queries: each gets SERVFAIL" "replies=500 rcode2=500" \
+	dnsflood 100.96.0.1 500
+contains "...and the cap is logged" "$work/silent.log" \
+	'reason="cap dns_queries reached (SERVFAIL)"'
+wait_for "netd's descriptors after the flood" 20 sh -c "[ \$(ls /proc/$netd_pid/fd | wc -l) -le $fds0 ]" &&
+	ok "netd holds no descriptor for the flood once it is answered"
+dns "...and a query after it is still answered" SERVFAIL "" @100.96.0.1 \
+	www.test
 stop_netd
 
 echo "# passed $pass, failed $fail"
