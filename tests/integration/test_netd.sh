@@ -81,6 +81,8 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 	for ns in $G $N $I; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "/etc/netns/$N"
+	rmdir /etc/netns 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -403,14 +405,16 @@ stop_netd() {
 stop_netd
 
 # other policies: netdconf NAME POLICY-JSON RESOLVERS-JSON [DNS-TIMEOUT
-# [DNS-QUERIES-CAP]]
+# [DNS-QUERIES-CAP]]; RESOLVERS-JSON "-": none (the host's resolv.conf)
 netdconf() {
+	local res="\"resolvers\": $3,"
+	[ "$3" = - ] && res=
 	cat >"$work/$1.json" <<EOF
 {
   "sandbox": "$1",
   "guest_mac": "02:00:00:00:00:02", "guest_ip": "100.96.0.2",
   "gateway_mac": "02:00:00:00:00:01", "gateway_ip": "100.96.0.1",
-  "policy": $2, "resolvers": $3, "timeouts": {"dns": ${4:-4}},
+  "policy": $2, $res "timeouts": {"dns": ${4:-4}},
   "caps": {"dns_queries": ${5:-256}}
 }
 EOF
@@ -454,8 +458,15 @@ contains "domain rule: the unresolved address is denied by the rule" \
 stop_netd
 
 # an upstream that never answers: SERVFAIL at the deadline, not a hang
-netdconf silent '["preset public"]' '["7.7.7.7"]' 2 64
+# (no resolvers in the configuration: the IPv4 ones of /etc/resolv.conf,
+# which ip netns exec takes from /etc/netns/NAME/)
+mkdir -p "/etc/netns/$N"
+printf 'search test\nnameserver 2001:db8::53\nnameserver 7.7.7.7\n' \
+	>"/etc/netns/$N/resolv.conf"
+netdconf silent '["preset public"]' - 2 64
 start_netd "$work/silent.json" "$work/silent.log" "$work/silent.stats"
+contains "resolvers from /etc/resolv.conf (IPv4 only)" "$work/silent.log" \
+	"dns: resolvers 7.7.7.7:53 (/etc/resolv.conf)"
 fds() { ls /proc/"$netd_pid"/fd | wc -l; }
 fds0=$(fds)
 dns "a silent resolver: SERVFAIL (dig waits 10 s)" SERVFAIL "" \
