@@ -209,6 +209,7 @@ static void dns_event(struct netd *nd, const char *what, const char *name,
 /* --- answers to the guest ---------------------------------------------- */
 
 static void stream_flush(struct netd *nd, struct stream *st);
+static void stream_kill(struct netd *nd, struct stream *st);
 
 /* Send the DNS message at out + 8 (@n bytes) to the guest's UDP port
  * @gport from @gdst:53. */
@@ -227,8 +228,10 @@ static void send_stream(struct netd *nd, struct stream *st, size_t n)
 	if (!st || st->dead)
 		return;
 	if (st->outlen - st->outoff + n + 2 > STREAM_OUT_MAX) {
-		/* the guest does not read its answers */
-		nd->st.rx_dropped++;
+		/* the guest does not read its answers: end the stream (tcp.c
+		 * closes the guest's connection), rather than leave a query
+		 * without an answer */
+		stream_kill(nd, st);
 		return;
 	}
 	if (st->outoff) {
@@ -237,8 +240,10 @@ static void send_stream(struct netd *nd, struct stream *st, size_t n)
 		st->outoff = 0;
 	}
 	uint8_t *p = realloc(st->out, st->outlen + n + 2);
-	if (!p)
+	if (!p) {
+		stream_kill(nd, st);
 		return;
+	}
 	st->out = p;
 	if (msb_dns_tcp_frame(p + st->outlen, n + 2, out + 8, n) < 0)
 		return;
