@@ -26,14 +26,23 @@ bool netd_egress_allowed(const struct netd *nd, const uint8_t dst[4],
 			 port == 853 ? "DNS over TLS" : "QUIC");
 		return false;
 	}
-	/* the destination is IPv4 here (netd refuses IPv6 at the link), so
-	 * there is no mapped form to unwrap: its pins are those of the
-	 * address itself */
-	const char *names[MSB_PINS_PER_ADDR];
+	/* the destination is IPv4 here (netd refuses IPv6 at the link);
+	 * its names are those pinned to it, and to its IPv4-mapped form
+	 * (an AAAA answer ::ffff:a.b.c.d, which a dual-stack client
+	 * connects to over IPv4) */
+	const char *names[2 * MSB_PINS_PER_ADDR];
 	size_t n = 0;
-	if (nd->pins)
-		n = msb_pins_names(names, MSB_PINS_PER_ADDR, nd->pins, &a,
-				   nd->now / 1000000);
+	if (nd->pins) {
+		struct msb_net_addr m = {.family = 6};
+		uint64_t now = nd->now / 1000000;
+		m.a[10] = m.a[11] = 0xff;
+		memcpy(m.a + 12, dst, 4);
+		/* the second lookup frees only expired pins, none of which
+		 * the first returned: its names stay valid */
+		n = msb_pins_names(names, MSB_PINS_PER_ADDR, nd->pins, &a, now);
+		n += msb_pins_names(names + n, MSB_PINS_PER_ADDR, nd->pins, &m,
+				    now);
+	}
 	bool ok = msb_net_policy_check(&v, nd->cfg.policy, &a, proto, port,
 				       names, n);
 	msb_net_verdict_format(why, cap, &v, nd->cfg.policy);

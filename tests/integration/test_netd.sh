@@ -142,6 +142,7 @@ pids+=($!)
 cat >"$work/hosts" <<EOF
 1.2.3.4 www.test ads.test sub.ads.test bad.test
 1.2.3.5 api.test
+::ffff:1.2.3.5 v6.test
 10.0.0.5 rebind.test
 1.2.3.4 mixed.test
 10.0.0.5 mixed.test
@@ -437,7 +438,7 @@ stop_netd
 
 # a domain rule, through the pins; the first resolver never answers, so
 # each lookup also moves on to the second
-netdconf domain '["preset public", "allow api.test:tcp:80", "deny *"]' \
+netdconf domain '["preset public", "allow api.test:tcp:80", "allow v6.test:tcp:7", "deny *"]' \
 	'["7.7.7.7", "1.2.3.53"]' 4
 start_netd "$work/domain.json" "$work/domain.log" "$work/domain.stats"
 is "domain rule: the address before a lookup is denied" "ECONNREFUSED" \
@@ -454,7 +455,10 @@ is "domain rule: the pinned address on another port is denied" \
 dns "domain rule: other names are REFUSED" REFUSED "" @100.96.0.1 www.test
 contains "domain rule: the unresolved address is denied by the rule" \
 	"$work/domain.log" \
-	'deny tcp 1.2.3.4:80 sandbox="domain" reason="rule 2 `deny *`"'
+	'deny tcp 1.2.3.4:80 sandbox="domain" reason="rule 3 `deny *`"'
+dns "domain rule: an IPv4-mapped AAAA answer" NOERROR "::ffff:1.2.3.5" \
+	@100.96.0.1 v6.test AAAA
+is "domain rule: ...pins its IPv4 address" "ok" tcp 1.2.3.5 7
 stop_netd
 
 # an upstream that never answers: SERVFAIL at the deadline, not a hang
