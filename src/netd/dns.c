@@ -104,7 +104,8 @@ struct stream {
 	struct netd_ev ev; /* EV_DNS */
 	uint8_t type;      /* T_STREAM */
 	bool dead;
-	bool eof; /* tcp.c shut its side: the guest sent FIN */
+	bool eof;     /* tcp.c shut its side: the guest sent FIN */
+	bool parsing; /* in stream_parse() */
 	int fd;
 	uint32_t events;
 	unsigned pending;
@@ -661,9 +662,36 @@ static bool stream_done(const struct stream *st)
 	return st->eof && !st->pending && st->outoff == st->outlen;
 }
 
+/* Decide the whole queries read so far, while the stream may have more
+ * waiting (STREAM_PENDING) and its answers have all gone: so a guest that
+ * sends many at once is served as answers come, in bounded memory. */
+static void stream_parse(struct netd *nd, struct stream *st)
+{
+	size_t mlen;
+	int r = 0;
+	if (st->parsing)
+		return; /* query_in() below came back here */
+	st->parsing = true;
+	while (!st->dead && st->pending < STREAM_PENDING &&
+	       st->outoff == st->outlen &&
+	       (r = msb_dns_tcp_next(&mlen, st->in, st->inlen)) == 1) {
+		struct dest to = {.st = st};
+		query_in(nd, &to, st->in + 2, mlen);
+		memmove(st->in, st->in + 2 + mlen, st->inlen - 2 - mlen);
+		st->inlen -= 2 + mlen;
+	}
+	st->parsing = false;
+	if (!st->dead && (r < 0 || (r == 0 && st->inlen == sizeof(st->in))))
+		/* a broken stream, or a message beyond our limit */
+		stream_kill(nd, st);
+}
+
 static void stream_update(struct netd *nd, struct stream *st)
 {
 	uint32_t ev = 0;
+	if (st->dead)
+		return;
+	stream_parse(nd, st);
 	if (st->dead)
 		return;
 	if (stream_done(st)) {
@@ -708,7 +736,8 @@ static void stream_read(struct netd *nd, struct stream *st)
 {
 	/* a bounded batch of reads */
 	for (int i = 0; i < 16 && !st->dead && !st->eof; i++) {
-		if (st->pending >= STREAM_PENDING || st->outoff < st->outlen)
+		if (st->pending >= STREAM_PENDING || st->outoff < st->outlen ||
+		    st->inlen == sizeof(st->in))
 			break;
 		ssize_t n = recv(st->fd, st->in + st->inlen,
 				 sizeof(st->in) - st->inlen, MSG_DONTWAIT);
@@ -724,23 +753,7 @@ static void stream_read(struct netd *nd, struct stream *st)
 			break;
 		}
 		st->inlen += (size_t)n;
-		size_t mlen;
-		int r;
-		while (!st->dead &&
-		       (r = msb_dns_tcp_next(&mlen, st->in, st->inlen)) == 1) {
-			struct dest to = {.st = st};
-			query_in(nd, &to, st->in + 2, mlen);
-			memmove(st->in, st->in + 2 + mlen,
-				st->inlen - 2 - mlen);
-			st->inlen -= 2 + mlen;
-		}
-		if (st->dead)
-			return;
-		if (r < 0 || st->inlen == sizeof(st->in)) {
-			/* a broken stream, or a message beyond our limit */
-			stream_kill(nd, st);
-			return;
-		}
+		stream_parse(nd, st);
 	}
 	stream_update(nd, st);
 }

@@ -30,6 +30,9 @@
   netd_lab.py dnsflood HOST N            N A queries for distinct names to
         HOST:53 from one socket at once; print "replies=R" and the count
         of each rcode, once all came or at the deadline
+  netd_lab.py dnstcp HOST N NAME         N A queries for NAME in one write
+        on one TCP connection to HOST:53, then a half-close; print
+        "answers=A" and the count of each rcode, then how it ended
 Every wait has a deadline (30 s): a probe prints timeout rather than hang.
 """
 import errno
@@ -335,6 +338,37 @@ def dnsflood(host, n):
         " rcode%d=%d" % (k, v) for k, v in sorted(rcodes.items()))
 
 
+def dnstcp(host, n, name):
+    qname = b"".join(bytes([len(x)]) + x
+                     for x in name.encode().split(b".")) + b"\0"
+    msgs = b""
+    for i in range(n):
+        m = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + qname + \
+            struct.pack("!HH", 1, 1)
+        msgs += struct.pack("!H", len(m)) + m
+    s = socket.create_connection((host, 53), timeout=DEADLINE)
+    s.sendall(msgs)
+    s.shutdown(socket.SHUT_WR)
+    buf, seen, rcodes = b"", set(), {}
+    end = "EOF"
+    while True:
+        try:
+            d = s.recv(65536)
+        except OSError as e:
+            end = err_name(e)
+            break
+        if not d:
+            break
+        buf += d
+        while len(buf) >= 2 and len(buf) >= 2 + struct.unpack("!H", buf[:2])[0]:
+            ln = struct.unpack("!H", buf[:2])[0]
+            m, buf = buf[2:2 + ln], buf[2 + ln:]
+            seen.add(struct.unpack("!H", m[:2])[0])
+            rcodes[m[3] & 15] = rcodes.get(m[3] & 15, 0) + 1
+    return "answers=%d" % len(seen) + "".join(
+        " rcode%d=%d" % (k, v) for k, v in sorted(rcodes.items())) + " " + end
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "serve":
@@ -359,6 +393,8 @@ def main():
             out = stall(args[0], int(args[1]), args[2])
         elif cmd == "dnsflood":
             out = dnsflood(args[0], int(args[1]))
+        elif cmd == "dnstcp":
+            out = dnstcp(args[0], int(args[1]), args[2])
         elif cmd == "dnsraw":
             out = dnsraw(args[0], args[1])
         elif cmd == "many":

@@ -268,6 +268,8 @@ grep -q "query\[A\] www.test from 1.2.3.254" "$work/dnsmasq.log" &&
 dns "DNS over TCP" NOERROR "1.2.3.4" +tcp @100.96.0.1 www.test
 dns "DNS over TCP to another address" NOERROR "1.2.3.5" +tcp @9.9.9.9 api.test
 dns "a CNAME chain" NOERROR "1.2.3.5" @100.96.0.1 alias.test
+is "40 queries in one TCP write: each answered, then FIN" \
+	"answers=40 rcode0=40 EOF" dnstcp 100.96.0.1 40 www.test
 # a 2 KB answer: truncated over UDP, whole over TCP (netd asks over TCP)
 in_g dig +time=10 +tries=1 +ignore +notcp @100.96.0.1 big.test TXT >"$work/out" 2>&1
 contains "a large answer over UDP is truncated (TC)" "$work/out" " tc"
