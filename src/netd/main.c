@@ -13,7 +13,8 @@
  * liblwip, raw API, driven from this loop: lwip_init() and
  * sys_check_timeouts(), no tcpip thread) and re-opens it from a host
  * socket, relays UDP and ICMP echo through host sockets, and refuses
- * IPv6 at once (reset, or ICMPv6 unreachable). Nothing is routed, nothing
+ * IPv6 at once (reset, or ICMPv6 unreachable). It answers DNS on port
+ * 53 of any address itself (dns.c). Nothing is routed, nothing
  * needs privileges: what leaves the host leaves from ordinary sockets of
  * this process, after the egress policy allowed it.
  *
@@ -200,10 +201,17 @@ static void fit_fd_limit(struct netd *nd)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (rl.rlim_cur != RLIM_INFINITY &&
-	    nd->cfg.caps.max_flows + 64 > rl.rlim_cur) {
-		unsigned fit =
-			rl.rlim_cur > 128 ? (unsigned)rl.rlim_cur - 64 : 64;
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return;
+	/* DNS queries waiting upstream hold a socket each */
+	if (nd->cfg.caps.dns_queries > rl.rlim_cur / 4)
+		nd->cfg.caps.dns_queries =
+			rl.rlim_cur >= 8 ? (unsigned)rl.rlim_cur / 4 : 1;
+	unsigned reserve = 64 + nd->cfg.caps.dns_queries;
+	if (nd->cfg.caps.max_flows + reserve > rl.rlim_cur) {
+		unsigned fit = rl.rlim_cur > 2 * reserve
+				       ? (unsigned)rl.rlim_cur - reserve
+				       : 64;
 		netd_log(nd,
 			 "max_flows %u lowered to %u (open files limit %llu)",
 			 nd->cfg.caps.max_flows, fit,
@@ -318,7 +326,8 @@ int main(int argc, char **argv)
 	    epoll_ctl(nd->epfd, EPOLL_CTL_ADD, nd->sigfd, &se) < 0)
 		die("epoll_ctl: %s", strerror(errno));
 	nd->now = now_us();
-	if (flows_init(nd) < 0 || tflow_init(nd) < 0 || link_init(nd) < 0)
+	if (flows_init(nd) < 0 || tflow_init(nd) < 0 || link_init(nd) < 0 ||
+	    netd_dns_init(nd) < 0)
 		die("initialisation: out of memory");
 
 	const struct netd_config *cf = &nd->cfg;
@@ -331,6 +340,7 @@ int main(int argc, char **argv)
 		msb_net_preset_name(msb_net_policy_preset(cf->policy)),
 		msb_net_policy_rule_count(cf->policy), cf->caps.max_flows,
 		cf->caps.max_pending);
+	netd_dns_log_start(nd);
 	write_stats(nd);
 
 	uint64_t next_tick = nd->now + TICK_US;
@@ -343,6 +353,7 @@ int main(int argc, char **argv)
 		if (lw != SYS_TIMEOUTS_SLEEPTIME_INFINITE &&
 		    (uint64_t)lw * 1000 < wait_us)
 			wait_us = (uint64_t)lw * 1000;
+		netd_dns_wait(nd, &wait_us);
 		int n = epoll_wait(nd->epfd, evs, 64,
 				   (int)((wait_us + 999) / 1000));
 		if (n < 0 && errno != EINTR)
@@ -363,6 +374,8 @@ int main(int argc, char **argv)
 						 si.ssi_signo);
 					nd->quit = true;
 				}
+			} else if (ev->kind == EV_DNS) {
+				netd_dns_event(nd, ev, e);
 			} else {
 				struct flow *fl = (struct flow *)ev;
 				if (fl->dead)
@@ -386,6 +399,7 @@ int main(int argc, char **argv)
 		}
 		if (nd->stats_dirty && nd->now - nd->stats_written >= TICK_US)
 			write_stats(nd);
+		netd_dns_turn(nd);
 		flows_reap(nd);
 	}
 	write_stats(nd);
