@@ -83,7 +83,7 @@ static const struct comp_cmd comp_cmds[] = {
 	{"wait", "sandbox", -1, 0, "-h --help"},
 	{"restart", "sandbox", -1, 0, "-h --help"},
 	{"logs", "sandbox", -1, 0,
-	 "-f --follow -s=main|kernel|exec|vmm --source=main|kernel|exec|vmm "
+	 "-f --follow -s=main|kernel|exec|vmm|net --source=main|kernel|exec|vmm|net "
 	 "--exec= -h --help"},
 	{"attach", "sandbox", -1, 0, "--exec= -h --help"},
 	{"inspect", "sandbox", -1, 0, "-h --help"},

@@ -317,6 +317,7 @@ static const char *const log_files[][2] = {
 	{"kernel", "kernel.log"},
 	{"exec", "exec.log"},
 	{"vmm", "vmm.log"},
+	{"net", "net.log"},
 };
 
 int cmd_logs(int argc, char **argv)
@@ -330,7 +331,7 @@ int cmd_logs(int argc, char **argv)
 	struct cli_args a = {
 		.cmd = "logs",
 		.usage =
-			"Usage: msb logs [-f] [-s main|kernel|exec|vmm] NAME\n"
+			"Usage: msb logs [-f] [-s main|kernel|exec|vmm|net] NAME\n"
 			"       msb logs [-f] NAME --exec ID\n\n"
 			"Print the output of a sandbox's main process (msb "
 			"run -d IMAGE [CMD]).\n\n"
@@ -372,8 +373,8 @@ int cmd_logs(int argc, char **argv)
 			file = log_files[i][1];
 	if (!file) {
 		cli_usage_error(&a,
-				"unknown --source `%s`: use main, kernel, exec "
-				"or vmm",
+				"unknown --source `%s`: use main, kernel, exec, "
+				"vmm or net",
 				source);
 		return 2;
 	}
@@ -394,7 +395,7 @@ int cmd_logs(int argc, char **argv)
 	FILE *f = fopen(path, "re");
 	if (!f && !strcmp(source, "main")) {
 		cli_err("sandbox `%s` has no main process output (%s): see "
-			"--source kernel, exec or vmm",
+			"--source kernel, exec, vmm or net",
 			name, path);
 		return 1;
 	}

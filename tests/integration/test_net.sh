@@ -119,6 +119,13 @@ contains "vmm.log: QEMU has the device" "$log" \
 # --- with msb-netd: the gateway answers; netd's death is survived ---
 if [ "$have_netd" = 1 ]; then
 	expect "netd: ping the gateway" 0 "$msb" exec netbox -- ping -c1 -W5 100.96.0.1
+	# a private destination under `public`: refused at once, never sent
+	expect "netd: a private address is refused" 0 "$msb" exec netbox -- \
+		sh -c 'nc -w 5 10.1.2.3 80 </dev/null 2>&1; echo rc=$?'
+	contains "netd: the guest sees a refusal" "$work/out" "refused"
+	expect "logs -s net" 0 "$msb" logs -s net netbox
+	contains "logs -s net: the deny line" "$work/out" \
+		'deny tcp 10.1.2.3:80 sandbox="netbox"'
 	pid=$(sed -n 's/.*msb-netd pid \([0-9]*\) (network.*/\1/p' "$log" | tail -1)
 	kill -9 "$pid" 2>/dev/null
 	i=0
