@@ -198,8 +198,10 @@ static void write_stats(struct netd *nd)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", nd->stats_path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		nd->stats_dirty = true; /* again at the next tick */
 		return;
+	}
 	int rc = write_all(fd, buf, (size_t)n);
 	close(fd);
 	if (rc < 0 || rename(tmp, nd->stats_path) < 0)
