@@ -634,12 +634,33 @@ typedef struct msb_metrics {
 	uint64_t guest_memory_total_bytes; /* 0 if the guest did not say */
 	uint64_t disk_read_bytes;
 	uint64_t disk_write_bytes;
-	uint64_t net_rx_bytes; /* 0: sandboxes have no network yet */
+	/* The network, as msb-netd counts it (updated once a second while
+	 * it changes; 0 without a network): rx is what the guest received,
+	 * tx what it sent, in Ethernet frames. */
+	uint64_t net_rx_bytes;
 	uint64_t net_tx_bytes;
 	uint64_t uptime_ms; /* since the guest was ready */
+	/* Since version 2 (MSB_METRICS_VERSION): */
+	uint64_t net_rx_packets; /* frames the guest received */
+	uint64_t net_tx_packets; /* frames the guest sent */
+	uint64_t net_flows;      /* TCP, UDP and ICMP flows open now */
+	uint64_t net_denied;     /* connections, datagrams and DNS lookups the
+				    network policy denied, since boot */
 } msb_metrics;
 
-/* Resource use of a running sandbox, as its supervisor measures it. */
+/*
+ * The layout of msb_metrics: fields are only ever added at its end. A
+ * program built against an older header (whose msb_metrics ends earlier)
+ * is bound to the older symbol version of msb_sandbox_metrics(), which
+ * fills only the fields that header has: version 1 ends at uptime_ms.
+ */
+#define MSB_METRICS_VERSION 2
+
+/*
+ * msb_sandbox_metrics() - resource use of a running sandbox, as its
+ * supervisor measures it.
+ * Return: 0, -MSB_ESTATE (stopped), or another negative MSB_E* code.
+ */
 int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb);
 
 /* Called with each sample; return non-zero to stop watching. */

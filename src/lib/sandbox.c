@@ -1161,15 +1161,55 @@ EXPORT const char *msb_sandbox_name(const msb_sandbox *sb)
 	return sb ? sb->name : NULL;
 }
 
-EXPORT int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
+static int sandbox_metrics_get(msb_metrics *out, msb_sandbox *sb);
+
+/*
+ * The metrics into the first @size bytes of @out: the struct of the
+ * caller's header version (msb_metrics only grows at its end).
+ */
+static int sandbox_metrics(msb_metrics *out, size_t size, msb_sandbox *sb)
 {
-	struct msb_msg req = {.type = MSB_MSG_METRICS};
+	msb_metrics m;
 	int rc;
 
 	msb__error_clear();
 	if (!out || !sb)
 		return msb__error(MSB_EINVAL, 0,
 				  "out and sandbox are required");
+	rc = sandbox_metrics_get(&m, sb);
+	memcpy(out, &m, size);
+	return rc;
+}
+
+/* Version 1 of msb_metrics ended at uptime_ms. */
+#define METRICS_V1_SIZE offsetof(msb_metrics, net_rx_packets)
+
+/*
+ * msb_sandbox_metrics() has two symbol versions (libmicrosandbox.map):
+ * programs built against a header whose msb_metrics ends at uptime_ms
+ * call MICROSANDBOX_0.1, which writes no further; newer ones the default.
+ */
+EXPORT int msb__sandbox_metrics_v1(msb_metrics *out, msb_sandbox *sb);
+EXPORT int msb__sandbox_metrics_v2(msb_metrics *out, msb_sandbox *sb);
+__asm__(".symver msb__sandbox_metrics_v1,msb_sandbox_metrics@MICROSANDBOX_0.1");
+__asm__(".symver msb__sandbox_metrics_v2,msb_sandbox_metrics@@MICROSANDBOX_0.2");
+
+EXPORT int msb__sandbox_metrics_v1(msb_metrics *out, msb_sandbox *sb)
+{
+	return sandbox_metrics(out, METRICS_V1_SIZE, sb);
+}
+
+EXPORT int msb__sandbox_metrics_v2(msb_metrics *out, msb_sandbox *sb)
+{
+	return sandbox_metrics(out, sizeof(*out), sb);
+}
+
+/* The metrics, asked from the supervisor; zeros on failure. */
+static int sandbox_metrics_get(msb_metrics *out, msb_sandbox *sb)
+{
+	struct msb_msg req = {.type = MSB_MSG_METRICS};
+	int rc;
+
 	memset(out, 0, sizeof(*out));
 	if (sb->stopped || sb->conn.fd < 0)
 		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
@@ -1194,6 +1234,10 @@ EXPORT int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
 			out->net_rx_bytes = m.net_rx;
 			out->net_tx_bytes = m.net_tx;
 			out->uptime_ms = m.uptime_us / 1000;
+			out->net_rx_packets = m.net_rx_pkts;
+			out->net_tx_packets = m.net_tx_pkts;
+			out->net_flows = m.net_flows;
+			out->net_denied = m.net_denied;
 		}
 		msb__conn_done(&sb->conn, &f);
 		if (mine)
@@ -1296,7 +1340,7 @@ EXPORT int msb_sandbox_metrics_watch(msb_sandbox *sb, unsigned int interval_ms,
 	uint64_t next = now_us();
 	for (unsigned int i = 0; !count || i < count; i++) {
 		msb_metrics m;
-		int rc = msb_sandbox_metrics(&m, sb);
+		int rc = sandbox_metrics(&m, sizeof(m), sb);
 		if (rc < 0)
 			return rc;
 		if (fn(&m, userdata))

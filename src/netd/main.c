@@ -21,7 +21,7 @@
  * One thread, one epoll loop, non-blocking descriptors only: the link,
  * a signalfd (SIGTERM, SIGINT: exit) and one socket per flow. Each turn
  * handles the ready descriptors (a bounded batch each), runs lwIP's
- * timers, once a second expires flows and writes the stats file, and
+ * timers, once a second expires flows and writes the stats, and
  * frees the flows killed during the turn (so no callback ever sees a
  * freed flow).
  *
@@ -32,6 +32,7 @@
  * (reset, ICMP unreachable), logged and counted.
  *
  * Usage: msb-netd --link-fd N --config FILE [--log FILE] [--stats FILE]
+ *                 [--stats-fd N]
  *   --link-fd N    the guest link (inherited; made non-blocking)
  *   --config FILE  JSON: addresses, policy, caps, timeouts (config.c,
  *                  docs/network.md)
@@ -39,6 +40,10 @@
  *                  rotated at log_max); default stderr
  *   --stats FILE   counters as one JSON object, replaced atomically at
  *                  most once a second while they change, and at exit
+ *   --stats-fd N   the same object as one datagram on N (inherited; a
+ *                  SOCK_DGRAM socket, the supervisor's): a whole update
+ *                  or none, never a torn one; if the reader is behind,
+ *                  the update is sent again at the next tick
  * It exits 0 on SIGTERM/SIGINT or when the link's peer is gone (and when
  * its parent dies), 1 on a failure to start (one line on stderr).
  */
@@ -56,6 +61,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -158,7 +164,7 @@ int netd_watch(struct netd *nd, int fd, struct netd_ev *ev, uint32_t *cur,
 static void write_stats(struct netd *nd)
 {
 	char buf[2048], tmp[4200];
-	if (!nd->stats_path[0])
+	if (!nd->stats_path[0] && nd->stats_fd < 0)
 		return;
 	const struct netd_stats *s = &nd->st;
 	int n = snprintf(
@@ -178,16 +184,28 @@ static void write_stats(struct netd *nd)
 		s->tcp_flows, s->udp_flows, s->icmp_flows, s->denied,
 		s->refused_cap, s->upstream_failed, s->timeouts,
 		s->ip6_refused);
+	nd->stats_dirty = false;
+	nd->stats_written = nd->now;
+	if (nd->stats_fd >= 0 && send(nd->stats_fd, buf, (size_t)n,
+				      MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+		    errno == ENOBUFS)
+			nd->stats_dirty = true; /* again at the next tick */
+		else
+			close_fd(&nd->stats_fd); /* the reader is gone */
+	}
+	if (!nd->stats_path[0])
+		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", nd->stats_path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		nd->stats_dirty = true; /* again at the next tick */
 		return;
+	}
 	int rc = write_all(fd, buf, (size_t)n);
 	close(fd);
 	if (rc < 0 || rename(tmp, nd->stats_path) < 0)
 		unlink(tmp);
-	nd->stats_dirty = false;
-	nd->stats_written = nd->now;
 }
 
 /* As many descriptors as the hard limit allows; fewer flows if few. */
@@ -224,7 +242,8 @@ static void fit_fd_limit(struct netd *nd)
 
 static void usage(FILE *f)
 {
-	fputs("usage: msb-netd --link-fd N --config FILE [--log FILE] [--stats FILE]\n",
+	fputs("usage: msb-netd --link-fd N --config FILE [--log FILE] [--stats FILE]\n"
+	      "                [--stats-fd N]\n",
 	      f);
 }
 
@@ -233,12 +252,13 @@ int main(int argc, char **argv)
 	static struct netd nd_s;
 	struct netd *nd = &nd_s;
 	const char *config = NULL, *log = NULL, *stats = NULL;
-	int linkfd = -1;
+	int linkfd = -1, statsfd = -1;
 	static const struct option opts[] = {
 		{"link-fd", required_argument, NULL, 'l'},
 		{"config", required_argument, NULL, 'c'},
 		{"log", required_argument, NULL, 'L'},
 		{"stats", required_argument, NULL, 's'},
+		{"stats-fd", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -262,6 +282,13 @@ int main(int argc, char **argv)
 		case 's':
 			stats = optarg;
 			break;
+		case 'S':
+			if (msb_parse_dec(optarg, strlen(optarg), &v) < 0 ||
+			    v > 65535)
+				die("--stats-fd: not a descriptor number: %s",
+				    optarg);
+			statsfd = (int)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -276,6 +303,8 @@ int main(int argc, char **argv)
 	}
 	if (fcntl(linkfd, F_GETFD) < 0)
 		die("--link-fd %d: not an open descriptor", linkfd);
+	if (statsfd >= 0 && (statsfd == linkfd || fcntl(statsfd, F_GETFD) < 0))
+		die("--stats-fd %d: not an open descriptor", statsfd);
 
 	/* a supervisor that dies takes its network with it */
 	pid_t parent = getppid();
@@ -286,6 +315,7 @@ int main(int argc, char **argv)
 	char err[512];
 	nd->log.fd = -1;
 	nd->epfd = nd->sigfd = -1;
+	nd->stats_fd = -1;
 	if (netd_config_load(&nd->cfg, config, err, sizeof(err)) < 0)
 		die("%s", err);
 	if (log && logfile_open(&nd->log, log, nd->cfg.log_max) < 0)
@@ -299,6 +329,16 @@ int main(int argc, char **argv)
 	nd->event_rl.per_s = 10;
 	nd->ping_ok = -1;
 	nd->linkfd = linkfd;
+	if (statsfd >= 0) {
+		int type = 0;
+		socklen_t tl = sizeof(type);
+		if (getsockopt(statsfd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+		    type != SOCK_DGRAM)
+			die("--stats-fd %d: not a datagram socket", statsfd);
+		if (fcntl(statsfd, F_SETFD, FD_CLOEXEC) < 0)
+			die("--stats-fd %d: %s", statsfd, strerror(errno));
+		nd->stats_fd = statsfd;
+	}
 	fit_fd_limit(nd);
 	unsigned seed;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))

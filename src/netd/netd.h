@@ -188,6 +188,7 @@ struct netd {
 	struct logfile log;
 	struct ratelimit event_rl;
 	char stats_path[4096];
+	int stats_fd; /* --stats-fd: one datagram per update; -1: none */
 	uint64_t stats_written; /* µs */
 	bool stats_dirty;
 };

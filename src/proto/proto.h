@@ -143,7 +143,8 @@ enum msb_msg_type {
 	MSB_MSG_FS_DONE,    /* guest → host, END: [size] */
 	/* Client → supervisor on stream 0, answered with the same type:
 	 * cpu_us cpu_pct rss disk_rd disk_wr net_rx net_tx uptime_us
-	 * [mem_used mem_total]. */
+	 * [mem_used mem_total] [net_rx_pkts net_tx_pkts net_flows
+	 * net_denied]. */
 	MSB_MSG_METRICS,
 	/* Either way, on a running stream: size = more data bytes the
 	 * sender of CREDIT accepts (see MSB_WINDOW). Never START or END. */
@@ -256,6 +257,12 @@ enum msb_field {
 			      "gw=A.B.C.D", "mac=XX:XX:XX:XX:XX:XX";
 			      absent: no network device (see
 			      agent/net.c) */
+	MSB_FLD_RX_PKTS,   /* "net_rx_pkts" uint: metrics, frames the guest
+			      received */
+	MSB_FLD_TX_PKTS,   /* "net_tx_pkts" uint: metrics, frames it sent */
+	MSB_FLD_FLOWS,     /* "net_flows" uint: metrics, flows open now */
+	MSB_FLD_DENIED,    /* "net_denied" uint: metrics, flows and lookups
+			      the network policy denied */
 	MSB_FLD__COUNT
 };
 
@@ -312,6 +319,10 @@ struct msb_msg {
 	struct msb_strv mounts;
 	uint64_t id;
 	struct msb_strv net;
+	uint64_t net_rx_pkts;
+	uint64_t net_tx_pkts;
+	uint64_t net_flows;
+	uint64_t net_denied;
 };
 
 /* MSB_FLD_FLAGS bits of exec requests. */

@@ -141,6 +141,11 @@ static struct vmm {
 	int net_err_fd;
 	struct linebuf net_lb;
 	struct logfile netlog;
+	/* Its counters: a SOCK_DGRAM socket it sends one update a datagram
+	 * to (--stats-fd), and the last good update (read_net_stats()). */
+	int net_stats_fd;
+	struct net_counters net;
+	uint64_t net_bad; /* updates dropped as invalid */
 } vmm = {
 	.status_fd = MSB_VMM_FD_STATUS,
 	.watch_fd = MSB_VMM_FD_WATCH,
@@ -158,6 +163,7 @@ static struct vmm {
 	.qemu_err_fd = -1,
 	.console_fd = -1,
 	.net_err_fd = -1,
+	.net_stats_fd = -1,
 	.netlog = {.fd = -1},
 	.guest_rl = {.burst = 20, .per_s = 2},
 	.stderr_rl = {.burst = 200, .per_s = 20},
@@ -1012,7 +1018,7 @@ static int write_netd_config(uid_t uid)
  */
 static int start_network(void)
 {
-	int sv[2], errp[2];
+	int sv[2], errp[2], st[2];
 
 	if (!msb_spec_has_network(&vmm.spec))
 		return -1;
@@ -1044,9 +1050,11 @@ static int start_network(void)
 		     strerror(errno));
 	if (pipe2(errp, O_CLOEXEC) < 0)
 		fail(MSB_ESYS, errno, "pipe: %s", strerror(errno));
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, st) < 0)
+		fail(MSB_ESYS, errno, "socketpair: %s", strerror(errno));
 	_cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	char *argv[] = {(char *)vmm.spec.netd, "--link-fd", "3", "--config",
-			"/proc/self/fd/4",     NULL};
+	char *argv[] = {(char *)vmm.spec.netd, "--link-fd",  "3", "--config",
+			"/proc/self/fd/4",     "--stats-fd", "5", NULL};
 	/* It reads the host's resolver configuration (/etc, /run): no root
 	 * of its own, the private folders hidden. */
 	const char *hide[] = {vmm.spec.home, "/home",    "/root",
@@ -1056,8 +1064,11 @@ static int start_network(void)
 		.name = "msb-netd",
 		.exec_fd = exe,
 		.argv = argv,
-		.fds = {{sv[0], 3}, {cfg, 4}, {errp[1], STDERR_FILENO}},
-		.nfds = 3,
+		.fds = {{sv[0], 3},
+			{cfg, 4},
+			{errp[1], STDERR_FILENO},
+			{st[0], 5}},
+		.nfds = 4,
 		.stdio_fd = devnull,
 		.uid = uid,
 		.gid = (gid_t)uid,
@@ -1073,8 +1084,11 @@ static int start_network(void)
 	close(sv[0]);
 	close(cfg);
 	close(errp[1]);
+	close(st[0]);
 	vmm.net_err_fd = errp[0];
 	set_nonblock(vmm.net_err_fd, 1);
+	vmm.net_stats_fd = st[1];
+	set_nonblock(vmm.net_stats_fd, 1);
 	logmsg("msb-netd pid %d (network `%s`)", (int)vmm.netd_pid,
 	       vmm.spec.network);
 	return sv[1];
@@ -1625,9 +1639,40 @@ static const struct relay_ops relay_ops = {
 };
 
 /*
+ * msb-netd's counters: the updates waiting on its socket, a bounded batch
+ * (netd sends one a second at most; a netd that sends more only delays
+ * its own updates). A whole, valid update replaces vmm.net; anything
+ * else (truncated, not JSON, a bad counter) is dropped, so the last good
+ * values stay.
+ */
+static void read_net_stats(void)
+{
+	char buf[NETD_STATS_MAX];
+
+	for (int i = 0; i < 32 && vmm.net_stats_fd >= 0; i++) {
+		ssize_t n = recv(vmm.net_stats_fd, buf, sizeof(buf),
+				 MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				close_fd(&vmm.net_stats_fd);
+			return;
+		}
+		if ((size_t)n > sizeof(buf) ||
+		    !netd_stats_parse(buf, (size_t)n, &vmm.net)) {
+			if (!vmm.net_bad++)
+				logmsg("msb-netd sent invalid counters "
+				       "(%zd bytes): dropped, the last good "
+				       "ones are kept",
+				       n);
+		}
+	}
+}
+
+/*
  * Answer a metrics request: CPU time and percent since the previous
- * request (or since boot), QEMU's resident memory, disk bytes from QMP.
- * Network counters stay 0 until the sandbox has a network.
+ * request (or since boot), QEMU's resident memory, disk bytes from QMP,
+ * msb-netd's last counters (0 without a network).
  */
 static void reply_metrics(struct client *c)
 {
@@ -1652,8 +1697,17 @@ static void reply_metrics(struct client *c)
 		m.has |= MSB_HAS(MSB_FLD_DISK_RD) | MSB_HAS(MSB_FLD_DISK_WR);
 	}
 	m.uptime_us = vmm.ready_us ? now - vmm.ready_us : 0;
+	read_net_stats(); /* what came since the last turn */
+	m.net_rx = vmm.net.rx_bytes;
+	m.net_tx = vmm.net.tx_bytes;
+	m.net_rx_pkts = vmm.net.rx_packets;
+	m.net_tx_pkts = vmm.net.tx_packets;
+	m.net_flows = vmm.net.flows;
+	m.net_denied = vmm.net.denied;
 	m.has |= MSB_HAS(MSB_FLD_UPTIME) | MSB_HAS(MSB_FLD_NET_RX) |
-		 MSB_HAS(MSB_FLD_NET_TX);
+		 MSB_HAS(MSB_FLD_NET_TX) | MSB_HAS(MSB_FLD_RX_PKTS) |
+		 MSB_HAS(MSB_FLD_TX_PKTS) | MSB_HAS(MSB_FLD_FLOWS) |
+		 MSB_HAS(MSB_FLD_DENIED);
 	if (vmm.mem_total) {
 		m.mem_used = vmm.mem_used;
 		m.mem_total = vmm.mem_total;
@@ -1880,6 +1934,11 @@ static void on_signal(void)
 					vmm.netd_pid = 0;
 					drain_fd(&vmm.net_err_fd, &vmm.net_lb,
 						 net_line, SIZE_MAX);
+					/* its last counters stay; no flow is
+					 * open any more */
+					read_net_stats();
+					close_fd(&vmm.net_stats_fd);
+					vmm.net.flows = 0;
 					logmsg("msb-netd %s %d: the sandbox "
 					       "has no network from now on "
 					       "(logs/net.log may say why)",
@@ -2190,7 +2249,8 @@ static void watch_disk_space(void)
 
 static void loop(void)
 {
-	struct pollfd pfd[MAX_CLIENTS + 8];
+	/* 7 before the clients, QMP and netd's two after them */
+	struct pollfd pfd[7 + MAX_CLIENTS + 3];
 	size_t idx[MAX_CLIENTS];
 
 	while (!vmm.qemu_exited) {
@@ -2244,6 +2304,8 @@ static void loop(void)
 		size_t net_at = n;
 		pfd[n++] =
 			(struct pollfd){.fd = vmm.net_err_fd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = vmm.net_stats_fd,
+					   .events = POLLIN};
 
 		int r = poll(pfd, n, poll_timeout(watch));
 		if (r < 0 && errno != EINTR) {
@@ -2268,6 +2330,8 @@ static void loop(void)
 		if (pfd[net_at].revents)
 			drain_fd(&vmm.net_err_fd, &vmm.net_lb, net_line,
 				 CONSOLE_READ_MAX);
+		if (pfd[net_at + 1].revents)
+			read_net_stats();
 		const char *disk_note = diskfull_tick();
 		if (disk_note)
 			logmsg("%s", disk_note);

@@ -5,7 +5,9 @@
 # /etc/hosts and /etc/resolv.conf for a sandbox with a network; no device
 # at all with --network none; the network options are checked (usage
 # errors), stored with the sandbox, shown by inspect and kept across
-# stop/start; the supervisor says in vmm.log what is behind the device.
+# stop/start; the supervisor says in vmm.log what is behind the device;
+# msb metrics shows msb-netd's counters (bytes, packets, open flows,
+# denials) rising with guest traffic, and keeps them when netd dies.
 # Two sandboxes are booted: one with the default network (kept for the
 # cases that need a running guest, stopped and started once), one with
 # --network none.
@@ -23,6 +25,30 @@ one_line() {
 	else
 		bad "$1: stderr: $(head -c 300 "$work/err")"
 	fi
+}
+
+# metric KEY: the number KEY has in $work/out (msb metrics --json), 0 if none
+metric() {
+	v=$(sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$work/out")
+	echo "${v:-0}"
+}
+
+# metrics_until DESC COND: msb metrics --json netbox until COND (shell,
+# reading $work/out with metric) holds; 30 s at most
+metrics_until() {
+	end=$(($(date +%s) + 30))
+	while :; do
+		"$msb" metrics --json netbox >"$work/out" 2>"$work/err" &&
+			eval "$2" && {
+			ok "$1"
+			return
+		}
+		if [ "$(date +%s)" -ge "$end" ]; then
+			bad "$1: $(cat "$work/out" "$work/err")"
+			return
+		fi
+		sleep 0.2
+	done
 }
 
 # --- options: usage errors, before anything boots ---
@@ -126,6 +152,48 @@ if [ "$have_netd" = 1 ]; then
 	expect "logs -s net" 0 "$msb" logs -s net netbox
 	contains "logs -s net: the deny line" "$work/out" \
 		'deny tcp 10.1.2.3:80 sandbox="netbox"'
+	# metrics: msb-netd's counters reach `msb metrics` (netd reports
+	# once a second at most: wait for them, with a deadline)
+	expect "metrics --json: before" 0 "$msb" metrics --json netbox
+	for k in net_rx_bytes net_tx_bytes net_rx_packets net_tx_packets \
+		net_flows net_denied; do
+		eval "b_$k=\$(metric $k)"
+	done
+	expect "metrics: traffic to the gateway and a denied address" 0 \
+		"$msb" exec netbox -- sh -c 'ping -c3 -W5 100.96.0.1 >/dev/null &&
+		echo ping-ok; nc -w 5 10.1.2.3 81 </dev/null 2>&1; true'
+	contains "metrics: the pings were answered" "$work/out" ping-ok
+	contains "metrics: the connection was refused" "$work/out" refused
+	# 3 echo requests and the SYN out, 3 replies in (98-byte frames)
+	metrics_until "metrics: the counters rise" \
+		'[ "$(metric net_tx_packets)" -ge $((b_net_tx_packets + 4)) ] &&
+		[ "$(metric net_rx_packets)" -ge $((b_net_rx_packets + 3)) ] &&
+		[ "$(metric net_tx_bytes)" -ge $((b_net_tx_bytes + 3 * 98)) ] &&
+		[ "$(metric net_rx_bytes)" -ge $((b_net_rx_bytes + 3 * 98)) ] &&
+		[ "$(metric net_denied)" -ge $((b_net_denied + 1)) ]'
+	denied=$(metric net_denied)
+	# an open flow: a TCP connection to the gateway's DNS, held until
+	# the test lets it go (a file in the guest), or 60 s
+	rm -f "$work/held"
+	"$msb" exec netbox -- sh -c 'i=0; while [ ! -e /tmp/letgo ] &&
+		[ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done |
+		nc 100.96.0.1 53; echo held-done' >"$work/held" 2>&1 </dev/null &
+	held=$!
+	metrics_until "metrics: an open connection is a flow" \
+		'[ "$(metric net_flows)" -ge 1 ]'
+	expect "metrics: the table" 0 "$msb" metrics netbox
+	contains "metrics: FLOWS and DENIED columns" "$work/out" "FLOWS  DENIED"
+	if awk -v d="$denied" '$1 == "netbox" && $(NF-2) >= 1 && $(NF-1) >= d \
+		{ found = 1 } END { exit !found }' "$work/out"; then
+		ok "metrics: the table's row shows the flow and the denials"
+	else
+		bad "metrics: the table: $(cat "$work/out")"
+	fi
+	expect "metrics: let the connection go" 0 "$msb" exec netbox -- touch /tmp/letgo
+	wait "$held"
+	contains "metrics: the connection ended" "$work/held" held-done
+	metrics_until "metrics: a closed connection is no flow" \
+		'[ "$(metric net_flows)" -eq 0 ]'
 	pid=$(sed -n 's/.*msb-netd pid \([0-9]*\) (network.*/\1/p' "$log" | tail -1)
 	kill -9 "$pid" 2>/dev/null
 	i=0
@@ -138,6 +206,12 @@ if [ "$have_netd" = 1 ]; then
 		"msb-netd was killed by signal 9: the sandbox has no network from now on"
 	expect "netd killed: the sandbox still runs commands" 0 "$msb" exec netbox -- echo alive
 	contains "netd killed: alive" "$work/out" "alive"
+	expect "netd killed: metrics still answer" 0 "$msb" metrics --json netbox
+	if [ "$(metric net_denied)" -ge "$denied" ] && [ "$(metric net_flows)" = 0 ]; then
+		ok "netd killed: its last counters are kept, no flow is open"
+	else
+		bad "netd killed: metrics: $(cat "$work/out")"
+	fi
 else
 	echo "# skip: no msb-netd in this build (MSB_NETD unset): the gateway cases"
 fi
