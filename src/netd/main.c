@@ -390,7 +390,12 @@ int main(int argc, char **argv)
 			 errno == ENOSYS ? "unavailable in this kernel"
 					 : strerror(errno));
 	else
-		netd_log(nd, "seccomp: filter on");
+		netd_log(nd, "seccomp: filter on%s",
+			 getenv("MSB_SECCOMP") &&
+					 !strcmp(getenv("MSB_SECCOMP"), "log")
+				 ? " (MSB_SECCOMP=log: calls outside it fail "
+				   "with ENOSYS, logged)"
+				 : "");
 	uint64_t next_tick = nd->now + TICK_US;
 	while (!nd->quit) {
 		struct epoll_event evs[64];
