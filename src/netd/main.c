@@ -13,16 +13,18 @@
  * liblwip, raw API, driven from this loop: lwip_init() and
  * sys_check_timeouts(), no tcpip thread) and re-opens it from a host
  * socket, relays UDP and ICMP echo through host sockets, and refuses
- * IPv6 at once (reset, or ICMPv6 unreachable). Nothing is routed, nothing
- * needs privileges: what leaves the host leaves from ordinary sockets of
- * this process, after the egress policy allowed it.
+ * IPv6 at once (reset, or ICMPv6 unreachable). Published ports (publish.c)
+ * are host listeners whose clients it connects to the guest through lwIP.
+ * Nothing is routed, nothing needs privileges: what leaves the host leaves
+ * from ordinary sockets of this process, after the egress policy allowed
+ * it.
  *
  * One thread, one epoll loop, non-blocking descriptors only: the link,
- * a signalfd (SIGTERM, SIGINT: exit) and one socket per flow. Each turn
- * handles the ready descriptors (a bounded batch each), runs lwIP's
- * timers, once a second expires flows and writes the stats file, and
- * frees the flows killed during the turn (so no callback ever sees a
- * freed flow).
+ * a signalfd (SIGTERM, SIGINT: exit), one socket per published port and
+ * one per flow. Each turn handles the ready descriptors (a bounded batch
+ * each), runs lwIP's timers, once a second expires flows and writes the
+ * stats file, and frees the flows killed during the turn (so no callback
+ * ever sees a freed flow).
  *
  * Memory is bounded by the caps of the configuration: flows (and half-
  * open ones), bytes buffered per flow and in all, the link queue, lwIP's
@@ -39,7 +41,9 @@
  *   --stats FILE   counters as one JSON object, replaced atomically at
  *                  most once a second while they change, and at exit
  * It exits 0 on SIGTERM/SIGINT or when the link's peer is gone (and when
- * its parent dies), 1 on a failure to start (one line on stderr).
+ * its parent dies), 1 on a failure to start (one line on stderr: a bad
+ * configuration, a published port that cannot be bound). The published
+ * ports are bound before the "start" line and the first stats file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -160,23 +164,24 @@ static void write_stats(struct netd *nd)
 	if (!nd->stats_path[0])
 		return;
 	const struct netd_stats *s = &nd->st;
-	int n = snprintf(
-		buf, sizeof(buf),
-		"{\"rx_frames\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
-		",\"tx_frames\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
-		",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
-		",\"flows\":%u,\"tcp_open\":%u,\"udp_open\":%u"
-		",\"icmp_open\":%u,\"pending\":%u,\"buffered\":%zu"
-		",\"tcp_flows\":%" PRIu64 ",\"udp_flows\":%" PRIu64
-		",\"icmp_flows\":%" PRIu64 ",\"denied\":%" PRIu64
-		",\"refused_cap\":%" PRIu64 ",\"upstream_failed\":%" PRIu64
-		",\"timeouts\":%" PRIu64 ",\"ip6_refused\":%" PRIu64 "}\n",
-		s->rx_frames, s->rx_bytes, s->tx_frames, s->tx_bytes,
-		s->rx_dropped, s->tx_dropped, nd->flows, nd->tcp_open,
-		nd->udp_open, nd->icmp_open, nd->pending, nd->buffered,
-		s->tcp_flows, s->udp_flows, s->icmp_flows, s->denied,
-		s->refused_cap, s->upstream_failed, s->timeouts,
-		s->ip6_refused);
+	int n = snprintf(buf, sizeof(buf),
+			 "{\"rx_frames\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+			 ",\"tx_frames\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
+			 ",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
+			 ",\"flows\":%u,\"tcp_open\":%u,\"udp_open\":%u"
+			 ",\"icmp_open\":%u,\"pending\":%u,\"buffered\":%zu"
+			 ",\"tcp_flows\":%" PRIu64 ",\"udp_flows\":%" PRIu64
+			 ",\"icmp_flows\":%" PRIu64 ",\"denied\":%" PRIu64
+			 ",\"refused_cap\":%" PRIu64
+			 ",\"upstream_failed\":%" PRIu64
+			 ",\"timeouts\":%" PRIu64 ",\"ip6_refused\":%" PRIu64
+			 ",\"inbound_flows\":%" PRIu64 "}\n",
+			 s->rx_frames, s->rx_bytes, s->tx_frames, s->tx_bytes,
+			 s->rx_dropped, s->tx_dropped, nd->flows, nd->tcp_open,
+			 nd->udp_open, nd->icmp_open, nd->pending, nd->buffered,
+			 s->tcp_flows, s->udp_flows, s->icmp_flows, s->denied,
+			 s->refused_cap, s->upstream_failed, s->timeouts,
+			 s->ip6_refused, s->inbound_flows);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", nd->stats_path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -200,10 +205,13 @@ static void fit_fd_limit(struct netd *nd)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	/* 64 for the rest, and the published ports' listeners */
+	unsigned other = 64 + nd->cfg.n_ports;
 	if (rl.rlim_cur != RLIM_INFINITY &&
-	    nd->cfg.caps.max_flows + 64 > rl.rlim_cur) {
-		unsigned fit =
-			rl.rlim_cur > 128 ? (unsigned)rl.rlim_cur - 64 : 64;
+	    nd->cfg.caps.max_flows + other > rl.rlim_cur) {
+		unsigned fit = rl.rlim_cur > 2 * other
+				       ? (unsigned)rl.rlim_cur - other
+				       : 64;
 		netd_log(nd,
 			 "max_flows %u lowered to %u (open files limit %llu)",
 			 nd->cfg.caps.max_flows, fit,
@@ -320,6 +328,8 @@ int main(int argc, char **argv)
 	nd->now = now_us();
 	if (flows_init(nd) < 0 || tflow_init(nd) < 0 || link_init(nd) < 0)
 		die("initialisation: out of memory");
+	if (publish_init(nd, err, sizeof(err)) < 0)
+		die("%s", err);
 
 	const struct netd_config *cf = &nd->cfg;
 	netd_log(
@@ -331,6 +341,7 @@ int main(int argc, char **argv)
 		msb_net_preset_name(msb_net_policy_preset(cf->policy)),
 		msb_net_policy_rule_count(cf->policy), cf->caps.max_flows,
 		cf->caps.max_pending);
+	publish_log(nd);
 	write_stats(nd);
 
 	uint64_t next_tick = nd->now + TICK_US;
@@ -363,6 +374,8 @@ int main(int argc, char **argv)
 						 si.ssi_signo);
 					nd->quit = true;
 				}
+			} else if (ev->kind == EV_PUBLISH) {
+				publish_event(nd, ev, e);
 			} else {
 				struct flow *fl = (struct flow *)ev;
 				if (fl->dead)
@@ -377,6 +390,7 @@ int main(int argc, char **argv)
 		if (nd->now >= next_tick) {
 			flows_tick(nd);
 			tflow_trim_timewait(nd);
+			publish_tick(nd);
 			next_tick = nd->now + TICK_US;
 		}
 		if (nd->budget_blocked &&
