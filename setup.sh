@@ -22,6 +22,8 @@ PACKAGES=(
 	# tests: sanitizers and fuzzing; a real registry and image tools
 	clang libclang-rt-14-dev
 	docker-registry umoci skopeo apache2-utils debootstrap zstd tmux
+	# tests: the network lab's DNS server and client
+	dnsmasq-base bind9-dnsutils
 )
 
 want_deps=1

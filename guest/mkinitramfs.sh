@@ -30,6 +30,9 @@ modules_wanted=${MSB_GUEST_MODULES:-virtio_mmio virtio_blk virtio_console virtio
 modules_volumes="virtio_scsi sd_mod"
 # ... and for host directories shared over virtio-fs (/modules.virtiofs).
 modules_virtiofs="virtiofs"
+# ... and for a network device (/modules.net): sandboxes without a network
+# (--network none) have no device and do not load it.
+modules_net="virtio_net"
 
 die() {
 	printf '%s: %s\n' "$prog" "$*" >&2
@@ -168,7 +171,7 @@ make_cpio() {
 # appends to the initramfs of those sandboxes only: the kernel unpacks
 # concatenated archives, and other boots do not pay for them.
 if [ "$extras" = 1 ]; then
-	for extra in volumes virtiofs; do
+	for extra in volumes virtiofs net; do
 		mods=modules_$extra
 		xtree=$stage/tree-$extra
 		mkdir -p "$xtree"

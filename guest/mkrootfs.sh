@@ -91,6 +91,27 @@ while read -r path; do
 		ln -s /bin/busybox "$tree/$path"
 done <<<"$applets"
 
+# Debian's static busybox has no nohup applet; scripts expect one.
+if [ ! -e "$tree/usr/bin/nohup" ] && [ ! -L "$tree/usr/bin/nohup" ]; then
+	mkdir -p "$tree/usr/bin"
+	cat >"$tree/usr/bin/nohup" <<'EOF'
+#!/bin/sh
+# nohup CMD [ARG...]: run CMD immune to hangups (busybox has no applet).
+if [ $# -eq 0 ]; then
+	echo "Usage: nohup CMD [ARG...]" >&2
+	exit 125
+fi
+trap '' HUP
+if [ -t 1 ]; then
+	exec >>nohup.out || exec >>"$HOME/nohup.out" || exit 125
+	echo "nohup: appending output to nohup.out" >&2
+fi
+[ -t 2 ] && exec 2>&1
+exec "$@"
+EOF
+	chmod 0755 "$tree/usr/bin/nohup"
+fi
+
 cat >"$tree/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false

@@ -282,7 +282,7 @@ typedef struct msb_patch {
 
 typedef struct msb_sandbox msb_sandbox;
 
-#define MSB_SANDBOX_OPTIONS_VERSION 2
+#define MSB_SANDBOX_OPTIONS_VERSION 3
 
 /*
  * Guest memory limits (msb_sandbox_options.memory_mib). The minimum is
@@ -292,6 +292,36 @@ typedef struct msb_sandbox msb_sandbox;
  */
 #define MSB_MEMORY_MIN_MIB 96
 #define MSB_MEMORY_MAX_MIB 65536
+
+/*
+ * The network of a sandbox (msb_sandbox_options.network, since version 3;
+ * docs/network.md). Every sandbox has its own userspace network (msb-netd)
+ * that decides, connection by connection, what the guest may reach.
+ */
+typedef enum msb_network_preset {
+	/* Public internet only: every special-purpose range (private,
+	 * CGNAT, loopback, link-local, cloud metadata, multicast, reserved,
+	 * documentation...) is denied. The default. */
+	MSB_NETWORK_PUBLIC = 0,
+	/* Every destination but the host itself (the `host` group). */
+	MSB_NETWORK_ALL,
+	/* No network device at all: only the guest's loopback. */
+	MSB_NETWORK_NONE,
+} msb_network_preset;
+
+typedef enum msb_port_protocol {
+	MSB_PORT_TCP = 0,
+	MSB_PORT_UDP,
+} msb_port_protocol;
+
+/* A published port: connections to @host_ip:@host_port go to the guest's
+ * @guest_port (msb_sandbox_options.ports). */
+typedef struct msb_port {
+	const char *host_ip;     /* IPv4 or IPv6 address; NULL: "127.0.0.1" */
+	unsigned int host_port;  /* 1..65535 */
+	unsigned int guest_port; /* 1..65535 */
+	msb_port_protocol protocol;
+} msb_port;
 
 /* What happens when a sandbox's main process exits (run_main). */
 typedef enum msb_restart_policy {
@@ -409,6 +439,31 @@ typedef struct msb_sandbox_options {
 	unsigned int restart_max;
 	/* Non-zero: remove the sandbox when it stops (as an unnamed one). */
 	int auto_remove;
+	/*
+	 * The network (since version 3; a version 1 or 2 caller's struct
+	 * ends above and gets the defaults: MSB_NETWORK_PUBLIC, no rules).
+	 * Stored with the sandbox, applied at every boot, shown by
+	 * msb_sandbox_inspect(). Each is checked at create: a bad entry is
+	 * MSB_EINVAL naming it.
+	 * @net_rules: "allow RULE" or "deny RULE" strings, NULL-terminated,
+	 * in order, the first that matches a destination decides, else
+	 * @network (the rule grammar is in docs/network.md:
+	 * "allow api.example.com:443", "deny 10.0.0.0/8", "allow host:11434").
+	 * @block_domains: names answered NXDOMAIN (and never reached);
+	 * @block_suffixes: ".example.com" blocks every name under it.
+	 * @ports: published ports, @n_ports of them (at most 256; stored,
+	 * but not published yet: msb-netd has no port publishing, and a
+	 * sandbox created with some logs a warning).
+	 * SECURITY NOTE: MSB_NETWORK_ALL and allow rules for the `private`,
+	 * `host` or `metadata` groups let untrusted code reach the host's
+	 * own services or the local network.
+	 */
+	msb_network_preset network;
+	const char *const *net_rules;
+	const char *const *block_domains;
+	const char *const *block_suffixes;
+	const msb_port *ports;
+	size_t n_ports;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
@@ -416,7 +471,8 @@ typedef struct msb_sandbox_options {
 		MSB_SANDBOX_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL,  \
 			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0,  \
 			NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL,     \
-			MSB_RESTART_NO, 0, 0                                   \
+			MSB_RESTART_NO, 0, 0, MSB_NETWORK_PUBLIC, NULL, NULL,  \
+			NULL, NULL, 0                                          \
 	}
 
 /*
@@ -578,12 +634,33 @@ typedef struct msb_metrics {
 	uint64_t guest_memory_total_bytes; /* 0 if the guest did not say */
 	uint64_t disk_read_bytes;
 	uint64_t disk_write_bytes;
-	uint64_t net_rx_bytes; /* 0: sandboxes have no network yet */
+	/* The network, as msb-netd counts it (updated once a second while
+	 * it changes; 0 without a network): rx is what the guest received,
+	 * tx what it sent, in Ethernet frames. */
+	uint64_t net_rx_bytes;
 	uint64_t net_tx_bytes;
 	uint64_t uptime_ms; /* since the guest was ready */
+	/* Since version 2 (MSB_METRICS_VERSION): */
+	uint64_t net_rx_packets; /* frames the guest received */
+	uint64_t net_tx_packets; /* frames the guest sent */
+	uint64_t net_flows;      /* TCP, UDP and ICMP flows open now */
+	uint64_t net_denied;     /* connections, datagrams and DNS lookups the
+				    network policy denied, since boot */
 } msb_metrics;
 
-/* Resource use of a running sandbox, as its supervisor measures it. */
+/*
+ * The layout of msb_metrics: fields are only ever added at its end. A
+ * program built against an older header (whose msb_metrics ends earlier)
+ * is bound to the older symbol version of msb_sandbox_metrics(), which
+ * fills only the fields that header has: version 1 ends at uptime_ms.
+ */
+#define MSB_METRICS_VERSION 2
+
+/*
+ * msb_sandbox_metrics() - resource use of a running sandbox, as its
+ * supervisor measures it.
+ * Return: 0, -MSB_ESTATE (stopped), or another negative MSB_E* code.
+ */
 int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb);
 
 /* Called with each sample; return non-zero to stop watching. */
@@ -765,8 +842,14 @@ int msb_exec_start(msb_exec **out, msb_sandbox *sb, const char *const *argv,
  */
 int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms);
 
-/* A descriptor that polls readable when msb_exec_next() may have an
- * event (epoll, libuv...). Owned by the handle. */
+/*
+ * A descriptor that polls readable when msb_exec_next() may have an
+ * event (epoll, libuv...). Owned by the handle. Frames that arrived
+ * together are read together: before each poll, call msb_exec_next()
+ * with timeout 0 until MSB_ETIMEDOUT (also after msb_exec_write(), which
+ * reads while it waits for room), or an event already read waits for the
+ * next one to arrive.
+ */
 int msb_exec_fd(const msb_exec *e);
 
 /*
@@ -789,8 +872,9 @@ int msb_exec_fd(const msb_exec *e);
 int msb_exec_write(msb_exec *e, const void *data, size_t len);
 /*
  * msb_exec_try_write() - write what the window allows of @data now,
- * without blocking. Return: bytes written (0: no room yet; more room comes
- * with the next event read from msb_exec_fd()), or -MSB_E*.
+ * without blocking or reading. Return: bytes written (0: no room yet; more
+ * room comes with the events msb_exec_next() reads from msb_exec_fd()),
+ * or -MSB_E*.
  */
 long msb_exec_try_write(msb_exec *e, const void *data, size_t len);
 /* Close its stdin (EOF). */
@@ -800,6 +884,12 @@ int msb_exec_signal(msb_exec *e, int sig);
 /* Set the size of the command's terminal (started with tty set): the
  * process group gets SIGWINCH. MSB_ESTATE without a terminal. */
 int msb_exec_resize(msb_exec *e, unsigned int rows, unsigned int cols);
+/*
+ * msb_exec_tty() - whether the command has a terminal: started with tty
+ * set, or (msb_sandbox_proc_attach()) known from the STARTED event that
+ * begins an attachment. Return: 1 or 0.
+ */
+int msb_exec_tty(const msb_exec *e);
 
 /*
  * msb_exec_wait() - discard output until the command ends.
@@ -814,7 +904,8 @@ void msb_exec_free(msb_exec *e);
  * Processes the guest agent started, by id. Every exec gets an id in the
  * agent's table; a detached one runs on its own, its output kept in the
  * guest (the last 1 MiB), and can be listed, signalled, waited for and
- * attached to by id. Finished entries are kept (the last 256).
+ * attached to by id. Finished entries are kept (the last 256) until
+ * msb_sandbox_proc_remove() takes them out.
  */
 
 /*
@@ -864,14 +955,28 @@ enum msb_attach_flags {
 /*
  * msb_sandbox_proc_attach() - a streaming handle on detached process @id
  * (msb_exec_next(), _write(), _resize(), _signal(), _wait()). The events
- * end with EXITED (it exited; with MSB_ATTACH_FOLLOW) or DETACHED (no
- * FOLLOW: the kept output was sent). msb_exec_free() detaches; the
- * process runs on. One attachment at a time per process.
+ * start with STARTED (its pid; msb_exec_tty() then says whether it has a
+ * terminal) and end with EXITED (it exited; with MSB_ATTACH_FOLLOW) or
+ * DETACHED (no FOLLOW: the kept output was sent). msb_exec_free()
+ * detaches; the process runs on. One attachment at a time per process.
  * Return: 0; MSB_ENOTFOUND (no such id) and MSB_ESTATE (not detached,
  * or attached already) come from msb_exec_next().
  */
 int msb_sandbox_proc_attach(msb_exec **out, msb_sandbox *sb, unsigned int id,
 			    int flags);
+
+enum msb_proc_remove_flags {
+	MSB_PROC_REMOVE_FORCE = 1 << 0, /* a running one: kill it (SIGKILL to
+					   its process group) first */
+};
+
+/*
+ * msb_sandbox_proc_remove() - take process @id out of the table, with the
+ * output kept for it. @flags: 0 or MSB_PROC_REMOVE_FORCE.
+ * Return: 0; MSB_ENOTFOUND if there is no such id; MSB_ESTATE if it is
+ * running and @flags has no MSB_PROC_REMOVE_FORCE.
+ */
+int msb_sandbox_proc_remove(msb_sandbox *sb, unsigned int id, int flags);
 
 /*
  * msb_sandbox_proc_wait() - wait until detached process @id exits.

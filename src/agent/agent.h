@@ -71,7 +71,9 @@ struct proc {
 	uint64_t started_ns;          /* CLOCK_REALTIME */
 	uint32_t xflags;              /* MSB_EXEC_* it was started with */
 	bool detached;
-	bool done; /* finished and reported: kept for the table only */
+	bool done;    /* finished and reported: kept for the table only */
+	bool removed; /* proc_remove: out of the table, dropped once done
+			 and no stream needs it */
 	struct proc_ring ring; /* detached: its output */
 	uint32_t attach;       /* detached: proc_attach stream, or 0 */
 	uint32_t attach_flags; /* MSB_ATTACH_* */
@@ -177,6 +179,8 @@ void procs_pump(struct agent *a);
 void proc_list(struct agent *a, uint32_t stream);
 void proc_signal(struct agent *a, uint32_t stream, const struct msb_msg *m);
 void proc_attach(struct agent *a, uint32_t stream, const struct msb_msg *m);
+void proc_remove(struct agent *a, uint32_t stream, const struct msb_msg *m);
+void procs_sweep(struct agent *a);
 void proc_detach(struct agent *a, struct proc *p);
 void proc_free(struct proc *p);
 

@@ -927,6 +927,7 @@ void procs_finish(struct agent *a)
 		msb_buf_free(&p->in_q);
 	}
 	procs_pump(a);
+	procs_sweep(a);
 	procs_trim(a);
 }
 

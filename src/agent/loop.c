@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "net.h"
 #include "mount.h"
 #include "proto/cbor.h"
 
@@ -313,12 +314,26 @@ static void handle_hello(struct agent *a, uint32_t stream,
 			agent_log("clock_settime CLOCK_REALTIME: %m");
 	}
 
+	struct agent_net net = {0};
+	if (m->has & MSB_HAS(MSB_FLD_NET) &&
+	    agent_net_parse(&net, &m->net, err, sizeof(err)) < 0) {
+		agent_error(a, stream, true, EINVAL, "hello: %s", err);
+		return;
+	}
+
 	t0 = boot_us();
 	/* Volume drivers come from the initramfs, so before the switch. */
 	if (wants_mount(m, "vol:"))
 		init_modules_from(AGENT_VOLUME_MODULES);
 	if (wants_mount(m, "bind:") || (fstype && !strcmp(fstype, "virtiofs")))
 		init_modules_from(AGENT_VIRTIOFS_MODULES);
+	/* So is the network's; a device that cannot be set up leaves the
+	 * sandbox without a network, not without its commands. */
+	if (net.on) {
+		init_modules_from(AGENT_NET_MODULES);
+		if (agent_net_up(&net, err, sizeof(err)) < 0)
+			agent_log("network: %s", err);
+	}
 	if (init_switch_root(root, fstype, err, sizeof(err)) < 0) {
 		agent_log("%s", err);
 		agent_error(a, stream, true, 0, "%s", err);
@@ -334,6 +349,10 @@ static void handle_hello(struct agent *a, uint32_t stream,
 	a->t.mount = boot_us() - t0;
 	if (host && sethostname(host, strlen(host)) < 0)
 		agent_log("sethostname `%s`: %m", host);
+	/* A shared host directory as the root is the user's own: its /etc
+	 * is left alone. */
+	if (!fstype || strcmp(fstype, "virtiofs"))
+		agent_net_files(&net, host ? host : "localhost");
 	free(a->env);
 	a->env = steal_ptr(&env);
 	a->state = AGENT_READY;
@@ -456,8 +475,8 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 	if (m.type == MSB_MSG_EXEC || m.type == MSB_MSG_SIGNAL ||
 	    m.type == MSB_MSG_STDIN || m.type == MSB_MSG_FS_DATA ||
 	    m.type == MSB_MSG_PROC_LIST || m.type == MSB_MSG_PROC_SIGNAL ||
-	    m.type == MSB_MSG_PROC_ATTACH || m.type == MSB_MSG_RESIZE ||
-	    is_fs_request(m.type)) {
+	    m.type == MSB_MSG_PROC_ATTACH || m.type == MSB_MSG_PROC_REMOVE ||
+	    m.type == MSB_MSG_RESIZE || is_fs_request(m.type)) {
 		if (a->state != AGENT_READY) {
 			agent_error(
 				a, id, true, EAGAIN,
@@ -485,6 +504,9 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 		return;
 	case MSB_MSG_PROC_SIGNAL:
 		proc_signal(a, id, &m);
+		return;
+	case MSB_MSG_PROC_REMOVE:
+		proc_remove(a, id, &m);
 		return;
 	case MSB_MSG_PROC_ATTACH:
 		if (id == 0) {

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "net.h"
 
 /*
  * agent_log() - write one line to the console, prefixed "msb-agent: ".
@@ -130,6 +131,7 @@ int main(int argc, char **argv)
 		sleep(1);
 
 	a.t.modules = init_modules();
+	agent_net_lo();
 	a.port = init_find_port();
 	a.port_up = true;
 	agent_loop(&a);

@@ -14,7 +14,11 @@
  * may feed its stdin; it is paced by the stream's credit, and a follower
  * that falls a whole ring behind skips what was dropped. Finished entries
  * stay in the table (proc_list, logs) until AGENT_KEEP_DONE newer ones
- * push them out; at most AGENT_MAX_RINGS entries hold a ring.
+ * push them out, or proc_remove takes them out (a running one only with
+ * FORCE: killed, then dropped once reaped and its streams have ended); at
+ * most AGENT_MAX_RINGS entries hold a ring. A proc_attach stream starts
+ * with the entry's PROC_INFO, whose flags tell the host whether the
+ * process has a terminal.
  */
 #include <errno.h>
 #include <signal.h>
@@ -205,10 +209,11 @@ static void send_not_found(struct agent *a, uint32_t stream, uint64_t id)
 	agent_send(a, stream, MSB_F_END, &m);
 }
 
+/* The entry @id of the table (removed ones are not in it any more). */
 static struct proc *find_id(struct agent *a, uint64_t id)
 {
 	for (size_t i = 0; i < a->nprocs; i++) {
-		if (a->procs[i]->id == id)
+		if (a->procs[i]->id == id && !a->procs[i]->removed)
 			return a->procs[i];
 	}
 	return NULL;
@@ -220,7 +225,8 @@ void proc_list(struct agent *a, uint32_t stream)
 	struct msb_msg done = {.type = MSB_MSG_FS_DONE};
 
 	for (size_t i = 0; i < a->nprocs; i++)
-		send_info(a, stream, 0, a->procs[i]);
+		if (!a->procs[i]->removed)
+			send_info(a, stream, 0, a->procs[i]);
 	agent_send(a, stream, MSB_F_END, &done);
 }
 
@@ -248,6 +254,60 @@ void proc_signal(struct agent *a, uint32_t stream, const struct msb_msg *m)
 	send_info(a, stream, MSB_F_END, p);
 }
 
+/*
+ * proc_remove() - take an entry out of the table. A running one is
+ * refused unless MSB_PREMOVE_FORCE, which kills its process group first;
+ * it is then dropped once reaped and its streams have ended (procs_sweep()).
+ */
+void proc_remove(struct agent *a, uint32_t stream, const struct msb_msg *m)
+{
+	struct proc *p = find_id(a, m->id);
+	uint64_t fl = m->has & MSB_HAS(MSB_FLD_FLAGS) ? m->flags : 0;
+
+	if (!p) {
+		send_not_found(a, stream, m->id);
+		return;
+	}
+	if (!p->reaped && !(fl & MSB_PREMOVE_FORCE)) {
+		struct msb_msg f = {
+			.type = MSB_MSG_FAILED,
+			.has = MSB_HAS(MSB_FLD_KIND) | MSB_HAS(MSB_FLD_ERRNO) |
+			       MSB_HAS(MSB_FLD_MSG),
+			.kind = msb_str("running"),
+			.err = EBUSY,
+		};
+		char msg[80];
+
+		snprintf(msg, sizeof(msg), "process %u is running", p->id);
+		f.msg = msb_str(msg);
+		agent_send(a, stream, MSB_F_END, &f);
+		return;
+	}
+	if (!p->reaped && kill(-p->pid, SIGKILL) < 0 && errno != ESRCH) {
+		agent_error(a, stream, true, errno, "kill process group %d: %m",
+			    p->pid);
+		return;
+	}
+	send_info(a, stream, MSB_F_END, p);
+	p->removed = true;
+	procs_sweep(a);
+}
+
+/* procs_sweep() - drop the removed entries that nothing needs any more. */
+void procs_sweep(struct agent *a)
+{
+	size_t i = 0;
+
+	while (i < a->nprocs) {
+		const struct proc *p = a->procs[i];
+
+		if (p->removed && p->done && !p->attach && !p->stream)
+			table_drop(a, i);
+		else
+			i++;
+	}
+}
+
 /* proc_attach() - bind a detached entry to @stream (see the DOC above). */
 void proc_attach(struct agent *a, uint32_t stream, const struct msb_msg *m)
 {
@@ -271,6 +331,8 @@ void proc_attach(struct agent *a, uint32_t stream, const struct msb_msg *m)
 	p->in_owed = 0;
 	p->cur = fl & MSB_PATTACH_REPLAY ? p->ring.base : p->ring.end;
 	p->stop_at = p->ring.end;
+	/* First what it is (its flags say whether it has a terminal). */
+	send_info(a, stream, 0, p);
 	procs_pump(a);
 }
 

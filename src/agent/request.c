@@ -21,6 +21,7 @@
 
 #include "agent.h"
 #include "mount.h"
+#include "net.h"
 #include "util/rlimit.h"
 
 #define F(x) MSB_HAS(MSB_FLD_##x)
@@ -41,7 +42,7 @@ struct rule {
 static const struct rule rules[MSB_MSG__COUNT] = {
 	[MSB_MSG_HELLO] = {.required = F(VERSION) | F(ROOT),
 			   .cstrings = F(ROOT) | F(FSTYPE) | F(HOSTNAME) |
-				       F(ENV) | F(MOUNTS)},
+				       F(ENV) | F(MOUNTS) | F(NET)},
 	[MSB_MSG_EXEC] = {.start = true,
 			  .required = F(ARGV),
 			  .cstrings = F(ARGV) | F(ENV) | F(CWD) | F(USER) |
@@ -55,6 +56,9 @@ static const struct rule rules[MSB_MSG__COUNT] = {
 				 .flag_bits = MSB_PATTACH_REPLAY |
 					      MSB_PATTACH_FOLLOW |
 					      MSB_PATTACH_STDIN},
+	[MSB_MSG_PROC_REMOVE] = {.start = true,
+				 .required = F(ID),
+				 .flag_bits = MSB_PREMOVE_FORCE},
 	[MSB_MSG_STDIN] = {0},
 	[MSB_MSG_SIGNAL] = {.required = F(SIG)},
 	[MSB_MSG_RESIZE] = {.required = F(ROWS) | F(COLS)},
@@ -98,6 +102,7 @@ static bool host_sends(enum msb_msg_type t)
 	case MSB_MSG_PROC_LIST:
 	case MSB_MSG_PROC_SIGNAL:
 	case MSB_MSG_PROC_ATTACH:
+	case MSB_MSG_PROC_REMOVE:
 		return true;
 	default:
 		return t >= MSB_MSG_FS_STAT && t <= MSB_MSG_FS_SYMLINK;
@@ -117,7 +122,7 @@ static const char *field_name(unsigned f)
 		[MSB_FLD_USER] = "user",     [MSB_FLD_RLIMITS] = "rlimits",
 		[MSB_FLD_FSTYPE] = "fs",     [MSB_FLD_HOSTNAME] = "host",
 		[MSB_FLD_TARGET] = "target", [MSB_FLD_MOUNTS] = "mounts",
-		[MSB_FLD_ID] = "id",
+		[MSB_FLD_ID] = "id",         [MSB_FLD_NET] = "net",
 	};
 	return f < MSB_FLD__COUNT && names[f] ? names[f] : "?";
 }
@@ -180,6 +185,7 @@ static int check_cstrings(const struct msb_msg *m, uint64_t mask, char *why,
 		{MSB_FLD_ENV, &m->env, true},
 		{MSB_FLD_RLIMITS, &m->rlimits, false},
 		{MSB_FLD_MOUNTS, &m->mounts, false},
+		{MSB_FLD_NET, &m->net, false},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
@@ -231,6 +237,14 @@ static int check_values(const struct msb_msg *m, char *why, size_t whylen,
 					return reject(why, whylen, err, EINVAL,
 						      "`mounts`: %s", mwhy);
 		}
+		if (m->has & F(NET)) {
+			struct agent_net net;
+			char nwhy[128];
+			if (agent_net_parse(&net, &m->net, nwhy, sizeof(nwhy)) <
+			    0)
+				return reject(why, whylen, err, EINVAL, "%s",
+					      nwhy);
+		}
 		return 0;
 	case MSB_MSG_EXEC: {
 		struct msb_bytes s;
@@ -257,7 +271,8 @@ static int check_values(const struct msb_msg *m, char *why, size_t whylen,
 		return 0;
 	}
 	case MSB_MSG_SIGNAL:
-		if (m->sig <= 0 || m->sig >= NSIG)
+		/* 0: detach, on a proc_attach stream (exec_signal()). */
+		if (m->sig < 0 || m->sig >= NSIG)
 			return reject(why, whylen, err, EINVAL,
 				      "`sig` %lld out of range",
 				      (long long)m->sig);

@@ -47,6 +47,7 @@ int cmd_ps(int argc, char **argv);
 int cmd_proc_kill(int argc, char **argv);
 int cmd_proc_logs(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
+int cmd_proc_rm(int argc, char **argv);
 int cli_parse_signal(const char *s);
 
 struct msb_exec_output;
@@ -126,6 +127,31 @@ int cli_exec_option(struct cli_exec *x, const struct cli_args *a, int c);
  * exit status. */
 int cli_exec_run(msb_sandbox *sb, const char *const *argv, struct cli_exec *x);
 
+/*
+ * struct cli_session - an interactive session on a streaming handle
+ * (tty.c: exec -t, shell, attach). Raw mode when the command has a
+ * terminal (msb_exec_tty()) and msb's stdin is one.
+ */
+struct cli_session {
+	bool forward_stdin;   /* msb's stdin to the command; EOF closes it */
+	bool attach;          /* an attachment: Ctrl-P Ctrl-Q, SIGTERM and
+				 SIGHUP detach; the local size is sent first */
+	uint64_t deadline_us; /* now_us() at which to SIGKILL it; 0: none */
+	int error_status;     /* msb's status for its own failures */
+	/* results */
+	bool timed_out; /* killed at @deadline_us (the status is 124) */
+	bool detached;  /* the session ended, the command runs on */
+};
+/*
+ * cli_session_run() - move bytes between the terminal and @e until the
+ * command exits or the session detaches. Return: msb's exit status (the
+ * command's, 128+signal, 0 after a detach, or @error_status after an
+ * error it printed).
+ */
+int cli_session_run(msb_exec *e, struct cli_session *s);
+/* The local terminal's size (stdin, stdout or stderr). */
+bool cli_window_size(unsigned int *rows, unsigned int *cols);
+
 /* Parse --pull: "always", "missing" (or "if-missing"), "never". */
 bool cli_parse_policy(const char *s, int *policy);
 
@@ -185,6 +211,74 @@ int cli_env_add(struct cli_exec *x, const struct cli_args *a, const char *arg);
  * error of @a. */
 int cli_parse_restart(msb_restart_policy *policy, unsigned int *max,
 		      const struct cli_args *a, const char *s);
+/*
+ * The network options of msb run and msb create: --network, --allow,
+ * --deny, --block-domain, --block-domain-suffix, -p. Rules and names are
+ * checked here with the policy engine's parser (a bad one is a usage
+ * error naming it); the library checks them again.
+ */
+#define CLI_MAX_NET 1024 /* rules, and blocked names */
+#define CLI_MAX_PORTS 256
+struct cli_net {
+	const char *rules[CLI_MAX_NET + 1];
+	size_t nrules;
+	const char *domains[CLI_MAX_NET + 1];
+	size_t ndomains;
+	const char *suffixes[CLI_MAX_NET + 1];
+	size_t nsuffixes;
+	msb_port ports[CLI_MAX_PORTS];
+};
+enum cli_net_opt {
+	CLI_NET_NETWORK = 0x300,
+	CLI_NET_ALLOW,
+	CLI_NET_DENY,
+	CLI_NET_BLOCK_DOMAIN,
+	CLI_NET_BLOCK_SUFFIX,
+	CLI_NET_PUBLISH = 'p',
+};
+#define CLI_NET_LONGOPTS                                                       \
+	{"network", required_argument, NULL, CLI_NET_NETWORK},                 \
+		{"allow", required_argument, NULL, CLI_NET_ALLOW},             \
+		{"deny", required_argument, NULL, CLI_NET_DENY},               \
+		{"block-domain", required_argument, NULL,                      \
+		 CLI_NET_BLOCK_DOMAIN},                                        \
+		{"block-domain-suffix", required_argument, NULL,               \
+		 CLI_NET_BLOCK_SUFFIX},                                        \
+	{                                                                      \
+		"publish", required_argument, NULL, CLI_NET_PUBLISH            \
+	}
+#define CLI_NET_SHORTOPTS "p:"
+/*
+ * cli_net_option() - take option @c if it is a network one, into @n and
+ * @o (which then point into @n).
+ * Return: 1 if taken, 0 if @c is not a network option, -1 after a usage
+ * error of @a.
+ */
+int cli_net_option(struct cli_net *n, msb_sandbox_options *o,
+		   const struct cli_args *a, int c);
+/* After the options: --network none with rules, blocked names or ports is
+ * a usage error. Return: 0, or -1 after a usage error of @a. */
+int cli_net_check(const msb_sandbox_options *o, const struct cli_args *a);
+/* The options' help lines. */
+#define CLI_NET_HELP                                                              \
+	"      --network MODE    public (default: the internet, no private,\n"    \
+	"                        local or metadata addresses), all (all but\n"    \
+	"                        the host) or none (no network device)\n"         \
+	"      --allow RULE      allow destinations (repeatable, in order; the\n" \
+	"                        first rule that matches decides): TARGET\n"      \
+	"                        [:PROTO][:PORT[-PORT]], TARGET an address,\n"    \
+	"                        CIDR, [IPv6], group (public, private,\n"         \
+	"                        loopback, link-local, metadata, multicast,\n"    \
+	"                        host), domain, .suffix or *; see\n"              \
+	"                        docs/network.md\n"                               \
+	"      --deny RULE       deny destinations (as --allow)\n"                \
+	"      --block-domain NAME  answer NXDOMAIN for NAME (repeatable)\n"      \
+	"      --block-domain-suffix .SUFFIX  ... for every name under SUFFIX\n"  \
+	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]  publish a\n"     \
+	"                        guest port on the host (HOSTIP default\n"        \
+	"                        127.0.0.1; repeatable). Recorded; not\n"         \
+	"                        published yet\n"
+
 /* A new sandbox name, docker-like: "brave_otter_3f2a". */
 void cli_gen_name(char *out, size_t len);
 /* --env-file: one KEY=VALUE or KEY a line; blank and '#' lines skipped.

@@ -61,7 +61,8 @@ struct comp_cmd {
 	"--volume=<volume:> --root-fstype=ext4|ext3|ext2|erofs|squashfs "      \
 	"--root-writable --root-size= --tmpfs= --patch-text= --patch-append= " \
 	"--patch-copy=<file> --patch-mkdir= --patch-symlink= --patch-remove= " \
-	"-h --help"
+	"--network=public|all|none --allow= --deny= --block-domain= "          \
+	"--block-domain-suffix= -p= --publish= -h --help"
 #define SIGNALS "HUP|INT|QUIT|KILL|USR1|USR2|TERM|CONT|STOP|ALRM|PIPE|WINCH"
 
 static const struct comp_cmd comp_cmds[] = {
@@ -76,13 +77,13 @@ static const struct comp_cmd comp_cmds[] = {
 	 "-a --all -q --quiet --json --format=json -h --help"},
 	{"start", "sandbox", -1, 0, "-h --help"},
 	{"stop", "sandbox", -1, 0, "-t= --time= -h --help"},
-	{"rm", "sandbox", -1, 0, "-f --force -h --help"},
+	{"rm", "sandbox", -1, 0, "-f --force --exec= -h --help"},
 	{"kill", "sandbox", -1, 0,
 	 "-s=" SIGNALS " --signal=" SIGNALS " --exec= -h --help"},
 	{"wait", "sandbox", -1, 0, "-h --help"},
 	{"restart", "sandbox", -1, 0, "-h --help"},
 	{"logs", "sandbox", -1, 0,
-	 "-f --follow -s=main|kernel|exec|vmm --source=main|kernel|exec|vmm "
+	 "-f --follow -s=main|kernel|exec|vmm|net --source=main|kernel|exec|vmm|net "
 	 "--exec= -h --help"},
 	{"attach", "sandbox", -1, 0, "--exec= -h --help"},
 	{"inspect", "sandbox", -1, 0, "-h --help"},

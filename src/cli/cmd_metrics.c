@@ -23,6 +23,8 @@ static void print_row(const char *name, const msb_metrics *m, bool json)
 		       "\"guest_memory_total_bytes\":%llu,"
 		       "\"disk_read_bytes\":%llu,\"disk_write_bytes\":%llu,"
 		       "\"net_rx_bytes\":%llu,\"net_tx_bytes\":%llu,"
+		       "\"net_rx_packets\":%llu,\"net_tx_packets\":%llu,"
+		       "\"net_flows\":%llu,\"net_denied\":%llu,"
 		       "\"uptime_ms\":%llu}\n",
 		       m->cpu_percent, (unsigned long long)m->cpu_time_ms,
 		       (unsigned long long)m->memory_bytes,
@@ -32,6 +34,10 @@ static void print_row(const char *name, const msb_metrics *m, bool json)
 		       (unsigned long long)m->disk_write_bytes,
 		       (unsigned long long)m->net_rx_bytes,
 		       (unsigned long long)m->net_tx_bytes,
+		       (unsigned long long)m->net_rx_packets,
+		       (unsigned long long)m->net_tx_packets,
+		       (unsigned long long)m->net_flows,
+		       (unsigned long long)m->net_denied,
 		       (unsigned long long)m->uptime_ms);
 		return;
 	}
@@ -42,9 +48,12 @@ static void print_row(const char *name, const msb_metrics *m, bool json)
 	cli_human_size(wr, sizeof(wr), (double)m->disk_write_bytes);
 	cli_human_size(rx, sizeof(rx), (double)m->net_rx_bytes);
 	cli_human_size(tx, sizeof(tx), (double)m->net_tx_bytes);
-	printf("%-24s %6.1f%% %9.1fs %10s %10s %10s %10s %10s %10s %8llus\n",
+	printf("%-24s %6.1f%% %9.1fs %10s %10s %10s %10s %10s %10s %7llu "
+	       "%7llu %8llus\n",
 	       name, m->cpu_percent, (double)m->cpu_time_ms / 1000.0, mem, gmem,
-	       rd, wr, rx, tx, (unsigned long long)(m->uptime_ms / 1000));
+	       rd, wr, rx, tx, (unsigned long long)m->net_flows,
+	       (unsigned long long)m->net_denied,
+	       (unsigned long long)(m->uptime_ms / 1000));
 }
 
 int cmd_metrics(int argc, char **argv)
@@ -59,7 +68,10 @@ int cmd_metrics(int argc, char **argv)
 		.cmd = "metrics",
 		.usage = "Usage: msb metrics [-w] [--json] [NAME...]\n\n"
 			 "CPU, memory, disk and network use of running "
-			 "sandboxes (all of them\nwithout NAME).\n\n"
+			 "sandboxes (all of them\nwithout NAME). NET RX/TX: "
+			 "bytes the guest received/sent; FLOWS:\nconnections "
+			 "open now; DENIED: attempts the network policy "
+			 "denied.\n--json adds packet counts.\n\n"
 			 "  -w, --watch      repeat every second, until "
 			 "interrupted or no\n"
 			 "                   sandbox is left to watch\n"
@@ -111,10 +123,11 @@ int cmd_metrics(int argc, char **argv)
 		if (watch && !json && isatty(STDOUT_FILENO))
 			fputs("\033[H\033[2J", stdout);
 		if (!json)
-			printf("%-24s %7s %10s %10s %10s %10s %10s %10s %10s %9s\n",
+			printf("%-24s %7s %10s %10s %10s %10s %10s %10s %10s "
+			       "%7s %7s %9s\n",
 			       "NAME", "CPU", "CPU TIME", "MEMORY", "GUEST MEM",
 			       "DISK READ", "DISK WRITE", "NET RX", "NET TX",
-			       "UPTIME");
+			       "FLOWS", "DENIED", "UPTIME");
 		for (size_t i = 0; i < n; i++) {
 			msb_metrics m;
 			if (!sb[i])

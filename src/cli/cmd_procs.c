@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * msb ps NAME, msb kill NAME --exec ID, msb logs NAME --exec ID and
- * msb attach NAME --exec ID: the processes the guest agent started
- * (msb exec, msb exec -d), by id. Commands come from the guest and are
- * escaped when printed.
+ * msb ps NAME, msb kill NAME --exec ID, msb logs NAME --exec ID,
+ * msb attach NAME --exec ID and msb rm NAME --exec ID: the processes the
+ * guest agent started (msb exec, msb exec -d), by id. Commands come from
+ * the guest and are escaped when printed.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,12 +46,14 @@ int cli_parse_signal(const char *s)
 	return 0;
 }
 
-/* An id of the process table (1..UINT32_MAX). */
-static bool parse_id(const char *s, unsigned int *id)
+/* An id of the process table (1..UINT32_MAX); a usage error if not. */
+static bool parse_id(const struct cli_args *a, const char *s, unsigned int *id)
 {
 	if (!cli_parse_uint(s, id, false) || !*id) {
-		cli_err("invalid --exec `%s`: a process id as `msb ps` shows",
-			s);
+		cli_usage_error(a,
+				"invalid --exec `%s`: a process id as `msb ps "
+				"NAME` shows",
+				s);
 		return false;
 	}
 	return true;
@@ -77,26 +80,34 @@ static const char ps_usage[] =
 	"Usage: msb ps NAME\n"
 	"\n"
 	"List the processes started in sandbox NAME through msb (exec,\n"
-	"exec -d): ID, PID, STATE, STARTED, EXIT and COMMAND. Finished ones\n"
-	"are kept (the last 256). Without NAME: msb ls.\n";
+	"exec -d, the main process): ID, PID, STATE, STARTED, EXIT and\n"
+	"COMMAND. Finished ones are kept (the last 256) until msb rm NAME\n"
+	"--exec ID removes them. Without NAME: msb ls.\n";
 
 /* msb ps NAME */
 int cmd_ps(int argc, char **argv)
 {
+	struct cli_args a = {
+		.cmd = "ps",
+		.usage = ps_usage,
+		.synopsis = "NAME",
+		.shortopts = "h",
+		.min_pos = 1,
+		.max_pos = 1,
+	};
 	msb_sandbox *sb = NULL;
 	msb_proc_info *v = NULL;
 	size_t n = 0;
+	int c;
 
-	if (argc == 2 &&
-	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		fputs(ps_usage, stdout);
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0)
+		; /* -h only */
+	if (c == CLI_ARGS_HELP)
 		return 0;
-	}
-	if (argc != 2 || argv[1][0] == '-') {
-		cli_err("usage: msb ps NAME (see 'msb ps --help')");
+	if (c == CLI_ARGS_ERROR)
 		return 2;
-	}
-	if (msb_sandbox_connect(&sb, argv[1]) < 0)
+	if (msb_sandbox_connect(&sb, a.pos[0]) < 0)
 		return cli_fail(1);
 	if (msb_sandbox_procs(&v, &n, sb) < 0) {
 		msb_sandbox_free(sb);
@@ -125,56 +136,96 @@ int cmd_ps(int argc, char **argv)
 	return 0;
 }
 
-/* NAME and --exec ID, with @extra options handled by @take. */
+/* NAME, --exec ID and the options of one command. */
 struct proc_args {
 	const char *name;
 	unsigned int id;
 	int sig;
-	bool follow;
+	bool follow; /* logs -f */
+	bool force;  /* rm -f */
 };
 
+/*
+ * parse_proc_args() - msb CMD NAME --exec ID with the options of CMD
+ * (@shortopts of "s:", "f", and "h"; -f is @pa->follow for logs, force
+ * for rm). Return: -1 to go on, else msb's exit status (0 after --help).
+ */
 static int parse_proc_args(int argc, char **argv, const char *usage,
 			   const char *shortopts, struct proc_args *pa)
 {
-	static const struct option longopts[] = {
+	static const struct option kill_opts[] = {
 		{"exec", required_argument, NULL, OPT_EXEC},
 		{"signal", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static const struct option logs_opts[] = {
+		{"exec", required_argument, NULL, OPT_EXEC},
 		{"follow", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
+	static const struct option rm_opts[] = {
+		{"exec", required_argument, NULL, OPT_EXEC},
+		{"force", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static const struct option attach_opts[] = {
+		{"exec", required_argument, NULL, OPT_EXEC},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	bool rm = !strcmp(argv[0], "rm");
+	struct cli_args a = {
+		.cmd = argv[0],
+		.usage = usage,
+		.synopsis = "NAME",
+		.shortopts = shortopts,
+		.longopts = !strcmp(argv[0], "kill")   ? kill_opts
+			    : !strcmp(argv[0], "logs") ? logs_opts
+			    : rm                       ? rm_opts
+						       : attach_opts,
+		.min_pos = 1,
+		.max_pos = 1,
+	};
 	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0) {
 		switch (c) {
 		case OPT_EXEC:
-			if (!parse_id(optarg, &pa->id))
+			if (pa->id) {
+				cli_usage_error(&a, "--exec given twice");
+				return 2;
+			}
+			if (!parse_id(&a, a.optarg, &pa->id))
 				return 2;
 			break;
 		case 's':
-			if (!(pa->sig = cli_parse_signal(optarg))) {
-				cli_err("invalid signal `%s`", optarg);
+			if (!(pa->sig = cli_parse_signal(a.optarg))) {
+				cli_usage_error(&a, "invalid signal `%s`",
+						a.optarg);
 				return 2;
 			}
 			break;
 		case 'f':
-			pa->follow = true;
+			if (rm)
+				pa->force = true;
+			else
+				pa->follow = true;
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			cli_err("see 'msb %s --help'", argv[0]);
-			return 2;
 		}
 	}
-	if (argc - optind != 1 || !pa->id) {
-		cli_err("usage: msb %s NAME --exec ID (see 'msb %s --help')",
-			argv[0], argv[0]);
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
+	if (!pa->id) {
+		cli_usage_error(&a, "expected --exec ID");
 		return 2;
 	}
-	pa->name = argv[optind];
+	pa->name = a.pos[0];
 	return -1;
 }
 
@@ -183,7 +234,11 @@ static const char kill_usage[] =
 	"\n"
 	"Send SIGNAL (default KILL; a number or a name such as TERM) to the\n"
 	"process group of process ID of sandbox NAME (see msb ps NAME).\n"
-	"Without --exec, msb kill NAME kills the sandbox.\n";
+	"Without --exec, msb kill NAME kills the sandbox.\n"
+	"\n"
+	"Options:\n"
+	"      --exec ID        the process, as msb ps NAME lists it\n"
+	"  -s, --signal SIGNAL  the signal (default KILL)\n";
 
 /* msb kill NAME --exec ID [-s SIG] */
 int cmd_proc_kill(int argc, char **argv)
@@ -204,19 +259,58 @@ int cmd_proc_kill(int argc, char **argv)
 	return 0;
 }
 
-/*
- * Print the events of @e until it ends; forward stdin if @in. Return: the
- * process's status (EXITED), 0 (DETACHED), or 1 after an error.
- */
-static int relay(msb_exec *e, bool in)
-{
-	bool in_open = in;
+static const char rm_usage[] =
+	"Usage: msb rm NAME --exec ID [-f]\n"
+	"\n"
+	"Remove process ID (see msb ps NAME) from the process table of\n"
+	"sandbox NAME, with the output kept for it (msb logs --exec). A\n"
+	"running one is refused unless -f, which kills its process group\n"
+	"first (SIGKILL). Without --exec, msb rm NAME removes the sandbox.\n"
+	"\n"
+	"Options:\n"
+	"      --exec ID   the process, as msb ps NAME lists it\n"
+	"  -f, --force     kill it first if it runs\n";
 
+/* msb rm NAME --exec ID [-f] */
+int cmd_proc_rm(int argc, char **argv)
+{
+	struct proc_args pa = {0};
+	int rc = parse_proc_args(argc, argv, rm_usage, "fh", &pa);
+	msb_sandbox *sb = NULL;
+
+	if (rc >= 0)
+		return rc;
+	if (msb_sandbox_connect(&sb, pa.name) < 0) {
+		msb_sandbox_free(sb);
+		return cli_fail(1);
+	}
+	if (msb_sandbox_proc_remove(sb, pa.id,
+				    pa.force ? MSB_PROC_REMOVE_FORCE : 0) < 0) {
+		if (msb_last_error()->code == MSB_ESTATE)
+			cli_err("process %u of `%s` is running: stop it first "
+				"(msb kill %s --exec %u), or use -f",
+				pa.id, pa.name, pa.name, pa.id);
+		else
+			cli_fail(1);
+		msb_sandbox_free(sb);
+		return 1;
+	}
+	printf("%u\n", pa.id);
+	msb_sandbox_free(sb);
+	return 0;
+}
+
+/*
+ * Print the events of @e until it ends. Return: 0 (EXITED or DETACHED),
+ * or 1 after an error.
+ */
+static int relay(msb_exec *e)
+{
 	for (;;) {
 		msb_exec_event ev;
 		int rc;
 
-		while ((rc = msb_exec_next(e, &ev, 0)) == 0) {
+		while ((rc = msb_exec_next(e, &ev, -1)) == 0) {
 			FILE *out =
 				ev.type == MSB_EXEC_STDERR ? stderr : stdout;
 
@@ -227,8 +321,6 @@ static int relay(msb_exec *e, bool in)
 				fflush(out);
 				break;
 			case MSB_EXEC_EXITED:
-				return ev.signal ? 128 + ev.signal
-						 : ev.exit_code;
 			case MSB_EXEC_DETACHED:
 				return 0;
 			default:
@@ -237,24 +329,6 @@ static int relay(msb_exec *e, bool in)
 		}
 		if (rc != -MSB_ETIMEDOUT)
 			return cli_fail(1);
-		struct pollfd p[2] = {
-			{.fd = msb_exec_fd(e), .events = POLLIN},
-			{.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN},
-		};
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			return cli_fail(1);
-		if (p[1].revents) {
-			char buf[16384];
-			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
-
-			if (n > 0 && msb_exec_write(e, buf, (size_t)n) < 0)
-				return cli_fail(1);
-			if (n <= 0) {
-				in_open = false;
-				if (msb_exec_close_stdin(e) < 0)
-					return cli_fail(1);
-			}
-		}
 	}
 }
 
@@ -263,7 +337,11 @@ static const char logs_usage[] =
 	"\n"
 	"Print the output kept for detached process ID of sandbox NAME (the\n"
 	"last 1 MiB, kept after it exits); with -f, follow it until it\n"
-	"exits. Without --exec: the sandbox's logs.\n";
+	"exits. Without --exec: the sandbox's logs.\n"
+	"\n"
+	"Options:\n"
+	"      --exec ID   the process, as msb ps NAME lists it\n"
+	"  -f, --follow    follow its output until it exits\n";
 
 /* msb logs NAME --exec ID [-f] */
 int cmd_proc_logs(int argc, char **argv)
@@ -283,10 +361,8 @@ int cmd_proc_logs(int argc, char **argv)
 		msb_sandbox_free(sb);
 		return cli_fail(1);
 	}
-	rc = relay(e, false);
 	/* The process's status is not msb logs's. */
-	if (rc != 1)
-		rc = 0;
+	rc = relay(e);
 	msb_exec_free(e);
 	msb_sandbox_free(sb);
 	return rc;
@@ -296,27 +372,46 @@ static const char attach_usage[] =
 	"Usage: msb attach NAME --exec ID\n"
 	"\n"
 	"Attach msb's standard input and output to detached process ID of\n"
-	"sandbox NAME (started with msb exec -d; -di keeps its stdin open)\n"
-	"until it exits (msb exits with its status); interrupt msb to detach,\n"
-	"the process runs on.\n";
+	"sandbox NAME (started with msb exec -d; -di keeps its stdin open,\n"
+	"-dit gives it a terminal) until it exits; msb exits with its status.\n"
+	"When it has a terminal and msb's input is one, the local terminal\n"
+	"is in raw mode, its size follows, and Ctrl-P Ctrl-Q detaches.\n"
+	"SIGTERM and SIGHUP detach as well (Ctrl-C too without a terminal);\n"
+	"the process runs on.\n"
+	"\n"
+	"Options:\n"
+	"      --exec ID   the process, as msb ps NAME lists it\n";
 
 /* msb attach NAME --exec ID */
 int cmd_attach(int argc, char **argv)
 {
 	struct proc_args pa = {0};
 	int rc = parse_proc_args(argc, argv, attach_usage, "h", &pa);
+	struct cli_session s = {
+		.forward_stdin = true,
+		.attach = true,
+		.error_status = 1,
+	};
 	msb_sandbox *sb = NULL;
 	msb_exec *e = NULL;
+	msb_exec_event ev;
 
 	if (rc >= 0)
 		return rc;
 	if (msb_sandbox_connect(&sb, pa.name) < 0 ||
 	    msb_sandbox_proc_attach(&e, sb, pa.id,
-				    MSB_ATTACH_FOLLOW | MSB_ATTACH_STDIN) < 0) {
+				    MSB_ATTACH_FOLLOW | MSB_ATTACH_STDIN) < 0 ||
+	    msb_exec_next(e, &ev, -1) < 0) {
+		msb_exec_free(e);
 		msb_sandbox_free(sb);
 		return cli_fail(1);
 	}
-	rc = relay(e, true);
+	/* STARTED: attached; it says whether there is a terminal. */
+	rc = cli_session_run(e, &s);
+	if (s.detached && isatty(STDERR_FILENO)) {
+		fputc('\n', stderr); /* the cursor may be mid-line */
+		cli_err("detached; process %u runs on", pa.id);
+	}
 	msb_exec_free(e);
 	msb_sandbox_free(sb);
 	return rc;

@@ -107,6 +107,8 @@ static const char run_options_help[] =
 	"      --tmpfs PATH[:SIZE]  a tmpfs at PATH, SIZE bytes or with k/m/g\n"
 	"                        (default: half the guest memory)\n"
 	"\n"
+	"Network (stored with the sandbox; docs/network.md):\n" CLI_NET_HELP
+	"\n"
 	"Root filesystem patches, applied in order when the sandbox is created,\n"
 	"before any command runs (the image stays untouched):\n"
 	"      --patch-text PATH=TEXT      write a file (mode 0644)\n"
@@ -442,6 +444,7 @@ int cmd_run(int argc, char **argv)
 		{"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
 		{"restart", required_argument, NULL, OPT_RESTART},
 		{"rm", no_argument, NULL, OPT_RM},
+		CLI_NET_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -450,7 +453,7 @@ int cmd_run(int argc, char **argv)
 		.cmd = create ? "create" : "run",
 		.usage = run_usage(create),
 		.synopsis = "[IMAGE]",
-		.shortopts = "c:m:dhv:" CLI_EXEC_SHORTOPTS,
+		.shortopts = "c:m:dhv:" CLI_EXEC_SHORTOPTS CLI_NET_SHORTOPTS,
 		.longopts = longopts,
 		.min_pos = 0,
 		.max_pos = 1,
@@ -464,6 +467,7 @@ int cmd_run(int argc, char **argv)
 	const char *labels[MAX_LABELS + 1] = {0};
 	size_t nlabels = 0;
 	static struct run_storage st;
+	static struct cli_net net;
 	const char *entrypoint[2] = {NULL, NULL};
 	bool has_entrypoint = false;
 	int c;
@@ -472,6 +476,8 @@ int cmd_run(int argc, char **argv)
 	cli_args_init(&a, argc, argv);
 	while ((c = cli_args_next(&a)) >= 0) {
 		int r = cli_exec_option(&x, &a, c);
+		if (r == 0)
+			r = cli_net_option(&net, &o, &a, c);
 		if (r < 0)
 			return 2;
 		if (r > 0)
@@ -572,7 +578,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (c == CLI_ARGS_HELP)
 		return 0;
-	if (c == CLI_ARGS_ERROR)
+	if (c == CLI_ARGS_ERROR || cli_net_check(&o, &a) < 0)
 		return 2;
 
 	/* [IMAGE] [--] CMD...: cli_args took IMAGE and the command apart */

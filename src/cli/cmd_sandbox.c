@@ -317,6 +317,7 @@ static const char *const log_files[][2] = {
 	{"kernel", "kernel.log"},
 	{"exec", "exec.log"},
 	{"vmm", "vmm.log"},
+	{"net", "net.log"},
 };
 
 int cmd_logs(int argc, char **argv)
@@ -330,7 +331,7 @@ int cmd_logs(int argc, char **argv)
 	struct cli_args a = {
 		.cmd = "logs",
 		.usage =
-			"Usage: msb logs [-f] [-s main|kernel|exec|vmm] NAME\n"
+			"Usage: msb logs [-f] [-s main|kernel|exec|vmm|net] NAME\n"
 			"       msb logs [-f] NAME --exec ID\n\n"
 			"Print the output of a sandbox's main process (msb "
 			"run -d IMAGE [CMD]).\n\n"
@@ -372,8 +373,8 @@ int cmd_logs(int argc, char **argv)
 			file = log_files[i][1];
 	if (!file) {
 		cli_usage_error(&a,
-				"unknown --source `%s`: use main, kernel, exec "
-				"or vmm",
+				"unknown --source `%s`: use main, kernel, exec, "
+				"vmm or net",
 				source);
 		return 2;
 	}
@@ -394,7 +395,7 @@ int cmd_logs(int argc, char **argv)
 	FILE *f = fopen(path, "re");
 	if (!f && !strcmp(source, "main")) {
 		cli_err("sandbox `%s` has no main process output (%s): see "
-			"--source kernel, exec or vmm",
+			"--source kernel, exec, vmm or net",
 			name, path);
 		return 1;
 	}
@@ -555,16 +556,36 @@ int cmd_wait(int argc, char **argv)
 
 int cmd_attach_main(int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-') {
-		fputs("Usage: msb attach NAME\n       msb attach NAME --exec ID\n"
-		      "\nPrint the output of a "
-		      "sandbox's main process, from its start,\nand follow it "
-		      "until the sandbox stops (msb logs -f NAME). With\n"
-		      "--exec ID: attach to a detached process (msb exec -d).\n",
-		      argc == 2 ? stdout : stderr);
-		return argc == 2 ? 0 : 2;
-	}
-	char *logs[] = {"logs", "-f", argv[1], NULL};
+	struct cli_args a = {
+		.cmd = "attach",
+		.usage =
+			"Usage: msb attach NAME\n"
+			"       msb attach NAME --exec ID\n"
+			"\n"
+			"Print the output of sandbox NAME's main process (msb run "
+			"-d IMAGE\n[CMD]) from its start, and follow it until the "
+			"sandbox stops, as\nmsb logs -f NAME does; interrupt msb "
+			"to stop following. The main\nprocess's standard input "
+			"is not attached: it is empty.\n"
+			"\n"
+			"With --exec ID: attach msb's input, output and terminal "
+			"to process\nID, started with msb exec -d (see msb attach "
+			"NAME --exec ID --help).\n",
+		.synopsis = "NAME",
+		.shortopts = "h",
+		.min_pos = 1,
+		.max_pos = 1,
+	};
+	int c;
+
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0)
+		; /* -h only */
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
+	char *logs[] = {"logs", "-f", a.pos[0], NULL};
 	optind = 0;
 	return cmd_logs(3, logs);
 }

@@ -215,11 +215,13 @@ static int dispatch(int argc, char **argv)
 	};
 	const char *cmd = argv[0];
 
-	/* The process table: msb ps NAME, kill/logs/attach --exec ID. */
+	/* The process table: msb ps NAME, kill/logs/attach/rm --exec ID. */
 	if (!strcmp(cmd, "ps") && argc > 1 && argv[1][0] != '-')
 		return cmd_ps(argc, argv);
 	if (!strcmp(cmd, "attach") && has_exec_option(argc, argv))
 		return cmd_attach(argc, argv);
+	if (!strcmp(cmd, "rm") && has_exec_option(argc, argv))
+		return cmd_proc_rm(argc, argv);
 	if ((!strcmp(cmd, "kill") || !strcmp(cmd, "logs")) &&
 	    has_exec_option(argc, argv))
 		return cmd[0] == 'k' ? cmd_proc_kill(argc, argv)
@@ -239,9 +241,10 @@ static int cmd_help(int argc, char **argv)
 {
 	struct cli_args a = {
 		.cmd = "help",
-		.usage = "Usage: msb help [COMMAND [SUBCOMMAND]]\n\nPrint msb's "
-			 "usage, or the help of COMMAND (the same as msb "
-			 "COMMAND [SUBCOMMAND] --help).\n",
+		.usage =
+			"Usage: msb help [COMMAND [SUBCOMMAND]]\n\nPrint msb's "
+			"usage, or the help of COMMAND (the same as msb "
+			"COMMAND [SUBCOMMAND] --help).\n",
 		.synopsis = "[COMMAND [SUBCOMMAND]]",
 		.shortopts = "h",
 		.min_pos = 0,

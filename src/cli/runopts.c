@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Option values of msb run and friends: durations ("90", "2m", "1h30m"),
- * environment variables from the host and from files. */
+ * environment variables from the host and from files, the network. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "net/policy.h"
 
 bool cli_parse_duration(const char *s, unsigned int *out)
 {
@@ -178,4 +179,203 @@ void cli_gen_name(char *out, size_t len)
 		 adjectives[r[0] % (sizeof(adjectives) / sizeof(*adjectives))],
 		 nouns[(r[0] >> 16) % (sizeof(nouns) / sizeof(*nouns))],
 		 r[1] & 0xffff);
+}
+
+/* "allow RULE" / "deny RULE" for --allow/--deny (lives until msb exits). */
+static int net_rule(struct cli_net *n, const struct cli_args *a, int c)
+{
+	char err[512];
+	struct msb_net_rule r;
+	char *line;
+
+	if (n->nrules == CLI_MAX_NET)
+		return cli_usage_error(a,
+				       "too many --allow/--deny options "
+				       "(at most %d)",
+				       CLI_MAX_NET),
+		       -1;
+	if (asprintf(&line, "%s %s", c == CLI_NET_ALLOW ? "allow" : "deny",
+		     a->optarg) < 0) {
+		cli_err("out of memory");
+		return -1;
+	}
+	if (msb_net_rule_parse(&r, line, true, err, sizeof(err)) < 0) {
+		cli_usage_error(a, "%s", err);
+		free(line);
+		return -1;
+	}
+	n->rules[n->nrules++] = line;
+	return 0;
+}
+
+/* A blocked name or suffix, checked as the policy engine takes it. */
+static int net_block(struct cli_net *n, const struct cli_args *a, int c)
+{
+	char err[512];
+	struct msb_net_policy *p = msb_net_policy_new();
+	int rc;
+	size_t *count =
+		c == CLI_NET_BLOCK_DOMAIN ? &n->ndomains : &n->nsuffixes;
+
+	if (!p) {
+		cli_err("out of memory");
+		return -1;
+	}
+	rc = c == CLI_NET_BLOCK_DOMAIN
+		     ? msb_net_policy_block_domain(p, a->optarg, err,
+						   sizeof(err))
+		     : msb_net_policy_block_suffix(p, a->optarg, err,
+						   sizeof(err));
+	msb_net_policy_free(p);
+	if (rc < 0)
+		return cli_usage_error(a, "%s", err), -1;
+	if (*count == CLI_MAX_NET)
+		return cli_usage_error(a,
+				       "too many --block-domain options (at "
+				       "most %d)",
+				       CLI_MAX_NET),
+		       -1;
+	if (c == CLI_NET_BLOCK_DOMAIN)
+		n->domains[(*count)++] = a->optarg;
+	else
+		n->suffixes[(*count)++] = a->optarg;
+	return 0;
+}
+
+/* A port number 1-65535 of exactly @len bytes at @s. */
+static bool port_number(const char *s, size_t len, unsigned int *out)
+{
+	unsigned int v = 0;
+
+	if (!len || len > 5)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned int)(s[i] - '0');
+	}
+	*out = v;
+	return v >= 1 && v <= 65535;
+}
+
+/* -p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]; an IPv6 HOSTIP in brackets.
+ * @arg is cut in place (argv's). */
+static int parse_port(msb_port *p, const struct cli_args *a, char *arg)
+{
+	static const char want[] =
+		"expected [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], ports 1-65535";
+	const char *text = a->optarg;
+	char *slash = strrchr(arg, '/');
+	struct msb_net_addr addr;
+
+	*p = (msb_port){.protocol = MSB_PORT_TCP};
+	if (slash) {
+		if (!strcmp(slash, "/udp"))
+			p->protocol = MSB_PORT_UDP;
+		else if (strcmp(slash, "/tcp"))
+			goto bad;
+		*slash = '\0';
+	}
+	char *last = strrchr(arg, ':');
+	if (!last || !port_number(last + 1, strlen(last + 1), &p->guest_port))
+		goto bad;
+	*last = '\0';
+	char *mid = strrchr(arg, ':');
+	const char *hport = mid ? mid + 1 : arg;
+	if (!port_number(hport, strlen(hport), &p->host_port))
+		goto bad;
+	if (mid) {
+		*mid = '\0';
+		size_t n = strlen(arg);
+		if (n > 2 && arg[0] == '[' && arg[n - 1] == ']') {
+			arg[n - 1] = '\0';
+			arg++;
+			if (msb_net_addr_parse(&addr, arg) < 0 ||
+			    addr.family != 6)
+				goto bad_ip;
+		} else if (msb_net_addr_parse(&addr, arg) < 0 ||
+			   addr.family != 4) {
+			goto bad_ip;
+		}
+		p->host_ip = arg;
+	}
+	return 0;
+bad_ip:
+	cli_usage_error(a,
+			"invalid -p `%s`: `%s` is not an IP address (an IPv6 "
+			"one in brackets)",
+			text, arg);
+	return -1;
+bad:
+	cli_usage_error(a, "invalid -p `%s`: %s", text, want);
+	return -1;
+}
+
+int cli_net_option(struct cli_net *n, msb_sandbox_options *o,
+		   const struct cli_args *a, int c)
+{
+	switch (c) {
+	case CLI_NET_NETWORK:
+		if (!strcmp(a->optarg, "public"))
+			o->network = MSB_NETWORK_PUBLIC;
+		else if (!strcmp(a->optarg, "all"))
+			o->network = MSB_NETWORK_ALL;
+		else if (!strcmp(a->optarg, "none"))
+			o->network = MSB_NETWORK_NONE;
+		else
+			return cli_usage_error(a,
+					       "invalid --network `%s`: use "
+					       "public, all or none",
+					       a->optarg),
+			       -1;
+		return 1;
+	case CLI_NET_ALLOW:
+	case CLI_NET_DENY:
+		if (net_rule(n, a, c) < 0)
+			return -1;
+		o->net_rules = n->rules;
+		return 1;
+	case CLI_NET_BLOCK_DOMAIN:
+	case CLI_NET_BLOCK_SUFFIX:
+		if (net_block(n, a, c) < 0)
+			return -1;
+		o->block_domains = n->ndomains ? n->domains : NULL;
+		o->block_suffixes = n->nsuffixes ? n->suffixes : NULL;
+		return 1;
+	case CLI_NET_PUBLISH: {
+		/* the text is cut in place: a copy keeps argv for messages */
+		char *copy = strdup(a->optarg);
+		if (!copy) {
+			cli_err("out of memory");
+			return -1;
+		}
+		if (o->n_ports == CLI_MAX_PORTS)
+			return cli_usage_error(a,
+					       "too many -p options (at most "
+					       "%d)",
+					       CLI_MAX_PORTS),
+			       -1;
+		if (parse_port(&n->ports[o->n_ports], a, copy) < 0)
+			return -1;
+		o->ports = n->ports;
+		o->n_ports++;
+		return 1;
+	}
+	}
+	return 0;
+}
+
+int cli_net_check(const msb_sandbox_options *o, const struct cli_args *a)
+{
+	if (o->network != MSB_NETWORK_NONE)
+		return 0;
+	const char *what = o->net_rules        ? "--allow/--deny"
+			   : o->block_domains  ? "--block-domain"
+			   : o->block_suffixes ? "--block-domain-suffix"
+			   : o->n_ports        ? "-p"
+					       : NULL;
+	if (!what)
+		return 0;
+	cli_usage_error(a, "%s needs a network: not with --network none", what);
+	return -1;
 }

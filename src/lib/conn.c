@@ -254,6 +254,12 @@ static int take_credits(struct msb_conn *c, uint32_t stream,
 	}
 }
 
+void msb__conn_take_credits(struct msb_conn *c, uint32_t stream,
+			    struct msb_flow *fl)
+{
+	take_credits(c, stream, fl);
+}
+
 int msb__conn_wait_credit(struct msb_conn *c, uint32_t stream,
 			  struct msb_flow *fl, bool stop_on_answer,
 			  int timeout_ms)

@@ -198,8 +198,16 @@ static void config_fields(json_t *c, const msb_sandbox_info *info, json_t *o)
 
 	json_object_set_new(o, "env", env ? json_incref(env) : json_array());
 	mount_fields(c, o);
-	/* no network yet: a policy when sandboxes get one */
-	json_object_set_new(o, "network", json_null());
+	/* the network's config (lifecycle.c), or, for a sandbox stored
+	 * before sandboxes had networks, none */
+	json_t *net = json_object_get(c, "network");
+	json_object_set_new(o, "network",
+			    json_is_object(net)
+				    ? json_incref(net)
+				    : json_pack("{s:s, s:[], s:[], s:[], s:[]}",
+						"preset", "none", "rules",
+						"block_domains",
+						"block_suffixes", "ports"));
 	json_t *rl = json_object_get(c, "rlimits");
 	json_object_set_new(
 		o, "limits",

@@ -47,6 +47,7 @@ __attribute__((format(printf, 2, 3))) void msb__log(int level, const char *fmt,
 struct msb_paths {
 	char *home; /* $MSB_HOME or ~/.microsandbox */
 	char *vmm;  /* msb-vmm */
+	char *netd; /* msb-netd ($MSB_NETD or the build's); "" for none */
 	char *qemu; /* qemu-system-x86_64 */
 	char *qemu_img;
 	char *kernel;
@@ -134,6 +135,10 @@ int msb__conn_consumed(struct msb_conn *c, uint32_t stream, struct msb_flow *fl,
 int msb__conn_wait_credit(struct msb_conn *c, uint32_t stream,
 			  struct msb_flow *fl, bool stop_on_answer,
 			  int timeout_ms);
+/* The CREDIT frames of @stream already received, out of the input into
+ * fl->credit, without reading the socket. */
+void msb__conn_take_credits(struct msb_conn *c, uint32_t stream,
+			    struct msb_flow *fl);
 
 struct msb_sandbox {
 	char *name;
@@ -174,6 +179,11 @@ int msb__check_exec_call(const void *out, const msb_sandbox *sb,
 /* A sandbox or volume name: 1-63 of [A-Za-z0-9_.-], not starting with
  * punctuation. */
 bool msb__valid_name(const char *s);
+/* Published ports a sandbox may have. */
+#define MSB_MAX_PORTS 256
+/* sandbox.c: "HOSTIP:HOSTPORT:GUESTPORT/PROTO" of @p in @out (80 bytes is
+ * enough). Return: 0, or -MSB_EINVAL (error set). */
+int msb__port_format(char *out, size_t cap, const msb_port *p);
 /* volume.c: the image of volume @name (checked); *@out malloc'd. */
 int msb__volume_path(char **out, const char *home, const char *name);
 /* volume.c: set the error for a volume whose lock another sandbox has. */

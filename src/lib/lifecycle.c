@@ -64,6 +64,42 @@ void msb__wait_supervisor_exit(const char *name, unsigned int timeout_ms)
 	msb__paths_clear(&paths);
 }
 
+/* A JSON array of the strings of @v (NULL: empty). */
+static json_t *strv_json(const char *const *v)
+{
+	json_t *a = json_array();
+
+	for (; a && v && *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
+/* The network options (version 3), as msb_sandbox_inspect() shows them. */
+static json_t *network_json(const msb_sandbox_options *o)
+{
+	static const char *const presets[] = {"public", "all", "none"};
+	json_t *ports = json_array();
+
+	for (size_t i = 0; ports && i < o->n_ports; i++) {
+		const msb_port *p = &o->ports[i];
+		json_array_append_new(
+			ports,
+			json_pack("{s:s, s:I, s:I, s:s}", "host_ip",
+				  p->host_ip ? p->host_ip : "127.0.0.1",
+				  "host_port", (json_int_t)p->host_port,
+				  "guest_port", (json_int_t)p->guest_port,
+				  "protocol",
+				  p->protocol == MSB_PORT_UDP ? "udp" : "tcp"));
+	}
+	return json_pack(
+		"{s:s, s:o, s:o, s:o, s:o}", "preset",
+		presets[o->network <= MSB_NETWORK_NONE ? o->network : 0],
+		"rules", strv_json(o->net_rules), "block_domains",
+		strv_json(o->block_domains), "block_suffixes",
+		strv_json(o->block_suffixes), "ports",
+		ports ? ports : json_array());
+}
+
 static char *config_json(const msb_sandbox_options *o)
 {
 	json_t *env = json_array();
@@ -139,6 +175,12 @@ static char *config_json(const msb_sandbox_options *o)
 				      rl ? rl : json_array(), "exec_timeout_ms",
 				      (json_int_t)o->exec_timeout_ms,
 				      "hostname", o->hostname)) < 0) {
+		json_decref(c);
+		c = NULL;
+	}
+	/* The network (version 3). */
+	json_t *net = network_json(o);
+	if (c && (!net || json_object_set_new(c, "network", net) < 0)) {
 		json_decref(c);
 		c = NULL;
 	}
@@ -458,6 +500,70 @@ static int strv_from(const char *const **out, const char **store[], json_t *a)
 	return 0;
 }
 
+/* What the network options read from a config point to (freed by the
+ * caller). */
+struct net_store {
+	const char **rules, **domains, **suffixes;
+	msb_port *ports;
+};
+
+static void net_store_free(struct net_store *n)
+{
+	free(n->rules);
+	free(n->domains);
+	free(n->suffixes);
+	free(n->ports);
+}
+
+/*
+ * The network of the config @c: a sandbox stored before sandboxes had
+ * networks has none (its config has no "network"): it keeps booting
+ * without one. Return: 0 or MSB_ENOMEM.
+ */
+static int network_from(msb_sandbox_options *o, struct net_store *st, json_t *c)
+{
+	json_t *n = json_object_get(c, "network");
+
+	if (!json_is_object(n)) {
+		o->network = MSB_NETWORK_NONE;
+		return 0;
+	}
+	const char *p = json_string_value(json_object_get(n, "preset"));
+	o->network = p && !strcmp(p, "all")    ? MSB_NETWORK_ALL
+		     : p && !strcmp(p, "none") ? MSB_NETWORK_NONE
+					       : MSB_NETWORK_PUBLIC;
+	if (strv_from(&o->net_rules, &st->rules, json_object_get(n, "rules")) <
+		    0 ||
+	    strv_from(&o->block_domains, &st->domains,
+		      json_object_get(n, "block_domains")) < 0 ||
+	    strv_from(&o->block_suffixes, &st->suffixes,
+		      json_object_get(n, "block_suffixes")) < 0)
+		return -MSB_ENOMEM;
+	json_t *ports = json_object_get(n, "ports");
+	size_t np = json_array_size(ports);
+	if (!(st->ports = calloc(np + 1, sizeof(*st->ports))))
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < np; i++) {
+		json_t *e = json_array_get(ports, i);
+		const char *proto =
+			json_string_value(json_object_get(e, "protocol"));
+		st->ports[i] = (msb_port){
+			.host_ip = json_string_value(
+				json_object_get(e, "host_ip")),
+			.host_port = (unsigned int)json_integer_value(
+				json_object_get(e, "host_port")),
+			.guest_port = (unsigned int)json_integer_value(
+				json_object_get(e, "guest_port")),
+			.protocol = proto && !strcmp(proto, "udp")
+					    ? MSB_PORT_UDP
+					    : MSB_PORT_TCP,
+		};
+	}
+	o->ports = st->ports;
+	o->n_ports = np;
+	return 0;
+}
+
 static int options_from(msb_sandbox_options *o, const char **env_store[],
 			msb_tmpfs **tmpfs_store, msb_volume_mount **vol_store,
 			msb_bind_mount **bind_store, const char **rl_store[],
@@ -577,6 +683,7 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 	_cleanup_free_ const char **rlimits = NULL;
 	_cleanup_free_ const char **ep = NULL;
 	_cleanup_free_ const char **cmdv = NULL;
+	struct net_store net = {0};
 	sqlite3 *db = NULL;
 	int rc;
 
@@ -610,7 +717,8 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 		goto out;
 	}
 	if ((rc = options_from(&o, &env, &tmpfs, &vols, &binds, &rlimits, &ep,
-			       &cmdv, c)) == 0) {
+			       &cmdv, c)) == 0 &&
+	    (rc = network_from(&o, &net, c)) == 0) {
 		o.name = name;
 		o.detached = detached;
 		/* Its image was pulled when it was created. */
@@ -620,6 +728,7 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 	}
 	json_decref(c);
 out:
+	net_store_free(&net);
 	info_clear(&info);
 	msb__db_close(db);
 	msb__paths_clear(&paths);

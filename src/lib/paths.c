@@ -3,7 +3,7 @@
  * Where the runtime files are: the state folder, QEMU, msb-vmm and the
  * guest kernel, initramfs and default root filesystem. Each can be
  * overridden from the environment (MSB_HOME, MSB_QEMU, MSB_QEMU_IMG,
- * MSB_VMM, MSB_GUEST_DIR); the defaults are fixed at build time.
+ * MSB_VMM, MSB_NETD, MSB_GUEST_DIR); the defaults are fixed at build time.
  */
 #include <errno.h>
 #include <pwd.h>
@@ -17,6 +17,9 @@
 
 #ifndef MSB_VMM_PATH
 #error "MSB_VMM_PATH must be defined by the build"
+#endif
+#ifndef MSB_NETD_PATH
+#error "MSB_NETD_PATH must be defined by the build"
 #endif
 #ifndef MSB_GUEST_DIR
 #error "MSB_GUEST_DIR must be defined by the build"
@@ -104,7 +107,8 @@ int msb__paths_resolve(struct msb_paths *p)
 
 	guest = env_or("MSB_GUEST_DIR", MSB_GUEST_DIR);
 	p->vmm = env_or("MSB_VMM", MSB_VMM_PATH);
-	if (!guest || !p->vmm ||
+	p->netd = env_or("MSB_NETD", MSB_NETD_PATH);
+	if (!guest || !p->vmm || !p->netd ||
 	    asprintf(&p->kernel, "%s/vmlinux", guest) < 0 ||
 	    asprintf(&p->initrd, "%s/initramfs.cpio", guest) < 0 ||
 	    asprintf(&p->rootfs, "%s/rootfs.ext4", guest) < 0 ||
@@ -133,6 +137,7 @@ void msb__paths_clear(struct msb_paths *p)
 {
 	free(p->home);
 	free(p->vmm);
+	free(p->netd);
 	free(p->qemu);
 	free(p->qemu_img);
 	free(p->kernel);

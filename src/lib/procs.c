@@ -294,6 +294,51 @@ EXPORT int msb_sandbox_proc_signal(msb_sandbox *sb, unsigned int id, int sig)
 	return proc_call(sb, &req, "the signal request", on_signal, &c);
 }
 
+struct remove_call {
+	unsigned int id;
+};
+
+static int on_remove(const struct msb_msg *m, bool end, void *ud)
+{
+	struct remove_call *c = ud;
+
+	if (m->type == MSB_MSG_PROC_INFO)
+		return 1;
+	if (m->type == MSB_MSG_FAILED && msb_bytes_eq(m->kind, "running"))
+		return msb__error(MSB_ESTATE, EBUSY,
+				  "process %u is running: stop it first, or "
+				  "force its removal",
+				  c->id);
+	if (m->type == MSB_MSG_FAILED || m->type == MSB_MSG_ERROR)
+		return proc_error(c->id, m);
+	return end ? msb__error(MSB_EPROTO, 0,
+				"guest agent ended a remove request with an "
+				"unexpected frame")
+		   : 0;
+}
+
+EXPORT int msb_sandbox_proc_remove(msb_sandbox *sb, unsigned int id, int flags)
+{
+	struct remove_call c = {id};
+	struct msb_msg req = {
+		.type = MSB_MSG_PROC_REMOVE,
+		.has = MSB_HAS(MSB_FLD_ID) | MSB_HAS(MSB_FLD_FLAGS),
+		.id = id,
+	};
+	int rc;
+
+	msb__error_clear();
+	if (!id || flags & ~MSB_PROC_REMOVE_FORCE)
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid process id %u or flags %#x", id,
+				  (unsigned int)flags);
+	if (flags & MSB_PROC_REMOVE_FORCE)
+		req.flags |= MSB_PREMOVE_FORCE;
+	if ((rc = msb__check_running(sb)) < 0)
+		return rc;
+	return proc_call(sb, &req, "the remove request", on_remove, &c);
+}
+
 EXPORT int msb_sandbox_proc_wait(msb_sandbox *sb, unsigned int id,
 				 int *exit_code, int *signal)
 {

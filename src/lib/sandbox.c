@@ -22,6 +22,7 @@
 
 #include "lib/internal.h"
 #include "lib/image/image.h"
+#include "net/policy.h"
 #include "util/rlimit.h"
 #include "vmm/spec.h"
 
@@ -48,18 +49,108 @@ bool msb__valid_name(const char *s)
 static bool is_disk_path(const char *image);
 
 /*
- * A version 1 caller's options end before the version 2 fields: read only
- * its part into @buf (the rest NULL and 0). Return: the options to use.
+ * A version 1 caller's options end before the version 2 fields, a version
+ * 2 caller's before the version 3 ones: read only its part into @buf (the
+ * rest the defaults). Return: the options to use.
  */
 static const msb_sandbox_options *options_upgrade(msb_sandbox_options *buf,
 						  const msb_sandbox_options *o)
 {
-	if (!o || o->version != 1)
+	if (!o || o->version < 1 || o->version > 2)
 		return o;
 	*buf = (msb_sandbox_options)MSB_SANDBOX_OPTIONS_INIT;
-	memcpy(buf, o, offsetof(msb_sandbox_options, workdir));
+	memcpy(buf, o,
+	       o->version == 1 ? offsetof(msb_sandbox_options, workdir)
+			       : offsetof(msb_sandbox_options, network));
 	buf->version = MSB_SANDBOX_OPTIONS_VERSION;
 	return buf;
+}
+
+/*
+ * msb__port_format() - the canonical text of a published port,
+ * "HOSTIP:HOSTPORT:GUESTPORT/PROTO" (an IPv6 HOSTIP in brackets), in @out.
+ * Return: 0, or -MSB_EINVAL (error set) for an invalid one.
+ */
+int msb__port_format(char *out, size_t cap, const msb_port *p)
+{
+	struct msb_net_addr a;
+	char ip[MSB_NET_ADDR_STRLEN];
+	const char *hip = p->host_ip ? p->host_ip : "127.0.0.1";
+
+	if (msb_net_addr_parse(&a, hip) < 0)
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid published port: `%s` is not an IP "
+				  "address",
+				  hip);
+	if (!p->host_port || p->host_port > 65535 || !p->guest_port ||
+	    p->guest_port > 65535)
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid published port %u:%u: ports are "
+				  "1-65535",
+				  p->host_port, p->guest_port);
+	if ((unsigned int)p->protocol > MSB_PORT_UDP)
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid published port protocol %d",
+				  (int)p->protocol);
+	msb_net_addr_format(ip, sizeof(ip), &a);
+	snprintf(out, cap, a.family == 6 ? "[%s]:%u:%u/%s" : "%s:%u:%u/%s", ip,
+		 p->host_port, p->guest_port,
+		 p->protocol == MSB_PORT_UDP ? "udp" : "tcp");
+	return 0;
+}
+
+/* The network options: a known preset; every rule, blocked name and port
+ * valid (the policy engine's own parser: its message names the rule). */
+static int check_network(const msb_sandbox_options *o)
+{
+	char err[512];
+	int rc = 0;
+
+	if ((unsigned int)o->network > MSB_NETWORK_NONE)
+		return msb__error(MSB_EINVAL, 0, "invalid network preset %d",
+				  (int)o->network);
+	if (o->n_ports > MSB_MAX_PORTS || (o->n_ports && !o->ports))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid port list (at most %d ports)",
+				  MSB_MAX_PORTS);
+	for (size_t i = 0; i < o->n_ports; i++) {
+		char text[80];
+		if ((rc = msb__port_format(text, sizeof(text), &o->ports[i])) <
+		    0)
+			return rc;
+		for (size_t k = 0; k < i; k++)
+			if (o->ports[k].host_port == o->ports[i].host_port &&
+			    o->ports[k].protocol == o->ports[i].protocol)
+				return msb__error(MSB_EINVAL, 0,
+						  "host port %u/%s is "
+						  "published twice",
+						  o->ports[i].host_port,
+						  o->ports[i].protocol ==
+								  MSB_PORT_UDP
+							  ? "udp"
+							  : "tcp");
+	}
+	struct msb_net_policy *p = msb_net_policy_new();
+	if (!p)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (const char *const *r = o->net_rules; r && *r && !rc; r++)
+		if (msb_net_policy_add_rule(p, *r, err, sizeof(err)) < 0)
+			rc = msb__error(MSB_EINVAL, 0, "%s", err);
+	for (const char *const *d = o->block_domains; d && *d && !rc; d++)
+		if (msb_net_policy_block_domain(p, *d, err, sizeof(err)) < 0)
+			rc = msb__error(MSB_EINVAL, 0, "%s", err);
+	for (const char *const *d = o->block_suffixes; d && *d && !rc; d++)
+		if (msb_net_policy_block_suffix(p, *d, err, sizeof(err)) < 0)
+			rc = msb__error(MSB_EINVAL, 0, "%s", err);
+	msb_net_policy_free(p);
+	if (!rc && o->network == MSB_NETWORK_NONE &&
+	    ((o->net_rules && *o->net_rules) ||
+	     (o->block_domains && *o->block_domains) ||
+	     (o->block_suffixes && *o->block_suffixes) || o->n_ports))
+		rc = msb__error(MSB_EINVAL, 0,
+				"a sandbox without a network (none) takes no "
+				"rules, blocked domains or published ports");
+	return rc;
 }
 
 static int check_options(const msb_sandbox_options *o)
@@ -227,6 +318,9 @@ static int check_options(const msb_sandbox_options *o)
 					  "beyond 07777",
 					  i + 1, p->path, p->mode);
 	}
+	int rc = check_network(o);
+	if (rc < 0)
+		return rc;
 	for (const char *const *l = o->labels; l && *l; l++) {
 		const char *eq = strchr(*l, '=');
 		if (!eq || eq == *l || eq - *l > 128 || strlen(eq + 1) > 4096)
@@ -758,8 +852,8 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	_cleanup_free_ char **env = NULL;
 	_cleanup_free_ char **main_argv = NULL;
 	char *no_strv[1] = {NULL};
-	char **mounts = NULL, **disks = NULL, **shares = NULL;
-	char *extras[3] = {NULL, NULL, NULL};
+	char **mounts = NULL, **disks = NULL, **shares = NULL, **ports = NULL;
+	char *extras[4] = {NULL, NULL, NULL, NULL};
 	char root_dev[32] = "/dev/vda";
 	const char *accel = NULL;
 	msb_sandbox *sb = NULL;
@@ -814,9 +908,23 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		if (base && (opts->n_binds || sb->root_dir))
 			extras[ne++] = xasprintf("%.*s-virtiofs.cpio",
 						 (int)(len - 5), base);
+		if (base && opts->network != MSB_NETWORK_NONE)
+			extras[ne++] = xasprintf("%.*s-net.cpio",
+						 (int)(len - 5), base);
 		for (size_t i = 0; i < ne; i++)
 			if (!extras[i])
 				goto nomem_undo;
+	}
+
+	if (!(ports = calloc(opts->n_ports + 1, sizeof(char *))))
+		goto nomem_undo;
+	for (size_t i = 0; i < opts->n_ports; i++) {
+		char text[80];
+		if ((rc = msb__port_format(text, sizeof(text),
+					   &opts->ports[i])) < 0)
+			goto undo;
+		if (!(ports[i] = strdup(text)))
+			goto nomem_undo;
 	}
 
 	spec = (struct msb_vm_spec){
@@ -868,6 +976,15 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 					 ? "on-failure"
 					 : "no"),
 		.restart_max = opts->restart_max,
+		.network = (char *)(opts->network == MSB_NETWORK_ALL ? "all"
+				    : opts->network == MSB_NETWORK_NONE
+					    ? "none"
+					    : "public"),
+		.netd = paths.netd,
+		.net_rules = (char **)opts->net_rules,
+		.net_block_domains = (char **)opts->block_domains,
+		.net_block_suffixes = (char **)opts->block_suffixes,
+		.ports = ports,
 	};
 	if (asprintf(&spec.sandbox_dir, "%s/sandboxes/%s", paths.home,
 		     sb->name) < 0) {
@@ -948,8 +1065,9 @@ out:
 	msb_strv_free(mounts);
 	msb_strv_free(disks);
 	msb_strv_free(shares);
-	free(extras[0]);
-	free(extras[1]);
+	msb_strv_free(ports);
+	for (size_t i = 0; i < ARRAY_SIZE(extras); i++)
+		free(extras[i]);
 	return rc;
 }
 
@@ -1043,15 +1161,55 @@ EXPORT const char *msb_sandbox_name(const msb_sandbox *sb)
 	return sb ? sb->name : NULL;
 }
 
-EXPORT int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
+static int sandbox_metrics_get(msb_metrics *out, msb_sandbox *sb);
+
+/*
+ * The metrics into the first @size bytes of @out: the struct of the
+ * caller's header version (msb_metrics only grows at its end).
+ */
+static int sandbox_metrics(msb_metrics *out, size_t size, msb_sandbox *sb)
 {
-	struct msb_msg req = {.type = MSB_MSG_METRICS};
+	msb_metrics m;
 	int rc;
 
 	msb__error_clear();
 	if (!out || !sb)
 		return msb__error(MSB_EINVAL, 0,
 				  "out and sandbox are required");
+	rc = sandbox_metrics_get(&m, sb);
+	memcpy(out, &m, size);
+	return rc;
+}
+
+/* Version 1 of msb_metrics ended at uptime_ms. */
+#define METRICS_V1_SIZE offsetof(msb_metrics, net_rx_packets)
+
+/*
+ * msb_sandbox_metrics() has two symbol versions (libmicrosandbox.map):
+ * programs built against a header whose msb_metrics ends at uptime_ms
+ * call MICROSANDBOX_0.1, which writes no further; newer ones the default.
+ */
+EXPORT int msb__sandbox_metrics_v1(msb_metrics *out, msb_sandbox *sb);
+EXPORT int msb__sandbox_metrics_v2(msb_metrics *out, msb_sandbox *sb);
+__asm__(".symver msb__sandbox_metrics_v1,msb_sandbox_metrics@MICROSANDBOX_0.1");
+__asm__(".symver msb__sandbox_metrics_v2,msb_sandbox_metrics@@MICROSANDBOX_0.2");
+
+EXPORT int msb__sandbox_metrics_v1(msb_metrics *out, msb_sandbox *sb)
+{
+	return sandbox_metrics(out, METRICS_V1_SIZE, sb);
+}
+
+EXPORT int msb__sandbox_metrics_v2(msb_metrics *out, msb_sandbox *sb)
+{
+	return sandbox_metrics(out, sizeof(*out), sb);
+}
+
+/* The metrics, asked from the supervisor; zeros on failure. */
+static int sandbox_metrics_get(msb_metrics *out, msb_sandbox *sb)
+{
+	struct msb_msg req = {.type = MSB_MSG_METRICS};
+	int rc;
+
 	memset(out, 0, sizeof(*out));
 	if (sb->stopped || sb->conn.fd < 0)
 		return msb__error(MSB_ESTATE, 0, "sandbox `%s` is stopped",
@@ -1076,6 +1234,10 @@ EXPORT int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
 			out->net_rx_bytes = m.net_rx;
 			out->net_tx_bytes = m.net_tx;
 			out->uptime_ms = m.uptime_us / 1000;
+			out->net_rx_packets = m.net_rx_pkts;
+			out->net_tx_packets = m.net_tx_pkts;
+			out->net_flows = m.net_flows;
+			out->net_denied = m.net_denied;
 		}
 		msb__conn_done(&sb->conn, &f);
 		if (mine)
@@ -1178,7 +1340,7 @@ EXPORT int msb_sandbox_metrics_watch(msb_sandbox *sb, unsigned int interval_ms,
 	uint64_t next = now_us();
 	for (unsigned int i = 0; !count || i < count; i++) {
 		msb_metrics m;
-		int rc = msb_sandbox_metrics(&m, sb);
+		int rc = sandbox_metrics(&m, sizeof(m), sb);
 		if (rc < 0)
 			return rc;
 		if (fn(&m, userdata))

@@ -108,7 +108,7 @@ EXPORT int msb_sandbox_proc_attach(msb_exec **out, msb_sandbox *sb,
 	e->in_flow = (struct msb_flow)MSB_FLOW_INIT;
 	e->out_flow = (struct msb_flow)MSB_FLOW_INIT;
 	e->attach_id = id;
-	e->tty = true;      /* the agent refuses a resize without one */
+	e->tty = false;     /* until STARTED says */
 	e->answered = true; /* a quiet process may say nothing for long */
 	if ((rc = msb__sandbox_dial(&e->conn, sb->name)) < 0 ||
 	    (rc = msb__conn_send(&e->conn, STREAM_ID, MSB_F_START, &req)) < 0) {
@@ -205,8 +205,18 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 			e->ended = true;
 			break;
 		case MSB_MSG_PROC_INFO:
-			if (!e->attach_id || !(f.hdr.flags & MSB_F_END))
+			if (!e->attach_id)
 				break;
+			if (!(f.hdr.flags & MSB_F_END)) {
+				/* What we are attached to, first. */
+				ev->type = MSB_EXEC_STARTED;
+				ev->pid = m.pid > 0 && m.pid <= INT32_MAX
+						  ? (int)m.pid
+						  : 0;
+				e->tty = m.has & MSB_HAS(MSB_FLD_FLAGS) &&
+					 m.flags & MSB_EXEC_TTY;
+				break;
+			}
 			e->ended = true;
 			if (msb_bytes_eq(m.kind, "exited")) {
 				ev->type = MSB_EXEC_EXITED;
@@ -331,14 +341,11 @@ EXPORT long msb_exec_try_write(msb_exec *e, const void *data, size_t len)
 	int rc = check_write(e, data, len);
 	if (rc < 0)
 		return rc;
-	if (!e->in_flow.credit) {
-		/* Credit that has arrived but not been read yet. */
-		rc = msb__conn_wait_credit(&e->conn, STREAM_ID, &e->in_flow,
-					   false, 0);
-		if (rc < 0 && rc != -MSB_ETIMEDOUT)
-			return rc;
-		msb__error_clear();
-	}
+	/* Credit already received but not yet taken. Never read the
+	 * socket here: frames read now would sit in our buffer while the
+	 * caller polls msb_exec_fd() for them. */
+	if (!e->in_flow.credit)
+		msb__conn_take_credits(&e->conn, STREAM_ID, &e->in_flow);
 	return write_some(e, data, len);
 }
 
@@ -382,6 +389,11 @@ EXPORT int msb_exec_resize(msb_exec *e, unsigned int rows, unsigned int cols)
 		.cols = cols,
 	};
 	return msb__conn_send(&e->conn, STREAM_ID, 0, &m);
+}
+
+EXPORT int msb_exec_tty(const msb_exec *e)
+{
+	return e && e->tty;
 }
 
 EXPORT int msb_exec_wait(msb_exec *e, int *exit_code, int *signal)

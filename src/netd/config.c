@@ -5,8 +5,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "netd/netd.h"
+#include "util/util.h"
 
 void netd_config_defaults(struct netd_config *c)
 {
@@ -19,12 +21,14 @@ void netd_config_defaults(struct netd_config *c)
 	c->caps.flow_buffer = 64 * 1024;
 	c->caps.total_buffer = 16 * 1024 * 1024;
 	c->caps.link_queue = 1024 * 1024;
+	c->caps.dns_queries = 256;
 	c->to.connect = 20;
 	c->to.handshake = 20;
 	c->to.tcp_idle = 3600;
 	c->to.tcp_half = 300;
 	c->to.udp_idle = 60;
 	c->to.icmp_idle = 10;
+	c->to.dns = 4;
 	c->log_max = 4 * 1024 * 1024;
 }
 
@@ -91,6 +95,7 @@ static const struct num_field caps_fields[] = {
 	F("flow_buffer", 4096, 65535, caps.flow_buffer),
 	F("total_buffer", 65536, 1ull << 34, caps.total_buffer),
 	F("link_queue", 16384, 1ull << 30, caps.link_queue),
+	F("dns_queries", 1, 4096, caps.dns_queries),
 };
 
 static const struct num_field timeout_fields[] = {
@@ -100,6 +105,7 @@ static const struct num_field timeout_fields[] = {
 	F("tcp_half", 1, 7 * 86400, to.tcp_half),
 	F("udp_idle", 1, 86400, to.udp_idle),
 	F("icmp_idle", 1, 86400, to.icmp_idle),
+	F("dns", 1, 60, to.dns),
 };
 
 static int get_fields(struct netd_config *c, json_t *obj, const char *what,
@@ -260,6 +266,91 @@ static int get_ports(struct netd_config *c, json_t *arr, char *err,
 	return 0;
 }
 
+/* "IP" or "IP:PORT" (IPv4) into @sa. */
+static int parse_resolver(const char *s, struct sockaddr_in *sa)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = strchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : strlen(s);
+	uint64_t port = NETD_DNS_PORT;
+	if (n >= sizeof(host))
+		return -1;
+	memcpy(host, s, n);
+	host[n] = 0;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return -1;
+	if (colon && (msb_parse_dec(colon + 1, strlen(colon + 1), &port) < 0 ||
+		      port < 1 || port > 65535))
+		return -1;
+	sa->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+/* "resolvers": ["IP", "IP:PORT", ...], at least one. */
+static int get_resolvers(struct netd_config *c, json_t *arr, char *err,
+			 size_t errlen)
+{
+	size_t i;
+	json_t *v;
+	if (!json_is_array(arr) || !json_array_size(arr))
+		return fail(err, errlen,
+			    "resolvers: not a list of IPv4 addresses");
+	if (json_array_size(arr) > NETD_RESOLVERS_MAX)
+		return fail(err, errlen, "resolvers: more than %d",
+			    NETD_RESOLVERS_MAX);
+	json_array_foreach(arr, i, v)
+	{
+		const char *s = json_string_value(v);
+		if (!s || parse_resolver(s, &c->resolvers[i]) < 0)
+			return fail(err, errlen,
+				    "resolvers[%zu]: not IP or IP:PORT (IPv4)",
+				    i);
+	}
+	c->nresolvers = (unsigned)json_array_size(arr);
+	c->resolvers_given = true;
+	return 0;
+}
+
+/* The host's IPv4 nameservers (glibc reads at most 3; IPv6 ones cannot be
+ * reached from netd's IPv4 sockets and are skipped). */
+static void host_resolvers(struct netd_config *c)
+{
+	FILE *f = fopen("/etc/resolv.conf", "re");
+	char line[512];
+	if (!f)
+		return;
+	while (c->nresolvers < NETD_RESOLVERS_MAX &&
+	       fgets(line, sizeof(line), f)) {
+		char addr[64];
+		if (sscanf(line, " nameserver %63s", addr) == 1 &&
+		    !strchr(addr, ':') &&
+		    parse_resolver(addr, &c->resolvers[c->nresolvers]) == 0)
+			c->nresolvers++;
+	}
+	fclose(f);
+}
+
+/* Whether @p has a domain or suffix rule or a blocked name. */
+static bool has_domain_rules(struct netd_config *c, json_t *policy)
+{
+	size_t i, n = msb_net_policy_rule_count(c->policy);
+	json_t *v;
+	for (i = 0; i < n; i++) {
+		uint8_t t = msb_net_policy_rule(c->policy, i)->target;
+		if (t == MSB_NET_TARGET_DOMAIN || t == MSB_NET_TARGET_SUFFIX)
+			return true;
+	}
+	json_array_foreach(policy, i, v)
+	{
+		const char *line = json_string_value(v);
+		if (line && !strncasecmp(line, "block-domain", 12))
+			return true;
+	}
+	return false;
+}
+
 static bool same_subnet(const uint8_t *a, const uint8_t *b, unsigned prefix)
 {
 	uint32_t x = (uint32_t)a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
@@ -351,6 +442,9 @@ int netd_config_load(struct netd_config *c, const char *path, char *err,
 		} else if (!strcmp(key, "ports")) {
 			if (get_ports(c, v, err, errlen) < 0)
 				goto out;
+		} else if (!strcmp(key, "resolvers")) {
+			if (get_resolvers(c, v, err, errlen) < 0)
+				goto out;
 		} else if (!strcmp(key, "caps")) {
 			if (get_fields(c, v, "caps", caps_fields,
 				       sizeof(caps_fields) /
@@ -386,6 +480,11 @@ int netd_config_load(struct netd_config *c, const char *path, char *err,
 		fail(err, errlen, "guest_mac and gateway_mac: the same");
 		goto out;
 	}
+	json_t *pol = json_object_get(root, "policy");
+	if (pol)
+		c->domain_rules = has_domain_rules(c, pol);
+	if (!c->resolvers_given)
+		host_resolvers(c);
 	if (c->caps.max_pending > c->caps.max_flows)
 		c->caps.max_pending = c->caps.max_flows;
 	/* the gateway is the host (the `host` group) */

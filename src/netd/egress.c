@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The egress decision for a new flow: the policy engine of src/net. */
+/* The egress decision for a new flow: the policy engine of src/net, with
+ * the names this sandbox resolved to the destination (its pins). */
+#include <stdio.h>
 #include <string.h>
 
 #include "netd/netd.h"
@@ -14,11 +16,35 @@ bool netd_egress_allowed(const struct netd *nd, const uint8_t dst[4],
 		: ipproto == MSB_NET_IPPROTO_UDP ? MSB_NET_PROTO_UDP
 						 : MSB_NET_PROTO_ICMP;
 	memcpy(a.a, dst, 4);
-	/* TODO(N3): the names this sandbox resolved to @dst (the pin set of
-	 * src/net/pins.h), once netd answers DNS: until then domain rules
-	 * match nothing */
+	/* DNS over TLS and QUIC would hide lookups from netd: with domain
+	 * rules in force they are refused, and clients fall back to plain
+	 * DNS (which netd answers) and to TCP */
+	if (nd->cfg.domain_rules &&
+	    ((proto == MSB_NET_PROTO_TCP && port == 853) ||
+	     (proto == MSB_NET_PROTO_UDP && port == 443))) {
+		snprintf(why, cap, "%s refused while domain rules are in force",
+			 port == 853 ? "DNS over TLS" : "QUIC");
+		return false;
+	}
+	/* the destination is IPv4 here (netd refuses IPv6 at the link);
+	 * its names are those pinned to it, and to its IPv4-mapped form
+	 * (an AAAA answer ::ffff:a.b.c.d, which a dual-stack client
+	 * connects to over IPv4) */
+	const char *names[2 * MSB_PINS_PER_ADDR];
+	size_t n = 0;
+	if (nd->pins) {
+		struct msb_net_addr m = {.family = 6};
+		uint64_t now = nd->now / 1000000;
+		m.a[10] = m.a[11] = 0xff;
+		memcpy(m.a + 12, dst, 4);
+		/* the second lookup frees only expired pins, none of which
+		 * the first returned: its names stay valid */
+		n = msb_pins_names(names, MSB_PINS_PER_ADDR, nd->pins, &a, now);
+		n += msb_pins_names(names + n, MSB_PINS_PER_ADDR, nd->pins, &m,
+				    now);
+	}
 	bool ok = msb_net_policy_check(&v, nd->cfg.policy, &a, proto, port,
-				       NULL, 0);
+				       names, n);
 	msb_net_verdict_format(why, cap, &v, nd->cfg.policy);
 	return ok;
 }

@@ -13,18 +13,18 @@
  * liblwip, raw API, driven from this loop: lwip_init() and
  * sys_check_timeouts(), no tcpip thread) and re-opens it from a host
  * socket, relays UDP and ICMP echo through host sockets, and refuses
- * IPv6 at once (reset, or ICMPv6 unreachable). Published ports (publish.c)
- * are host listeners whose clients it connects to the guest through lwIP.
- * Nothing is routed, nothing needs privileges: what leaves the host leaves
- * from ordinary sockets of this process, after the egress policy allowed
- * it.
+ * IPv6 at once (reset, or ICMPv6 unreachable). It answers DNS on port
+ * 53 of any address itself (dns.c). Published ports (publish.c) are host
+ * listeners whose clients it connects to the guest through lwIP. Nothing
+ * is routed, nothing needs privileges: what leaves the host leaves from
+ * ordinary sockets of this process, after the egress policy allowed it.
  *
  * One thread, one epoll loop, non-blocking descriptors only: the link,
  * a signalfd (SIGTERM, SIGINT: exit), one socket per published port and
  * one per flow. Each turn handles the ready descriptors (a bounded batch
  * each), runs lwIP's timers, once a second expires flows and writes the
- * stats file, and frees the flows killed during the turn (so no callback
- * ever sees a freed flow).
+ * stats, and frees the flows killed during the turn (so no callback ever
+ * sees a freed flow).
  *
  * Memory is bounded by the caps of the configuration: flows (and half-
  * open ones), bytes buffered per flow and in all, the link queue, lwIP's
@@ -33,6 +33,7 @@
  * (reset, ICMP unreachable), logged and counted.
  *
  * Usage: msb-netd --link-fd N --config FILE [--log FILE] [--stats FILE]
+ *                 [--stats-fd N]
  *   --link-fd N    the guest link (inherited; made non-blocking)
  *   --config FILE  JSON: addresses, policy, caps, timeouts (config.c,
  *                  docs/network.md)
@@ -40,6 +41,10 @@
  *                  rotated at log_max); default stderr
  *   --stats FILE   counters as one JSON object, replaced atomically at
  *                  most once a second while they change, and at exit
+ *   --stats-fd N   the same object as one datagram on N (inherited; a
+ *                  SOCK_DGRAM socket, the supervisor's): a whole update
+ *                  or none, never a torn one; if the reader is behind,
+ *                  the update is sent again at the next tick
  * It exits 0 on SIGTERM/SIGINT or when the link's peer is gone (and when
  * its parent dies), 1 on a failure to start (one line on stderr: a bad
  * configuration, a published port that cannot be bound). The published
@@ -59,6 +64,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,7 +167,7 @@ int netd_watch(struct netd *nd, int fd, struct netd_ev *ev, uint32_t *cur,
 static void write_stats(struct netd *nd)
 {
 	char buf[2048], tmp[4200];
-	if (!nd->stats_path[0])
+	if (!nd->stats_path[0] && nd->stats_fd < 0)
 		return;
 	const struct netd_stats *s = &nd->st;
 	int n = snprintf(buf, sizeof(buf),
@@ -182,16 +188,28 @@ static void write_stats(struct netd *nd)
 			 s->tcp_flows, s->udp_flows, s->icmp_flows, s->denied,
 			 s->refused_cap, s->upstream_failed, s->timeouts,
 			 s->ip6_refused, s->inbound_flows);
+	nd->stats_dirty = false;
+	nd->stats_written = nd->now;
+	if (nd->stats_fd >= 0 && send(nd->stats_fd, buf, (size_t)n,
+				      MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+		    errno == ENOBUFS)
+			nd->stats_dirty = true; /* again at the next tick */
+		else
+			close_fd(&nd->stats_fd); /* the reader is gone */
+	}
+	if (!nd->stats_path[0])
+		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", nd->stats_path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		nd->stats_dirty = true; /* again at the next tick */
 		return;
+	}
 	int rc = write_all(fd, buf, (size_t)n);
 	close(fd);
 	if (rc < 0 || rename(tmp, nd->stats_path) < 0)
 		unlink(tmp);
-	nd->stats_dirty = false;
-	nd->stats_written = nd->now;
 }
 
 /* As many descriptors as the hard limit allows; fewer flows if few. */
@@ -205,12 +223,17 @@ static void fit_fd_limit(struct netd *nd)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* 64 for the rest, and the published ports' listeners */
-	unsigned other = 64 + nd->cfg.n_ports;
-	if (rl.rlim_cur != RLIM_INFINITY &&
-	    nd->cfg.caps.max_flows + other > rl.rlim_cur) {
-		unsigned fit = rl.rlim_cur > 2 * other
-				       ? (unsigned)rl.rlim_cur - other
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return;
+	/* DNS queries waiting upstream hold a socket each */
+	if (nd->cfg.caps.dns_queries > rl.rlim_cur / 4)
+		nd->cfg.caps.dns_queries =
+			rl.rlim_cur >= 8 ? (unsigned)rl.rlim_cur / 4 : 1;
+	/* and the published ports' listeners */
+	unsigned reserve = 64 + nd->cfg.caps.dns_queries + nd->cfg.n_ports;
+	if (nd->cfg.caps.max_flows + reserve > rl.rlim_cur) {
+		unsigned fit = rl.rlim_cur > 2 * reserve
+				       ? (unsigned)rl.rlim_cur - reserve
 				       : 64;
 		netd_log(nd,
 			 "max_flows %u lowered to %u (open files limit %llu)",
@@ -224,7 +247,8 @@ static void fit_fd_limit(struct netd *nd)
 
 static void usage(FILE *f)
 {
-	fputs("usage: msb-netd --link-fd N --config FILE [--log FILE] [--stats FILE]\n",
+	fputs("usage: msb-netd --link-fd N --config FILE [--log FILE] [--stats FILE]\n"
+	      "                [--stats-fd N]\n",
 	      f);
 }
 
@@ -233,12 +257,13 @@ int main(int argc, char **argv)
 	static struct netd nd_s;
 	struct netd *nd = &nd_s;
 	const char *config = NULL, *log = NULL, *stats = NULL;
-	int linkfd = -1;
+	int linkfd = -1, statsfd = -1;
 	static const struct option opts[] = {
 		{"link-fd", required_argument, NULL, 'l'},
 		{"config", required_argument, NULL, 'c'},
 		{"log", required_argument, NULL, 'L'},
 		{"stats", required_argument, NULL, 's'},
+		{"stats-fd", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -262,6 +287,13 @@ int main(int argc, char **argv)
 		case 's':
 			stats = optarg;
 			break;
+		case 'S':
+			if (msb_parse_dec(optarg, strlen(optarg), &v) < 0 ||
+			    v > 65535)
+				die("--stats-fd: not a descriptor number: %s",
+				    optarg);
+			statsfd = (int)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -276,6 +308,8 @@ int main(int argc, char **argv)
 	}
 	if (fcntl(linkfd, F_GETFD) < 0)
 		die("--link-fd %d: not an open descriptor", linkfd);
+	if (statsfd >= 0 && (statsfd == linkfd || fcntl(statsfd, F_GETFD) < 0))
+		die("--stats-fd %d: not an open descriptor", statsfd);
 
 	/* a supervisor that dies takes its network with it */
 	pid_t parent = getppid();
@@ -286,6 +320,7 @@ int main(int argc, char **argv)
 	char err[512];
 	nd->log.fd = -1;
 	nd->epfd = nd->sigfd = -1;
+	nd->stats_fd = -1;
 	if (netd_config_load(&nd->cfg, config, err, sizeof(err)) < 0)
 		die("%s", err);
 	if (log && logfile_open(&nd->log, log, nd->cfg.log_max) < 0)
@@ -299,6 +334,16 @@ int main(int argc, char **argv)
 	nd->event_rl.per_s = 10;
 	nd->ping_ok = -1;
 	nd->linkfd = linkfd;
+	if (statsfd >= 0) {
+		int type = 0;
+		socklen_t tl = sizeof(type);
+		if (getsockopt(statsfd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+		    type != SOCK_DGRAM)
+			die("--stats-fd %d: not a datagram socket", statsfd);
+		if (fcntl(statsfd, F_SETFD, FD_CLOEXEC) < 0)
+			die("--stats-fd %d: %s", statsfd, strerror(errno));
+		nd->stats_fd = statsfd;
+	}
 	fit_fd_limit(nd);
 	unsigned seed;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
@@ -326,7 +371,8 @@ int main(int argc, char **argv)
 	    epoll_ctl(nd->epfd, EPOLL_CTL_ADD, nd->sigfd, &se) < 0)
 		die("epoll_ctl: %s", strerror(errno));
 	nd->now = now_us();
-	if (flows_init(nd) < 0 || tflow_init(nd) < 0 || link_init(nd) < 0)
+	if (flows_init(nd) < 0 || tflow_init(nd) < 0 || link_init(nd) < 0 ||
+	    netd_dns_init(nd) < 0)
 		die("initialisation: out of memory");
 	if (publish_init(nd, err, sizeof(err)) < 0)
 		die("%s", err);
@@ -341,6 +387,7 @@ int main(int argc, char **argv)
 		msb_net_preset_name(msb_net_policy_preset(cf->policy)),
 		msb_net_policy_rule_count(cf->policy), cf->caps.max_flows,
 		cf->caps.max_pending);
+	netd_dns_log_start(nd);
 	publish_log(nd);
 	write_stats(nd);
 
@@ -354,6 +401,7 @@ int main(int argc, char **argv)
 		if (lw != SYS_TIMEOUTS_SLEEPTIME_INFINITE &&
 		    (uint64_t)lw * 1000 < wait_us)
 			wait_us = (uint64_t)lw * 1000;
+		netd_dns_wait(nd, &wait_us);
 		int n = epoll_wait(nd->epfd, evs, 64,
 				   (int)((wait_us + 999) / 1000));
 		if (n < 0 && errno != EINTR)
@@ -374,6 +422,8 @@ int main(int argc, char **argv)
 						 si.ssi_signo);
 					nd->quit = true;
 				}
+			} else if (ev->kind == EV_DNS) {
+				netd_dns_event(nd, ev, e);
 			} else if (ev->kind == EV_PUBLISH) {
 				publish_event(nd, ev, e);
 			} else {
@@ -400,6 +450,7 @@ int main(int argc, char **argv)
 		}
 		if (nd->stats_dirty && nd->now - nd->stats_written >= TICK_US)
 			write_stats(nd);
+		netd_dns_turn(nd);
 		flows_reap(nd);
 	}
 	write_stats(nd);

@@ -14,6 +14,7 @@
 
 #include "lwip/netif.h"
 #include "net/frame.h"
+#include "net/pins.h"
 #include "net/policy.h"
 #include "net/portspec.h"
 #include "vmm/logfile.h"
@@ -26,6 +27,10 @@
 #define NETD_TCP_QUEUE 64
 /* Out-of-order segments lwIP may hold for one flow. */
 #define NETD_TCP_OOSEQ 16
+/* DNS: the port netd answers on any address, and at most this many
+ * upstream resolvers. */
+#define NETD_DNS_PORT 53
+#define NETD_RESOLVERS_MAX 8
 /* Published ports in a configuration. */
 #define NETD_MAX_PORTS 256
 /* Host clients of one published UDP port with a flow at once. */
@@ -37,6 +42,7 @@ struct netd_caps {
 	size_t flow_buffer;   /* bytes held for one flow, host -> guest */
 	size_t total_buffer;  /* bytes held for all flows, both ways */
 	size_t link_queue;    /* bytes queued for the guest link */
+	unsigned dns_queries; /* DNS queries waiting for an upstream answer */
 };
 
 struct netd_timeouts {      /* seconds */
@@ -46,6 +52,7 @@ struct netd_timeouts {      /* seconds */
 	unsigned tcp_half;  /* half-closed TCP flow without traffic */
 	unsigned udp_idle;  /* UDP flow without traffic */
 	unsigned icmp_idle; /* echo flow without traffic */
+	unsigned dns;       /* a DNS query, all resolvers tried */
 };
 
 struct netd_config {
@@ -58,6 +65,14 @@ struct netd_config {
 	struct netd_caps caps;
 	struct netd_timeouts to;
 	uint64_t log_max; /* bytes of net.log before it rotates */
+	/* upstream DNS resolvers ("resolvers", else the host's
+	 * /etc/resolv.conf IPv4 nameservers at startup) */
+	struct sockaddr_in resolvers[NETD_RESOLVERS_MAX];
+	unsigned nresolvers;
+	bool resolvers_given; /* by the configuration */
+	/* the policy has a domain or suffix rule, or a blocked name: DoT
+	 * and QUIC are refused so that lookups go through netd */
+	bool domain_rules;
 	/* published ports: host address and port -> guest port */
 	struct msb_net_portspec ports[NETD_MAX_PORTS];
 	unsigned n_ports;
@@ -90,7 +105,7 @@ struct netd_stats {
 };
 
 /* What an epoll event belongs to (first member of its owner). */
-enum netd_ev_kind { EV_LINK = 1, EV_SIGNAL, EV_FLOW, EV_PUBLISH };
+enum netd_ev_kind { EV_LINK = 1, EV_SIGNAL, EV_FLOW, EV_DNS, EV_PUBLISH };
 struct netd_ev {
 	enum netd_ev_kind kind;
 };
@@ -157,6 +172,8 @@ struct flow {
 	socklen_t peer_len;
 };
 
+struct netd_dns;
+
 struct netd {
 	struct netd_config cfg;
 	int epfd, linkfd, sigfd;
@@ -183,6 +200,8 @@ struct netd {
 	int ping_ok;         /* ICMP sockets: 1 yes, 0 no, -1 not tried */
 	uint16_t ip_id;
 
+	struct netd_dns *dns;  /* dns.c */
+	struct msb_pins *pins; /* names this sandbox resolved */
 	/* published ports (publish.c), one per cfg.ports entry */
 	struct netd_pub *pubs;
 	unsigned n_pubs;
@@ -191,6 +210,7 @@ struct netd {
 	struct logfile log;
 	struct ratelimit event_rl;
 	char stats_path[4096];
+	int stats_fd; /* --stats-fd: one datagram per update; -1: none */
 	uint64_t stats_written; /* µs */
 	bool stats_dirty;
 };
@@ -255,6 +275,23 @@ bool flow_admit(struct netd *nd, uint8_t proto, const uint8_t dst[4],
  */
 bool netd_egress_allowed(const struct netd *nd, const uint8_t dst[4],
 			 uint8_t ipproto, uint16_t port, char *why, size_t cap);
+
+/* dns.c */
+int netd_dns_init(struct netd *nd);
+/* A UDP datagram from the guest to port 53 of any address: answered here,
+ * never forwarded as it is. */
+void netd_dns_udp(struct netd *nd, const struct msb_net_frame *f);
+/* A guest TCP connection to port 53: the descriptor tcp.c proxies the
+ * flow to (one end of a socketpair whose other end dns.c serves), or -1
+ * (errno set). */
+int netd_dns_stream_open(struct netd *nd);
+void netd_dns_event(struct netd *nd, struct netd_ev *ev, uint32_t events);
+/* Once a loop turn, after the events: deadlines, deferred frees. */
+void netd_dns_turn(struct netd *nd);
+/* Lower *@wait_us to the next DNS deadline. */
+void netd_dns_wait(const struct netd *nd, uint64_t *wait_us);
+/* Log the resolvers in use (at start). */
+void netd_dns_log_start(struct netd *nd);
 
 /* tcp.c */
 int tflow_init(struct netd *nd);

@@ -30,6 +30,9 @@
  * handshake by itself). Flows idle too long, and handshakes or connects
  * past their deadline, are reset.
  *
+ * Port 53 (DNS over TCP, to any address) is not judged nor connected: its
+ * "host socket" is a socketpair to dns.c, which answers the queries.
+ *
  * Inbound flows (published ports, publish.c) start the other way round:
  * the host client is accepted first, then lwIP connects to the guest
  * from the gateway's address (tflow_inbound()); the guest's SYN-ACK
@@ -655,8 +658,10 @@ static void connected(struct netd *nd, struct flow *fl)
 static void open_flow(struct netd *nd, const struct msb_net_frame *f)
 {
 	char why[160];
-	if (!netd_egress_allowed(nd, f->dst, MSB_NET_IPPROTO_TCP, f->dport, why,
-				 sizeof(why))) {
+	/* DNS over TCP, to any address, is answered by netd (dns.c) */
+	bool dns = f->dport == NETD_DNS_PORT;
+	if (!dns && !netd_egress_allowed(nd, f->dst, MSB_NET_IPPROTO_TCP,
+					 f->dport, why, sizeof(why))) {
 		nd->st.denied++;
 		netd_event(nd, "deny", MSB_NET_IPPROTO_TCP, f->dst, f->dport,
 			   why);
@@ -667,7 +672,9 @@ static void open_flow(struct netd *nd, const struct msb_net_frame *f)
 		link_reset(nd, f);
 		return;
 	}
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = dns ? netd_dns_stream_open(nd)
+		     : socket(AF_INET,
+			      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		nd->st.refused_cap++;
 		netd_event(nd, "refuse", MSB_NET_IPPROTO_TCP, f->dst, f->dport,
@@ -675,11 +682,13 @@ static void open_flow(struct netd *nd, const struct msb_net_frame *f)
 		link_reset(nd, f);
 		return;
 	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct sockaddr_in sa;
-	flow_upstream(nd, f->dst, f->dport, &sa);
-	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	int one = 1, rc = 0;
+	if (!dns) {
+		struct sockaddr_in sa;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		flow_upstream(nd, f->dst, f->dport, &sa);
+		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	}
 	if (rc < 0 && errno != EINPROGRESS) {
 		int e = errno;
 		close(fd);

@@ -8,6 +8,8 @@
  * (refused, unreachable) go back to the guest as ICMP errors quoting its
  * last datagram. Idle flows expire.
  *
+ * Port 53 of any address is not a flow: dns.c answers it.
+ *
  * ICMP echo: pings to the gateway are answered here; pings elsewhere go
  * through an unprivileged ICMP socket (SOCK_DGRAM, IPPROTO_ICMP) when
  * net.ipv4.ping_group_range lets this process have one, else the guest is
@@ -25,19 +27,6 @@
 
 /* a datagram from the host, behind room for its UDP header */
 static uint8_t dgram[8 + 65536];
-
-/*
- * TODO(N3): DNS. Queries to port 53 will be answered by src/net/dns.*
- * (filtering, rebinding protection, pins) and forwarded to the host's
- * resolvers. Until then they are plain UDP flows under the policy.
- * Return: true if the query was taken care of.
- */
-static bool dns_hook(struct netd *nd, const struct msb_net_frame *f)
-{
-	(void)nd;
-	(void)f;
-	return false;
-}
 
 /* What the guest's last datagram of @fl looked like, for ICMP errors. */
 static void head_frame(const struct netd *nd, const struct flow *fl,
@@ -171,6 +160,11 @@ static void send_up(struct netd *nd, struct flow *fl, const void *p, size_t n)
 
 void dflow_udp(struct netd *nd, const struct msb_net_frame *f)
 {
+	if (f->dport == NETD_DNS_PORT) {
+		/* to any address: netd answers it (dns.c) */
+		netd_dns_udp(nd, f);
+		return;
+	}
 	struct flow *fl =
 		flow_find(nd, MSB_NET_IPPROTO_UDP, f->dst, f->sport, f->dport);
 	if (fl && fl->pub) { /* the guest answers a published port's client */
@@ -178,8 +172,6 @@ void dflow_udp(struct netd *nd, const struct msb_net_frame *f)
 		return;
 	}
 	if (!fl) {
-		if (dns_hook(nd, f))
-			return;
 		fl = open_dgram(nd, f, f->sport, f->dport);
 		if (!fl)
 			return;

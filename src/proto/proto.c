@@ -87,6 +87,11 @@ static const struct field fields[] = {
 	FIELD(MSB_FLD_COLS, "cols", FK_UINT, cols),
 	FIELD(MSB_FLD_MOUNTS, "mounts", FK_TEXTV, mounts),
 	FIELD(MSB_FLD_ID, "id", FK_UINT, id),
+	FIELD(MSB_FLD_NET, "net", FK_TEXTV, net),
+	FIELD(MSB_FLD_RX_PKTS, "net_rx_pkts", FK_UINT, net_rx_pkts),
+	FIELD(MSB_FLD_TX_PKTS, "net_tx_pkts", FK_UINT, net_tx_pkts),
+	FIELD(MSB_FLD_FLOWS, "net_flows", FK_UINT, net_flows),
+	FIELD(MSB_FLD_DENIED, "net_denied", FK_UINT, net_denied),
 };
 
 _Static_assert(ARRAY_SIZE(fields) == MSB_FLD__COUNT,
@@ -132,6 +137,7 @@ static const char *const type_names[MSB_MSG__COUNT] = {
 	[MSB_MSG_PROC_INFO] = "proc_info",
 	[MSB_MSG_PROC_SIGNAL] = "proc_signal",
 	[MSB_MSG_PROC_ATTACH] = "proc_attach",
+	[MSB_MSG_PROC_REMOVE] = "proc_remove",
 };
 
 const char *msb_msg_type_name(enum msb_msg_type t)

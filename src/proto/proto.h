@@ -33,7 +33,9 @@
 
 #include "util/util.h"
 
-#define MSB_PROTO_VERSION 2
+/* 3: proc_remove, attachments announced; 4: hello carries "net" (the
+ * guest's network identity). */
+#define MSB_PROTO_VERSION 4
 
 #define MSB_FRAME_HDR 9u         /* length + stream id + flags */
 #define MSB_FRAME_MAX (4u << 20) /* max value of the length field */
@@ -141,7 +143,8 @@ enum msb_msg_type {
 	MSB_MSG_FS_DONE,    /* guest → host, END: [size] */
 	/* Client → supervisor on stream 0, answered with the same type:
 	 * cpu_us cpu_pct rss disk_rd disk_wr net_rx net_tx uptime_us
-	 * [mem_used mem_total]. */
+	 * [mem_used mem_total] [net_rx_pkts net_tx_pkts net_flows
+	 * net_denied]. */
 	MSB_MSG_METRICS,
 	/* Either way, on a running stream: size = more data bytes the
 	 * sender of CREDIT accepts (see MSB_WINDOW). Never START or END. */
@@ -161,10 +164,16 @@ enum msb_msg_type {
 				flags (MSB_EXEC_* it was started with)
 				[code | sig] */
 	MSB_MSG_PROC_SIGNAL, /* id sig → PROC_INFO (END), to its group */
-	MSB_MSG_PROC_ATTACH, /* id flags (MSB_PATTACH_*) → STDOUT/STDERR,
-				then EXITED (END) with FOLLOW, else
-				PROC_INFO (END); STDIN, RESIZE and SIGNAL
-				go to the process; SIGNAL sig 0 detaches */
+	MSB_MSG_PROC_ATTACH, /* id flags (MSB_PATTACH_*) → PROC_INFO
+				(since version 3: what is attached, its
+				flags), STDOUT/STDERR, then EXITED (END)
+				with FOLLOW, else PROC_INFO (END); STDIN,
+				RESIZE and SIGNAL go to the process;
+				SIGNAL sig 0 detaches */
+	/* Since version 3: id [flags MSB_PREMOVE_FORCE] → PROC_INFO (END) of
+	 * the entry removed from the table; FAILED "not_found", or "running"
+	 * (without FORCE; with it the process group is killed first). */
+	MSB_MSG_PROC_REMOVE,
 	MSB_MSG__COUNT
 };
 
@@ -243,6 +252,17 @@ enum msb_field {
 	MSB_FLD_MOUNTS,    /* "mounts" [text]: hello, agent/mount.h */
 	MSB_FLD_ID,        /* "id" uint: process id in the agent's table
 			      (started, proc_*) */
+	MSB_FLD_NET,       /* "net" [text]: hello (since version 4), the
+			      guest's network: "ip=A.B.C.D/LEN",
+			      "gw=A.B.C.D", "mac=XX:XX:XX:XX:XX:XX";
+			      absent: no network device (see
+			      agent/net.c) */
+	MSB_FLD_RX_PKTS,   /* "net_rx_pkts" uint: metrics, frames the guest
+			      received */
+	MSB_FLD_TX_PKTS,   /* "net_tx_pkts" uint: metrics, frames it sent */
+	MSB_FLD_FLOWS,     /* "net_flows" uint: metrics, flows open now */
+	MSB_FLD_DENIED,    /* "net_denied" uint: metrics, flows and lookups
+			      the network policy denied */
 	MSB_FLD__COUNT
 };
 
@@ -298,6 +318,11 @@ struct msb_msg {
 	uint64_t cols;
 	struct msb_strv mounts;
 	uint64_t id;
+	struct msb_strv net;
+	uint64_t net_rx_pkts;
+	uint64_t net_tx_pkts;
+	uint64_t net_flows;
+	uint64_t net_denied;
 };
 
 /* MSB_FLD_FLAGS bits of exec requests. */
@@ -322,6 +347,11 @@ enum msb_proc_attach_flags {
 	MSB_PATTACH_REPLAY = 1u << 0, /* first the output kept in the ring */
 	MSB_PATTACH_FOLLOW = 1u << 1, /* then new output, until it exits */
 	MSB_PATTACH_STDIN = 1u << 2,  /* STDIN frames feed its stdin */
+};
+
+/* MSB_FLD_FLAGS bits of proc_remove. */
+enum msb_premove_flags {
+	MSB_PREMOVE_FORCE = 1u << 0, /* a running one: SIGKILL its group */
 };
 
 /* MSB_FLD_FLAGS bits of fs requests. */

@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -54,6 +55,7 @@
 #include <unistd.h>
 
 #include "microsandbox.h"
+#include "net/policy.h"
 #include "proto/proto.h"
 #include "util/util.h"
 #include "vmm/diskfull.h"
@@ -76,6 +78,7 @@
 /* Caps of vmm.log and kernel.log (each keeps one older file, .1). */
 #define VMM_LOG_MAX (4u << 20)
 #define KERNEL_LOG_MAX (4u << 20)
+#define NET_LOG_MAX (4u << 20)
 /* The console read per loop turn, at most (the guest waits meanwhile). */
 #define CONSOLE_READ_MAX (256u << 10)
 
@@ -132,6 +135,17 @@ static struct vmm {
 	bool overcommitted;    /* more vCPUs than host CPUs, under TCG */
 	/* Lines the guest can trigger in vmm.log, and the children's. */
 	struct ratelimit guest_rl, stderr_rl;
+	/* msb-netd (start_network()): its stderr, a pipe we copy into the
+	 * capped logs/net.log. */
+	pid_t netd_pid;
+	int net_err_fd;
+	struct linebuf net_lb;
+	struct logfile netlog;
+	/* Its counters: a SOCK_DGRAM socket it sends one update a datagram
+	 * to (--stats-fd), and the last good update (read_net_stats()). */
+	int net_stats_fd;
+	struct net_counters net;
+	uint64_t net_bad; /* updates dropped as invalid */
 } vmm = {
 	.status_fd = MSB_VMM_FD_STATUS,
 	.watch_fd = MSB_VMM_FD_WATCH,
@@ -148,6 +162,9 @@ static struct vmm {
 	.stderr_fd = -1,
 	.qemu_err_fd = -1,
 	.console_fd = -1,
+	.net_err_fd = -1,
+	.net_stats_fd = -1,
+	.netlog = {.fd = -1},
 	.guest_rl = {.burst = 20, .per_s = 2},
 	.stderr_rl = {.burst = 200, .per_s = 20},
 };
@@ -227,6 +244,18 @@ static void qemu_err_line(const uint8_t *line, size_t len, void *ud)
 	stderr_line(line, len, ud);
 }
 
+/* A line of msb-netd's stderr (linebuf_emit_fn): net.log, escaped (it
+ * may quote names the guest chose); netd stamps its own lines. */
+static void net_line(const uint8_t *line, size_t len, void *ud)
+{
+	char rec[LOGFILE_LINE + 2];
+
+	(void)ud;
+	size_t n = logfile_escape(rec, sizeof(rec) - 1, line, len, false);
+	rec[n++] = '\n';
+	logfile_write(&vmm.netlog, rec, n);
+}
+
 /* A line of the serial console (linebuf_emit_fn): kernel.log as is,
  * escaped; what could not be written is reported once writes work. */
 static void console_record(const uint8_t *line, size_t len, void *ud)
@@ -283,6 +312,8 @@ static void drain_logs(void)
 	linebuf_flush(&vmm.stderr_lb, stderr_line, NULL);
 	drain_fd(&vmm.qemu_err_fd, &vmm.qemu_err_lb, qemu_err_line, SIZE_MAX);
 	linebuf_flush(&vmm.qemu_err_lb, qemu_err_line, NULL);
+	drain_fd(&vmm.net_err_fd, &vmm.net_lb, net_line, SIZE_MAX);
+	linebuf_flush(&vmm.net_lb, net_line, NULL);
 }
 
 __attribute__((format(printf, 1, 2))) static void status(const char *fmt, ...)
@@ -901,6 +932,169 @@ static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
 }
 
 /*
+ * msb-netd's configuration (src/netd/config.c, docs/network.md): the
+ * addresses of both ends of the link and the policy as canonical lines
+ * (the library checked every rule and name; netd adds the gateway), in
+ * run/netd.json (0600, the jailed uid's).
+ * Return: a descriptor open on it for reading.
+ */
+static int write_netd_config(uid_t uid)
+{
+	char path[PATH_MAX + 32], err[512];
+	enum msb_net_preset preset;
+	struct msb_net_policy *p = msb_net_policy_new();
+
+	if (!p)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	if (msb_net_preset_parse(&preset, vmm.spec.network) < 0)
+		fail(MSB_EINVAL, 0, "invalid network `%s` in the spec",
+		     vmm.spec.network);
+	msb_net_policy_set_preset(p, preset);
+	for (char **r = vmm.spec.net_rules; r && *r; r++)
+		if (msb_net_policy_add_rule(p, *r, err, sizeof(err)) < 0)
+			fail(MSB_EINVAL, 0, "%s", err);
+	for (char **d = vmm.spec.net_block_domains; d && *d; d++)
+		if (msb_net_policy_block_domain(p, *d, err, sizeof(err)) < 0)
+			fail(MSB_EINVAL, 0, "%s", err);
+	for (char **d = vmm.spec.net_block_suffixes; d && *d; d++)
+		if (msb_net_policy_block_suffix(p, *d, err, sizeof(err)) < 0)
+			fail(MSB_EINVAL, 0, "%s", err);
+	char **lines = msb_net_policy_lines(p);
+	bool have_lines = lines != NULL;
+	msb_net_policy_free(p);
+	json_t *policy = json_array();
+	for (char **l = lines; l && *l; l++) {
+		json_array_append_new(policy, json_string(*l));
+		free(*l);
+	}
+	free(lines);
+	json_t *c = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o}", "sandbox",
+		vmm.spec.name, "guest_mac", MSB_NET_GUEST_MAC, "gateway_mac",
+		MSB_NET_GATEWAY_MAC, "guest_ip", MSB_NET_GUEST_IP, "gateway_ip",
+		MSB_NET_GATEWAY_IP, "prefix", MSB_NET_PREFIX, "log_max",
+		(json_int_t)NET_LOG_MAX, "policy", policy);
+	if (!c || !have_lines)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	/* TODO(netd ports): hand vmm.spec.ports to netd once it publishes
+	 * them (it refuses keys it does not know); until then the user is
+	 * told, and the rest of the network works. */
+	if (vmm.spec.ports && vmm.spec.ports[0]) {
+		status("W published ports (-p) are recorded but not published "
+		       "yet: this msb-netd does not publish ports");
+		logmsg("network: %s and the other published ports are not "
+		       "published (msb-netd does not publish ports yet)",
+		       vmm.spec.ports[0]);
+	}
+	_cleanup_free_ char *text = json_dumps(c, JSON_INDENT(1));
+	json_decref(c);
+	if (!text)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	snprintf(path, sizeof(path), "%s/run/netd.json", vmm.spec.sandbox_dir);
+	unlink(path);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      0600);
+	if (fd < 0 || write_all(fd, text, strlen(text)) < 0 ||
+	    write_all(fd, "\n", 1) < 0)
+		fail(MSB_ESYS, errno, "write `%s`: %s", path, strerror(errno));
+	/* Its reader reopens it through /proc/self/fd: as root, netd's
+	 * own uid must be its owner. */
+	if (geteuid() == 0 && fchown(fd, uid, (gid_t)uid) < 0)
+		fail(MSB_ESYS, errno, "chown `%s`: %s", path, strerror(errno));
+	return fd;
+}
+
+/*
+ * The network stage: for a sandbox with a network, a SOCK_DGRAM
+ * socketpair whose one end becomes QEMU's virtio-net (one datagram = one
+ * Ethernet frame) and the other msb-netd's link, netd jailed like the
+ * other helpers (own uid as root, new user/mount/PID namespaces, the
+ * host's network: it opens the guest's flows from host sockets). Its
+ * stderr goes to logs/net.log. It dies with us (PR_SET_PDEATHSIG); if it
+ * dies first, the guest keeps running without a network (on_signal()
+ * says so in vmm.log). Without a netd in this build the device is there
+ * and nothing answers on it.
+ * Return: QEMU's end of the link (to give()), or -1 for no network.
+ */
+static int start_network(void)
+{
+	int sv[2], errp[2], st[2];
+
+	if (!msb_spec_has_network(&vmm.spec))
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+		fail(MSB_ESYS, errno, "socketpair: %s", strerror(errno));
+	/* Room for bursts of full frames in both directions. */
+	int sz = 1 << 20;
+	for (int i = 0; i < 2; i++) {
+		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
+	_cleanup_close_ int exe =
+		vmm.spec.netd[0] ? open(vmm.spec.netd, O_PATH | O_CLOEXEC) : -1;
+	if (exe < 0) {
+		logmsg("network: %s%s: the guest's network device has nothing "
+		       "behind it (no network)",
+		       vmm.spec.netd[0] ? "cannot open msb-netd at "
+					: "this build has no msb-netd",
+		       vmm.spec.netd);
+		close(sv[0]);
+		return sv[1];
+	}
+	uid_t uid = msb_jail_uid(getpid());
+	int cfg = write_netd_config(uid);
+	char log_path[PATH_MAX + 16];
+	snprintf(log_path, sizeof(log_path), "%s/net.log", vmm.log_dir);
+	if (logfile_open(&vmm.netlog, log_path, NET_LOG_MAX) < 0)
+		fail(MSB_ESYS, errno, "open `%s`: %s", log_path,
+		     strerror(errno));
+	if (pipe2(errp, O_CLOEXEC) < 0)
+		fail(MSB_ESYS, errno, "pipe: %s", strerror(errno));
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, st) < 0)
+		fail(MSB_ESYS, errno, "socketpair: %s", strerror(errno));
+	_cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	char *argv[] = {(char *)vmm.spec.netd, "--link-fd",  "3", "--config",
+			"/proc/self/fd/4",     "--stats-fd", "5", NULL};
+	/* It reads the host's resolver configuration (/etc, /run): no root
+	 * of its own, the private folders hidden. */
+	const char *hide[] = {vmm.spec.home, "/home",    "/root",
+			      "/tmp",        "/var/tmp", "/mnt",
+			      "/media",      "/srv",     NULL};
+	struct msb_jail j = {
+		.name = "msb-netd",
+		.exec_fd = exe,
+		.argv = argv,
+		.fds = {{sv[0], 3},
+			{cfg, 4},
+			{errp[1], STDERR_FILENO},
+			{st[0], 5}},
+		.nfds = 4,
+		.stdio_fd = devnull,
+		.uid = uid,
+		.gid = (gid_t)uid,
+		.hide = hide,
+		.fresh_proc = true,
+		/* a host socket per flow (netd's max_flows is 4096) */
+		.nofile = 8192,
+		.nproc = 16,
+	};
+	char err[512];
+	if (msb_jail_spawn(&vmm.netd_pid, &j, err, sizeof(err), jail_log) < 0)
+		fail(MSB_ESYS, 0, "start msb-netd: %s", err);
+	close(sv[0]);
+	close(cfg);
+	close(errp[1]);
+	close(st[0]);
+	vmm.net_err_fd = errp[0];
+	set_nonblock(vmm.net_err_fd, 1);
+	vmm.net_stats_fd = st[1];
+	set_nonblock(vmm.net_stats_fd, 1);
+	logmsg("msb-netd pid %d (network `%s`)", (int)vmm.netd_pid,
+	       vmm.spec.network);
+	return sv[1];
+}
+
+/*
  * The initramfs to boot: the shared one, or, when the sandbox needs
  * drivers others do not (volumes, virtio-fs), a copy in run/ with their
  * archives appended (the kernel unpacks concatenated archives).
@@ -1079,6 +1273,11 @@ static void spawn_qemu(void)
 		logmsg("jail: seccomp unavailable in this kernel: QEMU runs without -sandbox");
 	lock_volumes(&qc);
 	start_shares(&qc, fs_fds);
+	int net_fd = start_network();
+	if (net_fd >= 0) {
+		qc.net_mac = MSB_NET_GUEST_MAC;
+		qc.net_fd = give(&q, net_fd);
+	}
 
 	/*
 	 * QEMU opens no path of ours: every file comes as a descriptor. The
@@ -1218,6 +1417,16 @@ static void send_hello(void)
 	if (vmm.spec.mounts && vmm.spec.mounts[0]) {
 		m.has |= MSB_HAS(MSB_FLD_MOUNTS);
 		m.mounts.v = (const char *const *)vmm.spec.mounts;
+	}
+	static const char *const net[] = {
+		"ip=" MSB_NET_GUEST_IP "/" MSB_NET_PREFIX_TEXT,
+		"gw=" MSB_NET_GATEWAY_IP,
+		"mac=" MSB_NET_GUEST_MAC,
+		NULL,
+	};
+	if (msb_spec_has_network(&vmm.spec)) {
+		m.has |= MSB_HAS(MSB_FLD_NET);
+		m.net.v = net;
 	}
 	if (send_to_agent(0, MSB_F_START, &m) < 0)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
@@ -1430,9 +1639,40 @@ static const struct relay_ops relay_ops = {
 };
 
 /*
+ * msb-netd's counters: the updates waiting on its socket, a bounded batch
+ * (netd sends one a second at most; a netd that sends more only delays
+ * its own updates). A whole, valid update replaces vmm.net; anything
+ * else (truncated, not JSON, a bad counter) is dropped, so the last good
+ * values stay.
+ */
+static void read_net_stats(void)
+{
+	char buf[NETD_STATS_MAX];
+
+	for (int i = 0; i < 32 && vmm.net_stats_fd >= 0; i++) {
+		ssize_t n = recv(vmm.net_stats_fd, buf, sizeof(buf),
+				 MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				close_fd(&vmm.net_stats_fd);
+			return;
+		}
+		if ((size_t)n > sizeof(buf) ||
+		    !netd_stats_parse(buf, (size_t)n, &vmm.net)) {
+			if (!vmm.net_bad++)
+				logmsg("msb-netd sent invalid counters "
+				       "(%zd bytes): dropped, the last good "
+				       "ones are kept",
+				       n);
+		}
+	}
+}
+
+/*
  * Answer a metrics request: CPU time and percent since the previous
- * request (or since boot), QEMU's resident memory, disk bytes from QMP.
- * Network counters stay 0 until the sandbox has a network.
+ * request (or since boot), QEMU's resident memory, disk bytes from QMP,
+ * msb-netd's last counters (0 without a network).
  */
 static void reply_metrics(struct client *c)
 {
@@ -1457,8 +1697,17 @@ static void reply_metrics(struct client *c)
 		m.has |= MSB_HAS(MSB_FLD_DISK_RD) | MSB_HAS(MSB_FLD_DISK_WR);
 	}
 	m.uptime_us = vmm.ready_us ? now - vmm.ready_us : 0;
+	read_net_stats(); /* what came since the last turn */
+	m.net_rx = vmm.net.rx_bytes;
+	m.net_tx = vmm.net.tx_bytes;
+	m.net_rx_pkts = vmm.net.rx_packets;
+	m.net_tx_pkts = vmm.net.tx_packets;
+	m.net_flows = vmm.net.flows;
+	m.net_denied = vmm.net.denied;
 	m.has |= MSB_HAS(MSB_FLD_UPTIME) | MSB_HAS(MSB_FLD_NET_RX) |
-		 MSB_HAS(MSB_FLD_NET_TX);
+		 MSB_HAS(MSB_FLD_NET_TX) | MSB_HAS(MSB_FLD_RX_PKTS) |
+		 MSB_HAS(MSB_FLD_TX_PKTS) | MSB_HAS(MSB_FLD_FLOWS) |
+		 MSB_HAS(MSB_FLD_DENIED);
 	if (vmm.mem_total) {
 		m.mem_used = vmm.mem_used;
 		m.mem_total = vmm.mem_total;
@@ -1681,6 +1930,24 @@ static void on_signal(void)
 				if (p == vmm.qemu_pid) {
 					vmm.qemu_exited = true;
 					vmm.qemu_status = st;
+				} else if (p == vmm.netd_pid) {
+					vmm.netd_pid = 0;
+					drain_fd(&vmm.net_err_fd, &vmm.net_lb,
+						 net_line, SIZE_MAX);
+					/* its last counters stay; no flow is
+					 * open any more */
+					read_net_stats();
+					close_fd(&vmm.net_stats_fd);
+					vmm.net.flows = 0;
+					logmsg("msb-netd %s %d: the sandbox "
+					       "has no network from now on "
+					       "(logs/net.log may say why)",
+					       WIFSIGNALED(st)
+						       ? "was killed by signal"
+						       : "exited with status",
+					       WIFSIGNALED(st)
+						       ? WTERMSIG(st)
+						       : WEXITSTATUS(st));
 				}
 			}
 		} else {
@@ -1982,7 +2249,8 @@ static void watch_disk_space(void)
 
 static void loop(void)
 {
-	struct pollfd pfd[MAX_CLIENTS + 8];
+	/* 7 before the clients, QMP and netd's two after them */
+	struct pollfd pfd[7 + MAX_CLIENTS + 3];
 	size_t idx[MAX_CLIENTS];
 
 	while (!vmm.qemu_exited) {
@@ -2033,6 +2301,11 @@ static void loop(void)
 		}
 		size_t qmp_at = n;
 		pfd[n++] = (struct pollfd){.fd = vmm.qmp.fd, .events = POLLIN};
+		size_t net_at = n;
+		pfd[n++] =
+			(struct pollfd){.fd = vmm.net_err_fd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = vmm.net_stats_fd,
+					   .events = POLLIN};
 
 		int r = poll(pfd, n, poll_timeout(watch));
 		if (r < 0 && errno != EINTR) {
@@ -2054,6 +2327,11 @@ static void loop(void)
 		}
 		if (pfd[qmp_at].revents && qmp_pump(&vmm.qmp) < 0)
 			close_fd(&vmm.qmp.fd); /* QEMU is on its way out */
+		if (pfd[net_at].revents)
+			drain_fd(&vmm.net_err_fd, &vmm.net_lb, net_line,
+				 CONSOLE_READ_MAX);
+		if (pfd[net_at + 1].revents)
+			read_net_stats();
 		const char *disk_note = diskfull_tick();
 		if (disk_note)
 			logmsg("%s", disk_note);

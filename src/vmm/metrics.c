@@ -76,6 +76,38 @@ bool proc_usage(pid_t pid, uint64_t *cpu_us, uint64_t *rss)
 	return true;
 }
 
+/* A counter of a netd update: an integer from 0 to @max. */
+static bool stat_field(json_t *o, const char *key, uint64_t max, uint64_t *v)
+{
+	json_t *j = json_object_get(o, key);
+
+	if (!json_is_integer(j) || json_integer_value(j) < 0 ||
+	    (uint64_t)json_integer_value(j) > max)
+		return false;
+	*v = (uint64_t)json_integer_value(j);
+	return true;
+}
+
+bool netd_stats_parse(const char *buf, size_t len, struct net_counters *out)
+{
+	struct net_counters c;
+
+	if (!buf || len == 0 || len > NETD_STATS_MAX)
+		return false;
+	json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	bool ok = json_is_object(o) &&
+		  stat_field(o, "rx_frames", UINT64_MAX, &c.tx_packets) &&
+		  stat_field(o, "rx_bytes", UINT64_MAX, &c.tx_bytes) &&
+		  stat_field(o, "tx_frames", UINT64_MAX, &c.rx_packets) &&
+		  stat_field(o, "tx_bytes", UINT64_MAX, &c.rx_bytes) &&
+		  stat_field(o, "flows", UINT32_MAX, &c.flows) &&
+		  stat_field(o, "denied", UINT64_MAX, &c.denied);
+	json_decref(o);
+	if (ok)
+		*out = c;
+	return ok;
+}
+
 #define QMP_LINE_MAX (1u << 20)
 
 /*

@@ -20,6 +20,31 @@ bool proc_usage(pid_t pid, uint64_t *cpu_us, uint64_t *rss);
 bool proc_stat_parse(const char *line, size_t len, uint64_t *utime,
 		     uint64_t *stime);
 
+/*
+ * The counters of a sandbox's msb-netd, from the guest's side: rx is what
+ * the guest received (netd's tx_*), tx what it sent (netd's rx_*).
+ */
+struct net_counters {
+	uint64_t rx_bytes, rx_packets;
+	uint64_t tx_bytes, tx_packets;
+	uint64_t flows;  /* TCP, UDP and ICMP flows open now */
+	uint64_t denied; /* flows and lookups the policy denied, in all */
+};
+
+/* The largest update msb-netd sends (--stats-fd: one JSON object). */
+#define NETD_STATS_MAX 4096
+
+/*
+ * netd_stats_parse() - one update of msb-netd's counters (docs/network.md,
+ * "Running it"): a JSON object of at most NETD_STATS_MAX bytes, whose
+ * rx_frames, rx_bytes, tx_frames, tx_bytes, flows and denied are
+ * integers from 0 (flows at most 2^32-1); other keys are ignored. Pure;
+ * netd is less trusted than the supervisor (it handles guest traffic).
+ * Return: true and *@out filled if it is one, else false and *@out
+ * untouched.
+ */
+bool netd_stats_parse(const char *buf, size_t len, struct net_counters *out);
+
 struct json_t;
 
 /*

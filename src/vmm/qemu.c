@@ -162,6 +162,14 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	add(&a, "-device");
 	add(&a, "virtio-rng-device");
 
+	if (c->net_mac) {
+		/* One datagram = one Ethernet frame, to msb-netd. */
+		add(&a, "-netdev");
+		add(&a, "socket,id=n0,fd=%d", c->net_fd);
+		add(&a, "-device");
+		add(&a, "virtio-net-device,netdev=n0,mac=%s", c->net_mac);
+	}
+
 	for (size_t i = 0; i < c->nfs; i++) {
 		add(&a, "-chardev");
 		if (c->fs_fds) {

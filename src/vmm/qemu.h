@@ -51,6 +51,11 @@ struct msb_qemu_config {
 	const char *backing;
 	const char *backing_format;
 	bool sandbox; /* QEMU's own seccomp filter (-sandbox), see qemu.c */
+	/* The network device: a virtio-net whose frames are datagrams on
+	 * @net_fd (one end of a SOCK_DGRAM socketpair, in the child), with
+	 * the MAC @net_mac. NULL @net_mac: no network device. */
+	const char *net_mac;
+	int net_fd;
 };
 
 struct msb_qemu_fd {

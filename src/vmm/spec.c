@@ -35,6 +35,8 @@ static const struct {
 	{"root_format", offsetof(struct msb_vm_spec, root_format), false},
 	{"root_fstype", offsetof(struct msb_vm_spec, root_fstype), false},
 	{"root_dev", offsetof(struct msb_vm_spec, root_dev), false},
+	{"network", offsetof(struct msb_vm_spec, network), true},
+	{"netd", offsetof(struct msb_vm_spec, netd), true},
 };
 
 static const struct {
@@ -62,6 +64,11 @@ static const struct {
 	{"initrd_extras", offsetof(struct msb_vm_spec, initrd_extras)},
 	{"main_argv", offsetof(struct msb_vm_spec, main_argv)},
 	{"main_rlimits", offsetof(struct msb_vm_spec, main_rlimits)},
+	{"net_rules", offsetof(struct msb_vm_spec, net_rules)},
+	{"net_block_domains", offsetof(struct msb_vm_spec, net_block_domains)},
+	{"net_block_suffixes",
+	 offsetof(struct msb_vm_spec, net_block_suffixes)},
+	{"ports", offsetof(struct msb_vm_spec, ports)},
 };
 
 #define FIELD(s, off, type) (*(type *)((char *)(s) + (off)))

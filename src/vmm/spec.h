@@ -74,7 +74,40 @@ struct msb_vm_spec {
 				     limit */
 	bool hold; /* accept no other client until the creator sends
 		      OPEN (it is preparing the sandbox: patches) */
+	/* The network (docs/network.md): @network is the preset,
+	   "public" or "all", or "" / "none" for no network device. The
+	   rest is msb-netd's: its program ("" when this build has none),
+	   the rules ("allow RULE", "deny RULE", checked by the library),
+	   blocked names and suffixes, published ports
+	   ("HOSTIP:HOSTPORT:GUESTPORT/PROTO"). */
+	char *network;
+	char *netd;
+	char **net_rules;
+	char **net_block_domains;
+	char **net_block_suffixes;
+	char **ports;
 };
+
+/*
+ * The guest's network identity: the same in every sandbox, each on a link
+ * of its own to its own msb-netd (docs/network.md). A /30 in CGNAT space
+ * (100.64.0.0/10), which the `public` preset denies as a destination, so
+ * no allowed address is ever shadowed by the guest's own subnet.
+ */
+#define MSB_NET_GUEST_IP "100.96.0.2"
+#define MSB_NET_GATEWAY_IP "100.96.0.1"
+#define MSB_NET_PREFIX 30
+#define MSB_NET_PREFIX_TEXT "30"
+#define MSB_NET_GUEST_MAC "02:6d:73:62:00:02"   /* "msb", locally administered \
+						 */
+#define MSB_NET_GATEWAY_MAC "02:6d:73:62:00:01" /* netd's */
+
+/* Whether @s asks for a network device. */
+static inline bool msb_spec_has_network(const struct msb_vm_spec *s)
+{
+	return s->network && s->network[0] &&
+	       __builtin_strcmp(s->network, "none");
+}
 
 /* Serialise @s; *@out is malloc'd, NUL-terminated. Return 0 or -1. */
 int msb_spec_to_json(char **out, const struct msb_vm_spec *s);

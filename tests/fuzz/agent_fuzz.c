@@ -48,7 +48,7 @@ static void check_accepted(const struct msb_msg *m)
 			free(env);
 		}
 	}
-	if (m->type == MSB_MSG_SIGNAL && (m->sig <= 0 || m->sig >= NSIG))
+	if (m->type == MSB_MSG_SIGNAL && (m->sig < 0 || m->sig >= NSIG))
 		FAIL("accepted signal out of range");
 	if (m->type == MSB_MSG_HELLO &&
 	    (!m->root.n || !(m->has & MSB_HAS(MSB_FLD_VERSION))))

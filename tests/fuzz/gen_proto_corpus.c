@@ -307,6 +307,16 @@ static void agent_seeds(const char *agent_dir)
 	m = (struct msb_msg){
 		.type = MSB_MSG_SIGNAL, .has = MSB_HAS(MSB_FLD_SIG), .sig = 0};
 	seed("signal-detach", 7, 0, &m);
+	m = (struct msb_msg){.type = MSB_MSG_PROC_REMOVE,
+			     .has = MSB_HAS(MSB_FLD_ID) |
+				    MSB_HAS(MSB_FLD_FLAGS),
+			     .id = 1,
+			     .flags = MSB_PREMOVE_FORCE};
+	seed("proc-remove", 8, MSB_F_START, &m);
+	m.flags = 1u << 5;
+	seed("bad-proc-remove-flags", 8, MSB_F_START, &m);
+	m.has = MSB_HAS(MSB_FLD_FLAGS);
+	seed("bad-proc-remove-no-id", 8, MSB_F_START, &m);
 }
 
 int main(int argc, char **argv)

@@ -109,7 +109,12 @@ static bool msg_eq(const struct msb_msg *a, const struct msb_msg *b)
 	SAME_INT(MSB_FLD_COLS, cols)
 	SAME_STRV(MSB_FLD_MOUNTS, mounts)
 	SAME_INT(MSB_FLD_ID, id)
-	_Static_assert(MSB_FLD__COUNT == MSB_FLD_ID + 1,
+	SAME_STRV(MSB_FLD_NET, net)
+	SAME_INT(MSB_FLD_RX_PKTS, net_rx_pkts)
+	SAME_INT(MSB_FLD_TX_PKTS, net_tx_pkts)
+	SAME_INT(MSB_FLD_FLOWS, net_flows)
+	SAME_INT(MSB_FLD_DENIED, net_denied)
+	_Static_assert(MSB_FLD__COUNT == MSB_FLD_DENIED + 1,
 		       "compare every field here");
 #undef SAME_INT
 #undef SAME_STR

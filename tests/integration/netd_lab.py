@@ -26,6 +26,15 @@
   netd_lab.py many HOST PORT N DIR       open N connections one by one;
         print "ok=A refused=B echo=R" (R: an echo on the first one), touch
         DIR/opened, hold them until DIR/release exists
+  netd_lab.py dnsraw HOST MODE          a raw UDP DNS message to HOST:53:
+        "formerr" a query whose question is cut short, "short" 4 bytes;
+        print "rcode N" of the reply, or timeout (3 s)
+  netd_lab.py dnsflood HOST N            N A queries for distinct names to
+        HOST:53 from one socket at once; print "replies=R" and the count
+        of each rcode, once all came or at the deadline
+  netd_lab.py dnstcp HOST N NAME         N A queries for NAME in one write
+        on one TCP connection to HOST:53, then a half-close; print
+        "answers=A" and the count of each rcode, then how it ended
   netd_lab.py withlink PROG ARGS...      exec PROG with one end of a
         SOCK_DGRAM socketpair as descriptor 3 (a link for msb-netd)
 Every wait has a deadline (30 s): a probe prints timeout rather than hang.
@@ -304,6 +313,83 @@ def many(host, port, n, d):
     return None
 
 
+def dnsraw(host, mode):
+    if mode == "formerr":
+        # id, RD, one question... that ends inside its first label
+        msg = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x05ab"
+    else:
+        msg = b"\x12\x34\x01\x00"
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.connect((host, 53))
+    s.send(msg)
+    got = s.recv(65535)
+    if len(got) < 12 or got[:2] != msg[:2]:
+        return "bad reply"
+    return "rcode %d" % (got[3] & 15)
+
+
+def dnsflood(host, n):
+    import time
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    # room for every reply at once (the excess comes back at once):
+    # SO_RCVBUFFORCE, as the test runs as root
+    s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)
+    s.connect((host, 53))
+    for i in range(n):
+        name = b"".join(bytes([len(x)]) + x for x in
+                        [b"flood%d" % i, b"test"]) + b"\0"
+        s.send(struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + name +
+               struct.pack("!HH", 1, 1))
+    seen, rcodes = set(), {}
+    end = time.monotonic() + DEADLINE
+    while len(seen) < n and time.monotonic() < end:
+        s.settimeout(max(0.1, end - time.monotonic()))
+        try:
+            got = s.recv(65535)
+        except socket.timeout:
+            break
+        qid = struct.unpack("!H", got[:2])[0]
+        if qid in seen:
+            continue
+        seen.add(qid)
+        rc = got[3] & 15
+        rcodes[rc] = rcodes.get(rc, 0) + 1
+    return "replies=%d" % len(seen) + "".join(
+        " rcode%d=%d" % (k, v) for k, v in sorted(rcodes.items()))
+
+
+def dnstcp(host, n, name):
+    qname = b"".join(bytes([len(x)]) + x
+                     for x in name.encode().split(b".")) + b"\0"
+    msgs = b""
+    for i in range(n):
+        m = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + qname + \
+            struct.pack("!HH", 1, 1)
+        msgs += struct.pack("!H", len(m)) + m
+    s = socket.create_connection((host, 53), timeout=DEADLINE)
+    s.sendall(msgs)
+    s.shutdown(socket.SHUT_WR)
+    buf, seen, rcodes = b"", set(), {}
+    end = "EOF"
+    while True:
+        try:
+            d = s.recv(65536)
+        except OSError as e:
+            end = err_name(e)
+            break
+        if not d:
+            break
+        buf += d
+        while len(buf) >= 2 and len(buf) >= 2 + struct.unpack("!H", buf[:2])[0]:
+            ln = struct.unpack("!H", buf[:2])[0]
+            m, buf = buf[2:2 + ln], buf[2 + ln:]
+            seen.add(struct.unpack("!H", m[:2])[0])
+            rcodes[m[3] & 15] = rcodes.get(m[3] & 15, 0) + 1
+    return "answers=%d" % len(seen) + "".join(
+        " rcode%d=%d" % (k, v) for k, v in sorted(rcodes.items())) + " " + end
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "withlink":
@@ -332,6 +418,12 @@ def main():
             out = reset(args[0], int(args[1]))
         elif cmd == "stall":
             out = stall(args[0], int(args[1]), args[2])
+        elif cmd == "dnsflood":
+            out = dnsflood(args[0], int(args[1]))
+        elif cmd == "dnstcp":
+            out = dnstcp(args[0], int(args[1]), args[2])
+        elif cmd == "dnsraw":
+            out = dnsraw(args[0], args[1])
         elif cmd == "many":
             out = many(args[0], int(args[1]), int(args[2]), args[3])
         else:

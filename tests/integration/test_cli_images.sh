@@ -273,7 +273,8 @@ is "image digest" "$(jget "$work/cfg.json" 'd[0]["image_digest"]')" "$IMG_MULTI_
 is "env" "$(jget "$work/cfg.json" 'd[0]["env"]')" '["A=1"]'
 is "volumes" "$(jget "$work/cfg.json" 'd[0]["volumes"]')" '[{"name": "vol1", "path": "/data", "readonly": true}]'
 is "mounts" "$(jget "$work/cfg.json" 'd[0]["mounts"]')" '[{"type": "tmpfs", "target": "/scratch", "size_bytes": 1048576, "mode": 0}]'
-is "network" "$(jget "$work/cfg.json" 'd[0]["network"]')" null
+is "network" "$(jget "$work/cfg.json" 'd[0]["network"]')" \
+	'{"preset": "public", "rules": [], "block_domains": [], "block_suffixes": [], "ports": []}'
 is "limits" "$(jget "$work/cfg.json" 'd[0]["limits"]')" \
 	'{"cpus": 2, "memory_mib": 256, "ulimits": ["nofile=64"], "root_size_mib": null, "boot_timeout_s": 60, "idle_timeout_s": 3600, "max_duration_s": null}'
 is "exec defaults" "$(jget "$work/cfg.json" 'd[0]["exec_defaults"]')" \

@@ -4,7 +4,8 @@
 #   guest     a TAP device (the guest's eth0: 100.96.0.2/30, gateway .1),
 #             bridged by tapbridge to netd's link socketpair, as QEMU would
 #   netd      where msb-netd runs; its only route is a veth to "internet"
-#   internet  the test's servers on 1.2.3.4 (HTTP, TCP/UDP echo)
+#   internet  the test's servers on 1.2.3.4 and 1.2.3.5 (HTTP, TCP/UDP
+#             echo) and a DNS server, dnsmasq, on 1.2.3.53
 # netd's sockets can reach 1.2.3.0/24 in the internet namespace and
 # nothing else (no default route anywhere): no packet leaves the lab.
 # The guest namespace runs the same servers on 100.96.0.2 for the
@@ -46,6 +47,12 @@ badconf "a policy that is not lines" "policy: not an array" \
 	"{$addr,\"policy\":{\"preset\":\"all\"}}"
 badconf "a cap out of range" "caps.max_flows: not an integer" "{$addr,\"caps\":{\"max_flows\":0}}"
 badconf "not JSON" "config \`$work/bad.json\`:" "{$addr"
+badconf "a resolver that is not an address" "resolvers[1]: not IP or IP:PORT" \
+	"{$addr,\"resolvers\":[\"1.2.3.4\",\"1.2.3\"]}"
+badconf "a resolver port out of range" "resolvers[0]: not IP or IP:PORT" \
+	"{$addr,\"resolvers\":[\"1.2.3.4:65536\"]}"
+badconf "a DNS timeout out of range" "timeouts.dns: not an integer" \
+	"{$addr,\"timeouts\":{\"dns\":0}}"
 badconf "ports that are not a list" "ports: not an array" "{$addr,\"ports\":\"8080:80\"}"
 badconf "a published port 0" "ports[0].host_port: not an integer in [1, 65535]" \
 	"{$addr,\"ports\":[{\"host_port\":0,\"guest_port\":80}]}"
@@ -72,7 +79,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root (ip netns)"
 	exit 77
 fi
-for t in ip curl cmp "$py"; do
+for t in ip curl cmp dig dnsmasq "$py"; do
 	command -v "$t" >/dev/null || {
 		echo "SKIP: $t not installed"
 		exit 77
@@ -89,9 +96,12 @@ netd_pid=
 
 cleanup() {
 	[ -n "$netd_pid" ] && kill "$netd_pid" 2>/dev/null
+	[ -s "$work/dnsmasq.pid" ] && kill "$(cat "$work/dnsmasq.pid")" 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 	for ns in $G $N $I; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "/etc/netns/$N"
+	rmdir /etc/netns 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -131,6 +141,8 @@ ip link add vn$$ netns $N type veth peer name vi$$ netns $I
 ip -n $N addr add 1.2.3.254/24 dev vn$$
 ip -n $N link set vn$$ up
 ip -n $I addr add 1.2.3.4/24 dev vi$$
+ip -n $I addr add 1.2.3.5/24 dev vi$$
+ip -n $I addr add 1.2.3.53/24 dev vi$$
 ip -n $I link set vi$$ up
 # 7.7.7.0/24 leads into the internet namespace, which does not forward:
 # SYNs there get no answer at all
@@ -140,6 +152,26 @@ mkdir -p "$work/www"
 head -c 8M /dev/urandom >"$work/www/big.bin"
 head -c 64K /dev/urandom >"$work/www/small.bin"
 ip netns exec $I "$py" "$lab" serve 1.2.3.4 "$work/www" "$work" &
+pids+=($!)
+# api.test's server, 1.2.3.5
+mkdir -p "$work/api"
+ip netns exec $I "$py" "$lab" serve 1.2.3.5 "$work/www" "$work/api" &
+pids+=($!)
+# the test's DNS: names under .test from a hosts file, every query logged
+cat >"$work/hosts" <<EOF
+1.2.3.4 www.test ads.test sub.ads.test bad.test
+1.2.3.5 api.test
+::ffff:1.2.3.5 v6.test
+10.0.0.5 rebind.test
+1.2.3.4 mixed.test
+10.0.0.5 mixed.test
+EOF
+ip netns exec $I dnsmasq --keep-in-foreground --no-resolv --no-hosts \
+	--bind-interfaces --listen-address=1.2.3.53 --port=53 --user=root \
+	--pid-file="$work/dnsmasq.pid" --addn-hosts="$work/hosts" \
+	--cname=alias.test,api.test --local=/test/ --log-queries \
+	--txt-record="big.test$(for i in 1 2 3 4 5 6 7 8; do printf ',"%0250d"' $i; done)" \
+	--log-facility="$work/dnsmasq.log" &
 pids+=($!)
 # the host's loopback, as netd's namespace has it: the same servers on
 # 127.0.0.1 (a rule allows its TCP port 7, and nothing else)
@@ -154,7 +186,9 @@ cat >"$work/netd.json" <<EOF
   "gateway_mac": "02:00:00:00:00:01", "gateway_ip": "100.96.0.1",
   "prefix": 30, "mtu": 1500,
   "policy": ["preset public", "allow host:tcp:7", "deny 1.2.3.6:tcp",
-	     "allow 10.99.0.0/16:tcp"],
+	     "allow 10.99.0.0/16:tcp", "block-domain bad.test",
+	     "block-domain-suffix .ads.test"],
+  "resolvers": ["1.2.3.53"],
   "caps": {"max_flows": 1100, "max_pending": 300},
   "timeouts": {"connect": 5, "udp_idle": 5},
   "ports": [{"host_port": 18080, "guest_port": 80},
@@ -165,21 +199,29 @@ cat >"$work/netd.json" <<EOF
 	    "[::1]:17007:7/udp"]
 }
 EOF
-in_g "$bridge" -p "$work/netd.pid" mt0 \
-	ip netns exec $N "$netd" --link-fd 3 --config "$work/netd.json" \
-	--log "$work/net.log" --stats "$work/stats.json" &
-pids+=($!)
-wait_for "netd up" 20 test -s "$work/stats.json" || exit 1
-netd_pid=$(cat "$work/netd.pid")
-wait_for "tap" 20 ip -n $G link show mt0 || exit 1
-ip -n $G link set mt0 address 02:00:00:00:00:02
-ip -n $G link set mt0 up
-ip -n $G addr add 100.96.0.2/30 dev mt0
-ip -n $G route add default via 100.96.0.1
-ip -n $G -6 addr add 2001:db8::2/64 dev mt0 nodad
-ip -n $G -6 route add default via 2001:db8::1
+# start_netd CONFIG LOG STATS: netd behind the guest's TAP device mt0
+start_netd() {
+	in_g "$bridge" -p "$work/netd.pid" mt0 \
+		ip netns exec $N "$netd" --link-fd 3 --config "$1" \
+		--log "$2" --stats "$3" &
+	bridge_pid=$!
+	pids+=($!)
+	wait_for "netd up" 20 test -s "$3" || exit 1
+	netd_pid=$(cat "$work/netd.pid")
+	wait_for "tap" 20 ip -n $G link show mt0 || exit 1
+	ip -n $G link set mt0 address 02:00:00:00:00:02
+	ip -n $G link set mt0 up
+	ip -n $G addr add 100.96.0.2/30 dev mt0
+	ip -n $G route add default via 100.96.0.1
+	ip -n $G -6 addr add 2001:db8::2/64 dev mt0 nodad
+	ip -n $G -6 route add default via 2001:db8::1
+}
+start_netd "$work/netd.json" "$work/net.log" "$work/stats.json"
 wait_for "servers" 20 test -e "$work/ready" || exit 1
 wait_for "host servers" 20 test -e "$work/host/ready" || exit 1
+wait_for "api.test's servers" 20 test -e "$work/api/ready" || exit 1
+wait_for "dnsmasq" 20 sh -c "ip netns exec $I dig +time=1 +tries=1 @1.2.3.53 www.test | grep -q 'status: NOERROR'" ||
+	exit 1
 # the guest's servers, for the published ports (HTTP :80, echo :7)
 mkdir -p "$work/guest"
 in_g "$py" "$lab" serve 100.96.0.2 "$work/www" "$work/guest" &
@@ -225,7 +267,77 @@ is "the host through an allow rule for the host group" "ok" \
 	echo 100.96.0.1 7 1000
 contains "host deny reason" "$work/net.log" \
 	'deny tcp 100.96.0.1:80 sandbox="lab" reason="host: allowed only by an allow rule for the host group"'
-is "a denied UDP destination is unreachable" "EHOSTUNREACH" udp 10.0.0.1 53 4
+is "a denied UDP destination is unreachable" "EHOSTUNREACH" udp 10.0.0.1 9 4
+
+
+# --- DNS -----------------------------------------------------------------
+# dns DESC STATUS ADDRS DIG-ARGS...: dig in the guest gets STATUS and the
+# addresses ADDRS (sorted, space-separated; "" for none) in its answer
+dns() {
+	local desc=$1 status=$2 want=$3
+	shift 3
+	local out st got
+	out=$(in_g dig +time=10 +tries=1 +noall +comments +answer "$@" 2>&1)
+	st=$(printf '%s\n' "$out" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')
+	got=$(printf '%s\n' "$out" | awk '$4 == "A" || $4 == "AAAA" {print $5}' |
+		sort | tr '\n' ' ' | sed 's/ $//')
+	if [ "$st" = "$status" ] && [ "$got" = "$want" ]; then ok "$desc"; else
+		bad "$desc: got ${st:-no answer} [$got], wanted $status [$want]"
+		printf '%s\n' "$out" | head -20 | sed 's/^/    /'
+	fi
+}
+# asked NAME: how many queries for NAME reached dnsmasq
+asked() { grep -c "query\[[A-Z]*\] $1 from" "$work/dnsmasq.log"; }
+
+dns "DNS through the gateway" NOERROR "1.2.3.4" @100.96.0.1 www.test
+dns "DNS to another address is answered by netd" NOERROR "1.2.3.4" \
+	@8.8.8.8 www.test
+grep -q "query\[A\] www.test from 1.2.3.254" "$work/dnsmasq.log" &&
+	ok "the query reached the resolver from netd's address" ||
+	bad "no query from netd in the resolver's log"
+dns "DNS over TCP" NOERROR "1.2.3.4" +tcp @100.96.0.1 www.test
+dns "DNS over TCP to another address" NOERROR "1.2.3.5" +tcp @9.9.9.9 api.test
+dns "a CNAME chain" NOERROR "1.2.3.5" @100.96.0.1 alias.test
+is "40 queries in one TCP write: each answered, then FIN" \
+	"answers=40 rcode0=40 EOF" dnstcp 100.96.0.1 40 www.test
+# a 2 KB answer: truncated over UDP, whole over TCP (netd asks over TCP)
+in_g dig +time=10 +tries=1 +ignore +notcp @100.96.0.1 big.test TXT >"$work/out" 2>&1
+contains "a large answer over UDP is truncated (TC)" "$work/out" " tc"
+n=$(in_g dig +time=10 +tries=1 +tcp +short @100.96.0.1 big.test TXT | tr -cd 0-9 | wc -c)
+[ "$n" = 2000 ] && ok "...and whole over TCP" || bad "big.test over TCP: $n digits"
+dns "a name the resolver does not know: its NXDOMAIN" NXDOMAIN "" \
+	@100.96.0.1 nothing.test
+dns "host.microsandbox.internal is the gateway" NOERROR "100.96.0.1" \
+	@100.96.0.1 host.microsandbox.internal
+dns "host.microsandbox.internal has no IPv6 address" NOERROR "" \
+	@100.96.0.1 host.microsandbox.internal AAAA
+dns "a blocked domain: NXDOMAIN" NXDOMAIN "" @100.96.0.1 bad.test
+dns "a name under a blocked suffix: NXDOMAIN" NXDOMAIN "" @100.96.0.1 \
+	sub.ads.test
+dns "...over TCP too" NXDOMAIN "" +tcp @100.96.0.1 sub.ads.test
+dns "the suffix itself is not blocked" NOERROR "1.2.3.4" @100.96.0.1 ads.test
+[ "$(asked bad.test)" = 0 ] && [ "$(asked sub.ads.test)" = 0 ] &&
+	ok "blocked names never reach the resolver" ||
+	bad "blocked names reached the resolver"
+contains "a blocked lookup is a deny event" "$work/net.log" \
+	'deny dns bad.test sandbox="lab" reason="blocked domain (NXDOMAIN)"'
+dns "rebinding: an answer into 10/8 is removed" NOERROR "" @100.96.0.1 \
+	rebind.test
+[ "$(asked rebind.test)" = 1 ] && ok "...after the resolver was asked" ||
+	bad "rebind.test: asked $(asked rebind.test) times"
+dns "rebinding: only the public address of two is kept" NOERROR "1.2.3.4" \
+	@100.96.0.1 mixed.test
+contains "the removed answer is logged" "$work/net.log" \
+	'filter dns rebind.test sandbox="lab" reason="1 address removed from the answer (rebinding protection): 10.0.0.5"'
+is "a malformed query gets FORMERR" "rcode 1" dnsraw 1.2.3.4 formerr
+is "a message that is not a query gets nothing (and is no flow)" \
+	"timeout" dnsraw 100.96.0.1 short
+is "DoT is refused while domain rules are in force" "ECONNREFUSED" \
+	tcp 1.2.3.4 853
+is "QUIC is refused while domain rules are in force" "EHOSTUNREACH" \
+	udp 1.2.3.4 443 4
+contains "the DoT refusal is logged" "$work/net.log" \
+	'deny tcp 1.2.3.4:853 sandbox="lab" reason="DNS over TLS refused while domain rules are in force"'
 
 is "UDP echo" "ok" udp 1.2.3.4 7 100
 is "UDP echo of a fragmented 3000-byte datagram" "ok" udp 1.2.3.4 7 3000
@@ -381,8 +493,100 @@ wait_for "the stats count denials and cap refusals" 5 \
 	grep -Eq '"denied":[1-9].*"refused_cap":[1-9]' "$work/stats.json"
 
 echo "# stats: $(cat "$work/stats.json")"
-kill "$netd_pid"
-wait_for "netd exits on SIGTERM" 20 sh -c "! kill -0 $netd_pid" && ok "netd exits on SIGTERM"
-netd_pid=
+# stop_netd: SIGTERM; it exits, and so does its bridge (and the TAP)
+stop_netd() {
+	kill "$netd_pid"
+	wait_for "netd exits on SIGTERM" 20 sh -c "! kill -0 $netd_pid" &&
+		ok "netd exits on SIGTERM"
+	wait "$bridge_pid"
+	netd_pid=
+	wait_for "the TAP device goes" 20 sh -c "! ip -n $G link show mt0"
+}
+stop_netd
+
+# other policies: netdconf NAME POLICY-JSON RESOLVERS-JSON [DNS-TIMEOUT
+# [DNS-QUERIES-CAP]]; RESOLVERS-JSON "-": none (the host's resolv.conf)
+netdconf() {
+	local res="\"resolvers\": $3,"
+	[ "$3" = - ] && res=
+	cat >"$work/$1.json" <<EOF
+{
+  "sandbox": "$1",
+  "guest_mac": "02:00:00:00:00:02", "guest_ip": "100.96.0.2",
+  "gateway_mac": "02:00:00:00:00:01", "gateway_ip": "100.96.0.1",
+  "policy": $2, $res "timeouts": {"dns": ${4:-4}},
+  "caps": {"dns_queries": ${5:-256}}
+}
+EOF
+}
+
+# deny-all: no lookup leaves
+netdconf denyall '["preset public", "deny *"]' '["1.2.3.53"]'
+start_netd "$work/denyall.json" "$work/denyall.log" "$work/denyall.stats"
+dns "deny-all: REFUSED" REFUSED "" @100.96.0.1 exfil-1.test
+dns "deny-all: REFUSED at another address" REFUSED "" @8.8.8.8 exfil-2.test
+dns "deny-all: REFUSED over TCP" REFUSED "" +tcp @100.96.0.1 exfil-3.test
+dns "deny-all: host.microsandbox.internal still resolves" NOERROR \
+	"100.96.0.1" @100.96.0.1 host.microsandbox.internal
+n=$(grep -c 'exfil' "$work/dnsmasq.log")
+[ "$n" = 0 ] && ok "deny-all: no query reached the resolver" ||
+	bad "deny-all: $n lines of the resolver's log name exfil"
+contains "deny-all: the refusal is a deny event" "$work/denyall.log" \
+	'deny dns exfil-1.test sandbox="denyall" reason="the policy lets no lookup of this name out (REFUSED)"'
+stop_netd
+
+# a domain rule, through the pins; the first resolver never answers, so
+# each lookup also moves on to the second
+netdconf domain '["preset public", "allow api.test:tcp:80", "allow v6.test:tcp:7", "deny *"]' \
+	'["7.7.7.7", "1.2.3.53"]' 4
+start_netd "$work/domain.json" "$work/domain.log" "$work/domain.stats"
+is "domain rule: the address before a lookup is denied" "ECONNREFUSED" \
+	tcp 1.2.3.5 80
+dns "domain rule: the name resolves (past a silent resolver)" NOERROR \
+	"1.2.3.5" @100.96.0.1 api.test
+is "domain rule: its address connects now (pinned)" "ok" tcp 1.2.3.5 80
+expect "domain rule: an HTTP download from it" 0 in_g curl -sS -o \
+	"$work/got3.bin" http://1.2.3.5/small.bin
+is "domain rule: the same server's address not resolved is denied" \
+	"ECONNREFUSED" tcp 1.2.3.4 80
+is "domain rule: the pinned address on another port is denied" \
+	"ECONNREFUSED" tcp 1.2.3.5 7
+dns "domain rule: other names are REFUSED" REFUSED "" @100.96.0.1 www.test
+contains "domain rule: the unresolved address is denied by the rule" \
+	"$work/domain.log" \
+	'deny tcp 1.2.3.4:80 sandbox="domain" reason="rule 3 `deny *`"'
+dns "domain rule: an IPv4-mapped AAAA answer" NOERROR "::ffff:1.2.3.5" \
+	@100.96.0.1 v6.test AAAA
+is "domain rule: ...pins its IPv4 address" "ok" tcp 1.2.3.5 7
+stop_netd
+
+# an upstream that never answers: SERVFAIL at the deadline, not a hang
+# (no resolvers in the configuration: the IPv4 ones of /etc/resolv.conf,
+# which ip netns exec takes from /etc/netns/NAME/)
+mkdir -p "/etc/netns/$N"
+printf 'search test\nnameserver 2001:db8::53\nnameserver 7.7.7.7\n' \
+	>"/etc/netns/$N/resolv.conf"
+netdconf silent '["preset public"]' - 2 64
+start_netd "$work/silent.json" "$work/silent.log" "$work/silent.stats"
+contains "resolvers from /etc/resolv.conf (IPv4 only)" "$work/silent.log" \
+	"dns: resolvers 7.7.7.7:53 (/etc/resolv.conf)"
+fds() { ls /proc/"$netd_pid"/fd | wc -l; }
+fds0=$(fds)
+dns "a silent resolver: SERVFAIL (dig waits 10 s)" SERVFAIL "" \
+	@100.96.0.1 www.test
+dns "a silent resolver over TCP: SERVFAIL" SERVFAIL "" +tcp @100.96.0.1 \
+	api.test
+# a flood of queries beyond caps.dns_queries (64): every one is answered
+# (the excess at once), and netd's descriptors come back
+is "a flood of 500 queries: each gets SERVFAIL" "replies=500 rcode2=500" \
+	dnsflood 100.96.0.1 500
+contains "...and the cap is logged" "$work/silent.log" \
+	'reason="cap dns_queries reached (SERVFAIL)"'
+wait_for "netd's descriptors after the flood" 20 sh -c "[ \$(ls /proc/$netd_pid/fd | wc -l) -le $fds0 ]" &&
+	ok "netd holds no descriptor for the flood once it is answered"
+dns "...and a query after it is still answered" SERVFAIL "" @100.96.0.1 \
+	www.test
+stop_netd
+
 echo "# passed $pass, failed $fail"
 [ $fail = 0 ]

@@ -77,6 +77,14 @@ if running 'sleep 300$'; then ok "setsid background process survives"; else
 	bad "setsid sleep 300 gone"
 fi
 
+# The classic idiom: nohup (a script in the default image: Debian's
+# busybox has no applet), output redirected, started in the background.
+expect "nohup server" 0 "$MSB" exec pbox -- \
+	sh -c 'nohup sleep 301 >/dev/null 2>&1 &'
+if running 'sleep 301$'; then ok "nohup background process survives"; else
+	bad "nohup sleep 301 gone"
+fi
+
 # exec -d: an id at once; ps lists it running; logs replays its output.
 # (ps columns: ID PID STATE STARTED("3s ago") EXIT COMMAND.)
 expect "a fifo to hold it" 0 "$MSB" exec pbox -- mkfifo /tmp/go
@@ -133,6 +141,46 @@ echo hello-attach | "$MSB" attach pbox --exec "$aid" >"$work/att" 2>"$work/att.e
 st=$?
 contains "attach passes stdin and output" "$work/att" "hello-attach"
 if [ "$st" = 4 ]; then ok "attach exits with its status"; else bad "attach: exit $st"; fi
+
+# rm --exec: a finished entry leaves the table (and its output with it);
+# a running one only with -f, which kills it.
+expect "rm --exec of a finished process" 0 "$MSB" rm pbox --exec "$id"
+contains "rm --exec prints the id" "$work/out" "$id"
+expect "ps after rm --exec" 0 "$MSB" ps pbox
+if awk -v id="$id" '$1 == id' "$work/out" | grep -q .; then
+	bad "ps still lists removed process $id"
+else ok "a removed process is not listed"; fi
+expect "logs --exec of a removed process" 1 "$MSB" logs pbox --exec "$id"
+contains "removed id is unknown" "$work/err" "no process with id $id"
+expect "rm --exec twice" 1 "$MSB" rm pbox --exec "$id"
+expect "exec -d a process to remove" 0 "$MSB" exec -d pbox -- sleep 700
+rid=$(cat "$work/out")
+expect "rm --exec of a running process" 1 "$MSB" rm pbox --exec "$rid"
+contains "refusal names -f" "$work/err" "use -f"
+if [ "$(wc -l <"$work/err")" = 1 ]; then ok "refusal is one line"; else
+	bad "refusal: $(cat "$work/err")"; fi
+if running 'sleep 700$'; then ok "a refused rm leaves it running"; else
+	bad "sleep 700 gone after a refused rm"
+fi
+expect "rm -f --exec of a running process" 0 "$MSB" rm -f pbox --exec "$rid"
+gone=false
+for _ in $(seq 600); do
+	running 'sleep 700$' || { gone=true; break; }
+	sleep 0.1
+done
+if $gone; then ok "rm -f --exec kills it"; else bad "sleep 700 survived rm -f"; fi
+expect "ps after rm -f --exec" 0 "$MSB" ps pbox
+if awk -v id="$rid" '$1 == id' "$work/out" | grep -q .; then
+	bad "ps still lists $rid after rm -f"
+else ok "rm -f --exec removes it from the table"; fi
+for args in "pbox --exec x" "--exec 3" "pbox other --exec 3" \
+	"pbox --exec 3 --exec 4" "pbox --exec 3 -s KILL"; do
+	# shellcheck disable=SC2086
+	expect "rm $args: usage error" 2 "$MSB" rm $args
+	if [ "$(wc -l <"$work/err")" = 1 ] && grep -q "^msb: rm: .*see 'msb rm --help'" "$work/err"; then
+		ok "rm $args: one line"
+	else bad "rm $args: $(cat "$work/err")"; fi
+done
 
 # The guest's command text is escaped in ps.
 expect "exec -d with a control character" 0 "$MSB" exec -d pbox -- \

@@ -68,6 +68,49 @@ static void test_invalid_options(void)
 	CHECK(msb_sandbox_create(NULL, &o) == -MSB_EINVAL);
 }
 
+/* The network options (version 3): every rule, name and port is checked
+ * at create, before anything boots, and the error names it. */
+static void test_network_options(void)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+
+	CHECK(o.network == MSB_NETWORK_PUBLIC); /* the default */
+	o.network = (msb_network_preset)7;
+	CHECK(create_fails(&o, MSB_EINVAL, "network preset 7"));
+	o.network = MSB_NETWORK_PUBLIC;
+	const char *rules[] = {"allow api.example.com:443", "deny 10.0.0",
+			       NULL};
+	o.net_rules = rules;
+	CHECK(create_fails(&o, MSB_EINVAL, "`deny 10.0.0`"));
+	const char *rules2[] = {"permit *", NULL};
+	o.net_rules = rules2;
+	CHECK(create_fails(&o, MSB_EINVAL, "`permit *`"));
+	o.net_rules = NULL;
+	const char *doms[] = {"bad..name", NULL};
+	o.block_domains = doms;
+	CHECK(create_fails(&o, MSB_EINVAL, "bad..name"));
+	o.block_domains = NULL;
+	const char *sufs[] = {".", NULL};
+	o.block_suffixes = sufs;
+	CHECK(create_fails(&o, MSB_EINVAL, "suffix"));
+	o.block_suffixes = NULL;
+	msb_port ports[2] = {{NULL, 8080, 80, MSB_PORT_TCP},
+			     {"localhost", 8081, 80, MSB_PORT_TCP}};
+	o.ports = ports;
+	o.n_ports = 2;
+	CHECK(create_fails(&o, MSB_EINVAL, "`localhost` is not an IP"));
+	ports[1] = (msb_port){"::1", 8081, 0, MSB_PORT_TCP};
+	CHECK(create_fails(&o, MSB_EINVAL, "1-65535"));
+	ports[1] = (msb_port){"::1", 8080, 81, MSB_PORT_TCP};
+	CHECK(create_fails(&o, MSB_EINVAL, "8080/tcp is published twice"));
+	o.n_ports = 0;
+	o.ports = NULL;
+	const char *ok[] = {"allow host:tcp:11434", NULL};
+	o.network = MSB_NETWORK_NONE;
+	o.net_rules = ok;
+	CHECK(create_fails(&o, MSB_EINVAL, "without a network"));
+}
+
 static void test_environment_errors(void)
 {
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
@@ -129,6 +172,7 @@ int main(void)
 {
 	unsetenv("MSB_ACCEL");
 	test_invalid_options();
+	test_network_options();
 	test_environment_errors();
 	test_misc();
 	return check_summary("test_api");

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests: the QEMU command line, the VM spec, the QMP client (no VM). */
+/* Unit tests: the QEMU command line, the VM spec, the QMP client, netd's
+ * counters (no VM). */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -340,8 +341,70 @@ static void test_qmp(void)
 	msb_buf_free(&q.in);
 }
 
+/* msb-netd's counters (--stats-fd): whole and valid, or nothing. */
+static void test_netd_stats(void)
+{
+	static const char good[] =
+		"{\"rx_frames\":7,\"rx_bytes\":578,\"tx_frames\":4,"
+		"\"tx_bytes\":292,\"rx_dropped\":0,\"tx_dropped\":0,"
+		"\"flows\":3,\"tcp_open\":1,\"udp_open\":2,\"icmp_open\":0,"
+		"\"pending\":0,\"buffered\":0,\"tcp_flows\":1,"
+		"\"udp_flows\":2,\"icmp_flows\":0,\"denied\":5,"
+		"\"refused_cap\":0,\"upstream_failed\":0,\"timeouts\":0,"
+		"\"ip6_refused\":0}\n";
+	struct net_counters c = {0};
+	CHECK(netd_stats_parse(good, sizeof(good) - 1, &c));
+	/* the guest's side: what netd received, the guest sent */
+	CHECK(c.tx_packets == 7 && c.tx_bytes == 578);
+	CHECK(c.rx_packets == 4 && c.rx_bytes == 292);
+	CHECK(c.flows == 3 && c.denied == 5);
+
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{\"rx_frames\":7", /* torn */
+		"{\"rx_frames\":1,\"rx_bytes\":1,\"tx_frames\":1,"
+		"\"tx_bytes\":1,\"flows\":1}", /* denied missing */
+		"{\"rx_frames\":-1,\"rx_bytes\":1,\"tx_frames\":1,"
+		"\"tx_bytes\":1,\"flows\":1,\"denied\":0}",
+		"{\"rx_frames\":1.5,\"rx_bytes\":1,\"tx_frames\":1,"
+		"\"tx_bytes\":1,\"flows\":1,\"denied\":0}",
+		"{\"rx_frames\":\"1\",\"rx_bytes\":1,\"tx_frames\":1,"
+		"\"tx_bytes\":1,\"flows\":1,\"denied\":0}",
+		"{\"rx_frames\":99999999999999999999,\"rx_bytes\":1,"
+		"\"tx_frames\":1,\"tx_bytes\":1,\"flows\":1,\"denied\":0}",
+		"{\"rx_frames\":1,\"rx_bytes\":1,\"tx_frames\":1,"
+		"\"tx_bytes\":1,\"flows\":4294967296,\"denied\":0}",
+		"{\"rx_frames\":1,\"rx_frames\":2,\"rx_bytes\":1,"
+		"\"tx_frames\":1,\"tx_bytes\":1,\"flows\":1,\"denied\":0}",
+		"{\"rx_frames\":1,\"rx_bytes\":1,\"tx_frames\":1,"
+		"\"tx_bytes\":1,\"flows\":1,\"denied\":0} {}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct net_counters k = c;
+		CHECK(!netd_stats_parse(bad[i], strlen(bad[i]), &k));
+		CHECK(!memcmp(&k, &c, sizeof(k))); /* untouched */
+	}
+	/* a NUL inside, and more than NETD_STATS_MAX bytes */
+	CHECK(!netd_stats_parse(good, sizeof(good), &c));
+	static char big[NETD_STATS_MAX + 2];
+	memset(big, ' ', sizeof(big));
+	memcpy(big, good, sizeof(good) - 1);
+	CHECK(!netd_stats_parse(big, sizeof(big), &c));
+	CHECK(netd_stats_parse(big, NETD_STATS_MAX, &c));
+	/* unknown keys are a newer netd's: ignored */
+	static const char more[] =
+		"{\"rx_frames\":1,\"rx_bytes\":2,\"tx_frames\":3,"
+		"\"tx_bytes\":4,\"flows\":4294967295,\"denied\":6,"
+		"\"new\":[1]}";
+	CHECK(netd_stats_parse(more, sizeof(more) - 1, &c));
+	CHECK(c.rx_packets == 3 && c.tx_bytes == 2 && c.flows == 4294967295u &&
+	      c.denied == 6);
+}
+
 int main(void)
 {
+	test_netd_stats();
 	test_qmp();
 	test_execlog();
 	test_argv_tcg();
