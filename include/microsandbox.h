@@ -54,6 +54,9 @@ enum msb_error_code {
 	MSB_ENOTDIR = 17,   /* a path component is not a directory */
 	MSB_ENOTEMPTY = 18, /* directory not empty */
 	MSB_ENOSPC = 19,    /* no space left, quota exceeded; host disk full */
+	/* A feature this build of the library lacks (e.g. the network of a
+	 * build made with -Dnet=false); the message says which. */
+	MSB_ENOTSUP = 20,
 };
 
 /* Why a command could not be started (MSB_ECMDNOTFOUND, MSB_EEXEC). */
@@ -454,6 +457,10 @@ typedef struct msb_sandbox_options {
 	 * @ports: published ports, @n_ports of them (at most 256; stored,
 	 * but not published yet: msb-netd has no port publishing, and a
 	 * sandbox created with some logs a warning).
+	 * A build without a network (meson -Dnet=false) gives every
+	 * sandbox none: the default preset then means no network device,
+	 * and MSB_NETWORK_ALL, a rule, a blocked name or a port fails with
+	 * MSB_ENOTSUP ("this build has no network (built with -Dnet=false)").
 	 * SECURITY NOTE: MSB_NETWORK_ALL and allow rules for the `private`,
 	 * `host` or `metadata` groups let untrusted code reach the host's
 	 * own services or the local network.

@@ -130,3 +130,13 @@ int cli_args_next(struct cli_args *a)
 		a->pos[a->npos++] = a->argv[optind++];
 	}
 }
+
+int cli_args_only(struct cli_args *a, int argc, char **argv)
+{
+	int c;
+
+	cli_args_init(a, argc, argv);
+	while ((c = cli_args_next(a)) >= 0)
+		;
+	return c == CLI_ARGS_HELP ? 0 : c == CLI_ARGS_ERROR ? 2 : -1;
+}

@@ -333,6 +333,10 @@ struct cli_args {
 };
 void cli_args_init(struct cli_args *a, int argc, char **argv);
 int cli_args_next(struct cli_args *a);
+/* A command without options of its own (only -h): parse @argv.
+ * Return: -1 to go on with a.pos[], else msb's exit status (0 after
+ * --help, 2 after a usage error). */
+int cli_args_only(struct cli_args *a, int argc, char **argv);
 __attribute__((format(printf, 2, 3))) int
 cli_usage_error(const struct cli_args *a, const char *fmt, ...);
 

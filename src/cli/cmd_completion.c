@@ -501,15 +501,9 @@ int cmd_completion(int argc, char **argv)
 		.min_pos = 1,
 		.max_pos = 1,
 	};
-	int c;
-
-	cli_args_init(&a, argc, argv);
-	while ((c = cli_args_next(&a)) >= 0)
-		;
-	if (c == CLI_ARGS_HELP)
-		return 0;
-	if (c == CLI_ARGS_ERROR)
-		return 2;
+	int st = cli_args_only(&a, argc, argv);
+	if (st >= 0)
+		return st;
 	bool zsh = !strcmp(a.pos[0], "zsh");
 	if (!zsh && strcmp(a.pos[0], "bash")) {
 		cli_usage_error(&a, "unknown shell `%s`: bash or zsh",

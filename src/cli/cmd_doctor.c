@@ -352,15 +352,9 @@ int cmd_doctor(int argc, char **argv)
 		.min_pos = 0,
 		.max_pos = 0,
 	};
-	int c;
-
-	cli_args_init(&a, argc, argv);
-	while ((c = cli_args_next(&a)) >= 0)
-		;
-	if (c == CLI_ARGS_HELP)
-		return 0;
-	if (c == CLI_ARGS_ERROR)
-		return 2;
+	int st = cli_args_only(&a, argc, argv);
+	if (st >= 0)
+		return st;
 
 	check_program("QEMU", "MSB_QEMU", "qemu-system-x86_64", "-version",
 		      "QEMU emulator version", "qemu-system-x86");

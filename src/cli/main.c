@@ -250,15 +250,9 @@ static int cmd_help(int argc, char **argv)
 		.min_pos = 0,
 		.max_pos = 2,
 	};
-	int c;
-
-	cli_args_init(&a, argc, argv);
-	while ((c = cli_args_next(&a)) >= 0)
-		;
-	if (c == CLI_ARGS_HELP)
-		return 0;
-	if (c == CLI_ARGS_ERROR)
-		return 2;
+	int st = cli_args_only(&a, argc, argv);
+	if (st >= 0)
+		return st;
 	if (a.npos == 0) {
 		fputs(usage, stdout);
 		return 0;

@@ -311,9 +311,37 @@ bad:
 	return -1;
 }
 
+/* -Dnet=false: every network option but --network none is refused. */
+static int no_network(const struct cli_args *a, int c)
+{
+	static const struct {
+		int c;
+		const char *name;
+	} names[] = {{CLI_NET_NETWORK, "--network"},
+		     {CLI_NET_ALLOW, "--allow"},
+		     {CLI_NET_DENY, "--deny"},
+		     {CLI_NET_BLOCK_DOMAIN, "--block-domain"},
+		     {CLI_NET_BLOCK_SUFFIX, "--block-domain-suffix"},
+		     {CLI_NET_PUBLISH, "-p"}};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].c == c) {
+			if (c == CLI_NET_NETWORK && !strcmp(a->optarg, "none"))
+				return 0;
+			cli_usage_error(a,
+					"%s %s: this build has no network "
+					"(built with -Dnet=false)",
+					names[i].name, a->optarg);
+			return -1;
+		}
+	return 0;
+}
+
 int cli_net_option(struct cli_net *n, msb_sandbox_options *o,
 		   const struct cli_args *a, int c)
 {
+	if (!MSB_HAVE_NET && no_network(a, c) < 0)
+		return -1;
 	switch (c) {
 	case CLI_NET_NETWORK:
 		if (!strcmp(a->optarg, "public"))

@@ -72,6 +72,7 @@ EXPORT const char *msb_strerror(int code)
 		[MSB_ENOTDIR] = "not a directory",
 		[MSB_ENOTEMPTY] = "directory not empty",
 		[MSB_ENOSPC] = "no space left",
+		[MSB_ENOTSUP] = "not supported by this build",
 	};
 	if (code < 0)
 		code = -code;

@@ -184,6 +184,9 @@ bool msb__valid_name(const char *s);
 /* sandbox.c: "HOSTIP:HOSTPORT:GUESTPORT/PROTO" of @p in @out (80 bytes is
  * enough). Return: 0, or -MSB_EINVAL (error set). */
 int msb__port_format(char *out, size_t cap, const msb_port *p);
+/* The preset a sandbox of @o gets: @o's, or MSB_NETWORK_NONE in a build
+ * without a network (-Dnet=false). */
+msb_network_preset msb__network_preset(const msb_sandbox_options *o);
 /* volume.c: the image of volume @name (checked); *@out malloc'd. */
 int msb__volume_path(char **out, const char *home, const char *name);
 /* volume.c: set the error for a volume whose lock another sandbox has. */

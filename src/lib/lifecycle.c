@@ -78,6 +78,7 @@ static json_t *strv_json(const char *const *v)
 static json_t *network_json(const msb_sandbox_options *o)
 {
 	static const char *const presets[] = {"public", "all", "none"};
+	msb_network_preset net = msb__network_preset(o); /* -Dnet=false */
 	json_t *ports = json_array();
 
 	for (size_t i = 0; ports && i < o->n_ports; i++) {
@@ -91,13 +92,12 @@ static json_t *network_json(const msb_sandbox_options *o)
 				  "protocol",
 				  p->protocol == MSB_PORT_UDP ? "udp" : "tcp"));
 	}
-	return json_pack(
-		"{s:s, s:o, s:o, s:o, s:o}", "preset",
-		presets[o->network <= MSB_NETWORK_NONE ? o->network : 0],
-		"rules", strv_json(o->net_rules), "block_domains",
-		strv_json(o->block_domains), "block_suffixes",
-		strv_json(o->block_suffixes), "ports",
-		ports ? ports : json_array());
+	return json_pack("{s:s, s:o, s:o, s:o, s:o}", "preset",
+			 presets[net <= MSB_NETWORK_NONE ? net : 0], "rules",
+			 strv_json(o->net_rules), "block_domains",
+			 strv_json(o->block_domains), "block_suffixes",
+			 strv_json(o->block_suffixes), "ports",
+			 ports ? ports : json_array());
 }
 
 static char *config_json(const msb_sandbox_options *o)

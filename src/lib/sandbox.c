@@ -143,14 +143,31 @@ static int check_network(const msb_sandbox_options *o)
 		if (msb_net_policy_block_suffix(p, *d, err, sizeof(err)) < 0)
 			rc = msb__error(MSB_EINVAL, 0, "%s", err);
 	msb_net_policy_free(p);
-	if (!rc && o->network == MSB_NETWORK_NONE &&
-	    ((o->net_rules && *o->net_rules) ||
-	     (o->block_domains && *o->block_domains) ||
-	     (o->block_suffixes && *o->block_suffixes) || o->n_ports))
+	bool asks = (o->net_rules && *o->net_rules) ||
+		    (o->block_domains && *o->block_domains) ||
+		    (o->block_suffixes && *o->block_suffixes) || o->n_ports;
+	if (!rc && o->network == MSB_NETWORK_NONE && asks)
 		rc = msb__error(MSB_EINVAL, 0,
 				"a sandbox without a network (none) takes no "
 				"rules, blocked domains or published ports");
+	/* Valid, but this build cannot give it: say so, never ignore it
+	 * (the default preset alone means "whatever network there is"). */
+	if (!rc && !MSB_HAVE_NET && (asks || o->network == MSB_NETWORK_ALL))
+		rc = msb__error(MSB_ENOTSUP, 0,
+				"this build has no network (built with "
+				"-Dnet=false): %s needs one",
+				o->network == MSB_NETWORK_ALL ? "the preset all"
+				: o->net_rules && *o->net_rules
+					? "a network rule"
+				: o->n_ports ? "a published port"
+					     : "a blocked domain");
 	return rc;
+}
+
+msb_network_preset msb__network_preset(const msb_sandbox_options *o)
+{
+	/* -Dnet=false: the default preset gets what the build has, none */
+	return MSB_HAVE_NET ? o->network : MSB_NETWORK_NONE;
 }
 
 static int check_options(const msb_sandbox_options *o)
@@ -790,7 +807,7 @@ static int wait_ready(int fd, pid_t pid)
 				if (sscanf(line + 2, "%d %d %n", &code, &err,
 					   &off) < 2)
 					code = MSB_ESYS;
-				if (code <= 0 || code > MSB_ENOSPC)
+				if (code <= 0 || code > MSB_ENOTSUP)
 					code = MSB_ESYS;
 				rc = msb__error(code, err, "%s",
 						line + 2 + off);
@@ -857,11 +874,13 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	char root_dev[32] = "/dev/vda";
 	const char *accel = NULL;
 	msb_sandbox *sb = NULL;
+	msb_network_preset net;
 	int rc;
 
 	*out = NULL;
 	if ((rc = check_options(opts)) < 0 || (rc = accel_from_env(&accel)) < 0)
 		return rc;
+	net = msb__network_preset(opts);
 	if ((rc = msb__paths_resolve(&paths)) < 0)
 		return rc;
 
@@ -908,7 +927,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		if (base && (opts->n_binds || sb->root_dir))
 			extras[ne++] = xasprintf("%.*s-virtiofs.cpio",
 						 (int)(len - 5), base);
-		if (base && opts->network != MSB_NETWORK_NONE)
+		if (base && net != MSB_NETWORK_NONE)
 			extras[ne++] = xasprintf("%.*s-net.cpio",
 						 (int)(len - 5), base);
 		for (size_t i = 0; i < ne; i++)
@@ -976,10 +995,9 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 					 ? "on-failure"
 					 : "no"),
 		.restart_max = opts->restart_max,
-		.network = (char *)(opts->network == MSB_NETWORK_ALL ? "all"
-				    : opts->network == MSB_NETWORK_NONE
-					    ? "none"
-					    : "public"),
+		.network = (char *)(net == MSB_NETWORK_ALL    ? "all"
+				    : net == MSB_NETWORK_NONE ? "none"
+							      : "public"),
 		.netd = paths.netd,
 		.net_rules = (char **)opts->net_rules,
 		.net_block_domains = (char **)opts->block_domains,

@@ -10,10 +10,7 @@
 /* Longest text form of an IPv6 address (INET6_ADDRSTRLEN - 1). */
 #define V6_TEXT_MAX 45
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void msb_net_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -23,6 +20,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 }
+#define set_err msb_net_set_err
 
 /* The decimal number 0..@max in @n bytes at @s, without leading zeros
  * ("0" itself is fine). Return: the number, or -1. */

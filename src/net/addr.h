@@ -91,4 +91,9 @@ char *msb_net_cidr_format(char *out, size_t cap, const struct msb_net_cidr *c,
 bool msb_net_cidr_contains(const struct msb_net_cidr *c,
 			   const struct msb_net_addr *a);
 
+/* Write a one-line message to @err (@errlen bytes; nothing if NULL or
+ * 0): the error convention of the src/net parsers. */
+void msb_net_set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

@@ -179,19 +179,7 @@ struct msb_net_policy {
 /* ------------------------------------------------------------------ */
 /* Errors */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#define set_err msb_net_set_err
 
 /*
  * Untrusted text to quote in a message: printable ASCII stays, except `

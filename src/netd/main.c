@@ -70,6 +70,7 @@
 
 #include "lwip/timeouts.h"
 #include "netd/netd.h"
+#include "netd/syscalls.h"
 #include "util/util.h"
 
 #define TICK_US 1000000
@@ -391,6 +392,18 @@ int main(int argc, char **argv)
 	publish_log(nd);
 	write_stats(nd);
 
+	/* From here on only the steady state's system calls (syscalls.c). */
+	if (netd_seccomp() < 0)
+		netd_log(nd, "seccomp: no system call filter (%s)",
+			 errno == ENOSYS ? "unavailable in this kernel"
+					 : strerror(errno));
+	else
+		netd_log(nd, "seccomp: filter on%s",
+			 getenv("MSB_SECCOMP") &&
+					 !strcmp(getenv("MSB_SECCOMP"), "log")
+				 ? " (MSB_SECCOMP=log: calls outside it fail "
+				   "with ENOSYS, logged)"
+				 : "");
 	uint64_t next_tick = nd->now + TICK_US;
 	while (!nd->quit) {
 		struct epoll_event evs[64];

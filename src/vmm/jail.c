@@ -62,6 +62,8 @@
 
 /* The environment of every jailed program. */
 static char *const jail_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+static char *const jail_env_seccomp_log[] = {
+	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MSB_SECCOMP=log", NULL};
 
 uid_t msb_jail_uid(pid_t supervisor)
 {
@@ -365,7 +367,9 @@ static void __attribute__((noreturn)) jail_child(const struct child_args *a)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	syscall(SYS_execveat, exec_fd, "", j->argv, jail_env, AT_EMPTY_PATH);
+	syscall(SYS_execveat, exec_fd, "", j->argv,
+		j->seccomp_log ? jail_env_seccomp_log : jail_env,
+		AT_EMPTY_PATH);
 	child_fail(efd, "exec");
 }
 

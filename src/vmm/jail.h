@@ -79,6 +79,9 @@ struct msb_jail {
 	 * /dev/{null,zero,full,random,urandom,kvm} and /proc only (needs a
 	 * mount namespace; then @hide is moot). */
 	bool minimal_root;
+	/* Pass MSB_SECCOMP=log on (a helper that filters itself, msb-netd:
+	 * the caller's development mode, see syscalls.h). */
+	bool seccomp_log;
 	unsigned long nofile; /* RLIMIT_NOFILE; 0: keep */
 	unsigned long nproc;  /* RLIMIT_NPROC when uid is its own; 0: keep */
 	/* Called in the child, after the namespaces and before the ids

@@ -122,6 +122,9 @@ static const int supervisor_calls[] = {
 };
 
 static bool dev_mode;
+/* The program named in the SIGSYS line (set by install()). */
+static const char *who = "msb-vmm";
+static size_t who_len = sizeof("msb-vmm") - 1;
 
 static void put_num(char *out, size_t *o, long v)
 {
@@ -142,13 +145,15 @@ static void put_num(char *out, size_t *o, long v)
 /* SIGSYS from SCMP_ACT_TRAP: async-signal-safe reporting only. */
 static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
-	static const char a[] = "msb-vmm: seccomp: system call ";
+	static const char a[] = ": seccomp: system call ";
 	static const char b[] = " is not allowed (see its allow-list)";
-	char line[128];
+	char line[160];
 	size_t o = 0;
 
 	(void)sig;
-	memcpy(line, a, sizeof(a) - 1);
+	memcpy(line, who, who_len);
+	o += who_len;
+	memcpy(line + o, a, sizeof(a) - 1);
 	o += sizeof(a) - 1;
 	put_num(line, &o, si->si_syscall);
 	memcpy(line + o, b, sizeof(b) - 1);
@@ -179,7 +184,7 @@ bool msb_seccomp_available(void)
 }
 
 /* The allow-list, plus @call when its first argument matches @cmp. */
-static int install(const int *allowed, size_t n, int call,
+static int install(const char *name, const int *allowed, size_t n, int call,
 		   const struct scmp_arg_cmp *cmp);
 
 int msb_seccomp_supervisor(pid_t qemu)
@@ -189,17 +194,17 @@ int msb_seccomp_supervisor(pid_t qemu)
 	struct scmp_arg_cmp only_qemu =
 		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)qemu);
 
-	return install(supervisor_calls,
+	return install("msb-vmm", supervisor_calls,
 		       sizeof(supervisor_calls) / sizeof(supervisor_calls[0]),
 		       SCMP_SYS(kill), &only_qemu);
 }
 
-int msb_seccomp_install(const int *allowed, size_t n)
+int msb_seccomp_install(const char *name, const int *allowed, size_t n)
 {
-	return install(allowed, n, -1, NULL);
+	return install(name, allowed, n, -1, NULL);
 }
 
-static int install(const int *allowed, size_t n, int call,
+static int install(const char *name, const int *allowed, size_t n, int call,
 		   const struct scmp_arg_cmp *cmp)
 {
 	const char *mode = getenv("MSB_SECCOMP");
@@ -208,6 +213,8 @@ static int install(const int *allowed, size_t n, int call,
 	int rc;
 
 	dev_mode = mode && !strcmp(mode, "log");
+	who_len = strnlen(name, 64);
+	who = name;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) < 0)
 		return -1;

@@ -22,13 +22,15 @@
 int msb_seccomp_supervisor(pid_t qemu);
 
 /*
- * msb_seccomp_install() - the same for any helper (e.g. msb-netd), with its
+ * msb_seccomp_install() - the same for any helper (msb-netd), with its
  * own allow-list of system call numbers (SCMP_SYS(name); negative entries,
  * calls this architecture lacks, are skipped), kept beside the code it
  * serves. Install it after the helper's setup, like the supervisor.
+ * @name: the program, first word of the line a trapped call writes
+ * (a string that lives as long as the process; at most 64 bytes used)
  * Return: 0, or -1 with errno set (no filter installed).
  */
-int msb_seccomp_install(const int *allowed, size_t n);
+int msb_seccomp_install(const char *name, const int *allowed, size_t n);
 
 /* msb_seccomp_available() - whether seccomp filters work here. */
 bool msb_seccomp_available(void);

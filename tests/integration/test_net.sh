@@ -195,6 +195,18 @@ if [ "$have_netd" = 1 ]; then
 	metrics_until "metrics: a closed connection is no flow" \
 		'[ "$(metric net_flows)" -eq 0 ]'
 	pid=$(sed -n 's/.*msb-netd pid \([0-9]*\) (network.*/\1/p' "$log" | tail -1)
+	# netd's own seccomp filter (src/netd/syscalls.c) was on for all
+	# of the traffic above, and nothing it did was outside its list
+	seccomp=$(awk '$1 == "Seccomp:" { print $2 }' "/proc/$pid/status" 2>/dev/null)
+	[ "$seccomp" = 2 ] && ok "netd: Seccomp 2 (a filter)" ||
+		bad "netd: Seccomp '$seccomp' in /proc/$pid/status"
+	netlog="$MSB_HOME/sandboxes/netbox/logs/net.log"
+	contains "net.log: netd's filter is on" "$netlog" "seccomp: filter on"
+	if grep -q "not allowed" "$netlog"; then
+		bad "net.log: a seccomp denial: $(grep "not allowed" "$netlog" | head -3)"
+	else
+		ok "net.log: no seccomp denial"
+	fi
 	kill -9 "$pid" 2>/dev/null
 	i=0
 	until grep -q "msb-netd was killed by signal 9: the sandbox has no network" "$log" ||

@@ -111,6 +111,42 @@ static void test_network_options(void)
 	CHECK(create_fails(&o, MSB_EINVAL, "without a network"));
 }
 
+/* A build without a network (-Dnet=false): whatever asks for one is
+ * MSB_ENOTSUP at create and at define, after the usual checks (a bad
+ * rule is still MSB_EINVAL naming it). */
+static void test_no_network_build(void)
+{
+#if !MSB_HAVE_NET
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	const char *no = "this build has no network (built with -Dnet=false)";
+
+	o.network = MSB_NETWORK_ALL;
+	CHECK(create_fails(&o, MSB_ENOTSUP, no));
+	CHECK(create_fails(&o, MSB_ENOTSUP, "the preset all"));
+	o.network = MSB_NETWORK_PUBLIC;
+	const char *rules[] = {"allow api.example.com:443", NULL};
+	o.net_rules = rules;
+	CHECK(create_fails(&o, MSB_ENOTSUP, "a network rule"));
+	o.name = "nonet";
+	CHECK(msb_sandbox_define(&o) == -MSB_ENOTSUP);
+	CHECK(strstr(msb_last_error()->message, no) != NULL);
+	o.name = NULL;
+	const char *bad[] = {"deny 10.0.0", NULL};
+	o.net_rules = bad;
+	CHECK(create_fails(&o, MSB_EINVAL, "`deny 10.0.0`"));
+	o.net_rules = NULL;
+	const char *doms[] = {"ads.example.com", NULL};
+	o.block_domains = doms;
+	CHECK(create_fails(&o, MSB_ENOTSUP, "a blocked domain"));
+	o.block_domains = NULL;
+	msb_port port = {NULL, 8080, 80, MSB_PORT_TCP};
+	o.ports = &port;
+	o.n_ports = 1;
+	CHECK(create_fails(&o, MSB_ENOTSUP, "a published port"));
+#endif
+	CHECK_STR(msb_strerror(-MSB_ENOTSUP), "not supported by this build");
+}
+
 static void test_environment_errors(void)
 {
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
@@ -173,6 +209,7 @@ int main(void)
 	unsetenv("MSB_ACCEL");
 	test_invalid_options();
 	test_network_options();
+	test_no_network_build();
 	test_environment_errors();
 	test_misc();
 	return check_summary("test_api");
