@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Published ports: parse, format and compare `-p` specs. Pure. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,19 +9,6 @@
 #define SPEC_MAX 128
 
 static const char usage[] = "expected [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]";
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* @n bytes at @s for a message: at most 40, anything not printable ASCII
  * (a backquote included) as '?'. Return: @out. */
@@ -80,19 +66,21 @@ static int parse_ports(struct msb_net_portspec *out, const char *s, size_t n,
 	const char *colon = memchr(s, ':', n);
 
 	if (!colon) {
-		set_err(err, errlen, "%s", usage);
+		msb_net_set_err(err, errlen, "%s", usage);
 		return -1;
 	}
 	size_t hn = (size_t)(colon - s), gn = n - hn - 1;
 	int h = parse_port(s, hn), g = parse_port(colon + 1, gn);
 	if (h < 0) {
-		set_err(err, errlen, "host port `%s` is not a port (1-65535)",
-			quote(q, sizeof(q), s, hn));
+		msb_net_set_err(err, errlen,
+				"host port `%s` is not a port (1-65535)",
+				quote(q, sizeof(q), s, hn));
 		return -1;
 	}
 	if (g < 0) {
-		set_err(err, errlen, "guest port `%s` is not a port (1-65535)",
-			quote(q, sizeof(q), colon + 1, gn));
+		msb_net_set_err(err, errlen,
+				"guest port `%s` is not a port (1-65535)",
+				quote(q, sizeof(q), colon + 1, gn));
 		return -1;
 	}
 	out->host_port = (uint16_t)h;
@@ -108,12 +96,12 @@ static int parse(struct msb_net_portspec *out, const char *s, size_t n,
 	size_t bn = n, colons = 0;
 
 	if (n == 0) {
-		set_err(err, errlen, "empty: %s", usage);
+		msb_net_set_err(err, errlen, "empty: %s", usage);
 		return -1;
 	}
 	if (n > SPEC_MAX) {
-		set_err(err, errlen, "longer than %d bytes: %s", SPEC_MAX,
-			usage);
+		msb_net_set_err(err, errlen, "longer than %d bytes: %s",
+				SPEC_MAX, usage);
 		return -1;
 	}
 	out->proto = MSB_NET_PROTO_TCP;
@@ -124,9 +112,9 @@ static int parse(struct msb_net_portspec *out, const char *s, size_t n,
 		if (word_is(p, pn, "udp")) {
 			out->proto = MSB_NET_PROTO_UDP;
 		} else if (!word_is(p, pn, "tcp")) {
-			set_err(err, errlen,
-				"`%s` is not a protocol (tcp or udp)",
-				quote(q, sizeof(q), p, pn));
+			msb_net_set_err(err, errlen,
+					"`%s` is not a protocol (tcp or udp)",
+					quote(q, sizeof(q), p, pn));
 			return -1;
 		}
 		bn = (size_t)(slash - s);
@@ -139,20 +127,22 @@ static int parse(struct msb_net_portspec *out, const char *s, size_t n,
 		const char *end = memchr(body, ']', bn);
 		struct msb_net_addr a;
 		if (!end) {
-			set_err(err, errlen, "`[` without `]`: %s", usage);
+			msb_net_set_err(err, errlen, "`[` without `]`: %s",
+					usage);
 			return -1;
 		}
 		size_t an = (size_t)(end - body - 1);
 		if (msb_net_addr_parse_n(&a, body + 1, an) < 0 ||
 		    a.family != 6) {
-			set_err(err, errlen,
+			msb_net_set_err(
+				err, errlen,
 				"`%s` is not an IPv6 address (brackets are for IPv6 only)",
 				quote(q, sizeof(q), body + 1, an));
 			return -1;
 		}
 		if ((size_t)(end - body) + 1 >= bn || end[1] != ':') {
-			set_err(err, errlen, "`:` expected after `]`: %s",
-				usage);
+			msb_net_set_err(err, errlen,
+					"`:` expected after `]`: %s", usage);
 			return -1;
 		}
 		out->host_ip = a;
@@ -168,7 +158,8 @@ static int parse(struct msb_net_portspec *out, const char *s, size_t n,
 		size_t an = (size_t)(c - body);
 		struct msb_net_addr a;
 		if (msb_net_addr_parse_n(&a, body, an) < 0 || a.family != 4) {
-			set_err(err, errlen,
+			msb_net_set_err(
+				err, errlen,
 				"`%s` is not an IPv4 address (an IPv6 one goes in brackets)",
 				quote(q, sizeof(q), body, an));
 			return -1;
@@ -177,10 +168,11 @@ static int parse(struct msb_net_portspec *out, const char *s, size_t n,
 		return parse_ports(out, c + 1, bn - an - 1, err, errlen);
 	}
 	if (colons > 2)
-		set_err(err, errlen,
+		msb_net_set_err(
+			err, errlen,
 			"too many `:` (an IPv6 host address goes in brackets: [ADDR]:HOSTPORT:GUESTPORT)");
 	else
-		set_err(err, errlen, "%s", usage);
+		msb_net_set_err(err, errlen, "%s", usage);
 	return -1;
 }
 
@@ -189,7 +181,7 @@ int msb_net_portspec_parse_n(struct msb_net_portspec *out, const char *s,
 {
 	memset(out, 0, sizeof(*out));
 	if (!s) {
-		set_err(err, errlen, "empty: %s", usage);
+		msb_net_set_err(err, errlen, "empty: %s", usage);
 		return -1;
 	}
 	if (parse(out, s, n, err, errlen) < 0) {
