@@ -166,6 +166,106 @@ static int get_policy(struct netd_config *c, json_t *arr, char *err,
 	return 0;
 }
 
+/* One entry of "ports": {"host_ip", "host_port", "guest_port", "proto"}
+ * (host_ip and proto optional: 127.0.0.1, tcp), or the `-p` text. */
+static int get_port(struct msb_net_portspec *p, json_t *v, size_t i, char *err,
+		    size_t errlen)
+{
+	const char *key;
+	json_t *f;
+	char why[200];
+	bool have_host = false, have_guest = false;
+	uint64_t x;
+
+	if (json_is_string(v)) {
+		if (msb_net_portspec_parse_n(p, json_string_value(v),
+					     json_string_length(v), why,
+					     sizeof(why)) < 0)
+			return fail(err, errlen, "ports[%zu]: %s", i, why);
+		return 0;
+	}
+	if (!json_is_object(v))
+		return fail(err, errlen,
+			    "ports[%zu]: not an object or a string", i);
+	/* the defaults of the -p syntax */
+	if (msb_net_portspec_parse(p, "1:1", NULL, 0) < 0)
+		return fail(err, errlen, "ports[%zu]: internal error", i);
+	json_object_foreach(v, key, f)
+	{
+		if (!strcmp(key, "host_ip")) {
+			const char *s = json_string_value(f);
+			if (!s || msb_net_addr_parse(&p->host_ip, s) < 0)
+				return fail(
+					err, errlen,
+					"ports[%zu].host_ip: not an IPv4 or IPv6 address",
+					i);
+		} else if (!strcmp(key, "host_port") ||
+			   !strcmp(key, "guest_port")) {
+			if (get_uint(f, 1, 65535, &x) < 0)
+				return fail(
+					err, errlen,
+					"ports[%zu].%s: not an integer in [1, 65535]",
+					i, key);
+			if (key[0] == 'h') {
+				p->host_port = (uint16_t)x;
+				have_host = true;
+			} else {
+				p->guest_port = (uint16_t)x;
+				have_guest = true;
+			}
+		} else if (!strcmp(key, "proto")) {
+			const char *s = json_string_value(f);
+			if (s && !strcmp(s, "tcp"))
+				p->proto = MSB_NET_PROTO_TCP;
+			else if (s && !strcmp(s, "udp"))
+				p->proto = MSB_NET_PROTO_UDP;
+			else
+				return fail(
+					err, errlen,
+					"ports[%zu].proto: not \"tcp\" or \"udp\"",
+					i);
+		} else {
+			return fail(err, errlen,
+				    "ports[%zu]: unknown key \"%s\"", i, key);
+		}
+	}
+	if (!have_host || !have_guest)
+		return fail(err, errlen, "ports[%zu]: %s is missing", i,
+			    have_host ? "guest_port" : "host_port");
+	return 0;
+}
+
+/* "ports": the published ports, no two of which conflict. */
+static int get_ports(struct netd_config *c, json_t *arr, char *err,
+		     size_t errlen)
+{
+	size_t i;
+	json_t *v;
+	char spec[MSB_NET_PORTSPEC_STRLEN];
+
+	if (!json_is_array(arr))
+		return fail(err, errlen, "ports: not an array");
+	if (json_array_size(arr) > NETD_MAX_PORTS)
+		return fail(err, errlen, "ports: more than %d", NETD_MAX_PORTS);
+	json_array_foreach(arr, i, v)
+	{
+		struct msb_net_portspec *p = &c->ports[i];
+		if (get_port(p, v, i, err, errlen) < 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (msb_net_portspec_conflict(&c->ports[j], p))
+				return fail(
+					err, errlen,
+					"ports[%zu]: %s is published twice (ports[%zu])",
+					i,
+					msb_net_portspec_host_format(
+						spec, sizeof(spec), p),
+					j);
+		c->n_ports = (unsigned)i + 1;
+	}
+	return 0;
+}
+
 /* "IP" or "IP:PORT" (IPv4) into @sa. */
 static int parse_resolver(const char *s, struct sockaddr_in *sa)
 {
@@ -338,6 +438,9 @@ int netd_config_load(struct netd_config *c, const char *path, char *err,
 			c->log_max = x;
 		} else if (!strcmp(key, "policy")) {
 			if (get_policy(c, v, err, errlen) < 0)
+				goto out;
+		} else if (!strcmp(key, "ports")) {
+			if (get_ports(c, v, err, errlen) < 0)
 				goto out;
 		} else if (!strcmp(key, "resolvers")) {
 			if (get_resolvers(c, v, err, errlen) < 0)

@@ -14,16 +14,17 @@
  * sys_check_timeouts(), no tcpip thread) and re-opens it from a host
  * socket, relays UDP and ICMP echo through host sockets, and refuses
  * IPv6 at once (reset, or ICMPv6 unreachable). It answers DNS on port
- * 53 of any address itself (dns.c). Nothing is routed, nothing
- * needs privileges: what leaves the host leaves from ordinary sockets of
- * this process, after the egress policy allowed it.
+ * 53 of any address itself (dns.c). Published ports (publish.c) are host
+ * listeners whose clients it connects to the guest through lwIP. Nothing
+ * is routed, nothing needs privileges: what leaves the host leaves from
+ * ordinary sockets of this process, after the egress policy allowed it.
  *
  * One thread, one epoll loop, non-blocking descriptors only: the link,
- * a signalfd (SIGTERM, SIGINT: exit) and one socket per flow. Each turn
- * handles the ready descriptors (a bounded batch each), runs lwIP's
- * timers, once a second expires flows and writes the stats, and
- * frees the flows killed during the turn (so no callback ever sees a
- * freed flow).
+ * a signalfd (SIGTERM, SIGINT: exit), one socket per published port and
+ * one per flow. Each turn handles the ready descriptors (a bounded batch
+ * each), runs lwIP's timers, once a second expires flows and writes the
+ * stats, and frees the flows killed during the turn (so no callback ever
+ * sees a freed flow).
  *
  * Memory is bounded by the caps of the configuration: flows (and half-
  * open ones), bytes buffered per flow and in all, the link queue, lwIP's
@@ -45,7 +46,9 @@
  *                  or none, never a torn one; if the reader is behind,
  *                  the update is sent again at the next tick
  * It exits 0 on SIGTERM/SIGINT or when the link's peer is gone (and when
- * its parent dies), 1 on a failure to start (one line on stderr).
+ * its parent dies), 1 on a failure to start (one line on stderr: a bad
+ * configuration, a published port that cannot be bound). The published
+ * ports are bound before the "start" line and the first stats file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -168,23 +171,24 @@ static void write_stats(struct netd *nd)
 	if (!nd->stats_path[0] && nd->stats_fd < 0)
 		return;
 	const struct netd_stats *s = &nd->st;
-	int n = snprintf(
-		buf, sizeof(buf),
-		"{\"rx_frames\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
-		",\"tx_frames\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
-		",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
-		",\"flows\":%u,\"tcp_open\":%u,\"udp_open\":%u"
-		",\"icmp_open\":%u,\"pending\":%u,\"buffered\":%zu"
-		",\"tcp_flows\":%" PRIu64 ",\"udp_flows\":%" PRIu64
-		",\"icmp_flows\":%" PRIu64 ",\"denied\":%" PRIu64
-		",\"refused_cap\":%" PRIu64 ",\"upstream_failed\":%" PRIu64
-		",\"timeouts\":%" PRIu64 ",\"ip6_refused\":%" PRIu64 "}\n",
-		s->rx_frames, s->rx_bytes, s->tx_frames, s->tx_bytes,
-		s->rx_dropped, s->tx_dropped, nd->flows, nd->tcp_open,
-		nd->udp_open, nd->icmp_open, nd->pending, nd->buffered,
-		s->tcp_flows, s->udp_flows, s->icmp_flows, s->denied,
-		s->refused_cap, s->upstream_failed, s->timeouts,
-		s->ip6_refused);
+	int n = snprintf(buf, sizeof(buf),
+			 "{\"rx_frames\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+			 ",\"tx_frames\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
+			 ",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
+			 ",\"flows\":%u,\"tcp_open\":%u,\"udp_open\":%u"
+			 ",\"icmp_open\":%u,\"pending\":%u,\"buffered\":%zu"
+			 ",\"tcp_flows\":%" PRIu64 ",\"udp_flows\":%" PRIu64
+			 ",\"icmp_flows\":%" PRIu64 ",\"denied\":%" PRIu64
+			 ",\"refused_cap\":%" PRIu64
+			 ",\"upstream_failed\":%" PRIu64
+			 ",\"timeouts\":%" PRIu64 ",\"ip6_refused\":%" PRIu64
+			 ",\"inbound_flows\":%" PRIu64 "}\n",
+			 s->rx_frames, s->rx_bytes, s->tx_frames, s->tx_bytes,
+			 s->rx_dropped, s->tx_dropped, nd->flows, nd->tcp_open,
+			 nd->udp_open, nd->icmp_open, nd->pending, nd->buffered,
+			 s->tcp_flows, s->udp_flows, s->icmp_flows, s->denied,
+			 s->refused_cap, s->upstream_failed, s->timeouts,
+			 s->ip6_refused, s->inbound_flows);
 	nd->stats_dirty = false;
 	nd->stats_written = nd->now;
 	if (nd->stats_fd >= 0 && send(nd->stats_fd, buf, (size_t)n,
@@ -226,7 +230,8 @@ static void fit_fd_limit(struct netd *nd)
 	if (nd->cfg.caps.dns_queries > rl.rlim_cur / 4)
 		nd->cfg.caps.dns_queries =
 			rl.rlim_cur >= 8 ? (unsigned)rl.rlim_cur / 4 : 1;
-	unsigned reserve = 64 + nd->cfg.caps.dns_queries;
+	/* and the published ports' listeners */
+	unsigned reserve = 64 + nd->cfg.caps.dns_queries + nd->cfg.n_ports;
 	if (nd->cfg.caps.max_flows + reserve > rl.rlim_cur) {
 		unsigned fit = rl.rlim_cur > 2 * reserve
 				       ? (unsigned)rl.rlim_cur - reserve
@@ -370,6 +375,8 @@ int main(int argc, char **argv)
 	if (flows_init(nd) < 0 || tflow_init(nd) < 0 || link_init(nd) < 0 ||
 	    netd_dns_init(nd) < 0)
 		die("initialisation: out of memory");
+	if (publish_init(nd, err, sizeof(err)) < 0)
+		die("%s", err);
 
 	const struct netd_config *cf = &nd->cfg;
 	netd_log(
@@ -382,6 +389,7 @@ int main(int argc, char **argv)
 		msb_net_policy_rule_count(cf->policy), cf->caps.max_flows,
 		cf->caps.max_pending);
 	netd_dns_log_start(nd);
+	publish_log(nd);
 	write_stats(nd);
 
 	/* From here on only the steady state's system calls (syscalls.c). */
@@ -429,6 +437,8 @@ int main(int argc, char **argv)
 				}
 			} else if (ev->kind == EV_DNS) {
 				netd_dns_event(nd, ev, e);
+			} else if (ev->kind == EV_PUBLISH) {
+				publish_event(nd, ev, e);
 			} else {
 				struct flow *fl = (struct flow *)ev;
 				if (fl->dead)
@@ -443,6 +453,7 @@ int main(int argc, char **argv)
 		if (nd->now >= next_tick) {
 			flows_tick(nd);
 			tflow_trim_timewait(nd);
+			publish_tick(nd);
 			next_tick = nd->now + TICK_US;
 		}
 		if (nd->budget_blocked &&

@@ -16,6 +16,7 @@
 #include "net/frame.h"
 #include "net/pins.h"
 #include "net/policy.h"
+#include "net/portspec.h"
 #include "vmm/logfile.h"
 
 /* Largest Ethernet frame on the link (MTU 9000 + header); link reads
@@ -30,6 +31,10 @@
  * upstream resolvers. */
 #define NETD_DNS_PORT 53
 #define NETD_RESOLVERS_MAX 8
+/* Published ports in a configuration. */
+#define NETD_MAX_PORTS 256
+/* Host clients of one published UDP port with a flow at once. */
+#define NETD_PUB_CLIENTS 256
 
 struct netd_caps {
 	unsigned max_flows;   /* TCP + UDP + ICMP flows open at once */
@@ -68,6 +73,9 @@ struct netd_config {
 	/* the policy has a domain or suffix rule, or a blocked name: DoT
 	 * and QUIC are refused so that lookups go through netd */
 	bool domain_rules;
+	/* published ports: host address and port -> guest port */
+	struct msb_net_portspec ports[NETD_MAX_PORTS];
+	unsigned n_ports;
 };
 
 /*
@@ -93,24 +101,29 @@ struct netd_stats {
 	uint64_t upstream_failed; /* refused, unreachable, timed out */
 	uint64_t timeouts;        /* flows ended for idleness */
 	uint64_t ip6_refused;
+	uint64_t inbound_flows; /* through published ports, opened in all */
 };
 
 /* What an epoll event belongs to (first member of its owner). */
-enum netd_ev_kind { EV_LINK = 1, EV_SIGNAL, EV_FLOW, EV_DNS };
+enum netd_ev_kind { EV_LINK = 1, EV_SIGNAL, EV_FLOW, EV_DNS, EV_PUBLISH };
 struct netd_ev {
 	enum netd_ev_kind kind;
 };
 
 enum tflow_state {
 	TCP_CONNECTING, /* upstream connect in progress; guest SYN held */
-	TCP_HANDSHAKE,  /* SYN given to lwIP; waiting for its accept */
+	TCP_HANDSHAKE,  /* SYN given to lwIP; waiting for its accept (or,
+			 * inbound, lwIP's SYN to the guest's answer) */
 	TCP_OPEN,       /* proxying */
 };
 
 /*
  * struct flow - one guest flow and the host socket it is proxied through.
  * Keyed by (proto, destination, guest port, destination port); for ICMP
- * echo, sport is the guest's identifier and dport 0.
+ * echo, sport is the guest's identifier and dport 0. An inbound flow (a
+ * published port's) has the gateway as destination, the guest's port as
+ * sport and netd's port on the gateway as dport: the guest's packets of
+ * it find it like any other.
  */
 struct flow {
 	struct netd_ev ev;
@@ -151,6 +164,12 @@ struct flow {
 	 * 8 bytes), quoted in ICMP errors */
 	uint8_t head[68];
 	uint8_t head_len;
+
+	/* inbound: the published port it came through; for UDP, the host
+	 * client its replies go to (IPv4 in a sockaddr_in's first bytes) */
+	struct netd_pub *pub;
+	struct sockaddr_in6 peer;
+	socklen_t peer_len;
 };
 
 struct netd_dns;
@@ -183,6 +202,9 @@ struct netd {
 
 	struct netd_dns *dns;  /* dns.c */
 	struct msb_pins *pins; /* names this sandbox resolved */
+	/* published ports (publish.c), one per cfg.ports entry */
+	struct netd_pub *pubs;
+	unsigned n_pubs;
 
 	struct netd_stats st;
 	struct logfile log;
@@ -285,9 +307,37 @@ void tflow_trim_timewait(struct netd *nd);
 /* Release what a TCP flow holds (from flow_kill). */
 void tflow_release(struct netd *nd, struct flow *fl, bool rst);
 
+/*
+ * tflow_inbound() - a host client @fd (non-blocking, accepted on @pub)
+ * to the guest's @guest_port: lwIP connects to the guest from the
+ * gateway; the flow opens when the guest accepts and is reset (and @fd
+ * with it) if the guest refuses or does not answer within
+ * timeouts.handshake. Takes @fd in every case.
+ */
+void tflow_inbound(struct netd *nd, struct netd_pub *pub, int fd,
+		   uint16_t guest_port);
+
 /* udp.c (UDP and ICMP echo) */
 void dflow_udp(struct netd *nd, const struct msb_net_frame *f);
 void dflow_icmp(struct netd *nd, const struct msb_net_frame *f);
 void dflow_event(struct netd *nd, struct flow *fl, uint32_t events);
+
+/* publish.c (published ports) */
+/*
+ * publish_init() - bind and listen on every published port of the
+ * configuration. On failure @err (@errlen bytes) names the port and the
+ * reason in one line.
+ * Return: 0, or -1.
+ */
+int publish_init(struct netd *nd, char *err, size_t errlen);
+void publish_event(struct netd *nd, struct netd_ev *ev, uint32_t events);
+/* Once a second: listeners paused for lack of descriptors resume. */
+void publish_tick(struct netd *nd);
+/* A UDP datagram @f from the guest on the inbound flow @fl: to its host
+ * client. */
+void publish_udp_reply(struct netd *nd, struct flow *fl,
+		       const struct msb_net_frame *f);
+/* Log the published ports (at start). */
+void publish_log(struct netd *nd);
 
 #endif

@@ -32,6 +32,13 @@
  *
  * Port 53 (DNS over TCP, to any address) is not judged nor connected: its
  * "host socket" is a socketpair to dns.c, which answers the queries.
+ *
+ * Inbound flows (published ports, publish.c) start the other way round:
+ * the host client is accepted first, then lwIP connects to the guest
+ * from the gateway's address (tflow_inbound()); the guest's SYN-ACK
+ * opens the flow, its reset (nothing listens) or the handshake deadline
+ * resets the host client. Once open, an inbound flow is proxied exactly
+ * like an outbound one.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -70,6 +77,8 @@ int tflow_init(struct netd *nd)
 }
 
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err);
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
 
 static bool listener_get(uint16_t port)
 {
@@ -182,6 +191,18 @@ void tflow_release(struct netd *nd, struct flow *fl, bool rst)
 	fl->stash = NULL;
 	free(fl->syn);
 	fl->syn = NULL;
+}
+
+/* The guest connection @pcb of @fl is established: proxy both ways. */
+static void start_proxy(struct netd *nd, struct flow *fl, struct tcp_pcb *pcb)
+{
+	fl->st = TCP_OPEN;
+	flow_set_pending(nd, fl, false);
+	fl->last = nd->now;
+	tcp_recv(pcb, on_recv);
+	tcp_sent(pcb, on_sent);
+	tcp_nagle_disable(pcb);
+	update_events(nd, fl);
 }
 
 /* Reset both sides. Return ERR_ABRT, for lwIP callbacks to pass on. */
@@ -457,6 +478,18 @@ static void on_err(void *arg, err_t err)
 	if (!fl)
 		return;
 	fl->pcb = NULL; /* already freed by lwIP */
+	if (fl->pub && fl->st == TCP_HANDSHAKE) {
+		/* inbound, the guest refused: reset the host client now */
+		nd->st.upstream_failed++;
+		netd_event(nd, "refuse", MSB_NET_IPPROTO_TCP, nd->cfg.guest_ip,
+			   fl->sport,
+			   err == ERR_RST ? "published port: the guest refused "
+					    "the connection (nothing listens)"
+					  : "published port: the guest did "
+					    "not answer");
+		flow_kill(nd, fl, true);
+		return;
+	}
 	if (err == ERR_CLSD && fl->st == TCP_OPEN) {
 		/* lwIP completed the close (the guest acknowledged our FIN
 		 * after sending its own): finish writing to the host */
@@ -497,14 +530,79 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 		listener_put(fl->dport);
 		fl->listening = false;
 	}
-	fl->st = TCP_OPEN;
-	flow_set_pending(nd, fl, false);
-	fl->last = nd->now;
-	tcp_recv(pcb, on_recv);
-	tcp_sent(pcb, on_sent);
-	tcp_nagle_disable(pcb);
-	update_events(nd, fl);
+	start_proxy(nd, fl, pcb);
 	return ERR_OK;
+}
+
+/* lwIP's connection to the guest (inbound) is established. */
+static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct flow *fl = arg;
+	struct netd *nd = g_nd;
+	(void)err; /* always ERR_OK in lwIP 2.1 */
+	if (!fl || fl->dead || fl->pcb != pcb) {
+		detach(pcb);
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	start_proxy(nd, fl, pcb);
+	return ERR_OK;
+}
+
+void tflow_inbound(struct netd *nd, struct netd_pub *pub, int fd,
+		   uint16_t guest_port)
+{
+	struct tcp_pcb *pcb = NULL;
+	ip_addr_t gw = IPADDR4_INIT(0), guest = IPADDR4_INIT(0);
+	memcpy(&ip_2_ip4(&gw)->addr, nd->cfg.gw_ip, 4);
+	memcpy(&ip_2_ip4(&guest)->addr, nd->cfg.guest_ip, 4);
+	if (!flow_admit(nd, MSB_NET_IPPROTO_TCP, nd->cfg.guest_ip, guest_port,
+			true))
+		goto refuse;
+	/* a port of the gateway that no flow with this guest port uses (the
+	 * guest's own connections to the gateway are in the same table) */
+	for (int tries = 0; tries < 8 && !pcb; tries++) {
+		pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+		if (!pcb)
+			break;
+		if (tcp_bind(pcb, &gw, 0) != ERR_OK ||
+		    flow_find(nd, MSB_NET_IPPROTO_TCP, nd->cfg.gw_ip,
+			      guest_port, pcb->local_port)) {
+			tcp_abort(pcb);
+			pcb = NULL;
+		}
+	}
+	if (!pcb) {
+		nd->st.refused_cap++;
+		netd_event(nd, "refuse", MSB_NET_IPPROTO_TCP, nd->cfg.guest_ip,
+			   guest_port, "published port: no lwIP connection");
+		goto refuse;
+	}
+	struct flow *fl = flow_new(nd, MSB_NET_IPPROTO_TCP, nd->cfg.gw_ip,
+				   guest_port, pcb->local_port);
+	if (!fl) {
+		tcp_abort(pcb);
+		goto refuse;
+	}
+	fl->fd = fd;
+	fl->pub = pub;
+	fl->pcb = pcb;
+	fl->st = TCP_HANDSHAKE;
+	flow_set_pending(nd, fl, true);
+	fl->deadline = nd->now + (uint64_t)nd->cfg.to.handshake * 1000000;
+	nd->st.tcp_flows++;
+	nd->st.inbound_flows++;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	tcp_arg(pcb, fl);
+	tcp_err(pcb, on_err);
+	if (tcp_connect(pcb, &guest, guest_port, on_connected) != ERR_OK)
+		flow_kill(nd, fl, true); /* aborts the pcb, resets fd */
+	return;
+refuse:;
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
 }
 
 /* The upstream connect of @fl failed with @e: tell the guest as a real
@@ -744,8 +842,15 @@ void tflow_expire(struct netd *nd, struct flow *fl)
 		return;
 	}
 	if (fl->st == TCP_HANDSHAKE) {
-		if (nd->now >= fl->deadline)
-			abort_flow(nd, fl);
+		if (nd->now < fl->deadline)
+			return;
+		if (fl->pub) {
+			nd->st.upstream_failed++;
+			netd_event(nd, "refuse", MSB_NET_IPPROTO_TCP,
+				   nd->cfg.guest_ip, fl->sport,
+				   "published port: the guest did not answer");
+		}
+		abort_flow(nd, fl);
 		return;
 	}
 	uint64_t limit = fl->guest_fin || fl->host_eof ? nd->cfg.to.tcp_half

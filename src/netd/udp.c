@@ -167,6 +167,10 @@ void dflow_udp(struct netd *nd, const struct msb_net_frame *f)
 	}
 	struct flow *fl =
 		flow_find(nd, MSB_NET_IPPROTO_UDP, f->dst, f->sport, f->dport);
+	if (fl && fl->pub) { /* the guest answers a published port's client */
+		publish_udp_reply(nd, fl, f);
+		return;
+	}
 	if (!fl) {
 		fl = open_dgram(nd, f, f->sport, f->dport);
 		if (!fl)

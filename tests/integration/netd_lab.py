@@ -11,6 +11,8 @@
   netd_lab.py echo HOST PORT BYTES       TCP echo of BYTES random bytes with
         a half-close; print ok, mismatch or the errno name
   netd_lab.py udp HOST PORT BYTES        one UDP datagram and its echo
+  netd_lab.py udp2 HOST PORT             two UDP clients, interleaved: each
+        gets its own echoes back (ok, or what went wrong)
   netd_lab.py ping ADDR                  one ICMP echo (raw socket): print
         reply, "unreach CODE" or timeout
   netd_lab.py flood ADDR PORT COUNT      COUNT TCP SYNs from random ports
@@ -33,6 +35,8 @@
   netd_lab.py dnstcp HOST N NAME         N A queries for NAME in one write
         on one TCP connection to HOST:53, then a half-close; print
         "answers=A" and the count of each rcode, then how it ended
+  netd_lab.py withlink PROG ARGS...      exec PROG with one end of a
+        SOCK_DGRAM socketpair as descriptor 3 (a link for msb-netd)
 Every wait has a deadline (30 s): a probe prints timeout rather than hang.
 """
 import errno
@@ -177,6 +181,23 @@ def udp(host, port, size):
     s.send(data)
     got = s.recv(70000)
     return "ok" if got == data else "mismatch"
+
+
+def udp2(host, port):
+    socks = []
+    for _ in range(2):
+        s = socket.socket(family(host), socket.SOCK_DGRAM)
+        s.settimeout(DEADLINE)
+        s.connect((host, port))
+        socks.append(s)
+    for rnd in range(3):
+        for i, s in enumerate(socks):
+            s.send(b"client %d round %d" % (i, rnd))
+        for i, s in enumerate(socks):
+            got = s.recv(100)
+            if got != b"client %d round %d" % (i, rnd):
+                return "client %d got %r" % (i, got)
+    return "ok"
 
 
 def csum(b):
@@ -371,6 +392,10 @@ def dnstcp(host, n, name):
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "withlink":
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        os.dup2(b.fileno(), 3)  # inheritable
+        os.execv(args[0], args)
     if cmd == "serve":
         serve(args[0], args[1], args[2])
         return
@@ -381,6 +406,8 @@ def main():
             out = echo(args[0], int(args[1]), int(args[2]))
         elif cmd == "udp":
             out = udp(args[0], int(args[1]), int(args[2]))
+        elif cmd == "udp2":
+            out = udp2(args[0], int(args[1]))
         elif cmd == "ping":
             out = ping(args[0])
         elif cmd == "flood":

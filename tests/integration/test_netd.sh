@@ -8,6 +8,8 @@
 #             echo) and a DNS server, dnsmasq, on 1.2.3.53
 # netd's sockets can reach 1.2.3.0/24 in the internet namespace and
 # nothing else (no default route anywhere): no packet leaves the lab.
+# The guest namespace runs the same servers on 100.96.0.2 for the
+# published ports, whose clients are in netd's namespace (its loopback).
 #
 #   test_netd.sh MSB_NETD TAPBRIDGE
 set -u
@@ -51,6 +53,23 @@ badconf "a resolver port out of range" "resolvers[0]: not IP or IP:PORT" \
 	"{$addr,\"resolvers\":[\"1.2.3.4:65536\"]}"
 badconf "a DNS timeout out of range" "timeouts.dns: not an integer" \
 	"{$addr,\"timeouts\":{\"dns\":0}}"
+badconf "ports that are not a list" "ports: not an array" "{$addr,\"ports\":\"8080:80\"}"
+badconf "a published port 0" "ports[0].host_port: not an integer in [1, 65535]" \
+	"{$addr,\"ports\":[{\"host_port\":0,\"guest_port\":80}]}"
+badconf "a guest port beyond 65535" "ports[0].guest_port: not an integer in [1, 65535]" \
+	"{$addr,\"ports\":[{\"host_port\":8080,\"guest_port\":65536}]}"
+badconf "a published port without a guest port" "ports[0]: guest_port is missing" \
+	"{$addr,\"ports\":[{\"host_port\":8080}]}"
+badconf "a published port of another protocol" "ports[0].proto: not \"tcp\" or \"udp\"" \
+	"{$addr,\"ports\":[{\"host_port\":8080,\"guest_port\":80,\"proto\":\"sctp\"}]}"
+badconf "a bad published host address" "ports[0].host_ip: not an IPv4 or IPv6 address" \
+	"{$addr,\"ports\":[{\"host_ip\":\"localhost\",\"host_port\":8080,\"guest_port\":80}]}"
+badconf "an unknown key of a published port" "ports[0]: unknown key \"protocol\"" \
+	"{$addr,\"ports\":[{\"host_port\":8080,\"guest_port\":80,\"protocol\":\"tcp\"}]}"
+badconf "a published port in the -p syntax" "ports[1]: guest port \`70000\` is not a port (1-65535)" \
+	"{$addr,\"ports\":[\"8080:80\",\"8081:70000\"]}"
+badconf "a port published twice" "ports[1]: 127.0.0.1:8080/tcp is published twice (ports[0])" \
+	"{$addr,\"ports\":[\"0.0.0.0:8080:80\",{\"host_port\":8080,\"guest_port\":81}]}"
 expect "usage error" 2 "$netd" --link-fd 3
 expect "a link descriptor that is not open" 1 "$netd" --link-fd 999 \
 	--config "$work/bad.json"
@@ -171,7 +190,13 @@ cat >"$work/netd.json" <<EOF
 	     "block-domain-suffix .ads.test"],
   "resolvers": ["1.2.3.53"],
   "caps": {"max_flows": 1100, "max_pending": 300},
-  "timeouts": {"connect": 5, "udp_idle": 5}
+  "timeouts": {"connect": 5, "udp_idle": 5},
+  "ports": [{"host_port": 18080, "guest_port": 80},
+	    {"host_ip": "::1", "host_port": 18080, "guest_port": 80,
+	     "proto": "tcp"},
+	    "127.0.0.1:18007:7/tcp", "127.0.0.1:18009:9",
+	    {"host_port": 17007, "guest_port": 7, "proto": "udp"},
+	    "[::1]:17007:7/udp"]
 }
 EOF
 # start_netd CONFIG LOG STATS: netd behind the guest's TAP device mt0
@@ -197,6 +222,11 @@ wait_for "host servers" 20 test -e "$work/host/ready" || exit 1
 wait_for "api.test's servers" 20 test -e "$work/api/ready" || exit 1
 wait_for "dnsmasq" 20 sh -c "ip netns exec $I dig +time=1 +tries=1 @1.2.3.53 www.test | grep -q 'status: NOERROR'" ||
 	exit 1
+# the guest's servers, for the published ports (HTTP :80, echo :7)
+mkdir -p "$work/guest"
+in_g "$py" "$lab" serve 100.96.0.2 "$work/www" "$work/guest" &
+pids+=($!)
+wait_for "guest servers" 20 test -e "$work/guest/ready" || exit 1
 
 # --- cases ---------------------------------------------------------------
 is "ping to the gateway is answered" "reply" ping 100.96.0.1
@@ -336,6 +366,73 @@ is "ping to a denied address: administratively prohibited" "unreach 13" \
 
 is "IPv6 TCP is refused at once" "ECONNREFUSED" tcp 2001:db8:1::9 80
 is "IPv6 UDP is refused at once" "EACCES" udp 2001:db8:1::9 53 4
+
+# --- published ports: clients on netd's side (its loopback) -------------
+in_n() { ip netns exec $N "$@"; }
+# his DESC WANT PROBE-ARGS...: the probe, run in netd's namespace, prints WANT
+his() {
+	local desc=$1 want=$2
+	shift 2
+	local got
+	got=$(in_n "$py" "$lab" "$@" 2>&1)
+	if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc: got '$got', wanted '$want'"; fi
+}
+contains "net.log lists the published ports" "$work/net.log" \
+	"publish: [::1]:17007/udp -> guest port 7"
+expect "a published TCP port: the guest's page" 0 \
+	in_n curl -sS -o "$work/pub.bin" http://127.0.0.1:18080/big.bin
+expect "...intact" 0 cmp "$work/www/big.bin" "$work/pub.bin"
+expect "a published port on an IPv6 host address" 0 \
+	in_n curl -sS -g -o "$work/pub6.bin" 'http://[::1]:18080/small.bin'
+expect "...intact" 0 cmp "$work/www/small.bin" "$work/pub6.bin"
+his "TCP echo of 1 MiB with a half-close through a published port" "ok" \
+	echo 127.0.0.1 18007 1048576
+his "a published port where nothing listens: reset at once" "ECONNRESET" \
+	recv 127.0.0.1 18009
+wait_for "the refusal in net.log" 10 grep -qF \
+	'refuse tcp 100.96.0.2:9 sandbox="lab" reason="published port: the guest refused the connection (nothing listens)"' \
+	"$work/net.log" && ok "net.log says the guest refused the published port"
+# curl sees the reset as a failed connect (7) or a failed receive (56),
+# depending on when it looks: never a timeout or an empty reply
+in_n curl -sS http://127.0.0.1:18009/ >"$work/out" 2>"$work/err"
+rc=$?
+case $rc in
+7 | 56) ok "curl sees the reset (exit $rc)" ;;
+*) bad "curl sees the reset: exit $rc: $(cat "$work/err")" ;;
+esac
+his "UDP round trip through a published port" "ok" udp 127.0.0.1 17007 100
+his "...of a fragmented 3000-byte datagram" "ok" udp 127.0.0.1 17007 3000
+his "...on an IPv6 host address" "ok" udp ::1 17007 200
+# two clients at once: each gets its own answers
+his "two UDP clients of one published port" "ok" udp2 127.0.0.1 17007
+mkdir -p "$work/pub"
+for i in $(seq 50); do
+	in_n curl -sS -o "$work/pub/$i" http://127.0.0.1:18080/small.bin \
+		2>>"$work/pub.err" &
+done
+pub_curls() {
+	local n=0
+	for f in "$work"/pub/*; do
+		cmp -s "$f" "$work/www/small.bin" && n=$((n + 1))
+	done
+	[ $n = 50 ]
+}
+wait_for "50 concurrent clients of a published port" 120 pub_curls &&
+	ok "50 concurrent clients of a published port get the guest's page"
+wait_for "the stats count inbound flows" 10 \
+	grep -Eq '"inbound_flows":([6-9][0-9]|[1-9][0-9][0-9])' "$work/stats.json" &&
+	ok "the stats count inbound flows"
+# a port already in use: another netd cannot publish it, says so in one
+# line and never reports ready (no stats file)
+sed 's/"sandbox": "lab"/"sandbox": "lab2"/' "$work/netd.json" >"$work/inuse.json"
+expect "a published port already in use: netd exits 1" 1 in_n "$py" "$lab" \
+	withlink "$netd" --link-fd 3 --config "$work/inuse.json" \
+	--stats "$work/inuse.stats" --log "$work/inuse.log"
+contains "...naming the port" "$work/err" \
+	"msb-netd: cannot publish 127.0.0.1:18080:80/tcp: 127.0.0.1:18080/tcp is already in use"
+[ "$(wc -l <"$work/err")" = 1 ] && ok "...in one line" || bad "...in one line: $(cat "$work/err")"
+[ ! -e "$work/inuse.stats" ] && ok "...before it reports ready" ||
+	bad "...a stats file was written"
 
 # many flows at once
 mkdir -p "$work/par"
