@@ -454,9 +454,9 @@ typedef struct msb_sandbox_options {
 	 * "allow api.example.com:443", "deny 10.0.0.0/8", "allow host:11434").
 	 * @block_domains: names answered NXDOMAIN (and never reached);
 	 * @block_suffixes: ".example.com" blocks every name under it.
-	 * @ports: published ports, @n_ports of them (at most 256; stored,
-	 * but not published yet: msb-netd has no port publishing, and a
-	 * sandbox created with some logs a warning).
+	 * @ports: published ports, @n_ports of them (at most 256), bound
+	 * on the host before the sandbox is ready: one in use fails the
+	 * create (MSB_ESYS, naming it).
 	 * A build without a network (meson -Dnet=false) gives every
 	 * sandbox none: the default preset then means no network device,
 	 * and MSB_NETWORK_ALL, a rule, a blocked name or a port fails with

@@ -276,8 +276,8 @@ int cli_net_check(const msb_sandbox_options *o, const struct cli_args *a);
 	"      --block-domain-suffix .SUFFIX  ... for every name under SUFFIX\n"  \
 	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]  publish a\n"     \
 	"                        guest port on the host (HOSTIP default\n"        \
-	"                        127.0.0.1; repeatable). Recorded; not\n"         \
-	"                        published yet\n"
+	"                        127.0.0.1; repeatable). A port in use\n"        \
+	"                        fails the create\n"
 
 /* A new sandbox name, docker-like: "brave_otter_3f2a". */
 void cli_gen_name(char *out, size_t len);

@@ -139,6 +139,8 @@ static struct vmm {
 	 * capped logs/net.log. */
 	pid_t netd_pid;
 	int net_err_fd;
+	bool net_up;        /* it logged its start line */
+	char net_last[512]; /* its last line before that, escaped */
 	struct linebuf net_lb;
 	struct logfile netlog;
 	/* Its counters: a SOCK_DGRAM socket it sends one update a datagram
@@ -252,6 +254,18 @@ static void net_line(const uint8_t *line, size_t len, void *ud)
 
 	(void)ud;
 	size_t n = logfile_escape(rec, sizeof(rec) - 1, line, len, false);
+	/* Until it is up (wait_netd_up()): its last line, and whether it
+	   said it started ("<time> start: guest ..."). */
+	if (!vmm.net_up) {
+		rec[n] = '\0';
+		size_t k =
+			n < sizeof(vmm.net_last) ? n : sizeof(vmm.net_last) - 1;
+		memcpy(vmm.net_last, rec, k);
+		vmm.net_last[k] = '\0';
+		const char *sp = strchr(rec, ' ');
+		if (sp && !strncmp(sp, " start: ", 8))
+			vmm.net_up = true;
+	}
 	rec[n++] = '\n';
 	logfile_write(&vmm.netlog, rec, n);
 }
@@ -976,16 +990,16 @@ static int write_netd_config(uid_t uid)
 		(json_int_t)NET_LOG_MAX, "policy", policy);
 	if (!c || !have_lines)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
-	/* TODO(netd ports): hand vmm.spec.ports to netd once it publishes
-	 * them (it refuses keys it does not know); until then the user is
-	 * told, and the rest of the network works. */
-	if (vmm.spec.ports && vmm.spec.ports[0]) {
-		status("W published ports (-p) are recorded but not published "
-		       "yet: this msb-netd does not publish ports");
-		logmsg("network: %s and the other published ports are not "
-		       "published (msb-netd does not publish ports yet)",
-		       vmm.spec.ports[0]);
-	}
+	/* Published ports, in the canonical form netd takes as is
+	   ("HOSTIP:HOSTPORT:GUESTPORT/PROTO"); netd binds them before it
+	   says it started (wait_netd_up()). */
+	json_t *ports = json_array();
+	for (char **port = vmm.spec.ports; port && *port; port++)
+		if (!ports ||
+		    json_array_append_new(ports, json_string(*port)) < 0)
+			fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	if (!ports || json_object_set_new(c, "ports", ports) < 0)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 	_cleanup_free_ char *text = json_dumps(c, JSON_INDENT(1));
 	json_decref(c);
 	if (!text)
@@ -1016,6 +1030,36 @@ static int write_netd_config(uid_t uid)
  * and nothing answers on it.
  * Return: QEMU's end of the link (to give()), or -1 for no network.
  */
+/*
+ * wait_netd_up() - wait until msb-netd logged its start line (its
+ * published ports are bound then), so that a port in use fails the
+ * create with netd's own line rather than leaving a sandbox whose ports
+ * do not work. A netd that stays silent past the deadline is let be
+ * (the sandbox runs, vmm.log says so); one that exits fails the create.
+ */
+static void wait_netd_up(void)
+{
+	const uint64_t deadline = now_us() + 15 * 1000000u;
+
+	while (!vmm.net_up) {
+		uint64_t now = now_us();
+		if (now >= deadline) {
+			logmsg("msb-netd did not say it started within 15 s");
+			return;
+		}
+		struct pollfd p = {.fd = vmm.net_err_fd, .events = POLLIN};
+		int n = poll(&p, 1, (int)((deadline - now) / 1000 + 1));
+		if (n < 0 && errno != EINTR)
+			return;
+		if (!drain_fd(&vmm.net_err_fd, &vmm.net_lb, net_line,
+			      SIZE_MAX) &&
+		    !vmm.net_up)
+			fail(MSB_ESYS, 0, "the network did not start: %s",
+			     vmm.net_last[0] ? vmm.net_last
+					     : "msb-netd exited");
+	}
+}
+
 static int start_network(void)
 {
 	int sv[2], errp[2], st[2];
@@ -1090,6 +1134,7 @@ static int start_network(void)
 	close(st[0]);
 	vmm.net_err_fd = errp[0];
 	set_nonblock(vmm.net_err_fd, 1);
+	wait_netd_up();
 	vmm.net_stats_fd = st[1];
 	set_nonblock(vmm.net_stats_fd, 1);
 	logmsg("msb-netd pid %d (network `%s`)", (int)vmm.netd_pid,

@@ -15,7 +15,7 @@ set -u
 msb=$1
 work=$(mktemp -d)
 export MSB_HOME="$work/home"
-trap '"$msb" rm -f netbox >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap '"$msb" rm -f netbox netbusy >/dev/null 2>&1; rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 
 # one_line DESC: stderr is one line starting "msb: " naming --help
@@ -93,8 +93,15 @@ contains "inspect: a UDP port on ::1" "$work/out" \
 expect "rm it" 0 "$msb" rm netcfg
 
 # --- a sandbox with the default network ---
+# two free host ports for publishing (a TCP one and one that is held)
+read -r pub_port busy_port <<EOF2
+$(python3 -c 'import socket
+s=[socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+EOF2
 expect "run -d (default network)" 0 "$msb" run -d --name netbox --hostname web1 \
-	--patch-append /etc/hosts='10.9.9.9 mine.example'
+	--patch-append /etc/hosts='10.9.9.9 mine.example' -p "$pub_port:8001"
 if [ "$(cat "$work/out")" != netbox ]; then
 	bad "run -d printed: $(cat "$work/out")"
 fi
@@ -145,6 +152,29 @@ contains "vmm.log: QEMU has the device" "$log" \
 # --- with msb-netd: the gateway answers; netd's death is survived ---
 if [ "$have_netd" = 1 ]; then
 	expect "netd: ping the gateway" 0 "$msb" exec netbox -- ping -c1 -W5 100.96.0.1
+	# a published port: the host's client reaches a server on the guest
+	expect "publish: a server on the guest's port" 0 "$msb" exec netbox -- \
+		sh -c 'mkdir -p /tmp/pub && echo hello-published >/tmp/pub/x && httpd -p 8001 -h /tmp/pub'
+	got=
+	for _ in $(seq 100); do
+		got=$(curl -s --max-time 10 "http://127.0.0.1:$pub_port/x") && [ -n "$got" ] && break
+		sleep 0.1
+	done
+	[ "$got" = hello-published ] && ok "publish: the host reaches the guest's server" ||
+		bad "publish: curl 127.0.0.1:$pub_port/x gave \`$got\`"
+	# a host port in use fails the create, with netd's own words
+	python3 -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(120)' "$busy_port" &
+	holder=$!
+	for _ in $(seq 100); do
+		python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$busy_port" 2>/dev/null && break
+		sleep 0.1
+	done
+	expect "publish: a port in use fails the create" 125 "$msb" run -d --name netbusy -p "$busy_port:80"
+	contains "publish: the message names the port" "$work/err" "$busy_port/tcp is already in use"
+	expect "publish: no sandbox is left" 1 "$msb" inspect netbusy
+	kill "$holder" 2>/dev/null
 	# a private destination under `public`: refused at once, never sent
 	expect "netd: a private address is refused" 0 "$msb" exec netbox -- \
 		sh -c 'nc -w 5 10.1.2.3 80 </dev/null 2>&1; echo rc=$?'
@@ -312,8 +342,6 @@ if [ "$have_netd" = 1 ] && [ "$(id -u)" = 0 ] && command -v ip >/dev/null &&
 	contains "netd: --deny refuses the server" "$work/out" "denied=1"
 	contains "netd: --allow host reaches the host's loopback by name" "$work/out" \
 		"hello-through-netd"
-	contains "netd: -p is said not to be published yet" "$work/err" \
-		"published ports (-p) are recorded but not published yet"
 	kill "$srv2" 2>/dev/null
 else
 	echo "# skip: the namespace case needs msb-netd, root and ip netns"
