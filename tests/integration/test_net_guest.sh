@@ -42,6 +42,11 @@ cleanup() {
 	[ -s "$work/dnsmasq.pid" ] && kill "$(cat "$work/dnsmasq.pid")" 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	# whatever still runs in our namespaces (a server whose starter
+	# was killed): it would hold the test's output open
+	for ns in $A $I; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	done
 	for ns in $A $I; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "/etc/netns/$A"
 	rmdir /etc/netns 2>/dev/null

@@ -99,6 +99,11 @@ cleanup() {
 	[ -s "$work/dnsmasq.pid" ] && kill "$(cat "$work/dnsmasq.pid")" 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	# whatever still runs in our namespaces (a server whose starter
+	# was killed): it would hold the test's output open
+	for ns in $G $N $I; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	done
 	for ns in $G $N $I; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "/etc/netns/$N"
 	rmdir /etc/netns 2>/dev/null
@@ -224,7 +229,7 @@ wait_for "dnsmasq" 20 sh -c "ip netns exec $I dig +time=1 +tries=1 @1.2.3.53 www
 	exit 1
 # the guest's servers, for the published ports (HTTP :80, echo :7)
 mkdir -p "$work/guest"
-in_g "$py" "$lab" serve 100.96.0.2 "$work/www" "$work/guest" &
+ip netns exec $G "$py" "$lab" serve 100.96.0.2 "$work/www" "$work/guest" &
 pids+=($!)
 wait_for "guest servers" 20 test -e "$work/guest/ready" || exit 1
 
