@@ -140,3 +140,27 @@ int cli_args_only(struct cli_args *a, int argc, char **argv)
 		;
 	return c == CLI_ARGS_HELP ? 0 : c == CLI_ARGS_ERROR ? 2 : -1;
 }
+
+int cli_args_list(struct cli_args *a, int argc, char **argv, bool *quiet,
+		  bool *json)
+{
+	int c;
+
+	cli_args_init(a, argc, argv);
+	while ((c = cli_args_next(a)) >= 0) {
+		if (c == 'q') {
+			*quiet = true;
+		} else if (c == 'j') {
+			*json = true;
+		} else if (c == 'F') {
+			if (strcmp(a->optarg, "json")) {
+				cli_usage_error(
+					a, "unknown --format `%s`: only json",
+					a->optarg);
+				return 2;
+			}
+			*json = true;
+		}
+	}
+	return c == CLI_ARGS_HELP ? 0 : c == CLI_ARGS_ERROR ? 2 : -1;
+}

@@ -276,7 +276,7 @@ int cli_net_check(const msb_sandbox_options *o, const struct cli_args *a);
 	"      --block-domain-suffix .SUFFIX  ... for every name under SUFFIX\n"  \
 	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]  publish a\n"     \
 	"                        guest port on the host (HOSTIP default\n"        \
-	"                        127.0.0.1; repeatable). A port in use\n"        \
+	"                        127.0.0.1; repeatable). A port in use\n"         \
 	"                        fails the create\n"
 
 /* A new sandbox name, docker-like: "brave_otter_3f2a". */
@@ -337,6 +337,10 @@ int cli_args_next(struct cli_args *a);
  * Return: -1 to go on with a.pos[], else msb's exit status (0 after
  * --help, 2 after a usage error). */
 int cli_args_only(struct cli_args *a, int argc, char **argv);
+/* A listing (ls, image ls): options 'q' (-q), 'j' (--json) and 'F'
+ * (--format json) into @quiet and @json. Return: as cli_args_only(). */
+int cli_args_list(struct cli_args *a, int argc, char **argv, bool *quiet,
+		  bool *json);
 __attribute__((format(printf, 2, 3))) int
 cli_usage_error(const struct cli_args *a, const char *fmt, ...);
 

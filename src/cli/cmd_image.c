@@ -92,31 +92,13 @@ static int image_ls(int argc, char **argv, const char *cmd)
 	bool quiet = false, json = false;
 	msb_image **list;
 	size_t n;
-	int c;
 
 	snprintf(usage, sizeof(usage), "%s%s",
 		 strcmp(cmd, "images") ? ls_usage : images_usage,
 		 ls_usage_body);
-	cli_args_init(&a, argc, argv);
-	while ((c = cli_args_next(&a)) >= 0) {
-		if (c == 'q')
-			quiet = true;
-		else if (c == 'j')
-			json = true;
-		else if (c == 'F') {
-			if (strcmp(a.optarg, "json")) {
-				cli_usage_error(
-					&a, "unknown --format `%s`: only json",
-					a.optarg);
-				return 2;
-			}
-			json = true;
-		}
-	}
-	if (c == CLI_ARGS_HELP)
-		return 0;
-	if (c == CLI_ARGS_ERROR)
-		return 2;
+	int st = cli_args_list(&a, argc, argv, &quiet, &json);
+	if (st >= 0)
+		return st;
 	if (msb_image_list(&list, &n) < 0)
 		return cli_fail(1);
 	if (json) {

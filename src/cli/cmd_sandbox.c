@@ -54,28 +54,10 @@ int cmd_ls(int argc, char **argv)
 	msb_sandbox_info *v;
 	size_t n;
 	bool json = false, quiet = false;
-	int c;
 
-	cli_args_init(&a, argc, argv);
-	while ((c = cli_args_next(&a)) >= 0) {
-		if (c == 'q')
-			quiet = true;
-		else if (c == 'j')
-			json = true;
-		else if (c == 'F') {
-			if (strcmp(a.optarg, "json")) {
-				cli_usage_error(
-					&a, "unknown --format `%s`: only json",
-					a.optarg);
-				return 2;
-			}
-			json = true;
-		}
-	}
-	if (c == CLI_ARGS_HELP)
-		return 0;
-	if (c == CLI_ARGS_ERROR)
-		return 2;
+	int st = cli_args_list(&a, argc, argv, &quiet, &json);
+	if (st >= 0)
+		return st;
 	if (msb_sandbox_list(&v, &n) < 0)
 		return cli_fail(1);
 	if (json) {
@@ -313,11 +295,8 @@ int cmd_restart(int argc, char **argv)
 
 /* The files of a sandbox's logs/ folder, by --source. */
 static const char *const log_files[][2] = {
-	{"main", "main.log"},
-	{"kernel", "kernel.log"},
-	{"exec", "exec.log"},
-	{"vmm", "vmm.log"},
-	{"net", "net.log"},
+	{"main", "main.log"}, {"kernel", "kernel.log"}, {"exec", "exec.log"},
+	{"vmm", "vmm.log"},   {"net", "net.log"},
 };
 
 int cmd_logs(int argc, char **argv)
@@ -372,10 +351,11 @@ int cmd_logs(int argc, char **argv)
 		if (!strcmp(source, log_files[i][0]))
 			file = log_files[i][1];
 	if (!file) {
-		cli_usage_error(&a,
-				"unknown --source `%s`: use main, kernel, exec, "
-				"vmm or net",
-				source);
+		cli_usage_error(
+			&a,
+			"unknown --source `%s`: use main, kernel, exec, "
+			"vmm or net",
+			source);
 		return 2;
 	}
 	/* A sandbox of that name (the name is a path component below). */
