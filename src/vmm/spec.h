@@ -98,7 +98,8 @@ struct msb_vm_spec {
 #define MSB_NET_GATEWAY_IP "100.96.0.1"
 #define MSB_NET_PREFIX 30
 #define MSB_NET_PREFIX_TEXT "30"
-#define MSB_NET_GUEST_MAC "02:6d:73:62:00:02"   /* "msb", locally administered \
+#define MSB_NET_GUEST_MAC                                                      \
+	"02:6d:73:62:00:02"                     /* "msb", locally administered \
 						 */
 #define MSB_NET_GATEWAY_MAC "02:6d:73:62:00:01" /* netd's */
 

@@ -898,7 +898,8 @@ static void test_boot_errors(const char *home, const char *hang_initrd,
 	o.boot_timeout_s = 20;
 	CHECK(msb_sandbox_create(&sb, &o) == -MSB_ETIMEDOUT);
 	fprintf(stderr, "  timeout: %s\n", msb_last_error()->message);
-	CHECK(strstr(msb_last_error()->message, "not ready after 20 s") != NULL);
+	CHECK(strstr(msb_last_error()->message, "not ready after 20 s") !=
+	      NULL);
 	/* the kernel log's last lines are part of the message */
 	CHECK(strstr(msb_last_error()->message, "test-init: hanging") != NULL);
 	CHECK(count_sandbox_dirs() == 0);
