@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "cli/cli.h"
 #include "microsandbox.h"
 
@@ -27,6 +29,63 @@ static void age(char *out, size_t len, int64_t t)
 
 static void print_json(const msb_sandbox_info *i);
 
+/*
+ * The ports published by sandbox @name, as docker ps shows them
+ * ("127.0.0.1:8080->80/tcp"), from its stored config: a JSON array, or
+ * NULL if it has none (or its config cannot be read).
+ */
+static json_t *published_ports(const char *name)
+{
+	char *text = NULL;
+
+	if (msb_sandbox_config(name, &text) < 0)
+		return NULL;
+	json_t *c = json_loads(text, 0, NULL);
+	free(text);
+	json_t *ports = json_object_get(json_object_get(c, "network"), "ports");
+	json_t *out = json_array_size(ports) ? json_array() : NULL;
+	size_t i;
+	json_t *p;
+	json_array_foreach(ports, i, p)
+	{
+		const char *ip =
+			json_string_value(json_object_get(p, "host_ip"));
+		const char *proto =
+			json_string_value(json_object_get(p, "protocol"));
+		bool v6 = ip && strchr(ip, ':');
+		char s[128];
+		snprintf(s, sizeof(s), "%s%s%s:%lld->%lld/%s", v6 ? "[" : "",
+			 ip ? ip : "127.0.0.1", v6 ? "]" : "",
+			 (long long)json_integer_value(
+				 json_object_get(p, "host_port")),
+			 (long long)json_integer_value(
+				 json_object_get(p, "guest_port")),
+			 proto ? proto : "tcp");
+		json_array_append_new(out, json_string(s));
+	}
+	json_decref(c);
+	return out;
+}
+
+/* The PORTS column: published ports joined by ", " (cut to @len). */
+static void ports_column(char *out, size_t len, const char *name)
+{
+	json_t *ports = published_ports(name);
+	size_t i, off = 0;
+	json_t *p;
+
+	out[0] = 0;
+	json_array_foreach(ports, i, p)
+	{
+		int w = snprintf(out + off, len - off, "%s%s", i ? ", " : "",
+				 json_string_value(p));
+		if (w < 0 || (size_t)w >= len - off)
+			break;
+		off += (size_t)w;
+	}
+	json_decref(ports);
+}
+
 int cmd_ls(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -41,7 +100,8 @@ int cmd_ls(int argc, char **argv)
 		.cmd = "ls",
 		.usage = "Usage: msb ls [-a] [-q] [--json | --format json]\n\n"
 			 "List sandboxes: name, status, image, vCPUs, memory, "
-			 "and how long ago the status changed.\n\n"
+			 "how long ago the status changed,\nand the published "
+			 "ports (HOST_IP:HOST_PORT->GUEST_PORT/PROTO).\n\n"
 			 "  -a, --all        all sandboxes (the default)\n"
 			 "  -q, --quiet      names only\n"
 			 "      --json, --format json  as a JSON array\n",
@@ -77,16 +137,17 @@ int cmd_ls(int argc, char **argv)
 		msb_sandbox_list_free(v, n);
 		return 0;
 	}
-	printf("%-24s %-9s %-40s %4s %7s %s\n", "NAME", "STATUS", "IMAGE",
-	       "CPUS", "MEMORY", "SINCE");
+	printf("%-24s %-9s %-40s %4s %7s %-6s %s\n", "NAME", "STATUS", "IMAGE",
+	       "CPUS", "MEMORY", "SINCE", "PORTS");
 	for (size_t i = 0; i < n; i++) {
-		char since[32], mem[32];
+		char since[32], mem[32], ports[512];
 		age(since, sizeof(since), v[i].updated);
 		snprintf(mem, sizeof(mem), "%uM",
 			 v[i].memory_mib ? v[i].memory_mib : 512);
-		printf("%-24s %-9s %-40.40s %4u %7s %s\n", v[i].name,
+		ports_column(ports, sizeof(ports), v[i].name);
+		printf("%-24s %-9s %-40.40s %4u %7s %-6s %s\n", v[i].name,
 		       v[i].status, v[i].image ? v[i].image : "(default)",
-		       v[i].cpus ? v[i].cpus : 1, mem, since);
+		       v[i].cpus ? v[i].cpus : 1, mem, since, ports);
 	}
 	/* the reasons on stderr: the table stays one line per sandbox */
 	for (size_t i = 0; i < n; i++)
@@ -463,7 +524,17 @@ static void print_json(const msb_sandbox_info *i)
 		fputs(": ", stdout);
 		cli_json_str(eq + 1);
 	}
-	fputs("}", stdout);
+	fputs("}, \"ports\": [", stdout);
+	json_t *ports = published_ports(i->name);
+	size_t k;
+	json_t *p;
+	json_array_foreach(ports, k, p)
+	{
+		fputs(k ? ", " : "", stdout);
+		cli_json_str(json_string_value(p));
+	}
+	json_decref(ports);
+	fputs("]", stdout);
 	/* How the main process ended, if it did. */
 	int code = -1;
 	if (msb_sandbox_exit_code(i->name, &code) == 0 && code >= 0)

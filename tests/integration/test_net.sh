@@ -90,6 +90,12 @@ contains "inspect: a TCP port on 127.0.0.1 by default" "$work/out" \
 	'{"host_ip": "127.0.0.1", "host_port": 8080, "guest_port": 80, "protocol": "tcp"}'
 contains "inspect: a UDP port on ::1" "$work/out" \
 	'{"host_ip": "::1", "host_port": 5353, "guest_port": 53, "protocol": "udp"}'
+expect "ls" 0 "$msb" ls
+contains "ls: the PORTS column" "$work/out" \
+	'127.0.0.1:8080->80/tcp, [::1]:5353->53/udp'
+expect "ls --json" 0 "$msb" ls --json
+contains "ls --json: the ports" "$work/out" \
+	'"ports": ["127.0.0.1:8080->80/tcp", "[::1]:5353->53/udp"]'
 expect "rm it" 0 "$msb" rm netcfg
 
 # --- a sandbox with the default network ---
