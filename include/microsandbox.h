@@ -92,6 +92,33 @@ const char *msb_strerror(int code);
 /* Library version, MSB_VERSION_STRING of the built library. */
 const char *msb_version(void);
 
+/*
+ * Where the library takes its helpers and guest files from. Each comes
+ * from its environment variable when set (MSB_VMM, MSB_NETD,
+ * MSB_GUEST_DIR); else from the install prefix the library itself sits in
+ * (PREFIX/lib/.../libmicrosandbox.so.0 → PREFIX/libexec/microsandbox/ and
+ * PREFIX/share/microsandbox/), so a moved prefix keeps working; or, for a
+ * library inside its build tree, from that build.
+ */
+typedef struct msb_runtime_info {
+	char *vmm;       /* msb-vmm */
+	char *netd;      /* msb-netd; "" in a build without a network */
+	char *guest_dir; /* vmlinux, initramfs*.cpio, rootfs.ext4,
+			    default-image/ */
+	/* Where each came from: "MSB_VMM" (the variable's name), "prefix
+	   /usr", "build tree /src/build" or "configured prefix /usr/local"
+	   (the library is neither in a prefix nor in its build tree). */
+	char *vmm_origin, *netd_origin, *guest_origin;
+} msb_runtime_info;
+
+/*
+ * msb_runtime_get() - fill @out (free with msb_runtime_info_free()). The
+ * paths are where the files should be: they are not checked.
+ * Return: 0, -MSB_ENOMEM.
+ */
+int msb_runtime_get(msb_runtime_info *out);
+void msb_runtime_info_free(msb_runtime_info *info);
+
 enum msb_log_level {
 	MSB_LOG_ERROR = 0,
 	MSB_LOG_WARN = 1,

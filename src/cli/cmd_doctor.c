@@ -3,7 +3,8 @@
  * msb doctor: check what sandboxes need here, as msb run will look for it
  * (the same environment variables and paths), and say what to fix. FAIL
  * lines are what makes every msb run fail, and make doctor exit 1; warn
- * lines are what only some features need (shared folders, volumes) or
+ * lines are what only some features need (shared folders, volumes, the
+ * network) or
  * what makes sandboxes slower.
  */
 #include <errno.h>
@@ -21,14 +22,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "microsandbox.h"
 #include "util/util.h"
 #include "vmm/hosttools.h"
 #include "vmm/jail.h"
 #include "vmm/qemu.h"
-
-#ifndef MSB_VMM_PATH
-#error "MSB_VMM_PATH must be defined by the build"
-#endif
 
 extern char **environ;
 
@@ -36,11 +34,13 @@ static const char doctor_usage[] =
 	"Usage: msb doctor\n"
 	"\n"
 	"Check what sandboxes need on this host, as msb run looks for it\n"
-	"(MSB_QEMU, MSB_QEMU_IMG, MSB_ACCEL, MSB_GUEST_DIR, MSB_VMM and\n"
-	"MSB_HOME are taken into account): QEMU and qemu-img (found, and\n"
-	"answering as QEMU), KVM, the supervisor and the guest files, disk\n"
-	"space; virtiofsd (shared folders) and mkfs.ext4 (volumes); then what\n"
-	"the jail around QEMU will do here. Each problem says what to fix.\n"
+	"(MSB_QEMU, MSB_QEMU_IMG, MSB_ACCEL, MSB_GUEST_DIR, MSB_VMM,\n"
+	"MSB_NETD and MSB_HOME are taken into account): QEMU and qemu-img\n"
+	"(found, and answering as QEMU), KVM, the supervisor, msb-netd and\n"
+	"the guest files (and where they were found: an environment\n"
+	"variable, the install prefix, or the build tree), disk space;\n"
+	"virtiofsd (shared folders) and mkfs.ext4 (volumes); then what the\n"
+	"jail around QEMU will do here. Each problem says what to fix.\n"
 	"\n"
 	"Exit status: 0 when sandboxes can run (warnings aside), 1 when msb\n"
 	"run would fail, 2 for a usage error.\n";
@@ -244,27 +244,41 @@ static void check_kvm(void)
 	     "enable virtualisation and add yourself to the kvm group (sandboxes run under TCG meanwhile)");
 }
 
-static void check_file(const char *dir, const char *name, const char *what)
+static void check_file(const msb_runtime_info *rt, const char *name,
+		       const char *what)
 {
-	char path[4096];
+	char path[4096], detail[8400];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", rt->guest_dir, name);
 	bool good = access(path, R_OK) == 0;
-	report(good, what, path, "run ./setup.sh (it builds the guest)");
+	snprintf(detail, sizeof(detail), "%s (%s)", path, rt->guest_origin);
+	report(good, what, detail,
+	       strcmp(rt->guest_origin, "MSB_GUEST_DIR")
+		       ? "run ./setup.sh (it builds the guest), or reinstall msb"
+		       : "point MSB_GUEST_DIR at the guest files, or unset it");
 }
 
-static void check_vmm(void)
+/* The helper @name: @path from @origin (msb_runtime_info), which is @var
+ * when that variable chose it. */
+static void check_helper(const char *what, const char *name, const char *path,
+			 const char *origin, const char *var, bool needed)
 {
-	const char *env = getenv("MSB_VMM");
-	const char *vmm = env && *env ? env : MSB_VMM_PATH;
-	char detail[4200];
+	char detail[8400], fix[128];
 
-	bool good = access(vmm, X_OK) == 0;
-	snprintf(detail, sizeof(detail), "%s%s%s", vmm, good ? "" : ": ",
-		 good ? "" : strerror(errno));
-	report(good, "supervisor", detail,
-	       env && *env ? "point MSB_VMM at msb-vmm, or unset it"
-			   : "run ./setup.sh (it builds msb-vmm)");
+	bool good = access(path, X_OK) == 0;
+	snprintf(detail, sizeof(detail), "%s (%s)%s%s", path, origin,
+		 good ? "" : ": ", good ? "" : strerror(errno));
+	if (strcmp(origin, var))
+		snprintf(fix, sizeof(fix),
+			 "run ./setup.sh (it builds %s), or reinstall msb",
+			 name);
+	else
+		snprintf(fix, sizeof(fix), "point %s at %s, or unset it", var,
+			 name);
+	if (needed)
+		report(good, what, detail, fix);
+	else
+		line(good ? "ok  " : "warn", what, detail, fix);
 }
 
 /* What only some features need: a warning when missing. */
@@ -362,14 +376,22 @@ int cmd_doctor(int argc, char **argv)
 	check_program("qemu-img", "MSB_QEMU_IMG", "qemu-img", "--version",
 		      "qemu-img version", "qemu-utils");
 	check_kvm();
-	check_vmm();
 
-	const char *guest = getenv("MSB_GUEST_DIR");
-	guest = guest && *guest ? guest : MSB_GUEST_DIR;
-	check_file(guest, "vmlinux", "guest kernel");
-	check_file(guest, "initramfs.cpio", "guest initramfs");
-	check_file(guest, "rootfs.ext4", "default root disk");
-	check_file(guest, "default-image/index.json", "default image");
+	msb_runtime_info rt;
+	if (msb_runtime_get(&rt) < 0)
+		return cli_fail(1);
+	check_helper("supervisor", "msb-vmm", rt.vmm, rt.vmm_origin, "MSB_VMM",
+		     true);
+	if (rt.netd[0])
+		check_helper("msb-netd", "msb-netd", rt.netd, rt.netd_origin,
+			     "MSB_NETD", false); /* sandboxes boot, offline */
+	else
+		line("warn", "msb-netd", "this build has no network", NULL);
+	check_file(&rt, "vmlinux", "guest kernel");
+	check_file(&rt, "initramfs.cpio", "guest initramfs");
+	check_file(&rt, "rootfs.ext4", "default root disk");
+	check_file(&rt, "default-image/index.json", "default image");
+	msb_runtime_info_free(&rt);
 	check_home();
 	check_optional();
 

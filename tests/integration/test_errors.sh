@@ -217,7 +217,7 @@ MSB_QEMU=/nonexistent|QEMU|point MSB_QEMU at qemu-system-x86_64 (the qemu-system
 MSB_QEMU=/usr/bin/cat|QEMU|point MSB_QEMU at a working qemu-system-x86_64
 MSB_QEMU_IMG=/nonexistent|qemu-img|point MSB_QEMU_IMG at qemu-img
 MSB_ACCEL=bogus|KVM|set MSB_ACCEL to kvm, tcg or auto
-MSB_GUEST_DIR=/nonexistent|guest kernel|run ./setup.sh
+MSB_GUEST_DIR=/nonexistent|guest kernel|point MSB_GUEST_DIR at the guest files, or unset it
 MSB_VMM=/nonexistent|supervisor|point MSB_VMM at msb-vmm
 MSB_HOME=relative/home|state folder|set MSB_HOME to an absolute path
 TABLE
@@ -231,6 +231,11 @@ if [ -n "$why" ]; then
 fi
 expect "doctor with MSB_ACCEL=tcg" 0 env MSB_ACCEL=tcg "$MSB" doctor
 contains "KVM not looked at" "$work/out" "ok   KVM                    not used: MSB_ACCEL=tcg"
+
+# without msb-netd, sandboxes still boot (with no network): a warning
+expect "doctor with MSB_NETD=/nonexistent" 0 env MSB_NETD=/nonexistent "$MSB" doctor
+contains "doctor: a warn msb-netd line" "$work/out" "warn msb-netd               /nonexistent (MSB_NETD)"
+contains "doctor: msb-netd's fix" "$work/out" "fix: point MSB_NETD at msb-netd, or unset it"
 
 # --- 7. usage errors of msb volume and msb doctor: exit 2, one line ---
 # one_usage DESC: stderr is one line "msb: CMD: ...; see 'msb CMD --help'"
