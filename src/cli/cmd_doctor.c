@@ -4,8 +4,7 @@
  * (the same environment variables and paths), and say what to fix. FAIL
  * lines are what makes every msb run fail, and make doctor exit 1; warn
  * lines are what only some features need (shared folders, volumes, the
- * network) or
- * what makes sandboxes slower.
+ * network) or what makes sandboxes slower.
  */
 #include <errno.h>
 #include <fcntl.h>
