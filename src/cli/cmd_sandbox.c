@@ -569,7 +569,7 @@ int cmd_attach_main(int argc, char **argv)
 			"NAME --exec ID --help).\n"
 			"\n"
 			"Options:\n"
-			"      --no-stdin  only follow the output (msb logs -f)\n",
+			"      --no-stdin   only follow the output (as msb logs -f NAME)\n",
 		.synopsis = "NAME",
 		.shortopts = "h",
 		.longopts = longopts,

@@ -99,12 +99,12 @@ struct client {
  */
 #define ATTACH_LAG_MAX (1u << 20)
 struct main_attach {
-	struct client *c; /* NULL: the slot is free */
-	uint32_t stream;  /* the client's stream id */
-	bool feed;        /* its STDIN goes to the main process */
-	bool eof;         /* it closed stdin: close it once @pend is sent */
-	uint64_t lag;     /* output sent it and not yet credited */
-	uint64_t owed;    /* input sent on to the guest, not yet credited */
+	struct client *c;    /* NULL: the slot is free */
+	uint32_t stream;     /* the client's stream id */
+	bool feed;           /* its STDIN goes to the main process */
+	bool eof;            /* it closed stdin: close it once @pend is sent */
+	uint64_t lag;        /* output sent it and not yet credited */
+	uint64_t owed;       /* input sent on to the guest, not yet credited */
 	struct msb_buf pend; /* input waiting for the guest's window */
 };
 
@@ -139,7 +139,7 @@ static struct vmm {
 	int listen_fd;      /* run/agent.sock: more clients (reconnect) */
 	char log_dir[PATH_MAX], console_log[PATH_MAX + 32], disk[PATH_MAX + 32];
 	struct execlog execlog;
-	struct workload wl; /* the main process (workload.h) */
+	struct workload wl;     /* the main process (workload.h) */
 	struct main_attach att; /* its one attach slot */
 	/* Logs (logfile.h): our own diagnostics and the stderr of QEMU and
 	 * virtiofsd (a pipe we read, @stderr_fd) in vmm.log; the serial
@@ -1775,7 +1775,8 @@ static void attach_frame(struct client *c, const struct msb_frame *f)
 	case MSB_MSG_STDIN:
 		if (!a->feed || !vmm.wl.stdin_open)
 			break; /* nothing to feed: dropped */
-		if (m.data.n && msb_buf_append(&a->pend, m.data.p, m.data.n) < 0)
+		if (m.data.n &&
+		    msb_buf_append(&a->pend, m.data.p, m.data.n) < 0)
 			break;
 		if (msb_buf_avail(&a->pend) > MSB_WINDOW + MSB_CHUNK_MAX) {
 			/* more than its window: not a client of ours */
@@ -1790,8 +1791,9 @@ static void attach_frame(struct client *c, const struct msb_frame *f)
 		break;
 	case MSB_MSG_RESIZE:
 		if (vmm.spec.main_tty && vmm.wl.running &&
-		    m.has & MSB_HAS(MSB_FLD_ROWS) && m.has & MSB_HAS(MSB_FLD_COLS) &&
-		    m.rows && m.cols && m.rows <= 0xffff && m.cols <= 0xffff) {
+		    m.has & MSB_HAS(MSB_FLD_ROWS) &&
+		    m.has & MSB_HAS(MSB_FLD_COLS) && m.rows && m.cols &&
+		    m.rows <= 0xffff && m.cols <= 0xffff) {
 			struct msb_msg r = {
 				.type = MSB_MSG_RESIZE,
 				.has = MSB_HAS(MSB_FLD_ROWS) |

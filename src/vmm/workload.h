@@ -47,11 +47,11 @@ struct workload {
 	uint64_t restart_at_us; /* start again then; 0: not scheduled */
 	uint64_t backoff_us;
 	uint64_t started_us;
-	uint64_t owed; /* output consumed since the last CREDIT */
-	int64_t pid;   /* the guest pid of this run (STARTED); 0: not yet */
+	uint64_t owed;   /* output consumed since the last CREDIT */
+	int64_t pid;     /* the guest pid of this run (STARTED); 0: not yet */
 	bool stdin_open; /* this run's stdin takes input (-i/-t, not closed) */
 	uint64_t in_credit; /* stdin bytes the guest accepts now */
-	int code;      /* of the last run; -1 none */
+	int code;           /* of the last run; -1 none */
 	struct logfile log;
 };
 
