@@ -173,7 +173,7 @@ static int main_attach_failed(const msb_exec *e, const struct msb_msg *m)
 	} kinds[] = {
 		{"not_found", MSB_ENOTFOUND}, {"not_running", MSB_ESTATE},
 		{"busy", MSB_ESTATE},         {"no_stdin", MSB_ENOTSUP},
-		{"dropped", MSB_ESTATE},
+		{"dropped", MSB_ESTATE},      {"stopped", MSB_ESTATE},
 	};
 	char t[512];
 	int code = MSB_EAGENT;

@@ -184,8 +184,9 @@ enum msb_msg_type {
 	 * STDOUT/STDERR as it writes (new output only), then EXITED (END)
 	 * when it exits; or FAILED (END) {kind "not_found" (no main
 	 * process), "not_running", "busy" (another attach is on), "no_stdin"
-	 * (STDIN asked of a main process without -i/-t), "dropped" (the
-	 * client fell too far behind), msg}. From the client: CREDIT for
+	 * (STDIN asked of a main process without -i/-t), "stopped" (the
+	 * sandbox is stopping), "dropped" (the client fell too far
+	 * behind), msg}. From the client: CREDIT for
 	 * the output, STDIN (END: close its stdin), RESIZE, SIGNAL (sig 0
 	 * detaches: PROC_INFO END kind "detached").
 	 */

@@ -1513,11 +1513,22 @@ static void send_client_error(struct client *c, uint32_t stream,
 	msb_frame_encode(&c->out, stream, MSB_F_END, &m);
 }
 
+static void attach_refuse(struct client *c, uint32_t id, const char *kind,
+			  const char *msg);
+static void attach_clear(void);
+
 static void begin_stop(unsigned int timeout_ms, const char *why)
 {
 	if (vmm.state == STOPPING)
 		return;
 	logmsg("stopping (%s)", why);
+	if (vmm.att.c) {
+		/* the main process goes with the VM: say so, not "gone" */
+		char msg[192];
+		snprintf(msg, sizeof(msg), "the sandbox is stopping (%s)", why);
+		attach_refuse(vmm.att.c, vmm.att.stream, "stopped", msg);
+		attach_clear();
+	}
 	snprintf(vmm.stop_reason, sizeof(vmm.stop_reason), "%s", why);
 	state_status("stopping", getpid());
 	if (vmm.state == BOOTING) {
