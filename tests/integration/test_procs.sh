@@ -16,6 +16,7 @@ cleanup() {
 	"$MSB" rm -f pbox >/dev/null 2>&1
 	"$MSB" rm -f mbox >/dev/null 2>&1
 	"$MSB" rm -f obox >/dev/null 2>&1
+	"$MSB" rm -f sbox >/dev/null 2>&1
 	rm -rf "$MSB_HOME" "$work"
 }
 trap cleanup EXIT
@@ -291,6 +292,27 @@ wait "$a4"
 st=$?
 if [ "$st" = 0 ]; then ok "attach without -i: ends when the sandbox stops"; else
 	bad "attach without -i: exit $st"; fi
+# -i is stored: a stopped and started sandbox's main process takes input
+# again; a stop ends the attachment, saying so.
+expect "run -d -i for stop/start" 0 "$MSB" run -d -i --name sbox -- sh -c \
+	'read l; echo "r:$l"; sleep 3600'
+expect "stop it" 0 "$MSB" stop sbox
+expect "start it" 0 "$MSB" start sbox
+mkfifo "$work/in5"
+exec 7<>"$work/in5"
+"$MSB" attach sbox <"$work/in5" >"$work/a5" 2>"$work/a5.err" &
+a5=$!
+echo again >&7
+if within "$DEADLINE" file_has "$work/a5" "r:again"; then
+	ok "attach after stop/start: the main process still takes input"
+else bad "attach after stop/start: $(cat "$work/a5" "$work/a5.err")"; fi
+expect "stop while attached" 0 "$MSB" stop sbox
+wait "$a5"
+st=$?
+if [ "$st" = 1 ]; then ok "a stop ends the attachment (exit 1)"; else
+	bad "attach at stop: exit $st"; fi
+contains "a stop ends the attachment, saying so" "$work/a5.err" "the sandbox is stopping"
+exec 7>&-
 for args in "mbox --bogus" "mbox other" "" "--no-stdin"; do
 	# shellcheck disable=SC2086
 	expect "attach $args: usage error" 2 "$MSB" attach $args
