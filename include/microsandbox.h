@@ -312,7 +312,7 @@ typedef struct msb_patch {
 
 typedef struct msb_sandbox msb_sandbox;
 
-#define MSB_SANDBOX_OPTIONS_VERSION 3
+#define MSB_SANDBOX_OPTIONS_VERSION 4
 
 /*
  * Guest memory limits (msb_sandbox_options.memory_mib). The minimum is
@@ -498,6 +498,18 @@ typedef struct msb_sandbox_options {
 	const char *const *block_suffixes;
 	const msb_port *ports;
 	size_t n_ports;
+	/*
+	 * The main process's input (since version 4; an older caller's
+	 * struct ends above and gets 0 for both). Non-zero @main_stdin keeps
+	 * its stdin open, a pipe the supervisor holds, for
+	 * msb_sandbox_attach_main() to feed (docker run -di); non-zero
+	 * @main_tty gives it a pseudo-terminal (24x80 until an attach sizes
+	 * it), whose input an attach feeds as well (docker run -dit). Both
+	 * zero: its stdin is empty. Stored with the sandbox like the rest of
+	 * the main process.
+	 */
+	int main_stdin;
+	int main_tty;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
@@ -506,7 +518,7 @@ typedef struct msb_sandbox_options {
 			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0,  \
 			NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL,     \
 			MSB_RESTART_NO, 0, 0, MSB_NETWORK_PUBLIC, NULL, NULL,  \
-			NULL, NULL, 0                                          \
+			NULL, NULL, 0, 0, 0                                    \
 	}
 
 /*
@@ -998,6 +1010,26 @@ enum msb_attach_flags {
  */
 int msb_sandbox_proc_attach(msb_exec **out, msb_sandbox *sb, unsigned int id,
 			    int flags);
+
+/*
+ * msb_sandbox_attach_main() - a streaming handle on the sandbox's main
+ * process (msb_sandbox_options.run_main), as `docker attach`: its new
+ * output (not what main.log holds already) until it exits. The events
+ * start with STARTED (its pid, or 0 just after a start; msb_exec_tty()
+ * then says whether it has a terminal, which msb_exec_resize() sizes)
+ * and end with EXITED when this run of it exits (a restart is a new
+ * run: attach again). @flags: MSB_ATTACH_STDIN, to feed its stdin with
+ * msb_exec_write() (it must have one: @main_stdin or @main_tty);
+ * msb_exec_close_stdin() closes it for the rest of this run.
+ * msb_exec_signal() signals it. msb_exec_free() detaches: it runs on,
+ * its stdin stays open. One attachment at a time per sandbox; a client
+ * that falls more than 1 MiB behind the output is detached (FAILED,
+ * MSB_ESTATE): the process never waits for one.
+ * Return: 0; from msb_exec_next(): MSB_ENOTFOUND (no main process),
+ * MSB_ESTATE (not running, attached elsewhere, or dropped), MSB_ENOTSUP
+ * (MSB_ATTACH_STDIN without a stdin to feed).
+ */
+int msb_sandbox_attach_main(msb_exec **out, msb_sandbox *sb, int flags);
 
 enum msb_proc_remove_flags {
 	MSB_PROC_REMOVE_FORCE = 1 << 0, /* a running one: kill it (SIGKILL to

@@ -85,7 +85,7 @@ static const struct comp_cmd comp_cmds[] = {
 	{"logs", "sandbox", -1, 0,
 	 "-f --follow -s=main|kernel|exec|vmm|net --source=main|kernel|exec|vmm|net "
 	 "--exec= -h --help"},
-	{"attach", "sandbox", -1, 0, "--exec= -h --help"},
+	{"attach", "sandbox", -1, 0, "--exec= --no-stdin -h --help"},
 	{"inspect", "sandbox", -1, 0, "-h --help"},
 	{"metrics", "sandbox", -1, 0, "-w --watch --json -h --help"},
 	{"doctor", "none", -1, 0, "-h --help"},

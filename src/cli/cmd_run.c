@@ -78,8 +78,10 @@ static const char run_options_help[] =
 	"                        output: msb logs/attach NAME. Without CMD the\n"
 	"                        built-in image (or a disk image) idles for\n"
 	"                        msb exec. -w, -u, -e, --ulimit and --timeout\n"
-	"                        become the defaults of later msb exec (-i, -t\n"
-	"                        and --kill-group do not apply)\n"
+	"                        become the defaults of later msb exec; -i\n"
+	"                        keeps the main process's stdin open and -t\n"
+	"                        gives it a terminal, for msb attach NAME\n"
+	"                        (--kill-group does not apply)\n"
 	"      --restart POLICY  when the main process exits: no (default: the\n"
 	"                        sandbox stops, its status is kept: msb wait,\n"
 	"                        inspect), on-failure[:N] (restart it after a\n"
@@ -594,14 +596,11 @@ int cmd_run(int argc, char **argv)
 				    "the policy of a sandbox's main process");
 		return 2;
 	}
-	if (keep && (x.eo.stdin_fd >= 0 || x.eo.tty || x.eo.kill_group)) {
-		/* not silently ignored: a main process has no terminal */
+	if (keep && x.eo.kill_group) {
+		/* not silently ignored: a main process has no exec options */
 		cli_usage_error(&a,
-				"%s does not apply to %s (a main process's "
-				"stdin is empty; msb exec takes it)",
-				x.eo.tty          ? "-t"
-				: x.eo.kill_group ? "--kill-group"
-						  : "-i",
+				"--kill-group does not apply to %s (msb exec "
+				"takes it)",
 				create ? "create" : "-d");
 		return 2;
 	}
@@ -629,6 +628,18 @@ int cmd_run(int argc, char **argv)
 	o.run_main =
 		keep && (nrest > 0 || has_entrypoint ||
 			 (o.image && o.image[0] != '/' && o.image[0] != '.'));
+	if (keep && (x.eo.stdin_fd >= 0 || x.eo.tty)) {
+		if (!o.run_main) {
+			cli_usage_error(&a,
+					"%s needs a main process (CMD, or an "
+					"image's own command)",
+					x.eo.tty ? "-t" : "-i");
+			return 2;
+		}
+		/* its stdin held open for msb attach (docker run -dit) */
+		o.main_stdin = x.eo.stdin_fd >= 0;
+		o.main_tty = x.eo.tty;
+	}
 	char gen_name[64];
 	if (keep && !o.name) {
 		cli_gen_name(gen_name, sizeof(gen_name));

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -607,35 +608,89 @@ int cmd_wait(int argc, char **argv)
 
 int cmd_attach_main(int argc, char **argv)
 {
+	enum { OPT_NO_STDIN = 0x100 };
+	static const struct option longopts[] = {
+		{"no-stdin", no_argument, NULL, OPT_NO_STDIN},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
 	struct cli_args a = {
 		.cmd = "attach",
 		.usage =
-			"Usage: msb attach NAME\n"
+			"Usage: msb attach [--no-stdin] NAME\n"
 			"       msb attach NAME --exec ID\n"
 			"\n"
-			"Print the output of sandbox NAME's main process (msb run "
-			"-d IMAGE\n[CMD]) from its start, and follow it until the "
-			"sandbox stops, as\nmsb logs -f NAME does; interrupt msb "
-			"to stop following. The main\nprocess's standard input "
-			"is not attached: it is empty.\n"
+			"Attach to sandbox NAME's main process (msb run -d IMAGE "
+			"[CMD]) until it\nexits; msb exits with its status "
+			"(128+N for a signal N).\n"
+			"Started with -i: msb's standard input feeds its stdin "
+			"(the end of\nmsb's input closes it) and its new output "
+			"comes here. Started with\n-t: it has a terminal; when "
+			"msb's input is one too, the local\nterminal is in raw "
+			"mode and its size follows. Ctrl-P Ctrl-Q (with a\n"
+			"terminal), SIGTERM, SIGHUP and, without a terminal, "
+			"Ctrl-C detach:\nthe process runs on, its stdin still "
+			"open. One attach at a time: a\nsecond one is refused.\n"
+			"Started without -i or -t, or with --no-stdin: print "
+			"its output from\nits start and follow it until the "
+			"sandbox stops, as msb logs -f NAME.\n"
 			"\n"
 			"With --exec ID: attach msb's input, output and terminal "
 			"to process\nID, started with msb exec -d (see msb attach "
-			"NAME --exec ID --help).\n",
+			"NAME --exec ID --help).\n"
+			"\n"
+			"Options:\n"
+			"      --no-stdin   only follow the output (as msb logs -f NAME)\n",
 		.synopsis = "NAME",
 		.shortopts = "h",
+		.longopts = longopts,
 		.min_pos = 1,
 		.max_pos = 1,
 	};
+	bool no_stdin = false;
 	int c;
 
 	cli_args_init(&a, argc, argv);
 	while ((c = cli_args_next(&a)) >= 0)
-		; /* -h only */
+		if (c == OPT_NO_STDIN)
+			no_stdin = true;
 	if (c == CLI_ARGS_HELP)
 		return 0;
 	if (c == CLI_ARGS_ERROR)
 		return 2;
+
+	msb_sandbox *sb = NULL;
+	msb_exec *e = NULL;
+	msb_exec_event ev;
+	if (!no_stdin && msb_sandbox_connect(&sb, a.pos[0]) == 0) {
+		if (msb_sandbox_attach_main(&e, sb, MSB_ATTACH_STDIN) == 0 &&
+		    msb_exec_next(e, &ev, -1) == 0) {
+			/* STARTED: attached; it says whether there is a
+			 * terminal */
+			struct cli_session s = {
+				.forward_stdin = true,
+				.attach = true,
+				.error_status = 1,
+			};
+			int rc = cli_session_run(e, &s);
+			if (s.detached && isatty(STDERR_FILENO)) {
+				fputc('\n', stderr); /* maybe mid-line */
+				cli_err("detached; the main process of `%s` "
+					"runs on",
+					a.pos[0]);
+			}
+			msb_exec_free(e);
+			msb_sandbox_free(sb);
+			return rc;
+		}
+		int code = msb_last_error()->code;
+		msb_exec_free(e);
+		msb_sandbox_free(sb);
+		/* a main process without stdin (or none): its output */
+		if (code != MSB_ENOTSUP && code != MSB_ENOTFOUND)
+			return cli_fail(1);
+	}
+	/* Output only, as before: stopped, no stdin, or --no-stdin. */
 	char *logs[] = {"logs", "-f", a.pos[0], NULL};
 	optind = 0;
 	return cmd_logs(3, logs);

@@ -227,10 +227,15 @@ static void config_fields(json_t *c, const msb_sandbox_info *info, json_t *o)
 				      unset_null(c, "exec_timeout_ms", 0)));
 	json_object_set_new(o, "hostname", get(c, "hostname"));
 	if (json_is_true(json_object_get(c, "run_main")))
-		json_object_set_new(o, "main",
-				    json_pack("{s:o, s:o}", "entrypoint",
-					      get(c, "entrypoint"), "cmd",
-					      get(c, "cmd")));
+		json_object_set_new(
+			o, "main",
+			json_pack(
+				"{s:o, s:o, s:b, s:b}", "entrypoint",
+				get(c, "entrypoint"), "cmd", get(c, "cmd"),
+				"stdin",
+				json_is_true(json_object_get(c, "main_stdin")),
+				"tty",
+				json_is_true(json_object_get(c, "main_tty"))));
 	else
 		json_object_set_new(o, "main", json_null());
 	json_t *policy = json_object_get(c, "restart");

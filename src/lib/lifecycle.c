@@ -154,17 +154,19 @@ static char *config_json(const msb_sandbox_options *o)
 			json_array_append_new(cmd, json_string(*a));
 	}
 	static const char *const policies[] = {"no", "on-failure", "always"};
-	/* The main process (version 2). */
+	/* The main process (version 2; its input, version 4). */
 	if (c &&
 	    json_object_update_new(
-		    c, json_pack("{s:b, s:o*, s:o*, s:s, s:I, s:b}", "run_main",
-				 o->run_main != 0, "entrypoint", ep, "cmd", cmd,
-				 "restart",
+		    c, json_pack("{s:b, s:o*, s:o*, s:s, s:I, s:b, s:b, s:b}",
+				 "run_main", o->run_main != 0, "entrypoint", ep,
+				 "cmd", cmd, "restart",
 				 policies[o->restart <= MSB_RESTART_ALWAYS
 						  ? o->restart
 						  : 0],
 				 "restart_max", (json_int_t)o->restart_max,
-				 "auto_remove", o->auto_remove != 0)) < 0) {
+				 "auto_remove", o->auto_remove != 0,
+				 "main_stdin", o->main_stdin != 0, "main_tty",
+				 o->main_tty != 0)) < 0) {
 		json_decref(c);
 		c = NULL;
 	}
@@ -578,6 +580,8 @@ static int options_from(msb_sandbox_options *o, const char **env_store[],
 		json_object_get(c, "restart_max"));
 	o->run_main = json_is_true(json_object_get(c, "run_main"));
 	o->auto_remove = json_is_true(json_object_get(c, "auto_remove"));
+	o->main_stdin = json_is_true(json_object_get(c, "main_stdin"));
+	o->main_tty = json_is_true(json_object_get(c, "main_tty"));
 	if (strv_from(&o->entrypoint, ep_store,
 		      json_object_get(c, "entrypoint")) < 0 ||
 	    strv_from(&o->cmd, cmd_store, json_object_get(c, "cmd")) < 0)

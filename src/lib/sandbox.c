@@ -50,18 +50,20 @@ static bool is_disk_path(const char *image);
 
 /*
  * A version 1 caller's options end before the version 2 fields, a version
- * 2 caller's before the version 3 ones: read only its part into @buf (the
- * rest the defaults). Return: the options to use.
+ * 2 caller's before the version 3 ones, a version 3 caller's before the
+ * version 4 ones: read only its part into @buf (the rest the defaults).
+ * Return: the options to use.
  */
 static const msb_sandbox_options *options_upgrade(msb_sandbox_options *buf,
 						  const msb_sandbox_options *o)
 {
-	if (!o || o->version < 1 || o->version > 2)
+	if (!o || o->version < 1 || o->version > 3)
 		return o;
 	*buf = (msb_sandbox_options)MSB_SANDBOX_OPTIONS_INIT;
 	memcpy(buf, o,
-	       o->version == 1 ? offsetof(msb_sandbox_options, workdir)
-			       : offsetof(msb_sandbox_options, network));
+	       o->version == 1   ? offsetof(msb_sandbox_options, workdir)
+	       : o->version == 2 ? offsetof(msb_sandbox_options, network)
+				 : offsetof(msb_sandbox_options, main_stdin));
 	buf->version = MSB_SANDBOX_OPTIONS_VERSION;
 	return buf;
 }
@@ -995,6 +997,8 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 					 ? "on-failure"
 					 : "no"),
 		.restart_max = opts->restart_max,
+		.main_stdin = opts->main_stdin != 0,
+		.main_tty = opts->main_tty != 0,
 		.network = (char *)(net == MSB_NETWORK_ALL    ? "all"
 				    : net == MSB_NETWORK_NONE ? "none"
 							      : "public"),

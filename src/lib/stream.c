@@ -28,6 +28,9 @@ struct msb_exec {
 	bool tty;
 	bool answered;           /* the agent has answered the request */
 	unsigned int attach_id;  /* msb_sandbox_proc_attach(): the id */
+	bool main_attach;        /* msb_sandbox_attach_main() */
+	bool feed;               /* ... with MSB_ATTACH_STDIN */
+	char *sandbox;           /* ... of this sandbox, for messages */
 	uint64_t start_deadline; /* ... or must, by then (µs) */
 };
 
@@ -119,6 +122,69 @@ EXPORT int msb_sandbox_proc_attach(msb_exec **out, msb_sandbox *sb,
 	return 0;
 }
 
+EXPORT int msb_sandbox_attach_main(msb_exec **out, msb_sandbox *sb, int flags)
+{
+	struct msb_msg req = {
+		.type = MSB_MSG_MAIN_ATTACH,
+		.has = MSB_HAS(MSB_FLD_FLAGS),
+	};
+	int rc;
+
+	msb__error_clear();
+	if (!out || !sb)
+		return msb__error(MSB_EINVAL, 0,
+				  "handle and sandbox are required");
+	*out = NULL;
+	if (flags & ~(MSB_ATTACH_FOLLOW | MSB_ATTACH_STDIN))
+		return msb__error(MSB_EINVAL, 0, "invalid attach flags %#x",
+				  (unsigned int)flags);
+	if (flags & MSB_ATTACH_STDIN)
+		req.flags |= MSB_PATTACH_STDIN;
+	msb_exec *e = calloc(1, sizeof(*e));
+	if (!e || !(e->cmd = strdup("main process")) ||
+	    !(e->sandbox = strdup(sb->name))) {
+		if (e)
+			free(e->cmd);
+		free(e);
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	e->conn.fd = -1;
+	e->in_flow = (struct msb_flow)MSB_FLOW_INIT;
+	e->out_flow = (struct msb_flow)MSB_FLOW_INIT;
+	e->main_attach = true;
+	e->feed = flags & MSB_ATTACH_STDIN;
+	e->stdin_closed = !e->feed;
+	e->answered = true; /* the supervisor answers at once */
+	if ((rc = msb__sandbox_dial(&e->conn, sb->name)) < 0 ||
+	    (rc = msb__conn_send(&e->conn, STREAM_ID, MSB_F_START, &req)) < 0) {
+		msb_exec_free(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
+/* The supervisor's refusal of msb_sandbox_attach_main(). */
+static int main_attach_failed(const msb_exec *e, const struct msb_msg *m)
+{
+	static const struct {
+		const char *kind;
+		int code;
+	} kinds[] = {
+		{"not_found", MSB_ENOTFOUND}, {"not_running", MSB_ESTATE},
+		{"busy", MSB_ESTATE},         {"no_stdin", MSB_ENOTSUP},
+		{"dropped", MSB_ESTATE},      {"stopped", MSB_ESTATE},
+	};
+	char t[512];
+	int code = MSB_EAGENT;
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (msb_bytes_eq(m->kind, kinds[i].kind))
+			code = kinds[i].code;
+	return msb__error(code, 0, "sandbox `%s`: %s", e->sandbox,
+			  MSB_GUEST_TEXT(t, m->msg));
+}
+
 /* The caller is done with the last data event: free it, credit it. */
 static int release_held(msb_exec *e, size_t len)
 {
@@ -195,7 +261,10 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 			e->ended = true;
 			break;
 		case MSB_MSG_FAILED:
-			if (e->attach_id && msb_bytes_eq(m.kind, "not_found"))
+			if (e->main_attach)
+				rc = main_attach_failed(e, &m);
+			else if (e->attach_id &&
+				 msb_bytes_eq(m.kind, "not_found"))
 				rc = msb__error(MSB_ENOTFOUND, ESRCH,
 						"no process with id %u in the "
 						"sandbox",
@@ -205,7 +274,7 @@ EXPORT int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms)
 			e->ended = true;
 			break;
 		case MSB_MSG_PROC_INFO:
-			if (!e->attach_id)
+			if (!e->attach_id && !e->main_attach)
 				break;
 			if (!(f.hdr.flags & MSB_F_END)) {
 				/* What we are attached to, first. */
@@ -421,5 +490,6 @@ EXPORT void msb_exec_free(msb_exec *e)
 	/* Closing the connection makes the supervisor kill the command. */
 	msb__conn_close(&e->conn);
 	free(e->cmd);
+	free(e->sandbox);
 	free(e);
 }

@@ -138,6 +138,7 @@ static const char *const type_names[MSB_MSG__COUNT] = {
 	[MSB_MSG_PROC_SIGNAL] = "proc_signal",
 	[MSB_MSG_PROC_ATTACH] = "proc_attach",
 	[MSB_MSG_PROC_REMOVE] = "proc_remove",
+	[MSB_MSG_MAIN_ATTACH] = "main_attach",
 };
 
 const char *msb_msg_type_name(enum msb_msg_type t)

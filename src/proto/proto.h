@@ -174,6 +174,23 @@ enum msb_msg_type {
 	 * the entry removed from the table; FAILED "not_found", or "running"
 	 * (without FORCE; with it the process group is killed first). */
 	MSB_MSG_PROC_REMOVE,
+	/*
+	 * Client → supervisor, START on a client stream; the supervisor
+	 * answers it itself (the guest never sees it; a supervisor without
+	 * it passes it on and the agent answers ERROR, unknown type). The
+	 * sandbox's main process (vmm/workload.h): flags
+	 * (MSB_PATTACH_STDIN: feed its stdin) → PROC_INFO {pid, flags:
+	 * MSB_EXEC_STDIN/TTY of the main process, kind "running"}, then
+	 * STDOUT/STDERR as it writes (new output only), then EXITED (END)
+	 * when it exits; or FAILED (END) {kind "not_found" (no main
+	 * process), "not_running", "busy" (another attach is on), "no_stdin"
+	 * (STDIN asked of a main process without -i/-t), "stopped" (the
+	 * sandbox is stopping), "dropped" (the client fell too far
+	 * behind), msg}. From the client: CREDIT for
+	 * the output, STDIN (END: close its stdin), RESIZE, SIGNAL (sig 0
+	 * detaches: PROC_INFO END kind "detached").
+	 */
+	MSB_MSG_MAIN_ATTACH,
 	MSB_MSG__COUNT
 };
 

@@ -87,6 +87,27 @@ struct client {
 	struct msb_buf in, out;
 };
 
+/*
+ * The main process's attach slot (MSB_MSG_MAIN_ATTACH, msb attach NAME).
+ * One client at a time; a second is refused ("busy"). Its output is a
+ * copy of what goes to main.log: the guest is credited as the log is
+ * written, whatever the client does, and a client that has more than
+ * ATTACH_LAG_MAX bytes of it unacknowledged (not credited) is dropped,
+ * so neither the workload nor the log waits for a client. Its input
+ * waits in @pend for the guest's window (wl.in_credit); the client is
+ * credited as it goes to the guest, so @pend holds a window at most.
+ */
+#define ATTACH_LAG_MAX (1u << 20)
+struct main_attach {
+	struct client *c;    /* NULL: the slot is free */
+	uint32_t stream;     /* the client's stream id */
+	bool feed;           /* its STDIN goes to the main process */
+	bool eof;            /* it closed stdin: close it once @pend is sent */
+	uint64_t lag;        /* output sent it and not yet credited */
+	uint64_t owed;       /* input sent on to the guest, not yet credited */
+	struct msb_buf pend; /* input waiting for the guest's window */
+};
+
 enum state { BOOTING, RUNNING, STOPPING };
 
 static struct vmm {
@@ -118,7 +139,8 @@ static struct vmm {
 	int listen_fd;      /* run/agent.sock: more clients (reconnect) */
 	char log_dir[PATH_MAX], console_log[PATH_MAX + 32], disk[PATH_MAX + 32];
 	struct execlog execlog;
-	struct workload wl; /* the main process (workload.h) */
+	struct workload wl;     /* the main process (workload.h) */
+	struct main_attach att; /* its one attach slot */
 	/* Logs (logfile.h): our own diagnostics and the stderr of QEMU and
 	 * virtiofsd (a pipe we read, @stderr_fd) in vmm.log; the serial
 	 * console (a socket we read, @console_fd) in kernel.log. */
@@ -1491,11 +1513,22 @@ static void send_client_error(struct client *c, uint32_t stream,
 	msb_frame_encode(&c->out, stream, MSB_F_END, &m);
 }
 
+static void attach_refuse(struct client *c, uint32_t id, const char *kind,
+			  const char *msg);
+static void attach_clear(void);
+
 static void begin_stop(unsigned int timeout_ms, const char *why)
 {
 	if (vmm.state == STOPPING)
 		return;
 	logmsg("stopping (%s)", why);
+	if (vmm.att.c) {
+		/* the main process goes with the VM: say so, not "gone" */
+		char msg[192];
+		snprintf(msg, sizeof(msg), "the sandbox is stopping (%s)", why);
+		attach_refuse(vmm.att.c, vmm.att.stream, "stopped", msg);
+		attach_clear();
+	}
 	snprintf(vmm.stop_reason, sizeof(vmm.stop_reason), "%s", why);
 	state_status("stopping", getpid());
 	if (vmm.state == BOOTING) {
@@ -1637,14 +1670,242 @@ static void workload_tick(void)
 	}
 }
 
+/* Free the attach slot (the client stays connected). */
+static void attach_clear(void)
+{
+	msb_buf_free(&vmm.att.pend);
+	vmm.att = (struct main_attach){0};
+}
+
+/* End the attachment with FAILED {kind, msg} (client @c, stream @id). */
+static void attach_refuse(struct client *c, uint32_t id, const char *kind,
+			  const char *msg)
+{
+	struct msb_msg m = {
+		.type = MSB_MSG_FAILED,
+		.has = MSB_HAS(MSB_FLD_KIND) | MSB_HAS(MSB_FLD_MSG),
+		.kind = msb_str(kind),
+		.msg = msb_str(msg),
+	};
+	msb_frame_encode(&c->out, id, MSB_F_END, &m);
+}
+
+/* MAIN_ATTACH from @c on its new stream @id. */
+static void attach_begin(struct client *c, uint32_t id,
+			 const struct msb_msg *req)
+{
+	bool feed = req->has & MSB_HAS(MSB_FLD_FLAGS) &&
+		    req->flags & MSB_PATTACH_STDIN;
+
+	if (!vmm.wl.enabled) {
+		attach_refuse(c, id, "not_found",
+			      "the sandbox has no main process");
+		return;
+	}
+	if (vmm.state != RUNNING || !vmm.wl.running) {
+		attach_refuse(c, id, "not_running",
+			      "the main process is not running (msb logs "
+			      "shows its output)");
+		return;
+	}
+	if (vmm.att.c) {
+		attach_refuse(c, id, "busy",
+			      "the main process is attached elsewhere: one "
+			      "attach at a time (Ctrl-P Ctrl-Q detaches it)");
+		return;
+	}
+	if (feed && !workload_has_stdin(&vmm.wl)) {
+		attach_refuse(c, id, "no_stdin",
+			      "the main process has no stdin: it was not "
+			      "started with -i or -t");
+		return;
+	}
+	vmm.att = (struct main_attach){.c = c, .stream = id, .feed = feed};
+	struct msb_msg info = {
+		.type = MSB_MSG_PROC_INFO,
+		.has = MSB_HAS(MSB_FLD_PID) | MSB_HAS(MSB_FLD_FLAGS) |
+		       MSB_HAS(MSB_FLD_KIND),
+		.pid = vmm.wl.pid,
+		.flags = (vmm.spec.main_tty ? MSB_EXEC_TTY : 0) |
+			 (workload_has_stdin(&vmm.wl) ? MSB_EXEC_STDIN : 0),
+		.kind = msb_str("running"),
+	};
+	msb_frame_encode(&c->out, id, 0, &info);
+	logmsg("main process: attached%s", feed ? " with stdin" : "");
+}
+
+/* Send the attached client's input on as the guest's window allows. */
+static void attach_pump(void)
+{
+	struct main_attach *a = &vmm.att;
+	struct workload *w = &vmm.wl;
+
+	if (!a->c || !w->running)
+		return;
+	while (msb_buf_avail(&a->pend) && w->in_credit && w->stdin_open) {
+		size_t n = msb_buf_avail(&a->pend);
+		if (n > MSB_CHUNK_MAX)
+			n = MSB_CHUNK_MAX;
+		if (n > w->in_credit)
+			n = (size_t)w->in_credit;
+		struct msb_msg m = {
+			.type = MSB_MSG_STDIN,
+			.has = MSB_HAS(MSB_FLD_DATA),
+			.data = {msb_buf_head(&a->pend), n},
+		};
+		if (send_to_agent(RELAY_MAIN_STREAM, 0, &m) < 0)
+			return;
+		w->in_credit -= n;
+		msb_buf_consume(&a->pend, n);
+		struct msb_msg cr;
+		if (msb_credit_due(&a->owed, n, &cr))
+			msb_frame_encode(&a->c->out, a->stream, 0, &cr);
+	}
+	if (!msb_buf_avail(&a->pend) && a->eof && w->stdin_open) {
+		struct msb_msg m = {.type = MSB_MSG_STDIN};
+		send_to_agent(RELAY_MAIN_STREAM, MSB_F_END, &m);
+		w->stdin_open = false;
+		a->eof = false;
+		logmsg("main process: stdin closed by the attached client");
+	}
+}
+
+/* A frame of the attached client on its attach stream. */
+static void attach_frame(struct client *c, const struct msb_frame *f)
+{
+	struct main_attach *a = &vmm.att;
+	struct msb_msg m;
+
+	if (msb_msg_decode(&m, f->payload, f->payload_len) < 0)
+		return;
+	switch (m.type) {
+	case MSB_MSG_CREDIT:
+		if (m.has & MSB_HAS(MSB_FLD_SIZE))
+			a->lag = m.size >= a->lag ? 0 : a->lag - m.size;
+		break;
+	case MSB_MSG_STDIN:
+		if (!a->feed || !vmm.wl.stdin_open)
+			break; /* nothing to feed: dropped */
+		if (m.data.n &&
+		    msb_buf_append(&a->pend, m.data.p, m.data.n) < 0)
+			break;
+		if (msb_buf_avail(&a->pend) > MSB_WINDOW + MSB_CHUNK_MAX) {
+			/* more than its window: not a client of ours */
+			attach_refuse(c, a->stream, "dropped",
+				      "input beyond the flow-control window");
+			attach_clear();
+			return;
+		}
+		if (f->hdr.flags & MSB_F_END)
+			a->eof = true;
+		attach_pump();
+		break;
+	case MSB_MSG_RESIZE:
+		if (vmm.spec.main_tty && vmm.wl.running &&
+		    m.has & MSB_HAS(MSB_FLD_ROWS) &&
+		    m.has & MSB_HAS(MSB_FLD_COLS) && m.rows && m.cols &&
+		    m.rows <= 0xffff && m.cols <= 0xffff) {
+			struct msb_msg r = {
+				.type = MSB_MSG_RESIZE,
+				.has = MSB_HAS(MSB_FLD_ROWS) |
+				       MSB_HAS(MSB_FLD_COLS),
+				.rows = m.rows,
+				.cols = m.cols,
+			};
+			send_to_agent(RELAY_MAIN_STREAM, 0, &r);
+		}
+		break;
+	case MSB_MSG_SIGNAL:
+		if (!(m.has & MSB_HAS(MSB_FLD_SIG)) || m.sig < 0 || m.sig > 64)
+			break;
+		if (m.sig == 0) {
+			struct msb_msg d = {
+				.type = MSB_MSG_PROC_INFO,
+				.has = MSB_HAS(MSB_FLD_KIND),
+				.kind = msb_str("detached"),
+			};
+			msb_frame_encode(&c->out, a->stream, MSB_F_END, &d);
+			logmsg("main process: detached");
+			attach_clear();
+		} else if (vmm.wl.running) {
+			struct msb_msg sg = {
+				.type = MSB_MSG_SIGNAL,
+				.has = MSB_HAS(MSB_FLD_SIG),
+				.sig = m.sig,
+			};
+			send_to_agent(RELAY_MAIN_STREAM, 0, &sg);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * The main process's frame @f, for the attached client: output is
+ * copied (or the client dropped past its lag), credit from the guest
+ * lets input go on, and the end of the run ends the attachment.
+ */
+static void attach_main_frame(const struct msb_frame *f, bool was_running)
+{
+	struct main_attach *a = &vmm.att;
+	struct msb_msg m;
+
+	if (!a->c)
+		return;
+	bool ok = msb_msg_decode(&m, f->payload, f->payload_len) == 0;
+	if (ok && was_running &&
+	    (m.type == MSB_MSG_STDOUT || m.type == MSB_MSG_STDERR) &&
+	    m.data.n) {
+		if (a->lag + m.data.n > ATTACH_LAG_MAX) {
+			attach_refuse(a->c, a->stream, "dropped",
+				      "the client fell more than 1 MiB behind "
+				      "the main process's output: detached");
+			logmsg("main process: attached client too slow, "
+			       "dropped");
+			attach_clear();
+			return;
+		}
+		struct msb_msg o = {
+			.type = m.type,
+			.has = MSB_HAS(MSB_FLD_DATA),
+			.data = m.data,
+		};
+		if (msb_frame_encode(&a->c->out, a->stream, 0, &o) == 0)
+			a->lag += m.data.n;
+	}
+	if (ok && m.type == MSB_MSG_CREDIT)
+		attach_pump();
+	if (was_running && !vmm.wl.running) {
+		/* this run is over: so is the attachment */
+		int code = vmm.wl.code;
+		struct msb_msg e = {
+			.type = MSB_MSG_EXITED,
+			.has = MSB_HAS(MSB_FLD_CODE),
+			.code = code,
+		};
+		if (ok && m.type == MSB_MSG_EXITED &&
+		    m.has & MSB_HAS(MSB_FLD_SIG) && m.sig > 0 && m.sig <= 64) {
+			e.has |= MSB_HAS(MSB_FLD_SIG);
+			e.sig = m.sig;
+			e.code = 0;
+		}
+		msb_frame_encode(&a->c->out, a->stream, MSB_F_END, &e);
+		attach_clear();
+	}
+}
+
 /* A frame of the main process (relay_ops): log, credit, policy. */
 static void on_main_frame(void *ud, const struct msb_frame *f)
 {
 	struct msb_msg reply;
+	bool was_running = vmm.wl.running;
+	enum workload_do todo = workload_frame(&vmm.wl, f, &reply, now_us(),
+					       vmm.state != RUNNING);
 
 	(void)ud;
-	switch (workload_frame(&vmm.wl, f, &reply, now_us(),
-			       vmm.state != RUNNING)) {
+	attach_main_frame(f, was_running);
+	switch (todo) {
 	case WORKLOAD_SEND:
 		send_to_agent(RELAY_MAIN_STREAM, 0, &reply);
 		break;
@@ -1836,6 +2097,19 @@ static void on_client_frame(struct client *c, const struct msb_frame *f,
 		on_client_control(c, f);
 		return;
 	}
+	if (vmm.att.c == c && vmm.att.stream == id) {
+		attach_frame(c, f);
+		return;
+	}
+	if (f->hdr.flags & MSB_F_START &&
+	    !relay_find_client(&vmm.relay, c, id)) {
+		struct msb_msg m;
+		if (msb_msg_decode(&m, f->payload, f->payload_len) == 0 &&
+		    m.type == MSB_MSG_MAIN_ATTACH) {
+			attach_begin(c, id, &m);
+			return;
+		}
+	}
 	/* host disk full: refused with the reason (diskfull.h) */
 	if (f->hdr.flags & MSB_F_START &&
 	    !relay_find_client(&vmm.relay, c, id) &&
@@ -1869,6 +2143,10 @@ static void drop_client(size_t i)
 	struct client *c = vmm.clients[i];
 
 	relay_client_gone(&vmm.relay, c); /* kills its commands */
+	if (vmm.att.c == c) {
+		logmsg("main process: the attached client left");
+		attach_clear(); /* the main process's stdin stays open */
+	}
 	for (size_t k = 0; k < vmm.nmetrics_wait; k++)
 		if (vmm.metrics_wait[k] == c)
 			vmm.metrics_wait[k--] =

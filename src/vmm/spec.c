@@ -99,7 +99,10 @@ int msb_spec_to_json(char **out, const struct msb_vm_spec *s)
 	    json_object_set_new(o, "detached", json_boolean(s->detached)) < 0 ||
 	    json_object_set_new(o, "hold", json_boolean(s->hold)) < 0 ||
 	    json_object_set_new(o, "root_direct",
-				json_boolean(s->root_direct)) < 0)
+				json_boolean(s->root_direct)) < 0 ||
+	    json_object_set_new(o, "main_stdin", json_boolean(s->main_stdin)) <
+		    0 ||
+	    json_object_set_new(o, "main_tty", json_boolean(s->main_tty)) < 0)
 		goto out;
 	for (size_t i = 0; i < ARRAY_SIZE(strv_fields); i++) {
 		json_t *a = json_array();
@@ -162,6 +165,8 @@ int msb_spec_from_json(struct msb_vm_spec *s, const char *json, size_t len,
 
 	s->hold = json_is_true(json_object_get(o, "hold"));
 	s->root_direct = json_is_true(json_object_get(o, "root_direct"));
+	s->main_stdin = json_is_true(json_object_get(o, "main_stdin"));
+	s->main_tty = json_is_true(json_object_get(o, "main_tty"));
 	for (size_t k = 0; k < ARRAY_SIZE(strv_fields); k++) {
 		json_t *a = json_object_get(o, strv_fields[k].key);
 		size_t n = json_is_array(a) ? json_array_size(a) : 0;

@@ -2,6 +2,7 @@
 /* The sandbox's main process, owned by the supervisor (see workload.h). */
 #include "vmm/workload.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,8 +35,23 @@ void workload_init(struct workload *w, const struct msb_vm_spec *spec,
 	w->restart_at_us = 1;
 }
 
+bool workload_has_stdin(const struct workload *w)
+{
+	return w->spec->main_stdin || w->spec->main_tty;
+}
+
+/* Whether @env sets @name (e.g. "TERM="). */
+static bool env_has(char *const *env, const char *name)
+{
+	for (; env && *env; env++)
+		if (!strncmp(*env, name, strlen(name)))
+			return true;
+	return false;
+}
+
 bool workload_start(struct workload *w, struct msb_msg *m, uint64_t now)
 {
+	static const char *const term[] = {"TERM=xterm", NULL};
 	const struct msb_vm_spec *s = w->spec;
 
 	if (!w->enabled || w->running)
@@ -57,6 +73,24 @@ bool workload_start(struct workload *w, struct msb_msg *m, uint64_t now)
 		m->has |= MSB_HAS(MSB_FLD_RLIMITS);
 		m->rlimits.v = (const char *const *)s->main_rlimits;
 	}
+	if (workload_has_stdin(w)) {
+		m->has |= MSB_HAS(MSB_FLD_FLAGS);
+		m->flags = MSB_EXEC_STDIN;
+	}
+	if (s->main_tty) {
+		/* 24x80 until an attach sizes it; TERM as exec -t has it */
+		m->flags |= MSB_EXEC_TTY;
+		m->has |= MSB_HAS(MSB_FLD_ROWS) | MSB_HAS(MSB_FLD_COLS);
+		m->rows = 24;
+		m->cols = 80;
+		if (!env_has(s->env, "TERM=")) {
+			m->has |= MSB_HAS(MSB_FLD_ENV);
+			m->env.v = term;
+		}
+	}
+	w->stdin_open = workload_has_stdin(w);
+	w->in_credit = MSB_WINDOW;
+	w->pid = 0;
 	w->running = true;
 	w->restart_at_us = 0;
 	w->started_us = now;
@@ -74,6 +108,7 @@ static enum workload_do ended(struct workload *w, int code, uint64_t now,
 			      bool stopping)
 {
 	w->running = false;
+	w->stdin_open = false;
 	w->code = code;
 	bool again =
 		!stopping && (w->policy == WORKLOAD_ALWAYS ||
@@ -107,6 +142,14 @@ enum workload_do workload_frame(struct workload *w, const struct msb_frame *f,
 		return WORKLOAD_NOTHING;
 	}
 	switch (m.type) {
+	case MSB_MSG_STARTED:
+		if (m.has & MSB_HAS(MSB_FLD_PID) && m.pid > 0 &&
+		    m.pid <= INT32_MAX)
+			w->pid = m.pid;
+		return WORKLOAD_NOTHING;
+	case MSB_MSG_CREDIT:
+		msb_credit_add(&w->in_credit, &m);
+		return WORKLOAD_NOTHING;
 	case MSB_MSG_STDOUT:
 	case MSB_MSG_STDERR:
 		if (m.data.n)

@@ -15,6 +15,10 @@
  * Credit is granted as soon as output is written, so a chatty process
  * never stalls on us.
  *
+ * With -i or -t (spec main_stdin, main_tty) its stdin stays open: the
+ * supervisor holds the guest side's window (@in_credit) and one attach
+ * (main.c, MSB_MSG_MAIN_ATTACH) at a time feeds it; see docs/cli.md.
+ *
  * When it exits (EXITED, or FAILED: it could not start) the policy
  * decides. "no" and an exhausted "on-failure" stop the sandbox and record
  * the status (code, or 128+signal; 127/126 when it could not start) in
@@ -43,8 +47,11 @@ struct workload {
 	uint64_t restart_at_us; /* start again then; 0: not scheduled */
 	uint64_t backoff_us;
 	uint64_t started_us;
-	uint64_t owed; /* output consumed since the last CREDIT */
-	int code;      /* of the last run; -1 none */
+	uint64_t owed;   /* output consumed since the last CREDIT */
+	int64_t pid;     /* the guest pid of this run (STARTED); 0: not yet */
+	bool stdin_open; /* this run's stdin takes input (-i/-t, not closed) */
+	uint64_t in_credit; /* stdin bytes the guest accepts now */
+	int code;           /* of the last run; -1 none */
 	struct logfile log;
 };
 
@@ -59,6 +66,8 @@ void workload_init(struct workload *w, const struct msb_vm_spec *spec,
  * (flag MSB_F_START). Return: false if there is nothing to start.
  */
 bool workload_start(struct workload *w, struct msb_msg *m, uint64_t now);
+/* Whether its stdin can take input at all (-i or -t). */
+bool workload_has_stdin(const struct workload *w);
 /* When workload_start() is due (0: never); @stopping: never again. */
 uint64_t workload_due(const struct workload *w, bool stopping);
 /*

@@ -73,8 +73,8 @@ run --patch-text noequals -- true|run: --patch-text without =
 run --patch-mkdir /x:999 -- true|run: --patch-mkdir bad mode
 run --root-size 0 -- true|run: --root-size 0
 run --replace -- true|run: --replace without --name
-run -d -i|run: -i with -d
-run -d --tty|run: -t with -d
+run -d -i|run: -i with -d and no main process
+run -d --tty|run: -t with -d and no main process
 run -d --kill-group|run: --kill-group with -d
 run|run: no image, no command
 run --|run: nothing after --

@@ -12,7 +12,11 @@ MSB_HOME=$(mktemp -d /tmp/msb-procs-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
 cleanup() {
+	for p in $(jobs -p); do kill "$p" 2>/dev/null; done
 	"$MSB" rm -f pbox >/dev/null 2>&1
+	"$MSB" rm -f mbox >/dev/null 2>&1
+	"$MSB" rm -f obox >/dev/null 2>&1
+	"$MSB" rm -f sbox >/dev/null 2>&1
 	rm -rf "$MSB_HOME" "$work"
 }
 trap cleanup EXIT
@@ -188,6 +192,134 @@ expect "exec -d with a control character" 0 "$MSB" exec -d pbox -- \
 expect "ps with a control character" 0 "$MSB" ps pbox
 contains "ps escapes commands" "$work/out" 'true \x1b[31mred'
 if grep -q "$(printf '\033')" "$work/out"; then bad "raw ESC in ps"; else ok "no raw ESC in ps"; fi
+
+# --- msb attach NAME: the main process of run -d -i ---
+# Every wait is on a condition, with a deadline (seconds).
+DEADLINE=${MSB_TEST_DEADLINE:-120}
+within() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+vmmlog_has() { grep -qF -- "$1" "$MSB_HOME/sandboxes/mbox/logs/vmm.log"; }
+file_has() { grep -qF -- "$2" "$1"; }
+expect "run -d -i" 0 "$MSB" run -d -i --name mbox -- sh -c \
+	'while read l; do case $l in flood) yes f | head -c 3000000; echo flooded;; *) echo "got:$l";; esac; done; echo bye; exit 3'
+expect "inspect a -i main process" 0 "$MSB" inspect mbox
+tr -d ' \n' <"$work/out" >"$work/insp"
+contains "inspect shows its stdin" "$work/insp" '"stdin":true,"tty":false'
+# An attachment with stdin held open (a FIFO we keep open).
+mkfifo "$work/in1"
+exec 7<>"$work/in1"
+"$MSB" attach mbox <"$work/in1" >"$work/a1" 2>"$work/a1.err" &
+a1=$!
+if within "$DEADLINE" vmmlog_has "main process: attached with stdin"; then
+	ok "attach -i: attached"
+else bad "attach -i: not attached: $(cat "$work/a1.err")"; fi
+expect "a second attach while one is on" 1 "$MSB" attach mbox
+contains "second attach: refused, saying why" "$work/err" "attached elsewhere"
+if [ "$(wc -l <"$work/err")" = 1 ]; then ok "second attach: one line"; else
+	bad "second attach: $(cat "$work/err")"; fi
+echo one >&7
+if within "$DEADLINE" file_has "$work/a1" "got:one"; then
+	ok "attach -i: input reaches the main process, its output comes back"
+else bad "attach -i: no got:one in: $(cat "$work/a1")"; fi
+kill -TERM "$a1"
+wait "$a1"
+st=$?
+if [ "$st" = 0 ]; then ok "attach -i: SIGTERM detaches (exit 0)"; else
+	bad "attach -i detach: exit $st: $(cat "$work/a1.err")"; fi
+exec 7>&-
+if within "$DEADLINE" vmmlog_has "main process: the attached client left"; then
+	ok "attach -i: the slot is free again"
+else bad "attach -i: the supervisor did not see the client leave"; fi
+expect "the main process runs on after a detach" 0 "$MSB" exec mbox -- \
+	sh -c 'ps -o args | grep -v grep | grep -q "while read"'
+# A client that does not read its output is dropped, the workload not
+# held up: 3 MB of output against a pipe nobody reads until then.
+mkfifo "$work/in2"
+exec 7<>"$work/in2"
+{
+	"$MSB" attach mbox <"$work/in2" 2>"$work/a2.err"
+	echo "status=$?" >"$work/a2.st"
+} | {
+	within "$DEADLINE" vmmlog_has "attached client too slow, dropped"
+	cat >/dev/null
+} &
+attached_twice() {
+	[ "$(grep -c 'main process: attached' "$MSB_HOME/sandboxes/mbox/logs/vmm.log")" -ge 2 ]
+}
+within "$DEADLINE" attached_twice || bad "the second attach did not attach"
+echo flood >&7
+if within "$DEADLINE" test -s "$work/a2.st"; then
+	contains "a slow client is dropped (exit 1)" "$work/a2.st" "status=1"
+	contains "dropped: it says why" "$work/a2.err" "behind the main process's output"
+else bad "the slow client was not dropped"; fi
+exec 7>&-
+if within "$DEADLINE" file_has "$MSB_HOME/sandboxes/mbox/logs/main.log" flooded; then
+	ok "the workload was not held up by the slow client"
+else bad "flood did not reach main.log"; fi
+# Piped input, then its end closes the main process's stdin: it exits,
+# attach exits with its status, and its output is in msb logs.
+printf 'two\n' | "$MSB" attach mbox >"$work/a3" 2>"$work/a3.err"
+st=$?
+if [ "$st" = 3 ]; then ok "attach -i: exits with the main process's status"; else
+	bad "attach -i piped: exit $st: $(cat "$work/a3.err")"; fi
+contains "attach -i piped: its output" "$work/a3" "got:two"
+expect "logs after attach" 0 "$MSB" logs mbox
+contains "attach input reaches msb logs" "$work/out" "got:two"
+contains "the end of input closed its stdin" "$work/out" "bye"
+"$MSB" wait mbox >/dev/null 2>&1
+st=$?
+if [ "$st" = 3 ]; then ok "wait: the main process's status"; else bad "wait: $st"; fi
+expect "attach --no-stdin to a stopped sandbox: its output" 0 "$MSB" attach --no-stdin mbox
+contains "attach --no-stdin: output from the start" "$work/out" "got:one"
+# Without -i: output only, from the start (msb logs -f), input ignored.
+expect "run -d without -i" 0 "$MSB" run -d --name obox -- sh -c \
+	'echo out-only; read x; echo "read:[$x]"; sleep 3600'
+printf 'ignored\n' | "$MSB" attach obox >"$work/a4" 2>"$work/a4.err" &
+a4=$!
+if within "$DEADLINE" file_has "$work/a4" "read:[]"; then
+	ok "attach without -i: output only, from the start"
+else bad "attach without -i: $(cat "$work/a4" "$work/a4.err")"; fi
+if grep -q ignored "$work/a4"; then bad "attach without -i fed stdin"; else
+	ok "attach without -i: stdin is not fed"; fi
+expect "stop the output-only sandbox" 0 "$MSB" stop obox
+wait "$a4"
+st=$?
+if [ "$st" = 0 ]; then ok "attach without -i: ends when the sandbox stops"; else
+	bad "attach without -i: exit $st"; fi
+# -i is stored: a stopped and started sandbox's main process takes input
+# again; a stop ends the attachment, saying so.
+expect "run -d -i for stop/start" 0 "$MSB" run -d -i --name sbox -- sh -c \
+	'read l; echo "r:$l"; sleep 3600'
+expect "stop it" 0 "$MSB" stop sbox
+expect "start it" 0 "$MSB" start sbox
+mkfifo "$work/in5"
+exec 7<>"$work/in5"
+"$MSB" attach sbox <"$work/in5" >"$work/a5" 2>"$work/a5.err" &
+a5=$!
+echo again >&7
+if within "$DEADLINE" file_has "$work/a5" "r:again"; then
+	ok "attach after stop/start: the main process still takes input"
+else bad "attach after stop/start: $(cat "$work/a5" "$work/a5.err")"; fi
+expect "stop while attached" 0 "$MSB" stop sbox
+wait "$a5"
+st=$?
+if [ "$st" = 1 ]; then ok "a stop ends the attachment (exit 1)"; else
+	bad "attach at stop: exit $st"; fi
+contains "a stop ends the attachment, saying so" "$work/a5.err" "the sandbox is stopping"
+exec 7>&-
+for args in "mbox --bogus" "mbox other" "" "--no-stdin"; do
+	# shellcheck disable=SC2086
+	expect "attach $args: usage error" 2 "$MSB" attach $args
+	if [ "$(wc -l <"$work/err")" = 1 ] && grep -q "^msb: attach: .*see 'msb attach --help'" "$work/err"; then
+		ok "attach $args: one line"
+	else bad "attach $args: $(cat "$work/err")"; fi
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -15,6 +15,7 @@ n=0 S=s0 # the current session
 cleanup() {
 	T kill-server 2>/dev/null
 	"$MSB" rm -f tty >/dev/null 2>&1
+	"$MSB" rm -f mtty >/dev/null 2>&1
 	rm -rf "$MSB_HOME" "$work"
 }
 trap cleanup EXIT
@@ -169,6 +170,32 @@ expect "attach to the exited process" 5 "$MSB" attach tty --exec "$aid"
 expect "attach to an unknown id" 1 "$MSB" attach tty --exec 99999
 contains "unknown id named" "$work/err" "no process with id 99999"
 expect "attach --exec without an id" 2 "$MSB" attach tty --exec x
+
+# --- msb attach NAME to the main process of run -d -it ---
+# (stty -echo for the reason above, before the interactive shell starts)
+expect "run -d -it" 0 "$MSB" run -d -it --name mtty -- sh -c 'stty -echo; exec sh'
+expect "inspect a -t main process" 0 "$MSB" inspect mtty
+tr -d ' \n' <"$work/out" >"$work/insp"
+contains "inspect shows its terminal" "$work/insp" '"tty":true'
+session "'$MSB' attach mtty"
+T send-keys -t "$S" Enter
+pane_has "attach main: the prompt" "/ #"
+T send-keys -t "$S" 'X=kept; echo "main""-attached on $(tty)"' Enter
+pane_has "attach main: a typed command runs" "main-attached on /dev/pts/"
+T send-keys -t "$S" 'clear; stty size' Enter
+pane_has "attach main: the terminal gets the local size" "30 100"
+T send-keys -t "$S" C-p C-q
+exited "attach main: Ctrl-P Ctrl-Q detaches" 0
+expect "the main process runs on after a detach" 0 "$MSB" exec mtty -- \
+	sh -c 'ps -o args | grep -v grep | grep -qx sh'
+session "'$MSB' attach mtty"
+T send-keys -t "$S" 'echo "x=[$X]"' Enter
+pane_has "attach main again: the same shell" "x=[kept]"
+T send-keys -t "$S" 'exit 4' Enter
+exited "attach main: the main process's exit" 4
+"$MSB" wait mtty >/dev/null 2>&1
+st=$?
+if [ "$st" = 4 ]; then ok "wait: the main process's status"; else bad "wait: $st"; fi
 
 # --- -t without a local terminal ---
 expect "exec -t without a terminal" 0 "$MSB" exec -t tty -- sh -c 'stty size; tty'

@@ -2,7 +2,8 @@
 /*
  * The main process and the exec defaults through the API: a workload that
  * exits with its status, restarted on failure, its status kept; exec
- * defaults that later handles load; a version 1 options struct.
+ * defaults that later handles load; a version 1 options struct; a main
+ * process with stdin, attached to (msb_sandbox_attach_main()).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,64 @@ int main(void)
 	CHECK(msb_sandbox_stop(sb, 0) == 0);
 	msb_sandbox_free(sb);
 	CHECK(msb_sandbox_remove("defs", 0) == 0);
+
+	/* main_stdin: attach, feed it, one attachment at a time, EOF */
+	test_case("attach to the main process", 120);
+	static const char *const cat[] = {
+		"sh", "-c", "while read l; do echo \"got:$l\"; done; exit 6",
+		NULL};
+	o = (msb_sandbox_options)MSB_SANDBOX_OPTIONS_INIT;
+	o.name = "att";
+	o.detached = 1;
+	o.run_main = 1;
+	o.cmd = cat;
+	o.main_stdin = 1;
+	CHECK(msb_sandbox_create(&sb, &o) == 0);
+	msb_exec *e = NULL, *e2 = NULL;
+	msb_exec_event ev;
+	CHECK(msb_sandbox_attach_main(&e, sb, MSB_ATTACH_STDIN) == 0);
+	CHECK(msb_exec_next(e, &ev, 60000) == 0 && ev.type == MSB_EXEC_STARTED);
+	CHECK(!msb_exec_tty(e));
+	/* a second one is refused while the first is on */
+	CHECK(msb_sandbox_attach_main(&e2, sb, 0) == 0);
+	CHECK(msb_exec_next(e2, &ev, 60000) == -MSB_ESTATE);
+	CHECK(strstr(msb_last_error()->message, "attached elsewhere") != NULL);
+	msb_exec_free(e2);
+	CHECK(msb_exec_write(e, "hi\n", 3) == 0);
+	char got[64] = "";
+	size_t glen = 0;
+	int rc;
+	while ((rc = msb_exec_next(e, &ev, 60000)) == 0 &&
+	       ev.type == MSB_EXEC_STDOUT) {
+		size_t k = ev.len < sizeof(got) - 1 - glen
+				   ? ev.len
+				   : sizeof(got) - 1 - glen;
+		memcpy(got + glen, ev.data, k);
+		got[glen += k] = '\0';
+		if (strchr(got, '\n'))
+			break;
+	}
+	CHECK_STR(got, "got:hi\n");
+	/* freeing the handle detaches; its stdin stays open */
+	msb_exec_free(e);
+	CHECK(msb_sandbox_attach_main(&e, sb, MSB_ATTACH_STDIN) == 0);
+	CHECK(msb_exec_next(e, &ev, 60000) == 0 && ev.type == MSB_EXEC_STARTED);
+	CHECK(msb_exec_write(e, "two\n", 4) == 0);
+	CHECK(msb_exec_close_stdin(e) == 0);
+	int ecode = -1, esig = -1;
+	CHECK(msb_exec_wait(e, &ecode, &esig) == 0 && ecode == 6 && esig == 0);
+	msb_exec_free(e);
+	msb_sandbox_free(sb);
+	CHECK(msb_sandbox_wait("att", 60000, status, sizeof(status)) == 0);
+	CHECK(msb_sandbox_exit_code("att", &code) == 0 && code == 6);
+	snprintf(path, sizeof(path), "%s/sandboxes/att/logs/main.log", home);
+	f = fopen(path, "re");
+	n = f ? fread(log, 1, sizeof(log) - 1, f) : 0;
+	log[n] = '\0';
+	if (f)
+		fclose(f);
+	CHECK_STR(log, "got:hi\ngot:two\n");
+	CHECK(msb_sandbox_remove("att", 0) == 0);
 
 	/* a caller built against version 1 */
 	test_case("options version 1", 120);

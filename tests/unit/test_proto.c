@@ -960,16 +960,16 @@ static void test_msg_wire_format(void)
 static void test_type_names(void)
 {
 	static const char *const want[MSB_MSG__COUNT] = {
-		NULL,          "hello",       "ready",     "exec",
-		"started",     "stdin",       "stdout",    "stderr",
-		"signal",      "exited",      "failed",    "error",
-		"shutdown",    "ping",        "pong",      "fs_stat",
-		"fs_list",     "fs_read",     "fs_write",  "fs_mkdir",
-		"fs_remove",   "fs_rename",   "fs_copy",   "fs_chmod",
-		"fs_chown",    "fs_symlink",  "fs_entry",  "fs_data",
-		"fs_done",     "metrics",     "credit",    "resize",
-		"open",        "proc_list",   "proc_info", "proc_signal",
-		"proc_attach", "proc_remove",
+		NULL,          "hello",       "ready",       "exec",
+		"started",     "stdin",       "stdout",      "stderr",
+		"signal",      "exited",      "failed",      "error",
+		"shutdown",    "ping",        "pong",        "fs_stat",
+		"fs_list",     "fs_read",     "fs_write",    "fs_mkdir",
+		"fs_remove",   "fs_rename",   "fs_copy",     "fs_chmod",
+		"fs_chown",    "fs_symlink",  "fs_entry",    "fs_data",
+		"fs_done",     "metrics",     "credit",      "resize",
+		"open",        "proc_list",   "proc_info",   "proc_signal",
+		"proc_attach", "proc_remove", "main_attach",
 	};
 
 	for (unsigned t = 0; t < MSB_MSG__COUNT; t++) {
