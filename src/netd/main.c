@@ -457,8 +457,7 @@ int main(int argc, char **argv)
 			flows_tick(nd);
 			tflow_trim_timewait(nd);
 			publish_tick(nd);
-			msb_pins_sweep(nd->pins, nd->now / 1000000,
-				       PINS_SWEEP);
+			msb_pins_sweep(nd->pins, nd->now / 1000000, PINS_SWEEP);
 			next_tick = nd->now + TICK_US;
 		}
 		if (nd->budget_blocked &&

@@ -163,10 +163,16 @@ for a in $v6; do
 	esac
 done
 # multicast (UDP): dropped by netd without an answer (no ICMP error about
-# a multicast datagram, RFC 1122 3.2.2): the client's wait ends at its
-# deadline, nothing answers
-is "denied: UDP to 224.1.2.3 is dropped, never answered" "timeout" pub \
-	$(ng udp 224.1.2.3 5000)
+# a multicast datagram, RFC 1122 3.2.2), and a deny event in net.log
+is "multicast: UDP to 224.1.2.3 is sent" "sent" pub \
+	python3 /opt/netd_lab.py udpsend 224.1.2.3 5000
+mc() {
+	m logs -s net pub >"$work/netlog" 2>&1 && grep -qF \
+		'deny udp 224.1.2.3:5000 sandbox="pub" reason="multicast is not relayed (dropped, no ICMP error)"' \
+		"$work/netlog"
+}
+wait_for "multicast: the deny event in net.log" 30 mc &&
+	ok "multicast: a deny event in net.log"
 is "busybox nc: a private address is refused" "refused" pub sh -c \
 	'busybox nc -w 10 10.1.2.3 80 </dev/null 2>&1 | grep -o refused'
 expect "logs -s net pub" 0 m logs -s net pub

@@ -156,7 +156,7 @@ cat >"$work/netd.json" <<EOF
 	     "proto": "tcp"},
 	    "127.0.0.1:18007:7/tcp", "127.0.0.1:18009:9",
 	    {"host_port": 17007, "guest_port": 7, "proto": "udp"},
-	    "[::1]:17007:7/udp"]
+	    "[::1]:17007:7/udp", "127.0.0.1:17009:9/udp"]
 }
 EOF
 # start_netd CONFIG LOG STATS: netd behind the guest's TAP device mt0
@@ -321,6 +321,12 @@ is "ping beyond the gateway with ICMP sockets" "reply" ping 1.2.3.4
 is "ping to a denied address: administratively prohibited" "unreach 13" \
 	ping 10.9.9.9
 
+# multicast: dropped without an ICMP error (RFC 1122 3.2.2), but logged
+is "multicast UDP from the guest is sent" "sent" udpsend 224.1.2.3 5000
+wait_for "multicast in net.log" 20 grep -qF \
+	'deny udp 224.1.2.3:5000 sandbox="lab" reason="multicast is not relayed (dropped, no ICMP error)"' \
+	"$work/net.log" && ok "multicast UDP is a deny event in net.log"
+
 is "IPv6 TCP is refused at once" "ECONNREFUSED" tcp 2001:db8:1::9 80
 is "IPv6 UDP is refused at once" "EACCES" udp 2001:db8:1::9 53 4
 
@@ -360,6 +366,14 @@ esac
 his "UDP round trip through a published port" "ok" udp 127.0.0.1 17007 100
 his "...of a fragmented 3000-byte datagram" "ok" udp 127.0.0.1 17007 3000
 his "...on an IPv6 host address" "ok" udp ::1 17007 200
+# nothing listens on the guest's UDP port 9: the guest's ICMP port
+# unreachable ends the client's flow, with a refuse event (the host
+# client cannot be told: docs/network.md, "Publishing ports")
+his "a datagram to a published UDP port where nothing listens" "sent" \
+	udpsend 127.0.0.1 17009
+wait_for "the guest's port unreachable in net.log" 20 grep -qF \
+	"refuse udp 100.96.0.2:9 sandbox=\"lab\" reason=\"published port: the guest's port is unreachable (nothing listens)\"" \
+	"$work/net.log" && ok "net.log says the guest's UDP port is unreachable"
 # two clients at once: each gets its own answers
 his "two UDP clients of one published port" "ok" udp2 127.0.0.1 17007
 mkdir -p "$work/pub"
@@ -541,6 +555,43 @@ wait_for "netd's descriptors after the flood" 20 sh -c "[ \$(ls /proc/$netd_pid/
 	ok "netd holds no descriptor for the flood once it is answered"
 dns "...and a query after it is still answered" SERVFAIL "" @100.96.0.1 \
 	www.test
+stop_netd
+
+# inbound caps: more host clients of a published port than max_flows;
+# the excess is reset at once, netd stays small, the port works after
+cat >"$work/inbound.json" <<EOF
+{
+  "sandbox": "inbound",
+  "guest_mac": "02:00:00:00:00:02", "guest_ip": "100.96.0.2",
+  "gateway_mac": "02:00:00:00:00:01", "gateway_ip": "100.96.0.1",
+  "caps": {"max_flows": 64, "max_pending": 64},
+  "ports": ["127.0.0.1:18007:7/tcp"]
+}
+EOF
+start_netd "$work/inbound.json" "$work/inbound.log" "$work/inbound.stats"
+his "inbound: the published port works" "ok" echo 127.0.0.1 18007 1000
+wait_for "inbound: the first flow closes" 30 \
+	grep -q '"tcp_open":0,' "$work/inbound.stats"
+rm -f "$work/opened" "$work/release"
+in_n "$py" "$lab" clients 127.0.0.1 18007 600 "$work" >"$work/clients.out" &
+clients=$!
+wait_for "inbound: 600 clients tried" 120 test -e "$work/opened"
+got=$(cat "$work/clients.out")
+case "$got" in
+"ok=64 reset=536 timeout=0") ok "inbound: 64 clients served (max_flows), the other 536 reset at once" ;;
+*) bad "inbound: 600 clients, max_flows 64: $got" ;;
+esac
+contains "inbound: the cap in net.log" "$work/inbound.log" \
+	'refuse tcp 100.96.0.2:7 sandbox="inbound" reason="cap max_flows reached"'
+hwm=$(awk '/^VmHWM/ {print $2}' /proc/"$netd_pid"/status)
+echo "# netd peak RSS after 600 inbound clients: ${hwm} KiB"
+if [ "$hwm" -lt 65536 ]; then ok "inbound: netd's peak RSS stays under 64 MiB"; else
+	bad "inbound: netd's peak RSS ${hwm} KiB"; fi
+touch "$work/release"
+wait $clients
+wait_for "inbound: the clients' flows close" 60 \
+	grep -q '"tcp_open":0,' "$work/inbound.stats"
+his "inbound: the published port works after" "ok" echo 127.0.0.1 18007 1000
 stop_netd
 
 echo "# passed $pass, failed $fail"
