@@ -357,8 +357,11 @@ void publish_udp_unreach(struct netd *nd, struct flow *fl, uint8_t code)
 			why, sizeof(why),
 			"published port: the guest says unreachable (ICMP code %u)",
 			code);
-	else
-		return; /* fragmentation needed and the like: not a refusal */
+	else {
+		/* fragmentation needed and the like: not a refusal */
+		nd->st.rx_dropped++;
+		return;
+	}
 	nd->st.upstream_failed++;
 	netd_event(nd, "refuse", MSB_NET_IPPROTO_UDP, nd->cfg.guest_ip,
 		   fl->sport, why);

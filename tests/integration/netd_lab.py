@@ -292,45 +292,49 @@ def stall(host, port, stats):
         return "blocked buffered=%d" % json.load(f)["buffered"]
 
 
-def many(host, port, n, d):
-    import time
-    socks, refused = [], 0
+def connect_n(host, port, n, failures):
+    """N connections one after another: the connected sockets, and how
+    many connects failed with one of the exceptions FAILURES."""
+    socks, failed = [], 0
     for _ in range(n):
         s = socket.socket(family(host), socket.SOCK_STREAM)
         s.settimeout(DEADLINE)
         try:
             s.connect((host, port))
             socks.append(s)
-        except ConnectionRefusedError:
-            refused += 1
+        except failures:
+            failed += 1
             s.close()
-    res = "none"
-    if socks:
-        socks[0].sendall(b"still here")
-        res = "ok" if socks[0].recv(100) == b"still here" else "mismatch"
-    print("ok=%d refused=%d echo=%s" % (len(socks), refused, res), flush=True)
+    return socks, failed
+
+
+def hold(d):
+    """Touch D/opened, then wait for D/release (120 s at most)."""
+    import time
     open(os.path.join(d, "opened"), "w").close()
     end = time.monotonic() + 120
     while not os.path.exists(os.path.join(d, "release")):
         if time.monotonic() > end:
             break
         time.sleep(0.1)
+
+
+def many(host, port, n, d):
+    socks, refused = connect_n(host, port, n, ConnectionRefusedError)
+    res = "none"
+    if socks:
+        socks[0].sendall(b"still here")
+        res = "ok" if socks[0].recv(100) == b"still here" else "mismatch"
+    print("ok=%d refused=%d echo=%s" % (len(socks), refused, res), flush=True)
+    hold(d)
     return None
 
 
 def clients(host, port, n, d):
     import selectors
     import time
-    socks, ok, reset = [], [], 0
-    for _ in range(n):
-        s = socket.socket(family(host), socket.SOCK_STREAM)
-        s.settimeout(DEADLINE)
-        try:
-            s.connect((host, port))
-            socks.append(s)
-        except OSError:
-            reset += 1
-            s.close()
+    socks, reset = connect_n(host, port, n, OSError)
+    ok = []
     sel = selectors.DefaultSelector()
     for s in socks:
         try:
@@ -356,12 +360,7 @@ def clients(host, port, n, d):
                 s.close()
     waiting = len(sel.get_map())
     print("ok=%d reset=%d timeout=%d" % (len(ok), reset, waiting), flush=True)
-    open(os.path.join(d, "opened"), "w").close()
-    end = time.monotonic() + 120
-    while not os.path.exists(os.path.join(d, "release")):
-        if time.monotonic() > end:
-            break
-        time.sleep(0.1)
+    hold(d)
     return None
 
 
