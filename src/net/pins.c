@@ -11,6 +11,9 @@
  * meets. A doubly linked list orders the pins by last use; its head is
  * evicted when the array is full. Free pins are on a free list. Nothing is
  * allocated after msb_pins_new(), and every loop is bounded by the cap.
+ * A sweep (msb_pins_sweep()) walks the buckets round from a cursor, a
+ * given number a call, so that a periodic caller frees expired pins that
+ * no lookup meets with bounded work per call.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -36,6 +39,7 @@ struct msb_pins {
 	uint64_t seed;
 	uint64_t clock;
 	uint32_t mask;
+	uint32_t sweep; /* the bucket msb_pins_sweep() looks at next */
 	uint32_t *buckets;
 	struct pin *pins;
 	uint32_t lru_head, lru_tail; /* least and most recently used */
@@ -264,19 +268,38 @@ size_t msb_pins_names(const char **out, size_t max, struct msb_pins *p,
 	return n;
 }
 
+size_t msb_pins_sweep(struct msb_pins *p, uint64_t now, unsigned budget)
+{
+	size_t freed = 0;
+
+	if (!p)
+		return 0;
+	if (budget > p->mask + 1u)
+		budget = p->mask + 1u;
+	for (unsigned k = 0; k < budget; k++) {
+		uint32_t *link = &p->buckets[p->sweep], i;
+		while ((i = *link) != NIL) {
+			if (now >= p->pins[i].expires) {
+				drop(p, i, link);
+				freed++;
+			} else {
+				link = &p->pins[i].next;
+			}
+		}
+		p->sweep = (p->sweep + 1) & p->mask;
+	}
+	return freed;
+}
+
 void msb_pins_expire(struct msb_pins *p, uint64_t now)
 {
-	if (!p)
-		return;
-	for (uint32_t b = 0; b <= p->mask; b++) {
-		uint32_t *link = &p->buckets[b], i;
-		while ((i = *link) != NIL) {
-			if (now >= p->pins[i].expires)
-				drop(p, i, link);
-			else
-				link = &p->pins[i].next;
-		}
-	}
+	if (p)
+		msb_pins_sweep(p, now, p->mask + 1u);
+}
+
+size_t msb_pins_buckets(const struct msb_pins *p)
+{
+	return p ? (size_t)p->mask + 1 : 0;
 }
 
 size_t msb_pins_count(const struct msb_pins *p)

@@ -26,7 +26,8 @@
  * that exists extends it (the later expiry wins). When the set is full the
  * least recently used pin (added, refreshed or returned by a lookup) is
  * evicted; when an address has @per_addr names, its least recently used
- * name is. Expired pins are never returned, and are freed as they are met.
+ * name is. Expired pins are never returned, and are freed as they are met
+ * or swept (msb_pins_sweep()).
  *
  * Times are seconds of a monotonic clock, given by the caller.
  */
@@ -95,8 +96,28 @@ void msb_pins_add_answer(struct msb_pins *p, const struct msb_dns_answer *res,
 size_t msb_pins_names(const char **out, size_t max, struct msb_pins *p,
 		      const struct msb_net_addr *addr, uint64_t now);
 
-/* msb_pins_expire() - free every pin expired at @now. */
+/* msb_pins_expire() - free every pin expired at @now (the whole set). */
 void msb_pins_expire(struct msb_pins *p, uint64_t now);
+
+/**
+ * msb_pins_sweep() - free expired pins, a bounded slice of the set a call
+ * @p:      the set (NULL is fine)
+ * @now:    the time
+ * @budget: most hash buckets to look at (0: none)
+ *
+ * For a periodic sweep, so that an expired pin whose address is never
+ * looked up again does not stay until the set is full. Each call looks
+ * at @budget buckets (and the pins chained in them) from where the last
+ * call stopped, wrapping round: calls of @budget each cover the whole set
+ * in msb_pins_buckets() / @budget calls.
+ *
+ * Return: how many pins were freed.
+ */
+size_t msb_pins_sweep(struct msb_pins *p, uint64_t now, unsigned budget);
+
+/* msb_pins_buckets() - the size of the hash table (twice the cap, or more,
+ * a power of two); 0 for NULL. */
+size_t msb_pins_buckets(const struct msb_pins *p);
 
 /* msb_pins_count() - pins held (expired ones not yet freed included). */
 size_t msb_pins_count(const struct msb_pins *p);

@@ -345,6 +345,9 @@ static void ip4(struct netd *nd, const struct msb_net_frame *f)
 {
 	if (memcmp(f->src, nd->cfg.guest_ip, 4) || ip4_is_group(nd, f->dst) ||
 	    !memcmp(f->dst, nd->cfg.guest_ip, 4)) {
+		if (!memcmp(f->src, nd->cfg.guest_ip, 4) &&
+		    ip4_is_group(nd, f->dst))
+			dflow_group(nd, f); /* udp.c: logged, not answered */
 		nd->st.rx_dropped++;
 		return;
 	}

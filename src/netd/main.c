@@ -22,9 +22,9 @@
  * One thread, one epoll loop, non-blocking descriptors only: the link,
  * a signalfd (SIGTERM, SIGINT: exit), one socket per published port and
  * one per flow. Each turn handles the ready descriptors (a bounded batch
- * each), runs lwIP's timers, once a second expires flows and writes the
- * stats, and frees the flows killed during the turn (so no callback ever
- * sees a freed flow).
+ * each), runs lwIP's timers, once a second expires flows, sweeps a slice
+ * of the pin set for expired pins and writes the stats, and frees the
+ * flows killed during the turn (so no callback ever sees a freed flow).
  *
  * Memory is bounded by the caps of the configuration: flows (and half-
  * open ones), bytes buffered per flow and in all, the link queue, lwIP's
@@ -74,6 +74,9 @@
 #include "util/util.h"
 
 #define TICK_US 1000000
+/* Pin-set buckets swept a tick: the default set (8192 buckets) in 16 s,
+ * so a pin no lookup meets is freed within 16 s of its expiry. */
+#define PINS_SWEEP 512
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void die(const char *fmt, ...)
@@ -454,6 +457,7 @@ int main(int argc, char **argv)
 			flows_tick(nd);
 			tflow_trim_timewait(nd);
 			publish_tick(nd);
+			msb_pins_sweep(nd->pins, nd->now / 1000000, PINS_SWEEP);
 			next_tick = nd->now + TICK_US;
 		}
 		if (nd->budget_blocked &&

@@ -321,6 +321,9 @@ void tflow_inbound(struct netd *nd, struct netd_pub *pub, int fd,
 void dflow_udp(struct netd *nd, const struct msb_net_frame *f);
 void dflow_icmp(struct netd *nd, const struct msb_net_frame *f);
 void dflow_event(struct netd *nd, struct flow *fl, uint32_t events);
+/* A datagram @f from the guest to a group address (dropped by link.c):
+ * a UDP one to 224.0.0.0/4 is a deny event, never answered. */
+void dflow_group(struct netd *nd, const struct msb_net_frame *f);
 
 /* publish.c (published ports) */
 /*
@@ -337,6 +340,9 @@ void publish_tick(struct netd *nd);
  * client. */
 void publish_udp_reply(struct netd *nd, struct flow *fl,
 		       const struct msb_net_frame *f);
+/* The guest answered a datagram of the inbound flow @fl with ICMP
+ * destination unreachable @code: the flow ends, with a refuse event. */
+void publish_udp_unreach(struct netd *nd, struct flow *fl, uint8_t code);
 /* Log the published ports (at start). */
 void publish_log(struct netd *nd);
 

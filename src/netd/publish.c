@@ -24,7 +24,17 @@
  * for that client. Datagrams from the client go to the guest from that
  * port; the guest's answers to it come back to this client only, from
  * the published port. A bounded table per port maps clients to their
- * flows; flows expire after timeouts.udp_idle like the others.
+ * flows; flows expire after timeouts.udp_idle like the others. When
+ * nothing listens on the guest's port, the guest answers with ICMP port
+ * unreachable: the client's flow ends at once and a refuse event says
+ * so, but the client is not told. Its connected socket would see
+ * ECONNREFUSED only if the host's kernel received an ICMP error quoting
+ * its datagram, and an unprivileged process can neither send one (raw
+ * sockets need CAP_NET_RAW; ICMP sockets send echo requests only) nor
+ * make the kernel generate one (it does so only for a port no socket
+ * is bound to, and the published socket is bound for every client).
+ * The client sees what it would see from a host that drops the
+ * datagram: no answer.
  *
  * Inbound flows count as flows (caps, stats), and a `refuse` event says
  * why one was not opened; the egress policy does not apply to them: the
@@ -329,6 +339,33 @@ void publish_event(struct netd *nd, struct netd_ev *ev, uint32_t events)
 		tcp_accept(nd, p);
 	else
 		udp_receive(nd, p);
+}
+
+void publish_udp_unreach(struct netd *nd, struct flow *fl, uint8_t code)
+{
+	char why[160];
+	if (code == MSB_NET_UNREACH_PORT)
+		snprintf(
+			why, sizeof(why),
+			"published port: the guest's port is unreachable (nothing listens)");
+	else if (code == MSB_NET_UNREACH_ADMIN)
+		snprintf(
+			why, sizeof(why),
+			"published port: the guest refused the datagram (administratively prohibited)");
+	else if (code <= MSB_NET_UNREACH_PROTO)
+		snprintf(
+			why, sizeof(why),
+			"published port: the guest says unreachable (ICMP code %u)",
+			code);
+	else {
+		/* fragmentation needed and the like: not a refusal */
+		nd->st.rx_dropped++;
+		return;
+	}
+	nd->st.upstream_failed++;
+	netd_event(nd, "refuse", MSB_NET_IPPROTO_UDP, nd->cfg.guest_ip,
+		   fl->sport, why);
+	flow_kill(nd, fl, false);
 }
 
 void publish_udp_reply(struct netd *nd, struct flow *fl,

@@ -10,6 +10,15 @@
  *
  * Port 53 of any address is not a flow: dns.c answers it.
  *
+ * Multicast (224.0.0.0/4) is not relayed: link.c drops it, and
+ * dflow_group() logs a UDP datagram to a group as a deny event, without
+ * an ICMP error to the guest (RFC 1122 3.2.2: none about multicast).
+ *
+ * The guest's ICMP "destination unreachable" about a datagram netd sent
+ * it from a published UDP port (nothing listens on the guest's port)
+ * ends that client's flow, with a refuse event (publish.c); netd cannot
+ * pass it on to the host client (see publish_udp_unreach()).
+ *
  * ICMP echo: pings to the gateway are answered here; pings elsewhere go
  * through an unprivileged ICMP socket (SOCK_DGRAM, IPPROTO_ICMP) when
  * net.ipv4.ping_group_range lets this process have one, else the guest is
@@ -181,8 +190,48 @@ void dflow_udp(struct netd *nd, const struct msb_net_frame *f)
 	send_up(nd, fl, f->payload, f->payload_len);
 }
 
+/* An ICMP destination unreachable from the guest (@f, type 3): if it
+ * quotes a datagram of a published UDP port's flow, that flow fails. */
+static void guest_unreach(struct netd *nd, const struct msb_net_frame *f)
+{
+	/* ICMP header, then the quoted IP header and 8 bytes of UDP */
+	const uint8_t *q = f->l4 + 8;
+	size_t qlen = f->l4_len >= 8 ? f->l4_len - 8 : 0;
+	size_t ihl = qlen >= 20 ? (size_t)(q[0] & 0x0f) * 4 : 0;
+	if (qlen < 20 || q[0] >> 4 != 4 || ihl < 20 || qlen < ihl + 8 ||
+	    q[9] != MSB_NET_IPPROTO_UDP || memcmp(q + 12, nd->cfg.gw_ip, 4) ||
+	    memcmp(q + 16, nd->cfg.guest_ip, 4)) {
+		nd->st.rx_dropped++;
+		return;
+	}
+	uint16_t from = (uint16_t)(q[ihl] << 8 | q[ihl + 1]);
+	uint16_t to = (uint16_t)(q[ihl + 2] << 8 | q[ihl + 3]);
+	struct flow *fl =
+		flow_find(nd, MSB_NET_IPPROTO_UDP, nd->cfg.gw_ip, to, from);
+	if (!fl || !fl->pub) {
+		nd->st.rx_dropped++; /* about an outbound flow's reply: the
+				      * flow expires as it would */
+		return;
+	}
+	publish_udp_unreach(nd, fl, f->icmp_code);
+}
+
+void dflow_group(struct netd *nd, const struct msb_net_frame *f)
+{
+	if (f->family != 4 || f->proto != MSB_NET_IPPROTO_UDP ||
+	    f->layer != MSB_NET_L4 || (f->dst[0] & 0xf0) != 0xe0)
+		return;
+	nd->st.denied++;
+	netd_event(nd, "deny", MSB_NET_IPPROTO_UDP, f->dst, f->dport,
+		   "multicast is not relayed (dropped, no ICMP error)");
+}
+
 void dflow_icmp(struct netd *nd, const struct msb_net_frame *f)
 {
+	if (f->icmp_type == 3) {
+		guest_unreach(nd, f);
+		return;
+	}
 	if (f->icmp_type != 8 || f->icmp_code != 0) {
 		nd->st.rx_dropped++; /* only echo requests go anywhere */
 		return;

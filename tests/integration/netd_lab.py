@@ -26,6 +26,11 @@
   netd_lab.py many HOST PORT N DIR       open N connections one by one;
         print "ok=A refused=B echo=R" (R: an echo on the first one), touch
         DIR/opened, hold them until DIR/release exists
+  netd_lab.py clients HOST PORT N DIR    open N connections to an echo
+        server, then send on each: print "ok=A reset=B timeout=C" (echoed;
+        reset or closed; nothing by the deadline), touch DIR/opened, hold
+        the open ones until DIR/release exists
+  netd_lab.py udpsend HOST PORT          send one UDP datagram, print sent
   netd_lab.py dnsraw HOST MODE          a raw UDP DNS message to HOST:53:
         "formerr" a query whose question is cut short, "short" 4 bytes;
         print "rcode N" of the reply, or timeout (3 s)
@@ -287,30 +292,82 @@ def stall(host, port, stats):
         return "blocked buffered=%d" % json.load(f)["buffered"]
 
 
-def many(host, port, n, d):
-    import time
-    socks, refused = [], 0
+def connect_n(host, port, n, failures):
+    """N connections one after another: the connected sockets, and how
+    many connects failed with one of the exceptions FAILURES."""
+    socks, failed = [], 0
     for _ in range(n):
         s = socket.socket(family(host), socket.SOCK_STREAM)
         s.settimeout(DEADLINE)
         try:
             s.connect((host, port))
             socks.append(s)
-        except ConnectionRefusedError:
-            refused += 1
+        except failures:
+            failed += 1
             s.close()
-    res = "none"
-    if socks:
-        socks[0].sendall(b"still here")
-        res = "ok" if socks[0].recv(100) == b"still here" else "mismatch"
-    print("ok=%d refused=%d echo=%s" % (len(socks), refused, res), flush=True)
+    return socks, failed
+
+
+def hold(d):
+    """Touch D/opened, then wait for D/release (120 s at most)."""
+    import time
     open(os.path.join(d, "opened"), "w").close()
     end = time.monotonic() + 120
     while not os.path.exists(os.path.join(d, "release")):
         if time.monotonic() > end:
             break
         time.sleep(0.1)
+
+
+def many(host, port, n, d):
+    socks, refused = connect_n(host, port, n, ConnectionRefusedError)
+    res = "none"
+    if socks:
+        socks[0].sendall(b"still here")
+        res = "ok" if socks[0].recv(100) == b"still here" else "mismatch"
+    print("ok=%d refused=%d echo=%s" % (len(socks), refused, res), flush=True)
+    hold(d)
     return None
+
+
+def clients(host, port, n, d):
+    import selectors
+    import time
+    socks, reset = connect_n(host, port, n, OSError)
+    ok = []
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        try:
+            s.sendall(b"x")
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+        except OSError:
+            reset += 1
+            s.close()
+    end = time.monotonic() + DEADLINE
+    while sel.get_map() and time.monotonic() < end:
+        for key, _ in sel.select(max(0.0, end - time.monotonic())):
+            s = key.fileobj
+            sel.unregister(s)
+            try:
+                got = s.recv(1)
+            except OSError:
+                got = b""
+            if got == b"x":
+                ok.append(s)
+            else:
+                reset += 1
+                s.close()
+    waiting = len(sel.get_map())
+    print("ok=%d reset=%d timeout=%d" % (len(ok), reset, waiting), flush=True)
+    hold(d)
+    return None
+
+
+def udpsend(host, port):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.sendto(b"x", (host, port))
+    return "sent"
 
 
 def dnsraw(host, mode):
@@ -424,6 +481,10 @@ def main():
             out = dnstcp(args[0], int(args[1]), args[2])
         elif cmd == "dnsraw":
             out = dnsraw(args[0], args[1])
+        elif cmd == "clients":
+            out = clients(args[0], int(args[1]), int(args[2]), args[3])
+        elif cmd == "udpsend":
+            out = udpsend(args[0], int(args[1]))
         elif cmd == "many":
             out = many(args[0], int(args[1]), int(args[2]), args[3])
         else:

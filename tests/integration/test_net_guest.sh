@@ -36,37 +36,14 @@ work=$(mktemp -d /tmp/test_net_guest.XXXXXX)
 export MSB_HOME=$work/home
 . "$here/lib.sh"
 A=msbng$$a I=msbng$$i
-pids=()
+. "$here/netlab.sh"
 cleanup() {
 	ip netns exec $A "$msb" rm -f pub dom >/dev/null 2>&1
-	[ -s "$work/dnsmasq.pid" ] && kill "$(cat "$work/dnsmasq.pid")" 2>/dev/null
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	# whatever still runs in our namespaces (a server whose starter
-	# was killed): it would hold the test's output open
-	for ns in $A $I; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-	done
-	for ns in $A $I; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "/etc/netns/$A"
-	rmdir /etc/netns 2>/dev/null
+	netlab_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-# wait_for DESC SECONDS CMD...: until CMD succeeds, or fail at the deadline
-wait_for() {
-	local desc=$1 secs=$2
-	shift 2
-	local end=$((SECONDS + secs))
-	until "$@" >/dev/null 2>&1; do
-		if [ $SECONDS -ge $end ]; then
-			bad "$desc: not within ${secs}s"
-			return 1
-		fi
-		sleep 0.2
-	done
-}
 m() { ip netns exec $A "$msb" "$@"; }
 # gx SANDBOX CMD...: run CMD in the guest (stdout, stderr to $work/out, err)
 gx() {
@@ -99,41 +76,24 @@ if [ -z "$img" ]; then
 fi
 
 # --- the lab -------------------------------------------------------------
-for ns in $A $I; do
-	ip netns add $ns && ip -n $ns link set lo up || {
-		echo "FAIL - cannot make namespace $ns"
-		exit 1
-	}
-done
-ip link add va$$ netns $A type veth peer name vi$$ netns $I
-ip -n $A addr add 1.2.3.254/24 dev va$$
-ip -n $A link set va$$ up
-for a in 1.2.3.4 1.2.3.5 1.2.3.53; do ip -n $I addr add $a/24 dev vi$$; done
-ip -n $I link set vi$$ up
-mkdir -p "/etc/netns/$A"
-echo "nameserver 1.2.3.53" >"/etc/netns/$A/resolv.conf"
+netlab_ns $A $I
+netlab_internet $A $I
+netlab_resolv $A "nameserver 1.2.3.53"
 
-mkdir -p "$work/www" "$work/s4" "$work/s5" "$work/host"
+mkdir -p "$work/www"
 head -c 8M /dev/urandom >"$work/www/big.bin"
 head -c 3M /dev/urandom >"$work/www/pkg.whl"
 echo hello-from-the-host >"$work/www/host.txt"
-ip netns exec $I "$py" "$lab" serve 1.2.3.4 "$work/www" "$work/s4" &
-pids+=($!)
-ip netns exec $I "$py" "$lab" serve 1.2.3.5 "$work/www" "$work/s5" &
-pids+=($!)
+netlab_serve $I 1.2.3.4 "$work/www" "$work/s4"
+netlab_serve $I 1.2.3.5 "$work/www" "$work/s5"
 # the host's loopback, as msb's namespace has it (HTTP :80, echo :7)
-ip netns exec $A "$py" "$lab" serve 127.0.0.1 "$work/www" "$work/host" &
-pids+=($!)
+netlab_serve $A 127.0.0.1 "$work/www" "$work/host"
 cat >"$work/hosts" <<EOF
 1.2.3.4 www.test bad.test sub.ads.test ads.test exfil.test exfil6.test
 1.2.3.5 api.test
 10.0.0.5 rebind.test
 EOF
-ip netns exec $I dnsmasq --keep-in-foreground --no-resolv --no-hosts \
-	--bind-interfaces --listen-address=1.2.3.53 --port=53 --user=root \
-	--pid-file="$work/dnsmasq.pid" --addn-hosts="$work/hosts" \
-	--local=/test/ --log-queries --log-facility="$work/dnsmasq.log" &
-pids+=($!)
+netlab_dnsmasq $I "$work/hosts"
 for d in s4 s5 host; do
 	wait_for "servers ($d)" 30 test -e "$work/$d/ready" || exit 1
 done
@@ -203,10 +163,16 @@ for a in $v6; do
 	esac
 done
 # multicast (UDP): dropped by netd without an answer (no ICMP error about
-# a multicast datagram, RFC 1122 3.2.2): the client's wait ends at its
-# deadline, nothing answers
-is "denied: UDP to 224.1.2.3 is dropped, never answered" "timeout" pub \
-	$(ng udp 224.1.2.3 5000)
+# a multicast datagram, RFC 1122 3.2.2), and a deny event in net.log
+is "multicast: UDP to 224.1.2.3 is sent" "sent" pub \
+	python3 /opt/netd_lab.py udpsend 224.1.2.3 5000
+mc() {
+	m logs -s net pub >"$work/netlog" 2>&1 && grep -qF \
+		'deny udp 224.1.2.3:5000 sandbox="pub" reason="multicast is not relayed (dropped, no ICMP error)"' \
+		"$work/netlog"
+}
+wait_for "multicast: the deny event in net.log" 30 mc &&
+	ok "multicast: a deny event in net.log"
 is "busybox nc: a private address is refused" "refused" pub sh -c \
 	'busybox nc -w 10 10.1.2.3 80 </dev/null 2>&1 | grep -o refused'
 expect "logs -s net pub" 0 m logs -s net pub

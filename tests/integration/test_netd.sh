@@ -91,39 +91,15 @@ done
 }
 
 G=msbt$$g N=msbt$$n I=msbt$$i
-pids=()
 netd_pid=
-
+. "$here/netlab.sh"
 cleanup() {
 	[ -n "$netd_pid" ] && kill "$netd_pid" 2>/dev/null
-	[ -s "$work/dnsmasq.pid" ] && kill "$(cat "$work/dnsmasq.pid")" 2>/dev/null
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	# whatever still runs in our namespaces (a server whose starter
-	# was killed): it would hold the test's output open
-	for ns in $G $N $I; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-	done
-	for ns in $G $N $I; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "/etc/netns/$N"
-	rmdir /etc/netns 2>/dev/null
+	netlab_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-# wait_for DESC SECONDS CMD...: until CMD succeeds, or fail at the deadline
-wait_for() {
-	local desc=$1 secs=$2
-	shift 2
-	local end=$((SECONDS + secs))
-	until "$@" >/dev/null 2>&1; do
-		if [ $SECONDS -ge $end ]; then
-			bad "$desc: not within ${secs}s"
-			return 1
-		fi
-		sleep 0.1
-	done
-}
 in_g() { ip netns exec $G "$@"; }
 probe() { in_g "$py" "$lab" "$@"; }
 # is DESC WANT PROBE-ARGS...: the probe prints WANT
@@ -136,19 +112,8 @@ is() {
 }
 
 # --- the lab -----------------------------------------------------------
-for ns in $G $N $I; do
-	ip netns add $ns && ip -n $ns link set lo up || {
-		echo "FAIL: cannot make namespace $ns"
-		exit 1
-	}
-done
-ip link add vn$$ netns $N type veth peer name vi$$ netns $I
-ip -n $N addr add 1.2.3.254/24 dev vn$$
-ip -n $N link set vn$$ up
-ip -n $I addr add 1.2.3.4/24 dev vi$$
-ip -n $I addr add 1.2.3.5/24 dev vi$$
-ip -n $I addr add 1.2.3.53/24 dev vi$$
-ip -n $I link set vi$$ up
+netlab_ns $G $N $I
+netlab_internet $N $I
 # 7.7.7.0/24 leads into the internet namespace, which does not forward:
 # SYNs there get no answer at all
 ip -n $N route add 7.7.7.0/24 via 1.2.3.4
@@ -156,12 +121,9 @@ ip -n $N route add 7.7.7.0/24 via 1.2.3.4
 mkdir -p "$work/www"
 head -c 8M /dev/urandom >"$work/www/big.bin"
 head -c 64K /dev/urandom >"$work/www/small.bin"
-ip netns exec $I "$py" "$lab" serve 1.2.3.4 "$work/www" "$work" &
-pids+=($!)
+netlab_serve $I 1.2.3.4 "$work/www" "$work"
 # api.test's server, 1.2.3.5
-mkdir -p "$work/api"
-ip netns exec $I "$py" "$lab" serve 1.2.3.5 "$work/www" "$work/api" &
-pids+=($!)
+netlab_serve $I 1.2.3.5 "$work/www" "$work/api"
 # the test's DNS: names under .test from a hosts file, every query logged
 cat >"$work/hosts" <<EOF
 1.2.3.4 www.test ads.test sub.ads.test bad.test
@@ -171,18 +133,11 @@ cat >"$work/hosts" <<EOF
 1.2.3.4 mixed.test
 10.0.0.5 mixed.test
 EOF
-ip netns exec $I dnsmasq --keep-in-foreground --no-resolv --no-hosts \
-	--bind-interfaces --listen-address=1.2.3.53 --port=53 --user=root \
-	--pid-file="$work/dnsmasq.pid" --addn-hosts="$work/hosts" \
-	--cname=alias.test,api.test --local=/test/ --log-queries \
-	--txt-record="big.test$(for i in 1 2 3 4 5 6 7 8; do printf ',"%0250d"' $i; done)" \
-	--log-facility="$work/dnsmasq.log" &
-pids+=($!)
+netlab_dnsmasq $I "$work/hosts" --cname=alias.test,api.test \
+	--txt-record="big.test$(for i in 1 2 3 4 5 6 7 8; do printf ',"%0250d"' $i; done)"
 # the host's loopback, as netd's namespace has it: the same servers on
 # 127.0.0.1 (a rule allows its TCP port 7, and nothing else)
-mkdir -p "$work/host"
-ip netns exec $N "$py" "$lab" serve 127.0.0.1 "$work/www" "$work/host" &
-pids+=($!)
+netlab_serve $N 127.0.0.1 "$work/www" "$work/host"
 
 cat >"$work/netd.json" <<EOF
 {
@@ -201,16 +156,15 @@ cat >"$work/netd.json" <<EOF
 	     "proto": "tcp"},
 	    "127.0.0.1:18007:7/tcp", "127.0.0.1:18009:9",
 	    {"host_port": 17007, "guest_port": 7, "proto": "udp"},
-	    "[::1]:17007:7/udp"]
+	    "[::1]:17007:7/udp", "127.0.0.1:17009:9/udp"]
 }
 EOF
 # start_netd CONFIG LOG STATS: netd behind the guest's TAP device mt0
 start_netd() {
-	in_g "$bridge" -p "$work/netd.pid" mt0 \
+	netlab_bg in_g "$bridge" -p "$work/netd.pid" mt0 \
 		ip netns exec $N "$netd" --link-fd 3 --config "$1" \
-		--log "$2" --stats "$3" &
+		--log "$2" --stats "$3"
 	bridge_pid=$!
-	pids+=($!)
 	wait_for "netd up" 20 test -s "$3" || exit 1
 	netd_pid=$(cat "$work/netd.pid")
 	wait_for "tap" 20 ip -n $G link show mt0 || exit 1
@@ -228,9 +182,7 @@ wait_for "api.test's servers" 20 test -e "$work/api/ready" || exit 1
 wait_for "dnsmasq" 20 sh -c "ip netns exec $I dig +time=1 +tries=1 @1.2.3.53 www.test | grep -q 'status: NOERROR'" ||
 	exit 1
 # the guest's servers, for the published ports (HTTP :80, echo :7)
-mkdir -p "$work/guest"
-ip netns exec $G "$py" "$lab" serve 100.96.0.2 "$work/www" "$work/guest" &
-pids+=($!)
+netlab_serve $G 100.96.0.2 "$work/www" "$work/guest"
 wait_for "guest servers" 20 test -e "$work/guest/ready" || exit 1
 
 # --- cases ---------------------------------------------------------------
@@ -369,6 +321,12 @@ is "ping beyond the gateway with ICMP sockets" "reply" ping 1.2.3.4
 is "ping to a denied address: administratively prohibited" "unreach 13" \
 	ping 10.9.9.9
 
+# multicast: dropped without an ICMP error (RFC 1122 3.2.2), but logged
+is "multicast UDP from the guest is sent" "sent" udpsend 224.1.2.3 5000
+wait_for "multicast in net.log" 20 grep -qF \
+	'deny udp 224.1.2.3:5000 sandbox="lab" reason="multicast is not relayed (dropped, no ICMP error)"' \
+	"$work/net.log" && ok "multicast UDP is a deny event in net.log"
+
 is "IPv6 TCP is refused at once" "ECONNREFUSED" tcp 2001:db8:1::9 80
 is "IPv6 UDP is refused at once" "EACCES" udp 2001:db8:1::9 53 4
 
@@ -408,6 +366,14 @@ esac
 his "UDP round trip through a published port" "ok" udp 127.0.0.1 17007 100
 his "...of a fragmented 3000-byte datagram" "ok" udp 127.0.0.1 17007 3000
 his "...on an IPv6 host address" "ok" udp ::1 17007 200
+# nothing listens on the guest's UDP port 9: the guest's ICMP port
+# unreachable ends the client's flow, with a refuse event (the host
+# client cannot be told: docs/network.md, "Publishing ports")
+his "a datagram to a published UDP port where nothing listens" "sent" \
+	udpsend 127.0.0.1 17009
+wait_for "the guest's port unreachable in net.log" 20 grep -qF \
+	"refuse udp 100.96.0.2:9 sandbox=\"lab\" reason=\"published port: the guest's port is unreachable (nothing listens)\"" \
+	"$work/net.log" && ok "net.log says the guest's UDP port is unreachable"
 # two clients at once: each gets its own answers
 his "two UDP clients of one published port" "ok" udp2 127.0.0.1 17007
 mkdir -p "$work/pub"
@@ -568,9 +534,7 @@ stop_netd
 # an upstream that never answers: SERVFAIL at the deadline, not a hang
 # (no resolvers in the configuration: the IPv4 ones of /etc/resolv.conf,
 # which ip netns exec takes from /etc/netns/NAME/)
-mkdir -p "/etc/netns/$N"
-printf 'search test\nnameserver 2001:db8::53\nnameserver 7.7.7.7\n' \
-	>"/etc/netns/$N/resolv.conf"
+netlab_resolv $N "search test" "nameserver 2001:db8::53" "nameserver 7.7.7.7"
 netdconf silent '["preset public"]' - 2 64
 start_netd "$work/silent.json" "$work/silent.log" "$work/silent.stats"
 contains "resolvers from /etc/resolv.conf (IPv4 only)" "$work/silent.log" \
@@ -591,6 +555,43 @@ wait_for "netd's descriptors after the flood" 20 sh -c "[ \$(ls /proc/$netd_pid/
 	ok "netd holds no descriptor for the flood once it is answered"
 dns "...and a query after it is still answered" SERVFAIL "" @100.96.0.1 \
 	www.test
+stop_netd
+
+# inbound caps: more host clients of a published port than max_flows;
+# the excess is reset at once, netd stays small, the port works after
+cat >"$work/inbound.json" <<EOF
+{
+  "sandbox": "inbound",
+  "guest_mac": "02:00:00:00:00:02", "guest_ip": "100.96.0.2",
+  "gateway_mac": "02:00:00:00:00:01", "gateway_ip": "100.96.0.1",
+  "caps": {"max_flows": 64, "max_pending": 64},
+  "ports": ["127.0.0.1:18007:7/tcp"]
+}
+EOF
+start_netd "$work/inbound.json" "$work/inbound.log" "$work/inbound.stats"
+his "inbound: the published port works" "ok" echo 127.0.0.1 18007 1000
+wait_for "inbound: the first flow closes" 30 \
+	grep -q '"tcp_open":0,' "$work/inbound.stats"
+rm -f "$work/opened" "$work/release"
+in_n "$py" "$lab" clients 127.0.0.1 18007 600 "$work" >"$work/clients.out" &
+clients=$!
+wait_for "inbound: 600 clients tried" 120 test -e "$work/opened"
+got=$(cat "$work/clients.out")
+case "$got" in
+"ok=64 reset=536 timeout=0") ok "inbound: 64 clients served (max_flows), the other 536 reset at once" ;;
+*) bad "inbound: 600 clients, max_flows 64: $got" ;;
+esac
+contains "inbound: the cap in net.log" "$work/inbound.log" \
+	'refuse tcp 100.96.0.2:7 sandbox="inbound" reason="cap max_flows reached"'
+hwm=$(awk '/^VmHWM/ {print $2}' /proc/"$netd_pid"/status)
+echo "# netd peak RSS after 600 inbound clients: ${hwm} KiB"
+if [ "$hwm" -lt 65536 ]; then ok "inbound: netd's peak RSS stays under 64 MiB"; else
+	bad "inbound: netd's peak RSS ${hwm} KiB"; fi
+touch "$work/release"
+wait $clients
+wait_for "inbound: the clients' flows close" 60 \
+	grep -q '"tcp_open":0,' "$work/inbound.stats"
+his "inbound: the published port works after" "ok" echo 127.0.0.1 18007 1000
 stop_netd
 
 echo "# passed $pass, failed $fail"

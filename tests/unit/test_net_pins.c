@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for src/net/pins.c: expiry, refresh, caps and LRU eviction. */
+/* Unit tests for src/net/pins.c: expiry, refresh, caps, LRU eviction
+ * and the periodic sweep. */
 #include <stdio.h>
 #include <string.h>
 
@@ -215,6 +216,62 @@ static void test_answer(void)
 	msb_pins_free(p);
 }
 
+/* The periodic sweep: bounded work per call, resumed round the table,
+ * only expired pins freed. */
+static void test_sweep(void)
+{
+	struct msb_pins *p = msb_pins_new(64, 4, 77);
+	size_t nb = msb_pins_buckets(p);
+	char name[32];
+
+	CHECK(nb == 128);
+	/* 48 pins that expire at 130 (TTL 30 from 100), 16 that live on */
+	for (unsigned i = 0; i < 64; i++) {
+		struct msb_net_addr x = v4(8, 8, (uint8_t)(i / 16), (uint8_t)i);
+		snprintf(name, sizeof(name), "s%u.sweep.test", i);
+		CHECK(msb_pins_add(p, name, &x, i < 48 ? 30 : 600, 100) == 0);
+	}
+	CHECK(msb_pins_count(p) == 64);
+	/* nothing has expired yet: a whole round frees nothing */
+	CHECK(msb_pins_sweep(p, 129, (unsigned)nb) == 0);
+	CHECK(msb_pins_count(p) == 64);
+	/* a budget of 0 looks at nothing; NULL is fine */
+	CHECK(msb_pins_sweep(p, 130, 0) == 0);
+	CHECK(msb_pins_count(p) == 64);
+	CHECK(msb_pins_sweep(NULL, 130, 16) == 0);
+
+	/* 16 buckets a call: after half the table, some expired pins are
+	 * still held (48 pins over 128 buckets are not all in 64 of them);
+	 * after the other half every expired pin is freed, none else */
+	size_t freed = 0;
+	for (size_t k = 0; k < nb / 16 / 2; k++) {
+		size_t f = msb_pins_sweep(p, 130, 16);
+		CHECK(f <= 48);
+		freed += f;
+	}
+	CHECK(freed > 0 && freed < 48);
+	CHECK(msb_pins_count(p) == 64 - freed);
+	for (size_t k = 0; k < nb / 16 / 2; k++)
+		freed += msb_pins_sweep(p, 130, 16);
+	CHECK(freed == 48);
+	CHECK(msb_pins_count(p) == 16);
+	for (unsigned i = 0; i < 64; i++) {
+		struct msb_net_addr x = v4(8, 8, (uint8_t)(i / 16), (uint8_t)i);
+		snprintf(name, sizeof(name), "s%u.sweep.test", i);
+		CHECK_STR(names_of(p, x, 130), i < 48 ? "" : name);
+	}
+	/* the cursor wraps: a budget beyond the table is one round */
+	CHECK(msb_pins_sweep(p, 700, 100000) == 16);
+	CHECK(msb_pins_count(p) == 0);
+	/* freed pins are reused */
+	struct msb_net_addr y = v4(9, 9, 9, 9);
+	CHECK(msb_pins_add(p, "again.test", &y, 60, 800) == 0);
+	CHECK_STR(names_of(p, y, 801), "again.test");
+	CHECK(msb_pins_count(p) == 1);
+	msb_pins_free(p);
+	CHECK(msb_pins_buckets(NULL) == 0);
+}
+
 /* Invalid sizes */
 static void test_new(void)
 {
@@ -237,6 +294,7 @@ int main(void)
 	test_per_addr();
 	test_lru();
 	test_answer();
+	test_sweep();
 	test_new();
 	return check_summary("net_pins");
 }
