@@ -31,7 +31,7 @@ static const char usage[] =
 	"  wait    wait until a sandbox stops\n"
 	"  restart stop and start a sandbox\n"
 	"  logs    print a sandbox's main process output, or another log\n"
-	"  attach  follow a sandbox's main process output\n"
+	"  attach  attach to a sandbox's main process (or an exec -d process)\n"
 	"  inspect print sandboxes as JSON\n"
 	"  metrics CPU, memory, disk and network use of sandboxes\n"
 	"  doctor  check KVM, QEMU, the guest files and disk space\n"
@@ -47,7 +47,10 @@ static const char usage[] =
 	"Environment:\n"
 	"  MSB_HOME    state folder (default ~/.microsandbox)\n"
 	"  MSB_ACCEL   kvm, tcg or auto (default: kvm when /dev/kvm is usable)\n"
-	"  MSB_LOG     debug: show the library's diagnostics\n";
+	"  MSB_LOG     debug: show the library's diagnostics\n"
+	"  MSB_QEMU, MSB_QEMU_IMG, MSB_VMM, MSB_NETD, MSB_GUEST_DIR\n"
+	"              the programs and guest files to use (msb doctor\n"
+	"              shows which are used, and where they come from)\n";
 
 void cli_err(const char *fmt, ...)
 {

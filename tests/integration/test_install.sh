@@ -4,6 +4,7 @@
 # `meson install` into a DESTDIR, the prefix moved elsewhere, then, with
 # the source and build trees hidden (a mount namespace with empty folders
 # over them; as root only), the installed tools:
+# - the man pages and completion scripts are installed;
 # - msb doctor finds every helper and guest file under the moved prefix;
 # - msb run -- uname -a boots the default image;
 # - an OCI image pulled from a local registry runs;
@@ -40,7 +41,9 @@ P=$work/moved
 libdir=$(dirname "$(find "$P" -name libmicrosandbox.so.0 | head -n 1)")
 for f in bin/msb libexec/microsandbox/msb-vmm share/microsandbox/vmlinux \
 	share/microsandbox/initramfs.cpio share/microsandbox/rootfs.ext4 \
-	share/microsandbox/default-image/index.json include/microsandbox.h; do
+	share/microsandbox/default-image/index.json include/microsandbox.h \
+	share/man/man1/msb.1 share/man/man1/msb-run.1 \
+	share/bash-completion/completions/msb share/zsh/vendor-completions/_msb; do
 	if [ -e "$P/$f" ]; then ok "installed $f"; else bad "installed $f: missing"; fi
 done
 if [ -f "$libdir/pkgconfig/microsandbox.pc" ]; then
@@ -48,6 +51,10 @@ if [ -f "$libdir/pkgconfig/microsandbox.pc" ]; then
 else
 	bad "installed microsandbox.pc: missing under $libdir"
 fi
+
+MANWIDTH=80 man -l "$P/share/man/man1/msb-run.1" >"$work/man.txt" 2>&1
+contains "the installed msb-run(1) renders" "$work/man.txt" "msb-run - boot a new sandbox"
+expect "the bash completion loads" 0 bash -c ". '$P/share/bash-completion/completions/msb' && complete -p msb"
 
 # --- a C program built with pkg-config only ---
 cat >"$work/hello.c" <<'EOF'
