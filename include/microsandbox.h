@@ -97,7 +97,7 @@ const char *msb_version(void);
  * from its environment variable when set (MSB_VMM, MSB_NETD,
  * MSB_GUEST_DIR); else from the install prefix the library itself sits in
  * (PREFIX/lib/.../libmicrosandbox.so.0 → PREFIX/libexec/microsandbox/ and
- * PREFIX/share/microsandbox/), so a moved prefix keeps working; or, for a
+ * PREFIX/lib/microsandbox/), so a moved prefix keeps working; or, for a
  * library inside its build tree, from that build.
  */
 typedef struct msb_runtime_info {

@@ -33,7 +33,7 @@
    configured as absolute paths). */
 #if !defined(MSB_BUILD_ROOT) || !defined(MSB_PREFIX) ||                        \
 	!defined(MSB_REL_LIBDIR) || !defined(MSB_REL_BINDIR) ||                \
-	!defined(MSB_REL_LIBEXECDIR) || !defined(MSB_REL_DATADIR)
+	!defined(MSB_REL_LIBEXECDIR) || !defined(MSB_REL_GUESTDIR)
 #error "the install layout (MSB_BUILD_ROOT, MSB_PREFIX, MSB_REL_*) must be defined by the build"
 #endif
 
@@ -106,7 +106,7 @@ static int runtime_defaults(char **vmm, char **netd, char **guest,
 	*netd = MSB_NETD_PATH[0] ? under(root, MSB_REL_LIBEXECDIR,
 					 "microsandbox/msb-netd")
 				 : strdup("");
-	*guest = under(root, MSB_REL_DATADIR, "microsandbox");
+	*guest = under(root, MSB_REL_GUESTDIR, "");
 	return *vmm && *netd && *guest && *origin ? 0 : -MSB_ENOMEM;
 }
 

@@ -39,9 +39,9 @@ expect "meson install into a DESTDIR" 0 \
 expect "the prefix can be moved" 0 mv "$work/dest$prefix" "$work/moved"
 P=$work/moved
 libdir=$(dirname "$(find "$P" -name libmicrosandbox.so.0 | head -n 1)")
-for f in bin/msb libexec/microsandbox/msb-vmm share/microsandbox/vmlinux \
-	share/microsandbox/initramfs.cpio share/microsandbox/rootfs.ext4 \
-	share/microsandbox/default-image/index.json include/microsandbox.h \
+for f in bin/msb libexec/microsandbox/msb-vmm lib/microsandbox/vmlinux \
+	lib/microsandbox/initramfs.cpio lib/microsandbox/rootfs.ext4 \
+	lib/microsandbox/default-image/index.json include/microsandbox.h \
 	share/man/man1/msb.1 share/man/man1/msb-run.1 \
 	share/bash-completion/completions/msb share/zsh/vendor-completions/_msb; do
 	if [ -e "$P/$f" ]; then ok "installed $f"; else bad "installed $f: missing"; fi
