@@ -841,14 +841,14 @@ static bool send_line(int fd, char *answer)
 	return ok;
 }
 
-/* Stop and remove the session's sandboxes that are not detached; let go
+/* Kill and remove the session's sandboxes that are not detached; let go
  * of the others. */
 static void end_session(struct session *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		struct entry *e = &s->v[i];
 		if (!e->detached) {
-			msb_sandbox_stop(e->sb, 5000);
+			/* No guest sync: its disk goes anyway. */
 			msb_sandbox_free(e->sb);
 			if (msb_sandbox_remove(e->name, 1) < 0 &&
 			    msb_last_error()->code != MSB_ENOTFOUND)

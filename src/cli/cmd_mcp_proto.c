@@ -74,8 +74,8 @@ static const struct mcp_tool_def {
 } tool_defs[] = {
 	{"sandbox_create", "Create a sandbox",
 	 "Boot a new sandbox (a microVM with its own Linux kernel) and wait "
-	 "until it is ready. It is removed when this MCP session ends, unless "
-	 "created with detached: true. Returns its name.",
+	 "until it is ready. Unless created with detached: true, it is removed "
+	 "when this MCP session ends or when it stops. Returns its name.",
 	 "{" S_NAME ","
 	 "'image':{'type':'string','minLength':1,'maxLength':4096,"
 	 "'description':'An OCI image reference (alpine, python:3.12), or the "
@@ -129,7 +129,8 @@ static const struct mcp_tool_def {
 	 true, false},
 	{"sandbox_stop", "Stop a sandbox",
 	 "Stop a running sandbox: the guest syncs and powers off, and is "
-	 "killed after the timeout. Its disk is kept until sandbox_remove.",
+	 "killed after the timeout. A detached sandbox keeps its disk until "
+	 "sandbox_remove; one that is not is removed.",
 	 "{" S_NAME ",'timeout':{'type':'number','minimum':0,'maximum':3600,"
 	 "'description':'Seconds before the VM is killed (default 10).'}}"
 	 "|name",
