@@ -662,7 +662,8 @@ char *mcp_server_handle(struct mcp_server *s, const char *buf, size_t len)
 
 	if (len > MCP_MAX_MESSAGE)
 		return error_answer(NULL, MCP_PARSE_ERROR, "message too large");
-	json_t *msg = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *msg = json_loadb(
+		buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!msg) {
 		snprintf(err, sizeof(err), "parse error: %s (at byte %d)",
 			 jerr.text, jerr.position);

@@ -68,6 +68,7 @@ async function callError(client, name, args) {
 
 test('msb mcp through the MCP SDK client', { timeout: 900000 }, async (t) => {
 	const client = await connect();
+	t.after(() => client.close());
 
 	await t.test('handshake', async () => {
 		assert.equal(client.getServerVersion().name, 'msb');
