@@ -613,7 +613,7 @@ static char *do_initialize(struct mcp_server *s, const json_t *id,
 			  "protocolVersion", use, "capabilities", "tools",
 			  "listChanged", 0, "resources", "serverInfo", "name",
 			  "msb", "title", "microsandbox", "version",
-			  msb_version(), "instructions",
+			  MSB_VERSION_STRING, "instructions",
 			  "Run untrusted code in microVM sandboxes. "
 			  "sandbox_create boots one (removed when this "
 			  "session ends unless detached); sandbox_exec and "
@@ -801,6 +801,8 @@ bool mcp_base64_decode(void **out, size_t *outlen, const char *s, size_t len)
 				goto bad;
 			v = v << 6 | (uint32_t)d;
 		}
+		if (v & ((1u << (2 * pad)) - 1))
+			goto bad; /* bits past the data: not canonical */
 		v <<= 6 * pad;
 		*o++ = (unsigned char)(v >> 16);
 		if (pad < 2)
