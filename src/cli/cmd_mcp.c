@@ -162,6 +162,14 @@ static struct entry *find(struct session *s, const char *name)
 	return NULL;
 }
 
+/* Let go of entry @e (its handle too: a sandbox not detached stops). */
+static void drop(struct session *s, struct entry *e)
+{
+	msb_sandbox_free(e->sb);
+	free(e->name);
+	*e = s->v[--s->n];
+}
+
 /*
  * A handle on running sandbox @name: ours, or a new connection (*@conn
  * set: free it after use). Return: NULL, or a tool error.
@@ -236,8 +244,17 @@ static json_t *tool_create(struct session *s, json_t *args)
 		cli_gen_name(gen, sizeof(gen));
 		o.name = gen;
 	}
-	if (o.name && find(s, o.name))
-		return mcp_tool_error("sandbox `%s` exists already", o.name);
+	if (o.name && find(s, o.name)) {
+		/* ours, unless it went away (its limits stopped it) */
+		char *info = NULL;
+		if (msb_sandbox_inspect(o.name, &info) == 0 ||
+		    msb_last_error()->code != MSB_ENOTFOUND) {
+			free(info);
+			return mcp_tool_error("sandbox `%s` exists already",
+					      o.name);
+		}
+		drop(s, find(s, o.name));
+	}
 	o.image = arg_str(args, "image");
 	if (o.image && (o.image[0] == '/' || o.image[0] == '.')) {
 		if ((err = allowed_path(&real[16], s, o.image, "disk image")))
@@ -399,8 +416,13 @@ static json_t *tool_stop(struct session *s, json_t *args)
 		msb_sandbox_free(sb);
 	if (rc < 0)
 		return lib_error("stop");
-	return mcp_tool_result(
-		json_pack("{s:s, s:s}", "name", name, "status", "stopped"));
+	/* Ours: the handle is spent (one not detached is removed now). */
+	struct entry *e = find(s, name);
+	bool removed = e && !e->detached;
+	if (e)
+		drop(s, e);
+	return mcp_tool_result(json_pack("{s:s, s:s}", "name", name, "status",
+					 removed ? "removed" : "stopped"));
 }
 
 static json_t *tool_remove(struct session *s, json_t *args)
@@ -415,11 +437,8 @@ static json_t *tool_remove(struct session *s, json_t *args)
 			return lib_error("remove");
 	}
 	json_t *r = json_pack("{s:s, s:b}", "name", name, "removed", 1);
-	if (e) {
-		msb_sandbox_free(e->sb);
-		free(e->name);
-		*e = s->v[--s->n];
-	}
+	if (e)
+		drop(s, e);
 	return mcp_tool_result(r);
 }
 

@@ -252,15 +252,30 @@ test('msb mcp through the MCP SDK client', { timeout: 900000 }, async (t) => {
 		assert.match(await callError(client, 'sandbox_remove', { name: 'mcp-d' }), /mcp-d/);
 	});
 
+	await t.test('a session sandbox is removed when it stops; its name is free again', async () => {
+		await call(client, 'sandbox_create', { name: 'mcp-b' });
+		const st = await call(client, 'sandbox_stop', { name: 'mcp-b' });
+		assert.equal(st.status, 'removed');
+		const deadline = Date.now() + 30000;
+		while (names().includes('mcp-b') && Date.now() < deadline)
+			await new Promise((r) => setTimeout(r, 200));
+		assert.ok(!names().includes('mcp-b'));
+		await call(client, 'sandbox_create', { name: 'mcp-b' });
+		const r = await call(client, 'sandbox_exec', { name: 'mcp-b', command: ['true'] });
+		assert.equal(r.exit_code, 0);
+	});
+
 	await t.test('disconnect removes the session sandboxes, not detached ones', async () => {
 		await call(client, 'sandbox_create', { name: 'mcp-keep', detached: true });
 		assert.ok(names().includes('mcp-a'));
 		await client.close();
 		// close() ends stdin and waits for msb to exit
 		const deadline = Date.now() + 60000;
-		while (names().includes('mcp-a') && Date.now() < deadline)
+		while ((names().includes('mcp-a') || names().includes('mcp-b')) &&
+			Date.now() < deadline)
 			await new Promise((r) => setTimeout(r, 200));
 		assert.ok(!names().includes('mcp-a'), 'mcp-a is still there');
+		assert.ok(!names().includes('mcp-b'), 'mcp-b is still there');
 		const keep = sandboxes().find((x) => x.name === 'mcp-keep');
 		assert.equal(keep?.status, 'running');
 		execFileSync(MSB, ['exec', 'mcp-keep', 'true']);
