@@ -52,7 +52,7 @@ static const char mcp_usage[] =
 
 #define MAX_ALLOWED 64
 #define MAX_LIST 10000          /* directory entries returned */
-#define EXEC_TIMEOUT_DEFAULT 60 /* seconds */
+#define EXEC_TIMEOUT_DEFAULT 50 /* seconds */
 #define EXEC_MAX_BYTES_DEFAULT 65536
 #define READ_MAX_BYTES_DEFAULT (1u << 20)
 

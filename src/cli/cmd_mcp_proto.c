@@ -47,22 +47,26 @@ const char *const mcp_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
 #define S_STRMAP(desc)                                                         \
 	"{'type':'object','additionalProperties':{'type':'string',"            \
 	"'maxLength':65536},'description':'" desc "'}"
-#define S_EXEC_OPTS                                                                                                                  \
-	"'env':" S_STRMAP(                                                                                                           \
-		"Extra environment variables, NAME to value.") ","                                                                   \
-							       "'cwd':{'type':'string','maxLength':4096,"                            \
-							       "'description':'Working directory (default: the image one, or /).'}," \
-							       "'user':{'type':'string','maxLength':256,"                            \
-							       "'description':'User to run as: name, uid, name:group or uid:gid.'}," \
-							       "'timeout':{'type':'number','minimum':0,'maximum':86400,"             \
-							       "'description':'Seconds after which the command and its children "    \
-							       "are killed (default 60; 0: no limit).'},"                            \
-							       "'stdin':{'type':'string','maxLength':8388608,"                       \
-							       "'description':'Text given to the command on its standard input "     \
-							       "(default: empty).'},"                                                \
-							       "'max_bytes':{'type':'integer','minimum':0,'maximum':8388608,"        \
-							       "'description':'Most bytes of stdout and of stderr returned "         \
-							       "(default 65536); the rest is counted and dropped.'}"
+/* clang-format off */
+#define S_EXEC_ENV S_STRMAP("Extra environment variables, NAME to value.")
+#define S_EXEC_OPTS                                                            \
+	"'env':" S_EXEC_ENV ","                                                \
+	"'cwd':{'type':'string','maxLength':4096,"                             \
+	"'description':'Working directory (default: that of the image, or /).'},"  \
+	"'user':{'type':'string','maxLength':256,"                             \
+	"'description':'User to run as: name, uid, name:group or uid:gid.'},"  \
+	"'timeout':{'type':'number','minimum':0,'maximum':86400,"              \
+	"'description':'Seconds after which the command and its children "     \
+	"are killed (default 50, under the 60 s request timeout of common "    \
+	"clients; 0: no limit).'},"                                            \
+	"'stdin':{'type':'string','maxLength':8388608,"                        \
+	"'description':'Text given to the command on its standard input "      \
+	"(default: empty).'},"                                                 \
+	"'max_bytes':{'type':'integer','minimum':0,'maximum':8388608,"         \
+	"'description':'Most bytes of stdout and of stderr returned "          \
+	"(default 65536); the rest is counted and dropped.'}"
+#define S_CREATE_ENV S_STRMAP("Environment of every command, NAME to value.")
+#define S_CREATE_LABELS S_STRMAP("Labels kept with the sandbox, key to value.")
 
 static const struct mcp_tool_def {
 	const char *name;
@@ -84,42 +88,39 @@ static const struct mcp_tool_def {
 	 "'cpus':{'type':'integer','minimum':1,'maximum':64},"
 	 "'memory_mib':{'type':'integer','minimum':96,'maximum':65536,"
 	 "'description':'Guest memory in MiB (default 512).'},"
-	 "'env':" S_STRMAP(
-		 "Environment of every command, NAME to value.") ","
-								 "'labels':" S_STRMAP(
-									 "Labels kept with the sandbox, key to value.") ","
-															"'detached':{'type':'boolean','description':'Keep the sandbox after "
-															"this MCP session ends (it gets a generated name if none is given).'},"
-															"'workdir':{'type':'string','maxLength':4096,'description':'Default "
-															"working directory of commands.'},"
-															"'user':{'type':'string','maxLength':256,'description':'Default "
-															"user of commands.'},"
-															"'network':{'type':'string','enum':['public','all','none'],"
-															"'description':'public (default: the internet only), all (all but "
-															"the host) or none.'},"
-															"'pull':{'type':'string','enum':['missing','always','never'],"
-															"'description':'When to pull the image (default missing).'},"
-															"'boot_timeout':{'type':'integer','minimum':1,'maximum':3600,"
-															"'description':'Seconds to wait for the guest (default 60).'},"
-															"'idle_timeout':{'type':'integer','minimum':0,'maximum':4294967295,"
-															"'description':'Stop after this many seconds without a command "
-															"(0: never).'},"
-															"'max_duration':{'type':'integer','minimum':0,'maximum':4294967295,"
-															"'description':'Stop this many seconds after booting (0: never).'},"
-															"'volumes':{'type':'array','maxItems':64,'items':{'type':'object',"
-															"'properties':{'name':{'type':'string','minLength':1,'maxLength':255},"
-															"'path':{'type':'string','minLength':1,'maxLength':4096},"
-															"'readonly':{'type':'boolean'}},'required':['name','path'],"
-															"'additionalProperties':false},'description':'Named volumes to "
-															"mount (volume_create makes them).'},"
-															"'binds':{'type':'array','maxItems':16,'items':{'type':'object',"
-															"'properties':{'host_path':{'type':'string','minLength':1,"
-															"'maxLength':4096},'path':{'type':'string','minLength':1,"
-															"'maxLength':4096},'readonly':{'type':'boolean'}},"
-															"'required':['host_path','path'],'additionalProperties':false},"
-															"'description':'Host directories to share into the guest; only "
-															"under the directories the server allows.'}"
-															"}|",
+	 "'env':" S_CREATE_ENV ",'labels':" S_CREATE_LABELS ","
+	 "'detached':{'type':'boolean','description':'Keep the sandbox after "
+	 "this MCP session ends (it gets a generated name if none is given).'},"
+	 "'workdir':{'type':'string','maxLength':4096,'description':'Default "
+	 "working directory of commands.'},"
+	 "'user':{'type':'string','maxLength':256,'description':'Default "
+	 "user of commands.'},"
+	 "'network':{'type':'string','enum':['public','all','none'],"
+	 "'description':'public (default: the internet only), all (all but "
+	 "the host) or none.'},"
+	 "'pull':{'type':'string','enum':['missing','always','never'],"
+	 "'description':'When to pull the image (default missing).'},"
+	 "'boot_timeout':{'type':'integer','minimum':1,'maximum':3600,"
+	 "'description':'Seconds to wait for the guest (default 60).'},"
+	 "'idle_timeout':{'type':'integer','minimum':0,'maximum':4294967295,"
+	 "'description':'Stop after this many seconds without a command "
+	 "(0: never).'},"
+	 "'max_duration':{'type':'integer','minimum':0,'maximum':4294967295,"
+	 "'description':'Stop this many seconds after booting (0: never).'},"
+	 "'volumes':{'type':'array','maxItems':64,'items':{'type':'object',"
+	 "'properties':{'name':{'type':'string','minLength':1,'maxLength':255},"
+	 "'path':{'type':'string','minLength':1,'maxLength':4096},"
+	 "'readonly':{'type':'boolean'}},'required':['name','path'],"
+	 "'additionalProperties':false},'description':'Named volumes to "
+	 "mount (volume_create makes them).'},"
+	 "'binds':{'type':'array','maxItems':16,'items':{'type':'object',"
+	 "'properties':{'host_path':{'type':'string','minLength':1,"
+	 "'maxLength':4096},'path':{'type':'string','minLength':1,"
+	 "'maxLength':4096},'readonly':{'type':'boolean'}},"
+	 "'required':['host_path','path'],'additionalProperties':false},"
+	 "'description':'Host directories to share into the guest; only "
+	 "under the directories the server allows.'}"
+	 "}|",
 	 false, false},
 	{"sandbox_list", "List sandboxes",
 	 "List sandboxes: name, status, image, cpus, memory, labels, and "
@@ -203,6 +204,7 @@ static const struct mcp_tool_def {
 	 "1 GiB).'}}|name",
 	 false, false},
 };
+/* clang-format on */
 
 /* The input schema of @d: an object schema of its properties. */
 static json_t *build_schema(const struct mcp_tool_def *d)
