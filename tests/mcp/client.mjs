@@ -214,6 +214,18 @@ test('msb mcp through the MCP SDK client', { timeout: 900000 }, async (t) => {
 			(e) => e instanceof McpError && e.code === -32602);
 	});
 
+	await t.test('image_pull from a local registry', { skip: !process.env.MCP_TEST_IMAGE }, async () => {
+		const img = await call(client, 'image_pull', { reference: process.env.MCP_TEST_IMAGE });
+		assert.match(img.id, /^sha256:[0-9a-f]{64}$/);
+		assert.match(img.digest, /^sha256:[0-9a-f]{64}$/);
+		assert.ok(img.size > 0);
+		assert.match(img.reference, /busybox:latest$/);
+		const again = await call(client, 'image_pull', {
+			reference: process.env.MCP_TEST_IMAGE, policy: 'never',
+		});
+		assert.equal(again.id, img.id);
+	});
+
 	await t.test('volumes', async () => {
 		const v = await call(client, 'volume_create', { name: 'mcpvol', quota_bytes: 16 << 20 });
 		assert.equal(v.quota_bytes, 16 << 20);
@@ -266,7 +278,11 @@ test('msb mcp through the MCP SDK client', { timeout: 900000 }, async (t) => {
 	});
 
 	await t.test('disconnect removes the session sandboxes, not detached ones', async () => {
-		await call(client, 'sandbox_create', { name: 'mcp-keep', detached: true });
+		// from the pulled image when there is a registry
+		const image = process.env.MCP_TEST_IMAGE;
+		await call(client, 'sandbox_create', {
+			name: 'mcp-keep', detached: true, ...(image ? { image, pull: 'never' } : {}),
+		});
 		assert.ok(names().includes('mcp-a'));
 		await client.close();
 		// close() ends stdin and waits for msb to exit
