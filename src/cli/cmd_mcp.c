@@ -21,11 +21,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -65,6 +67,8 @@ struct entry {
 struct session {
 	struct entry *v;
 	size_t n;
+	struct mcp_server *srv;
+	int out; /* the client's stdout */
 	char *allowed[MAX_ALLOWED];
 	size_t nallowed;
 	char label[32]; /* "mcp=PID" */
@@ -224,6 +228,70 @@ static json_t *allowed_path(char **real, struct session *s, const char *path,
 }
 
 /* ------------------------------------------------------------------ */
+/* Progress of image pulls, as notifications/progress */
+
+#define MAX_LAYERS 128
+
+/*
+ * The layers of one pull (msb_pull_progress_fn may be called from the
+ * library's download threads at once): their bytes done and total,
+ * summed into one progress figure that only grows, sent at most every
+ * PROGRESS_MS and when every layer is complete.
+ */
+struct pull_progress {
+	struct session *s;
+	const char *what;
+	pthread_mutex_t lock;
+	char digest[MAX_LAYERS][72];
+	uint64_t done[MAX_LAYERS], total[MAX_LAYERS];
+	size_t n;
+	uint64_t sent;
+	struct timespec last;
+};
+#define PROGRESS_MS 250
+
+static bool send_line(int fd, char *answer);
+
+static void on_pull_progress(const char *digest, uint64_t done, uint64_t total,
+			     void *ud)
+{
+	struct pull_progress *p = ud;
+	struct timespec now;
+	size_t i;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < p->n && strncmp(p->digest[i], digest, 71); i++)
+		;
+	if (i == p->n && p->n < MAX_LAYERS)
+		snprintf(p->digest[p->n++], sizeof(p->digest[0]), "%s", digest);
+	if (i < p->n) {
+		p->done[i] = done;
+		p->total[i] = total;
+	}
+	uint64_t sum = 0, all = 0;
+	for (i = 0; i < p->n; i++) {
+		sum += p->done[i];
+		all += p->total[i];
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (now.tv_sec - p->last.tv_sec) * 1000 +
+		  (now.tv_nsec - p->last.tv_nsec) / 1000000;
+	if (p->s->srv->progress_token && sum > p->sent &&
+	    (ms >= PROGRESS_MS || sum == all)) {
+		char msg[160], a[32], b[32];
+		cli_human_size(a, sizeof(a), (double)sum);
+		cli_human_size(b, sizeof(b), (double)all);
+		snprintf(msg, sizeof(msg), "%s: %s of %s", p->what, a, b);
+		send_line(p->s->out,
+			  mcp_progress_line(p->s->srv->progress_token,
+					    (double)sum, (double)all, msg));
+		p->sent = sum;
+		p->last = now;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* ------------------------------------------------------------------ */
 /* Sandboxes */
 
 static json_t *tool_create(struct session *s, json_t *args)
@@ -278,8 +346,16 @@ static json_t *tool_create(struct session *s, json_t *args)
 		int policy;
 		cli_parse_policy(pull, &policy);
 		po.policy = (msb_pull_policy)policy;
-		o.pull = &po;
 	}
+	struct pull_progress *pp = calloc(1, sizeof(*pp));
+	if (!pp)
+		return mcp_tool_error("out of memory");
+	*pp = (struct pull_progress){.s = s,
+				     .what = "pulling the image",
+				     .lock = PTHREAD_MUTEX_INITIALIZER};
+	po.progress = on_pull_progress;
+	po.userdata = pp;
+	o.pull = &po;
 	if ((v = json_object_get(args, "env"))) {
 		if ((err = env_array(&env, v, "env")))
 			goto out;
@@ -341,6 +417,7 @@ static json_t *tool_create(struct session *s, json_t *args)
 					"detached", o.detached, "status",
 					"running"));
 out:
+	free(pp);
 	free_env(env);
 	free_env(labels);
 	for (i = 0; i < 17; i++)
@@ -771,7 +848,16 @@ static json_t *tool_image_pull(struct session *s, json_t *args)
 		po.policy = (msb_pull_policy)p;
 	}
 	po.platform = arg_str(args, "platform");
-	if (msb_image_pull(&img, arg_str(args, "reference"), &po) < 0)
+	struct pull_progress *pp = calloc(1, sizeof(*pp));
+	if (!pp)
+		return mcp_tool_error("out of memory");
+	*pp = (struct pull_progress){
+		.s = s, .what = "pulling", .lock = PTHREAD_MUTEX_INITIALIZER};
+	po.progress = on_pull_progress;
+	po.userdata = pp;
+	int rc = msb_image_pull(&img, arg_str(args, "reference"), &po);
+	free(pp);
+	if (rc < 0)
 		return lib_error("pull");
 	json_t *r = mcp_tool_result(
 		json_pack("{s:o, s:o, s:o, s:o, s:I}", "reference",
@@ -1032,6 +1118,8 @@ int cmd_mcp(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct mcp_server srv;
+	s.srv = &srv;
+	s.out = out;
 	if (mcp_server_init(&srv, call_tool, &s) < 0) {
 		cli_err("mcp: out of memory");
 		status = 1;

@@ -29,6 +29,9 @@ struct mcp_server {
 	json_t *tools; /* the tools/list array, built by mcp_server_init() */
 	mcp_call_fn call;
 	void *userdata;
+	/* The progressToken of the tools/call being run (params._meta), or
+	 * NULL: notifications/progress may then be sent (mcp_progress_line). */
+	const json_t *progress_token;
 	bool initialized;     /* answered initialize */
 	char version[16];     /* the protocol version agreed */
 	char client_name[64]; /* clientInfo.name, for diagnostics */
@@ -47,6 +50,11 @@ void mcp_server_fini(struct mcp_server *s);
  * get JSON-RPC errors.
  */
 char *mcp_server_handle(struct mcp_server *s, const char *buf, size_t len);
+
+/* A notifications/progress line for @token (@total 0: unknown, left
+ * out), or NULL if out of memory. Malloc'd. */
+char *mcp_progress_line(const json_t *token, double progress, double total,
+			const char *message);
 
 /* An error answer with id null (for a message refused before parsing,
  * such as one too long). Malloc'd, or NULL if out of memory. */

@@ -577,6 +577,21 @@ static char *error_answer(const json_t *id, int code, const char *message)
 	return dump(m);
 }
 
+char *mcp_progress_line(const json_t *token, double progress, double total,
+			const char *message)
+{
+	json_t *p = json_pack("{s:O, s:f}", "progressToken", token, "progress",
+			      progress);
+	if (p && total > 0)
+		json_object_set_new(p, "total", json_real(total));
+	if (p && message)
+		json_object_set_new(p, "message",
+				    mcp_text(message, strlen(message)));
+	return dump(p ? json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
+				  "notifications/progress", "params", p)
+		      : NULL);
+}
+
 char *mcp_error_line(int code, const char *message)
 {
 	return error_answer(NULL, code, message);
@@ -645,6 +660,10 @@ static char *do_tools_call(struct mcp_server *s, const json_t *id,
 	json_t *empty = NULL;
 	if (!json_is_object(args))
 		args = empty = json_object();
+	const json_t *token = json_object_get(json_object_get(params, "_meta"),
+					      "progressToken");
+	s->progress_token =
+		json_is_string(token) || json_is_integer(token) ? token : NULL;
 	json_t *r;
 	if (!args)
 		r = NULL;
@@ -653,6 +672,7 @@ static char *do_tools_call(struct mcp_server *s, const json_t *id,
 				   json_string_value(name), err);
 	else
 		r = s->call(json_string_value(name), args, s->userdata);
+	s->progress_token = NULL;
 	json_decref(empty);
 	return result_answer(id, r);
 }

@@ -215,7 +215,19 @@ test('msb mcp through the MCP SDK client', { timeout: 900000 }, async (t) => {
 	});
 
 	await t.test('image_pull from a local registry', { skip: !process.env.MCP_TEST_IMAGE }, async () => {
-		const img = await call(client, 'image_pull', { reference: process.env.MCP_TEST_IMAGE });
+		// with a progress token: notifications/progress as layers arrive
+		const progress = [];
+		const r = await client.callTool({
+			name: 'image_pull', arguments: { reference: process.env.MCP_TEST_IMAGE },
+		}, undefined, { timeout: 300000, onprogress: (p) => progress.push(p) });
+		assert.ok(!r.isError, JSON.stringify(r.content));
+		const img = r.structuredContent;
+		assert.ok(progress.length >= 1, 'no progress notification');
+		for (let i = 1; i < progress.length; i++)
+			assert.ok(progress[i].progress > progress[i - 1].progress);
+		const last = progress[progress.length - 1];
+		assert.equal(last.progress, last.total);
+		assert.match(last.message, /^pulling: /);
 		assert.match(img.id, /^sha256:[0-9a-f]{64}$/);
 		assert.match(img.digest, /^sha256:[0-9a-f]{64}$/);
 		assert.ok(img.size > 0);
