@@ -56,6 +56,15 @@ char *mcp_server_handle(struct mcp_server *s, const char *buf, size_t len);
 char *mcp_progress_line(const json_t *token, double progress, double total,
 			const char *message);
 
+/*
+ * mcp_parse() - parse one message as mcp_server_handle() does.
+ * Return: the message (json_decref() it), or NULL with its error answer
+ * in *@answer (malloc'd; NULL if out of memory).
+ */
+json_t *mcp_parse(const char *buf, size_t len, char **answer);
+/* mcp_server_handle() of a parsed message (@msg is not stolen). */
+char *mcp_server_handle_msg(struct mcp_server *s, json_t *msg);
+
 /* An error answer with id null (for a message refused before parsing,
  * such as one too long). Malloc'd, or NULL if out of memory. */
 char *mcp_error_line(int code, const char *message);

@@ -677,25 +677,45 @@ static char *do_tools_call(struct mcp_server *s, const json_t *id,
 	return result_answer(id, r);
 }
 
-char *mcp_server_handle(struct mcp_server *s, const char *buf, size_t len)
+json_t *mcp_parse(const char *buf, size_t len, char **answer)
 {
 	json_error_t jerr;
 	char err[256];
 
-	if (len > MCP_MAX_MESSAGE)
-		return error_answer(NULL, MCP_PARSE_ERROR, "message too large");
+	*answer = NULL;
+	if (len > MCP_MAX_MESSAGE) {
+		*answer = error_answer(NULL, MCP_PARSE_ERROR,
+				       "message too large");
+		return NULL;
+	}
 	json_t *msg = json_loadb(
 		buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!msg) {
 		snprintf(err, sizeof(err), "parse error: %s (at byte %d)",
 			 jerr.text, jerr.position);
 		json_t *t = mcp_text(err, strlen(err));
-		char *a =
+		*answer =
 			error_answer(NULL, MCP_PARSE_ERROR,
 				     t ? json_string_value(t) : "parse error");
 		json_decref(t);
-		return a;
 	}
+	return msg;
+}
+
+char *mcp_server_handle(struct mcp_server *s, const char *buf, size_t len)
+{
+	char *answer;
+	json_t *msg = mcp_parse(buf, len, &answer);
+	if (!msg)
+		return answer;
+	answer = mcp_server_handle_msg(s, msg);
+	json_decref(msg);
+	return answer;
+}
+
+char *mcp_server_handle_msg(struct mcp_server *s, json_t *msg)
+{
+	char err[256];
 	char *answer = NULL;
 	if (json_is_array(msg)) {
 		answer = error_answer(NULL, MCP_INVALID_REQUEST,
@@ -763,7 +783,6 @@ char *mcp_server_handle(struct mcp_server *s, const char *buf, size_t len)
 		answer = error_answer(id, MCP_METHOD_NOT_FOUND, err);
 	}
 out:
-	json_decref(msg);
 	return answer;
 }
 
