@@ -4,7 +4,8 @@
  *
  * The protocol is cmd_mcp_proto.c; this file is the transport (stdin and
  * stdout, one JSON-RPC message a line, at most MCP_MAX_MESSAGE bytes) and
- * the tools. Requests are handled one at a time, in order.
+ * the tools. Tool calls run on a worker thread, one at a time (see
+ * "Requests in flight" below).
  *
  * The client's stdin and stdout are moved to private descriptors at start
  * (CLOEXEC): fd 0 becomes /dev/null and fd 1 stderr, so nothing but
@@ -75,6 +76,13 @@ struct session {
 };
 
 static volatile sig_atomic_t got_signal;
+/* Set by the main thread: stop the tool call running (a cancellation). */
+static int cancel_call;
+
+static bool cancelled(void)
+{
+	return __atomic_load_n(&cancel_call, __ATOMIC_RELAXED);
+}
 
 static void on_signal(int sig)
 {
@@ -547,64 +555,108 @@ static int on_output(int stream, const void *data, size_t len, void *ud)
 	return 0;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/*
+ * Run @argv (or @script with /bin/sh -c) through a streaming handle, so
+ * that its timeout and a cancellation from the client (checked every
+ * 100 ms) kill it, and stdin is fed as the command reads it.
+ */
 static json_t *run_exec(struct session *s, json_t *args,
 			const char *const *argv, const char *script)
 {
 	msb_exec_options eo = MSB_EXEC_OPTIONS_INIT;
 	struct collect c = {.cap = (size_t)arg_int(args, "max_bytes",
 						   EXEC_MAX_BYTES_DEFAULT)};
+	const char *shell[] = {"/bin/sh", "-c", script, NULL};
+	const char *in = NULL;
+	size_t left = 0;
 	char **env = NULL;
+	msb_exec *e = NULL;
+	msb_sandbox *sb = NULL;
+	bool conn = false;
 	json_t *err, *v;
 
 	json_t *t = json_object_get(args, "timeout");
 	double secs = t ? json_number_value(t) : EXEC_TIMEOUT_DEFAULT;
-	eo.timeout_ms = (unsigned int)(secs * 1000);
-	if (secs > 0 && !eo.timeout_ms)
-		eo.timeout_ms = 1;
+	uint64_t start = now_ms(), ms = (uint64_t)(secs * 1000);
+	uint64_t deadline = secs > 0 ? start + (ms ? ms : 1) : 0;
 	eo.cwd = arg_str(args, "cwd");
 	eo.user = arg_str(args, "user");
 	if ((v = json_object_get(args, "stdin"))) {
-		eo.stdin_data = json_string_value(v);
-		eo.stdin_len = json_string_length(v);
+		in = json_string_value(v);
+		left = json_string_length(v);
 	}
 	if ((v = json_object_get(args, "env"))) {
-		if ((err = env_array(&env, v, "env"))) {
-			free_env(env);
-			return err;
-		}
+		if ((err = env_array(&env, v, "env")))
+			goto out;
 		eo.env = (const char *const *)env;
 	}
-	eo.on_output = on_output;
-	eo.userdata = &c;
-
-	msb_sandbox *sb;
-	bool conn;
-	msb_exec_output *out = NULL;
-	if ((err = get_sandbox(&sb, &conn, s, arg_str(args, "name")))) {
-		free_env(env);
-		return err;
+	if ((err = get_sandbox(&sb, &conn, s, arg_str(args, "name"))))
+		goto out;
+	if (msb_exec_start(&e, sb, script ? shell : argv, &eo) < 0) {
+		err = lib_error("exec");
+		goto out;
 	}
-	int rc = script ? msb_sandbox_shell(&out, sb, script, &eo)
-			: msb_sandbox_exec(&out, sb, argv, &eo);
-	if (rc < 0)
-		err = msb_last_error()->code == MSB_ETIMEDOUT
-			      ? mcp_tool_error("timed out after %g s: %s", secs,
-					       msb_last_error()->message)
-			      : lib_error("exec");
-	else if (c.oom)
+	if (!left)
+		msb_exec_close_stdin(e);
+	int code = 0, sig = 0;
+	bool exited = false;
+	while (!exited && !cancelled() && (!deadline || now_ms() < deadline)) {
+		if (left) {
+			long w = msb_exec_try_write(e, in, left);
+			/* < 0: it ended, or closed its stdin: the rest goes */
+			size_t n = w < 0 ? left : (size_t)w;
+			in += n;
+			left -= n;
+			if (!left)
+				msb_exec_close_stdin(e);
+		}
+		msb_exec_event ev;
+		int rc = msb_exec_next(e, &ev, 100);
+		if (rc == -MSB_ETIMEDOUT)
+			continue;
+		if (rc < 0) {
+			err = lib_error("exec");
+			goto out;
+		}
+		if (ev.type == MSB_EXEC_STDOUT || ev.type == MSB_EXEC_STDERR)
+			on_output(ev.type == MSB_EXEC_STDOUT ? 1 : 2, ev.data,
+				  ev.len, &c);
+		if (ev.type == MSB_EXEC_EXITED) {
+			code = ev.exit_code;
+			sig = ev.signal;
+			exited = true;
+		}
+	}
+	if (!exited) {
+		/* its process group; freeing the handle kills the rest */
+		msb_exec_signal(e, SIGKILL);
+		err = cancelled() ? mcp_tool_error("cancelled")
+				  : mcp_tool_error("timed out after %g s: the "
+						   "command and its process "
+						   "group were killed",
+						   secs);
+	} else if (c.oom) {
 		err = mcp_tool_error("out of memory");
-	else
+	} else {
 		err = mcp_tool_result(json_pack(
 			"{s:i, s:i, s:o, s:o, s:b, s:I, s:I, s:I}", "exit_code",
-			msb_exec_output_exit_code(out), "signal",
-			msb_exec_output_signal(out), "stdout",
+			code, "signal", sig, "stdout",
 			mcp_text(c.buf[0], c.len[0]), "stderr",
 			mcp_text(c.buf[1], c.len[1]), "truncated",
 			c.total[0] > c.len[0] || c.total[1] > c.len[1],
 			"stdout_bytes", (json_int_t)c.total[0], "stderr_bytes",
 			(json_int_t)c.total[1], "duration_ms",
-			(json_int_t)msb_exec_output_duration_ms(out)));
-	msb_exec_output_free(out);
+			(json_int_t)(now_ms() - start)));
+	}
+out:
+	msb_exec_free(e);
 	if (conn)
 		msb_sandbox_free(sb);
 	free(c.buf[0]);
@@ -928,6 +980,9 @@ static bool write_all(int fd, const char *p, size_t len)
 	return true;
 }
 
+/* Answers, progress and the pull threads' notifications: one at a time. */
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Send @answer (freed) and a newline. Return: false if the client is
  * gone. */
 static bool send_line(int fd, char *answer)
@@ -941,7 +996,9 @@ static bool send_line(int fd, char *answer)
 		return true;
 	}
 	line[n] = '\n';
+	pthread_mutex_lock(&out_lock);
 	bool ok = write_all(fd, line, n + 1);
+	pthread_mutex_unlock(&out_lock);
 	free(line);
 	return ok;
 }
@@ -978,10 +1035,150 @@ static bool blank(const char *line, size_t len)
 }
 
 /*
- * Read messages from @in, one a line, and answer them on @out until the
- * end of input, a signal or a write error.
+ * DOC: Requests in flight
+ *
+ * Tool calls run one at a time, in order, on a worker thread; the main
+ * thread goes on reading stdin, and answers everything else at once (ping,
+ * tools/list...) and takes notifications/cancelled: a call that has not
+ * started is dropped, the one running is asked to stop (a command is
+ * killed within 100 ms; other calls finish). A cancelled call gets no
+ * answer, as the protocol asks. At the end of stdin the calls queued
+ * still run and are answered; a signal, or a client that stopped reading,
+ * cancels them.
  */
-static void serve(struct mcp_server *srv, int in, int out)
+#define MAX_QUEUE 256
+
+struct worker {
+	struct mcp_server *srv;
+	int out;
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* a call queued, or stop */
+	pthread_cond_t idle; /* the queue is empty and no call runs */
+	json_t *queue[MAX_QUEUE];
+	size_t head, n;
+	json_t *current; /* the id of the call running, or NULL */
+	bool stop;       /* no more calls will come */
+	bool gone;       /* the client's stdout is closed */
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->n && !w->stop)
+			pthread_cond_wait(&w->work, &w->lock);
+		if (!w->n)
+			break;
+		json_t *msg = w->queue[w->head];
+		w->head = (w->head + 1) % MAX_QUEUE;
+		w->n--;
+		w->current = json_incref(json_object_get(msg, "id"));
+		__atomic_store_n(&cancel_call, 0, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&w->lock);
+
+		char *answer = mcp_server_handle_msg(w->srv, msg);
+		json_decref(msg);
+
+		pthread_mutex_lock(&w->lock);
+		bool drop = cancelled() || w->gone;
+		pthread_mutex_unlock(&w->lock);
+		bool sent = drop || send_line(w->out, answer);
+		if (drop)
+			free(answer);
+		pthread_mutex_lock(&w->lock);
+		w->gone = w->gone || !sent;
+		json_decref(w->current);
+		w->current = NULL;
+		if (!w->n)
+			pthread_cond_broadcast(&w->idle);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Drop the queued calls and stop the running one. Under w->lock. */
+static void cancel_all(struct worker *w)
+{
+	while (w->n) {
+		json_decref(w->queue[w->head]);
+		w->head = (w->head + 1) % MAX_QUEUE;
+		w->n--;
+	}
+	if (w->current)
+		__atomic_store_n(&cancel_call, 1, __ATOMIC_RELAXED);
+}
+
+/* notifications/cancelled of request @rid. Under w->lock. */
+static void cancel_request(struct worker *w, const json_t *rid)
+{
+	size_t kept = 0;
+
+	if (w->current && json_equal(rid, w->current))
+		__atomic_store_n(&cancel_call, 1, __ATOMIC_RELAXED);
+	for (size_t i = 0; i < w->n; i++) {
+		json_t *m = w->queue[(w->head + i) % MAX_QUEUE];
+		if (json_equal(json_object_get(m, "id"), rid))
+			json_decref(m);
+		else
+			w->queue[(w->head + kept++) % MAX_QUEUE] = m;
+	}
+	w->n = kept;
+}
+
+/* Handle one message: queue a tool call, take a cancellation, or answer.
+ * Return: the answer to send now, or NULL. */
+static char *take(struct worker *w, const char *line, size_t len)
+{
+	char *answer;
+	json_t *msg = mcp_parse(line, len, &answer);
+	if (!msg)
+		return answer;
+	const char *method = json_string_value(json_object_get(msg, "method"));
+	const json_t *id = json_object_get(msg, "id");
+	answer = NULL;
+	if (method && id && !strcmp(method, "tools/call")) {
+		pthread_mutex_lock(&w->lock);
+		if (w->n == MAX_QUEUE) {
+			answer =
+				mcp_error_answer(id, MCP_INTERNAL_ERROR,
+						 "too many tool calls waiting");
+		} else {
+			w->queue[(w->head + w->n++) % MAX_QUEUE] =
+				json_incref(msg);
+			pthread_cond_signal(&w->work);
+		}
+		pthread_mutex_unlock(&w->lock);
+	} else if (method && !id &&
+		   !strcmp(method, "notifications/cancelled")) {
+		const json_t *rid = json_object_get(
+			json_object_get(msg, "params"), "requestId");
+		pthread_mutex_lock(&w->lock);
+		if (rid)
+			cancel_request(w, rid);
+		pthread_mutex_unlock(&w->lock);
+	} else {
+		answer = mcp_server_handle_msg(w->srv, msg);
+	}
+	json_decref(msg);
+	return answer;
+}
+
+/* Whether the client's stdout was found closed. */
+static bool client_gone(struct worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	bool gone = w->gone;
+	pthread_mutex_unlock(&w->lock);
+	return gone;
+}
+
+/*
+ * Read messages from @in, one a line, until the end of input, a signal or
+ * a write error; answer them on @out (tool calls through @w).
+ */
+static void serve(struct worker *w, int in, int out)
 {
 	size_t cap = 1 << 16, len = 0;
 	char *line = malloc(cap);
@@ -990,7 +1187,7 @@ static void serve(struct mcp_server *srv, int in, int out)
 
 	if (!line)
 		return;
-	while (!got_signal) {
+	while (!got_signal && !client_gone(w)) {
 		ssize_t n = read(in, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -998,31 +1195,29 @@ static void serve(struct mcp_server *srv, int in, int out)
 			break;
 		for (char *p = chunk, *end = chunk + n; p < end;) {
 			char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t take = (size_t)((nl ? nl : end) - p);
-			if (!too_long && len + take > MCP_MAX_MESSAGE) {
+			size_t take_n = (size_t)((nl ? nl : end) - p);
+			if (!too_long && len + take_n > MCP_MAX_MESSAGE) {
 				too_long = true;
 				len = 0;
 			}
-			if (!too_long) {
-				if (len + take > cap) {
-					size_t c = cap;
-					while (c < len + take)
-						c *= 2;
-					char *g = realloc(line, c);
-					if (!g) {
-						too_long = true;
-						len = 0;
-					} else {
-						line = g;
-						cap = c;
-					}
-				}
-				if (!too_long) {
-					memcpy(line + len, p, take);
-					len += take;
+			if (!too_long && len + take_n > cap) {
+				size_t c = cap;
+				while (c < len + take_n)
+					c *= 2;
+				char *g = realloc(line, c);
+				if (g) {
+					line = g;
+					cap = c;
+				} else {
+					too_long = true;
+					len = 0;
 				}
 			}
-			p += take;
+			if (!too_long) {
+				memcpy(line + len, p, take_n);
+				len += take_n;
+			}
+			p += take_n;
 			if (!nl)
 				break;
 			p++; /* the newline */
@@ -1031,20 +1226,47 @@ static void serve(struct mcp_server *srv, int in, int out)
 				answer = mcp_error_line(MCP_PARSE_ERROR,
 							"message too large");
 			else if (!blank(line, len))
-				answer = mcp_server_handle(srv, line, len);
+				answer = take(w, line, len);
 			too_long = false;
 			len = 0;
-			if (!send_line(out, answer))
+			if (!send_line(out, answer)) {
+				pthread_mutex_lock(&w->lock);
+				w->gone = true;
+				pthread_mutex_unlock(&w->lock);
 				goto done;
+			}
 			if (got_signal)
 				goto done;
 		}
 	}
 	/* A last message without its newline. */
-	if (!got_signal && len && !too_long)
-		send_line(out, mcp_server_handle(srv, line, len));
+	if (!got_signal && len && !too_long && !blank(line, len))
+		send_line(out, take(w, line, len));
 done:
 	free(line);
+}
+
+/* Let the worker finish what is queued (or, after a signal or with the
+ * client gone, cancel it), then stop it. */
+static void finish(struct worker *w, pthread_t thread)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->work);
+	while (w->n || w->current) {
+		if (got_signal || w->gone)
+			cancel_all(w);
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 100 * 1000000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&w->idle, &w->lock, &t);
+	}
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(thread, NULL);
 }
 
 int cmd_mcp(int argc, char **argv)
@@ -1125,7 +1347,29 @@ int cmd_mcp(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	serve(&srv, in, out);
+	struct worker w = {.srv = &srv,
+			   .out = out,
+			   .lock = PTHREAD_MUTEX_INITIALIZER,
+			   .work = PTHREAD_COND_INITIALIZER,
+			   .idle = PTHREAD_COND_INITIALIZER};
+	pthread_t thread;
+	sigset_t block, old;
+	/* Signals go to this thread (its read() returns), not the worker. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	int rc = pthread_create(&thread, NULL, work, &w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		cli_err("mcp: pthread_create: %s", strerror(rc));
+		mcp_server_fini(&srv);
+		status = 1;
+		goto out;
+	}
+	serve(&w, in, out);
+	finish(&w, thread);
 	end_session(&s);
 	mcp_server_fini(&srv);
 	close(in);

@@ -65,6 +65,9 @@ json_t *mcp_parse(const char *buf, size_t len, char **answer);
 /* mcp_server_handle() of a parsed message (@msg is not stolen). */
 char *mcp_server_handle_msg(struct mcp_server *s, json_t *msg);
 
+/* An error answer to request @id (NULL: null). Malloc'd, or NULL. */
+char *mcp_error_answer(const json_t *id, int code, const char *message);
+
 /* An error answer with id null (for a message refused before parsing,
  * such as one too long). Malloc'd, or NULL if out of memory. */
 char *mcp_error_line(int code, const char *message);

@@ -592,6 +592,11 @@ char *mcp_progress_line(const json_t *token, double progress, double total,
 		      : NULL);
 }
 
+char *mcp_error_answer(const json_t *id, int code, const char *message)
+{
+	return error_answer(id, code, message);
+}
+
 char *mcp_error_line(int code, const char *message)
 {
 	return error_answer(NULL, code, message);

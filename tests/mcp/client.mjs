@@ -142,6 +142,45 @@ test('msb mcp through the MCP SDK client', { timeout: 900000 }, async (t) => {
 		assert.match(nf, /no-such-command/);
 	});
 
+	await t.test('requests during a call, and cancellation', async () => {
+		// a ping is answered while a command runs (it waits for a file
+		// that msb exec makes once the ping is back)
+		let slowDone = false;
+		const slow = call(client, 'sandbox_shell', {
+			name: 'mcp-a', timeout: 300,
+			script: 'while [ ! -e /tmp/go ]; do sleep 0.1; done; echo done',
+		}).then((r) => { slowDone = true; return r; });
+		await client.ping();
+		const { tools } = await client.listTools();
+		assert.equal(tools.length, TOOLS.length);
+		assert.equal(slowDone, false);
+		execFileSync(MSB, ['exec', 'mcp-a', 'touch', '/tmp/go']);
+		assert.equal((await slow).stdout, 'done\n');
+
+		// a cancelled call's command is killed, and the next call runs
+		const ac = new AbortController();
+		const sleeper = client.callTool({
+			name: 'sandbox_shell',
+			arguments: { name: 'mcp-a', script: 'echo $$ > /tmp/pid; exec sleep 1000', timeout: 0 },
+		}, undefined, { signal: ac.signal, timeout: 300000 });
+		sleeper.catch(() => {});
+		const sh = (script) => execFileSync(MSB, ['exec', 'mcp-a', 'sh', '-c', script],
+			{ encoding: 'utf8' });
+		let deadline = Date.now() + 60000;
+		while (!sh('cat /tmp/pid 2>/dev/null; true') && Date.now() < deadline)
+			await new Promise((r) => setTimeout(r, 100));
+		const pid = sh('cat /tmp/pid').trim();
+		assert.match(pid, /^\d+$/);
+		ac.abort();
+		await assert.rejects(sleeper);
+		deadline = Date.now() + 60000;
+		while (sh(`kill -0 ${pid} 2>/dev/null && echo alive; true`) && Date.now() < deadline)
+			await new Promise((r) => setTimeout(r, 100));
+		assert.equal(sh(`kill -0 ${pid} 2>/dev/null && echo alive; true`), '');
+		const after = await call(client, 'sandbox_exec', { name: 'mcp-a', command: ['echo', 'next'] });
+		assert.equal(after.stdout, 'next\n');
+	});
+
 	await t.test('files', async () => {
 		const w = await call(client, 'sandbox_fs_write', {
 			name: 'mcp-a', path: '/tmp/d/x.txt', content: 'hello\n',
