@@ -143,9 +143,16 @@ static void test_base64(void)
 	}
 }
 
+static struct mcp_server *server;
+static char token_seen[32];
+
 static json_t *echo(const char *tool, json_t *args, void *userdata)
 {
 	(*(int *)userdata)++;
+	snprintf(token_seen, sizeof(token_seen), "%s",
+		 json_is_string(server->progress_token)
+			 ? json_string_value(server->progress_token)
+			 : "");
 	return mcp_tool_result(
 		json_pack("{s:s, s:O}", "tool", tool, "args", args));
 }
@@ -174,6 +181,7 @@ static void test_dispatch(void)
 	struct mcp_server s;
 	int calls = 0;
 	CHECK(mcp_server_init(&s, echo, &calls) == 0);
+	server = &s;
 	CHECK(json_array_size(s.tools) == 13);
 
 	json_t *a = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
@@ -228,7 +236,23 @@ static void test_dispatch(void)
 	CHECK(json_is_null(json_object_get(a, "id")));
 	json_decref(a);
 
-	char *line = mcp_error_line(MCP_PARSE_ERROR, "message too large");
+	/* the progress token of the call, while it runs */
+	a = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\","
+		    "\"params\":{\"name\":\"sandbox_list\",\"_meta\":"
+		    "{\"progressToken\":\"tok\"}}}");
+	CHECK_STR(token_seen, "tok");
+	CHECK(s.progress_token == NULL);
+	json_decref(a);
+	json_t *tok = json_integer(7);
+	char *line = mcp_progress_line(tok, 10, 20, "pulling: 10 B of 20 B");
+	CHECK_STR(line, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+			"progress\",\"params\":{\"progressToken\":7,"
+			"\"progress\":10.0,\"total\":20.0,\"message\":"
+			"\"pulling: 10 B of 20 B\"}}");
+	free(line);
+	json_decref(tok);
+
+	line = mcp_error_line(MCP_PARSE_ERROR, "message too large");
 	CHECK_STR(line, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":"
 			"-32700,\"message\":\"message too large\"}}");
 	free(line);
