@@ -215,11 +215,9 @@ static json_t *allowed_path(char **real, struct session *s, const char *path,
 			"%s `%s`: host paths are not allowed (start msb mcp "
 			"with --allow-host-path DIR)",
 			what, path);
+	/* One message for missing and forbidden: no probing of the host. */
 	char *r = realpath(path, NULL);
-	if (!r)
-		return mcp_tool_error("%s `%s`: %s", what, path,
-				      strerror(errno));
-	for (size_t i = 0; i < s->nallowed; i++) {
+	for (size_t i = 0; r && i < s->nallowed; i++) {
 		size_t n = strlen(s->allowed[i]);
 		if (!strncmp(r, s->allowed[i], n) &&
 		    (r[n] == '/' || r[n] == '\0' ||
@@ -228,9 +226,9 @@ static json_t *allowed_path(char **real, struct session *s, const char *path,
 			return NULL;
 		}
 	}
-	json_t *err = mcp_tool_error(
-		"%s `%s` is outside the directories --allow-host-path allows",
-		what, path);
+	json_t *err = mcp_tool_error("%s `%s` does not exist or is outside "
+				     "the directories --allow-host-path allows",
+				     what, path);
 	free(r);
 	return err;
 }
