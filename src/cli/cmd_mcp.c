@@ -1045,6 +1045,7 @@ static bool blank(const char *line, size_t len)
  * cancels them.
  */
 #define MAX_QUEUE 256
+#define MAX_QUEUE_BYTES (64u << 20) /* of the queued messages' text */
 
 struct worker {
 	struct mcp_server *srv;
@@ -1053,7 +1054,8 @@ struct worker {
 	pthread_cond_t work; /* a call queued, or stop */
 	pthread_cond_t idle; /* the queue is empty and no call runs */
 	json_t *queue[MAX_QUEUE];
-	size_t head, n;
+	size_t size[MAX_QUEUE]; /* each message's length */
+	size_t head, n, bytes;
 	json_t *current; /* the id of the call running, or NULL */
 	bool stop;       /* no more calls will come */
 	bool gone;       /* the client's stdout is closed */
@@ -1070,6 +1072,7 @@ static void *work(void *arg)
 		if (!w->n)
 			break;
 		json_t *msg = w->queue[w->head];
+		w->bytes -= w->size[w->head];
 		w->head = (w->head + 1) % MAX_QUEUE;
 		w->n--;
 		w->current = json_incref(json_object_get(msg, "id"));
@@ -1104,6 +1107,7 @@ static void cancel_all(struct worker *w)
 		w->head = (w->head + 1) % MAX_QUEUE;
 		w->n--;
 	}
+	w->bytes = 0;
 	if (w->current)
 		__atomic_store_n(&cancel_call, 1, __ATOMIC_RELAXED);
 }
@@ -1116,11 +1120,16 @@ static void cancel_request(struct worker *w, const json_t *rid)
 	if (w->current && json_equal(rid, w->current))
 		__atomic_store_n(&cancel_call, 1, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < w->n; i++) {
-		json_t *m = w->queue[(w->head + i) % MAX_QUEUE];
-		if (json_equal(json_object_get(m, "id"), rid))
+		size_t from = (w->head + i) % MAX_QUEUE;
+		json_t *m = w->queue[from];
+		if (json_equal(json_object_get(m, "id"), rid)) {
 			json_decref(m);
-		else
-			w->queue[(w->head + kept++) % MAX_QUEUE] = m;
+			w->bytes -= w->size[from];
+			continue;
+		}
+		size_t to = (w->head + kept++) % MAX_QUEUE;
+		w->queue[to] = m;
+		w->size[to] = w->size[from];
 	}
 	w->n = kept;
 }
@@ -1138,13 +1147,15 @@ static char *take(struct worker *w, const char *line, size_t len)
 	answer = NULL;
 	if (method && id && !strcmp(method, "tools/call")) {
 		pthread_mutex_lock(&w->lock);
-		if (w->n == MAX_QUEUE) {
+		if (w->n == MAX_QUEUE || w->bytes + len > MAX_QUEUE_BYTES) {
 			answer =
 				mcp_error_answer(id, MCP_INTERNAL_ERROR,
 						 "too many tool calls waiting");
 		} else {
-			w->queue[(w->head + w->n++) % MAX_QUEUE] =
-				json_incref(msg);
+			size_t at = (w->head + w->n++) % MAX_QUEUE;
+			w->queue[at] = json_incref(msg);
+			w->size[at] = len;
+			w->bytes += len;
 			pthread_cond_signal(&w->work);
 		}
 		pthread_mutex_unlock(&w->lock);
