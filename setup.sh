@@ -50,6 +50,11 @@ if [ "$want_deps" = 1 ]; then
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q 'install ok installed' || missing+=("$p")
 	done
+	# tests/mcp: Node and npm. A Node of another source (nodesource's
+	# bundles npm) is kept: Debian's packages only when either is missing.
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		missing+=(nodejs npm)
+	fi
 	if [ "${#missing[@]}" -gt 0 ]; then
 		say "installing Debian packages: ${missing[*]}"
 		SUDO=

@@ -107,6 +107,7 @@ static const struct comp_cmd comp_cmds[] = {
 	{"volume rm", "volume", -1, 0, "-f --force -h --help"},
 	{"help", "command", -1, 0, "-h --help"},
 	{"completion", "shells", -1, 0, "-h --help"},
+	{"mcp", "none", -1, 0, "--allow-host-path=<dir> -h --help"},
 };
 
 static const char completion_usage[] =

@@ -38,6 +38,7 @@ static const char usage[] =
 	"  pull    pull an image from its registry\n"
 	"  image   list, inspect, remove and prune stored images\n"
 	"  volume  named volumes: create, ls, inspect, rm\n"
+	"  mcp     serve the Model Context Protocol on stdio, for AI agents\n"
 	"  help    this text, or a command's help (msb help COMMAND [SUB])\n"
 	"  completion  a bash or zsh completion script\n"
 	"\n"
@@ -215,6 +216,7 @@ static int dispatch(int argc, char **argv)
 		{"image", cmd_image},
 		{"help", cmd_help},
 		{"completion", cmd_completion},
+		{"mcp", cmd_mcp},
 	};
 	const char *cmd = argv[0];
 
