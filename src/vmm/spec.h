@@ -72,8 +72,10 @@ struct msb_vm_spec {
 	char *restart;            /* "no", "on-failure", "always" ("": no) */
 	unsigned int restart_max; /* on-failure: at most this many; 0: no
 				     limit */
-	bool hold; /* accept no other client until the creator sends
-		      OPEN (it is preparing the sandbox: patches) */
+	bool hold;        /* accept no other client until the creator sends
+			     OPEN (it is preparing the sandbox: patches) */
+	bool no_template; /* always boot cold, save no template
+			     (docs/snapshots.md) */
 	/* The network (docs/network.md): @network is the preset,
 	   "public" or "all", or "" / "none" for no network device. The
 	   rest is msb-netd's: its program ("" when this build has none),
