@@ -42,6 +42,7 @@ int cmd_completion(int argc, char **argv);
  * completion table lists them. */
 bool cli_command_known(const char *cmd, const char *sub);
 int cmd_volume(int argc, char **argv);
+int cmd_template(int argc, char **argv);
 /* cmd_procs.c: the agent's process table. */
 int cmd_ps(int argc, char **argv);
 int cmd_proc_kill(int argc, char **argv);

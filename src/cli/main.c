@@ -38,6 +38,7 @@ static const char usage[] =
 	"  pull    pull an image from its registry\n"
 	"  image   list, inspect, remove and prune stored images\n"
 	"  volume  named volumes: create, ls, inspect, rm\n"
+	"  template  warm templates (fast starts): ls, rm, prune\n"
 	"  help    this text, or a command's help (msb help COMMAND [SUB])\n"
 	"  completion  a bash or zsh completion script\n"
 	"\n"
@@ -195,6 +196,7 @@ static int dispatch(int argc, char **argv)
 		{"exec", cmd_exec},
 		{"shell", cmd_shell},
 		{"volume", cmd_volume},
+		{"template", cmd_template},
 		{"ls", cmd_ls},
 		{"ps", cmd_ls},
 		{"start", cmd_start},

@@ -155,16 +155,18 @@ static char *config_json(const msb_sandbox_options *o)
 	}
 	static const char *const policies[] = {"no", "on-failure", "always"};
 	/* The main process (version 2). */
-	if (c &&
-	    json_object_update_new(
-		    c, json_pack("{s:b, s:o*, s:o*, s:s, s:I, s:b}", "run_main",
-				 o->run_main != 0, "entrypoint", ep, "cmd", cmd,
-				 "restart",
-				 policies[o->restart <= MSB_RESTART_ALWAYS
-						  ? o->restart
-						  : 0],
-				 "restart_max", (json_int_t)o->restart_max,
-				 "auto_remove", o->auto_remove != 0)) < 0) {
+	if ((c &&
+	     json_object_update_new(
+		     c, json_pack("{s:b, s:o*, s:o*, s:s, s:I, s:b}",
+				  "run_main", o->run_main != 0, "entrypoint",
+				  ep, "cmd", cmd, "restart",
+				  policies[o->restart <= MSB_RESTART_ALWAYS
+						   ? o->restart
+						   : 0],
+				  "restart_max", (json_int_t)o->restart_max,
+				  "auto_remove", o->auto_remove != 0)) < 0) ||
+	    (c && o->no_template &&
+	     json_object_set_new(c, "no_template", json_true()) < 0)) {
 		json_decref(c);
 		c = NULL;
 	}
@@ -578,6 +580,7 @@ static int options_from(msb_sandbox_options *o, const char **env_store[],
 		json_object_get(c, "restart_max"));
 	o->run_main = json_is_true(json_object_get(c, "run_main"));
 	o->auto_remove = json_is_true(json_object_get(c, "auto_remove"));
+	o->no_template = json_is_true(json_object_get(c, "no_template"));
 	if (strv_from(&o->entrypoint, ep_store,
 		      json_object_get(c, "entrypoint")) < 0 ||
 	    strv_from(&o->cmd, cmd_store, json_object_get(c, "cmd")) < 0)
