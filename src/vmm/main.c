@@ -3039,7 +3039,10 @@ int main(int argc, char **argv)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 	confine_self(close_range_ok);
 	send_hello();
-	vmm.deadline_us = now_us() + (uint64_t)vmm.spec.boot_timeout_ms * 1000u;
+	/* From QEMU's start: a boot that saved a template has spent part of
+	 * it already. */
+	vmm.deadline_us =
+		vmm.start_us + (uint64_t)vmm.spec.boot_timeout_ms * 1000u;
 
 	loop();
 
