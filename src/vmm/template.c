@@ -125,6 +125,20 @@ static int remove_dir(const char *dir)
 	return rmdir(dir);
 }
 
+/* Remove the temp files of @dir ("state.tmp.PID", "key.tmp.PID"). */
+static void remove_stale(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (strstr(de->d_name, ".tmp."))
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
+
 /* Write @k's text as @dir/key (temp + rename). */
 static int write_key(const char *dir, const struct tmpl_key *k)
 {
@@ -211,6 +225,8 @@ int tmpl_open(struct tmpl *t, const char *home, const struct tmpl_key *k,
 			 "booting without");
 		return 0;
 	}
+	/* Under the lock, what a creator killed mid-save left is stale. */
+	remove_stale(t->dir);
 	/* Under the lock: someone may have finished one meanwhile. */
 	snprintf(path, sizeof(path), "%s/state", t->dir);
 	if (access(path, F_OK) == 0) {
@@ -405,6 +421,21 @@ uint64_t tmpl_prune(const char *home, uint64_t max_bytes, const char *keep,
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		total += v[i].bytes;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].saved_s || (keep && !strcmp(v[i].id, keep)))
+			continue;
+		/* No state: being created, or its creator died (the lock
+		 * is free then). */
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/templates/%s/lock", home,
+			 v[i].id);
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+		    tmpl_remove(home, v[i].id) == 0)
+			gone++;
+		if (fd >= 0)
+			close(fd);
+	}
 	for (size_t i = 0; i < n && total > max_bytes; i++) {
 		if (!v[i].saved_s || (keep && !strcmp(v[i].id, keep)))
 			continue; /* being created, or the one to keep */

@@ -14,7 +14,7 @@ export MSB_HOME
 MSB_HOME=$(mktemp -d /tmp/msb-tmpl-test-XXXXXX)
 unset MSB_ACCEL MSB_NO_TEMPLATE MSB_TEMPLATE_MAX_MB
 work=$(mktemp -d)
-names="cold1 warm1 warm2 plain env1 bad1 bad2 mem1 mem2 c1 c2"
+names="cold1 warm1 warm2 plain env1 bad1 bad2 mem1 mem2 c1 c2 k1"
 cleanup() {
 	for n in $names; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
 	pkill -9 -f "$MSB_HOME/" 2>/dev/null
@@ -144,7 +144,36 @@ saves=$( (log_of c1; log_of c2) | grep -c "saved (")
 [ "$saves" = 1 ] && ok "one of them saved" || bad "saves: $saves"
 [ "$(ntemplates)" = 1 ] && ok "one template" || bad "templates: $(ntemplates)"
 
-# 7. msb template ls / rm.
+# 7. A creator killed (kill -9) while its template is in the making leaves
+# no state; the next one cleans up and saves it.
+for n in c1 c2; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
+"$MSB" template prune --all >/dev/null
+"$MSB" run -d --name k1 "${common[@]}" >/dev/null 2>&1 &
+p1=$!
+for _ in $(seq 600); do
+	ls "$MSB_HOME"/templates/*/state.tmp.* >/dev/null 2>&1 &&
+		[ -s "$MSB_HOME/sandboxes/k1/lock" ] && break
+	sleep 0.1
+done
+vpid=$(cat "$MSB_HOME/sandboxes/k1/lock" 2>/dev/null)
+if [ -n "$vpid" ] && kill -9 "$vpid" 2>/dev/null; then
+	wait $p1
+	[ -z "$(only_state)" ] && ok "killed creator: no state" ||
+		bad "killed creator left a state: $(only_state)"
+	"$MSB" rm -f k1 >/dev/null 2>&1
+	expect "run after a killed creator" 0 "$MSB" run -d --name k1 "${common[@]}"
+	logged k1 "saved (" "the next creator saves it"
+	ls "$MSB_HOME"/templates/*/state.tmp.* >/dev/null 2>&1 &&
+		bad "temp files left: $(ls "$MSB_HOME"/templates/*/)" ||
+		ok "no temp file left"
+else
+	wait $p1
+	bad "killed creator: no supervisor to kill (pid '$vpid')"
+fi
+"$MSB" rm -f k1 >/dev/null 2>&1
+
+# 8. msb template ls / rm.
+expect "a template to list" 0 "$MSB" run --name k1 "${common[@]}" -- true
 expect "template ls" 0 "$MSB" template ls
 contains "ls header" "$work/out" "LAST USED"
 contains "ls: tcg or kvm" "$work/out" "512M"
