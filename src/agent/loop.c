@@ -361,13 +361,13 @@ static void handle_hello(struct agent *a, uint32_t stream,
 	t0 = boot_us();
 	/* Volume drivers come from the initramfs, so before the switch. */
 	if (wants_mount(m, "vol:"))
-		init_modules_from(AGENT_VOLUME_MODULES);
+		init_modules_once(AGENT_VOLUME_MODULES);
 	if (wants_mount(m, "bind:") || (fstype && !strcmp(fstype, "virtiofs")))
-		init_modules_from(AGENT_VIRTIOFS_MODULES);
+		init_modules_once(AGENT_VIRTIOFS_MODULES);
 	/* So is the network's; a device that cannot be set up leaves the
 	 * sandbox without a network, not without its commands. */
 	if (net.on) {
-		init_modules_from(AGENT_NET_MODULES);
+		init_modules_once(AGENT_NET_MODULES);
 		if (agent_net_up(&net, err, sizeof(err)) < 0)
 			agent_log("network: %s", err);
 	}

@@ -2645,7 +2645,9 @@ static void template_prepare(void)
 		logmsg("template: not used (its key is too long)");
 		return;
 	}
-	if (tmpl_open(&vmm.tmpl, vmm.spec.home, &k, why, sizeof(why)) < 0)
+	/* Room for the state (at most the guest's RAM) and 512 MiB more. */
+	uint64_t need = ((uint64_t)vmm.spec.memory_mib + 512) << 20;
+	if (tmpl_open(&vmm.tmpl, vmm.spec.home, &k, need, why, sizeof(why)) < 0)
 		logmsg("template %s: not used (%s)", k.id, why);
 	else
 		logmsg("template %s: %s", k.id, why);
@@ -2908,6 +2910,8 @@ static void boot_cold_again(void)
 	vmm.qemu_exited = false;
 	vmm.qemu_status = 0;
 	vmm.qemu_pid = 0;
+	/* A failure of the cold boot quotes its own QEMU, not this one. */
+	memset(&vmm.qemu_tail, 0, sizeof(vmm.qemu_tail));
 	tmpl_close(&vmm.tmpl);
 	/* What the first QEMU's guest may have done to the overlay (it was
 	 * told nothing, so nothing): gone with it all the same. */

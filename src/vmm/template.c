@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,7 +162,7 @@ static int write_key(const char *dir, const struct tmpl_key *k)
 }
 
 int tmpl_open(struct tmpl *t, const char *home, const struct tmpl_key *k,
-	      char *why, size_t whylen)
+	      uint64_t need_free, char *why, size_t whylen)
 {
 	char base[PATH_MAX], path[PATH_MAX + 16];
 
@@ -204,6 +205,20 @@ int tmpl_open(struct tmpl *t, const char *home, const struct tmpl_key *k,
 
 	if (tmpl_max_bytes() == 0) {
 		snprintf(why, whylen, "none kept (MSB_TEMPLATE_MAX_MB=0)");
+		return 0;
+	}
+	/* A template must not be what fills the disk sandboxes write to
+	 * (they would pause, see diskfull.h). */
+	struct statvfs vfs;
+	if (need_free && statvfs(home, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < need_free) {
+		snprintf(why, whylen,
+			 "not saved: %llu MiB free under MSB_HOME, %llu "
+			 "wanted",
+			 (unsigned long long)((uint64_t)vfs.f_bavail *
+						      vfs.f_frsize >>
+					      20),
+			 (unsigned long long)(need_free >> 20));
 		return 0;
 	}
 	if ((mkdir(base, 0700) < 0 && errno != EEXIST) ||

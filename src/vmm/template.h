@@ -79,12 +79,13 @@ struct tmpl {
  * tmpl_open() - find the template for @k under @home/templates: restore it
  * if its key matches and its state starts like a migration stream; else
  * (none yet, or a bad one, which is removed) take its lock and open a temp
- * file to save into; if another creator holds the lock, neither.
+ * file to save into; if another creator holds the lock, or @home's
+ * filesystem has less than @need_free bytes free (0: no minimum), neither.
  * @why: one line for the log saying what was decided and why
  * Return: 0, or -1 (a file error: @why says it; @t->mode is TMPL_NONE).
  */
 int tmpl_open(struct tmpl *t, const char *home, const struct tmpl_key *k,
-	      char *why, size_t whylen);
+	      uint64_t need_free, char *why, size_t whylen);
 
 /* Mark the template as used now (its state's atime). */
 void tmpl_touch(struct tmpl *t);

@@ -83,12 +83,12 @@ static void test_open_commit(void)
 
 	key_of(&k, 256, "/nonexistent");
 	/* none yet: save it, under the lock, into a temp file */
-	CHECK(tmpl_open(&t, home, &k, why, sizeof(why)) == 0);
+	CHECK(tmpl_open(&t, home, &k, 0, why, sizeof(why)) == 0);
 	CHECK(t.mode == TMPL_SAVE && t.fd >= 0 && t.lock_fd >= 0);
 	CHECK(strstr(why, "saving"));
 	CHECK(access(t.tmp, F_OK) == 0);
 	/* a second creator meanwhile: neither */
-	CHECK(tmpl_open(&t2, home, &k, why, sizeof(why)) == 0);
+	CHECK(tmpl_open(&t2, home, &k, 0, why, sizeof(why)) == 0);
 	CHECK(t2.mode == TMPL_NONE && t2.fd < 0);
 	CHECK(strstr(why, "another sandbox is creating it"));
 	fake_stream(t.fd, 4096);
@@ -97,7 +97,7 @@ static void test_open_commit(void)
 	CHECK(tmpl_commit(&t, err, sizeof(err)) == 0);
 	CHECK(t.fd < 0 && t.lock_fd < 0 && access(tmp, F_OK) < 0);
 	/* now: restore it */
-	CHECK(tmpl_open(&t, home, &k, why, sizeof(why)) == 0);
+	CHECK(tmpl_open(&t, home, &k, 0, why, sizeof(why)) == 0);
 	CHECK(t.mode == TMPL_RESTORE && t.fd >= 0);
 	tmpl_touch(&t);
 	tmpl_close(&t);
@@ -108,7 +108,7 @@ static void test_open_commit(void)
 	int fd = open(path, O_WRONLY | O_TRUNC);
 	CHECK(fd >= 0 && write(fd, "garbage!", 8) == 8);
 	close(fd);
-	CHECK(tmpl_open(&t, home, &k, why, sizeof(why)) == 0);
+	CHECK(tmpl_open(&t, home, &k, 0, why, sizeof(why)) == 0);
 	CHECK(t.mode == TMPL_SAVE);
 	CHECK(strstr(why, "not a valid template"));
 	CHECK(access(path, F_OK) < 0);
@@ -120,7 +120,7 @@ static void test_open_commit(void)
 	fd = open(path, O_WRONLY | O_TRUNC);
 	CHECK(fd >= 0 && write(fd, "other=1\n", 8) == 8);
 	close(fd);
-	CHECK(tmpl_open(&t, home, &k, why, sizeof(why)) == 0);
+	CHECK(tmpl_open(&t, home, &k, 0, why, sizeof(why)) == 0);
 	CHECK(t.mode == TMPL_SAVE);
 	/* a creator that dies leaves its temp file: the next removes it */
 	char dead[sizeof(t.tmp)];
@@ -128,12 +128,12 @@ static void test_open_commit(void)
 	close_fd(&t.fd);
 	close_fd(&t.lock_fd);
 	CHECK(access(dead, F_OK) == 0);
-	CHECK(tmpl_open(&t, home, &k, why, sizeof(why)) == 0);
+	CHECK(tmpl_open(&t, home, &k, 0, why, sizeof(why)) == 0);
 	CHECK(t.mode == TMPL_SAVE);
 	CHECK(!strcmp(dead, t.tmp) || access(dead, F_OK) < 0);
 	fake_stream(t.fd, 4096);
 	CHECK(tmpl_commit(&t, err, sizeof(err)) == 0);
-	CHECK(tmpl_open(&t, home, &k, why, sizeof(why)) == 0);
+	CHECK(tmpl_open(&t, home, &k, 0, why, sizeof(why)) == 0);
 	CHECK(t.mode == TMPL_RESTORE);
 	tmpl_close(&t);
 
@@ -151,7 +151,7 @@ static void saved(unsigned m, size_t size, time_t used, char *id)
 	char why[512], err[256], path[PATH_MAX + 64];
 
 	key_of(&k, m, "/nonexistent");
-	CHECK(tmpl_open(&t, home, &k, why, sizeof(why)) == 0);
+	CHECK(tmpl_open(&t, home, &k, 0, why, sizeof(why)) == 0);
 	CHECK(t.mode == TMPL_SAVE);
 	fake_stream(t.fd, size);
 	CHECK(tmpl_commit(&t, err, sizeof(err)) == 0);
@@ -187,7 +187,7 @@ static void test_list_prune(void)
 	struct tmpl t = TMPL_INIT;
 	char why[512];
 	key_of(&k, 400, "/nonexistent");
-	CHECK(tmpl_open(&t, home, &k, why, sizeof(why)) == 0);
+	CHECK(tmpl_open(&t, home, &k, 0, why, sizeof(why)) == 0);
 	close_fd(&t.fd);
 	close_fd(&t.lock_fd);
 	CHECK(tmpl_list(&v, &n, home) == 0);
@@ -222,9 +222,13 @@ static void test_list_prune(void)
 	CHECK(tmpl_max_bytes() == 0);
 	/* which keeps none: no save either */
 	key_of(&k, 500, "/nonexistent");
-	CHECK(tmpl_open(&t, home, &k, why, sizeof(why)) == 0);
+	CHECK(tmpl_open(&t, home, &k, 0, why, sizeof(why)) == 0);
 	CHECK(t.mode == TMPL_NONE);
 	unsetenv("MSB_TEMPLATE_MAX_MB");
+	/* too little room for one: no save */
+	key_of(&k, 600, "/nonexistent");
+	CHECK(tmpl_open(&t, home, &k, UINT64_MAX / 2, why, sizeof(why)) == 0);
+	CHECK(t.mode == TMPL_NONE && strstr(why, "free under MSB_HOME"));
 }
 
 /* qmp_call(): one message with the descriptor; errors say QEMU's words. */
