@@ -1,15 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# boot.sh - `msb run -- true` against a bare QEMU boot of the same kernel
+# boot.sh - `msb run -- true`, cold and from a warm template, against a
+# bare QEMU boot of the same kernel
 #
 # Usage: bench/boot.sh [--bare-only]
 #
-# Each round times, one after the other, (a) `build/msb run -- true` and
-# (b) a bare boot: QEMU with the project's machine options, the same
-# vmlinux and an initramfs with the same modules as the real one but
+# Each round times, one after the other, (a) `build/msb run -- true`
+# booting cold (MSB_NO_TEMPLATE=1), (b) the same restored from its warm
+# template (docs/snapshots.md; the warm-up run saves it) and (c) a bare
+# boot: QEMU with the project's machine options, the same vmlinux and an
+# initramfs with the same modules as the real one but
 # bench/poweroff-init.c as /init, which powers off at once. Alternating
-# spreads the machine's noise over both. Prints both medians and their
-# ratio (msb / bare), after one untimed warm-up run of each.
+# spreads the machine's noise over all three. Prints the medians and their
+# ratios, after one untimed warm-up run of each.
 #
 # Environment: BENCH_RUNS (rounds, default 9), BENCH_TIMEOUT (seconds per
 # run, default 60), BUILD_DIR (default build), KERNEL_DIR (default
@@ -39,7 +42,7 @@ case ${1:-} in
 '') ;;
 --bare-only) bare_only=1 ;;
 -h | --help)
-	sed -n '3,18s/^# \{0,1\}//p' "$0"
+	sed -n '3,22s/^# \{0,1\}//p' "$0"
 	exit 0
 	;;
 *) die "usage: $prog [--bare-only]" ;;
@@ -136,12 +139,13 @@ bare_once() {
 	echo $((end - start))
 }
 
-# msb_once - one `msb run -- true`; prints its wall time in ns
+# msb_once cold|template - one `msb run -- true`; prints its wall time in ns
 msb_once() {
-	local start end rc=0
+	local start end rc=0 no=
+	[ "$1" = cold ] && no=1
 	start=$(now_ns)
-	timeout -k 5 "$limit" "$msb" run -- true </dev/null >"$tmp/msb.out" \
-		2>&1 || rc=$?
+	MSB_NO_TEMPLATE=$no timeout -k 5 "$limit" "$msb" run -- true \
+		</dev/null >"$tmp/msb.out" 2>&1 || rc=$?
 	end=$(now_ns)
 	{ [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; } ||
 		die "msb run -- true did not end within ${limit}s"
@@ -160,16 +164,23 @@ secs() {
 }
 
 echo "$prog: $runs rounds, $accel, kernel $(cat "$kdir/version")" >&2
-[ -n "$bare_only" ] || msb_once >/dev/null
+if [ -z "$bare_only" ]; then
+	msb_once cold >/dev/null
+	msb_once template >/dev/null # saves the template if there is none
+fi
 bare_once >/dev/null
-: >"$tmp/msb.ns"
+: >"$tmp/cold.ns"
+: >"$tmp/tmpl.ns"
 : >"$tmp/bare.ns"
 for i in $(seq 1 "$runs"); do
 	line="round $i/$runs:"
 	if [ -z "$bare_only" ]; then
-		t=$(msb_once)
-		echo "$t" >>"$tmp/msb.ns"
-		line="$line msb $(secs "$t") s,"
+		t=$(msb_once cold)
+		echo "$t" >>"$tmp/cold.ns"
+		line="$line cold $(secs "$t") s,"
+		t=$(msb_once template)
+		echo "$t" >>"$tmp/tmpl.ns"
+		line="$line templated $(secs "$t") s,"
 	fi
 	t=$(bare_once)
 	echo "$t" >>"$tmp/bare.ns"
@@ -181,6 +192,7 @@ if [ -n "$bare_only" ]; then
 	echo "bare boot: median $(secs "$bare") s"
 	exit 0
 fi
-msbm=$(median <"$tmp/msb.ns")
-ratio=$(awk -v a="$msbm" -v b="$bare" 'BEGIN { printf "%.2f", a / b }')
-echo "msb run -- true: median $(secs "$msbm") s; bare boot: median $(secs "$bare") s; ratio $ratio"
+cold=$(median <"$tmp/cold.ns")
+tmpl=$(median <"$tmp/tmpl.ns")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo "msb run -- true: cold median $(secs "$cold") s, templated median $(secs "$tmpl") s (templated/cold $(ratio "$tmpl" "$cold")); bare boot: median $(secs "$bare") s (cold/bare $(ratio "$cold" "$bare"), templated/bare $(ratio "$tmpl" "$bare"))"

@@ -312,7 +312,7 @@ typedef struct msb_patch {
 
 typedef struct msb_sandbox msb_sandbox;
 
-#define MSB_SANDBOX_OPTIONS_VERSION 4
+#define MSB_SANDBOX_OPTIONS_VERSION 5
 
 /*
  * Guest memory limits (msb_sandbox_options.memory_mib). The minimum is
@@ -510,6 +510,13 @@ typedef struct msb_sandbox_options {
 	 */
 	int main_stdin;
 	int main_tty;
+	/*
+	 * Since version 5 (an older caller's struct ends above; it gets 0).
+	 * Non-zero: always boot cold, neither restoring nor saving a warm
+	 * template (docs/snapshots.md). The environment variable
+	 * MSB_NO_TEMPLATE=1 does the same for every sandbox.
+	 */
+	int no_template;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
@@ -518,7 +525,7 @@ typedef struct msb_sandbox_options {
 			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0,  \
 			NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL,     \
 			MSB_RESTART_NO, 0, 0, MSB_NETWORK_PUBLIC, NULL, NULL,  \
-			NULL, NULL, 0, 0, 0                                    \
+			NULL, NULL, 0, 0, 0, 0                                 \
 	}
 
 /*

@@ -151,6 +151,8 @@ uint64_t now_ms(void);
 void init_early(void);
 uint64_t init_modules(void);
 uint64_t init_modules_from(const char *list_path);
+/* init_modules_from(), once per list (later calls return 0 at once). */
+uint64_t init_modules_once(const char *list_path);
 int init_find_port(void);
 int init_switch_root(const char *dev, const char *fstype, char *err,
 		     size_t errlen);

@@ -219,6 +219,19 @@ uint64_t init_modules_from(const char *list_path)
 	return boot_us() - t0;
 }
 
+uint64_t init_modules_once(const char *list_path)
+{
+	static const char *done[8];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(done) && done[i]; i++)
+		if (!strcmp(done[i], list_path))
+			return 0;
+	if (i < ARRAY_SIZE(done))
+		done[i] = list_path; /* static strings (the lists' names) */
+	return init_modules_from(list_path);
+}
+
 uint64_t init_modules(void)
 {
 	return init_modules_from(MODULES_LIST);

@@ -38,11 +38,14 @@
  * not end a live stream.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/random.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -270,6 +273,38 @@ static int apply_mounts(const struct msb_msg *m, char *err, size_t errlen)
 }
 
 /*
+ * add_entropy() - mix the host's bytes into the kernel's pool, credit them,
+ * and reseed the CRNG from it now. A sandbox restored from a template
+ * (docs/snapshots.md) starts with the template's RNG state, shared by
+ * every clone: after this, /dev/urandom and getrandom() differ between
+ * them. The virtio-rng device would reseed it too, but later.
+ */
+static void add_entropy(struct msb_bytes e)
+{
+	struct {
+		struct rand_pool_info info;
+		uint8_t buf[MSB_HELLO_ENTROPY_MAX];
+	} req;
+
+	if (!e.n || e.n > sizeof(req.buf))
+		return;
+	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		agent_log("open /dev/urandom: %m");
+		return;
+	}
+	req.info.entropy_count = (int)(e.n * 8);
+	req.info.buf_size = (int)e.n;
+	memcpy(req.buf, e.p, e.n);
+	if (ioctl(fd, RNDADDENTROPY, &req) < 0)
+		agent_log("RNDADDENTROPY: %m");
+	else if (ioctl(fd, RNDRESEEDCRNG) < 0)
+		agent_log("RNDRESEEDCRNG: %m");
+	explicit_bzero(&req, sizeof(req));
+	close(fd);
+}
+
+/*
  * handle_hello() - set the clock, switch to the root filesystem, reply
  * READY. On any failure reply ERROR and stay waiting for a hello.
  */
@@ -305,6 +340,8 @@ static void handle_hello(struct agent *a, uint32_t stream,
 	if (hello_strings(a, stream, m, &root, &fstype, &host, &env) < 0)
 		return;
 
+	if (m->has & MSB_HAS(MSB_FLD_ENTROPY))
+		add_entropy(m->entropy);
 	if (m->has & MSB_HAS(MSB_FLD_TIME)) {
 		struct timespec ts = {
 			.tv_sec = (time_t)(m->time / 1000000000u),
@@ -324,13 +361,13 @@ static void handle_hello(struct agent *a, uint32_t stream,
 	t0 = boot_us();
 	/* Volume drivers come from the initramfs, so before the switch. */
 	if (wants_mount(m, "vol:"))
-		init_modules_from(AGENT_VOLUME_MODULES);
+		init_modules_once(AGENT_VOLUME_MODULES);
 	if (wants_mount(m, "bind:") || (fstype && !strcmp(fstype, "virtiofs")))
-		init_modules_from(AGENT_VIRTIOFS_MODULES);
+		init_modules_once(AGENT_VIRTIOFS_MODULES);
 	/* So is the network's; a device that cannot be set up leaves the
 	 * sandbox without a network, not without its commands. */
 	if (net.on) {
-		init_modules_from(AGENT_NET_MODULES);
+		init_modules_once(AGENT_NET_MODULES);
 		if (agent_net_up(&net, err, sizeof(err)) < 0)
 			agent_log("network: %s", err);
 	}

@@ -131,6 +131,12 @@ int main(int argc, char **argv)
 		sleep(1);
 
 	a.t.modules = init_modules();
+	/* The network driver, when this sandbox's initramfs has it (its
+	 * device is there): before the hello, so that a warm template
+	 * (docs/snapshots.md) has it loaded. Not the volumes' drivers: they
+	 * would read the disks, which differ between sandboxes. */
+	if (access(AGENT_NET_MODULES, F_OK) == 0)
+		a.t.modules += init_modules_once(AGENT_NET_MODULES);
 	agent_net_lo();
 	a.port = init_find_port();
 	a.port_up = true;

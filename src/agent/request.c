@@ -237,6 +237,10 @@ static int check_values(const struct msb_msg *m, char *why, size_t whylen,
 					return reject(why, whylen, err, EINVAL,
 						      "`mounts`: %s", mwhy);
 		}
+		if (m->has & F(ENTROPY) && m->entropy.n > MSB_HELLO_ENTROPY_MAX)
+			return reject(why, whylen, err, EINVAL,
+				      "`entropy` is longer than %d bytes",
+				      MSB_HELLO_ENTROPY_MAX);
 		if (m->has & F(NET)) {
 			struct agent_net net;
 			char nwhy[128];

@@ -44,6 +44,7 @@ bool cli_command_known(const char *cmd, const char *sub);
 int cmd_volume(int argc, char **argv);
 /* msb mcp: an MCP server over stdio (cmd_mcp.c) */
 int cmd_mcp(int argc, char **argv);
+int cmd_template(int argc, char **argv);
 /* cmd_procs.c: the agent's process table. */
 int cmd_ps(int argc, char **argv);
 int cmd_proc_kill(int argc, char **argv);

@@ -55,7 +55,8 @@ struct comp_cmd {
 	EXEC_OPTS                                                              \
 	" -c= --cpus= -m= --memory= --env-file=<file> --boot-timeout= "        \
 	"--pull=always|missing|never --name= --replace -d --detach "           \
-	"--restart=no|on-failure|always --rm --entrypoint= --hostname= "       \
+	"--restart=no|on-failure|always --rm --no-template --entrypoint= "     \
+	"--hostname= "                                                         \
 	"--idle-timeout= --max-duration= "                                     \
 	"--platform=linux/amd64|linux/arm64 --label= -v=<volume:> "            \
 	"--volume=<volume:> --root-fstype=ext4|ext3|ext2|erofs|squashfs "      \
@@ -105,6 +106,11 @@ static const struct comp_cmd comp_cmds[] = {
 	{"volume cp", "volcp", -1, 0, COPY_OPTS},
 	{"volume inspect", "volume", -1, 0, "-h --help"},
 	{"volume rm", "volume", -1, 0, "-f --force -h --help"},
+	{"template", "none", -1, 0, "-h --help"},
+	{"template ls", "none", -1, 0,
+	 "-q --quiet --json --format=json -h --help"},
+	{"template rm", "none", -1, 0, "-h --help"},
+	{"template prune", "none", -1, 0, "-a --all -h --help"},
 	{"help", "command", -1, 0, "-h --help"},
 	{"completion", "shells", -1, 0, "-h --help"},
 	{"mcp", "none", -1, 0, "--allow-host-path=<dir> -h --help"},

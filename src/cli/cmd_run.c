@@ -32,6 +32,7 @@ enum {
 	OPT_ENTRYPOINT,
 	OPT_RESTART,
 	OPT_RM,
+	OPT_NO_TEMPLATE,
 	OPT_PATCH_TEXT, /* then append, copy, mkdir, symlink, remove */
 };
 
@@ -87,6 +88,8 @@ static const char run_options_help[] =
 	"                        inspect), on-failure[:N] (restart it after a\n"
 	"                        non-zero status, at most N times), always\n"
 	"      --rm              remove the sandbox when it stops\n"
+	"      --no-template     boot cold: neither restore nor save a warm\n"
+	"                        template (docs/snapshots.md)\n"
 	"      --entrypoint PROG replace the image's entrypoint (\"\": none)\n"
 	"      --hostname NAME   the guest's host name (default: the name)\n"
 	"      --env-file FILE   KEY=VALUE (or KEY: the host's value) lines\n"
@@ -446,6 +449,7 @@ int cmd_run(int argc, char **argv)
 		{"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
 		{"restart", required_argument, NULL, OPT_RESTART},
 		{"rm", no_argument, NULL, OPT_RM},
+		{"no-template", no_argument, NULL, OPT_NO_TEMPLATE},
 		CLI_NET_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -572,6 +576,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_RM:
 			o.auto_remove = 1;
+			break;
+		case OPT_NO_TEMPLATE:
+			o.no_template = 1;
 			break;
 		case OPT_REPLACE:
 			replace = true;

@@ -39,6 +39,7 @@ static const char usage[] =
 	"  image   list, inspect, remove and prune stored images\n"
 	"  volume  named volumes: create, ls, inspect, rm\n"
 	"  mcp     serve the Model Context Protocol on stdio, for AI agents\n"
+	"  template  warm templates (fast starts): ls, rm, prune\n"
 	"  help    this text, or a command's help (msb help COMMAND [SUB])\n"
 	"  completion  a bash or zsh completion script\n"
 	"\n"
@@ -199,6 +200,7 @@ static int dispatch(int argc, char **argv)
 		{"exec", cmd_exec},
 		{"shell", cmd_shell},
 		{"volume", cmd_volume},
+		{"template", cmd_template},
 		{"ls", cmd_ls},
 		{"ps", cmd_ls},
 		{"start", cmd_start},

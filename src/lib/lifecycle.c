@@ -154,8 +154,9 @@ static char *config_json(const msb_sandbox_options *o)
 			json_array_append_new(cmd, json_string(*a));
 	}
 	static const char *const policies[] = {"no", "on-failure", "always"};
-	/* The main process (version 2; its input, version 4). */
-	if (c &&
+	/* The main process (version 2; its input, version 4); no_template
+	   (version 5). */
+	if ((c &&
 	    json_object_update_new(
 		    c, json_pack("{s:b, s:o*, s:o*, s:s, s:I, s:b, s:b, s:b}",
 				 "run_main", o->run_main != 0, "entrypoint", ep,
@@ -166,7 +167,9 @@ static char *config_json(const msb_sandbox_options *o)
 				 "restart_max", (json_int_t)o->restart_max,
 				 "auto_remove", o->auto_remove != 0,
 				 "main_stdin", o->main_stdin != 0, "main_tty",
-				 o->main_tty != 0)) < 0) {
+				 o->main_tty != 0)) < 0) ||
+	    (c && o->no_template &&
+	     json_object_set_new(c, "no_template", json_true()) < 0)) {
 		json_decref(c);
 		c = NULL;
 	}
@@ -582,6 +585,7 @@ static int options_from(msb_sandbox_options *o, const char **env_store[],
 	o->auto_remove = json_is_true(json_object_get(c, "auto_remove"));
 	o->main_stdin = json_is_true(json_object_get(c, "main_stdin"));
 	o->main_tty = json_is_true(json_object_get(c, "main_tty"));
+	o->no_template = json_is_true(json_object_get(c, "no_template"));
 	if (strv_from(&o->entrypoint, ep_store,
 		      json_object_get(c, "entrypoint")) < 0 ||
 	    strv_from(&o->cmd, cmd_store, json_object_get(c, "cmd")) < 0)

@@ -51,19 +51,22 @@ static bool is_disk_path(const char *image);
 /*
  * A version 1 caller's options end before the version 2 fields, a version
  * 2 caller's before the version 3 ones, a version 3 caller's before the
- * version 4 ones: read only its part into @buf (the rest the defaults).
+ * version 4 ones, a version 4 caller's before no_template (version 5):
+ * read only its part into @buf (the rest the defaults).
  * Return: the options to use.
  */
 static const msb_sandbox_options *options_upgrade(msb_sandbox_options *buf,
 						  const msb_sandbox_options *o)
 {
-	if (!o || o->version < 1 || o->version > 3)
+	if (!o || o->version < 1 || o->version > 4)
 		return o;
 	*buf = (msb_sandbox_options)MSB_SANDBOX_OPTIONS_INIT;
 	memcpy(buf, o,
 	       o->version == 1   ? offsetof(msb_sandbox_options, workdir)
 	       : o->version == 2 ? offsetof(msb_sandbox_options, network)
-				 : offsetof(msb_sandbox_options, main_stdin));
+				 : o->version == 3
+				       ? offsetof(msb_sandbox_options, main_stdin)
+				       : offsetof(msb_sandbox_options, no_template));
 	buf->version = MSB_SANDBOX_OPTIONS_VERSION;
 	return buf;
 }
@@ -987,6 +990,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		.root_dev = root_dev,
 		.root_direct = opts->root_writable != 0,
 		.hold = creating && opts->n_patches > 0,
+		.no_template = opts->no_template != 0,
 		.main_argv = main_argv ? main_argv : no_strv,
 		.main_cwd = (char *)(sb->workdir ? sb->workdir : ""),
 		.main_user = (char *)(sb->user ? sb->user : ""),

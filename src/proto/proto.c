@@ -92,6 +92,7 @@ static const struct field fields[] = {
 	FIELD(MSB_FLD_TX_PKTS, "net_tx_pkts", FK_UINT, net_tx_pkts),
 	FIELD(MSB_FLD_FLOWS, "net_flows", FK_UINT, net_flows),
 	FIELD(MSB_FLD_DENIED, "net_denied", FK_UINT, net_denied),
+	FIELD(MSB_FLD_ENTROPY, "entropy", FK_BYTES, entropy),
 };
 
 _Static_assert(ARRAY_SIZE(fields) == MSB_FLD__COUNT,

@@ -34,8 +34,9 @@
 #include "util/util.h"
 
 /* 3: proc_remove, attachments announced; 4: hello carries "net" (the
- * guest's network identity). */
-#define MSB_PROTO_VERSION 4
+ * guest's network identity); 5: hello carries "entropy" (a sandbox
+ * restored from a template reseeds its RNG, docs/snapshots.md). */
+#define MSB_PROTO_VERSION 5
 
 #define MSB_FRAME_HDR 9u         /* length + stream id + flags */
 #define MSB_FRAME_MAX (4u << 20) /* max value of the length field */
@@ -280,6 +281,10 @@ enum msb_field {
 	MSB_FLD_FLOWS,     /* "net_flows" uint: metrics, flows open now */
 	MSB_FLD_DENIED,    /* "net_denied" uint: metrics, flows and lookups
 			      the network policy denied */
+	MSB_FLD_ENTROPY,   /* "entropy" bytes: hello (since version 5), at
+			      most MSB_HELLO_ENTROPY_MAX bytes of host
+			      randomness the agent adds to the kernel's pool
+			      and reseeds from (RNDADDENTROPY) */
 	MSB_FLD__COUNT
 };
 
@@ -340,7 +345,11 @@ struct msb_msg {
 	uint64_t net_tx_pkts;
 	uint64_t net_flows;
 	uint64_t net_denied;
+	struct msb_bytes entropy;
 };
+
+/* The most host entropy a hello may carry (the host sends 64 bytes). */
+#define MSB_HELLO_ENTROPY_MAX 256
 
 /* MSB_FLD_FLAGS bits of exec requests. */
 enum msb_exec_flags {

@@ -46,6 +46,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -68,6 +69,7 @@
 #include "vmm/relay.h"
 #include "vmm/syscalls.h"
 #include "vmm/spec.h"
+#include "vmm/template.h"
 #include "vmm/state.h"
 #include "vmm/workload.h"
 #include <sys/un.h>
@@ -170,6 +172,12 @@ static struct vmm {
 	int net_stats_fd;
 	struct net_counters net;
 	uint64_t net_bad; /* updates dropped as invalid */
+	/* Warm templates (template.h): what this boot does with one. */
+	struct tmpl tmpl;
+	int kvm;         /* choose_kvm()'s answer; -1: not asked yet */
+	bool disk_fresh; /* create_disk() made the overlay just now */
+	int net_link_fd; /* a copy of QEMU's end of netd's link, kept while
+			    a restore may still fall back to a cold boot */
 } vmm = {
 	.status_fd = MSB_VMM_FD_STATUS,
 	.watch_fd = MSB_VMM_FD_WATCH,
@@ -191,6 +199,9 @@ static struct vmm {
 	.netlog = {.fd = -1},
 	.guest_rl = {.burst = 20, .per_s = 2},
 	.stderr_rl = {.burst = 200, .per_s = 20},
+	.tmpl = TMPL_INIT,
+	.kvm = -1,
+	.net_link_fd = -1,
 };
 
 /*
@@ -725,6 +736,7 @@ static void create_disk(void)
 		fail(MSB_ESYS, 0,
 		     "qemu-img create `%s` over `%s` failed (status %d): see %s/vmm.log",
 		     vmm.disk, vmm.spec.rootfs, rc, vmm.log_dir);
+	vmm.disk_fresh = true;
 }
 
 /* KVM when it is usable (or required), else TCG. */
@@ -733,10 +745,13 @@ static bool choose_kvm(void)
 	const char *accel = vmm.spec.accel;
 	char why[256];
 
+	if (vmm.kvm >= 0)
+		return vmm.kvm;
+	vmm.kvm = 0;
 	if (!strcmp(accel, "tcg"))
 		return false;
 	if (msb_kvm_usable(why, sizeof(why)))
-		return true;
+		return (vmm.kvm = 1);
 	if (!strcmp(accel, "kvm"))
 		fail(MSB_EKVM, 0,
 		     "MSB_ACCEL=kvm but KVM is not usable: %s: enable KVM and add yourself to the kvm group, or set MSB_ACCEL=tcg",
@@ -796,9 +811,10 @@ static void lock_volumes(struct msb_qemu_config *qc)
 {
 	static const char *paths[MAX_DISKS];
 	static bool ro[MAX_DISKS];
-	size_t n = 0;
+	static size_t n;
+	static bool done; /* a second QEMU (template fallback) reuses it */
 
-	for (char **d = vmm.spec.disks; d && *d; d++) {
+	for (char **d = vmm.spec.disks; !done && d && *d; d++) {
 		if (n == MAX_DISKS)
 			fail(MSB_EINVAL, 0, "more than %d volumes", MAX_DISKS);
 		if (strncmp(*d, "ro:", 3) && strncmp(*d, "rw:", 3))
@@ -826,6 +842,7 @@ static void lock_volumes(struct msb_qemu_config *qc)
 				   : " (read-write needs it alone)");
 		n++; /* fd stays open: the lock lasts until we exit */
 	}
+	done = true;
 	qc->disks = paths;
 	qc->disks_ro = ro;
 	qc->ndisks = n;
@@ -1343,7 +1360,13 @@ static void spawn_qemu(void)
 		logmsg("jail: seccomp unavailable in this kernel: QEMU runs without -sandbox");
 	lock_volumes(&qc);
 	start_shares(&qc, fs_fds);
-	int net_fd = start_network();
+	/* A second QEMU (a template that failed to restore) gets the same
+	 * link to the msb-netd the first one had. */
+	int net_fd = vmm.net_link_fd >= 0
+			     ? fcntl(vmm.net_link_fd, F_DUPFD_CLOEXEC, 10)
+			     : start_network();
+	if (net_fd >= 0 && vmm.net_link_fd < 0 && vmm.tmpl.mode == TMPL_RESTORE)
+		vmm.net_link_fd = fcntl(net_fd, F_DUPFD_CLOEXEC, 10);
 	if (net_fd >= 0) {
 		qc.net_mac = MSB_NET_GUEST_MAC;
 		qc.net_fd = give(&q, net_fd);
@@ -1387,6 +1410,12 @@ static void spawn_qemu(void)
 	qc.disks = disk_paths;
 	for (size_t i = 0; i < qc.nfs; i++)
 		fs_fds[i] = give(&q, fs_fds[i]);
+	if (vmm.tmpl.mode == TMPL_RESTORE) {
+		/* QEMU's own copy: ours stays, for the next restore try. */
+		qc.incoming = true;
+		qc.incoming_fd =
+			give(&q, fcntl(vmm.tmpl.fd, F_DUPFD_CLOEXEC, 10));
+	}
 	qc.add_fds = q.add;
 	qc.nadd_fds = q.nadd;
 
@@ -1466,7 +1495,12 @@ static void send_hello(void)
 {
 	struct timespec ts;
 	char host[65];
+	uint8_t entropy[64];
 
+	/* Every sandbox gets its own: one restored from a template starts
+	 * with the template's RNG state (the agent reseeds from these). */
+	if (getrandom(entropy, sizeof(entropy), 0) != (ssize_t)sizeof(entropy))
+		fail(MSB_ESYS, errno, "getrandom: %s", strerror(errno));
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(host, sizeof(host), "%s",
 		 vmm.spec.hostname && *vmm.spec.hostname ? vmm.spec.hostname
@@ -1475,8 +1509,10 @@ static void send_hello(void)
 		.type = MSB_MSG_HELLO,
 		.has = MSB_HAS(MSB_FLD_VERSION) | MSB_HAS(MSB_FLD_ROOT) |
 		       MSB_HAS(MSB_FLD_FSTYPE) | MSB_HAS(MSB_FLD_HOSTNAME) |
-		       MSB_HAS(MSB_FLD_ENV) | MSB_HAS(MSB_FLD_TIME),
+		       MSB_HAS(MSB_FLD_ENV) | MSB_HAS(MSB_FLD_TIME) |
+		       MSB_HAS(MSB_FLD_ENTROPY),
 		.version = MSB_PROTO_VERSION,
+		.entropy = {entropy, sizeof(entropy)},
 		.root = msb_str(vmm.spec.root_dev),
 		.fstype = msb_str(vmm.spec.root_fstype),
 		.hostname = msb_str(host),
@@ -1594,6 +1630,7 @@ static void on_guest_control(void *ud, const struct msb_msg *m)
 }
 
 static void flush_metrics_waiters(void);
+static void on_signal(void);
 
 /* The agent's answer to our metrics request (relay_ops). */
 static void on_guest_metrics(void *ud, const struct msb_msg *m)
@@ -2334,7 +2371,7 @@ static void vm_died(char *msg, size_t msglen)
 		snprintf(msg, msglen, "guest kernel panicked: %s (%s)", panic,
 			 why);
 	else if (vmm.state == BOOTING)
-		snprintf(msg, msglen, "the VM stopped during boot (%s)%s%s",
+		snprintf(msg, msglen, "the VM stopped during boot (%s)%s%.600s",
 			 why, tail[0] ? ": " : "", tail);
 	else
 		snprintf(msg, msglen, "the VM stopped unexpectedly (%s)", why);
@@ -2769,6 +2806,440 @@ static void confine_self(bool close_range_ok)
 		       geteuid() == 0 ? ", capabilities: kill only" : "");
 }
 
+/*
+ * Warm templates (template.h, docs/snapshots.md).
+ *
+ * The template point is "the agent waits for its hello": nothing of this
+ * sandbox is in the guest yet. A boot that saves one sends a PING instead
+ * of the hello; the PONG says the agent is in its loop. Then QMP stop,
+ * migrate into the template's temp file (a descriptor passed over QMP:
+ * QEMU opens no path), cont, rename it into place. A boot that restores
+ * one starts QEMU with -incoming from the state file, waits for the state
+ * to load, conts and pings. Either way the hello follows, as on a cold
+ * boot, with this sandbox's identity (entropy, clock, hostname, env,
+ * network, mounts).
+ *
+ * All of it happens before confine_self(): a restore that fails (QEMU
+ * exits, no answer in time) is killed and the sandbox boots cold, which
+ * needs a new QEMU. The guest runs only our kernel and agent meanwhile:
+ * it has not been told anything yet, so it has nothing to act on.
+ */
+#define TMPL_RESTORE_TIMEOUT_MS 10000
+#define TMPL_SAVE_TIMEOUT_MS 60000
+
+/* Why this sandbox cannot use a template, or NULL if it can. */
+static const char *template_unusable(void)
+{
+	const char *env = getenv("MSB_NO_TEMPLATE");
+
+	if (vmm.spec.no_template)
+		return "--no-template";
+	if (env && *env && strcmp(env, "0"))
+		return "MSB_NO_TEMPLATE is set";
+	if (!strcmp(vmm.spec.root_format, "dir") ||
+	    (vmm.spec.shares && vmm.spec.shares[0]))
+		return "shared host directories (virtio-fs) cannot be saved";
+	if (vmm.spec.root_direct)
+		return "the root disk is booted read-write in place";
+	if (!vmm.disk_fresh)
+		return "the root disk has earlier writes (a restarted sandbox)";
+	return NULL;
+}
+
+/* The CPU's model and flags, for a KVM key (-cpu host). */
+static void key_cpu(struct tmpl_key *k)
+{
+	FILE *f = fopen("/proc/cpuinfo", "re");
+	char line[4096];
+	bool model = false, flags = false;
+
+	while (f && (!model || !flags) && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!model && !strncmp(line, "model name", 10)) {
+			tmpl_key_add(k, "cpu_model", "%s", line);
+			model = true;
+		} else if (!flags && !strncmp(line, "flags", 5)) {
+			tmpl_key_add(k, "cpu_flags", "%s", line);
+			flags = true;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Everything that shapes the VM's state at the template point. */
+static int template_key(struct tmpl_key *k)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	bool kvm = choose_kvm();
+
+	exe[n > 0 ? n : 0] = '\0';
+	tmpl_key_add(k, "format", "1");
+	tmpl_key_add(k, "msb", "%s", MSB_VERSION_STRING);
+	tmpl_key_add(k, "protocol", "%d", MSB_PROTO_VERSION);
+	tmpl_key_add_file(k, "msb-vmm", exe);
+	tmpl_key_add_file(k, "qemu", vmm.spec.qemu);
+	tmpl_key_add_file(k, "kernel", vmm.spec.kernel);
+	tmpl_key_add_file(k, "initrd", vmm.spec.initrd);
+	for (char **e = vmm.spec.initrd_extras; e && *e; e++)
+		tmpl_key_add_file(k, "initrd_extra", *e);
+	tmpl_key_add(k, "image", "%s", vmm.spec.image);
+	tmpl_key_add_file(k, "rootfs", vmm.spec.rootfs);
+	tmpl_key_add(k, "root_format", "%s", vmm.spec.root_format);
+	tmpl_key_add(k, "root_size_mib", "%u", vmm.spec.root_size_mib);
+	tmpl_key_add(k, "memory_mib", "%u", vmm.spec.memory_mib);
+	tmpl_key_add(k, "cpus", "%u", vmm.spec.cpus);
+	tmpl_key_add(k, "accel", "%s", kvm ? "kvm" : "tcg");
+	if (kvm)
+		key_cpu(k);
+	else
+		tmpl_key_add(k, "tsc_khz", "%lu", msb_host_tsc_khz());
+	tmpl_key_add(k, "seccomp", "%d", msb_seccomp_available());
+	tmpl_key_add(k, "network", "%s",
+		     msb_spec_has_network(&vmm.spec) ? "yes" : "no");
+	size_t nd = 0;
+	char ro[2 * MAX_DISKS + 1] = "";
+	for (char **d = vmm.spec.disks; d && *d && nd < MAX_DISKS; d++, nd++)
+		ro[nd] = !strncmp(*d, "ro:", 3) ? 'r' : 'w';
+	ro[nd] = '\0';
+	tmpl_key_add(k, "volumes", "%zu", nd);
+	tmpl_key_add(k, "volume_modes", "%s", ro);
+	return tmpl_key_finish(k);
+}
+
+/* Decide, before QEMU starts, whether this boot restores or saves. */
+static void template_prepare(void)
+{
+	static struct tmpl_key k;
+	char why[PATH_MAX + 128];
+	const char *no = template_unusable();
+
+	if (no) {
+		logmsg("template: not used (%s)", no);
+		return;
+	}
+	if (template_key(&k) < 0) {
+		logmsg("template: not used (its key is too long)");
+		return;
+	}
+	/* Room for the state (at most the guest's RAM) and 512 MiB more. */
+	uint64_t need = ((uint64_t)vmm.spec.memory_mib + 512) << 20;
+	if (tmpl_open(&vmm.tmpl, vmm.spec.home, &k, need, why, sizeof(why)) < 0)
+		logmsg("template %s: not used (%s)", k.id, why);
+	else
+		logmsg("template %s: %s", k.id, why);
+	if (vmm.tmpl.mode == TMPL_RESTORE)
+		tmpl_touch(&vmm.tmpl);
+}
+
+/*
+ * Wait until the agent answers a PING on stream 0, or @deadline (µs),
+ * reading the logs meanwhile. Stops early when QEMU exits or a signal or
+ * the creator's end wants the main loop (left unread for it).
+ * Return: 0 (PONG), -1 (QEMU exited), -2 (timeout), -3 (signal, creator).
+ */
+static int wait_pong(uint64_t deadline)
+{
+	struct msb_msg ping = {.type = MSB_MSG_PING};
+
+	if (send_to_agent(0, MSB_F_START | MSB_F_END, &ping) < 0)
+		return -2;
+	for (;;) {
+		struct msb_frame f;
+		int r;
+		while ((r = msb_frame_next(&f, &vmm.agent_in)) == 1) {
+			struct msb_msg m;
+			bool pong = f.hdr.stream == 0 &&
+				    msb_msg_decode(&m, f.payload,
+						   f.payload_len) == 0 &&
+				    m.type == MSB_MSG_PONG;
+			msb_buf_consume(&vmm.agent_in, msb_frame_size(&f));
+			if (pong)
+				return 0;
+		}
+		if (r < 0)
+			return -1; /* not our agent: treat as a dead VM */
+		int st;
+		if (vmm.qemu_exited ||
+		    waitpid(vmm.qemu_pid, &st, WNOHANG) == vmm.qemu_pid) {
+			if (!vmm.qemu_exited)
+				vmm.qemu_status = st;
+			vmm.qemu_exited = true;
+			return -1;
+		}
+		uint64_t now = now_us();
+		if (now >= deadline)
+			return -2;
+		struct pollfd p[7] = {
+			{.fd = vmm.agent_fd,
+			 .events =
+				 POLLIN |
+				 (msb_buf_avail(&vmm.agent_out) ? POLLOUT : 0)},
+			{.fd = vmm.console_fd, .events = POLLIN},
+			{.fd = vmm.stderr_fd, .events = POLLIN},
+			{.fd = vmm.qemu_err_fd, .events = POLLIN},
+			{.fd = vmm.qmp.fd, .events = POLLIN},
+			{.fd = vmm.sig_fd, .events = POLLIN},
+			{.fd = vmm.watch_fd, .events = POLLIN},
+		};
+		/* SIGCHLD is on the signalfd: look at QEMU every 50 ms. */
+		uint64_t ms = (deadline - now) / 1000 + 1;
+		if (poll(p, 7, ms > 50 ? 50 : (int)ms) < 0 && errno != EINTR)
+			return -2;
+		if (p[0].revents & POLLOUT &&
+		    flush(vmm.agent_fd, &vmm.agent_out) < 0)
+			return -1;
+		if (p[0].revents & (POLLIN | POLLHUP)) {
+			if (fill(vmm.agent_fd, &vmm.agent_in) <= 0 &&
+			    !msb_buf_avail(&vmm.agent_in))
+				return -1;
+		}
+		if (p[1].revents)
+			drain_fd(&vmm.console_fd, &vmm.console_lb,
+				 console_record, CONSOLE_READ_MAX);
+		if (p[2].revents)
+			drain_fd(&vmm.stderr_fd, &vmm.stderr_lb, stderr_line,
+				 CONSOLE_READ_MAX);
+		if (p[3].revents)
+			drain_fd(&vmm.qemu_err_fd, &vmm.qemu_err_lb,
+				 qemu_err_line, CONSOLE_READ_MAX);
+		if (p[4].revents && qmp_pump(&vmm.qmp) < 0)
+			close_fd(&vmm.qmp.fd);
+		if (p[6].revents) {
+			char b[64];
+			ssize_t k = read(vmm.watch_fd, b, sizeof(b));
+			if (k == 0 ||
+			    (k < 0 && errno != EINTR && errno != EAGAIN)) {
+				close_fd(&vmm.watch_fd);
+				begin_stop(DEFAULT_STOP_MS, "creator gone");
+				return -3;
+			}
+		}
+		if (p[5].revents) {
+			on_signal(); /* reaps QEMU; a stop signal kills it */
+			if (vmm.state == STOPPING)
+				return -3;
+			if (vmm.qemu_exited)
+				return -1;
+		}
+	}
+}
+
+/* A QMP command; false (the reason in @err) if it failed. */
+static bool qmp_do(const char *line, int fd, int timeout_ms, char *err,
+		   size_t errlen)
+{
+	json_t *r = qmp_call(&vmm.qmp, line, fd, timeout_ms, err, errlen);
+
+	json_decref(r);
+	return r != NULL;
+}
+
+/*
+ * Poll @cmd (query-status, query-migrate) until its "status" is one of
+ * @done (NULL-terminated), another of @bad, or @deadline. Return: the index
+ * in @done, or -1 with @err set.
+ */
+static int qmp_wait_status(const char *cmd, const char *const *done,
+			   const char *const *bad, uint64_t deadline, char *err,
+			   size_t errlen)
+{
+	char line[64];
+
+	snprintf(line, sizeof(line), "{\"execute\":\"%s\"}", cmd);
+	for (;;) {
+		uint64_t now = now_us();
+		if (now >= deadline) {
+			snprintf(err, errlen, "%s: not done in time", cmd);
+			return -1;
+		}
+		json_t *r = qmp_call(&vmm.qmp, line, -1,
+				     (int)((deadline - now) / 1000) + 1, err,
+				     errlen);
+		if (!r)
+			return -1;
+		const char *st = json_string_value(json_object_get(
+			json_object_get(r, "return"), "status"));
+		char s[64];
+		snprintf(s, sizeof(s), "%s", st ? st : "");
+		const char *desc = json_string_value(json_object_get(
+			json_object_get(r, "return"), "error-desc"));
+		if (desc)
+			snprintf(err, errlen, "%s: %.200s", s, desc);
+		else
+			snprintf(err, errlen, "%s: %s", cmd, s);
+		json_decref(r);
+		for (size_t i = 0; done[i]; i++)
+			if (!strcmp(s, done[i]))
+				return (int)i;
+		for (size_t i = 0; bad[i]; i++)
+			if (!strcmp(s, bad[i]))
+				return -1;
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The agent waits for its hello: save the VM's state as the template. */
+static void template_save(void)
+{
+	char err[512];
+	uint64_t t0 = now_us();
+	static const char *const completed[] = {"completed", NULL};
+	static const char *const failed[] = {"failed", "cancelled", NULL};
+
+	bool ok =
+		qmp_do("{\"execute\":\"getfd\",\"arguments\":"
+		       "{\"fdname\":\"msb-template\"}}",
+		       vmm.tmpl.fd, 5000, err, sizeof(err)) &&
+		/* The default cap (32 MiB/s) would make it seconds. */
+		qmp_do("{\"execute\":\"migrate-set-parameters\","
+		       "\"arguments\":{\"max-bandwidth\":17179869184}}",
+		       -1, 5000, err, sizeof(err)) &&
+		qmp_do("{\"execute\":\"stop\"}", -1, 5000, err, sizeof(err)) &&
+		qmp_do("{\"execute\":\"migrate\",\"arguments\":"
+		       "{\"uri\":\"fd:msb-template\"}}",
+		       -1, 5000, err, sizeof(err)) &&
+		qmp_wait_status("query-migrate", completed, failed,
+				t0 + TMPL_SAVE_TIMEOUT_MS * 1000ull, err,
+				sizeof(err)) == 0;
+	struct stat st;
+	off_t size = fstat(vmm.tmpl.fd, &st) == 0 ? st.st_size : 0;
+	if (ok && tmpl_commit(&vmm.tmpl, err, sizeof(err)) == 0)
+		logmsg("template %s: saved (%lld MiB in %" PRIu64 " ms)",
+		       vmm.tmpl.id, (long long)(size >> 20),
+		       (now_us() - t0) / 1000);
+	else
+		logmsg("template %s: not saved (%s)", vmm.tmpl.id, err);
+	tmpl_close(&vmm.tmpl);
+	char cerr[256];
+	/* Stopped or not (a failed stop): it must run now. */
+	if (!qmp_do("{\"execute\":\"cont\"}", -1, 5000, cerr, sizeof(cerr)))
+		logmsg("template: cont: %s", cerr);
+	size_t removed;
+	uint64_t left = tmpl_prune(vmm.spec.home, tmpl_max_bytes(), vmm.tmpl.id,
+				   &removed);
+	if (removed)
+		logmsg("template: %zu least recently used removed "
+		       "(MSB_TEMPLATE_MAX_MB; %llu MiB kept)",
+		       removed, (unsigned long long)(left >> 20));
+}
+
+/* Restored QEMU: wait for the state to load, run it, ping the agent.
+ * Return: 0, or -1 with @err set (and whether the state is to blame). */
+static int template_restore(char *err, size_t errlen, bool *corrupt)
+{
+	uint64_t deadline = vmm.start_us + TMPL_RESTORE_TIMEOUT_MS * 1000ull;
+	static const char *const loaded[] = {"paused", "running", NULL};
+	static const char *const bad[] = {"internal-error", "shutdown",
+					  "guest-panicked", NULL};
+
+	*corrupt = false;
+	if (qmp_wait_status("query-status", loaded, bad, deadline, err,
+			    errlen) < 0 ||
+	    !qmp_do("{\"execute\":\"cont\"}", -1, 5000, err, errlen)) {
+		/* QEMU exits when the stream does not load (its QMP closes
+		 * first: give it a moment). */
+		for (int i = 0; i < 50 && !vmm.qemu_exited; i++) {
+			if (waitpid(vmm.qemu_pid, &vmm.qemu_status, WNOHANG) ==
+			    vmm.qemu_pid)
+				vmm.qemu_exited = true;
+			else
+				nanosleep(&(struct timespec){0, 10000000},
+					  NULL);
+		}
+		*corrupt = vmm.qemu_exited;
+		if (*corrupt)
+			describe_qemu_end(err, errlen);
+		return -1;
+	}
+	switch (wait_pong(deadline)) {
+	case 0:
+		return 0;
+	case -1:
+		*corrupt = true;
+		describe_qemu_end(err, errlen);
+		return -1;
+	case -3:
+		return 0; /* the main loop stops it */
+	default:
+		snprintf(err, errlen, "the agent did not answer within %d ms",
+			 TMPL_RESTORE_TIMEOUT_MS);
+		return -1;
+	}
+}
+
+/* Undo a QEMU that was to restore a template, and boot cold instead. */
+static void boot_cold_again(void)
+{
+	kill_qemu();
+	reap_qemu_blocking();
+	drain_logs();
+	close_fd(&vmm.agent_fd);
+	close_fd(&vmm.console_fd);
+	close_fd(&vmm.qemu_err_fd);
+	close_fd(&vmm.qmp.fd);
+	msb_buf_free(&vmm.qmp.in);
+	vmm.qmp = (struct qmp){.fd = -1};
+	msb_buf_free(&vmm.agent_in);
+	msb_buf_free(&vmm.agent_out);
+	vmm.agent_in = vmm.agent_out = (struct msb_buf){0};
+	vmm.qemu_exited = false;
+	vmm.qemu_status = 0;
+	vmm.qemu_pid = 0;
+	/* A failure of the cold boot quotes its own QEMU, not this one. */
+	memset(&vmm.qemu_tail, 0, sizeof(vmm.qemu_tail));
+	tmpl_close(&vmm.tmpl);
+	/* What the first QEMU's guest may have done to the overlay (it was
+	 * told nothing, so nothing): gone with it all the same. */
+	if (unlink(vmm.disk) < 0 && errno != ENOENT)
+		fail(MSB_ESYS, errno, "unlink `%s`: %s", vmm.disk,
+		     strerror(errno));
+	create_disk();
+	spawn_qemu();
+}
+
+/* After spawn_qemu(): take or restore the template, if there is one. */
+static void template_phase(void)
+{
+	char err[768];
+	bool corrupt;
+
+	if (vmm.tmpl.mode == TMPL_RESTORE) {
+		if (template_restore(err, sizeof(err), &corrupt) == 0) {
+			logmsg("template %s: restored in %" PRIu64 " ms",
+			       vmm.tmpl.id, (now_us() - vmm.start_us) / 1000);
+			tmpl_close(&vmm.tmpl);
+		} else {
+			logmsg("template %s: restore failed (%s): booting cold%s",
+			       vmm.tmpl.id, err,
+			       corrupt ? "; the template is removed" : "");
+			if (corrupt)
+				tmpl_remove(vmm.spec.home, vmm.tmpl.id);
+			boot_cold_again();
+		}
+		close_fd(&vmm.net_link_fd);
+		return;
+	}
+	close_fd(&vmm.net_link_fd);
+	if (vmm.tmpl.mode != TMPL_SAVE)
+		return;
+	int r = wait_pong(vmm.start_us +
+			  (uint64_t)vmm.spec.boot_timeout_ms * 1000u);
+	if (r == 0) {
+		template_save();
+		return;
+	}
+	/* The boot itself failed or was interrupted: the main loop says
+	 * so, as without templates. */
+	logmsg("template %s: not saved (%s)", vmm.tmpl.id,
+	       r == -1   ? "the VM stopped during boot"
+	       : r == -2 ? "the agent did not answer in time"
+			 : "interrupted");
+	tmpl_close(&vmm.tmpl);
+}
+
 static void read_spec(void)
 {
 	struct msb_buf b = {0};
@@ -2842,13 +3313,18 @@ int main(int argc, char **argv)
 	       vmm.spec.memory_mib);
 	if (strcmp(vmm.spec.root_format, "dir"))
 		create_disk(); /* else the root is a shared directory */
+	template_prepare();
 	spawn_qemu();
+	template_phase();
 	watch_disk_space();
 	if (!add_client(MSB_VMM_FD_CLIENT))
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 	confine_self(close_range_ok);
 	send_hello();
-	vmm.deadline_us = now_us() + (uint64_t)vmm.spec.boot_timeout_ms * 1000u;
+	/* From QEMU's start: a boot that saved a template has spent part of
+	 * it already. */
+	vmm.deadline_us =
+		vmm.start_us + (uint64_t)vmm.spec.boot_timeout_ms * 1000u;
 
 	loop();
 

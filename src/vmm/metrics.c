@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,58 @@ static json_t *qmp_exec(struct qmp *q, const char *cmd, uint64_t deadline)
 		return NULL;
 	json_t *r = qmp_reply(q, deadline);
 	if (r && !json_object_get(r, "return")) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+json_t *qmp_call(struct qmp *q, const char *line, int fd, int timeout_ms,
+		 char *err, size_t errlen)
+{
+	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000u;
+	size_t n = strlen(line);
+
+	snprintf(err, errlen, "no answer");
+	if (q->fd < 0)
+		return NULL;
+	while (!q->ready) {
+		json_t *j = qmp_lines(q);
+		json_decref(j);
+		if (!q->ready && qmp_read(q, deadline) < 0)
+			return NULL;
+	}
+	/* The command and its newline in one message, the descriptor (if
+	 * any) with it: QEMU takes it for the command it reads next. */
+	struct iovec iov[2] = {{(void *)line, n}, {(void *)"\n", 1}};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	ssize_t w;
+	while ((w = sendmsg(q->fd, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (w != (ssize_t)(n + 1)) {
+		snprintf(err, errlen, "send: %s",
+			 w < 0 ? strerror(errno) : "short write");
+		return NULL;
+	}
+	json_t *r = qmp_reply(q, deadline);
+	if (r && !json_object_get(r, "return")) {
+		const char *desc = json_string_value(
+			json_object_get(json_object_get(r, "error"), "desc"));
+		snprintf(err, errlen, "%.200s", desc ? desc : "error");
 		json_decref(r);
 		return NULL;
 	}

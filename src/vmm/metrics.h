@@ -73,6 +73,15 @@ int qmp_pump(struct qmp *q);
  * Return: true if QEMU answered with success. */
 bool qmp_command(struct qmp *q, const char *cmd, int timeout_ms);
 
+/*
+ * qmp_call() - send @line (one JSON command, no newline) with descriptor
+ * @fd (SCM_RIGHTS; -1: none) and wait at most @timeout_ms for its answer.
+ * Return: the answer (json_decref() it; its "return" member is the
+ * result), or NULL with QEMU's error or the failure in @err.
+ */
+struct json_t *qmp_call(struct qmp *q, const char *line, int fd, int timeout_ms,
+			char *err, size_t errlen);
+
 /* Bytes read and written by the guest's disks (query-blockstats), summed.
  * Waits at most @timeout_ms. Return: true on success. */
 bool qmp_blockstats(struct qmp *q, int timeout_ms, uint64_t *rd, uint64_t *wr);

@@ -143,17 +143,24 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 			msb_qemu_escape(c->backing ? c->backing : "");
 		if (!back)
 			a.failed = true;
+		/* Our own flocks say who may use the disks (main.c); QEMU's
+		 * image locks, dropped when it saves a template (migration),
+		 * would then refuse to take them back between its own
+		 * descriptors of one file (the fdset's two modes). */
 		add(&a, "-drive");
 		if (c->backing)
 			add(&a,
 			    "file=%s,if=none,id=root,format=%s,discard=unmap,"
-			    "backing.driver=%s,backing.file.filename=%s",
+			    "file.locking=off,backing.driver=%s,"
+			    "backing.file.filename=%s,"
+			    "backing.file.locking=off",
 			    disk, c->disk_format ? c->disk_format : "qcow2",
 			    c->backing_format ? c->backing_format : "raw",
 			    back ? back : "");
 		else
 			add(&a,
-			    "file=%s,if=none,id=root,format=%s,discard=unmap",
+			    "file=%s,if=none,id=root,format=%s,discard=unmap,"
+			    "file.locking=off",
 			    disk, c->disk_format ? c->disk_format : "qcow2");
 		add(&a, "-device");
 		add(&a, "virtio-blk-device,drive=root");
@@ -209,6 +216,11 @@ char **msb_qemu_argv(const struct msb_qemu_config *c)
 	add(&a, "socket,id=qmp,fd=%d", c->qmp_fd);
 	add(&a, "-mon");
 	add(&a, "chardev=qmp,mode=control");
+
+	if (c->incoming) {
+		add(&a, "-incoming");
+		add(&a, "fd:%d", c->incoming_fd);
+	}
 
 	if (a.failed) {
 		msb_buf_free(&a.buf);

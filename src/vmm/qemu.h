@@ -56,6 +56,12 @@ struct msb_qemu_config {
 	 * the MAC @net_mac. NULL @net_mac: no network device. */
 	const char *net_mac;
 	int net_fd;
+	/* Restore a saved state (docs/snapshots.md): read the migration
+	 * stream from @incoming_fd (in the child; a file) instead of
+	 * booting. QEMU then waits, paused, for "cont". The rest of the
+	 * command line must be the one the state was saved with. */
+	bool incoming;
+	int incoming_fd;
 };
 
 struct msb_qemu_fd {

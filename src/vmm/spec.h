@@ -77,6 +77,8 @@ struct msb_vm_spec {
 	bool main_tty;   /* it has a pseudo-terminal (stdin too) */
 	bool hold;       /* accept no other client until the creator sends
 			    OPEN (it is preparing the sandbox: patches) */
+	bool no_template; /* always boot cold, save no template
+			     (docs/snapshots.md) */
 	/* The network (docs/network.md): @network is the preset,
 	   "public" or "all", or "" / "none" for no network device. The
 	   rest is msb-netd's: its program ("" when this build has none),

@@ -66,10 +66,19 @@ static void test_argv_tcg(void)
 	CHECK(append && strstr(append, "tsc_early_khz=2600000"));
 	CHECK(append && strstr(append, "panic=-1"));
 	/* Commas in paths and names are doubled in option lists. */
-	CHECK(find(argv,
-		   "file=/s/a,,b/disk.qcow2,if=none,id=root,format=qcow2,discard=unmap") >
-	      0);
+	CHECK(find(argv, "file=/s/a,,b/disk.qcow2,if=none,id=root,format=qcow2,"
+			 "discard=unmap,file.locking=off") > 0);
 	CHECK(find(argv, "msb-box,,1,process=msb-box,,1") > 0);
+	/* A cold boot: no migration stream. */
+	CHECK(find(argv, "-incoming") < 0);
+	free(argv);
+	/* A restore: the same command line, plus the stream's descriptor. */
+	c.incoming = true;
+	c.incoming_fd = 17;
+	argv = msb_qemu_argv(&c);
+	CHECK(argv != NULL);
+	CHECK_STR(opt(argv, "-incoming"), "fd:17");
+	CHECK_STR(opt(argv, "-M"), "microvm");
 	CHECK(find(argv, "socket,id=agent,fd=3") > 0);
 	CHECK(find(argv, "virtserialport,chardev=agent,name=agent") > 0);
 	CHECK(find(argv, "virtio-rng-device") > 0);
@@ -143,7 +152,8 @@ static void test_argv_jailed(void)
 	int first_use = find(
 		argv,
 		"file=/dev/fdset/2,if=none,id=root,format=qcow2,discard=unmap,"
-		"backing.driver=raw,backing.file.filename=/dev/fdset/3");
+		"file.locking=off,backing.driver=raw,"
+		"backing.file.filename=/dev/fdset/3,backing.file.locking=off");
 	CHECK(first_use > 0);
 	int n = 0;
 	for (int i = 0; argv[i]; i++)
@@ -155,7 +165,8 @@ static void test_argv_jailed(void)
 	CHECK(find(argv, "fd=9,set=2") > 0);
 	CHECK(find(argv,
 		   "file=/dev/fdset/2,if=none,id=root,format=qcow2,discard=unmap,"
-		   "backing.driver=raw,backing.file.filename=/dev/fdset/3") >
+		   "file.locking=off,backing.driver=raw,"
+		   "backing.file.filename=/dev/fdset/3,backing.file.locking=off") >
 	      0);
 	CHECK(find(argv, "socket,id=fs0,fd=12") > 0);
 	CHECK(find(argv, "socket,id=con,fd=11") > 0);
