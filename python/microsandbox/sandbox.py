@@ -39,6 +39,9 @@ _POLICIES = {"if-missing": 0, "if_missing": 0, "missing": 0, "always": 1,
              "never": 2}
 _RESTART = {"no": 0, "on-failure": 1, "on_failure": 1, "always": 2}
 
+_RUNTIME_FILES = ("qemu", "msb-vmm", "msb-netd", "guest kernel",
+                  "initramfs", "default root filesystem", "home folder")
+
 MountSpec = Union[str, VolumeMount, BindMount, Tmpfs, "Any"]
 
 
@@ -343,8 +346,11 @@ class Sandbox:
         rc = lib.msb_sandbox_create(byref(h), byref(o.opts))
         if rc < 0:
             err = last_error(rc)
+            # ENOTFOUND with an image: the image, unless the message names
+            # one of the runtime's own files (QEMU, supervisor, guest)
+            msg = err.message.lower()
             if (image and err.code == errors.MSB_ENOTFOUND and
-                    "image" in err.message.lower()):
+                    not any(w in msg for w in _RUNTIME_FILES)):
                 err = errors.ImageNotFound(err.message, err.code, err.errno)
             raise err
         return cls(h, owned=True, detached=detached)
