@@ -3,6 +3,7 @@
 sandboxes, connect, stop, kill, remove, start, volumes, two threads with
 two sandboxes, and the errors of each."""
 import os
+import socket
 import threading
 
 import pytest
@@ -11,6 +12,12 @@ import microsandbox as m
 from microsandbox import BindMount, Sandbox, Tmpfs, Volume, VolumeMount
 
 from conftest import msb
+
+
+def free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
 
 
 def names():
@@ -41,10 +48,24 @@ def test_with_cleans_up_after_exception():
 
 def test_named_detached_connect_stop_start_remove():
     name = "py-life"
+    port = free_port()
     with Sandbox.create(name=name, detached=True, memory="256M", cpus=1,
                         env={"LIFE": "1"}, hostname="lifehost",
                         workdir="/tmp", labels={"k": "v"},
-                        volumes={"/scratch": Tmpfs(size="1M")}) as s:
+                        volumes={"/scratch": Tmpfs(size="1M")},
+                        ports={port: 80},
+                        network=m.Network("public",
+                                          rules=["deny 10.0.0.0/8"],
+                                          block_domains=["ads.example"],
+                                          block_suffixes=[".tracker"])
+                        ) as s:
+        net = s.inspect()["network"]
+        assert net["rules"] == ["deny 10.0.0.0/8"]
+        assert net["block_domains"] == ["ads.example"]
+        assert net["block_suffixes"] == [".tracker"]
+        assert net["ports"][0]["host_port"] == port
+        assert net["ports"][0]["guest_port"] == 80
+        socket.create_connection(("127.0.0.1", port), timeout=10).close()
         assert s.exec("hostname").stdout == "lifehost\n"
         assert s.shell("pwd; echo $LIFE").stdout == "/tmp\n1\n"
         # a tmpfs of 1 MiB: a 2 MiB write fails with the guest's ENOSPC
@@ -77,7 +98,17 @@ def test_named_detached_connect_stop_start_remove():
 
 
 def test_named_helpers():
-    s = Sandbox.create(name="py-helpers", detached=True)
+    s = Sandbox.create(name="py-helpers", detached=True,
+                       command=["sh", "-c", "echo main >/tmp/main; "
+                                "exec sleep 1000"], restart="on-failure",
+                       restart_max=2, exec_timeout=1, user="1000",
+                       rlimits=["nofile=77"])
+    # the main process runs; the exec defaults apply to every exec
+    assert s.exec("sh", ["-c", "until [ -e /tmp/main ]; do sleep 0.05; "
+                               "done; id -u; ulimit -n"]).stdout == "1000\n77\n"
+    with pytest.raises(m.ExecTimeout):
+        s.exec("sleep", ["30"])
+    assert s.config()["exec_timeout_ms"] == 1000
     s.close()
     assert "py-helpers" in names()
     with pytest.raises(m.StateError):
