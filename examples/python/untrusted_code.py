@@ -25,7 +25,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKOUT = os.path.dirname(os.path.dirname(HERE))
@@ -68,7 +68,7 @@ class RunResult:
     error: Optional[str] = None  # why it was stopped, if it was
 
 
-def generate_code(task_index: int):
+def generate_code(task_index: int) -> Tuple[str, str]:
     """Stand-in for the model call."""
     return MODEL_ANSWERS[task_index]
 

@@ -10,17 +10,19 @@ import select
 import signal as _signal
 from collections import deque
 from ctypes import byref, c_int, c_size_t, c_void_p
-from typing import (TYPE_CHECKING, Any, Deque, Dict, Iterator, List,
-                    Mapping, Optional, Sequence, Tuple, Union)
+from typing import (TYPE_CHECKING, Any, Deque, List, Mapping, Optional,
+                    Sequence, TypeVar, Union)
 
 from . import errors
-from ._lib import (EXEC_OPTIONS_VERSION, check, enc, last_error, lib,
+from ._lib import (EXEC_OPTIONS_VERSION, check, last_error, lib,
                    msb_exec_event, msb_exec_options, opt_enc, strv)
 from .models import (Detached, ExecEvent, ExecResult, Exited, Started, Stderr,
                     Stdout)
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
+
+T = TypeVar("T")
 
 Env = Union[Mapping[str, str], Sequence[str], None]
 StdinArg = Union[bytes, bytearray, memoryview, str, Any, None]
@@ -59,7 +61,7 @@ def argv_of(cmd: Union[str, Sequence[str]],
         argv.extend(args)
     if not argv:
         raise ValueError("empty command")
-    return argv  # type: ignore[return-value]
+    return argv
 
 
 class ExecOpts:
@@ -122,7 +124,7 @@ class ExecOpts:
         o.kill_group = 1 if kill_group else 0
         self.opts = o
 
-    def _k(self, obj):
+    def _k(self, obj: T) -> T:
         self.keep.append(obj)
         return obj
 
@@ -237,7 +239,8 @@ class ExecStream:
     def fileno(self) -> int:
         """A descriptor that polls readable when an event may be ready
         (read every ready event with ``next_event(0)`` before polling)."""
-        return lib.msb_exec_fd(self._h())
+        fd: int = lib.msb_exec_fd(self._h())
+        return fd
 
     @property
     def tty(self) -> bool:
@@ -255,8 +258,10 @@ class ExecStream:
         if isinstance(data, str):
             data = data.encode()
         view = memoryview(data).cast("B")
-        buf = (ctypes.c_char * len(view)).from_buffer_copy(view) if len(view) else None
         off, total = 0, len(view)
+        if not total:
+            return
+        buf = (ctypes.c_char * total).from_buffer_copy(view)
         e = self._h()
         while off < total:
             self._drain()

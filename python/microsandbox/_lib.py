@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib
 import os
 import sys
 import threading
 from ctypes import (CFUNCTYPE, POINTER, Structure, byref, c_char, c_char_p,
                     c_double, c_int, c_int64, c_long, c_longlong, c_size_t,
                     c_uint, c_uint64, c_void_p)
-from typing import Iterable, List, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Union
 
 from . import errors
 
@@ -46,9 +47,9 @@ def _candidates() -> List[str]:
     pkg = os.path.dirname(os.path.abspath(__file__))
     checkout = os.path.dirname(os.path.dirname(pkg))
     out.append(os.path.join(checkout, "build", "src", "lib", LIB_NAME))
-    try:
-        from . import _buildinfo  # written by setup.py at install time
-        out.append(os.path.join(_buildinfo.BUILD_DIR, "src", "lib", LIB_NAME))
+    try:  # written by setup.py at install time
+        info = importlib.import_module(__package__ + "._buildinfo")
+        out.append(os.path.join(info.BUILD_DIR, "src", "lib", LIB_NAME))
     except ImportError:
         pass
     multiarch = getattr(sys.implementation, "_multiarch", "") or ""
@@ -387,7 +388,7 @@ def check(rc: int, context: Optional[str] = None) -> int:
     return rc
 
 
-def enc(s: "str | bytes | os.PathLike[str]") -> bytes:
+def enc(s: "Union[str, bytes, os.PathLike[str]]") -> bytes:
     """A str (or path) as the C library takes it (UTF-8, or the
     filesystem encoding for host paths)."""
     if isinstance(s, bytes):
@@ -395,7 +396,7 @@ def enc(s: "str | bytes | os.PathLike[str]") -> bytes:
     return os.fsencode(s)
 
 
-def opt_enc(s) -> Optional[bytes]:
+def opt_enc(s: "Union[str, bytes, os.PathLike[str], None]") -> Optional[bytes]:
     return None if s is None else enc(s)
 
 
@@ -403,7 +404,7 @@ def dec(b: Optional[bytes]) -> Optional[str]:
     return None if b is None else b.decode("utf-8", "surrogateescape")
 
 
-def strv(items: Optional[Iterable]) -> "Optional[ctypes.Array]":
+def strv(items: Optional[Iterable[Any]]) -> "Optional[ctypes.Array[c_char_p]]":
     """A NULL-terminated char* array, or None (NULL) for None."""
     if items is None:
         return None
@@ -412,7 +413,7 @@ def strv(items: Optional[Iterable]) -> "Optional[ctypes.Array]":
     return arr
 
 
-def from_strv(p) -> List[str]:
+def from_strv(p: Any) -> List[str]:
     """A NULL-terminated char** as a list of str."""
     out: List[str] = []
     if not p:
@@ -424,7 +425,7 @@ def from_strv(p) -> List[str]:
     return out
 
 
-def take_string(p: c_void_p) -> str:
+def take_string(p: Any) -> str:
     """A malloc'd C string as str; frees it."""
     try:
         return ctypes.string_at(p).decode("utf-8", "surrogateescape")
@@ -434,7 +435,8 @@ def take_string(p: c_void_p) -> str:
 
 def version() -> str:
     """The version of the loaded libmicrosandbox."""
-    return lib.msb_version().decode()
+    v: bytes = lib.msb_version()
+    return v.decode()
 
 
 # ----------------------------------------------------------------- logging
@@ -442,7 +444,7 @@ def version() -> str:
 _log_lock = threading.Lock()
 
 
-def _log_cb(level: int, message: bytes, _ud) -> None:
+def _log_cb(level: int, message: bytes, _ud: Any) -> None:
     import logging
     lv = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO}.get(
         level, logging.DEBUG)

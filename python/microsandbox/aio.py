@@ -23,7 +23,7 @@ import functools
 import os
 import signal as _signal
 import threading
-from typing import (Any, AsyncIterator, Awaitable, Callable, Dict,
+from typing import (Any, Awaitable, Callable, Dict,
                     Generator, List, Optional, Sequence, TypeVar, Union)
 
 from . import errors
@@ -508,9 +508,10 @@ class _Images:
         cb = None
         if progress is not None:
             loop = asyncio.get_running_loop()
+            report = progress
 
             def cb(d: str, done: int, total: int) -> None:
-                loop.call_soon_threadsafe(progress, d, done, total)
+                loop.call_soon_threadsafe(report, d, done, total)
         return await _run(_images.pull, reference, progress=cb, **kwargs)
 
     async def get(self, reference: str) -> Image:

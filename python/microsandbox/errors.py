@@ -14,7 +14,7 @@ are also the matching built-in :class:`OSError` subclasses, so
 from __future__ import annotations
 
 import errno as _errno
-from typing import Dict, Optional, Type
+from typing import Any, Dict, Optional, Tuple, Type
 
 __all__ = [
     "SandboxError", "InvalidArgumentError", "OutOfMemoryError",
@@ -85,12 +85,13 @@ class SandboxError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self):  # keep pickling (multiprocessing) working
+    def __reduce__(self) -> Tuple[Any, ...]:  # pickling (multiprocessing)
         return (_rebuild, (type(self), self.message, self.code, self.errno,
                            self.exec_failure))
 
 
-def _rebuild(cls, message, code, errno, exec_failure):
+def _rebuild(cls: Type["SandboxError"], message: str, code: int, errno: int,
+             exec_failure: Optional[str]) -> "SandboxError":
     return cls(message, code, errno, exec_failure)
 
 

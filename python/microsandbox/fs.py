@@ -11,10 +11,8 @@ import ctypes
 import io
 import os
 from ctypes import POINTER, byref, c_int, c_size_t, c_void_p
-from typing import (IO, TYPE_CHECKING, Any, BinaryIO, List, Optional,
-                    Union)
+from typing import IO, TYPE_CHECKING, Any, List, Optional, Union
 
-from . import errors
 from ._lib import (COPY_OPTIONS_VERSION, FS_SINK_FN, FS_SOURCE_FN, check,
                    dec, enc, last_error, lib, libc, msb_copy_options,
                    msb_fs_entry)
@@ -47,7 +45,7 @@ def copy_options(archive: bool, max_bytes: Optional[int],
                             max_bytes or 0, max_files or 0)
 
 
-def entries(arr, n: int) -> List[FileInfo]:
+def entries(arr: Any, n: int) -> List[FileInfo]:
     try:
         return [entry_info(arr[i]) for i in range(n)]
     finally:
@@ -96,7 +94,7 @@ class _Prepend:
             out, self.head = self.head[:n], self.head[n:]
             return out
         d = self.f.read(n)
-        return d.encode() if isinstance(d, str) else d
+        return d.encode() if isinstance(d, str) else bytes(d)
 
 
 class Filesystem:
@@ -114,7 +112,8 @@ class Filesystem:
             check(lib.msb_sandbox_fs_read(byref(data), byref(n), h,
                                           enc(path)), "fs")
         try:
-            return ctypes.string_at(data, n.value) if n.value else b""
+            out: bytes = ctypes.string_at(data, n.value) if n.value else b""
+            return out
         finally:
             libc.free(data)
 

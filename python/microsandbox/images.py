@@ -7,7 +7,7 @@ from ctypes import POINTER, byref, c_size_t, c_uint64, c_void_p
 from typing import Any, Callable, List, Optional
 
 from ._lib import (PULL_OPTIONS_VERSION, PULL_PROGRESS_FN, check, dec, enc,
-                   from_strv, last_error, lib, msb_pull_options, opt_enc)
+                   from_strv, lib, msb_pull_options, opt_enc)
 from .models import Image
 
 __all__ = ["pull", "get", "list", "remove", "prune", "Image"]
@@ -72,11 +72,12 @@ def pull(reference: str, *, progress: Optional[ProgressFn] = None,
     cb = None
     if progress is not None:
         lock = threading.Lock()
+        report = progress
 
         def _cb(digest: bytes, done: int, total: int, _ud: Any) -> None:
             try:
                 with lock:
-                    progress(digest.decode(), done, total)
+                    report(digest.decode(), done, total)
             except BaseException:
                 pass
 

@@ -19,7 +19,7 @@ import threading
 from contextlib import contextmanager
 from ctypes import POINTER, byref, c_size_t, c_uint, c_void_p
 from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence,
-                    Tuple, Union)
+                    Tuple, TypeVar, Union)
 
 from . import errors
 from ._exec import (Env, ExecOpts, ExecStream, Process, StdinArg, argv_of,
@@ -31,6 +31,8 @@ from ._lib import (PULL_OPTIONS_VERSION, SANDBOX_OPTIONS_VERSION, check, dec,
                    msb_volume_mount, opt_enc, strv, take_string)
 from .models import (BindMount, ExecResult, Metrics, Network, Port,
                      ProcessInfo, SandboxInfo, Tmpfs, VolumeMount, parse_size)
+
+T = TypeVar("T")
 
 __all__ = ["Sandbox"]
 
@@ -143,7 +145,7 @@ class _Options:
         o.auto_remove = 1 if auto_remove else 0
         self.opts = o
 
-    def _k(self, obj):
+    def _k(self, obj: T) -> T:
         self.keep.append(obj)
         return obj
 
@@ -186,7 +188,8 @@ class _Options:
             o.tmpfs = self._k((msb_tmpfs * len(tmps))(*tmps))
             o.n_tmpfs = len(tmps)
 
-    def _ports(self, o: msb_sandbox_options, ports) -> None:
+    def _ports(self, o: msb_sandbox_options,
+               ports: Union[Mapping[int, int], Sequence[Port], None]) -> None:
         if not ports:
             return
         items: List[Port] = []
@@ -207,7 +210,8 @@ class _Options:
         o.ports = self._k((msb_port * len(arr))(*arr))
         o.n_ports = len(arr)
 
-    def _network(self, o: msb_sandbox_options, network) -> None:
+    def _network(self, o: msb_sandbox_options,
+                 network: Union[str, Network, None]) -> None:
         if network is None:
             return
         if isinstance(network, str):
@@ -626,13 +630,15 @@ class Sandbox:
         """The sandbox as ``msb inspect`` shows it (a dict)."""
         p = c_void_p()
         check(lib.msb_sandbox_inspect(enc(self.name), byref(p)), "sandbox")
-        return json.loads(take_string(p))
+        d: Dict[str, Any] = json.loads(take_string(p))
+        return d
 
     def config(self) -> Dict[str, Any]:
         """The options the sandbox was created with, as stored."""
         p = c_void_p()
         check(lib.msb_sandbox_config(enc(self.name), byref(p)), "sandbox")
-        return json.loads(take_string(p))
+        d: Dict[str, Any] = json.loads(take_string(p))
+        return d
 
     @property
     def status(self) -> str:

@@ -5,7 +5,6 @@ install time, MSB_LIB, and a clear ImportError without one."""
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 

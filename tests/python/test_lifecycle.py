@@ -2,7 +2,6 @@
 """Sandboxes' lives: context-manager cleanup, named and detached
 sandboxes, connect, stop, kill, remove, start, volumes, two threads with
 two sandboxes, and the errors of each."""
-import os
 import socket
 import threading
 
