@@ -61,7 +61,7 @@ def _candidates() -> List[str]:
 
 def _prefix_of(libpath: str) -> Optional[str]:
     """The install prefix of a library in PREFIX/lib[64][/multiarch]."""
-    d = os.path.dirname(os.path.realpath(libpath))
+    d = os.path.dirname(os.path.abspath(libpath))
     for _ in range(2):
         if os.path.basename(d) in ("lib", "lib64"):
             return os.path.dirname(d)

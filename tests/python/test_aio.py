@@ -205,6 +205,25 @@ def test_async_with_cleanup_and_lifecycle():
     run(main(), timeout=300)
 
 
+def test_cancelled_create_cleans_up():
+    """A create cancelled while the VM boots: the sandbox it was making
+    is stopped and removed once the boot ends."""
+    async def main():
+        task = asyncio.ensure_future(aio.Sandbox.create(
+            labels={"cancel": "me"}))
+        # cancel once the boot has begun (the sandbox is listed)
+        while not [s for s in await aio.Sandbox.list()
+                   if s.labels.get("cancel")]:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        while [s for s in await aio.Sandbox.list()
+               if s.labels.get("cancel")]:
+            await asyncio.sleep(0.05)
+    run(main(), timeout=120)
+
+
 def test_volumes(tmp_path):
     async def main():
         v = await aio.Volume.create("aiovol", quota="32M")

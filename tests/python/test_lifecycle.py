@@ -2,6 +2,7 @@
 """Sandboxes' lives: context-manager cleanup, named and detached
 sandboxes, connect, stop, kill, remove, start, volumes, two threads with
 two sandboxes, and the errors of each."""
+import logging
 import socket
 import threading
 
@@ -23,9 +24,11 @@ def names():
     return msb("ls", "-q").split()
 
 
-def test_with_cleans_up_after_exception():
+def test_with_cleans_up_after_exception(caplog):
     """Nothing left (`msb ls`) after an exception inside `with`, named or
-    not."""
+    not. (The library's debug log reaches the `microsandbox` logger.)"""
+    caplog.set_level(logging.DEBUG, logger="microsandbox")
+    m.set_log_level(3)
     seen = []
     with pytest.raises(RuntimeError, match="boom"):
         with Sandbox.create(name="cm-named") as a:
@@ -37,6 +40,8 @@ def test_with_cleans_up_after_exception():
             seen.append(b.name)
             assert b.exec("true").ok
             raise KeyError("x")
+    m.set_log_level(1)
+    assert any(r.message.startswith("ready: ") for r in caplog.records)
     left = names()
     for n in seen:
         assert n not in left
