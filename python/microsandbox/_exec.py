@@ -400,7 +400,8 @@ class Process:
         return ExecStream(out, self.sandbox)
 
     def logs(self) -> ExecResult:
-        """The output kept so far (stdout and stderr), without waiting."""
+        """The output kept so far (stdout and stderr), without waiting;
+        ``exit_code`` is -1 while the process runs."""
         with self.attach(logs=True, follow=False) as s:
             r = s.collect()
         return r
