@@ -23,6 +23,7 @@ package installed.
 import argparse
 import json
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -53,8 +54,8 @@ print(primes(50))
     ("wants the network", "import urllib.request\n"
      "print(urllib.request.urlopen('http://example.com', timeout=3).read())"),
     ("deletes everything", "import shutil, os\n"
-     "shutil.rmtree('/usr', ignore_errors=True)\n"
-     "print('gone:', not os.path.exists('/usr/bin/python3'))"),
+     "shutil.rmtree('/etc', ignore_errors=True)\n"
+     "print('gone:', not os.path.exists('/etc/passwd'))"),
     ("eats memory", "x = []\nwhile True:\n    x.append(bytearray(1 << 20))"),
 ]
 
@@ -74,21 +75,27 @@ def generate_code(task_index: int) -> Tuple[str, str]:
 
 
 def run_untrusted(sb: msb.Sandbox, code: str, stdin: bytes = b"",
-                  timeout: float = 10.0) -> RunResult:
-    """Run @code with python3 in @sb as user nobody, with a time limit
-    and resource limits; never raises for what the code does."""
+                  cpu_seconds: int = 5, timeout: float = 60.0) -> RunResult:
+    """Run @code with python3 in @sb as user nobody, with limits: CPU
+    time (@cpu_seconds, the guest kernel's count, so a loaded host does
+    not cut honest code short), wall time (@timeout: also catches code
+    that sleeps), memory, processes, file size, open files. Never raises
+    for what the code does."""
     path = "/tmp/snippet.py"
     sb.fs.write(path, code, mode=0o644)
     try:
         r = sb.exec("python3", [path], stdin=stdin, timeout=timeout,
                     user="65534:65534", cwd="/tmp", kill_group=True,
-                    rlimits=["as=268435456", "nproc=64", "fsize=10485760",
-                             "nofile=64"])
+                    rlimits=["cpu=%d:%d" % (cpu_seconds, cpu_seconds + 5),
+                             "as=268435456",
+                             "nproc=64", "fsize=10485760", "nofile=64"])
     except msb.ExecTimeout:
         return RunResult(False, "", "", None,
                          "killed after %g s (time limit)" % timeout)
     err = None
-    if r.signal:
+    if r.signal == signal.SIGXCPU:
+        err = "killed by SIGXCPU (CPU time limit)"
+    elif r.signal:
         err = "killed by signal %d" % r.signal
     return RunResult(r.ok, r.stdout, r.stderr[-2000:], r.exit_code, err)
 
@@ -104,6 +111,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--image", default=default_image(),
                     help="an image with python3 (OCI reference or ext4 disk)")
+    ap.add_argument("--timeout", type=float, default=60.0,
+                    help="wall-clock limit of each run, seconds")
     ap.add_argument("--json", action="store_true",
                     help="print the results as JSON lines")
     a = ap.parse_args()
@@ -118,7 +127,7 @@ def main() -> int:
         for i in range(len(MODEL_ANSWERS)):
             title, code = generate_code(i)
             stdin = json.dumps({"a": 6, "b": 7}).encode()
-            res = run_untrusted(sb, code, stdin=stdin, timeout=5)
+            res = run_untrusted(sb, code, stdin=stdin, timeout=a.timeout)
             if a.json:
                 print(json.dumps({"task": title, **res.__dict__}))
                 continue
