@@ -19,6 +19,7 @@ from . import errors as errors
 from . import images as images
 from ._exec import ExecStream as ExecStream
 from ._exec import Process as Process
+from ._lib import runtime_info as runtime_info
 from ._lib import set_log_level as set_log_level
 from ._lib import version as library_version
 from .errors import (AgentError as AgentError,
@@ -67,6 +68,7 @@ __all__ = [
     "Exited", "Detached", "ExecEvent", "Metrics", "FileInfo", "FileType",
     "SandboxInfo", "ProcessInfo", "VolumeInfo", "Image", "Port", "Network",
     "VolumeMount", "BindMount", "Tmpfs", "library_version", "set_log_level",
+    "runtime_info",
     "SandboxError", "InvalidArgumentError", "OutOfMemoryError",
     "HostSystemError", "NotFoundError", "SandboxNotFound", "ImageNotFound",
     "VolumeNotFound", "KvmError", "SandboxTimeoutError", "ExecTimeout",

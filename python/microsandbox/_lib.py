@@ -14,11 +14,9 @@ Discovery, first match wins:
    (``lib/``, ``lib64/`` and ``lib/<multiarch>/``), then the dynamic
    loader's search path.
 
-A library from the build tree finds its supervisor, msb-netd and guest
-files by the paths compiled into it. A library from an install prefix
-``P`` gets ``MSB_VMM``/``MSB_NETD`` (``P/libexec/microsandbox/``) and
-``MSB_GUEST_DIR`` (``P/share/microsandbox/guest``) set for it when those
-exist and the variables are not set already.
+The library finds its supervisor, msb-netd and guest files itself:
+relative to its own location in an install prefix, or in its build tree
+(``runtime_info()`` says which; docs/install.md).
 """
 from __future__ import annotations
 
@@ -59,39 +57,12 @@ def _candidates() -> List[str]:
     return out
 
 
-def _prefix_of(libpath: str) -> Optional[str]:
-    """The install prefix of a library in PREFIX/lib[64][/multiarch]."""
-    d = os.path.dirname(os.path.abspath(libpath))
-    for _ in range(2):
-        if os.path.basename(d) in ("lib", "lib64"):
-            return os.path.dirname(d)
-        d = os.path.dirname(d)
-    return None
-
-
-def _setup_runtime_env(libpath: str) -> None:
-    prefix = _prefix_of(libpath)
-    if not prefix or os.path.isfile(os.path.join(
-            os.path.dirname(libpath), "libmicrosandbox.so.0.1.0.p")):
-        return
-    libexec = os.path.join(prefix, "libexec", "microsandbox")
-    for var, name in (("MSB_VMM", "msb-vmm"), ("MSB_NETD", "msb-netd")):
-        p = os.path.join(libexec, name)
-        if not os.environ.get(var) and os.access(p, os.X_OK):
-            os.environ[var] = p
-    guest = os.path.join(prefix, "share", "microsandbox", "guest")
-    if not os.environ.get("MSB_GUEST_DIR") and os.path.isfile(
-            os.path.join(guest, "vmlinux")):
-        os.environ["MSB_GUEST_DIR"] = guest
-
-
 def _load() -> ctypes.CDLL:
     tried = []
     for path in _candidates():
         tried.append(path)
         if os.path.isfile(path):
             lib = ctypes.CDLL(path)
-            _setup_runtime_env(path)
             lib._msb_path = path  # type: ignore[attr-defined]
             return lib
     if not os.environ.get("MSB_LIB"):
@@ -118,6 +89,12 @@ c_char_pp = POINTER(c_char_p)
 class msb_error(Structure):
     _fields_ = [("code", c_int), ("sys_errno", c_int),
                 ("message", c_char * 1024), ("exec_failure", c_int)]
+
+
+class msb_runtime_info(Structure):
+    _fields_ = [("vmm", c_char_p), ("netd", c_char_p),
+                ("guest_dir", c_char_p), ("vmm_origin", c_char_p),
+                ("netd_origin", c_char_p), ("guest_origin", c_char_p)]
 
 
 PULL_PROGRESS_FN = CFUNCTYPE(None, c_char_p, c_uint64, c_uint64, c_void_p)
@@ -255,6 +232,8 @@ _PROTOS = {
     "msb_last_error": (POINTER(msb_error), []),
     "msb_strerror": (c_char_p, [c_int]),
     "msb_version": (c_char_p, []),
+    "msb_runtime_get": (c_int, [POINTER(msb_runtime_info)]),
+    "msb_runtime_info_free": (None, [POINTER(msb_runtime_info)]),
     "msb_set_log_callback": (None, [LOG_FN, c_int, c_void_p]),
     # images
     "msb_image_pull": (c_int, [POINTER(P), c_char_p,
@@ -437,6 +416,24 @@ def version() -> str:
     """The version of the loaded libmicrosandbox."""
     v: bytes = lib.msb_version()
     return v.decode()
+
+
+def runtime_info() -> dict:
+    """Where the library takes msb-vmm, msb-netd and the guest files from,
+    and why: {"vmm": (path, origin), "netd": ..., "guest_dir": ...}. The
+    origin is a variable's name (MSB_VMM...), "prefix DIR", "build tree
+    DIR" or "configured prefix DIR" (see msb doctor)."""
+    info = msb_runtime_info()
+    check(lib.msb_runtime_get(byref(info)))
+    try:
+        def pair(path: bytes, origin: bytes) -> tuple:
+            return (path.decode("utf-8", "surrogateescape"),
+                    origin.decode("utf-8", "surrogateescape"))
+        return {"vmm": pair(info.vmm, info.vmm_origin),
+                "netd": pair(info.netd, info.netd_origin),
+                "guest_dir": pair(info.guest_dir, info.guest_origin)}
+    finally:
+        lib.msb_runtime_info_free(byref(info))
 
 
 # ----------------------------------------------------------------- logging

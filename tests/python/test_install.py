@@ -58,39 +58,42 @@ def test_installed_package_finds_build_tree(installed):
 
 
 def test_install_prefix(installed, tmp_path):
-    """A library in PREFIX/lib gets MSB_VMM, MSB_NETD and MSB_GUEST_DIR
-    from PREFIX/libexec/microsandbox and PREFIX/share/microsandbox/guest
-    (unless set), and boots a sandbox with them."""
+    """A library in an install prefix (PREFIX/LIBDIR, as meson installs it)
+    finds msb-vmm, msb-netd and the guest files under that prefix by
+    itself (runtime_info() says so), unless the variables are set, and
+    boots a sandbox with them."""
     target, _ = installed
     p = tmp_path / "prefix"
-    (p / "lib").mkdir(parents=True)
+    libdir = p / "lib" / "x86_64-linux-gnu"
+    libdir.mkdir(parents=True)
     shutil.copy(os.path.join(BUILD, "src", "lib", "libmicrosandbox.so"),
-                p / "lib" / "libmicrosandbox.so")
+                libdir / "libmicrosandbox.so")
     (p / "libexec" / "microsandbox").mkdir(parents=True)
     for exe in ("msb-vmm", "msb-netd"):
         src = os.path.join(BUILD, "src", exe.split("-")[1], exe)
         if os.path.exists(src):
             os.symlink(src, p / "libexec" / "microsandbox" / exe)
-    (p / "share" / "microsandbox").mkdir(parents=True)
-    os.symlink(os.path.join(BUILD, "guest"),
-               p / "share" / "microsandbox" / "guest")
-    code = ("import os, microsandbox as m; "
-            "print(os.environ['MSB_VMM']); print(os.environ['MSB_GUEST_DIR']); "
+    os.symlink(os.path.join(BUILD, "guest"), p / "lib" / "microsandbox")
+    code = ("import microsandbox as m; r = m.runtime_info(); "
+            "print(r['vmm'][0]); print(r['guest_dir'][0]); "
+            "print(r['guest_dir'][1].replace(' ', '_')); "
             "s = m.Sandbox.create(); print(s.exec('echo', ['up']).stdout); "
             "s.close()")
     env = {k: v for k, v in os.environ.items()
            if k not in ("MSB_VMM", "MSB_NETD", "MSB_GUEST_DIR")}
-    env.update(PYTHONPATH=str(target), MSB_LIB=str(p / "lib"))
+    env.update(PYTHONPATH=str(target), MSB_LIB=str(libdir))
     r = run([PY, "-c", code], env=env, cwd="/")
     assert r.returncode == 0, r.stderr
-    vmm, guest, up = r.stdout.split()
+    vmm, guest, origin, up = r.stdout.split()
     assert vmm == str(p / "libexec" / "microsandbox" / "msb-vmm")
-    assert guest == str(p / "share" / "microsandbox" / "guest")
+    assert guest == str(p / "lib" / "microsandbox")
+    assert origin == "prefix_" + str(p)
     assert up == "up"
-    env["MSB_GUEST_DIR"] = os.path.join(BUILD, "guest")  # set: kept
-    r = run([PY, "-c", "import os, microsandbox; "
-             "print(os.environ['MSB_GUEST_DIR'])"], env=env, cwd="/")
-    assert r.stdout.strip() == os.path.join(BUILD, "guest")
+    env["MSB_GUEST_DIR"] = os.path.join(BUILD, "guest")  # set: it wins
+    r = run([PY, "-c", "import microsandbox as m; "
+             "print(m.runtime_info()['guest_dir'])"], env=env, cwd="/")
+    assert r.stdout.strip() == str((os.path.join(BUILD, "guest"),
+                                    "MSB_GUEST_DIR"))
 
 
 def test_msb_lib(installed, tmp_path):
