@@ -29,7 +29,7 @@ import threading
 from ctypes import (CFUNCTYPE, POINTER, Structure, byref, c_char, c_char_p,
                     c_double, c_int, c_int64, c_long, c_longlong, c_size_t,
                     c_uint, c_uint64, c_void_p)
-from typing import Any, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import errors
 
@@ -150,6 +150,8 @@ class msb_sandbox_options(Structure):
         ("network", c_int), ("net_rules", c_char_pp),
         ("block_domains", c_char_pp), ("block_suffixes", c_char_pp),
         ("ports", POINTER(msb_port)), ("n_ports", c_size_t),
+        ("main_stdin", c_int), ("main_tty", c_int),  # version 4
+        ("no_template", c_int),  # version 5
     ]
 
 
@@ -216,7 +218,7 @@ class msb_metrics(Structure):
                 ("net_denied", c_uint64)]
 
 
-SANDBOX_OPTIONS_VERSION = 3
+SANDBOX_OPTIONS_VERSION = 5
 EXEC_OPTIONS_VERSION = 2
 PULL_OPTIONS_VERSION = 1
 COPY_OPTIONS_VERSION = 1
@@ -418,7 +420,7 @@ def version() -> str:
     return v.decode()
 
 
-def runtime_info() -> dict:
+def runtime_info() -> Dict[str, Tuple[str, str]]:
     """Where the library takes msb-vmm, msb-netd and the guest files from,
     and why: {"vmm": (path, origin), "netd": ..., "guest_dir": ...}. The
     origin is a variable's name (MSB_VMM...), "prefix DIR", "build tree
@@ -426,7 +428,7 @@ def runtime_info() -> dict:
     info = msb_runtime_info()
     check(lib.msb_runtime_get(byref(info)))
     try:
-        def pair(path: bytes, origin: bytes) -> tuple:
+        def pair(path: bytes, origin: bytes) -> Tuple[str, str]:
             return (path.decode("utf-8", "surrogateescape"),
                     origin.decode("utf-8", "surrogateescape"))
         return {"vmm": pair(info.vmm, info.vmm_origin),
