@@ -280,7 +280,7 @@ is "limits" "$(jget "$work/cfg.json" 'd[0]["limits"]')" \
 is "exec defaults" "$(jget "$work/cfg.json" 'd[0]["exec_defaults"]')" \
 	'{"workdir": "/tmp", "user": "1000", "timeout_ms": 90000}'
 is "hostname" "$(jget "$work/cfg.json" 'd[0]["hostname"]')" hh
-is "main process" "$(jget "$work/cfg.json" 'd[0]["main"]')" '{"entrypoint": ["/bin/sh"], "cmd": ["-c", "exit 0"]}'
+is "main process" "$(jget "$work/cfg.json" 'd[0]["main"]')" '{"entrypoint": ["/bin/sh"], "cmd": ["-c", "exit 0"], "stdin": false, "tty": false}'
 is "restart policy" "$(jget "$work/cfg.json" 'd[0]["restart"]')" '{"policy": "on-failure", "max": 2}'
 is "labels" "$(jget "$work/cfg.json" 'd[0]["labels"]')" '{"k": "v"}'
 is "the stored options" "$(jget "$work/cfg.json" 'd[0]["config"]["rlimits"]')" '["nofile=64"]'
