@@ -24,6 +24,8 @@ PACKAGES=(
 	docker-registry umoci skopeo apache2-utils debootstrap zstd tmux
 	# tests: the network lab's DNS server and client
 	dnsmasq-base bind9-dnsutils
+	# the Debian packages (debian/) and their test
+	debhelper dh-python python3-all lintian man-db groff-base
 	# the Python SDK (python/): its tests, and pip install ./python
 	python3 python3-pytest python3-pip python3-setuptools python3-wheel mypy
 )

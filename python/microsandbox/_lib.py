@@ -11,7 +11,8 @@ Discovery, first match wins:
 3. the build tree recorded when the package was installed with pip from a
    checkout (``_buildinfo.BUILD_DIR``);
 4. an install prefix: ``sys.prefix``, ``/usr/local`` and ``/usr``
-   (``lib/``, ``lib64/`` and ``lib/<multiarch>/``), then the dynamic
+   (``lib/``, ``lib64/`` and ``lib/<multiarch>/``; ``libmicrosandbox.so``
+   or ``.so.0``), then the dynamic
    loader's search path.
 
 The library finds its supervisor, msb-netd and guest files itself:
@@ -53,7 +54,9 @@ def _candidates() -> List[str]:
     multiarch = getattr(sys.implementation, "_multiarch", "") or ""
     for prefix in dict.fromkeys([sys.prefix, "/usr/local", "/usr"]):
         for sub in ("lib", "lib64", os.path.join("lib", multiarch)):
-            out.append(os.path.join(prefix, sub, LIB_NAME))
+            # the .so link comes with the -dev package; .so.0 always
+            for name in (LIB_NAME, LIB_NAME + ".0"):
+                out.append(os.path.join(prefix, sub, name))
     return out
 
 
