@@ -87,7 +87,7 @@ class _Options:
                  command: Optional[Sequence[str]],
                  entrypoint: Optional[Sequence[str]],
                  restart: Optional[str], restart_max: int,
-                 auto_remove: bool) -> None:
+                 auto_remove: bool, template: bool = True) -> None:
         o = msb_sandbox_options()
         o.version = SANDBOX_OPTIONS_VERSION
         self.keep: List[Any] = []
@@ -143,6 +143,7 @@ class _Options:
                 o.restart = _RESTART[restart]
             o.restart_max = restart_max
         o.auto_remove = 1 if auto_remove else 0
+        o.no_template = 0 if template else 1
         self.opts = o
 
     def _k(self, obj: T) -> T:
@@ -292,7 +293,8 @@ class Sandbox:
                command: Optional[Sequence[str]] = None,
                entrypoint: Optional[Sequence[str]] = None,
                restart: Optional[str] = None, restart_max: int = 0,
-               auto_remove: bool = False) -> "Sandbox":
+               auto_remove: bool = False,
+               template: bool = True) -> "Sandbox":
         """Boot a new sandbox and wait until it is ready.
 
         Args:
@@ -329,6 +331,8 @@ class Sandbox:
                 -d``), with the ``restart`` policy ("no", "on-failure",
                 "always") and ``restart_max``.
             auto_remove: remove the sandbox when it stops.
+            template: restore from a warm template when one matches (the
+                default; docs/snapshots.md); False boots cold.
 
         Raises:
             AlreadyExistsError, ImageNotFound, InvalidArgumentError,
@@ -345,7 +349,7 @@ class Sandbox:
                      platform=platform, registry_auth=registry_auth,
                      command=command, entrypoint=entrypoint,
                      restart=restart, restart_max=restart_max,
-                     auto_remove=auto_remove)
+                     auto_remove=auto_remove, template=template)
         h = c_void_p()
         rc = lib.msb_sandbox_create(byref(h), byref(o.opts))
         if rc < 0:

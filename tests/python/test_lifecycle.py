@@ -227,3 +227,11 @@ def test_two_threads_two_sandboxes():
     assert n0 != n1 and {n0, n1} <= r0 and {n0, n1} <= r1
     assert o0 == ["0-%d" % j for j in range(20)]
     assert o1 == ["1-%d" % j for j in range(20)]
+
+
+def test_template_false_boots_cold():
+    """template=False is stored with the sandbox (no_template) and the
+    sandbox works."""
+    with Sandbox.create("py-cold", template=False) as s:
+        assert s.config().get("no_template") is True
+        assert s.exec("echo", ["cold"]).stdout.strip() == "cold"
