@@ -341,6 +341,32 @@ static bool ip4_is_group(const struct netd *nd, const uint8_t *a)
 	return in_subnet(nd, a) && (x & ~m) == ~m;
 }
 
+/* A packet to 0.0.0.0/8, which no host may be sent to (RFC 1122
+ * 3.2.1.3) and a connect() on Linux would send to the host's loopback:
+ * refused as a denied destination, whatever the policy says. */
+static void this_network(struct netd *nd, const struct msb_net_frame *f)
+{
+	const char *why = "this-network range 0.0.0.0/8 is not a destination "
+			  "(it would reach the host's loopback)";
+	bool syn = f->proto == MSB_NET_IPPROTO_TCP && f->layer == MSB_NET_L4 &&
+		   (f->tcp_flags & (MSB_NET_TCP_SYN | MSB_NET_TCP_ACK |
+				    MSB_NET_TCP_RST)) == MSB_NET_TCP_SYN;
+	bool udp = f->proto == MSB_NET_IPPROTO_UDP && f->layer == MSB_NET_L4;
+	bool echo = f->proto == MSB_NET_IPPROTO_ICMP &&
+		    f->layer == MSB_NET_L4 && f->icmp_type == 8;
+	if (f->frag || !(syn || udp || echo)) {
+		nd->st.rx_dropped++; /* no answer to other packets */
+		return;
+	}
+	nd->st.denied++;
+	netd_event(nd, "deny", f->proto, f->dst,
+		   f->proto == MSB_NET_IPPROTO_ICMP ? 0 : f->dport, why);
+	if (syn)
+		link_reset(nd, f);
+	else
+		link_unreach(nd, f, MSB_NET_UNREACH_ADMIN, nd->cfg.gw_ip);
+}
+
 static void ip4(struct netd *nd, const struct msb_net_frame *f)
 {
 	if (memcmp(f->src, nd->cfg.guest_ip, 4) || ip4_is_group(nd, f->dst) ||
@@ -349,6 +375,10 @@ static void ip4(struct netd *nd, const struct msb_net_frame *f)
 		    ip4_is_group(nd, f->dst))
 			dflow_group(nd, f); /* udp.c: logged, not answered */
 		nd->st.rx_dropped++;
+		return;
+	}
+	if (f->dst[0] == 0) {
+		this_network(nd, f);
 		return;
 	}
 	if (f->frag) {

@@ -275,6 +275,17 @@ bool flow_admit(struct netd *nd, uint8_t proto, const uint8_t dst[4],
  */
 bool netd_egress_allowed(const struct netd *nd, const uint8_t dst[4],
 			 uint8_t ipproto, uint16_t port, char *why, size_t cap);
+/*
+ * netd_egress_recheck() - @fd was connected upstream for the allowed
+ * destination @dst: if it reached this host after all (its peer is a
+ * loopback address, or the local address the kernel chose for it: an
+ * address of the host's own, or 0.0.0.0, which Linux sends to
+ * 127.0.0.1), the flow is judged again as the `host` group (as the
+ * gateway) with @ipproto and @port; @why (@cap bytes) gets why not.
+ * Return: true to go on, false if that denies it.
+ */
+bool netd_egress_recheck(const struct netd *nd, int fd, const uint8_t dst[4],
+			 uint8_t ipproto, uint16_t port, char *why, size_t cap);
 
 /* dns.c */
 int netd_dns_init(struct netd *nd);

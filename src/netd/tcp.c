@@ -624,7 +624,19 @@ static void upstream_failed(struct netd *nd, const struct msb_net_frame *f,
 static void connected(struct netd *nd, struct flow *fl)
 {
 	struct msb_net_frame f;
+	char why[320];
 	if (msb_net_frame_parse(&f, fl->syn, fl->syn_len) < 0) {
+		flow_kill(nd, fl, true);
+		return;
+	}
+	/* connected to this host after all (0.0.0.0, an address of its
+	 * own): the host group decides; the host's service sees a reset */
+	if (!netd_egress_recheck(nd, fl->fd, fl->dst, MSB_NET_IPPROTO_TCP,
+				 fl->dport, why, sizeof(why))) {
+		nd->st.denied++;
+		netd_event(nd, "deny", MSB_NET_IPPROTO_TCP, fl->dst, fl->dport,
+			   why);
+		link_reset(nd, &f);
 		flow_kill(nd, fl, true);
 		return;
 	}
