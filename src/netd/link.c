@@ -361,10 +361,8 @@ static void this_network(struct netd *nd, const struct msb_net_frame *f)
 	nd->st.denied++;
 	netd_event(nd, "deny", f->proto, f->dst,
 		   f->proto == MSB_NET_IPPROTO_ICMP ? 0 : f->dport, why);
-	if (syn)
-		link_reset(nd, f);
-	else
-		link_unreach(nd, f, MSB_NET_UNREACH_ADMIN, nd->cfg.gw_ip);
+	/* from the gateway: a reset would come from 0.0.0.0 */
+	link_unreach(nd, f, MSB_NET_UNREACH_ADMIN, nd->cfg.gw_ip);
 }
 
 static void ip4(struct netd *nd, const struct msb_net_frame *f)

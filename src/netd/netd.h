@@ -25,6 +25,9 @@
 /* A guest->host TCP queue holds at most this many received chains; more
  * and lwIP keeps the data (it stops acknowledging: flow control). */
 #define NETD_TCP_QUEUE 64
+/* Seconds a released TCP connection may take to finish its closing
+ * handshake in lwIP (tflow_trim_timewait()). */
+#define NETD_DETACHED_AGE 60
 /* Out-of-order segments lwIP may hold for one flow. */
 #define NETD_TCP_OOSEQ 16
 /* DNS: the port netd answers on any address, and at most this many
@@ -313,7 +316,8 @@ void tflow_event(struct netd *nd, struct flow *fl, uint32_t events);
 void tflow_expire(struct netd *nd, struct flow *fl);
 /* The total budget has room again: flows that paused may read. */
 void tflow_budget_freed(struct netd *nd);
-/* Drop lwIP TIME_WAIT state beyond a cap (memory bound). */
+/* Drop lwIP TIME_WAIT state beyond a cap, and released connections
+ * beyond a cap or NETD_DETACHED_AGE (memory bound; once a second). */
 void tflow_trim_timewait(struct netd *nd);
 /* Release what a TCP flow holds (from flow_kill). */
 void tflow_release(struct netd *nd, struct flow *fl, bool rst);

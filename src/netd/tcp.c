@@ -155,6 +155,21 @@ void tflow_trim_timewait(struct netd *nd)
 		if (++n > nd->cfg.caps.max_flows)
 			tcp_abort(p);
 	}
+	/* PCBs released (detached: no flow is their argument) finish their
+	 * closing handshake in lwIP alone, holding no data (tflow_release()
+	 * aborts those that would): keep the newest as many as flows may be
+	 * open, none idle longer than NETD_DETACHED_AGE (their timer stops
+	 * at the close, which sets TF_RXCLOSED) */
+	n = 0;
+	for (p = tcp_active_pcbs; p; p = next) { /* newest first */
+		next = p->next;
+		if (p->callback_arg)
+			continue;
+		if (++n > nd->cfg.caps.max_flows ||
+		    (u32_t)(tcp_ticks - p->tmr) >
+			    NETD_DETACHED_AGE * 1000 / TCP_SLOW_INTERVAL)
+			tcp_abort(p);
+	}
 }
 
 static void detach(struct tcp_pcb *pcb)
@@ -169,7 +184,10 @@ void tflow_release(struct netd *nd, struct flow *fl, bool rst)
 {
 	if (fl->pcb) {
 		detach(fl->pcb);
-		if (rst || tcp_close(fl->pcb) != ERR_OK) {
+		/* bytes lwIP still holds for the guest (a zero window):
+		 * counted in no cap once released, so they go now */
+		if (rst || fl->lw_out || fl->stash_len ||
+		    tcp_close(fl->pcb) != ERR_OK) {
 			tcp_abort(fl->pcb);
 			aborted = fl->pcb;
 		}
@@ -212,11 +230,21 @@ static err_t abort_flow(struct netd *nd, struct flow *fl)
 	return ERR_ABRT;
 }
 
-/* Both directions done: release gracefully. */
+/* Both directions done, and the guest has acknowledged every byte (until
+ * then the flow and its bytes stay counted, and tcp_half bounds it):
+ * release gracefully. */
 static void maybe_finish(struct netd *nd, struct flow *fl)
 {
-	if (fl->host_shut && fl->fin_sent)
+	if (!fl->host_shut || !fl->fin_sent)
+		return;
+	if (!fl->lw_out || !fl->pcb) {
 		flow_kill(nd, fl, false);
+	} else if (fl->fd >= 0 && fl->host_eof) {
+		/* the host socket is done both ways (and would report
+		 * EPOLLHUP each turn): only lwIP's bytes are left */
+		close(fl->fd);
+		fl->fd = -1;
+	}
 }
 
 static void recved(struct flow *fl, size_t n)
@@ -348,7 +376,7 @@ static size_t host_room(const struct netd *nd, const struct flow *fl)
 static void update_events(struct netd *nd, struct flow *fl)
 {
 	uint32_t ev = 0;
-	if (fl->dead)
+	if (fl->dead || fl->fd < 0)
 		return;
 	if (fl->st == TCP_CONNECTING) {
 		ev = EPOLLOUT;

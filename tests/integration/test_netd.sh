@@ -138,6 +138,9 @@ netlab_dnsmasq $I "$work/hosts" --cname=alias.test,api.test \
 # the host's loopback, as netd's namespace has it: the same servers on
 # 127.0.0.1 (a rule allows its TCP port 7, and nothing else)
 netlab_serve $N 127.0.0.1 "$work/www" "$work/host"
+# ...and on an address of its own that is not loopback (1.2.3.254, on the
+# veth: a public address to the policy)
+netlab_serve $N 1.2.3.254 "$work/www" "$work/self"
 
 cat >"$work/netd.json" <<EOF
 {
@@ -147,7 +150,7 @@ cat >"$work/netd.json" <<EOF
   "prefix": 30, "mtu": 1500,
   "policy": ["preset public", "allow host:tcp:7", "deny 1.2.3.6:tcp",
 	     "allow 10.99.0.0/16:tcp", "block-domain bad.test",
-	     "block-domain-suffix .ads.test"],
+	     "allow 0.0.0.0/8", "block-domain-suffix .ads.test"],
   "resolvers": ["1.2.3.53"],
   "caps": {"max_flows": 1100, "max_pending": 300},
   "timeouts": {"connect": 5, "udp_idle": 5},
@@ -178,6 +181,7 @@ start_netd() {
 start_netd "$work/netd.json" "$work/net.log" "$work/stats.json"
 wait_for "servers" 20 test -e "$work/ready" || exit 1
 wait_for "host servers" 20 test -e "$work/host/ready" || exit 1
+wait_for "servers on the host's own address" 20 test -e "$work/self/ready" || exit 1
 wait_for "api.test's servers" 20 test -e "$work/api/ready" || exit 1
 wait_for "dnsmasq" 20 sh -c "ip netns exec $I dig +time=1 +tries=1 @1.2.3.53 www.test | grep -q 'status: NOERROR'" ||
 	exit 1
@@ -225,6 +229,29 @@ is "the host through an allow rule for the host group" "ok" \
 contains "host deny reason" "$work/net.log" \
 	'deny tcp 100.96.0.1:80 sandbox="lab" reason="host: allowed only by an allow rule for the host group"'
 is "a denied UDP destination is unreachable" "EHOSTUNREACH" udp 10.0.0.1 9 4
+
+# 0.0.0.0/8: Linux connects it to the host's loopback. Refused at the
+# link (ICMP 13 from the gateway), though "allow 0.0.0.0/8" and a host
+# rule for TCP port 7 would let it through the policy; the guest's own
+# stack never sends it out, so the frames are made by hand (AF_PACKET)
+is "0.0.0.0 over TCP (a host rule's port) is refused" "unreach 13" \
+	raw0 mt0 02:00:00:00:00:01 tcp 7
+is "0.0.0.0 over UDP is administratively prohibited" "unreach 13" \
+	raw0 mt0 02:00:00:00:00:01 udp 7
+wait_for "0.0.0.0 in net.log" 10 grep -qF \
+	"deny udp 0.0.0.0:7 sandbox=\"lab\" reason=\"this-network range 0.0.0.0/8 is not a destination (it would reach the host's loopback)\"" \
+	"$work/net.log" && ok "0.0.0.0 is a deny event"
+# an address of the host's own (public to the policy): its sockets land
+# on this host, so the host group judges them
+is "the host's own address over TCP is the host: denied" "ECONNREFUSED" \
+	tcp 1.2.3.254 80
+is "...over UDP too" "EHOSTUNREACH" udp 1.2.3.254 7 4
+is "...and a host rule's port is allowed" "ok" echo 1.2.3.254 7 1000
+wait_for "the host's own address in net.log" 10 grep -qF \
+	'deny udp 1.2.3.254:7 sandbox="lab" reason="1.2.3.254 is this host (judged as the host group): host: allowed only by an allow rule for the host group"' \
+	"$work/net.log" && ok "the host's own address is a deny event naming the host group"
+contains "...for TCP too" "$work/net.log" \
+	'deny tcp 1.2.3.254:80 sandbox="lab" reason="1.2.3.254 is this host'
 
 
 # --- DNS -----------------------------------------------------------------
@@ -439,6 +466,26 @@ esac
 touch "$work/release"
 wait $many $many2
 wait_for "the flows close" 60 grep -q '"tcp_open":0,' "$work/stats.json"
+rm -f "$work/release" "$work/opened"
+
+# a guest that never reads (zero window) its DNS-over-TCP answers, which
+# netd ends with a FIN: the bytes lwIP holds for it stay counted in its
+# flow and the budget until the guest takes or resets them (a released
+# connection holds no data)
+probe zerowin 100.96.0.1 20 "$work" >"$work/zerowin.out" &
+zw=$!
+if wait_for "20 zero-window connections" 60 test -e "$work/opened"; then
+	wait_for "zero window: the unread answers stay counted" 30 awk \
+		'match($0, /"tcp_open":[0-9]+/) && substr($0, RSTART + 11, RLENGTH - 11) == 20 &&
+		 match($0, /"buffered":[0-9]+/) && substr($0, RSTART + 11, RLENGTH - 11) + 0 >= 20 * 30000 {f = 1}
+		 END {exit !f}' "$work/stats.json" &&
+		ok "zero window: the 20 flows and their unread answers stay counted ($(grep -o '"buffered":[0-9]*' "$work/stats.json"))"
+fi
+touch "$work/release"
+wait $zw
+wait_for "zero window: the flows end with the guest's resets" 60 \
+	sh -c "grep -q '\"tcp_open\":0,' '$work/stats.json' && grep -q '\"buffered\":0,' '$work/stats.json'" &&
+	ok "zero window: the flows end with the guest's resets, nothing left buffered"
 rm -f "$work/release" "$work/opened"
 
 # a SYN flood beyond the caps: netd stays small, and still works
