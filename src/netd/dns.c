@@ -120,7 +120,8 @@ struct netd_dns {
 	struct query *q; /* caps.dns_queries of them */
 	struct query *free;
 	unsigned used;
-	uint64_t next; /* earliest deadline, µs; 0: none */
+	unsigned streams; /* open, at most NETD_DNS_STREAMS */
+	uint64_t next;    /* earliest deadline, µs; 0: none */
 	struct stream *graveyard;
 };
 
@@ -642,6 +643,7 @@ static void stream_kill(struct netd *nd, struct stream *st)
 	st->dead = true;
 	close(st->fd);
 	st->fd = -1;
+	nd->dns->streams--;
 	/* its queries answer no one now */
 	for (unsigned i = 0; i < nd->cfg.caps.dns_queries; i++) {
 		struct query *q = &nd->dns->q[i];
@@ -761,6 +763,10 @@ static void stream_read(struct netd *nd, struct stream *st)
 int netd_dns_stream_open(struct netd *nd)
 {
 	int sv[2];
+	if (nd->dns->streams >= NETD_DNS_STREAMS) {
+		errno = EAGAIN;
+		return -1;
+	}
 	struct stream *st = malloc(sizeof(*st));
 	if (!st)
 		return -1;
@@ -769,6 +775,11 @@ int netd_dns_stream_open(struct netd *nd)
 		free(st);
 		return -1;
 	}
+	/* queries one way, answers the other: little for the kernel to
+	 * hold (dns.c keeps at most STREAM_OUT_MAX of answers itself) */
+	int sz = 16384;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	memset(st, 0, offsetof(struct stream, in));
 	st->ev.kind = EV_DNS;
 	st->type = T_STREAM;
@@ -781,6 +792,7 @@ int netd_dns_stream_open(struct netd *nd)
 		errno = e;
 		return -1;
 	}
+	nd->dns->streams++;
 	return sv[0];
 }
 

@@ -18,14 +18,17 @@ bool netd_egress_allowed(const struct netd *nd, const uint8_t dst[4],
 		: ipproto == MSB_NET_IPPROTO_UDP ? MSB_NET_PROTO_UDP
 						 : MSB_NET_PROTO_ICMP;
 	memcpy(a.a, dst, 4);
-	/* DNS over TLS and QUIC would hide lookups from netd: with domain
-	 * rules in force they are refused, and clients fall back to plain
-	 * DNS (which netd answers) and to TCP */
+	/* DNS over TLS, DNS over QUIC (UDP 853) and QUIC would hide
+	 * lookups from netd: with domain rules in force they are refused,
+	 * and clients fall back to plain DNS (which netd answers) and to
+	 * TCP */
 	if (nd->cfg.domain_rules &&
 	    ((proto == MSB_NET_PROTO_TCP && port == 853) ||
-	     (proto == MSB_NET_PROTO_UDP && port == 443))) {
+	     (proto == MSB_NET_PROTO_UDP && (port == 443 || port == 853)))) {
 		snprintf(why, cap, "%s refused while domain rules are in force",
-			 port == 853 ? "DNS over TLS" : "QUIC");
+			 proto == MSB_NET_PROTO_TCP ? "DNS over TLS"
+			 : port == 853              ? "DNS over QUIC"
+						    : "QUIC");
 		return false;
 	}
 	/* the destination is IPv4 here (netd refuses IPv6 at the link);

@@ -233,7 +233,18 @@ static err_t nif_init(struct netif *n)
 	return ERR_OK;
 }
 
-/* A datagram lwIP reassembled (UDP or ICMP): back to udp.c. */
+/* The checksum of a whole UDP datagram (0: none) or ICMP message. */
+static bool l4_csum_ok(const struct msb_net_frame *f)
+{
+	if (f->proto == MSB_NET_IPPROTO_UDP)
+		return !(f->l4[6] | f->l4[7]) ||
+		       !msb_net_l4_csum(4, f->src, f->dst, f->proto, f->l4,
+					f->l4_len);
+	return !msb_net_csum_fold(msb_net_csum_add(0, f->l4, f->l4_len));
+}
+
+/* A datagram lwIP reassembled (UDP or ICMP): back to udp.c, if its
+ * checksum (over the whole datagram) is right. */
 static u8_t raw_whole(void *arg, struct raw_pcb *pcb, struct pbuf *p,
 		      const ip_addr_t *addr)
 {
@@ -250,7 +261,7 @@ static u8_t raw_whole(void *arg, struct raw_pcb *pcb, struct pbuf *p,
 	reasm[13] = MSB_NET_ETH_IP4 & 0xff;
 	if (msb_net_frame_parse(&f, reasm, MSB_NET_ETH_HLEN + n) < 0 ||
 	    f.family != 4 || f.layer != MSB_NET_L4 || f.frag ||
-	    memcmp(f.src, nd->cfg.guest_ip, 4)) {
+	    memcmp(f.src, nd->cfg.guest_ip, 4) || !l4_csum_ok(&f)) {
 		nd->st.rx_dropped++;
 		return 1;
 	}
@@ -461,7 +472,7 @@ void link_readable(struct netd *nd)
 			nd->quit = true;
 			return;
 		}
-		if (n == 0 || (size_t)n > NETD_FRAME_MAX) {
+		if (n == 0 || (size_t)n > nd->cfg.mtu + MSB_NET_ETH_HLEN) {
 			nd->st.rx_dropped++;
 			continue;
 		}

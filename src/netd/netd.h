@@ -36,6 +36,9 @@
 #define NETD_RESOLVERS_MAX 8
 /* Published ports in a configuration. */
 #define NETD_MAX_PORTS 256
+/* DNS-over-TCP connections at once (each holds a socketpair: two
+ * descriptors, and up to 256 KiB of answers in dns.c). */
+#define NETD_DNS_STREAMS 64
 /* Host clients of one published UDP port with a flow at once. */
 #define NETD_PUB_CLIENTS 256
 
@@ -45,6 +48,9 @@ struct netd_caps {
 	size_t flow_buffer;   /* bytes held for one flow, host -> guest */
 	size_t total_buffer;  /* bytes held for all flows, both ways */
 	size_t link_queue;    /* bytes queued for the guest link */
+	size_t sock_buffer;   /* SO_RCVBUF, SO_SNDBUF of a flow's host TCP
+			       * socket (the kernel's memory, outside
+			       * total_buffer) */
 	unsigned dns_queries; /* DNS queries waiting for an upstream answer */
 };
 
@@ -153,6 +159,7 @@ struct flow {
 	unsigned qhead, qn;
 	size_t qoff; /* bytes of q[qhead]'s first pbuf already written */
 	size_t qbytes;
+	size_t ooseq;   /* bytes lwIP holds out of order (in buffered) */
 	bool guest_fin; /* the guest sent FIN */
 	bool host_shut; /* ...and the host socket was shut down for writes */
 	/* host -> guest */
@@ -225,6 +232,9 @@ void netd_log(struct netd *nd, const char *fmt, ...)
 /* A deny or cap event: rate-limited, counted in @nd->st by the caller. */
 void netd_event(struct netd *nd, const char *what, uint8_t proto,
 		const uint8_t dst[4], uint16_t port, const char *why);
+/* Set the kernel buffers of the host TCP socket @fd to
+ * caps.sock_buffer (before its connect or listen: the window follows). */
+void netd_sock_buffers(const struct netd *nd, int fd);
 /* (Re)register @fd with epoll for @events, pointing at @ev; 0 events
  * still reports errors. */
 int netd_watch(struct netd *nd, int fd, struct netd_ev *ev, uint32_t *cur,
@@ -297,7 +307,7 @@ int netd_dns_init(struct netd *nd);
 void netd_dns_udp(struct netd *nd, const struct msb_net_frame *f);
 /* A guest TCP connection to port 53: the descriptor tcp.c proxies the
  * flow to (one end of a socketpair whose other end dns.c serves), or -1
- * (errno set). */
+ * (errno set; EAGAIN: NETD_DNS_STREAMS are open). */
 int netd_dns_stream_open(struct netd *nd);
 void netd_dns_event(struct netd *nd, struct netd_ev *ev, uint32_t events);
 /* Once a loop turn, after the events: deadlines, deferred frees. */

@@ -203,8 +203,8 @@ void tflow_release(struct netd *nd, struct flow *fl, bool rst)
 		fl->qhead = (fl->qhead + 1) % NETD_TCP_QUEUE;
 		fl->qn--;
 	}
-	nd->buffered -= fl->qbytes + fl->stash_len + fl->lw_out;
-	fl->qbytes = fl->stash_len = fl->lw_out = 0;
+	nd->buffered -= fl->qbytes + fl->stash_len + fl->lw_out + fl->ooseq;
+	fl->qbytes = fl->stash_len = fl->lw_out = fl->ooseq = 0;
 	free(fl->stash);
 	fl->stash = NULL;
 	free(fl->syn);
@@ -413,11 +413,11 @@ static void pump_from_host(struct netd *nd, struct flow *fl)
 		ssize_t n = recv(fl->fd, hostbuf, room, MSG_DONTWAIT);
 		if (n > 0) {
 			fl->last = nd->now;
-			nd->buffered += (size_t)n;
 			err_t e = tcp_write(fl->pcb, hostbuf, (u16_t)n,
 					    TCP_WRITE_FLAG_COPY);
 			if (e == ERR_OK) {
 				fl->lw_out += (size_t)n;
+				nd->buffered += (size_t)n;
 			} else if (e == ERR_MEM) {
 				fl->stash = malloc((size_t)n);
 				if (!fl->stash) {
@@ -426,6 +426,7 @@ static void pump_from_host(struct netd *nd, struct flow *fl)
 				}
 				memcpy(fl->stash, hostbuf, (size_t)n);
 				fl->stash_len = (size_t)n;
+				nd->buffered += (size_t)n;
 			} else {
 				abort_flow(nd, fl);
 				return;
@@ -718,7 +719,9 @@ static void open_flow(struct netd *nd, const struct msb_net_frame *f)
 	if (fd < 0) {
 		nd->st.refused_cap++;
 		netd_event(nd, "refuse", MSB_NET_IPPROTO_TCP, f->dst, f->dport,
-			   strerror(errno));
+			   dns && errno == EAGAIN
+				   ? "cap of DNS-over-TCP connections reached"
+				   : strerror(errno));
 		link_reset(nd, f);
 		return;
 	}
@@ -726,6 +729,7 @@ static void open_flow(struct netd *nd, const struct msb_net_frame *f)
 	if (!dns) {
 		struct sockaddr_in sa;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		netd_sock_buffers(nd, fd);
 		flow_upstream(nd, f->dst, f->dport, &sa);
 		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	}
@@ -778,6 +782,20 @@ static bool ooseq_full(const struct flow *fl, uint32_t seq)
 	return false;
 }
 
+/* Count what lwIP holds out of order for @fl in the budget (at most
+ * NETD_TCP_OOSEQ segments; a buffer each, with its overhead). */
+static void count_ooseq(struct netd *nd, struct flow *fl)
+{
+	size_t n = 0;
+	if (fl->dead)
+		return;
+	for (const struct tcp_seg *s = fl->pcb ? fl->pcb->ooseq : NULL; s;
+	     s = s->next)
+		n += s->p->tot_len + 256;
+	nd->buffered = nd->buffered - fl->ooseq + n;
+	fl->ooseq = n;
+}
+
 /* A SYN is judged before lwIP checks it: check its checksums first, so
  * that nothing is connected for a segment lwIP would then drop. */
 static bool syn_ok(const struct msb_net_frame *f)
@@ -817,6 +835,7 @@ void tflow_guest(struct netd *nd, const struct msb_net_frame *f)
 		return;
 	}
 	link_feed_lwip(nd, f);
+	count_ooseq(nd, fl); /* fl may be dead, not yet freed */
 }
 
 void tflow_event(struct netd *nd, struct flow *fl, uint32_t events)
@@ -893,6 +912,7 @@ void tflow_expire(struct netd *nd, struct flow *fl)
 		abort_flow(nd, fl);
 		return;
 	}
+	count_ooseq(nd, fl); /* lwIP drops what waits too long */
 	uint64_t limit = fl->guest_fin || fl->host_eof ? nd->cfg.to.tcp_half
 						       : nd->cfg.to.tcp_idle;
 	if (nd->now - fl->last > limit * 1000000) {

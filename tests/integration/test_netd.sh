@@ -46,6 +46,7 @@ badconf "a bad rule" "policy[1]: invalid rule \`allow 10.0.0\`" \
 badconf "a policy that is not lines" "policy: not an array" \
 	"{$addr,\"policy\":{\"preset\":\"all\"}}"
 badconf "a cap out of range" "caps.max_flows: not an integer" "{$addr,\"caps\":{\"max_flows\":0}}"
+badconf "a socket buffer out of range" "caps.sock_buffer: not an integer" "{$addr,\"caps\":{\"sock_buffer\":1024}}"
 badconf "not JSON" "config \`$work/bad.json\`:" "{$addr"
 badconf "a resolver that is not an address" "resolvers[1]: not IP or IP:PORT" \
 	"{$addr,\"resolvers\":[\"1.2.3.4\",\"1.2.3\"]}"
@@ -320,8 +321,11 @@ is "DoT is refused while domain rules are in force" "ECONNREFUSED" \
 	tcp 1.2.3.4 853
 is "QUIC is refused while domain rules are in force" "EHOSTUNREACH" \
 	udp 1.2.3.4 443 4
+is "DNS over QUIC (UDP 853) too" "EHOSTUNREACH" udp 1.2.3.4 853 4
 contains "the DoT refusal is logged" "$work/net.log" \
 	'deny tcp 1.2.3.4:853 sandbox="lab" reason="DNS over TLS refused while domain rules are in force"'
+contains "the DoQ refusal is logged" "$work/net.log" \
+	'deny udp 1.2.3.4:853 sandbox="lab" reason="DNS over QUIC refused while domain rules are in force"'
 
 is "UDP echo" "ok" udp 1.2.3.4 7 100
 is "UDP echo of a fragmented 3000-byte datagram" "ok" udp 1.2.3.4 7 3000
@@ -452,6 +456,11 @@ probe many 1.2.3.4 7 1000 "$work" >"$work/many.out" &
 many=$!
 if wait_for "1000 connections open" 120 test -e "$work/opened"; then
 	contains "1000 idle connections" "$work/many.out" "ok=1000 refused=0 echo=ok"
+	# caps.sock_buffer (256 KiB; the kernel doubles it): fixed buffers,
+	# no autotuning to tcp_rmem[2] for a flow the guest does not drain
+	n=$(ip netns exec $N ss -tmnH dst 1.2.3.4 | grep -c 'rb524288,t[0-9]*,tb524288')
+	[ "$n" -ge 1000 ] && ok "netd's host sockets have caps.sock_buffer ($n)" ||
+		bad "netd's host sockets with caps.sock_buffer: $n of 1000"
 	echo "# netd RSS with 1000 idle flows: $(awk '/^VmRSS/ {print $2}' /proc/"$netd_pid"/status) KiB"
 fi
 rm -f "$work/opened"
@@ -487,6 +496,22 @@ wait_for "zero window: the flows end with the guest's resets" 60 \
 	sh -c "grep -q '\"tcp_open\":0,' '$work/stats.json' && grep -q '\"buffered\":0,' '$work/stats.json'" &&
 	ok "zero window: the flows end with the guest's resets, nothing left buffered"
 rm -f "$work/release" "$work/opened"
+# DNS-over-TCP connections are capped (64: each holds a socketpair and
+# up to 256 KiB of answers); beyond, a reset and a refuse event
+probe many 100.96.0.1 53 70 "$work" >"$work/streams.out" &
+st=$!
+if wait_for "70 DNS-over-TCP connections tried" 60 test -e "$work/opened"; then
+	contains "64 DNS-over-TCP connections at once, the other 6 refused" \
+		"$work/streams.out" "ok=64 refused=6"
+	contains "...with a refuse event" "$work/net.log" \
+		'refuse tcp 100.96.0.1:53 sandbox="lab" reason="cap of DNS-over-TCP connections reached"'
+fi
+touch "$work/release"
+wait $st
+wait_for "the DNS flows close" 60 grep -q '"tcp_open":0,' "$work/stats.json"
+rm -f "$work/release" "$work/opened"
+is "DNS over TCP works again after them" "answers=1 rcode0=1 EOF" \
+	dnstcp 100.96.0.1 1 www.test
 
 # a SYN flood beyond the caps: netd stays small, and still works
 rss() { awk '/^VmRSS/ {print $2}' /proc/"$netd_pid"/status; }
