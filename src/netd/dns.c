@@ -120,8 +120,9 @@ struct netd_dns {
 	struct query *q; /* caps.dns_queries of them */
 	struct query *free;
 	unsigned used;
-	unsigned streams; /* open, at most NETD_DNS_STREAMS */
-	uint64_t next;    /* earliest deadline, µs; 0: none */
+	unsigned streams;      /* open, at most NETD_DNS_STREAMS */
+	struct ratelimit rate; /* queries sent upstream: caps.dns_rate */
+	uint64_t next;         /* earliest deadline, µs; 0: none */
 	struct stream *graveyard;
 };
 
@@ -145,6 +146,8 @@ int netd_dns_init(struct netd *nd)
 		free(d);
 		return -1;
 	}
+	d->rate.per_s = nd->cfg.caps.dns_rate;
+	d->rate.burst = 2 * nd->cfg.caps.dns_rate;
 	for (unsigned i = n; i-- > 0;) {
 		d->q[i].ev.kind = EV_DNS;
 		d->q[i].type = T_QUERY;
@@ -286,6 +289,12 @@ static void reply_rcode(struct netd *nd, const struct dest *to,
 
 static void upstream_close(struct query *q)
 {
+	if (q->fd >= 0 && q->tcp) {
+		/* no TIME_WAIT left behind per query: a guest's queries over
+		 * TCP would otherwise use up the ports to its resolver */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(q->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	if (q->fd >= 0)
 		close(q->fd); /* also leaves the epoll set */
 	q->fd = -1;
@@ -605,6 +614,14 @@ static void query_in(struct netd *nd, const struct dest *to, const uint8_t *msg,
 		return;
 	}
 	if (to->st && to->st->pending >= STREAM_PENDING) {
+		reply_rcode(nd, to, &pq, MSB_DNS_RCODE_SERVFAIL);
+		return;
+	}
+	/* the host's resolvers serve every sandbox: one may not flood them */
+	if (!ratelimit_allow(&nd->dns->rate, nd->now, NULL)) {
+		nd->st.refused_cap++;
+		dns_event(nd, "refuse", pq.name,
+			  "cap dns_rate reached (SERVFAIL)");
 		reply_rcode(nd, to, &pq, MSB_DNS_RCODE_SERVFAIL);
 		return;
 	}

@@ -52,6 +52,8 @@ struct netd_caps {
 			       * socket (the kernel's memory, outside
 			       * total_buffer) */
 	unsigned dns_queries; /* DNS queries waiting for an upstream answer */
+	unsigned dns_rate;    /* DNS queries sent upstream a second (burst:
+			       * twice as many) */
 };
 
 struct netd_timeouts {      /* seconds */

@@ -50,6 +50,10 @@
         one (netd closes the stream after its answers) and a FIN; print
         held=N, touch DIR/opened, close them (unread: a reset) once
         DIR/release exists
+  netd_lab.py dnsmany HOST N DIR         open N TCP connections to HOST:53 one by
+        one, then ask host.microsandbox.internal on the first; print
+        "ok=A refused=B query=Q" (Q: ok, or what went wrong), touch
+        DIR/opened, hold them until DIR/release exists
   netd_lab.py withlink PROG ARGS...      exec PROG with one end of a
         SOCK_DGRAM socketpair as descriptor 3 (a link for msb-netd)
 Every wait has a deadline (30 s): a probe prints timeout rather than hang.
@@ -507,14 +511,38 @@ def dnstcp(host, n, name):
         " rcode%d=%d" % (k, v) for k, v in sorted(rcodes.items())) + " " + end
 
 
-def zerowin(host, n, d):
+def hostq(i):
+    """A framed A query for host.microsandbox.internal, id I."""
     name = b"host.microsandbox.internal"
     qname = b"".join(bytes([len(x)]) + x for x in name.split(b".")) + b"\0"
-    msgs = b""
-    for i in range(800):
-        m = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + qname + \
-            struct.pack("!HH", 1, 1)
-        msgs += struct.pack("!H", len(m)) + m
+    m = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + qname + \
+        struct.pack("!HH", 1, 1)
+    return struct.pack("!H", len(m)) + m
+
+
+def dnsmany(host, n, d):
+    socks, refused = connect_n(host, 53, n, ConnectionRefusedError)
+    res = "none"
+    if socks:
+        socks[0].sendall(hostq(7))
+        got = b""
+        try:
+            while len(got) < 4:
+                b = socks[0].recv(4096)
+                if not b:
+                    break
+                got += b
+            res = "ok" if got[2:4] == b"\x00\x07" else "bad answer"
+        except OSError as e:
+            res = err_name(e)
+    print("ok=%d refused=%d query=%s" % (len(socks), refused, res),
+          flush=True)
+    hold(d)
+    return None
+
+
+def zerowin(host, n, d):
+    msgs = b"".join(hostq(i) for i in range(800))
     msgs += b"\x00\x01x"  # a 1-byte query: netd ends the stream
     socks = []
     for _ in range(n):
@@ -572,6 +600,8 @@ def main():
             out = clients(args[0], int(args[1]), int(args[2]), args[3])
         elif cmd == "udpsend":
             out = udpsend(args[0], int(args[1]))
+        elif cmd == "dnsmany":
+            out = dnsmany(args[0], int(args[1]), args[2])
         elif cmd == "zerowin":
             out = zerowin(args[0], int(args[1]), args[2])
         elif cmd == "many":

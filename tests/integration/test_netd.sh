@@ -285,6 +285,11 @@ dns "DNS over TCP to another address" NOERROR "1.2.3.5" +tcp @9.9.9.9 api.test
 dns "a CNAME chain" NOERROR "1.2.3.5" @100.96.0.1 alias.test
 is "40 queries in one TCP write: each answered, then FIN" \
 	"answers=40 rcode0=40 EOF" dnstcp 100.96.0.1 40 www.test
+# each went upstream over a TCP connection of its own, closed with a
+# reset: netd keeps no TIME_WAIT towards its resolver (ports)
+n=$(ip netns exec $N ss -Htan state time-wait '( dport = :53 )' | wc -l)
+[ "$n" = 0 ] && ok "no TIME_WAIT towards the resolver after DNS over TCP" ||
+	bad "$n connections to the resolver in TIME_WAIT"
 # a 2 KB answer: truncated over UDP, whole over TCP (netd asks over TCP)
 in_g dig +time=10 +tries=1 +ignore +notcp @100.96.0.1 big.test TXT >"$work/out" 2>&1
 contains "a large answer over UDP is truncated (TC)" "$work/out" " tc"
@@ -498,11 +503,11 @@ wait_for "zero window: the flows end with the guest's resets" 60 \
 rm -f "$work/release" "$work/opened"
 # DNS-over-TCP connections are capped (64: each holds a socketpair and
 # up to 256 KiB of answers); beyond, a reset and a refuse event
-probe many 100.96.0.1 53 70 "$work" >"$work/streams.out" &
+probe dnsmany 100.96.0.1 70 "$work" >"$work/streams.out" &
 st=$!
 if wait_for "70 DNS-over-TCP connections tried" 60 test -e "$work/opened"; then
 	contains "64 DNS-over-TCP connections at once, the other 6 refused" \
-		"$work/streams.out" "ok=64 refused=6"
+		"$work/streams.out" "ok=64 refused=6 query=ok"
 	contains "...with a refuse event" "$work/net.log" \
 		'refuse tcp 100.96.0.1:53 sandbox="lab" reason="cap of DNS-over-TCP connections reached"'
 fi
@@ -558,7 +563,7 @@ netdconf() {
   "guest_mac": "02:00:00:00:00:02", "guest_ip": "100.96.0.2",
   "gateway_mac": "02:00:00:00:00:01", "gateway_ip": "100.96.0.1",
   "policy": $2, $res "timeouts": {"dns": ${4:-4}},
-  "caps": {"dns_queries": ${5:-256}}
+  "caps": {"dns_queries": ${5:-256}${6:+, \"dns_rate\": $6}}
 }
 EOF
 }
@@ -607,7 +612,7 @@ stop_netd
 # (no resolvers in the configuration: the IPv4 ones of /etc/resolv.conf,
 # which ip netns exec takes from /etc/netns/NAME/)
 netlab_resolv $N "search test" "nameserver 2001:db8::53" "nameserver 7.7.7.7"
-netdconf silent '["preset public"]' - 2 64
+netdconf silent '["preset public"]' - 2 64 50
 start_netd "$work/silent.json" "$work/silent.log" "$work/silent.stats"
 contains "resolvers from /etc/resolv.conf (IPv4 only)" "$work/silent.log" \
 	"dns: resolvers 7.7.7.7:53 (/etc/resolv.conf)"
@@ -623,6 +628,8 @@ is "a flood of 500 queries: each gets SERVFAIL" "replies=500 rcode2=500" \
 	dnsflood 100.96.0.1 500
 contains "...and the cap is logged" "$work/silent.log" \
 	'reason="cap dns_queries reached (SERVFAIL)"'
+contains "...and so is the rate cap (caps.dns_rate 50)" "$work/silent.log" \
+	'reason="cap dns_rate reached (SERVFAIL)"'
 wait_for "netd's descriptors after the flood" 20 sh -c "[ \$(ls /proc/$netd_pid/fd | wc -l) -le $fds0 ]" &&
 	ok "netd holds no descriptor for the flood once it is answered"
 dns "...and a query after it is still answered" SERVFAIL "" @100.96.0.1 \
