@@ -16,7 +16,9 @@
  *     6to4) are unwrapped: groups and the preset judge the IPv4 address;
  *     a CIDR rule matches either form.
  *  2. The `host` group is the gateway addresses plus loopback (127/8,
- *     ::1): netd would reach the host's own loopback for them. Only an
+ *     ::1) and the unspecified addresses (0.0.0.0/8, ::), which a
+ *     connect() on Linux sends to the host's loopback: netd would reach
+ *     the host's own loopback for them. Only an
  *     allow rule for the group `host` allows them; every other allow rule
  *     and every preset skip them. Deny rules match them as usual.
  *  3. A blocked domain among the pinned names denies.
@@ -66,7 +68,7 @@ struct special {
  */
 static const struct special specials[] = {
 	/* IPv4 */
-	{V4(0, 0, 0, 0, 8), 0, "this-network range 0.0.0.0/8 (RFC 791)"},
+	{V4(0, 0, 0, 0, 8), G(HOST), "this-network range 0.0.0.0/8 (RFC 791)"},
 	{V4(10, 0, 0, 0, 8), G(PRIVATE), "private range 10.0.0.0/8 (RFC 1918)"},
 	{V4(100, 100, 100, 200, 32), G(METADATA),
 	 "cloud metadata address 100.100.100.200 (Alibaba Cloud)"},
@@ -103,7 +105,7 @@ static const struct special specials[] = {
 	{V4(240, 0, 0, 0, 4), 0, "reserved range 240.0.0.0/4 (RFC 1112)"},
 
 	/* IPv6 */
-	{V6(128, 0), 0, "unspecified address :: (RFC 4291)"},
+	{V6(128, 0), G(HOST), "unspecified address :: (RFC 4291)"},
 	{V6(128, [15] = 1), G(LOOPBACK), "loopback address ::1 (RFC 4291)"},
 	{V6(48, 0, 0x64, 0xff, 0x9b, 0, 1), 0,
 	 "local-use translation range 64:ff9b:1::/48 (RFC 8215)"},
@@ -395,7 +397,8 @@ static bool in_groups(const struct msb_net_addr *eff, unsigned groups)
 	return false;
 }
 
-/* Judged on the effective address; HOST is loopback here. */
+/* Judged on the effective address; HOST is loopback and the ranges
+ * marked G(HOST) here (the gateways are the policy's: dest_init()). */
 static bool eff_in_group(const struct msb_net_addr *eff, unsigned g)
 {
 	switch (g) {
@@ -403,7 +406,7 @@ static bool eff_in_group(const struct msb_net_addr *eff, unsigned g)
 		return (eff->family == 4 || eff->family == 6) &&
 		       !special_of(eff);
 	case MSB_NET_GROUP_HOST:
-		return in_groups(eff, G(LOOPBACK));
+		return in_groups(eff, G(LOOPBACK) | G(HOST));
 	default:
 		return g < NGROUPS && in_groups(eff, 1u << g);
 	}
@@ -1203,18 +1206,20 @@ bool msb_net_policy_may_connect(const struct msb_net_policy *p,
 	return preset_verdict(NULL, p, &d);
 }
 
-/* A CIDR that holds only host addresses (loopback, or one gateway). */
+/* A CIDR that holds only host addresses (loopback, 0/8, or one gateway). */
 static bool cidr_only_host(const struct msb_net_policy *p,
 			   const struct msb_net_cidr *c)
 {
 	struct msb_net_addr e;
 
-	if (c->addr.family == 4 && c->len >= 8 && c->addr.a[0] == 127)
+	if (c->addr.family == 4 && c->len >= 8 &&
+	    (c->addr.a[0] == 127 || c->addr.a[0] == 0))
 		return true;
 	if (c->addr.family == 6 && c->len == 128) {
-		if (msb_net_addr_unwrap(&e, &c->addr) && e.a[0] == 127)
+		if (msb_net_addr_unwrap(&e, &c->addr) &&
+		    (e.a[0] == 127 || e.a[0] == 0))
 			return true;
-		if (eff_in_group(&c->addr, MSB_NET_GROUP_LOOPBACK))
+		if (eff_in_group(&c->addr, MSB_NET_GROUP_HOST))
 			return true;
 	}
 	if (c->len == (c->addr.family == 4 ? 32 : 128))

@@ -21,6 +21,8 @@ void netd_config_defaults(struct netd_config *c)
 	c->caps.flow_buffer = 64 * 1024;
 	c->caps.total_buffer = 16 * 1024 * 1024;
 	c->caps.link_queue = 1024 * 1024;
+	c->caps.sock_buffer = 256 * 1024;
+	c->caps.dns_rate = 100;
 	c->caps.dns_queries = 256;
 	c->to.connect = 20;
 	c->to.handshake = 20;
@@ -95,7 +97,9 @@ static const struct num_field caps_fields[] = {
 	F("flow_buffer", 4096, 65535, caps.flow_buffer),
 	F("total_buffer", 65536, 1ull << 34, caps.total_buffer),
 	F("link_queue", 16384, 1ull << 30, caps.link_queue),
+	F("sock_buffer", 16384, 1ull << 26, caps.sock_buffer),
 	F("dns_queries", 1, 4096, caps.dns_queries),
+	F("dns_rate", 1, 100000, caps.dns_rate),
 };
 
 static const struct num_field timeout_fields[] = {

@@ -120,7 +120,9 @@ struct netd_dns {
 	struct query *q; /* caps.dns_queries of them */
 	struct query *free;
 	unsigned used;
-	uint64_t next; /* earliest deadline, µs; 0: none */
+	unsigned streams;      /* open, at most NETD_DNS_STREAMS */
+	struct ratelimit rate; /* queries sent upstream: caps.dns_rate */
+	uint64_t next;         /* earliest deadline, µs; 0: none */
 	struct stream *graveyard;
 };
 
@@ -144,6 +146,8 @@ int netd_dns_init(struct netd *nd)
 		free(d);
 		return -1;
 	}
+	d->rate.per_s = nd->cfg.caps.dns_rate;
+	d->rate.burst = 2 * nd->cfg.caps.dns_rate;
 	for (unsigned i = n; i-- > 0;) {
 		d->q[i].ev.kind = EV_DNS;
 		d->q[i].type = T_QUERY;
@@ -285,6 +289,12 @@ static void reply_rcode(struct netd *nd, const struct dest *to,
 
 static void upstream_close(struct query *q)
 {
+	if (q->fd >= 0 && q->tcp) {
+		/* no TIME_WAIT left behind per query: a guest's queries over
+		 * TCP would otherwise use up the ports to its resolver */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(q->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	if (q->fd >= 0)
 		close(q->fd); /* also leaves the epoll set */
 	q->fd = -1;
@@ -607,6 +617,14 @@ static void query_in(struct netd *nd, const struct dest *to, const uint8_t *msg,
 		reply_rcode(nd, to, &pq, MSB_DNS_RCODE_SERVFAIL);
 		return;
 	}
+	/* the host's resolvers serve every sandbox: one may not flood them */
+	if (!ratelimit_allow(&nd->dns->rate, nd->now, NULL)) {
+		nd->st.refused_cap++;
+		dns_event(nd, "refuse", pq.name,
+			  "cap dns_rate reached (SERVFAIL)");
+		reply_rcode(nd, to, &pq, MSB_DNS_RCODE_SERVFAIL);
+		return;
+	}
 	struct query *q = query_get(nd);
 	if (!q) {
 		nd->st.refused_cap++;
@@ -642,6 +660,7 @@ static void stream_kill(struct netd *nd, struct stream *st)
 	st->dead = true;
 	close(st->fd);
 	st->fd = -1;
+	nd->dns->streams--;
 	/* its queries answer no one now */
 	for (unsigned i = 0; i < nd->cfg.caps.dns_queries; i++) {
 		struct query *q = &nd->dns->q[i];
@@ -761,6 +780,10 @@ static void stream_read(struct netd *nd, struct stream *st)
 int netd_dns_stream_open(struct netd *nd)
 {
 	int sv[2];
+	if (nd->dns->streams >= NETD_DNS_STREAMS) {
+		errno = EAGAIN;
+		return -1;
+	}
 	struct stream *st = malloc(sizeof(*st));
 	if (!st)
 		return -1;
@@ -769,6 +792,11 @@ int netd_dns_stream_open(struct netd *nd)
 		free(st);
 		return -1;
 	}
+	/* queries one way, answers the other: little for the kernel to
+	 * hold (dns.c keeps at most STREAM_OUT_MAX of answers itself) */
+	int sz = 16384;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	memset(st, 0, offsetof(struct stream, in));
 	st->ev.kind = EV_DNS;
 	st->type = T_STREAM;
@@ -781,6 +809,7 @@ int netd_dns_stream_open(struct netd *nd)
 		errno = e;
 		return -1;
 	}
+	nd->dns->streams++;
 	return sv[0];
 }
 

@@ -233,7 +233,18 @@ static err_t nif_init(struct netif *n)
 	return ERR_OK;
 }
 
-/* A datagram lwIP reassembled (UDP or ICMP): back to udp.c. */
+/* The checksum of a whole UDP datagram (0: none) or ICMP message. */
+static bool l4_csum_ok(const struct msb_net_frame *f)
+{
+	if (f->proto == MSB_NET_IPPROTO_UDP)
+		return !(f->l4[6] | f->l4[7]) ||
+		       !msb_net_l4_csum(4, f->src, f->dst, f->proto, f->l4,
+					f->l4_len);
+	return !msb_net_csum_fold(msb_net_csum_add(0, f->l4, f->l4_len));
+}
+
+/* A datagram lwIP reassembled (UDP or ICMP): back to udp.c, if its
+ * checksum (over the whole datagram) is right. */
 static u8_t raw_whole(void *arg, struct raw_pcb *pcb, struct pbuf *p,
 		      const ip_addr_t *addr)
 {
@@ -250,7 +261,7 @@ static u8_t raw_whole(void *arg, struct raw_pcb *pcb, struct pbuf *p,
 	reasm[13] = MSB_NET_ETH_IP4 & 0xff;
 	if (msb_net_frame_parse(&f, reasm, MSB_NET_ETH_HLEN + n) < 0 ||
 	    f.family != 4 || f.layer != MSB_NET_L4 || f.frag ||
-	    memcmp(f.src, nd->cfg.guest_ip, 4)) {
+	    memcmp(f.src, nd->cfg.guest_ip, 4) || !l4_csum_ok(&f)) {
 		nd->st.rx_dropped++;
 		return 1;
 	}
@@ -341,6 +352,30 @@ static bool ip4_is_group(const struct netd *nd, const uint8_t *a)
 	return in_subnet(nd, a) && (x & ~m) == ~m;
 }
 
+/* A packet to 0.0.0.0/8, which no host may be sent to (RFC 1122
+ * 3.2.1.3) and a connect() on Linux would send to the host's loopback:
+ * refused as a denied destination, whatever the policy says. */
+static void this_network(struct netd *nd, const struct msb_net_frame *f)
+{
+	const char *why = "this-network range 0.0.0.0/8 is not a destination "
+			  "(it would reach the host's loopback)";
+	bool syn = f->proto == MSB_NET_IPPROTO_TCP && f->layer == MSB_NET_L4 &&
+		   (f->tcp_flags & (MSB_NET_TCP_SYN | MSB_NET_TCP_ACK |
+				    MSB_NET_TCP_RST)) == MSB_NET_TCP_SYN;
+	bool udp = f->proto == MSB_NET_IPPROTO_UDP && f->layer == MSB_NET_L4;
+	bool echo = f->proto == MSB_NET_IPPROTO_ICMP &&
+		    f->layer == MSB_NET_L4 && f->icmp_type == 8;
+	if (f->frag || !(syn || udp || echo)) {
+		nd->st.rx_dropped++; /* no answer to other packets */
+		return;
+	}
+	nd->st.denied++;
+	netd_event(nd, "deny", f->proto, f->dst,
+		   f->proto == MSB_NET_IPPROTO_ICMP ? 0 : f->dport, why);
+	/* from the gateway: a reset would come from 0.0.0.0 */
+	link_unreach(nd, f, MSB_NET_UNREACH_ADMIN, nd->cfg.gw_ip);
+}
+
 static void ip4(struct netd *nd, const struct msb_net_frame *f)
 {
 	if (memcmp(f->src, nd->cfg.guest_ip, 4) || ip4_is_group(nd, f->dst) ||
@@ -349,6 +384,10 @@ static void ip4(struct netd *nd, const struct msb_net_frame *f)
 		    ip4_is_group(nd, f->dst))
 			dflow_group(nd, f); /* udp.c: logged, not answered */
 		nd->st.rx_dropped++;
+		return;
+	}
+	if (f->dst[0] == 0) {
+		this_network(nd, f);
 		return;
 	}
 	if (f->frag) {
@@ -433,7 +472,7 @@ void link_readable(struct netd *nd)
 			nd->quit = true;
 			return;
 		}
-		if (n == 0 || (size_t)n > NETD_FRAME_MAX) {
+		if (n == 0 || (size_t)n > nd->cfg.mtu + MSB_NET_ETH_HLEN) {
 			nd->st.rx_dropped++;
 			continue;
 		}

@@ -54,6 +54,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -153,6 +154,17 @@ void netd_event(struct netd *nd, const char *what, uint8_t proto,
 			 dst[3], port, name, reason);
 }
 
+void netd_sock_buffers(const struct netd *nd, int fd)
+{
+	/* fixed sizes also turn the kernel's autotuning off, which would
+	 * grow each buffer to tcp_rmem[2] / tcp_wmem[2] */
+	int n = nd->cfg.caps.sock_buffer > INT_MAX / 2
+			? INT_MAX / 2
+			: (int)nd->cfg.caps.sock_buffer;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n));
+}
+
 int netd_watch(struct netd *nd, int fd, struct netd_ev *ev, uint32_t *cur,
 	       uint32_t events)
 {
@@ -233,8 +245,10 @@ static void fit_fd_limit(struct netd *nd)
 	if (nd->cfg.caps.dns_queries > rl.rlim_cur / 4)
 		nd->cfg.caps.dns_queries =
 			rl.rlim_cur >= 8 ? (unsigned)rl.rlim_cur / 4 : 1;
-	/* and the published ports' listeners */
-	unsigned reserve = 64 + nd->cfg.caps.dns_queries + nd->cfg.n_ports;
+	/* the published ports' listeners, and the second descriptor of
+	 * each DNS-over-TCP flow (its socketpair) */
+	unsigned reserve = 64 + nd->cfg.caps.dns_queries + nd->cfg.n_ports +
+			   NETD_DNS_STREAMS;
 	if (nd->cfg.caps.max_flows + reserve > rl.rlim_cur) {
 		unsigned fit = rl.rlim_cur > 2 * reserve
 				       ? (unsigned)rl.rlim_cur - reserve

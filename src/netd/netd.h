@@ -25,6 +25,9 @@
 /* A guest->host TCP queue holds at most this many received chains; more
  * and lwIP keeps the data (it stops acknowledging: flow control). */
 #define NETD_TCP_QUEUE 64
+/* Seconds a released TCP connection may take to finish its closing
+ * handshake in lwIP (tflow_trim_timewait()). */
+#define NETD_DETACHED_AGE 60
 /* Out-of-order segments lwIP may hold for one flow. */
 #define NETD_TCP_OOSEQ 16
 /* DNS: the port netd answers on any address, and at most this many
@@ -33,6 +36,9 @@
 #define NETD_RESOLVERS_MAX 8
 /* Published ports in a configuration. */
 #define NETD_MAX_PORTS 256
+/* DNS-over-TCP connections at once (each holds a socketpair: two
+ * descriptors, and up to 256 KiB of answers in dns.c). */
+#define NETD_DNS_STREAMS 64
 /* Host clients of one published UDP port with a flow at once. */
 #define NETD_PUB_CLIENTS 256
 
@@ -42,7 +48,12 @@ struct netd_caps {
 	size_t flow_buffer;   /* bytes held for one flow, host -> guest */
 	size_t total_buffer;  /* bytes held for all flows, both ways */
 	size_t link_queue;    /* bytes queued for the guest link */
+	size_t sock_buffer;   /* SO_RCVBUF, SO_SNDBUF of a flow's host TCP
+			       * socket (the kernel's memory, outside
+			       * total_buffer) */
 	unsigned dns_queries; /* DNS queries waiting for an upstream answer */
+	unsigned dns_rate;    /* DNS queries sent upstream a second (burst:
+			       * twice as many) */
 };
 
 struct netd_timeouts {      /* seconds */
@@ -150,6 +161,7 @@ struct flow {
 	unsigned qhead, qn;
 	size_t qoff; /* bytes of q[qhead]'s first pbuf already written */
 	size_t qbytes;
+	size_t ooseq;   /* bytes lwIP holds out of order (in buffered) */
 	bool guest_fin; /* the guest sent FIN */
 	bool host_shut; /* ...and the host socket was shut down for writes */
 	/* host -> guest */
@@ -222,6 +234,9 @@ void netd_log(struct netd *nd, const char *fmt, ...)
 /* A deny or cap event: rate-limited, counted in @nd->st by the caller. */
 void netd_event(struct netd *nd, const char *what, uint8_t proto,
 		const uint8_t dst[4], uint16_t port, const char *why);
+/* Set the kernel buffers of the host TCP socket @fd to
+ * caps.sock_buffer (before its connect or listen: the window follows). */
+void netd_sock_buffers(const struct netd *nd, int fd);
 /* (Re)register @fd with epoll for @events, pointing at @ev; 0 events
  * still reports errors. */
 int netd_watch(struct netd *nd, int fd, struct netd_ev *ev, uint32_t *cur,
@@ -275,6 +290,17 @@ bool flow_admit(struct netd *nd, uint8_t proto, const uint8_t dst[4],
  */
 bool netd_egress_allowed(const struct netd *nd, const uint8_t dst[4],
 			 uint8_t ipproto, uint16_t port, char *why, size_t cap);
+/*
+ * netd_egress_recheck() - @fd was connected upstream for the allowed
+ * destination @dst: if it reached this host after all (its peer is a
+ * loopback address, or the local address the kernel chose for it: an
+ * address of the host's own, or 0.0.0.0, which Linux sends to
+ * 127.0.0.1), the flow is judged again as the `host` group (as the
+ * gateway) with @ipproto and @port; @why (@cap bytes) gets why not.
+ * Return: true to go on, false if that denies it.
+ */
+bool netd_egress_recheck(const struct netd *nd, int fd, const uint8_t dst[4],
+			 uint8_t ipproto, uint16_t port, char *why, size_t cap);
 
 /* dns.c */
 int netd_dns_init(struct netd *nd);
@@ -283,7 +309,7 @@ int netd_dns_init(struct netd *nd);
 void netd_dns_udp(struct netd *nd, const struct msb_net_frame *f);
 /* A guest TCP connection to port 53: the descriptor tcp.c proxies the
  * flow to (one end of a socketpair whose other end dns.c serves), or -1
- * (errno set). */
+ * (errno set; EAGAIN: NETD_DNS_STREAMS are open). */
 int netd_dns_stream_open(struct netd *nd);
 void netd_dns_event(struct netd *nd, struct netd_ev *ev, uint32_t events);
 /* Once a loop turn, after the events: deadlines, deferred frees. */
@@ -302,7 +328,8 @@ void tflow_event(struct netd *nd, struct flow *fl, uint32_t events);
 void tflow_expire(struct netd *nd, struct flow *fl);
 /* The total budget has room again: flows that paused may read. */
 void tflow_budget_freed(struct netd *nd);
-/* Drop lwIP TIME_WAIT state beyond a cap (memory bound). */
+/* Drop lwIP TIME_WAIT state beyond a cap, and released connections
+ * beyond a cap or NETD_DETACHED_AGE (memory bound; once a second). */
 void tflow_trim_timewait(struct netd *nd);
 /* Release what a TCP flow holds (from flow_kill). */
 void tflow_release(struct netd *nd, struct flow *fl, bool rst);

@@ -119,8 +119,10 @@ static int bind_one(struct netd *nd, struct netd_pub *p, char *err,
 		return bind_error(p, errno, err, errlen);
 	/* a listener of a netd that just stopped may leave connections in
 	 * TIME_WAIT: they must not keep the port */
-	if (tcp)
+	if (tcp) {
 		setsockopt(p->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		netd_sock_buffers(nd, p->fd); /* its clients inherit them */
+	}
 	if (v6)
 		setsockopt(p->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	int rc;

@@ -155,6 +155,21 @@ void tflow_trim_timewait(struct netd *nd)
 		if (++n > nd->cfg.caps.max_flows)
 			tcp_abort(p);
 	}
+	/* PCBs released (detached: no flow is their argument) finish their
+	 * closing handshake in lwIP alone, holding no data (tflow_release()
+	 * aborts those that would): keep the newest as many as flows may be
+	 * open, none idle longer than NETD_DETACHED_AGE (their timer stops
+	 * at the close, which sets TF_RXCLOSED) */
+	n = 0;
+	for (p = tcp_active_pcbs; p; p = next) { /* newest first */
+		next = p->next;
+		if (p->callback_arg)
+			continue;
+		if (++n > nd->cfg.caps.max_flows ||
+		    (u32_t)(tcp_ticks - p->tmr) >
+			    NETD_DETACHED_AGE * 1000 / TCP_SLOW_INTERVAL)
+			tcp_abort(p);
+	}
 }
 
 static void detach(struct tcp_pcb *pcb)
@@ -169,7 +184,10 @@ void tflow_release(struct netd *nd, struct flow *fl, bool rst)
 {
 	if (fl->pcb) {
 		detach(fl->pcb);
-		if (rst || tcp_close(fl->pcb) != ERR_OK) {
+		/* bytes lwIP still holds for the guest (a zero window):
+		 * counted in no cap once released, so they go now */
+		if (rst || fl->lw_out || fl->stash_len ||
+		    tcp_close(fl->pcb) != ERR_OK) {
 			tcp_abort(fl->pcb);
 			aborted = fl->pcb;
 		}
@@ -185,8 +203,8 @@ void tflow_release(struct netd *nd, struct flow *fl, bool rst)
 		fl->qhead = (fl->qhead + 1) % NETD_TCP_QUEUE;
 		fl->qn--;
 	}
-	nd->buffered -= fl->qbytes + fl->stash_len + fl->lw_out;
-	fl->qbytes = fl->stash_len = fl->lw_out = 0;
+	nd->buffered -= fl->qbytes + fl->stash_len + fl->lw_out + fl->ooseq;
+	fl->qbytes = fl->stash_len = fl->lw_out = fl->ooseq = 0;
 	free(fl->stash);
 	fl->stash = NULL;
 	free(fl->syn);
@@ -212,11 +230,21 @@ static err_t abort_flow(struct netd *nd, struct flow *fl)
 	return ERR_ABRT;
 }
 
-/* Both directions done: release gracefully. */
+/* Both directions done, and the guest has acknowledged every byte (until
+ * then the flow and its bytes stay counted, and tcp_half bounds it):
+ * release gracefully. */
 static void maybe_finish(struct netd *nd, struct flow *fl)
 {
-	if (fl->host_shut && fl->fin_sent)
+	if (!fl->host_shut || !fl->fin_sent)
+		return;
+	if (!fl->lw_out || !fl->pcb) {
 		flow_kill(nd, fl, false);
+	} else if (fl->fd >= 0 && fl->host_eof) {
+		/* the host socket is done both ways (and would report
+		 * EPOLLHUP each turn): only lwIP's bytes are left */
+		close(fl->fd);
+		fl->fd = -1;
+	}
 }
 
 static void recved(struct flow *fl, size_t n)
@@ -348,7 +376,7 @@ static size_t host_room(const struct netd *nd, const struct flow *fl)
 static void update_events(struct netd *nd, struct flow *fl)
 {
 	uint32_t ev = 0;
-	if (fl->dead)
+	if (fl->dead || fl->fd < 0)
 		return;
 	if (fl->st == TCP_CONNECTING) {
 		ev = EPOLLOUT;
@@ -385,11 +413,11 @@ static void pump_from_host(struct netd *nd, struct flow *fl)
 		ssize_t n = recv(fl->fd, hostbuf, room, MSG_DONTWAIT);
 		if (n > 0) {
 			fl->last = nd->now;
-			nd->buffered += (size_t)n;
 			err_t e = tcp_write(fl->pcb, hostbuf, (u16_t)n,
 					    TCP_WRITE_FLAG_COPY);
 			if (e == ERR_OK) {
 				fl->lw_out += (size_t)n;
+				nd->buffered += (size_t)n;
 			} else if (e == ERR_MEM) {
 				fl->stash = malloc((size_t)n);
 				if (!fl->stash) {
@@ -398,6 +426,7 @@ static void pump_from_host(struct netd *nd, struct flow *fl)
 				}
 				memcpy(fl->stash, hostbuf, (size_t)n);
 				fl->stash_len = (size_t)n;
+				nd->buffered += (size_t)n;
 			} else {
 				abort_flow(nd, fl);
 				return;
@@ -624,7 +653,19 @@ static void upstream_failed(struct netd *nd, const struct msb_net_frame *f,
 static void connected(struct netd *nd, struct flow *fl)
 {
 	struct msb_net_frame f;
+	char why[320];
 	if (msb_net_frame_parse(&f, fl->syn, fl->syn_len) < 0) {
+		flow_kill(nd, fl, true);
+		return;
+	}
+	/* connected to this host after all (0.0.0.0, an address of its
+	 * own): the host group decides; the host's service sees a reset */
+	if (!netd_egress_recheck(nd, fl->fd, fl->dst, MSB_NET_IPPROTO_TCP,
+				 fl->dport, why, sizeof(why))) {
+		nd->st.denied++;
+		netd_event(nd, "deny", MSB_NET_IPPROTO_TCP, fl->dst, fl->dport,
+			   why);
+		link_reset(nd, &f);
 		flow_kill(nd, fl, true);
 		return;
 	}
@@ -678,7 +719,9 @@ static void open_flow(struct netd *nd, const struct msb_net_frame *f)
 	if (fd < 0) {
 		nd->st.refused_cap++;
 		netd_event(nd, "refuse", MSB_NET_IPPROTO_TCP, f->dst, f->dport,
-			   strerror(errno));
+			   dns && errno == EAGAIN
+				   ? "cap of DNS-over-TCP connections reached"
+				   : strerror(errno));
 		link_reset(nd, f);
 		return;
 	}
@@ -686,6 +729,7 @@ static void open_flow(struct netd *nd, const struct msb_net_frame *f)
 	if (!dns) {
 		struct sockaddr_in sa;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		netd_sock_buffers(nd, fd);
 		flow_upstream(nd, f->dst, f->dport, &sa);
 		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	}
@@ -738,6 +782,20 @@ static bool ooseq_full(const struct flow *fl, uint32_t seq)
 	return false;
 }
 
+/* Count what lwIP holds out of order for @fl in the budget (at most
+ * NETD_TCP_OOSEQ segments; a buffer each, with its overhead). */
+static void count_ooseq(struct netd *nd, struct flow *fl)
+{
+	size_t n = 0;
+	if (fl->dead)
+		return;
+	for (const struct tcp_seg *s = fl->pcb ? fl->pcb->ooseq : NULL; s;
+	     s = s->next)
+		n += s->p->tot_len + 256;
+	nd->buffered = nd->buffered - fl->ooseq + n;
+	fl->ooseq = n;
+}
+
 /* A SYN is judged before lwIP checks it: check its checksums first, so
  * that nothing is connected for a segment lwIP would then drop. */
 static bool syn_ok(const struct msb_net_frame *f)
@@ -777,6 +835,7 @@ void tflow_guest(struct netd *nd, const struct msb_net_frame *f)
 		return;
 	}
 	link_feed_lwip(nd, f);
+	count_ooseq(nd, fl); /* fl may be dead, not yet freed */
 }
 
 void tflow_event(struct netd *nd, struct flow *fl, uint32_t events)
@@ -853,6 +912,7 @@ void tflow_expire(struct netd *nd, struct flow *fl)
 		abort_flow(nd, fl);
 		return;
 	}
+	count_ooseq(nd, fl); /* lwIP drops what waits too long */
 	uint64_t limit = fl->guest_fin || fl->host_eof ? nd->cfg.to.tcp_half
 						       : nd->cfg.to.tcp_idle;
 	if (nd->now - fl->last > limit * 1000000) {

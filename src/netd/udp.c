@@ -88,7 +88,7 @@ static void dgram_error(struct netd *nd, const struct flow *fl, int e)
 static struct flow *open_dgram(struct netd *nd, const struct msb_net_frame *f,
 			       uint16_t sport, uint16_t dport)
 {
-	char why[160];
+	char why[320];
 	uint8_t proto = f->proto;
 	if (!netd_egress_allowed(nd, f->dst, proto, dport, why, sizeof(why))) {
 		nd->st.denied++;
@@ -135,6 +135,16 @@ static struct flow *open_dgram(struct netd *nd, const struct msb_net_frame *f,
 		else
 			link_unreach(nd, f, MSB_NET_UNREACH_HOST,
 				     nd->cfg.gw_ip);
+		return NULL;
+	}
+	/* connected to this host after all (nothing sent yet): the host
+	 * group decides */
+	if (!netd_egress_recheck(nd, fd, f->dst, proto, dport, why,
+				 sizeof(why))) {
+		close(fd);
+		nd->st.denied++;
+		netd_event(nd, "deny", proto, f->dst, dport, why);
+		link_unreach(nd, f, MSB_NET_UNREACH_ADMIN, nd->cfg.gw_ip);
 		return NULL;
 	}
 	struct flow *fl = flow_new(nd, proto, f->dst, sport, dport);

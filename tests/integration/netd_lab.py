@@ -40,6 +40,20 @@
   netd_lab.py dnstcp HOST N NAME         N A queries for NAME in one write
         on one TCP connection to HOST:53, then a half-close; print
         "answers=A" and the count of each rcode, then how it ended
+  netd_lab.py raw0 IF GWMAC PROTO PORT  one frame on interface IF (AF_PACKET,
+        to the gateway's MAC GWMAC) to 0.0.0.0:PORT, PROTO tcp (a SYN) or
+        udp, which the guest's own stack would never send out; print what
+        came back: rst, synack, "unreach CODE", reply, or timeout
+  netd_lab.py zerowin HOST N DIR         N DNS-over-TCP connections to HOST:53
+        that never read (a receive buffer of 1 KiB: a zero window), each
+        sending 800 queries for host.microsandbox.internal, a malformed
+        one (netd closes the stream after its answers) and a FIN; print
+        held=N, touch DIR/opened, close them (unread: a reset) once
+        DIR/release exists
+  netd_lab.py dnsmany HOST N DIR         open N TCP connections to HOST:53 one by
+        one, then ask host.microsandbox.internal on the first; print
+        "ok=A refused=B query=Q" (Q: ok, or what went wrong), touch
+        DIR/opened, hold them until DIR/release exists
   netd_lab.py withlink PROG ARGS...      exec PROG with one end of a
         SOCK_DGRAM socketpair as descriptor 3 (a link for msb-netd)
 Every wait has a deadline (30 s): a probe prints timeout rather than hang.
@@ -253,6 +267,56 @@ def flood(addr, port, count):
     return "sent %d" % sent
 
 
+def raw0(ifname, gwmac, proto, port):
+    with open("/sys/class/net/%s/address" % ifname) as f:
+        mac = bytes.fromhex(f.read().strip().replace(":", ""))
+    gw = bytes.fromhex(gwmac.replace(":", ""))
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.connect(("1.2.3.4", 9))  # no packet: the guest's address
+    src = socket.inet_aton(probe.getsockname()[0])
+    dst = bytes(4)
+    sport = random.randint(20000, 60000)
+    if proto == "tcp":
+        num = 6
+        l4 = struct.pack("!HHIIBBHHH", sport, port, random.getrandbits(32),
+                         0, 5 << 4, 2, 64240, 0, 0)
+        c = csum(src + dst + struct.pack("!BBH", 0, 6, len(l4)) + l4)
+        l4 = l4[:16] + struct.pack("!H", c) + l4[18:]
+    else:
+        num = 17
+        data = b"netd-lab"
+        l4 = struct.pack("!HHHH", sport, port, 8 + len(data), 0) + data
+        c = csum(src + dst + struct.pack("!BBH", 0, 17, len(l4)) + l4)
+        l4 = l4[:6] + struct.pack("!H", c or 0xFFFF) + l4[8:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4),
+                     random.randint(1, 65535), 0x4000, 64, num, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    s.bind((ifname, 0x0800))
+    s.settimeout(DEADLINE)
+    s.send(gw + mac + b"\x08\x00" + ip + l4)
+    while True:
+        fr, addr = s.recvfrom(65535)
+        if addr[2] == socket.PACKET_OUTGOING or len(fr) < 34:
+            continue
+        p = fr[14:]
+        hl = (p[0] & 15) * 4
+        q = p[hl:]
+        if p[9] == 6 and p[12:16] == dst and len(q) >= 14 and \
+                struct.unpack("!HH", q[:4]) == (port, sport):
+            return "rst" if q[13] & 4 else "synack" if q[13] & 18 == 18 \
+                else "tcp flags %#x" % q[13]
+        if p[9] == 17 and p[12:16] == dst and len(q) >= 4 and \
+                struct.unpack("!HH", q[:4]) == (port, sport):
+            return "reply"
+        if p[9] == 1 and len(q) >= 36 and q[0] == 3:
+            inner = q[8:]
+            ih = (inner[0] & 15) * 4
+            if inner[9] == num and inner[16:20] == dst and \
+                    struct.unpack("!H", inner[ih:ih + 2])[0] == sport:
+                return "unreach %d" % q[1]
+
+
 def recv(host, port):
     s = socket.socket(family(host), socket.SOCK_STREAM)
     s.settimeout(DEADLINE)
@@ -447,6 +511,55 @@ def dnstcp(host, n, name):
         " rcode%d=%d" % (k, v) for k, v in sorted(rcodes.items())) + " " + end
 
 
+def hostq(i):
+    """A framed A query for host.microsandbox.internal, id I."""
+    name = b"host.microsandbox.internal"
+    qname = b"".join(bytes([len(x)]) + x for x in name.split(b".")) + b"\0"
+    m = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + qname + \
+        struct.pack("!HH", 1, 1)
+    return struct.pack("!H", len(m)) + m
+
+
+def dnsmany(host, n, d):
+    socks, refused = connect_n(host, 53, n, ConnectionRefusedError)
+    res = "none"
+    if socks:
+        socks[0].sendall(hostq(7))
+        got = b""
+        try:
+            while len(got) < 4:
+                b = socks[0].recv(4096)
+                if not b:
+                    break
+                got += b
+            res = "ok" if got[2:4] == b"\x00\x07" else "bad answer"
+        except OSError as e:
+            res = err_name(e)
+    print("ok=%d refused=%d query=%s" % (len(socks), refused, res),
+          flush=True)
+    hold(d)
+    return None
+
+
+def zerowin(host, n, d):
+    msgs = b"".join(hostq(i) for i in range(800))
+    msgs += b"\x00\x01x"  # a 1-byte query: netd ends the stream
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        s.settimeout(DEADLINE)
+        s.connect((host, 53))
+        s.sendall(msgs)
+        s.shutdown(socket.SHUT_WR)
+        socks.append(s)
+    print("held=%d" % len(socks), flush=True)
+    hold(d)
+    for s in socks:
+        s.close()
+    return None
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "withlink":
@@ -469,6 +582,8 @@ def main():
             out = ping(args[0])
         elif cmd == "flood":
             out = flood(args[0], int(args[1]), int(args[2]))
+        elif cmd == "raw0":
+            out = raw0(args[0], args[1], args[2], int(args[3]))
         elif cmd == "recv":
             out = recv(args[0], int(args[1]))
         elif cmd == "reset":
@@ -485,6 +600,10 @@ def main():
             out = clients(args[0], int(args[1]), int(args[2]), args[3])
         elif cmd == "udpsend":
             out = udpsend(args[0], int(args[1]))
+        elif cmd == "dnsmany":
+            out = dnsmany(args[0], int(args[1]), args[2])
+        elif cmd == "zerowin":
+            out = zerowin(args[0], int(args[1]), args[2])
         elif cmd == "many":
             out = many(args[0], int(args[1]), int(args[2]), args[3])
         else:

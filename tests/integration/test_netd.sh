@@ -46,6 +46,7 @@ badconf "a bad rule" "policy[1]: invalid rule \`allow 10.0.0\`" \
 badconf "a policy that is not lines" "policy: not an array" \
 	"{$addr,\"policy\":{\"preset\":\"all\"}}"
 badconf "a cap out of range" "caps.max_flows: not an integer" "{$addr,\"caps\":{\"max_flows\":0}}"
+badconf "a socket buffer out of range" "caps.sock_buffer: not an integer" "{$addr,\"caps\":{\"sock_buffer\":1024}}"
 badconf "not JSON" "config \`$work/bad.json\`:" "{$addr"
 badconf "a resolver that is not an address" "resolvers[1]: not IP or IP:PORT" \
 	"{$addr,\"resolvers\":[\"1.2.3.4\",\"1.2.3\"]}"
@@ -138,6 +139,9 @@ netlab_dnsmasq $I "$work/hosts" --cname=alias.test,api.test \
 # the host's loopback, as netd's namespace has it: the same servers on
 # 127.0.0.1 (a rule allows its TCP port 7, and nothing else)
 netlab_serve $N 127.0.0.1 "$work/www" "$work/host"
+# ...and on an address of its own that is not loopback (1.2.3.254, on the
+# veth: a public address to the policy)
+netlab_serve $N 1.2.3.254 "$work/www" "$work/self"
 
 cat >"$work/netd.json" <<EOF
 {
@@ -147,7 +151,7 @@ cat >"$work/netd.json" <<EOF
   "prefix": 30, "mtu": 1500,
   "policy": ["preset public", "allow host:tcp:7", "deny 1.2.3.6:tcp",
 	     "allow 10.99.0.0/16:tcp", "block-domain bad.test",
-	     "block-domain-suffix .ads.test"],
+	     "allow 0.0.0.0/8", "block-domain-suffix .ads.test"],
   "resolvers": ["1.2.3.53"],
   "caps": {"max_flows": 1100, "max_pending": 300},
   "timeouts": {"connect": 5, "udp_idle": 5},
@@ -178,6 +182,7 @@ start_netd() {
 start_netd "$work/netd.json" "$work/net.log" "$work/stats.json"
 wait_for "servers" 20 test -e "$work/ready" || exit 1
 wait_for "host servers" 20 test -e "$work/host/ready" || exit 1
+wait_for "servers on the host's own address" 20 test -e "$work/self/ready" || exit 1
 wait_for "api.test's servers" 20 test -e "$work/api/ready" || exit 1
 wait_for "dnsmasq" 20 sh -c "ip netns exec $I dig +time=1 +tries=1 @1.2.3.53 www.test | grep -q 'status: NOERROR'" ||
 	exit 1
@@ -226,6 +231,29 @@ contains "host deny reason" "$work/net.log" \
 	'deny tcp 100.96.0.1:80 sandbox="lab" reason="host: allowed only by an allow rule for the host group"'
 is "a denied UDP destination is unreachable" "EHOSTUNREACH" udp 10.0.0.1 9 4
 
+# 0.0.0.0/8: Linux connects it to the host's loopback. Refused at the
+# link (ICMP 13 from the gateway), though "allow 0.0.0.0/8" and a host
+# rule for TCP port 7 would let it through the policy; the guest's own
+# stack never sends it out, so the frames are made by hand (AF_PACKET)
+is "0.0.0.0 over TCP (a host rule's port) is refused" "unreach 13" \
+	raw0 mt0 02:00:00:00:00:01 tcp 7
+is "0.0.0.0 over UDP is administratively prohibited" "unreach 13" \
+	raw0 mt0 02:00:00:00:00:01 udp 7
+wait_for "0.0.0.0 in net.log" 10 grep -qF \
+	"deny udp 0.0.0.0:7 sandbox=\"lab\" reason=\"this-network range 0.0.0.0/8 is not a destination (it would reach the host's loopback)\"" \
+	"$work/net.log" && ok "0.0.0.0 is a deny event"
+# an address of the host's own (public to the policy): its sockets land
+# on this host, so the host group judges them
+is "the host's own address over TCP is the host: denied" "ECONNREFUSED" \
+	tcp 1.2.3.254 80
+is "...over UDP too" "EHOSTUNREACH" udp 1.2.3.254 7 4
+is "...and a host rule's port is allowed" "ok" echo 1.2.3.254 7 1000
+wait_for "the host's own address in net.log" 10 grep -qF \
+	'deny udp 1.2.3.254:7 sandbox="lab" reason="1.2.3.254 is this host (judged as the host group): host: allowed only by an allow rule for the host group"' \
+	"$work/net.log" && ok "the host's own address is a deny event naming the host group"
+contains "...for TCP too" "$work/net.log" \
+	'deny tcp 1.2.3.254:80 sandbox="lab" reason="1.2.3.254 is this host'
+
 
 # --- DNS -----------------------------------------------------------------
 # dns DESC STATUS ADDRS DIG-ARGS...: dig in the guest gets STATUS and the
@@ -257,6 +285,11 @@ dns "DNS over TCP to another address" NOERROR "1.2.3.5" +tcp @9.9.9.9 api.test
 dns "a CNAME chain" NOERROR "1.2.3.5" @100.96.0.1 alias.test
 is "40 queries in one TCP write: each answered, then FIN" \
 	"answers=40 rcode0=40 EOF" dnstcp 100.96.0.1 40 www.test
+# each went upstream over a TCP connection of its own, closed with a
+# reset: netd keeps no TIME_WAIT towards its resolver (ports)
+n=$(ip netns exec $N ss -Htan state time-wait '( dport = :53 )' | wc -l)
+[ "$n" = 0 ] && ok "no TIME_WAIT towards the resolver after DNS over TCP" ||
+	bad "$n connections to the resolver in TIME_WAIT"
 # a 2 KB answer: truncated over UDP, whole over TCP (netd asks over TCP)
 in_g dig +time=10 +tries=1 +ignore +notcp @100.96.0.1 big.test TXT >"$work/out" 2>&1
 contains "a large answer over UDP is truncated (TC)" "$work/out" " tc"
@@ -293,8 +326,11 @@ is "DoT is refused while domain rules are in force" "ECONNREFUSED" \
 	tcp 1.2.3.4 853
 is "QUIC is refused while domain rules are in force" "EHOSTUNREACH" \
 	udp 1.2.3.4 443 4
+is "DNS over QUIC (UDP 853) too" "EHOSTUNREACH" udp 1.2.3.4 853 4
 contains "the DoT refusal is logged" "$work/net.log" \
 	'deny tcp 1.2.3.4:853 sandbox="lab" reason="DNS over TLS refused while domain rules are in force"'
+contains "the DoQ refusal is logged" "$work/net.log" \
+	'deny udp 1.2.3.4:853 sandbox="lab" reason="DNS over QUIC refused while domain rules are in force"'
 
 is "UDP echo" "ok" udp 1.2.3.4 7 100
 is "UDP echo of a fragmented 3000-byte datagram" "ok" udp 1.2.3.4 7 3000
@@ -425,6 +461,11 @@ probe many 1.2.3.4 7 1000 "$work" >"$work/many.out" &
 many=$!
 if wait_for "1000 connections open" 120 test -e "$work/opened"; then
 	contains "1000 idle connections" "$work/many.out" "ok=1000 refused=0 echo=ok"
+	# caps.sock_buffer (256 KiB; the kernel doubles it): fixed buffers,
+	# no autotuning to tcp_rmem[2] for a flow the guest does not drain
+	n=$(ip netns exec $N ss -tmnH dst 1.2.3.4 | grep -c 'rb524288,t[0-9]*,tb524288')
+	[ "$n" -ge 1000 ] && ok "netd's host sockets have caps.sock_buffer ($n)" ||
+		bad "netd's host sockets with caps.sock_buffer: $n of 1000"
 	echo "# netd RSS with 1000 idle flows: $(awk '/^VmRSS/ {print $2}' /proc/"$netd_pid"/status) KiB"
 fi
 rm -f "$work/opened"
@@ -440,6 +481,42 @@ touch "$work/release"
 wait $many $many2
 wait_for "the flows close" 60 grep -q '"tcp_open":0,' "$work/stats.json"
 rm -f "$work/release" "$work/opened"
+
+# a guest that never reads (zero window) its DNS-over-TCP answers, which
+# netd ends with a FIN: the bytes lwIP holds for it stay counted in its
+# flow and the budget until the guest takes or resets them (a released
+# connection holds no data)
+probe zerowin 100.96.0.1 20 "$work" >"$work/zerowin.out" &
+zw=$!
+if wait_for "20 zero-window connections" 60 test -e "$work/opened"; then
+	wait_for "zero window: the unread answers stay counted" 30 awk \
+		'match($0, /"tcp_open":[0-9]+/) && substr($0, RSTART + 11, RLENGTH - 11) == 20 &&
+		 match($0, /"buffered":[0-9]+/) && substr($0, RSTART + 11, RLENGTH - 11) + 0 >= 20 * 30000 {f = 1}
+		 END {exit !f}' "$work/stats.json" &&
+		ok "zero window: the 20 flows and their unread answers stay counted ($(grep -o '"buffered":[0-9]*' "$work/stats.json"))"
+fi
+touch "$work/release"
+wait $zw
+wait_for "zero window: the flows end with the guest's resets" 60 \
+	sh -c "grep -q '\"tcp_open\":0,' '$work/stats.json' && grep -q '\"buffered\":0,' '$work/stats.json'" &&
+	ok "zero window: the flows end with the guest's resets, nothing left buffered"
+rm -f "$work/release" "$work/opened"
+# DNS-over-TCP connections are capped (64: each holds a socketpair and
+# up to 256 KiB of answers); beyond, a reset and a refuse event
+probe dnsmany 100.96.0.1 70 "$work" >"$work/streams.out" &
+st=$!
+if wait_for "70 DNS-over-TCP connections tried" 60 test -e "$work/opened"; then
+	contains "64 DNS-over-TCP connections at once, the other 6 refused" \
+		"$work/streams.out" "ok=64 refused=6 query=ok"
+	contains "...with a refuse event" "$work/net.log" \
+		'refuse tcp 100.96.0.1:53 sandbox="lab" reason="cap of DNS-over-TCP connections reached"'
+fi
+touch "$work/release"
+wait $st
+wait_for "the DNS flows close" 60 grep -q '"tcp_open":0,' "$work/stats.json"
+rm -f "$work/release" "$work/opened"
+is "DNS over TCP works again after them" "answers=1 rcode0=1 EOF" \
+	dnstcp 100.96.0.1 1 www.test
 
 # a SYN flood beyond the caps: netd stays small, and still works
 rss() { awk '/^VmRSS/ {print $2}' /proc/"$netd_pid"/status; }
@@ -486,7 +563,7 @@ netdconf() {
   "guest_mac": "02:00:00:00:00:02", "guest_ip": "100.96.0.2",
   "gateway_mac": "02:00:00:00:00:01", "gateway_ip": "100.96.0.1",
   "policy": $2, $res "timeouts": {"dns": ${4:-4}},
-  "caps": {"dns_queries": ${5:-256}}
+  "caps": {"dns_queries": ${5:-256}${6:+, \"dns_rate\": $6}}
 }
 EOF
 }
@@ -535,7 +612,7 @@ stop_netd
 # (no resolvers in the configuration: the IPv4 ones of /etc/resolv.conf,
 # which ip netns exec takes from /etc/netns/NAME/)
 netlab_resolv $N "search test" "nameserver 2001:db8::53" "nameserver 7.7.7.7"
-netdconf silent '["preset public"]' - 2 64
+netdconf silent '["preset public"]' - 2 64 50
 start_netd "$work/silent.json" "$work/silent.log" "$work/silent.stats"
 contains "resolvers from /etc/resolv.conf (IPv4 only)" "$work/silent.log" \
 	"dns: resolvers 7.7.7.7:53 (/etc/resolv.conf)"
@@ -551,6 +628,8 @@ is "a flood of 500 queries: each gets SERVFAIL" "replies=500 rcode2=500" \
 	dnsflood 100.96.0.1 500
 contains "...and the cap is logged" "$work/silent.log" \
 	'reason="cap dns_queries reached (SERVFAIL)"'
+contains "...and so is the rate cap (caps.dns_rate 50)" "$work/silent.log" \
+	'reason="cap dns_rate reached (SERVFAIL)"'
 wait_for "netd's descriptors after the flood" 20 sh -c "[ \$(ls /proc/$netd_pid/fd | wc -l) -le $fds0 ]" &&
 	ok "netd holds no descriptor for the flood once it is answered"
 dns "...and a query after it is still answered" SERVFAIL "" @100.96.0.1 \

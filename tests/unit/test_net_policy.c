@@ -593,6 +593,13 @@ static void test_groups(void)
 		{"127.0.0.1", MSB_NET_GROUP_HOST, true},
 		{"::1", MSB_NET_GROUP_HOST, true},
 		{"10.0.2.2", MSB_NET_GROUP_HOST, false},
+		{"0.0.0.0", MSB_NET_GROUP_HOST, true},
+		{"0.1.2.3", MSB_NET_GROUP_HOST, true},
+		{"0.255.255.255", MSB_NET_GROUP_HOST, true},
+		{"::ffff:0.0.0.0", MSB_NET_GROUP_HOST, true},
+		{"::", MSB_NET_GROUP_HOST, true},
+		{"1.0.0.0", MSB_NET_GROUP_HOST, false},
+		{"0.0.0.0", MSB_NET_GROUP_LOOPBACK, false},
 		{"169.254.1.1", MSB_NET_GROUP_LINK_LOCAL, true},
 		{"169.254.169.254", MSB_NET_GROUP_LINK_LOCAL, true},
 		{"fe80::1", MSB_NET_GROUP_LINK_LOCAL, true},
@@ -742,12 +749,20 @@ static void test_host(void)
 		CHECK(msb_net_policy_add_gateway(p, &gw) == 0);
 		CHECK(msb_net_policy_add_gateway(p, &gw6) == 0);
 		CHECK(msb_net_policy_add_gateway(p, &gw) == 0); /* dup */
-		static const char *const host[] = {
-			"10.0.2.2",          "::ffff:10.0.2.2",
-			"fd00:4d53:4200::1", "127.0.0.1",
-			"127.0.0.53",        "::1",
-			"::ffff:127.0.0.1",  "64:ff9b::127.0.0.1",
-			"2002:7f00:1::",     NULL};
+		static const char *const host[] = {"10.0.2.2",
+						   "::ffff:10.0.2.2",
+						   "fd00:4d53:4200::1",
+						   "127.0.0.1",
+						   "127.0.0.53",
+						   "::1",
+						   "::ffff:127.0.0.1",
+						   "64:ff9b::127.0.0.1",
+						   "2002:7f00:1::",
+						   "0.0.0.0",
+						   "0.1.2.3",
+						   "::ffff:0.0.0.0",
+						   "::",
+						   NULL};
 		for (size_t i = 0; host[i]; i++) {
 			DENIED(p, host[i]);
 			struct msb_net_addr a = A(host[i]);
@@ -777,6 +792,33 @@ static void test_host(void)
 	CHECK(!chk(NULL, p, "10.0.2.2", MSB_NET_PROTO_TCP, 11435, NULL));
 	CHECK(!chk(NULL, p, "10.0.2.2", MSB_NET_PROTO_UDP, 11434, NULL));
 	CHECK(!chk(NULL, p, "10.0.2.3", MSB_NET_PROTO_TCP, 11434, NULL));
+	msb_net_policy_free(p);
+
+	/* 0.0.0.0/8 is the host (a connect() to 0.0.0.0 reaches its
+	 * loopback): not allowed by `allow *`, `allow 0.0.0.0/0` or
+	 * `allow 0.0.0.0/8` under any preset; only by a host rule, with its
+	 * protocol and ports */
+	const char *r0[] = {"allow 0.0.0.0/8", "allow 0.0.0.0/0", "allow *",
+			    NULL};
+	p = policy(MSB_NET_PRESET_ALL, r0);
+	CHECK(!chk(&v, p, "0.0.0.0", MSB_NET_PROTO_UDP, 6379, NULL));
+	CHECK(v.by == MSB_NET_BY_HOST);
+	CHECK(!chk(NULL, p, "0.0.0.0", MSB_NET_PROTO_TCP, 22, NULL));
+	CHECK(!chk(NULL, p, "0.1.2.3", MSB_NET_PROTO_ICMP, 0, NULL));
+	struct msb_net_addr zero = A("0.0.0.0");
+	CHECK(!msb_net_policy_may_connect(p, &zero, NULL, 0));
+	CHECK(chk(NULL, p, "1.0.0.0", MSB_NET_PROTO_TCP, 22, NULL));
+	msb_net_policy_free(p);
+	const char *r1[] = {"allow host:udp:1", NULL};
+	p = policy(MSB_NET_PRESET_ALL, r1);
+	CHECK(chk(NULL, p, "0.0.0.0", MSB_NET_PROTO_UDP, 1, NULL));
+	CHECK(!chk(NULL, p, "0.0.0.0", MSB_NET_PROTO_UDP, 6379, NULL));
+	CHECK(!chk(NULL, p, "0.0.0.0", MSB_NET_PROTO_TCP, 1, NULL));
+	msb_net_policy_free(p);
+	/* a rule that reaches only 0/8 lets no lookup out */
+	const char *r3[] = {"allow 0.0.0.0/8", "deny *", NULL};
+	p = policy(MSB_NET_PRESET_PUBLIC, r3);
+	CHECK(!msb_net_policy_may_resolve(p, "example.com"));
 	msb_net_policy_free(p);
 
 	/* a domain allow does not reach the host either */
