@@ -5,8 +5,8 @@
     mkman.py MSB OUTDIR VERSION PAGE...
 
 msb.1 comes from `msb --help`; msb-CMD.1 from `msb CMD --help`, one page
-per command listed there (with the help of each subcommand of `image` and
-`volume` in the same page). The help text's shape is the house style of
+per command listed there (with the help of each of its subcommands, the
+"Commands:" of its own help, in the same page). The help text's shape is the house style of
 src/cli: a "Usage:" line (or several), paragraphs, option lines indented
 by two spaces and starting with "-", and sections ending in ":" ("Commands:",
 "Environment:"). Anything else indented is kept as a literal block.
@@ -145,7 +145,7 @@ def page_command(msb, name, summary, version):
     out += [".SH NAME", f"msb\\-{esc(name)} \\- {esc(summary)}"]
     out += synopsis(usage)
     out += [".SH DESCRIPTION"] + rest
-    for sub, _ in commands(text) if name in ("image", "volume") else []:
+    for sub, _ in commands(text):
         sub_name = sub.split()[0]
         usage_s, rest_s = body(run_help(msb, name, sub_name))
         out.append(f".SH {esc(name.upper())} {esc(sub_name.upper())}")
