@@ -189,7 +189,7 @@ static struct vmm {
 	bool keep_suspended;    /* a resume failed: the state is kept */
 	bool vm_key_ok;         /* @vm_key is complete */
 	struct tmpl_key vm_key; /* made before confine_self() */
-	char susp_vmm[4096];    /* the saved "vmm" file, while resuming */
+	char susp_vmm[8192];    /* the saved "vmm" file, while resuming */
 } vmm = {
 	.status_fd = MSB_VMM_FD_STATUS,
 	.watch_fd = MSB_VMM_FD_WATCH,
@@ -2233,17 +2233,34 @@ static const char *suspend_unusable(void)
 	return NULL;
 }
 
-/* The root disk's identity (size, modification time), which must not
- * change between a suspend and its resume. */
+/* The identity (size, modification time) of the root disk and of each
+ * volume, which must not change between a suspend and its resume: the
+ * guest's memory holds what it read of them. */
 static void disk_identity(char *out, size_t len)
 {
 	struct stat st;
+	size_t o = 0;
 
-	if (stat(vmm.disk, &st) < 0)
-		snprintf(out, len, "missing");
-	else
-		snprintf(out, len, "%lld %lld.%09ld", (long long)st.st_size,
-			 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	out[0] = '\0';
+	for (size_t i = 0; o < len; i++) {
+		const char *path = i == 0 ? vmm.disk : NULL;
+		if (i > 0) {
+			if (!vmm.spec.disks || !vmm.spec.disks[i - 1])
+				break;
+			path = vmm.spec.disks[i - 1] + 3; /* "rw:", "ro:" */
+		}
+		int n = stat(path, &st) < 0
+				? snprintf(out + o, len - o, "%smissing",
+					   i ? ";" : "")
+				: snprintf(out + o, len - o,
+					   "%s%lld %lld.%09ld", i ? ";" : "",
+					   (long long)st.st_size,
+					   (long long)st.st_mtim.tv_sec,
+					   st.st_mtim.tv_nsec);
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
 }
 
 /* Every byte for the guest has reached QEMU (so the guest's memory). */
@@ -2286,7 +2303,7 @@ static int quiesce_agent(uint64_t deadline, char *err, size_t errlen)
 /* The supervisor's state a resume needs ("name=value" lines). */
 static int vmm_state_text(char *out, size_t len)
 {
-	char disk[128];
+	char disk[2048];
 
 	disk_identity(disk, sizeof(disk));
 	int n = snprintf(out, len,
@@ -2382,7 +2399,7 @@ static int suspend_vm(struct client *keep, char *err, size_t errlen)
 	reap_qemu_blocking();
 	for (int i = 0; i < 4096 && vmm.agent_fd >= 0; i++)
 		read_agent();
-	static char text[1024];
+	static char text[4096];
 	size_t in_n = msb_buf_avail(&vmm.agent_in),
 	       out_n = msb_buf_avail(&vmm.agent_out);
 	int tn = vmm_state_text(text, sizeof(text));
@@ -3584,7 +3601,7 @@ static void suspend_prepare(void)
 		fd = susp_open(dir, vmm.vm_key.text, vmm.vm_key.len, why,
 			       sizeof(why));
 	if (fd >= 0) {
-		char saved[160], now[128];
+		char saved[2048], now[2048];
 		long n = susp_read(dir, "vmm", vmm.susp_vmm,
 				   sizeof(vmm.susp_vmm) - 1);
 		vmm.susp_vmm[n > 0 ? n : 0] = '\0';
@@ -3595,8 +3612,8 @@ static void suspend_prepare(void)
 			close_fd(&fd);
 		} else if (strcmp(saved, now)) {
 			snprintf(why, sizeof(why),
-				 "its root disk changed since it was "
-				 "suspended");
+				 "its root disk or a volume changed since it "
+				 "was suspended");
 			close_fd(&fd);
 		}
 	}
@@ -3637,6 +3654,8 @@ static void suspend_prepare(void)
 	vmm.tmpl.fd = fd;
 	snprintf(vmm.tmpl.id, sizeof(vmm.tmpl.id), "suspended");
 	vmm.resuming = true;
+	/* Until the state is loaded, a failure leaves it as it was. */
+	vmm.keep_suspended = true;
 	logmsg("resuming its suspended state");
 }
 
@@ -3675,17 +3694,16 @@ static void resume_phase(void)
 		       "state is removed",
 		       err);
 		susp_remove(vmm.spec.sandbox_dir);
-		vmm.resuming = false;
+		vmm.resuming = vmm.keep_suspended = false;
 		msb_buf_reset(&vmm.agent_in);
 		msb_buf_reset(&vmm.agent_out);
 		boot_cold_again(false);
 		return;
 	}
-	if (susp_remove(vmm.spec.sandbox_dir) < 0) {
-		vmm.keep_suspended = true;
+	if (susp_remove(vmm.spec.sandbox_dir) < 0)
 		fail(MSB_ESYS, errno, "remove the saved state of `%s`: %s",
 		     vmm.spec.name, strerror(errno));
-	}
+	vmm.keep_suspended = false;
 	tmpl_close(&vmm.tmpl);
 	if (!qmp_do("{\"execute\":\"cont\"}", -1, 5000, err, sizeof(err)))
 		fail(MSB_ESYS, 0, "resume `%s`: %s", vmm.spec.name, err);

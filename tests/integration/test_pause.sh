@@ -15,7 +15,7 @@ MSB_HOME=$(mktemp -d /tmp/msb-pause-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
 cleanup() {
-	for n in pz eph; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
+	for n in pz eph vz; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
 	pkill -9 -f "$MSB_HOME/" 2>/dev/null
 	rm -rf "$MSB_HOME" "$work"
 }
@@ -178,7 +178,40 @@ expect "start after a killed save" 0 "$MSB" start pz
 grep -q "resuming its suspended state" <(tail -5 "$dir/logs/vmm.log") &&
 	bad "a temp folder was restored" || ok "a half-written state is not restored"
 
-# 6. What cannot be suspended says why.
+# 6. A main process and a volume: the main process goes on writing its
+# log after the resume, the volume's file is there.
+expect "volume create" 0 "$MSB" volume create vol1
+expect "run -d with a volume and a main process" 0 "$MSB" run -d --name vz \
+	-v vol1:/data -- sh -c 'echo on-volume > /data/f; i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'
+vdir=$MSB_HOME/sandboxes/vz
+last_tick() { tail -1 "$vdir/logs/main.log" 2>/dev/null | sed -n 's/^tick //p'; }
+# wait_tick N: until main.log has a tick above N, up to 30 s
+wait_tick() {
+	local i t
+	for i in $(seq 300); do
+		t=$(last_tick)
+		[ -n "$t" ] && [ "$t" -gt "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_tick 0 && ok "main process ticks" || bad "main process: no tick"
+expect "suspend (volume, main process)" 0 "$MSB" suspend vz
+t1=$(last_tick)
+expect "resume (volume, main process)" 0 "$MSB" resume vz
+wait_tick "$t1" && ok "main process ticks on after the resume ($t1 → $(last_tick))" ||
+	bad "main process: no tick after $t1"
+grep -q '^tick 1$' <(sed -n '2,$p' "$vdir/logs/main.log") &&
+	bad "main process started again" || ok "main process not started again"
+expect "volume file after resume" 0 "$MSB" exec vz -- cat /data/f
+contains "volume content" "$work/out" on-volume
+expect "suspend again (volume)" 0 "$MSB" suspend vz
+touch "$MSB_HOME/volumes/vol1/disk.img"
+expect "a volume changed meanwhile: refused" 1 "$MSB" resume vz
+contains "volume changed: says so" "$work/err" "a volume changed"
+"$MSB" rm -f vz >/dev/null 2>&1
+
+# 7. What cannot be suspended says why.
 expect "suspend an ephemeral sandbox: run" 0 "$MSB" run -d --rm --name eph
 expect "suspend an ephemeral sandbox" 1 "$MSB" suspend eph
 contains "ephemeral: says why" "$work/err" "cannot be suspended"
