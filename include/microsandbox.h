@@ -554,7 +554,10 @@ int msb_sandbox_define(const msb_sandbox_options *opts);
 /*
  * msb_sandbox_start() - boot a stored, stopped sandbox by name, with the
  * options it was created with; its root disk keeps what earlier runs
- * wrote. @detached as in msb_sandbox_options.
+ * wrote. @detached as in msb_sandbox_options. A suspended sandbox is
+ * restored (as msb_sandbox_resume()) when its saved state matches this
+ * msb, QEMU, kernel and devices; otherwise it boots cold and the saved
+ * state is removed.
  * Return: 0; MSB_ENOTFOUND (no such sandbox), MSB_ESTATE (already
  * running), or the errors of msb_sandbox_create().
  */
@@ -566,6 +569,36 @@ int msb_sandbox_start(msb_sandbox **out, const char *name, int detached);
  * msb_sandbox_stop() stops it.
  */
 int msb_sandbox_connect(msb_sandbox **out, const char *name);
+
+/*
+ * Pause, resume, suspend (docs/snapshots.md), by name, from any process.
+ *
+ * msb_sandbox_pause() - stop the running sandbox @name's vCPUs; its memory
+ * stays. Its status is "paused"; new requests (exec, files) fail with
+ * MSB_ESTATE naming msb resume, and streams already open wait.
+ * Return: 0; MSB_ENOTFOUND; MSB_ESTATE (not running, or already paused).
+ *
+ * msb_sandbox_resume() - run a paused sandbox again, or restore a
+ * suspended one (a new supervisor, detached, restores its saved state: the
+ * same processes, memory and files). Return: 0; MSB_ENOTFOUND;
+ * MSB_ESTATE (neither paused nor suspended, or a saved state that cannot
+ * be restored: the message says so; msb_sandbox_start() then boots it
+ * cold, without its processes), or the errors of msb_sandbox_start().
+ *
+ * msb_sandbox_suspend() - save the running (or paused) sandbox @name's
+ * whole state (memory and devices) in its folder and end its VM and
+ * supervisor: it then holds no memory and survives a host reboot. Status
+ * "suspended"; msb_sandbox_resume() or msb_sandbox_start() restores it.
+ * Its clients are disconnected (their commands end); processes started
+ * detached (exec_detached) and the main process keep running after the
+ * resume. Sandboxes with host folders shared over virtio-fs, booted
+ * read-write in place, or ephemeral cannot be suspended (MSB_ESTATE).
+ * Return: 0; MSB_ENOTFOUND; MSB_ESTATE; MSB_ESYS (the save failed: the
+ * message says whether the sandbox still runs).
+ */
+int msb_sandbox_pause(const char *name);
+int msb_sandbox_resume(const char *name);
+int msb_sandbox_suspend(const char *name);
 
 /* ------------------------------------------------------------------ */
 /* Named volumes: data that outlives sandboxes. */
@@ -613,7 +646,7 @@ int msb_sandbox_remove(const char *name, int force);
 typedef struct msb_sandbox_info {
 	char *name;
 	char *status; /* created starting running paused stopping stopped
-			 crashed */
+			 suspended crashed */
 	char *image;  /* reference or disk path; NULL: the default */
 	unsigned int cpus;
 	unsigned int memory_mib;
@@ -623,7 +656,8 @@ typedef struct msb_sandbox_info {
 	int64_t updated;
 	char **labels; /* "key=value", sorted by key, NULL-terminated */
 	/* Why it is "paused" ("host disk full under MSB_HOME": the VM waits
-	 * for free space and resumes by itself), else NULL. */
+	 * for free space and resumes by itself; "paused by `msb
+	 * pause`"), else NULL. */
 	char *status_reason;
 } msb_sandbox_info;
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* msb start|stop|rm|ls: sandboxes by name. */
+/* msb start|stop|pause|resume|suspend|rm|ls: sandboxes by name. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,9 +152,15 @@ int cmd_ls(int argc, char **argv)
 	}
 	/* the reasons on stderr: the table stays one line per sandbox */
 	for (size_t i = 0; i < n; i++)
-		if (v[i].status_reason)
+		if (v[i].status_reason &&
+		    !strncmp(v[i].status_reason, "host disk full", 14))
 			cli_err("sandbox `%s` is %s: %s; free space and it resumes",
 				v[i].name, v[i].status, v[i].status_reason);
+		else if (v[i].status_reason)
+			cli_err("sandbox `%s` is %s: %s; `msb resume %s` runs "
+				"it again",
+				v[i].name, v[i].status, v[i].status_reason,
+				v[i].name);
 	msb_sandbox_list_free(v, n);
 	return 0;
 }
@@ -177,7 +183,9 @@ int cmd_start(int argc, char **argv)
 		.cmd = "start",
 		.usage = "Usage: msb start NAME\n\nStart a stopped sandbox in "
 			 "the background, with the options it was created "
-			 "with.\n",
+			 "with.\nA suspended sandbox is restored (as msb "
+			 "resume) if its saved state can be;\nelse it boots "
+			 "cold, without its processes.\n",
 		.synopsis = "NAME",
 		.min_pos = 1,
 		.max_pos = 1,
@@ -197,6 +205,63 @@ int cmd_start(int argc, char **argv)
 	msb_sandbox_free(sb);
 	printf("%s\n", a.pos[0]);
 	return 0;
+}
+
+/* msb pause, resume, suspend NAME...: one library call per name. */
+static int each_name(int argc, char **argv, const char *cmd, const char *usage,
+		     int (*fn)(const char *))
+{
+	struct cli_args a = {
+		.cmd = cmd,
+		.usage = usage,
+		.synopsis = "NAME...",
+		.min_pos = 1,
+		.max_pos = -1,
+	};
+	int r = plain_args(&a, argc, argv), status = 0;
+
+	if (r)
+		return r - 1;
+	for (int i = 0; i < a.npos; i++) {
+		if (fn(a.pos[i]) < 0)
+			status = cli_fail(1);
+		else
+			printf("%s\n", a.pos[i]);
+	}
+	return status;
+}
+
+int cmd_pause(int argc, char **argv)
+{
+	return each_name(
+		argc, argv, "pause",
+		"Usage: msb pause NAME...\n\nStop a running sandbox's vCPUs; "
+		"its memory stays. Status `paused`: exec, cp\nand other "
+		"requests are refused until msb resume.\n",
+		msb_sandbox_pause);
+}
+
+int cmd_resume(int argc, char **argv)
+{
+	return each_name(
+		argc, argv, "resume",
+		"Usage: msb resume NAME...\n\nRun a paused sandbox again, or "
+		"restore a suspended one in the background:\nthe same "
+		"processes, memory and files as when it was suspended.\n",
+		msb_sandbox_resume);
+}
+
+int cmd_suspend(int argc, char **argv)
+{
+	return each_name(
+		argc, argv, "suspend",
+		"Usage: msb suspend NAME...\n\nSave a running sandbox's whole "
+		"state (memory and devices) in its folder\nand end its VM: it "
+		"then uses no memory, and survives a reboot of the host.\n"
+		"msb resume (or msb start) restores it. Connected clients are "
+		"disconnected\n(their commands end); exec -d processes and "
+		"the main process keep running.\n",
+		msb_sandbox_suspend);
 }
 
 /* msb stop and msb kill: -t SECONDS (stop) or -s SIGNAL (kill, KILL

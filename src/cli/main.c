@@ -26,6 +26,9 @@ static const char usage[] =
 	"  ls      list sandboxes\n"
 	"  start   start a stopped sandbox\n"
 	"  stop    stop sandboxes\n"
+	"  pause   stop sandboxes' vCPUs, keeping their memory\n"
+	"  resume  run paused sandboxes again, or restore suspended ones\n"
+	"  suspend save sandboxes' state to disk and end their VMs\n"
 	"  rm      remove sandboxes\n"
 	"  kill    stop sandboxes at once\n"
 	"  wait    wait until a sandbox stops\n"
@@ -205,6 +208,9 @@ static int dispatch(int argc, char **argv)
 		{"ps", cmd_ls},
 		{"start", cmd_start},
 		{"stop", cmd_stop},
+		{"pause", cmd_pause},
+		{"resume", cmd_resume},
+		{"suspend", cmd_suspend},
 		{"rm", cmd_rm},
 		{"wait", cmd_wait},
 		{"attach", cmd_attach_main},

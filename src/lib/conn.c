@@ -55,6 +55,13 @@ int msb__error_reply(const struct msb_msg *m, const char *what)
 		return msb__error(MSB_ETIMEDOUT, 0, "%s%s%s", what ? what : "",
 				  what ? ": " : "", MSB_GUEST_TEXT(t, m->msg));
 	}
+	/* The supervisor refuses requests while the sandbox is paused. */
+	if (m->has & MSB_HAS(MSB_FLD_KIND) && m->kind.n == 6 &&
+	    !memcmp(m->kind.p, "paused", 6)) {
+		char t[512];
+		return msb__error(MSB_ESTATE, 0, "%s%s%s", what ? what : "",
+				  what ? ": " : "", MSB_GUEST_TEXT(t, m->msg));
+	}
 	if (m->has & MSB_HAS(MSB_FLD_ERRNO) && m->err == ENOSPC) {
 		struct msb_paths p = {0};
 		struct statvfs st;

@@ -157,17 +157,17 @@ static char *config_json(const msb_sandbox_options *o)
 	/* The main process (version 2; its input, version 4); no_template
 	   (version 5). */
 	if ((c &&
-	    json_object_update_new(
-		    c, json_pack("{s:b, s:o*, s:o*, s:s, s:I, s:b, s:b, s:b}",
-				 "run_main", o->run_main != 0, "entrypoint", ep,
-				 "cmd", cmd, "restart",
-				 policies[o->restart <= MSB_RESTART_ALWAYS
-						  ? o->restart
-						  : 0],
-				 "restart_max", (json_int_t)o->restart_max,
-				 "auto_remove", o->auto_remove != 0,
-				 "main_stdin", o->main_stdin != 0, "main_tty",
-				 o->main_tty != 0)) < 0) ||
+	     json_object_update_new(
+		     c, json_pack("{s:b, s:o*, s:o*, s:s, s:I, s:b, s:b, s:b}",
+				  "run_main", o->run_main != 0, "entrypoint",
+				  ep, "cmd", cmd, "restart",
+				  policies[o->restart <= MSB_RESTART_ALWAYS
+						   ? o->restart
+						   : 0],
+				  "restart_max", (json_int_t)o->restart_max,
+				  "auto_remove", o->auto_remove != 0,
+				  "main_stdin", o->main_stdin != 0, "main_tty",
+				  o->main_tty != 0)) < 0) ||
 	    (c && o->no_template &&
 	     json_object_set_new(c, "no_template", json_true()) < 0)) {
 		json_decref(c);
@@ -679,7 +679,20 @@ static int options_from(msb_sandbox_options *o, const char **env_store[],
 	return 0;
 }
 
+/* Boot the stored sandbox @name; @mode: "start" or "resume" (msb-vmm). */
+static int start_mode(msb_sandbox **out, const char *name, int detached,
+		      const char *mode);
+
 EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
+{
+	msb__error_clear();
+	if (!out || !name)
+		return msb__error(MSB_EINVAL, 0, "out and name are required");
+	return start_mode(out, name, detached, "start");
+}
+
+static int start_mode(msb_sandbox **out, const char *name, int detached,
+		      const char *mode)
 {
 	struct msb_paths paths;
 	msb_sandbox_info info = {0};
@@ -732,7 +745,7 @@ EXPORT int msb_sandbox_start(msb_sandbox **out, const char *name, int detached)
 		/* Its image was pulled when it was created. */
 		po.policy = MSB_PULL_IF_MISSING;
 		o.pull = &po;
-		rc = msb__sandbox_boot(out, &o, "start");
+		rc = msb__sandbox_boot(out, &o, mode);
 	}
 	json_decref(c);
 out:
@@ -788,10 +801,17 @@ EXPORT int msb_sandbox_connect(msb_sandbox **out, const char *name)
 		goto out;
 	if (!supervisor_alive(paths.home, name)) {
 		repair(db, paths.home, &info);
-		rc = msb__error(
-			MSB_ESTATE, 0,
-			"sandbox `%s` is not running (%s): start it first",
-			name, info.status);
+		if (!strcmp(info.status, "suspended"))
+			rc = msb__error(MSB_ESTATE, 0,
+					"sandbox `%s` is suspended: resume it "
+					"with `msb resume %s`",
+					name, name);
+		else
+			rc = msb__error(
+				MSB_ESTATE, 0,
+				"sandbox `%s` is not running (%s): start it "
+				"first",
+				name, info.status);
 		goto out;
 	}
 	sb = calloc(1, sizeof(*sb));
@@ -1002,4 +1022,138 @@ EXPORT int msb_sandbox_wait(const char *name, int timeout_ms, char *status,
 			slice = (unsigned int)((deadline - now) / 1000u) + 1;
 		msb__wait_supervisor_exit(name, slice);
 	}
+}
+
+/*
+ * Send control request @type to the supervisor of @name on stream 0 and
+ * wait up to @timeout_ms for its answer (the same type; with a msg if it
+ * failed).
+ */
+static int control(const char *name, enum msb_msg_type type, int timeout_ms)
+{
+	struct msb_conn c = {.fd = -1};
+	struct msb_msg req = {.type = type};
+	int rc;
+
+	if ((rc = msb__sandbox_dial(&c, name)) < 0)
+		return rc;
+	if ((rc = msb__conn_send(&c, 0, MSB_F_START | MSB_F_END, &req)) < 0)
+		goto out;
+	for (;;) {
+		struct msb_frame f;
+		struct msb_msg m;
+		if ((rc = msb__conn_recv(&c, &f, &m, timeout_ms)) < 0)
+			break;
+		bool mine = f.hdr.stream == 0 && m.type == type;
+		if (mine && m.has & MSB_HAS(MSB_FLD_MSG)) {
+			char t[1024];
+			rc = msb__error(MSB_ESTATE, 0, "%s",
+					MSB_GUEST_TEXT(t, m.msg));
+		}
+		msb__conn_done(&c, &f);
+		if (mine)
+			break;
+	}
+out:
+	msb__conn_close(&c);
+	return rc;
+}
+
+/* The status of @name, malloc'd in *@status; whether its supervisor runs. */
+static int status_alive(const char *name, char **status, bool *alive)
+{
+	struct msb_paths paths;
+	msb_sandbox_info info = {0};
+	sqlite3 *db = NULL;
+	int rc;
+
+	*status = NULL;
+	*alive = false;
+	if ((rc = open_row(&paths, &db, name, &info, NULL)) == 0) {
+		*alive = supervisor_alive(paths.home, name);
+		if (!*alive)
+			repair(db, paths.home, &info);
+		if (!(*status = strdup(info.status)))
+			rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
+	info_clear(&info);
+	msb__db_close(db);
+	msb__paths_clear(&paths);
+	return rc;
+}
+
+EXPORT int msb_sandbox_pause(const char *name)
+{
+	_cleanup_free_ char *st = NULL;
+	bool alive;
+	int rc;
+
+	msb__error_clear();
+	if (!name)
+		return msb__error(MSB_EINVAL, 0, "name is NULL");
+	if ((rc = status_alive(name, &st, &alive)) < 0)
+		return rc;
+	if (!alive)
+		return msb__error(MSB_ESTATE, 0,
+				  "sandbox `%s` is not running (%s)", name, st);
+	if ((rc = control(name, MSB_MSG_PAUSE, 10000)) == 0)
+		msb__error_clear();
+	return rc;
+}
+
+EXPORT int msb_sandbox_resume(const char *name)
+{
+	_cleanup_free_ char *st = NULL;
+	bool alive;
+	int rc;
+
+	msb__error_clear();
+	if (!name)
+		return msb__error(MSB_EINVAL, 0, "name is NULL");
+	if ((rc = status_alive(name, &st, &alive)) < 0)
+		return rc;
+	if (alive) {
+		if ((rc = control(name, MSB_MSG_RESUME, 10000)) == 0)
+			msb__error_clear();
+		return rc;
+	}
+	if (strcmp(st, "suspended"))
+		return msb__error(MSB_ESTATE, 0,
+				  "sandbox `%s` is neither paused nor "
+				  "suspended (%s)",
+				  name, st);
+	msb_sandbox *sb = NULL;
+	if ((rc = start_mode(&sb, name, 1, "resume")) < 0)
+		return rc;
+	msb_sandbox_free(sb);
+	msb__error_clear();
+	return 0;
+}
+
+EXPORT int msb_sandbox_suspend(const char *name)
+{
+	_cleanup_free_ char *st = NULL;
+	bool alive;
+	int rc;
+
+	msb__error_clear();
+	if (!name)
+		return msb__error(MSB_EINVAL, 0, "name is NULL");
+	if ((rc = status_alive(name, &st, &alive)) < 0)
+		return rc;
+	if (!alive)
+		return msb__error(MSB_ESTATE, 0,
+				  "sandbox `%s` is not running (%s)", name, st);
+	/* The supervisor answers once the state is saved; it then exits. */
+	if ((rc = control(name, MSB_MSG_SUSPEND, 180000)) < 0) {
+		if (rc == -MSB_ETIMEDOUT)
+			return rc;
+		msb_error saved = *msb_last_error();
+		msb__wait_supervisor_exit(name, 100);
+		msb__error(saved.code, saved.sys_errno, "%s", saved.message);
+		return rc;
+	}
+	msb__wait_supervisor_exit(name, 30000);
+	msb__error_clear();
+	return 0;
 }

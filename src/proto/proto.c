@@ -140,6 +140,9 @@ static const char *const type_names[MSB_MSG__COUNT] = {
 	[MSB_MSG_PROC_ATTACH] = "proc_attach",
 	[MSB_MSG_PROC_REMOVE] = "proc_remove",
 	[MSB_MSG_MAIN_ATTACH] = "main_attach",
+	[MSB_MSG_PAUSE] = "pause",
+	[MSB_MSG_RESUME] = "resume",
+	[MSB_MSG_SUSPEND] = "suspend",
 };
 
 const char *msb_msg_type_name(enum msb_msg_type t)

@@ -192,6 +192,18 @@ enum msb_msg_type {
 	 * detaches: PROC_INFO END kind "detached").
 	 */
 	MSB_MSG_MAIN_ATTACH,
+	/*
+	 * Client → supervisor, stream 0 (the guest never sees them): stop
+	 * the vCPUs, keeping the VM in memory (PAUSE); run them again
+	 * (RESUME); save the VM's whole state in the sandbox folder and end
+	 * it (SUSPEND, docs/snapshots.md). Answered on stream 0 with the
+	 * same type (END): without msg once done, with msg (why not) on
+	 * failure. (Not ERROR: on stream 0 that is the supervisor's note
+	 * when it goes away.)
+	 */
+	MSB_MSG_PAUSE,
+	MSB_MSG_RESUME,
+	MSB_MSG_SUSPEND,
 	MSB_MSG__COUNT
 };
 

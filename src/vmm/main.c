@@ -42,7 +42,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -71,6 +73,7 @@
 #include "vmm/spec.h"
 #include "vmm/template.h"
 #include "vmm/state.h"
+#include "vmm/suspend.h"
 #include "vmm/workload.h"
 #include <sys/un.h>
 
@@ -178,6 +181,15 @@ static struct vmm {
 	bool disk_fresh; /* create_disk() made the overlay just now */
 	int net_link_fd; /* a copy of QEMU's end of netd's link, kept while
 			    a restore may still fall back to a cold boot */
+	/* Pause, suspend and resume (docs/snapshots.md, "Pause, resume and
+	 * suspend"). */
+	bool user_paused;       /* msb pause: the vCPUs are stopped */
+	bool suspended;         /* the state is saved: end as "suspended" */
+	bool resuming;          /* this boot restores a suspended state */
+	bool keep_suspended;    /* a resume failed: the state is kept */
+	bool vm_key_ok;         /* @vm_key is complete */
+	struct tmpl_key vm_key; /* made before confine_self() */
+	char susp_vmm[8192];    /* the saved "vmm" file, while resuming */
 } vmm = {
 	.status_fd = MSB_VMM_FD_STATUS,
 	.watch_fd = MSB_VMM_FD_WATCH,
@@ -522,7 +534,7 @@ fail(int code, int err, const char *fmt, ...)
 		state_delete();
 	} else if (vmm.locked) {
 		state_run_end(msg);
-		state_status("stopped", 0);
+		state_status(vmm.keep_suspended ? "suspended" : "stopped", 0);
 	}
 	cleanup_dir(true);
 	_exit(1);
@@ -567,7 +579,8 @@ static void setup_dir(void)
 			fail(MSB_ESYS, errno, "mkdir `%s`: %s", parent,
 			     strerror(errno));
 	}
-	bool starting = !strcmp(vmm.spec.mode, "start");
+	bool starting = !strcmp(vmm.spec.mode, "start") ||
+			!strcmp(vmm.spec.mode, "resume");
 	/* A sandbox defined but never started has no folder yet. */
 	if (starting && mkdir(dir, 0700) < 0 && errno != EEXIST)
 		fail(MSB_ESYS, errno, "mkdir `%s`: %s", dir, strerror(errno));
@@ -701,7 +714,9 @@ static void create_disk(void)
 		return;
 	}
 	/* A started sandbox keeps its disk: its writes survive restarts. */
-	if (!strcmp(vmm.spec.mode, "start") && access(vmm.disk, F_OK) == 0)
+	if ((!strcmp(vmm.spec.mode, "start") ||
+	     !strcmp(vmm.spec.mode, "resume")) &&
+	    access(vmm.disk, F_OK) == 0)
 		return;
 	char size[32];
 	char *argv[] = {vmm.spec.qemu_img,
@@ -1567,6 +1582,9 @@ static void begin_stop(unsigned int timeout_ms, const char *why)
 	}
 	snprintf(vmm.stop_reason, sizeof(vmm.stop_reason), "%s", why);
 	state_status("stopping", getpid());
+	/* A paused guest would not hear its shutdown. */
+	if (vmm.user_paused && qmp_command(&vmm.qmp, "cont", 2000))
+		vmm.user_paused = false;
 	if (vmm.state == BOOTING) {
 		kill_qemu();
 		vmm.state = STOPPING;
@@ -2088,6 +2106,339 @@ static void send_metrics(struct client *c)
 	}
 }
 
+static bool qmp_do(const char *line, int fd, int timeout_ms, char *err,
+		   size_t errlen);
+static void drop_client(size_t i);
+static int flush(int fd, struct msb_buf *out);
+static void read_agent(void);
+static int qmp_wait_status(const char *cmd, const char *const *done,
+			   const char *const *bad, uint64_t deadline, char *err,
+			   size_t errlen);
+
+/*
+ * Pause, resume, suspend (docs/snapshots.md).
+ *
+ * Pause stops the vCPUs (QMP stop); the VM stays in memory. While paused,
+ * new requests are refused (an ERROR of kind "paused" naming msb resume),
+ * as docker refuses exec on a paused container; streams already open
+ * wait. The agent's liveness watch and the idle timeout do not run.
+ *
+ * Suspend saves the VM (suspend.h) and ends it: the other clients are
+ * dropped first (their commands end, as when they disconnect; exec -d
+ * processes stay), every byte queued for the guest is made to reach it
+ * (the socket to QEMU is empty: SIOCOUTQ), then QMP stop and migrate to
+ * the state file, as a template is saved. QEMU is killed once the stream
+ * is complete; what the guest had sent is read to the end (the main
+ * process's output goes to its log) and a frame cut short is kept in the
+ * saved state, as are frames not yet sent to the guest.
+ */
+#define SUSPEND_QUIESCE_MS 10000
+#define SUSPEND_SAVE_MS 120000
+
+/* The answer to control request @type: done, or @err says why not. */
+static void reply_control(struct client *c, enum msb_msg_type type,
+			  const char *err)
+{
+	struct msb_msg m = {.type = type};
+
+	if (err) {
+		m.has = MSB_HAS(MSB_FLD_MSG);
+		m.msg = msb_str(err);
+	}
+	msb_frame_encode(&c->out, 0, MSB_F_END, &m);
+}
+
+static int pause_vm(char *err, size_t errlen)
+{
+	if (vmm.state != RUNNING) {
+		snprintf(err, errlen, "sandbox `%s` is %s: it cannot be paused",
+			 vmm.spec.name,
+			 vmm.state == BOOTING ? "starting" : "stopping");
+		return -1;
+	}
+	if (vmm.user_paused) {
+		snprintf(err, errlen, "sandbox `%s` is already paused",
+			 vmm.spec.name);
+		return -1;
+	}
+	if (diskfull_paused()) {
+		snprintf(err, errlen,
+			 "sandbox `%s` is already paused: the host disk is "
+			 "full",
+			 vmm.spec.name);
+		return -1;
+	}
+	if (!qmp_do("{\"execute\":\"stop\"}", -1, 5000, err, errlen))
+		return -1;
+	vmm.user_paused = true;
+	state_status("paused", getpid());
+	state_reason("paused by `msb pause`");
+	logmsg("paused");
+	return 0;
+}
+
+static int resume_vm(char *err, size_t errlen)
+{
+	if (!vmm.user_paused) {
+		if (diskfull_paused())
+			snprintf(err, errlen,
+				 "sandbox `%s` is paused because the host disk "
+				 "is full: free space and it resumes by itself",
+				 vmm.spec.name);
+		else
+			snprintf(err, errlen, "sandbox `%s` is not paused",
+				 vmm.spec.name);
+		return -1;
+	}
+	if (!qmp_do("{\"execute\":\"cont\"}", -1, 5000, err, errlen))
+		return -1;
+	vmm.user_paused = false;
+	vmm.activity_us = now_us();
+	relay_watch_heard(&vmm.watch, vmm.activity_us);
+	state_status("running", getpid());
+	state_reason(NULL);
+	logmsg("resumed");
+	return 0;
+}
+
+/* Refuse a new request on client stream @id while paused. */
+static void paused_refuse(struct client *c, uint32_t id)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg),
+		 "sandbox `%s` is paused: resume it with `msb resume %s`",
+		 vmm.spec.name, vmm.spec.name);
+	struct msb_msg m = {
+		.type = MSB_MSG_ERROR,
+		.has = MSB_HAS(MSB_FLD_MSG) | MSB_HAS(MSB_FLD_KIND),
+		.msg = msb_str(msg),
+		.kind = msb_str("paused"),
+	};
+	msb_frame_encode(&c->out, id, MSB_F_END, &m);
+}
+
+/* Why this sandbox cannot be suspended, or NULL if it can. */
+static const char *suspend_unusable(void)
+{
+	if (!strcmp(vmm.spec.root_format, "dir") ||
+	    (vmm.spec.shares && vmm.spec.shares[0]))
+		return "host folders shared over virtio-fs cannot be saved";
+	if (vmm.spec.root_direct)
+		return "its root disk is the image itself (--root-writable)";
+	if (vmm.spec.ephemeral)
+		return "it is removed when it stops (--rm, or no name)";
+	if (!vmm.vm_key_ok)
+		return "its VM description is too long";
+	return NULL;
+}
+
+/* The identity (size, modification time) of the root disk and of each
+ * volume, which must not change between a suspend and its resume: the
+ * guest's memory holds what it read of them. */
+static void disk_identity(char *out, size_t len)
+{
+	struct stat st;
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; o < len; i++) {
+		const char *path = i == 0 ? vmm.disk : NULL;
+		if (i > 0) {
+			if (!vmm.spec.disks || !vmm.spec.disks[i - 1])
+				break;
+			path = vmm.spec.disks[i - 1] + 3; /* "rw:", "ro:" */
+		}
+		int n = stat(path, &st) < 0
+				? snprintf(out + o, len - o, "%smissing",
+					   i ? ";" : "")
+				: snprintf(out + o, len - o,
+					   "%s%lld %lld.%09ld", i ? ";" : "",
+					   (long long)st.st_size,
+					   (long long)st.st_mtim.tv_sec,
+					   st.st_mtim.tv_nsec);
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
+}
+
+/* Every byte for the guest has reached QEMU (so the guest's memory). */
+static int quiesce_agent(uint64_t deadline, char *err, size_t errlen)
+{
+	for (;;) {
+		int outq = -1;
+		if (vmm.agent_fd < 0 || vmm.qemu_exited) {
+			snprintf(err, errlen, "the VM stopped");
+			return -1;
+		}
+		if (!msb_buf_avail(&vmm.agent_out) &&
+		    ioctl(vmm.agent_fd, SIOCOUTQ, &outq) == 0 && outq == 0)
+			return 0;
+		if (now_us() >= deadline) {
+			snprintf(err, errlen,
+				 "the guest agent does not read what is sent "
+				 "to it");
+			return -1;
+		}
+		struct pollfd p = {
+			.fd = vmm.agent_fd,
+			.events = POLLIN |
+				  (msb_buf_avail(&vmm.agent_out) ? POLLOUT : 0),
+		};
+		if (poll(&p, 1, 5) < 0 && errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (p.revents & POLLOUT &&
+		    flush(vmm.agent_fd, &vmm.agent_out) < 0) {
+			snprintf(err, errlen, "the VM stopped");
+			return -1;
+		}
+		if (p.revents & (POLLIN | POLLHUP))
+			read_agent();
+	}
+}
+
+/* The supervisor's state a resume needs ("name=value" lines). */
+static int vmm_state_text(char *out, size_t len)
+{
+	char disk[2048];
+
+	disk_identity(disk, sizeof(disk));
+	int n = snprintf(out, len,
+			 "disk=%s\nnext_guest_id=%" PRIu32
+			 "\nmain_running=%d\nmain_pid=%" PRId64
+			 "\nmain_restarts=%u\nmain_code=%d\n"
+			 "main_stdin_open=%d\nmain_in_credit=%" PRIu64
+			 "\nmain_owed=%" PRIu64 "\nmain_due=%d\n",
+			 disk, vmm.relay.next_guest_id, vmm.wl.running,
+			 vmm.wl.pid, vmm.wl.restarts, vmm.wl.code,
+			 vmm.wl.stdin_open, vmm.wl.in_credit, vmm.wl.owed,
+			 workload_due(&vmm.wl, false) != 0);
+	return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+/*
+ * Save the VM into the sandbox folder and end it (@keep: the client that
+ * asked, which gets the answer). Return: 0 (QEMU has exited: the main
+ * loop ends), or -1 with @err set; @err says whether the VM still runs.
+ */
+static int suspend_vm(struct client *keep, char *err, size_t errlen)
+{
+	static const char *const completed[] = {"completed", NULL};
+	static const char *const failed[] = {"failed", "cancelled", NULL};
+	const char *no = suspend_unusable();
+	char e[512];
+	uint64_t t0 = now_us();
+
+	if (no) {
+		snprintf(err, errlen, "sandbox `%s` cannot be suspended: %s",
+			 vmm.spec.name, no);
+		return -1;
+	}
+	if (vmm.state != RUNNING || diskfull_paused()) {
+		snprintf(err, errlen,
+			 "sandbox `%s` is %s: it cannot be suspended now",
+			 vmm.spec.name,
+			 vmm.state == BOOTING    ? "starting"
+			 : vmm.state == STOPPING ? "stopping"
+						 : "paused for disk space");
+		return -1;
+	}
+	/* The other clients go, as if they had disconnected. */
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		if (vmm.clients[i] && vmm.clients[i] != keep)
+			drop_client(i);
+	if (vmm.user_paused) {
+		if (!qmp_do("{\"execute\":\"cont\"}", -1, 5000, e, sizeof(e))) {
+			snprintf(err, errlen, "cont: %s", e);
+			return -1;
+		}
+		vmm.user_paused = false;
+	}
+	logmsg("suspending");
+	if (quiesce_agent(t0 + SUSPEND_QUIESCE_MS * 1000ull, e, sizeof(e)) <
+	    0) {
+		snprintf(err, errlen, "sandbox `%s` not suspended: %s",
+			 vmm.spec.name, e);
+		return -1;
+	}
+	struct susp_save sv;
+	if (susp_save_begin(&sv, vmm.spec.sandbox_dir, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "sandbox `%s` not suspended: %s",
+			 vmm.spec.name, e);
+		return -1;
+	}
+	bool ok = qmp_do("{\"execute\":\"getfd\",\"arguments\":"
+			 "{\"fdname\":\"msb-suspend\"}}",
+			 sv.state_fd, 5000, e, sizeof(e)) &&
+		  qmp_do("{\"execute\":\"migrate-set-parameters\","
+			 "\"arguments\":{\"max-bandwidth\":17179869184}}",
+			 -1, 5000, e, sizeof(e)) &&
+		  qmp_do("{\"execute\":\"stop\"}", -1, 5000, e, sizeof(e)) &&
+		  qmp_do("{\"execute\":\"migrate\",\"arguments\":"
+			 "{\"uri\":\"fd:msb-suspend\"}}",
+			 -1, 5000, e, sizeof(e)) &&
+		  qmp_wait_status("query-migrate", completed, failed,
+				  now_us() + SUSPEND_SAVE_MS * 1000ull, e,
+				  sizeof(e)) == 0;
+	if (!ok) {
+		char c[256];
+		susp_save_abort(&sv);
+		if (!qmp_do("{\"execute\":\"cont\"}", -1, 5000, c, sizeof(c)))
+			logmsg("suspend: cont: %s", c);
+		snprintf(err, errlen, "sandbox `%s` not suspended: %s",
+			 vmm.spec.name, e);
+		return -1;
+	}
+	/* The stream is complete: from here on the VM exists only there.
+	 * QEMU must not send the guest's data on after the stream, or a
+	 * restore would send it again. */
+	kill_qemu();
+	reap_qemu_blocking();
+	for (int i = 0; i < 4096 && vmm.agent_fd >= 0; i++)
+		read_agent();
+	static char text[4096];
+	size_t in_n = msb_buf_avail(&vmm.agent_in),
+	       out_n = msb_buf_avail(&vmm.agent_out);
+	int tn = vmm_state_text(text, sizeof(text));
+	struct stat st;
+	off_t size = fstat(sv.state_fd, &st) == 0 ? st.st_size : 0;
+	if (in_n > SUSP_PENDING_MAX || out_n > SUSP_PENDING_MAX || tn < 0) {
+		snprintf(e, sizeof(e), "too much data in flight");
+		ok = false;
+	} else {
+		ok = susp_save_file(&sv, "key", vmm.vm_key.text, vmm.vm_key.len,
+				    e, sizeof(e)) == 0 &&
+		     susp_save_file(&sv, "vmm", text, (size_t)tn, e,
+				    sizeof(e)) == 0 &&
+		     susp_save_file(&sv, "agent_in",
+				    msb_buf_head(&vmm.agent_in), in_n, e,
+				    sizeof(e)) == 0 &&
+		     susp_save_file(&sv, "agent_out",
+				    msb_buf_head(&vmm.agent_out), out_n, e,
+				    sizeof(e)) == 0 &&
+		     susp_save_commit(&sv, e, sizeof(e)) == 0;
+	}
+	vmm.state = STOPPING;
+	if (!ok) {
+		susp_save_abort(&sv);
+		snprintf(vmm.stop_reason, sizeof(vmm.stop_reason),
+			 "suspend failed: %.100s", e);
+		snprintf(err, errlen,
+			 "sandbox `%s`: suspend failed after the VM was "
+			 "saved (%s): it is stopped",
+			 vmm.spec.name, e);
+		return -1;
+	}
+	vmm.suspended = true;
+	snprintf(vmm.stop_reason, sizeof(vmm.stop_reason), "suspended");
+	logmsg("suspended (%lld MiB in %" PRIu64 " ms)",
+	       (long long)(size >> 20), (now_us() - t0) / 1000);
+	return 0;
+}
+
 static void on_client_control(struct client *c, const struct msb_frame *f)
 {
 	struct msb_msg m;
@@ -2112,6 +2463,17 @@ static void on_client_control(struct client *c, const struct msb_frame *f)
 	case MSB_MSG_METRICS:
 		send_metrics(c);
 		break;
+	case MSB_MSG_PAUSE:
+	case MSB_MSG_RESUME:
+	case MSB_MSG_SUSPEND: {
+		char err[1024];
+		int r = m.type == MSB_MSG_PAUSE ? pause_vm(err, sizeof(err))
+			: m.type == MSB_MSG_RESUME
+				? resume_vm(err, sizeof(err))
+				: suspend_vm(c, err, sizeof(err));
+		reply_control(c, m.type, r == 0 ? NULL : err);
+		break;
+	}
 	case MSB_MSG_OPEN:
 		if (vmm.spec.hold)
 			logmsg("prepared: accepting other clients");
@@ -2136,6 +2498,11 @@ static void on_client_frame(struct client *c, const struct msb_frame *f,
 	}
 	if (vmm.att.c == c && vmm.att.stream == id) {
 		attach_frame(c, f);
+		return;
+	}
+	if (f->hdr.flags & MSB_F_START && vmm.user_paused &&
+	    !relay_find_client(&vmm.relay, c, id)) {
+		paused_refuse(c, id);
 		return;
 	}
 	if (f->hdr.flags & MSB_F_START &&
@@ -2452,7 +2819,7 @@ static uint64_t limit_at(const char **why)
 	 * main process (or one due to restart) is not idle either */
 	if (vmm.spec.idle_timeout_s && !relay_live(&vmm.relay) &&
 	    !vmm.wl.running && !workload_due(&vmm.wl, false) &&
-	    !diskfull_paused()) {
+	    !diskfull_paused() && !vmm.user_paused) {
 		uint64_t idle = vmm.activity_us +
 				(uint64_t)vmm.spec.idle_timeout_s * 1000000u;
 		if (!at || idle < at) {
@@ -2513,7 +2880,8 @@ static uint64_t agent_check(bool paused)
 	uint64_t now = now_us(), next;
 	/* paused for disk space (diskfull.h): the guest is stopped */
 	bool watching = vmm.state == RUNNING && vmm.agent_fd >= 0 &&
-			relay_live(&vmm.relay) && !paused && !diskfull_paused();
+			relay_live(&vmm.relay) && !paused &&
+			!diskfull_paused() && !vmm.user_paused;
 	uint64_t silent_us = now - vmm.watch.guest_us;
 
 	switch (relay_watch_step(&vmm.watch, now, watching, &next)) {
@@ -3170,8 +3538,9 @@ static int template_restore(char *err, size_t errlen, bool *corrupt)
 	}
 }
 
-/* Undo a QEMU that was to restore a template, and boot cold instead. */
-static void boot_cold_again(void)
+/* Undo a QEMU that was to restore a template or a suspended state, and
+ * boot cold instead (@new_disk: on a new overlay). */
+static void boot_cold_again(bool new_disk)
 {
 	kill_qemu();
 	reap_qemu_blocking();
@@ -3191,6 +3560,10 @@ static void boot_cold_again(void)
 	/* A failure of the cold boot quotes its own QEMU, not this one. */
 	memset(&vmm.qemu_tail, 0, sizeof(vmm.qemu_tail));
 	tmpl_close(&vmm.tmpl);
+	if (!new_disk) {
+		spawn_qemu();
+		return;
+	}
 	/* What the first QEMU's guest may have done to the overlay (it was
 	 * told nothing, so nothing): gone with it all the same. */
 	if (unlink(vmm.disk) < 0 && errno != ENOENT)
@@ -3200,11 +3573,199 @@ static void boot_cold_again(void)
 	spawn_qemu();
 }
 
+/*
+ * A start (or resume) of a suspended sandbox (suspend.h): restore its saved
+ * state if it matches this VM, before QEMU starts. Resume insists (an
+ * error that says `msb start` boots cold); start boots cold instead, and
+ * removes the state.
+ */
+static void suspend_prepare(void)
+{
+	bool resume = !strcmp(vmm.spec.mode, "resume");
+	const char *dir = vmm.spec.sandbox_dir;
+	char why[PATH_MAX + 256];
+	static char buf[SUSP_PENDING_MAX];
+
+	if (!susp_exists(dir)) {
+		if (resume)
+			fail(MSB_ESTATE, 0,
+			     "sandbox `%s` has no saved state to resume: "
+			     "start it with `msb start %s`",
+			     vmm.spec.name, vmm.spec.name);
+		return;
+	}
+	int fd = -1;
+	if (!vmm.vm_key_ok)
+		snprintf(why, sizeof(why), "its VM description is too long");
+	else
+		fd = susp_open(dir, vmm.vm_key.text, vmm.vm_key.len, why,
+			       sizeof(why));
+	if (fd >= 0) {
+		char saved[2048], now[2048];
+		long n = susp_read(dir, "vmm", vmm.susp_vmm,
+				   sizeof(vmm.susp_vmm) - 1);
+		vmm.susp_vmm[n > 0 ? n : 0] = '\0';
+		disk_identity(now, sizeof(now));
+		if (n <= 0 ||
+		    !susp_value(vmm.susp_vmm, "disk", saved, sizeof(saved))) {
+			snprintf(why, sizeof(why), "its `vmm` file is missing");
+			close_fd(&fd);
+		} else if (strcmp(saved, now)) {
+			snprintf(why, sizeof(why),
+				 "its root disk or a volume changed since it "
+				 "was suspended");
+			close_fd(&fd);
+		}
+	}
+	long in_n = fd >= 0 ? susp_read(dir, "agent_in", buf, sizeof(buf)) : 0;
+	if (in_n < 0 || (in_n > 0 && msb_buf_append(&vmm.agent_in, buf,
+						    (size_t)in_n) < 0)) {
+		snprintf(why, sizeof(why), "its `agent_in` file: %s",
+			 strerror(errno));
+		close_fd(&fd);
+	}
+	long out_n =
+		fd >= 0 ? susp_read(dir, "agent_out", buf, sizeof(buf)) : 0;
+	if (out_n < 0 || (out_n > 0 && msb_buf_append(&vmm.agent_out, buf,
+						      (size_t)out_n) < 0)) {
+		snprintf(why, sizeof(why), "its `agent_out` file: %s",
+			 strerror(errno));
+		close_fd(&fd);
+	}
+	if (fd < 0) {
+		msb_buf_reset(&vmm.agent_in);
+		msb_buf_reset(&vmm.agent_out);
+		if (resume) {
+			vmm.keep_suspended = true;
+			fail(MSB_ESTATE, 0,
+			     "sandbox `%s`: its saved state cannot be "
+			     "restored (%s): `msb start %s` boots it cold, "
+			     "without its processes",
+			     vmm.spec.name, why, vmm.spec.name);
+		}
+		logmsg("suspended state not restored (%s): booting cold; "
+		       "the state is removed",
+		       why);
+		susp_remove(dir);
+		return;
+	}
+	vmm.tmpl = (struct tmpl)TMPL_INIT;
+	vmm.tmpl.mode = TMPL_RESTORE;
+	vmm.tmpl.fd = fd;
+	snprintf(vmm.tmpl.id, sizeof(vmm.tmpl.id), "suspended");
+	vmm.resuming = true;
+	/* Until the state is loaded, a failure leaves it as it was. */
+	vmm.keep_suspended = true;
+	logmsg("resuming its suspended state");
+}
+
+/* The restoring QEMU has started: wait for the state to load, forget the
+ * state (the disk changes from now on), run the VM. */
+static void resume_phase(void)
+{
+	static const char *const loaded[] = {"paused", "running", NULL};
+	static const char *const bad[] = {"internal-error", "shutdown",
+					  "guest-panicked", NULL};
+	uint64_t deadline =
+		vmm.start_us + (uint64_t)vmm.spec.boot_timeout_ms * 1000u;
+	char err[768];
+
+	if (qmp_wait_status("query-status", loaded, bad, deadline, err,
+			    sizeof(err)) < 0) {
+		for (int i = 0; i < 50 && !vmm.qemu_exited; i++) {
+			if (waitpid(vmm.qemu_pid, &vmm.qemu_status, WNOHANG) ==
+			    vmm.qemu_pid)
+				vmm.qemu_exited = true;
+			else
+				nanosleep(&(struct timespec){0, 10000000},
+					  NULL);
+		}
+		if (vmm.qemu_exited)
+			describe_qemu_end(err, sizeof(err));
+		if (!strcmp(vmm.spec.mode, "resume")) {
+			vmm.keep_suspended = true;
+			fail(MSB_ESTATE, 0,
+			     "sandbox `%s`: its saved state did not load "
+			     "(%s): `msb start %s` boots it cold, without its "
+			     "processes",
+			     vmm.spec.name, err, vmm.spec.name);
+		}
+		logmsg("suspended state did not load (%s): booting cold; the "
+		       "state is removed",
+		       err);
+		susp_remove(vmm.spec.sandbox_dir);
+		vmm.resuming = vmm.keep_suspended = false;
+		msb_buf_reset(&vmm.agent_in);
+		msb_buf_reset(&vmm.agent_out);
+		boot_cold_again(false);
+		return;
+	}
+	if (susp_remove(vmm.spec.sandbox_dir) < 0)
+		fail(MSB_ESYS, errno, "remove the saved state of `%s`: %s",
+		     vmm.spec.name, strerror(errno));
+	vmm.keep_suspended = false;
+	tmpl_close(&vmm.tmpl);
+	if (!qmp_do("{\"execute\":\"cont\"}", -1, 5000, err, sizeof(err)))
+		fail(MSB_ESYS, 0, "resume `%s`: %s", vmm.spec.name, err);
+	logmsg("state loaded and running after %" PRIu64 " ms",
+	       (now_us() - vmm.start_us) / 1000);
+}
+
+/* A restored sandbox is ready as it is (no hello: its agent has had its
+ * own): take up the supervisor's state where the suspend left it. */
+static void resumed_ready(void)
+{
+	uint64_t boot_us = now_us() - vmm.start_us;
+	char v[64];
+	const char *t = vmm.susp_vmm;
+
+	status("R {\"boot_us\":%" PRIu64 ",\"resumed\":true}", boot_us);
+	close_fd(&vmm.status_fd);
+	if (susp_value(t, "next_guest_id", v, sizeof(v)))
+		vmm.relay.next_guest_id = (uint32_t)strtoul(v, NULL, 10);
+	if (!vmm.relay.next_guest_id)
+		vmm.relay.next_guest_id = 1;
+	if (vmm.wl.enabled) {
+		bool running = susp_value(t, "main_running", v, sizeof(v)) &&
+			       !strcmp(v, "1");
+		vmm.wl.running = running;
+		vmm.wl.restart_at_us = 0;
+		if (susp_value(t, "main_pid", v, sizeof(v)))
+			vmm.wl.pid = strtoll(v, NULL, 10);
+		if (susp_value(t, "main_restarts", v, sizeof(v)))
+			vmm.wl.restarts = (unsigned)strtoul(v, NULL, 10);
+		if (susp_value(t, "main_code", v, sizeof(v)))
+			vmm.wl.code = (int)strtol(v, NULL, 10);
+		if (susp_value(t, "main_stdin_open", v, sizeof(v)))
+			vmm.wl.stdin_open = !strcmp(v, "1");
+		if (susp_value(t, "main_in_credit", v, sizeof(v)))
+			vmm.wl.in_credit = strtoull(v, NULL, 10);
+		if (susp_value(t, "main_owed", v, sizeof(v)))
+			vmm.wl.owed = strtoull(v, NULL, 10);
+		if (!running && susp_value(t, "main_due", v, sizeof(v)) &&
+		    !strcmp(v, "1"))
+			vmm.wl.restart_at_us = 1; /* due now */
+		vmm.wl.started_us = now_us();
+	}
+	vmm.state = RUNNING;
+	vmm.ready_us = vmm.activity_us = now_us();
+	state_status("running", getpid());
+	vmm.deadline_us = 0;
+	relay_watch_heard(&vmm.watch, vmm.ready_us);
+	logmsg("resumed after %" PRIu64 " ms", boot_us / 1000);
+}
+
 /* After spawn_qemu(): take or restore the template, if there is one. */
 static void template_phase(void)
 {
 	char err[768];
 	bool corrupt;
+
+	if (vmm.resuming) {
+		resume_phase();
+		close_fd(&vmm.net_link_fd);
+		return;
+	}
 
 	if (vmm.tmpl.mode == TMPL_RESTORE) {
 		if (template_restore(err, sizeof(err), &corrupt) == 0) {
@@ -3217,7 +3778,7 @@ static void template_phase(void)
 			       corrupt ? "; the template is removed" : "");
 			if (corrupt)
 				tmpl_remove(vmm.spec.home, vmm.tmpl.id);
-			boot_cold_again();
+			boot_cold_again(true);
 		}
 		close_fd(&vmm.net_link_fd);
 		return;
@@ -3313,18 +3874,28 @@ int main(int argc, char **argv)
 	       vmm.spec.memory_mib);
 	if (strcmp(vmm.spec.root_format, "dir"))
 		create_disk(); /* else the root is a shared directory */
-	template_prepare();
+	/* What a suspend saves and a resume checks (made now: the seccomp
+	 * filter forbids what it reads). */
+	vmm.vm_key_ok = template_key(&vmm.vm_key) == 0;
+	if (strcmp(vmm.spec.mode, "create"))
+		suspend_prepare();
+	if (!vmm.resuming)
+		template_prepare();
 	spawn_qemu();
 	template_phase();
 	watch_disk_space();
 	if (!add_client(MSB_VMM_FD_CLIENT))
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 	confine_self(close_range_ok);
-	send_hello();
-	/* From QEMU's start: a boot that saved a template has spent part of
-	 * it already. */
-	vmm.deadline_us =
-		vmm.start_us + (uint64_t)vmm.spec.boot_timeout_ms * 1000u;
+	if (vmm.resuming) {
+		resumed_ready();
+	} else {
+		send_hello();
+		/* From QEMU's start: a boot that saved a template has spent
+		 * part of it already. */
+		vmm.deadline_us = vmm.start_us +
+				  (uint64_t)vmm.spec.boot_timeout_ms * 1000u;
+	}
 
 	loop();
 
@@ -3335,7 +3906,7 @@ int main(int argc, char **argv)
 		 vmm.stop_reason[0] ? vmm.stop_reason : "requested");
 	if (vmm.state != STOPPING)
 		vm_died(reason, sizeof(reason));
-	else
+	else if (!vmm.suspended)
 		logmsg("stopped");
 	for (size_t i = 0; i < MAX_CLIENTS; i++)
 		if (vmm.clients[i])
@@ -3347,7 +3918,10 @@ int main(int argc, char **argv)
 		state_delete();
 	} else {
 		state_run_end(reason);
-		state_status(vmm.state == STOPPING ? "stopped" : "crashed", 0);
+		state_status(vmm.suspended           ? "suspended"
+			     : vmm.state == STOPPING ? "stopped"
+						     : "crashed",
+			     0);
 	}
 	workload_close(&vmm.wl);
 	state_close();

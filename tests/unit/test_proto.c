@@ -969,7 +969,8 @@ static void test_type_names(void)
 		"fs_chown",    "fs_symlink",  "fs_entry",    "fs_data",
 		"fs_done",     "metrics",     "credit",      "resize",
 		"open",        "proc_list",   "proc_info",   "proc_signal",
-		"proc_attach", "proc_remove", "main_attach",
+		"proc_attach", "proc_remove", "main_attach", "pause",
+		"resume",      "suspend",
 	};
 
 	for (unsigned t = 0; t < MSB_MSG__COUNT; t++) {
