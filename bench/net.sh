@@ -17,8 +17,20 @@
 # leaves the machine. The slirp side is build/bench/slirp_netd started
 # by msb-vmm in msb-netd's place (MSB_NETD): a QEMU whose hub joins the
 # same guest link to a slirp netdev.
-#   bench/net.sh [ROUNDS [RR_COUNT]]   (default 5 500)
+#   bench/net.sh [--rr-only] [ROUNDS [RR_COUNT]]   (default 5 500)
+#     --rr-only  only the connection setup rounds (no throughput, no RSS)
 set -euo pipefail
+rr_only=false
+case ${1:-} in
+-h | --help)
+	sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	exit 0
+	;;
+--rr-only)
+	rr_only=true
+	shift
+	;;
+esac
 src=$(cd "$(dirname "$0")/.." && pwd)
 msb=$src/build/msb
 slirp=$src/build/bench/slirp_netd
@@ -82,8 +94,55 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # warm up both (TCG code caches, lwIP and slirp paths)
 for sb in bnetd bslirp; do
 	g $sb python3 /opt/netguest.py rr 1.2.3.4 7 20 >/dev/null
-	g $sb curl -sS -o /dev/null http://1.2.3.4/big.bin
+	$rr_only || g $sb curl -sS -o /dev/null http://1.2.3.4/big.bin
 done
+# the QEMU of sandbox NAME
+qemu_pid() {
+	local p
+	for p in /proc/[0-9]*; do
+		case $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) in
+		*"guest=msb-$1:$MSB_HOME/sandboxes/$1/"*)
+			echo "${p#/proc/}"
+			return
+			;;
+		esac
+	done
+}
+# CPU time of PID, all threads, in ns
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%d\n", s }'; }
+qpid_bnetd=$(qemu_pid bnetd) qpid_bslirp=$(qemu_pid bslirp)
+[ -n "$qpid_bnetd" ] && [ -n "$qpid_bslirp" ] ||
+	{ echo "net.sh: the sandboxes' QEMU processes not found" >&2; exit 1; }
+if $rr_only; then
+	# besides the rates: CPU time per connection of the guest's QEMU
+	# (the guest's cost under TCG) and of msb-netd or slirp's QEMU: the
+	# machine is shared, so wall-clock figures move with its load, these
+	# much less
+	for r in $(seq "$rounds"); do
+		for sb in bnetd bslirp; do
+			qp=qpid_$sb np=$([ $sb = bnetd ] && echo "$npid" || echo "$spid")
+			q0=$(cpu_ns "${!qp}") n0=$(cpu_ns "$np")
+			l=$(g $sb python3 /opt/netguest.py rr 1.2.3.4 7 "$rrn")
+			q1=$(cpu_ns "${!qp}") n1=$(cpu_ns "$np")
+			field rate "$l" >>"$work/$sb.rate"
+			echo $(((q1 - q0) / rrn / 1000)) >>"$work/$sb.qcpu"
+			echo $(((n1 - n0) / rrn / 1000)) >>"$work/$sb.ncpu"
+			echo "round $r: $sb $l guest_cpu=$(tail -1 "$work/$sb.qcpu")us net_cpu=$(tail -1 "$work/$sb.ncpu")us" >&2
+		done
+	done
+	awk -v nr="$(median <"$work/bnetd.rate")" \
+		-v sr="$(median <"$work/bslirp.rate")" -v rounds="$rounds" \
+		-v nq="$(median <"$work/bnetd.qcpu")" -v sq="$(median <"$work/bslirp.qcpu")" \
+		-v nn="$(median <"$work/bnetd.ncpu")" -v sn="$(median <"$work/bslirp.ncpu")" \
+		-v rrn="$rrn" 'BEGIN {
+		printf "medians of %d rounds        netd        slirp   netd/slirp\n", rounds
+		printf "connect+1B+close (x%d)  %6.0f/s     %6.0f/s     %5.2f\n", rrn, nr, sr, nr / sr
+		printf "  mean latency           %6.0f us    %6.0f us    %5.2f\n", 1e6 / nr, 1e6 / sr, sr / nr
+		printf "  CPU, guest QEMU        %6.0f us    %6.0f us    %5.2f\n", nq, sq, nq / sq
+		printf "  CPU, netd / slirp      %6.0f us    %6.0f us    %5.2f\n", nn, sn, nn / sn
+	}'
+	exit 0
+fi
 for r in $(seq "$rounds"); do
 	for sb in bnetd bslirp; do
 		d=$(g $sb curl -sS -o /dev/null -w '%{speed_download}' http://1.2.3.4/big.bin)
