@@ -109,7 +109,7 @@ qemu_pid() {
 	done
 }
 # CPU time of PID, all threads, in ns
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%d\n", s }'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 qpid_bnetd=$(qemu_pid bnetd) qpid_bslirp=$(qemu_pid bslirp)
 [ -n "$qpid_bnetd" ] && [ -n "$qpid_bslirp" ] ||
 	{ echo "net.sh: the sandboxes' QEMU processes not found" >&2; exit 1; }

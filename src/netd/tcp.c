@@ -351,7 +351,14 @@ static void update_events(struct netd *nd, struct flow *fl)
 	if (fl->dead)
 		return;
 	if (fl->st == TCP_CONNECTING) {
-		ev = EPOLLOUT;
+		/* edge-triggered: the connect's end is reported once, and the
+		 * registration can stay as it is through the guest's
+		 * handshake (no system call), where nothing is read or
+		 * written; the level-triggered one of the open flow then
+		 * reports what came meanwhile */
+		ev = EPOLLOUT | EPOLLET;
+	} else if (fl->st == TCP_HANDSHAKE) {
+		return;
 	} else if (fl->st == TCP_OPEN) {
 		if (host_room(nd, fl))
 			ev |= EPOLLIN;
@@ -784,7 +791,9 @@ void tflow_event(struct netd *nd, struct flow *fl, uint32_t events)
 	if (fl->st == TCP_CONNECTING) {
 		int e = 0;
 		socklen_t el = sizeof(e);
-		if (getsockopt(fl->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+		/* writable without an error: connected (no SO_ERROR call) */
+		if ((events & (EPOLLERR | EPOLLHUP)) &&
+		    getsockopt(fl->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
 			e = errno;
 		/* reset as soon as it was accepted: the guest's connect()
 		 * succeeds too, and then the reset comes */
@@ -800,6 +809,8 @@ void tflow_event(struct netd *nd, struct flow *fl, uint32_t events)
 		flow_kill(nd, fl, false);
 		return;
 	}
+	if (fl->st == TCP_HANDSHAKE)
+		return; /* the edge-triggered registration of the connect */
 	if (fl->st != TCP_OPEN) {
 		abort_flow(nd, fl);
 		return;
