@@ -110,6 +110,8 @@ qemu_pid() {
 }
 # CPU time of PID, all threads, in ns
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+# times PID went to sleep (voluntary context switches), all threads
+sleeps() { cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt/ { s += $2 } END { print s }'; }
 qpid_bnetd=$(qemu_pid bnetd) qpid_bslirp=$(qemu_pid bslirp)
 [ -n "$qpid_bnetd" ] && [ -n "$qpid_bslirp" ] ||
 	{ echo "net.sh: the sandboxes' QEMU processes not found" >&2; exit 1; }
@@ -121,25 +123,28 @@ if $rr_only; then
 	for r in $(seq "$rounds"); do
 		for sb in bnetd bslirp; do
 			qp=qpid_$sb np=$([ $sb = bnetd ] && echo "$npid" || echo "$spid")
-			q0=$(cpu_ns "${!qp}") n0=$(cpu_ns "$np")
+			q0=$(cpu_ns "${!qp}") n0=$(cpu_ns "$np") w0=$(sleeps "$np")
 			l=$(g $sb python3 /opt/netguest.py rr 1.2.3.4 7 "$rrn")
-			q1=$(cpu_ns "${!qp}") n1=$(cpu_ns "$np")
+			q1=$(cpu_ns "${!qp}") n1=$(cpu_ns "$np") w1=$(sleeps "$np")
+			echo "$w0 $w1" | awk -v n="$rrn" '{ printf "%.2f\n", ($2 - $1) / n }' >>"$work/$sb.sleeps"
 			field rate "$l" >>"$work/$sb.rate"
 			echo $(((q1 - q0) / rrn / 1000)) >>"$work/$sb.qcpu"
 			echo $(((n1 - n0) / rrn / 1000)) >>"$work/$sb.ncpu"
-			echo "round $r: $sb $l guest_cpu=$(tail -1 "$work/$sb.qcpu")us net_cpu=$(tail -1 "$work/$sb.ncpu")us" >&2
+			echo "round $r: $sb $l guest_cpu=$(tail -1 "$work/$sb.qcpu")us net_cpu=$(tail -1 "$work/$sb.ncpu")us net_sleeps=$(tail -1 "$work/$sb.sleeps")" >&2
 		done
 	done
 	awk -v nr="$(median <"$work/bnetd.rate")" \
 		-v sr="$(median <"$work/bslirp.rate")" -v rounds="$rounds" \
 		-v nq="$(median <"$work/bnetd.qcpu")" -v sq="$(median <"$work/bslirp.qcpu")" \
 		-v nn="$(median <"$work/bnetd.ncpu")" -v sn="$(median <"$work/bslirp.ncpu")" \
+		-v nw="$(median <"$work/bnetd.sleeps")" -v sw="$(median <"$work/bslirp.sleeps")" \
 		-v rrn="$rrn" 'BEGIN {
 		printf "medians of %d rounds        netd        slirp   netd/slirp\n", rounds
 		printf "connect+1B+close (x%d)  %6.0f/s     %6.0f/s     %5.2f\n", rrn, nr, sr, nr / sr
 		printf "  mean latency           %6.0f us    %6.0f us    %5.2f\n", 1e6 / nr, 1e6 / sr, sr / nr
 		printf "  CPU, guest QEMU        %6.0f us    %6.0f us    %5.2f\n", nq, sq, nq / sq
 		printf "  CPU, netd / slirp      %6.0f us    %6.0f us    %5.2f\n", nn, sn, nn / sn
+		printf "  sleeps, netd / slirp   %9.2f     %9.2f     %5.2f\n", nw, sw, nw / sw
 	}'
 	exit 0
 fi
