@@ -53,7 +53,11 @@
 #include "lwip/ip4_addr.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
+#include "lwip/timeouts.h"
 #include "netd/netd.h"
+
+/* How long the ACK of the guest's FIN may wait to ride on netd's FIN. */
+#define FIN_ACK_HOLD_MS 10
 
 struct listener {
 	struct tcp_pcb *pcb;
@@ -157,6 +161,46 @@ void tflow_trim_timewait(struct netd *nd)
 	}
 }
 
+static void fin_ack_release(void *arg)
+{
+	struct flow *fl = arg;
+	fl->fin_ack_held = false;
+	if (fl->pcb && (fl->pcb->flags & TF_ACK_DELAY)) {
+		tcp_ack_now(fl->pcb);
+		tcp_output(fl->pcb);
+	}
+}
+
+static void fin_ack_cancel(struct flow *fl)
+{
+	if (fl->fin_ack_held) {
+		sys_untimeout(fin_ack_release, fl);
+		fl->fin_ack_held = false;
+	}
+}
+
+/*
+ * The guest sent FIN while the host's side is still open. lwIP would
+ * acknowledge it at once, and send netd's FIN in a frame of its own when
+ * the host's end comes, which is usually a moment later (a server closes
+ * when its client did). Hold that ACK for at most FIN_ACK_HOLD_MS, so
+ * that netd's FIN carries it: one frame less for the guest to take (and
+ * under TCG every frame costs the guest more than netd). If the host
+ * takes longer, the ACK goes alone, well within the guest's
+ * retransmission timeout (200 ms at least); lwIP's own timer would send
+ * a delayed ACK within 250 ms anyway.
+ */
+static void hold_fin_ack(struct flow *fl)
+{
+	if (!fl->pcb || fl->host_eof || fl->fin_ack_held ||
+	    !(fl->pcb->flags & TF_ACK_NOW))
+		return;
+	tcp_clear_flags(fl->pcb, TF_ACK_NOW);
+	tcp_set_flags(fl->pcb, TF_ACK_DELAY);
+	sys_timeout(FIN_ACK_HOLD_MS, fin_ack_release, fl);
+	fl->fin_ack_held = true;
+}
+
 static void detach(struct tcp_pcb *pcb)
 {
 	tcp_arg(pcb, NULL);
@@ -167,6 +211,7 @@ static void detach(struct tcp_pcb *pcb)
 
 void tflow_release(struct netd *nd, struct flow *fl, bool rst)
 {
+	fin_ack_cancel(fl);
 	if (fl->pcb) {
 		detach(fl->pcb);
 		if (rst || tcp_close(fl->pcb) != ERR_OK) {
@@ -298,8 +343,10 @@ static void send_fin(struct netd *nd, struct flow *fl)
 {
 	if (fl->fin_sent || !fl->host_eof || fl->stash_len)
 		return;
-	if (!fl->pcb || tcp_shutdown(fl->pcb, 0, 1) == ERR_OK)
+	if (!fl->pcb || tcp_shutdown(fl->pcb, 0, 1) == ERR_OK) {
 		fl->fin_sent = true; /* else retried from on_sent() */
+		fin_ack_cancel(fl);  /* the FIN carried it */
+	}
 	(void)nd;
 }
 
@@ -439,6 +486,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	}
 	if (!p) {
 		fl->guest_fin = true;
+		hold_fin_ack(fl);
 	} else {
 		if (err != ERR_OK) {
 			pbuf_free(p);
