@@ -19,6 +19,9 @@
 # same guest link to a slirp netdev.
 #   bench/net.sh [--rr-only] [ROUNDS [RR_COUNT]]   (default 5 500)
 #     --rr-only  only the connection setup rounds (no throughput, no RSS)
+#   With --rr-only, NETD_B=PATH (a msb-netd outside /tmp, which the jail
+#   hides) adds a third sandbox whose netd is PATH, in the same rounds:
+#   two builds of netd compared under the same load.
 set -euo pipefail
 rr_only=false
 case ${1:-} in
@@ -50,7 +53,7 @@ A=msbnb$$a I=msbnb$$i
 pids=()
 cleanup() {
 	set +e
-	ip netns exec $A "$msb" rm -f bnetd bslirp >/dev/null 2>&1
+	ip netns exec $A "$msb" rm -f bnetd bslirp bnetdb >/dev/null 2>&1
 	[ -n "${spid:-}" ] && kill "$spid" 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
@@ -79,11 +82,18 @@ for _ in $(seq 300); do [ -e "$work/s/ready" ] && break; sleep 0.1; done
 copy=(--patch-copy "$guestpy:/opt/netguest.py")
 m run -d --name bnetd --network all "${copy[@]}" "$img" -- sleep 100000 >/dev/null 2>&1
 MSB_NETD=$slirp m run -d --name bslirp --network all "${copy[@]}" "$img" -- sleep 100000 >/dev/null 2>&1
+sbs=(bnetd bslirp)
+if $rr_only && [ -n "${NETD_B:-}" ]; then
+	MSB_NETD=$NETD_B m run -d --name bnetdb --network all "${copy[@]}" "$img" -- sleep 100000 >/dev/null 2>&1
+	sbs+=(bnetdb)
+fi
 netd_pid() {
 	sed -n 's/.*msb-netd pid \([0-9]*\) (network.*/\1/p' \
 		"$MSB_HOME/sandboxes/$1/logs/vmm.log" | tail -1
 }
 npid=$(netd_pid bnetd) spid=$(netd_pid bslirp)
+declare -A netpid=([bnetd]=$npid [bslirp]=$spid)
+[ ${#sbs[@]} = 3 ] && netpid[bnetdb]=$(netd_pid bnetdb)
 grep -q "hubid=0,netdev=u" "/proc/$spid/cmdline" 2>/dev/null ||
 	{ echo "net.sh: the slirp sandbox has no slirp_netd" >&2; exit 1; }
 g() { m exec "$1" -- "${@:2}"; }
@@ -92,7 +102,7 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # warm up both (TCG code caches, lwIP and slirp paths)
-for sb in bnetd bslirp; do
+for sb in "${sbs[@]}"; do
 	g $sb python3 /opt/netguest.py rr 1.2.3.4 7 20 >/dev/null
 	$rr_only || g $sb curl -sS -o /dev/null http://1.2.3.4/big.bin
 done
@@ -112,20 +122,23 @@ qemu_pid() {
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # times PID went to sleep (voluntary context switches), all threads
 sleeps() { cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt/ { s += $2 } END { print s }'; }
-qpid_bnetd=$(qemu_pid bnetd) qpid_bslirp=$(qemu_pid bslirp)
-[ -n "$qpid_bnetd" ] && [ -n "$qpid_bslirp" ] ||
-	{ echo "net.sh: the sandboxes' QEMU processes not found" >&2; exit 1; }
+declare -A qpid
+for sb in "${sbs[@]}"; do
+	qpid[$sb]=$(qemu_pid $sb)
+	[ -n "${qpid[$sb]}" ] ||
+		{ echo "net.sh: the QEMU of $sb not found" >&2; exit 1; }
+done
 if $rr_only; then
 	# besides the rates: CPU time per connection of the guest's QEMU
 	# (the guest's cost under TCG) and of msb-netd or slirp's QEMU: the
 	# machine is shared, so wall-clock figures move with its load, these
 	# much less
 	for r in $(seq "$rounds"); do
-		for sb in bnetd bslirp; do
-			qp=qpid_$sb np=$([ $sb = bnetd ] && echo "$npid" || echo "$spid")
-			q0=$(cpu_ns "${!qp}") n0=$(cpu_ns "$np") w0=$(sleeps "$np")
+		for sb in "${sbs[@]}"; do
+			qp=${qpid[$sb]} np=${netpid[$sb]}
+			q0=$(cpu_ns "$qp") n0=$(cpu_ns "$np") w0=$(sleeps "$np")
 			l=$(g $sb python3 /opt/netguest.py rr 1.2.3.4 7 "$rrn")
-			q1=$(cpu_ns "${!qp}") n1=$(cpu_ns "$np") w1=$(sleeps "$np")
+			q1=$(cpu_ns "$qp") n1=$(cpu_ns "$np") w1=$(sleeps "$np")
 			echo "$w0 $w1" | awk -v n="$rrn" '{ printf "%.2f\n", ($2 - $1) / n }' >>"$work/$sb.sleeps"
 			field rate "$l" >>"$work/$sb.rate"
 			echo $(((q1 - q0) / rrn / 1000)) >>"$work/$sb.qcpu"
@@ -146,6 +159,20 @@ if $rr_only; then
 		printf "  CPU, netd / slirp      %6.0f us    %6.0f us    %5.2f\n", nn, sn, nn / sn
 		printf "  sleeps, netd / slirp   %9.2f     %9.2f     %5.2f\n", nw, sw, nw / sw
 	}'
+	if [ ${#sbs[@]} = 3 ]; then
+		awk -v nr="$(median <"$work/bnetdb.rate")" \
+			-v sr="$(median <"$work/bslirp.rate")" \
+			-v nq="$(median <"$work/bnetdb.qcpu")" -v sq="$(median <"$work/bslirp.qcpu")" \
+			-v nn="$(median <"$work/bnetdb.ncpu")" -v sn="$(median <"$work/bslirp.ncpu")" \
+			-v nw="$(median <"$work/bnetdb.sleeps")" -v sw="$(median <"$work/bslirp.sleeps")" 'BEGIN {
+			printf "NETD_B                    netd_b        slirp   netd_b/slirp\n"
+			printf "connect+1B+close          %6.0f/s     %6.0f/s     %5.2f\n", nr, sr, nr / sr
+			printf "  mean latency           %6.0f us    %6.0f us    %5.2f\n", 1e6 / nr, 1e6 / sr, sr / nr
+			printf "  CPU, guest QEMU        %6.0f us    %6.0f us    %5.2f\n", nq, sq, nq / sq
+			printf "  CPU, netd_b / slirp    %6.0f us    %6.0f us    %5.2f\n", nn, sn, nn / sn
+			printf "  sleeps, netd_b / slirp %9.2f     %9.2f     %5.2f\n", nw, sw, nw / sw
+		}'
+	fi
 	exit 0
 fi
 for r in $(seq "$rounds"); do
