@@ -24,7 +24,8 @@
  * - host -> guest: the socket is read only while lwIP's send buffer, the
  *   flow's buffer cap and the total cap have room; lwIP's sent callback
  *   reopens the tap.
- * FIN goes across once everything before it has; resets go across both
+ * FIN goes across once everything before it has (the ACK of the guest's
+ * FIN waits a moment for netd's, see hold_fin_ack()); resets go across both
  * ways (lwIP's error callback, and SO_LINGER 0 on the socket). A flow
  * whose both directions closed is released (lwIP finishes the closing
  * handshake by itself). Flows idle too long, and handshakes or connects
