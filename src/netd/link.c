@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lwip/init.h"
@@ -37,7 +39,15 @@ struct txq_ent {
 	uint8_t frame[];
 };
 
-static uint8_t rxbuf[65536];
+/* Link reads: a batch of frames per system call (recvmmsg), each buffer
+ * one byte longer than the largest frame, so that a longer one shows as
+ * truncated. */
+#define LINK_BATCH 16
+static uint8_t rxbuf[LINK_BATCH][NETD_FRAME_MAX + 1];
+static struct mmsghdr rxmsg[LINK_BATCH];
+static struct iovec rxiov[LINK_BATCH];
+/* the link is not a socket (a TAP device): one read() per frame */
+static bool link_not_socket;
 /* reassembled datagrams from lwIP, behind a made-up Ethernet header */
 static uint8_t reasm[MSB_NET_ETH_HLEN + 65535];
 
@@ -457,25 +467,62 @@ static void frame_in(struct netd *nd, const uint8_t *buf, size_t len)
 	}
 }
 
+/* Read up to @max frames into rxbuf. Return: how many (their lengths in
+ * rxmsg[].msg_len, truncated ones flagged in msg_flags), 0 if none is
+ * waiting, -1 on a link error (errno set). */
+static int link_read(struct netd *nd, int max)
+{
+	if (link_not_socket) {
+		ssize_t n = read(nd->linkfd, rxbuf[0], sizeof(rxbuf[0]));
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		rxmsg[0].msg_len = (unsigned)n;
+		rxmsg[0].msg_hdr.msg_flags =
+			(size_t)n > NETD_FRAME_MAX ? MSG_TRUNC : 0;
+		return 1;
+	}
+	for (int i = 0; i < max; i++) {
+		rxiov[i].iov_base = rxbuf[i];
+		rxiov[i].iov_len = sizeof(rxbuf[i]);
+		rxmsg[i].msg_hdr =
+			(struct msghdr){.msg_iov = &rxiov[i], .msg_iovlen = 1};
+	}
+	int n = recvmmsg(nd->linkfd, rxmsg, (unsigned)max, MSG_DONTWAIT, NULL);
+	if (n < 0 && errno == ENOTSOCK) {
+		link_not_socket = true;
+		return link_read(nd, max);
+	}
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	return n;
+}
+
 void link_readable(struct netd *nd)
 {
-	/* a bounded batch, then the other descriptors get their turn */
-	for (int i = 0; i < 128 && !nd->quit; i++) {
-		ssize_t n = read(nd->linkfd, rxbuf, sizeof(rxbuf));
+	/* a bounded batch, then the other descriptors get their turn; a
+	 * short batch means the queue is empty (the link is level-triggered:
+	 * what comes after is the next turn's) */
+	for (int got = 0; got < 128 && !nd->quit;) {
+		int n = link_read(nd, LINK_BATCH);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
 			netd_log(nd, "read from the link: %s: exiting",
 				 strerror(errno));
 			nd->quit = true;
 			return;
 		}
-		if (n == 0 || (size_t)n > nd->cfg.mtu + MSB_NET_ETH_HLEN) {
-			nd->st.rx_dropped++;
-			continue;
+		for (int i = 0; i < n && !nd->quit; i++) {
+			size_t len = rxmsg[i].msg_len;
+			if (!len || (rxmsg[i].msg_hdr.msg_flags & MSG_TRUNC) ||
+			    len > nd->cfg.mtu + MSB_NET_ETH_HLEN) {
+				nd->st.rx_dropped++;
+				continue;
+			}
+			frame_in(nd, rxbuf[i], len);
 		}
-		frame_in(nd, rxbuf, (size_t)n);
+		got += n;
+		if (n < (link_not_socket ? 1 : LINK_BATCH))
+			return;
 	}
 }

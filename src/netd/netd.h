@@ -167,10 +167,11 @@ struct flow {
 	/* host -> guest */
 	uint8_t *stash; /* read from the host, lwIP had no room */
 	size_t stash_len;
-	size_t lw_out;   /* bytes given to lwIP, not yet acknowledged */
-	bool host_eof;   /* the host socket reached EOF */
-	bool host_reset; /* the host reset it before the guest handshake */
-	bool fin_sent;   /* ...and lwIP was told to send FIN */
+	size_t lw_out;     /* bytes given to lwIP, not yet acknowledged */
+	bool host_eof;     /* the host socket reached EOF */
+	bool host_reset;   /* the host reset it before the guest handshake */
+	bool fin_sent;     /* ...and lwIP was told to send FIN */
+	bool fin_ack_held; /* the ACK of the guest's FIN waits for ours */
 
 	/* UDP and ICMP: the start of the last guest datagram (IP header and
 	 * 8 bytes), quoted in ICMP errors */

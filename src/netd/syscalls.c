@@ -57,6 +57,8 @@ static const int netd_calls[] = {
 	SCMP_SYS(sendto),
 	SCMP_SYS(recvmsg),
 	SCMP_SYS(sendmsg),
+	/* the link's frames, a batch at a time (link.c) */
+	SCMP_SYS(recvmmsg),
 	/* published ports (publish.c): listeners are bound at start, UDP
 	 * replies may bind; accepted connections */
 	SCMP_SYS(bind),

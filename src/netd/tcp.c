@@ -24,7 +24,8 @@
  * - host -> guest: the socket is read only while lwIP's send buffer, the
  *   flow's buffer cap and the total cap have room; lwIP's sent callback
  *   reopens the tap.
- * FIN goes across once everything before it has; resets go across both
+ * FIN goes across once everything before it has (the ACK of the guest's
+ * FIN waits a moment for netd's, see hold_fin_ack()); resets go across both
  * ways (lwIP's error callback, and SO_LINGER 0 on the socket). A flow
  * whose both directions closed is released (lwIP finishes the closing
  * handshake by itself). Flows idle too long, and handshakes or connects
@@ -53,7 +54,11 @@
 #include "lwip/ip4_addr.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
+#include "lwip/timeouts.h"
 #include "netd/netd.h"
+
+/* How long the ACK of the guest's FIN may wait to ride on netd's FIN. */
+#define FIN_ACK_HOLD_MS 10
 
 struct listener {
 	struct tcp_pcb *pcb;
@@ -172,6 +177,46 @@ void tflow_trim_timewait(struct netd *nd)
 	}
 }
 
+static void fin_ack_release(void *arg)
+{
+	struct flow *fl = arg;
+	fl->fin_ack_held = false;
+	if (fl->pcb && (fl->pcb->flags & TF_ACK_DELAY)) {
+		tcp_ack_now(fl->pcb);
+		tcp_output(fl->pcb);
+	}
+}
+
+static void fin_ack_cancel(struct flow *fl)
+{
+	if (fl->fin_ack_held) {
+		sys_untimeout(fin_ack_release, fl);
+		fl->fin_ack_held = false;
+	}
+}
+
+/*
+ * The guest sent FIN while the host's side is still open. lwIP would
+ * acknowledge it at once, and send netd's FIN in a frame of its own when
+ * the host's end comes, which is usually a moment later (a server closes
+ * when its client did). Hold that ACK for at most FIN_ACK_HOLD_MS, so
+ * that netd's FIN carries it: one frame less for the guest to take (and
+ * under TCG every frame costs the guest more than netd). If the host
+ * takes longer, the ACK goes alone, well within the guest's
+ * retransmission timeout (200 ms at least); lwIP's own timer would send
+ * a delayed ACK within 250 ms anyway.
+ */
+static void hold_fin_ack(struct flow *fl)
+{
+	if (!fl->pcb || fl->host_eof || fl->fin_ack_held ||
+	    !(fl->pcb->flags & TF_ACK_NOW))
+		return;
+	tcp_clear_flags(fl->pcb, TF_ACK_NOW);
+	tcp_set_flags(fl->pcb, TF_ACK_DELAY);
+	sys_timeout(FIN_ACK_HOLD_MS, fin_ack_release, fl);
+	fl->fin_ack_held = true;
+}
+
 static void detach(struct tcp_pcb *pcb)
 {
 	tcp_arg(pcb, NULL);
@@ -182,6 +227,7 @@ static void detach(struct tcp_pcb *pcb)
 
 void tflow_release(struct netd *nd, struct flow *fl, bool rst)
 {
+	fin_ack_cancel(fl);
 	if (fl->pcb) {
 		detach(fl->pcb);
 		/* bytes lwIP still holds for the guest (a zero window):
@@ -326,8 +372,10 @@ static void send_fin(struct netd *nd, struct flow *fl)
 {
 	if (fl->fin_sent || !fl->host_eof || fl->stash_len)
 		return;
-	if (!fl->pcb || tcp_shutdown(fl->pcb, 0, 1) == ERR_OK)
+	if (!fl->pcb || tcp_shutdown(fl->pcb, 0, 1) == ERR_OK) {
 		fl->fin_sent = true; /* else retried from on_sent() */
+		fin_ack_cancel(fl);  /* the FIN carried it */
+	}
 	(void)nd;
 }
 
@@ -379,7 +427,14 @@ static void update_events(struct netd *nd, struct flow *fl)
 	if (fl->dead || fl->fd < 0)
 		return;
 	if (fl->st == TCP_CONNECTING) {
-		ev = EPOLLOUT;
+		/* edge-triggered: the connect's end is reported once, and the
+		 * registration can stay as it is through the guest's
+		 * handshake (no system call), where nothing is read or
+		 * written; the level-triggered one of the open flow then
+		 * reports what came meanwhile */
+		ev = EPOLLOUT | EPOLLET;
+	} else if (fl->st == TCP_HANDSHAKE) {
+		return;
 	} else if (fl->st == TCP_OPEN) {
 		if (host_room(nd, fl))
 			ev |= EPOLLIN;
@@ -461,6 +516,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	}
 	if (!p) {
 		fl->guest_fin = true;
+		hold_fin_ack(fl);
 	} else {
 		if (err != ERR_OK) {
 			pbuf_free(p);
@@ -843,7 +899,9 @@ void tflow_event(struct netd *nd, struct flow *fl, uint32_t events)
 	if (fl->st == TCP_CONNECTING) {
 		int e = 0;
 		socklen_t el = sizeof(e);
-		if (getsockopt(fl->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+		/* writable without an error: connected (no SO_ERROR call) */
+		if ((events & (EPOLLERR | EPOLLHUP)) &&
+		    getsockopt(fl->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
 			e = errno;
 		/* reset as soon as it was accepted: the guest's connect()
 		 * succeeds too, and then the reset comes */
@@ -859,6 +917,8 @@ void tflow_event(struct netd *nd, struct flow *fl, uint32_t events)
 		flow_kill(nd, fl, false);
 		return;
 	}
+	if (fl->st == TCP_HANDSHAKE)
+		return; /* the edge-triggered registration of the connect */
 	if (fl->st != TCP_OPEN) {
 		abort_flow(nd, fl);
 		return;
