@@ -232,8 +232,8 @@ static enum msb_tls_hello_status parse_body(struct msb_tls_hello *h,
 	return MSB_TLS_HELLO_OK;
 }
 
-enum msb_tls_hello_status msb_tls_hello_parse(struct msb_tls_hello *out,
-					      const uint8_t *buf, size_t len)
+static enum msb_tls_hello_status parse(struct msb_tls_hello *out,
+				       const uint8_t *buf, size_t len)
 {
 	uint8_t msg[MSB_TLS_HELLO_MAX];
 	size_t have = 0, need = 0, off = 0;
@@ -292,8 +292,16 @@ enum msb_tls_hello_status msb_tls_hello_parse(struct msb_tls_hello *out,
 	}
 	out->consumed = off;
 	struct rd body = {msg + 4, need - 4};
-	enum msb_tls_hello_status st = parse_body(out, body);
+	return parse_body(out, body);
+}
+
+enum msb_tls_hello_status msb_tls_hello_parse(struct msb_tls_hello *out,
+					      const uint8_t *buf, size_t len)
+{
+	enum msb_tls_hello_status st = parse(out, buf, len);
+
 	if (st != MSB_TLS_HELLO_OK) {
+		/* nothing kept but the reason */
 		const char *why = out->why;
 		memset(out, 0, sizeof(*out));
 		out->why = why;
