@@ -109,6 +109,8 @@ static enum msb_http1_status parse_request_line(struct msb_http1_req *r,
 		i++;
 	if (i == s || i == e || buf[i] != ' ')
 		return bad(r, "malformed method");
+	if (i - s > MSB_HTTP1_METHOD_MAX)
+		return bad(r, "method is too long");
 	r->method = (struct msb_http1_span){(uint32_t)s, (uint32_t)(i - s)};
 	size_t t = ++i;
 	while (i < e && buf[i] > 0x20 && buf[i] < 0x7f)
@@ -232,30 +234,38 @@ static enum msb_http1_status parse_semantics(struct msb_http1_req *r,
 }
 
 enum msb_http1_status msb_http1_parse(struct msb_http1_req *r,
-				      const uint8_t *buf, size_t len)
+				      const uint8_t *buf, size_t len,
+				      size_t *scan)
 {
 	size_t s = 0, lim = len < MSB_HTTP1_HEAD_MAX ? len : MSB_HTTP1_HEAD_MAX;
-	size_t end = 0;
+	size_t end = 0, i, from = scan ? *scan : 0;
 	enum msb_http1_status st;
 
+	if (scan)
+		*scan = 0;
 	memset(r, 0, sizeof(*r));
 	r->host = -1;
 	/* empty lines before the request line */
-	while (s + 1 < lim && buf[s] == '\r' && buf[s + 1] == '\n')
+	for (int k = 0; s + 1 < lim && buf[s] == '\r' && buf[s + 1] == '\n';
+	     k++) {
+		if (k == MSB_HTTP1_EMPTY_LINES_MAX)
+			return bad(r, "too many empty lines before a request");
 		s += 2;
-	/* the end of the head; a bare CR or LF anywhere is refused */
-	for (size_t i = s; i < lim; i++) {
+	}
+	/* the end of the head: a CRLF right after a CRLF; a bare CR or LF
+	 * anywhere is refused. Bytes before @from were checked already. */
+	for (i = from > s ? from : s; i < lim; i++) {
 		uint8_t c = buf[i];
 		if (c == '\n')
 			return bad(r, "bare LF");
 		if (c == '\r') {
 			if (i + 1 == lim)
-				break;
+				break; /* resume here: the LF may follow */
 			if (buf[i + 1] != '\n')
 				return bad(r, "bare CR");
-			if (i + 3 < lim && buf[i + 2] == '\r' &&
-			    buf[i + 3] == '\n') {
-				end = i + 4;
+			if (i >= s + 2 && buf[i - 2] == '\r' &&
+			    buf[i - 1] == '\n') {
+				end = i + 2;
 				break;
 			}
 			i++; /* past the LF */
@@ -268,9 +278,14 @@ enum msb_http1_status msb_http1_parse(struct msb_http1_req *r,
 		if (len >= MSB_HTTP1_HEAD_MAX)
 			return bad(r, "request head is too long");
 		/* a request line must start with a method */
-		for (size_t i = s; i < lim && buf[i] != ' '; i++)
-			if (!is_tchar(buf[i]) && buf[i] != '\r')
+		for (size_t k = s; k < lim && buf[k] != ' '; k++) {
+			if (k - s == MSB_HTTP1_METHOD_MAX)
+				return bad(r, "method is too long");
+			if (!is_tchar(buf[k]) && buf[k] != '\r')
 				return bad(r, "malformed method");
+		}
+		if (scan)
+			*scan = i;
 		return MSB_HTTP1_NEED_MORE;
 	}
 	/* lines: [s, e) each, CRLF after */

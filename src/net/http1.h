@@ -26,7 +26,8 @@
  * most (exactly one in HTTP/1.1), Content-Length digits only and never
  * with Transfer-Encoding, a Transfer-Encoding whose last coding is
  * chunked and only in HTTP/1.1, versions HTTP/1.0 and HTTP/1.1 only.
- * Empty lines before a request line are skipped (RFC 9112 2.2).
+ * Up to MSB_HTTP1_EMPTY_LINES_MAX empty lines before a request line are
+ * skipped (RFC 9112 2.2); methods are at most MSB_HTTP1_METHOD_MAX.
  *
  * Answers: MSB_HTTP1_OK, MSB_HTTP1_NEED_MORE (a valid beginning: call
  * again with more bytes), MSB_HTTP1_BAD (@why: a static one-line
@@ -37,6 +38,8 @@
 
 #define MSB_HTTP1_HEAD_MAX 65536 /* bytes, empty lines before it included */
 #define MSB_HTTP1_HEADERS_MAX 128
+#define MSB_HTTP1_METHOD_MAX 32
+#define MSB_HTTP1_EMPTY_LINES_MAX 8 /* before a request line */
 
 enum msb_http1_status {
 	MSB_HTTP1_OK = 0,
@@ -78,11 +81,15 @@ struct msb_http1_req {
 
 /*
  * msb_http1_parse() - read the request head at the start of the @len
- * bytes at @buf into @r (see DOC above).
+ * bytes at @buf into @r (see DOC above). @scan (may be NULL) makes a
+ * byte-by-byte arrival cost linear time: start it at 0 and pass it back
+ * with the same buffer grown; NEED_MORE leaves in it where the search
+ * for the head's end resumes, OK and BAD reset it to 0.
  * Return: an enum msb_http1_status.
  */
 enum msb_http1_status msb_http1_parse(struct msb_http1_req *r,
-				      const uint8_t *buf, size_t len);
+				      const uint8_t *buf, size_t len,
+				      size_t *scan);
 
 /* msb_http1_header_is() - header @i of @r is named @name (any case). */
 bool msb_http1_header_is(const struct msb_http1_req *r, const uint8_t *buf,

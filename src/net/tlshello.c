@@ -239,6 +239,7 @@ static enum msb_tls_hello_status parse(struct msb_tls_hello *out,
 	size_t have = 0, need = 0, off = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->want = 1;
 	/* decide NOT_TLS from as few bytes as possible */
 	if (len >= 1 && buf[0] != CT_HANDSHAKE) {
 		out->why = "not a TLS handshake record";
@@ -248,12 +249,18 @@ static enum msb_tls_hello_status parse(struct msb_tls_hello *out,
 		out->why = "not a TLS record version";
 		return MSB_TLS_HELLO_NOT_TLS;
 	}
-	for (;;) {
+	for (unsigned nrec = 0;; nrec++) {
 		const uint8_t *rec = buf + off;
 		size_t rlen, avail, take, before = have;
 
-		if (len - off < REC_HDR)
+		if (nrec == MSB_TLS_HELLO_RECORDS_MAX)
+			return bad(out, "ClientHello in too many records");
+		if (len - off < REC_HDR) {
+			/* the first 3 bytes may decide NOT_TLS one by one */
+			out->want =
+				off == 0 && len < 3 ? len + 1 : off + REC_HDR;
 			return MSB_TLS_HELLO_NEED_MORE;
+		}
 		if (rec[0] != CT_HANDSHAKE)
 			return bad(out, "another record type inside the "
 					"ClientHello");
@@ -284,8 +291,13 @@ static enum msb_tls_hello_status parse(struct msb_tls_hello *out,
 		if (need && before + rlen > need)
 			return bad(out, "data after the ClientHello in its "
 					"record");
-		if (avail < rlen)
+		if (avail < rlen) {
+			/* the handshake header, once complete, may be BAD */
+			out->want = off + REC_HDR + rlen;
+			if (!need && before + rlen >= 4)
+				out->want = off + REC_HDR + (4 - before);
 			return MSB_TLS_HELLO_NEED_MORE;
+		}
 		off += REC_HDR + rlen;
 		if (need && have == need)
 			break;
@@ -301,10 +313,14 @@ enum msb_tls_hello_status msb_tls_hello_parse(struct msb_tls_hello *out,
 	enum msb_tls_hello_status st = parse(out, buf, len);
 
 	if (st != MSB_TLS_HELLO_OK) {
-		/* nothing kept but the reason */
+		/* nothing kept but the reason, or how many bytes to wait for */
 		const char *why = out->why;
+		size_t want = st == MSB_TLS_HELLO_NEED_MORE ? out->want : 0;
 		memset(out, 0, sizeof(*out));
 		out->why = why;
+		out->want = want;
+	} else {
+		out->want = 0;
 	}
 	return st;
 }

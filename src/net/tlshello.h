@@ -31,7 +31,11 @@
  *   handshake message other than ClientHello, more than
  *   MSB_TLS_HELLO_MAX bytes...).
  *
- * NOT_TLS and BAD set @why to a static one-line reason.
+ * NOT_TLS and BAD set @why to a static one-line reason. NEED_MORE sets
+ * @want to the length below which the answer cannot change: a caller
+ * fed small segments parses again only once it holds that many bytes,
+ * so the work per hello stays linear (with MSB_TLS_HELLO_RECORDS_MAX
+ * records at most, a guest dripping bytes cannot make it quadratic).
  *
  * What is kept: the legacy record and hello versions, the
  * supported_versions list (RFC 8446 4.2.1), the server name (RFC 6066
@@ -45,6 +49,9 @@
 /* The longest handshake message accepted (header included). Real ones are
  * under 2 KiB; a few hundred PSK identities could exceed it. */
 #define MSB_TLS_HELLO_MAX 16384
+
+/* A hello in more records than this is BAD (real clients use one). */
+#define MSB_TLS_HELLO_RECORDS_MAX 32
 
 /* At most this many supported_versions entries are kept (all are read). */
 #define MSB_TLS_VERSIONS_MAX 16
@@ -87,6 +94,7 @@ struct msb_tls_hello {
 	bool has_ech; /* encrypted_client_hello (0xfe0d) present */
 
 	size_t consumed; /* OK: bytes of the records that held the hello */
+	size_t want;     /* NEED_MORE: parse again with at least this many */
 	const char *why; /* NOT_TLS, BAD: a static reason */
 };
 

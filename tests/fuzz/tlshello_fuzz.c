@@ -6,7 +6,8 @@
  * list iterates within its bounds); a refusal has a reason and keeps
  * nothing; the answer depends only on the bytes up to the hello's end
  * (the first @consumed bytes give the same hello, one fewer NEED_MORE);
- * a NEED_MORE answer is also the answer for every shorter prefix.
+ * a NEED_MORE answer is also the answer for every shorter prefix, and
+ * for every longer one shorter than the @want it gave.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -77,8 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FAIL("a hello one byte short is not NEED_MORE");
 		break;
 	case MSB_TLS_HELLO_NEED_MORE:
-		if (h.why)
-			FAIL("NEED_MORE with a reason");
+		if (h.why || h.want <= size)
+			FAIL("NEED_MORE with a reason, or wanting no more");
 		if (size && msb_tls_hello_parse(&again, data, size / 2) !=
 				    MSB_TLS_HELLO_NEED_MORE)
 			FAIL("a prefix of NEED_MORE is not NEED_MORE");
@@ -97,6 +98,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	default:
 		FAIL("unknown status");
+	}
+	/* from half the input: the answer cannot change below @want */
+	if (msb_tls_hello_parse(&again, data, size / 2) ==
+		    MSB_TLS_HELLO_NEED_MORE &&
+	    again.want - 1 <= size && again.want - 1 > size / 2) {
+		size_t w = again.want;
+		if (msb_tls_hello_parse(&again, data, w - 1) !=
+		    MSB_TLS_HELLO_NEED_MORE)
+			FAIL("the answer changed below want");
 	}
 	return 0;
 }

@@ -13,7 +13,7 @@ static struct msb_http1_req req;
 
 static enum msb_http1_status parse(const char *s)
 {
-	return msb_http1_parse(&req, U(s), strlen(s));
+	return msb_http1_parse(&req, U(s), strlen(s), NULL);
 }
 
 static int span_eq(const char *buf, struct msb_http1_span sp, const char *w)
@@ -28,14 +28,15 @@ static void ok_all_prefixes(const char *s)
 	int all = 1;
 
 	for (size_t k = 0; k < n; k++)
-		if (msb_http1_parse(&req, U(s), k) != MSB_HTTP1_NEED_MORE) {
+		if (msb_http1_parse(&req, U(s), k, NULL) !=
+		    MSB_HTTP1_NEED_MORE) {
 			if (all)
 				fprintf(stderr, "  prefix %zu of `%.40s`: %s\n",
 					k, s, req.why ? req.why : "");
 			all = 0;
 		}
 	CHECK(all);
-	CHECK(msb_http1_parse(&req, U(s), n) == MSB_HTTP1_OK);
+	CHECK(msb_http1_parse(&req, U(s), n, NULL) == MSB_HTTP1_OK);
 }
 
 static void bad_req(const char *s, const char *want)
@@ -168,12 +169,24 @@ static void test_bad_heads(void)
 		"HTTP/1.0");
 	bad_req("CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n", "host:port");
 	/* refused before the end of the head arrives */
-	CHECK(msb_http1_parse(&req, U("\x16\x03\x01\x02"), 4) == MSB_HTTP1_BAD);
-	CHECK(msb_http1_parse(&req, U("SSH-2.0-Open"), 12) ==
+	CHECK(msb_http1_parse(&req, U("\x16\x03\x01\x02"), 4, NULL) ==
+	      MSB_HTTP1_BAD);
+	CHECK(msb_http1_parse(&req, U("SSH-2.0-Open"), 12, NULL) ==
 	      MSB_HTTP1_NEED_MORE); /* a token: could be a method */
-	CHECK(msb_http1_parse(&req, U("SSH-2.0-OpenSSH\r\n"), 17) ==
+	CHECK(msb_http1_parse(&req, U("SSH-2.0-OpenSSH\r\n"), 17, NULL) ==
 	      MSB_HTTP1_BAD); /* a line without a method */
-	CHECK(msb_http1_parse(&req, U("GET /\n"), 6) == MSB_HTTP1_BAD);
+	CHECK(msb_http1_parse(&req, U("GET /\n"), 6, NULL) == MSB_HTTP1_BAD);
+
+	/* limits: empty lines before, method length */
+	CHECK(parse("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.0\r\n\r\n") ==
+	      MSB_HTTP1_OK);
+	bad_req("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+		"empty lines");
+	bad_req("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "method is too long");
+	bad_req("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA / HTTP/1.0\r\n\r\n",
+		"method is too long");
+	CHECK(parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA / HTTP/1.0\r\n\r\n") ==
+	      MSB_HTTP1_OK);
 
 	/* too many headers; too long a head */
 	static char big[MSB_HTTP1_HEAD_MAX + 100];
@@ -186,8 +199,45 @@ static void test_bad_heads(void)
 	memset(big + n, 'a', sizeof(big) - n - 1);
 	big[sizeof(big) - 1] = '\0';
 	bad_req(big, "too long");
-	CHECK(msb_http1_parse(&req, U(big), MSB_HTTP1_HEAD_MAX - 1) ==
+	CHECK(msb_http1_parse(&req, U(big), MSB_HTTP1_HEAD_MAX - 1, NULL) ==
 	      MSB_HTTP1_NEED_MORE);
+}
+
+/* Byte by byte with @scan: the same head, and the scan only moves on. */
+static void test_resume(void)
+{
+	const char *s = "\r\nPOST /x HTTP/1.1\r\nHost: h\r\n"
+			"Content-Length: 2\r\n\r\nab";
+	size_t n = strlen(s), scan = 0, last = 0;
+	enum msb_http1_status st = MSB_HTTP1_NEED_MORE;
+	size_t k;
+
+	for (k = 0; k <= n && st == MSB_HTTP1_NEED_MORE; k++) {
+		st = msb_http1_parse(&req, U(s), k, &scan);
+		if (st == MSB_HTTP1_NEED_MORE) {
+			CHECK(scan >= last && scan <= k);
+			last = scan;
+		}
+	}
+	CHECK(st == MSB_HTTP1_OK && scan == 0);
+	CHECK(req.head_len == n - 2 && k - 1 == n - 2);
+	CHECK(req.content_length == 2 && span_eq(s, req.target, "/x"));
+	/* the end split between the two CRLFs, and inside one */
+	const char *h = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+	size_t hn = strlen(h);
+	for (size_t cut = hn - 4; cut < hn; cut++) {
+		scan = 0;
+		CHECK(msb_http1_parse(&req, U(h), cut, &scan) ==
+		      MSB_HTTP1_NEED_MORE);
+		CHECK(msb_http1_parse(&req, U(h), hn, &scan) == MSB_HTTP1_OK);
+		CHECK(req.head_len == hn);
+	}
+	/* a bare LF after the resume point is still seen */
+	scan = 0;
+	CHECK(msb_http1_parse(&req, U("GET / HTTP/1.1\r\nA: b\n"), 19, &scan) ==
+	      MSB_HTTP1_NEED_MORE);
+	CHECK(msb_http1_parse(&req, U("GET / HTTP/1.1\r\nA: b\n"), 23, &scan) ==
+	      MSB_HTTP1_BAD);
 }
 
 static void test_pipelining(void)
@@ -204,7 +254,7 @@ static void test_pipelining(void)
 	const char *paths[] = {"/a", "/b", "/c"};
 
 	for (int i = 0; i < 3; i++) {
-		CHECK(msb_http1_parse(&req, U(s + off), n - off) ==
+		CHECK(msb_http1_parse(&req, U(s + off), n - off, NULL) ==
 		      MSB_HTTP1_OK);
 		CHECK(span_eq(s + off, req.target, paths[i]));
 		off += req.head_len;
@@ -331,7 +381,7 @@ static char why[256];
 static enum msb_http1_verdict sub(const char *s, const char *sni, bool resolved)
 {
 	struct msb_http1_ctx ctx = {sni, resolved};
-	if (msb_http1_parse(&req, U(s), strlen(s)) != MSB_HTTP1_OK) {
+	if (msb_http1_parse(&req, U(s), strlen(s), NULL) != MSB_HTTP1_OK) {
 		fprintf(stderr, "  does not parse: `%s`: %s\n", s, req.why);
 		return (enum msb_http1_verdict) - 1;
 	}
@@ -354,7 +404,7 @@ static void rewrites_to(const char *s, const char *sni, const char *want,
 	CHECK(used == want_used);
 	/* the result is a head that parses, of the same shape */
 	struct msb_http1_req again;
-	CHECK(msb_http1_parse(&again, out, out_len) == MSB_HTTP1_OK &&
+	CHECK(msb_http1_parse(&again, out, out_len, NULL) == MSB_HTTP1_OK &&
 	      again.head_len == out_len && again.n_headers == req.n_headers);
 }
 
@@ -522,14 +572,14 @@ static void test_substitute(void)
 	struct msb_http1_ctx ctx = {"a.test", true};
 	const char *hs =
 		fmt("GET / HTTP/1.1\r\nHost: a.test\r\nX: %s\r\n\r\n", ph_crlf);
-	CHECK(msb_http1_parse(&req, U(hs), strlen(hs)) == MSB_HTTP1_OK);
+	CHECK(msb_http1_parse(&req, U(hs), strlen(hs), NULL) == MSB_HTTP1_OK);
 	CHECK(msb_http1_substitute(out, sizeof(out), &out_len, &used, why,
 				   sizeof(why), &req, U(hs), &s_crlf, 1,
 				   &ctx) == MSB_HTTP1_BLOCK);
 	CHECK(strstr(why, "control character") != NULL);
 	/* ...but can in the target, encoded */
 	hs = fmt("GET /?k=%s HTTP/1.1\r\nHost: a.test\r\n\r\n", ph_crlf);
-	CHECK(msb_http1_parse(&req, U(hs), strlen(hs)) == MSB_HTTP1_OK);
+	CHECK(msb_http1_parse(&req, U(hs), strlen(hs), NULL) == MSB_HTTP1_OK);
 	CHECK(msb_http1_substitute(out, sizeof(out), &out_len, &used, why,
 				   sizeof(why), &req, U(hs), &s_crlf, 1,
 				   &ctx) == MSB_HTTP1_REWRITE);
@@ -542,7 +592,7 @@ static void test_substitute(void)
 	hs = fmt("GET / HTTP/1.1\r\nHost: a.test\r\nX: %s\r\n\r\n", ph_crlf);
 	s_crlf.value = U("value");
 	s_crlf.value_len = 5;
-	CHECK(msb_http1_parse(&req, U(hs), strlen(hs)) == MSB_HTTP1_OK);
+	CHECK(msb_http1_parse(&req, U(hs), strlen(hs), NULL) == MSB_HTTP1_OK);
 	CHECK(msb_http1_substitute(out, 20, &out_len, &used, why, sizeof(why),
 				   &req, U(hs), &s_crlf, 1,
 				   &ctx) == MSB_HTTP1_BLOCK);
@@ -561,7 +611,7 @@ static void test_substitute(void)
 		{"A_0123456789012345", ph_b, U("2"), 1, h1, 1}};
 	hs = fmt("GET / HTTP/1.1\r\nHost: a.test\r\nX: %s %s\r\n\r\n", ph_b,
 		 ph_a);
-	CHECK(msb_http1_parse(&req, U(hs), strlen(hs)) == MSB_HTTP1_OK);
+	CHECK(msb_http1_parse(&req, U(hs), strlen(hs), NULL) == MSB_HTTP1_OK);
 	CHECK(msb_http1_substitute(out, sizeof(out), &out_len, &used, why,
 				   sizeof(why), &req, U(hs), ab, 2,
 				   &ctx) == MSB_HTTP1_REWRITE);
@@ -573,6 +623,7 @@ int main(void)
 {
 	test_heads();
 	test_bad_heads();
+	test_resume();
 	test_pipelining();
 	test_chunked();
 	setup_secrets();

@@ -51,17 +51,26 @@ static uint8_t *resplit(const uint8_t *h, size_t hlen, size_t k, size_t *outlen)
 	return out;
 }
 
-/* @buf parses, and so does every split of it; no prefix of any is
- * more than NEED_MORE. */
+/* @buf parses, and so does every split of it into at most
+ * MSB_TLS_HELLO_RECORDS_MAX records (more are BAD); no prefix of one is
+ * more than NEED_MORE; fed byte by byte, parsed only when @want says so,
+ * it takes a few calls per record. */
 static void check_splits(const uint8_t *buf, size_t len,
 			 const struct msb_tls_hello *want)
 {
-	static const size_t sizes[] = {1, 2, 3, 7, 100};
+	static const size_t sizes[] = {1, 7, 11, 16, 100};
 	struct msb_tls_hello h;
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		size_t n;
+		size_t n, records = (len - 5 + sizes[i] - 1) / sizes[i];
 		uint8_t *s = resplit(buf, len, sizes[i], &n);
+		if (records > MSB_TLS_HELLO_RECORDS_MAX) {
+			CHECK(msb_tls_hello_parse(&h, s, n) ==
+			      MSB_TLS_HELLO_BAD);
+			CHECK(h.why && strstr(h.why, "too many records"));
+			free(s);
+			continue;
+		}
 		int prefix_ok = 1;
 		for (size_t k = 0; k < n; k++)
 			if (msb_tls_hello_parse(&h, s, k) !=
@@ -69,11 +78,28 @@ static void check_splits(const uint8_t *buf, size_t len,
 				prefix_ok = 0;
 		CHECK(prefix_ok);
 		CHECK(msb_tls_hello_parse(&h, s, n) == MSB_TLS_HELLO_OK);
-		CHECK(h.consumed == n);
+		CHECK(h.consumed == n && h.want == 0);
 		CHECK(!strcmp(h.sni, want->sni));
 		CHECK(h.alpn_len == want->alpn_len &&
 		      !memcmp(h.alpn, want->alpn, h.alpn_len));
 		CHECK(h.n_versions == want->n_versions);
+		/* dripped */
+		size_t calls = 0, next = 0;
+		enum msb_tls_hello_status st = MSB_TLS_HELLO_NEED_MORE;
+		for (size_t k = 0; k <= n && st == MSB_TLS_HELLO_NEED_MORE;
+		     k++) {
+			if (k < next)
+				continue;
+			calls++;
+			st = msb_tls_hello_parse(&h, s, k);
+			next = h.want;
+			CHECK(st != MSB_TLS_HELLO_NEED_MORE || next > k);
+		}
+		CHECK(st == MSB_TLS_HELLO_OK);
+		CHECK(calls <= 5 + 2 * records);
+		if (calls > 5 + 2 * records)
+			fprintf(stderr, "  %zu calls for %zu records\n", calls,
+				records);
 		free(s);
 	}
 }
