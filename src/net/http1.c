@@ -486,8 +486,12 @@ bool msb_secret_host_match(const struct msb_secret *s, const char *host)
 {
 	size_t hn = strlen(host);
 
+	if (!hn)
+		return false;
 	for (size_t i = 0; i < s->n_hosts; i++) {
 		const char *p = s->hosts[i];
+		if (!p[0] || !strcmp(p, "*.") || !strcmp(p, "*"))
+			continue; /* never "any host" */
 		if (p[0] == '*' && p[1] == '.') {
 			size_t sn = strlen(p + 1); /* ".suffix" */
 			if (hn > sn && name_eq(host + hn - sn, sn, p + 1))

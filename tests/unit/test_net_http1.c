@@ -266,14 +266,13 @@ static void test_pipelining(void)
 						     &used) == MSB_HTTP1_OK);
 			off += used;
 			/* byte by byte, the same end */
-			size_t at = off - used, total = 0;
+			size_t at = off - used;
 			memset(&ch, 0, sizeof(ch));
 			enum msb_http1_status st = MSB_HTTP1_NEED_MORE;
 			while (st == MSB_HTTP1_NEED_MORE && at < n) {
 				st = msb_http1_chunked_feed(&ch, U(s + at), 1,
 							    &used);
 				at += used;
-				total += used;
 			}
 			CHECK(st == MSB_HTTP1_OK && at == off);
 		}
@@ -370,6 +369,12 @@ static void test_names(void)
 	CHECK(!msb_secret_host_match(&secrets[1], "example.org"));
 	CHECK(!msb_secret_host_match(&secrets[1], "badexample.org"));
 	CHECK(msb_secret_host_match(&secrets[1], "exact.test"));
+	/* patterns that would mean "anywhere" match nothing */
+	static const char *const wild[] = {"", "*", "*."};
+	struct msb_secret w = {"W", ph_key, U("v"), 1, wild, 3};
+	CHECK(!msb_secret_host_match(&w, "a.test"));
+	CHECK(!msb_secret_host_match(&w, ""));
+	CHECK(!msb_secret_host_match(&secrets[0], ""));
 }
 
 static uint8_t out[1 << 17];
