@@ -4,7 +4,9 @@
  * replacing, no links) and loaded back; leaves verified against it with
  * OpenSSL's X509_verify_cert (host, IP, purpose, validity), and not
  * against another sandbox's CA; names that must not become certificates;
- * the leaf cache (hits, LRU eviction, renewal before expiry).
+ * the leaf cache (hits, LRU eviction, renewal before expiry); and a real
+ * TLS 1.3 handshake (libssl, over memory BIOs) of a client that trusts
+ * only the CA with a server holding a leaf.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "check.h"
@@ -248,6 +251,88 @@ static void test_cache(time_t now)
 	msb_ca_free(ca);
 }
 
+/* Move what each side wrote to the other; run both handshakes. Return:
+ * 0 when both are done, -1 when one failed. */
+static int handshake(SSL *cli, SSL *srv)
+{
+	for (int round = 0; round < 20; round++) {
+		int a = SSL_do_handshake(cli), b = SSL_do_handshake(srv);
+		if (a == 1 && b == 1)
+			return 0;
+		if ((a <= 0 && SSL_get_error(cli, a) != SSL_ERROR_WANT_READ) ||
+		    (b <= 0 && SSL_get_error(srv, b) != SSL_ERROR_WANT_READ))
+			return -1;
+	}
+	return -1;
+}
+
+/* A client trusting only @trust, asking for @sni, against a server that
+ * mints its leaf from @ca's cache for the name asked. */
+static int tls_with(const struct msb_ca *ca, struct msb_ca_cache *cache,
+		    const struct msb_ca *trust, const char *sni, time_t now,
+		    long *verify_result)
+{
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+	X509 *leaf = NULL;
+	BIO *c2s, *s2c;
+	int rc = -1;
+
+	SSL_CTX_set_min_proto_version(cctx, TLS1_3_VERSION);
+	X509_STORE_add_cert(SSL_CTX_get_cert_store(cctx), msb_ca_cert(trust));
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_alpn_protos(cctx, (const unsigned char *)"\x08http/1.1", 9);
+	if (msb_ca_cache_get(&leaf, cache, sni, now, err, sizeof(err)) < 0 ||
+	    SSL_CTX_use_certificate(sctx, leaf) != 1 ||
+	    SSL_CTX_use_PrivateKey(sctx, msb_ca_leaf_key(ca)) != 1)
+		goto out;
+	SSL *cli = SSL_new(cctx), *srv = SSL_new(sctx);
+	BIO_new_bio_pair(&c2s, 0, &s2c, 0);
+	SSL_set_bio(cli, c2s, c2s);
+	SSL_set_bio(srv, s2c, s2c);
+	SSL_set_connect_state(cli);
+	SSL_set_accept_state(srv);
+	SSL_set_tlsext_host_name(cli, sni);
+	SSL_set1_host(cli, sni);
+	rc = handshake(cli, srv);
+	*verify_result = SSL_get_verify_result(cli);
+	if (rc == 0) {
+		char buf[8];
+		CHECK(SSL_version(cli) == TLS1_3_VERSION);
+		CHECK_STR(SSL_get_servername(srv, TLSEXT_NAMETYPE_host_name),
+			  sni);
+		CHECK(SSL_write(cli, "ping", 4) == 4);
+		CHECK(SSL_read(srv, buf, sizeof(buf)) == 4 &&
+		      !memcmp(buf, "ping", 4));
+	}
+	SSL_free(cli);
+	SSL_free(srv);
+out:
+	X509_free(leaf);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(sctx);
+	ERR_clear_error();
+	return rc;
+}
+
+static void test_tls(time_t now)
+{
+	struct msb_ca *ca, *other;
+	long vr;
+
+	CHECK(msb_ca_generate(&ca, "tls", now, err, sizeof(err)) == 0);
+	CHECK(msb_ca_generate(&other, "other", now, err, sizeof(err)) == 0);
+	struct msb_ca_cache *cache = msb_ca_cache_new(ca, 8);
+	CHECK(tls_with(ca, cache, ca, "api.example.com", now, &vr) == 0);
+	CHECK(vr == X509_V_OK);
+	/* a client of another sandbox does not trust this one's leaves */
+	CHECK(tls_with(ca, cache, other, "api.example.com", now, &vr) == -1);
+	CHECK(vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+	msb_ca_cache_free(cache);
+	msb_ca_free(other);
+	msb_ca_free(ca);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/msb-test-ca-XXXXXX";
@@ -260,6 +345,7 @@ int main(void)
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	test_ca(dirfd, now);
 	test_cache(now);
+	test_tls(now);
 	unlinkat(dirfd, MSB_CA_KEY_FILE, 0);
 	unlinkat(dirfd, MSB_CA_CERT_FILE, 0);
 	unlinkat(dirfd, "real.key", 0);
