@@ -155,15 +155,19 @@ static const char create_head[] =
 	"start NAME boots it and starts its main process (CMD, or the image's\n"
 	"own entrypoint and command).\n";
 
-/* The --help text of msb run or msb create (lives until msb exits). */
+/* The --help text of msb run or msb create (lives until msb exits: kept
+ * in a static, so leak checkers see it reachable). */
 static const char *run_usage(bool create)
 {
-	char *u;
+	static char *u;
 
+	free(u);
 	if (asprintf(&u, "%s\n%s\n%s%s%s", create ? create_head : run_head,
 		     run_args_help, run_options_help, create ? "" : "\n",
-		     create ? "" : run_examples) < 0)
+		     create ? "" : run_examples) < 0) {
+		u = NULL;
 		return run_options_help;
+	}
 	return u;
 }
 
