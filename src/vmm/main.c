@@ -1463,6 +1463,7 @@ static void spawn_qemu(void)
 	/* Its uid is its own: threads (vCPUs, I/O workers) only, and
 	 * -sandbox spawn=deny already forbids processes. */
 	j.nproc = 1024;
+	j.thp_disable = true;
 	/* KVM as root: /dev/kvm is usually root:kvm 0660. */
 	struct stat kst;
 	if (kvm && geteuid() == 0 && stat("/dev/kvm", &kst) == 0 &&
