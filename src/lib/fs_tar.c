@@ -26,8 +26,6 @@
  * links become copies (the guest API has no link()). Directories get
  * their modes last, so that a read-only directory can be filled.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,6 +35,7 @@
 #include <unistd.h>
 
 #include "lib/hostout.h"
+#include "lib/archive_lazy.h"
 #include "lib/internal.h"
 
 #define MAX_DEPTH 256

@@ -33,8 +33,6 @@
  * image) and a staging buffer for file data; nothing else grows with the
  * input.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
@@ -51,6 +49,7 @@
 #include <unistd.h>
 
 #include "lib/image/rootfs.h"
+#include "lib/archive_lazy.h"
 #include "lib/internal.h"
 
 #define RF_BLOCK_SIZE 4096
