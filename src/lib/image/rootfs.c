@@ -1319,6 +1319,8 @@ static int apply(struct msb_rootfs *r, int fd, const void *buf, size_t len,
 		return msb__error(MSB_EINVAL, 0,
 				  "apply layer `%s`: too many layers",
 				  name ? name : "");
+	if ((rc = msb_libarchive_load()) < 0)
+		return rc;
 	a = archive_read_new();
 	if (!a)
 		return msb__error(MSB_ENOMEM, ENOMEM,
