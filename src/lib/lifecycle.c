@@ -1082,20 +1082,35 @@ static int status_alive(const char *name, char **status, bool *alive)
 	return rc;
 }
 
-EXPORT int msb_sandbox_pause(const char *name)
+/* The start of pause, resume and suspend: @name's status and whether
+ * its supervisor runs. Return: 0, or -MSB_E* (error set). */
+static int vm_state(const char *name, char **st, bool *alive)
 {
-	_cleanup_free_ char *st = NULL;
-	bool alive;
-	int rc;
-
 	msb__error_clear();
 	if (!name)
 		return msb__error(MSB_EINVAL, 0, "name is NULL");
-	if ((rc = status_alive(name, &st, &alive)) < 0)
+	return status_alive(name, st, alive);
+}
+
+/* vm_state(), and an error unless the supervisor runs. */
+static int vm_running(const char *name, char **st)
+{
+	bool alive;
+	int rc = vm_state(name, st, &alive);
+
+	if (rc == 0 && !alive)
+		rc = msb__error(MSB_ESTATE, 0,
+				"sandbox `%s` is not running (%s)", name, *st);
+	return rc;
+}
+
+EXPORT int msb_sandbox_pause(const char *name)
+{
+	_cleanup_free_ char *st = NULL;
+	int rc;
+
+	if ((rc = vm_running(name, &st)) < 0)
 		return rc;
-	if (!alive)
-		return msb__error(MSB_ESTATE, 0,
-				  "sandbox `%s` is not running (%s)", name, st);
 	if ((rc = control(name, MSB_MSG_PAUSE, 10000)) == 0)
 		msb__error_clear();
 	return rc;
@@ -1107,10 +1122,7 @@ EXPORT int msb_sandbox_resume(const char *name)
 	bool alive;
 	int rc;
 
-	msb__error_clear();
-	if (!name)
-		return msb__error(MSB_EINVAL, 0, "name is NULL");
-	if ((rc = status_alive(name, &st, &alive)) < 0)
+	if ((rc = vm_state(name, &st, &alive)) < 0)
 		return rc;
 	if (alive) {
 		if ((rc = control(name, MSB_MSG_RESUME, 10000)) == 0)
@@ -1133,17 +1145,10 @@ EXPORT int msb_sandbox_resume(const char *name)
 EXPORT int msb_sandbox_suspend(const char *name)
 {
 	_cleanup_free_ char *st = NULL;
-	bool alive;
 	int rc;
 
-	msb__error_clear();
-	if (!name)
-		return msb__error(MSB_EINVAL, 0, "name is NULL");
-	if ((rc = status_alive(name, &st, &alive)) < 0)
+	if ((rc = vm_running(name, &st)) < 0)
 		return rc;
-	if (!alive)
-		return msb__error(MSB_ESTATE, 0,
-				  "sandbox `%s` is not running (%s)", name, st);
 	/* The supervisor answers once the state is saved; it then exits. */
 	if ((rc = control(name, MSB_MSG_SUSPEND, 180000)) < 0) {
 		if (rc == -MSB_ETIMEDOUT)

@@ -376,6 +376,21 @@ static void drain_logs(void)
 	linebuf_flush(&vmm.net_lb, net_line, NULL);
 }
 
+/* A bounded read of the console, the supervisor's stderr and QEMU's,
+ * each when its poll entry says so (@con, @err, @qerr: revents). */
+static void drain_ready(short con, short err, short qerr)
+{
+	if (con)
+		drain_fd(&vmm.console_fd, &vmm.console_lb, console_record,
+			 CONSOLE_READ_MAX);
+	if (err)
+		drain_fd(&vmm.stderr_fd, &vmm.stderr_lb, stderr_line,
+			 CONSOLE_READ_MAX);
+	if (qerr)
+		drain_fd(&vmm.qemu_err_fd, &vmm.qemu_err_lb, qemu_err_line,
+			 CONSOLE_READ_MAX);
+}
+
 __attribute__((format(printf, 1, 2))) static void status(const char *fmt, ...)
 {
 	char line[2048];
@@ -3081,15 +3096,7 @@ static void loop(void)
 			logmsg("%s", disk_note);
 		if (pfd[0].revents)
 			on_signal();
-		if (pfd[4].revents)
-			drain_fd(&vmm.console_fd, &vmm.console_lb,
-				 console_record, CONSOLE_READ_MAX);
-		if (pfd[5].revents)
-			drain_fd(&vmm.stderr_fd, &vmm.stderr_lb, stderr_line,
-				 CONSOLE_READ_MAX);
-		if (pfd[6].revents)
-			drain_fd(&vmm.qemu_err_fd, &vmm.qemu_err_lb,
-				 qemu_err_line, CONSOLE_READ_MAX);
+		drain_ready(pfd[4].revents, pfd[5].revents, pfd[6].revents);
 		if (pfd[1].revents) {
 			char b[64];
 			ssize_t k = read(vmm.watch_fd, b, sizeof(b));
@@ -3376,15 +3383,7 @@ static int wait_pong(uint64_t deadline)
 			    !msb_buf_avail(&vmm.agent_in))
 				return -1;
 		}
-		if (p[1].revents)
-			drain_fd(&vmm.console_fd, &vmm.console_lb,
-				 console_record, CONSOLE_READ_MAX);
-		if (p[2].revents)
-			drain_fd(&vmm.stderr_fd, &vmm.stderr_lb, stderr_line,
-				 CONSOLE_READ_MAX);
-		if (p[3].revents)
-			drain_fd(&vmm.qemu_err_fd, &vmm.qemu_err_lb,
-				 qemu_err_line, CONSOLE_READ_MAX);
+		drain_ready(p[1].revents, p[2].revents, p[3].revents);
 		if (p[4].revents && qmp_pump(&vmm.qmp) < 0)
 			close_fd(&vmm.qmp.fd);
 		if (p[6].revents) {

@@ -57,36 +57,10 @@ contains "the installed msb-run(1) renders" "$work/man.txt" "msb-run - boot a ne
 expect "the bash completion loads" 0 bash -c ". '$P/share/bash-completion/completions/msb' && complete -p msb"
 
 # --- a C program built with pkg-config only ---
-cat >"$work/hello.c" <<'EOF'
-#include <stdio.h>
-#include <microsandbox.h>
-
-int main(void)
-{
-	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
-	msb_sandbox *sb;
-	msb_exec_output *out;
-	const char *argv[] = {"echo", "hello from pkg-config", NULL};
-	size_t len;
-
-	if (msb_sandbox_create(&sb, &o) < 0 ||
-	    msb_sandbox_exec(&out, sb, argv, NULL) < 0) {
-		fprintf(stderr, "hello: %s\n", msb_last_error()->message);
-		return 1;
-	}
-	const char *text = msb_exec_output_stdout(out, &len);
-	fwrite(text, 1, len, stdout);
-	int code = msb_exec_output_exit_code(out);
-	msb_exec_output_free(out);
-	msb_sandbox_stop(sb, 10000);
-	msb_sandbox_free(sb);
-	return code;
-}
-EOF
 flags=$(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --define-variable=prefix="$P" --cflags --libs microsandbox)
 # shellcheck disable=SC2086
 expect "a C program builds with pkg-config --cflags --libs" 0 \
-	cc -o "$work/hello" "$work/hello.c" $flags "-Wl,-rpath,$libdir"
+	cc -o "$work/hello" "$src/tests/integration/pkgconfig_hello.c" $flags "-Wl,-rpath,$libdir"
 
 # --- an image in a local registry ---
 "$src/tests/images/build.sh" "$work/images" busybox >"$work/build.log" 2>&1 ||

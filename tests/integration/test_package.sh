@@ -106,35 +106,9 @@ expect "apt install ./*.deb" 0 apt-get install -y -q --no-install-recommends \
 installed=1
 [ "$(command -v msb)" = /usr/bin/msb ] && ok "msb is /usr/bin/msb" || bad "msb is $(command -v msb)"
 
-cat >"$work/hello.c" <<'EOF'
-#include <stdio.h>
-#include <microsandbox.h>
-
-int main(void)
-{
-	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
-	msb_sandbox *sb;
-	msb_exec_output *out;
-	const char *argv[] = {"echo", "hello from pkg-config", NULL};
-	size_t len;
-
-	if (msb_sandbox_create(&sb, &o) < 0 ||
-	    msb_sandbox_exec(&out, sb, argv, NULL) < 0) {
-		fprintf(stderr, "hello: %s\n", msb_last_error()->message);
-		return 1;
-	}
-	const char *text = msb_exec_output_stdout(out, &len);
-	fwrite(text, 1, len, stdout);
-	int code = msb_exec_output_exit_code(out);
-	msb_exec_output_free(out);
-	msb_sandbox_stop(sb, 10000);
-	msb_sandbox_free(sb);
-	return code;
-}
-EOF
 # shellcheck disable=SC2046
 expect "a C program builds with pkg-config --cflags --libs microsandbox" 0 \
-	cc -o "$work/hello" "$work/hello.c" $(pkg-config --cflags --libs microsandbox)
+	cc -o "$work/hello" "$src/tests/integration/pkgconfig_hello.c" $(pkg-config --cflags --libs microsandbox)
 expect "man msb-run" 0 env MANWIDTH=80 man msb-run
 contains "man msb-run renders" "$work/out" "msb-run - boot a new sandbox"
 
