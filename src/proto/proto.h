@@ -116,7 +116,9 @@ enum msb_msg_type {
 	MSB_MSG_FAILED,   /* guest → host, END: kind, errno, msg */
 	MSB_MSG_ERROR,    /* either way: msg (bad request), END */
 	MSB_MSG_SHUTDOWN, /* host → guest: sync and power off */
-	MSB_MSG_PING,     /* either way */
+	MSB_MSG_PING,     /* either way; host → guest on stream 0 may carry
+			     time and entropy: the agent sets its clock and
+			     reseeds as from a hello (after a restore) */
 	MSB_MSG_PONG,
 	/*
 	 * Guest filesystem. Requests carry START; the agent answers on the
@@ -238,7 +240,8 @@ enum msb_field {
 	MSB_FLD_HOSTNAME, /* "host" text: hello */
 	MSB_FLD_ROOT,     /* "root" text: hello, root device ("/dev/vda") */
 	MSB_FLD_FSTYPE,   /* "fs"   text: hello, root filesystem type */
-	MSB_FLD_TIME,     /* "time" uint: hello, host wall clock in ns */
+	MSB_FLD_TIME,     /* "time" uint: hello, ping, host wall clock in
+			     ns */
 	MSB_FLD_CODE,     /* "code" int: exited, exit status */
 	MSB_FLD_SIG,      /* "sig"  int: exited (killed by), signal */
 	MSB_FLD_PID,      /* "pid"  int: started */
@@ -293,7 +296,7 @@ enum msb_field {
 	MSB_FLD_FLOWS,     /* "net_flows" uint: metrics, flows open now */
 	MSB_FLD_DENIED,    /* "net_denied" uint: metrics, flows and lookups
 			      the network policy denied */
-	MSB_FLD_ENTROPY,   /* "entropy" bytes: hello (since version 5), at
+	MSB_FLD_ENTROPY,   /* "entropy" bytes: hello (since version 5), ping, at
 			      most MSB_HELLO_ENTROPY_MAX bytes of host
 			      randomness the agent adds to the kernel's pool
 			      and reseeds from (RNDADDENTROPY) */

@@ -1506,6 +1506,30 @@ static int send_to_agent(uint32_t stream, uint8_t flags,
 	return 0;
 }
 
+/*
+ * send_identity_ping() - a PING carrying the host's time and fresh entropy:
+ * the agent sets its clock and reseeds its RNG from them (proto.h). Sent
+ * after every restore that gets no hello (resume of a suspended or
+ * paused sandbox, a sandbox made from a snapshot): its guest's clock has
+ * stood still since the save, and its RNG state is the saved one.
+ */
+static void send_identity_ping(void)
+{
+	struct timespec ts;
+	uint8_t entropy[64];
+	struct msb_msg m = {.type = MSB_MSG_PING, .has = MSB_HAS(MSB_FLD_TIME)};
+
+	if (getrandom(entropy, sizeof(entropy), GRND_NONBLOCK) ==
+	    (ssize_t)sizeof(entropy)) {
+		m.has |= MSB_HAS(MSB_FLD_ENTROPY);
+		m.entropy = (struct msb_bytes){entropy, sizeof(entropy)};
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m.time = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	send_to_agent(0, 0, &m);
+	explicit_bzero(entropy, sizeof(entropy));
+}
+
 static void send_hello(void)
 {
 	struct timespec ts;
@@ -2197,6 +2221,7 @@ static int resume_vm(char *err, size_t errlen)
 	relay_watch_heard(&vmm.watch, vmm.activity_us);
 	state_status("running", getpid());
 	state_reason(NULL);
+	send_identity_ping();
 	logmsg("resumed");
 	return 0;
 }
@@ -3752,6 +3777,7 @@ static void resumed_ready(void)
 	state_status("running", getpid());
 	vmm.deadline_us = 0;
 	relay_watch_heard(&vmm.watch, vmm.ready_us);
+	send_identity_ping();
 	logmsg("resumed after %" PRIu64 " ms", boot_us / 1000);
 }
 
