@@ -600,6 +600,23 @@ int msb_sandbox_pause(const char *name);
 int msb_sandbox_resume(const char *name);
 int msb_sandbox_suspend(const char *name);
 
+/*
+ * msb_sandbox_snapshot() - save a snapshot of sandbox @name as @snap under
+ * $MSB_HOME/snapshots/@snap/ (docs/snapshots.md, "Snapshots"). Of a
+ * running (or paused) sandbox: its memory and device state and a copy of
+ * its root disk, all of the same instant; the VM is stopped for the save
+ * and the copy, then runs on (a paused one stays paused). With
+ * MSB_SNAPSHOT_DISK_ONLY, of a sandbox that is not running: a copy of its
+ * root disk. Sandboxes with volumes or host folders shared over virtio-fs,
+ * or booted read-write in place, cannot be snapshotted.
+ * Return: 0; MSB_EINVAL (a bad snapshot name); MSB_ENOTFOUND; MSB_EEXIST
+ * (a snapshot @snap exists); MSB_ESTATE (running with DISK_ONLY, or not
+ * running without it, or a sandbox that cannot be snapshotted);
+ * MSB_ESYS.
+ */
+#define MSB_SNAPSHOT_DISK_ONLY 1
+int msb_sandbox_snapshot(const char *name, const char *snap, int flags);
+
 /* ------------------------------------------------------------------ */
 /* Named volumes: data that outlives sandboxes. */
 

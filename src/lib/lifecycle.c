@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -1156,4 +1157,191 @@ EXPORT int msb_sandbox_suspend(const char *name)
 	msb__wait_supervisor_exit(name, 30000);
 	msb__error_clear();
 	return 0;
+}
+
+/*
+ * Snapshots (docs/snapshots.md, "Snapshots"): $MSB_HOME/snapshots/SNAP/
+ * holds `state`, `key`, `vmm`, `agent_in` (a running sandbox's, saved by
+ * its supervisor in <sandbox>/snapshot/, vmm/suspend.h), `disk.qcow2`
+ * (the root overlay at that instant; its backing file is the image's),
+ * `config.json` (the sandbox's options) and `meta` ("name=value" lines:
+ * kind full|disk, sandbox, image, created). It is assembled under
+ * snapshots/.SNAP.tmp.PID and renamed into place, never over another.
+ */
+static int snap_meta(const char *dir, const msb_sandbox_info *info,
+		     const char *config, bool full)
+{
+	_cleanup_free_ char *meta = xasprintf(
+		"kind=%s\nsandbox=%s\nimage=%s\ncreated=%lld\n",
+		full ? "full" : "disk", info->name,
+		info->image ? info->image : "", (long long)time(NULL));
+	const struct {
+		const char *name;
+		const char *text;
+	} files[] = {{"meta", meta}, {"config.json", config ? config : "{}"}};
+
+	if (!meta)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", dir, files[i].name);
+		_cleanup_close_ int fd =
+			p ? open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				 0600)
+			  : -1;
+		if (fd < 0 ||
+		    write_all(fd, files[i].text, strlen(files[i].text)) < 0 ||
+		    fsync(fd) < 0)
+			return msb__error(MSB_ESYS, errno, "write `%s/%s`: %s",
+					  dir, files[i].name, strerror(errno));
+	}
+	return 0;
+}
+
+/* Copy the root overlay of the stopped sandbox in @sdir into @dir. */
+static int snap_copy_disk(const char *sdir, const char *dir)
+{
+	_cleanup_free_ char *from = xasprintf("%s/disk.qcow2", sdir);
+	_cleanup_free_ char *to = xasprintf("%s/disk.qcow2", dir);
+	_cleanup_close_ int in = from ? open(from, O_RDONLY | O_CLOEXEC) : -1;
+
+	if (in < 0)
+		return msb__error(errno == ENOENT ? MSB_ESTATE : MSB_ESYS,
+				  errno,
+				  "the sandbox has no root disk of its own "
+				  "to copy (%s)",
+				  strerror(errno));
+	_cleanup_close_ int out =
+		to ? open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+		   : -1;
+	if (out < 0 || copy_sparse(in, out) < 0)
+		return msb__error(MSB_ESYS, errno, "copy the root disk: %s",
+				  strerror(errno));
+	return 0;
+}
+
+static int sync_path(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -1 : fsync(fd);
+}
+
+EXPORT int msb_sandbox_snapshot(const char *name, const char *snap, int flags)
+{
+	struct msb_paths paths;
+	msb_sandbox_info info = {0};
+	sqlite3 *db = NULL;
+	_cleanup_free_ char *config = NULL, *sdir = NULL, *snaps = NULL,
+			    *tmp = NULL, *final = NULL, *lockp = NULL;
+	_cleanup_close_ int lock = -1, slock = -1;
+	bool disk_only = flags & MSB_SNAPSHOT_DISK_ONLY;
+	int rc;
+
+	msb__error_clear();
+	if (!name || !snap)
+		return msb__error(MSB_EINVAL, 0, "name is NULL");
+	if (flags & ~MSB_SNAPSHOT_DISK_ONLY)
+		return msb__error(MSB_EINVAL, 0, "unknown flags %#x", flags);
+	if (!msb__valid_name(snap))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid snapshot name `%s`: 1-63 letters, "
+				  "digits, '-', '_' or '.', starting with a "
+				  "letter or digit",
+				  snap);
+	if ((rc = open_row(&paths, &db, name, &info, &config)) < 0)
+		goto out;
+	bool alive = supervisor_alive(paths.home, name);
+	sdir = sandbox_dir(paths.home, name);
+	snaps = xasprintf("%s/snapshots", paths.home);
+	tmp = xasprintf("%s/snapshots/.%s.tmp.%d", paths.home, snap,
+			(int)getpid());
+	final = xasprintf("%s/snapshots/%s", paths.home, snap);
+	if (!sdir || !snaps || !tmp || !final) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (access(final, F_OK) == 0) {
+		rc = msb__error(MSB_EEXIST, EEXIST,
+				"snapshot `%s` already exists", snap);
+		goto out;
+	}
+	if (alive && disk_only) {
+		rc = msb__error(MSB_ESTATE, 0,
+				"sandbox `%s` is running: a snapshot of a "
+				"running sandbox holds its memory too (leave "
+				"out --disk-only), or stop it first",
+				name);
+		goto out;
+	}
+	if (!alive && !disk_only) {
+		rc = msb__error(MSB_ESTATE, 0,
+				"sandbox `%s` is not running (%s): "
+				"--disk-only takes a snapshot of its disk",
+				name, info.status);
+		goto out;
+	}
+	if ((mkdir(snaps, 0700) < 0 && errno != EEXIST) ||
+	    (rm_rf(tmp) < 0 && errno != ENOENT)) {
+		rc = msb__error(MSB_ESYS, errno, "`%s`: %s", snaps,
+				strerror(errno));
+		goto out;
+	}
+	if (alive) {
+		/* One snapshot of a sandbox at a time: its supervisor saves
+		 * into one folder, which is then moved here. */
+		lockp = xasprintf("%s/snapshot.lock", sdir);
+		slock = lockp ? open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)
+			      : -1;
+		if (slock < 0 || flock(slock, LOCK_EX) < 0) {
+			rc = msb__error(MSB_ESYS, errno, "lock `%s`: %s",
+					lockp ? lockp : sdir, strerror(errno));
+			goto out;
+		}
+		if ((rc = control(name, MSB_MSG_SNAPSHOT, 180000)) < 0)
+			goto out;
+		_cleanup_free_ char *saved = xasprintf("%s/snapshot", sdir);
+		if (!saved || rename(saved, tmp) < 0) {
+			rc = msb__error(MSB_ESYS, errno, "move `%s`: %s",
+					saved ? saved : sdir, strerror(errno));
+			goto out;
+		}
+	} else {
+		/* No supervisor may start while the disk is copied. */
+		lockp = xasprintf("%s/lock", sdir);
+		lock = lockp ? open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)
+			     : -1;
+		if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0) {
+			rc = msb__error(MSB_ESTATE, errno,
+					"sandbox `%s` is starting or running",
+					name);
+			goto out;
+		}
+		if (mkdir(tmp, 0700) < 0) {
+			rc = msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", tmp,
+					strerror(errno));
+			goto out;
+		}
+		if ((rc = snap_copy_disk(sdir, tmp)) < 0)
+			goto out;
+	}
+	if ((rc = snap_meta(tmp, &info, config, !disk_only)) < 0)
+		goto out;
+	if (sync_path(tmp) < 0 ||
+	    renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
+		rc = msb__error(errno == EEXIST ? MSB_EEXIST : MSB_ESYS, errno,
+				errno == EEXIST
+					? "snapshot `%s` already exists"
+					: "rename the snapshot `%s`: %s",
+				snap, strerror(errno));
+		goto out;
+	}
+	sync_path(snaps);
+	rc = 0;
+	msb__error_clear();
+out:
+	if (rc < 0 && tmp)
+		rm_rf(tmp);
+	info_clear(&info);
+	msb__db_close(db);
+	msb__paths_clear(&paths);
+	return rc;
 }

@@ -206,6 +206,10 @@ enum msb_msg_type {
 	MSB_MSG_PAUSE,
 	MSB_MSG_RESUME,
 	MSB_MSG_SUSPEND,
+	/* Client → supervisor, stream 0, answered as SUSPEND: save the
+	 * running VM's state and a copy of its root disk in the sandbox
+	 * folder ("snapshot", vmm/suspend.h); the VM runs on. */
+	MSB_MSG_SNAPSHOT,
 	MSB_MSG__COUNT
 };
 
