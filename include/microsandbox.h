@@ -617,6 +617,21 @@ int msb_sandbox_suspend(const char *name);
 #define MSB_SNAPSHOT_DISK_ONLY 1
 int msb_sandbox_snapshot(const char *name, const char *snap, int flags);
 
+/*
+ * msb_sandbox_create_from_snapshot() - make a new sandbox @name from
+ * snapshot @snap: the snapshot's options, and a copy of its root disk as
+ * its own (writes stay its own). Of a full snapshot, it is "suspended":
+ * msb_sandbox_resume() (or start) restores the snapshot's memory, so the
+ * processes that ran then run on; the restore sets its clock and reseeds
+ * its RNG from the host. Of a disk-only snapshot it boots cold from that
+ * disk. With @start, it is started (detached) at once.
+ * Return: 0; MSB_EINVAL (a bad name); MSB_ENOTFOUND (no such snapshot);
+ * MSB_EEXIST (a sandbox @name exists); MSB_EPROTO (a damaged snapshot);
+ * the errors of msb_sandbox_resume() with @start (the sandbox then stays).
+ */
+int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
+				     int start);
+
 /* ------------------------------------------------------------------ */
 /* Named volumes: data that outlives sandboxes. */
 

@@ -67,8 +67,8 @@ struct comp_cmd {
 #define SIGNALS "HUP|INT|QUIT|KILL|USR1|USR2|TERM|CONT|STOP|ALRM|PIPE|WINCH"
 
 static const struct comp_cmd comp_cmds[] = {
-	{"run", "image", 1, 0, RUN_OPTS},
-	{"create", "image", 1, 0, RUN_OPTS},
+	{"run", "image", 1, 0, RUN_OPTS " --from-snapshot="},
+	{"create", "image", 1, 0, RUN_OPTS " --from-snapshot="},
 	{"exec", "sandbox", 1, 1, EXEC_OPTS " -d --detach -h --help"},
 	{"shell", "sandbox", 1, 1, EXEC_OPTS " -h --help"},
 	{"cp", "cp", -1, 0, COPY_OPTS},

@@ -1345,3 +1345,206 @@ out:
 	msb__paths_clear(&paths);
 	return rc;
 }
+
+/* Read file @name of folder @dir (at most @cap - 1 bytes, NUL-ended). */
+static long read_small(const char *dir, const char *name, char *buf, size_t cap)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
+	_cleanup_close_ int fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+	ssize_t n = fd >= 0 ? read_all(fd, buf, cap - 1) : -1;
+
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* Copy (or hard-link, with @link_ok) file @name of @from into @to. */
+static int copy_into(const char *from, const char *to, const char *name,
+		     bool link_ok)
+{
+	_cleanup_free_ char *src = xasprintf("%s/%s", from, name);
+	_cleanup_free_ char *dst = xasprintf("%s/%s", to, name);
+
+	if (!src || !dst)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	if (link_ok && link(src, dst) == 0)
+		return 0;
+	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int out =
+		in >= 0 ? open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			       0600)
+			: -1;
+	if (out < 0 || copy_sparse(in, out) < 0)
+		return msb__error(MSB_ESYS, errno, "copy `%s`: %s", src,
+				  strerror(errno));
+	return 0;
+}
+
+static int set_status(const char *home, const char *name, const char *status)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = msb__db_open(&db, home)) < 0)
+		return rc;
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE sandboxes SET status = ?, updated = ? "
+			       "WHERE name = ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
+		msb__db_close(db);
+		return rc;
+	}
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	msb__db_close(db);
+	return rc;
+}
+
+/*
+ * A sandbox made from a snapshot is a sandbox with the snapshot's options
+ * (config.json), a copy of its root disk as its own overlay, and (of a
+ * full snapshot) the snapshot's state as its saved state
+ * (<sandbox>/suspended/, the state file hard-linked), with `snapshot=SNAP`
+ * added to its vmm file: it is "suspended", and a resume restores it.
+ */
+EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
+					    int start)
+{
+	struct msb_paths paths = {0};
+	_cleanup_free_ char *sdir = NULL, *from = NULL, *susp = NULL,
+			    *config = NULL;
+	_cleanup_free_ const char **env = NULL;
+	_cleanup_free_ msb_tmpfs *tmpfs = NULL;
+	_cleanup_free_ msb_volume_mount *vols = NULL;
+	_cleanup_free_ msb_bind_mount *binds = NULL;
+	_cleanup_free_ const char **rlimits = NULL;
+	_cleanup_free_ const char **ep = NULL;
+	_cleanup_free_ const char **cmdv = NULL;
+	static char text[16384];
+	char kind[16] = "";
+	struct net_store net = {0};
+	json_t *c = NULL;
+	bool inserted = false, made_dir = false, started = false;
+	int rc;
+
+	msb__error_clear();
+	if (!snap || !name)
+		return msb__error(MSB_EINVAL, 0, "snap and name are required");
+	if (!msb__valid_name(snap) || !msb__valid_name(name))
+		return msb__error(MSB_EINVAL, 0, "invalid %s name `%s`",
+				  msb__valid_name(snap) ? "sandbox"
+							: "snapshot",
+				  msb__valid_name(snap) ? name : snap);
+	if ((rc = msb__paths_home(&paths)) < 0)
+		goto out;
+	from = xasprintf("%s/snapshots/%s", paths.home, snap);
+	sdir = sandbox_dir(paths.home, name);
+	if (!from || !sdir) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (read_small(from, "meta", text, sizeof(text)) <= 0) {
+		rc = msb__error(MSB_ENOTFOUND, errno, "no snapshot `%s`", snap);
+		goto out;
+	}
+	for (char *p = text; p && *p;
+	     p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, "kind=", 5))
+			snprintf(kind, sizeof(kind), "%.*s",
+				 (int)strcspn(p + 5, "\n"), p + 5);
+	bool full = !strcmp(kind, "full");
+	if (!full && strcmp(kind, "disk")) {
+		rc = msb__error(MSB_EPROTO, 0,
+				"snapshot `%s`: unknown kind `%s`", snap, kind);
+		goto out;
+	}
+	if (read_small(from, "config.json", text, sizeof(text)) <= 0 ||
+	    !(c = json_loads(text, 0, NULL))) {
+		rc = msb__error(MSB_EPROTO, 0,
+				"snapshot `%s`: its config.json is unreadable",
+				snap);
+		goto out;
+	}
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	if ((rc = options_from(&o, &env, &tmpfs, &vols, &binds, &rlimits, &ep,
+			       &cmdv, c)) < 0 ||
+	    (rc = network_from(&o, &net, c)) < 0)
+		goto out;
+	o.name = name;
+	o.auto_remove = 0;
+	if ((rc = msb__state_insert(paths.home, name, &o)) < 0)
+		goto out;
+	inserted = true;
+	if (mkdir(sdir, 0700) < 0) {
+		rc = msb__error(errno == EEXIST ? MSB_EEXIST : MSB_ESYS, errno,
+				"mkdir `%s`: %s", sdir, strerror(errno));
+		goto out;
+	}
+	made_dir = true;
+	if ((rc = copy_into(from, sdir, "disk.qcow2", false)) < 0)
+		goto out;
+	if (full) {
+		susp = xasprintf("%s/suspended.tmp", sdir);
+		_cleanup_free_ char *final = xasprintf("%s/suspended", sdir);
+		_cleanup_free_ char *vmm =
+			susp ? xasprintf("%s/vmm", susp) : NULL;
+		if (!susp || !final || !vmm) {
+			rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+			goto out;
+		}
+		if (mkdir(susp, 0700) < 0) {
+			rc = msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", susp,
+					strerror(errno));
+			goto out;
+		}
+		if ((rc = copy_into(from, susp, "state", true)) < 0 ||
+		    (rc = copy_into(from, susp, "key", false)) < 0 ||
+		    (rc = copy_into(from, susp, "agent_in", false)) < 0)
+			goto out;
+		long n = read_small(from, "vmm", text, sizeof(text) - 128);
+		_cleanup_close_ int fd =
+			n > 0 ? open(vmm,
+				     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+				     0600)
+			      : -1;
+		size_t len = n > 0 ? (size_t)n : 0;
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"snapshot=%s\n", snap);
+		if (fd < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0 ||
+		    sync_path(susp) < 0 || rename(susp, final) < 0) {
+			rc = msb__error(MSB_ESYS, errno,
+					"write the saved state of `%s`: %s",
+					name, strerror(errno));
+			goto out;
+		}
+		sync_path(sdir);
+		if ((rc = set_status(paths.home, name, "suspended")) < 0)
+			goto out;
+	}
+	if (start) {
+		msb_sandbox *sb = NULL;
+		started = true; /* from here on it exists, and stays */
+		rc = start_mode(&sb, name, 1, full ? "resume" : "start");
+		msb_sandbox_free(sb);
+		if (rc < 0)
+			goto out;
+	}
+	rc = 0;
+	msb__error_clear();
+out:
+	if (rc < 0 && made_dir && !started)
+		rm_rf(sdir);
+	if (rc < 0 && inserted && !started)
+		msb__state_forget(paths.home, name);
+	json_decref(c);
+	net_store_free(&net);
+	msb__paths_clear(&paths);
+	return rc;
+}

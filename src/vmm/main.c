@@ -3771,7 +3771,13 @@ static void suspend_prepare(void)
 		    !susp_value(vmm.susp_vmm, "disk", saved, sizeof(saved))) {
 			snprintf(why, sizeof(why), "its `vmm` file is missing");
 			close_fd(&fd);
-		} else if (strcmp(saved, now)) {
+		} else if (strcmp(saved, now) &&
+			   !susp_value(vmm.susp_vmm, "snapshot", now,
+				       sizeof(now))) {
+			/* A sandbox made from a snapshot (`snapshot=` in
+			 * its vmm file, written by the library) has a new
+			 * copy of the snapshot's disk, not the disk the
+			 * identity was taken of. */
 			snprintf(why, sizeof(why),
 				 "its root disk or a volume changed since it "
 				 "was suspended");
