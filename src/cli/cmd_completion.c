@@ -119,6 +119,7 @@ static const struct comp_cmd comp_cmds[] = {
 	{"snapshot ls", "none", -1, 0,
 	 "-q --quiet --json --format=json -h --help"},
 	{"snapshot rm", "none", -1, 0, "-h --help"},
+	{"fork", "sandbox", -1, 0, "-n= --count= -h --help"},
 	{"help", "command", -1, 0, "-h --help"},
 	{"completion", "shells", -1, 0, "-h --help"},
 	{"mcp", "none", -1, 0, "--allow-host-path=<dir> -h --help"},

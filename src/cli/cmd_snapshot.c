@@ -364,6 +364,81 @@ static int snapshot_rm(int argc, char **argv)
 	return status;
 }
 
+static const char fork_usage[] =
+	"Usage: msb fork NAME NEW [--count N]\n"
+	"\n"
+	"Copy the running sandbox NAME into new sandboxes: a snapshot of it\n"
+	"(msb snapshot create), then a sandbox NEW restored from it (with\n"
+	"--count N: NEW-1 ... NEW-N), then the snapshot is removed. Each new\n"
+	"sandbox has NAME's options, files, memory and processes as they\n"
+	"were at that instant, its own copy of the disk, the host's clock\n"
+	"and its own randomness. NAME runs on. Prints the new names.\n"
+	"\n"
+	"Options:\n"
+	"  -n, --count N   how many sandboxes (1-64, default 1)\n"
+	"  -h, --help      show this help\n";
+
+int cmd_fork(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"count", required_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct cli_args a = {
+		.cmd = "fork",
+		.usage = fork_usage,
+		.synopsis = "NAME NEW",
+		.shortopts = "n:",
+		.longopts = longopts,
+		.min_pos = 2,
+		.max_pos = 2,
+	};
+	unsigned int count = 1;
+	char home[PATH_MAX], snap[64], path[PATH_MAX + 80], name[160];
+	int c, status = 0;
+
+	cli_args_init(&a, argc, argv);
+	while ((c = cli_args_next(&a)) >= 0)
+		if (c == 'n' && (!cli_parse_uint(a.optarg, &count, false) ||
+				 count < 1 || count > 64)) {
+			cli_usage_error(&a,
+					"invalid --count `%s`: a number from 1 "
+					"to 64",
+					a.optarg);
+			return 2;
+		}
+	if (c == CLI_ARGS_HELP)
+		return 0;
+	if (c == CLI_ARGS_ERROR)
+		return 2;
+	if (home_dir(home, sizeof(home)) < 0)
+		return 1;
+	/* A snapshot of its own, removed at the end. */
+	snprintf(snap, sizeof(snap), "fork.%ld.%ld", (long)getpid(),
+		 (long)time(NULL));
+	snprintf(path, sizeof(path), "%s/snapshots/%s", home, snap);
+	if (msb_sandbox_snapshot(a.pos[0], snap, 0) < 0)
+		return cli_fail(1);
+	for (unsigned int i = 1; i <= count; i++) {
+		if (count == 1)
+			snprintf(name, sizeof(name), "%s", a.pos[1]);
+		else
+			snprintf(name, sizeof(name), "%s-%u", a.pos[1], i);
+		if (msb_sandbox_create_from_snapshot(snap, name, 1) < 0) {
+			status = cli_fail(1);
+			break;
+		}
+		printf("%s\n", name);
+		fflush(stdout);
+	}
+	if (rm_rf(path) < 0 && errno != ENOENT) {
+		cli_err("remove the snapshot `%s`: %s", path, strerror(errno));
+		status = 1;
+	}
+	return status;
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
 	const struct cli_args top = {.cmd = "snapshot"};

@@ -44,6 +44,7 @@ static const char usage[] =
 	"  mcp     serve the Model Context Protocol on stdio, for AI agents\n"
 	"  template  warm templates (fast starts): ls, rm, prune\n"
 	"  snapshot  snapshots of sandboxes: create, ls, rm\n"
+	"  fork    copy a running sandbox into new ones\n"
 	"  help    this text, or a command's help (msb help COMMAND [SUB])\n"
 	"  completion  a bash or zsh completion script\n"
 	"\n"
@@ -206,6 +207,7 @@ static int dispatch(int argc, char **argv)
 		{"volume", cmd_volume},
 		{"template", cmd_template},
 		{"snapshot", cmd_snapshot},
+		{"fork", cmd_fork},
 		{"ls", cmd_ls},
 		{"ps", cmd_ls},
 		{"start", cmd_start},

@@ -15,7 +15,7 @@ MSB_HOME=$(mktemp -d /tmp/msb-snapshot-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
 cleanup() {
-	for n in src c1 c2 d1 vs; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
+	for n in src c1 c2 d1 vs f1 f-1 f-2; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
 	pkill -9 -f "$MSB_HOME/" 2>/dev/null
 	rm -rf "$MSB_HOME" "$work"
 }
@@ -124,7 +124,27 @@ after" ] && ok "disk clone: both files (written before the stop)" ||
 [ -z "$(sleep_pid d1)" ] && ok "disk clone: booted cold (no sleep)" ||
 	bad "disk clone runs a sleep"
 
-# 4. Errors.
+# 4. Fork: a snapshot, sandboxes from it, the snapshot gone.
+expect "fork" 0 "$MSB" fork c2 f1
+[ "$(cat "$work/out")" = f1 ] && ok "fork prints the name" || bad "fork: $(cat "$work/out")"
+expect "fork --count 2" 0 "$MSB" fork c2 f --count 2
+[ "$(cat "$work/out" | tr '\n' ' ')" = "f-1 f-2 " ] && ok "fork --count: the names" ||
+	bad "fork --count: $(cat "$work/out")"
+for n in f1 f-1 f-2; do
+	[ "$(sleep_pid $n)" = "$pid" ] && [ "$(sx $n 'cat /root/before')" = before ] &&
+		ok "fork $n: the sleep and the file" || bad "fork $n: sleep '$(sleep_pid $n)'"
+done
+[ "$(status_of c2)" = running ] && ok "fork: the source runs on" || bad "fork: c2 is $(status_of c2)"
+"$MSB" snapshot ls -q >"$work/out" 2>&1
+grep -q '^fork' "$work/out" && bad "fork left its snapshot" || ok "fork: no snapshot left"
+expect "fork of a stopped sandbox" 1 "$MSB" fork src f9
+expect "fork --count 0" 2 "$MSB" fork c2 f9 --count 0
+expect "fork onto an existing name" 1 "$MSB" fork c2 f1
+contains "fork existing: says so" "$work/err" "already exists"
+"$MSB" snapshot ls -q >"$work/out" 2>&1
+grep -q '^fork' "$work/out" && bad "a failed fork left its snapshot" || ok "failed fork: no snapshot left"
+
+# 5. Errors.
 expect "a bad snapshot name" 1 "$MSB" snapshot create c2 'a/b'
 contains "bad name: says so" "$work/err" "invalid snapshot name"
 one_line "bad name"
