@@ -15,7 +15,7 @@ MSB_HOME=$(mktemp -d /tmp/msb-snapshot-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
 cleanup() {
-	for n in src c1 c2 d1 vs f1 f-1 f-2; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
+	for n in src c1 c2 d1 vs f1 f-1 f-2 p1; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
 	pkill -9 -f "$MSB_HOME/" 2>/dev/null
 	rm -rf "$MSB_HOME" "$work"
 }
@@ -69,6 +69,7 @@ contains "ls --json" "$work/out" '"name": "snap1", "kind": "full"'
 contains "ls --json: its sandbox" "$work/out" '"sandbox": "src"'
 
 # 2. Sandboxes from it.
+sleep 3 # a gap the snapshot's guest clock does not see
 expect "run --from-snapshot" 0 "$MSB" run --from-snapshot snap1 --name c1
 contains "run prints the name" "$work/out" c1
 [ "$(status_of c1)" = running ] && ok "clone running" || bad "clone is $(status_of c1)"
@@ -123,6 +124,18 @@ after" ] && ok "disk clone: both files (written before the stop)" ||
 	bad "disk clone: $(sx d1 'cat /root/before /root/after')"
 [ -z "$(sleep_pid d1)" ] && ok "disk clone: booted cold (no sleep)" ||
 	bad "disk clone runs a sleep"
+
+# A paused sandbox: the snapshot leaves it paused.
+expect "pause c2" 0 "$MSB" pause c2
+expect "snapshot of a paused sandbox" 0 "$MSB" snapshot create c2 psnap
+[ "$(status_of c2)" = paused ] && ok "still paused after the snapshot" ||
+	bad "after the snapshot of a paused sandbox: $(status_of c2)"
+expect "resume c2" 0 "$MSB" resume c2
+expect "run from the paused one's snapshot" 0 "$MSB" run --from-snapshot psnap --name p1
+[ "$(sleep_pid p1)" = "$pid" ] && ok "from a paused one: the sleep runs" ||
+	bad "from a paused one: sleep '$(sleep_pid p1)'"
+"$MSB" rm -f p1 >/dev/null 2>&1
+expect "snapshot rm psnap" 0 "$MSB" snapshot rm psnap
 
 # 4. Fork: a snapshot, sandboxes from it, the snapshot gone.
 expect "fork" 0 "$MSB" fork c2 f1
