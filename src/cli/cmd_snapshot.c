@@ -418,8 +418,17 @@ int cmd_fork(int argc, char **argv)
 	snprintf(snap, sizeof(snap), "fork.%ld.%ld", (long)getpid(),
 		 (long)time(NULL));
 	snprintf(path, sizeof(path), "%s/snapshots/%s", home, snap);
-	if (msb_sandbox_snapshot(a.pos[0], snap, 0) < 0)
-		return cli_fail(1);
+	if (msb_sandbox_snapshot(a.pos[0], snap, 0) < 0) {
+		const msb_error *e = msb_last_error();
+		if (e->code != MSB_ESTATE || !strstr(e->message, "not running"))
+			return cli_fail(1);
+		char shown[300];
+		msb_escape(shown, sizeof(shown), a.pos[0], strlen(a.pos[0]));
+		cli_err("sandbox `%s` is not running: msb fork copies a "
+			"running sandbox (msb start %s)",
+			shown, shown);
+		return 1;
+	}
 	for (unsigned int i = 1; i <= count; i++) {
 		if (count == 1)
 			snprintf(name, sizeof(name), "%s", a.pos[1]);

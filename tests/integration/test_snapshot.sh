@@ -151,6 +151,8 @@ done
 "$MSB" snapshot ls -q >"$work/out" 2>&1
 grep -q '^fork' "$work/out" && bad "fork left its snapshot" || ok "fork: no snapshot left"
 expect "fork of a stopped sandbox" 1 "$MSB" fork src f9
+contains "fork stopped: says so" "$work/err" "msb fork copies a running sandbox"
+one_line "fork stopped"
 expect "fork --count 0" 2 "$MSB" fork c2 f9 --count 0
 expect "fork onto an existing name" 1 "$MSB" fork c2 f1
 contains "fork existing: says so" "$work/err" "already exists"
