@@ -1427,7 +1427,8 @@ EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
 	_cleanup_free_ const char **rlimits = NULL;
 	_cleanup_free_ const char **ep = NULL;
 	_cleanup_free_ const char **cmdv = NULL;
-	static char text[16384];
+	enum { TEXT_MAX = 16384 };
+	_cleanup_free_ char *text = malloc(TEXT_MAX);
 	char kind[16] = "";
 	struct net_store net = {0};
 	json_t *c = NULL;
@@ -1435,6 +1436,8 @@ EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
 	int rc;
 
 	msb__error_clear();
+	if (!text)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	if (!snap || !name)
 		return msb__error(MSB_EINVAL, 0, "snap and name are required");
 	if (!msb__valid_name(snap) || !msb__valid_name(name))
@@ -1450,7 +1453,7 @@ EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
 		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 		goto out;
 	}
-	if (read_small(from, "meta", text, sizeof(text)) <= 0) {
+	if (read_small(from, "meta", text, TEXT_MAX) <= 0) {
 		rc = msb__error(MSB_ENOTFOUND, errno, "no snapshot `%s`", snap);
 		goto out;
 	}
@@ -1465,8 +1468,8 @@ EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
 				"snapshot `%s`: unknown kind `%s`", snap, kind);
 		goto out;
 	}
-	if (read_small(from, "config.json", text, sizeof(text)) <= 0 ||
-	    !(c = json_loads(text, 0, NULL))) {
+	config = xasprintf("%s/config.json", from);
+	if (!config || !(c = json_load_file(config, 0, NULL))) {
 		rc = msb__error(MSB_EPROTO, 0,
 				"snapshot `%s`: its config.json is unreadable",
 				snap);
@@ -1508,14 +1511,14 @@ EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
 		    (rc = copy_into(from, susp, "key", false)) < 0 ||
 		    (rc = copy_into(from, susp, "agent_in", false)) < 0)
 			goto out;
-		long n = read_small(from, "vmm", text, sizeof(text) - 128);
+		long n = read_small(from, "vmm", text, TEXT_MAX - 128);
 		_cleanup_close_ int fd =
 			n > 0 ? open(vmm,
 				     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 				     0600)
 			      : -1;
 		size_t len = n > 0 ? (size_t)n : 0;
-		len += (size_t)snprintf(text + len, sizeof(text) - len,
+		len += (size_t)snprintf(text + len, TEXT_MAX - len,
 					"snapshot=%s\n", snap);
 		if (fd < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0 ||
 		    sync_path(susp) < 0 || rename(susp, final) < 0) {
