@@ -2466,6 +2466,66 @@ static int suspend_vm(struct client *keep, char *err, size_t errlen)
 }
 
 /*
+ * Append to the vmm text (@len bytes of @out) the commands clients run at
+ * a snapshot: "orphans=ID:SIG,..." (guest stream, the signal their
+ * client's leaving would send). A sandbox made from the snapshot has no
+ * such clients, and sends those signals at once (resumed_ready()).
+ * Return: the new length (as many as fit), or -1.
+ */
+static int orphans_text(char *out, size_t cap, size_t len)
+{
+	size_t n = 0;
+	int w = snprintf(out + len, cap - len, "orphans=");
+
+	if (w < 0 || (size_t)w >= cap - len)
+		return (int)len;
+	len += (size_t)w;
+	for (size_t k = 0; k < vmm.relay.nroutes; k++) {
+		const struct relay_route *r = &vmm.relay.routes[k];
+		if (!r->c || (!r->exec && !r->attach))
+			continue;
+		w = snprintf(out + len, cap - len, "%s%" PRIu32 ":%d",
+			     n ? "," : "", r->guest_id,
+			     r->attach ? 0 : SIGKILL);
+		if (w < 0 || (size_t)w >= cap - len - 1)
+			break; /* the rest are left to block */
+		len += (size_t)w;
+		n++;
+	}
+	out[len++] = '\n';
+	out[len] = '\0';
+	return (int)len;
+}
+
+/* A sandbox made from a snapshot: end the commands of the source's
+ * clients, which have no client here (orphans_text()). */
+static void end_orphans(const char *t)
+{
+	static char v[4096];
+	char snap[128];
+
+	if (!susp_value(t, "snapshot", snap, sizeof(snap)) ||
+	    !susp_value(t, "orphans", v, sizeof(v)))
+		return;
+	for (char *p = v; *p;) {
+		char *end;
+		unsigned long id = strtoul(p, &end, 10);
+		if (end == p || *end != ':')
+			break;
+		long sig = strtol(end + 1, &end, 10);
+		if (id && id < RELAY_METRICS_STREAM && sig >= 0 && sig < 65) {
+			struct msb_msg m = {.type = MSB_MSG_SIGNAL,
+					    .has = MSB_HAS(MSB_FLD_SIG),
+					    .sig = sig};
+			send_to_agent((uint32_t)id, 0, &m);
+		}
+		if (*end != ',')
+			break;
+		p = end + 1;
+	}
+}
+
+/*
  * Save a snapshot of the running VM into the sandbox folder (SNAP_DIR,
  * suspend.h): as a suspend saves it, but QEMU goes on afterwards, and the
  * root overlay is copied while the VM is stopped. QEMU's `stop` drains
@@ -2555,6 +2615,8 @@ static int snapshot_vm(char *err, size_t errlen)
 		static char text[4096];
 		size_t in_n = msb_buf_avail(&vmm.agent_in);
 		int tn = vmm_state_text(text, sizeof(text));
+		if (tn >= 0)
+			tn = orphans_text(text, sizeof(text), (size_t)tn);
 		int in = open(vmm.disk, O_RDONLY | O_CLOEXEC);
 		snprintf(path, sizeof(path), "%s/" SNAP_DISK, sv.tmp);
 		int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -3920,6 +3982,7 @@ static void resumed_ready(void)
 	vmm.deadline_us = 0;
 	relay_watch_heard(&vmm.watch, vmm.ready_us);
 	send_identity_ping();
+	end_orphans(t);
 	logmsg("resumed after %" PRIu64 " ms", boot_us / 1000);
 }
 
