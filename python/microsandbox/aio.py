@@ -406,6 +406,15 @@ class Sandbox:
     async def kill(self) -> None:
         await _run(self._sync.kill)
 
+    async def pause(self) -> None:
+        await _run(self._sync.pause)
+
+    async def suspend(self) -> None:
+        await _run(self._sync.suspend)
+
+    async def resume(self) -> None:
+        await _run(self._sync.resume)
+
     async def remove(self) -> None:
         await _run(self._sync.remove)
 

@@ -469,6 +469,32 @@ class Sandbox:
         """Stop the VM at once, without a graceful shutdown."""
         self.stop(timeout=0.001)
 
+    def pause(self) -> None:
+        """Stop the VM's vCPUs, keeping its memory (``msb pause``). New
+        requests then fail with :class:`StateError` until :meth:`resume`."""
+        check(lib.msb_sandbox_pause(enc(self.name)), "sandbox")
+
+    def suspend(self) -> None:
+        """Save the VM's whole state to disk and end it (``msb suspend``):
+        it costs no memory until :meth:`resume`. Named sandboxes only."""
+        self._free_extra()
+        with self._lock:
+            check(lib.msb_sandbox_suspend(enc(self.name)), "sandbox")
+            if self._primary is not None:
+                lib.msb_sandbox_free(self._primary)
+                self._primary = None
+
+    def resume(self) -> None:
+        """Run a paused sandbox again, or restore a suspended one with its
+        processes and files (``msb resume``)."""
+        with self._lock:
+            check(lib.msb_sandbox_resume(enc(self.name)), "sandbox")
+            if self._primary is None and not self._closed:
+                h = c_void_p()
+                check(lib.msb_sandbox_connect(byref(h), enc(self.name)),
+                      "sandbox")
+                self._primary = h
+
     def remove(self) -> None:
         """Stop the sandbox if it runs and delete it (disk and logs)."""
         self.stop()

@@ -26,8 +26,6 @@
  * links become copies (the guest API has no link()). Directories get
  * their modes last, so that a read-only directory can be filled.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,6 +35,7 @@
 #include <unistd.h>
 
 #include "lib/hostout.h"
+#include "lib/archive_lazy.h"
 #include "lib/internal.h"
 
 #define MAX_DEPTH 256
@@ -217,7 +216,8 @@ EXPORT int msb_sandbox_fs_copy_out_tar(msb_sandbox *sb, const char *guest_path,
 			MSB_EINVAL, 0,
 			"sandbox, guest path and descriptor are required");
 	snprintf(t.what, sizeof(t.what), "copy out of sandbox `%s`", sb->name);
-	if ((rc = msb__out_init(&t.out, opts, t.what)) < 0)
+	if ((rc = msb_libarchive_load()) < 0 ||
+	    (rc = msb__out_init(&t.out, opts, t.what)) < 0)
 		return rc;
 	/* The top member: the last component of the path the caller gave,
 	 * "." for the root. */
@@ -369,20 +369,23 @@ static bool below_symlink(const struct seen *links, const char *p)
 
 static int open_reader(struct archive **out, int fd, off_t start)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
+	int rc;
 
 	*out = NULL;
-	if (!a)
+	if ((rc = msb_libarchive_load()) < 0)
+		return rc;
+	if (!(a = archive_read_new()))
 		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
 	archive_read_support_filter_all(a);
 	if (lseek(fd, start, SEEK_SET) < 0 ||
 	    archive_read_open_fd(a, fd, TAR_BLOCK) != ARCHIVE_OK) {
-		int rc = msb__error(MSB_EINVAL, 0, "tar: %s",
-				    archive_error_string(a)
-					    ? archive_error_string(a)
-					    : strerror(errno));
+		rc = msb__error(MSB_EINVAL, 0, "tar: %s",
+				archive_error_string(a)
+					? archive_error_string(a)
+					: strerror(errno));
 		archive_read_free(a);
 		return rc;
 	}

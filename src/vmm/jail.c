@@ -315,6 +315,9 @@ static void __attribute__((noreturn)) jail_child(const struct child_args *a)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(efd, "no_new_privs");
+	/* Best effort: a kernel without THP refuses it, and has none. */
+	if (j->thp_disable)
+		prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 
 	/* Descriptors: copy each above every target, then into place. */
 	int high[MSB_JAIL_MAX_FDS + 1], maxto = 2;

@@ -82,6 +82,10 @@ struct msb_jail {
 	/* Pass MSB_SECCOMP=log on (a helper that filters itself, msb-netd:
 	 * the caller's development mode, see syscalls.h). */
 	bool seccomp_log;
+	/* PR_SET_THP_DISABLE (kept across the exec): no transparent huge
+	 * pages for QEMU's guest RAM, whose zeroing and compaction cost
+	 * more at boot than the TLB misses they save (bench/boot.sh). */
+	bool thp_disable;
 	unsigned long nofile; /* RLIMIT_NOFILE; 0: keep */
 	unsigned long nproc;  /* RLIMIT_NPROC when uid is its own; 0: keep */
 	/* Called in the child, after the namespaces and before the ids

@@ -67,6 +67,7 @@
 #include "vmm/jail.h"
 #include "vmm/logfile.h"
 #include "vmm/metrics.h"
+#include "vmm/qcow2.h"
 #include "vmm/qemu.h"
 #include "vmm/relay.h"
 #include "vmm/syscalls.h"
@@ -746,6 +747,17 @@ static void create_disk(void)
 		argv[10] = size;
 	}
 
+	/* Written here, qemu-img (which says why in vmm.log) only if this
+	 * cannot do it. */
+	char err[256];
+	if (qcow2_create_overlay(vmm.disk, vmm.spec.rootfs,
+				 vmm.spec.root_format,
+				 (uint64_t)vmm.spec.root_size_mib << 20, err,
+				 sizeof(err)) == 0) {
+		vmm.disk_fresh = true;
+		return;
+	}
+	logmsg("root overlay: %s: trying qemu-img", err);
 	int rc = run_helper(argv);
 	if (rc != 0)
 		fail(MSB_ESYS, 0,
@@ -1463,6 +1475,7 @@ static void spawn_qemu(void)
 	/* Its uid is its own: threads (vCPUs, I/O workers) only, and
 	 * -sandbox spawn=deny already forbids processes. */
 	j.nproc = 1024;
+	j.thp_disable = true;
 	/* KVM as root: /dev/kvm is usually root:kvm 0660. */
 	struct stat kst;
 	if (kvm && geteuid() == 0 && stat("/dev/kvm", &kst) == 0 &&

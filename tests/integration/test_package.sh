@@ -70,6 +70,10 @@ done
 dpkg-deb -I "$work"/microsandbox_*_amd64.deb >"$work/info"
 contains "microsandbox depends on qemu-system-x86" "$work/info" "qemu-system-x86"
 contains "microsandbox depends on qemu-utils" "$work/info" "qemu-utils"
+# loaded with dlopen, so listed by hand in debian/control
+dpkg-deb -I "$work"/libmicrosandbox0_*_amd64.deb >"$work/libinfo"
+contains "libmicrosandbox0 depends on libcurl4" "$work/libinfo" "libcurl4"
+contains "libmicrosandbox0 depends on libarchive13" "$work/libinfo" "libarchive13"
 for s in preinst postinst prerm postrm; do
 	dpkg-deb -e "$work"/microsandbox_*_amd64.deb "$work/ctl" 2>/dev/null
 	[ -e "$work/ctl/$s" ] && bad "microsandbox has a $s script" || ok "microsandbox has no $s script"

@@ -238,3 +238,20 @@ def test_volumes(tmp_path):
         with pytest.raises(m.VolumeNotFound):
             await v.remove(force=True)
     run(main())
+
+
+def test_pause_suspend_resume():
+    async def main():
+        s = await aio.Sandbox.create(name="aio-pause", detached=True)
+        try:
+            await s.pause()
+            with pytest.raises(m.StateError):
+                await s.exec("true")
+            await s.resume()
+            await s.suspend()
+            assert "suspended" in msb("ls")
+            await s.resume()
+            assert (await s.exec("echo", ["back"])).stdout.strip() == "back"
+        finally:
+            await s.remove()
+    run(main())

@@ -235,3 +235,23 @@ def test_template_false_boots_cold():
     with Sandbox.create("py-cold", template=False) as s:
         assert s.config().get("no_template") is True
         assert s.exec("echo", ["cold"]).stdout.strip() == "cold"
+
+
+def test_pause_suspend_resume():
+    """pause: requests fail with StateError until resume; suspend ends the
+    VM, resume restores it with its processes and files."""
+    with Sandbox.create("py-pause", detached=True) as s:
+        s.shell("echo kept > /root/f; sleep 100000 >/dev/null 2>&1 & echo $! > /root/pid")
+        s.pause()
+        assert "paused" in msb("ls")
+        with pytest.raises(m.StateError):
+            s.exec("true")
+        s.resume()
+        assert s.exec("cat", ["/root/f"]).stdout.strip() == "kept"
+        s.shell("sync")
+        s.suspend()
+        assert "suspended" in msb("ls")
+        s.resume()
+        pid = s.exec("cat", ["/root/pid"]).stdout.strip()
+        assert s.exec("kill", ["-0", pid]).exit_code == 0
+        s.remove()

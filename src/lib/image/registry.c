@@ -28,6 +28,7 @@
  * credsStore through `docker-credential-NAME get`, with a timeout).
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -50,6 +51,85 @@
 #include "lib/image/registry.h"
 #include "lib/image/registry_internal.h"
 #include "lib/internal.h"
+
+/*
+ * libcurl is loaded at the first msb_registry_open(), not linked: with
+ * the 25 libraries it needs (TLS, HTTP/2, Kerberos, LDAP, IDN...) it
+ * would be loaded and relocated by every program that links the library,
+ * e.g. on each `msb exec` (docs/benchmarks.md). The calls below go through
+ * these pointers (curl's compile-time type checks of setopt and getinfo
+ * are lost with its macros).
+ */
+#define LIBCURL "libcurl.so.4"
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	void (*easy_reset)(CURL *);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char *(*easy_strerror)(CURLcode);
+	char *(*easy_escape)(CURL *, const char *, int);
+	void (*free)(void *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+} lc;
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init (*lc.global_init)
+#define curl_easy_init (*lc.easy_init)
+#define curl_easy_cleanup (*lc.easy_cleanup)
+#define curl_easy_reset (*lc.easy_reset)
+#define curl_easy_perform (*lc.easy_perform)
+#define curl_easy_setopt (*lc.easy_setopt)
+#define curl_easy_getinfo (*lc.easy_getinfo)
+#define curl_easy_strerror (*lc.easy_strerror)
+#define curl_easy_escape (*lc.easy_escape)
+#define curl_free (*lc.free)
+#define curl_slist_append (*lc.slist_append)
+#define curl_slist_free_all (*lc.slist_free_all)
+
+/* Fill lc from libcurl; on failure, a one-line reason in @why. */
+static int libcurl_load(char *why, size_t len)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} syms[] = {
+#define SYM(f, m) {#f, offsetof(__typeof__(lc), m)}
+		SYM(curl_global_init, global_init),
+		SYM(curl_easy_init, easy_init),
+		SYM(curl_easy_cleanup, easy_cleanup),
+		SYM(curl_easy_reset, easy_reset),
+		SYM(curl_easy_perform, easy_perform),
+		SYM(curl_easy_setopt, easy_setopt),
+		SYM(curl_easy_getinfo, easy_getinfo),
+		SYM(curl_easy_strerror, easy_strerror),
+		SYM(curl_easy_escape, easy_escape),
+		SYM(curl_free, free),
+		SYM(curl_slist_append, slist_append),
+		SYM(curl_slist_free_all, slist_free_all),
+#undef SYM
+	};
+	/* never closed: curl keeps global state */
+	void *h = dlopen(LIBCURL, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		const char *e = dlerror();
+		snprintf(why, len, "%s (install the libcurl4 package)",
+			 e ? e : LIBCURL);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		void *f = dlsym(h, syms[i].name);
+		if (!f) {
+			snprintf(why, len, "%s: no %s", LIBCURL, syms[i].name);
+			return -1;
+		}
+		memcpy((char *)&lc + syms[i].off, &f, sizeof(f));
+	}
+	return 0;
+}
 
 extern char **environ;
 
@@ -1577,9 +1657,12 @@ static int transfer(struct xfer *x)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_res;
+static char curl_load_err[256];
 
 static void curl_init(void)
 {
+	if (libcurl_load(curl_load_err, sizeof(curl_load_err)) < 0)
+		return;
 	curl_init_res = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
@@ -1599,6 +1682,9 @@ int msb_registry_open(struct msb_registry **out, const struct msb_ref *ref,
 			MSB_EINVAL, 0,
 			"registry: invalid host or repository in the image reference");
 	pthread_once(&curl_once, curl_init);
+	if (curl_load_err[0])
+		return msb__error(MSB_ESYS, 0, "load libcurl: %s",
+				  curl_load_err);
 	if (curl_init_res != CURLE_OK)
 		return msb__error(MSB_ESYS, 0, "initialise libcurl: %s",
 				  curl_easy_strerror(curl_init_res));

@@ -33,8 +33,6 @@
  * image) and a staging buffer for file data; nothing else grows with the
  * input.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
@@ -51,6 +49,7 @@
 #include <unistd.h>
 
 #include "lib/image/rootfs.h"
+#include "lib/archive_lazy.h"
 #include "lib/internal.h"
 
 #define RF_BLOCK_SIZE 4096
@@ -1320,6 +1319,8 @@ static int apply(struct msb_rootfs *r, int fd, const void *buf, size_t len,
 		return msb__error(MSB_EINVAL, 0,
 				  "apply layer `%s`: too many layers",
 				  name ? name : "");
+	if ((rc = msb_libarchive_load()) < 0)
+		return rc;
 	a = archive_read_new();
 	if (!a)
 		return msb__error(MSB_ENOMEM, ENOMEM,
