@@ -600,6 +600,38 @@ int msb_sandbox_pause(const char *name);
 int msb_sandbox_resume(const char *name);
 int msb_sandbox_suspend(const char *name);
 
+/*
+ * msb_sandbox_snapshot() - save a snapshot of sandbox @name as @snap under
+ * $MSB_HOME/snapshots/@snap/ (docs/snapshots.md, "Snapshots"). Of a
+ * running (or paused) sandbox: its memory and device state and a copy of
+ * its root disk, all of the same instant; the VM is stopped for the save
+ * and the copy, then runs on (a paused one stays paused). With
+ * MSB_SNAPSHOT_DISK_ONLY, of a sandbox that is not running: a copy of its
+ * root disk. Sandboxes with volumes or host folders shared over virtio-fs,
+ * or booted read-write in place, cannot be snapshotted.
+ * Return: 0; MSB_EINVAL (a bad snapshot name); MSB_ENOTFOUND; MSB_EEXIST
+ * (a snapshot @snap exists); MSB_ESTATE (running with DISK_ONLY, or not
+ * running without it, or a sandbox that cannot be snapshotted);
+ * MSB_ESYS.
+ */
+#define MSB_SNAPSHOT_DISK_ONLY 1
+int msb_sandbox_snapshot(const char *name, const char *snap, int flags);
+
+/*
+ * msb_sandbox_create_from_snapshot() - make a new sandbox @name from
+ * snapshot @snap: the snapshot's options, and a copy of its root disk as
+ * its own (writes stay its own). Of a full snapshot, it is "suspended":
+ * msb_sandbox_resume() (or start) restores the snapshot's memory, so the
+ * processes that ran then run on; the restore sets its clock and reseeds
+ * its RNG from the host. Of a disk-only snapshot it boots cold from that
+ * disk. With @start, it is started (detached) at once.
+ * Return: 0; MSB_EINVAL (a bad name); MSB_ENOTFOUND (no such snapshot);
+ * MSB_EEXIST (a sandbox @name exists); MSB_EPROTO (a damaged snapshot);
+ * the errors of msb_sandbox_resume() with @start (the sandbox then stays).
+ */
+int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
+				     int start);
+
 /* ------------------------------------------------------------------ */
 /* Named volumes: data that outlives sandboxes. */
 

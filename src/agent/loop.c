@@ -305,6 +305,25 @@ static void add_entropy(struct msb_bytes e)
 }
 
 /*
+ * set_identity() - reseed the RNG from the host's `entropy` and set the
+ * wall clock from its `time`, when @m has them: a hello, or a ping sent
+ * after a restore without a hello (a resumed or snapshot-made sandbox).
+ */
+static void set_identity(const struct msb_msg *m)
+{
+	if (m->has & MSB_HAS(MSB_FLD_ENTROPY))
+		add_entropy(m->entropy);
+	if (m->has & MSB_HAS(MSB_FLD_TIME)) {
+		struct timespec ts = {
+			.tv_sec = (time_t)(m->time / 1000000000u),
+			.tv_nsec = (long)(m->time % 1000000000u),
+		};
+		if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+			agent_log("clock_settime CLOCK_REALTIME: %m");
+	}
+}
+
+/*
  * handle_hello() - set the clock, switch to the root filesystem, reply
  * READY. On any failure reply ERROR and stay waiting for a hello.
  */
@@ -340,16 +359,7 @@ static void handle_hello(struct agent *a, uint32_t stream,
 	if (hello_strings(a, stream, m, &root, &fstype, &host, &env) < 0)
 		return;
 
-	if (m->has & MSB_HAS(MSB_FLD_ENTROPY))
-		add_entropy(m->entropy);
-	if (m->has & MSB_HAS(MSB_FLD_TIME)) {
-		struct timespec ts = {
-			.tv_sec = (time_t)(m->time / 1000000000u),
-			.tv_nsec = (long)(m->time % 1000000000u),
-		};
-		if (clock_settime(CLOCK_REALTIME, &ts) < 0)
-			agent_log("clock_settime CLOCK_REALTIME: %m");
-	}
+	set_identity(m);
 
 	struct agent_net net = {0};
 	if (m->has & MSB_HAS(MSB_FLD_NET) &&
@@ -476,6 +486,9 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 		return;
 	case MSB_MSG_PING: {
 		struct msb_msg pong = {.type = MSB_MSG_PONG};
+
+		if (id == 0)
+			set_identity(&m);
 
 		agent_send(a, id, MSB_F_END, &pong);
 		return;

@@ -250,6 +250,12 @@ static int check_values(const struct msb_msg *m, char *why, size_t whylen,
 					      nwhy);
 		}
 		return 0;
+	case MSB_MSG_PING:
+		if (m->has & F(ENTROPY) && m->entropy.n > MSB_HELLO_ENTROPY_MAX)
+			return reject(why, whylen, err, EINVAL,
+				      "`entropy` is longer than %d bytes",
+				      MSB_HELLO_ENTROPY_MAX);
+		return 0;
 	case MSB_MSG_EXEC: {
 		struct msb_bytes s;
 		size_t it = 0;

@@ -48,6 +48,8 @@ int cmd_volume(int argc, char **argv);
 /* msb mcp: an MCP server over stdio (cmd_mcp.c) */
 int cmd_mcp(int argc, char **argv);
 int cmd_template(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_fork(int argc, char **argv);
 /* cmd_procs.c: the agent's process table. */
 int cmd_ps(int argc, char **argv);
 int cmd_proc_kill(int argc, char **argv);

@@ -67,8 +67,8 @@ struct comp_cmd {
 #define SIGNALS "HUP|INT|QUIT|KILL|USR1|USR2|TERM|CONT|STOP|ALRM|PIPE|WINCH"
 
 static const struct comp_cmd comp_cmds[] = {
-	{"run", "image", 1, 0, RUN_OPTS},
-	{"create", "image", 1, 0, RUN_OPTS},
+	{"run", "image", 1, 0, RUN_OPTS " --from-snapshot="},
+	{"create", "image", 1, 0, RUN_OPTS " --from-snapshot="},
 	{"exec", "sandbox", 1, 1, EXEC_OPTS " -d --detach -h --help"},
 	{"shell", "sandbox", 1, 1, EXEC_OPTS " -h --help"},
 	{"cp", "cp", -1, 0, COPY_OPTS},
@@ -114,6 +114,12 @@ static const struct comp_cmd comp_cmds[] = {
 	 "-q --quiet --json --format=json -h --help"},
 	{"template rm", "none", -1, 0, "-h --help"},
 	{"template prune", "none", -1, 0, "-a --all -h --help"},
+	{"snapshot", "none", -1, 0, "-h --help"},
+	{"snapshot create", "sandbox", -1, 0, "--disk-only -h --help"},
+	{"snapshot ls", "none", -1, 0,
+	 "-q --quiet --json --format=json -h --help"},
+	{"snapshot rm", "none", -1, 0, "-h --help"},
+	{"fork", "sandbox", -1, 0, "-n= --count= -h --help"},
 	{"help", "command", -1, 0, "-h --help"},
 	{"completion", "shells", -1, 0, "-h --help"},
 	{"mcp", "none", -1, 0, "--allow-host-path=<dir> -h --help"},

@@ -33,6 +33,7 @@ enum {
 	OPT_RESTART,
 	OPT_RM,
 	OPT_NO_TEMPLATE,
+	OPT_FROM_SNAPSHOT,
 	OPT_PATCH_TEXT, /* then append, copy, mkdir, symlink, remove */
 };
 
@@ -90,6 +91,12 @@ static const char run_options_help[] =
 	"      --rm              remove the sandbox when it stops\n"
 	"      --no-template     boot cold: neither restore nor save a warm\n"
 	"                        template (docs/snapshots.md)\n"
+	"      --from-snapshot SNAP  a new sandbox from snapshot SNAP (msb\n"
+	"                        snapshot): its options, a copy of its disk,\n"
+	"                        and its memory and processes (restored in\n"
+	"                        the background, as with -d; msb create:\n"
+	"                        when started). Only --name, -d and\n"
+	"                        --replace go with it\n"
 	"      --entrypoint PROG replace the image's entrypoint (\"\": none)\n"
 	"      --hostname NAME   the guest's host name (default: the name)\n"
 	"      --env-file FILE   KEY=VALUE (or KEY: the host's value) lines\n"
@@ -454,6 +461,7 @@ int cmd_run(int argc, char **argv)
 		{"restart", required_argument, NULL, OPT_RESTART},
 		{"rm", no_argument, NULL, OPT_RM},
 		{"no-template", no_argument, NULL, OPT_NO_TEMPLATE},
+		{"from-snapshot", required_argument, NULL, OPT_FROM_SNAPSHOT},
 		CLI_NET_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -480,11 +488,19 @@ int cmd_run(int argc, char **argv)
 	static struct cli_net net;
 	const char *entrypoint[2] = {NULL, NULL};
 	bool has_entrypoint = false;
+	const char *snapshot = NULL;
+	bool other = false; /* an option --from-snapshot does not take */
 	int c;
 
 	cli_exec_init(&x);
 	cli_args_init(&a, argc, argv);
 	while ((c = cli_args_next(&a)) >= 0) {
+		if (c == OPT_FROM_SNAPSHOT) {
+			snapshot = a.optarg;
+			continue;
+		}
+		if (c != OPT_NAME && c != 'd' && c != OPT_REPLACE)
+			other = true;
 		int r = cli_exec_option(&x, &a, c);
 		if (r == 0)
 			r = cli_net_option(&net, &o, &a, c);
@@ -594,6 +610,35 @@ int cmd_run(int argc, char **argv)
 	if (c == CLI_ARGS_ERROR || cli_net_check(&o, &a) < 0)
 		return 2;
 
+	if (snapshot) {
+		/* A new sandbox from a snapshot (docs/snapshots.md): its
+		 * options are the snapshot's. */
+		char gen[64];
+		if (other || a.npos || a.nrest) {
+			cli_usage_error(&a,
+					"--from-snapshot takes only --name, -d "
+					"and --replace (the sandbox has the "
+					"snapshot's image, options and "
+					"processes)");
+			return 2;
+		}
+		if (replace && !o.name) {
+			cli_usage_error(&a, "--replace needs --name");
+			return 2;
+		}
+		if (replace && msb_sandbox_remove(o.name, 1) < 0 &&
+		    msb_last_error()->code != MSB_ENOTFOUND)
+			return cli_fail(EXIT_MSB_ERROR);
+		if (!o.name) {
+			cli_gen_name(gen, sizeof(gen));
+			o.name = gen;
+		}
+		if (msb_sandbox_create_from_snapshot(snapshot, o.name,
+						     !create) < 0)
+			return cli_fail(EXIT_MSB_ERROR);
+		printf("%s\n", o.name);
+		return 0;
+	}
 	/* [IMAGE] [--] CMD...: cli_args took IMAGE and the command apart */
 	char **rest = a.rest;
 	int nrest = a.nrest;

@@ -43,6 +43,8 @@ static const char usage[] =
 	"  volume  named volumes: create, ls, inspect, rm\n"
 	"  mcp     serve the Model Context Protocol on stdio, for AI agents\n"
 	"  template  warm templates (fast starts): ls, rm, prune\n"
+	"  snapshot  snapshots of sandboxes: create, ls, rm\n"
+	"  fork    copy a running sandbox into new ones\n"
 	"  help    this text, or a command's help (msb help COMMAND [SUB])\n"
 	"  completion  a bash or zsh completion script\n"
 	"\n"
@@ -204,6 +206,8 @@ static int dispatch(int argc, char **argv)
 		{"shell", cmd_shell},
 		{"volume", cmd_volume},
 		{"template", cmd_template},
+		{"snapshot", cmd_snapshot},
+		{"fork", cmd_fork},
 		{"ls", cmd_ls},
 		{"ps", cmd_ls},
 		{"start", cmd_start},

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -1161,4 +1162,397 @@ EXPORT int msb_sandbox_suspend(const char *name)
 	msb__wait_supervisor_exit(name, 30000);
 	msb__error_clear();
 	return 0;
+}
+
+/*
+ * Snapshots (docs/snapshots.md, "Snapshots"): $MSB_HOME/snapshots/SNAP/
+ * holds `state`, `key`, `vmm`, `agent_in` (a running sandbox's, saved by
+ * its supervisor in <sandbox>/snapshot/, vmm/suspend.h), `disk.qcow2`
+ * (the root overlay at that instant; its backing file is the image's),
+ * `config.json` (the sandbox's options) and `meta` ("name=value" lines:
+ * kind full|disk, sandbox, image, created). It is assembled under
+ * snapshots/.SNAP.tmp.PID and renamed into place, never over another.
+ */
+static int snap_meta(const char *dir, const msb_sandbox_info *info,
+		     const char *config, bool full)
+{
+	_cleanup_free_ char *meta = xasprintf(
+		"kind=%s\nsandbox=%s\nimage=%s\ncreated=%lld\n",
+		full ? "full" : "disk", info->name,
+		info->image ? info->image : "", (long long)time(NULL));
+	const struct {
+		const char *name;
+		const char *text;
+	} files[] = {{"meta", meta}, {"config.json", config ? config : "{}"}};
+
+	if (!meta)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", dir, files[i].name);
+		_cleanup_close_ int fd =
+			p ? open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				 0600)
+			  : -1;
+		if (fd < 0 ||
+		    write_all(fd, files[i].text, strlen(files[i].text)) < 0 ||
+		    fsync(fd) < 0)
+			return msb__error(MSB_ESYS, errno, "write `%s/%s`: %s",
+					  dir, files[i].name, strerror(errno));
+	}
+	return 0;
+}
+
+/* Copy the root overlay of the stopped sandbox in @sdir into @dir. */
+static int snap_copy_disk(const char *sdir, const char *dir)
+{
+	_cleanup_free_ char *from = xasprintf("%s/disk.qcow2", sdir);
+	_cleanup_free_ char *to = xasprintf("%s/disk.qcow2", dir);
+	_cleanup_close_ int in = from ? open(from, O_RDONLY | O_CLOEXEC) : -1;
+
+	if (in < 0)
+		return msb__error(errno == ENOENT ? MSB_ESTATE : MSB_ESYS,
+				  errno,
+				  "the sandbox has no root disk of its own "
+				  "to copy (%s)",
+				  strerror(errno));
+	_cleanup_close_ int out =
+		to ? open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+		   : -1;
+	if (out < 0 || copy_sparse(in, out) < 0)
+		return msb__error(MSB_ESYS, errno, "copy the root disk: %s",
+				  strerror(errno));
+	return 0;
+}
+
+static int sync_path(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -1 : fsync(fd);
+}
+
+EXPORT int msb_sandbox_snapshot(const char *name, const char *snap, int flags)
+{
+	struct msb_paths paths;
+	msb_sandbox_info info = {0};
+	sqlite3 *db = NULL;
+	_cleanup_free_ char *config = NULL, *sdir = NULL, *snaps = NULL,
+			    *tmp = NULL, *final = NULL, *lockp = NULL;
+	_cleanup_close_ int lock = -1, slock = -1;
+	bool disk_only = flags & MSB_SNAPSHOT_DISK_ONLY;
+	int rc;
+
+	msb__error_clear();
+	if (!name || !snap)
+		return msb__error(MSB_EINVAL, 0, "name is NULL");
+	if (flags & ~MSB_SNAPSHOT_DISK_ONLY)
+		return msb__error(MSB_EINVAL, 0, "unknown flags %#x", flags);
+	if (!msb__valid_name(snap))
+		return msb__error(MSB_EINVAL, 0,
+				  "invalid snapshot name `%s`: 1-63 letters, "
+				  "digits, '-', '_' or '.', starting with a "
+				  "letter or digit",
+				  snap);
+	if ((rc = open_row(&paths, &db, name, &info, &config)) < 0)
+		goto out;
+	bool alive = supervisor_alive(paths.home, name);
+	sdir = sandbox_dir(paths.home, name);
+	snaps = xasprintf("%s/snapshots", paths.home);
+	tmp = xasprintf("%s/snapshots/.%s.tmp.%d", paths.home, snap,
+			(int)getpid());
+	final = xasprintf("%s/snapshots/%s", paths.home, snap);
+	if (!sdir || !snaps || !tmp || !final) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (access(final, F_OK) == 0) {
+		rc = msb__error(MSB_EEXIST, EEXIST,
+				"snapshot `%s` already exists", snap);
+		goto out;
+	}
+	if (alive && disk_only) {
+		rc = msb__error(MSB_ESTATE, 0,
+				"sandbox `%s` is running: a snapshot of a "
+				"running sandbox holds its memory too (leave "
+				"out --disk-only), or stop it first",
+				name);
+		goto out;
+	}
+	if (!alive && !disk_only) {
+		rc = msb__error(MSB_ESTATE, 0,
+				"sandbox `%s` is not running (%s): "
+				"--disk-only takes a snapshot of its disk",
+				name, info.status);
+		goto out;
+	}
+	if ((mkdir(snaps, 0700) < 0 && errno != EEXIST) ||
+	    (rm_rf(tmp) < 0 && errno != ENOENT)) {
+		rc = msb__error(MSB_ESYS, errno, "`%s`: %s", snaps,
+				strerror(errno));
+		goto out;
+	}
+	if (alive) {
+		/* One snapshot of a sandbox at a time: its supervisor saves
+		 * into one folder, which is then moved here. */
+		lockp = xasprintf("%s/snapshot.lock", sdir);
+		slock = lockp ? open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)
+			      : -1;
+		if (slock < 0 || flock(slock, LOCK_EX) < 0) {
+			rc = msb__error(MSB_ESYS, errno, "lock `%s`: %s",
+					lockp ? lockp : sdir, strerror(errno));
+			goto out;
+		}
+		if ((rc = control(name, MSB_MSG_SNAPSHOT, 180000)) < 0)
+			goto out;
+		_cleanup_free_ char *saved = xasprintf("%s/snapshot", sdir);
+		if (!saved || rename(saved, tmp) < 0) {
+			rc = msb__error(MSB_ESYS, errno, "move `%s`: %s",
+					saved ? saved : sdir, strerror(errno));
+			goto out;
+		}
+	} else {
+		/* No supervisor may start while the disk is copied. */
+		lockp = xasprintf("%s/lock", sdir);
+		lock = lockp ? open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)
+			     : -1;
+		if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0) {
+			rc = msb__error(MSB_ESTATE, errno,
+					"sandbox `%s` is starting or running",
+					name);
+			goto out;
+		}
+		if (mkdir(tmp, 0700) < 0) {
+			rc = msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", tmp,
+					strerror(errno));
+			goto out;
+		}
+		if ((rc = snap_copy_disk(sdir, tmp)) < 0)
+			goto out;
+	}
+	if ((rc = snap_meta(tmp, &info, config, !disk_only)) < 0)
+		goto out;
+	if (sync_path(tmp) < 0 ||
+	    renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
+		rc = msb__error(errno == EEXIST ? MSB_EEXIST : MSB_ESYS, errno,
+				errno == EEXIST
+					? "snapshot `%s` already exists"
+					: "rename the snapshot `%s`: %s",
+				snap, strerror(errno));
+		goto out;
+	}
+	sync_path(snaps);
+	rc = 0;
+	msb__error_clear();
+out:
+	if (rc < 0 && tmp)
+		rm_rf(tmp);
+	info_clear(&info);
+	msb__db_close(db);
+	msb__paths_clear(&paths);
+	return rc;
+}
+
+/* Read file @name of folder @dir (at most @cap - 1 bytes, NUL-ended). */
+static long read_small(const char *dir, const char *name, char *buf, size_t cap)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
+	_cleanup_close_ int fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+	ssize_t n = fd >= 0 ? read_all(fd, buf, cap - 1) : -1;
+
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* Copy (or hard-link, with @link_ok) file @name of @from into @to. */
+static int copy_into(const char *from, const char *to, const char *name,
+		     bool link_ok)
+{
+	_cleanup_free_ char *src = xasprintf("%s/%s", from, name);
+	_cleanup_free_ char *dst = xasprintf("%s/%s", to, name);
+
+	if (!src || !dst)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	if (link_ok && link(src, dst) == 0)
+		return 0;
+	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int out =
+		in >= 0 ? open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			       0600)
+			: -1;
+	if (out < 0 || copy_sparse(in, out) < 0)
+		return msb__error(MSB_ESYS, errno, "copy `%s`: %s", src,
+				  strerror(errno));
+	return 0;
+}
+
+static int set_status(const char *home, const char *name, const char *status)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = msb__db_open(&db, home)) < 0)
+		return rc;
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE sandboxes SET status = ?, updated = ? "
+			       "WHERE name = ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
+		msb__db_close(db);
+		return rc;
+	}
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = msb__error(MSB_ESYS, 0, "database: %s",
+				sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	msb__db_close(db);
+	return rc;
+}
+
+/*
+ * A sandbox made from a snapshot is a sandbox with the snapshot's options
+ * (config.json), a copy of its root disk as its own overlay, and (of a
+ * full snapshot) the snapshot's state as its saved state
+ * (<sandbox>/suspended/, the state file hard-linked), with `snapshot=SNAP`
+ * added to its vmm file: it is "suspended", and a resume restores it.
+ */
+EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
+					    int start)
+{
+	struct msb_paths paths = {0};
+	_cleanup_free_ char *sdir = NULL, *from = NULL, *susp = NULL,
+			    *config = NULL;
+	_cleanup_free_ const char **env = NULL;
+	_cleanup_free_ msb_tmpfs *tmpfs = NULL;
+	_cleanup_free_ msb_volume_mount *vols = NULL;
+	_cleanup_free_ msb_bind_mount *binds = NULL;
+	_cleanup_free_ const char **rlimits = NULL;
+	_cleanup_free_ const char **ep = NULL;
+	_cleanup_free_ const char **cmdv = NULL;
+	enum { TEXT_MAX = 16384 };
+	_cleanup_free_ char *text = malloc(TEXT_MAX);
+	char kind[16] = "";
+	struct net_store net = {0};
+	json_t *c = NULL;
+	bool inserted = false, made_dir = false, started = false;
+	int rc;
+
+	msb__error_clear();
+	if (!text)
+		return msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	if (!snap || !name)
+		return msb__error(MSB_EINVAL, 0, "snap and name are required");
+	if (!msb__valid_name(snap) || !msb__valid_name(name))
+		return msb__error(MSB_EINVAL, 0, "invalid %s name `%s`",
+				  msb__valid_name(snap) ? "sandbox"
+							: "snapshot",
+				  msb__valid_name(snap) ? name : snap);
+	if ((rc = msb__paths_home(&paths)) < 0)
+		goto out;
+	from = xasprintf("%s/snapshots/%s", paths.home, snap);
+	sdir = sandbox_dir(paths.home, name);
+	if (!from || !sdir) {
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (read_small(from, "meta", text, TEXT_MAX) <= 0) {
+		rc = msb__error(MSB_ENOTFOUND, errno, "no snapshot `%s`", snap);
+		goto out;
+	}
+	for (char *p = text; p && *p;
+	     p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, "kind=", 5))
+			snprintf(kind, sizeof(kind), "%.*s",
+				 (int)strcspn(p + 5, "\n"), p + 5);
+	bool full = !strcmp(kind, "full");
+	if (!full && strcmp(kind, "disk")) {
+		rc = msb__error(MSB_EPROTO, 0,
+				"snapshot `%s`: unknown kind `%s`", snap, kind);
+		goto out;
+	}
+	config = xasprintf("%s/config.json", from);
+	if (!config || !(c = json_load_file(config, 0, NULL))) {
+		rc = msb__error(MSB_EPROTO, 0,
+				"snapshot `%s`: its config.json is unreadable",
+				snap);
+		goto out;
+	}
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	if ((rc = options_from(&o, &env, &tmpfs, &vols, &binds, &rlimits, &ep,
+			       &cmdv, c)) < 0 ||
+	    (rc = network_from(&o, &net, c)) < 0)
+		goto out;
+	o.name = name;
+	o.auto_remove = 0;
+	if ((rc = msb__state_insert(paths.home, name, &o)) < 0)
+		goto out;
+	inserted = true;
+	if (mkdir(sdir, 0700) < 0) {
+		rc = msb__error(errno == EEXIST ? MSB_EEXIST : MSB_ESYS, errno,
+				"mkdir `%s`: %s", sdir, strerror(errno));
+		goto out;
+	}
+	made_dir = true;
+	if ((rc = copy_into(from, sdir, "disk.qcow2", false)) < 0)
+		goto out;
+	if (full) {
+		susp = xasprintf("%s/suspended.tmp", sdir);
+		_cleanup_free_ char *final = xasprintf("%s/suspended", sdir);
+		_cleanup_free_ char *vmm =
+			susp ? xasprintf("%s/vmm", susp) : NULL;
+		if (!susp || !final || !vmm) {
+			rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+			goto out;
+		}
+		if (mkdir(susp, 0700) < 0) {
+			rc = msb__error(MSB_ESYS, errno, "mkdir `%s`: %s", susp,
+					strerror(errno));
+			goto out;
+		}
+		if ((rc = copy_into(from, susp, "state", true)) < 0 ||
+		    (rc = copy_into(from, susp, "key", false)) < 0 ||
+		    (rc = copy_into(from, susp, "agent_in", false)) < 0)
+			goto out;
+		long n = read_small(from, "vmm", text, TEXT_MAX - 128);
+		_cleanup_close_ int fd =
+			n > 0 ? open(vmm,
+				     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+				     0600)
+			      : -1;
+		size_t len = n > 0 ? (size_t)n : 0;
+		len += (size_t)snprintf(text + len, TEXT_MAX - len,
+					"snapshot=%s\n", snap);
+		if (fd < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0 ||
+		    sync_path(susp) < 0 || rename(susp, final) < 0) {
+			rc = msb__error(MSB_ESYS, errno,
+					"write the saved state of `%s`: %s",
+					name, strerror(errno));
+			goto out;
+		}
+		sync_path(sdir);
+		if ((rc = set_status(paths.home, name, "suspended")) < 0)
+			goto out;
+	}
+	if (start) {
+		msb_sandbox *sb = NULL;
+		started = true; /* from here on it exists, and stays */
+		rc = start_mode(&sb, name, 1, full ? "resume" : "start");
+		msb_sandbox_free(sb);
+		if (rc < 0)
+			goto out;
+	}
+	rc = 0;
+	msb__error_clear();
+out:
+	if (rc < 0 && made_dir && !started)
+		rm_rf(sdir);
+	if (rc < 0 && inserted && !started)
+		msb__state_forget(paths.home, name);
+	json_decref(c);
+	net_store_free(&net);
+	msb__paths_clear(&paths);
+	return rc;
 }

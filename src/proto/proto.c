@@ -143,6 +143,7 @@ static const char *const type_names[MSB_MSG__COUNT] = {
 	[MSB_MSG_PAUSE] = "pause",
 	[MSB_MSG_RESUME] = "resume",
 	[MSB_MSG_SUSPEND] = "suspend",
+	[MSB_MSG_SNAPSHOT] = "snapshot",
 };
 
 const char *msb_msg_type_name(enum msb_msg_type t)

@@ -116,7 +116,9 @@ enum msb_msg_type {
 	MSB_MSG_FAILED,   /* guest → host, END: kind, errno, msg */
 	MSB_MSG_ERROR,    /* either way: msg (bad request), END */
 	MSB_MSG_SHUTDOWN, /* host → guest: sync and power off */
-	MSB_MSG_PING,     /* either way */
+	MSB_MSG_PING,     /* either way; host → guest on stream 0 may carry
+			     time and entropy: the agent sets its clock and
+			     reseeds as from a hello (after a restore) */
 	MSB_MSG_PONG,
 	/*
 	 * Guest filesystem. Requests carry START; the agent answers on the
@@ -204,6 +206,10 @@ enum msb_msg_type {
 	MSB_MSG_PAUSE,
 	MSB_MSG_RESUME,
 	MSB_MSG_SUSPEND,
+	/* Client → supervisor, stream 0, answered as SUSPEND: save the
+	 * running VM's state and a copy of its root disk in the sandbox
+	 * folder ("snapshot", vmm/suspend.h); the VM runs on. */
+	MSB_MSG_SNAPSHOT,
 	MSB_MSG__COUNT
 };
 
@@ -238,7 +244,8 @@ enum msb_field {
 	MSB_FLD_HOSTNAME, /* "host" text: hello */
 	MSB_FLD_ROOT,     /* "root" text: hello, root device ("/dev/vda") */
 	MSB_FLD_FSTYPE,   /* "fs"   text: hello, root filesystem type */
-	MSB_FLD_TIME,     /* "time" uint: hello, host wall clock in ns */
+	MSB_FLD_TIME,     /* "time" uint: hello, ping, host wall clock in
+			     ns */
 	MSB_FLD_CODE,     /* "code" int: exited, exit status */
 	MSB_FLD_SIG,      /* "sig"  int: exited (killed by), signal */
 	MSB_FLD_PID,      /* "pid"  int: started */
@@ -293,7 +300,7 @@ enum msb_field {
 	MSB_FLD_FLOWS,     /* "net_flows" uint: metrics, flows open now */
 	MSB_FLD_DENIED,    /* "net_denied" uint: metrics, flows and lookups
 			      the network policy denied */
-	MSB_FLD_ENTROPY,   /* "entropy" bytes: hello (since version 5), at
+	MSB_FLD_ENTROPY,   /* "entropy" bytes: hello (since version 5), ping, at
 			      most MSB_HELLO_ENTROPY_MAX bytes of host
 			      randomness the agent adds to the kernel's pool
 			      and reseeds from (RNDADDENTROPY) */

@@ -2,7 +2,12 @@
 /* Small helpers shared by the host components and the guest agent. */
 #include "util.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -133,6 +138,56 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 int rm_rf(const char *path)
 {
 	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+int copy_sparse(int in, int out)
+{
+	static char buf[1 << 16];
+	struct stat st;
+
+	if (fstat(in, &st) < 0)
+		return -1;
+	if (ioctl(out, FICLONE, in) == 0)
+		return fsync(out);
+	for (off_t pos = 0; pos < st.st_size;) {
+		off_t data = lseek(in, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* a hole to the end */
+			if (errno != EINVAL)
+				return -1;
+			data = pos; /* no SEEK_DATA: copy it all */
+		}
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = st.st_size;
+		for (pos = data; pos < hole;) {
+			size_t want = (size_t)(hole - pos) < sizeof(buf)
+					      ? (size_t)(hole - pos)
+					      : sizeof(buf);
+			ssize_t n = pread(in, buf, want, pos);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (n == 0)
+					errno = EIO; /* shrank meanwhile */
+				return -1;
+			}
+			for (ssize_t w = 0; w < n;) {
+				ssize_t m = pwrite(out, buf + w,
+						   (size_t)(n - w), pos + w);
+				if (m < 0 && errno == EINTR)
+					continue;
+				if (m <= 0)
+					return -1;
+				w += m;
+			}
+			pos += n;
+		}
+	}
+	if (ftruncate(out, st.st_size) < 0)
+		return -1;
+	return fsync(out);
 }
 
 uint64_t now_us(void)

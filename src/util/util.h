@@ -121,6 +121,14 @@ void msb_strv_free(char **v);
 
 int rm_rf(const char *path);
 
+/*
+ * copy_sparse() - copy all of file @in to @out (empty, writable) and sync
+ * it: a reflink where the filesystem has them (FICLONE), else the data
+ * extents only (SEEK_DATA/SEEK_HOLE), so holes stay holes.
+ * Return: 0, or -1 with errno.
+ */
+int copy_sparse(int in, int out);
+
 /* Monotonic clock in microseconds. */
 uint64_t now_us(void);
 

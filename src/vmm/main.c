@@ -1534,6 +1534,30 @@ static int send_to_agent(uint32_t stream, uint8_t flags,
 	return 0;
 }
 
+/*
+ * send_identity_ping() - a PING carrying the host's time and fresh entropy:
+ * the agent sets its clock and reseeds its RNG from them (proto.h). Sent
+ * after every restore that gets no hello (resume of a suspended or
+ * paused sandbox, a sandbox made from a snapshot): its guest's clock has
+ * stood still since the save, and its RNG state is the saved one.
+ */
+static void send_identity_ping(void)
+{
+	struct timespec ts;
+	uint8_t entropy[64];
+	struct msb_msg m = {.type = MSB_MSG_PING, .has = MSB_HAS(MSB_FLD_TIME)};
+
+	if (getrandom(entropy, sizeof(entropy), GRND_NONBLOCK) ==
+	    (ssize_t)sizeof(entropy)) {
+		m.has |= MSB_HAS(MSB_FLD_ENTROPY);
+		m.entropy = (struct msb_bytes){entropy, sizeof(entropy)};
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m.time = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	send_to_agent(0, 0, &m);
+	explicit_bzero(entropy, sizeof(entropy));
+}
+
 static void send_hello(void)
 {
 	struct timespec ts;
@@ -2225,6 +2249,7 @@ static int resume_vm(char *err, size_t errlen)
 	relay_watch_heard(&vmm.watch, vmm.activity_us);
 	state_status("running", getpid());
 	state_reason(NULL);
+	send_identity_ping();
 	logmsg("resumed");
 	return 0;
 }
@@ -2393,7 +2418,8 @@ static int suspend_vm(struct client *keep, char *err, size_t errlen)
 		return -1;
 	}
 	struct susp_save sv;
-	if (susp_save_begin(&sv, vmm.spec.sandbox_dir, e, sizeof(e)) < 0) {
+	if (susp_save_begin(&sv, vmm.spec.sandbox_dir, SUSP_DIR, e, sizeof(e)) <
+	    0) {
 		snprintf(err, errlen, "sandbox `%s` not suspended: %s",
 			 vmm.spec.name, e);
 		return -1;
@@ -2467,6 +2493,201 @@ static int suspend_vm(struct client *keep, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Append to the vmm text (@len bytes of @out) the commands clients run at
+ * a snapshot: "orphans=ID:SIG,..." (guest stream, the signal their
+ * client's leaving would send). A sandbox made from the snapshot has no
+ * such clients, and sends those signals at once (resumed_ready()).
+ * Return: the new length (as many as fit), or -1.
+ */
+static int orphans_text(char *out, size_t cap, size_t len)
+{
+	size_t n = 0;
+	int w = snprintf(out + len, cap - len, "orphans=");
+
+	if (w < 0 || (size_t)w >= cap - len)
+		return (int)len;
+	len += (size_t)w;
+	for (size_t k = 0; k < vmm.relay.nroutes; k++) {
+		const struct relay_route *r = &vmm.relay.routes[k];
+		if (!r->c || (!r->exec && !r->attach))
+			continue;
+		w = snprintf(out + len, cap - len, "%s%" PRIu32 ":%d",
+			     n ? "," : "", r->guest_id,
+			     r->attach ? 0 : SIGKILL);
+		if (w < 0 || (size_t)w >= cap - len - 1)
+			break; /* the rest are left to block */
+		len += (size_t)w;
+		n++;
+	}
+	out[len++] = '\n';
+	out[len] = '\0';
+	return (int)len;
+}
+
+/* A sandbox made from a snapshot: end the commands of the source's
+ * clients, which have no client here (orphans_text()). */
+static void end_orphans(const char *t)
+{
+	static char v[4096];
+	char snap[128];
+
+	if (!susp_value(t, "snapshot", snap, sizeof(snap)) ||
+	    !susp_value(t, "orphans", v, sizeof(v)))
+		return;
+	for (char *p = v; *p;) {
+		char *end;
+		unsigned long id = strtoul(p, &end, 10);
+		if (end == p || *end != ':')
+			break;
+		long sig = strtol(end + 1, &end, 10);
+		if (id && id < RELAY_METRICS_STREAM && sig >= 0 && sig < 65) {
+			struct msb_msg m = {.type = MSB_MSG_SIGNAL,
+					    .has = MSB_HAS(MSB_FLD_SIG),
+					    .sig = sig};
+			send_to_agent((uint32_t)id, 0, &m);
+		}
+		if (*end != ',')
+			break;
+		p = end + 1;
+	}
+}
+
+/*
+ * Save a snapshot of the running VM into the sandbox folder (SNAP_DIR,
+ * suspend.h): as a suspend saves it, but QEMU goes on afterwards, and the
+ * root overlay is copied while the VM is stopped. QEMU's `stop` drains
+ * and flushes every block device (its qcow2 caches included), and
+ * nothing writes the overlay until the `cont`, so the copy is the disk
+ * at the instant of the memory state. The library moves the folder to
+ * $MSB_HOME/snapshots/. Return: 0, or -1 with @err set (the VM runs on).
+ */
+static int snapshot_vm(char *err, size_t errlen)
+{
+	static const char *const completed[] = {"completed", NULL};
+	static const char *const failed[] = {"failed", "cancelled", NULL};
+	const char *no = suspend_unusable();
+	char e[512], path[PATH_MAX + 32];
+	uint64_t t0 = now_us();
+	bool was_paused = vmm.user_paused;
+
+	if (no && !vmm.spec.ephemeral) {
+		snprintf(err, errlen, "sandbox `%s` cannot be snapshotted: %s",
+			 vmm.spec.name, no);
+		return -1;
+	}
+	if (vmm.spec.disks && vmm.spec.disks[0]) {
+		snprintf(err, errlen,
+			 "sandbox `%s` cannot be snapshotted: it has volumes "
+			 "(a snapshot copies only the root disk)",
+			 vmm.spec.name);
+		return -1;
+	}
+	if (vmm.state != RUNNING || diskfull_paused()) {
+		snprintf(err, errlen,
+			 "sandbox `%s` is %s: it cannot be snapshotted now",
+			 vmm.spec.name,
+			 vmm.state == BOOTING    ? "starting"
+			 : vmm.state == STOPPING ? "stopping"
+						 : "paused for disk space");
+		return -1;
+	}
+	/* The guest must run to read what is queued for it; the migration
+	 * stops it again, and it stays so. */
+	if (was_paused &&
+	    !qmp_do("{\"execute\":\"cont\"}", -1, 5000, e, sizeof(e))) {
+		snprintf(err, errlen, "cont: %s", e);
+		return -1;
+	}
+	if (quiesce_agent(t0 + SUSPEND_QUIESCE_MS * 1000ull, e, sizeof(e)) <
+	    0) {
+		snprintf(err, errlen, "snapshot of `%s` not taken: %s",
+			 vmm.spec.name, e);
+		if (was_paused)
+			qmp_do("{\"execute\":\"stop\"}", -1, 5000, e,
+			       sizeof(e));
+		return -1;
+	}
+	struct susp_save sv;
+	if (susp_save_begin(&sv, vmm.spec.sandbox_dir, SNAP_DIR, e, sizeof(e)) <
+	    0) {
+		snprintf(err, errlen, "snapshot of `%s` not taken: %s",
+			 vmm.spec.name, e);
+		if (was_paused)
+			qmp_do("{\"execute\":\"stop\"}", -1, 5000, e,
+			       sizeof(e));
+		return -1;
+	}
+	bool ok = qmp_do("{\"execute\":\"getfd\",\"arguments\":"
+			 "{\"fdname\":\"msb-snapshot\"}}",
+			 sv.state_fd, 5000, e, sizeof(e)) &&
+		  qmp_do("{\"execute\":\"migrate-set-parameters\","
+			 "\"arguments\":{\"max-bandwidth\":17179869184}}",
+			 -1, 5000, e, sizeof(e)) &&
+		  qmp_do("{\"execute\":\"stop\"}", -1, 5000, e, sizeof(e)) &&
+		  qmp_do("{\"execute\":\"migrate\",\"arguments\":"
+			 "{\"uri\":\"fd:msb-snapshot\"}}",
+			 -1, 5000, e, sizeof(e)) &&
+		  qmp_wait_status("query-migrate", completed, failed,
+				  now_us() + SUSPEND_SAVE_MS * 1000ull, e,
+				  sizeof(e)) == 0;
+	/* The VM is stopped: what the guest sent before is read now, so
+	 * that only a frame cut short stays (agent_in, for the copy). */
+	for (int i = 0; ok && i < 4096 && vmm.agent_fd >= 0; i++) {
+		struct pollfd p = {.fd = vmm.agent_fd, .events = POLLIN};
+		if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP)))
+			break;
+		read_agent();
+	}
+	if (ok) {
+		static char text[4096];
+		size_t in_n = msb_buf_avail(&vmm.agent_in);
+		int tn = vmm_state_text(text, sizeof(text));
+		if (tn >= 0)
+			tn = orphans_text(text, sizeof(text), (size_t)tn);
+		int in = open(vmm.disk, O_RDONLY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "%s/" SNAP_DISK, sv.tmp);
+		int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			       0600);
+		if (in < 0 || out < 0 || copy_sparse(in, out) < 0) {
+			snprintf(e, sizeof(e), "copy the root disk: %s",
+				 strerror(errno));
+			ok = false;
+		} else if (in_n > SUSP_PENDING_MAX || tn < 0) {
+			snprintf(e, sizeof(e), "too much data in flight");
+			ok = false;
+		} else {
+			ok = susp_save_file(&sv, "key", vmm.vm_key.text,
+					    vmm.vm_key.len, e,
+					    sizeof(e)) == 0 &&
+			     susp_save_file(&sv, "vmm", text, (size_t)tn, e,
+					    sizeof(e)) == 0 &&
+			     susp_save_file(&sv, "agent_in",
+					    msb_buf_head(&vmm.agent_in), in_n,
+					    e, sizeof(e)) == 0 &&
+			     susp_save_commit(&sv, e, sizeof(e)) == 0;
+		}
+		if (in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+	}
+	if (!ok)
+		susp_save_abort(&sv);
+	if (!was_paused) {
+		char c[256];
+		if (!qmp_do("{\"execute\":\"cont\"}", -1, 5000, c, sizeof(c)))
+			logmsg("snapshot: cont: %s", c);
+	}
+	if (!ok) {
+		snprintf(err, errlen, "snapshot of `%s` not taken: %s",
+			 vmm.spec.name, e);
+		return -1;
+	}
+	logmsg("snapshot saved in %" PRIu64 " ms", (now_us() - t0) / 1000);
+	return 0;
+}
+
 static void on_client_control(struct client *c, const struct msb_frame *f)
 {
 	struct msb_msg m;
@@ -2493,11 +2714,13 @@ static void on_client_control(struct client *c, const struct msb_frame *f)
 		break;
 	case MSB_MSG_PAUSE:
 	case MSB_MSG_RESUME:
-	case MSB_MSG_SUSPEND: {
+	case MSB_MSG_SUSPEND:
+	case MSB_MSG_SNAPSHOT: {
 		char err[1024];
-		int r = m.type == MSB_MSG_PAUSE ? pause_vm(err, sizeof(err))
-			: m.type == MSB_MSG_RESUME
-				? resume_vm(err, sizeof(err))
+		int r = m.type == MSB_MSG_PAUSE    ? pause_vm(err, sizeof(err))
+			: m.type == MSB_MSG_RESUME ? resume_vm(err, sizeof(err))
+			: m.type == MSB_MSG_SNAPSHOT
+				? snapshot_vm(err, sizeof(err))
 				: suspend_vm(c, err, sizeof(err));
 		reply_control(c, m.type, r == 0 ? NULL : err);
 		break;
@@ -3622,7 +3845,13 @@ static void suspend_prepare(void)
 		    !susp_value(vmm.susp_vmm, "disk", saved, sizeof(saved))) {
 			snprintf(why, sizeof(why), "its `vmm` file is missing");
 			close_fd(&fd);
-		} else if (strcmp(saved, now)) {
+		} else if (strcmp(saved, now) &&
+			   !susp_value(vmm.susp_vmm, "snapshot", now,
+				       sizeof(now))) {
+			/* A sandbox made from a snapshot (`snapshot=` in
+			 * its vmm file, written by the library) has a new
+			 * copy of the snapshot's disk, not the disk the
+			 * identity was taken of. */
 			snprintf(why, sizeof(why),
 				 "its root disk or a volume changed since it "
 				 "was suspended");
@@ -3764,6 +3993,8 @@ static void resumed_ready(void)
 	state_status("running", getpid());
 	vmm.deadline_us = 0;
 	relay_watch_heard(&vmm.watch, vmm.ready_us);
+	send_identity_ping();
+	end_orphans(t);
 	logmsg("resumed after %" PRIu64 " ms", boot_us / 1000);
 }
 

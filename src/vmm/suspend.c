@@ -26,19 +26,19 @@ static int sync_dir(const char *dir)
 	return rc;
 }
 
-int susp_save_begin(struct susp_save *s, const char *sandbox_dir, char *err,
-		    size_t errlen)
+int susp_save_begin(struct susp_save *s, const char *sandbox_dir,
+		    const char *folder, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 16];
 
 	*s = (struct susp_save){.state_fd = -1};
 	snprintf(s->parent, sizeof(s->parent), "%s", sandbox_dir);
-	if (snprintf(s->tmp, sizeof(s->tmp), "%s/" SUSP_DIR ".tmp",
-		     sandbox_dir) >= (int)sizeof(s->tmp)) {
+	if (snprintf(s->tmp, sizeof(s->tmp), "%s/%s.tmp", sandbox_dir,
+		     folder) >= (int)sizeof(s->tmp)) {
 		snprintf(err, errlen, "folder name too long");
 		return -1;
 	}
-	snprintf(s->dir, sizeof(s->dir), "%s/" SUSP_DIR, sandbox_dir);
+	snprintf(s->dir, sizeof(s->dir), "%s/%s", sandbox_dir, folder);
 	/* What a save killed half-way left: never a state to restore. */
 	if (rm_rf(s->tmp) < 0 && errno != ENOENT) {
 		snprintf(err, errlen, "remove `%s`: %s", s->tmp,

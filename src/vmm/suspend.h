@@ -27,6 +27,11 @@
 #include <stddef.h>
 
 #define SUSP_DIR "suspended"
+/* A snapshot of a running sandbox, saved by its supervisor (the same files
+ * and the root disk's copy, SNAP_DISK), which the library then moves to
+ * $MSB_HOME/snapshots/ (docs/snapshots.md, "Snapshots"). */
+#define SNAP_DIR "snapshot"
+#define SNAP_DISK "disk.qcow2"
 /* The most bytes agent_in or agent_out may hold (a frame and a bit). */
 #define SUSP_PENDING_MAX (8u << 20)
 
@@ -38,12 +43,13 @@ struct susp_save {
 };
 
 /*
- * susp_save_begin() - start a save in @sandbox_dir: remove what an earlier
- * save left, make the temp folder, create its state file (@s->state_fd).
+ * susp_save_begin() - start a save into @sandbox_dir/@folder (SUSP_DIR, or
+ * SNAP_DIR for a snapshot): remove what an earlier save left, make the
+ * temp folder (@folder.tmp), create its state file (@s->state_fd).
  * Return: 0, or -1 with @err set.
  */
-int susp_save_begin(struct susp_save *s, const char *sandbox_dir, char *err,
-		    size_t errlen);
+int susp_save_begin(struct susp_save *s, const char *sandbox_dir,
+		    const char *folder, char *err, size_t errlen);
 
 /* Write and sync file @name of the save. Return: 0, or -1 with @err set. */
 int susp_save_file(struct susp_save *s, const char *name, const void *buf,

@@ -49,6 +49,17 @@ answer() {
 	wait_file /tmp/ans || { echo "no answer"; return; }
 	in_guest 'cat /tmp/ans'
 }
+# clock_ok DESC: the guest's wall clock is within 2 s of the host's (the
+# exec's own time is allowed for: host before and after)
+clock_ok() {
+	local h1 g h2
+	h1=$(date +%s)
+	g=$(in_guest 'date +%s')
+	h2=$(date +%s)
+	[ "$g" -ge $((h1 - 2)) ] 2>/dev/null && [ "$g" -le $((h2 + 2)) ] &&
+		ok "$1: guest clock $g, host $h1..$h2" ||
+		bad "$1: guest clock '$g', host $h1..$h2"
+}
 # no_processes: nothing of the sandbox runs (QEMU's command line names its
 # folder; the supervisor holds its lock)
 no_processes() {
@@ -89,8 +100,10 @@ expect "cp refused while paused" 1 "$MSB" cp pz:/root/file "$work/f"
 contains "cp: names msb resume" "$work/err" "msb resume pz"
 expect "pause twice" 1 "$MSB" pause pz
 contains "pause twice: says so" "$work/err" "already paused"
+sleep 3 # the guest's clock stands still meanwhile
 expect "resume" 0 "$MSB" resume pz
 is_status pz running "ls: running after resume"
+clock_ok "clock after pause/resume"
 expect "resume of a running sandbox" 1 "$MSB" resume pz
 contains "resume: not paused" "$work/err" "is not paused"
 c1=$(in_guest 'cat /tmp/count')
@@ -116,8 +129,10 @@ no_processes "suspended: no QEMU, no supervisor"
 expect "exec refused while suspended" 125 "$MSB" exec pz -- true
 contains "exec: names msb resume" "$work/err" "msb resume pz"
 expect "pause of a suspended sandbox" 1 "$MSB" pause pz
+sleep 3 # a gap the saved guest clock does not see
 expect "resume" 0 "$MSB" resume pz
 is_status pz running "ls: running after resume"
+clock_ok "clock after suspend/resume"
 [ -e "$dir/suspended" ] && bad "state left after resume" || ok "state removed once restored"
 [ "$(sleep_pid)" = "$sleep_pid" ] && ok "suspend: same sleep pid" ||
 	bad "suspend: sleep is now '$(sleep_pid)'"

@@ -970,7 +970,7 @@ static void test_type_names(void)
 		"fs_done",     "metrics",     "credit",      "resize",
 		"open",        "proc_list",   "proc_info",   "proc_signal",
 		"proc_attach", "proc_remove", "main_attach", "pause",
-		"resume",      "suspend",
+		"resume",      "suspend",     "snapshot",
 	};
 
 	for (unsigned t = 0; t < MSB_MSG__COUNT; t++) {
