@@ -64,9 +64,8 @@ static const msb_sandbox_options *options_upgrade(msb_sandbox_options *buf,
 	memcpy(buf, o,
 	       o->version == 1   ? offsetof(msb_sandbox_options, workdir)
 	       : o->version == 2 ? offsetof(msb_sandbox_options, network)
-				 : o->version == 3
-				       ? offsetof(msb_sandbox_options, main_stdin)
-				       : offsetof(msb_sandbox_options, no_template));
+	       : o->version == 3 ? offsetof(msb_sandbox_options, main_stdin)
+				 : offsetof(msb_sandbox_options, no_template));
 	buf->version = MSB_SANDBOX_OPTIONS_VERSION;
 	return buf;
 }

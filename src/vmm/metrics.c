@@ -148,9 +148,8 @@ static json_t *qmp_lines(struct qmp *q)
 	uint8_t *nl;
 
 	/* (an empty buffer may have no storage yet: memchr wants one) */
-	while (msb_buf_avail(&q->in) &&
-	       (nl = memchr(msb_buf_head(&q->in), '\n',
-			    msb_buf_avail(&q->in)))) {
+	while (msb_buf_avail(&q->in) && (nl = memchr(msb_buf_head(&q->in), '\n',
+						     msb_buf_avail(&q->in)))) {
 		size_t len = (size_t)(nl - msb_buf_head(&q->in));
 		json_t *j = qmp_line(q, msb_buf_head(&q->in), len);
 		msb_buf_consume(&q->in, len + 1);

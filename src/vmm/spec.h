@@ -72,11 +72,11 @@ struct msb_vm_spec {
 	char *restart;            /* "no", "on-failure", "always" ("": no) */
 	unsigned int restart_max; /* on-failure: at most this many; 0: no
 				     limit */
-	bool main_stdin; /* its stdin is a pipe the supervisor holds (an
-			    attach feeds it), else empty */
-	bool main_tty;   /* it has a pseudo-terminal (stdin too) */
-	bool hold;       /* accept no other client until the creator sends
-			    OPEN (it is preparing the sandbox: patches) */
+	bool main_stdin;  /* its stdin is a pipe the supervisor holds (an
+			     attach feeds it), else empty */
+	bool main_tty;    /* it has a pseudo-terminal (stdin too) */
+	bool hold;        /* accept no other client until the creator sends
+			     OPEN (it is preparing the sandbox: patches) */
 	bool no_template; /* always boot cold, save no template
 			     (docs/snapshots.md) */
 	/* The network (docs/network.md): @network is the preset,
