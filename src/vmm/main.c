@@ -2168,6 +2168,38 @@ static int qmp_wait_status(const char *cmd, const char *const *done,
 			   size_t errlen);
 
 /*
+ * save_vm_state() - stop the VM and write its state (memory and devices)
+ * to @fd, handed to QEMU as @fdname: QMP getfd, a bandwidth cap raised
+ * (the default, 32 MiB/s, would make a save take seconds), stop, migrate
+ * to the descriptor, then wait until the migration completed or
+ * @deadline (µs) passed. Templates, suspend and snapshots save this way.
+ * Return: true, or false with QEMU's reason in @err (the VM may be left
+ * stopped: the caller decides whether to cont it).
+ */
+static bool save_vm_state(int fd, const char *fdname, uint64_t deadline,
+			  char *err, size_t errlen)
+{
+	static const char *const completed[] = {"completed", NULL};
+	static const char *const failed[] = {"failed", "cancelled", NULL};
+	char getfd[128], migrate[128];
+
+	snprintf(getfd, sizeof(getfd),
+		 "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"%s\"}}",
+		 fdname);
+	snprintf(migrate, sizeof(migrate),
+		 "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"fd:%s\"}}",
+		 fdname);
+	return qmp_do(getfd, fd, 5000, err, errlen) &&
+	       qmp_do("{\"execute\":\"migrate-set-parameters\","
+		      "\"arguments\":{\"max-bandwidth\":17179869184}}",
+		      -1, 5000, err, errlen) &&
+	       qmp_do("{\"execute\":\"stop\"}", -1, 5000, err, errlen) &&
+	       qmp_do(migrate, -1, 5000, err, errlen) &&
+	       qmp_wait_status("query-migrate", completed, failed, deadline,
+			       err, errlen) == 0;
+}
+
+/*
  * Pause, resume, suspend (docs/snapshots.md).
  *
  * Pause stops the vCPUs (QMP stop); the VM stays in memory. While paused,
@@ -2379,8 +2411,6 @@ static int vmm_state_text(char *out, size_t len)
  */
 static int suspend_vm(struct client *keep, char *err, size_t errlen)
 {
-	static const char *const completed[] = {"completed", NULL};
-	static const char *const failed[] = {"failed", "cancelled", NULL};
 	const char *no = suspend_unusable();
 	char e[512];
 	uint64_t t0 = now_us();
@@ -2424,19 +2454,9 @@ static int suspend_vm(struct client *keep, char *err, size_t errlen)
 			 vmm.spec.name, e);
 		return -1;
 	}
-	bool ok = qmp_do("{\"execute\":\"getfd\",\"arguments\":"
-			 "{\"fdname\":\"msb-suspend\"}}",
-			 sv.state_fd, 5000, e, sizeof(e)) &&
-		  qmp_do("{\"execute\":\"migrate-set-parameters\","
-			 "\"arguments\":{\"max-bandwidth\":17179869184}}",
-			 -1, 5000, e, sizeof(e)) &&
-		  qmp_do("{\"execute\":\"stop\"}", -1, 5000, e, sizeof(e)) &&
-		  qmp_do("{\"execute\":\"migrate\",\"arguments\":"
-			 "{\"uri\":\"fd:msb-suspend\"}}",
-			 -1, 5000, e, sizeof(e)) &&
-		  qmp_wait_status("query-migrate", completed, failed,
-				  now_us() + SUSPEND_SAVE_MS * 1000ull, e,
-				  sizeof(e)) == 0;
+	bool ok = save_vm_state(sv.state_fd, "msb-suspend",
+				now_us() + SUSPEND_SAVE_MS * 1000ull, e,
+				sizeof(e));
 	if (!ok) {
 		char c[256];
 		susp_save_abort(&sv);
@@ -2564,8 +2584,6 @@ static void end_orphans(const char *t)
  */
 static int snapshot_vm(char *err, size_t errlen)
 {
-	static const char *const completed[] = {"completed", NULL};
-	static const char *const failed[] = {"failed", "cancelled", NULL};
 	const char *no = suspend_unusable();
 	char e[512], path[PATH_MAX + 32];
 	uint64_t t0 = now_us();
@@ -2618,19 +2636,9 @@ static int snapshot_vm(char *err, size_t errlen)
 			       sizeof(e));
 		return -1;
 	}
-	bool ok = qmp_do("{\"execute\":\"getfd\",\"arguments\":"
-			 "{\"fdname\":\"msb-snapshot\"}}",
-			 sv.state_fd, 5000, e, sizeof(e)) &&
-		  qmp_do("{\"execute\":\"migrate-set-parameters\","
-			 "\"arguments\":{\"max-bandwidth\":17179869184}}",
-			 -1, 5000, e, sizeof(e)) &&
-		  qmp_do("{\"execute\":\"stop\"}", -1, 5000, e, sizeof(e)) &&
-		  qmp_do("{\"execute\":\"migrate\",\"arguments\":"
-			 "{\"uri\":\"fd:msb-snapshot\"}}",
-			 -1, 5000, e, sizeof(e)) &&
-		  qmp_wait_status("query-migrate", completed, failed,
-				  now_us() + SUSPEND_SAVE_MS * 1000ull, e,
-				  sizeof(e)) == 0;
+	bool ok = save_vm_state(sv.state_fd, "msb-snapshot",
+				now_us() + SUSPEND_SAVE_MS * 1000ull, e,
+				sizeof(e));
 	/* The VM is stopped: what the guest sent before is read now, so
 	 * that only a frame cut short stays (agent_in, for the copy). */
 	for (int i = 0; ok && i < 4096 && vmm.agent_fd >= 0; i++) {
@@ -3689,24 +3697,10 @@ static void template_save(void)
 {
 	char err[512];
 	uint64_t t0 = now_us();
-	static const char *const completed[] = {"completed", NULL};
-	static const char *const failed[] = {"failed", "cancelled", NULL};
 
-	bool ok =
-		qmp_do("{\"execute\":\"getfd\",\"arguments\":"
-		       "{\"fdname\":\"msb-template\"}}",
-		       vmm.tmpl.fd, 5000, err, sizeof(err)) &&
-		/* The default cap (32 MiB/s) would make it seconds. */
-		qmp_do("{\"execute\":\"migrate-set-parameters\","
-		       "\"arguments\":{\"max-bandwidth\":17179869184}}",
-		       -1, 5000, err, sizeof(err)) &&
-		qmp_do("{\"execute\":\"stop\"}", -1, 5000, err, sizeof(err)) &&
-		qmp_do("{\"execute\":\"migrate\",\"arguments\":"
-		       "{\"uri\":\"fd:msb-template\"}}",
-		       -1, 5000, err, sizeof(err)) &&
-		qmp_wait_status("query-migrate", completed, failed,
+	bool ok = save_vm_state(vmm.tmpl.fd, "msb-template",
 				t0 + TMPL_SAVE_TIMEOUT_MS * 1000ull, err,
-				sizeof(err)) == 0;
+				sizeof(err));
 	struct stat st;
 	off_t size = fstat(vmm.tmpl.fd, &st) == 0 ? st.st_size : 0;
 	if (ok && tmpl_commit(&vmm.tmpl, err, sizeof(err)) == 0)
