@@ -415,6 +415,13 @@ class Sandbox:
     async def resume(self) -> None:
         await _run(self._sync.resume)
 
+    async def snapshot(self, snap: str, *, disk_only: bool = False) -> None:
+        await _run(self._sync.snapshot, snap, disk_only=disk_only)
+
+    @classmethod
+    async def from_snapshot(cls, snap: str, name: str) -> "Sandbox":
+        return cls(await _run(_SyncSandbox.from_snapshot, snap, name))
+
     async def remove(self) -> None:
         await _run(self._sync.remove)
 

@@ -484,6 +484,22 @@ class Sandbox:
                 lib.msb_sandbox_free(self._primary)
                 self._primary = None
 
+    def snapshot(self, snap: str, *, disk_only: bool = False) -> None:
+        """Save a snapshot @snap of this sandbox (``msb snapshot create``):
+        memory, devices and root disk of one instant; the sandbox runs on.
+        ``disk_only`` is for a stopped sandbox (its disk only)."""
+        check(lib.msb_sandbox_snapshot(enc(self.name), enc(snap),
+                                       1 if disk_only else 0), "sandbox")
+
+    @classmethod
+    def from_snapshot(cls, snap: str, name: str) -> "Sandbox":
+        """A new sandbox @name made from snapshot @snap and started: the
+        processes that ran at the snapshot run on, with files of that
+        instant; its writes stay its own (``msb run --from-snapshot``)."""
+        check(lib.msb_sandbox_create_from_snapshot(enc(snap), enc(name), 1),
+              "snapshot")
+        return cls.connect(name)
+
     def resume(self) -> None:
         """Run a paused sandbox again, or restore a suspended one with its
         processes and files (``msb resume``)."""

@@ -255,3 +255,25 @@ def test_pause_suspend_resume():
         pid = s.exec("cat", ["/root/pid"]).stdout.strip()
         assert s.exec("kill", ["-0", pid]).exit_code == 0
         s.remove()
+
+
+def test_snapshot_and_from_snapshot():
+    """snapshot() of a running sandbox, from_snapshot() starts a copy that
+    has the files of that instant and keeps its own writes."""
+    with Sandbox.create("py-snap-src", detached=True) as s:
+        s.shell("echo before > /root/f; sync")
+        s.snapshot("py-snap")
+        s.shell("echo after > /root/f")
+        try:
+            c = Sandbox.from_snapshot("py-snap", "py-snap-copy")
+            try:
+                assert c.exec("cat", ["/root/f"]).stdout.strip() == "before"
+                c.shell("echo mine > /root/g")
+                assert not s.fs.exists("/root/g")
+            finally:
+                c.remove()
+        finally:
+            s.remove()
+            msb("snapshot", "rm", "py-snap")
+    with pytest.raises(m.NotFoundError):
+        Sandbox.from_snapshot("py-no-such-snap", "py-x")
