@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -139,6 +140,35 @@ int cli_args_only(struct cli_args *a, int argc, char **argv)
 	while ((c = cli_args_next(a)) >= 0)
 		;
 	return c == CLI_ARGS_HELP ? 0 : c == CLI_ARGS_ERROR ? 2 : -1;
+}
+
+const struct option cli_list_longopts[] = {
+	{"quiet", no_argument, NULL, 'q'},
+	{"json", no_argument, NULL, 'j'},
+	{"format", required_argument, NULL, 'F'},
+	{"help", no_argument, NULL, 'h'},
+	{0},
+};
+
+int cli_home_dir(char *out, size_t len)
+{
+	const char *home = getenv("MSB_HOME");
+
+	if (home && *home) {
+		if (home[0] != '/') {
+			cli_err("MSB_HOME must be an absolute path");
+			return -1;
+		}
+		snprintf(out, len, "%s", home);
+		return 0;
+	}
+	home = getenv("HOME");
+	if (!home || !*home) {
+		cli_err("no home folder: set MSB_HOME");
+		return -1;
+	}
+	snprintf(out, len, "%s/.microsandbox", home);
+	return 0;
 }
 
 int cli_args_list(struct cli_args *a, int argc, char **argv, bool *quiet,

@@ -3,6 +3,7 @@
 #ifndef MSB_CLI_H
 #define MSB_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -349,6 +350,12 @@ int cli_args_only(struct cli_args *a, int argc, char **argv);
  * (--format json) into @quiet and @json. Return: as cli_args_only(). */
 int cli_args_list(struct cli_args *a, int argc, char **argv, bool *quiet,
 		  bool *json);
+/* The long options of a listing with no others: --quiet, --json,
+ * --format, --help (for cli_args_list()). */
+extern const struct option cli_list_longopts[];
+/* $MSB_HOME, or ~/.microsandbox, as the library resolves it, into @out.
+ * Return: 0, or -1 after saying why (one line). */
+int cli_home_dir(char *out, size_t len);
 __attribute__((format(printf, 2, 3))) int
 cli_usage_error(const struct cli_args *a, const char *fmt, ...);
 

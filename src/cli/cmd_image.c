@@ -72,20 +72,13 @@ static void ls_json(msb_image **list, size_t n)
 
 static int image_ls(int argc, char **argv, const char *cmd)
 {
-	static const struct option longopts[] = {
-		{"quiet", no_argument, NULL, 'q'},
-		{"json", no_argument, NULL, 'j'},
-		{"format", required_argument, NULL, 'F'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	char usage[1024];
 	struct cli_args a = {
 		.cmd = cmd,
 		.usage = usage,
 		.synopsis = "no arguments",
 		.shortopts = "q",
-		.longopts = longopts,
+		.longopts = cli_list_longopts,
 		.min_pos = 0,
 		.max_pos = 0,
 	};

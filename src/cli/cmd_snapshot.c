@@ -61,28 +61,6 @@ static const char rm_usage[] = "Usage: msb snapshot rm SNAP...\n"
 			       "\n"
 			       "Remove snapshots by name.\n";
 
-/* $MSB_HOME, or ~/.microsandbox, as the library resolves it. */
-static int home_dir(char *out, size_t len)
-{
-	const char *home = getenv("MSB_HOME");
-
-	if (home && *home) {
-		if (home[0] != '/') {
-			cli_err("MSB_HOME must be an absolute path");
-			return -1;
-		}
-		snprintf(out, len, "%s", home);
-		return 0;
-	}
-	home = getenv("HOME");
-	if (!home || !*home) {
-		cli_err("no home folder: set MSB_HOME");
-		return -1;
-	}
-	snprintf(out, len, "%s/.microsandbox", home);
-	return 0;
-}
-
 /* A snapshot's name as the library accepts it (a sandbox's rule). */
 static bool snap_name_ok(const char *s)
 {
@@ -247,19 +225,12 @@ static int snap_list(const char *home, struct snap **out, size_t *count)
 
 static int snapshot_ls(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"quiet", no_argument, NULL, 'q'},
-		{"json", no_argument, NULL, 'j'},
-		{"format", required_argument, NULL, 'F'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	struct cli_args a = {
 		.cmd = "snapshot ls",
 		.usage = ls_usage,
 		.synopsis = "no arguments",
 		.shortopts = "q",
-		.longopts = longopts,
+		.longopts = cli_list_longopts,
 	};
 	bool quiet = false, json = false;
 	char home[PATH_MAX];
@@ -269,7 +240,7 @@ static int snapshot_ls(int argc, char **argv)
 	int st = cli_args_list(&a, argc, argv, &quiet, &json);
 	if (st >= 0)
 		return st;
-	if (home_dir(home, sizeof(home)) < 0)
+	if (cli_home_dir(home, sizeof(home)) < 0)
 		return 1;
 	if (snap_list(home, &v, &n) < 0) {
 		cli_err("list `%s/snapshots`: %s", home, strerror(errno));
@@ -336,7 +307,7 @@ static int snapshot_rm(int argc, char **argv)
 	int st = cli_args_only(&a, argc, argv);
 	if (st >= 0)
 		return st;
-	if (home_dir(home, sizeof(home)) < 0)
+	if (cli_home_dir(home, sizeof(home)) < 0)
 		return 1;
 	for (int k = 0; k < a.npos; k++) {
 		const char *snap = a.pos[k];
@@ -412,7 +383,7 @@ int cmd_fork(int argc, char **argv)
 		return 0;
 	if (c == CLI_ARGS_ERROR)
 		return 2;
-	if (home_dir(home, sizeof(home)) < 0)
+	if (cli_home_dir(home, sizeof(home)) < 0)
 		return 1;
 	/* A snapshot of its own, removed at the end. */
 	snprintf(snap, sizeof(snap), "fork.%ld.%ld", (long)getpid(),

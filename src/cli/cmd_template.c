@@ -61,28 +61,6 @@ static const char prune_usage[] =
 	"  -a, --all    remove every template\n"
 	"  -h, --help   show this help\n";
 
-/* $MSB_HOME, or ~/.microsandbox, as the library resolves it. */
-static int home_dir(char *out, size_t len)
-{
-	const char *home = getenv("MSB_HOME");
-
-	if (home && *home) {
-		if (home[0] != '/') {
-			cli_err("MSB_HOME must be an absolute path");
-			return -1;
-		}
-		snprintf(out, len, "%s", home);
-		return 0;
-	}
-	home = getenv("HOME");
-	if (!home || !*home) {
-		cli_err("no home folder: set MSB_HOME");
-		return -1;
-	}
-	snprintf(out, len, "%s/.microsandbox", home);
-	return 0;
-}
-
 static void when(char *out, size_t len, int64_t t)
 {
 	struct tm tm;
@@ -96,19 +74,12 @@ static void when(char *out, size_t len, int64_t t)
 
 static int template_ls(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"quiet", no_argument, NULL, 'q'},
-		{"json", no_argument, NULL, 'j'},
-		{"format", required_argument, NULL, 'F'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	struct cli_args a = {
 		.cmd = "template ls",
 		.usage = ls_usage,
 		.synopsis = "no arguments",
 		.shortopts = "q",
-		.longopts = longopts,
+		.longopts = cli_list_longopts,
 	};
 	bool quiet = false, json = false;
 	char home[PATH_MAX];
@@ -118,7 +89,7 @@ static int template_ls(int argc, char **argv)
 	int st = cli_args_list(&a, argc, argv, &quiet, &json);
 	if (st >= 0)
 		return st;
-	if (home_dir(home, sizeof(home)) < 0)
+	if (cli_home_dir(home, sizeof(home)) < 0)
 		return 1;
 	if (tmpl_list(&v, &n, home) < 0) {
 		cli_err("list `%s/templates`: %s", home, strerror(errno));
@@ -184,7 +155,7 @@ static int template_rm(int argc, char **argv)
 	int st = cli_args_only(&a, argc, argv);
 	if (st >= 0)
 		return st;
-	if (home_dir(home, sizeof(home)) < 0)
+	if (cli_home_dir(home, sizeof(home)) < 0)
 		return 1;
 	if (tmpl_list(&v, &n, home) < 0) {
 		cli_err("list `%s/templates`: %s", home, strerror(errno));
@@ -244,7 +215,7 @@ static int template_prune(int argc, char **argv)
 		return 0;
 	if (c == CLI_ARGS_ERROR)
 		return 2;
-	if (home_dir(home, sizeof(home)) < 0)
+	if (cli_home_dir(home, sizeof(home)) < 0)
 		return 1;
 	size_t removed;
 	uint64_t left =

@@ -2405,6 +2405,24 @@ static int vmm_state_text(char *out, size_t len)
 }
 
 /*
+ * not_now() - whether the VM is in no state to be saved (booting,
+ * stopping, or paused for disk space); if so, @err says so, for @what
+ * ("suspended", "snapshotted").
+ */
+static bool not_now(const char *what, char *err, size_t errlen)
+{
+	if (vmm.state == RUNNING && !diskfull_paused())
+		return false;
+	snprintf(err, errlen, "sandbox `%s` is %s: it cannot be %s now",
+		 vmm.spec.name,
+		 vmm.state == BOOTING    ? "starting"
+		 : vmm.state == STOPPING ? "stopping"
+					 : "paused for disk space",
+		 what);
+	return true;
+}
+
+/*
  * Save the VM into the sandbox folder and end it (@keep: the client that
  * asked, which gets the answer). Return: 0 (QEMU has exited: the main
  * loop ends), or -1 with @err set; @err says whether the VM still runs.
@@ -2420,15 +2438,8 @@ static int suspend_vm(struct client *keep, char *err, size_t errlen)
 			 vmm.spec.name, no);
 		return -1;
 	}
-	if (vmm.state != RUNNING || diskfull_paused()) {
-		snprintf(err, errlen,
-			 "sandbox `%s` is %s: it cannot be suspended now",
-			 vmm.spec.name,
-			 vmm.state == BOOTING    ? "starting"
-			 : vmm.state == STOPPING ? "stopping"
-						 : "paused for disk space");
+	if (not_now("suspended", err, errlen))
 		return -1;
-	}
 	/* The other clients go, as if they had disconnected. */
 	for (size_t i = 0; i < MAX_CLIENTS; i++)
 		if (vmm.clients[i] && vmm.clients[i] != keep)
@@ -2601,15 +2612,8 @@ static int snapshot_vm(char *err, size_t errlen)
 			 vmm.spec.name);
 		return -1;
 	}
-	if (vmm.state != RUNNING || diskfull_paused()) {
-		snprintf(err, errlen,
-			 "sandbox `%s` is %s: it cannot be snapshotted now",
-			 vmm.spec.name,
-			 vmm.state == BOOTING    ? "starting"
-			 : vmm.state == STOPPING ? "stopping"
-						 : "paused for disk space");
+	if (not_now("snapshotted", err, errlen))
 		return -1;
-	}
 	/* The guest must run to read what is queued for it; the migration
 	 * stops it again, and it stays so. */
 	if (was_paused &&
