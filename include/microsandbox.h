@@ -312,7 +312,7 @@ typedef struct msb_patch {
 
 typedef struct msb_sandbox msb_sandbox;
 
-#define MSB_SANDBOX_OPTIONS_VERSION 5
+#define MSB_SANDBOX_OPTIONS_VERSION 6
 
 /*
  * Guest memory limits (msb_sandbox_options.memory_mib). The minimum is
@@ -352,6 +352,30 @@ typedef struct msb_port {
 	unsigned int guest_port; /* 1..65535 */
 	msb_port_protocol protocol;
 } msb_port;
+
+/*
+ * A secret (msb_sandbox_options.secrets, since version 6;
+ * docs/network.md): the guest's environment holds a placeholder under
+ * @name, never @value; msb-netd puts @value in its place in HTTPS
+ * requests to @hosts only.
+ */
+typedef struct msb_secret_spec {
+	const char *name;  /* [A-Z_][A-Z0-9_]*, at most 64: the variable */
+	const char *value; /* the real value: 1..4096 bytes, no NUL */
+	/* NULL-terminated: "api.example.com" exactly, or "*.example.com"
+	 * (any name under example.com); at least one */
+	const char *const *hosts;
+	/* Non-zero: also substitute it in identity-encoded request bodies
+	 * (Content-Length or chunking rewritten); zero: headers and the
+	 * request line only */
+	int body;
+} msb_secret_spec;
+
+/* What an idle timeout does (msb_sandbox_options.on_idle). */
+typedef enum msb_idle_action {
+	MSB_IDLE_STOP = 0, /* stop the sandbox */
+	MSB_IDLE_SUSPEND,  /* save its state to disk and end the VM */
+} msb_idle_action;
 
 /* What happens when a sandbox's main process exits (run_main). */
 typedef enum msb_restart_policy {
@@ -517,6 +541,27 @@ typedef struct msb_sandbox_options {
 	 * MSB_NO_TEMPLATE=1 does the same for every sandbox.
 	 */
 	int no_template;
+	/*
+	 * Since version 6 (an older caller's struct ends above; it gets the
+	 * zero defaults). TLS interception and secrets (docs/network.md):
+	 * @secrets, @n_secrets of them (at most 64); interception is on
+	 * when there is a secret or @tls_intercept is non-zero, for TCP
+	 * ports @tls_ports (@n_tls_ports; none: 443), but not for the names
+	 * in @tls_bypass (NULL-terminated; "host" or "*.suffix"). The
+	 * upstream leg trusts the host's CAs plus those in the PEM file
+	 * @tls_ca (NULL: none). Each sandbox gets its own CA, which its
+	 * guest trusts. The values are kept in a 0600 file of the sandbox,
+	 * never in the database, the guest or a log.
+	 */
+	const msb_secret_spec *secrets;
+	size_t n_secrets;
+	int tls_intercept;
+	const unsigned int *tls_ports;
+	size_t n_tls_ports;
+	const char *const *tls_bypass;
+	const char *tls_ca;
+	/* What @idle_timeout_s does: stop (the default) or suspend. */
+	msb_idle_action on_idle;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
@@ -525,7 +570,8 @@ typedef struct msb_sandbox_options {
 			0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0,  \
 			NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL,     \
 			MSB_RESTART_NO, 0, 0, MSB_NETWORK_PUBLIC, NULL, NULL,  \
-			NULL, NULL, 0, 0, 0, 0                                 \
+			NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL,     \
+			NULL, MSB_IDLE_STOP                                    \
 	}
 
 /*

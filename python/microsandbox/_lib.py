@@ -133,6 +133,11 @@ class msb_port(Structure):
                 ("guest_port", c_uint), ("protocol", c_int)]
 
 
+class msb_secret_spec(Structure):
+    _fields_ = [("name", c_char_p), ("value", c_char_p),
+                ("hosts", c_char_pp), ("body", c_int)]
+
+
 class msb_sandbox_options(Structure):
     _fields_ = [
         ("version", c_uint), ("name", c_char_p), ("image", c_char_p),
@@ -155,6 +160,10 @@ class msb_sandbox_options(Structure):
         ("ports", POINTER(msb_port)), ("n_ports", c_size_t),
         ("main_stdin", c_int), ("main_tty", c_int),  # version 4
         ("no_template", c_int),  # version 5
+        ("secrets", POINTER(msb_secret_spec)), ("n_secrets", c_size_t),
+        ("tls_intercept", c_int), ("tls_ports", POINTER(c_uint)),
+        ("n_tls_ports", c_size_t), ("tls_bypass", c_char_pp),
+        ("tls_ca", c_char_p), ("on_idle", c_int),  # version 6
     ]
 
 
@@ -221,7 +230,7 @@ class msb_metrics(Structure):
                 ("net_denied", c_uint64)]
 
 
-SANDBOX_OPTIONS_VERSION = 5
+SANDBOX_OPTIONS_VERSION = 6
 EXEC_OPTIONS_VERSION = 2
 PULL_OPTIONS_VERSION = 1
 COPY_OPTIONS_VERSION = 1

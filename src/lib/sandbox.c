@@ -58,14 +58,15 @@ static bool is_disk_path(const char *image);
 static const msb_sandbox_options *options_upgrade(msb_sandbox_options *buf,
 						  const msb_sandbox_options *o)
 {
-	if (!o || o->version < 1 || o->version > 4)
+	if (!o || o->version < 1 || o->version > 5)
 		return o;
 	*buf = (msb_sandbox_options)MSB_SANDBOX_OPTIONS_INIT;
 	memcpy(buf, o,
 	       o->version == 1   ? offsetof(msb_sandbox_options, workdir)
 	       : o->version == 2 ? offsetof(msb_sandbox_options, network)
 	       : o->version == 3 ? offsetof(msb_sandbox_options, main_stdin)
-				 : offsetof(msb_sandbox_options, no_template));
+	       : o->version == 4 ? offsetof(msb_sandbox_options, no_template)
+				 : offsetof(msb_sandbox_options, secrets));
 	buf->version = MSB_SANDBOX_OPTIONS_VERSION;
 	return buf;
 }
@@ -183,6 +184,12 @@ static int check_options(const msb_sandbox_options *o)
 			MSB_EINVAL, 0,
 			"unsupported options version %u (this library knows %d): initialise with MSB_SANDBOX_OPTIONS_INIT",
 			o->version, MSB_SANDBOX_OPTIONS_VERSION);
+	/* TODO(issue 12, 14): taken once netd and the supervisor do them */
+	if (o->n_secrets || o->tls_intercept || o->n_tls_ports ||
+	    o->tls_bypass || o->tls_ca || o->on_idle != MSB_IDLE_STOP)
+		return msb__error(MSB_ENOTSUP, 0,
+				  "TLS interception, secrets and --on-idle "
+				  "suspend are not implemented yet");
 	if (o->name && !msb__valid_name(o->name))
 		return msb__error(
 			MSB_EINVAL, 0,

@@ -21,6 +21,7 @@ STRUCTS = {
     "msb_tmpfs": _lib.msb_tmpfs,
     "msb_patch": _lib.msb_patch,
     "msb_port": _lib.msb_port,
+    "msb_secret_spec": _lib.msb_secret_spec,
     "msb_sandbox_options": _lib.msb_sandbox_options,
     "msb_exec_options": _lib.msb_exec_options,
     "msb_exec_event": _lib.msb_exec_event,
