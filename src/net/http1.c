@@ -126,103 +126,143 @@ static enum msb_http1_status parse_request_line(struct msb_http1_req *r,
 	return MSB_HTTP1_OK;
 }
 
-/* One header line in [@s, @e). */
-static enum msb_http1_status
-parse_header(struct msb_http1_req *r, const uint8_t *buf, size_t s, size_t e)
+/* One header line in [@s, @e) into *@h, the @n-th (from 0) of its
+ * head. Return: NULL, or why it is BAD. */
+static const char *header_line(struct msb_http1_header *h, size_t n,
+			       const uint8_t *buf, size_t s, size_t e)
 {
 	size_t i = s;
 
 	if (buf[s] == ' ' || buf[s] == '\t')
-		return bad(r, "obsolete line folding");
+		return "obsolete line folding";
 	while (i < e && is_tchar(buf[i]))
 		i++;
 	if (i == s || i == e || buf[i] != ':')
-		return bad(r, "malformed header name");
-	if (r->n_headers == MSB_HTTP1_HEADERS_MAX)
-		return bad(r, "too many headers");
-	struct msb_http1_header *h = &r->headers[r->n_headers++];
+		return "malformed header name";
+	if (n >= MSB_HTTP1_HEADERS_MAX)
+		return "too many headers";
 	h->name = (struct msb_http1_span){(uint32_t)s, (uint32_t)(i - s)};
 	i++;
 	for (size_t k = i; k < e; k++)
 		if (!is_vbyte(buf[k]))
-			return bad(r, "control character in a header value");
+			return "control character in a header value";
 	while (i < e && (buf[i] == ' ' || buf[i] == '\t'))
 		i++;
 	while (e > i && (buf[e - 1] == ' ' || buf[e - 1] == '\t'))
 		e--;
 	h->value = (struct msb_http1_span){(uint32_t)i, (uint32_t)(e - i)};
+	return NULL;
+}
+
+/* One header line of a request in [@s, @e). */
+static enum msb_http1_status
+parse_header(struct msb_http1_req *r, const uint8_t *buf, size_t s, size_t e)
+{
+	struct msb_http1_header h;
+	const char *why = header_line(&h, r->n_headers, buf, s, e);
+
+	if (why)
+		return bad(r, why);
+	r->headers[r->n_headers++] = h;
 	return MSB_HTTP1_OK;
+}
+
+/* What the headers of a head say about framing and the connection,
+ * gathered one header at a time by framing_add(). */
+struct framing {
+	bool has_cl, has_te;
+	bool chunked_last;  /* the last transfer coding so far is chunked */
+	bool chunked_early; /* one before another coding */
+	bool chunked_seen, chunked_twice;
+	uint64_t cl;
+	bool conn_close, conn_keep, conn_upgrade;
+};
+
+/* Header @h of the head in @buf into @f. Return: NULL, or why the head
+ * is BAD. */
+static const char *framing_add(struct framing *f, const uint8_t *buf,
+			       const struct msb_http1_header *h)
+{
+	const uint8_t *v = buf + h->value.off, *tok;
+	size_t vn = h->value.len, pos = 0, tn;
+
+	if (span_is(buf, h->name, "content-length")) {
+		uint64_t n = 0;
+		if (!vn || vn > 18)
+			return "malformed Content-Length";
+		for (size_t k = 0; k < vn; k++) {
+			if (v[k] < '0' || v[k] > '9')
+				return "malformed Content-Length";
+			n = n * 10 + (uint64_t)(v[k] - '0');
+		}
+		if (f->has_cl && n != f->cl)
+			return "conflicting Content-Length headers";
+		f->has_cl = true;
+		f->cl = n;
+	} else if (span_is(buf, h->name, "transfer-encoding")) {
+		f->has_te = true;
+		while (next_token(v, vn, &pos, &tok, &tn)) {
+			bool ch = bytes_ieq(tok, tn, "chunked");
+			if (!tn)
+				return "empty transfer coding";
+			f->chunked_early |= f->chunked_last;
+			f->chunked_twice |= f->chunked_seen && ch;
+			f->chunked_seen |= ch;
+			f->chunked_last = ch;
+		}
+	} else if (span_is(buf, h->name, "connection")) {
+		while (next_token(v, vn, &pos, &tok, &tn)) {
+			f->conn_close |= bytes_ieq(tok, tn, "close");
+			f->conn_keep |= bytes_ieq(tok, tn, "keep-alive");
+			f->conn_upgrade |= bytes_ieq(tok, tn, "upgrade");
+		}
+	}
+	return NULL;
 }
 
 /* What the headers say about framing and the connection. */
 static enum msb_http1_status parse_semantics(struct msb_http1_req *r,
 					     const uint8_t *buf)
 {
-	bool has_cl = false, has_te = false, chunked_last = false;
-	bool conn_close = false, conn_keep = false, conn_upgrade = false;
+	struct framing f = {0};
 	bool has_upgrade = false;
+	const char *why;
 	int hosts = 0;
 
 	for (size_t i = 0; i < r->n_headers; i++) {
 		const uint8_t *v = buf + r->headers[i].value.off;
-		size_t vn = r->headers[i].value.len, pos = 0, tn;
-		const uint8_t *tok;
+		size_t vn = r->headers[i].value.len;
 
 		if (msb_http1_header_is(r, buf, i, "host")) {
 			if (hosts++)
 				return bad(r, "more than one Host header");
 			r->host = (int)i;
-		} else if (msb_http1_header_is(r, buf, i, "content-length")) {
-			uint64_t n = 0;
-			if (!vn || vn > 18)
-				return bad(r, "malformed Content-Length");
-			for (size_t k = 0; k < vn; k++) {
-				if (v[k] < '0' || v[k] > '9')
-					return bad(r, "malformed "
-						      "Content-Length");
-				n = n * 10 + (uint64_t)(v[k] - '0');
-			}
-			if (has_cl && n != r->content_length)
-				return bad(r, "conflicting Content-Length "
-					      "headers");
-			has_cl = true;
-			r->content_length = n;
-		} else if (msb_http1_header_is(r, buf, i,
-					       "transfer-encoding")) {
-			has_te = true;
-			while (next_token(v, vn, &pos, &tok, &tn)) {
-				if (!tn)
-					return bad(r, "empty transfer coding");
-				if (chunked_last)
-					return bad(r, "chunked is not the "
-						      "last transfer coding");
-				chunked_last = bytes_ieq(tok, tn, "chunked");
-			}
-		} else if (msb_http1_header_is(r, buf, i, "connection")) {
-			while (next_token(v, vn, &pos, &tok, &tn)) {
-				conn_close |= bytes_ieq(tok, tn, "close");
-				conn_keep |= bytes_ieq(tok, tn, "keep-alive");
-				conn_upgrade |= bytes_ieq(tok, tn, "upgrade");
-			}
 		} else if (msb_http1_header_is(r, buf, i, "upgrade")) {
 			has_upgrade = true;
 		} else if (msb_http1_header_is(r, buf, i, "expect")) {
 			r->expect_continue |= bytes_ieq(v, vn, "100-continue");
+		} else if ((why = framing_add(&f, buf, &r->headers[i]))) {
+			return bad(r, why);
 		}
+		if (f.chunked_early)
+			return bad(r, "chunked is not the last transfer "
+				      "coding");
 	}
 	if (r->minor == 1 && !hosts)
 		return bad(r, "no Host header");
-	if (has_te && has_cl)
+	if (f.has_te && f.has_cl)
 		return bad(r, "both Content-Length and Transfer-Encoding");
-	if (has_te && r->minor == 0)
+	if (f.has_te && r->minor == 0)
 		return bad(r, "Transfer-Encoding in HTTP/1.0");
-	if (has_te && !chunked_last)
+	if (f.has_te && !f.chunked_last)
 		return bad(r, "the last transfer coding is not chunked");
-	r->body = has_te   ? MSB_HTTP1_BODY_CHUNKED
-		  : has_cl ? MSB_HTTP1_BODY_LENGTH
-			   : MSB_HTTP1_BODY_NONE;
-	r->keep_alive = r->minor == 1 ? !conn_close : conn_keep && !conn_close;
-	r->upgrade = conn_upgrade && has_upgrade;
+	r->content_length = f.cl;
+	r->body = f.has_te   ? MSB_HTTP1_BODY_CHUNKED
+		  : f.has_cl ? MSB_HTTP1_BODY_LENGTH
+			     : MSB_HTTP1_BODY_NONE;
+	r->keep_alive =
+		r->minor == 1 ? !f.conn_close : f.conn_keep && !f.conn_close;
+	r->upgrade = f.conn_upgrade && has_upgrade;
 	r->is_connect = span_is(buf, r->method, "connect");
 	if (r->is_connect) {
 		if (memchr(buf + r->target.off, '/', r->target.len))
@@ -233,6 +273,43 @@ static enum msb_http1_status parse_semantics(struct msb_http1_req *r,
 	return MSB_HTTP1_OK;
 }
 
+/*
+ * The end of the head whose first line starts at @s, in *@end (0: not
+ * in the first @lim bytes; then *@resume: where to look next time): a
+ * CRLF right after a CRLF. A bare CR or LF, or a control character
+ * other than HTAB, anywhere is refused. Bytes before @from were checked
+ * already. Return: NULL, or why the head is BAD.
+ */
+static const char *head_end(size_t *end, size_t *resume, const uint8_t *buf,
+			    size_t s, size_t lim, size_t from)
+{
+	size_t i;
+
+	*end = 0;
+	for (i = from > s ? from : s; i < lim; i++) {
+		uint8_t c = buf[i];
+		if (c == '\n')
+			return "bare LF";
+		if (c == '\r') {
+			if (i + 1 == lim)
+				break; /* resume here: the LF may follow */
+			if (buf[i + 1] != '\n')
+				return "bare CR";
+			if (i >= s + 2 && buf[i - 2] == '\r' &&
+			    buf[i - 1] == '\n') {
+				*end = i + 2;
+				break;
+			}
+			i++; /* past the LF */
+			continue;
+		}
+		if (c != '\t' && (c < 0x20 || c == 0x7f))
+			return "control character in the head";
+	}
+	*resume = i;
+	return NULL;
+}
+
 enum msb_http1_status msb_http1_parse(struct msb_http1_req *r,
 				      const uint8_t *buf, size_t len,
 				      size_t *scan)
@@ -240,6 +317,7 @@ enum msb_http1_status msb_http1_parse(struct msb_http1_req *r,
 	size_t s = 0, lim = len < MSB_HTTP1_HEAD_MAX ? len : MSB_HTTP1_HEAD_MAX;
 	size_t end = 0, i, from = scan ? *scan : 0;
 	enum msb_http1_status st;
+	const char *why;
 
 	if (scan)
 		*scan = 0;
@@ -252,28 +330,9 @@ enum msb_http1_status msb_http1_parse(struct msb_http1_req *r,
 			return bad(r, "too many empty lines before a request");
 		s += 2;
 	}
-	/* the end of the head: a CRLF right after a CRLF; a bare CR or LF
-	 * anywhere is refused. Bytes before @from were checked already. */
-	for (i = from > s ? from : s; i < lim; i++) {
-		uint8_t c = buf[i];
-		if (c == '\n')
-			return bad(r, "bare LF");
-		if (c == '\r') {
-			if (i + 1 == lim)
-				break; /* resume here: the LF may follow */
-			if (buf[i + 1] != '\n')
-				return bad(r, "bare CR");
-			if (i >= s + 2 && buf[i - 2] == '\r' &&
-			    buf[i - 1] == '\n') {
-				end = i + 2;
-				break;
-			}
-			i++; /* past the LF */
-			continue;
-		}
-		if (c != '\t' && (c < 0x20 || c == 0x7f))
-			return bad(r, "control character in the head");
-	}
+	why = head_end(&end, &i, buf, s, lim, from);
+	if (why)
+		return bad(r, why);
 	if (!end) {
 		if (len >= MSB_HTTP1_HEAD_MAX)
 			return bad(r, "request head is too long");
