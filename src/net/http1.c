@@ -364,6 +364,126 @@ enum msb_http1_status msb_http1_parse(struct msb_http1_req *r,
 	return parse_semantics(r, buf);
 }
 
+/* ---- response heads ---- */
+
+static enum msb_http1_status rbad(struct msb_http1_resp *r, const char *why)
+{
+	memset(r, 0, sizeof(*r));
+	r->why = why;
+	return MSB_HTTP1_BAD;
+}
+
+/* The status line in [0, @e) (CRLF excluded), or its first @e bytes
+ * when @partial. Return: NULL, or why it is BAD. */
+static const char *status_line(struct msb_http1_resp *r, const uint8_t *buf,
+			       size_t e, bool partial)
+{
+	static const char tmpl[] = "HTTP/1.x 000";
+
+	for (size_t i = 0; i < e && i < 12; i++) {
+		uint8_t c = buf[i];
+		bool ok = i == 7   ? c == '0' || c == '1'
+			  : i >= 9 ? c >= '0' && c <= '9'
+				   : c == (uint8_t)tmpl[i];
+		if (!ok)
+			return i < 9 ? "not HTTP/1.0 or HTTP/1.1"
+				     : "malformed status code";
+	}
+	if (e > 12 && buf[12] != ' ' && buf[12] != '\r')
+		return "malformed status code";
+	if (partial)
+		return NULL;
+	if (e < 12)
+		return e < 9 ? "not HTTP/1.0 or HTTP/1.1"
+			     : "malformed status code";
+	r->minor = buf[7] - '0';
+	r->status =
+		(buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+	if (r->status < 100 || r->status > 599)
+		return "status code out of range";
+	return NULL; /* the reason phrase: any bytes head_end() let pass */
+}
+
+static bool cstr_ieq(const char *a, const char *b)
+{
+	return a && bytes_ieq((const uint8_t *)a, strlen(a), b);
+}
+
+enum msb_http1_status msb_http1_parse_response(struct msb_http1_resp *r,
+					       const uint8_t *buf, size_t len,
+					       size_t *scan, const char *method)
+{
+	size_t lim = len < MSB_HTTP1_HEAD_MAX ? len : MSB_HTTP1_HEAD_MAX;
+	size_t end, i, s, n = 0, from = scan ? *scan : 0;
+	struct framing f = {0};
+	const char *why;
+
+	if (scan)
+		*scan = 0;
+	memset(r, 0, sizeof(*r));
+	why = head_end(&end, &i, buf, 0, lim, from);
+	if (why)
+		return rbad(r, why);
+	if (!end) {
+		if (len >= MSB_HTTP1_HEAD_MAX)
+			return rbad(r, "response head is too long");
+		/* refuse early what cannot become a status line */
+		why = status_line(r, buf, lim, true);
+		if (why)
+			return rbad(r, why);
+		if (scan)
+			*scan = i;
+		return MSB_HTTP1_NEED_MORE;
+	}
+	/* lines: [s, e) each, CRLF after */
+	for (s = 0;;) {
+		size_t e = s;
+		while (buf[e] != '\r')
+			e++;
+		if (!s) {
+			why = status_line(r, buf, e, false);
+		} else if (e == s) {
+			break; /* the empty line */
+		} else {
+			struct msb_http1_header h;
+			why = header_line(&h, n++, buf, s, e);
+			if (!why)
+				why = framing_add(&f, buf, &h);
+		}
+		if (why)
+			return rbad(r, why);
+		s = e + 2;
+	}
+	r->head_len = end;
+	if (f.has_te && f.has_cl)
+		return rbad(r, "both Content-Length and Transfer-Encoding");
+	if (f.has_te && r->minor == 0)
+		return rbad(r, "Transfer-Encoding in HTTP/1.0");
+	if (f.chunked_twice)
+		return rbad(r, "chunked more than once");
+	bool head = cstr_ieq(method, "head");
+	bool connect = cstr_ieq(method, "connect");
+	if (r->status == 101 || (connect && r->status / 100 == 2))
+		r->tunnel = true;
+	else if (r->status / 100 == 1)
+		r->interim = true;
+	else if (head || r->status == 204 || r->status == 304)
+		;
+	else if (f.has_te)
+		r->body = f.chunked_last ? MSB_HTTP1_BODY_CHUNKED
+					 : MSB_HTTP1_BODY_CLOSE;
+	else if (f.has_cl)
+		r->body = MSB_HTTP1_BODY_LENGTH;
+	else
+		r->body = MSB_HTTP1_BODY_CLOSE;
+	if (r->body == MSB_HTTP1_BODY_LENGTH)
+		r->content_length = f.cl;
+	r->keep_alive = (r->minor == 1 ? !f.conn_close
+				       : f.conn_keep && !f.conn_close) &&
+			r->body != MSB_HTTP1_BODY_CLOSE && !r->tunnel;
+	return MSB_HTTP1_OK;
+}
+
 /* ---- chunked bodies ---- */
 
 enum {
@@ -389,13 +509,18 @@ static int hexval(uint8_t c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-enum msb_http1_status msb_http1_chunked_feed(struct msb_http1_chunked *c,
-					     const uint8_t *buf, size_t len,
-					     size_t *used)
+/* The state machine of msb_http1_chunked_feed() and _decode(): with
+ * @out NULL nothing is copied and there is no limit on the data. */
+static enum msb_http1_status chunked_run(struct msb_http1_chunked *c,
+					 const uint8_t *buf, size_t len,
+					 size_t *used, uint8_t *out, size_t cap,
+					 size_t *out_len)
 {
-	size_t i = 0;
+	size_t i = 0, o = 0;
 
 	*used = 0;
+	if (out_len)
+		*out_len = 0;
 	if (c->state == CH_BAD)
 		return MSB_HTTP1_BAD;
 	if (c->state == CH_DONE)
@@ -442,6 +567,17 @@ enum msb_http1_status msb_http1_chunked_feed(struct msb_http1_chunked *c,
 			size_t k = len - i;
 			if (k > c->left)
 				k = (size_t)c->left;
+			if (out) {
+				if (k > cap - o)
+					k = cap - o;
+				if (!k) { /* @out is full */
+					*used = i;
+					*out_len = o;
+					return MSB_HTTP1_NEED_MORE;
+				}
+				memcpy(out + o, buf + i, k);
+				o += k;
+			}
 			i += k;
 			c->left -= k;
 			if (!c->left)
@@ -491,16 +627,37 @@ enum msb_http1_status msb_http1_chunked_feed(struct msb_http1_chunked *c,
 				goto fail;
 			c->state = CH_DONE;
 			*used = i + 1;
+			if (out_len)
+				*out_len = o;
 			return MSB_HTTP1_OK;
 		default:
 			goto fail;
 		}
 	}
 	*used = len;
+	if (out_len)
+		*out_len = o;
 	return MSB_HTTP1_NEED_MORE;
 fail:
 	c->state = CH_BAD;
+	if (out_len)
+		*out_len = o;
 	return MSB_HTTP1_BAD;
+}
+
+enum msb_http1_status msb_http1_chunked_feed(struct msb_http1_chunked *c,
+					     const uint8_t *buf, size_t len,
+					     size_t *used)
+{
+	return chunked_run(c, buf, len, used, NULL, 0, NULL);
+}
+
+enum msb_http1_status msb_http1_chunked_decode(struct msb_http1_chunked *c,
+					       const uint8_t *buf, size_t len,
+					       size_t *used, uint8_t *out,
+					       size_t cap, size_t *out_len)
+{
+	return chunked_run(c, buf, len, used, out, cap, out_len);
 }
 
 /* ---- secrets ---- */
@@ -999,4 +1156,120 @@ msb_http1_substitute(uint8_t *out, size_t cap, size_t *out_len, uint64_t *used,
 	*out_len = o.n;
 	*used = done;
 	return MSB_HTTP1_REWRITE;
+}
+
+/* ---- placeholders anywhere, bodies, reframing ---- */
+
+int msb_secret_find(const uint8_t *buf, size_t len, const struct msb_secret *s,
+		    size_t n, bool nocase)
+{
+	size_t best = n;
+
+	/* "MSB_" has no repeated letter, so its occurrences do not
+	 * overlap: at most @len / 4 candidates, each compared with each
+	 * secret up to the first difference */
+	for (size_t j = 0; j + 4 <= len && best; j++) {
+		if (nocase ? !bytes_ieq(buf + j, 4, "msb_")
+			   : memcmp(buf + j, "MSB_", 4))
+			continue;
+		for (size_t i = 0; i < best; i++) {
+			const char *p = s[i].placeholder;
+			size_t k;
+			if (strncmp(p, "$MSB_", 5))
+				continue;
+			p++;
+			for (k = 4; p[k] && j + k < len; k++)
+				if (nocase ? lower(buf[j + k]) !=
+						     lower((uint8_t)p[k])
+					   : buf[j + k] != (uint8_t)p[k])
+					break;
+			if (!p[k]) {
+				best = i;
+				break;
+			}
+		}
+		j += 3;
+	}
+	return best < n ? (int)best : -1;
+}
+
+enum msb_http1_verdict msb_http1_body_substitute(
+	uint8_t *out, size_t cap, size_t *out_len, uint64_t *used, char *why,
+	size_t whylen, const uint8_t *body, size_t len,
+	const struct msb_secret *sec, size_t nsec, uint64_t allowed)
+{
+	struct out o = {out, cap, 0, false};
+	uint64_t found = 0, done = 0;
+
+	*used = 0;
+	*out_len = 0;
+	if (why && whylen)
+		why[0] = '\0';
+	if (nsec > MSB_SECRETS_MAX) {
+		set_why(why, whylen, "more than %d secrets", MSB_SECRETS_MAX);
+		return MSB_HTTP1_BLOCK;
+	}
+	subst_region(NULL, body, len, IN_VALUE, sec, nsec, &found);
+	if (!found)
+		return MSB_HTTP1_PASS;
+	for (size_t i = 0; i < nsec; i++) {
+		if (found >> i & 1 && !(allowed >> i & 1)) {
+			set_why(why, whylen,
+				"secret %s in a request body: not allowed in "
+				"bodies to this host",
+				sec[i].name);
+			return MSB_HTTP1_BLOCK;
+		}
+	}
+	subst_region(&o, body, len, IN_VALUE, sec, nsec, &done);
+	if (o.full) {
+		set_why(why, whylen,
+			"request body too long with the secrets in it");
+		return MSB_HTTP1_BLOCK;
+	}
+	*out_len = o.n;
+	*used = done;
+	return MSB_HTTP1_REWRITE;
+}
+
+int msb_http1_reframe(uint8_t *out, size_t cap, size_t *out_len,
+		      const struct msb_http1_req *r, const uint8_t *buf,
+		      uint64_t n)
+{
+	struct out o = {out, cap, 0, false};
+	size_t last = r->head_len - 2; /* where the empty line starts */
+	char cl[40];
+	int k;
+
+	*out_len = 0;
+	if (r->head_len < 4)
+		return -1; /* not a parsed head */
+	for (size_t i = 0; i < r->n_headers; i++) {
+		struct msb_http1_span v = r->headers[i].value;
+		const uint8_t *tok;
+		size_t pos = 0, tn;
+		if (!msb_http1_header_is(r, buf, i, "transfer-encoding"))
+			continue;
+		while (next_token(buf + v.off, v.len, &pos, &tok, &tn))
+			if (!bytes_ieq(tok, tn, "chunked"))
+				return -1;
+	}
+	/* the request line (and empty lines before it) */
+	put(&o, buf, r->n_headers ? r->headers[0].name.off : last);
+	for (size_t i = 0; i < r->n_headers; i++) {
+		size_t s = r->headers[i].name.off;
+		size_t e = i + 1 < r->n_headers ? r->headers[i + 1].name.off
+						: last;
+		if (msb_http1_header_is(r, buf, i, "content-length") ||
+		    msb_http1_header_is(r, buf, i, "transfer-encoding"))
+			continue;
+		put(&o, buf + s, e - s);
+	}
+	k = snprintf(cl, sizeof(cl), "Content-Length: %llu\r\n\r\n",
+		     (unsigned long long)n);
+	put(&o, cl, (size_t)k);
+	if (o.full)
+		return -1;
+	*out_len = o.n;
+	return 0;
 }
