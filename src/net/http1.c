@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * HTTP/1.1 request heads, chunked bodies, secret substitution. Pure.
+ * HTTP/1.1 request and response heads, chunked bodies, secret
+ * substitution. Pure.
  *
  * Theory of operation: msb_http1_parse() first finds the head's end (the
  * first CRLF CRLF within MSB_HTTP1_HEAD_MAX), then reads its lines once,
  * recording spans; until the end has arrived it checks the bytes so far
  * for characters no head may hold, so that garbage is refused early
- * rather than buffered. msb_http1_substitute() makes two passes over a
+ * rather than buffered. msb_http1_parse_response() shares the search
+ * for the end (head_end()), the header lines (header_line()) and what
+ * they say about framing (framing_add()), and records no spans.
+ * msb_http1_chunked_feed() and _decode() are one state machine
+ * (chunked_run()) that copies the data or not. msb_http1_substitute() makes two passes over a
  * parsed head: the first finds which secrets' placeholders it carries
  * and where, and checks the rules of each; only if all pass does the
  * second copy the head into the caller's buffer with the values in
