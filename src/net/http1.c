@@ -11,11 +11,14 @@
  * for the end (head_end()), the header lines (header_line()) and what
  * they say about framing (framing_add()), and records no spans.
  * msb_http1_chunked_feed() and _decode() are one state machine
- * (chunked_run()) that copies the data or not. msb_http1_substitute() makes two passes over a
- * parsed head: the first finds which secrets' placeholders it carries
- * and where, and checks the rules of each; only if all pass does the
- * second copy the head into the caller's buffer with the values in
- * place. Every write to that buffer is checked against its size.
+ * (chunked_run()) that copies the data or not.
+ *
+ * msb_http1_substitute() makes two passes over a parsed head: the first
+ * finds which secrets' placeholders it carries and where, and checks the
+ * rules of each; only if all pass does the second copy the head into the
+ * caller's buffer with the values in place. Every write to that buffer
+ * is checked against its size. msb_http1_body_substitute() does the same
+ * over a body, with one rule: the secret is allowed there.
  */
 #include <stdarg.h>
 #include <stdio.h>
