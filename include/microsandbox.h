@@ -562,6 +562,10 @@ typedef struct msb_sandbox_options {
 	const char *tls_ca;
 	/* What @idle_timeout_s does: stop (the default) or suspend. */
 	msb_idle_action on_idle;
+	/* A snapshot's name (msb_sandbox_snapshot()): the new sandbox is
+	 * made from it, as msb_sandbox_create_from_snapshot() does, and
+	 * continues from its instant; NULL: from @image. */
+	const char *snapshot;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
@@ -571,7 +575,7 @@ typedef struct msb_sandbox_options {
 			NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL,     \
 			MSB_RESTART_NO, 0, 0, MSB_NETWORK_PUBLIC, NULL, NULL,  \
 			NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL,     \
-			NULL, MSB_IDLE_STOP                                    \
+			NULL, MSB_IDLE_STOP, NULL                              \
 	}
 
 /*
