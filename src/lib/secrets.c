@@ -301,6 +301,15 @@ int msb__tls_prepare(const char *sdir, const char *name,
 	_cleanup_close_ int dfd = -1, tfd = -1;
 	int rc;
 
+	/* $MSB_HOME/sandboxes, the first time */
+	_cleanup_free_ char *parent = strdup(sdir);
+	char *slash = parent ? strrchr(parent, '/') : NULL;
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (mkdir(parent, 0700) < 0 && errno != EEXIST)
+			return msb__error(MSB_ESYS, errno, "mkdir `%s`: %s",
+					  parent, strerror(errno));
+	}
 	if (mkdir(sdir, 0700) < 0)
 		return msb__error(errno == EEXIST ? MSB_EEXIST : MSB_ESYS,
 				  errno, "mkdir `%s`: %s", sdir,
