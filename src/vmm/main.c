@@ -1729,6 +1729,12 @@ static void send_hello(void)
 		m.has |= MSB_HAS(MSB_FLD_NET);
 		m.net.v = net;
 	}
+	/* TLS interception: the guest trusts the sandbox CA (read by
+	   tls_secrets_fd()); every hello carries it, a template's too. */
+	if (vmm.ca_pem) {
+		m.has |= MSB_HAS(MSB_FLD_CA);
+		m.ca = msb_str(vmm.ca_pem);
+	}
 	if (send_to_agent(0, MSB_F_START, &m) < 0)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 }
