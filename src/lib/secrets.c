@@ -113,6 +113,11 @@ int msb__tls_check(const msb_sandbox_options *o)
 
 	if (!msb__tls_wanted(o))
 		return 0;
+	if (!MSB_HAVE_NET)
+		return msb__error(MSB_ENOTSUP, 0,
+				  "this build has no network (built with "
+				  "-Dnet=false): secrets and TLS interception "
+				  "need one");
 	if (msb__network_preset(o) == MSB_NETWORK_NONE)
 		return msb__error(MSB_EINVAL, 0,
 				  "secrets and TLS interception need a "
