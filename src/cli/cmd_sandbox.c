@@ -610,8 +610,8 @@ static void print_json(const msb_sandbox_info *i)
 	free(text);
 	json_t *tls = json_deep_copy(json_object_get(c, "tls"));
 	json_t *secrets = json_object_get(tls, "secrets");
-	char *st = json_dumps(json_is_array(secrets) ? secrets : json_array(),
-			      JSON_COMPACT | JSON_ENCODE_ANY);
+	char *st = json_is_array(secrets) ? json_dumps(secrets, JSON_COMPACT)
+					  : NULL;
 	json_object_del(tls, "secrets");
 	char *tt = json_is_object(tls)
 			   ? json_dumps(tls, JSON_COMPACT | JSON_SORT_KEYS)

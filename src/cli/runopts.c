@@ -519,6 +519,14 @@ int cli_net_check(struct cli_net *n, const msb_sandbox_options *o,
 			       -1;
 		n->secrets[j].body = 1;
 	}
+	if (!o->n_secrets && !o->tls_intercept &&
+	    (o->n_tls_ports || o->tls_bypass || o->tls_ca))
+		return cli_usage_error(a,
+				       "%s needs --tls-intercept or a --secret",
+				       o->n_tls_ports  ? "--tls-port"
+				       : o->tls_bypass ? "--tls-bypass"
+						       : "--tls-ca"),
+		       -1;
 	if (o->network != MSB_NETWORK_NONE)
 		return 0;
 	const char *what = o->net_rules        ? "--allow/--deny"

@@ -101,16 +101,26 @@ static int check_ca_file(const char *path)
 	return 0;
 }
 
+/* Any of the TLS options (which need interception to mean anything). */
+static bool tls_options(const msb_sandbox_options *o)
+{
+	return o->n_tls_ports || (o->tls_bypass && *o->tls_bypass) || o->tls_ca;
+}
+
 bool msb__tls_wanted(const msb_sandbox_options *o)
 {
-	return o->n_secrets || o->tls_intercept || o->n_tls_ports ||
-	       (o->tls_bypass && *o->tls_bypass) || o->tls_ca;
+	return o->n_secrets || o->tls_intercept;
 }
 
 int msb__tls_check(const msb_sandbox_options *o)
 {
 	char b[160];
 
+	if (!msb__tls_wanted(o) && tls_options(o))
+		return msb__error(MSB_EINVAL, 0,
+				  "TLS ports, bypassed names and an upstream "
+				  "CA file need TLS interception (a secret, "
+				  "or tls_intercept)");
 	if (!msb__tls_wanted(o))
 		return 0;
 	if (!MSB_HAVE_NET)

@@ -60,7 +60,9 @@ done <<EOF
 2|no --secret NOPE|--secret-body without its secret|--secret KEY=$VAL@api.test --secret-body NOPE
 2|given twice|a secret twice|--secret KEY=$VAL@a.test --secret KEY=$VAL@b.test
 2|cannot read --tls-ca|missing --tls-ca|--tls-intercept --tls-ca $work/nonexistent.pem
-2|invalid --tls-port|port 0|--tls-port 0
+2|invalid --tls-port|port 0|--tls-intercept --tls-port 0
+2|needs --tls-intercept or a --secret|--tls-port alone|--tls-port 8443
+2|needs --tls-intercept or a --secret|--tls-bypass alone|--tls-bypass a.test
 2|needs a network|no network|--network none --secret KEY=$VAL@api.test
 125|no PEM certificate|--tls-ca not PEM|--tls-intercept --tls-ca $work/bad.pem
 125|invalid host \`1.2.3.4\`|an address as a host|--secret KEY=$VAL@1.2.3.4

@@ -78,6 +78,7 @@ def test_aio_secret():
     ({"secrets": {"K": Secret(VALUE, hosts=["a.example"])},
       "env": {"K": "x"}}, "`K`"),
     ({"tls_intercept": True, "tls_ports": [0]}, "port 0"),
+    ({"tls_ports": [8443]}, "need TLS interception"),
     ({"tls_intercept": True, "tls_ca": "/nonexistent.pem"},
      "/nonexistent.pem"),
 ])
