@@ -34,6 +34,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -1074,10 +1075,23 @@ static ssize_t read_tls_file(const char *name, char **out)
  * it). The values go from secrets.json to netd and nowhere else.
  * Return: the descriptor.
  */
+/* jansson's free while it holds the secrets: the bytes are wiped first
+ * (malloc_usable_size(): what the allocator gave). */
+static void wiping_free(void *p)
+{
+	if (p)
+		explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
 static int tls_secrets_fd(void)
 {
 	_cleanup_free_ char *cert = NULL, *key = NULL, *up = NULL,
 			    *secrets = NULL;
+
+	/* The values and the CA key pass through jansson: wiped when it
+	 * frees them (objects made before are freed the same way). */
+	json_set_alloc_funcs(malloc, wiping_free);
 
 	if (read_tls_file("tls/ca.pem", &cert) < 0 ||
 	    read_tls_file("tls/ca.key", &key) < 0)
@@ -1121,6 +1135,7 @@ static int tls_secrets_fd(void)
 		     strerror(errno));
 	explicit_bzero(text, len);
 	free(text);
+	json_set_alloc_funcs(malloc, free);
 	/* The guest trusts this CA (every hello carries it). */
 	if (!vmm.ca_pem)
 		vmm.ca_pem = steal_ptr(&cert);
