@@ -27,10 +27,12 @@ from ._exec import (Env, ExecOpts, ExecStream, Process, StdinArg, argv_of,
 from ._lib import (PULL_OPTIONS_VERSION, SANDBOX_OPTIONS_VERSION, check, dec,
                    enc, from_strv, last_error, lib, msb_bind_mount,
                    msb_metrics, msb_port, msb_proc_info, msb_pull_options,
-                   msb_sandbox_info, msb_sandbox_options, msb_tmpfs,
+                   msb_sandbox_info, msb_sandbox_options, msb_secret_spec,
+                   msb_tmpfs,
                    msb_volume_mount, opt_enc, strv, take_string)
 from .models import (BindMount, ExecResult, Metrics, Network, Port,
-                     ProcessInfo, SandboxInfo, Tmpfs, VolumeMount, parse_size)
+                     ProcessInfo, SandboxInfo, Secret, Tmpfs, VolumeMount,
+                     parse_size)
 
 T = TypeVar("T")
 
@@ -87,7 +89,12 @@ class _Options:
                  command: Optional[Sequence[str]],
                  entrypoint: Optional[Sequence[str]],
                  restart: Optional[str], restart_max: int,
-                 auto_remove: bool, template: bool = True) -> None:
+                 auto_remove: bool, template: bool = True,
+                 secrets: Optional[Mapping[str, Secret]] = None,
+                 tls_intercept: bool = False,
+                 tls_ports: Optional[Sequence[int]] = None,
+                 tls_bypass: Optional[Sequence[str]] = None,
+                 tls_ca: Optional[str] = None) -> None:
         o = msb_sandbox_options()
         o.version = SANDBOX_OPTIONS_VERSION
         self.keep: List[Any] = []
@@ -144,6 +151,7 @@ class _Options:
             o.restart_max = restart_max
         o.auto_remove = 1 if auto_remove else 0
         o.no_template = 0 if template else 1
+        self._tls(o, secrets, tls_intercept, tls_ports, tls_bypass, tls_ca)
         self.opts = o
 
     def _k(self, obj: T) -> T:
@@ -210,6 +218,32 @@ class _Options:
                                 p.guest_port, 0 if p.protocol == "tcp" else 1))
         o.ports = self._k((msb_port * len(arr))(*arr))
         o.n_ports = len(arr)
+
+    def _tls(self, o: msb_sandbox_options,
+             secrets: Optional[Mapping[str, Secret]], intercept: bool,
+             ports: Optional[Sequence[int]], bypass: Optional[Sequence[str]],
+             ca: Optional[str]) -> None:
+        arr = []
+        for name, s in (secrets or {}).items():
+            if not isinstance(s, Secret):
+                raise TypeError("secrets values are microsandbox.Secret, "
+                                "not %s" % type(s).__name__)
+            if isinstance(s.hosts, str):
+                raise TypeError("Secret hosts is a list of names")
+            arr.append(msb_secret_spec(enc(name), enc(s.value),
+                                       self._k(strv(s.hosts)),
+                                       1 if s.body else 0))
+        if arr:
+            o.secrets = self._k((msb_secret_spec * len(arr))(*arr))
+            o.n_secrets = len(arr)
+        o.tls_intercept = 1 if intercept else 0
+        if ports:
+            o.tls_ports = self._k((c_uint * len(ports))(*map(int, ports)))
+            o.n_tls_ports = len(ports)
+        if bypass:
+            o.tls_bypass = self._k(strv(bypass))
+        if ca is not None:
+            o.tls_ca = enc(os.path.abspath(os.fspath(ca)))
 
     def _network(self, o: msb_sandbox_options,
                  network: Union[str, Network, None]) -> None:
@@ -294,7 +328,12 @@ class Sandbox:
                entrypoint: Optional[Sequence[str]] = None,
                restart: Optional[str] = None, restart_max: int = 0,
                auto_remove: bool = False,
-               template: bool = True) -> "Sandbox":
+               template: bool = True,
+               secrets: Optional[Mapping[str, Secret]] = None,
+               tls_intercept: bool = False,
+               tls_ports: Optional[Sequence[int]] = None,
+               tls_bypass: Optional[Sequence[str]] = None,
+               tls_ca: Optional[str] = None) -> "Sandbox":
         """Boot a new sandbox and wait until it is ready.
 
         Args:
@@ -333,6 +372,17 @@ class Sandbox:
             auto_remove: remove the sandbox when it stops.
             template: restore from a warm template when one matches (the
                 default; docs/snapshots.md); False boots cold.
+            secrets: ``{"NAME": Secret(value, hosts=[...], body=False)}``:
+                the guest's $NAME is a placeholder, replaced by the value
+                in HTTPS requests to the secret's hosts only (TLS
+                interception with the sandbox's own CA, which the guest
+                trusts; docs/network.md). Values stay on the host, in a
+                0600 file of the sandbox; :meth:`inspect` shows name,
+                hosts and placeholder only.
+            tls_intercept: intercept TLS even without secrets.
+            tls_ports: TCP ports to intercept (default [443]).
+            tls_bypass: names never intercepted ("host" or "*.suffix").
+            tls_ca: a PEM file of extra CAs the upstream side trusts.
 
         Raises:
             AlreadyExistsError, ImageNotFound, InvalidArgumentError,
@@ -349,7 +399,10 @@ class Sandbox:
                      platform=platform, registry_auth=registry_auth,
                      command=command, entrypoint=entrypoint,
                      restart=restart, restart_max=restart_max,
-                     auto_remove=auto_remove, template=template)
+                     auto_remove=auto_remove, template=template,
+                     secrets=secrets, tls_intercept=tls_intercept,
+                     tls_ports=tls_ports, tls_bypass=tls_bypass,
+                     tls_ca=tls_ca)
         h = c_void_p()
         rc = lib.msb_sandbox_create(byref(h), byref(o.opts))
         if rc < 0:

@@ -607,7 +607,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (c == CLI_ARGS_HELP)
 		return 0;
-	if (c == CLI_ARGS_ERROR || cli_net_check(&o, &a) < 0)
+	if (c == CLI_ARGS_ERROR || cli_net_check(&net, &o, &a) < 0)
 		return 2;
 
 	if (snapshot) {

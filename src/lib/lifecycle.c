@@ -101,7 +101,7 @@ static json_t *network_json(const msb_sandbox_options *o)
 			 ports ? ports : json_array());
 }
 
-static char *config_json(const msb_sandbox_options *o)
+static char *config_json(const msb_sandbox_options *o, const json_t *tls)
 {
 	json_t *env = json_array();
 	for (const char *const *e = o->env; env && e && *e; e++)
@@ -190,6 +190,12 @@ static char *config_json(const msb_sandbox_options *o)
 		json_decref(c);
 		c = NULL;
 	}
+	/* Secrets and TLS interception (version 6): never a value. */
+	if (c && tls &&
+	    json_object_set_new(c, "tls", json_deep_copy(tls)) < 0) {
+		json_decref(c);
+		c = NULL;
+	}
 	char *s = c ? json_dumps(c, JSON_COMPACT) : NULL;
 	json_decref(c);
 	return s;
@@ -233,7 +239,7 @@ static char **labels_from(const char *text)
 }
 
 int msb__state_insert(const char *home, const char *name,
-		      const msb_sandbox_options *opts)
+		      const msb_sandbox_options *opts, const json_t *tls)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
@@ -245,7 +251,7 @@ int msb__state_insert(const char *home, const char *name,
 	if (full_id)
 		o.image = full_id;
 	opts = &o;
-	_cleanup_free_ char *config = config_json(opts);
+	_cleanup_free_ char *config = config_json(opts, tls);
 	_cleanup_free_ char *labels = labels_json(opts);
 	int rc;
 
@@ -746,7 +752,9 @@ static int start_mode(msb_sandbox **out, const char *name, int detached,
 		/* Its image was pulled when it was created. */
 		po.policy = MSB_PULL_IF_MISSING;
 		o.pull = &po;
-		rc = msb__sandbox_boot(out, &o, mode);
+		json_t *tls = json_object_get(c, "tls");
+		rc = msb__sandbox_boot(out, &o, mode,
+				       json_is_object(tls) ? tls : NULL);
 	}
 	json_decref(c);
 out:
@@ -1254,6 +1262,19 @@ EXPORT int msb_sandbox_snapshot(const char *name, const char *snap, int flags)
 				  snap);
 	if ((rc = open_row(&paths, &db, name, &info, &config)) < 0)
 		goto out;
+	/* Its CA key and secrets stay with the sandbox: a snapshot (a file
+	 * to share, to fork) of one is refused rather than copying them. */
+	json_t *cj = json_loads(config, 0, NULL);
+	bool has_tls = json_is_object(json_object_get(cj, "tls"));
+	json_decref(cj);
+	if (has_tls) {
+		rc = msb__error(MSB_ENOTSUP, 0,
+				"sandbox `%s` has secrets or TLS interception: "
+				"it cannot be snapshotted (its CA key and "
+				"secrets stay with it)",
+				name);
+		goto out;
+	}
 	bool alive = supervisor_alive(paths.home, name);
 	sdir = sandbox_dir(paths.home, name);
 	snaps = xasprintf("%s/snapshots", paths.home);
@@ -1487,7 +1508,7 @@ EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
 		goto out;
 	o.name = name;
 	o.auto_remove = 0;
-	if ((rc = msb__state_insert(paths.home, name, &o)) < 0)
+	if ((rc = msb__state_insert(paths.home, name, &o, NULL)) < 0)
 		goto out;
 	inserted = true;
 	if (mkdir(sdir, 0700) < 0) {
