@@ -265,4 +265,13 @@ void msb__state_forget(const char *home, const char *name);
 /* Wait until the supervisor of @name released its lock (it exited). */
 void msb__wait_supervisor_exit(const char *name, unsigned int timeout_ms);
 
+/* lifecycle.c: a sandbox made from a snapshot (see there). */
+int msb__sandbox_from_snapshot(msb_sandbox **out, const char *snap,
+			       const msb_sandbox_options *req, int start,
+			       bool keep);
+/* fork.c: msb_sandbox_create() (@out) or define() (NULL) of options with
+ * a snapshot. */
+int msb__sandbox_create_snapshot(msb_sandbox **out,
+				 const msb_sandbox_options *opts);
+
 #endif

@@ -1179,6 +1179,9 @@ EXPORT int msb_sandbox_define(const msb_sandbox_options *opts)
 
 	msb__error_clear();
 	opts = options_upgrade(&v2, opts);
+	if (opts && opts->version == MSB_SANDBOX_OPTIONS_VERSION &&
+	    opts->snapshot)
+		return msb__sandbox_create_snapshot(NULL, opts); /* fork.c */
 	if ((rc = check_options(opts)) < 0)
 		return rc;
 	if (!opts->name)
@@ -1268,8 +1271,11 @@ EXPORT int msb_sandbox_create(msb_sandbox **out,
 	if (!out)
 		return msb__error(MSB_EINVAL, 0, "out is NULL");
 	*out = NULL;
-	return msb__sandbox_boot(out, options_upgrade(&v2, opts), "create",
-				 NULL);
+	opts = options_upgrade(&v2, opts);
+	if (opts && opts->version == MSB_SANDBOX_OPTIONS_VERSION &&
+	    opts->snapshot)
+		return msb__sandbox_create_snapshot(out, opts); /* fork.c */
+	return msb__sandbox_boot(out, opts, "create", NULL);
 }
 
 EXPORT const char *msb_sandbox_name(const msb_sandbox *sb)

@@ -509,7 +509,10 @@ static bool console_line(const char *needle, char *out, size_t outlen)
 /* Remove what must not outlive the VM. */
 static void cleanup_dir(bool everything)
 {
-	if (everything && vmm.dir_created) {
+	/* An ephemeral sandbox's folder goes with its row, also when it was
+	 * made before this supervisor (msb create --rm, a sandbox from a
+	 * snapshot). */
+	if (everything && (vmm.dir_created || vmm.spec.ephemeral)) {
 		rm_rf(vmm.spec.sandbox_dir);
 		return;
 	}
@@ -1812,6 +1815,9 @@ static void on_ready(const struct msb_msg *m)
 	       " ms, mount %" PRIu64 " ms)",
 	       boot_us / 1000, m->uptime_us / 1000, m->agent_us / 1000,
 	       m->modules_us / 1000, m->mount_us / 1000);
+	/* The row says running before the creator hears ready, so that a
+	 * list right after the create returns sees it so. */
+	state_status("running", getpid());
 	status("R {\"boot_us\":%" PRIu64 ",\"guest_uptime_us\":%" PRIu64
 	       ",\"agent_us\":%" PRIu64 ",\"modules_us\":%" PRIu64
 	       ",\"mount_us\":%" PRIu64 "}",
@@ -1819,7 +1825,6 @@ static void on_ready(const struct msb_msg *m)
 	close_fd(&vmm.status_fd);
 	vmm.state = RUNNING;
 	vmm.ready_us = vmm.activity_us = now_us();
-	state_status("running", getpid());
 	vmm.deadline_us = 0;
 	relay_watch_heard(&vmm.watch, vmm.ready_us);
 }
@@ -4107,6 +4112,8 @@ static void resumed_ready(void)
 	char v[64];
 	const char *t = vmm.susp_vmm;
 
+	/* running in the row before ready is heard, as in on_ready() */
+	state_status("running", getpid());
 	status("R {\"boot_us\":%" PRIu64 ",\"resumed\":true}", boot_us);
 	close_fd(&vmm.status_fd);
 	if (susp_value(t, "next_guest_id", v, sizeof(v)))
@@ -4137,7 +4144,6 @@ static void resumed_ready(void)
 	}
 	vmm.state = RUNNING;
 	vmm.ready_us = vmm.activity_us = now_us();
-	state_status("running", getpid());
 	vmm.deadline_us = 0;
 	relay_watch_heard(&vmm.watch, vmm.ready_us);
 	send_identity_ping();
