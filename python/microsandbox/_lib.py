@@ -286,6 +286,8 @@ _PROTOS = {
     "msb_sandbox_snapshot": (c_int, [c_char_p, c_char_p, c_int]),
     "msb_sandbox_create_from_snapshot": (c_int, [c_char_p, c_char_p,
                                                  c_int]),
+    "msb_sandbox_fork": (c_int, [c_char_p, POINTER(c_char_p), c_size_t,
+                                 c_int]),
     "msb_sandbox_config": (c_int, [c_char_p, POINTER(c_void_p)]),
     "msb_sandbox_inspect": (c_int, [c_char_p, POINTER(c_void_p)]),
     "msb_sandbox_metrics": (c_int, [POINTER(msb_metrics), P]),

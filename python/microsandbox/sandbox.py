@@ -15,9 +15,10 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import secrets as _secrets
 import threading
 from contextlib import contextmanager
-from ctypes import POINTER, byref, c_size_t, c_uint, c_void_p
+from ctypes import POINTER, byref, c_char_p, c_size_t, c_uint, c_void_p
 from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence,
                     Tuple, TypeVar, Union)
 
@@ -73,7 +74,8 @@ class _Options:
     it points to kept alive."""
 
     def __init__(self, name: Optional[str], image: Optional[str], *,
-                 cpus: int, memory: Union[int, str, None], env: Env,
+                 cpus: Optional[int], memory: Union[int, str, None],
+                 env: Env,
                  volumes: Optional[Mapping[str, MountSpec]],
                  ports: Union[Mapping[int, int], Sequence[Port], None],
                  network: Union[str, Network, None], detached: bool,
@@ -94,7 +96,8 @@ class _Options:
                  tls_intercept: bool = False,
                  tls_ports: Optional[Sequence[int]] = None,
                  tls_bypass: Optional[Sequence[str]] = None,
-                 tls_ca: Optional[str] = None) -> None:
+                 tls_ca: Optional[str] = None,
+                 snapshot: Optional[str] = None) -> None:
         o = msb_sandbox_options()
         o.version = SANDBOX_OPTIONS_VERSION
         self.keep: List[Any] = []
@@ -152,6 +155,7 @@ class _Options:
         o.auto_remove = 1 if auto_remove else 0
         o.no_template = 0 if template else 1
         self._tls(o, secrets, tls_intercept, tls_ports, tls_bypass, tls_ca)
+        o.snapshot = opt_enc(snapshot)
         self.opts = o
 
     def _k(self, obj: T) -> T:
@@ -306,7 +310,8 @@ class Sandbox:
     # ------------------------------------------------------- lifecycle
     @classmethod
     def create(cls, name: Optional[str] = None, image: Optional[str] = None,
-               *, cpus: int = 1, memory: Union[int, str] = "512M",
+               *, cpus: Optional[int] = None,
+               memory: Union[int, str, None] = None,
                env: Env = None,
                volumes: Optional[Mapping[str, MountSpec]] = None,
                ports: Union[Mapping[int, int], Sequence[Port], None] = None,
@@ -333,7 +338,8 @@ class Sandbox:
                tls_intercept: bool = False,
                tls_ports: Optional[Sequence[int]] = None,
                tls_bypass: Optional[Sequence[str]] = None,
-               tls_ca: Optional[str] = None) -> "Sandbox":
+               tls_ca: Optional[str] = None,
+               snapshot: Optional[str] = None) -> "Sandbox":
         """Boot a new sandbox and wait until it is ready.
 
         Args:
@@ -342,8 +348,9 @@ class Sandbox:
             image: an OCI reference ("alpine", "python:3.12"), a stored
                 image's ID, the path of an ext4 disk image, or None for
                 the built-in busybox image. Pulled if missing.
-            cpus: vCPUs (1..64).
-            memory: guest RAM: MiB as an int, or "512M", "1G".
+            cpus: vCPUs (1..64; None: 1).
+            memory: guest RAM: MiB as an int, or "512M", "1G" (None:
+                512 MiB).
             env: every command's environment (mapping or "K=V" list);
                 the host's is never passed in.
             volumes: guest path -> a named volume (its name, a
@@ -383,6 +390,13 @@ class Sandbox:
             tls_ports: TCP ports to intercept (default [443]).
             tls_bypass: names never intercepted ("host" or "*.suffix").
             tls_ca: a PEM file of extra CAs the upstream side trusts.
+            snapshot: make the sandbox from this snapshot
+                (:meth:`snapshot`) instead of an image: it has the
+                snapshot's options, files, memory and processes and
+                continues from its instant. Only name, detached, labels
+                and auto_remove go with it; image, cpus and memory only
+                if they are the snapshot's (else InvalidArgumentError,
+                naming the option).
 
         Raises:
             AlreadyExistsError, ImageNotFound, InvalidArgumentError,
@@ -402,7 +416,7 @@ class Sandbox:
                      auto_remove=auto_remove, template=template,
                      secrets=secrets, tls_intercept=tls_intercept,
                      tls_ports=tls_ports, tls_bypass=tls_bypass,
-                     tls_ca=tls_ca)
+                     tls_ca=tls_ca, snapshot=snapshot)
         h = c_void_p()
         rc = lib.msb_sandbox_create(byref(h), byref(o.opts))
         if rc < 0:
@@ -552,6 +566,39 @@ class Sandbox:
         check(lib.msb_sandbox_create_from_snapshot(enc(snap), enc(name), 1),
               "snapshot")
         return cls.connect(name)
+
+    def fork(self, names: Union[int, str, Sequence[str]] = 1
+             ) -> List["Sandbox"]:
+        """Copy this running sandbox into new ones (``msb fork``): one
+        snapshot of it (it stops only for the save), then a sandbox per
+        name made from it and started detached, continuing from that
+        instant with its own disk, clock and randomness; the snapshot is
+        removed. All or nothing: when one cannot be made, none is left.
+
+        Args:
+            names: the new sandboxes' names (a list, or one name), or how
+                many (1 to 64), named ``NAME-fork-XXXXXX-1``... after this
+                one (NAME cut to 40 characters).
+
+        Returns:
+            a handle on each, in order (closing one leaves it running).
+        """
+        if isinstance(names, bool):
+            raise TypeError("names must be a count, a name or a list")
+        if isinstance(names, int):
+            if not 1 <= names <= 64:
+                raise ValueError("a fork makes 1 to 64 sandboxes")
+            tag = _secrets.token_hex(3)
+            new = ["%s-fork-%s-%d" % (self.name[:40], tag, i + 1)
+                   for i in range(names)]
+        elif isinstance(names, str):
+            new = [names]
+        else:
+            new = list(names)
+        arr = (c_char_p * max(1, len(new)))(*[enc(n) for n in new])
+        check(lib.msb_sandbox_fork(enc(self.name), arr, len(new), 0),
+              "sandbox")
+        return [Sandbox.connect(n) for n in new]
 
     def resume(self) -> None:
         """Run a paused sandbox again, or restore a suspended one with its
