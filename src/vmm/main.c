@@ -511,8 +511,10 @@ static void cleanup_dir(bool everything)
 {
 	/* An ephemeral sandbox's folder goes with its row, also when it was
 	 * made before this supervisor (msb create --rm, a sandbox from a
-	 * snapshot). */
-	if (everything && (vmm.dir_created || vmm.spec.ephemeral)) {
+	 * snapshot), but only by the supervisor that holds its lock: one
+	 * that lost the race to start it must leave the running one be. */
+	if (everything &&
+	    (vmm.dir_created || (vmm.spec.ephemeral && vmm.locked))) {
 		rm_rf(vmm.spec.sandbox_dir);
 		return;
 	}
