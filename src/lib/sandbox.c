@@ -185,10 +185,6 @@ static int check_options(const msb_sandbox_options *o)
 			MSB_EINVAL, 0,
 			"unsupported options version %u (this library knows %d): initialise with MSB_SANDBOX_OPTIONS_INIT",
 			o->version, MSB_SANDBOX_OPTIONS_VERSION);
-	if (o->snapshot)
-		return msb__error(MSB_ENOTSUP, 0,
-				  "options.snapshot is not implemented yet: "
-				  "use msb_sandbox_create_from_snapshot()");
 	/* TODO(issue 14): taken once the supervisor does it */
 	if (o->on_idle != MSB_IDLE_STOP)
 		return msb__error(MSB_ENOTSUP, 0,
