@@ -402,6 +402,8 @@ bool netd_tls_active(const struct flow *fl);
 int netd_tls_run(struct netd *nd, struct flow *fl, uint32_t events);
 /* The host socket events the engine waits for. */
 uint32_t netd_tls_events(struct netd *nd, struct flow *fl);
+/* A TLS handshake of @fl is past timeouts.handshake (logged): reset it. */
+bool netd_tls_expired(struct netd *nd, struct flow *fl);
 /* Free the engine (from tflow_release). */
 void netd_tls_flow_free(struct netd *nd, struct flow *fl);
 

@@ -1073,6 +1073,10 @@ void tflow_expire(struct netd *nd, struct flow *fl)
 		abort_flow(nd, fl);
 		return;
 	}
+	if (netd_tls_expired(nd, fl)) {
+		abort_flow(nd, fl);
+		return;
+	}
 	count_ooseq(nd, fl); /* lwIP drops what waits too long */
 	uint64_t limit = fl->guest_fin || fl->host_eof ? nd->cfg.to.tcp_half
 						       : nd->cfg.to.tcp_idle;

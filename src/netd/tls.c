@@ -139,7 +139,8 @@ struct tflow_tls {
 	unsigned nreq;
 	struct pend pend[TX_PEND_MAX];
 	unsigned phead, pn;
-	size_t held; /* counted in nd->buffered */
+	size_t held;          /* counted in nd->buffered */
+	uint64_t hs_deadline; /* µs: both handshakes done by then */
 };
 
 static uint8_t tmp[TX_BUF_MAX];
@@ -539,6 +540,20 @@ void netd_tls_flow_free(struct netd *nd, struct flow *fl)
 	fl->tx = NULL;
 }
 
+bool netd_tls_expired(struct netd *nd, struct flow *fl)
+{
+	struct tflow_tls *tx = fl->tx;
+	if (!tx || !tx->counted || nd->now < tx->hs_deadline)
+		return false;
+	nd->st.timeouts++;
+	https_event(nd, fl, "refuse",
+		    tx->u_done ? "the guest's TLS handshake did not complete "
+				 "in time (timeouts.handshake)"
+			       : "the server's TLS handshake did not complete "
+				 "in time (timeouts.handshake)");
+	return true;
+}
+
 bool netd_tls_active(const struct flow *fl)
 {
 	return fl->tx && fl->tx->mode != TX_RAW;
@@ -661,6 +676,7 @@ static int start_legs(struct netd *nd, struct flow *fl, bool ip_only)
 	ERR_clear_error();
 	t->handshakes++;
 	tx->counted = true;
+	tx->hs_deadline = nd->now + (uint64_t)nd->cfg.to.handshake * 1000000;
 	tx->mode = TX_TLS;
 	nd->st.tls_flows++;
 	return 0;

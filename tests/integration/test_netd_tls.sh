@@ -143,6 +143,7 @@ cat >"$work/netd.json" <<EOF
   $addr, "prefix": 30, "mtu": 1500,
   "policy": ["preset public"],
   "resolvers": ["1.2.3.53"],
+  "timeouts": {"handshake": 3},
   "tls": {"intercept": true, "ports": [443, 8443, 8444, 9443],
 	  "bypass": ["pinned.test"]}
 }
@@ -307,6 +308,32 @@ while True:
 print(d == b"\x00\x01 not TLS\n")' 2>&1)
 [ "$got" = True ] && ok "a non-TLS flow on an intercepted port passes raw" ||
 	bad "raw on 8443: $got"
+
+cat >"$work/stall.py" <<'EOF'
+import socket, ssl, sys, time
+# a ClientHello, then silence: the guest leg never completes
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+i, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+t = ctx.wrap_bio(i, out, server_hostname="api.test")
+try:
+    t.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+s = socket.create_connection(("1.2.3.5", 443), 10)
+s.sendall(out.read())
+s.settimeout(30)
+t0 = time.monotonic()
+try:
+    while s.recv(65536):
+        pass
+except OSError:
+    pass
+print("closed" if time.monotonic() - t0 < 25 else "still open")
+EOF
+got=$(in_g "$py" "$work/stall.py" "$sbca" 2>&1)
+[ "$got" = closed ] && ok "a guest that stalls its TLS handshake is cut off" ||
+	bad "stalled handshake: $got"
+logged "...with a refuse event" "the guest's TLS handshake did not complete in time"
 
 # --- stats, memory ----------------------------------------------------
 wait_for "stats" 10 grep -q '"secrets_substituted":[1-9]' "$work/stats.json"
