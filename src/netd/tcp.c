@@ -31,6 +31,15 @@
  * handshake by itself). Flows idle too long, and handshakes or connects
  * past their deadline, are reset.
  *
+ * With TLS interception or secrets ("tls" in the configuration), the
+ * flow may be marked at the SYN (netd_tls_flow_open()): once open, its
+ * bytes go through tls.c's engine (netd_tls_run() from on_recv(),
+ * on_sent() and the socket's events) instead of the raw paths below,
+ * until the engine says raw (then nothing was consumed yet, and the
+ * raw paths take over). The engine uses the same queue, lw_out and FIN
+ * bookkeeping through tflow_peek(), tflow_consume(), tflow_to_guest()
+ * and tflow_send_fin().
+ *
  * Port 53 (DNS over TCP, to any address) is not judged nor connected: its
  * "host socket" is a socketpair to dns.c, which answers the queries.
  *
