@@ -86,6 +86,7 @@ struct netd_tls {
 	struct msb_ca_cache *leaves;
 	SSL_CTX *up, *guest;
 	struct msb_secret secrets[MSB_SECRETS_MAX];
+	bool body[MSB_SECRETS_MAX]; /* substituted in bodies too */
 	size_t n_secrets;
 	json_t *input; /* owns the strings the secrets point into */
 	unsigned handshakes;
@@ -145,6 +146,10 @@ struct tflow_tls {
 
 static uint8_t tmp[TX_BUF_MAX];
 static uint8_t headbuf[TX_BUF_MAX];
+/* body substitution: the decoded body, the substituted one, and the
+ * reframed head followed by it */
+static uint8_t bodyin[TX_BUF_MAX], bodyout[TX_BUF_MAX], joined[TX_BUF_MAX];
+static struct msb_http1_req req2;
 static struct msb_http1_req req_s;
 
 /* --- setup ----------------------------------------------------------- */
@@ -281,6 +286,13 @@ static int load_secrets(struct netd_tls *t, json_t *arr, char *err,
 		}
 		m->hosts = hosts;
 		m->n_hosts = nh;
+		json_t *b = json_object_get(s, "body");
+		if (b && !json_is_boolean(b))
+			return fail(err, errlen,
+				    "--tls-fd: secrets[%zu].body: not true or "
+				    "false",
+				    i);
+		t->body[i] = json_is_true(b);
 		t->n_secrets++;
 	}
 	return 0;
@@ -856,6 +868,111 @@ static void connect_host(char *out, size_t cap, const uint8_t *t, size_t n)
 	out[k] = '\0';
 }
 
+/*
+ * The secrets of @r's body that may be substituted: those that opted in
+ * ("body": true), for a request through intercepted TLS whose server
+ * name is one of their hosts, whose Host is that name, to an address
+ * resolved for it (the rules of msb_http1_substitute() for heads).
+ */
+static uint64_t body_allowed(struct netd *nd, struct flow *fl,
+			     const struct msb_http1_req *r, const uint8_t *b,
+			     bool resolved)
+{
+	struct tflow_tls *tx = fl->tx;
+	uint64_t m = 0;
+	if (tx->mode != TX_TLS || !resolved || r->host < 0 || r->is_connect ||
+	    r->upgrade)
+		return 0;
+	if (!(r->body == MSB_HTTP1_BODY_LENGTH && r->content_length) &&
+	    r->body != MSB_HTTP1_BODY_CHUNKED)
+		return 0;
+	const struct msb_http1_span *v = &r->headers[r->host].value;
+	const uint8_t *h = b + v->off;
+	size_t n = v->len;
+	for (size_t i = 0; i < n; i++)
+		if (h[i] == ':') {
+			n = i;
+			break;
+		}
+	if (n != strlen(tx->sni) || strncasecmp((const char *)h, tx->sni, n))
+		return 0;
+	for (size_t i = 0; i < nd->tls->n_secrets; i++)
+		if (nd->tls->body[i] &&
+		    msb_secret_host_match(&nd->tls->secrets[i], tx->sni))
+			m |= 1ull << i;
+	return m;
+}
+
+/*
+ * Secrets into the body of @r, which follows its head in tx->req: the
+ * whole body is needed (at most what the buffer holds while reading
+ * goes on). *@head / *@hl: the head to send (the rewritten one, or the
+ * request's); on 1 they become the reframed head with the new body
+ * after it, *@raw the bytes of the body as sent, and *@used gains the
+ * body's secrets.
+ * Return: 1 ready, 0 wait for more, 2 send the body untouched (none in
+ * it, or too long to hold), -1 block (@why).
+ */
+static int body_take(struct netd *nd, struct flow *fl,
+		     const struct msb_http1_req *r, const uint8_t **head,
+		     size_t *hl, uint64_t *used, size_t *raw, uint64_t allowed,
+		     char *why, size_t whylen)
+{
+	struct tflow_tls *tx = fl->tx;
+	const uint8_t *b = tx->req.p + r->head_len, *in = b;
+	size_t have = tx->req.len - r->head_len, blen;
+	size_t limit = TX_BUF_MAX - 17 * 1024 - r->head_len;
+	if (r->head_len >= TX_BUF_MAX - 17 * 1024)
+		return 2;
+	if (r->body == MSB_HTTP1_BODY_LENGTH) {
+		if (r->content_length > limit)
+			return 2;
+		if (have < r->content_length)
+			return tx->g_eof ? 2 : 0;
+		*raw = blen = (size_t)r->content_length;
+	} else {
+		struct msb_http1_chunked ch = {0};
+		size_t u = 0, olen = 0;
+		enum msb_http1_status s = msb_http1_chunked_decode(
+			&ch, b, have, &u, bodyin, sizeof(bodyin), &olen);
+		if (s == MSB_HTTP1_BAD) {
+			snprintf(why, whylen, "a malformed chunked body");
+			return -1;
+		}
+		if (s == MSB_HTTP1_NEED_MORE)
+			return have >= limit || tx->g_eof ? 2 : 0;
+		*raw = u;
+		blen = olen;
+		in = bodyin;
+	}
+	uint64_t bused = 0;
+	size_t olen = 0;
+	enum msb_http1_verdict v = msb_http1_body_substitute(
+		bodyout, sizeof(bodyout), &olen, &bused, why, whylen, in, blen,
+		nd->tls->secrets, nd->tls->n_secrets, allowed);
+	explicit_bzero(bodyin, sizeof(bodyin) < blen ? sizeof(bodyin) : blen);
+	if (v == MSB_HTTP1_BLOCK)
+		return -1;
+	if (v == MSB_HTTP1_PASS)
+		return 2;
+	size_t nl = 0;
+	if (msb_http1_parse(&req2, *head, *hl, NULL) != MSB_HTTP1_OK ||
+	    msb_http1_reframe(joined, sizeof(joined), &nl, &req2, *head, olen) <
+		    0 ||
+	    nl + olen > sizeof(joined)) {
+		explicit_bzero(bodyout, olen);
+		snprintf(why, whylen,
+			 "a body that cannot be reframed after substitution");
+		return -1;
+	}
+	memcpy(joined + nl, bodyout, olen);
+	explicit_bzero(bodyout, olen);
+	*head = joined;
+	*hl = nl + olen;
+	*used |= bused;
+	return 1;
+}
+
 /* Judge and forward the guest's requests. Return: true on progress. */
 static bool requests(struct netd *nd, struct flow *fl)
 {
@@ -960,6 +1077,24 @@ static bool requests(struct netd *nd, struct flow *fl)
 		const uint8_t *head =
 			v == MSB_HTTP1_REWRITE ? headbuf : tx->req.p;
 		size_t hl = v == MSB_HTTP1_REWRITE ? out_len : r->head_len;
+		size_t body_raw = 0; /* body bytes sent with the head */
+		uint64_t allowed =
+			body_allowed(nd, fl, r, tx->req.p, ctx.dest_resolved);
+		if (allowed) {
+			int b = body_take(nd, fl, r, &head, &hl, &used,
+					  &body_raw, allowed, why, sizeof(why));
+			if (b == 0) {
+				if (out_len)
+					explicit_bzero(headbuf, out_len);
+				break;
+			}
+			if (b < 0) {
+				block(nd, fl, why);
+				continue;
+			}
+			if (b == 2)
+				body_raw = 0;
+		}
 		if (hl > room(&tx->up)) {
 			if (hl > TX_BUF_MAX)
 				block(nd, fl, "a rewritten head too long");
@@ -979,16 +1114,20 @@ static bool requests(struct netd *nd, struct flow *fl)
 				     tx->req.p + r->target.off, r->target.len);
 		put(&tx->up, head, hl);
 		explicit_bzero(headbuf, out_len);
+		if (head == joined)
+			explicit_bzero(joined, hl);
 		nd->st.http_requests++;
 		if (used)
 			nd->st.secrets_substituted++;
 		tx->nreq++;
 		enum msb_http1_body body = r->body;
 		uint64_t cl = r->content_length;
-		take(&tx->req, r->head_len);
+		take(&tx->req, r->head_len + body_raw);
 		tx->rq_scan = 0;
 		prog = true;
-		if (p->tunnel) {
+		if (body_raw) {
+			/* sent whole with its head */
+		} else if (p->tunnel) {
 			tx->rq = RQ_WAIT; /* its answer decides */
 		} else if (body == MSB_HTTP1_BODY_LENGTH && cl) {
 			tx->rq = RQ_LEN;

@@ -81,14 +81,18 @@ tlslab_ca "$work/sb" sandbox || exit 1 # the sandbox CA (msb makes it)
 sbca=$work/sb/sandbox.pem
 PH='$MSB_API_KEY_0123456789abcdef'
 VAL='sk-real-Value/42+x'
-"$py" - "$work" "$PH" "$VAL" <<'EOF'
+PH2='$MSB_BODY_KEY_fedcba9876543210' # substituted in bodies too
+VAL2='body-Secret-7'
+"$py" - "$work" "$PH" "$VAL" "$PH2" "$VAL2" <<'EOF'
 import json, sys
-w, ph, val = sys.argv[1:]
+w, ph, val, ph2, val2 = sys.argv[1:]
 json.dump({"ca_cert": open(w + "/sb/sandbox.pem").read(),
            "ca_key": open(w + "/sb/sandbox.key").read(),
            "upstream_ca": open(w + "/up/ca.pem").read(),
            "secrets": [{"name": "API_KEY", "placeholder": ph, "value": val,
-                        "hosts": ["api.test"], "body": False}]},
+                        "hosts": ["api.test"], "body": False},
+                       {"name": "BODY_KEY", "placeholder": ph2, "value": val2,
+                        "hosts": ["api.test"], "body": True}]},
           open(w + "/tls.json", "w"))
 EOF
 
@@ -164,7 +168,7 @@ done
 wait_for "dnsmasq" 20 sh -c "ip netns exec $I dig +time=1 +tries=1 @1.2.3.53 api.test | grep -q 'status: NOERROR'" ||
 	exit 1
 contains "the start line says what is intercepted" "$work/net.log" \
-	"tls: intercept on, ports 443,8443,8444,9443, 1 bypassed, 1 secrets"
+	"tls: intercept on, ports 443,8443,8444,9443, 1 bypassed, 2 secrets"
 
 # c ARGS...: curl in the guest trusting the sandbox CA only
 c() { in_g curl -sS --max-time 20 --cacert "$sbca" "$@"; }
@@ -243,6 +247,26 @@ contains "...arrives whole" "$work/out" "\"body_sha256\": \"$want\""
 expect "a 4 MiB response" 0 c -o "$work/big" -D "$work/hdr" "https://api.test/big?n=4194304"
 sum=$(sha256sum <"$work/big" | cut -d' ' -f1)
 grep -qi "x-body-sha256: $sum" "$work/hdr" && ok "...arrives intact" || bad "4 MiB: digest differs"
+
+# bodies: only BODY_KEY ("body": true), only to its host
+printf '{"k": "%s"}' "$PH2" >"$work/b2.json"
+want=$(printf '{"k": "%s"}' "$VAL2" | sha256sum | cut -d' ' -f1)
+expect "a body secret in a body, to its host" 0 \
+	c --data-binary @"$work/b2.json" https://api.test/body
+contains "...substituted" "$work/out" "\"body_sha256\": \"$want\""
+expect "...in a chunked body" 0 \
+	c -H "Transfer-Encoding: chunked" --data-binary @"$work/b2.json" https://api.test/body
+contains "...substituted" "$work/out" "\"body_sha256\": \"$want\""
+contains "...and sent with a Content-Length" "$work/out" \
+	"[\"Content-Length\", \"$(printf '{"k": "%s"}' "$VAL2" | wc -c)\"]"
+want=$(sha256sum <"$work/b2.json" | cut -d' ' -f1)
+expect "a body secret in a body to another host" 0 \
+	c --data-binary @"$work/b2.json" https://www.test/body
+contains "...passes untouched" "$work/out" "\"body_sha256\": \"$want\""
+printf '{"k": "%s"}' "$PH" >"$work/b1.json"
+expect "a secret that is not for bodies, in a body" 0 \
+	c -o /dev/null -w '%{http_code}' --data-binary @"$work/b1.json" https://api.test/body
+[ "$(cat "$work/out")" = 403 ] && ok "...is answered 403" || bad "body with API_KEY: status $(cat "$work/out")"
 
 cat >"$work/client.py" <<'EOF'
 import http.client, json, socket, ssl, sys
