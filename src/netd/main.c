@@ -430,19 +430,8 @@ int main(int argc, char **argv)
 		cf->caps.max_pending);
 	netd_dns_log_start(nd);
 	publish_log(nd);
-	if (nd->tls) {
-		char ports[NETD_TLS_PORTS * 7 + 1] = "";
-		size_t k = 0;
-		for (unsigned i = 0; i < cf->tls.n_ports; i++)
-			k += (size_t)snprintf(ports + k, sizeof(ports) - k,
-					      "%s%u", i ? "," : "",
-					      cf->tls.ports[i]);
-		netd_log(
-			nd,
-			"tls: intercept %s, ports %s, %u bypassed, %zu secrets",
-			cf->tls.intercept ? "on" : "secrets' hosts only", ports,
-			cf->tls.n_bypass, netd_tls_secrets(nd));
-	}
+	if (nd->tls)
+		netd_tls_log_start(nd);
 	write_stats(nd);
 
 	/* From here on only the steady state's system calls (syscalls.c). */

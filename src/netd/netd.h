@@ -387,6 +387,8 @@ void tflow_send_fin(struct netd *nd, struct flow *fl);
  * Return: 0, or -1.
  */
 int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen);
+/* The "tls:" line after "start". */
+void netd_tls_log_start(struct netd *nd);
 /* How many secrets; the index of the first whose placeholder (without
  * its '$') is in the @n bytes at @p (any case if @nocase), or -1. */
 size_t netd_tls_secrets(const struct netd *nd);

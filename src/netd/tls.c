@@ -395,6 +395,23 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 	return 0;
 }
 
+void netd_tls_log_start(struct netd *nd)
+{
+	const struct netd_tls_config *c = &nd->cfg.tls;
+	char ports[NETD_TLS_PORTS * 7 + 1] = "";
+	size_t k = 0;
+	for (unsigned i = 0; i < c->n_ports; i++)
+		k += (size_t)snprintf(ports + k, sizeof(ports) - k, "%s%u",
+				      i ? "," : "", c->ports[i]);
+	X509_STORE *st = SSL_CTX_get_cert_store(nd->tls->up);
+	netd_log(nd,
+		 "tls: intercept %s, ports %s, %u bypassed, %zu secrets, "
+		 "%d upstream CAs trusted",
+		 c->intercept ? "on" : "secrets' hosts only", ports,
+		 c->n_bypass, nd->tls->n_secrets,
+		 sk_X509_OBJECT_num(X509_STORE_get0_objects(st)));
+}
+
 size_t netd_tls_secrets(const struct netd *nd)
 {
 	return nd->tls ? nd->tls->n_secrets : 0;
@@ -814,8 +831,9 @@ static void describe(char *out, size_t cap, const struct tflow_tls *tx,
 		snprintf(host, sizeof(host), "%s", tx->sni);
 	}
 	logfile_escape(path, sizeof(path), t, q > 120 ? 120 : q, true);
-	snprintf(out, cap, "%s%s%s%s", r->is_connect ? "" : host,
-		 r->is_connect || (tl && t[0] == '/') ? "" : " ", path,
+	/* origin form: host and path; absolute form and CONNECT's
+	 * authority: the target as it is */
+	snprintf(out, cap, "%s%s%s", tl && t[0] == '/' ? host : "", path,
 		 q < tl ? "?..." : "");
 }
 

@@ -168,7 +168,7 @@ done
 wait_for "dnsmasq" 20 sh -c "ip netns exec $I dig +time=1 +tries=1 @1.2.3.53 api.test | grep -q 'status: NOERROR'" ||
 	exit 1
 contains "the start line says what is intercepted" "$work/net.log" \
-	"tls: intercept on, ports 443,8443,8444,9443, 1 bypassed, 2 secrets"
+	"tls: intercept on, ports 443,8443,8444,9443, 1 bypassed, 2 secrets, "
 
 # c ARGS...: curl in the guest trusting the sandbox CA only
 c() { in_g curl -sS --max-time 20 --cacert "$sbca" "$@"; }
@@ -292,6 +292,22 @@ elif mode == "pipeline":
             break
         data += d
     print(data.count(b"HTTP/1.1 200"), data.count(sys.argv[4].encode()))
+elif mode == "raw":
+    # send argv[3] (Python bytes literal) over TLS, print the answer's
+    # first line, or the error
+    s = ctx.wrap_socket(socket.create_connection(("api.test", 443), 20),
+                        server_hostname="api.test")
+    try:
+        s.sendall(eval(sys.argv[3]))
+        data = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+        print(data.split(b"\r\n")[0].decode(), data.split(b"\r\n\r\n", 1)[-1].decode().strip())
+    except OSError as e:
+        print("error", e)
 elif mode == "many":
     for i in range(int(sys.argv[3])):
         c = http.client.HTTPSConnection("api.test", context=ctx, timeout=20)
@@ -306,6 +322,35 @@ grep -q '^\[(\([0-9]*\), 1, True), (\1, 2, True), (\1, 3, True)\]$' "$work/out" 
 	ok "...on one connection, each substituted" || bad "keep-alive: $(cat "$work/out")"
 expect "pipelined requests" 0 in_g "$py" "$work/client.py" pipeline "$sbca" "$PH" "$VAL"
 contains "...three answers, each substituted" "$work/out" "3 3"
+
+is() { # is DESC WANT-PREFIX CMD...: CMD's output starts with WANT-PREFIX
+	local desc=$1 want=$2 got
+	shift 2
+	got=$("$@" 2>&1)
+	case $got in "$want"*) ok "$desc" ;; *) bad "$desc: got '$got'" ;; esac
+}
+is "a request that is not HTTP inside TLS: 403" \
+	"HTTP/1.1 403 Forbidden msb: blocked: a malformed request" \
+	in_g "$py" "$work/client.py" raw "$sbca" 'b"\x00\x01\x02 binary\r\n\r\n"'
+is "a request smuggling Content-Length and chunked: 403" \
+	"HTTP/1.1 403 Forbidden msb: blocked: a malformed request" \
+	in_g "$py" "$work/client.py" raw "$sbca" \
+	'b"POST / HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"'
+is "a request head over 64 KiB: 403" \
+	"HTTP/1.1 403 Forbidden msb: blocked: a malformed request: request head is too long" \
+	in_g "$py" "$work/client.py" raw "$sbca" \
+	'b"GET / HTTP/1.1\r\nHost: api.test\r\n" + b"X-A: " + b"a" * 70000 + b"\r\n\r\n"'
+got=$(in_g "$py" -c '
+import socket
+s = socket.create_connection(("1.2.3.5", 443), 10)
+s.sendall(b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\xff")
+try:
+    print(s.recv(100))
+except OSError as e:
+    print("error", e.errno)' 2>&1)
+case $got in "b'\\x15\\x03\\x03\\x00\\x02\\x02"* | "b''" | "error 104") ok "a malformed ClientHello is refused" ;;
+*) bad "malformed ClientHello: $got" ;; esac
+logged "...with a deny event" 'deny https 1.2.3.5:443 sandbox="lab"'
 
 # --- CONNECT, git, raw ----------------------------------------------------
 expect "HTTPS through a CONNECT proxy, secret substituted" 0 \
