@@ -778,6 +778,12 @@ static int sniff(struct netd *nd, struct flow *fl)
 		     "the TLS server name is not a DNS name");
 		return -1;
 	}
+	if (!ip_only && msb_net_policy_name_blocked(nd->cfg.policy, h.sni)) {
+		snprintf(tx->sni, sizeof(tx->sni), "%s", h.sni);
+		deny(nd, fl, ALERT_ACCESS_DENIED,
+		     "blocked domain (the TLS server name)");
+		return -1;
+	}
 	if (ip_only)
 		snprintf(tx->sni, sizeof(tx->sni), "%u.%u.%u.%u", fl->dst[0],
 			 fl->dst[1], fl->dst[2], fl->dst[3]);

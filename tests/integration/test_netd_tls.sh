@@ -145,7 +145,7 @@ cat >"$work/netd.json" <<EOF
 {
   "sandbox": "lab",
   $addr, "prefix": 30, "mtu": 1500,
-  "policy": ["preset public"],
+  "policy": ["preset public", "block-domain blocked.test"],
   "resolvers": ["1.2.3.53"],
   "timeouts": {"handshake": 3},
   "tls": {"intercept": true, "ports": [443, 8443, 8444, 9443],
@@ -219,6 +219,10 @@ expect "a placeholder in a DNS name is REFUSED" 0 \
 	in_g dig +time=5 +tries=1 @100.96.0.1 "$lph"
 contains "...status REFUSED" "$work/out" "status: REFUSED"
 logged "...with a deny dns event" "deny dns $lph"
+
+expect "a blocked domain as the TLS server name is refused" 35 \
+	c --resolve blocked.test:443:1.2.3.4 https://blocked.test/
+logged "...with a deny event" 'deny https blocked.test:443 sandbox="lab" reason="blocked domain (the TLS server name)"'
 
 # --- upstream certificates -------------------------------------------
 expect "a bypassed host passes with the upstream's own certificate" 0 \
