@@ -33,7 +33,7 @@
  *
  * With TLS interception or secrets ("tls" in the configuration), the
  * flow may be marked at the SYN (netd_tls_flow_open()): once open, its
- * bytes go through tls.c's engine (netd_tls_run() from on_recv(),
+ * bytes go through tls.c's engine (tls_run() from on_recv(),
  * on_sent() and the socket's events) instead of the raw paths below,
  * until the engine says raw (then nothing was consumed yet, and the
  * raw paths take over). The engine uses the same queue, lw_out and FIN
@@ -82,6 +82,16 @@ static struct listener *ports; /* 65536, touched lazily */
 static uint8_t hostbuf[65536];
 
 static void update_events(struct netd *nd, struct flow *fl);
+
+/* tls.c's engine of @fl, if any: run it; once it said raw, free it (a
+ * raw flow needs none of it). Return: as netd_tls_run(). */
+static int tls_run(struct netd *nd, struct flow *fl, uint32_t events)
+{
+	int rc = netd_tls_run(nd, fl, events);
+	if (rc == 0 && fl->tx && !netd_tls_active(fl))
+		netd_tls_flow_free(nd, fl);
+	return rc;
+}
 
 int tflow_init(struct netd *nd)
 {
@@ -602,7 +612,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		fl->last = nd->now;
 	}
 	if (netd_tls_active(fl)) {
-		if (netd_tls_run(nd, fl, 0) < 0)
+		if (tls_run(nd, fl, 0) < 0)
 			return abort_flow(nd, fl);
 	}
 	if (!netd_tls_active(fl) && flush_to_host(nd, fl) < 0)
@@ -624,7 +634,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 	nd->buffered -= n;
 	fl->last = nd->now;
 	if (netd_tls_active(fl)) {
-		if (netd_tls_run(nd, fl, 0) < 0)
+		if (tls_run(nd, fl, 0) < 0)
 			return abort_flow(nd, fl);
 		maybe_finish(nd, fl);
 		update_events(nd, fl);
@@ -664,7 +674,7 @@ static void on_err(void *arg, err_t err)
 		fl->fin_sent = true;
 		if (netd_tls_active(fl)) {
 			fl->pcb = NULL;
-			if (netd_tls_run(nd, fl, 0) < 0) {
+			if (tls_run(nd, fl, 0) < 0) {
 				flow_kill(nd, fl, true);
 				return;
 			}
@@ -1023,7 +1033,7 @@ void tflow_event(struct netd *nd, struct flow *fl, uint32_t events)
 		}
 	}
 	if (netd_tls_active(fl)) {
-		if (netd_tls_run(nd, fl, events) < 0) {
+		if (tls_run(nd, fl, events) < 0) {
 			abort_flow(nd, fl);
 			return;
 		}

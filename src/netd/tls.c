@@ -109,11 +109,10 @@ enum rs_state { RS_HEAD, RS_LEN, RS_CHUNKED, RS_CLOSE, RS_RAW };
 
 struct pend {
 	char method[MSB_HTTP1_METHOD_MAX + 1];
-	char what[640]; /* host and path, for the event (escaped) */
+	char what[256]; /* host and path, for the event (escaped) */
 	uint64_t used;  /* secrets substituted */
 	bool tunnel;    /* CONNECT or Upgrade */
-	bool blocked;   /* answer 403 with @why instead */
-	char why[200];
+	bool blocked;   /* answer 403 with tflow_tls.why instead */
 	int status;
 	uint64_t bytes;
 };
@@ -130,6 +129,7 @@ struct tflow_tls {
 	bool g_eof, u_eof;            /* plaintext ended */
 	bool closing;                 /* after a 403: close once it is sent */
 	bool fatal;
+	char why[200]; /* of the 403 (one a connection: it closes) */
 	char sni[MSB_TLS_SNI_MAX + 1]; /* or the address, without SNI */
 	struct buf req, up, resp, down;
 	size_t rq_scan, rs_scan;
@@ -821,7 +821,7 @@ raw:
 static void describe(char *out, size_t cap, const struct tflow_tls *tx,
 		     const struct msb_http1_req *r, const uint8_t *b)
 {
-	char host[300] = "", path[300];
+	char host[100] = "", path[150];
 	const uint8_t *t = b + r->target.off;
 	size_t tl = r->target.len, q = tl;
 	for (size_t i = 0; i < tl; i++)
@@ -834,7 +834,8 @@ static void describe(char *out, size_t cap, const struct tflow_tls *tx,
 		logfile_escape(host, sizeof(host), b + v->off,
 			       v->len > 100 ? 100 : v->len, true);
 	} else if (tx->sni[0]) {
-		snprintf(host, sizeof(host), "%s", tx->sni);
+		logfile_escape(host, sizeof(host), (const uint8_t *)tx->sni,
+			       strlen(tx->sni), true);
 	}
 	logfile_escape(path, sizeof(path), t, q > 120 ? 120 : q, true);
 	/* origin form: host and path; absolute form and CONNECT's
@@ -872,7 +873,7 @@ static void block(struct netd *nd, struct flow *fl, const char *why)
 	struct tflow_tls *tx = fl->tx;
 	struct pend *p = pend_push(tx);
 	p->blocked = true;
-	snprintf(p->why, sizeof(p->why), "%s", why);
+	snprintf(tx->why, sizeof(tx->why), "%s", why);
 	tx->rq = RQ_DONE;
 	nd->st.http_blocked++;
 	nd->st.denied++;
@@ -1186,9 +1187,8 @@ static void response_done(struct netd *nd, struct flow *fl)
 static bool answer_blocked(struct flow *fl)
 {
 	struct tflow_tls *tx = fl->tx;
-	struct pend *p = &tx->pend[tx->phead];
 	char body[300], head[600];
-	int bl = snprintf(body, sizeof(body), "msb: blocked: %s\n", p->why);
+	int bl = snprintf(body, sizeof(body), "msb: blocked: %s\n", tx->why);
 	if (bl < 0 || (size_t)bl >= sizeof(body))
 		bl = (int)strlen(body);
 	int hl = snprintf(head, sizeof(head),
