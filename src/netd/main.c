@@ -356,6 +356,8 @@ int main(int argc, char **argv)
 	nd->log.fd = -1;
 	nd->epfd = nd->sigfd = -1;
 	nd->stats_fd = -1;
+	nd->event_rl.burst = 50;
+	nd->event_rl.per_s = 10;
 	if (netd_config_load(&nd->cfg, config, err, sizeof(err)) < 0)
 		die("%s", err);
 	if (nd->cfg.tls.on && tlsfd < 0)
@@ -371,8 +373,6 @@ int main(int argc, char **argv)
 			die("--stats: path too long");
 		snprintf(nd->stats_path, sizeof(nd->stats_path), "%s", stats);
 	}
-	nd->event_rl.burst = 50;
-	nd->event_rl.per_s = 10;
 	nd->ping_ok = -1;
 	nd->linkfd = linkfd;
 	if (statsfd >= 0) {

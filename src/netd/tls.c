@@ -90,6 +90,9 @@ struct netd_tls {
 	size_t n_secrets;
 	json_t *input; /* owns the strings the secrets point into */
 	unsigned handshakes;
+	/* `http` lines: their own bucket (a busy guest's requests must not
+	 * crowd out its deny events), as large as the deny events' */
+	struct ratelimit http_rl;
 };
 
 struct buf {
@@ -309,6 +312,7 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 		return fail(err, errlen, "--tls-fd: out of memory");
 	}
 	nd->tls = t;
+	t->http_rl = nd->event_rl;
 	for (;;) {
 		ssize_t n = read(fd, in + len, TX_INPUT_MAX + 1 - len);
 		if (n < 0 && errno == EINTR)
@@ -458,10 +462,10 @@ static void http_event(struct netd *nd, struct flow *fl, struct pend *p)
 	uint64_t suppressed = 0;
 	char sb[300], names[600];
 	size_t n = 0;
-	if (!ratelimit_allow(&nd->event_rl, nd->now, &suppressed))
+	if (!ratelimit_allow(&nd->tls->http_rl, nd->now, &suppressed))
 		return;
 	if (suppressed)
-		netd_log(nd, "%llu events suppressed (rate limit)",
+		netd_log(nd, "%llu http events suppressed (rate limit)",
 			 (unsigned long long)suppressed);
 	names[0] = '\0';
 	for (size_t i = 0; i < nd->tls->n_secrets && n < sizeof(names) - 80;
