@@ -192,6 +192,11 @@ grep -F 'http GET api.test/v1/x?...' "$work/net.log" | grep -q 'secrets=API_KEY 
 	ok "...with secrets=API_KEY" || bad "http event: $(grep 'http GET' "$work/net.log")"
 grep -qF -- "$VAL" "$work/net.log" && bad "the value is in net.log" || ok "the value is not in net.log"
 
+printf 'GET /s HTTP/1.1\r\nHost: api.test\r\nX-Key: %s\r\nConnection: close\r\n\r\n' "$PH" >"$work/sreq"
+expect "openssl s_client: a secret substituted" 0 sh -c \
+	"ip netns exec $G openssl s_client -quiet -connect api.test:443 -servername api.test -CAfile '$sbca' -verify_return_error <'$work/sreq'"
+contains "...the server got the value" "$work/out" "\"X-Key\", \"$VAL\""
+
 expect "a placeholder to another host is answered 403" 0 \
 	c -o "$work/body" -w '%{http_code}' https://www.test/ -H "X-Key: $PH"
 [ "$(cat "$work/out")" = 403 ] && ok "...status 403" || bad "status $(cat "$work/out")"
