@@ -225,6 +225,9 @@ expect "a placeholder in a DNS name is REFUSED" 0 \
 contains "...status REFUSED" "$work/out" "status: REFUSED"
 logged "...with a deny dns event" "deny dns $lph"
 
+expect "no server name: verified for the address, a leaf for it" 0 \
+	c https://1.2.3.4/noname
+contains "...the server got it without SNI" "$work/out" '"sni": null'
 expect "a blocked domain as the TLS server name is refused" 35 \
 	c --resolve blocked.test:443:1.2.3.4 https://blocked.test/
 logged "...with a deny event" 'deny https blocked.test:443 sandbox="lab" reason="blocked domain (the TLS server name)"'
