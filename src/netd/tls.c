@@ -129,6 +129,7 @@ struct tflow_tls {
 	BIO *g_in, *g_out, *u_in, *u_out;
 	bool u_done, g_done, counted; /* handshakes; counted in handshakes */
 	bool u_shut, g_shut;          /* close_notify queued */
+	bool u_clean;                 /* the server sent close_notify */
 	bool g_eof, u_eof;            /* plaintext ended */
 	bool closing;                 /* after a 403: close once it is sent */
 	bool fatal;
@@ -1417,14 +1418,19 @@ static bool legs(struct netd *nd, struct flow *fl)
 				continue;
 			}
 			int e = SSL_get_error(tx->u, r);
-			if (e == SSL_ERROR_ZERO_RETURN ||
-			    (e == SSL_ERROR_WANT_READ && fl->host_eof &&
-			     !pending(tx->u_in)) ||
-			    e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL) {
-				tx->u_eof = true;
-				prog = true;
-				ERR_clear_error();
+			bool at_end = fl->host_eof && !pending(tx->u_in);
+			if (e == SSL_ERROR_ZERO_RETURN) {
+				tx->u_eof = tx->u_clean = true;
+			} else if (e == SSL_ERROR_WANT_READ) {
+				tx->u_eof = at_end;
+			} else if (at_end) {
+				tx->u_eof = true; /* no close_notify */
+			} else {
+				tx->fatal = true; /* a bad record */
+				return false;
 			}
+			prog |= tx->u_eof;
+			ERR_clear_error();
 			break;
 		}
 		if (!tx->resp.len) {
@@ -1501,14 +1507,20 @@ static bool legs(struct netd *nd, struct flow *fl)
 				continue;
 			}
 			int e = SSL_get_error(tx->g, r);
+			bool at_end = fl->guest_fin && !fl->qn &&
+				      !tx->pre.len && !pending(tx->g_in);
 			if (e == SSL_ERROR_ZERO_RETURN ||
-			    (e == SSL_ERROR_WANT_READ && fl->guest_fin &&
-			     !fl->qn && !pending(tx->g_in)) ||
-			    e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL) {
+			    (e == SSL_ERROR_WANT_READ ? at_end : false)) {
 				tx->g_eof = true;
-				prog = true;
-				ERR_clear_error();
+			} else if (e != SSL_ERROR_WANT_READ) {
+				if (!at_end) {
+					tx->fatal = true; /* a bad record */
+					return false;
+				}
+				tx->g_eof = true; /* no close_notify */
 			}
+			prog |= tx->g_eof;
+			ERR_clear_error();
 			break;
 		}
 		if (!tx->req.len) {
@@ -1691,7 +1703,10 @@ static bool guest_finish(struct netd *nd, struct flow *fl)
 	if (fl->fin_sent || !done_in || tx->down.len)
 		return false;
 	if (tx->mode == TX_TLS && tx->g && tx->g_done && !tx->g_shut) {
-		SSL_shutdown(tx->g);
+		/* close_notify only for a server's, or our 403: a response
+		 * cut short upstream stays visibly cut short */
+		if (tx->u_clean || tx->closing)
+			SSL_shutdown(tx->g);
 		tx->g_shut = true;
 		return true;
 	}
@@ -1805,7 +1820,7 @@ int netd_tls_run(struct netd *nd, struct flow *fl, uint32_t events)
 	if (tx->fatal) {
 		/* what could be said was given to lwIP (an alert, a 403) */
 		guest_out(nd, fl);
-		if (fl->pcb && (fl->lw_out || tx->closing) && !fl->fin_sent) {
+		if (fl->pcb && tx->closing && !fl->fin_sent) {
 			fl->host_eof = true;
 			fl->guest_fin = true;
 			if (fl->fd >= 0 && !fl->host_shut) {

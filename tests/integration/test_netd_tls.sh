@@ -193,8 +193,10 @@ grep -F 'http GET api.test/v1/x?...' "$work/net.log" | grep -q 'secrets=API_KEY 
 grep -qF -- "$VAL" "$work/net.log" && bad "the value is in net.log" || ok "the value is not in net.log"
 
 printf 'GET /s HTTP/1.1\r\nHost: api.test\r\nX-Key: %s\r\nConnection: close\r\n\r\n' "$PH" >"$work/sreq"
+# (the server closes without close_notify, and netd passes that on: s_client
+# exits 1 for it, as it would talking to the server directly)
 expect "openssl s_client: a secret substituted" 0 sh -c \
-	"ip netns exec $G openssl s_client -quiet -connect api.test:443 -servername api.test -CAfile '$sbca' -verify_return_error <'$work/sreq'"
+	"ip netns exec $G openssl s_client -quiet -connect api.test:443 -servername api.test -CAfile '$sbca' -verify_return_error <'$work/sreq'; true"
 contains "...the server got the value" "$work/out" "\"X-Key\", \"$VAL\""
 
 expect "a placeholder to another host is answered 403" 0 \
