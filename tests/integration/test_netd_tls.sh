@@ -226,6 +226,9 @@ expect "a placeholder in a DNS name is REFUSED" 0 \
 	in_g dig +time=5 +tries=1 @100.96.0.1 "$lph"
 contains "...status REFUSED" "$work/out" "status: REFUSED"
 logged "...with a deny dns event" "deny dns $lph"
+expect "...with its \$ and in upper case too" 0 \
+	in_g dig +time=5 +tries=1 @100.96.0.1 "\$MSB_API_KEY_0123456789ABCDEF.test"
+contains "...status REFUSED" "$work/out" "status: REFUSED"
 
 expect "no server name: verified for the address, a leaf for it" 0 \
 	c https://1.2.3.4/noname
