@@ -41,6 +41,7 @@
  * the same way (their heads, to know where each ends: keep-alive,
  * pipelining); a 101 or a CONNECT's 2xx makes the rest raw.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -206,6 +207,35 @@ static int add_pem_certs(X509_STORE *st, const char *pem, size_t len)
 	sk_X509_INFO_pop_free(inf, X509_INFO_free);
 	ERR_clear_error();
 	return n ? 0 : -1;
+}
+
+/* Where Debian keeps the certificates its bundle
+ * (/etc/ssl/certs/ca-certificates.crt) is made of: the fallback when
+ * the bundle is not visible (netd's jail shows /usr only). */
+static const char *const cert_dirs[] = {"/usr/share/ca-certificates",
+					"/usr/local/share/ca-certificates"};
+
+/* Every *.crt under @dir (@depth levels of folders) into @st. */
+static void load_cert_dir(X509_STORE *st, const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char p[4096];
+		size_t n = strlen(e->d_name);
+		if (e->d_name[0] == '.' ||
+		    (size_t)snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >=
+			    sizeof(p))
+			continue;
+		if (depth && (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN))
+			load_cert_dir(st, p, depth - 1);
+		if (n > 4 && !strcmp(e->d_name + n - 4, ".crt") &&
+		    X509_STORE_load_file(st, p) != 1)
+			ERR_clear_error();
+	}
+	closedir(d);
 }
 
 static const char *jstr(json_t *o, const char *k, size_t *len)
@@ -375,8 +405,14 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 	const char *deffile = getenv(X509_get_default_cert_file_env());
 	if (!deffile)
 		deffile = X509_get_default_cert_file();
-	if (X509_STORE_load_file(st, deffile) != 1)
-		ERR_clear_error(); /* no host store: upstream_ca only */
+	if (X509_STORE_load_file(st, deffile) != 1) {
+		/* the jail shows /usr but not /etc: the certificates the
+		 * bundle is made of */
+		ERR_clear_error();
+		for (size_t i = 0; i < sizeof(cert_dirs) / sizeof(*cert_dirs);
+		     i++)
+			load_cert_dir(st, cert_dirs[i], 1);
+	}
 	if (upca && add_pem_certs(st, upca, ul) < 0)
 		return fail(err, errlen,
 			    "--tls-fd: upstream_ca: no PEM certificate");

@@ -152,8 +152,10 @@ cat >"$work/netd.json" <<EOF
 	  "bypass": ["pinned.test"]}
 }
 EOF
+# SSL_CERT_FILE to nowhere: the trust store netd's jail gives it (no
+# /etc, so the bundle's parts under /usr/share/ca-certificates)
 netlab_bg in_g "$bridge" -p "$work/netd.pid" mt0 \
-	ip netns exec $N "$netd" --link-fd 3 --config "$work/netd.json" \
+	ip netns exec $N env SSL_CERT_FILE=/nonexistent "$netd" --link-fd 3 --config "$work/netd.json" \
 	--log "$work/net.log" --stats "$work/stats.json" --tls-fd 7 7<"$work/tls.json"
 wait_for "netd up" 20 test -s "$work/stats.json" || exit 1
 netd_pid=$(cat "$work/netd.pid")
@@ -169,6 +171,9 @@ wait_for "dnsmasq" 20 sh -c "ip netns exec $I dig +time=1 +tries=1 @1.2.3.53 api
 	exit 1
 contains "the start line says what is intercepted" "$work/net.log" \
 	"tls: intercept on, ports 443,8443,8444,9443, 1 bypassed, 2 secrets, "
+n=$(sed -n 's/.*tls: .* \([0-9]*\) upstream CAs trusted.*/\1/p' "$work/net.log")
+[ "${n:-0}" -gt 1 ] && ok "the host's CAs are trusted without /etc/ssl ($n)" ||
+	bad "upstream CAs trusted: ${n:-none}"
 
 # c ARGS...: curl in the guest trusting the sandbox CA only
 c() { in_g curl -sS --max-time 20 --cacert "$sbca" "$@"; }
