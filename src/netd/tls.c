@@ -37,9 +37,13 @@
  * server name, or, in a CONNECT tunnel, when the CONNECT named it);
  * REWRITE forwards the new head, BLOCK answers 403 (after the answers to
  * the requests before it) and closes, PASS forwards it. Bodies are
- * counted or followed (chunked) and pass untouched. Responses are read
- * the same way (their heads, to know where each ends: keep-alive,
- * pipelining); a 101 or a CONNECT's 2xx makes the rest raw.
+ * counted or followed (chunked) and pass untouched, unless a secret of
+ * that host opted in ("body": true): then the whole body is held (while
+ * it fits the buffer), substituted and sent with a reframed head
+ * (body_take()). Responses are read the same way (their heads, to know
+ * where each ends: keep-alive, pipelining); a 101 or a CONNECT's 2xx
+ * makes the rest raw. Endings cross over as they came: close_notify to
+ * the guest only after the server's, a reset or a bad record resets.
  */
 #include <dirent.h>
 #include <errno.h>
