@@ -137,6 +137,7 @@ struct tflow_tls {
 	bool u_clean;                 /* the server sent close_notify */
 	bool g_eof, u_eof;            /* plaintext ended */
 	bool closing;                 /* after a 403: close once it is sent */
+	bool continued; /* a 100 Continue of ours for the request held */
 	bool fatal;
 	char why[200]; /* of the 403 (one a connection: it closes) */
 	char sni[MSB_TLS_SNI_MAX + 1]; /* or the address, without SNI */
@@ -1156,6 +1157,18 @@ static bool requests(struct netd *nd, struct flow *fl)
 			if (b == 0) {
 				if (out_len)
 					explicit_bzero(headbuf, out_len);
+				/* a client waiting for 100 Continue before
+				 * its body: netd holds the head, so it
+				 * answers (when no answer is on its way) */
+				if (r->expect_continue && !tx->continued &&
+				    !tx->pn && tx->rs == RS_HEAD &&
+				    !tx->resp.len) {
+					static const char c100[] =
+						"HTTP/1.1 100 Continue\r\n\r\n";
+					put(&tx->down, c100, sizeof(c100) - 1);
+					tx->continued = true;
+					prog = true;
+				}
 				break;
 			}
 			if (b < 0) {
@@ -1193,6 +1206,7 @@ static bool requests(struct netd *nd, struct flow *fl)
 		enum msb_http1_body body = r->body;
 		uint64_t cl = r->content_length;
 		take(&tx->req, r->head_len + body_raw);
+		tx->continued = false;
 		tx->rq_scan = 0;
 		prog = true;
 		if (body_raw) {

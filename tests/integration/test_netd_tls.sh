@@ -281,6 +281,13 @@ expect "...in a chunked body" 0 \
 contains "...substituted" "$work/out" "\"body_sha256\": \"$want\""
 contains "...and sent with a Content-Length" "$work/out" \
 	"[\"Content-Length\", \"$(printf '{"k": "%s"}' "$VAL2" | wc -c)\"]"
+expect "...with Expect: 100-continue (netd answers the 100)" 0 \
+	c -H "Expect: 100-continue" --expect100-timeout 10 -w '\ntime=%{time_total}' \
+	--data-binary @"$work/b2.json" https://api.test/body
+contains "...substituted" "$work/out" "\"body_sha256\": \"$want\""
+t=$(sed -n 's/^time=//p' "$work/out")
+"$py" -c "import sys; sys.exit(0 if float('$t') < 5 else 1)" &&
+	ok "...without waiting for the client's timeout" || bad "Expect: took $t s"
 want=$(sha256sum <"$work/b2.json" | cut -d' ' -f1)
 expect "a body secret in a body to another host" 0 \
 	c --data-binary @"$work/b2.json" https://www.test/body
