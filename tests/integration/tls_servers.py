@@ -29,6 +29,12 @@ Modes:
          and relays both ways; any other request gets 405. Each CONNECT
          line is appended to --log.
 
+  scan WORDS FILE...  (no server) how often any 16-byte window of each
+         line of WORDS occurs in the FILEs: a word cut in two anywhere
+         (a QEMU state file has a header between two pages) still has a
+         whole window on one side when it is 32 bytes or longer; print
+         "hits=N" and, for each word found, "word L: N"
+
 Options:
   --cert FILE --key FILE   the server's certificate chain and key (PEM);
                            required by echo and git unless --plain
@@ -255,7 +261,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         data = (json.dumps(out) + "\n").encode()
         if url.path == "/gzip":
-            self.answer(200, gzip.compress(data), "application/json",
+            self.answer(200, gzip.compress(data, mtime=0), "application/json",
                         [("Content-Encoding", "gzip")])
             return
         status = 200
@@ -464,8 +470,28 @@ class ProxyServer(socketserver.ThreadingTCPServer):
         pass
 
 
+def scan(words_file, files):
+    with open(words_file, "rb") as f:
+        words = [w for w in f.read().split(b"\n") if w]
+    found = [0] * len(words)
+    for name in files:
+        with open(name, "rb") as f:
+            data = f.read()
+        for i, w in enumerate(words):
+            k = min(16, len(w))
+            for j in range(0, len(w) - k + 1):
+                found[i] += data.count(w[j:j + k])
+    print("hits=%d" % sum(found))
+    for i, n in enumerate(found):
+        if n:
+            print("word %d: %d" % (i + 1, n))
+    return 0
+
+
 def main():
     global args, secrets
+    if len(sys.argv) >= 3 and sys.argv[1] == "scan":
+        return scan(sys.argv[2], sys.argv[3:])
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("mode", choices=["echo", "git", "proxy"])
     p.add_argument("--addr", required=True)
