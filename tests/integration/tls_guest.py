@@ -14,10 +14,13 @@ library only; copied into the guest). TLS trusts the default paths
         print "STATUS conn=C seq=S secrets=K" for each
   tls_guest.py connect PROXY PORT TARGET    a raw "CONNECT TARGET
         HTTP/1.1" to the proxy; print its status line (or the error)
-  tls_guest.py bench HOST PATH N MODE [SECS]  MODE ka: N GETs over one
-        connection; new: N GETs, each on a new connection (a new TLS
-        handshake); after 3 warm-up requests; or until SECS seconds
-        passed. Print "mode=M n=N p50_ms=.. p90_ms=.. rps=.."
+  tls_guest.py bench HOST PATH N MODE [HEADER:VALUE...]  after 3
+        warm-up requests, N GETs of PATH (at most 120 s): MODE ka over
+        one connection; new each on a new connection (a new handshake);
+        cold each on a new connection to a new name, HOST with %d in it
+        (c%d.api.test: a leaf minted for each; the names resolved first).
+        Print "mode=M n=N p50_ms=.. p90_ms=.. rps=..". TLS_GUEST_CA=FILE
+        trusts FILE too (a bypassed host's own CA)
 A HEADER:VALUE's value has $NAME replaced by the environment's NAME (the
 placeholder of a secret). Every wait has a deadline (30 s).
 """
@@ -130,31 +133,41 @@ def connect(proxy, port, target):
     return 0
 
 
-def bench(host, path, n, mode, secs="60"):
+def bench(host, path, n, mode, *hs):
     ctx = ssl.create_default_context()
-    n, secs = int(n), float(secs)
+    if os.environ.get("TLS_GUEST_CA"):
+        ctx.load_verify_locations(os.environ["TLS_GUEST_CA"])
+    n = int(n)
+    h = headers(hs)
     conn = None
     times = []
+    names = [host] * (n + 3)
+    if mode == "cold":  # a new name each time: HOST holds %d
+        names = [host % i for i in range(n + 3)]
+        for name in names:  # resolved before the clock runs
+            socket.getaddrinfo(name, 443, socket.AF_INET, socket.SOCK_STREAM)
 
-    def one():
+    def one(name):
         nonlocal conn
-        if conn is None or mode == "new":
+        if conn is None or mode != "ka":
             if conn is not None:
                 conn.close()
-            conn = http.client.HTTPSConnection(host, timeout=DEADLINE,
+            conn = http.client.HTTPSConnection(name, timeout=DEADLINE,
                                                context=ctx)
-        conn.request("GET", path)
+        conn.request("GET", path, headers=h)
         r = conn.getresponse()
         r.read()
         if r.status != 200:
-            raise SystemExit("status %d" % r.status)
+            raise SystemExit("status %d from %s" % (r.status, name))
 
-    for _ in range(3):
-        one()
+    for name in names[:3]:  # warm-up: the leaf minted, code paths hot
+        one(name)
     start = time.monotonic()
-    while len(times) < n and time.monotonic() - start < secs:
+    for name in names[3:]:
+        if time.monotonic() - start > 120:
+            break
         t = time.perf_counter()
-        one()
+        one(name)
         times.append(time.perf_counter() - t)
     total = time.monotonic() - start
     times.sort()
