@@ -129,6 +129,8 @@ for r in $(seq "$rounds"); do
 			k=$(field n "$l")
 			field p50_ms "$l" >>"$work/$mode.$c.p50"
 			field p90_ms "$l" >>"$work/$mode.$c.p90"
+			field mean_ms "$l" >>"$work/$mode.$c.mean"
+			field res_ms "$l" >>"$work/res"
 			field rps "$l" >>"$work/$mode.$c.rps"
 			echo $(((c1 - c0) / k / 1000)) >>"$work/$mode.$c.cpu"
 			line="$line $mode/$c p50 $(field p50_ms "$l") ms"
@@ -140,29 +142,40 @@ done
 c0=$(cpu_ns "$netd")
 l=$(g bench 'c%d.api.test' / "$n" cold)
 c1=$(cpu_ns "$netd")
-cold_p50=$(field p50_ms "$l") cold_p90=$(field p90_ms "$l")
+cold_p50=$(field p50_ms "$l") cold_p90=$(field p90_ms "$l") cold_mean=$(field mean_ms "$l")
 cold_cpu=$(((c1 - c0) / $(field n "$l") / 1000))
 
 med() { median <"$work/$1"; }
-echo "medians of $rounds rounds, $n requests each; python http.client in the guest (TCG)"
-printf '%-22s %9s %9s %9s %12s %10s\n' "" "p50 ms" "p90 ms" "req/s" "netd CPU us" "rps/direct"
+res=$(sort -g "$work/res" | tail -1)
+echo "medians of $rounds rounds, $n requests each; python http.client in the guest (TCG);"
+echo "guest clock: $(m exec btls -- cat /sys/devices/system/clocksource/clocksource0/current_clocksource), step up to $res ms"
+printf '%-24s %8s %8s %8s %8s %12s %10s\n' "" "p50 ms" "p90 ms" "mean ms" "req/s" "netd CPU us" "rps/direct"
 for mode in ka new; do
 	for c in direct intercept secret; do
-		printf '%-22s %9.3f %9.3f %9.1f %12s %10.2f\n' "$mode $c" \
-			"$(med $mode.$c.p50)" "$(med $mode.$c.p90)" "$(med $mode.$c.rps)" \
-			"$(med $mode.$c.cpu)" \
+		printf '%-24s %8.3f %8.3f %8.3f %8.1f %12s %10.2f\n' \
+			"$([ $mode = ka ] && echo keep-alive || echo new-conn) $c" \
+			"$(med $mode.$c.p50)" "$(med $mode.$c.p90)" "$(med $mode.$c.mean)" \
+			"$(med $mode.$c.rps)" "$(med $mode.$c.cpu)" \
 			"$(awk -v a="$(med $mode.$c.rps)" -v b="$(med $mode.direct.rps)" 'BEGIN { print a / b }')"
 	done
 done
-printf '%-22s %9.3f %9.3f %9s %12s\n' "new, a new name (cold)" "$cold_p50" "$cold_p90" "" "$cold_cpu"
+printf '%-24s %8.3f %8.3f %8.3f %8s %12s\n' "new-conn, new name (cold)" \
+	"$cold_p50" "$cold_p90" "$cold_mean" "" "$cold_cpu"
+# added latency: from the p50s when the guest's clock steps finer than
+# 0.1 ms, else from the means (a 4 ms jiffy cannot time one request)
+by=p50
+awk -v r="$res" 'BEGIN { exit !(r >= 0.1) }' && by=mean
 for mode in ka new; do
 	for c in intercept secret; do
-		awk -v a="$(med $mode.$c.p50)" -v b="$(med $mode.direct.p50)" -v m=$mode -v c=$c 'BEGIN {
-			printf "added p50, %s %s: %.3f ms\n", (m == "ka" ? "keep-alive" : "new connection"), c, a - b }'
+		awk -v a="$(med $mode.$c.p50)" -v b="$(med $mode.direct.p50)" \
+			-v x="$(med $mode.$c.mean)" -v y="$(med $mode.direct.mean)" \
+			-v m=$mode -v c=$c 'BEGIN {
+			printf "added latency, %s %s: p50 %+.3f ms, mean %+.3f ms\n",
+				(m == "ka" ? "keep-alive" : "new connection"), c, a - b, x - y }'
 	done
 done
-awk -v a="$(med ka.intercept.p50)" -v b="$(med ka.direct.p50)" 'BEGIN {
-	d = a - b; printf "target (added p50, cached host, keep-alive) <= 2 ms: %s (%.3f ms)\n", (d <= 2 ? "met" : "NOT met"), d }'
+awk -v a="$(med ka.intercept.$by)" -v b="$(med ka.direct.$by)" -v by=$by 'BEGIN {
+	d = a - b; printf "target (added p50 <= 2 ms, cached host, keep-alive; by the %s): %s (%.3f ms)\n", by, (d <= 2 ? "met" : "NOT met"), d }'
 if [ -x "$src/bench/tls_mint.sh" ]; then
 	echo "leaf minting (bench/tls_mint.sh):"
 	"$src/bench/tls_mint.sh" | sed 's/^/  /'
