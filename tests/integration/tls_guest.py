@@ -20,10 +20,10 @@ library only; copied into the guest). TLS trusts the default paths
         cold each on a new connection to a new name, HOST with %d in it
         (c%d.api.test: a leaf minted for each; the names resolved first).
         Print "mode=M n=N p50_ms=.. p90_ms=.. mean_ms=.. rps=.. res_ms=.."
-        (res_ms: the step of the guest's clock). TLS_GUEST_CA=FILE
-        trusts FILE too (a bypassed host's own CA)
+        (res_ms: the step of the guest's clock)
 A HEADER:VALUE's value has $NAME replaced by the environment's NAME (the
-placeholder of a secret). Every wait has a deadline (30 s).
+placeholder of a secret). TLS_GUEST_CA=FILE: trust FILE too (a bypassed
+host's own CA). Every wait has a deadline (30 s).
 """
 import http.client
 import json
@@ -36,6 +36,13 @@ import time
 import urllib.request
 
 DEADLINE = 30
+
+
+def context():
+    ctx = ssl.create_default_context()
+    if os.environ.get("TLS_GUEST_CA"):
+        ctx.load_verify_locations(os.environ["TLS_GUEST_CA"])
+    return ctx
 
 
 def expand(s):
@@ -63,7 +70,8 @@ def summary(status, body):
 def get(url, *hs):
     req = urllib.request.Request(expand(url), headers=headers(hs))
     try:
-        with urllib.request.urlopen(req, timeout=DEADLINE) as r:
+        with urllib.request.urlopen(req, timeout=DEADLINE,
+                                    context=context()) as r:
             status, body = r.status, r.read()
     except urllib.error.HTTPError as e:
         status, body = e.code, e.read()
@@ -77,7 +85,7 @@ def get(url, *hs):
 
 def ka(host, path, n, *hs):
     c = http.client.HTTPSConnection(host, timeout=DEADLINE,
-                                    context=ssl.create_default_context())
+                                    context=context())
     h = headers(hs)
     for _ in range(int(n)):
         c.request("GET", expand(path), headers=h)
@@ -104,7 +112,7 @@ def read_response(f):
 
 
 def pipe(host, n, *hs):
-    ctx = ssl.create_default_context()
+    ctx = context()
     s = ctx.wrap_socket(socket.create_connection((host, 443), DEADLINE),
                         server_hostname=host)
     extra = "".join("%s: %s\r\n" % kv for kv in headers(hs).items())
@@ -135,9 +143,7 @@ def connect(proxy, port, target):
 
 
 def bench(host, path, n, mode, *hs):
-    ctx = ssl.create_default_context()
-    if os.environ.get("TLS_GUEST_CA"):
-        ctx.load_verify_locations(os.environ["TLS_GUEST_CA"])
+    ctx = context()
     n = int(n)
     h = headers(hs)
     conn = None
