@@ -81,16 +81,18 @@ ip netns exec $I dnsmasq --keep-in-foreground --no-resolv --no-hosts \
 	--pid-file="$work/dnsmasq.pid" --addn-hosts="$work/hosts" \
 	--local=/test/ --log-facility=/dev/null &
 pids+=($!)
+key=$(openssl rand -hex 20)
+echo "$key" >"$work/secret"
 tlslab_ca "$work/c" ca
 tlslab_cert "$work/c" ca srv api.test '*.api.test' direct.test
 ip netns exec $I "$py" "$it/tls_servers.py" echo --addr 1.2.3.5 --port 443 \
 	--cert "$work/c/srv.chain.pem" --key "$work/c/srv.key" \
-	--ready "$work/ready" &
+	--secret-file "$work/secret" --ready "$work/ready" &
 pids+=($!)
 for _ in $(seq 300); do [ -e "$work/ready" ] && break; sleep 0.1; done
 [ -e "$work/ready" ] || { echo "tls.sh: the server did not start" >&2; exit 1; }
 
-API_KEY=$(openssl rand -hex 20) m run -d --name btls \
+API_KEY=$key m run -d --name btls \
 	--secret API_KEY@api.test --tls-ca "$work/c/ca.pem" \
 	--tls-bypass direct.test \
 	--patch-copy "$it/tls_guest.py:/opt/tls_guest.py" \
