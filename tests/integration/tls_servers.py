@@ -194,9 +194,12 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for k, v in extra:
             self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        # head and body in one write (one TLS record, one segment), as
+        # most servers send a small answer
+        self._headers_buffer.append(b"\r\n")
+        head = b"".join(self._headers_buffer)
+        self._headers_buffer = []
+        self.wfile.write(head + (body if self.command != "HEAD" else b""))
 
     # --- echo ------------------------------------------------------------
     def echo(self):
