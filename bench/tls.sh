@@ -14,12 +14,13 @@
 # GETs on one connection) and new-connection (N GETs, each a new TCP
 # connection and TLS handshake); p50/p90 per request, the mean (the
 # loop's time over N: the guest's clock may step by 4 ms under TCG, too
-# coarse for one request) and requests per second. Then a cold loop: new connections to a new name each time
-# (cN.api.test), so each mints a leaf; and netd's CPU time per request.
-# Prints the medians of the rounds, the ratios to direct and the added
-# p50 latency (target: <= 2 ms for a cached host under TCG), then
-# bench/tls_mint.sh's figures (leaf minting, cold and cached) if that
-# script exists. Needs root (ip netns) and the Debian guest root of
+# coarse for one request) and requests per second. Then a cold loop:
+# new connections to a new name each time (cN.api.test), so each mints
+# a leaf; and netd's CPU time per request. Prints the medians of the
+# rounds, the ratios to direct and the added latency (target: p50 <= 2
+# ms for a cached host under TCG). First, bench/tls_mint.sh's figures
+# (leaf minting without a VM, cold and cached) when that script and its
+# program exist. Needs root (ip netns) and the Debian guest root of
 # tests/integration/netguest_rootfs.sh (debootstrap the first time).
 #   bench/tls.sh [ROUNDS [N]]   (default 5 200)
 set -euo pipefail
@@ -37,6 +38,12 @@ py=/usr/bin/python3
 [ -x "$msb" ] || { echo "tls.sh: $msb not found: build first (ninja -C build)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "tls.sh: needs root (ip netns)" >&2; exit 1; }
 img=${MSB_TEST_NETGUEST_IMAGE:-$("$it/netguest_rootfs.sh" "$src/.cache/images/netguest-rootfs")}
+
+# leaf minting without a VM first (bench/tls_mint.sh, when built)
+if [ -x "$src/bench/tls_mint.sh" ] && [ -x "$src/build/bench/ca_mint" ]; then
+	"$src/bench/tls_mint.sh"
+	echo
+fi
 
 work=$(mktemp -d /tmp/msb-bench-tls-XXXXXX)
 export MSB_HOME=$work/home
@@ -187,7 +194,3 @@ for mode in ka new; do
 done
 awk -v a="$(med ka.intercept.$by)" -v b="$(med ka.direct.$by)" -v by=$by 'BEGIN {
 	d = a - b; printf "target (added p50 <= 2 ms, cached host, keep-alive; by the %s): %s (%.3f ms)\n", by, (d <= 2 ? "met" : "NOT met"), d }'
-if [ -x "$src/bench/tls_mint.sh" ]; then
-	echo "leaf minting (bench/tls_mint.sh):"
-	"$src/bench/tls_mint.sh" | sed 's/^/  /'
-fi
