@@ -90,6 +90,14 @@ netlog() {
 	m logs -s net "$1" >"$work/netlog" 2>&1 && grep -qF -- "$2" "$work/netlog"
 }
 tg() { echo python3 /opt/tls_guest.py "$@"; }
+# code403 DESC SANDBOX CURL-ARGS: curl prints 403 and the blocking line
+code403() {
+	local desc=$1 sb=$2
+	gx "$sb" sh -c "curl -sS -o /tmp/o -w '%{http_code}\n' $3; cat /tmp/o"
+	if [ "$(head -1 "$work/out")" = 403 ] && grep -q '^msb: blocked: ' "$work/out"; then
+		ok "$desc: 403 ($(sed -n 2p "$work/out" | head -c 120))"
+	else bad "$desc: $(head -c 300 "$work/out") $(head -c 200 "$work/err")"; fi
+}
 
 # --- the guest's root: Debian with curl, python3, git, openssl -----------
 img=${MSB_TEST_NETGUEST_IMAGE:-}
@@ -278,8 +286,13 @@ contains "body (--secret-body): substituted" "$work/srv/api.log" "\"body\": \"ke
 contains "...Content-Length rewritten" "$work/out" "\"body_len\": $((4 + ${#vb}))"
 gx s1 sh -c 'curl -sS -H "Transfer-Encoding: chunked" --data-binary "chunk=$BODY_KEY" https://api.test/chunked'
 contains "body, chunked: substituted" "$work/srv/api.log" "\"body\": \"chunk=$vb\""
-gx s1 sh -c 'curl -sS --data-binary "key=$API_KEY" https://api.test/nobody'
-lacks "body without --secret-body: not substituted" "$work/srv/api.log" "\"body\": \"key=$v1"
+# API_KEY did not opt in: in a body to a host where BODY_KEY did, a 403
+code403 "body: a secret that did not opt in" s1 \
+	'--data-binary "key=$API_KEY" https://api.test/nobody'
+lacks "...never substituted" "$work/srv/api.log" "\"body\": \"key=$v1"
+gx s1 sh -c 'curl -sS --data-binary "key=$BODY_KEY" https://other.test/b'
+lacks "body: a body secret sent to another host never becomes its value" \
+	"$work/srv/other.log" "$vb"
 gx s1 sh -c 'printf "{\"k\":\"%s\"}" "$BODY_KEY" | gzip -n >/tmp/b.gz
 	sha256sum </tmp/b.gz | cut -d" " -f1
 	curl -sS --data-binary @/tmp/b.gz -H "Content-Encoding: gzip" https://api.test/gz'
@@ -298,14 +311,6 @@ want=$(sed -n 's/^[Xx]-[Bb]ody-[Ss]ha256: *\([0-9a-f]*\).*/\1/p' "$work/out" | t
 	ok "a 5 MB answer, intact (sha256)" || bad "big: $(head -c 300 "$work/out")"
 
 # --- other hosts, plain HTTP, Host != SNI: 403 ------------------------------
-# code403 DESC SANDBOX CURL-ARGS: curl prints 403 and the blocking line
-code403() {
-	local desc=$1 sb=$2
-	gx "$sb" sh -c "curl -sS -o /tmp/o -w '%{http_code}\n' $3; cat /tmp/o"
-	if [ "$(head -1 "$work/out")" = 403 ] && grep -q '^msb: blocked: ' "$work/out"; then
-		ok "$desc: 403 ($(sed -n 2p "$work/out" | head -c 120))"
-	else bad "$desc: $(head -c 300 "$work/out") $(head -c 200 "$work/err")"; fi
-}
 code403 "a placeholder to another host" s1 \
 	'https://other.test/x -H "Authorization: Bearer $API_KEY"'
 lacks "...never reached it" "$work/srv/other.log" "MSB_API_KEY"
