@@ -6,18 +6,18 @@
 # in a network namespace, the test's own upstream CA and HTTPS servers
 # (tls_servers.py) in an "internet" namespace, names from dnsmasq, the
 # netlab of test_net_guest.sh:
-#   1.2.3.5  api.test v2.api.test: echo (HTTPS :443, HTTP :80)
+#   1.2.3.5  api.test v2.api.test: echo (HTTPS :443 and :8443, HTTP :80)
 #   1.2.3.4  other.test: echo (HTTPS)      1.2.3.6  git.test: git (Basic)
 #   1.2.3.12 gitpub.test: git (no auth)    1.2.3.10 pinned.test: echo
 #   1.2.3.7  alien.test (certificate of another CA), 1.2.3.8 wrong.test
 #            (a certificate for another name), 1.2.3.9 expired.test
 #   1.2.3.11 proxy.test: a CONNECT proxy on :3128
 # Two sandboxes stay booted: s1 (secrets, --tls-ca, a bypass) and s2
-# (--tls-intercept alone, no --tls-ca). The secrets' values are random
-# and reach msb only through its environment (`--secret NAME@HOST`); the
-# test then looks for them where they must not be: the guest's
-# environment and memory (the state file of `msb suspend`), and every
-# file under MSB_HOME but secrets.json.
+# (--tls-intercept, ports 443 and 8443, no --tls-ca). The secrets' values
+# are random and reach msb only through its environment (`--secret
+# NAME@HOST`); the test then looks for them where they must not be: the
+# guest's environment and memory (the state file of `msb suspend`), and
+# every file under MSB_HOME but secrets.json.
 #
 #   test_tls.sh MSB
 set -u
@@ -176,6 +176,7 @@ serve() {
 good=(--cert "$c/good.chain.pem" --key "$c/good.key")
 serve api echo 1.2.3.5 443 "${good[@]}" --secret-file "$work/srv/secrets"
 serve api80 echo 1.2.3.5 80 --plain --secret-file "$work/srv/secrets"
+serve api8443 echo 1.2.3.5 8443 "${good[@]}" --secret-file "$work/srv/secrets"
 serve other echo 1.2.3.4 443 "${good[@]}" --secret-file "$work/srv/secrets"
 serve git git 1.2.3.6 443 "${good[@]}" --repo "$work/srv/repos" \
 	--basic-file "$work/srv/basic-git"
@@ -219,8 +220,9 @@ expect "boot s1 (three secrets, --tls-ca, a bypass)" 0 m run -d --name s1 \
 	--secret BODY_KEY@api.test --secret-body BODY_KEY \
 	--tls-ca "$c/ca.pem" --tls-bypass pinned.test \
 	"${copy[@]}" "$img" -- sleep 100000
-expect "boot s2 (--tls-intercept, no --tls-ca)" 0 m run -d --name s2 \
-	--tls-intercept "${copy[@]}" "$img" -- sleep 100000
+expect "boot s2 (--tls-intercept, ports 443 and 8443, no --tls-ca)" 0 \
+	m run -d --name s2 --tls-intercept --tls-port 443 --tls-port 8443 \
+	"${copy[@]}" "$img" -- sleep 100000
 unset API_KEY GIT_TOKEN BODY_KEY
 [ $fail = 0 ] || exit 1
 # the placeholder (from the guest's environment)
@@ -390,6 +392,18 @@ gx s2 sh -c 'curl -sS -o /dev/null https://api.test/ 2>&1; echo rc=$?'
 if grep -q 'rc=0' "$work/out"; then bad "s2 (no --tls-ca): the private upstream accepted"; else
 	ok "s2 (no --tls-ca): the private upstream is refused"
 fi
+
+# --- ports: 443 by default, --tls-port for others ---------------------------
+gx s1 openssl s_client -connect api.test:8443 -servername api.test </dev/null
+contains "ports: s1 (default) leaves 8443 alone: the upstream's certificate" \
+	"$work/out" "msb test upstream CA ca"
+gx s1 sh -c 'curl -sS --cacert /opt/upstream-ca.pem https://api.test:8443/p -H "X-K: $API_KEY"'
+contains "...the server answers" "$work/out" '"target": "/p"'
+lacks "...and never sees a value there" "$work/srv/api8443.log" "$v1"
+gx s2 sh -c 'curl -sS -o /dev/null https://api.test:8443/ 2>&1; echo rc=$?'
+wait_for "ports: s2 (--tls-port 8443) intercepts 8443: deny https api.test:8443" 30 \
+	netlog s2 "deny https api.test:8443" &&
+	ok "ports: s2 (--tls-port 8443) intercepts 8443 (its upstream refused, logged)"
 
 # --- the CA differs between two sandboxes ----------------------------------
 ca1=$MSB_HOME/sandboxes/s1/tls/ca.pem ca2=$MSB_HOME/sandboxes/s2/tls/ca.pem
