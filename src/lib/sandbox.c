@@ -23,6 +23,7 @@
 
 #include "lib/internal.h"
 #include "lib/image/image.h"
+#include "net/http1.h"
 #include "net/policy.h"
 #include "util/rlimit.h"
 #include "vmm/spec.h"
@@ -725,8 +726,26 @@ fail:;
 	return msb__error(MSB_ESYS, err, "pipe: %s", strerror(err));
 }
 
+/* The supervisor's environment: msb_env_for_supervisor() of ours, less
+ * the variables named as the secrets of the "tls" object @tls. */
+static char **vmm_environ(const json_t *tls)
+{
+	const char *drop[MSB_SECRETS_MAX + 1] = {NULL};
+	json_t *list = json_object_get(tls, "secrets"), *s;
+	size_t i, n = 0;
+
+	json_array_foreach(list, i, s)
+	{
+		const char *name =
+			json_string_value(json_object_get(s, "name"));
+		if (name && n < MSB_SECRETS_MAX)
+			drop[n++] = name;
+	}
+	return msb_env_for_supervisor(environ, drop);
+}
+
 static int spawn_vmm(pid_t *pid, const char *vmm, struct spawn_fds *f,
-		     bool detach)
+		     bool detach, char *const *envp)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -757,7 +776,7 @@ static int spawn_vmm(pid_t *pid, const char *vmm, struct spawn_fds *f,
 	posix_spawn_file_actions_adddup2(&fa, f->client[1], MSB_VMM_FD_CLIENT);
 	posix_spawn_file_actions_adddup2(&fa, f->watch[0], MSB_VMM_FD_WATCH);
 
-	rc = posix_spawn(pid, vmm, &fa, &attr, argv, environ);
+	rc = posix_spawn(pid, vmm, &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0)
@@ -886,6 +905,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	_cleanup_free_ char *json = NULL;
 	_cleanup_free_ char **env = NULL;
 	_cleanup_free_ char **main_argv = NULL;
+	_cleanup_free_ char **vmm_env = NULL; /* pointers into environ */
 	char *no_strv[1] = {NULL};
 	char **mounts = NULL, **disks = NULL, **shares = NULL, **ports = NULL;
 	char *extras[4] = {NULL, NULL, NULL, NULL};
@@ -1085,10 +1105,12 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	if (rc < 0)
 		goto nomem_undo;
 
+	if (!(vmm_env = vmm_environ(tls)))
+		goto nomem_undo;
 	if ((rc = make_spawn_fds(&fds)) < 0)
 		goto undo;
-	if ((rc = spawn_vmm(&sb->vmm_pid, paths.vmm, &fds, opts->detached)) <
-	    0) {
+	if ((rc = spawn_vmm(&sb->vmm_pid, paths.vmm, &fds, opts->detached,
+			    vmm_env)) < 0) {
 		close_spawn_fds(&fds);
 		goto undo;
 	}

@@ -241,6 +241,50 @@ void msb_strv_free(char **v)
 	free(v);
 }
 
+/* Whether the variable "NAME=..." @e is one the supervisor may keep. */
+static bool supervisor_var(const char *e, size_t nl)
+{
+	static const char *const exact[] = {"PATH",
+					    "TZ",
+					    "LANG",
+					    "ASAN_OPTIONS",
+					    "UBSAN_OPTIONS",
+					    "LSAN_OPTIONS",
+					    "LLVM_PROFILE_FILE",
+					    "GCOV_PREFIX",
+					    "GCOV_PREFIX_STRIP"};
+
+	if ((nl > 3 && !strncmp(e, "LC_", 3)) ||
+	    (nl > 4 && !strncmp(e, "MSB_", 4)))
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(exact); i++)
+		if (strlen(exact[i]) == nl && !strncmp(e, exact[i], nl))
+			return true;
+	return false;
+}
+
+char **msb_env_for_supervisor(char *const *env, const char *const *drop)
+{
+	size_t n = 0, k = 0;
+
+	for (char *const *e = env; e && *e; e++)
+		n++;
+	char **v = calloc(n + 1, sizeof(char *));
+	if (!v)
+		return NULL;
+	for (char *const *e = env; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t nl = eq ? (size_t)(eq - *e) : 0;
+		bool keep = nl && supervisor_var(*e, nl);
+		for (const char *const *d = drop; keep && d && *d; d++)
+			if (strlen(*d) == nl && !strncmp(*e, *d, nl))
+				keep = false;
+		if (keep)
+			v[k++] = *e;
+	}
+	return v;
+}
+
 size_t msb_utf8_len(const uint8_t *p, size_t n)
 {
 	uint8_t c = p[0];

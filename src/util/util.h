@@ -119,6 +119,20 @@ char *msb_printable(char *s);
 /* Free a NULL-terminated array of malloc'd strings, and the array. */
 void msb_strv_free(char **v);
 
+/*
+ * msb_env_for_supervisor() - the environment the library gives msb-vmm:
+ * of @env, only PATH, TZ, LANG, LC_*, MSB_* and the sanitizer and
+ * coverage variables (ASAN_OPTIONS, UBSAN_OPTIONS, LSAN_OPTIONS,
+ * LLVM_PROFILE_FILE, GCOV_PREFIX, GCOV_PREFIX_STRIP), less every
+ * variable named in @drop (NULL-terminated: the secrets' names). The
+ * caller's environment may hold secrets (`--secret NAME@HOST` reads one
+ * from it) or anything else: the supervisor lives as long as the sandbox
+ * and has no use for it.
+ * Return: a malloc'd NULL-terminated array of pointers into @env (free()
+ * the array only), or NULL when out of memory.
+ */
+char **msb_env_for_supervisor(char *const *env, const char *const *drop);
+
 int rm_rf(const char *path);
 
 /*

@@ -7,7 +7,8 @@
 # the guest's environment, /proc/*/environ and files hold placeholders,
 # never a value; the sandbox CA is in the guest's bundles once (after a
 # stop/start too) with the four variables; the values are nowhere under
-# MSB_HOME but secrets.json (0600; ca.key 0600), not in `ps`, not in the
+# MSB_HOME but secrets.json (0600; ca.key 0600), not in `ps` nor any
+# process's environment (the supervisor's included), not in the
 # guest's memory saved by a suspend; a second sandbox (--tls-intercept)
 # has another CA; snapshots are refused; rm removes it all.
 # Two sandboxes are booted and shared across the cases.
@@ -95,6 +96,22 @@ sdir=$MSB_HOME/sandboxes/sa
 
 ps -eo args >"$work/ps" 2>/dev/null
 no_value "ps shows no value (supervisor, netd, QEMU)" "$work/ps"
+# The supervisor does not keep msb's environment (TOKEN came from it):
+# no process's environment holds a value.
+vmm=$(head -n1 "$sdir/lock")
+if [ -r "/proc/$vmm/environ" ]; then
+	tr '\0' '\n' <"/proc/$vmm/environ" >"$work/vmm-env"
+	grep -q '^TOKEN=' "$work/vmm-env" && bad "the supervisor has TOKEN" ||
+		ok "the supervisor has no TOKEN"
+	grep -q '^MSB_HOME=' "$work/vmm-env" && ok "the supervisor keeps MSB_HOME" ||
+		bad "the supervisor lost MSB_HOME"
+	grep -q '^HOME=' "$work/vmm-env" && bad "the supervisor has HOME" ||
+		ok "the supervisor keeps no other variable (HOME)"
+else
+	bad "no environ for the supervisor (pid $vmm)"
+fi
+cat /proc/[0-9]*/environ >"$work/all-env" 2>/dev/null
+no_value "no process's environment holds a value" "$work/all-env"
 
 expect "the guest's variables" 0 "$msb" exec sa -- sh -c \
 	'echo "K=$OPENAI_API_KEY"; echo "T=$TOKEN"; echo "S=$SSL_CERT_FILE"; echo "R=$REQUESTS_CA_BUNDLE"; echo "C=$CURL_CA_BUNDLE"; echo "N=$NODE_EXTRA_CA_CERTS"'
