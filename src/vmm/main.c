@@ -959,11 +959,48 @@ static void share_socket(size_t n, int *listen_fd, int *conn_fd)
 	*conn_fd = c;
 }
 
+/* Whether the canonical path @p is @dir or below it. */
+static bool path_within(const char *p, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (!strcmp(dir, "/"))
+		return true;
+	return !strncmp(p, dir, n) && (p[n] == '/' || !p[n]);
+}
+
+/*
+ * MSB_HOME holds every sandbox's disks, secrets (secrets.json) and CA
+ * keys, and the database: a guest must never reach it through a share.
+ * A share that is MSB_HOME or inside it is refused; MSB_HOME inside a
+ * share (say `-v ~:/home/me` with the default ~/.microsandbox) is covered,
+ * in virtiofsd's mount namespace, by an empty read-only folder.
+ * Return: the canonical MSB_HOME to hide in @dir's share, or NULL.
+ */
+static const char *home_in_share(const char *dir)
+{
+	static char home[PATH_MAX];
+	char real[PATH_MAX];
+
+	if (!home[0] && !realpath(vmm.spec.home, home))
+		fail(MSB_ESYS, errno, "realpath `%s`: %s", vmm.spec.home,
+		     strerror(errno));
+	if (!realpath(dir, real))
+		fail(MSB_ENOTFOUND, errno, "shared folder `%s`: %s", dir,
+		     strerror(errno));
+	if (path_within(real, home))
+		fail(MSB_EINVAL, 0,
+		     "cannot share `%s`: it is in MSB_HOME (`%s`), which "
+		     "holds the disks, secrets and CA keys of sandboxes",
+		     dir, home);
+	return path_within(home, real) ? home : NULL;
+}
+
 /*
  * Start a jailed virtiofsd for each shared host directory (in its own user
  * namespace, root there; as root, mapped to the folder's owner, so that
  * what the guest creates belongs to whoever owns the folder). QEMU gets
- * our end of each one's socket.
+ * our end of each one's socket. MSB_HOME is never shared
+ * (home_in_share()).
  */
 static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
 {
@@ -992,6 +1029,12 @@ static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
 		if (stat(shares[n].dir, &st) < 0)
 			fail(MSB_ENOTFOUND, errno, "shared folder `%s`: %s",
 			     shares[n].dir, strerror(errno));
+		const char *home = home_in_share(shares[n].dir);
+		const char *hide[] = {home, NULL};
+		if (home)
+			logmsg("sharing `%s`: MSB_HOME (`%s`) in it is hidden "
+			       "from the guest",
+			       shares[n].dir, home);
 		_cleanup_close_ int lfd = -1;
 		share_socket(n, &lfd, &fs_fds[n]);
 		char src[PATH_MAX + 16];
@@ -1025,6 +1068,7 @@ static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
 			.nofile = (unsigned long)nofile,
 			.setup = virtiofsd_setup,
 			.userdata = &shares[n],
+			.hide = home ? hide : NULL,
 		};
 		pid_t pid;
 		char err[512];

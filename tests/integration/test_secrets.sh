@@ -10,7 +10,9 @@
 # MSB_HOME but secrets.json (0600; ca.key 0600), not in `ps` nor any
 # process's environment (the supervisor's included), not in the
 # guest's memory saved by a suspend; a second sandbox (--tls-intercept)
-# has another CA; snapshots are refused; rm removes it all.
+# has another CA and shares a folder holding MSB_HOME, which it does
+# not see (a share in MSB_HOME is refused); snapshots are refused; rm
+# removes it all.
 # Two sandboxes are booted and shared across the cases.
 #
 #   test_secrets.sh MSB MSB_NETD
@@ -224,8 +226,25 @@ cmp -s "$work/ca-before.pem" "$sdir/tls/ca.pem" && ok "after start: the same CA"
 bundle_once "after start"
 
 # --- a second sandbox: --tls-intercept only, a CA of its own ---
-expect "boot sb2 (--tls-intercept)" 0 "$msb" run -d --name sb2 --tls-intercept \
-	--tls-port 443 --tls-port 8443 --tls-bypass Pinned.Example -- sleep 100000
+# MSB_HOME is never shared: a folder in it is refused; in a shared
+# folder that holds it (here $work), it is an empty read-only folder.
+expect "a share in MSB_HOME is refused" 125 "$msb" run -v "$MSB_HOME/sandboxes:/x" -- true
+contains "a share in MSB_HOME: why" "$work/err" "it is in MSB_HOME"
+contains "a share in MSB_HOME: why, whole" "$work/err" "CA keys of sandboxes"
+expect "boot sb2 (--tls-intercept, $work shared)" 0 "$msb" run -d --name sb2 --tls-intercept \
+	--tls-port 443 --tls-port 8443 --tls-bypass Pinned.Example \
+	-v "$work:/w" -- sleep 100000
+expect "sb2: the share works" 0 "$msb" exec sb2 -- cat /w/bad.pem
+contains "sb2: the share works: a file of it" "$work/out" "not a certificate"
+expect "sb2: MSB_HOME in the share is empty" 0 "$msb" exec sb2 -- sh -c \
+	'ls -A /w/home; test -e /w/home/sandboxes/sa/secrets.json && echo READABLE; touch /w/home/x 2>/dev/null && echo WRITABLE; true'
+[ ! -s "$work/out" ] && ok "sb2: MSB_HOME in the share: empty, read-only" ||
+	bad "sb2: MSB_HOME in the share: $(head -c 300 "$work/out")"
+expect "sb2: no value under the share" 0 "$msb" exec sb2 -- sh -c \
+	"grep -rlF -e '${VAL%????}' -e '${VAL2%????}' /w 2>/dev/null; true"
+[ ! -s "$work/out" ] && ok "sb2: no value under the share" ||
+	bad "sb2: files with a value: $(head -c 300 "$work/out")"
+contains "sb2: vmm.log says MSB_HOME is hidden" "$MSB_HOME/sandboxes/sb2/logs/vmm.log" "is hidden from the guest"
 cmp -s "$sdir/tls/ca.pem" "$MSB_HOME/sandboxes/sb2/tls/ca.pem" &&
 	bad "sb2 has sa's CA" || ok "each sandbox has its own CA"
 [ ! -e "$MSB_HOME/sandboxes/sb2/secrets.json" ] && ok "no secrets.json without secrets" ||
