@@ -100,10 +100,16 @@ struct netd_tls {
 	struct ratelimit http_rl;
 };
 
+/* A plaintext buffer: at most TX_BUF_MAX bytes, its memory grown and
+ * shrunk with what it holds, so that what a flow holds in nd->buffered
+ * (its capacity, account()) is what it costs. */
 struct buf {
 	uint8_t *p;
-	size_t len;
+	size_t len, cap;
 };
+
+/* The smallest capacity of a buffer. */
+#define TX_BUF_MIN 4096
 
 enum tx_mode {
 	TX_SNIFF, /* holding the first bytes */
@@ -532,17 +538,30 @@ static size_t room(const struct buf *b)
 	return TX_BUF_MAX - b->len;
 }
 
+/* @b's memory to @cap bytes (at least its length). */
+static int resize(struct buf *b, size_t cap)
+{
+	uint8_t *q = realloc(b->p, cap);
+	if (!q)
+		return -1;
+	b->p = q;
+	b->cap = cap;
+	return 0;
+}
+
 static int put(struct buf *b, const void *p, size_t n)
 {
 	if (!n)
 		return 0;
-	if (!b->p) {
-		b->p = malloc(TX_BUF_MAX);
-		if (!b->p)
-			return -1;
-	}
 	if (n > room(b))
 		return -1;
+	if (b->len + n > b->cap) {
+		size_t c = b->cap ? b->cap * 2 : TX_BUF_MIN;
+		while (c < b->len + n)
+			c *= 2;
+		if (resize(b, c < TX_BUF_MAX ? c : TX_BUF_MAX) < 0)
+			return -1;
+	}
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
 	return 0;
@@ -555,6 +574,10 @@ static void take(struct buf *b, size_t n)
 	if (!b->len) {
 		free(b->p);
 		b->p = NULL;
+		b->cap = 0;
+	} else if (b->cap > TX_BUF_MIN && b->len < b->cap / 4) {
+		size_t c = b->len * 2;
+		resize(b, c > TX_BUF_MIN ? c : TX_BUF_MIN); /* or stays */
 	}
 }
 
@@ -1462,12 +1485,12 @@ static bool legs(struct netd *nd, struct flow *fl)
 	}
 	if (tx->u_done) {
 		while (!tx->u_eof && room(&tx->resp) >= 16384 + 1024) {
-			if (!tx->resp.p && !(tx->resp.p = malloc(TX_BUF_MAX)))
-				break;
-			r = SSL_read(tx->u, tx->resp.p + tx->resp.len,
-				     (int)room(&tx->resp));
+			r = SSL_read(tx->u, tmp, (int)room(&tx->resp));
 			if (r > 0) {
-				tx->resp.len += (size_t)r;
+				if (put(&tx->resp, tmp, (size_t)r) < 0) {
+					tx->fatal = true; /* no memory */
+					return false;
+				}
 				prog = true;
 				continue;
 			}
@@ -1486,10 +1509,6 @@ static bool legs(struct netd *nd, struct flow *fl)
 			prog |= tx->u_eof;
 			ERR_clear_error();
 			break;
-		}
-		if (!tx->resp.len) {
-			free(tx->resp.p);
-			tx->resp.p = NULL;
 		}
 		while (tx->up.len && pending(tx->u_out) < TX_BIO_MAX) {
 			size_t n = tx->up.len > 16384 ? 16384 : tx->up.len;
@@ -1551,12 +1570,12 @@ static bool legs(struct netd *nd, struct flow *fl)
 			prog = true;
 		}
 		while (!tx->g_eof && room(&tx->req) >= 16384 + 1024) {
-			if (!tx->req.p && !(tx->req.p = malloc(TX_BUF_MAX)))
-				break;
-			r = SSL_read(tx->g, tx->req.p + tx->req.len,
-				     (int)room(&tx->req));
+			r = SSL_read(tx->g, tmp, (int)room(&tx->req));
 			if (r > 0) {
-				tx->req.len += (size_t)r;
+				if (put(&tx->req, tmp, (size_t)r) < 0) {
+					tx->fatal = true; /* no memory */
+					return false;
+				}
 				prog = true;
 				continue;
 			}
@@ -1576,10 +1595,6 @@ static bool legs(struct netd *nd, struct flow *fl)
 			prog |= tx->g_eof;
 			ERR_clear_error();
 			break;
-		}
-		if (!tx->req.len) {
-			free(tx->req.p);
-			tx->req.p = NULL;
 		}
 		while (tx->down.len && pending(tx->g_out) < TX_BIO_MAX) {
 			size_t n = tx->down.len > 16384 ? 16384 : tx->down.len;
@@ -1780,12 +1795,51 @@ static bool guest_finish(struct netd *nd, struct flow *fl)
 
 /* --- the loop ----------------------------------------------------------*/
 
+/* The bytes of memory behind the memory BIO @b. */
+static size_t bio_cap(BIO *b)
+{
+	BUF_MEM *m = NULL;
+	if (!b || BIO_get_mem_ptr(b, &m) <= 0 || !m)
+		return 0;
+	return m->max;
+}
+
+/* An empty memory BIO keeps the memory it grew to: a new one takes its
+ * place (@in: the SSL's read BIO, else its write BIO), so an idle flow
+ * holds none. */
+static void bio_trim(SSL *s, BIO **b, bool in)
+{
+	if (!s || !*b || pending(*b) || !bio_cap(*b))
+		return;
+	BIO *n = BIO_new(BIO_s_mem());
+	if (!n)
+		return;
+	if (in) {
+		BIO_set_mem_eof_return(n, -1);
+		SSL_set0_rbio(s, n);
+	} else {
+		SSL_set0_wbio(s, n);
+	}
+	*b = n;
+}
+
+/*
+ * What the flow's engine holds, in nd->buffered: the memory of its
+ * buffers and BIOs, not only their bytes (a guest holding one byte of a
+ * head in each of many flows is charged what that costs). The SSL
+ * objects themselves (a few KiB a leg) are a cost per flow, bounded by
+ * caps.max_flows like lwIP's.
+ */
 static void account(struct netd *nd, struct flow *fl)
 {
 	struct tflow_tls *tx = fl->tx;
-	size_t h = tx->pre.len + tx->req.len + tx->up.len + tx->resp.len +
-		   tx->down.len + pending(tx->g_in) + pending(tx->g_out) +
-		   pending(tx->u_in) + pending(tx->u_out);
+	bio_trim(tx->g, &tx->g_in, true);
+	bio_trim(tx->g, &tx->g_out, false);
+	bio_trim(tx->u, &tx->u_in, true);
+	bio_trim(tx->u, &tx->u_out, false);
+	size_t h = tx->pre.cap + tx->req.cap + tx->up.cap + tx->resp.cap +
+		   tx->down.cap + bio_cap(tx->g_in) + bio_cap(tx->g_out) +
+		   bio_cap(tx->u_in) + bio_cap(tx->u_out);
 	nd->buffered = nd->buffered - tx->held + h;
 	tx->held = h;
 }

@@ -460,6 +460,46 @@ rss1=$(rss)
 echo "# netd RSS ${rss0} kB -> ${rss1} kB, descriptors $fd0 -> $(fds)"
 [ $((rss1 - rss0)) -lt 16384 ] && ok "RSS grew less than 16 MiB" ||
 	bad "RSS grew from $rss0 to $rss1 kB"
+# Flows that hold a few bytes (a head cut short after a large body went
+# through) are charged what their buffers cost, not the bytes: a guest
+# cannot make netd hold memory beyond caps.total_buffer that way.
+cat >"$work/hold.py" <<'EOF'
+import os, socket, ssl, sys, time
+ca, n, ready, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+body = b"x" * 70000
+conns = []
+for i in range(n):
+    t = ctx.wrap_socket(socket.create_connection(("api.test", 443), timeout=20),
+                        server_hostname="api.test")
+    t.sendall(b"POST /hold HTTP/1.1\r\nHost: api.test\r\nContent-Length: %d\r\n\r\n"
+              % len(body) + body + b"GET /next HTT")
+    conns.append(t)
+open(ready, "w").close()
+deadline = time.monotonic() + 120
+while not os.path.exists(stop) and time.monotonic() < deadline:
+    time.sleep(0.1)
+for t in conns:
+    t.close()
+EOF
+buffered() { sed -n 's/.*"buffered":\([0-9]*\).*/\1/p' "$work/stats.json"; }
+b0=$(buffered)
+in_g "$py" "$work/hold.py" "$sbca" 20 "$work/hold.ready" "$work/hold.stop" &
+hold=$!
+wait_for "20 flows hold a head cut short" 60 test -e "$work/hold.ready" &&
+	ok "20 flows hold a head cut short"
+m="...charged their buffers' memory (buffered >= 20 x 2 KiB more)"
+wait_for "$m" 20 \
+	sh -c "[ \$(sed -n 's/.*\"buffered\":\([0-9]*\).*/\1/p' '$work/stats.json') -ge $((b0 + 20 * 2048)) ]" &&
+	ok "$m"
+echo "# buffered: $b0 -> $(buffered)"
+touch "$work/hold.stop"
+wait "$hold"
+wait_for "...given back when they close" 20 \
+	sh -c "[ \$(sed -n 's/.*\"buffered\":\([0-9]*\).*/\1/p' '$work/stats.json') -le $b0 ]" &&
+	ok "...given back when they close"
+echo "# buffered after: $(buffered)"
+
 kill -0 "$netd_pid" && ok "netd still runs" || bad "netd died"
 grep -q 'seccomp: system call' "$work/net.log" && bad "seccomp: $(grep seccomp "$work/net.log")"
 
