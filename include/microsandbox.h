@@ -361,7 +361,7 @@ typedef struct msb_port {
  */
 typedef struct msb_secret_spec {
 	const char *name;  /* [A-Z_][A-Z0-9_]*, at most 64: the variable */
-	const char *value; /* the real value: 1..4096 bytes, no NUL */
+	const char *value; /* the real value: 1..4096 bytes of UTF-8 */
 	/* NULL-terminated: "api.example.com" exactly, or "*.example.com"
 	 * (any name under example.com); at least one */
 	const char *const *hosts;

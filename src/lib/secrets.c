@@ -155,6 +155,15 @@ int msb__tls_check(const msb_sandbox_options *o)
 					  "invalid secret `%s`: its value must "
 					  "be 1 to %d bytes",
 					  s->name, MSB_SECRET_VALUE_MAX);
+		/* secrets.json is JSON: the value must be UTF-8 (jansson's
+		 * own check, not "out of memory" at create) */
+		json_t *js = json_string(s->value);
+		if (!js)
+			return msb__error(MSB_EINVAL, 0,
+					  "invalid secret `%s`: its value is "
+					  "not UTF-8 text",
+					  s->name);
+		json_decref(js);
 		size_t nh = 0;
 		for (const char *const *h = s->hosts; h && *h; h++, nh++)
 			if (!msb__tls_host_ok(*h))

@@ -70,6 +70,7 @@ done <<EOF
 125|no PEM certificate|--tls-ca not PEM|--tls-intercept --tls-ca $work/bad.pem
 125|invalid host \`1.2.3.4\`|an address as a host|--secret KEY=$VAL@1.2.3.4
 125|also a secret|env and secret of one name|-e KEY=1 --secret KEY=$VAL@api.test
+125|invalid secret \`KEY\`: its value is not UTF-8 text|a value not UTF-8|--secret KEY=${VAL}$(printf '\377')@api.test
 EOF
 expect "msb create: the same checks" 2 "$msb" create --name x --secret KEY=$VAL
 one_line "msb create"
