@@ -411,6 +411,8 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 	/* the upstream leg: the host's trust store (read now, before the
 	 * system call filter; the jail shows /etc/ssl) and upstream_ca */
 	SSL_CTX_set_min_proto_version(t->up, TLS1_2_VERSION);
+	/* a server the guest chose cannot make netd redo handshakes */
+	SSL_CTX_set_options(t->up, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_verify(t->up, SSL_VERIFY_PEER, NULL);
 	X509_STORE *st = SSL_CTX_get_cert_store(t->up);
 	const char *deffile = getenv(X509_get_default_cert_file_env());
@@ -437,7 +439,8 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 	SSL_CTX_set_min_proto_version(t->guest, TLS1_2_VERSION);
 	SSL_CTX_set_alpn_select_cb(t->guest, alpn_select, NULL);
 	SSL_CTX_set_session_cache_mode(t->guest, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_options(t->guest, SSL_OP_NO_TICKET);
+	SSL_CTX_set_options(t->guest,
+			    SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_num_tickets(t->guest, 0);
 	SSL_CTX_set_mode(t->guest, SSL_MODE_ENABLE_PARTIAL_WRITE |
 					   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |

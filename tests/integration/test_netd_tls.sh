@@ -148,7 +148,7 @@ cat >"$work/netd.json" <<EOF
   "policy": ["preset public", "block-domain blocked.test"],
   "resolvers": ["1.2.3.53"],
   "timeouts": {"handshake": 3},
-  "tls": {"intercept": true, "ports": [443, 8443, 8444, 9443],
+  "tls": {"intercept": true, "ports": [443, 8443, 8444, 8445, 9443],
 	  "bypass": ["pinned.test"]}
 }
 EOF
@@ -170,7 +170,7 @@ done
 wait_for "dnsmasq" 20 sh -c "ip netns exec $I dig +time=1 +tries=1 @1.2.3.53 api.test | grep -q 'status: NOERROR'" ||
 	exit 1
 contains "the start line says what is intercepted" "$work/net.log" \
-	"tls: intercept on, ports 443,8443,8444,9443, 1 bypassed, 2 secrets, "
+	"tls: intercept on, ports 443,8443,8444,8445,9443, 1 bypassed, 2 secrets, "
 n=$(sed -n 's/.*tls: .* \([0-9]*\) upstream CAs trusted.*/\1/p' "$work/net.log")
 [ "${n:-0}" -gt 1 ] && ok "the host's CAs are trusted without /etc/ssl ($n)" ||
 	bad "upstream CAs trusted: ${n:-none}"
@@ -254,6 +254,45 @@ logged "...and the event says why" \
 expect "an expired upstream certificate: the client fails" 35 \
 	c https://api.test:8444/
 logged "...and the event says why" 'certificate has expired'
+
+# A server that asks for a renegotiation (TLS 1.2 HelloRequest) is
+# refused: a server the guest chose cannot make netd redo handshakes.
+mkfifo "$work/rn.in"
+exec 8<>"$work/rn.in"
+# (not netlab_bg: an asynchronous command there would read /dev/null)
+ip netns exec $I openssl s_server -tls1_2 -naccept 1 -accept 1.2.3.5:8445 \
+	-cert "$up/good.pem" -key "$up/good.key" <"$work/rn.in" >"$work/rn.log" 2>&1 &
+netlab_pids+=($!)
+wait_for "s_server on 8445" 20 sh -c "ip netns exec $I ss -ltn | grep -q '1.2.3.5:8445'"
+cat >"$work/rn.py" <<'EOF'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+t = ctx.wrap_socket(socket.create_connection(("api.test", 8445), timeout=30),
+                    server_hostname="api.test")
+t.sendall(b"GET /hello-from-guest HTTP/1.1\r\nHost: api.test\r\n\r\n")
+try:
+    while t.recv(4096):
+        pass
+except OSError:
+    pass
+EOF
+in_g "$py" "$work/rn.py" "$sbca" >/dev/null 2>&1 &
+rn=$!
+# (s_server's SSL_do_handshake only sends the HelloRequest: netd's
+# answer decides. Refused, the server fails the connection and closes
+# it; done, the connection stays open and the count is 1.)
+wait_for "renegotiation: the guest's bytes reached s_server" 30 \
+	grep -q hello-from-guest "$work/rn.log" && {
+	echo R >&8
+	m="a server's renegotiation is refused (the server gives up)"
+	wait_for "$m" 20 grep -q 'CONNECTION CLOSED' "$work/rn.log" && ok "$m"
+	contains "...because netd said no" "$work/rn.log" "no renegotiation"
+}
+grep -q 'no renegotiation' "$work/rn.log" ||
+	echo "# s_server: $(grep -a -v '^[A-Za-z0-9+/=]*$' "$work/rn.log" | head -c 600 | tr -c '[:print:]\n' '?')"
+kill "$rn" 2>/dev/null
+wait "$rn" 2>/dev/null
+exec 8>&-
 
 # --- bodies, keep-alive, pipelining ------------------------------------
 printf 'a body with %s in it\n' "$PH" | gzip -c >"$work/body.gz"
