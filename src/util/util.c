@@ -252,7 +252,8 @@ static bool supervisor_var(const char *e, size_t nl)
 					    "LSAN_OPTIONS",
 					    "LLVM_PROFILE_FILE",
 					    "GCOV_PREFIX",
-					    "GCOV_PREFIX_STRIP"};
+					    "GCOV_PREFIX_STRIP",
+					    "LD_LIBRARY_PATH"};
 
 	if ((nl > 3 && !strncmp(e, "LC_", 3)) ||
 	    (nl > 4 && !strncmp(e, "MSB_", 4)))

@@ -38,6 +38,8 @@ int main(void)
 		       "TZ=UTC",
 		       "ASAN_OPTIONS=detect_leaks=0",
 		       "LLVM_PROFILE_FILE=/tmp/p",
+		       "LD_LIBRARY_PATH=/opt/lib",
+		       "LD_PRELOAD=/tmp/evil.so",
 		       "PATHX=1",
 		       "MSB_=1",
 		       "LC_=1",
@@ -56,6 +58,8 @@ int main(void)
 	CHECK(has(v, "TZ=UTC"));
 	CHECK(has(v, "ASAN_OPTIONS=detect_leaks=0"));
 	CHECK(has(v, "LLVM_PROFILE_FILE=/tmp/p"));
+	CHECK(has(v, "LD_LIBRARY_PATH=/opt/lib"));
+	CHECK(!has(v, "LD_PRELOAD=/tmp/evil.so"));
 	/* a secret's variable goes, MSB_ or not; so does anything else */
 	CHECK(!has(v, "OPENAI_API_KEY=sk-value"));
 	CHECK(!has(v, "MSB_TOKEN=tok-value"));
@@ -63,7 +67,7 @@ int main(void)
 	CHECK(!has(v, "HOME=/home/u"));
 	CHECK(!has(v, "PATHX=1") && !has(v, "MSB_=1") && !has(v, "LC_=1"));
 	CHECK(!has(v, "=novalue") && !has(v, "NOEQUALS"));
-	CHECK(count(v) == 8);
+	CHECK(count(v) == 9);
 	/* pointers into the caller's array, not copies */
 	CHECK(v && v[0] == env[0]);
 	free(v);
