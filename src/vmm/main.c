@@ -1534,6 +1534,31 @@ static int send_to_agent(uint32_t stream, uint8_t flags,
 	return 0;
 }
 
+/* The host's wall clock, in ns (proto.h, `time`). */
+static uint64_t host_time_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * send_clock_ping() - a PING carrying the host's time: the agent brings its
+ * clock to it (a step when far off, else a slew; docs/snapshots.md). Sent
+ * as the liveness ping and ahead of every exec request, so that a command
+ * starts with the host's time whatever the guest's clock did meanwhile
+ * (TCG under load after a restore, a command that set it).
+ */
+static void send_clock_ping(void)
+{
+	struct msb_msg m = {.type = MSB_MSG_PING,
+			    .has = MSB_HAS(MSB_FLD_TIME),
+			    .time = host_time_ns()};
+
+	send_to_agent(0, 0, &m);
+}
+
 /*
  * send_identity_ping() - a PING carrying the host's time and fresh entropy:
  * the agent sets its clock and reseeds its RNG from them (proto.h). Sent
@@ -1543,7 +1568,6 @@ static int send_to_agent(uint32_t stream, uint8_t flags,
  */
 static void send_identity_ping(void)
 {
-	struct timespec ts;
 	uint8_t entropy[64];
 	struct msb_msg m = {.type = MSB_MSG_PING, .has = MSB_HAS(MSB_FLD_TIME)};
 
@@ -1552,8 +1576,7 @@ static void send_identity_ping(void)
 		m.has |= MSB_HAS(MSB_FLD_ENTROPY);
 		m.entropy = (struct msb_bytes){entropy, sizeof(entropy)};
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	m.time = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	m.time = host_time_ns();
 	send_to_agent(0, 0, &m);
 	explicit_bzero(entropy, sizeof(entropy));
 }
@@ -1729,10 +1752,13 @@ static void log_exec_frame(void *ud, const struct relay_route *r,
 		execlog_end(&vmm.execlog, r->guest_id, &m);
 }
 
-static void log_exec_start(void *ud, const struct relay_route *r,
-			   const struct msb_msg *m)
+/* A client's exec request, about to be passed on (relay_ops): the clock
+ * ping goes first, so the agent has set its clock when the command starts. */
+static void on_exec_start(void *ud, const struct relay_route *r,
+			  const struct msb_msg *m)
 {
 	(void)ud;
+	send_clock_ping();
 	execlog_start(&vmm.execlog, r->guest_id, m);
 }
 
@@ -2048,7 +2074,7 @@ static const struct relay_ops relay_ops = {
 	.control = on_guest_control,
 	.metrics = on_guest_metrics,
 	.exec_frame = log_exec_frame,
-	.exec_start = log_exec_start,
+	.exec_start = on_exec_start,
 	.malformed = on_malformed,
 	.stream_end = on_stream_end,
 	.main_frame = on_main_frame,
@@ -3148,11 +3174,9 @@ static uint64_t agent_check(bool paused)
 	uint64_t silent_us = now - vmm.watch.guest_us;
 
 	switch (relay_watch_step(&vmm.watch, now, watching, &next)) {
-	case RELAY_PING: {
-		struct msb_msg ping = {.type = MSB_MSG_PING};
-		send_to_agent(0, 0, &ping);
+	case RELAY_PING:
+		send_clock_ping();
 		break;
-	}
 	case RELAY_SILENT:
 		agent_silent(silent_us);
 		break;
