@@ -40,6 +40,7 @@ _NETWORKS = {"public": 0, "all": 1, "none": 2}
 _POLICIES = {"if-missing": 0, "if_missing": 0, "missing": 0, "always": 1,
              "never": 2}
 _RESTART = {"no": 0, "on-failure": 1, "on_failure": 1, "always": 2}
+_ON_IDLE = {"stop": 0, "suspend": 1}
 
 _RUNTIME_FILES = ("qemu", "msb-vmm", "msb-netd", "guest kernel",
                   "initramfs", "default root filesystem", "home folder")
@@ -87,7 +88,8 @@ class _Options:
                  command: Optional[Sequence[str]],
                  entrypoint: Optional[Sequence[str]],
                  restart: Optional[str], restart_max: int,
-                 auto_remove: bool, template: bool = True) -> None:
+                 auto_remove: bool, template: bool = True,
+                 on_idle: Optional[str] = None) -> None:
         o = msb_sandbox_options()
         o.version = SANDBOX_OPTIONS_VERSION
         self.keep: List[Any] = []
@@ -144,6 +146,10 @@ class _Options:
             o.restart_max = restart_max
         o.auto_remove = 1 if auto_remove else 0
         o.no_template = 0 if template else 1
+        if on_idle is not None:
+            if on_idle not in _ON_IDLE:
+                raise ValueError("on_idle must be stop or suspend")
+            o.on_idle = _ON_IDLE[on_idle]
         self.opts = o
 
     def _k(self, obj: T) -> T:
@@ -294,7 +300,8 @@ class Sandbox:
                entrypoint: Optional[Sequence[str]] = None,
                restart: Optional[str] = None, restart_max: int = 0,
                auto_remove: bool = False,
-               template: bool = True) -> "Sandbox":
+               template: bool = True,
+               on_idle: Optional[str] = None) -> "Sandbox":
         """Boot a new sandbox and wait until it is ready.
 
         Args:
@@ -333,6 +340,11 @@ class Sandbox:
             auto_remove: remove the sandbox when it stops.
             template: restore from a warm template when one matches (the
                 default; docs/snapshots.md); False boots cold.
+            on_idle: what ``idle_timeout`` does: "stop" (the default) or
+                "suspend" (save the sandbox to disk and end its VM;
+                :meth:`resume`, ``msb resume`` or ``msb exec`` restores
+                it). Suspending needs a name, no ``auto_remove`` and no
+                host directory volumes.
 
         Raises:
             AlreadyExistsError, ImageNotFound, InvalidArgumentError,
@@ -349,7 +361,8 @@ class Sandbox:
                      platform=platform, registry_auth=registry_auth,
                      command=command, entrypoint=entrypoint,
                      restart=restart, restart_max=restart_max,
-                     auto_remove=auto_remove, template=template)
+                     auto_remove=auto_remove, template=template,
+                     on_idle=on_idle)
         h = c_void_p()
         rc = lib.msb_sandbox_create(byref(h), byref(o.opts))
         if rc < 0:
@@ -502,9 +515,17 @@ class Sandbox:
 
     def resume(self) -> None:
         """Run a paused sandbox again, or restore a suspended one with its
-        processes and files (``msb resume``)."""
+        processes and files (``msb resume``), for instance one that its
+        idle timeout suspended (``on_idle="suspend"``)."""
+        suspended = self.status == "suspended"
+        if suspended:
+            self._free_extra()
         with self._lock:
             check(lib.msb_sandbox_resume(enc(self.name)), "sandbox")
+            if suspended and self._primary is not None:
+                # its connection ended with the VM (an idle suspend)
+                lib.msb_sandbox_free(self._primary)
+                self._primary = None
             if self._primary is None and not self._closed:
                 h = c_void_p()
                 check(lib.msb_sandbox_connect(byref(h), enc(self.name)),

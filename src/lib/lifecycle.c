@@ -156,7 +156,7 @@ static char *config_json(const msb_sandbox_options *o)
 	}
 	static const char *const policies[] = {"no", "on-failure", "always"};
 	/* The main process (version 2; its input, version 4); no_template
-	   (version 5). */
+	   (version 5); on_idle (version 6). */
 	if ((c &&
 	     json_object_update_new(
 		     c, json_pack("{s:b, s:o*, s:o*, s:s, s:I, s:b, s:b, s:b}",
@@ -170,7 +170,9 @@ static char *config_json(const msb_sandbox_options *o)
 				  "main_stdin", o->main_stdin != 0, "main_tty",
 				  o->main_tty != 0)) < 0) ||
 	    (c && o->no_template &&
-	     json_object_set_new(c, "no_template", json_true()) < 0)) {
+	     json_object_set_new(c, "no_template", json_true()) < 0) ||
+	    (c && o->on_idle == MSB_IDLE_SUSPEND &&
+	     json_object_set_new(c, "on_idle", json_string("suspend")) < 0)) {
 		json_decref(c);
 		c = NULL;
 	}
@@ -587,6 +589,9 @@ static int options_from(msb_sandbox_options *o, const char **env_store[],
 	o->main_stdin = json_is_true(json_object_get(c, "main_stdin"));
 	o->main_tty = json_is_true(json_object_get(c, "main_tty"));
 	o->no_template = json_is_true(json_object_get(c, "no_template"));
+	const char *idle = json_string_value(json_object_get(c, "on_idle"));
+	o->on_idle = idle && !strcmp(idle, "suspend") ? MSB_IDLE_SUSPEND
+						      : MSB_IDLE_STOP;
 	if (strv_from(&o->entrypoint, ep_store,
 		      json_object_get(c, "entrypoint")) < 0 ||
 	    strv_from(&o->cmd, cmd_store, json_object_get(c, "cmd")) < 0)

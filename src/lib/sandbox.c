@@ -175,8 +175,39 @@ msb_network_preset msb__network_preset(const msb_sandbox_options *o)
 	return MSB_HAVE_NET ? o->network : MSB_NETWORK_NONE;
 }
 
+/* What the idle timeout does (docs/snapshots.md, "Suspend when idle"):
+ * suspending needs a sandbox that can be saved and is kept. */
+static int check_on_idle(const msb_sandbox_options *o)
+{
+	if ((unsigned int)o->on_idle > MSB_IDLE_SUSPEND)
+		return msb__error(MSB_EINVAL, 0, "invalid on_idle %d",
+				  (int)o->on_idle);
+	if (o->on_idle != MSB_IDLE_SUSPEND)
+		return 0;
+	if (!o->idle_timeout_s)
+		return msb__error(MSB_EINVAL, 0,
+				  "suspend when idle needs an idle timeout "
+				  "(--idle-timeout)");
+	if (!o->name || o->auto_remove)
+		return msb__error(MSB_EINVAL, 0,
+				  "suspend when idle needs a sandbox that is "
+				  "kept: give it a name, without --rm");
+	if (o->root_writable)
+		return msb__error(MSB_EINVAL, 0,
+				  "suspend when idle: a sandbox whose root "
+				  "disk is the image itself (--root-writable) "
+				  "cannot be saved");
+	if (o->n_binds)
+		return msb__error(MSB_EINVAL, 0,
+				  "suspend when idle: a sandbox with host "
+				  "folders shared over virtio-fs cannot be "
+				  "saved");
+	return 0;
+}
+
 static int check_options(const msb_sandbox_options *o)
 {
+
 	if (!o)
 		return msb__error(MSB_EINVAL, 0, "options are required");
 	if (o->version < 1 || o->version > MSB_SANDBOX_OPTIONS_VERSION)
@@ -186,10 +217,10 @@ static int check_options(const msb_sandbox_options *o)
 			o->version, MSB_SANDBOX_OPTIONS_VERSION);
 	/* TODO(issue 12, 14): taken once netd and the supervisor do them */
 	if (o->n_secrets || o->tls_intercept || o->n_tls_ports ||
-	    o->tls_bypass || o->tls_ca || o->on_idle != MSB_IDLE_STOP)
+	    o->tls_bypass || o->tls_ca)
 		return msb__error(MSB_ENOTSUP, 0,
-				  "TLS interception, secrets and --on-idle "
-				  "suspend are not implemented yet");
+				  "TLS interception and secrets are not "
+				  "implemented yet");
 	if (o->name && !msb__valid_name(o->name))
 		return msb__error(
 			MSB_EINVAL, 0,
@@ -213,6 +244,9 @@ static int check_options(const msb_sandbox_options *o)
 					  "invalid resource limit `%s`: %s", *r,
 					  why);
 	}
+	int idle_rc = check_on_idle(o);
+	if (idle_rc < 0)
+		return idle_rc;
 	if ((unsigned int)o->restart > MSB_RESTART_ALWAYS)
 		return msb__error(MSB_EINVAL, 0, "invalid restart policy %d",
 				  (int)o->restart);
@@ -997,6 +1031,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		.root_direct = opts->root_writable != 0,
 		.hold = creating && opts->n_patches > 0,
 		.no_template = opts->no_template != 0,
+		.idle_suspend = opts->on_idle == MSB_IDLE_SUSPEND,
 		.main_argv = main_argv ? main_argv : no_strv,
 		.main_cwd = (char *)(sb->workdir ? sb->workdir : ""),
 		.main_user = (char *)(sb->user ? sb->user : ""),

@@ -3265,6 +3265,27 @@ static void watch_disk_space(void)
 		free(img[i]);
 }
 
+/*
+ * idle_suspend() - the idle timeout of a sandbox created with --on-idle
+ * suspend (E2B's auto-pause): suspend it as `msb suspend` does; its next
+ * client resumes it (msb_sandbox_connect()). If it cannot be saved, it
+ * stops as on any idle timeout.
+ */
+static void idle_suspend(void)
+{
+	char err[512];
+
+	logmsg("idle timeout: suspending");
+	if (suspend_vm(NULL, err, sizeof(err)) == 0) {
+		snprintf(vmm.stop_reason, sizeof(vmm.stop_reason),
+			 "idle timeout: suspended");
+		return;
+	}
+	logmsg("idle timeout: %s", err);
+	if (vmm.state == RUNNING)
+		begin_stop(DEFAULT_STOP_MS, "idle timeout (not suspended)");
+}
+
 static void loop(void)
 {
 	/* 7 before the clients, QMP and netd's two after them */
@@ -3340,7 +3361,11 @@ static void loop(void)
 		const char *why;
 		uint64_t limit = limit_at(&why);
 		if (r == 0 && limit && now_us() >= limit) {
-			begin_stop(DEFAULT_STOP_MS, why);
+			if (vmm.spec.idle_suspend &&
+			    !strcmp(why, "idle timeout"))
+				idle_suspend();
+			else
+				begin_stop(DEFAULT_STOP_MS, why);
 			continue;
 		}
 		if (pfd[qmp_at].revents && qmp_pump(&vmm.qmp) < 0)
