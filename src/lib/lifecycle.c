@@ -1235,6 +1235,52 @@ static int sync_path(const char *path)
 	return fd < 0 ? -1 : fsync(fd);
 }
 
+/*
+ * snap_refusal() - why sandbox @name (stored options @config) cannot be
+ * snapshotted, running or not (docs/snapshots.md): MSB_EINVAL naming its
+ * option and what to do, or 0. A snapshot is its root overlay (and
+ * memory): volumes would be shared with its copies, host folders over
+ * virtio-fs cannot be saved, and a --root-writable sandbox has no overlay
+ * of its own.
+ */
+static int snap_refusal(const char *name, const char *config)
+{
+	json_t *c = json_loads(config ? config : "{}", 0, NULL);
+	const char *image = json_string_value(json_object_get(c, "image"));
+	struct stat st;
+	int rc = 0;
+
+	if (json_array_size(json_object_get(c, "volumes")))
+		rc = msb__error(
+			MSB_EINVAL, 0,
+			"sandbox `%s` cannot be snapshotted: it has "
+			"volumes (-v NAME:PATH), and a snapshot copies "
+			"only the root disk, so its copies would share "
+			"them: copy their data to the root disk, or use "
+			"a sandbox without volumes",
+			name);
+	else if (json_array_size(json_object_get(c, "binds")) ||
+		 (image && (image[0] == '/' || image[0] == '.') &&
+		  stat(image, &st) == 0 && S_ISDIR(st.st_mode)))
+		rc = msb__error(
+			MSB_EINVAL, 0,
+			"sandbox `%s` cannot be snapshotted: it shares "
+			"host folders over virtio-fs (-v DIR:PATH, or a "
+			"directory as its root), which cannot be saved",
+			name);
+	else if (json_integer_value(json_object_get(c, "root_writable")) ||
+		 json_is_true(json_object_get(c, "root_writable")))
+		rc = msb__error(
+			MSB_EINVAL, 0,
+			"sandbox `%s` cannot be snapshotted: its root "
+			"disk is the image itself (--root-writable), so "
+			"there is no disk of its own to copy: copy the "
+			"image file instead",
+			name);
+	json_decref(c);
+	return rc;
+}
+
 EXPORT int msb_sandbox_snapshot(const char *name, const char *snap, int flags)
 {
 	struct msb_paths paths;
@@ -1274,6 +1320,8 @@ EXPORT int msb_sandbox_snapshot(const char *name, const char *snap, int flags)
 				"snapshot `%s` already exists", snap);
 		goto out;
 	}
+	if ((rc = snap_refusal(name, config)) < 0)
+		goto out;
 	if (alive && disk_only) {
 		rc = msb__error(MSB_ESTATE, 0,
 				"sandbox `%s` is running: a snapshot of a "
