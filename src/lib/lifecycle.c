@@ -1237,7 +1237,7 @@ static int sync_path(const char *path)
 
 /*
  * snap_refusal() - why sandbox @name (stored options @config) cannot be
- * snapshotted, running or not (docs/snapshots.md): MSB_EINVAL naming its
+ * snapshotted, running or not (docs/snapshots.md): MSB_ESTATE naming its
  * option and what to do, or 0. A snapshot is its root overlay (and
  * memory): volumes would be shared with its copies, host folders over
  * virtio-fs cannot be saved, and a --root-writable sandbox has no overlay
