@@ -1252,7 +1252,7 @@ static int snap_refusal(const char *name, const char *config)
 
 	if (json_array_size(json_object_get(c, "volumes")))
 		rc = msb__error(
-			MSB_EINVAL, 0,
+			MSB_ESTATE, 0,
 			"sandbox `%s` cannot be snapshotted: it has "
 			"volumes (-v NAME:PATH), and a snapshot copies "
 			"only the root disk, so its copies would share "
@@ -1263,7 +1263,7 @@ static int snap_refusal(const char *name, const char *config)
 		 (image && (image[0] == '/' || image[0] == '.') &&
 		  stat(image, &st) == 0 && S_ISDIR(st.st_mode)))
 		rc = msb__error(
-			MSB_EINVAL, 0,
+			MSB_ESTATE, 0,
 			"sandbox `%s` cannot be snapshotted: it shares "
 			"host folders over virtio-fs (-v DIR:PATH, or a "
 			"directory as its root), which cannot be saved",
@@ -1271,7 +1271,7 @@ static int snap_refusal(const char *name, const char *config)
 	else if (json_integer_value(json_object_get(c, "root_writable")) ||
 		 json_is_true(json_object_get(c, "root_writable")))
 		rc = msb__error(
-			MSB_EINVAL, 0,
+			MSB_ESTATE, 0,
 			"sandbox `%s` cannot be snapshotted: its root "
 			"disk is the image itself (--root-writable), so "
 			"there is no disk of its own to copy: copy the "
