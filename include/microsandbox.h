@@ -565,6 +565,26 @@ typedef struct msb_sandbox_options {
 	 * needs @idle_timeout_s, a @name, no @auto_remove, no @binds and
 	 * no @root_writable (else MSB_EINVAL). */
 	msb_idle_action on_idle;
+	/*
+	 * A snapshot's name (msb_sandbox_snapshot()); NULL: boot from
+	 * @image. Set, msb_sandbox_create() makes the sandbox from it, as
+	 * msb_sandbox_create_from_snapshot() does, and returns a handle to
+	 * it running, continued from the snapshot's instant (a disk-only
+	 * snapshot boots cold on its disk); msb_sandbox_define() makes it
+	 * without starting it (of a full snapshot "suspended", until
+	 * msb_sandbox_start() restores it).
+	 * The sandbox has the snapshot's options. Only these go with it:
+	 * @name (NULL: a generated one, and it is removed when it stops),
+	 * @detached, @labels, @auto_remove and @pull (ignored); @image,
+	 * @memory_mib and @cpus may be given if they equal the snapshot's.
+	 * Any other option set is MSB_EINVAL naming it ("options.env
+	 * cannot be combined with options.snapshot"), as is a different
+	 * image, memory or vCPU count. A create that fails leaves no
+	 * sandbox. Errors also: MSB_ENOTFOUND (no such snapshot),
+	 * MSB_EEXIST, MSB_EPROTO (a damaged snapshot), and those of
+	 * msb_sandbox_resume().
+	 */
+	const char *snapshot;
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                               \
@@ -574,7 +594,7 @@ typedef struct msb_sandbox_options {
 			NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL,     \
 			MSB_RESTART_NO, 0, 0, MSB_NETWORK_PUBLIC, NULL, NULL,  \
 			NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL,     \
-			NULL, MSB_IDLE_STOP                                    \
+			NULL, MSB_IDLE_STOP, NULL                              \
 	}
 
 /*
@@ -680,6 +700,25 @@ int msb_sandbox_snapshot(const char *name, const char *snap, int flags);
  */
 int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
 				     int start);
+
+/*
+ * msb_sandbox_fork() - copy the running (or paused) sandbox @name into @n
+ * new sandboxes named @new_names[0..n-1] (docs/snapshots.md, "Fork"): one
+ * snapshot of @name (its VM stopped only for the save, then running on),
+ * @n sandboxes made from it and started detached, each continuing from
+ * that instant with its own disk, clock and randomness, then the snapshot
+ * removed. A fork is all or nothing: when one sandbox cannot be made, the
+ * ones made so far are removed too, as is the snapshot, and @name runs
+ * on. The names are checked before the snapshot is taken.
+ * @n: 1 to 64
+ * @flags: 0 (none defined yet)
+ * Return: 0; MSB_EINVAL (a bad or repeated name, @n, @flags);
+ * MSB_ENOTFOUND (no sandbox @name); MSB_EEXIST (a name is taken);
+ * MSB_ESTATE (@name not running, or one that cannot be snapshotted), or
+ * the errors of msb_sandbox_snapshot() and msb_sandbox_resume().
+ */
+int msb_sandbox_fork(const char *name, const char *const *new_names, size_t n,
+		     int flags);
 
 /* ------------------------------------------------------------------ */
 /* Named volumes: data that outlives sandboxes. */

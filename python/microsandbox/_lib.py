@@ -163,7 +163,8 @@ class msb_sandbox_options(Structure):
         ("secrets", POINTER(msb_secret_spec)), ("n_secrets", c_size_t),
         ("tls_intercept", c_int), ("tls_ports", POINTER(c_uint)),
         ("n_tls_ports", c_size_t), ("tls_bypass", c_char_pp),
-        ("tls_ca", c_char_p), ("on_idle", c_int),  # version 6
+        ("tls_ca", c_char_p), ("on_idle", c_int),
+        ("snapshot", c_char_p),  # version 6
     ]
 
 
@@ -285,6 +286,8 @@ _PROTOS = {
     "msb_sandbox_snapshot": (c_int, [c_char_p, c_char_p, c_int]),
     "msb_sandbox_create_from_snapshot": (c_int, [c_char_p, c_char_p,
                                                  c_int]),
+    "msb_sandbox_fork": (c_int, [c_char_p, POINTER(c_char_p), c_size_t,
+                                 c_int]),
     "msb_sandbox_config": (c_int, [c_char_p, POINTER(c_void_p)]),
     "msb_sandbox_inspect": (c_int, [c_char_p, POINTER(c_void_p)]),
     "msb_sandbox_metrics": (c_int, [POINTER(msb_metrics), P]),

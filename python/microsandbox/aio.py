@@ -418,6 +418,10 @@ class Sandbox:
     async def snapshot(self, snap: str, *, disk_only: bool = False) -> None:
         await _run(self._sync.snapshot, snap, disk_only=disk_only)
 
+    async def fork(self, names: Union[int, str, Sequence[str]] = 1
+                   ) -> List["Sandbox"]:
+        return [Sandbox(s) for s in await _run(self._sync.fork, names)]
+
     @classmethod
     async def from_snapshot(cls, snap: str, name: str) -> "Sandbox":
         return cls(await _run(_SyncSandbox.from_snapshot, snap, name))

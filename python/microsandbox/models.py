@@ -263,6 +263,21 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """A secret (``Sandbox.create(secrets={"NAME": Secret(...)})``,
+    docs/network.md): the guest's environment variable NAME holds a
+    placeholder, never @value; msb-netd puts @value in its place in HTTPS
+    requests to @hosts only ("api.example.com", or "*.example.com" for any
+    name under it). @body: also in request bodies, not only the headers
+    and the request line. The value is kept in a 0600 file of the
+    sandbox, never shown (not even by repr()).
+    """
+    value: str = field(repr=False)
+    hosts: Sequence[str] = ()
+    body: bool = False
+
+
+@dataclass(frozen=True)
 class VolumeMount:
     """A named volume to mount (``volumes={"/data": VolumeMount("v")}``)."""
     volume: str

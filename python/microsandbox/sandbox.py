@@ -15,9 +15,10 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import secrets as _secrets
 import threading
 from contextlib import contextmanager
-from ctypes import POINTER, byref, c_size_t, c_uint, c_void_p
+from ctypes import POINTER, byref, c_char_p, c_size_t, c_uint, c_void_p
 from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence,
                     Tuple, TypeVar, Union)
 
@@ -27,10 +28,12 @@ from ._exec import (Env, ExecOpts, ExecStream, Process, StdinArg, argv_of,
 from ._lib import (PULL_OPTIONS_VERSION, SANDBOX_OPTIONS_VERSION, check, dec,
                    enc, from_strv, last_error, lib, msb_bind_mount,
                    msb_metrics, msb_port, msb_proc_info, msb_pull_options,
-                   msb_sandbox_info, msb_sandbox_options, msb_tmpfs,
+                   msb_sandbox_info, msb_sandbox_options, msb_secret_spec,
+                   msb_tmpfs,
                    msb_volume_mount, opt_enc, strv, take_string)
 from .models import (BindMount, ExecResult, Metrics, Network, Port,
-                     ProcessInfo, SandboxInfo, Tmpfs, VolumeMount, parse_size)
+                     ProcessInfo, SandboxInfo, Secret, Tmpfs, VolumeMount,
+                     parse_size)
 
 T = TypeVar("T")
 
@@ -72,7 +75,8 @@ class _Options:
     it points to kept alive."""
 
     def __init__(self, name: Optional[str], image: Optional[str], *,
-                 cpus: int, memory: Union[int, str, None], env: Env,
+                 cpus: Optional[int], memory: Union[int, str, None],
+                 env: Env,
                  volumes: Optional[Mapping[str, MountSpec]],
                  ports: Union[Mapping[int, int], Sequence[Port], None],
                  network: Union[str, Network, None], detached: bool,
@@ -89,6 +93,12 @@ class _Options:
                  entrypoint: Optional[Sequence[str]],
                  restart: Optional[str], restart_max: int,
                  auto_remove: bool, template: bool = True,
+                 secrets: Optional[Mapping[str, Secret]] = None,
+                 tls_intercept: bool = False,
+                 tls_ports: Optional[Sequence[int]] = None,
+                 tls_bypass: Optional[Sequence[str]] = None,
+                 tls_ca: Optional[str] = None,
+                 snapshot: Optional[str] = None,
                  on_idle: Optional[str] = None) -> None:
         o = msb_sandbox_options()
         o.version = SANDBOX_OPTIONS_VERSION
@@ -146,6 +156,8 @@ class _Options:
             o.restart_max = restart_max
         o.auto_remove = 1 if auto_remove else 0
         o.no_template = 0 if template else 1
+        self._tls(o, secrets, tls_intercept, tls_ports, tls_bypass, tls_ca)
+        o.snapshot = opt_enc(snapshot)
         if on_idle is not None:
             if on_idle not in _ON_IDLE:
                 raise ValueError("on_idle must be stop or suspend")
@@ -217,6 +229,32 @@ class _Options:
         o.ports = self._k((msb_port * len(arr))(*arr))
         o.n_ports = len(arr)
 
+    def _tls(self, o: msb_sandbox_options,
+             secrets: Optional[Mapping[str, Secret]], intercept: bool,
+             ports: Optional[Sequence[int]], bypass: Optional[Sequence[str]],
+             ca: Optional[str]) -> None:
+        arr = []
+        for name, s in (secrets or {}).items():
+            if not isinstance(s, Secret):
+                raise TypeError("secrets values are microsandbox.Secret, "
+                                "not %s" % type(s).__name__)
+            if isinstance(s.hosts, str):
+                raise TypeError("Secret hosts is a list of names")
+            arr.append(msb_secret_spec(enc(name), enc(s.value),
+                                       self._k(strv(s.hosts)),
+                                       1 if s.body else 0))
+        if arr:
+            o.secrets = self._k((msb_secret_spec * len(arr))(*arr))
+            o.n_secrets = len(arr)
+        o.tls_intercept = 1 if intercept else 0
+        if ports:
+            o.tls_ports = self._k((c_uint * len(ports))(*map(int, ports)))
+            o.n_tls_ports = len(ports)
+        if bypass:
+            o.tls_bypass = self._k(strv(bypass))
+        if ca is not None:
+            o.tls_ca = enc(os.path.abspath(os.fspath(ca)))
+
     def _network(self, o: msb_sandbox_options,
                  network: Union[str, Network, None]) -> None:
         if network is None:
@@ -278,7 +316,8 @@ class Sandbox:
     # ------------------------------------------------------- lifecycle
     @classmethod
     def create(cls, name: Optional[str] = None, image: Optional[str] = None,
-               *, cpus: int = 1, memory: Union[int, str] = "512M",
+               *, cpus: Optional[int] = None,
+               memory: Union[int, str, None] = None,
                env: Env = None,
                volumes: Optional[Mapping[str, MountSpec]] = None,
                ports: Union[Mapping[int, int], Sequence[Port], None] = None,
@@ -301,6 +340,12 @@ class Sandbox:
                restart: Optional[str] = None, restart_max: int = 0,
                auto_remove: bool = False,
                template: bool = True,
+               secrets: Optional[Mapping[str, Secret]] = None,
+               tls_intercept: bool = False,
+               tls_ports: Optional[Sequence[int]] = None,
+               tls_bypass: Optional[Sequence[str]] = None,
+               tls_ca: Optional[str] = None,
+               snapshot: Optional[str] = None,
                on_idle: Optional[str] = None) -> "Sandbox":
         """Boot a new sandbox and wait until it is ready.
 
@@ -310,8 +355,9 @@ class Sandbox:
             image: an OCI reference ("alpine", "python:3.12"), a stored
                 image's ID, the path of an ext4 disk image, or None for
                 the built-in busybox image. Pulled if missing.
-            cpus: vCPUs (1..64).
-            memory: guest RAM: MiB as an int, or "512M", "1G".
+            cpus: vCPUs (1..64; None: 1).
+            memory: guest RAM: MiB as an int, or "512M", "1G" (None:
+                512 MiB).
             env: every command's environment (mapping or "K=V" list);
                 the host's is never passed in.
             volumes: guest path -> a named volume (its name, a
@@ -340,6 +386,24 @@ class Sandbox:
             auto_remove: remove the sandbox when it stops.
             template: restore from a warm template when one matches (the
                 default; docs/snapshots.md); False boots cold.
+            secrets: ``{"NAME": Secret(value, hosts=[...], body=False)}``:
+                the guest's $NAME is a placeholder, replaced by the value
+                in HTTPS requests to the secret's hosts only (TLS
+                interception with the sandbox's own CA, which the guest
+                trusts; docs/network.md). Values stay on the host, in a
+                0600 file of the sandbox; :meth:`inspect` shows name,
+                hosts and placeholder only.
+            tls_intercept: intercept TLS even without secrets.
+            tls_ports: TCP ports to intercept (default [443]).
+            tls_bypass: names never intercepted ("host" or "*.suffix").
+            tls_ca: a PEM file of extra CAs the upstream side trusts.
+            snapshot: make the sandbox from this snapshot
+                (:meth:`snapshot`) instead of an image: it has the
+                snapshot's options, files, memory and processes and
+                continues from its instant. Only name, detached, labels
+                and auto_remove go with it; image, cpus and memory only
+                if they are the snapshot's (else InvalidArgumentError,
+                naming the option).
             on_idle: what ``idle_timeout`` does: "stop" (the default) or
                 "suspend" (save the sandbox to disk and end its VM;
                 :meth:`resume`, ``msb resume`` or ``msb exec`` restores
@@ -362,7 +426,9 @@ class Sandbox:
                      command=command, entrypoint=entrypoint,
                      restart=restart, restart_max=restart_max,
                      auto_remove=auto_remove, template=template,
-                     on_idle=on_idle)
+                     secrets=secrets, tls_intercept=tls_intercept,
+                     tls_ports=tls_ports, tls_bypass=tls_bypass,
+                     tls_ca=tls_ca, snapshot=snapshot, on_idle=on_idle)
         h = c_void_p()
         rc = lib.msb_sandbox_create(byref(h), byref(o.opts))
         if rc < 0:
@@ -512,6 +578,39 @@ class Sandbox:
         check(lib.msb_sandbox_create_from_snapshot(enc(snap), enc(name), 1),
               "snapshot")
         return cls.connect(name)
+
+    def fork(self, names: Union[int, str, Sequence[str]] = 1
+             ) -> List["Sandbox"]:
+        """Copy this running sandbox into new ones (``msb fork``): one
+        snapshot of it (it stops only for the save), then a sandbox per
+        name made from it and started detached, continuing from that
+        instant with its own disk, clock and randomness; the snapshot is
+        removed. All or nothing: when one cannot be made, none is left.
+
+        Args:
+            names: the new sandboxes' names (a list, or one name), or how
+                many (1 to 64), named ``NAME-fork-XXXXXX-1``... after this
+                one (NAME cut to 40 characters).
+
+        Returns:
+            a handle on each, in order (closing one leaves it running).
+        """
+        if isinstance(names, bool):
+            raise TypeError("names must be a count, a name or a list")
+        if isinstance(names, int):
+            if not 1 <= names <= 64:
+                raise ValueError("a fork makes 1 to 64 sandboxes")
+            tag = _secrets.token_hex(3)
+            new = ["%s-fork-%s-%d" % (self.name[:40], tag, i + 1)
+                   for i in range(names)]
+        elif isinstance(names, str):
+            new = [names]
+        else:
+            new = list(names)
+        arr = (c_char_p * max(1, len(new)))(*[enc(n) for n in new])
+        check(lib.msb_sandbox_fork(enc(self.name), arr, len(new), 0),
+              "sandbox")
+        return [Sandbox.connect(n) for n in new]
 
     def resume(self) -> None:
         """Run a paused sandbox again, or restore a suspended one with its

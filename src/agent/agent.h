@@ -142,6 +142,14 @@ struct agent {
 	size_t fs_dead_next;
 };
 
+/*
+ * tls.c: agent_ca_install() - make the guest trust the sandbox CA @pem
+ * (@n bytes; see the DOC there). Sets @env to the four variables every
+ * exec gets (static strings).
+ * Return: 0, or -1 (logged; @env all NULL).
+ */
+int agent_ca_install(const uint8_t *pem, size_t n, char *env[4]);
+
 /* main.c */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t boot_us(void);

@@ -370,6 +370,34 @@ static void set_identity(const struct msb_msg *m, bool step)
 }
 
 /*
+ * env_prepend() - @n entries of @first, then those of @rest (may be
+ * NULL), as one allocation (pointers and strings), NULL-terminated.
+ * Return: it, or NULL (no memory).
+ */
+static char **env_prepend(char *const *first, size_t n, char *const *rest)
+{
+	size_t nr = 0, bytes = 0;
+
+	while (rest && rest[nr])
+		bytes += strlen(rest[nr++]) + 1;
+	for (size_t i = 0; i < n; i++)
+		bytes += strlen(first[i]) + 1;
+	char **v = malloc((n + nr + 1) * sizeof(char *) + bytes);
+	if (!v)
+		return NULL;
+	char *p = (char *)(v + n + nr + 1);
+	for (size_t i = 0; i < n + nr; i++) {
+		const char *s = i < n ? first[i] : rest[i - n];
+		size_t l = strlen(s) + 1;
+		memcpy(p, s, l);
+		v[i] = p;
+		p += l;
+	}
+	v[n + nr] = NULL;
+	return v;
+}
+
+/*
  * handle_hello() - set the clock, switch to the root filesystem, reply
  * READY. On any failure reply ERROR and stay waiting for a hello.
  */
@@ -446,6 +474,21 @@ static void handle_hello(struct agent *a, uint32_t stream,
 	 * is left alone. */
 	if (!fstype || strcmp(fstype, "virtiofs"))
 		agent_net_files(&net, host ? host : "localhost");
+	/* The sandbox CA (TLS interception): its variables come first, so
+	   that the sandbox's own env and an exec's win. */
+	char *ca_env[4] = {NULL, NULL, NULL, NULL};
+	if (m->has & MSB_HAS(MSB_FLD_CA) &&
+	    (!fstype || strcmp(fstype, "virtiofs")))
+		agent_ca_install(m->ca.p, m->ca.n, ca_env);
+	if (ca_env[0]) {
+		char **merged = env_prepend(ca_env, 4, env);
+		if (merged) {
+			free(env);
+			env = merged;
+		} else {
+			agent_log("TLS CA: out of memory for its variables");
+		}
+	}
 	free(a->env);
 	a->env = steal_ptr(&env);
 	a->state = AGENT_READY;

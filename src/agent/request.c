@@ -241,6 +241,14 @@ static int check_values(const struct msb_msg *m, char *why, size_t whylen,
 			return reject(why, whylen, err, EINVAL,
 				      "`entropy` is longer than %d bytes",
 				      MSB_HELLO_ENTROPY_MAX);
+		if (m->has & F(CA) &&
+		    (m->ca.n > MSB_HELLO_CA_MAX || m->ca.n < 27 ||
+		     memcmp(m->ca.p, "-----BEGIN CERTIFICATE-----", 27) ||
+		     memchr(m->ca.p, '\0', m->ca.n)))
+			return reject(why, whylen, err, EINVAL,
+				      "`ca` is not a PEM certificate of at "
+				      "most %d bytes",
+				      MSB_HELLO_CA_MAX);
 		if (m->has & F(NET)) {
 			struct agent_net net;
 			char nwhy[128];

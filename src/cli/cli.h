@@ -228,7 +228,18 @@ int cli_parse_restart(msb_restart_policy *policy, unsigned int *max,
  */
 #define CLI_MAX_NET 1024 /* rules, and blocked names */
 #define CLI_MAX_PORTS 256
+#define CLI_MAX_SECRETS 64
+#define CLI_MAX_TLS_PORTS 16
+#define CLI_MAX_TLS_BYPASS 256
 struct cli_net {
+	/* Secrets and TLS interception (--secret, --tls-*): the values live
+	 * until msb exits. */
+	msb_secret_spec secrets[CLI_MAX_SECRETS];
+	const char *secret_body[CLI_MAX_SECRETS]; /* --secret-body NAMEs */
+	size_t nsecret_body;
+	unsigned int tls_ports[CLI_MAX_TLS_PORTS];
+	const char *tls_bypass[CLI_MAX_TLS_BYPASS + 1];
+	size_t ntls_bypass;
 	const char *rules[CLI_MAX_NET + 1];
 	size_t nrules;
 	const char *domains[CLI_MAX_NET + 1];
@@ -243,6 +254,12 @@ enum cli_net_opt {
 	CLI_NET_DENY,
 	CLI_NET_BLOCK_DOMAIN,
 	CLI_NET_BLOCK_SUFFIX,
+	CLI_NET_SECRET,
+	CLI_NET_SECRET_BODY,
+	CLI_NET_TLS_INTERCEPT,
+	CLI_NET_TLS_PORT,
+	CLI_NET_TLS_BYPASS,
+	CLI_NET_TLS_CA,
 	CLI_NET_PUBLISH = 'p',
 };
 #define CLI_NET_LONGOPTS                                                       \
@@ -253,6 +270,12 @@ enum cli_net_opt {
 		 CLI_NET_BLOCK_DOMAIN},                                        \
 		{"block-domain-suffix", required_argument, NULL,               \
 		 CLI_NET_BLOCK_SUFFIX},                                        \
+		{"secret", required_argument, NULL, CLI_NET_SECRET},           \
+		{"secret-body", required_argument, NULL, CLI_NET_SECRET_BODY}, \
+		{"tls-intercept", no_argument, NULL, CLI_NET_TLS_INTERCEPT},   \
+		{"tls-port", required_argument, NULL, CLI_NET_TLS_PORT},       \
+		{"tls-bypass", required_argument, NULL, CLI_NET_TLS_BYPASS},   \
+		{"tls-ca", required_argument, NULL, CLI_NET_TLS_CA},           \
 	{                                                                      \
 		"publish", required_argument, NULL, CLI_NET_PUBLISH            \
 	}
@@ -266,27 +289,41 @@ enum cli_net_opt {
 int cli_net_option(struct cli_net *n, msb_sandbox_options *o,
 		   const struct cli_args *a, int c);
 /* After the options: --network none with rules, blocked names or ports is
- * a usage error. Return: 0, or -1 after a usage error of @a. */
-int cli_net_check(const msb_sandbox_options *o, const struct cli_args *a);
+ * a usage error, so is a --secret-body naming no --secret. Return: 0, or
+ * -1 after a usage error of @a. */
+int cli_net_check(struct cli_net *n, const msb_sandbox_options *o,
+		  const struct cli_args *a);
 /* The options' help lines. */
-#define CLI_NET_HELP                                                              \
-	"      --network MODE    public (default: the internet, no private,\n"    \
-	"                        local or metadata addresses), all (all but\n"    \
-	"                        the host) or none (no network device)\n"         \
-	"      --allow RULE      allow destinations (repeatable, in order; the\n" \
-	"                        first rule that matches decides): TARGET\n"      \
-	"                        [:PROTO][:PORT[-PORT]], TARGET an address,\n"    \
-	"                        CIDR, [IPv6], group (public, private,\n"         \
-	"                        loopback, link-local, metadata, multicast,\n"    \
-	"                        host), domain, .suffix or *; see\n"              \
-	"                        docs/network.md\n"                               \
-	"      --deny RULE       deny destinations (as --allow)\n"                \
-	"      --block-domain NAME  answer NXDOMAIN for NAME (repeatable)\n"      \
-	"      --block-domain-suffix .SUFFIX  ... for every name under SUFFIX\n"  \
-	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]  publish a\n"     \
-	"                        guest port on the host (HOSTIP default\n"        \
-	"                        127.0.0.1; repeatable). A port in use\n"         \
-	"                        fails the create\n"
+#define CLI_NET_HELP                                                                \
+	"      --network MODE    public (default: the internet, no private,\n"      \
+	"                        local or metadata addresses), all (all but\n"      \
+	"                        the host) or none (no network device)\n"           \
+	"      --allow RULE      allow destinations (repeatable, in order; the\n"   \
+	"                        first rule that matches decides): TARGET\n"        \
+	"                        [:PROTO][:PORT[-PORT]], TARGET an address,\n"      \
+	"                        CIDR, [IPv6], group (public, private,\n"           \
+	"                        loopback, link-local, metadata, multicast,\n"      \
+	"                        host), domain, .suffix or *; see\n"                \
+	"                        docs/network.md\n"                                 \
+	"      --deny RULE       deny destinations (as --allow)\n"                  \
+	"      --block-domain NAME  answer NXDOMAIN for NAME (repeatable)\n"        \
+	"      --block-domain-suffix .SUFFIX  ... for every name under SUFFIX\n"    \
+	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]  publish a\n"       \
+	"                        guest port on the host (HOSTIP default\n"          \
+	"                        127.0.0.1; repeatable). A port in use\n"           \
+	"                        fails the create\n"                                \
+	"      --secret NAME=VALUE@HOST[,HOST...]  the guest sees $NAME as a\n"     \
+	"                        placeholder; msb-netd puts VALUE in its place\n"   \
+	"                        in HTTPS requests to HOST only (a DNS name or\n"   \
+	"                        *.suffix; repeatable); turns on interception\n"    \
+	"      --secret NAME@HOST[,HOST...]  the same, VALUE from msb's own\n"      \
+	"                        environment variable NAME (kept out of ps)\n"      \
+	"      --secret-body NAME  also substitute NAME in request bodies\n"        \
+	"      --tls-intercept   intercept TLS (the sandbox's own CA, trusted\n"    \
+	"                        in the guest) even without secrets\n"              \
+	"      --tls-port PORT   intercept TLS on PORT (repeatable; default 443)\n" \
+	"      --tls-bypass NAME never intercept NAME (or *.suffix; repeatable)\n"  \
+	"      --tls-ca FILE     also trust the PEM CAs in FILE upstream\n"
 
 /* A new sandbox name, docker-like: "brave_otter_3f2a". */
 void cli_gen_name(char *out, size_t len);

@@ -63,7 +63,8 @@ struct comp_cmd {
 	"--root-writable --root-size= --tmpfs= --patch-text= --patch-append= " \
 	"--patch-copy=<file> --patch-mkdir= --patch-symlink= --patch-remove= " \
 	"--network=public|all|none --allow= --deny= --block-domain= "          \
-	"--block-domain-suffix= -p= --publish= -h --help"
+	"--block-domain-suffix= -p= --publish= --secret= --secret-body= "      \
+	"--tls-intercept --tls-port= --tls-bypass= --tls-ca=<file> -h --help"
 #define SIGNALS "HUP|INT|QUIT|KILL|USR1|USR2|TERM|CONT|STOP|ALRM|PIPE|WINCH"
 
 static const struct comp_cmd comp_cmds[] = {

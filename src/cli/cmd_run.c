@@ -96,8 +96,8 @@ static const char run_options_help[] =
 	"                        snapshot): its options, a copy of its disk,\n"
 	"                        and its memory and processes (restored in\n"
 	"                        the background, as with -d; msb create:\n"
-	"                        when started). Only --name, -d and\n"
-	"                        --replace go with it\n"
+	"                        when started). Only --name, -d, --label,\n"
+	"                        --rm and --replace go with it\n"
 	"      --entrypoint PROG replace the image's entrypoint (\"\": none)\n"
 	"      --hostname NAME   the guest's host name (default: the name)\n"
 	"      --env-file FILE   KEY=VALUE (or KEY: the host's value) lines\n"
@@ -504,7 +504,8 @@ int cmd_run(int argc, char **argv)
 			snapshot = a.optarg;
 			continue;
 		}
-		if (c != OPT_NAME && c != 'd' && c != OPT_REPLACE)
+		if (c != OPT_NAME && c != 'd' && c != OPT_REPLACE &&
+		    c != OPT_LABEL && c != OPT_RM)
 			other = true;
 		int r = cli_exec_option(&x, &a, c);
 		if (r == 0)
@@ -625,7 +626,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (c == CLI_ARGS_HELP)
 		return 0;
-	if (c == CLI_ARGS_ERROR || cli_net_check(&o, &a) < 0)
+	if (c == CLI_ARGS_ERROR || cli_net_check(&net, &o, &a) < 0)
 		return 2;
 
 	if (snapshot) {
@@ -633,11 +634,11 @@ int cmd_run(int argc, char **argv)
 		 * options are the snapshot's. */
 		char gen[64];
 		if (other || a.npos || a.nrest) {
-			cli_usage_error(&a,
-					"--from-snapshot takes only --name, -d "
-					"and --replace (the sandbox has the "
-					"snapshot's image, options and "
-					"processes)");
+			cli_usage_error(
+				&a, "--from-snapshot takes only --name, -d, "
+				    "--label, --rm and --replace (the "
+				    "sandbox has the snapshot's image, "
+				    "options and processes)");
 			return 2;
 		}
 		if (replace && !o.name) {
@@ -651,9 +652,14 @@ int cmd_run(int argc, char **argv)
 			cli_gen_name(gen, sizeof(gen));
 			o.name = gen;
 		}
-		if (msb_sandbox_create_from_snapshot(snapshot, o.name,
-						     !create) < 0)
+		/* restored in the background, as with -d */
+		o.snapshot = snapshot;
+		o.detached = 1;
+		msb_sandbox *sb = NULL;
+		if ((create ? msb_sandbox_define(&o)
+			    : msb_sandbox_create(&sb, &o)) < 0)
 			return cli_fail(EXIT_MSB_ERROR);
+		msb_sandbox_free(sb);
 		printf("%s\n", o.name);
 		return 0;
 	}

@@ -601,6 +601,27 @@ static void print_json(const msb_sandbox_info *i)
 	}
 	json_decref(ports);
 	fputs("]", stdout);
+	/* Secrets (stored without their values) and TLS interception, as
+	   msb inspect shows them. */
+	char *text = NULL;
+	json_t *c = NULL;
+	if (msb_sandbox_config(i->name, &text) == 0)
+		c = json_loads(text, 0, NULL);
+	free(text);
+	json_t *tls = json_deep_copy(json_object_get(c, "tls"));
+	json_t *secrets = json_object_get(tls, "secrets");
+	char *st = json_is_array(secrets) ? json_dumps(secrets, JSON_COMPACT)
+					  : NULL;
+	json_object_del(tls, "secrets");
+	char *tt = json_is_object(tls)
+			   ? json_dumps(tls, JSON_COMPACT | JSON_SORT_KEYS)
+			   : NULL;
+	printf(", \"secrets\": %s, \"tls\": %s", st ? st : "[]",
+	       tt ? tt : "null");
+	free(st);
+	free(tt);
+	json_decref(tls);
+	json_decref(c);
 	/* How the main process ended, if it did. */
 	int code = -1;
 	if (msb_sandbox_exit_code(i->name, &code) == 0 && code >= 0)

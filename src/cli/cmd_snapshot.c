@@ -343,7 +343,9 @@ static const char fork_usage[] =
 	"--count N: NEW-1 ... NEW-N), then the snapshot is removed. Each new\n"
 	"sandbox has NAME's options, files, memory and processes as they\n"
 	"were at that instant, its own copy of the disk, the host's clock\n"
-	"and its own randomness. NAME runs on. Prints the new names.\n"
+	"and its own randomness. NAME runs on, stopped only for the save.\n"
+	"All or nothing: when one sandbox cannot be made, none is left.\n"
+	"Prints the new names.\n"
 	"\n"
 	"Options:\n"
 	"  -n, --count N   how many sandboxes (1-64, default 1)\n"
@@ -366,8 +368,9 @@ int cmd_fork(int argc, char **argv)
 		.max_pos = 2,
 	};
 	unsigned int count = 1;
-	char home[PATH_MAX], snap[64], path[PATH_MAX + 80], name[160];
-	int c, status = 0;
+	static char names[64][160];
+	const char *namev[64];
+	int c;
 
 	cli_args_init(&a, argc, argv);
 	while ((c = cli_args_next(&a)) >= 0)
@@ -383,40 +386,19 @@ int cmd_fork(int argc, char **argv)
 		return 0;
 	if (c == CLI_ARGS_ERROR)
 		return 2;
-	if (cli_home_dir(home, sizeof(home)) < 0)
-		return 1;
-	/* A snapshot of its own, removed at the end. */
-	snprintf(snap, sizeof(snap), "fork.%ld.%ld", (long)getpid(),
-		 (long)time(NULL));
-	snprintf(path, sizeof(path), "%s/snapshots/%s", home, snap);
-	if (msb_sandbox_snapshot(a.pos[0], snap, 0) < 0) {
-		const msb_error *e = msb_last_error();
-		if (e->code != MSB_ESTATE || !strstr(e->message, "not running"))
-			return cli_fail(1);
-		char shown[300];
-		msb_escape(shown, sizeof(shown), a.pos[0], strlen(a.pos[0]));
-		cli_err("sandbox `%s` is not running: msb fork copies a "
-			"running sandbox (msb start %s)",
-			shown, shown);
-		return 1;
-	}
-	for (unsigned int i = 1; i <= count; i++) {
+	for (unsigned int i = 0; i < count; i++) {
 		if (count == 1)
-			snprintf(name, sizeof(name), "%s", a.pos[1]);
+			snprintf(names[i], sizeof(names[i]), "%s", a.pos[1]);
 		else
-			snprintf(name, sizeof(name), "%s-%u", a.pos[1], i);
-		if (msb_sandbox_create_from_snapshot(snap, name, 1) < 0) {
-			status = cli_fail(1);
-			break;
-		}
-		printf("%s\n", name);
-		fflush(stdout);
+			snprintf(names[i], sizeof(names[i]), "%s-%u", a.pos[1],
+				 i + 1);
+		namev[i] = names[i];
 	}
-	if (rm_rf(path) < 0 && errno != ENOENT) {
-		cli_err("remove the snapshot `%s`: %s", path, strerror(errno));
-		status = 1;
-	}
-	return status;
+	if (msb_sandbox_fork(a.pos[0], namev, count, 0) < 0)
+		return cli_fail(1);
+	for (unsigned int i = 0; i < count; i++)
+		printf("%s\n", names[i]);
+	return 0;
 }
 
 int cmd_snapshot(int argc, char **argv)

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/secretspec.h"
 #include "net/policy.h"
+#include "util/util.h"
 
 bool cli_parse_duration(const char *s, unsigned int *out)
 {
@@ -322,19 +324,75 @@ static int no_network(const struct cli_args *a, int c)
 		     {CLI_NET_DENY, "--deny"},
 		     {CLI_NET_BLOCK_DOMAIN, "--block-domain"},
 		     {CLI_NET_BLOCK_SUFFIX, "--block-domain-suffix"},
-		     {CLI_NET_PUBLISH, "-p"}};
+		     {CLI_NET_PUBLISH, "-p"},
+		     {CLI_NET_SECRET, "--secret"},
+		     {CLI_NET_SECRET_BODY, "--secret-body"},
+		     {CLI_NET_TLS_INTERCEPT, "--tls-intercept"},
+		     {CLI_NET_TLS_PORT, "--tls-port"},
+		     {CLI_NET_TLS_BYPASS, "--tls-bypass"},
+		     {CLI_NET_TLS_CA, "--tls-ca"}};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (names[i].c == c) {
 			if (c == CLI_NET_NETWORK && !strcmp(a->optarg, "none"))
 				return 0;
+			/* never a --secret's text: it may hold the value */
 			cli_usage_error(a,
-					"%s %s: this build has no network "
+					"%s: this build has no network "
 					"(built with -Dnet=false)",
-					names[i].name, a->optarg);
+					names[i].name);
 			return -1;
 		}
 	return 0;
+}
+
+/* --secret NAME=VALUE@HOST[,...] or NAME@HOST[,...] (the value then
+ * from msb's environment). Errors name the secret, never the value. */
+static int tls_secret(struct cli_net *n, msb_sandbox_options *o,
+		      const struct cli_args *a)
+{
+	struct cli_secret s;
+	char why[160];
+
+	if (cli_secret_parse(&s, a->optarg, why, sizeof(why)) < 0) {
+		char name[80];
+		size_t nl = strcspn(a->optarg, "=@");
+		msb_escape(name, sizeof(name), a->optarg, nl > 64 ? 64 : nl);
+		return cli_usage_error(a, "invalid --secret `%s...`: %s", name,
+				       why),
+		       -1;
+	}
+	if (s.from_env) {
+		const char *v = getenv(s.name);
+		if (!v || !*v) {
+			cli_usage_error(a,
+					"--secret %s@...: the environment "
+					"variable %s is %s",
+					s.name, s.name,
+					v ? "empty" : "not set");
+			cli_secret_clear(&s);
+			return -1;
+		}
+		s.value = (char *)v;
+	}
+	for (size_t i = 0; i < o->n_secrets; i++)
+		if (!strcmp(n->secrets[i].name, s.name)) {
+			cli_usage_error(a, "--secret %s given twice", s.name);
+			return -1;
+		}
+	if (o->n_secrets == CLI_MAX_SECRETS)
+		return cli_usage_error(a,
+				       "too many --secret options (at most %d)",
+				       CLI_MAX_SECRETS),
+		       -1;
+	/* kept until msb exits (the strings are never freed) */
+	n->secrets[o->n_secrets++] = (msb_secret_spec){
+		.name = s.name,
+		.value = s.value,
+		.hosts = (const char *const *)s.hosts,
+	};
+	o->secrets = n->secrets;
+	return 1;
 }
 
 int cli_net_option(struct cli_net *n, msb_sandbox_options *o,
@@ -389,19 +447,97 @@ int cli_net_option(struct cli_net *n, msb_sandbox_options *o,
 		o->n_ports++;
 		return 1;
 	}
+	case CLI_NET_SECRET:
+		return tls_secret(n, o, a);
+	case CLI_NET_SECRET_BODY:
+		if (n->nsecret_body == CLI_MAX_SECRETS)
+			return cli_usage_error(a,
+					       "too many --secret-body options "
+					       "(at most %d)",
+					       CLI_MAX_SECRETS),
+			       -1;
+		n->secret_body[n->nsecret_body++] = a->optarg;
+		return 1;
+	case CLI_NET_TLS_INTERCEPT:
+		o->tls_intercept = 1;
+		return 1;
+	case CLI_NET_TLS_PORT: {
+		unsigned int port;
+		if (!port_number(a->optarg, strlen(a->optarg), &port))
+			return cli_usage_error(a,
+					       "invalid --tls-port `%s`: a "
+					       "port 1-65535",
+					       a->optarg),
+			       -1;
+		if (o->n_tls_ports == CLI_MAX_TLS_PORTS)
+			return cli_usage_error(a,
+					       "too many --tls-port options "
+					       "(at most %d)",
+					       CLI_MAX_TLS_PORTS),
+			       -1;
+		n->tls_ports[o->n_tls_ports++] = port;
+		o->tls_ports = n->tls_ports;
+		return 1;
+	}
+	case CLI_NET_TLS_BYPASS:
+		if (n->ntls_bypass == CLI_MAX_TLS_BYPASS)
+			return cli_usage_error(a,
+					       "too many --tls-bypass options "
+					       "(at most %d)",
+					       CLI_MAX_TLS_BYPASS),
+			       -1;
+		n->tls_bypass[n->ntls_bypass++] = a->optarg;
+		o->tls_bypass = n->tls_bypass;
+		return 1;
+	case CLI_NET_TLS_CA:
+		if (access(a->optarg, R_OK) < 0)
+			return cli_usage_error(a,
+					       "cannot read --tls-ca `%s`: %s",
+					       a->optarg, strerror(errno)),
+			       -1;
+		o->tls_ca = a->optarg;
+		return 1;
 	}
 	return 0;
 }
 
-int cli_net_check(const msb_sandbox_options *o, const struct cli_args *a)
+int cli_net_check(struct cli_net *n, const msb_sandbox_options *o,
+		  const struct cli_args *a)
 {
+	/* --secret-body NAME marks --secret NAME, given before or after */
+	for (size_t i = 0; i < n->nsecret_body; i++) {
+		size_t j = 0;
+		while (j < o->n_secrets &&
+		       strcmp(n->secrets[j].name, n->secret_body[i]))
+			j++;
+		if (j == o->n_secrets)
+			return cli_usage_error(a,
+					       "--secret-body %s: no --secret "
+					       "%s",
+					       n->secret_body[i],
+					       n->secret_body[i]),
+			       -1;
+		n->secrets[j].body = 1;
+	}
+	if (!o->n_secrets && !o->tls_intercept &&
+	    (o->n_tls_ports || o->tls_bypass || o->tls_ca))
+		return cli_usage_error(a,
+				       "%s needs --tls-intercept or a --secret",
+				       o->n_tls_ports  ? "--tls-port"
+				       : o->tls_bypass ? "--tls-bypass"
+						       : "--tls-ca"),
+		       -1;
 	if (o->network != MSB_NETWORK_NONE)
 		return 0;
 	const char *what = o->net_rules        ? "--allow/--deny"
 			   : o->block_domains  ? "--block-domain"
 			   : o->block_suffixes ? "--block-domain-suffix"
 			   : o->n_ports        ? "-p"
-					       : NULL;
+			   : o->n_secrets      ? "--secret"
+			   : o->tls_intercept || o->n_tls_ports ||
+					   o->tls_bypass || o->tls_ca
+				   ? "--tls-*"
+				   : NULL;
 	if (!what)
 		return 0;
 	cli_usage_error(a, "%s needs a network: not with --network none", what);

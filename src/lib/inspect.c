@@ -208,6 +208,35 @@ static void config_fields(json_t *c, const msb_sandbox_info *info, json_t *o)
 						"preset", "none", "rules",
 						"block_domains",
 						"block_suffixes", "ports"));
+	/* Secrets (name, hosts, placeholder, body: never a value) and TLS
+	 * interception (docs/network.md); none for a sandbox without. */
+	json_t *tls = json_object_get(c, "tls");
+	json_t *secrets = json_array();
+	json_t *list = json_object_get(tls, "secrets");
+	size_t i;
+	json_t *e;
+	json_array_foreach(list, i, e)
+	{
+		json_array_append_new(
+			secrets,
+			json_pack("{s:O?, s:O?, s:O?, s:O?}", "name",
+				  json_object_get(e, "name"), "hosts",
+				  json_object_get(e, "hosts"), "placeholder",
+				  json_object_get(e, "placeholder"), "body",
+				  json_object_get(e, "body")));
+	}
+	json_object_set_new(o, "secrets", secrets);
+	json_object_set_new(
+		o, "tls",
+		json_is_object(tls)
+			? json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?}",
+				    "intercept",
+				    json_object_get(tls, "intercept"), "ports",
+				    json_object_get(tls, "ports"), "bypass",
+				    json_object_get(tls, "bypass"), "ca",
+				    json_object_get(tls, "ca"), "upstream_ca",
+				    json_object_get(tls, "upstream_ca"))
+			: json_null());
 	json_t *rl = json_object_get(c, "rlimits");
 	const char *on_idle = json_string_value(json_object_get(c, "on_idle"));
 	if (!on_idle || strcmp(on_idle, "suspend"))

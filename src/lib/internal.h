@@ -232,15 +232,46 @@ int msb__volume_image_copy_out(const char *img, const char *path,
 /* lifecycle.c: a new connection to the sandbox's supervisor. */
 int msb__sandbox_dial(struct msb_conn *c, const char *name);
 
-/* Boot a sandbox ("create" a new one, or "start" a stored one). */
+/* Boot a sandbox ("create" a new one, or "start" a stored one, whose
+ * stored "tls" object is @tls: NULL for none). */
+struct json_t;
 int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
-		      const char *mode);
+		      const char *mode, struct json_t *tls);
 
-/* lifecycle.c: the sandboxes table. */
+/* lifecycle.c: the sandboxes table; @tls: the "tls" object of the
+ * config (secrets.c), borrowed; NULL: none. */
 int msb__state_insert(const char *home, const char *name,
-		      const msb_sandbox_options *opts);
+		      const msb_sandbox_options *opts,
+		      const struct json_t *tls);
+
+/*
+ * secrets.c: secrets and TLS interception. msb__tls_wanted(): @o asks for
+ * them. msb__tls_check(): every field valid (one MSB_EINVAL line naming
+ * the entry, never a value). msb__tls_config(): the stored "tls" object
+ * of a new sandbox in folder @sdir, its placeholders drawn now (NULL:
+ * none wanted, or an error is set). msb__tls_prepare(): make the folder
+ * @sdir with tls/ (the CA, the upstream CA) and secrets.json (removed
+ * again on failure). msb__tls_env(): "NAME=placeholder" of each secret of
+ * @cfg (msb_strv_free()), or NULL (no memory).
+ */
+bool msb__tls_wanted(const msb_sandbox_options *o);
+bool msb__tls_host_ok(const char *host);
+int msb__tls_check(const msb_sandbox_options *o);
+struct json_t *msb__tls_config(const msb_sandbox_options *o, const char *sdir);
+int msb__tls_prepare(const char *sdir, const char *name,
+		     const msb_sandbox_options *o, const struct json_t *cfg);
+char **msb__tls_env(const struct json_t *cfg);
 void msb__state_forget(const char *home, const char *name);
 /* Wait until the supervisor of @name released its lock (it exited). */
 void msb__wait_supervisor_exit(const char *name, unsigned int timeout_ms);
+
+/* lifecycle.c: a sandbox made from a snapshot (see there). */
+int msb__sandbox_from_snapshot(msb_sandbox **out, const char *snap,
+			       const msb_sandbox_options *req, int start,
+			       bool keep);
+/* fork.c: msb_sandbox_create() (@out) or define() (NULL) of options with
+ * a snapshot. */
+int msb__sandbox_create_snapshot(msb_sandbox **out,
+				 const msb_sandbox_options *opts);
 
 #endif

@@ -101,7 +101,7 @@ static json_t *network_json(const msb_sandbox_options *o)
 			 ports ? ports : json_array());
 }
 
-static char *config_json(const msb_sandbox_options *o)
+static char *config_json(const msb_sandbox_options *o, const json_t *tls)
 {
 	json_t *env = json_array();
 	for (const char *const *e = o->env; env && e && *e; e++)
@@ -192,6 +192,12 @@ static char *config_json(const msb_sandbox_options *o)
 		json_decref(c);
 		c = NULL;
 	}
+	/* Secrets and TLS interception (version 6): never a value. */
+	if (c && tls &&
+	    json_object_set_new(c, "tls", json_deep_copy(tls)) < 0) {
+		json_decref(c);
+		c = NULL;
+	}
 	char *s = c ? json_dumps(c, JSON_COMPACT) : NULL;
 	json_decref(c);
 	return s;
@@ -235,7 +241,7 @@ static char **labels_from(const char *text)
 }
 
 int msb__state_insert(const char *home, const char *name,
-		      const msb_sandbox_options *opts)
+		      const msb_sandbox_options *opts, const json_t *tls)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
@@ -247,7 +253,7 @@ int msb__state_insert(const char *home, const char *name,
 	if (full_id)
 		o.image = full_id;
 	opts = &o;
-	_cleanup_free_ char *config = config_json(opts);
+	_cleanup_free_ char *config = config_json(opts, tls);
 	_cleanup_free_ char *labels = labels_json(opts);
 	int rc;
 
@@ -751,7 +757,9 @@ static int start_mode(msb_sandbox **out, const char *name, int detached,
 		/* Its image was pulled when it was created. */
 		po.policy = MSB_PULL_IF_MISSING;
 		o.pull = &po;
-		rc = msb__sandbox_boot(out, &o, mode);
+		json_t *tls = json_object_get(c, "tls");
+		rc = msb__sandbox_boot(out, &o, mode,
+				       json_is_object(tls) ? tls : NULL);
 	}
 	json_decref(c);
 out:
@@ -1305,6 +1313,19 @@ EXPORT int msb_sandbox_snapshot(const char *name, const char *snap, int flags)
 				  snap);
 	if ((rc = open_row(&paths, &db, name, &info, &config)) < 0)
 		goto out;
+	/* Its CA key and secrets stay with the sandbox: a snapshot (a file
+	 * to share, to fork) of one is refused rather than copying them. */
+	json_t *cj = json_loads(config, 0, NULL);
+	bool has_tls = json_is_object(json_object_get(cj, "tls"));
+	json_decref(cj);
+	if (has_tls) {
+		rc = msb__error(MSB_ENOTSUP, 0,
+				"sandbox `%s` has secrets or TLS interception: "
+				"it cannot be snapshotted (its CA key and "
+				"secrets stay with it)",
+				name);
+		goto out;
+	}
 	bool alive = supervisor_alive(paths.home, name);
 	sdir = sandbox_dir(paths.home, name);
 	snaps = xasprintf("%s/snapshots", paths.home);
@@ -1465,16 +1486,66 @@ static int set_status(const char *home, const char *name, const char *status)
 	return rc;
 }
 
+/* Is @want (options.image) the snapshot's image @have (its config's)? */
+static bool same_image(const char *home, const char *want, const char *have)
+{
+	if (!have)
+		return false;
+	if (!strcmp(want, have))
+		return true;
+	_cleanup_free_ char *full = msb__image_full_id(home, want);
+	return full && !strcmp(full, have);
+}
+
+/* options.image, memory_mib and cpus of @req, where set, must be those of
+ * the snapshot's options @o (0 there means the default: 512 MiB, 1). */
+static int snap_same_machine(const char *home, const char *snap,
+			     const msb_sandbox_options *req,
+			     const msb_sandbox_options *o)
+{
+	unsigned int mem = o->memory_mib ? o->memory_mib : 512;
+	unsigned int cpus = o->cpus ? o->cpus : 1;
+
+	if (req->image && !same_image(home, req->image, o->image))
+		return msb__error(MSB_EINVAL, 0,
+				  "options.image `%s` is not the image of "
+				  "snapshot `%s` (%s): leave it unset",
+				  req->image, snap,
+				  o->image ? o->image : "the built-in image");
+	if (req->memory_mib && req->memory_mib != mem)
+		return msb__error(MSB_EINVAL, 0,
+				  "options.memory_mib %u is not the memory of "
+				  "snapshot `%s` (%u MiB): leave it unset",
+				  req->memory_mib, snap, mem);
+	if (req->cpus && req->cpus != cpus)
+		return msb__error(MSB_EINVAL, 0,
+				  "options.cpus %u is not the vCPUs of "
+				  "snapshot `%s` (%u): leave it unset",
+				  req->cpus, snap, cpus);
+	return 0;
+}
+
 /*
  * A sandbox made from a snapshot is a sandbox with the snapshot's options
  * (config.json), a copy of its root disk as its own overlay, and (of a
  * full snapshot) the snapshot's state as its saved state
  * (<sandbox>/suspended/, the state file hard-linked), with `snapshot=SNAP`
  * added to its vmm file: it is "suspended", and a resume restores it.
+ *
+ * msb__sandbox_from_snapshot() - make sandbox @req->name from @snap.
+ * @out: with @start, where the handle goes (@req->detached says whether
+ *	the sandbox outlives it); NULL: started detached, no handle
+ * @req: the new sandbox's name (required), labels and auto_remove; its
+ *	image, memory_mib and cpus, where set, must be the snapshot's. The
+ *	caller has refused every other option.
+ * @start: start it at once (else it stays suspended, or stopped)
+ * @keep: whether a sandbox that was made but failed to start stays
  */
-EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
-					    int start)
+int msb__sandbox_from_snapshot(msb_sandbox **out, const char *snap,
+			       const msb_sandbox_options *req, int start,
+			       bool keep)
 {
+	const char *name = req->name;
 	struct msb_paths paths = {0};
 	_cleanup_free_ char *sdir = NULL, *from = NULL, *susp = NULL,
 			    *config = NULL;
@@ -1538,9 +1609,12 @@ EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
 			       &cmdv, c)) < 0 ||
 	    (rc = network_from(&o, &net, c)) < 0)
 		goto out;
+	if ((rc = snap_same_machine(paths.home, snap, req, &o)) < 0)
+		goto out;
 	o.name = name;
-	o.auto_remove = 0;
-	if ((rc = msb__state_insert(paths.home, name, &o)) < 0)
+	o.auto_remove = req->auto_remove;
+	o.labels = req->labels;
+	if ((rc = msb__state_insert(paths.home, name, &o, NULL)) < 0)
 		goto out;
 	inserted = true;
 	if (mkdir(sdir, 0700) < 0) {
@@ -1591,9 +1665,18 @@ EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
 	}
 	if (start) {
 		msb_sandbox *sb = NULL;
-		started = true; /* from here on it exists, and stays */
-		rc = start_mode(&sb, name, 1, full ? "resume" : "start");
+		started = keep; /* from here on it exists, and stays */
+		rc = start_mode(out ? out : &sb, name, out ? req->detached : 1,
+				full ? "resume" : "start");
 		msb_sandbox_free(sb);
+		if (rc < 0 && !keep) {
+			/* Its supervisor has ended; its row and folder go. */
+			msb_error saved;
+			msb__error_save(&saved);
+			msb_sandbox_remove(name, 1);
+			msb__error_restore(&saved);
+			inserted = made_dir = false;
+		}
 		if (rc < 0)
 			goto out;
 	}
@@ -1608,4 +1691,13 @@ out:
 	net_store_free(&net);
 	msb__paths_clear(&paths);
 	return rc;
+}
+
+EXPORT int msb_sandbox_create_from_snapshot(const char *snap, const char *name,
+					    int start)
+{
+	msb_sandbox_options req = MSB_SANDBOX_OPTIONS_INIT;
+
+	req.name = name;
+	return msb__sandbox_from_snapshot(NULL, snap, &req, start, true);
 }

@@ -4,6 +4,7 @@
  * free. See src/vmm/main.c for the supervisor's side.
  */
 #include <ctype.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -207,7 +208,6 @@ static int check_on_idle(const msb_sandbox_options *o)
 
 static int check_options(const msb_sandbox_options *o)
 {
-
 	if (!o)
 		return msb__error(MSB_EINVAL, 0, "options are required");
 	if (o->version < 1 || o->version > MSB_SANDBOX_OPTIONS_VERSION)
@@ -215,12 +215,8 @@ static int check_options(const msb_sandbox_options *o)
 			MSB_EINVAL, 0,
 			"unsupported options version %u (this library knows %d): initialise with MSB_SANDBOX_OPTIONS_INIT",
 			o->version, MSB_SANDBOX_OPTIONS_VERSION);
-	/* TODO(issue 12, 14): taken once netd and the supervisor do them */
-	if (o->n_secrets || o->tls_intercept || o->n_tls_ports ||
-	    o->tls_bypass || o->tls_ca)
-		return msb__error(MSB_ENOTSUP, 0,
-				  "TLS interception and secrets are not "
-				  "implemented yet");
+	if (msb__tls_check(o) < 0)
+		return -msb_last_error()->code;
 	if (o->name && !msb__valid_name(o->name))
 		return msb__error(
 			MSB_EINVAL, 0,
@@ -659,22 +655,28 @@ static int apply_patches(msb_sandbox *sb, const msb_sandbox_options *o)
 	return 0;
 }
 
-static char **merge_env(const msb_sandbox *sb, const char *const *env)
+static char **merge_env(const msb_sandbox *sb, const char *const *env,
+			char *const *secrets)
 {
-	size_t ni = 0, ne = 0;
+	size_t ni = 0, ne = 0, ns = 0;
 	char *const *ienv = sb->image ? sb->image->cfg.env : NULL;
 
 	while (ienv && ienv[ni])
 		ni++;
 	while (env && env[ne])
 		ne++;
-	char **out = calloc(ni + ne + 1, sizeof(char *));
+	while (secrets && secrets[ns])
+		ns++;
+	char **out = calloc(ni + ne + ns + 1, sizeof(char *));
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < ni; i++)
 		out[i] = ienv[i];
 	for (size_t i = 0; i < ne; i++)
 		out[ni + i] = (char *)env[i];
+	/* Last: a secret's placeholder wins over the image's variable. */
+	for (size_t i = 0; i < ns; i++)
+		out[ni + ne + i] = secrets[i];
 	return out;
 }
 
@@ -905,7 +907,7 @@ static int main_command(char ***out, const msb_sandbox *sb,
  * @mode: "create" (a new sandbox folder) or "start" (an existing one)
  */
 int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
-		      const char *mode)
+		      const char *mode, json_t *tls)
 {
 	struct msb_paths paths;
 	struct msb_vm_spec spec = {0};
@@ -916,6 +918,11 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	char *no_strv[1] = {NULL};
 	char **mounts = NULL, **disks = NULL, **shares = NULL, **ports = NULL;
 	char *extras[4] = {NULL, NULL, NULL, NULL};
+	json_t *tls_new = NULL; /* a new sandbox's "tls" (secrets.c) */
+	char **tls_env = NULL, **tls_ports = NULL;
+	const char **tls_bypass = NULL;
+	_cleanup_free_ char *sdir = NULL;
+	bool prepared = false;
 	char root_dev[32] = "/dev/vda";
 	const char *accel = NULL;
 	msb_sandbox *sb = NULL;
@@ -940,17 +947,58 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 	if (!sb->name)
 		goto nomem;
 	bool creating = !strcmp(mode, "create");
+	if (!(sdir = xasprintf("%s/sandboxes/%s", paths.home, sb->name)))
+		goto nomem;
+	/* A new sandbox's secrets: placeholders drawn now, kept. */
+	if (creating && msb__tls_wanted(opts)) {
+		if (!(tls_new = msb__tls_config(opts, sdir))) {
+			rc = -(int)msb_last_error()->code;
+			goto out;
+		}
+		tls = tls_new;
+	}
 	/* The name is taken in the database first: concurrent creates of
 	 * one name get a clear error, and `msb ls` shows booting ones. */
 	if (creating &&
-	    (rc = msb__state_insert(paths.home, sb->name, opts)) < 0)
+	    (rc = msb__state_insert(paths.home, sb->name, opts, tls)) < 0)
 		goto out;
+	/* Its folder, made here with the CA and the secrets in it. */
+	if (creating && tls) {
+		if ((rc = msb__tls_prepare(sdir, sb->name, opts, tls)) < 0)
+			goto undo;
+		prepared = true;
+	}
+	if (tls) {
+		json_t *p;
+		size_t i;
+		if (!(tls_env = msb__tls_env(tls)))
+			goto nomem_undo;
+		json_t *tp = json_object_get(tls, "ports");
+		if (!(tls_ports =
+			      calloc(json_array_size(tp) + 1, sizeof(char *))))
+			goto nomem_undo;
+		json_array_foreach(tp, i, p)
+		{
+			if (!(tls_ports[i] = xasprintf(
+				      "%lld",
+				      (long long)json_integer_value(p))))
+				goto nomem_undo;
+		}
+		json_t *by = json_object_get(tls, "bypass");
+		if (!(tls_bypass =
+			      calloc(json_array_size(by) + 1, sizeof(char *))))
+			goto nomem_undo;
+		json_array_foreach(by, i, p)
+		{
+			tls_bypass[i] = json_string_value(p);
+		}
+	}
 	if ((rc = pick_root(sb, &paths, opts)) < 0 ||
 	    (rc = msb__sandbox_exec_defaults(sb, opts->workdir, opts->user,
 					     opts->rlimits,
 					     opts->exec_timeout_ms)) < 0)
 		goto undo;
-	if (!(env = merge_env(sb, opts->env)))
+	if (!(env = merge_env(sb, opts->env, tls_env)))
 		goto nomem_undo;
 	if (opts->run_main && (rc = main_command(&main_argv, sb, opts)) < 0)
 		goto undo;
@@ -1052,6 +1100,10 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		.net_block_domains = (char **)opts->block_domains,
 		.net_block_suffixes = (char **)opts->block_suffixes,
 		.ports = ports,
+		.tls = tls != NULL,
+		.tls_ports = tls_ports ? tls_ports : no_strv,
+		.tls_bypass = tls_bypass ? (char **)tls_bypass : no_strv,
+		.prepared = prepared,
 	};
 	if (asprintf(&spec.sandbox_dir, "%s/sandboxes/%s", paths.home,
 		     sb->name) < 0) {
@@ -1119,6 +1171,8 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 nomem_undo:
 	rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
 undo:
+	if (prepared)
+		rm_rf(sdir);
 	if (creating)
 		msb__state_forget(paths.home, sb->name);
 	goto out;
@@ -1133,6 +1187,10 @@ out:
 	msb_strv_free(disks);
 	msb_strv_free(shares);
 	msb_strv_free(ports);
+	msb_strv_free(tls_env);
+	msb_strv_free(tls_ports);
+	free(tls_bypass);
+	json_decref(tls_new);
 	for (size_t i = 0; i < ARRAY_SIZE(extras); i++)
 		free(extras[i]);
 	return rc;
@@ -1147,6 +1205,9 @@ EXPORT int msb_sandbox_define(const msb_sandbox_options *opts)
 
 	msb__error_clear();
 	opts = options_upgrade(&v2, opts);
+	if (opts && opts->version == MSB_SANDBOX_OPTIONS_VERSION &&
+	    opts->snapshot)
+		return msb__sandbox_create_snapshot(NULL, opts); /* fork.c */
 	if ((rc = check_options(opts)) < 0)
 		return rc;
 	if (!opts->name)
@@ -1160,10 +1221,26 @@ EXPORT int msb_sandbox_define(const msb_sandbox_options *opts)
 				  "(msb_sandbox_create, msb run -d)");
 	if ((rc = msb__paths_resolve(&paths)) < 0)
 		return rc;
+	/* Secrets: placeholders drawn now, the folder made with them. */
+	_cleanup_free_ char *sdir =
+		xasprintf("%s/sandboxes/%s", paths.home, opts->name);
+	json_t *tls = NULL;
+	if (!sdir)
+		rc = msb__error(MSB_ENOMEM, ENOMEM, "out of memory");
+	else if (msb__tls_wanted(opts) && !(tls = msb__tls_config(opts, sdir)))
+		rc = -(int)msb_last_error()->code;
 	/* Pull the image now, so that starting needs no network. */
-	if ((rc = msb__state_insert(paths.home, opts->name, opts)) == 0 &&
-	    (rc = pick_root(&tmp, &paths, opts)) < 0)
-		msb__state_forget(paths.home, opts->name);
+	else if ((rc = msb__state_insert(paths.home, opts->name, opts, tls)) ==
+		 0) {
+		if ((tls && (rc = msb__tls_prepare(sdir, opts->name, opts,
+						   tls)) < 0) ||
+		    (rc = pick_root(&tmp, &paths, opts)) < 0) {
+			if (tls && rc != -MSB_EEXIST)
+				rm_rf(sdir);
+			msb__state_forget(paths.home, opts->name);
+		}
+	}
+	json_decref(tls);
 	free(tmp.workdir);
 	free(tmp.user);
 	msb__image_free(tmp.image);
@@ -1220,7 +1297,11 @@ EXPORT int msb_sandbox_create(msb_sandbox **out,
 	if (!out)
 		return msb__error(MSB_EINVAL, 0, "out is NULL");
 	*out = NULL;
-	return msb__sandbox_boot(out, options_upgrade(&v2, opts), "create");
+	opts = options_upgrade(&v2, opts);
+	if (opts && opts->version == MSB_SANDBOX_OPTIONS_VERSION &&
+	    opts->snapshot)
+		return msb__sandbox_create_snapshot(out, opts); /* fork.c */
+	return msb__sandbox_boot(out, opts, "create", NULL);
 }
 
 EXPORT const char *msb_sandbox_name(const msb_sandbox *sb)

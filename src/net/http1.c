@@ -1,16 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * HTTP/1.1 request heads, chunked bodies, secret substitution. Pure.
+ * HTTP/1.1 request and response heads, chunked bodies, secret
+ * substitution. Pure.
  *
  * Theory of operation: msb_http1_parse() first finds the head's end (the
  * first CRLF CRLF within MSB_HTTP1_HEAD_MAX), then reads its lines once,
  * recording spans; until the end has arrived it checks the bytes so far
  * for characters no head may hold, so that garbage is refused early
- * rather than buffered. msb_http1_substitute() makes two passes over a
- * parsed head: the first finds which secrets' placeholders it carries
- * and where, and checks the rules of each; only if all pass does the
- * second copy the head into the caller's buffer with the values in
- * place. Every write to that buffer is checked against its size.
+ * rather than buffered. msb_http1_parse_response() shares the search
+ * for the end (head_end()), the header lines (header_line()) and what
+ * they say about framing (framing_add()), and records no spans.
+ * msb_http1_chunked_feed() and _decode() are one state machine
+ * (chunked_run()) that copies the data or not.
+ *
+ * msb_http1_substitute() makes two passes over a parsed head: the first
+ * finds which secrets' placeholders it carries and where, and checks the
+ * rules of each; only if all pass does the second copy the head into the
+ * caller's buffer with the values in place. Every write to that buffer
+ * is checked against its size. msb_http1_body_substitute() does the same
+ * over a body, with one rule: the secret is allowed there.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -126,103 +134,143 @@ static enum msb_http1_status parse_request_line(struct msb_http1_req *r,
 	return MSB_HTTP1_OK;
 }
 
-/* One header line in [@s, @e). */
-static enum msb_http1_status
-parse_header(struct msb_http1_req *r, const uint8_t *buf, size_t s, size_t e)
+/* One header line in [@s, @e) into *@h, the @n-th (from 0) of its
+ * head. Return: NULL, or why it is BAD. */
+static const char *header_line(struct msb_http1_header *h, size_t n,
+			       const uint8_t *buf, size_t s, size_t e)
 {
 	size_t i = s;
 
 	if (buf[s] == ' ' || buf[s] == '\t')
-		return bad(r, "obsolete line folding");
+		return "obsolete line folding";
 	while (i < e && is_tchar(buf[i]))
 		i++;
 	if (i == s || i == e || buf[i] != ':')
-		return bad(r, "malformed header name");
-	if (r->n_headers == MSB_HTTP1_HEADERS_MAX)
-		return bad(r, "too many headers");
-	struct msb_http1_header *h = &r->headers[r->n_headers++];
+		return "malformed header name";
+	if (n >= MSB_HTTP1_HEADERS_MAX)
+		return "too many headers";
 	h->name = (struct msb_http1_span){(uint32_t)s, (uint32_t)(i - s)};
 	i++;
 	for (size_t k = i; k < e; k++)
 		if (!is_vbyte(buf[k]))
-			return bad(r, "control character in a header value");
+			return "control character in a header value";
 	while (i < e && (buf[i] == ' ' || buf[i] == '\t'))
 		i++;
 	while (e > i && (buf[e - 1] == ' ' || buf[e - 1] == '\t'))
 		e--;
 	h->value = (struct msb_http1_span){(uint32_t)i, (uint32_t)(e - i)};
+	return NULL;
+}
+
+/* One header line of a request in [@s, @e). */
+static enum msb_http1_status
+parse_header(struct msb_http1_req *r, const uint8_t *buf, size_t s, size_t e)
+{
+	struct msb_http1_header h;
+	const char *why = header_line(&h, r->n_headers, buf, s, e);
+
+	if (why)
+		return bad(r, why);
+	r->headers[r->n_headers++] = h;
 	return MSB_HTTP1_OK;
+}
+
+/* What the headers of a head say about framing and the connection,
+ * gathered one header at a time by framing_add(). */
+struct framing {
+	bool has_cl, has_te;
+	bool chunked_last;  /* the last transfer coding so far is chunked */
+	bool chunked_early; /* one before another coding */
+	bool chunked_seen, chunked_twice;
+	uint64_t cl;
+	bool conn_close, conn_keep, conn_upgrade;
+};
+
+/* Header @h of the head in @buf into @f. Return: NULL, or why the head
+ * is BAD. */
+static const char *framing_add(struct framing *f, const uint8_t *buf,
+			       const struct msb_http1_header *h)
+{
+	const uint8_t *v = buf + h->value.off, *tok;
+	size_t vn = h->value.len, pos = 0, tn;
+
+	if (span_is(buf, h->name, "content-length")) {
+		uint64_t n = 0;
+		if (!vn || vn > 18)
+			return "malformed Content-Length";
+		for (size_t k = 0; k < vn; k++) {
+			if (v[k] < '0' || v[k] > '9')
+				return "malformed Content-Length";
+			n = n * 10 + (uint64_t)(v[k] - '0');
+		}
+		if (f->has_cl && n != f->cl)
+			return "conflicting Content-Length headers";
+		f->has_cl = true;
+		f->cl = n;
+	} else if (span_is(buf, h->name, "transfer-encoding")) {
+		f->has_te = true;
+		while (next_token(v, vn, &pos, &tok, &tn)) {
+			bool ch = bytes_ieq(tok, tn, "chunked");
+			if (!tn)
+				return "empty transfer coding";
+			f->chunked_early |= f->chunked_last;
+			f->chunked_twice |= f->chunked_seen && ch;
+			f->chunked_seen |= ch;
+			f->chunked_last = ch;
+		}
+	} else if (span_is(buf, h->name, "connection")) {
+		while (next_token(v, vn, &pos, &tok, &tn)) {
+			f->conn_close |= bytes_ieq(tok, tn, "close");
+			f->conn_keep |= bytes_ieq(tok, tn, "keep-alive");
+			f->conn_upgrade |= bytes_ieq(tok, tn, "upgrade");
+		}
+	}
+	return NULL;
 }
 
 /* What the headers say about framing and the connection. */
 static enum msb_http1_status parse_semantics(struct msb_http1_req *r,
 					     const uint8_t *buf)
 {
-	bool has_cl = false, has_te = false, chunked_last = false;
-	bool conn_close = false, conn_keep = false, conn_upgrade = false;
+	struct framing f = {0};
 	bool has_upgrade = false;
+	const char *why;
 	int hosts = 0;
 
 	for (size_t i = 0; i < r->n_headers; i++) {
 		const uint8_t *v = buf + r->headers[i].value.off;
-		size_t vn = r->headers[i].value.len, pos = 0, tn;
-		const uint8_t *tok;
+		size_t vn = r->headers[i].value.len;
 
 		if (msb_http1_header_is(r, buf, i, "host")) {
 			if (hosts++)
 				return bad(r, "more than one Host header");
 			r->host = (int)i;
-		} else if (msb_http1_header_is(r, buf, i, "content-length")) {
-			uint64_t n = 0;
-			if (!vn || vn > 18)
-				return bad(r, "malformed Content-Length");
-			for (size_t k = 0; k < vn; k++) {
-				if (v[k] < '0' || v[k] > '9')
-					return bad(r, "malformed "
-						      "Content-Length");
-				n = n * 10 + (uint64_t)(v[k] - '0');
-			}
-			if (has_cl && n != r->content_length)
-				return bad(r, "conflicting Content-Length "
-					      "headers");
-			has_cl = true;
-			r->content_length = n;
-		} else if (msb_http1_header_is(r, buf, i,
-					       "transfer-encoding")) {
-			has_te = true;
-			while (next_token(v, vn, &pos, &tok, &tn)) {
-				if (!tn)
-					return bad(r, "empty transfer coding");
-				if (chunked_last)
-					return bad(r, "chunked is not the "
-						      "last transfer coding");
-				chunked_last = bytes_ieq(tok, tn, "chunked");
-			}
-		} else if (msb_http1_header_is(r, buf, i, "connection")) {
-			while (next_token(v, vn, &pos, &tok, &tn)) {
-				conn_close |= bytes_ieq(tok, tn, "close");
-				conn_keep |= bytes_ieq(tok, tn, "keep-alive");
-				conn_upgrade |= bytes_ieq(tok, tn, "upgrade");
-			}
 		} else if (msb_http1_header_is(r, buf, i, "upgrade")) {
 			has_upgrade = true;
 		} else if (msb_http1_header_is(r, buf, i, "expect")) {
 			r->expect_continue |= bytes_ieq(v, vn, "100-continue");
+		} else if ((why = framing_add(&f, buf, &r->headers[i]))) {
+			return bad(r, why);
 		}
+		if (f.chunked_early)
+			return bad(r, "chunked is not the last transfer "
+				      "coding");
 	}
 	if (r->minor == 1 && !hosts)
 		return bad(r, "no Host header");
-	if (has_te && has_cl)
+	if (f.has_te && f.has_cl)
 		return bad(r, "both Content-Length and Transfer-Encoding");
-	if (has_te && r->minor == 0)
+	if (f.has_te && r->minor == 0)
 		return bad(r, "Transfer-Encoding in HTTP/1.0");
-	if (has_te && !chunked_last)
+	if (f.has_te && !f.chunked_last)
 		return bad(r, "the last transfer coding is not chunked");
-	r->body = has_te   ? MSB_HTTP1_BODY_CHUNKED
-		  : has_cl ? MSB_HTTP1_BODY_LENGTH
-			   : MSB_HTTP1_BODY_NONE;
-	r->keep_alive = r->minor == 1 ? !conn_close : conn_keep && !conn_close;
-	r->upgrade = conn_upgrade && has_upgrade;
+	r->content_length = f.cl;
+	r->body = f.has_te   ? MSB_HTTP1_BODY_CHUNKED
+		  : f.has_cl ? MSB_HTTP1_BODY_LENGTH
+			     : MSB_HTTP1_BODY_NONE;
+	r->keep_alive =
+		r->minor == 1 ? !f.conn_close : f.conn_keep && !f.conn_close;
+	r->upgrade = f.conn_upgrade && has_upgrade;
 	r->is_connect = span_is(buf, r->method, "connect");
 	if (r->is_connect) {
 		if (memchr(buf + r->target.off, '/', r->target.len))
@@ -233,6 +281,43 @@ static enum msb_http1_status parse_semantics(struct msb_http1_req *r,
 	return MSB_HTTP1_OK;
 }
 
+/*
+ * The end of the head whose first line starts at @s, in *@end (0: not
+ * in the first @lim bytes; then *@resume: where to look next time): a
+ * CRLF right after a CRLF. A bare CR or LF, or a control character
+ * other than HTAB, anywhere is refused. Bytes before @from were checked
+ * already. Return: NULL, or why the head is BAD.
+ */
+static const char *head_end(size_t *end, size_t *resume, const uint8_t *buf,
+			    size_t s, size_t lim, size_t from)
+{
+	size_t i;
+
+	*end = 0;
+	for (i = from > s ? from : s; i < lim; i++) {
+		uint8_t c = buf[i];
+		if (c == '\n')
+			return "bare LF";
+		if (c == '\r') {
+			if (i + 1 == lim)
+				break; /* resume here: the LF may follow */
+			if (buf[i + 1] != '\n')
+				return "bare CR";
+			if (i >= s + 2 && buf[i - 2] == '\r' &&
+			    buf[i - 1] == '\n') {
+				*end = i + 2;
+				break;
+			}
+			i++; /* past the LF */
+			continue;
+		}
+		if (c != '\t' && (c < 0x20 || c == 0x7f))
+			return "control character in the head";
+	}
+	*resume = i;
+	return NULL;
+}
+
 enum msb_http1_status msb_http1_parse(struct msb_http1_req *r,
 				      const uint8_t *buf, size_t len,
 				      size_t *scan)
@@ -240,6 +325,7 @@ enum msb_http1_status msb_http1_parse(struct msb_http1_req *r,
 	size_t s = 0, lim = len < MSB_HTTP1_HEAD_MAX ? len : MSB_HTTP1_HEAD_MAX;
 	size_t end = 0, i, from = scan ? *scan : 0;
 	enum msb_http1_status st;
+	const char *why;
 
 	if (scan)
 		*scan = 0;
@@ -252,28 +338,9 @@ enum msb_http1_status msb_http1_parse(struct msb_http1_req *r,
 			return bad(r, "too many empty lines before a request");
 		s += 2;
 	}
-	/* the end of the head: a CRLF right after a CRLF; a bare CR or LF
-	 * anywhere is refused. Bytes before @from were checked already. */
-	for (i = from > s ? from : s; i < lim; i++) {
-		uint8_t c = buf[i];
-		if (c == '\n')
-			return bad(r, "bare LF");
-		if (c == '\r') {
-			if (i + 1 == lim)
-				break; /* resume here: the LF may follow */
-			if (buf[i + 1] != '\n')
-				return bad(r, "bare CR");
-			if (i >= s + 2 && buf[i - 2] == '\r' &&
-			    buf[i - 1] == '\n') {
-				end = i + 2;
-				break;
-			}
-			i++; /* past the LF */
-			continue;
-		}
-		if (c != '\t' && (c < 0x20 || c == 0x7f))
-			return bad(r, "control character in the head");
-	}
+	why = head_end(&end, &i, buf, s, lim, from);
+	if (why)
+		return bad(r, why);
 	if (!end) {
 		if (len >= MSB_HTTP1_HEAD_MAX)
 			return bad(r, "request head is too long");
@@ -305,6 +372,126 @@ enum msb_http1_status msb_http1_parse(struct msb_http1_req *r,
 	return parse_semantics(r, buf);
 }
 
+/* ---- response heads ---- */
+
+static enum msb_http1_status rbad(struct msb_http1_resp *r, const char *why)
+{
+	memset(r, 0, sizeof(*r));
+	r->why = why;
+	return MSB_HTTP1_BAD;
+}
+
+/* The status line in [0, @e) (CRLF excluded), or its first @e bytes
+ * when @partial. Return: NULL, or why it is BAD. */
+static const char *status_line(struct msb_http1_resp *r, const uint8_t *buf,
+			       size_t e, bool partial)
+{
+	static const char tmpl[] = "HTTP/1.x 000";
+
+	for (size_t i = 0; i < e && i < 12; i++) {
+		uint8_t c = buf[i];
+		bool ok = i == 7   ? c == '0' || c == '1'
+			  : i >= 9 ? c >= '0' && c <= '9'
+				   : c == (uint8_t)tmpl[i];
+		if (!ok)
+			return i < 9 ? "not HTTP/1.0 or HTTP/1.1"
+				     : "malformed status code";
+	}
+	if (e > 12 && buf[12] != ' ' && buf[12] != '\r')
+		return "malformed status code";
+	if (partial)
+		return NULL;
+	if (e < 12)
+		return e < 9 ? "not HTTP/1.0 or HTTP/1.1"
+			     : "malformed status code";
+	r->minor = buf[7] - '0';
+	r->status =
+		(buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+	if (r->status < 100 || r->status > 599)
+		return "status code out of range";
+	return NULL; /* the reason phrase: any bytes head_end() let pass */
+}
+
+static bool cstr_ieq(const char *a, const char *b)
+{
+	return a && bytes_ieq((const uint8_t *)a, strlen(a), b);
+}
+
+enum msb_http1_status msb_http1_parse_response(struct msb_http1_resp *r,
+					       const uint8_t *buf, size_t len,
+					       size_t *scan, const char *method)
+{
+	size_t lim = len < MSB_HTTP1_HEAD_MAX ? len : MSB_HTTP1_HEAD_MAX;
+	size_t end, i, s, n = 0, from = scan ? *scan : 0;
+	struct framing f = {0};
+	const char *why;
+
+	if (scan)
+		*scan = 0;
+	memset(r, 0, sizeof(*r));
+	why = head_end(&end, &i, buf, 0, lim, from);
+	if (why)
+		return rbad(r, why);
+	if (!end) {
+		if (len >= MSB_HTTP1_HEAD_MAX)
+			return rbad(r, "response head is too long");
+		/* refuse early what cannot become a status line */
+		why = status_line(r, buf, lim, true);
+		if (why)
+			return rbad(r, why);
+		if (scan)
+			*scan = i;
+		return MSB_HTTP1_NEED_MORE;
+	}
+	/* lines: [s, e) each, CRLF after */
+	for (s = 0;;) {
+		size_t e = s;
+		while (buf[e] != '\r')
+			e++;
+		if (!s) {
+			why = status_line(r, buf, e, false);
+		} else if (e == s) {
+			break; /* the empty line */
+		} else {
+			struct msb_http1_header h;
+			why = header_line(&h, n++, buf, s, e);
+			if (!why)
+				why = framing_add(&f, buf, &h);
+		}
+		if (why)
+			return rbad(r, why);
+		s = e + 2;
+	}
+	r->head_len = end;
+	if (f.has_te && f.has_cl)
+		return rbad(r, "both Content-Length and Transfer-Encoding");
+	if (f.has_te && r->minor == 0)
+		return rbad(r, "Transfer-Encoding in HTTP/1.0");
+	if (f.chunked_twice)
+		return rbad(r, "chunked more than once");
+	bool head = cstr_ieq(method, "head");
+	bool connect = cstr_ieq(method, "connect");
+	if (r->status == 101 || (connect && r->status / 100 == 2))
+		r->tunnel = true;
+	else if (r->status / 100 == 1)
+		r->interim = true;
+	else if (head || r->status == 204 || r->status == 304)
+		;
+	else if (f.has_te)
+		r->body = f.chunked_last ? MSB_HTTP1_BODY_CHUNKED
+					 : MSB_HTTP1_BODY_CLOSE;
+	else if (f.has_cl)
+		r->body = MSB_HTTP1_BODY_LENGTH;
+	else
+		r->body = MSB_HTTP1_BODY_CLOSE;
+	if (r->body == MSB_HTTP1_BODY_LENGTH)
+		r->content_length = f.cl;
+	r->keep_alive = (r->minor == 1 ? !f.conn_close
+				       : f.conn_keep && !f.conn_close) &&
+			r->body != MSB_HTTP1_BODY_CLOSE && !r->tunnel;
+	return MSB_HTTP1_OK;
+}
+
 /* ---- chunked bodies ---- */
 
 enum {
@@ -330,13 +517,18 @@ static int hexval(uint8_t c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-enum msb_http1_status msb_http1_chunked_feed(struct msb_http1_chunked *c,
-					     const uint8_t *buf, size_t len,
-					     size_t *used)
+/* The state machine of msb_http1_chunked_feed() and _decode(): with
+ * @out NULL nothing is copied and there is no limit on the data. */
+static enum msb_http1_status chunked_run(struct msb_http1_chunked *c,
+					 const uint8_t *buf, size_t len,
+					 size_t *used, uint8_t *out, size_t cap,
+					 size_t *out_len)
 {
-	size_t i = 0;
+	size_t i = 0, o = 0;
 
 	*used = 0;
+	if (out_len)
+		*out_len = 0;
 	if (c->state == CH_BAD)
 		return MSB_HTTP1_BAD;
 	if (c->state == CH_DONE)
@@ -383,6 +575,17 @@ enum msb_http1_status msb_http1_chunked_feed(struct msb_http1_chunked *c,
 			size_t k = len - i;
 			if (k > c->left)
 				k = (size_t)c->left;
+			if (out) {
+				if (k > cap - o)
+					k = cap - o;
+				if (!k) { /* @out is full */
+					*used = i;
+					*out_len = o;
+					return MSB_HTTP1_NEED_MORE;
+				}
+				memcpy(out + o, buf + i, k);
+				o += k;
+			}
 			i += k;
 			c->left -= k;
 			if (!c->left)
@@ -432,16 +635,37 @@ enum msb_http1_status msb_http1_chunked_feed(struct msb_http1_chunked *c,
 				goto fail;
 			c->state = CH_DONE;
 			*used = i + 1;
+			if (out_len)
+				*out_len = o;
 			return MSB_HTTP1_OK;
 		default:
 			goto fail;
 		}
 	}
 	*used = len;
+	if (out_len)
+		*out_len = o;
 	return MSB_HTTP1_NEED_MORE;
 fail:
 	c->state = CH_BAD;
+	if (out_len)
+		*out_len = o;
 	return MSB_HTTP1_BAD;
+}
+
+enum msb_http1_status msb_http1_chunked_feed(struct msb_http1_chunked *c,
+					     const uint8_t *buf, size_t len,
+					     size_t *used)
+{
+	return chunked_run(c, buf, len, used, NULL, 0, NULL);
+}
+
+enum msb_http1_status msb_http1_chunked_decode(struct msb_http1_chunked *c,
+					       const uint8_t *buf, size_t len,
+					       size_t *used, uint8_t *out,
+					       size_t cap, size_t *out_len)
+{
+	return chunked_run(c, buf, len, used, out, cap, out_len);
 }
 
 /* ---- secrets ---- */
@@ -940,4 +1164,120 @@ msb_http1_substitute(uint8_t *out, size_t cap, size_t *out_len, uint64_t *used,
 	*out_len = o.n;
 	*used = done;
 	return MSB_HTTP1_REWRITE;
+}
+
+/* ---- placeholders anywhere, bodies, reframing ---- */
+
+int msb_secret_find(const uint8_t *buf, size_t len, const struct msb_secret *s,
+		    size_t n, bool nocase)
+{
+	size_t best = n;
+
+	/* "MSB_" has no repeated letter, so its occurrences do not
+	 * overlap: at most @len / 4 candidates, each compared with each
+	 * secret up to the first difference */
+	for (size_t j = 0; j + 4 <= len && best; j++) {
+		if (nocase ? !bytes_ieq(buf + j, 4, "msb_")
+			   : memcmp(buf + j, "MSB_", 4))
+			continue;
+		for (size_t i = 0; i < best; i++) {
+			const char *p = s[i].placeholder;
+			size_t k;
+			if (strncmp(p, "$MSB_", 5))
+				continue;
+			p++;
+			for (k = 4; p[k] && j + k < len; k++)
+				if (nocase ? lower(buf[j + k]) !=
+						     lower((uint8_t)p[k])
+					   : buf[j + k] != (uint8_t)p[k])
+					break;
+			if (!p[k]) {
+				best = i;
+				break;
+			}
+		}
+		j += 3;
+	}
+	return best < n ? (int)best : -1;
+}
+
+enum msb_http1_verdict msb_http1_body_substitute(
+	uint8_t *out, size_t cap, size_t *out_len, uint64_t *used, char *why,
+	size_t whylen, const uint8_t *body, size_t len,
+	const struct msb_secret *sec, size_t nsec, uint64_t allowed)
+{
+	struct out o = {out, cap, 0, false};
+	uint64_t found = 0, done = 0;
+
+	*used = 0;
+	*out_len = 0;
+	if (why && whylen)
+		why[0] = '\0';
+	if (nsec > MSB_SECRETS_MAX) {
+		set_why(why, whylen, "more than %d secrets", MSB_SECRETS_MAX);
+		return MSB_HTTP1_BLOCK;
+	}
+	subst_region(NULL, body, len, IN_VALUE, sec, nsec, &found);
+	if (!found)
+		return MSB_HTTP1_PASS;
+	for (size_t i = 0; i < nsec; i++) {
+		if (found >> i & 1 && !(allowed >> i & 1)) {
+			set_why(why, whylen,
+				"secret %s in a request body: not allowed in "
+				"bodies to this host",
+				sec[i].name);
+			return MSB_HTTP1_BLOCK;
+		}
+	}
+	subst_region(&o, body, len, IN_VALUE, sec, nsec, &done);
+	if (o.full) {
+		set_why(why, whylen,
+			"request body too long with the secrets in it");
+		return MSB_HTTP1_BLOCK;
+	}
+	*out_len = o.n;
+	*used = done;
+	return MSB_HTTP1_REWRITE;
+}
+
+int msb_http1_reframe(uint8_t *out, size_t cap, size_t *out_len,
+		      const struct msb_http1_req *r, const uint8_t *buf,
+		      uint64_t n)
+{
+	struct out o = {out, cap, 0, false};
+	size_t last = r->head_len - 2; /* where the empty line starts */
+	char cl[40];
+	int k;
+
+	*out_len = 0;
+	if (r->head_len < 4)
+		return -1; /* not a parsed head */
+	for (size_t i = 0; i < r->n_headers; i++) {
+		struct msb_http1_span v = r->headers[i].value;
+		const uint8_t *tok;
+		size_t pos = 0, tn;
+		if (!msb_http1_header_is(r, buf, i, "transfer-encoding"))
+			continue;
+		while (next_token(buf + v.off, v.len, &pos, &tok, &tn))
+			if (!bytes_ieq(tok, tn, "chunked"))
+				return -1;
+	}
+	/* the request line (and empty lines before it) */
+	put(&o, buf, r->n_headers ? r->headers[0].name.off : last);
+	for (size_t i = 0; i < r->n_headers; i++) {
+		size_t s = r->headers[i].name.off;
+		size_t e = i + 1 < r->n_headers ? r->headers[i + 1].name.off
+						: last;
+		if (msb_http1_header_is(r, buf, i, "content-length") ||
+		    msb_http1_header_is(r, buf, i, "transfer-encoding"))
+			continue;
+		put(&o, buf + s, e - s);
+	}
+	k = snprintf(cl, sizeof(cl), "Content-Length: %llu\r\n\r\n",
+		     (unsigned long long)n);
+	put(&o, cl, (size_t)k);
+	if (o.full)
+		return -1;
+	*out_len = o.n;
+	return 0;
 }

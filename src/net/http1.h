@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* HTTP/1.1 request heads, chunked bodies, and secret substitution in
- * them. Pure: no I/O, no allocation. */
+/* HTTP/1.1 request and response heads, chunked bodies, and secret
+ * substitution in requests. Pure: no I/O, no allocation. */
 #ifndef MSB_NET_HTTP1_H
 #define MSB_NET_HTTP1_H
 
@@ -51,6 +51,8 @@ enum msb_http1_body {
 	MSB_HTTP1_BODY_NONE = 0, /* no body follows the head */
 	MSB_HTTP1_BODY_LENGTH,   /* @content_length bytes follow */
 	MSB_HTTP1_BODY_CHUNKED,  /* a chunked body follows */
+	MSB_HTTP1_BODY_CLOSE,    /* responses: the body ends with the
+				    connection */
 };
 
 struct msb_http1_span {
@@ -96,6 +98,62 @@ bool msb_http1_header_is(const struct msb_http1_req *r, const uint8_t *buf,
 			 size_t i, const char *name);
 
 /*
+ * DOC: Reading responses
+ *
+ * msb_http1_parse_response() reads the response head at the start of a
+ * server's stream (the first byte on the connection, or the first byte
+ * after the previous response's body) the same way msb_http1_parse()
+ * reads a request: the same line rules (CRLF only, no folding, no
+ * control characters, no whitespace before a colon), the same limits
+ * (MSB_HTTP1_HEAD_MAX bytes, MSB_HTTP1_HEADERS_MAX headers), the same
+ * answers and the same @scan. The status line is "HTTP/1.0" or
+ * "HTTP/1.1", a space, three digits 100-599, then a space and a reason
+ * phrase (or nothing: "HTTP/1.1 200" is taken). No empty line may come
+ * before it.
+ *
+ * Its body, from the request's method and the head (RFC 9112 6.3):
+ *   - a 1xx, 204 or 304, or any answer to HEAD: none;
+ *   - 101, or a 2xx to CONNECT: none, and @tunnel (the connection is
+ *     raw bytes from now on, both ways);
+ *   - other 1xx: none, and @interim: the final response's head follows;
+ *   - Transfer-Encoding whose last coding is chunked: chunked; another
+ *     last coding: MSB_HTTP1_BODY_CLOSE;
+ *   - Content-Length: that many bytes;
+ *   - neither: MSB_HTTP1_BODY_CLOSE (and @keep_alive false).
+ * Whatever the status, the head is BAD (a response that could mean two
+ * things) with both Content-Length and Transfer-Encoding, a Content-Length
+ * that is not digits only (at most 18), two Content-Lengths that differ,
+ * Transfer-Encoding in HTTP/1.0, chunked twice, or an empty transfer
+ * coding.
+ * @keep_alive: HTTP/1.1 without "Connection: close", or HTTP/1.0 with
+ * "Connection: keep-alive"; false when the body ends with the connection
+ * or @tunnel is set.
+ */
+struct msb_http1_resp {
+	size_t head_len; /* bytes up to the empty line's end */
+	int status;      /* 100-599 */
+	int minor;       /* HTTP/1.<minor>: 0 or 1 */
+	enum msb_http1_body body;
+	uint64_t content_length; /* MSB_HTTP1_BODY_LENGTH */
+	bool keep_alive;         /* another response may follow this one */
+	bool interim;            /* 1xx but 101: another head follows */
+	bool tunnel;             /* 2xx to CONNECT, or 101 */
+	const char *why;         /* MSB_HTTP1_BAD: a static one-line reason */
+};
+
+/*
+ * msb_http1_parse_response() - read the response head at the start of
+ * the @len bytes at @buf into @r (see DOC above). @method is the method
+ * of the request it answers (NUL-terminated, any case; NULL: neither
+ * HEAD nor CONNECT). @scan as for msb_http1_parse().
+ * Return: an enum msb_http1_status.
+ */
+enum msb_http1_status msb_http1_parse_response(struct msb_http1_resp *r,
+					       const uint8_t *buf, size_t len,
+					       size_t *scan,
+					       const char *method);
+
+/*
  * DOC: Chunked bodies
  *
  * struct msb_http1_chunked follows a chunked body (RFC 9112 7.1) through
@@ -122,6 +180,20 @@ struct msb_http1_chunked {
 enum msb_http1_status msb_http1_chunked_feed(struct msb_http1_chunked *c,
 					     const uint8_t *buf, size_t len,
 					     size_t *used);
+
+/*
+ * msb_http1_chunked_decode() - msb_http1_chunked_feed() (the same state
+ * machine: mix calls freely) that also copies the chunks' data, and
+ * nothing else, to @out (@cap bytes): *@out_len gets how many bytes it
+ * wrote. It consumes only as much input as @out has room for: a
+ * NEED_MORE with *@used < @len means @out is full; call again with the
+ * bytes from @buf + *@used and room.
+ * Return: as msb_http1_chunked_feed().
+ */
+enum msb_http1_status msb_http1_chunked_decode(struct msb_http1_chunked *c,
+					       const uint8_t *buf, size_t len,
+					       size_t *used, uint8_t *out,
+					       size_t cap, size_t *out_len);
 
 /*
  * DOC: Secrets and their placeholders
@@ -220,5 +292,62 @@ msb_http1_substitute(uint8_t *out, size_t cap, size_t *out_len, uint64_t *used,
 		     char *why, size_t whylen, const struct msb_http1_req *r,
 		     const uint8_t *buf, const struct msb_secret *secrets,
 		     size_t n_secrets, const struct msb_http1_ctx *ctx);
+
+/*
+ * msb_secret_find() - the index of the first of the @n secrets at @s
+ * whose placeholder without its leading '$' ("MSB_<NAME>_<hex>") occurs
+ * in the @len bytes at @buf, so that "$MSB_...", "%24MSB_..." and a DNS
+ * label "msb_..." all count; with @nocase in any case (DNS names).
+ * Secrets whose placeholder does not start with "$MSB_" never match.
+ * Time: O(@n * @len).
+ * Return: the index, or -1 if none occurs.
+ */
+int msb_secret_find(const uint8_t *buf, size_t len, const struct msb_secret *s,
+		    size_t n, bool nocase);
+
+/*
+ * DOC: Secrets in bodies
+ *
+ * A secret whose owner opted in ("body": true) may be substituted in a
+ * request body too. The caller buffers the whole body (decoding a
+ * chunked one with msb_http1_chunked_decode()), then
+ * msb_http1_body_substitute() replaces the placeholders "$MSB_..." of
+ * the secrets it is allowed to (the request passed the rules of
+ * msb_http1_substitute() for that host and those secrets opted in), and
+ * msb_http1_reframe() gives the head its new length. Only the exact
+ * "$MSB_..." form is replaced in a body (not "%24MSB_..."): a body's
+ * encoding is the application's. A placeholder of any other secret
+ * blocks the request. The caller sends the reframed head (and never the
+ * old one) followed by the new body.
+ */
+
+/*
+ * msb_http1_body_substitute() - the @len bytes of body at @body with the
+ * placeholder of every secret i with bit i set in @allowed replaced by
+ * its value, into @out (@cap bytes); *@out_len its length, *@used the
+ * secrets replaced (both 0 on PASS and BLOCK). A placeholder of a secret
+ * not in @allowed is BLOCK, with @why (@whylen bytes) naming the secret
+ * (never a value); so is a body that would not fit in @cap, or more
+ * than MSB_SECRETS_MAX secrets.
+ * Return: MSB_HTTP1_PASS (no placeholder: @out untouched, send @body as
+ * it is), MSB_HTTP1_REWRITE or MSB_HTTP1_BLOCK.
+ */
+enum msb_http1_verdict msb_http1_body_substitute(
+	uint8_t *out, size_t cap, size_t *out_len, uint64_t *used, char *why,
+	size_t whylen, const uint8_t *body, size_t len,
+	const struct msb_secret *secrets, size_t n, uint64_t allowed);
+
+/*
+ * msb_http1_reframe() - the head of @r (parsed from @buf) with its
+ * framing replaced by "Content-Length: @n": every Content-Length and
+ * Transfer-Encoding header line dropped, the new one written last,
+ * before the empty line; everything else byte for byte. Into @out
+ * (@cap bytes), *@out_len its length.
+ * Return: 0, or -1 if it does not fit, or @r has a Transfer-Encoding
+ * coding other than chunked (a gzip body cannot be sent without it).
+ */
+int msb_http1_reframe(uint8_t *out, size_t cap, size_t *out_len,
+		      const struct msb_http1_req *r, const uint8_t *buf,
+		      uint64_t n);
 
 #endif

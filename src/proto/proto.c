@@ -93,6 +93,7 @@ static const struct field fields[] = {
 	FIELD(MSB_FLD_FLOWS, "net_flows", FK_UINT, net_flows),
 	FIELD(MSB_FLD_DENIED, "net_denied", FK_UINT, net_denied),
 	FIELD(MSB_FLD_ENTROPY, "entropy", FK_BYTES, entropy),
+	FIELD(MSB_FLD_CA, "ca", FK_BYTES, ca),
 };
 
 _Static_assert(ARRAY_SIZE(fields) == MSB_FLD__COUNT,

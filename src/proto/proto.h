@@ -35,8 +35,9 @@
 
 /* 3: proc_remove, attachments announced; 4: hello carries "net" (the
  * guest's network identity); 5: hello carries "entropy" (a sandbox
- * restored from a template reseeds its RNG, docs/snapshots.md). */
-#define MSB_PROTO_VERSION 5
+ * restored from a template reseeds its RNG, docs/snapshots.md); 6: hello
+ * carries "ca" (the sandbox CA the guest trusts, docs/network.md). */
+#define MSB_PROTO_VERSION 6
 
 #define MSB_FRAME_HDR 9u         /* length + stream id + flags */
 #define MSB_FRAME_MAX (4u << 20) /* max value of the length field */
@@ -306,6 +307,10 @@ enum msb_field {
 			      most MSB_HELLO_ENTROPY_MAX bytes of host
 			      randomness the agent adds to the kernel's pool
 			      and reseeds from (RNDADDENTROPY) */
+	MSB_FLD_CA,        /* "ca" bytes: hello (since version 6), the
+			      sandbox CA's certificate (PEM, at most
+			      MSB_HELLO_CA_MAX bytes) the guest adds to its
+			      trust stores (agent/tls.c); absent: none */
 	MSB_FLD__COUNT
 };
 
@@ -367,10 +372,14 @@ struct msb_msg {
 	uint64_t net_flows;
 	uint64_t net_denied;
 	struct msb_bytes entropy;
+	struct msb_bytes ca;
 };
 
 /* The most host entropy a hello may carry (the host sends 64 bytes). */
 #define MSB_HELLO_ENTROPY_MAX 256
+/* The largest CA certificate a hello may carry (an EC P-256 one is under
+ * 1 KiB). */
+#define MSB_HELLO_CA_MAX 16384
 
 /* MSB_FLD_FLAGS bits of exec requests. */
 enum msb_exec_flags {

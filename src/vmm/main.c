@@ -34,6 +34,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -191,6 +192,9 @@ static struct vmm {
 	bool vm_key_ok;         /* @vm_key is complete */
 	struct tmpl_key vm_key; /* made before confine_self() */
 	char susp_vmm[8192];    /* the saved "vmm" file, while resuming */
+	/* TLS interception (spec.tls): the sandbox CA's certificate (PEM,
+	 * tls/ca.pem), which every hello hands the guest; NULL: none. */
+	char *ca_pem;
 } vmm = {
 	.status_fd = MSB_VMM_FD_STATUS,
 	.watch_fd = MSB_VMM_FD_WATCH,
@@ -505,7 +509,12 @@ static bool console_line(const char *needle, char *out, size_t outlen)
 /* Remove what must not outlive the VM. */
 static void cleanup_dir(bool everything)
 {
-	if (everything && vmm.dir_created) {
+	/* An ephemeral sandbox's folder goes with its row, also when it was
+	 * made before this supervisor (msb create --rm, a sandbox from a
+	 * snapshot), but only by the supervisor that holds its lock: one
+	 * that lost the race to start it must leave the running one be. */
+	if (everything &&
+	    (vmm.dir_created || (vmm.spec.ephemeral && vmm.locked))) {
 		rm_rf(vmm.spec.sandbox_dir);
 		return;
 	}
@@ -600,7 +609,8 @@ static void setup_dir(void)
 	/* A sandbox defined but never started has no folder yet. */
 	if (starting && mkdir(dir, 0700) < 0 && errno != EEXIST)
 		fail(MSB_ESYS, errno, "mkdir `%s`: %s", dir, strerror(errno));
-	if (!starting && mkdir(dir, 0700) < 0) {
+	/* A sandbox with secrets: the library made its folder with them. */
+	if (!starting && !vmm.spec.prepared && mkdir(dir, 0700) < 0) {
 		if (errno == EEXIST)
 			fail(MSB_EEXIST, 0,
 			     "sandbox `%s` already exists (%s): choose another name or remove it",
@@ -1027,6 +1037,117 @@ static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
 }
 
 /*
+ * read_tls_file() - the file @name of the sandbox folder (a regular file
+ * not followed through a link, at most 1 MiB), NUL-terminated, into
+ * *@out (malloc'd). Return: its length, or -1 with errno set (ENOENT:
+ * there is none).
+ */
+static ssize_t read_tls_file(const char *name, char **out)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+
+	*out = NULL;
+	snprintf(path, sizeof(path), "%s/%s", vmm.spec.sandbox_dir, name);
+	_cleanup_close_ int fd =
+		open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+		errno = EINVAL;
+		return -1;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -1;
+	ssize_t n = read_all(fd, buf, (size_t)st.st_size);
+	if (n < 0) {
+		free(buf);
+		return -1;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return n;
+}
+
+/*
+ * tls_secrets_fd() - what msb-netd reads from --tls-fd (docs/network.md,
+ * "In msb-netd"): one JSON object with the CA's certificate and key, the
+ * extra upstream CAs and the secrets with their values, in a memfd
+ * rewound to its start (a pipe would not hold 1 MiB before netd reads
+ * it). The values go from secrets.json to netd and nowhere else.
+ * Return: the descriptor.
+ */
+/* jansson's free while it holds the secrets: the bytes are wiped first
+ * (malloc_usable_size(): what the allocator gave). */
+static void wiping_free(void *p)
+{
+	if (p)
+		explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+static int tls_secrets_fd(void)
+{
+	_cleanup_free_ char *cert = NULL, *key = NULL, *up = NULL,
+			    *secrets = NULL;
+
+	/* The values and the CA key pass through jansson: wiped when it
+	 * frees them (objects made before are freed the same way). */
+	json_set_alloc_funcs(malloc, wiping_free);
+
+	if (read_tls_file("tls/ca.pem", &cert) < 0 ||
+	    read_tls_file("tls/ca.key", &key) < 0)
+		fail(MSB_ESYS, errno, "read the sandbox CA (%s/tls): %s",
+		     vmm.spec.sandbox_dir, strerror(errno));
+	if (read_tls_file("tls/upstream-ca.pem", &up) < 0 && errno != ENOENT)
+		fail(MSB_ESYS, errno, "read %s/tls/upstream-ca.pem: %s",
+		     vmm.spec.sandbox_dir, strerror(errno));
+	ssize_t sn = read_tls_file("secrets.json", &secrets);
+	if (sn < 0 && errno != ENOENT)
+		fail(MSB_ESYS, errno, "read %s/secrets.json: %s",
+		     vmm.spec.sandbox_dir, strerror(errno));
+	json_t *list = json_array();
+	if (sn >= 0) {
+		json_t *f = json_loadb(secrets, (size_t)sn, 0, NULL);
+		json_t *v = json_object_get(f, "secrets");
+		if (!json_is_array(v)) {
+			json_decref(f);
+			fail(MSB_EPROTO, 0, "%s/secrets.json is not valid",
+			     vmm.spec.sandbox_dir);
+		}
+		json_array_extend(list, v);
+		json_decref(f);
+		explicit_bzero(secrets, (size_t)sn);
+	}
+	json_t *c = json_pack("{s:s, s:s, s:o}", "ca_cert", cert, "ca_key", key,
+			      "secrets", list);
+	if (c && up &&
+	    json_object_set_new(c, "upstream_ca", json_string(up)) < 0)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	explicit_bzero(key, strlen(key));
+	char *text = c ? json_dumps(c, JSON_COMPACT) : NULL;
+	json_decref(c);
+	if (!text)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	size_t len = strlen(text);
+	int fd = memfd_create("msb-netd-tls", MFD_CLOEXEC);
+	if (fd < 0 || write_all(fd, text, len) < 0 ||
+	    lseek(fd, 0, SEEK_SET) < 0)
+		fail(MSB_ESYS, errno, "memfd for msb-netd: %s",
+		     strerror(errno));
+	explicit_bzero(text, len);
+	free(text);
+	json_set_alloc_funcs(malloc, free);
+	/* The guest trusts this CA (every hello carries it). */
+	if (!vmm.ca_pem)
+		vmm.ca_pem = steal_ptr(&cert);
+	return fd;
+}
+
+/*
  * msb-netd's configuration (src/netd/config.c, docs/network.md): the
  * addresses of both ends of the link and the policy as canonical lines
  * (the library checked every rule and name; netd adds the gateway), in
@@ -1081,6 +1202,21 @@ static int write_netd_config(uid_t uid)
 			fail(MSB_ENOMEM, ENOMEM, "out of memory");
 	if (!ports || json_object_set_new(c, "ports", ports) < 0)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	/* TLS interception: the settings here, the CA and the secrets on
+	   --tls-fd (tls_secrets_fd()). The library checked them all. */
+	if (vmm.spec.tls) {
+		json_t *tp = json_array(), *by = json_array();
+		for (char **t = vmm.spec.tls_ports; tp && t && *t; t++)
+			json_array_append_new(tp, json_integer(atoi(*t)));
+		if (tp && !json_array_size(tp))
+			json_array_append_new(tp, json_integer(443));
+		for (char **b = vmm.spec.tls_bypass; by && b && *b; b++)
+			json_array_append_new(by, json_string(*b));
+		json_t *tls = json_pack("{s:b, s:o*, s:o*}", "intercept", 1,
+					"ports", tp, "bypass", by);
+		if (!tls || json_object_set_new(c, "tls", tls) < 0)
+			fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	}
 	_cleanup_free_ char *text = json_dumps(c, JSON_INDENT(1));
 	json_decref(c);
 	if (!text)
@@ -1178,8 +1314,17 @@ static int start_network(void)
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, st) < 0)
 		fail(MSB_ESYS, errno, "socketpair: %s", strerror(errno));
 	_cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	char *argv[] = {(char *)vmm.spec.netd, "--link-fd",  "3", "--config",
-			"/proc/self/fd/4",     "--stats-fd", "5", NULL};
+	int tls_fd = vmm.spec.tls ? tls_secrets_fd() : -1;
+	char *argv[] = {(char *)vmm.spec.netd,
+			"--link-fd",
+			"3",
+			"--config",
+			"/proc/self/fd/4",
+			"--stats-fd",
+			"5",
+			tls_fd >= 0 ? "--tls-fd" : NULL,
+			"6",
+			NULL};
 	/* It reads the host's resolver configuration (/etc, /run): no root
 	 * of its own, the private folders hidden. */
 	const char *hide[] = {vmm.spec.home, "/home",    "/root",
@@ -1192,8 +1337,9 @@ static int start_network(void)
 		.fds = {{sv[0], 3},
 			{cfg, 4},
 			{errp[1], STDERR_FILENO},
-			{st[0], 5}},
-		.nfds = 4,
+			{st[0], 5},
+			{tls_fd, 6}},
+		.nfds = tls_fd >= 0 ? 5 : 4,
 		.stdio_fd = devnull,
 		.uid = uid,
 		.gid = (gid_t)uid,
@@ -1213,6 +1359,8 @@ static int start_network(void)
 	close(cfg);
 	close(errp[1]);
 	close(st[0]);
+	if (tls_fd >= 0)
+		close(tls_fd);
 	vmm.net_err_fd = errp[0];
 	set_nonblock(vmm.net_err_fd, 1);
 	wait_netd_up();
@@ -1624,6 +1772,12 @@ static void send_hello(void)
 		m.has |= MSB_HAS(MSB_FLD_NET);
 		m.net.v = net;
 	}
+	/* TLS interception: the guest trusts the sandbox CA (read by
+	   tls_secrets_fd()); every hello carries it, a template's too. */
+	if (vmm.ca_pem) {
+		m.has |= MSB_HAS(MSB_FLD_CA);
+		m.ca = msb_str(vmm.ca_pem);
+	}
 	if (send_to_agent(0, MSB_F_START, &m) < 0)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 }
@@ -1686,6 +1840,9 @@ static void on_ready(const struct msb_msg *m)
 	       " ms, mount %" PRIu64 " ms)",
 	       boot_us / 1000, m->uptime_us / 1000, m->agent_us / 1000,
 	       m->modules_us / 1000, m->mount_us / 1000);
+	/* The row says running before the creator hears ready, so that a
+	 * list right after the create returns sees it so. */
+	state_status("running", getpid());
 	status("R {\"boot_us\":%" PRIu64 ",\"guest_uptime_us\":%" PRIu64
 	       ",\"agent_us\":%" PRIu64 ",\"modules_us\":%" PRIu64
 	       ",\"mount_us\":%" PRIu64 "}",
@@ -1693,7 +1850,6 @@ static void on_ready(const struct msb_msg *m)
 	close_fd(&vmm.status_fd);
 	vmm.state = RUNNING;
 	vmm.ready_us = vmm.activity_us = now_us();
-	state_status("running", getpid());
 	vmm.deadline_us = 0;
 	relay_watch_heard(&vmm.watch, vmm.ready_us);
 }
@@ -4007,6 +4163,8 @@ static void resumed_ready(void)
 	char v[64];
 	const char *t = vmm.susp_vmm;
 
+	/* running in the row before ready is heard, as in on_ready() */
+	state_status("running", getpid());
 	status("R {\"boot_us\":%" PRIu64 ",\"resumed\":true}", boot_us);
 	close_fd(&vmm.status_fd);
 	if (susp_value(t, "next_guest_id", v, sizeof(v)))
@@ -4037,7 +4195,6 @@ static void resumed_ready(void)
 	}
 	vmm.state = RUNNING;
 	vmm.ready_us = vmm.activity_us = now_us();
-	state_status("running", getpid());
 	vmm.deadline_us = 0;
 	relay_watch_heard(&vmm.watch, vmm.ready_us);
 	send_identity_ping();

@@ -69,6 +69,8 @@ static const struct {
 	{"net_block_suffixes",
 	 offsetof(struct msb_vm_spec, net_block_suffixes)},
 	{"ports", offsetof(struct msb_vm_spec, ports)},
+	{"tls_ports", offsetof(struct msb_vm_spec, tls_ports)},
+	{"tls_bypass", offsetof(struct msb_vm_spec, tls_bypass)},
 };
 
 #define FIELD(s, off, type) (*(type *)((char *)(s) + (off)))
@@ -106,7 +108,9 @@ int msb_spec_to_json(char **out, const struct msb_vm_spec *s)
 				json_boolean(s->root_direct)) < 0 ||
 	    json_object_set_new(o, "main_stdin", json_boolean(s->main_stdin)) <
 		    0 ||
-	    json_object_set_new(o, "main_tty", json_boolean(s->main_tty)) < 0)
+	    json_object_set_new(o, "main_tty", json_boolean(s->main_tty)) < 0 ||
+	    json_object_set_new(o, "tls", json_boolean(s->tls)) < 0 ||
+	    json_object_set_new(o, "prepared", json_boolean(s->prepared)) < 0)
 		goto out;
 	for (size_t i = 0; i < ARRAY_SIZE(strv_fields); i++) {
 		json_t *a = json_array();
@@ -173,6 +177,8 @@ int msb_spec_from_json(struct msb_vm_spec *s, const char *json, size_t len,
 	s->root_direct = json_is_true(json_object_get(o, "root_direct"));
 	s->main_stdin = json_is_true(json_object_get(o, "main_stdin"));
 	s->main_tty = json_is_true(json_object_get(o, "main_tty"));
+	s->tls = json_is_true(json_object_get(o, "tls"));
+	s->prepared = json_is_true(json_object_get(o, "prepared"));
 	for (size_t k = 0; k < ARRAY_SIZE(strv_fields); k++) {
 		json_t *a = json_object_get(o, strv_fields[k].key);
 		size_t n = json_is_array(a) ? json_array_size(a) : 0;

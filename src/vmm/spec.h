@@ -92,6 +92,17 @@ struct msb_vm_spec {
 	char **net_block_domains;
 	char **net_block_suffixes;
 	char **ports;
+	/* TLS interception and secrets (docs/network.md): on when @tls;
+	   the CA, the upstream CA and the secrets are files of the
+	   sandbox folder (tls/, secrets.json) the supervisor reads and
+	   hands to msb-netd on a descriptor, never in the spec. Ports as
+	   decimal text, bypassed names "host" or "*.suffix". */
+	bool tls;
+	char **tls_ports;
+	char **tls_bypass;
+	/* "create": the library made the sandbox folder already (it holds
+	   the CA and the secrets); it is still a new sandbox. */
+	bool prepared;
 };
 
 /*

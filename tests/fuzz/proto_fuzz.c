@@ -115,7 +115,8 @@ static bool msg_eq(const struct msb_msg *a, const struct msb_msg *b)
 	SAME_INT(MSB_FLD_FLOWS, net_flows)
 	SAME_INT(MSB_FLD_DENIED, net_denied)
 	SAME_STR(MSB_FLD_ENTROPY, entropy)
-	_Static_assert(MSB_FLD__COUNT == MSB_FLD_ENTROPY + 1,
+	SAME_STR(MSB_FLD_CA, ca)
+	_Static_assert(MSB_FLD__COUNT == MSB_FLD_CA + 1,
 		       "compare every field here");
 #undef SAME_INT
 #undef SAME_STR

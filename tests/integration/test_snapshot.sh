@@ -17,7 +17,7 @@ MSB_HOME=$(mktemp -d /tmp/msb-snapshot-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
 cleanup() {
-	for n in src c1 c2 d1 vs f1 f-1 f-2 p1 vb rw; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
+	for n in src c1 c2 d1 vs f1 f-1 f-2 p1 g-1 x4 vb rw; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
 	pkill -9 -f "$MSB_HOME/" 2>/dev/null
 	rm -rf "$MSB_HOME" "$work"
 }
@@ -176,11 +176,20 @@ done
 "$MSB" snapshot ls -q >"$work/out" 2>&1
 grep -q '^fork' "$work/out" && bad "fork left its snapshot" || ok "fork: no snapshot left"
 expect "fork of a stopped sandbox" 1 "$MSB" fork src f9
-contains "fork stopped: says so" "$work/err" "msb fork copies a running sandbox"
+contains "fork stopped: says so" "$work/err" "copies a running sandbox"
 one_line "fork stopped"
 expect "fork --count 0" 2 "$MSB" fork c2 f9 --count 0
 expect "fork onto an existing name" 1 "$MSB" fork c2 f1
 contains "fork existing: says so" "$work/err" "already exists"
+one_line "fork existing"
+# all or nothing: g-1 is made, g-2's folder is in the way, g-1 goes again
+mkdir -p "$MSB_HOME/sandboxes/g-2"
+expect "fork: the second cannot be made" 1 "$MSB" fork c2 g --count 2
+[ -z "$(status_of g-1)" ] && [ ! -e "$MSB_HOME/sandboxes/g-1" ] &&
+	ok "failed fork: the first is removed" || bad "g-1 left: $(status_of g-1)"
+[ "$(status_of c2)" = running ] && ok "failed fork: the source runs on" ||
+	bad "failed fork: c2 is $(status_of c2)"
+rmdir "$MSB_HOME/sandboxes/g-2"
 "$MSB" snapshot ls -q >"$work/out" 2>&1
 grep -q '^fork' "$work/out" && bad "a failed fork left its snapshot" || ok "failed fork: no snapshot left"
 
@@ -198,6 +207,13 @@ one_line "no such snapshot"
 expect "--from-snapshot with an image" 2 "$MSB" run --from-snapshot disk1 alpine
 contains "with an image: usage" "$work/err" "--from-snapshot takes only"
 expect "--from-snapshot with --memory" 2 "$MSB" create --from-snapshot disk1 -m 1024 --name x2
+expect "--from-snapshot --label --rm" 0 "$MSB" run --from-snapshot disk1 --name x4 --label k=v --rm
+expect "ls --json" 0 "$MSB" ls --json
+grep '"name": "x4"' "$work/out" | grep -q '"labels": {"k": "v"}' &&
+	ok "the label is the clone's" || bad "x4's label: $(cat "$work/out")"
+expect "stop the --rm clone" 0 "$MSB" stop x4
+[ -z "$(status_of x4)" ] && [ ! -e "$MSB_HOME/sandboxes/x4" ] &&
+	ok "--rm: the clone is removed when it stops" || bad "x4 left: $(status_of x4)"
 expect "a clone's name taken" 125 "$MSB" run --from-snapshot disk1 --name c2
 contains "name taken: says so" "$work/err" "already exists"
 expect "snapshot rm of none" 1 "$MSB" snapshot rm nosuch
@@ -216,16 +232,16 @@ contains "volumes, disk-only: says why" "$work/err" "it has volumes"
 one_line "volumes, disk-only"
 mkdir -p "$work/hostdir"
 expect "create with a host folder" 0 "$MSB" create --name vb -v "$work/hostdir:/x"
-expect "snapshot of a sandbox with a host folder" 1 "$MSB" snapshot create --disk-only vb x4
+expect "snapshot of a sandbox with a host folder" 1 "$MSB" snapshot create --disk-only vb x6
 contains "host folder: says why" "$work/err" "it shares host folders over virtio-fs (-v DIR:PATH"
 one_line "host folder"
 cp --sparse=always "$MSB_TEST_GUEST_DIR/rootfs.ext4" "$work/root.raw"
 expect "create --root-writable" 0 "$MSB" create --name rw --root-writable "$work/root.raw"
-expect "snapshot of a --root-writable sandbox" 1 "$MSB" snapshot create --disk-only rw x5
+expect "snapshot of a --root-writable sandbox" 1 "$MSB" snapshot create --disk-only rw x7
 contains "root-writable: says why" "$work/err" "its root disk is the image itself (--root-writable)"
 one_line "root-writable"
-[ ! -e "$MSB_HOME/snapshots/x3" ] && [ ! -e "$MSB_HOME/snapshots/x4" ] &&
-	[ ! -e "$MSB_HOME/snapshots/x5" ] && ok "refused: no snapshot left" ||
+[ ! -e "$MSB_HOME/snapshots/x3" ] && [ ! -e "$MSB_HOME/snapshots/x6" ] &&
+	[ ! -e "$MSB_HOME/snapshots/x7" ] && ok "refused: no snapshot left" ||
 	bad "refused: $(ls "$MSB_HOME/snapshots")"
 
 echo "# $pass passed, $fail failed"

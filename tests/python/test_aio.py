@@ -258,3 +258,25 @@ def test_pause_suspend_resume():
         with pytest.raises(m.InvalidArgumentError, match="kept"):
             await aio.Sandbox.create(idle_timeout=5, on_idle="suspend")
     run(main())
+
+
+def test_fork_and_create_from_snapshot():
+    async def main():
+        s = await aio.Sandbox.create(name="aio-fork", detached=True)
+        kids = []
+        try:
+            await s.shell("echo before > /root/f")
+            kids = await s.fork(["aio-fork-1"])
+            assert isinstance(kids[0], aio.Sandbox)
+            r = await kids[0].exec("cat", ["/root/f"])
+            assert r.stdout.strip() == "before"
+            await s.snapshot("aio-fork-snap")
+            async with aio.Sandbox.create(snapshot="aio-fork-snap") as c:
+                r = await c.exec("cat", ["/root/f"])
+                assert r.stdout.strip() == "before"
+        finally:
+            for k in kids:
+                await k.remove()
+            await s.remove()
+            msb("snapshot", "rm", "aio-fork-snap", check=False)
+    run(main())

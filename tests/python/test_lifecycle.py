@@ -299,3 +299,43 @@ def test_snapshot_and_from_snapshot():
             msb("snapshot", "rm", "py-snap")
     with pytest.raises(m.NotFoundError):
         Sandbox.from_snapshot("py-no-such-snap", "py-x")
+
+
+def test_fork_and_create_from_snapshot():
+    """fork() into two sandboxes that have the file written before it and
+    keep their writes; fork(count); a fork onto a taken name leaves
+    nothing; create(snapshot=...) running from the snapshot's instant;
+    options that cannot go with a snapshot are refused, naming them."""
+    with Sandbox.create("py-fork-src", detached=True) as s:
+        s.shell("echo before > /root/f")
+        kids = s.fork(["py-fork-1", "py-fork-2"])
+        try:
+            assert [k.name for k in kids] == ["py-fork-1", "py-fork-2"]
+            for k in kids:
+                assert k.exec("cat", ["/root/f"]).stdout.strip() == "before"
+            kids[0].shell("echo mine > /root/g")
+            assert not kids[1].fs.exists("/root/g")
+            assert not s.fs.exists("/root/g")
+            more = s.fork(2)
+            assert len(more) == 2 and all(
+                k.name.startswith("py-fork-src-fork-") for k in more)
+            kids += more
+            with pytest.raises(m.AlreadyExistsError):
+                s.fork(["py-fork-3", "py-fork-1"])
+            assert "py-fork-3" not in names()
+            assert s.exec("cat", ["/root/f"]).stdout.strip() == "before"
+            assert msb("snapshot", "ls", "-q").strip() == ""
+
+            s.snapshot("py-fork-snap")
+            with Sandbox.create("py-from-snap", snapshot="py-fork-snap") as c:
+                assert c.exec("cat", ["/root/f"]).stdout.strip() == "before"
+            with pytest.raises(m.InvalidArgumentError, match="options.env"):
+                Sandbox.create("py-x", snapshot="py-fork-snap", env={"A": "1"})
+            with pytest.raises(m.InvalidArgumentError, match="memory_mib"):
+                Sandbox.create("py-x", snapshot="py-fork-snap", memory="1G")
+            assert "py-x" not in names()
+        finally:
+            for k in kids:
+                k.remove()
+            s.remove()
+            msb("snapshot", "rm", "py-fork-snap", check=False)
