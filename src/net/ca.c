@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,37 +347,32 @@ static int no_pass(char *buf, int size, int rw, void *u)
 	return -1;
 }
 
-int msb_ca_load(struct msb_ca **out, int dirfd, char *err, size_t errlen)
+/* The CA from the PEM key in @kb and certificate in @cb, named @kname and
+ * @cname in errors. */
+static int load_bios(struct msb_ca **out, BIO *kb, BIO *cb, const char *kname,
+		     const char *cname, char *err, size_t errlen)
 {
 	struct msb_ca *ca = calloc(1, sizeof(*ca));
-	BIO *kb = NULL, *cb = NULL;
 
-	*out = NULL;
 	if (!ca) {
 		set_err(err, errlen, "out of memory");
 		return -1;
 	}
-	kb = read_file(dirfd, MSB_CA_KEY_FILE, true, err, errlen);
-	if (!kb)
-		goto fail;
-	cb = read_file(dirfd, MSB_CA_CERT_FILE, false, err, errlen);
-	if (!cb)
-		goto fail;
 	ca->key = PEM_read_bio_PrivateKey(kb, NULL, no_pass, NULL);
 	if (!ca->key) {
-		ossl_fail(err, errlen, "read `" MSB_CA_KEY_FILE "`");
+		set_err(err, errlen, "read %s: not a PEM private key", kname);
+		ERR_clear_error();
 		goto fail;
 	}
 	ca->cert = PEM_read_bio_X509(cb, NULL, no_pass, NULL);
 	if (!ca->cert) {
-		ossl_fail(err, errlen, "read `" MSB_CA_CERT_FILE "`");
+		set_err(err, errlen, "read %s: not a PEM certificate", cname);
+		ERR_clear_error();
 		goto fail;
 	}
 	if (X509_check_private_key(ca->cert, ca->key) != 1) {
 		ERR_clear_error();
-		set_err(err, errlen,
-			"`" MSB_CA_KEY_FILE
-			"` is not the key of `" MSB_CA_CERT_FILE "`");
+		set_err(err, errlen, "%s is not the key of %s", kname, cname);
 		goto fail;
 	}
 	ca->leaf_key = new_key();
@@ -384,15 +380,51 @@ int msb_ca_load(struct msb_ca **out, int dirfd, char *err, size_t errlen)
 		ossl_fail(err, errlen, "make the leaf key");
 		goto fail;
 	}
-	BIO_free(kb);
-	BIO_free(cb);
 	*out = ca;
 	return 0;
 fail:
-	BIO_free(kb);
-	BIO_free(cb);
 	msb_ca_free(ca);
 	return -1;
+}
+
+int msb_ca_load(struct msb_ca **out, int dirfd, char *err, size_t errlen)
+{
+	BIO *kb = NULL, *cb = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	kb = read_file(dirfd, MSB_CA_KEY_FILE, true, err, errlen);
+	if (kb)
+		cb = read_file(dirfd, MSB_CA_CERT_FILE, false, err, errlen);
+	if (kb && cb)
+		rc = load_bios(out, kb, cb, "`" MSB_CA_KEY_FILE "`",
+			       "`" MSB_CA_CERT_FILE "`", err, errlen);
+	BIO_free(kb);
+	BIO_free(cb);
+	return rc;
+}
+
+int msb_ca_load_pem(struct msb_ca **out, const char *key_pem, size_t key_len,
+		    const char *cert_pem, size_t cert_len, char *err,
+		    size_t errlen)
+{
+	int rc = -1;
+
+	*out = NULL;
+	if (key_len > INT_MAX || cert_len > INT_MAX) {
+		set_err(err, errlen, "PEM too long");
+		return -1;
+	}
+	BIO *kb = BIO_new_mem_buf(key_pem, (int)key_len);
+	BIO *cb = BIO_new_mem_buf(cert_pem, (int)cert_len);
+	if (!kb || !cb)
+		set_err(err, errlen, "out of memory");
+	else
+		rc = load_bios(out, kb, cb, "the CA key", "the CA certificate",
+			       err, errlen);
+	BIO_free(kb);
+	BIO_free(cb);
+	return rc;
 }
 
 int msb_ca_cert_pem(const struct msb_ca *ca, char **pem, size_t *len)

@@ -67,6 +67,17 @@ int msb_ca_save(const struct msb_ca *ca, int dirfd, char *err, size_t errlen);
  */
 int msb_ca_load(struct msb_ca **out, int dirfd, char *err, size_t errlen);
 
+/*
+ * msb_ca_load_pem() - the CA from its key (@key_pem, @key_len bytes) and
+ * certificate (@cert_pem, @cert_len bytes) in PEM, held in memory (as
+ * msb-netd gets them through --tls-fd). The key must match the
+ * certificate.
+ * Return: 0 with *@out set (free with msb_ca_free()), or -1.
+ */
+int msb_ca_load_pem(struct msb_ca **out, const char *key_pem, size_t key_len,
+		    const char *cert_pem, size_t cert_len, char *err,
+		    size_t errlen);
+
 /* msb_ca_free() - NULL-safe. */
 void msb_ca_free(struct msb_ca *ca);
 

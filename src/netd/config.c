@@ -363,6 +363,93 @@ static bool same_subnet(const uint8_t *a, const uint8_t *b, unsigned prefix)
 	return (x & m) == (y & m);
 }
 
+/* A bypass name: "host" or "*.suffix", DNS characters, lowercased. */
+static int get_bypass_name(char *out, size_t cap, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	const char *h = s;
+	if (!n || n >= cap)
+		return -1;
+	if (n > 2 && s[0] == '*' && s[1] == '.')
+		h = s + 2;
+	for (const char *p = h; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		      *p == '.'))
+			return -1;
+	if (*h == '.' || strstr(h, ".."))
+		return -1;
+	for (size_t i = 0; i <= n; i++)
+		out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+	return 0;
+}
+
+/* "tls": {"intercept": bool, "ports": [..], "bypass": [..]} */
+static int get_tls(struct netd_config *c, json_t *obj, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	struct netd_tls_config *t = &c->tls;
+	if (!json_is_object(obj))
+		return fail(err, errlen, "tls: not an object");
+	t->on = true;
+	t->intercept = true;
+	t->ports[0] = 443;
+	t->n_ports = 1;
+	json_object_foreach(obj, key, v)
+	{
+		size_t i;
+		json_t *e;
+		if (!strcmp(key, "intercept")) {
+			if (!json_is_boolean(v))
+				return fail(err, errlen,
+					    "tls.intercept: not true or false");
+			t->intercept = json_is_true(v);
+		} else if (!strcmp(key, "ports")) {
+			if (!json_is_array(v) || !json_array_size(v) ||
+			    json_array_size(v) > NETD_TLS_PORTS)
+				return fail(err, errlen,
+					    "tls.ports: not an array of 1 to "
+					    "%d ports",
+					    NETD_TLS_PORTS);
+			t->n_ports = 0;
+			json_array_foreach(v, i, e)
+			{
+				uint64_t x;
+				if (get_uint(e, 1, 65535, &x) < 0)
+					return fail(err, errlen,
+						    "tls.ports[%zu]: not an "
+						    "integer in [1, 65535]",
+						    i);
+				t->ports[t->n_ports++] = (uint16_t)x;
+			}
+		} else if (!strcmp(key, "bypass")) {
+			if (!json_is_array(v) ||
+			    json_array_size(v) > NETD_TLS_BYPASS)
+				return fail(err, errlen,
+					    "tls.bypass: not an array of at "
+					    "most %d names",
+					    NETD_TLS_BYPASS);
+			t->n_bypass = 0;
+			json_array_foreach(v, i, e)
+			{
+				if (get_bypass_name(t->bypass[t->n_bypass],
+						    sizeof(t->bypass[0]),
+						    json_string_value(e)) < 0)
+					return fail(err, errlen,
+						    "tls.bypass[%zu]: not a "
+						    "name or *.suffix",
+						    i);
+				t->n_bypass++;
+			}
+		} else {
+			return fail(err, errlen, "tls: unknown key \"%s\"",
+				    key);
+		}
+	}
+	return 0;
+}
+
 int netd_config_load(struct netd_config *c, const char *path, char *err,
 		     size_t errlen)
 {
@@ -445,6 +532,9 @@ int netd_config_load(struct netd_config *c, const char *path, char *err,
 				goto out;
 		} else if (!strcmp(key, "ports")) {
 			if (get_ports(c, v, err, errlen) < 0)
+				goto out;
+		} else if (!strcmp(key, "tls")) {
+			if (get_tls(c, v, err, errlen) < 0)
 				goto out;
 		} else if (!strcmp(key, "resolvers")) {
 			if (get_resolvers(c, v, err, errlen) < 0)

@@ -595,6 +595,14 @@ static void query_in(struct netd *nd, const struct dest *to, const uint8_t *msg,
 						 &pq, &gw, 1, HOST_TTL));
 		return;
 	}
+	if (netd_tls_placeholder_in(nd, (const uint8_t *)pq.name,
+				    strlen(pq.name), true) >= 0) {
+		nd->st.denied++;
+		dns_event(nd, "deny", pq.name,
+			  "a secret's placeholder in the name (REFUSED)");
+		reply_rcode(nd, to, &pq, MSB_DNS_RCODE_REFUSED);
+		return;
+	}
 	if (msb_net_policy_name_blocked(nd->cfg.policy, pq.name)) {
 		nd->st.denied++;
 		dns_event(nd, "deny", pq.name, "blocked domain (NXDOMAIN)");

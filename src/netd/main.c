@@ -33,7 +33,7 @@
  * (reset, ICMP unreachable), logged and counted.
  *
  * Usage: msb-netd --link-fd N --config FILE [--log FILE] [--stats FILE]
- *                 [--stats-fd N]
+ *                 [--stats-fd N] [--tls-fd N]
  *   --link-fd N    the guest link (inherited; made non-blocking)
  *   --config FILE  JSON: addresses, policy, caps, timeouts (config.c,
  *                  docs/network.md)
@@ -45,6 +45,9 @@
  *                  SOCK_DGRAM socket, the supervisor's): a whole update
  *                  or none, never a torn one; if the reader is behind,
  *                  the update is sent again at the next tick
+ *   --tls-fd N     TLS interception's CA and the secrets: one JSON object
+ *                  read to EOF, then closed (inherited; required when the
+ *                  configuration has "tls", refused otherwise; tls.c)
  * It exits 0 on SIGTERM/SIGINT or when the link's peer is gone (and when
  * its parent dies), 1 on a failure to start (one line on stderr: a bad
  * configuration, a published port that cannot be bound). The published
@@ -186,24 +189,27 @@ static void write_stats(struct netd *nd)
 	if (!nd->stats_path[0] && nd->stats_fd < 0)
 		return;
 	const struct netd_stats *s = &nd->st;
-	int n = snprintf(buf, sizeof(buf),
-			 "{\"rx_frames\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
-			 ",\"tx_frames\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
-			 ",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
-			 ",\"flows\":%u,\"tcp_open\":%u,\"udp_open\":%u"
-			 ",\"icmp_open\":%u,\"pending\":%u,\"buffered\":%zu"
-			 ",\"tcp_flows\":%" PRIu64 ",\"udp_flows\":%" PRIu64
-			 ",\"icmp_flows\":%" PRIu64 ",\"denied\":%" PRIu64
-			 ",\"refused_cap\":%" PRIu64
-			 ",\"upstream_failed\":%" PRIu64
-			 ",\"timeouts\":%" PRIu64 ",\"ip6_refused\":%" PRIu64
-			 ",\"inbound_flows\":%" PRIu64 "}\n",
-			 s->rx_frames, s->rx_bytes, s->tx_frames, s->tx_bytes,
-			 s->rx_dropped, s->tx_dropped, nd->flows, nd->tcp_open,
-			 nd->udp_open, nd->icmp_open, nd->pending, nd->buffered,
-			 s->tcp_flows, s->udp_flows, s->icmp_flows, s->denied,
-			 s->refused_cap, s->upstream_failed, s->timeouts,
-			 s->ip6_refused, s->inbound_flows);
+	int n = snprintf(
+		buf, sizeof(buf),
+		"{\"rx_frames\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+		",\"tx_frames\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
+		",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
+		",\"flows\":%u,\"tcp_open\":%u,\"udp_open\":%u"
+		",\"icmp_open\":%u,\"pending\":%u,\"buffered\":%zu"
+		",\"tcp_flows\":%" PRIu64 ",\"udp_flows\":%" PRIu64
+		",\"icmp_flows\":%" PRIu64 ",\"denied\":%" PRIu64
+		",\"refused_cap\":%" PRIu64 ",\"upstream_failed\":%" PRIu64
+		",\"timeouts\":%" PRIu64 ",\"ip6_refused\":%" PRIu64
+		",\"inbound_flows\":%" PRIu64 ",\"tls_flows\":%" PRIu64
+		",\"http_requests\":%" PRIu64 ",\"http_blocked\":%" PRIu64
+		",\"secrets_substituted\":%" PRIu64 "}\n",
+		s->rx_frames, s->rx_bytes, s->tx_frames, s->tx_bytes,
+		s->rx_dropped, s->tx_dropped, nd->flows, nd->tcp_open,
+		nd->udp_open, nd->icmp_open, nd->pending, nd->buffered,
+		s->tcp_flows, s->udp_flows, s->icmp_flows, s->denied,
+		s->refused_cap, s->upstream_failed, s->timeouts, s->ip6_refused,
+		s->inbound_flows, s->tls_flows, s->http_requests,
+		s->http_blocked, s->secrets_substituted);
 	nd->stats_dirty = false;
 	nd->stats_written = nd->now;
 	if (nd->stats_fd >= 0 && send(nd->stats_fd, buf, (size_t)n,
@@ -266,7 +272,7 @@ static void fit_fd_limit(struct netd *nd)
 static void usage(FILE *f)
 {
 	fputs("usage: msb-netd --link-fd N --config FILE [--log FILE] [--stats FILE]\n"
-	      "                [--stats-fd N]\n",
+	      "                [--stats-fd N] [--tls-fd N]\n",
 	      f);
 }
 
@@ -275,13 +281,14 @@ int main(int argc, char **argv)
 	static struct netd nd_s;
 	struct netd *nd = &nd_s;
 	const char *config = NULL, *log = NULL, *stats = NULL;
-	int linkfd = -1, statsfd = -1;
+	int linkfd = -1, statsfd = -1, tlsfd = -1;
 	static const struct option opts[] = {
 		{"link-fd", required_argument, NULL, 'l'},
 		{"config", required_argument, NULL, 'c'},
 		{"log", required_argument, NULL, 'L'},
 		{"stats", required_argument, NULL, 's'},
 		{"stats-fd", required_argument, NULL, 'S'},
+		{"tls-fd", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -312,6 +319,13 @@ int main(int argc, char **argv)
 				    optarg);
 			statsfd = (int)v;
 			break;
+		case 'T':
+			if (msb_parse_dec(optarg, strlen(optarg), &v) < 0 ||
+			    v > 65535)
+				die("--tls-fd: not a descriptor number: %s",
+				    optarg);
+			tlsfd = (int)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -328,6 +342,9 @@ int main(int argc, char **argv)
 		die("--link-fd %d: not an open descriptor", linkfd);
 	if (statsfd >= 0 && (statsfd == linkfd || fcntl(statsfd, F_GETFD) < 0))
 		die("--stats-fd %d: not an open descriptor", statsfd);
+	if (tlsfd >= 0 &&
+	    (tlsfd == linkfd || tlsfd == statsfd || fcntl(tlsfd, F_GETFD) < 0))
+		die("--tls-fd %d: not an open descriptor", tlsfd);
 
 	/* a supervisor that dies takes its network with it */
 	pid_t parent = getppid();
@@ -339,7 +356,15 @@ int main(int argc, char **argv)
 	nd->log.fd = -1;
 	nd->epfd = nd->sigfd = -1;
 	nd->stats_fd = -1;
+	nd->event_rl.burst = 50;
+	nd->event_rl.per_s = 10;
 	if (netd_config_load(&nd->cfg, config, err, sizeof(err)) < 0)
+		die("%s", err);
+	if (nd->cfg.tls.on && tlsfd < 0)
+		die("config has \"tls\": --tls-fd is required");
+	if (!nd->cfg.tls.on && tlsfd >= 0)
+		die("--tls-fd: the configuration has no \"tls\"");
+	if (tlsfd >= 0 && netd_tls_init(nd, tlsfd, err, sizeof(err)) < 0)
 		die("%s", err);
 	if (log && logfile_open(&nd->log, log, nd->cfg.log_max) < 0)
 		die("--log `%s`: %s", log, strerror(errno));
@@ -348,8 +373,6 @@ int main(int argc, char **argv)
 			die("--stats: path too long");
 		snprintf(nd->stats_path, sizeof(nd->stats_path), "%s", stats);
 	}
-	nd->event_rl.burst = 50;
-	nd->event_rl.per_s = 10;
 	nd->ping_ok = -1;
 	nd->linkfd = linkfd;
 	if (statsfd >= 0) {
@@ -407,6 +430,8 @@ int main(int argc, char **argv)
 		cf->caps.max_pending);
 	netd_dns_log_start(nd);
 	publish_log(nd);
+	if (nd->tls)
+		netd_tls_log_start(nd);
 	write_stats(nd);
 
 	/* From here on only the steady state's system calls (syscalls.c). */

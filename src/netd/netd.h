@@ -66,6 +66,18 @@ struct netd_timeouts {      /* seconds */
 	unsigned dns;       /* a DNS query, all resolvers tried */
 };
 
+/* "tls": TLS interception and secrets (tls.c) */
+#define NETD_TLS_PORTS 16
+#define NETD_TLS_BYPASS 256
+struct netd_tls_config {
+	bool on;        /* the object is present: --tls-fd is required */
+	bool intercept; /* intercept TLS on the ports below */
+	uint16_t ports[NETD_TLS_PORTS];
+	unsigned n_ports;
+	char bypass[NETD_TLS_BYPASS][256]; /* "name" or "*.suffix", lowercase */
+	unsigned n_bypass;
+};
+
 struct netd_config {
 	char sandbox[128];
 	uint8_t guest_mac[6], gw_mac[6];
@@ -87,6 +99,7 @@ struct netd_config {
 	/* published ports: host address and port -> guest port */
 	struct msb_net_portspec ports[NETD_MAX_PORTS];
 	unsigned n_ports;
+	struct netd_tls_config tls;
 };
 
 /*
@@ -113,6 +126,10 @@ struct netd_stats {
 	uint64_t timeouts;        /* flows ended for idleness */
 	uint64_t ip6_refused;
 	uint64_t inbound_flows; /* through published ports, opened in all */
+	uint64_t tls_flows;     /* TLS flows intercepted (two legs) */
+	uint64_t http_requests; /* requests read in followed flows */
+	uint64_t http_blocked;  /* ...answered 403 by netd */
+	uint64_t secrets_substituted; /* requests that got a secret */
 };
 
 /* What an epoll event belongs to (first member of its owner). */
@@ -183,9 +200,14 @@ struct flow {
 	struct netd_pub *pub;
 	struct sockaddr_in6 peer;
 	socklen_t peer_len;
+
+	/* TLS interception, HTTP following (tls.c); NULL: raw */
+	struct tflow_tls *tx;
 };
 
 struct netd_dns;
+struct netd_tls;
+struct tflow_tls;
 
 struct netd {
 	struct netd_config cfg;
@@ -214,6 +236,7 @@ struct netd {
 	uint16_t ip_id;
 
 	struct netd_dns *dns;  /* dns.c */
+	struct netd_tls *tls;  /* tls.c; NULL without "tls" */
 	struct msb_pins *pins; /* names this sandbox resolved */
 	/* published ports (publish.c), one per cfg.ports entry */
 	struct netd_pub *pubs;
@@ -344,6 +367,47 @@ void tflow_release(struct netd *nd, struct flow *fl, bool rst);
  */
 void tflow_inbound(struct netd *nd, struct netd_pub *pub, int fd,
 		   uint16_t guest_port);
+
+/* Helpers of tcp.c for tls.c: copy up to @cap bytes the guest sent (not
+ * yet consumed) into @out; consume @n of them (acknowledging them to the
+ * guest); give the guest up to @n bytes (as many as lwIP and the caps
+ * take: the count); send the guest FIN now. */
+size_t tflow_peek(const struct flow *fl, uint8_t *out, size_t cap);
+void tflow_consume(struct netd *nd, struct flow *fl, size_t n);
+size_t tflow_to_guest(struct netd *nd, struct flow *fl, const uint8_t *p,
+		      size_t n);
+void tflow_send_fin(struct netd *nd, struct flow *fl);
+
+/* tls.c */
+/*
+ * netd_tls_init() - read the CA, upstream CA and secrets from the
+ * descriptor @fd (one JSON object, at most 1 MiB; closed), make the
+ * TLS contexts (the host's trust store read now). On failure @err
+ * (@errlen bytes) says why.
+ * Return: 0, or -1.
+ */
+int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen);
+/* The "tls:" line after "start". */
+void netd_tls_log_start(struct netd *nd);
+/* How many secrets; the index of the first whose placeholder (without
+ * its '$') is in the @n bytes at @p (any case if @nocase), or -1. */
+size_t netd_tls_secrets(const struct netd *nd);
+int netd_tls_placeholder_in(const struct netd *nd, const uint8_t *p, size_t n,
+			    bool nocase);
+/* A new TCP flow: mark it for sniffing if interception or secrets
+ * concern it. */
+void netd_tls_flow_open(struct netd *nd, struct flow *fl);
+/* The flow's bytes go through the engine (not raw). */
+bool netd_tls_active(const struct flow *fl);
+/* Move what can move (@events: the host socket's, or 0). Return: 0, or
+ * -1 to reset the flow. */
+int netd_tls_run(struct netd *nd, struct flow *fl, uint32_t events);
+/* The host socket events the engine waits for. */
+uint32_t netd_tls_events(struct netd *nd, struct flow *fl);
+/* A TLS handshake of @fl is past timeouts.handshake (logged): reset it. */
+bool netd_tls_expired(struct netd *nd, struct flow *fl);
+/* Free the engine (from tflow_release). */
+void netd_tls_flow_free(struct netd *nd, struct flow *fl);
 
 /* udp.c (UDP and ICMP echo) */
 void dflow_udp(struct netd *nd, const struct msb_net_frame *f);

@@ -4,7 +4,8 @@
  *
  * DOC: Theory of operation
  *
- * After its start (configuration and /etc/resolv.conf read, the log
+ * After its start (configuration, /etc/resolv.conf, and with TLS
+ * interception --tls-fd's input and the host's trust store read, the log
  * opened, the published ports' listeners bound, the epoll loop and its
  * signalfd made) msb-netd only moves bytes: frames on the link, one host
  * socket per flow or DNS query (created, connected, read, written and
@@ -75,7 +76,7 @@ static const int netd_calls[] = {
 	SCMP_SYS(renameat),
 	SCMP_SYS(unlink),
 	SCMP_SYS(unlinkat),
-	/* DNS query ids (dns.c) */
+	/* DNS query ids (dns.c), OpenSSL's random numbers (tls.c) */
 	SCMP_SYS(getrandom),
 	/* signals: SIGPIPE ignored, the SIGSYS handler's return */
 	SCMP_SYS(rt_sigprocmask),

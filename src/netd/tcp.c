@@ -31,6 +31,15 @@
  * handshake by itself). Flows idle too long, and handshakes or connects
  * past their deadline, are reset.
  *
+ * With TLS interception or secrets ("tls" in the configuration), the
+ * flow may be marked at the SYN (netd_tls_flow_open()): once open, its
+ * bytes go through tls.c's engine (tls_run() from on_recv(),
+ * on_sent() and the socket's events) instead of the raw paths below,
+ * until the engine says raw (then nothing was consumed yet, and the
+ * raw paths take over). The engine uses the same queue, lw_out and FIN
+ * bookkeeping through tflow_peek(), tflow_consume(), tflow_to_guest()
+ * and tflow_send_fin().
+ *
  * Port 53 (DNS over TCP, to any address) is not judged nor connected: its
  * "host socket" is a socketpair to dns.c, which answers the queries.
  *
@@ -73,6 +82,16 @@ static struct listener *ports; /* 65536, touched lazily */
 static uint8_t hostbuf[65536];
 
 static void update_events(struct netd *nd, struct flow *fl);
+
+/* tls.c's engine of @fl, if any: run it; once it said raw, free it (a
+ * raw flow needs none of it). Return: as netd_tls_run(). */
+static int tls_run(struct netd *nd, struct flow *fl, uint32_t events)
+{
+	int rc = netd_tls_run(nd, fl, events);
+	if (rc == 0 && fl->tx && !netd_tls_active(fl))
+		netd_tls_flow_free(nd, fl);
+	return rc;
+}
 
 int tflow_init(struct netd *nd)
 {
@@ -255,6 +274,7 @@ void tflow_release(struct netd *nd, struct flow *fl, bool rst)
 	fl->stash = NULL;
 	free(fl->syn);
 	fl->syn = NULL;
+	netd_tls_flow_free(nd, fl);
 }
 
 /* The guest connection @pcb of @fl is established: proxy both ways. */
@@ -320,6 +340,65 @@ static void consume(struct netd *nd, struct flow *fl, size_t n)
 		fl->qhead = (fl->qhead + 1) % NETD_TCP_QUEUE;
 		fl->qn--;
 		fl->qoff = 0;
+	}
+}
+
+void tflow_consume(struct netd *nd, struct flow *fl, size_t n)
+{
+	consume(nd, fl, n);
+}
+
+size_t tflow_peek(const struct flow *fl, uint8_t *out, size_t cap)
+{
+	size_t n = 0, skip = fl->qoff;
+	for (unsigned i = 0; i < fl->qn && n < cap; i++) {
+		const struct pbuf *q = fl->q[(fl->qhead + i) % NETD_TCP_QUEUE];
+		for (; q && n < cap; q = q->next) {
+			if (skip >= q->len) {
+				skip -= q->len;
+				continue;
+			}
+			size_t k = q->len - skip;
+			if (k > cap - n)
+				k = cap - n;
+			memcpy(out + n, (const uint8_t *)q->payload + skip, k);
+			n += k;
+			skip = 0;
+		}
+	}
+	return n;
+}
+
+size_t tflow_to_guest(struct netd *nd, struct flow *fl, const uint8_t *p,
+		      size_t n)
+{
+	const struct netd_caps *c = &nd->cfg.caps;
+	if (!fl->pcb || fl->fin_sent || fl->lw_out >= c->flow_buffer ||
+	    tcp_sndqueuelen(fl->pcb) + 8 >= TCP_SND_QUEUELEN)
+		return 0;
+	size_t room = tcp_sndbuf(fl->pcb);
+	if (room > c->flow_buffer - fl->lw_out)
+		room = c->flow_buffer - fl->lw_out;
+	if (n > room)
+		n = room;
+	if (!n ||
+	    tcp_write(fl->pcb, p, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
+		return 0;
+	fl->lw_out += n;
+	nd->buffered += n;
+	fl->last = nd->now;
+	tcp_output(fl->pcb);
+	return n;
+}
+
+void tflow_send_fin(struct netd *nd, struct flow *fl)
+{
+	(void)nd;
+	if (fl->fin_sent)
+		return;
+	if (!fl->pcb || tcp_shutdown(fl->pcb, 0, 1) == ERR_OK) {
+		fl->fin_sent = true;
+		fin_ack_cancel(fl);
 	}
 }
 
@@ -435,6 +514,8 @@ static void update_events(struct netd *nd, struct flow *fl)
 		ev = EPOLLOUT | EPOLLET;
 	} else if (fl->st == TCP_HANDSHAKE) {
 		return;
+	} else if (fl->st == TCP_OPEN && netd_tls_active(fl)) {
+		ev = netd_tls_events(nd, fl);
 	} else if (fl->st == TCP_OPEN) {
 		if (host_room(nd, fl))
 			ev |= EPOLLIN;
@@ -530,7 +611,11 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		nd->buffered += p->tot_len;
 		fl->last = nd->now;
 	}
-	if (flush_to_host(nd, fl) < 0)
+	if (netd_tls_active(fl)) {
+		if (tls_run(nd, fl, 0) < 0)
+			return abort_flow(nd, fl);
+	}
+	if (!netd_tls_active(fl) && flush_to_host(nd, fl) < 0)
 		return abort_flow(nd, fl);
 	maybe_finish(nd, fl);
 	update_events(nd, fl);
@@ -548,6 +633,13 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 	fl->lw_out -= n;
 	nd->buffered -= n;
 	fl->last = nd->now;
+	if (netd_tls_active(fl)) {
+		if (tls_run(nd, fl, 0) < 0)
+			return abort_flow(nd, fl);
+		maybe_finish(nd, fl);
+		update_events(nd, fl);
+		return aborted == pcb ? ERR_ABRT : ERR_OK;
+	}
 	if (push_stash(nd, fl) < 0)
 		return abort_flow(nd, fl);
 	send_fin(nd, fl);
@@ -580,7 +672,13 @@ static void on_err(void *arg, err_t err)
 		 * after sending its own): finish writing to the host */
 		fl->guest_fin = true;
 		fl->fin_sent = true;
-		if (flush_to_host(nd, fl) < 0) {
+		if (netd_tls_active(fl)) {
+			fl->pcb = NULL;
+			if (tls_run(nd, fl, 0) < 0) {
+				flow_kill(nd, fl, true);
+				return;
+			}
+		} else if (flush_to_host(nd, fl) < 0) {
 			flow_kill(nd, fl, true);
 			return;
 		}
@@ -812,6 +910,8 @@ static void open_flow(struct netd *nd, const struct msb_net_frame *f)
 	fl->syn_len = flen;
 	fl->fd = fd;
 	fl->st = TCP_CONNECTING;
+	if (!dns)
+		netd_tls_flow_open(nd, fl);
 	flow_set_pending(nd, fl, true);
 	fl->deadline = nd->now + (uint64_t)nd->cfg.to.connect * 1000000;
 	nd->st.tcp_flows++;
@@ -932,6 +1032,26 @@ void tflow_event(struct netd *nd, struct flow *fl, uint32_t events)
 			return;
 		}
 	}
+	if (netd_tls_active(fl)) {
+		if (tls_run(nd, fl, events) < 0) {
+			abort_flow(nd, fl);
+			return;
+		}
+		if (fl->pcb && fl->pcb->refused_data &&
+		    fl->qn < NETD_TCP_QUEUE &&
+		    tcp_process_refused_data(fl->pcb) == ERR_ABRT)
+			return;
+		if (fl->dead)
+			return;
+		if (netd_tls_active(fl)) {
+			maybe_finish(nd, fl);
+			if (!fl->dead)
+				update_events(nd, fl);
+			return;
+		}
+		/* raw from now on */
+		events |= EPOLLOUT;
+	}
 	if ((events & EPOLLOUT) && flush_to_host(nd, fl) < 0) {
 		abort_flow(nd, fl);
 		return;
@@ -969,6 +1089,10 @@ void tflow_expire(struct netd *nd, struct flow *fl)
 				   nd->cfg.guest_ip, fl->sport,
 				   "published port: the guest did not answer");
 		}
+		abort_flow(nd, fl);
+		return;
+	}
+	if (netd_tls_expired(nd, fl)) {
 		abort_flow(nd, fl);
 		return;
 	}

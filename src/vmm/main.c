@@ -1042,6 +1042,9 @@ static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
  * *@out (malloc'd). Return: its length, or -1 with errno set (ENOENT:
  * there is none).
  */
+/* Bytes of the host's CA bundle passed to msb-netd (Debian's: 220 KB). */
+#define HOST_CA_MAX (4 << 20)
+
 static ssize_t read_tls_file(const char *name, char **out)
 {
 	char path[PATH_MAX + 64];
@@ -1089,6 +1092,48 @@ static void wiping_free(void *p)
 	free(p);
 }
 
+/*
+ * host_ca_bundle() - the host's trust store for netd's upstream leg: the
+ * first readable bundle of $SSL_CERT_FILE (as OpenSSL takes it), then
+ * OpenSSL's default file and the distributions' bundles (links
+ * followed: they are the host's own). netd's jail shows no /etc, so it
+ * gets the bundle from us; without one it falls back to the
+ * certificates under /usr/share/ca-certificates.
+ * Return: the bundle (malloc'd, NUL-terminated), or NULL.
+ */
+static char *host_ca_bundle(void)
+{
+	const char *const paths[] = {
+		getenv("SSL_CERT_FILE"),
+		"/usr/lib/ssl/cert.pem",
+		"/etc/ssl/certs/ca-certificates.crt",
+		"/etc/pki/tls/certs/ca-bundle.crt",
+		"/etc/ssl/cert.pem",
+	};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++) {
+		struct stat st;
+		if (!paths[i] || !*paths[i])
+			continue;
+		_cleanup_close_ int fd =
+			open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_size == 0 || st.st_size > HOST_CA_MAX)
+			continue;
+		char *buf = malloc((size_t)st.st_size + 1);
+		ssize_t n = buf ? read_all(fd, buf, (size_t)st.st_size) : -1;
+		if (n <= 0) {
+			free(buf);
+			continue;
+		}
+		buf[n] = '\0';
+		logmsg("network: upstream trust store %s", paths[i]);
+		return buf;
+	}
+	logmsg("network: no host CA bundle found; msb-netd uses "
+	       "/usr/share/ca-certificates");
+	return NULL;
+}
+
 static int tls_secrets_fd(void)
 {
 	_cleanup_free_ char *cert = NULL, *key = NULL, *up = NULL,
@@ -1126,6 +1171,10 @@ static int tls_secrets_fd(void)
 			      "secrets", list);
 	if (c && up &&
 	    json_object_set_new(c, "upstream_ca", json_string(up)) < 0)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	_cleanup_free_ char *sys = host_ca_bundle();
+	if (c && sys &&
+	    json_object_set_new(c, "system_ca", json_string(sys)) < 0)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 	explicit_bzero(key, strlen(key));
 	char *text = c ? json_dumps(c, JSON_COMPACT) : NULL;

@@ -1,9 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # netguest_rootfs.sh DIR: make sure DIR is a Debian bookworm root with the
-# network clients test_net_guest.sh and bench/net.sh run in the guest:
-# curl, python3 (the whole standard library: urllib), and busybox (nc,
-# ping) as /usr/local/bin/busybox; and DIR.ext4, the same tree as an ext4
+# network clients test_net_guest.sh, test_tls.sh, bench/net.sh and
+# bench/tls.sh run in the guest: curl, python3 (the whole standard
+# library: urllib, http.client, ssl), git, openssl (s_client) with
+# Debian's ca-certificates bundle, and busybox (nc, ping) as
+# /usr/local/bin/busybox; and DIR.ext4, the same tree as an ext4
 # disk image (msb boots it under an overlay, and its agent writes /etc
 # there, which it leaves alone in a shared directory). Built once with
 # debootstrap from the machine's bookworm mirror (root only, ~2 min), then
@@ -11,7 +13,7 @@
 # same. Prints DIR.ext4.
 set -eu
 dir=$1
-include=curl,python3
+include=curl,python3,git,openssl,ca-certificates
 mirror=${DEBIAN_MIRROR:-$(awk '$1 == "URIs:" { u = $2 } $1 == "Suites:" &&
 	/ bookworm( |$)/ { print u; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null)}
 mirror=${mirror:-http://deb.debian.org/debian}

@@ -131,6 +131,39 @@ static void test_ca(int dirfd, time_t now)
 	      1);
 	X509_free(leaf);
 
+	/* from PEM in memory (msb-netd's --tls-fd): the same CA */
+	{
+		const char *kp = slurp(dirfd, MSB_CA_KEY_FILE);
+		char *kdup = strdup(kp);
+		const char *cp = slurp(dirfd, MSB_CA_CERT_FILE);
+		struct msb_ca *mem;
+		CHECK(msb_ca_load_pem(&mem, kdup, strlen(kdup), cp, strlen(cp),
+				      err, sizeof(err)) == 0);
+		CHECK(X509_cmp(msb_ca_cert(mem), cert) == 0);
+		CHECK(msb_ca_mint(&leaf, mem, "api.example.com", now, err,
+				  sizeof(err)) == 0);
+		CHECK(verify(leaf, ca, now, "api.example.com", NULL) ==
+		      X509_V_OK);
+		X509_free(leaf);
+		msb_ca_free(mem);
+		/* the certificate where the key should be, garbage, and
+		 * a key that is not the certificate's */
+		CHECK(msb_ca_load_pem(&mem, cp, strlen(cp), cp, strlen(cp), err,
+				      sizeof(err)) == -1);
+		CHECK(mem == NULL && strstr(err, "not a PEM private key"));
+		CHECK(msb_ca_load_pem(&mem, kdup, strlen(kdup), "x", 1, err,
+				      sizeof(err)) == -1);
+		CHECK(strstr(err, "not a PEM certificate") != NULL);
+		char *op;
+		size_t opl;
+		CHECK(msb_ca_cert_pem(other, &op, &opl) == 0);
+		CHECK(msb_ca_load_pem(&mem, kdup, strlen(kdup), op, opl, err,
+				      sizeof(err)) == -1);
+		CHECK(strstr(err, "is not the key of") != NULL);
+		free(op);
+		free(kdup);
+	}
+
 	/* IP literals become iPAddress names */
 	CHECK(msb_ca_mint(&leaf, ca, "10.0.2.2", now, err, sizeof(err)) == 0);
 	CHECK(verify(leaf, ca, now, NULL, "10.0.2.2") == X509_V_OK);
