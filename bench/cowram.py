@@ -43,17 +43,18 @@ PONG = bytes.fromhex("a1617464" + "706f6e67")  # {"t": "pong"}
 
 
 def tsc_arg():
-    """msb's tsc_early_khz under TCG (src/vmm/qemu.c): without it the
-    guest cannot calibrate its TSC on microvm and hangs."""
+    """msb's tsc_early_khz and tsc=reliable under TCG (src/vmm/qemu.c):
+    without the first the guest cannot calibrate its TSC on microvm and
+    hangs."""
     try:
         with open("/sys/devices/system/cpu/cpu0/tsc_freq_khz") as f:
-            return " tsc_early_khz=%d" % int(f.read())
+            return " tsc_early_khz=%d tsc=reliable" % int(f.read())
     except (OSError, ValueError):
         pass
     with open("/proc/cpuinfo") as f:
         for line in f:
             if line.startswith("cpu MHz"):
-                return " tsc_early_khz=%d" % round(
+                return " tsc_early_khz=%d tsc=reliable" % round(
                     float(line.split(":")[1]) * 1000)
     return ""
 
