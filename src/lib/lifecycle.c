@@ -129,12 +129,12 @@ static char *config_json(const msb_sandbox_options *o, const json_t *tls)
 						o->volumes[i].readonly != 0));
 	json_t *c = json_pack(
 		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:s?}",
-		"cpus", (json_int_t)o->cpus, "memory_mib",
-		(json_int_t)o->memory_mib, "boot_timeout_s",
-		(json_int_t)o->boot_timeout_s, "idle_timeout_s",
-		(json_int_t)o->idle_timeout_s, "max_duration_s",
-		(json_int_t)o->max_duration_s, "root_size_mib",
-		(json_int_t)o->root_size_mib, "root_writable",
+		"cpus", (json_int_t)(o->cpus ? o->cpus : 1), "memory_mib",
+		(json_int_t)(o->memory_mib ? o->memory_mib : 512),
+		"boot_timeout_s", (json_int_t)o->boot_timeout_s,
+		"idle_timeout_s", (json_int_t)o->idle_timeout_s,
+		"max_duration_s", (json_int_t)o->max_duration_s,
+		"root_size_mib", (json_int_t)o->root_size_mib, "root_writable",
 		(json_int_t)o->root_writable, "root_fstype",
 		o->root_fstype ? o->root_fstype : "", "env",
 		env ? env : json_array(), "tmpfs", tmpfs ? tmpfs : json_array(),
