@@ -555,7 +555,12 @@ fail(int code, int err, const char *fmt, ...)
 	kill_qemu();
 	reap_qemu_blocking();
 	drain_logs();
-	if (vmm.dir_created || vmm.spec.ephemeral) {
+	/* The row goes when this create made it (the library inserted it
+	 * for this boot), or with an ephemeral sandbox's folder, only by
+	 * the supervisor that holds its lock: one that lost the race to
+	 * start it must leave the running one's row be. */
+	bool creating = vmm.spec.mode && !strcmp(vmm.spec.mode, "create");
+	if (creating || (vmm.spec.ephemeral && vmm.locked)) {
 		state_delete();
 	} else if (vmm.locked) {
 		state_run_end(msg);
@@ -4310,11 +4315,15 @@ int main(int argc, char **argv)
 		if (vmm.clients[i])
 			drop_client(i);
 	close_fd(&vmm.listen_fd);
-	/* Clean up first: once the state says stopped, nothing is left. */
-	cleanup_dir(vmm.spec.ephemeral);
+	/* Clean up first: once the state says stopped, nothing is left.
+	 * An ephemeral sandbox's row goes before its folder: whoever finds
+	 * the folder (its lock) gone takes the sandbox for ended (msb stop,
+	 * msb ls), and must not find its row still there. */
 	if (vmm.spec.ephemeral) {
 		state_delete();
+		cleanup_dir(true);
 	} else {
+		cleanup_dir(false);
 		state_run_end(reason);
 		state_status(vmm.suspended           ? "suspended"
 			     : vmm.state == STOPPING ? "stopped"
