@@ -1296,17 +1296,21 @@ static int start_network(void)
 		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	}
-	_cleanup_close_ int exe =
-		vmm.spec.netd[0] ? open(vmm.spec.netd, O_PATH | O_CLOEXEC) : -1;
-	if (exe < 0) {
-		logmsg("network: %s%s: the guest's network device has nothing "
-		       "behind it (no network)",
-		       vmm.spec.netd[0] ? "cannot open msb-netd at "
-					: "this build has no msb-netd",
-		       vmm.spec.netd);
+	/* A build without a network (-Dnet=false) names no msb-netd (and
+	 * its sandboxes ask for none); one with a network needs it. */
+	if (!vmm.spec.netd[0]) {
+		logmsg("network: this build has no msb-netd: the guest's "
+		       "network device has nothing behind it (no network)");
 		close(sv[0]);
 		return sv[1];
 	}
+	_cleanup_close_ int exe = open(vmm.spec.netd, O_PATH | O_CLOEXEC);
+	if (exe < 0)
+		fail(errno == ENOENT ? MSB_ENOTFOUND : MSB_ESYS, errno,
+		     "msb-netd `%s`: %s: the sandbox's network needs it "
+		     "(msb doctor says where it is looked for), or use "
+		     "--network none",
+		     vmm.spec.netd, strerror(errno));
 	uid_t uid = msb_jail_uid(getpid());
 	int cfg = write_netd_config(uid);
 	char log_path[PATH_MAX + 16];
