@@ -50,19 +50,32 @@ static bool supervisor_alive(const char *home, const char *name)
 	return errno == EWOULDBLOCK;
 }
 
+/*
+ * Wait up to @timeout_ms for the supervisor of @name to release its lock.
+ * One descriptor of the lock for the whole wait: an ephemeral sandbox's
+ * supervisor removes its folder (the lock's name) before it deletes its
+ * row, and holds the lock until it exits.
+ */
 void msb__wait_supervisor_exit(const char *name, unsigned int timeout_ms)
 {
 	struct msb_paths paths;
 
 	if (msb__paths_home(&paths) < 0)
 		return;
-	for (unsigned int t = 0; t < timeout_ms; t += 10) {
-		if (!supervisor_alive(paths.home, name))
+	_cleanup_free_ char *dir = sandbox_dir(paths.home, name);
+	_cleanup_free_ char *path = dir ? xasprintf("%s/lock", dir) : NULL;
+	_cleanup_close_ int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	msb__paths_clear(&paths);
+	for (unsigned int t = 0; fd >= 0 && t < timeout_ms; t += 10) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			flock(fd, LOCK_UN);
+			break;
+		}
+		if (errno != EWOULDBLOCK)
 			break;
 		struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	msb__paths_clear(&paths);
 }
 
 /* A JSON array of the strings of @v (NULL: empty). */

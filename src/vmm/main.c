@@ -555,7 +555,12 @@ fail(int code, int err, const char *fmt, ...)
 	kill_qemu();
 	reap_qemu_blocking();
 	drain_logs();
-	if (vmm.dir_created || vmm.spec.ephemeral) {
+	/* The row goes when this create made it (the library inserted it
+	 * for this boot), or with an ephemeral sandbox's folder, only by
+	 * the supervisor that holds its lock: one that lost the race to
+	 * start it must leave the running one's row be. */
+	bool creating = vmm.spec.mode && !strcmp(vmm.spec.mode, "create");
+	if (creating || (vmm.spec.ephemeral && vmm.locked)) {
 		state_delete();
 	} else if (vmm.locked) {
 		state_run_end(msg);
@@ -1340,17 +1345,21 @@ static int start_network(void)
 		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	}
-	_cleanup_close_ int exe =
-		vmm.spec.netd[0] ? open(vmm.spec.netd, O_PATH | O_CLOEXEC) : -1;
-	if (exe < 0) {
-		logmsg("network: %s%s: the guest's network device has nothing "
-		       "behind it (no network)",
-		       vmm.spec.netd[0] ? "cannot open msb-netd at "
-					: "this build has no msb-netd",
-		       vmm.spec.netd);
+	/* A build without a network (-Dnet=false) names no msb-netd (and
+	 * its sandboxes ask for none); one with a network needs it. */
+	if (!vmm.spec.netd[0]) {
+		logmsg("network: this build has no msb-netd: the guest's "
+		       "network device has nothing behind it (no network)");
 		close(sv[0]);
 		return sv[1];
 	}
+	_cleanup_close_ int exe = open(vmm.spec.netd, O_PATH | O_CLOEXEC);
+	if (exe < 0)
+		fail(errno == ENOENT ? MSB_ENOTFOUND : MSB_ESYS, errno,
+		     "msb-netd `%s`: %s: the sandbox's network needs it "
+		     "(msb doctor says where it is looked for), or use "
+		     "--network none",
+		     vmm.spec.netd, strerror(errno));
 	uid_t uid = msb_jail_uid(getpid());
 	int cfg = write_netd_config(uid);
 	char log_path[PATH_MAX + 16];
@@ -4408,11 +4417,15 @@ int main(int argc, char **argv)
 		if (vmm.clients[i])
 			drop_client(i);
 	close_fd(&vmm.listen_fd);
-	/* Clean up first: once the state says stopped, nothing is left. */
-	cleanup_dir(vmm.spec.ephemeral);
+	/* Clean up first: once the state says stopped, nothing is left.
+	 * An ephemeral sandbox's row goes before its folder: whoever finds
+	 * the folder (its lock) gone takes the sandbox for ended (msb stop,
+	 * msb ls), and must not find its row still there. */
 	if (vmm.spec.ephemeral) {
 		state_delete();
+		cleanup_dir(true);
 	} else {
+		cleanup_dir(false);
 		state_run_end(reason);
 		state_status(vmm.suspended           ? "suspended"
 			     : vmm.state == STOPPING ? "stopped"
