@@ -1444,7 +1444,7 @@ EXPORT int msb_sandbox_stop(msb_sandbox *sb, unsigned int timeout_ms)
 	} else {
 		/* Not our child (detached or connected): its lock tells. */
 		msb_error saved = *msb_last_error();
-		msb__wait_supervisor_exit(sb->name, 5000);
+		msb__wait_supervisor_exit(sb->name, 30000);
 		msb__error(saved.code, saved.sys_errno, "%s", saved.message);
 	}
 	close_fd(&sb->watch_fd);
