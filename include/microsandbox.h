@@ -560,7 +560,10 @@ typedef struct msb_sandbox_options {
 	size_t n_tls_ports;
 	const char *const *tls_bypass;
 	const char *tls_ca;
-	/* What @idle_timeout_s does: stop (the default) or suspend. */
+	/* What @idle_timeout_s does: stop (the default) or suspend, as
+	 * msb_sandbox_suspend() does (docs/snapshots.md). Suspending
+	 * needs @idle_timeout_s, a @name, no @auto_remove, no @binds and
+	 * no @root_writable (else MSB_EINVAL). */
 	msb_idle_action on_idle;
 	/*
 	 * A snapshot's name (msb_sandbox_snapshot()); NULL: boot from
@@ -810,8 +813,9 @@ int msb_sandbox_config(const char *name, char **out);
  * image_id, image_digest and platform of its image (null where the store
  * does not know them); env, volumes, mounts (binds and tmpfs), network
  * (null: sandboxes have none yet), limits (cpus, memory_mib, ulimits,
- * root_size_mib, boot_timeout_s, idle_timeout_s, max_duration_s; null
- * for none or the image's size), exec_defaults (workdir, user,
+ * root_size_mib, boot_timeout_s, idle_timeout_s, max_duration_s: null
+ * for none or the image's size; on_idle: "stop" or "suspend"),
+ * exec_defaults (workdir, user,
  * timeout_ms), hostname, main (entrypoint and cmd, or null without a main
  * process), restart (policy, max), auto_remove; last, config: the stored
  * options as msb_sandbox_config() gives them.

@@ -43,6 +43,7 @@ _NETWORKS = {"public": 0, "all": 1, "none": 2}
 _POLICIES = {"if-missing": 0, "if_missing": 0, "missing": 0, "always": 1,
              "never": 2}
 _RESTART = {"no": 0, "on-failure": 1, "on_failure": 1, "always": 2}
+_ON_IDLE = {"stop": 0, "suspend": 1}
 
 _RUNTIME_FILES = ("qemu", "msb-vmm", "msb-netd", "guest kernel",
                   "initramfs", "default root filesystem", "home folder")
@@ -97,7 +98,8 @@ class _Options:
                  tls_ports: Optional[Sequence[int]] = None,
                  tls_bypass: Optional[Sequence[str]] = None,
                  tls_ca: Optional[str] = None,
-                 snapshot: Optional[str] = None) -> None:
+                 snapshot: Optional[str] = None,
+                 on_idle: Optional[str] = None) -> None:
         o = msb_sandbox_options()
         o.version = SANDBOX_OPTIONS_VERSION
         self.keep: List[Any] = []
@@ -156,6 +158,10 @@ class _Options:
         o.no_template = 0 if template else 1
         self._tls(o, secrets, tls_intercept, tls_ports, tls_bypass, tls_ca)
         o.snapshot = opt_enc(snapshot)
+        if on_idle is not None:
+            if on_idle not in _ON_IDLE:
+                raise ValueError("on_idle must be stop or suspend")
+            o.on_idle = _ON_IDLE[on_idle]
         self.opts = o
 
     def _k(self, obj: T) -> T:
@@ -339,7 +345,8 @@ class Sandbox:
                tls_ports: Optional[Sequence[int]] = None,
                tls_bypass: Optional[Sequence[str]] = None,
                tls_ca: Optional[str] = None,
-               snapshot: Optional[str] = None) -> "Sandbox":
+               snapshot: Optional[str] = None,
+               on_idle: Optional[str] = None) -> "Sandbox":
         """Boot a new sandbox and wait until it is ready.
 
         Args:
@@ -397,6 +404,11 @@ class Sandbox:
                 and auto_remove go with it; image, cpus and memory only
                 if they are the snapshot's (else InvalidArgumentError,
                 naming the option).
+            on_idle: what ``idle_timeout`` does: "stop" (the default) or
+                "suspend" (save the sandbox to disk and end its VM;
+                :meth:`resume`, ``msb resume`` or ``msb exec`` restores
+                it). Suspending needs a name, no ``auto_remove`` and no
+                host directory volumes.
 
         Raises:
             AlreadyExistsError, ImageNotFound, InvalidArgumentError,
@@ -416,7 +428,7 @@ class Sandbox:
                      auto_remove=auto_remove, template=template,
                      secrets=secrets, tls_intercept=tls_intercept,
                      tls_ports=tls_ports, tls_bypass=tls_bypass,
-                     tls_ca=tls_ca, snapshot=snapshot)
+                     tls_ca=tls_ca, snapshot=snapshot, on_idle=on_idle)
         h = c_void_p()
         rc = lib.msb_sandbox_create(byref(h), byref(o.opts))
         if rc < 0:
@@ -602,9 +614,17 @@ class Sandbox:
 
     def resume(self) -> None:
         """Run a paused sandbox again, or restore a suspended one with its
-        processes and files (``msb resume``)."""
+        processes and files (``msb resume``), for instance one that its
+        idle timeout suspended (``on_idle="suspend"``)."""
+        suspended = self.status == "suspended"
+        if suspended:
+            self._free_extra()
         with self._lock:
             check(lib.msb_sandbox_resume(enc(self.name)), "sandbox")
+            if suspended and self._primary is not None:
+                # its connection ended with the VM (an idle suspend)
+                lib.msb_sandbox_free(self._primary)
+                self._primary = None
             if self._primary is None and not self._closed:
                 h = c_void_p()
                 check(lib.msb_sandbox_connect(byref(h), enc(self.name)),

@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -305,22 +306,67 @@ static void add_entropy(struct msb_bytes e)
 }
 
 /*
- * set_identity() - reseed the RNG from the host's `entropy` and set the
- * wall clock from its `time`, when @m has them: a hello, or a ping sent
- * after a restore without a hello (a resumed or snapshot-made sandbox).
+ * Clock sync (docs/snapshots.md, "Clock"). The host sends its wall clock on
+ * a hello, on the ping after a restore, on its liveness pings and on a
+ * ping ahead of each exec request, so a command always starts with the
+ * host's time, however far the guest's clock went (a restore, a paused VM,
+ * TCG under load, a command that set it). An offset of AGENT_CLOCK_STEP_NS
+ * or more is stepped; a smaller one is slewed (adjtime()), so that the
+ * clock does not jump, backwards in particular, by the time the message
+ * took to arrive. Under AGENT_CLOCK_SLEW_MIN_NS it is left alone: that is
+ * the message's own latency.
  */
-static void set_identity(const struct msb_msg *m)
+#define AGENT_CLOCK_STEP_NS 250000000ll    /* 250 ms */
+#define AGENT_CLOCK_SLEW_MIN_NS 10000000ll /* 10 ms */
+
+/*
+ * sync_clock() - bring CLOCK_REALTIME to the host's @host_ns: step it when
+ * @step or when off by AGENT_CLOCK_STEP_NS or more, else slew it.
+ */
+static void sync_clock(uint64_t host_ns, bool step)
+{
+	struct timespec now;
+	struct timeval zero = {0}, delta;
+
+	if (host_ns > (uint64_t)INT64_MAX)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t guest = (int64_t)now.tv_sec * 1000000000ll + now.tv_nsec;
+	int64_t off = (int64_t)host_ns - guest;
+	int64_t mag = off < 0 ? -off : off;
+	if (step || mag >= AGENT_CLOCK_STEP_NS) {
+		struct timespec ts = {
+			.tv_sec = (time_t)(host_ns / 1000000000u),
+			.tv_nsec = (long)(host_ns % 1000000000u),
+		};
+		/* A slew still going would pull it off again. */
+		adjtime(&zero, NULL);
+		if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+			agent_log("clock_settime CLOCK_REALTIME: %m");
+		else if (!step)
+			agent_log("clock stepped by %lld ms to the host's",
+				  (long long)(off / 1000000));
+		return;
+	}
+	if (mag < AGENT_CLOCK_SLEW_MIN_NS)
+		return;
+	delta.tv_sec = (time_t)(off / 1000000000ll);
+	delta.tv_usec = (suseconds_t)(off % 1000000000ll / 1000);
+	if (adjtime(&delta, NULL) < 0)
+		agent_log("adjtime: %m");
+}
+
+/*
+ * set_identity() - reseed the RNG from the host's `entropy` and set the
+ * wall clock from its `time`, when @m has them: a hello (@step: the clock
+ * is set exactly), or a ping (the clock is synced, sync_clock()).
+ */
+static void set_identity(const struct msb_msg *m, bool step)
 {
 	if (m->has & MSB_HAS(MSB_FLD_ENTROPY))
 		add_entropy(m->entropy);
-	if (m->has & MSB_HAS(MSB_FLD_TIME)) {
-		struct timespec ts = {
-			.tv_sec = (time_t)(m->time / 1000000000u),
-			.tv_nsec = (long)(m->time % 1000000000u),
-		};
-		if (clock_settime(CLOCK_REALTIME, &ts) < 0)
-			agent_log("clock_settime CLOCK_REALTIME: %m");
-	}
+	if (m->has & MSB_HAS(MSB_FLD_TIME))
+		sync_clock(m->time, step);
 }
 
 /*
@@ -387,7 +433,7 @@ static void handle_hello(struct agent *a, uint32_t stream,
 	if (hello_strings(a, stream, m, &root, &fstype, &host, &env) < 0)
 		return;
 
-	set_identity(m);
+	set_identity(m, true);
 
 	struct agent_net net = {0};
 	if (m->has & MSB_HAS(MSB_FLD_NET) &&
@@ -531,7 +577,7 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 		struct msb_msg pong = {.type = MSB_MSG_PONG};
 
 		if (id == 0)
-			set_identity(&m);
+			set_identity(&m, false);
 
 		agent_send(a, id, MSB_F_END, &pong);
 		return;

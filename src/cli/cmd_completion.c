@@ -57,7 +57,7 @@ struct comp_cmd {
 	"--pull=always|missing|never --name= --replace -d --detach "           \
 	"--restart=no|on-failure|always --rm --no-template --entrypoint= "     \
 	"--hostname= "                                                         \
-	"--idle-timeout= --max-duration= "                                     \
+	"--idle-timeout= --on-idle=stop|suspend --max-duration= "              \
 	"--platform=linux/amd64|linux/arm64 --label= -v=<volume:> "            \
 	"--volume=<volume:> --root-fstype=ext4|ext3|ext2|erofs|squashfs "      \
 	"--root-writable --root-size= --tmpfs= --patch-text= --patch-append= " \

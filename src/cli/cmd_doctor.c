@@ -381,9 +381,11 @@ int cmd_doctor(int argc, char **argv)
 		return cli_fail(1);
 	check_helper("supervisor", "msb-vmm", rt.vmm, rt.vmm_origin, "MSB_VMM",
 		     true);
+	/* A build with a network needs it: without it a sandbox that asks
+	 * for a network (the default) fails to start. */
 	if (rt.netd[0])
 		check_helper("msb-netd", "msb-netd", rt.netd, rt.netd_origin,
-			     "MSB_NETD", false); /* sandboxes boot, offline */
+			     "MSB_NETD", MSB_HAVE_NET);
 	else
 		line("warn", "msb-netd", "this build has no network", NULL);
 	check_file(&rt, "vmlinux", "guest kernel");

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* msb exec and msb shell: run a command in a running sandbox, by name. */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,7 +16,8 @@ static const char exec_usage[] =
 	"Run CMD in the running sandbox NAME, with its output streamed here;\n"
 	"exit with CMD's status (as msb run does). Options go before CMD:\n"
 	"the first argument after NAME that is not an option starts it, and\n"
-	"so does what follows --.\n"
+	"so does what follows --. A sandbox suspended by its idle timeout\n"
+	"(--on-idle suspend) is resumed first.\n"
 	"\n"
 	"Options:\n"
 	"  -e, --env KEY=VALUE   environment variable (repeatable)\n" CLI_EXEC_HELP
@@ -25,6 +28,54 @@ static const char exec_usage[] =
 	"Example:\n"
 	"  msb exec box -e A=1 -- env\n"
 	"  msb exec -it box sh        an interactive shell (or: msb shell box)\n";
+
+/* Whether sandbox @name is suspended and was created with --on-idle
+ * suspend (msb inspect: status, limits.on_idle). */
+static bool idle_suspended(const char *name)
+{
+	char *text = NULL;
+	bool yes = false;
+
+	if (msb_sandbox_inspect(name, &text) < 0)
+		return false;
+	json_t *o = json_loads(text, 0, NULL);
+	const char *st = json_string_value(json_object_get(o, "status"));
+	const char *act = json_string_value(
+		json_object_get(json_object_get(o, "limits"), "on_idle"));
+	yes = st && act && !strcmp(st, "suspended") && !strcmp(act, "suspend");
+	json_decref(o);
+	free(text);
+	return yes;
+}
+
+/*
+ * connect_or_resume() - connect to sandbox @name. A suspended sandbox
+ * created with --on-idle suspend is resumed first, as E2B resumes an
+ * auto-paused sandbox when a client connects; any other suspended one
+ * stays so (the library's error names msb resume).
+ * Return: 0, or -1 with the library's error set.
+ */
+static int connect_or_resume(msb_sandbox **sb, const char *name)
+{
+	if (msb_sandbox_connect(sb, name) == 0)
+		return 0;
+	if (msb_last_error()->code != MSB_ESTATE)
+		return -1;
+	msb_error saved = *msb_last_error();
+	if (!idle_suspended(name)) {
+		cli_err("%s", saved.message);
+		return -2;
+	}
+	/* Another client may be resuming it too: then connect. */
+	if (msb_sandbox_resume(name) < 0) {
+		saved = *msb_last_error();
+		if (msb_sandbox_connect(sb, name) == 0)
+			return 0;
+		cli_err("%s", saved.message);
+		return -2;
+	}
+	return msb_sandbox_connect(sb, name);
+}
 
 static const char shell_usage[] =
 	"Usage: msb shell [OPTIONS] NAME [[--] SHELL [ARG...]]\n"
@@ -106,7 +157,10 @@ static int exec_main(int argc, char **argv, bool shell)
 	}
 
 	msb_sandbox *sb;
-	if (msb_sandbox_connect(&sb, a.pos[0]) < 0)
+	int crc = connect_or_resume(&sb, a.pos[0]);
+	if (crc == -2)
+		return EXIT_MSB_ERROR;
+	if (crc < 0)
 		return cli_fail(EXIT_MSB_ERROR);
 	if (detach) {
 		unsigned int id;

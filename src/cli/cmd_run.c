@@ -33,6 +33,7 @@ enum {
 	OPT_RESTART,
 	OPT_RM,
 	OPT_NO_TEMPLATE,
+	OPT_ON_IDLE,
 	OPT_FROM_SNAPSHOT,
 	OPT_PATCH_TEXT, /* then append, copy, mkdir, symlink, remove */
 };
@@ -102,6 +103,9 @@ static const char run_options_help[] =
 	"      --env-file FILE   KEY=VALUE (or KEY: the host's value) lines\n"
 	"      --idle-timeout T  stop the sandbox after T with no command (a\n"
 	"                        duration: 90, 90s, 10m, 1h30m)\n"
+	"      --on-idle ACTION  what the idle timeout does: stop (the default)\n"
+	"                        or suspend (save it to disk and end the VM;\n"
+	"                        msb exec resumes it)\n"
 	"      --max-duration T  stop the sandbox T after it booted\n"
 	"      --platform OS/ARCH[/VARIANT]  image platform (default: this host's)\n"
 	"      --label KEY=VALUE metadata kept with the sandbox (repeatable;\n"
@@ -461,6 +465,7 @@ int cmd_run(int argc, char **argv)
 		{"restart", required_argument, NULL, OPT_RESTART},
 		{"rm", no_argument, NULL, OPT_RM},
 		{"no-template", no_argument, NULL, OPT_NO_TEMPLATE},
+		{"on-idle", required_argument, NULL, OPT_ON_IDLE},
 		{"from-snapshot", required_argument, NULL, OPT_FROM_SNAPSHOT},
 		CLI_NET_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
@@ -600,6 +605,19 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NO_TEMPLATE:
 			o.no_template = 1;
+			break;
+		case OPT_ON_IDLE:
+			if (!strcmp(a.optarg, "stop")) {
+				o.on_idle = MSB_IDLE_STOP;
+			} else if (!strcmp(a.optarg, "suspend")) {
+				o.on_idle = MSB_IDLE_SUSPEND;
+			} else {
+				cli_usage_error(&a,
+						"invalid --on-idle `%s`: use "
+						"stop or suspend",
+						a.optarg);
+				return 2;
+			}
 			break;
 		case OPT_REPLACE:
 			replace = true;

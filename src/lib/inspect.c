@@ -238,17 +238,21 @@ static void config_fields(json_t *c, const msb_sandbox_info *info, json_t *o)
 				    json_object_get(tls, "upstream_ca"))
 			: json_null());
 	json_t *rl = json_object_get(c, "rlimits");
+	const char *on_idle = json_string_value(json_object_get(c, "on_idle"));
+	if (!on_idle || strcmp(on_idle, "suspend"))
+		on_idle = "stop";
 	json_object_set_new(
 		o, "limits",
 		json_pack(
-			"{s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "cpus",
+			"{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:s}", "cpus",
 			(json_int_t)(info->cpus ? info->cpus : 1), "memory_mib",
 			(json_int_t)(info->memory_mib ? info->memory_mib : 512),
 			"ulimits", rl ? json_incref(rl) : json_array(),
 			"root_size_mib", unset_null(c, "root_size_mib", 0),
 			"boot_timeout_s", unset_null(c, "boot_timeout_s", 60),
 			"idle_timeout_s", unset_null(c, "idle_timeout_s", 0),
-			"max_duration_s", unset_null(c, "max_duration_s", 0)));
+			"max_duration_s", unset_null(c, "max_duration_s", 0),
+			"on_idle", on_idle));
 	json_object_set_new(o, "exec_defaults",
 			    json_pack("{s:o, s:o, s:o}", "workdir",
 				      get(c, "workdir"), "user", get(c, "user"),

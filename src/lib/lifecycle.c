@@ -50,19 +50,32 @@ static bool supervisor_alive(const char *home, const char *name)
 	return errno == EWOULDBLOCK;
 }
 
+/*
+ * Wait up to @timeout_ms for the supervisor of @name to release its lock.
+ * One descriptor of the lock for the whole wait: an ephemeral sandbox's
+ * supervisor removes its folder (the lock's name) before it deletes its
+ * row, and holds the lock until it exits.
+ */
 void msb__wait_supervisor_exit(const char *name, unsigned int timeout_ms)
 {
 	struct msb_paths paths;
 
 	if (msb__paths_home(&paths) < 0)
 		return;
-	for (unsigned int t = 0; t < timeout_ms; t += 10) {
-		if (!supervisor_alive(paths.home, name))
+	_cleanup_free_ char *dir = sandbox_dir(paths.home, name);
+	_cleanup_free_ char *path = dir ? xasprintf("%s/lock", dir) : NULL;
+	_cleanup_close_ int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	msb__paths_clear(&paths);
+	for (unsigned int t = 0; fd >= 0 && t < timeout_ms; t += 10) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			flock(fd, LOCK_UN);
+			break;
+		}
+		if (errno != EWOULDBLOCK)
 			break;
 		struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	msb__paths_clear(&paths);
 }
 
 /* A JSON array of the strings of @v (NULL: empty). */
@@ -129,12 +142,12 @@ static char *config_json(const msb_sandbox_options *o, const json_t *tls)
 						o->volumes[i].readonly != 0));
 	json_t *c = json_pack(
 		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:s?}",
-		"cpus", (json_int_t)o->cpus, "memory_mib",
-		(json_int_t)o->memory_mib, "boot_timeout_s",
-		(json_int_t)o->boot_timeout_s, "idle_timeout_s",
-		(json_int_t)o->idle_timeout_s, "max_duration_s",
-		(json_int_t)o->max_duration_s, "root_size_mib",
-		(json_int_t)o->root_size_mib, "root_writable",
+		"cpus", (json_int_t)(o->cpus ? o->cpus : 1), "memory_mib",
+		(json_int_t)(o->memory_mib ? o->memory_mib : 512),
+		"boot_timeout_s", (json_int_t)o->boot_timeout_s,
+		"idle_timeout_s", (json_int_t)o->idle_timeout_s,
+		"max_duration_s", (json_int_t)o->max_duration_s,
+		"root_size_mib", (json_int_t)o->root_size_mib, "root_writable",
 		(json_int_t)o->root_writable, "root_fstype",
 		o->root_fstype ? o->root_fstype : "", "env",
 		env ? env : json_array(), "tmpfs", tmpfs ? tmpfs : json_array(),
@@ -156,7 +169,7 @@ static char *config_json(const msb_sandbox_options *o, const json_t *tls)
 	}
 	static const char *const policies[] = {"no", "on-failure", "always"};
 	/* The main process (version 2; its input, version 4); no_template
-	   (version 5). */
+	   (version 5); on_idle (version 6). */
 	if ((c &&
 	     json_object_update_new(
 		     c, json_pack("{s:b, s:o*, s:o*, s:s, s:I, s:b, s:b, s:b}",
@@ -170,7 +183,9 @@ static char *config_json(const msb_sandbox_options *o, const json_t *tls)
 				  "main_stdin", o->main_stdin != 0, "main_tty",
 				  o->main_tty != 0)) < 0) ||
 	    (c && o->no_template &&
-	     json_object_set_new(c, "no_template", json_true()) < 0)) {
+	     json_object_set_new(c, "no_template", json_true()) < 0) ||
+	    (c && o->on_idle == MSB_IDLE_SUSPEND &&
+	     json_object_set_new(c, "on_idle", json_string("suspend")) < 0)) {
 		json_decref(c);
 		c = NULL;
 	}
@@ -593,6 +608,9 @@ static int options_from(msb_sandbox_options *o, const char **env_store[],
 	o->main_stdin = json_is_true(json_object_get(c, "main_stdin"));
 	o->main_tty = json_is_true(json_object_get(c, "main_tty"));
 	o->no_template = json_is_true(json_object_get(c, "no_template"));
+	const char *idle = json_string_value(json_object_get(c, "on_idle"));
+	o->on_idle = idle && !strcmp(idle, "suspend") ? MSB_IDLE_SUSPEND
+						      : MSB_IDLE_STOP;
 	if (strv_from(&o->entrypoint, ep_store,
 		      json_object_get(c, "entrypoint")) < 0 ||
 	    strv_from(&o->cmd, cmd_store, json_object_get(c, "cmd")) < 0)
@@ -1238,6 +1256,52 @@ static int sync_path(const char *path)
 	return fd < 0 ? -1 : fsync(fd);
 }
 
+/*
+ * snap_refusal() - why sandbox @name (stored options @config) cannot be
+ * snapshotted, running or not (docs/snapshots.md): MSB_ESTATE naming its
+ * option and what to do, or 0. A snapshot is its root overlay (and
+ * memory): volumes would be shared with its copies, host folders over
+ * virtio-fs cannot be saved, and a --root-writable sandbox has no overlay
+ * of its own.
+ */
+static int snap_refusal(const char *name, const char *config)
+{
+	json_t *c = json_loads(config ? config : "{}", 0, NULL);
+	const char *image = json_string_value(json_object_get(c, "image"));
+	struct stat st;
+	int rc = 0;
+
+	if (json_array_size(json_object_get(c, "volumes")))
+		rc = msb__error(
+			MSB_ESTATE, 0,
+			"sandbox `%s` cannot be snapshotted: it has "
+			"volumes (-v NAME:PATH), and a snapshot copies "
+			"only the root disk, so its copies would share "
+			"them: copy their data to the root disk, or use "
+			"a sandbox without volumes",
+			name);
+	else if (json_array_size(json_object_get(c, "binds")) ||
+		 (image && (image[0] == '/' || image[0] == '.') &&
+		  stat(image, &st) == 0 && S_ISDIR(st.st_mode)))
+		rc = msb__error(
+			MSB_ESTATE, 0,
+			"sandbox `%s` cannot be snapshotted: it shares "
+			"host folders over virtio-fs (-v DIR:PATH, or a "
+			"directory as its root), which cannot be saved",
+			name);
+	else if (json_integer_value(json_object_get(c, "root_writable")) ||
+		 json_is_true(json_object_get(c, "root_writable")))
+		rc = msb__error(
+			MSB_ESTATE, 0,
+			"sandbox `%s` cannot be snapshotted: its root "
+			"disk is the image itself (--root-writable), so "
+			"there is no disk of its own to copy: copy the "
+			"image file instead",
+			name);
+	json_decref(c);
+	return rc;
+}
+
 EXPORT int msb_sandbox_snapshot(const char *name, const char *snap, int flags)
 {
 	struct msb_paths paths;
@@ -1290,6 +1354,8 @@ EXPORT int msb_sandbox_snapshot(const char *name, const char *snap, int flags)
 				"snapshot `%s` already exists", snap);
 		goto out;
 	}
+	if ((rc = snap_refusal(name, config)) < 0)
+		goto out;
 	if (alive && disk_only) {
 		rc = msb__error(MSB_ESTATE, 0,
 				"sandbox `%s` is running: a snapshot of a "

@@ -177,6 +177,36 @@ msb_network_preset msb__network_preset(const msb_sandbox_options *o)
 	return MSB_HAVE_NET ? o->network : MSB_NETWORK_NONE;
 }
 
+/* What the idle timeout does (docs/snapshots.md, "Suspend when idle"):
+ * suspending needs a sandbox that can be saved and is kept. */
+static int check_on_idle(const msb_sandbox_options *o)
+{
+	if ((unsigned int)o->on_idle > MSB_IDLE_SUSPEND)
+		return msb__error(MSB_EINVAL, 0, "invalid on_idle %d",
+				  (int)o->on_idle);
+	if (o->on_idle != MSB_IDLE_SUSPEND)
+		return 0;
+	if (!o->idle_timeout_s)
+		return msb__error(MSB_EINVAL, 0,
+				  "suspend when idle needs an idle timeout "
+				  "(--idle-timeout)");
+	if (!o->name || o->auto_remove)
+		return msb__error(MSB_EINVAL, 0,
+				  "suspend when idle needs a sandbox that is "
+				  "kept: give it a name, without --rm");
+	if (o->root_writable)
+		return msb__error(MSB_EINVAL, 0,
+				  "suspend when idle: a sandbox whose root "
+				  "disk is the image itself (--root-writable) "
+				  "cannot be saved");
+	if (o->n_binds)
+		return msb__error(MSB_EINVAL, 0,
+				  "suspend when idle: a sandbox with host "
+				  "folders shared over virtio-fs cannot be "
+				  "saved");
+	return 0;
+}
+
 static int check_options(const msb_sandbox_options *o)
 {
 	if (!o)
@@ -186,10 +216,6 @@ static int check_options(const msb_sandbox_options *o)
 			MSB_EINVAL, 0,
 			"unsupported options version %u (this library knows %d): initialise with MSB_SANDBOX_OPTIONS_INIT",
 			o->version, MSB_SANDBOX_OPTIONS_VERSION);
-	/* TODO(issue 14): taken once the supervisor does it */
-	if (o->on_idle != MSB_IDLE_STOP)
-		return msb__error(MSB_ENOTSUP, 0,
-				  "--on-idle suspend is not implemented yet");
 	if (msb__tls_check(o) < 0)
 		return -msb_last_error()->code;
 	if (o->name && !msb__valid_name(o->name))
@@ -215,6 +241,9 @@ static int check_options(const msb_sandbox_options *o)
 					  "invalid resource limit `%s`: %s", *r,
 					  why);
 	}
+	int idle_rc = check_on_idle(o);
+	if (idle_rc < 0)
+		return idle_rc;
 	if ((unsigned int)o->restart > MSB_RESTART_ALWAYS)
 		return msb__error(MSB_EINVAL, 0, "invalid restart policy %d",
 				  (int)o->restart);
@@ -1070,6 +1099,7 @@ int msb__sandbox_boot(msb_sandbox **out, const msb_sandbox_options *opts,
 		.root_direct = opts->root_writable != 0,
 		.hold = creating && opts->n_patches > 0,
 		.no_template = opts->no_template != 0,
+		.idle_suspend = opts->on_idle == MSB_IDLE_SUSPEND,
 		.main_argv = main_argv ? main_argv : no_strv,
 		.main_cwd = (char *)(sb->workdir ? sb->workdir : ""),
 		.main_user = (char *)(sb->user ? sb->user : ""),
@@ -1436,7 +1466,7 @@ EXPORT int msb_sandbox_stop(msb_sandbox *sb, unsigned int timeout_ms)
 	} else {
 		/* Not our child (detached or connected): its lock tells. */
 		msb_error saved = *msb_last_error();
-		msb__wait_supervisor_exit(sb->name, 5000);
+		msb__wait_supervisor_exit(sb->name, 30000);
 		msb__error(saved.code, saved.sys_errno, "%s", saved.message);
 	}
 	close_fd(&sb->watch_fd);

@@ -80,7 +80,7 @@
 /* Leaves kept. */
 #define TX_LEAVES 256
 /* Bytes --tls-fd may hold. */
-#define TX_INPUT_MAX (1024 * 1024)
+#define TX_INPUT_MAX (8 * 1024 * 1024)
 
 /* TLS alert descriptions */
 #define ALERT_HANDSHAKE_FAILURE 40
@@ -386,7 +386,8 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 	json_object_foreach(t->input, k, v)
 	{
 		if (strcmp(k, "ca_cert") && strcmp(k, "ca_key") &&
-		    strcmp(k, "upstream_ca") && strcmp(k, "secrets"))
+		    strcmp(k, "upstream_ca") && strcmp(k, "secrets") &&
+		    strcmp(k, "system_ca"))
 			return fail(err, errlen, "--tls-fd: unknown key \"%s\"",
 				    k);
 	}
@@ -394,6 +395,8 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 	const char *key = jstr(t->input, "ca_key", &kl);
 	const char *cert = jstr(t->input, "ca_cert", &cl);
 	const char *upca = jstr(t->input, "upstream_ca", &ul);
+	size_t sl = 0;
+	const char *sysca = jstr(t->input, "system_ca", &sl);
 	if (!key || !cert)
 		return fail(err, errlen,
 			    "--tls-fd: ca_cert and ca_key are required");
@@ -408,8 +411,9 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 	if (load_secrets(t, json_object_get(t->input, "secrets"), err, errlen) <
 	    0)
 		return -1;
-	/* the upstream leg: the host's trust store (read now, before the
-	 * system call filter; the jail shows /etc/ssl) and upstream_ca */
+	/* the upstream leg: the host's trust store (the supervisor's copy
+	 * of its bundle, system_ca; else read now, before the system call
+	 * filter) and upstream_ca */
 	SSL_CTX_set_min_proto_version(t->up, TLS1_2_VERSION);
 	/* a server the guest chose cannot make netd redo handshakes */
 	SSL_CTX_set_options(t->up, SSL_OP_NO_RENEGOTIATION);
@@ -418,7 +422,11 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 	const char *deffile = getenv(X509_get_default_cert_file_env());
 	if (!deffile)
 		deffile = X509_get_default_cert_file();
-	if (X509_STORE_load_file(st, deffile) != 1) {
+	if (sysca) {
+		if (add_pem_certs(st, sysca, sl) < 0)
+			return fail(err, errlen,
+				    "--tls-fd: system_ca: no PEM certificate");
+	} else if (X509_STORE_load_file(st, deffile) != 1) {
 		/* the jail shows /usr but not /etc: the certificates the
 		 * bundle is made of */
 		ERR_clear_error();

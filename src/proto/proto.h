@@ -118,8 +118,10 @@ enum msb_msg_type {
 	MSB_MSG_ERROR,    /* either way: msg (bad request), END */
 	MSB_MSG_SHUTDOWN, /* host → guest: sync and power off */
 	MSB_MSG_PING,     /* either way; host → guest on stream 0 may carry
-			     time and entropy: the agent sets its clock and
-			     reseeds as from a hello (after a restore) */
+			     time and entropy: the agent syncs its clock
+			     (steps it when 250 ms or more off, else slews
+			     it) and reseeds as from a hello; the supervisor
+			     sends time ahead of every exec request */
 	MSB_MSG_PONG,
 	/*
 	 * Guest filesystem. Requests carry START; the agent answers on the

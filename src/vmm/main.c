@@ -555,7 +555,12 @@ fail(int code, int err, const char *fmt, ...)
 	kill_qemu();
 	reap_qemu_blocking();
 	drain_logs();
-	if (vmm.dir_created || vmm.spec.ephemeral) {
+	/* The row goes when this create made it (the library inserted it
+	 * for this boot), or with an ephemeral sandbox's folder, only by
+	 * the supervisor that holds its lock: one that lost the race to
+	 * start it must leave the running one's row be. */
+	bool creating = vmm.spec.mode && !strcmp(vmm.spec.mode, "create");
+	if (creating || (vmm.spec.ephemeral && vmm.locked)) {
 		state_delete();
 	} else if (vmm.locked) {
 		state_run_end(msg);
@@ -1086,6 +1091,9 @@ static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
  * *@out (malloc'd). Return: its length, or -1 with errno set (ENOENT:
  * there is none).
  */
+/* Bytes of the host's CA bundle passed to msb-netd (Debian's: 220 KB). */
+#define HOST_CA_MAX (4 << 20)
+
 static ssize_t read_tls_file(const char *name, char **out)
 {
 	char path[PATH_MAX + 64];
@@ -1133,6 +1141,48 @@ static void wiping_free(void *p)
 	free(p);
 }
 
+/*
+ * host_ca_bundle() - the host's trust store for netd's upstream leg: the
+ * first readable bundle of $SSL_CERT_FILE (as OpenSSL takes it), then
+ * OpenSSL's default file and the distributions' bundles (links
+ * followed: they are the host's own). netd's jail shows no /etc, so it
+ * gets the bundle from us; without one it falls back to the
+ * certificates under /usr/share/ca-certificates.
+ * Return: the bundle (malloc'd, NUL-terminated), or NULL.
+ */
+static char *host_ca_bundle(void)
+{
+	const char *const paths[] = {
+		getenv("SSL_CERT_FILE"),
+		"/usr/lib/ssl/cert.pem",
+		"/etc/ssl/certs/ca-certificates.crt",
+		"/etc/pki/tls/certs/ca-bundle.crt",
+		"/etc/ssl/cert.pem",
+	};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++) {
+		struct stat st;
+		if (!paths[i] || !*paths[i])
+			continue;
+		_cleanup_close_ int fd =
+			open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_size == 0 || st.st_size > HOST_CA_MAX)
+			continue;
+		char *buf = malloc((size_t)st.st_size + 1);
+		ssize_t n = buf ? read_all(fd, buf, (size_t)st.st_size) : -1;
+		if (n <= 0) {
+			free(buf);
+			continue;
+		}
+		buf[n] = '\0';
+		logmsg("network: upstream trust store %s", paths[i]);
+		return buf;
+	}
+	logmsg("network: no host CA bundle found; msb-netd uses "
+	       "/usr/share/ca-certificates");
+	return NULL;
+}
+
 static int tls_secrets_fd(void)
 {
 	_cleanup_free_ char *cert = NULL, *key = NULL, *up = NULL,
@@ -1170,6 +1220,10 @@ static int tls_secrets_fd(void)
 			      "secrets", list);
 	if (c && up &&
 	    json_object_set_new(c, "upstream_ca", json_string(up)) < 0)
+		fail(MSB_ENOMEM, ENOMEM, "out of memory");
+	_cleanup_free_ char *sys = host_ca_bundle();
+	if (c && sys &&
+	    json_object_set_new(c, "system_ca", json_string(sys)) < 0)
 		fail(MSB_ENOMEM, ENOMEM, "out of memory");
 	explicit_bzero(key, strlen(key));
 	char *text = c ? json_dumps(c, JSON_COMPACT) : NULL;
@@ -1335,17 +1389,21 @@ static int start_network(void)
 		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	}
-	_cleanup_close_ int exe =
-		vmm.spec.netd[0] ? open(vmm.spec.netd, O_PATH | O_CLOEXEC) : -1;
-	if (exe < 0) {
-		logmsg("network: %s%s: the guest's network device has nothing "
-		       "behind it (no network)",
-		       vmm.spec.netd[0] ? "cannot open msb-netd at "
-					: "this build has no msb-netd",
-		       vmm.spec.netd);
+	/* A build without a network (-Dnet=false) names no msb-netd (and
+	 * its sandboxes ask for none); one with a network needs it. */
+	if (!vmm.spec.netd[0]) {
+		logmsg("network: this build has no msb-netd: the guest's "
+		       "network device has nothing behind it (no network)");
 		close(sv[0]);
 		return sv[1];
 	}
+	_cleanup_close_ int exe = open(vmm.spec.netd, O_PATH | O_CLOEXEC);
+	if (exe < 0)
+		fail(errno == ENOENT ? MSB_ENOTFOUND : MSB_ESYS, errno,
+		     "msb-netd `%s`: %s: the sandbox's network needs it "
+		     "(msb doctor says where it is looked for), or use "
+		     "--network none",
+		     vmm.spec.netd, strerror(errno));
 	uid_t uid = msb_jail_uid(getpid());
 	int cfg = write_netd_config(uid);
 	char log_path[PATH_MAX + 16];
@@ -1726,6 +1784,31 @@ static int send_to_agent(uint32_t stream, uint8_t flags,
 	return 0;
 }
 
+/* The host's wall clock, in ns (proto.h, `time`). */
+static uint64_t host_time_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * send_clock_ping() - a PING carrying the host's time: the agent brings its
+ * clock to it (a step when far off, else a slew; docs/snapshots.md). Sent
+ * as the liveness ping and ahead of every exec request, so that a command
+ * starts with the host's time whatever the guest's clock did meanwhile
+ * (TCG under load after a restore, a command that set it).
+ */
+static void send_clock_ping(void)
+{
+	struct msb_msg m = {.type = MSB_MSG_PING,
+			    .has = MSB_HAS(MSB_FLD_TIME),
+			    .time = host_time_ns()};
+
+	send_to_agent(0, 0, &m);
+}
+
 /*
  * send_identity_ping() - a PING carrying the host's time and fresh entropy:
  * the agent sets its clock and reseeds its RNG from them (proto.h). Sent
@@ -1735,7 +1818,6 @@ static int send_to_agent(uint32_t stream, uint8_t flags,
  */
 static void send_identity_ping(void)
 {
-	struct timespec ts;
 	uint8_t entropy[64];
 	struct msb_msg m = {.type = MSB_MSG_PING, .has = MSB_HAS(MSB_FLD_TIME)};
 
@@ -1744,8 +1826,7 @@ static void send_identity_ping(void)
 		m.has |= MSB_HAS(MSB_FLD_ENTROPY);
 		m.entropy = (struct msb_bytes){entropy, sizeof(entropy)};
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	m.time = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	m.time = host_time_ns();
 	send_to_agent(0, 0, &m);
 	explicit_bzero(entropy, sizeof(entropy));
 }
@@ -1929,10 +2010,13 @@ static void log_exec_frame(void *ud, const struct relay_route *r,
 		execlog_end(&vmm.execlog, r->guest_id, &m);
 }
 
-static void log_exec_start(void *ud, const struct relay_route *r,
-			   const struct msb_msg *m)
+/* A client's exec request, about to be passed on (relay_ops): the clock
+ * ping goes first, so the agent has set its clock when the command starts. */
+static void on_exec_start(void *ud, const struct relay_route *r,
+			  const struct msb_msg *m)
 {
 	(void)ud;
+	send_clock_ping();
 	execlog_start(&vmm.execlog, r->guest_id, m);
 }
 
@@ -2248,7 +2332,7 @@ static const struct relay_ops relay_ops = {
 	.control = on_guest_control,
 	.metrics = on_guest_metrics,
 	.exec_frame = log_exec_frame,
-	.exec_start = log_exec_start,
+	.exec_start = on_exec_start,
 	.malformed = on_malformed,
 	.stream_end = on_stream_end,
 	.main_frame = on_main_frame,
@@ -3348,11 +3432,9 @@ static uint64_t agent_check(bool paused)
 	uint64_t silent_us = now - vmm.watch.guest_us;
 
 	switch (relay_watch_step(&vmm.watch, now, watching, &next)) {
-	case RELAY_PING: {
-		struct msb_msg ping = {.type = MSB_MSG_PING};
-		send_to_agent(0, 0, &ping);
+	case RELAY_PING:
+		send_clock_ping();
 		break;
-	}
 	case RELAY_SILENT:
 		agent_silent(silent_us);
 		break;
@@ -3441,6 +3523,27 @@ static void watch_disk_space(void)
 		free(img[i]);
 }
 
+/*
+ * idle_suspend() - the idle timeout of a sandbox created with --on-idle
+ * suspend (E2B's auto-pause): suspend it as `msb suspend` does; its next
+ * client resumes it (msb_sandbox_connect()). If it cannot be saved, it
+ * stops as on any idle timeout.
+ */
+static void idle_suspend(void)
+{
+	char err[512];
+
+	logmsg("idle timeout: suspending");
+	if (suspend_vm(NULL, err, sizeof(err)) == 0) {
+		snprintf(vmm.stop_reason, sizeof(vmm.stop_reason),
+			 "idle timeout: suspended");
+		return;
+	}
+	logmsg("idle timeout: %s", err);
+	if (vmm.state == RUNNING)
+		begin_stop(DEFAULT_STOP_MS, "idle timeout (not suspended)");
+}
+
 static void loop(void)
 {
 	/* 7 before the clients, QMP and netd's two after them */
@@ -3516,7 +3619,11 @@ static void loop(void)
 		const char *why;
 		uint64_t limit = limit_at(&why);
 		if (r == 0 && limit && now_us() >= limit) {
-			begin_stop(DEFAULT_STOP_MS, why);
+			if (vmm.spec.idle_suspend &&
+			    !strcmp(why, "idle timeout"))
+				idle_suspend();
+			else
+				begin_stop(DEFAULT_STOP_MS, why);
 			continue;
 		}
 		if (pfd[qmp_at].revents && qmp_pump(&vmm.qmp) < 0)
@@ -4354,11 +4461,15 @@ int main(int argc, char **argv)
 		if (vmm.clients[i])
 			drop_client(i);
 	close_fd(&vmm.listen_fd);
-	/* Clean up first: once the state says stopped, nothing is left. */
-	cleanup_dir(vmm.spec.ephemeral);
+	/* Clean up first: once the state says stopped, nothing is left.
+	 * An ephemeral sandbox's row goes before its folder: whoever finds
+	 * the folder (its lock) gone takes the sandbox for ended (msb stop,
+	 * msb ls), and must not find its row still there. */
 	if (vmm.spec.ephemeral) {
 		state_delete();
+		cleanup_dir(true);
 	} else {
+		cleanup_dir(false);
 		state_run_end(reason);
 		state_status(vmm.suspended           ? "suspended"
 			     : vmm.state == STOPPING ? "stopped"

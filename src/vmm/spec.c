@@ -102,6 +102,8 @@ int msb_spec_to_json(char **out, const struct msb_vm_spec *s)
 	    json_object_set_new(o, "hold", json_boolean(s->hold)) < 0 ||
 	    json_object_set_new(o, "no_template",
 				json_boolean(s->no_template)) < 0 ||
+	    json_object_set_new(o, "idle_suspend",
+				json_boolean(s->idle_suspend)) < 0 ||
 	    json_object_set_new(o, "root_direct",
 				json_boolean(s->root_direct)) < 0 ||
 	    json_object_set_new(o, "main_stdin", json_boolean(s->main_stdin)) <
@@ -171,6 +173,7 @@ int msb_spec_from_json(struct msb_vm_spec *s, const char *json, size_t len,
 
 	s->hold = json_is_true(json_object_get(o, "hold"));
 	s->no_template = json_is_true(json_object_get(o, "no_template"));
+	s->idle_suspend = json_is_true(json_object_get(o, "idle_suspend"));
 	s->root_direct = json_is_true(json_object_get(o, "root_direct"));
 	s->main_stdin = json_is_true(json_object_get(o, "main_stdin"));
 	s->main_tty = json_is_true(json_object_get(o, "main_tty"));

@@ -46,6 +46,7 @@ struct msb_vm_spec {
 	char *accel;       /* "auto", "kvm" or "tcg" */
 	unsigned int boot_timeout_ms;
 	unsigned int idle_timeout_s; /* stop when idle this long; 0: never */
+	bool idle_suspend; /* suspend instead, when idle (docs/snapshots.md) */
 	unsigned int
 		max_duration_s; /* stop after running this long; 0: never */
 	char **mounts;          /* NULL-terminated guest mounts for the hello

@@ -15,7 +15,7 @@ unset MSB_ACCEL MSB_QEMU MSB_QEMU_IMG
 work=$(mktemp -d)
 regdir=$work/registries
 cleanup() {
-	"$MSB" rm -f user1 user2 >/dev/null 2>&1
+	"$MSB" rm -f user1 user2 nonetd >/dev/null 2>&1
 	[ -f "$regdir/env" ] && "$src/tests/registry/registry.sh" stop "$regdir" >/dev/null 2>&1
 	rm -rf "$MSB_HOME" "$work"
 }
@@ -232,10 +232,29 @@ fi
 expect "doctor with MSB_ACCEL=tcg" 0 env MSB_ACCEL=tcg "$MSB" doctor
 contains "KVM not looked at" "$work/out" "ok   KVM                    not used: MSB_ACCEL=tcg"
 
-# without msb-netd, sandboxes still boot (with no network): a warning
-expect "doctor with MSB_NETD=/nonexistent" 0 env MSB_NETD=/nonexistent "$MSB" doctor
-contains "doctor: a warn msb-netd line" "$work/out" "warn msb-netd               /nonexistent (MSB_NETD)"
-contains "doctor: msb-netd's fix" "$work/out" "fix: point MSB_NETD at msb-netd, or unset it"
+# without msb-netd (in a build with a network), a sandbox that asks for a
+# network fails with one line, and doctor says FAIL; --network none runs
+if "$MSB" doctor 2>/dev/null | grep -q "this build has no network"; then
+	echo "# skip: a build without a network (-Dnet=false): msb-netd cases"
+else
+	expect "doctor with MSB_NETD=/nonexistent" 1 env MSB_NETD=/nonexistent "$MSB" doctor
+	contains "doctor: a FAIL msb-netd line" "$work/out" "FAIL msb-netd               /nonexistent (MSB_NETD)"
+	contains "doctor: msb-netd's fix" "$work/out" "fix: point MSB_NETD at msb-netd, or unset it"
+	expect "run without msb-netd" 125 env MSB_NETD=/nonexistent "$MSB" run -- true
+	one_line "run without msb-netd"
+	contains "it names msb-netd" "$work/err" "msb: msb-netd \`/nonexistent\`: No such file or directory: the sandbox's network needs it"
+	expect "run -d without msb-netd" 125 env MSB_NETD=/nonexistent "$MSB" run -d --name nonetd
+	[ -z "$("$MSB" ls -q 2>/dev/null | grep -x nonetd)" ] && ok "the failed create left no sandbox" ||
+		bad "the failed create left a sandbox"
+	[ -e "$MSB_HOME/sandboxes/nonetd" ] && bad "the failed create left a folder" ||
+		ok "the failed create left no folder"
+	expect "create without booting, then start without msb-netd" 1 sh -c \
+		"\"$MSB\" create --name nonetd >/dev/null && MSB_NETD=/nonexistent \"$MSB\" start nonetd"
+	contains "start names msb-netd" "$work/err" "msb: msb-netd \`/nonexistent\`"
+	expect "the stored sandbox starts with msb-netd back" 0 "$MSB" start nonetd
+	expect "rm it" 0 "$MSB" rm -f nonetd
+	expect "--network none needs no msb-netd" 0 env MSB_NETD=/nonexistent "$MSB" run --network none -- true
+fi
 
 # --- 7. usage errors of msb volume and msb doctor: exit 2, one line ---
 # one_usage DESC: stderr is one line "msb: CMD: ...; see 'msb CMD --help'"

@@ -6,7 +6,8 @@
 # processes with their memory, and its files, even after everything of it
 # was killed and its run folder removed; a damaged state is refused with a
 # message naming msb start, which then boots it cold; what a save killed
-# half-way leaves is never restored.
+# half-way leaves is never restored; --on-idle suspend suspends at the idle
+# timeout, and msb exec resumes such a sandbox.
 #   test_pause.sh PATH/TO/msb
 set -uo pipefail
 MSB=$1
@@ -15,7 +16,7 @@ MSB_HOME=$(mktemp -d /tmp/msb-pause-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
 cleanup() {
-	for n in pz eph vz; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
+	for n in pz eph vz iz; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
 	pkill -9 -f "$MSB_HOME/" 2>/dev/null
 	rm -rf "$MSB_HOME" "$work"
 }
@@ -236,6 +237,44 @@ expect "suspend a stopped sandbox" 1 "$MSB" suspend pz
 contains "stopped: not running" "$work/err" "is not running"
 expect "resume a stopped sandbox" 1 "$MSB" resume pz
 contains "stopped: neither" "$work/err" "neither paused nor suspended"
+
+# 8. --on-idle suspend: the idle timeout suspends (processes and files
+# kept), and msb exec resumes the sandbox; what it needs is checked.
+expect "--on-idle: a bad action" 2 "$MSB" run --on-idle sleep --name iz
+contains "--on-idle: names the values" "$work/err" "use stop or suspend"
+expect "--on-idle suspend without --idle-timeout" 125 "$MSB" run -d --name iz --on-idle suspend
+contains "--on-idle: needs an idle timeout" "$work/err" "needs an idle timeout"
+expect "--on-idle suspend with --rm" 125 "$MSB" run -d --rm --name iz --idle-timeout 2 --on-idle suspend
+contains "--on-idle: needs a kept sandbox" "$work/err" "without --rm"
+expect "run -d --idle-timeout 2 --on-idle suspend" 0 "$MSB" run -d --name iz --idle-timeout 2 --on-idle suspend
+expect "inspect: on_idle" 0 "$MSB" inspect iz
+contains "inspect shows on_idle" "$work/out" '"on_idle": "suspend"'
+expect "a file and a process" 0 "$MSB" exec iz -- sh -c 'echo kept > /root/f; sync'
+expect "a detached sleep" 0 "$MSB" exec -d iz -- sleep 100000
+iz_sleep() { "$MSB" exec iz -- sh -c "ps -o pid,args | awk '\$2 == \"sleep\" && \$3 == 100000 {print \$1}'" 2>&1; }
+izpid=$(iz_sleep)
+# the idle timeout: suspended within 60 s (2 s idle, then the save)
+for i in $(seq 600); do
+	[ "$(status_of iz)" = suspended ] && break
+	sleep 0.1
+done
+is_status iz suspended "idle timeout: suspended"
+grep -q "idle timeout: suspending" "$MSB_HOME/sandboxes/iz/logs/vmm.log" &&
+	ok "vmm.log: suspended by the idle timeout" ||
+	bad "vmm.log: $(tail -3 "$MSB_HOME/sandboxes/iz/logs/vmm.log")"
+[ -s "$MSB_HOME/sandboxes/iz/suspended/state" ] && ok "idle: state saved" ||
+	bad "idle: no state"
+expect "exec resumes it" 0 "$MSB" exec iz -- cat /root/f
+contains "exec after the idle suspend: the file" "$work/out" kept
+[ "$(iz_sleep)" = "$izpid" ] && [ -n "$izpid" ] &&
+	ok "exec after the idle suspend: same sleep ($izpid)" ||
+	bad "idle: sleep is now '$(iz_sleep)', was '$izpid'"
+grep -q "resuming its suspended state" "$MSB_HOME/sandboxes/iz/logs/vmm.log" &&
+	ok "idle: restored, not booted" || bad "idle: not restored"
+expect "stop (on-idle)" 0 "$MSB" stop iz
+expect "exec of a stopped --on-idle sandbox" 125 "$MSB" exec iz -- true
+contains "stopped: not resumed" "$work/err" "is not running"
+"$MSB" rm -f iz >/dev/null 2>&1
 
 echo "# $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -6,7 +6,9 @@
 # written after, keeps its own writes, runs the process that ran at the
 # snapshot (same pid), has its own randomness and the host's clock; a
 # disk-only snapshot of a stopped sandbox boots cold with its files;
-# snapshot ls/rm; bad names and states are refused with one line.
+# snapshot ls/rm; bad names and states are refused with one line, and so
+# are sandboxes with volumes, host folders or --root-writable, running or
+# not, saying why.
 #   test_snapshot.sh PATH/TO/msb
 set -uo pipefail
 MSB=$1
@@ -15,13 +17,19 @@ MSB_HOME=$(mktemp -d /tmp/msb-snapshot-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
 cleanup() {
-	for n in src c1 c2 d1 vs f1 f-1 f-2 p1 g-1 x4; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
+	for n in src c1 c2 d1 vs f1 f-1 f-2 p1 g-1 x4 vb rw; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
 	pkill -9 -f "$MSB_HOME/" 2>/dev/null
 	rm -rf "$MSB_HOME" "$work"
 }
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib.sh"
+# one_line DESC: the last command's stderr is one `msb: ` line
+one_line() {
+	[ "$(grep -v '^msb: warning' "$work/err" | wc -l)" = 1 ] &&
+		grep -q '^msb: ' "$work/err" && ok "$1: one line" ||
+		bad "$1: $(cat "$work/err")"
+}
 # sx SANDBOX CMD: its output
 sx() { "$MSB" exec "$1" -- sh -c "$2" 2>&1; }
 # the pid of `sleep 100000` in SANDBOX
@@ -215,8 +223,26 @@ expect "snapshot without a command" 2 "$MSB" snapshot
 expect "volumes refused" 0 "$MSB" volume create v1
 expect "run with a volume" 0 "$MSB" run -d --name vs -v v1:/data
 expect "snapshot of a sandbox with volumes" 1 "$MSB" snapshot create vs x3
-contains "volumes: says why" "$work/err" "volumes"
+contains "volumes: says why" "$work/err" "it has volumes (-v NAME:PATH), and a snapshot copies only the root disk"
+one_line "volumes"
 [ "$(status_of vs)" = running ] && ok "volumes: still running" || bad "vs is $(status_of vs)"
+expect "stop the sandbox with a volume" 0 "$MSB" stop vs
+expect "disk-only snapshot of a sandbox with volumes" 1 "$MSB" snapshot create --disk-only vs x3
+contains "volumes, disk-only: says why" "$work/err" "it has volumes"
+one_line "volumes, disk-only"
+mkdir -p "$work/hostdir"
+expect "create with a host folder" 0 "$MSB" create --name vb -v "$work/hostdir:/x"
+expect "snapshot of a sandbox with a host folder" 1 "$MSB" snapshot create --disk-only vb x6
+contains "host folder: says why" "$work/err" "it shares host folders over virtio-fs (-v DIR:PATH"
+one_line "host folder"
+cp --sparse=always "$MSB_TEST_GUEST_DIR/rootfs.ext4" "$work/root.raw"
+expect "create --root-writable" 0 "$MSB" create --name rw --root-writable "$work/root.raw"
+expect "snapshot of a --root-writable sandbox" 1 "$MSB" snapshot create --disk-only rw x7
+contains "root-writable: says why" "$work/err" "its root disk is the image itself (--root-writable)"
+one_line "root-writable"
+[ ! -e "$MSB_HOME/snapshots/x3" ] && [ ! -e "$MSB_HOME/snapshots/x6" ] &&
+	[ ! -e "$MSB_HOME/snapshots/x7" ] && ok "refused: no snapshot left" ||
+	bad "refused: $(ls "$MSB_HOME/snapshots")"
 
 echo "# $pass passed, $fail failed"
 [ "$fail" = 0 ]

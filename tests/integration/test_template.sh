@@ -73,6 +73,18 @@ for n in warm1 warm2; do
 		ok "$n: clock within 1 s of the host"
 	else bad "$n: guest clock $g, host $before..$after"; fi
 done
+# A command that sets the clock wrong: the next exec starts with the host's
+# time again (a clock ping goes ahead of every exec request).
+g=$("$MSB" exec warm1 -- sh -c 'date -s "2001-01-01 00:00:00" >/dev/null; date +%s')
+[ -n "$g" ] && [ "$g" -lt 1000000000 ] &&
+	ok "a command set the guest clock to 2001" ||
+	bad "date -s did not set the guest clock: $g"
+before=$(date +%s)
+g=$("$MSB" exec warm1 -- date +%s)
+after=$(date +%s)
+if [ -n "$g" ] && [ "$g" -ge $((before - 1)) ] && [ "$g" -le $((after + 1)) ]; then
+	ok "the next exec has the host's clock again"
+else bad "after date -s: guest clock $g, host $before..$after"; fi
 
 # Randomness: two clones of one template differ (urandom, kernel uuid,
 # boot_id), and from the saving boot.

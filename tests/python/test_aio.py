@@ -254,6 +254,9 @@ def test_pause_suspend_resume():
             assert (await s.exec("echo", ["back"])).stdout.strip() == "back"
         finally:
             await s.remove()
+        # on_idle reaches the library (which refuses it unnamed)
+        with pytest.raises(m.InvalidArgumentError, match="kept"):
+            await aio.Sandbox.create(idle_timeout=5, on_idle="suspend")
     run(main())
 
 

@@ -5,6 +5,7 @@ two sandboxes, and the errors of each."""
 import logging
 import socket
 import threading
+import time
 
 import pytest
 
@@ -254,6 +255,27 @@ def test_pause_suspend_resume():
         s.resume()
         pid = s.exec("cat", ["/root/pid"]).stdout.strip()
         assert s.exec("kill", ["-0", pid]).exit_code == 0
+        s.remove()
+
+
+def test_on_idle_suspend():
+    """on_idle="suspend": the idle timeout suspends the sandbox (its files
+    and processes kept) instead of stopping it; resume() brings it back.
+    Refused: an unknown action, and a sandbox that would not be kept."""
+    with pytest.raises(ValueError):
+        Sandbox.create("py-idle-bad", on_idle="sleep")
+    with pytest.raises(m.InvalidArgumentError, match="kept"):
+        Sandbox.create(None, idle_timeout=5, on_idle="suspend")
+    with Sandbox.create("py-idle", detached=True, idle_timeout=2,
+                        on_idle="suspend") as s:
+        assert s.inspect()["limits"]["on_idle"] == "suspend"
+        s.shell("echo kept > /root/f; sync")
+        deadline = time.monotonic() + 90
+        while s.status != "suspended" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert s.status == "suspended"
+        s.resume()
+        assert s.exec("cat", ["/root/f"]).stdout.strip() == "kept"
         s.remove()
 
 

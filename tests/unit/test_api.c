@@ -147,6 +147,32 @@ static void test_no_network_build(void)
 	CHECK_STR(msb_strerror(-MSB_ENOTSUP), "not supported by this build");
 }
 
+/* on_idle (version 6): suspending when idle is checked at create, before
+ * anything boots: it needs an idle timeout and a sandbox that is kept and
+ * can be saved. */
+static void test_on_idle_options(void)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_bind_mount bind = {"/tmp", "/x", 0};
+
+	CHECK(o.on_idle == MSB_IDLE_STOP); /* the default */
+	o.on_idle = (msb_idle_action)5;
+	CHECK(create_fails(&o, MSB_EINVAL, "invalid on_idle 5"));
+	o.on_idle = MSB_IDLE_SUSPEND;
+	o.name = "idle";
+	CHECK(create_fails(&o, MSB_EINVAL, "needs an idle timeout"));
+	o.idle_timeout_s = 10;
+	o.name = NULL;
+	CHECK(create_fails(&o, MSB_EINVAL, "give it a name"));
+	o.name = "idle";
+	o.auto_remove = 1;
+	CHECK(create_fails(&o, MSB_EINVAL, "without --rm"));
+	o.auto_remove = 0;
+	o.binds = &bind;
+	o.n_binds = 1;
+	CHECK(create_fails(&o, MSB_EINVAL, "virtio-fs cannot be saved"));
+}
+
 static void test_environment_errors(void)
 {
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
@@ -210,6 +236,7 @@ int main(void)
 	test_invalid_options();
 	test_network_options();
 	test_no_network_build();
+	test_on_idle_options();
 	test_environment_errors();
 	test_misc();
 	return check_summary("test_api");
