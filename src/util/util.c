@@ -253,7 +253,8 @@ static bool supervisor_var(const char *e, size_t nl)
 					    "LLVM_PROFILE_FILE",
 					    "GCOV_PREFIX",
 					    "GCOV_PREFIX_STRIP",
-					    "LD_LIBRARY_PATH"};
+					    "LD_LIBRARY_PATH",
+					    "SSL_CERT_FILE"};
 
 	if ((nl > 3 && !strncmp(e, "LC_", 3)) ||
 	    (nl > 4 && !strncmp(e, "MSB_", 4)))

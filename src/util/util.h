@@ -121,8 +121,9 @@ void msb_strv_free(char **v);
 
 /*
  * msb_env_for_supervisor() - the environment the library gives msb-vmm:
- * of @env, only PATH, LD_LIBRARY_PATH (an install's libraries), TZ,
- * LANG, LC_*, MSB_* and the sanitizer and coverage variables
+ * of @env, only PATH, LD_LIBRARY_PATH (an install's libraries),
+ * SSL_CERT_FILE (the host's trust store for msb-netd, host_ca_bundle()),
+ * TZ, LANG, LC_*, MSB_* and the sanitizer and coverage variables
  * (ASAN_OPTIONS, UBSAN_OPTIONS, LSAN_OPTIONS, LLVM_PROFILE_FILE,
  * GCOV_PREFIX, GCOV_PREFIX_STRIP), less every
  * variable named in @drop (NULL-terminated: the secrets' names). The

@@ -40,6 +40,7 @@ int main(void)
 		       "LLVM_PROFILE_FILE=/tmp/p",
 		       "LD_LIBRARY_PATH=/opt/lib",
 		       "LD_PRELOAD=/tmp/evil.so",
+		       "SSL_CERT_FILE=/etc/ssl/x.pem",
 		       "PATHX=1",
 		       "MSB_=1",
 		       "LC_=1",
@@ -60,6 +61,7 @@ int main(void)
 	CHECK(has(v, "LLVM_PROFILE_FILE=/tmp/p"));
 	CHECK(has(v, "LD_LIBRARY_PATH=/opt/lib"));
 	CHECK(!has(v, "LD_PRELOAD=/tmp/evil.so"));
+	CHECK(has(v, "SSL_CERT_FILE=/etc/ssl/x.pem"));
 	/* a secret's variable goes, MSB_ or not; so does anything else */
 	CHECK(!has(v, "OPENAI_API_KEY=sk-value"));
 	CHECK(!has(v, "MSB_TOKEN=tok-value"));
@@ -67,7 +69,7 @@ int main(void)
 	CHECK(!has(v, "HOME=/home/u"));
 	CHECK(!has(v, "PATHX=1") && !has(v, "MSB_=1") && !has(v, "LC_=1"));
 	CHECK(!has(v, "=novalue") && !has(v, "NOEQUALS"));
-	CHECK(count(v) == 9);
+	CHECK(count(v) == 10);
 	/* pointers into the caller's array, not copies */
 	CHECK(v && v[0] == env[0]);
 	free(v);
