@@ -388,7 +388,7 @@ static void set_hostname(struct agent *a, const struct msb_msg *m)
 	if (sethostname(host, strlen(host)) < 0)
 		agent_log("sethostname `%s`: %m", host);
 	if (a->etc_ours)
-		agent_net_files(&a->net, host);
+		agent_net_hosts(&a->net, host);
 }
 
 /*
