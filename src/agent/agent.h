@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "net.h"
 #include "proto/proto.h"
 #include "util/util.h"
 
@@ -128,6 +129,8 @@ struct agent {
 	bool throttled;     /* out queue above high water, not yet low */
 
 	char **env;           /* default environment from hello (one alloc) */
+	struct agent_net net; /* the network from hello (for /etc/hosts) */
+	bool etc_ours;        /* /etc is the agent's to write (not virtiofs) */
 	struct rlimit nofile; /* RLIMIT_NOFILE to give children */
 
 	struct proc *procs[AGENT_MAX_PROCS + AGENT_KEEP_DONE + 1];

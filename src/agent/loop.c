@@ -370,6 +370,28 @@ static void set_identity(const struct msb_msg *m, bool step)
 }
 
 /*
+ * set_hostname() - the hostname of a ping's `host` (a sandbox made from a
+ * snapshot or a fork gets its own after the restore, as a cold boot gets
+ * it from its hello): sethostname() and /etc/hosts, as handle_hello().
+ * Ignored before the hello (that sets it) and when invalid (logged).
+ */
+static void set_hostname(struct agent *a, const struct msb_msg *m)
+{
+	_cleanup_free_ char *host = msb_bytes_dup(m->hostname);
+
+	if (a->state != AGENT_READY)
+		return;
+	if (!host || !*host || strlen(host) > 64) {
+		agent_log("ping: bad `host` (1 to 64 bytes, no NUL): ignored");
+		return;
+	}
+	if (sethostname(host, strlen(host)) < 0)
+		agent_log("sethostname `%s`: %m", host);
+	if (a->etc_ours)
+		agent_net_hosts(&a->net, host);
+}
+
+/*
  * env_prepend() - @n entries of @first, then those of @rest (may be
  * NULL), as one allocation (pointers and strings), NULL-terminated.
  * Return: it, or NULL (no memory).
@@ -472,7 +494,9 @@ static void handle_hello(struct agent *a, uint32_t stream,
 		agent_log("sethostname `%s`: %m", host);
 	/* A shared host directory as the root is the user's own: its /etc
 	 * is left alone. */
-	if (!fstype || strcmp(fstype, "virtiofs"))
+	a->net = net;
+	a->etc_ours = !fstype || strcmp(fstype, "virtiofs");
+	if (a->etc_ours)
 		agent_net_files(&net, host ? host : "localhost");
 	/* The sandbox CA (TLS interception): its variables come first, so
 	   that the sandbox's own env and an exec's win. */
@@ -576,8 +600,11 @@ static void handle_frame(struct agent *a, const struct msb_frame *f)
 	case MSB_MSG_PING: {
 		struct msb_msg pong = {.type = MSB_MSG_PONG};
 
-		if (id == 0)
+		if (id == 0) {
 			set_identity(&m, false);
+			if (m.has & MSB_HAS(MSB_FLD_HOSTNAME))
+				set_hostname(a, &m);
+		}
 
 		agent_send(a, id, MSB_F_END, &pong);
 		return;

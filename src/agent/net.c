@@ -278,7 +278,8 @@ static void write_hosts(const char *block, size_t blen)
 	write_etc("/etc/hosts", out, o);
 }
 
-void agent_net_files(const struct agent_net *n, const char *hostname)
+static void net_files(const struct agent_net *n, const char *hostname,
+		      bool resolv_too)
 {
 	char hosts[768], resolv[160];
 	int k, r = 0;
@@ -309,6 +310,16 @@ void agent_net_files(const struct agent_net *n, const char *hostname)
 	    (size_t)r >= sizeof(resolv))
 		return; /* a hostname is at most 64 bytes: cannot happen */
 	write_hosts(hosts, (size_t)k);
-	if (n->on)
+	if (n->on && resolv_too)
 		write_etc("/etc/resolv.conf", resolv, (size_t)r);
+}
+
+void agent_net_files(const struct agent_net *n, const char *hostname)
+{
+	net_files(n, hostname, true);
+}
+
+void agent_net_hosts(const struct agent_net *n, const char *hostname)
+{
+	net_files(n, hostname, false);
 }

@@ -55,4 +55,8 @@ int agent_net_up(const struct agent_net *n, char *err, size_t errlen);
  */
 void agent_net_files(const struct agent_net *n, const char *hostname);
 
+/* agent_net_hosts() - only the /etc/hosts of agent_net_files(): a new
+ * @hostname after a restore (resolv.conf does not change). */
+void agent_net_hosts(const struct agent_net *n, const char *hostname);
+
 #endif

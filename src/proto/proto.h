@@ -121,7 +121,9 @@ enum msb_msg_type {
 			     time and entropy: the agent syncs its clock
 			     (steps it when 250 ms or more off, else slews
 			     it) and reseeds as from a hello; the supervisor
-			     sends time ahead of every exec request */
+			     sends time ahead of every exec request; `host`
+			     (after a hello) sets the hostname and
+			     /etc/hosts: a sandbox made from a snapshot */
 	MSB_MSG_PONG,
 	/*
 	 * Guest filesystem. Requests carry START; the agent answers on the

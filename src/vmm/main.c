@@ -1809,22 +1809,37 @@ static void send_clock_ping(void)
 	send_to_agent(0, 0, &m);
 }
 
+/* The hostname a hello gives: --hostname, else the sandbox's name. */
+static const char *sandbox_hostname(void)
+{
+	return vmm.spec.hostname && *vmm.spec.hostname ? vmm.spec.hostname
+						       : vmm.spec.name;
+}
+
 /*
  * send_identity_ping() - a PING carrying the host's time and fresh entropy:
  * the agent sets its clock and reseeds its RNG from them (proto.h). Sent
  * after every restore that gets no hello (resume of a suspended or
  * paused sandbox, a sandbox made from a snapshot): its guest's clock has
- * stood still since the save, and its RNG state is the saved one.
+ * stood still since the save, and its RNG state is the saved one. With
+ * @hostname (the first start of a sandbox made from a snapshot or a
+ * fork), the agent also sets the hostname, as a hello would.
  */
-static void send_identity_ping(void)
+static void send_identity_ping(bool hostname)
 {
 	uint8_t entropy[64];
+	char host[65];
 	struct msb_msg m = {.type = MSB_MSG_PING, .has = MSB_HAS(MSB_FLD_TIME)};
 
 	if (getrandom(entropy, sizeof(entropy), GRND_NONBLOCK) ==
 	    (ssize_t)sizeof(entropy)) {
 		m.has |= MSB_HAS(MSB_FLD_ENTROPY);
 		m.entropy = (struct msb_bytes){entropy, sizeof(entropy)};
+	}
+	if (hostname) {
+		snprintf(host, sizeof(host), "%s", sandbox_hostname());
+		m.has |= MSB_HAS(MSB_FLD_HOSTNAME);
+		m.hostname = msb_str(host);
 	}
 	m.time = host_time_ns();
 	send_to_agent(0, 0, &m);
@@ -1842,9 +1857,7 @@ static void send_hello(void)
 	if (getrandom(entropy, sizeof(entropy), 0) != (ssize_t)sizeof(entropy))
 		fail(MSB_ESYS, errno, "getrandom: %s", strerror(errno));
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(host, sizeof(host), "%s",
-		 vmm.spec.hostname && *vmm.spec.hostname ? vmm.spec.hostname
-							 : vmm.spec.name);
+	snprintf(host, sizeof(host), "%s", sandbox_hostname());
 	struct msb_msg m = {
 		.type = MSB_MSG_HELLO,
 		.has = MSB_HAS(MSB_FLD_VERSION) | MSB_HAS(MSB_FLD_ROOT) |
@@ -2565,7 +2578,7 @@ static int resume_vm(char *err, size_t errlen)
 	relay_watch_heard(&vmm.watch, vmm.activity_us);
 	state_status("running", getpid());
 	state_reason(NULL);
-	send_identity_ping();
+	send_identity_ping(false);
 	logmsg("resumed");
 	return 0;
 }
@@ -4299,7 +4312,9 @@ static void resumed_ready(void)
 	vmm.ready_us = vmm.activity_us = now_us();
 	vmm.deadline_us = 0;
 	relay_watch_heard(&vmm.watch, vmm.ready_us);
-	send_identity_ping();
+	/* A sandbox made from a snapshot (a fork child) is not the source:
+	 * it gets its own hostname, as its cold boot would have. */
+	send_identity_ping(susp_value(t, "snapshot", v, sizeof(v)) != NULL);
 	end_orphans(t);
 	logmsg("resumed after %" PRIu64 " ms", boot_us / 1000);
 }

@@ -17,7 +17,7 @@ MSB_HOME=$(mktemp -d /tmp/msb-snapshot-test-XXXXXX)
 unset MSB_ACCEL
 work=$(mktemp -d)
 cleanup() {
-	for n in src c1 c2 d1 vs f1 f-1 f-2 p1 g-1 x4 vb rw; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
+	for n in src c1 c2 d1 vs f1 f-1 f-2 p1 g-1 x4 vb rw hs hf; do "$MSB" rm -f "$n" >/dev/null 2>&1; done
 	pkill -9 -f "$MSB_HOME/" 2>/dev/null
 	rm -rf "$MSB_HOME" "$work"
 }
@@ -173,6 +173,23 @@ for n in f1 f-1 f-2; do
 		ok "fork $n: the sleep and the file" || bad "fork $n: sleep '$(sleep_pid $n)'"
 done
 [ "$(status_of c2)" = running ] && ok "fork: the source runs on" || bad "fork: c2 is $(status_of c2)"
+# each child is its own machine: its name as hostname (in /etc/hosts too,
+# as a cold boot writes it) and its own randomness
+for n in c2 f1 f-1 f-2; do
+	[ "$(sx $n hostname)" = "$n" ] && grep -q "[[:space:]]$n\$" <<<"$(sx $n 'cat /etc/hosts')" &&
+		ok "fork $n: hostname $n" || bad "fork $n: hostname '$(sx $n hostname)'"
+done
+u1=$(sx f1 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"')
+u2=$(sx f-1 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"')
+u3=$(sx f-2 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"')
+[ "${#u1}" = 32 ] && [ "$u1" != "$u2" ] && [ "$u2" != "$u3" ] && [ "$u1" != "$u3" ] &&
+	ok "fork: urandom differs across children" || bad "fork urandom: '$u1' '$u2' '$u3'"
+# a source with an explicit --hostname: its children keep it
+expect "run --hostname" 0 "$MSB" run -d --name hs --hostname fixed
+expect "fork of it" 0 "$MSB" fork hs hf
+[ "$(sx hf hostname)" = fixed ] && ok "fork: an explicit --hostname is kept" ||
+	bad "fork of --hostname: '$(sx hf hostname)'"
+"$MSB" rm -f hs hf >/dev/null 2>&1
 "$MSB" snapshot ls -q >"$work/out" 2>&1
 grep -q '^fork' "$work/out" && bad "fork left its snapshot" || ok "fork: no snapshot left"
 expect "fork of a stopped sandbox" 1 "$MSB" fork src f9
