@@ -51,6 +51,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	# msb, the library, the supervisor and the guest files.
 	build=$(cd "$(dirname "$MSB")/../.." && pwd)
 	cp "$MSB" "$build/src/vmm/msb-vmm" "$uhome/bin/"
+	netd=$build/src/netd/msb-netd
+	[ -x "$netd" ] && cp "$netd" "$uhome/bin/"
 	cp -L "$build/src/lib/libmicrosandbox.so.0" "$uhome/bin/"
 	cp -r --sparse=always "$MSB_TEST_GUEST_DIR"/. "$uhome/guest/"
 	chown -R 65534:65534 "$uhome"
@@ -58,6 +60,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 		setpriv --reuid=65534 --regid=65534 --clear-groups env \
 			HOME="$uhome" MSB_HOME="$uhome/msb" \
 			LD_LIBRARY_PATH="$uhome/bin" MSB_VMM="$uhome/bin/msb-vmm" \
+			MSB_NETD="$uhome/bin/msb-netd" \
 			MSB_GUEST_DIR="$uhome/guest" "$@"
 	}
 	UMSB=$uhome/bin/msb
