@@ -4407,6 +4407,11 @@ int main(int argc, char **argv)
 				"it is run by libmicrosandbox\n");
 		return 2;
 	}
+	/* No core dump, from the start: the supervisor reads the sandbox's
+	 * CA key and secrets before it confines itself, and its working
+	 * folder is the caller's. */
+	struct rlimit nocore = {0, 0};
+	setrlimit(RLIMIT_CORE, &nocore);
 	/* Start clean: the caller's other descriptors are not ours. */
 	bool close_range_ok = msb_jail_clean_fds(MSB_VMM_FD_WATCH) == 0;
 	for (int fd = MSB_VMM_FD_SPEC; fd <= MSB_VMM_FD_WATCH; fd++)

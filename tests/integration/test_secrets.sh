@@ -102,6 +102,11 @@ no_value "ps shows no value (supervisor, netd, QEMU)" "$work/ps"
 # The supervisor does not keep msb's environment (TOKEN came from it):
 # no process's environment holds a value.
 vmm=$(head -n1 "$sdir/lock")
+# It reads the CA key and the values before confining itself: no core
+# dump from its first instruction on.
+grep -Eq '^Max core file size +0 +0 ' "/proc/$vmm/limits" &&
+	ok "the supervisor dumps no core" ||
+	bad "the supervisor's core limit: $(grep -i core "/proc/$vmm/limits")"
 if [ -r "/proc/$vmm/environ" ]; then
 	tr '\0' '\n' <"/proc/$vmm/environ" >"$work/vmm-env"
 	grep -q '^TOKEN=' "$work/vmm-env" && bad "the supervisor has TOKEN" ||
