@@ -276,7 +276,7 @@ is "mounts" "$(jget "$work/cfg.json" 'd[0]["mounts"]')" '[{"type": "tmpfs", "tar
 is "network" "$(jget "$work/cfg.json" 'd[0]["network"]')" \
 	'{"preset": "public", "rules": [], "block_domains": [], "block_suffixes": [], "ports": []}'
 is "limits" "$(jget "$work/cfg.json" 'd[0]["limits"]')" \
-	'{"cpus": 2, "memory_mib": 256, "ulimits": ["nofile=64"], "root_size_mib": null, "boot_timeout_s": 60, "idle_timeout_s": 3600, "max_duration_s": null}'
+	'{"cpus": 2, "memory_mib": 256, "ulimits": ["nofile=64"], "root_size_mib": null, "boot_timeout_s": 60, "idle_timeout_s": 3600, "max_duration_s": null, "on_idle": "stop"}'
 is "exec defaults" "$(jget "$work/cfg.json" 'd[0]["exec_defaults"]')" \
 	'{"workdir": "/tmp", "user": "1000", "timeout_ms": 90000}'
 is "hostname" "$(jget "$work/cfg.json" 'd[0]["hostname"]')" hh
