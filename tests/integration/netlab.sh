@@ -107,3 +107,36 @@ wait_for() {
 		sleep 0.1
 	done
 }
+
+# --- for tests that run msb in namespace $A (net_guest, tls) --------------
+# m ARGS...: msb in $A
+m() { ip netns exec $A "$msb" "$@"; }
+# gx SANDBOX CMD...: run CMD in the guest (stdout, stderr to $work/out, err)
+gx() {
+	local sb=$1
+	shift
+	m exec "$sb" -- "$@" >"$work/out" 2>"$work/err" </dev/null
+}
+# is DESC WANT SANDBOX CMD...: CMD in the guest prints WANT (one line)
+is() {
+	local desc=$1 want=$2 sb=$3
+	shift 3
+	gx "$sb" "$@"
+	local got
+	got=$(cat "$work/out")
+	if [ "$got" = "$want" ]; then ok "$desc"; else
+		bad "$desc: got '$got' $(head -c 300 "$work/err"), wanted '$want'"
+	fi
+}
+# netlab_guest_image: the Debian guest root of netguest_rootfs.sh
+# (debootstrap the first time, then cached; $MSB_TEST_NETGUEST_IMAGE
+# overrides) into $img; exits the test if it cannot be built.
+netlab_guest_image() {
+	img=${MSB_TEST_NETGUEST_IMAGE:-}
+	[ -n "$img" ] && return 0
+	echo "# the guest's root (debootstrap the first time, then cached)"
+	img=$("$here/netguest_rootfs.sh" "$src/.cache/images/netguest-rootfs") || {
+		echo "FAIL - build the guest's root"
+		exit 1
+	}
+}

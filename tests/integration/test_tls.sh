@@ -57,24 +57,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-m() { ip netns exec $A "$msb" "$@"; }
-# gx SANDBOX CMD...: run CMD in the guest (stdout, stderr to $work/out, err)
-gx() {
-	local sb=$1
-	shift
-	m exec "$sb" -- "$@" >"$work/out" 2>"$work/err" </dev/null
-}
-# is DESC WANT SANDBOX CMD...: CMD in the guest prints WANT (one line)
-is() {
-	local desc=$1 want=$2 sb=$3
-	shift 3
-	gx "$sb" "$@"
-	local got
-	got=$(cat "$work/out")
-	if [ "$got" = "$want" ]; then ok "$desc"; else
-		bad "$desc: got '$got' $(head -c 300 "$work/err"), wanted '$want'"
-	fi
-}
 # seen DESC TARGET TEXT: api.test's log has TEXT in a request for TARGET
 seen() {
 	if grep -F "\"target\": \"$2\"" "$apilog" | grep -qF -- "$3"; then ok "$1"; else
@@ -100,14 +82,7 @@ code403() {
 }
 
 # --- the guest's root: Debian with curl, python3, git, openssl -----------
-img=${MSB_TEST_NETGUEST_IMAGE:-}
-if [ -z "$img" ]; then
-	echo "# the guest's root (debootstrap the first time, then cached)"
-	img=$("$here/netguest_rootfs.sh" "$src/.cache/images/netguest-rootfs") || {
-		echo "FAIL - build the guest's root"
-		exit 1
-	}
-fi
+netlab_guest_image
 
 # --- secrets, certificates, repositories ----------------------------------
 # values: 40 random hex digits (the memory search looks for any 16 of them
