@@ -34,9 +34,8 @@ void netd_config_defaults(struct netd_config *c)
 	c->log_max = 4 * 1024 * 1024;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+/* netd_errf() - @fmt into @err: see netd.h. */
+int netd_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -119,7 +118,7 @@ static int get_fields(struct netd_config *c, json_t *obj, const char *what,
 	const char *key;
 	json_t *v;
 	if (!json_is_object(obj))
-		return fail(err, errlen, "%s: not an object", what);
+		return netd_errf(err, errlen, "%s: not an object", what);
 	json_object_foreach(obj, key, v)
 	{
 		size_t i;
@@ -127,14 +126,15 @@ static int get_fields(struct netd_config *c, json_t *obj, const char *what,
 			if (!strcmp(key, fields[i].key))
 				break;
 		if (i == n)
-			return fail(err, errlen, "%s: unknown key \"%s\"", what,
-				    key);
+			return netd_errf(err, errlen, "%s: unknown key \"%s\"",
+					 what, key);
 		uint64_t x;
 		if (get_uint(v, fields[i].lo, fields[i].hi, &x) < 0)
-			return fail(err, errlen,
-				    "%s.%s: not an integer in [%llu, %llu]",
-				    what, key, (unsigned long long)fields[i].lo,
-				    (unsigned long long)fields[i].hi);
+			return netd_errf(
+				err, errlen,
+				"%s.%s: not an integer in [%llu, %llu]", what,
+				key, (unsigned long long)fields[i].lo,
+				(unsigned long long)fields[i].hi);
 		uint8_t *p = (uint8_t *)c + fields[i].off;
 		if (fields[i].size == sizeof(unsigned)) {
 			unsigned u = (unsigned)x;
@@ -155,17 +155,18 @@ static int get_policy(struct netd_config *c, json_t *arr, char *err,
 	size_t i;
 	json_t *v;
 	if (!json_is_array(arr))
-		return fail(err, errlen, "policy: not an array of lines");
+		return netd_errf(err, errlen, "policy: not an array of lines");
 	json_array_foreach(arr, i, v)
 	{
 		char why[400];
 		const char *line = json_string_value(v);
 		if (!line)
-			return fail(err, errlen, "policy[%zu]: not a string",
-				    i);
+			return netd_errf(err, errlen,
+					 "policy[%zu]: not a string", i);
 		if (msb_net_policy_add_line(c->policy, line, why, sizeof(why)) <
 		    0)
-			return fail(err, errlen, "policy[%zu]: %s", i, why);
+			return netd_errf(err, errlen, "policy[%zu]: %s", i,
+					 why);
 	}
 	return 0;
 }
@@ -185,28 +186,28 @@ static int get_port(struct msb_net_portspec *p, json_t *v, size_t i, char *err,
 		if (msb_net_portspec_parse_n(p, json_string_value(v),
 					     json_string_length(v), why,
 					     sizeof(why)) < 0)
-			return fail(err, errlen, "ports[%zu]: %s", i, why);
+			return netd_errf(err, errlen, "ports[%zu]: %s", i, why);
 		return 0;
 	}
 	if (!json_is_object(v))
-		return fail(err, errlen,
-			    "ports[%zu]: not an object or a string", i);
+		return netd_errf(err, errlen,
+				 "ports[%zu]: not an object or a string", i);
 	/* the defaults of the -p syntax */
 	if (msb_net_portspec_parse(p, "1:1", NULL, 0) < 0)
-		return fail(err, errlen, "ports[%zu]: internal error", i);
+		return netd_errf(err, errlen, "ports[%zu]: internal error", i);
 	json_object_foreach(v, key, f)
 	{
 		if (!strcmp(key, "host_ip")) {
 			const char *s = json_string_value(f);
 			if (!s || msb_net_addr_parse(&p->host_ip, s) < 0)
-				return fail(
+				return netd_errf(
 					err, errlen,
 					"ports[%zu].host_ip: not an IPv4 or IPv6 address",
 					i);
 		} else if (!strcmp(key, "host_port") ||
 			   !strcmp(key, "guest_port")) {
 			if (get_uint(f, 1, 65535, &x) < 0)
-				return fail(
+				return netd_errf(
 					err, errlen,
 					"ports[%zu].%s: not an integer in [1, 65535]",
 					i, key);
@@ -224,18 +225,19 @@ static int get_port(struct msb_net_portspec *p, json_t *v, size_t i, char *err,
 			else if (s && !strcmp(s, "udp"))
 				p->proto = MSB_NET_PROTO_UDP;
 			else
-				return fail(
+				return netd_errf(
 					err, errlen,
 					"ports[%zu].proto: not \"tcp\" or \"udp\"",
 					i);
 		} else {
-			return fail(err, errlen,
-				    "ports[%zu]: unknown key \"%s\"", i, key);
+			return netd_errf(err, errlen,
+					 "ports[%zu]: unknown key \"%s\"", i,
+					 key);
 		}
 	}
 	if (!have_host || !have_guest)
-		return fail(err, errlen, "ports[%zu]: %s is missing", i,
-			    have_host ? "guest_port" : "host_port");
+		return netd_errf(err, errlen, "ports[%zu]: %s is missing", i,
+				 have_host ? "guest_port" : "host_port");
 	return 0;
 }
 
@@ -248,9 +250,10 @@ static int get_ports(struct netd_config *c, json_t *arr, char *err,
 	char spec[MSB_NET_PORTSPEC_STRLEN];
 
 	if (!json_is_array(arr))
-		return fail(err, errlen, "ports: not an array");
+		return netd_errf(err, errlen, "ports: not an array");
 	if (json_array_size(arr) > NETD_MAX_PORTS)
-		return fail(err, errlen, "ports: more than %d", NETD_MAX_PORTS);
+		return netd_errf(err, errlen, "ports: more than %d",
+				 NETD_MAX_PORTS);
 	json_array_foreach(arr, i, v)
 	{
 		struct msb_net_portspec *p = &c->ports[i];
@@ -258,7 +261,7 @@ static int get_ports(struct netd_config *c, json_t *arr, char *err,
 			return -1;
 		for (size_t j = 0; j < i; j++)
 			if (msb_net_portspec_conflict(&c->ports[j], p))
-				return fail(
+				return netd_errf(
 					err, errlen,
 					"ports[%zu]: %s is published twice (ports[%zu])",
 					i,
@@ -299,18 +302,18 @@ static int get_resolvers(struct netd_config *c, json_t *arr, char *err,
 	size_t i;
 	json_t *v;
 	if (!json_is_array(arr) || !json_array_size(arr))
-		return fail(err, errlen,
-			    "resolvers: not a list of IPv4 addresses");
+		return netd_errf(err, errlen,
+				 "resolvers: not a list of IPv4 addresses");
 	if (json_array_size(arr) > NETD_RESOLVERS_MAX)
-		return fail(err, errlen, "resolvers: more than %d",
-			    NETD_RESOLVERS_MAX);
+		return netd_errf(err, errlen, "resolvers: more than %d",
+				 NETD_RESOLVERS_MAX);
 	json_array_foreach(arr, i, v)
 	{
 		const char *s = json_string_value(v);
 		if (!s || parse_resolver(s, &c->resolvers[i]) < 0)
-			return fail(err, errlen,
-				    "resolvers[%zu]: not IP or IP:PORT (IPv4)",
-				    i);
+			return netd_errf(
+				err, errlen,
+				"resolvers[%zu]: not IP or IP:PORT (IPv4)", i);
 	}
 	c->nresolvers = (unsigned)json_array_size(arr);
 	c->resolvers_given = true;
@@ -391,7 +394,7 @@ static int get_tls(struct netd_config *c, json_t *obj, char *err, size_t errlen)
 	json_t *v;
 	struct netd_tls_config *t = &c->tls;
 	if (!json_is_object(obj))
-		return fail(err, errlen, "tls: not an object");
+		return netd_errf(err, errlen, "tls: not an object");
 	t->on = true;
 	t->intercept = true;
 	t->ports[0] = 443;
@@ -402,49 +405,54 @@ static int get_tls(struct netd_config *c, json_t *obj, char *err, size_t errlen)
 		json_t *e;
 		if (!strcmp(key, "intercept")) {
 			if (!json_is_boolean(v))
-				return fail(err, errlen,
-					    "tls.intercept: not true or false");
+				return netd_errf(
+					err, errlen,
+					"tls.intercept: not true or false");
 			t->intercept = json_is_true(v);
 		} else if (!strcmp(key, "ports")) {
 			if (!json_is_array(v) || !json_array_size(v) ||
 			    json_array_size(v) > NETD_TLS_PORTS)
-				return fail(err, errlen,
-					    "tls.ports: not an array of 1 to "
-					    "%d ports",
-					    NETD_TLS_PORTS);
+				return netd_errf(
+					err, errlen,
+					"tls.ports: not an array of 1 to "
+					"%d ports",
+					NETD_TLS_PORTS);
 			t->n_ports = 0;
 			json_array_foreach(v, i, e)
 			{
 				uint64_t x;
 				if (get_uint(e, 1, 65535, &x) < 0)
-					return fail(err, errlen,
-						    "tls.ports[%zu]: not an "
-						    "integer in [1, 65535]",
-						    i);
+					return netd_errf(
+						err, errlen,
+						"tls.ports[%zu]: not an "
+						"integer in [1, 65535]",
+						i);
 				t->ports[t->n_ports++] = (uint16_t)x;
 			}
 		} else if (!strcmp(key, "bypass")) {
 			if (!json_is_array(v) ||
 			    json_array_size(v) > NETD_TLS_BYPASS)
-				return fail(err, errlen,
-					    "tls.bypass: not an array of at "
-					    "most %d names",
-					    NETD_TLS_BYPASS);
+				return netd_errf(
+					err, errlen,
+					"tls.bypass: not an array of at "
+					"most %d names",
+					NETD_TLS_BYPASS);
 			t->n_bypass = 0;
 			json_array_foreach(v, i, e)
 			{
 				if (get_bypass_name(t->bypass[t->n_bypass],
 						    sizeof(t->bypass[0]),
 						    json_string_value(e)) < 0)
-					return fail(err, errlen,
-						    "tls.bypass[%zu]: not a "
-						    "name or *.suffix",
-						    i);
+					return netd_errf(
+						err, errlen,
+						"tls.bypass[%zu]: not a "
+						"name or *.suffix",
+						i);
 				t->n_bypass++;
 			}
 		} else {
-			return fail(err, errlen, "tls: unknown key \"%s\"",
-				    key);
+			return netd_errf(err, errlen, "tls: unknown key \"%s\"",
+					 key);
 		}
 	}
 	return 0;
@@ -457,17 +465,17 @@ int netd_config_load(struct netd_config *c, const char *path, char *err,
 	netd_config_defaults(c);
 	c->policy = msb_net_policy_new();
 	if (!c->policy)
-		return fail(err, errlen, "config: out of memory");
+		return netd_errf(err, errlen, "config: out of memory");
 	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
-		return fail(err, errlen, "config `%s`: %s (line %d)", path,
-			    je.text, je.line);
+		return netd_errf(err, errlen, "config `%s`: %s (line %d)", path,
+				 je.text, je.line);
 	int rc = -1;
 	bool have[4] = {false};
 	const char *key;
 	json_t *v;
 	if (!json_is_object(root)) {
-		fail(err, errlen, "config `%s`: not a JSON object", path);
+		netd_errf(err, errlen, "config `%s`: not a JSON object", path);
 		goto out;
 	}
 	json_object_foreach(root, key, v)
@@ -476,54 +484,58 @@ int netd_config_load(struct netd_config *c, const char *path, char *err,
 		if (!strcmp(key, "sandbox")) {
 			const char *s = json_string_value(v);
 			if (!s || !*s || strlen(s) >= sizeof(c->sandbox)) {
-				fail(err, errlen, "sandbox: not a name");
+				netd_errf(err, errlen, "sandbox: not a name");
 				goto out;
 			}
 			snprintf(c->sandbox, sizeof(c->sandbox), "%s", s);
 		} else if (!strcmp(key, "guest_mac")) {
 			if (get_mac(v, c->guest_mac) < 0) {
-				fail(err, errlen,
-				     "guest_mac: not a unicast MAC address");
+				netd_errf(
+					err, errlen,
+					"guest_mac: not a unicast MAC address");
 				goto out;
 			}
 			have[0] = true;
 		} else if (!strcmp(key, "gateway_mac")) {
 			if (get_mac(v, c->gw_mac) < 0) {
-				fail(err, errlen,
-				     "gateway_mac: not a unicast MAC address");
+				netd_errf(
+					err, errlen,
+					"gateway_mac: not a unicast MAC address");
 				goto out;
 			}
 			have[1] = true;
 		} else if (!strcmp(key, "guest_ip")) {
 			if (get_ip4(v, c->guest_ip) < 0) {
-				fail(err, errlen,
-				     "guest_ip: not an IPv4 address");
+				netd_errf(err, errlen,
+					  "guest_ip: not an IPv4 address");
 				goto out;
 			}
 			have[2] = true;
 		} else if (!strcmp(key, "gateway_ip")) {
 			if (get_ip4(v, c->gw_ip) < 0) {
-				fail(err, errlen,
-				     "gateway_ip: not an IPv4 address");
+				netd_errf(err, errlen,
+					  "gateway_ip: not an IPv4 address");
 				goto out;
 			}
 			have[3] = true;
 		} else if (!strcmp(key, "prefix")) {
 			if (get_uint(v, 8, 30, &x) < 0) {
-				fail(err, errlen, "prefix: not in [8, 30]");
+				netd_errf(err, errlen,
+					  "prefix: not in [8, 30]");
 				goto out;
 			}
 			c->prefix = (unsigned)x;
 		} else if (!strcmp(key, "mtu")) {
 			if (get_uint(v, 576, 9000, &x) < 0) {
-				fail(err, errlen, "mtu: not in [576, 9000]");
+				netd_errf(err, errlen,
+					  "mtu: not in [576, 9000]");
 				goto out;
 			}
 			c->mtu = (unsigned)x;
 		} else if (!strcmp(key, "log_max")) {
 			if (get_uint(v, 4096, 1ull << 32, &x) < 0) {
-				fail(err, errlen,
-				     "log_max: not in [4096, 2^32]");
+				netd_errf(err, errlen,
+					  "log_max: not in [4096, 2^32]");
 				goto out;
 			}
 			c->log_max = x;
@@ -552,7 +564,8 @@ int netd_config_load(struct netd_config *c, const char *path, char *err,
 				       err, errlen) < 0)
 				goto out;
 		} else {
-			fail(err, errlen, "config: unknown key \"%s\"", key);
+			netd_errf(err, errlen, "config: unknown key \"%s\"",
+				  key);
 			goto out;
 		}
 	}
@@ -560,18 +573,20 @@ int netd_config_load(struct netd_config *c, const char *path, char *err,
 					   "guest_ip", "gateway_ip"};
 	for (int i = 0; i < 4; i++)
 		if (!have[i]) {
-			fail(err, errlen, "config: %s is missing", need[i]);
+			netd_errf(err, errlen, "config: %s is missing",
+				  need[i]);
 			goto out;
 		}
 	if (!memcmp(c->guest_ip, c->gw_ip, 4) ||
 	    !same_subnet(c->guest_ip, c->gw_ip, c->prefix)) {
-		fail(err, errlen,
-		     "guest_ip and gateway_ip: not two addresses of one /%u",
-		     c->prefix);
+		netd_errf(
+			err, errlen,
+			"guest_ip and gateway_ip: not two addresses of one /%u",
+			c->prefix);
 		goto out;
 	}
 	if (!memcmp(c->guest_mac, c->gw_mac, 6)) {
-		fail(err, errlen, "guest_mac and gateway_mac: the same");
+		netd_errf(err, errlen, "guest_mac and gateway_mac: the same");
 		goto out;
 	}
 	json_t *pol = json_object_get(root, "policy");
@@ -585,7 +600,7 @@ int netd_config_load(struct netd_config *c, const char *path, char *err,
 	struct msb_net_addr gw = {.family = 4};
 	memcpy(gw.a, c->gw_ip, 4);
 	if (msb_net_policy_add_gateway(c->policy, &gw) < 0) {
-		fail(err, errlen, "policy: too many gateway addresses");
+		netd_errf(err, errlen, "policy: too many gateway addresses");
 		goto out;
 	}
 	rc = 0;

@@ -110,6 +110,10 @@ struct netd_config {
  */
 int netd_config_load(struct netd_config *c, const char *path, char *err,
 		     size_t errlen);
+/* netd_errf() - a one-line error: @fmt into @err (@errlen bytes).
+ * Return: -1, for `return netd_errf(...)`. */
+int netd_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* The defaults, as netd_config_load() starts from. */
 void netd_config_defaults(struct netd_config *c);
 

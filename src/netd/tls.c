@@ -170,17 +170,6 @@ static struct msb_http1_req req_s;
 
 /* --- setup ----------------------------------------------------------- */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int alpn_select(SSL *s, const unsigned char **out, unsigned char *outlen,
 		       const unsigned char *in, unsigned int inlen, void *arg)
 {
@@ -267,26 +256,29 @@ static int load_secrets(struct netd_tls *t, json_t *arr, char *err,
 	if (!arr)
 		return 0;
 	if (!json_is_array(arr) || json_array_size(arr) > MSB_SECRETS_MAX)
-		return fail(err, errlen,
-			    "--tls-fd: secrets: not an array of at most %d",
-			    MSB_SECRETS_MAX);
+		return netd_errf(
+			err, errlen,
+			"--tls-fd: secrets: not an array of at most %d",
+			MSB_SECRETS_MAX);
 	json_array_foreach(arr, i, s)
 	{
 		struct msb_secret *m = &t->secrets[i];
 		const char *k;
 		json_t *v;
 		if (!json_is_object(s))
-			return fail(err, errlen,
-				    "--tls-fd: secrets[%zu]: not an object", i);
+			return netd_errf(
+				err, errlen,
+				"--tls-fd: secrets[%zu]: not an object", i);
 		json_object_foreach(s, k, v)
 		{
 			if (strcmp(k, "name") && strcmp(k, "placeholder") &&
 			    strcmp(k, "value") && strcmp(k, "hosts") &&
 			    strcmp(k, "body"))
-				return fail(err, errlen,
-					    "--tls-fd: secrets[%zu]: unknown "
-					    "key \"%s\"",
-					    i, k);
+				return netd_errf(
+					err, errlen,
+					"--tls-fd: secrets[%zu]: unknown "
+					"key \"%s\"",
+					i, k);
 		}
 		size_t vlen = 0;
 		m->name = jstr(s, "name", NULL);
@@ -294,49 +286,54 @@ static int load_secrets(struct netd_tls *t, json_t *arr, char *err,
 		m->value = (const uint8_t *)jstr(s, "value", &vlen);
 		m->value_len = vlen;
 		if (!m->name || !msb_secret_name_ok(m->name))
-			return fail(err, errlen,
-				    "--tls-fd: secrets[%zu].name: not a "
-				    "secret name",
-				    i);
+			return netd_errf(err, errlen,
+					 "--tls-fd: secrets[%zu].name: not a "
+					 "secret name",
+					 i);
 		if (!m->placeholder || strncmp(m->placeholder, "$MSB_", 5) ||
 		    strlen(m->placeholder) >= MSB_SECRET_PLACEHOLDER_MAX)
-			return fail(err, errlen,
-				    "--tls-fd: secrets[%zu].placeholder: not a "
-				    "placeholder",
-				    i);
+			return netd_errf(
+				err, errlen,
+				"--tls-fd: secrets[%zu].placeholder: not a "
+				"placeholder",
+				i);
 		if (!m->value || vlen > MSB_SECRET_VALUE_MAX)
-			return fail(err, errlen,
-				    "--tls-fd: secrets[%zu].value: missing or "
-				    "longer than %d bytes",
-				    i, MSB_SECRET_VALUE_MAX);
+			return netd_errf(
+				err, errlen,
+				"--tls-fd: secrets[%zu].value: missing or "
+				"longer than %d bytes",
+				i, MSB_SECRET_VALUE_MAX);
 		json_t *h = json_object_get(s, "hosts");
 		size_t nh = json_array_size(h);
 		if (!json_is_array(h) || !nh || nh > 256)
-			return fail(err, errlen,
-				    "--tls-fd: secrets[%zu].hosts: not an "
-				    "array of 1 to 256 names",
-				    i);
+			return netd_errf(err, errlen,
+					 "--tls-fd: secrets[%zu].hosts: not an "
+					 "array of 1 to 256 names",
+					 i);
 		const char **hosts = calloc(nh, sizeof(*hosts));
 		if (!hosts)
-			return fail(err, errlen, "--tls-fd: out of memory");
+			return netd_errf(err, errlen,
+					 "--tls-fd: out of memory");
 		for (size_t j = 0; j < nh; j++) {
 			hosts[j] = json_string_value(json_array_get(h, j));
 			if (!hosts[j] || !*hosts[j]) {
 				free(hosts);
-				return fail(err, errlen,
-					    "--tls-fd: secrets[%zu].hosts[%zu]:"
-					    " not a name",
-					    i, j);
+				return netd_errf(
+					err, errlen,
+					"--tls-fd: secrets[%zu].hosts[%zu]:"
+					" not a name",
+					i, j);
 			}
 		}
 		m->hosts = hosts;
 		m->n_hosts = nh;
 		json_t *b = json_object_get(s, "body");
 		if (b && !json_is_boolean(b))
-			return fail(err, errlen,
-				    "--tls-fd: secrets[%zu].body: not true or "
-				    "false",
-				    i);
+			return netd_errf(
+				err, errlen,
+				"--tls-fd: secrets[%zu].body: not true or "
+				"false",
+				i);
 		t->body[i] = json_is_true(b);
 		t->n_secrets++;
 	}
@@ -351,7 +348,7 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 	if (!t || !in) {
 		free(t);
 		free(in);
-		return fail(err, errlen, "--tls-fd: out of memory");
+		return netd_errf(err, errlen, "--tls-fd: out of memory");
 	}
 	nd->tls = t;
 	t->http_rl = nd->event_rl;
@@ -361,16 +358,16 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 			continue;
 		if (n < 0) {
 			free(in);
-			return fail(err, errlen, "--tls-fd %d: %s", fd,
-				    strerror(errno));
+			return netd_errf(err, errlen, "--tls-fd %d: %s", fd,
+					 strerror(errno));
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > TX_INPUT_MAX) {
 			free(in);
-			return fail(err, errlen, "--tls-fd %d: more than 1 MiB",
-				    fd);
+			return netd_errf(err, errlen,
+					 "--tls-fd %d: more than 1 MiB", fd);
 		}
 	}
 	close(fd);
@@ -379,8 +376,8 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 	explicit_bzero(in, len);
 	free(in);
 	if (!json_is_object(t->input))
-		return fail(err, errlen, "--tls-fd: not a JSON object (%s)",
-			    je.text);
+		return netd_errf(err, errlen,
+				 "--tls-fd: not a JSON object (%s)", je.text);
 	const char *k;
 	json_t *v;
 	json_object_foreach(t->input, k, v)
@@ -388,8 +385,8 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 		if (strcmp(k, "ca_cert") && strcmp(k, "ca_key") &&
 		    strcmp(k, "upstream_ca") && strcmp(k, "secrets") &&
 		    strcmp(k, "system_ca"))
-			return fail(err, errlen, "--tls-fd: unknown key \"%s\"",
-				    k);
+			return netd_errf(err, errlen,
+					 "--tls-fd: unknown key \"%s\"", k);
 	}
 	size_t kl = 0, cl = 0, ul = 0;
 	const char *key = jstr(t->input, "ca_key", &kl);
@@ -398,16 +395,16 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 	size_t sl = 0;
 	const char *sysca = jstr(t->input, "system_ca", &sl);
 	if (!key || !cert)
-		return fail(err, errlen,
-			    "--tls-fd: ca_cert and ca_key are required");
+		return netd_errf(err, errlen,
+				 "--tls-fd: ca_cert and ca_key are required");
 	char why[256];
 	if (msb_ca_load_pem(&t->ca, key, kl, cert, cl, why, sizeof(why)) < 0)
-		return fail(err, errlen, "--tls-fd: %s", why);
+		return netd_errf(err, errlen, "--tls-fd: %s", why);
 	t->leaves = msb_ca_cache_new(t->ca, TX_LEAVES);
 	t->up = SSL_CTX_new(TLS_client_method());
 	t->guest = SSL_CTX_new(TLS_server_method());
 	if (!t->leaves || !t->up || !t->guest)
-		return fail(err, errlen, "--tls-fd: out of memory");
+		return netd_errf(err, errlen, "--tls-fd: out of memory");
 	if (load_secrets(t, json_object_get(t->input, "secrets"), err, errlen) <
 	    0)
 		return -1;
@@ -424,8 +421,9 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 		deffile = X509_get_default_cert_file();
 	if (sysca) {
 		if (add_pem_certs(st, sysca, sl) < 0)
-			return fail(err, errlen,
-				    "--tls-fd: system_ca: no PEM certificate");
+			return netd_errf(
+				err, errlen,
+				"--tls-fd: system_ca: no PEM certificate");
 	} else if (X509_STORE_load_file(st, deffile) != 1) {
 		/* the jail shows /usr but not /etc: the certificates the
 		 * bundle is made of */
@@ -435,8 +433,8 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 			load_cert_dir(st, cert_dirs[i], 1);
 	}
 	if (upca && add_pem_certs(st, upca, ul) < 0)
-		return fail(err, errlen,
-			    "--tls-fd: upstream_ca: no PEM certificate");
+		return netd_errf(err, errlen,
+				 "--tls-fd: upstream_ca: no PEM certificate");
 	static const unsigned char alpn[] = "\x08http/1.1";
 	SSL_CTX_set_alpn_protos(t->up, alpn, sizeof(alpn) - 1);
 	SSL_CTX_set_session_cache_mode(t->up, SSL_SESS_CACHE_OFF);
@@ -454,7 +452,7 @@ int netd_tls_init(struct netd *nd, int fd, char *err, size_t errlen)
 					   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 					   SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_PrivateKey(t->guest, msb_ca_leaf_key(t->ca)) != 1)
-		return fail(err, errlen, "--tls-fd: the leaf key");
+		return netd_errf(err, errlen, "--tls-fd: the leaf key");
 	return 0;
 }
 
