@@ -302,16 +302,8 @@ static int write_private(int dirfd, const char *name, const char *data,
 /* The upstream CA file @path copied into tls/upstream-ca.pem. */
 static int copy_upstream_ca(int tlsfd, const char *path)
 {
-	_cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	struct stat st;
-	if (in < 0 || fstat(in, &st) < 0)
-		return -1;
-	if (!S_ISREG(st.st_mode) || st.st_size > TLS_CA_MAX) {
-		errno = EINVAL;
-		return -1;
-	}
-	_cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
-	ssize_t n = buf ? read_all(in, buf, (size_t)st.st_size) : -1;
+	_cleanup_free_ char *buf = NULL;
+	ssize_t n = read_file_max(path, 0, TLS_CA_MAX, &buf);
 	if (n < 0)
 		return -1;
 	return write_private(tlsfd, "upstream-ca.pem", buf, (size_t)n, 0644);

@@ -12,6 +12,8 @@
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -96,6 +98,33 @@ ssize_t read_all(int fd, void *buf, size_t n)
 		got += (size_t)r;
 	}
 	return (ssize_t)got;
+}
+
+ssize_t read_file_max(const char *path, int oflags, size_t max, char **out)
+{
+	struct stat st;
+	ssize_t n = -1;
+
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | oflags);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0) {
+		if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max)
+			errno = EINVAL;
+		else if (!(*out = malloc((size_t)st.st_size + 1)))
+			errno = ENOMEM;
+		else if ((n = read_all(fd, *out, (size_t)st.st_size)) >= 0)
+			(*out)[n] = '\0';
+	}
+	int e = errno;
+	close(fd);
+	if (n < 0) {
+		free(*out);
+		*out = NULL;
+		errno = e;
+	}
+	return n;
 }
 
 int write_all(int fd, const void *buf, size_t n)

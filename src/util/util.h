@@ -81,6 +81,11 @@ static inline uint8_t *msb_buf_head(const struct msb_buf *b)
  * read_all returns bytes read (less than n only at EOF) or -1. */
 ssize_t read_all(int fd, void *buf, size_t n);
 int write_all(int fd, const void *buf, size_t n);
+/* read_file_max() - the regular file @path (opened with @oflags added, e.g.
+ * O_NOFOLLOW) of at most @max bytes, NUL-terminated, into *@out
+ * (malloc'd). Return: its length, or -1 with errno set (EINVAL: not a
+ * regular file, or larger than @max). */
+ssize_t read_file_max(const char *path, int oflags, size_t max, char **out);
 
 /* asprintf() returning the string, or NULL on ENOMEM. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

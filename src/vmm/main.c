@@ -1085,43 +1085,21 @@ static void start_shares(struct msb_qemu_config *qc, int *fs_fds)
 	qc->nfs = n;
 }
 
+/* Bytes of the host's CA bundle passed to msb-netd (Debian's: 220 KB). */
+#define HOST_CA_MAX (4 << 20)
+
 /*
  * read_tls_file() - the file @name of the sandbox folder (a regular file
  * not followed through a link, at most 1 MiB), NUL-terminated, into
  * *@out (malloc'd). Return: its length, or -1 with errno set (ENOENT:
  * there is none).
  */
-/* Bytes of the host's CA bundle passed to msb-netd (Debian's: 220 KB). */
-#define HOST_CA_MAX (4 << 20)
-
 static ssize_t read_tls_file(const char *name, char **out)
 {
 	char path[PATH_MAX + 64];
-	struct stat st;
 
-	*out = NULL;
 	snprintf(path, sizeof(path), "%s/%s", vmm.spec.sandbox_dir, name);
-	_cleanup_close_ int fd =
-		open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0)
-		return -1;
-	if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
-		errno = EINVAL;
-		return -1;
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -1;
-	ssize_t n = read_all(fd, buf, (size_t)st.st_size);
-	if (n < 0) {
-		free(buf);
-		return -1;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	return n;
+	return read_file_max(path, O_NOFOLLOW, 1 << 20, out);
 }
 
 /*
@@ -1160,23 +1138,15 @@ static char *host_ca_bundle(void)
 		"/etc/ssl/cert.pem",
 	};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++) {
-		struct stat st;
-		if (!paths[i] || !*paths[i])
+		char *buf;
+		if (!paths[i] || !*paths[i] ||
+		    read_file_max(paths[i], 0, HOST_CA_MAX, &buf) < 0)
 			continue;
-		_cleanup_close_ int fd =
-			open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    st.st_size == 0 || st.st_size > HOST_CA_MAX)
-			continue;
-		char *buf = malloc((size_t)st.st_size + 1);
-		ssize_t n = buf ? read_all(fd, buf, (size_t)st.st_size) : -1;
-		if (n <= 0) {
-			free(buf);
-			continue;
+		if (*buf) {
+			logmsg("network: upstream trust store %s", paths[i]);
+			return buf;
 		}
-		buf[n] = '\0';
-		logmsg("network: upstream trust store %s", paths[i]);
-		return buf;
+		free(buf);
 	}
 	logmsg("network: no host CA bundle found; msb-netd uses "
 	       "/usr/share/ca-certificates");
